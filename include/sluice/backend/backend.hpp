@@ -1,0 +1,56 @@
+// sluice — the interface every poller implements.
+//
+// Two operations, in the spirit of Redis's ae_*.c: `set` changes the readiness a
+// descriptor is watched for (0 -> mask adds, mask -> 0 removes), `wait` blocks until
+// something is ready or the timeout passes and reports (user pointer, events) pairs.
+// The user pointer is captured when wait() fills the array, so a handle closed by an
+// earlier callback in the same batch is recognised by the loop and skipped.
+// Errors and hang-ups are reported as readable|writable: the handle's next syscall
+// tells it what happened, exactly as with a level-triggered poll(2).
+#pragma once
+
+#include <sluice/platform/socket.hpp>
+
+#include <cstdint>
+#include <memory>
+
+namespace sluice {
+
+enum class backend { automatic, epoll, kqueue, poll, select };
+
+inline const char* to_string(backend b) noexcept {
+    switch (b) {
+    case backend::automatic: return "automatic";
+    case backend::epoll: return "epoll";
+    case backend::kqueue: return "kqueue";
+    case backend::poll: return "poll";
+    case backend::select: return "select";
+    }
+    return "?";
+}
+
+namespace detail {
+
+enum : unsigned { ev_read = 1u, ev_write = 2u };
+
+struct ready_event {
+    void* user;
+    unsigned events;
+};
+
+class poller {
+  public:
+    virtual ~poller() = default;
+    virtual std::error_code set(native_socket fd, unsigned old_mask, unsigned new_mask,
+                                void* user) noexcept = 0;
+    // timeout_us < 0 blocks without limit. Returns the number of entries written;
+    // EINTR is reported as zero events.
+    virtual int wait(std::int64_t timeout_us, ready_event* out, int capacity,
+                     std::error_code& ec) noexcept = 0;
+    virtual backend kind() const noexcept = 0;
+    // The pollable descriptor (epoll/kqueue fd) for embedding into another loop, or -1.
+    virtual std::intptr_t native_handle() const noexcept { return -1; }
+};
+
+} // namespace detail
+} // namespace sluice

@@ -1,0 +1,63 @@
+// sluice — choosing a poller. `automatic` takes the best one compiled in, in order of
+// performance: epoll, kqueue, poll, select. An explicit choice that is not compiled in
+// fails with error::backend_unavailable rather than silently using another.
+#pragma once
+
+#include <sluice/backend/epoll.hpp>
+#include <sluice/backend/kqueue.hpp>
+#include <sluice/backend/poll.hpp>
+#include <sluice/backend/select.hpp>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace sluice::detail {
+
+inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec) {
+    ec.clear();
+    if (b == backend::automatic) {
+#if SLUICE_HAS_EPOLL
+        b = backend::epoll;
+#elif SLUICE_HAS_KQUEUE
+        b = backend::kqueue;
+#elif SLUICE_HAS_POLL
+        b = backend::poll;
+#else
+        b = backend::select;
+#endif
+    }
+    std::unique_ptr<poller> p;
+    switch (b) {
+#if SLUICE_HAS_EPOLL
+    case backend::epoll: p.reset(new epoll_poller(ec)); break;
+#endif
+#if SLUICE_HAS_KQUEUE
+    case backend::kqueue: p.reset(new kqueue_poller(ec)); break;
+#endif
+#if SLUICE_HAS_POLL
+    case backend::poll: p.reset(new poll_poller()); break;
+#endif
+#if SLUICE_HAS_SELECT
+    case backend::select: p.reset(new select_poller()); break;
+#endif
+    default: ec = make_error_code(error::backend_unavailable); return nullptr;
+    }
+    if (ec) p.reset();
+    return p;
+}
+
+} // namespace sluice::detail
+
+namespace sluice {
+// Parses "epoll" / "kqueue" / "poll" / "select" / "automatic"; false on anything else.
+inline bool parse_backend(const char* name, backend& out) noexcept {
+    if (!name) return false;
+    for (backend b : {backend::automatic, backend::epoll, backend::kqueue, backend::poll,
+                      backend::select})
+        if (std::strcmp(name, to_string(b)) == 0) {
+            out = b;
+            return true;
+        }
+    return false;
+}
+} // namespace sluice

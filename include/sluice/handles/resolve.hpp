@@ -1,0 +1,65 @@
+// sluice — name resolution. getaddrinfo blocks, so it runs on the thread pool and
+// the handler runs back on the loop thread.
+#pragma once
+
+#include <sluice/handles/handle.hpp>
+#include <sluice/platform/endpoint.hpp>
+
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+namespace detail {
+class resolver_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "sluice.resolver"; }
+    std::string message(int ev) const override { return ::gai_strerror(ev); }
+};
+} // namespace detail
+
+inline const std::error_category& resolver_category() noexcept {
+    static const detail::resolver_category_impl instance;
+    return instance;
+}
+
+using resolve_handler = unique_function<void(std::error_code, std::vector<endpoint>)>;
+
+// Blocking; prefer resolve() on a loop.
+inline std::vector<endpoint> resolve_now(const std::string& host, std::uint16_t port, int socktype,
+                                         std::error_code& ec) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = socktype;
+    hints.ai_flags = AI_ADDRCONFIG;
+    addrinfo* res = nullptr;
+    std::string service = std::to_string(port);
+    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+    std::vector<endpoint> out;
+    if (rc != 0) {
+        ec = rc == EAI_SYSTEM ? platform::last_error() : std::error_code(rc, resolver_category());
+        return out;
+    }
+    for (addrinfo* ai = res; ai; ai = ai->ai_next)
+        out.emplace_back(ai->ai_addr, static_cast<socklen_t>(ai->ai_addrlen));
+    ::freeaddrinfo(res);
+    ec = out.empty() ? make_error_code(error::resolve_failed) : std::error_code{};
+    return out;
+}
+
+// Resolves on the thread pool; handler(ec, addresses) runs on the loop thread.
+inline void resolve(loop& l, std::string host, std::uint16_t port, resolve_handler handler,
+                    int socktype = SOCK_STREAM) {
+    struct result {
+        std::error_code ec;
+        std::vector<endpoint> addresses;
+    };
+    auto* r = new result;
+    l.offload([r, host = std::move(host), port, socktype] { r->addresses = resolve_now(host, port, socktype, r->ec); },
+              [r, handler = std::move(handler)]() mutable {
+                  std::unique_ptr<result> owned(r);
+                  handler(owned->ec, std::move(owned->addresses));
+              });
+}
+
+} // namespace sluice

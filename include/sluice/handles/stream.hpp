@@ -1,0 +1,509 @@
+// sluice — connected byte streams (TCP and Unix domain), shared by tcp_stream and
+// unix_stream.
+//
+// Reads: read_some() into the caller's buffer, or read_start() which reads into the
+// loop's shared buffer and hands out a view; a stream that is waiting for data owns
+// no read memory. Writes: write() sends at once when nothing is queued (most writes
+// never touch the queue); what the socket does not take is copied into the stream's
+// queue and flushed with gathered sends. The queue has watermarks (a drain callback
+// when it falls back below the low mark after passing the high mark) and a hard cap:
+// a write that would pass the cap fails with error::write_queue_full and queues
+// nothing, so a peer that stops reading cannot make us buffer without bound.
+#pragma once
+
+#include <sluice/handles/handle.hpp>
+#include <sluice/platform/endpoint.hpp>
+
+#include <deque>
+#include <limits>
+#include <string_view>
+
+namespace sluice {
+
+struct write_limits {
+    std::size_t low_watermark = 256 * 1024;
+    std::size_t high_watermark = 1024 * 1024;
+    std::size_t hard_cap = 64 * 1024 * 1024;
+};
+
+namespace detail {
+
+class stream_impl;
+
+struct write_entry {
+    shared_bytes bytes;
+    std::size_t offset;
+    io_handler done;
+    std::size_t request_size; // reported to `done`: the size of the whole write() call
+};
+
+// State that only some streams need, allocated on first use so an idle connection
+// pays one pointer for it.
+struct stream_ext final : timer_node {
+    explicit stream_ext(stream_impl* o) : owner(o) {}
+    void on_timer() override;
+
+    stream_impl* owner;
+    std::deque<write_entry> queue;
+    std::size_t buffered = 0;
+    write_limits limits;
+    bool above_high = false;
+    unique_function<void()> on_drain;
+    // Connecting: the remaining candidate addresses.
+    std::vector<endpoint> targets;
+    std::size_t next_target = 0;
+    io_handler connect_done;
+    std::error_code last_connect_error;
+    // Timeouts in microseconds (0 = off) and the times they are measured from.
+    std::int64_t idle_us = 0, read_us = 0, write_us = 0;
+    std::int64_t last_activity = 0, read_started = 0, write_progress = 0;
+};
+
+class stream_impl final : public io_object {
+  public:
+    enum : std::uint8_t {
+        connected = 1,
+        connecting = 2,
+        continuous = 4,
+        eof_seen = 8,
+        shutdown_requested = 16,
+        write_shut = 32,
+        close_after_flush = 64,
+    };
+
+    using io_object::io_object;
+
+    stream_ext& ext() {
+        if (!ext_) ext_.reset(new stream_ext(this));
+        return *ext_;
+    }
+
+    void update_interest() {
+        unsigned mask = 0;
+        if (flags_ & connecting) mask = ev_write;
+        else {
+            if (read_cb_ && !(flags_ & eof_seen)) mask |= ev_read;
+            if (ext_ && !ext_->queue.empty()) mask |= ev_write;
+        }
+        loop_->watch(this, mask);
+    }
+
+    void on_ready(unsigned events) override {
+        if (flags_ & connecting) {
+            if (events) finish_connect();
+            return;
+        }
+        if ((events & ev_write) && ext_ && !ext_->queue.empty()) flush();
+        if (!closed() && (events & ev_read) && read_cb_) do_read();
+    }
+
+    // ---- reading ----
+
+    void start_read(char* buf, std::size_t len, io_handler h, bool keep_reading) {
+        read_cb_ = std::move(h);
+        read_buf_ = buf;
+        read_len_ = len;
+        if (keep_reading) flags_ |= continuous;
+        else flags_ &= static_cast<std::uint8_t>(~continuous);
+        if (flags_ & eof_seen) return deliver_read(make_error_code(error::eof), 0, true);
+        if (ext_ && ext_->read_us) {
+            ext_->read_started = loop_->now_us();
+            arm_timeouts();
+        }
+        update_interest();
+    }
+
+    void stop_read() {
+        flags_ &= static_cast<std::uint8_t>(~continuous);
+        read_cb_ = nullptr;
+        read_buf_ = nullptr;
+        update_interest();
+    }
+
+    void do_read() {
+        char* buf = read_buf_ ? read_buf_ : loop_->shared_buffer();
+        std::size_t cap = read_buf_ ? read_len_ : loop::shared_buffer_size;
+        std::error_code ec;
+        std::size_t n = platform::recv_some(fd_, buf, cap, ec);
+        if (ec && platform::would_block(ec)) return;
+        if (!ec && n == 0 && cap != 0) {
+            flags_ |= eof_seen;
+            ec = make_error_code(error::eof);
+        }
+        if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
+        deliver_read(ec, n, false);
+    }
+
+    // deferred: the read was just started (never call the handler inline).
+    void deliver_read(std::error_code ec, std::size_t n, bool deferred) {
+        if (ec) flags_ &= static_cast<std::uint8_t>(~continuous);
+        if (deferred) {
+            read_buf_ = nullptr;
+            loop_->complete(std::move(read_cb_), ec, n);
+        } else if (flags_ & continuous) {
+            io_handler h = std::move(read_cb_);
+            h(ec, n);
+            if ((flags_ & continuous) && !read_cb_ && !closed()) read_cb_ = std::move(h);
+        } else {
+            io_handler h = std::move(read_cb_);
+            read_buf_ = nullptr;
+            h(ec, n);
+        }
+        if (!closed()) update_interest();
+    }
+
+    // ---- writing ----
+
+    void write(const const_buffer* bufs, std::size_t count, io_handler done, shared_bytes* shared) {
+        std::size_t total = 0;
+        for (std::size_t i = 0; i < count; ++i) total += bufs[i].size;
+        std::size_t buffered = ext_ ? ext_->buffered : 0;
+        std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
+        if (flags_ & (shutdown_requested | write_shut))
+            return loop_->complete(std::move(done), std::make_error_code(std::errc::broken_pipe), 0);
+        if (total > cap || buffered > cap - total)
+            return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
+
+        std::size_t sent = 0;
+        if (buffered == 0 && (flags_ & connected)) {
+            // Fast path: nothing queued, so these bytes may go out now, in order.
+            std::error_code ec;
+            std::size_t first = 0, skip = 0;
+            while (sent < total) {
+                std::size_t n = platform::send_gather(fd_, bufs + first, count - first, ec);
+                if (ec) break;
+                sent += n;
+                // Advance over the buffers that went out completely.
+                n += skip;
+                while (first < count && n >= bufs[first].size) n -= bufs[first++].size;
+                skip = n;
+                if (first < count && skip) break; // partial buffer: queue the rest
+            }
+            if (ec && !platform::would_block(ec)) return loop_->complete(std::move(done), ec, 0);
+            if (ext_ && sent) ext_->last_activity = ext_->write_progress = loop_->now_us();
+            if (sent == total) return loop_->complete(std::move(done), {}, total);
+        }
+
+        // Queue what is left: one copy, or a reference when the caller gave shared bytes.
+        stream_ext& x = ext();
+        bool was_empty = x.queue.empty();
+        std::size_t left = total - sent;
+        if (shared && count == 1) {
+            x.queue.push_back({*shared, sent, std::move(done), total});
+        } else {
+            std::string joined;
+            joined.reserve(left);
+            std::size_t pos = 0;
+            for (std::size_t i = 0; i < count; ++i) {
+                const char* p = static_cast<const char*>(bufs[i].data);
+                std::size_t n = bufs[i].size;
+                if (pos + n > sent) {
+                    std::size_t from = sent > pos ? sent - pos : 0;
+                    joined.append(p + from, n - from);
+                }
+                pos += n;
+            }
+            x.queue.push_back({shared_bytes(joined.data(), joined.size()), 0, std::move(done), total});
+        }
+        x.buffered += left;
+        if (x.buffered >= x.limits.high_watermark) x.above_high = true;
+        if (was_empty) {
+            x.write_progress = loop_->now_us();
+            if (x.write_us) arm_timeouts();
+        }
+        update_interest();
+    }
+
+    void flush() {
+        stream_ext& x = *ext_;
+        while (!x.queue.empty()) {
+            constexpr std::size_t max_bufs = 64;
+            const_buffer bufs[max_bufs];
+            std::size_t n = 0;
+            for (auto it = x.queue.begin(); it != x.queue.end() && n < max_bufs; ++it, ++n)
+                bufs[n] = const_buffer(it->bytes.data() + it->offset, it->bytes.size() - it->offset);
+            std::error_code ec;
+            std::size_t sent = platform::send_gather(fd_, bufs, n, ec);
+            if (ec) {
+                if (platform::would_block(ec)) break;
+                return fail_writes(ec);
+            }
+            x.buffered -= sent;
+            x.last_activity = x.write_progress = loop_->now_us();
+            bool socket_full = false;
+            while (sent > 0) {
+                write_entry& e = x.queue.front();
+                std::size_t left = e.bytes.size() - e.offset;
+                if (sent < left) {
+                    e.offset += sent;
+                    socket_full = true; // the kernel took less than offered
+                    break;
+                }
+                sent -= left;
+                loop_->complete(std::move(e.done), {}, e.request_size);
+                x.queue.pop_front();
+            }
+            if (socket_full) break;
+        }
+        if (x.above_high && x.buffered <= x.limits.low_watermark) {
+            x.above_high = false;
+            if (x.on_drain) {
+                unique_function<void()> cb = std::move(x.on_drain);
+                cb();
+                if (!x.on_drain && !closed()) x.on_drain = std::move(cb);
+            }
+        }
+        if (closed()) return;
+        if (x.queue.empty()) {
+            if (flags_ & close_after_flush) return close_with(make_error_code(error::operation_aborted));
+            if ((flags_ & shutdown_requested) && !(flags_ & write_shut)) {
+                flags_ |= write_shut;
+                platform::shutdown_write(fd_);
+            }
+        }
+        update_interest();
+    }
+
+    void fail_writes(std::error_code ec) {
+        if (!ext_) return;
+        for (auto& e : ext_->queue) loop_->complete(std::move(e.done), ec, 0);
+        ext_->queue.clear();
+        ext_->buffered = 0;
+        update_interest();
+    }
+
+    void shutdown_write() {
+        flags_ |= shutdown_requested;
+        if ((!ext_ || ext_->queue.empty()) && !(flags_ & write_shut) && (flags_ & connected)) {
+            flags_ |= write_shut;
+            platform::shutdown_write(fd_);
+        }
+    }
+
+    void begin_shutdown() override {
+        if (ext_ && !ext_->queue.empty() && (flags_ & connected)) {
+            flags_ |= close_after_flush;
+            stop_read();
+        } else {
+            close_with(make_error_code(error::operation_aborted));
+        }
+    }
+
+    // ---- connecting ----
+
+    void start_connect(std::vector<endpoint> targets, io_handler done) {
+        stream_ext& x = ext();
+        x.targets = std::move(targets);
+        x.next_target = 0;
+        x.connect_done = std::move(done);
+        x.last_connect_error = make_error_code(error::resolve_failed);
+        flags_ |= connecting;
+        try_next_target(true);
+    }
+
+    void try_next_target(bool first_call) {
+        stream_ext& x = *ext_;
+        while (x.next_target < x.targets.size()) {
+            const endpoint& ep = x.targets[x.next_target++];
+            if (fd_ != invalid_socket) drop_socket();
+            std::error_code ec;
+            fd_ = platform::open_socket(ep.family(), SOCK_STREAM, ec);
+            if (!ec && ::connect(fd_, ep.data(), ep.size()) != 0 && errno != EINPROGRESS)
+                ec = platform::last_error();
+            if (ec) {
+                x.last_connect_error = ec;
+                continue;
+            }
+            update_interest(); // wait for writability: the result of the connect
+            return;
+        }
+        if (fd_ != invalid_socket) drop_socket();
+        flags_ &= static_cast<std::uint8_t>(~connecting);
+        io_handler h = std::move(x.connect_done);
+        if (first_call) loop_->complete(std::move(h), x.last_connect_error, 0);
+        else h(x.last_connect_error, 0);
+    }
+
+    void finish_connect() {
+        std::error_code ec = platform::pending_socket_error(fd_);
+        if (ec) {
+            ext_->last_connect_error = ec;
+            return try_next_target(false);
+        }
+        flags_ &= static_cast<std::uint8_t>(~connecting);
+        flags_ |= connected;
+        ext_->targets.clear();
+        ext_->targets.shrink_to_fit();
+        update_interest();
+        io_handler h = std::move(ext_->connect_done);
+        h({}, 0);
+    }
+
+    // Closes the descriptor of a failed attempt without closing the handle.
+    void drop_socket() {
+        loop_->unwatch_now(this);
+        platform::close_socket(fd_);
+        fd_ = invalid_socket;
+    }
+
+    // ---- timeouts ----
+
+    void arm_timeouts() {
+        stream_ext& x = *ext_;
+        std::int64_t shortest = std::numeric_limits<std::int64_t>::max();
+        for (std::int64_t t : {x.idle_us, x.read_us, x.write_us})
+            if (t > 0 && t < shortest) shortest = t;
+        if (shortest == std::numeric_limits<std::int64_t>::max()) return loop_->unschedule(&x);
+        if (!x.queued()) loop_->schedule(&x, loop::clock_us() + shortest);
+    }
+
+    void check_timeouts() {
+        stream_ext& x = *ext_;
+        const std::int64_t now = loop_->now_us();
+        std::int64_t next = std::numeric_limits<std::int64_t>::max();
+        bool expired = false;
+        auto consider = [&](bool active, std::int64_t since, std::int64_t limit) {
+            if (!active || limit <= 0) return;
+            if (since + limit <= now) expired = true;
+            else if (since + limit < next) next = since + limit;
+        };
+        consider(true, x.last_activity, x.idle_us);
+        consider(static_cast<bool>(read_cb_), x.read_started, x.read_us);
+        consider(!x.queue.empty(), x.write_progress, x.write_us);
+        if (expired) return close_with(make_error_code(error::timed_out));
+        if (next != std::numeric_limits<std::int64_t>::max()) loop_->schedule(&x, next);
+    }
+
+    // ---- closing ----
+
+    void close_with(std::error_code reason) override {
+        if (closed()) return;
+        if (read_cb_) {
+            read_buf_ = nullptr;
+            loop_->complete(std::move(read_cb_), reason, 0);
+        }
+        if (ext_) {
+            loop_->unschedule(ext_.get());
+            if (ext_->connect_done) loop_->complete(std::move(ext_->connect_done), reason, 0);
+            for (auto& e : ext_->queue) loop_->complete(std::move(e.done), reason, 0);
+            ext_->queue.clear();
+            ext_->buffered = 0;
+            ext_->on_drain = nullptr;
+        }
+        flags_ = 0;
+        loop_->retire(this);
+    }
+
+    io_handler read_cb_;
+    char* read_buf_ = nullptr;
+    std::size_t read_len_ = 0;
+    std::unique_ptr<stream_ext> ext_;
+};
+
+inline void stream_ext::on_timer() { owner->check_timeouts(); }
+
+} // namespace detail
+
+// Operations common to TCP and Unix streams.
+class stream : public detail::basic_handle<detail::stream_impl> {
+  public:
+    using basic_handle::basic_handle;
+
+    // Reads at most buf.size bytes into buf: handler(ec, n). End of stream is
+    // error::eof. One read at a time; a second one fails with error::in_progress.
+    void read_some(mutable_buffer buf, io_handler handler) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        if (impl_->read_cb_) return fail(std::move(handler), make_error_code(error::in_progress));
+        impl_->start_read(static_cast<char*>(buf.data), buf.size, std::move(handler), false);
+    }
+
+    // Reads continuously into the loop's shared buffer: handler(ec, data) per chunk,
+    // until read_stop(), an error or end of stream (error::eof). `data` is valid only
+    // during the call.
+    template <class H>
+    void read_start(H&& handler) {
+        io_handler wrapped = [h = std::forward<H>(handler), s = impl_](std::error_code ec, std::size_t n) mutable {
+            h(ec, std::string_view(s->loop_ ? s->loop_->shared_buffer() : nullptr, ec ? 0 : n));
+        };
+        if (auto ec = unusable()) return fail(std::move(wrapped), ec);
+        if (impl_->read_cb_) return fail(std::move(wrapped), make_error_code(error::in_progress));
+        impl_->start_read(nullptr, 0, std::move(wrapped), true);
+    }
+    void read_stop() {
+        if (impl_ && !impl_->closed() && impl_->loop_) impl_->stop_read();
+    }
+
+    // Sends all the bytes, in order with every other write: handler(ec, n) once they
+    // are all handed to the kernel (optional). Copies only what cannot be sent now.
+    void write(const_buffer data, io_handler handler = nullptr) { write(&data, 1, std::move(handler)); }
+    void write(const const_buffer* bufs, std::size_t count, io_handler handler = nullptr) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        impl_->write(bufs, count, std::move(handler), nullptr);
+    }
+    // Zero-copy for data shared between many streams (broadcast): queues a reference.
+    void write(shared_bytes data, io_handler handler = nullptr) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        const_buffer b(data.data(), data.size());
+        impl_->write(&b, 1, std::move(handler), &data);
+    }
+
+    // Bytes accepted by write() and not yet handed to the kernel.
+    std::size_t buffered_amount() const noexcept {
+        return impl_ && impl_->ext_ ? impl_->ext_->buffered : 0;
+    }
+    void set_write_limits(const write_limits& limits) {
+        if (impl_) impl_->ext().limits = limits;
+    }
+    // Called when the queue falls to the low watermark after reaching the high one.
+    void on_drain(unique_function<void()> cb) {
+        if (impl_) impl_->ext().on_drain = std::move(cb);
+    }
+
+    // Half-close: sends FIN once queued writes are flushed; reading continues.
+    void shutdown_write() {
+        if (!unusable()) impl_->shutdown_write();
+    }
+    // Closes after queued writes are flushed (pending reads are aborted now).
+    void close_after_flush() {
+        if (unusable()) return;
+        if (impl_->ext_ && !impl_->ext_->queue.empty()) impl_->begin_shutdown();
+        else close();
+    }
+
+    // Timeouts close the stream with error::timed_out (pending operations get it):
+    // idle = no byte read or written for that long; read = a pending read got no data
+    // for that long; write = queued bytes made no progress for that long. Zero: off.
+    template <class Rep, class Period>
+    void set_timeouts(std::chrono::duration<Rep, Period> idle, std::chrono::duration<Rep, Period> read,
+                      std::chrono::duration<Rep, Period> write) {
+        if (unusable()) return;
+        auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+        detail::stream_ext& x = impl_->ext();
+        x.idle_us = us(idle);
+        x.read_us = us(read);
+        x.write_us = us(write);
+        x.last_activity = x.read_started = x.write_progress = impl_->loop_->now_us();
+        impl_->loop_->unschedule(&x);
+        impl_->arm_timeouts();
+    }
+
+    bool connected() const noexcept { return impl_ && (impl_->flags_ & detail::stream_impl::connected); }
+
+    endpoint local_endpoint(std::error_code& ec) const { return platform::local_endpoint(native_handle(), ec); }
+    endpoint remote_endpoint(std::error_code& ec) const { return platform::remote_endpoint(native_handle(), ec); }
+
+  protected:
+    explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_); }
+
+    template <class H>
+    void connect_to(std::vector<endpoint> targets, H&& handler) {
+        io_handler h = detail::ec_only(std::forward<H>(handler));
+        if (auto ec = unusable()) return fail(std::move(h), ec);
+        if (impl_->flags_ & (detail::stream_impl::connected | detail::stream_impl::connecting) ||
+            impl_->fd_ != invalid_socket)
+            return fail(std::move(h), make_error_code(error::already_open));
+        impl_->start_connect(std::move(targets), std::move(h));
+    }
+};
+
+} // namespace sluice

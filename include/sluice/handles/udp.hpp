@@ -1,0 +1,205 @@
+// sluice — UDP sockets. send_to() tries the kernel first; only when its buffer is
+// full are datagrams queued (bounded, like stream writes) and sent in order once it
+// drains. Receiving: recv_from() into the caller's buffer, or recv_each() with the
+// loop's shared buffer. A datagram larger than the buffer is truncated (and reported
+// with error::message_size).
+#pragma once
+
+#include <sluice/handles/handle.hpp>
+#include <sluice/platform/endpoint.hpp>
+
+#include <deque>
+#include <string_view>
+
+namespace sluice {
+
+using recv_handler = unique_function<void(std::error_code, std::string_view, const endpoint&)>;
+
+namespace detail {
+
+struct datagram {
+    endpoint to;
+    bool connected;
+    shared_bytes bytes;
+    io_handler done;
+};
+
+class udp_impl final : public io_object {
+  public:
+    using io_object::io_object;
+
+    void update_interest() {
+        unsigned mask = (recv_cb_ ? ev_read : 0u) | (queue_.empty() ? 0u : ev_write);
+        loop_->watch(this, mask);
+    }
+
+    void on_ready(unsigned events) override {
+        if (events & ev_write) flush();
+        if (!closed() && (events & ev_read) && recv_cb_) receive();
+    }
+
+    std::error_code send_now(const datagram& d, const void* data, std::size_t size) {
+        for (;;) {
+            ssize_t r = d.connected ? ::send(fd_, data, size, platform::send_flags)
+                                    : ::sendto(fd_, data, size, platform::send_flags, d.to.data(), d.to.size());
+            if (r >= 0) return {};
+            if (errno == EINTR) continue;
+            return platform::last_error();
+        }
+    }
+
+    void send(const endpoint* to, const_buffer data, io_handler done) {
+        datagram d{to ? *to : endpoint{}, to == nullptr, {}, nullptr};
+        if (queue_.empty()) {
+            std::error_code ec = send_now(d, data.data, data.size);
+            if (!ec || !platform::would_block(ec)) return loop_->complete(std::move(done), ec, ec ? 0 : data.size);
+        }
+        if (queued_bytes_ + data.size > queue_cap_)
+            return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
+        d.bytes = shared_bytes(data);
+        d.done = std::move(done);
+        queued_bytes_ += data.size;
+        queue_.push_back(std::move(d));
+        update_interest();
+    }
+
+    void flush() {
+        while (!queue_.empty()) {
+            datagram& d = queue_.front();
+            std::error_code ec = send_now(d, d.bytes.data(), d.bytes.size());
+            if (ec && platform::would_block(ec)) break;
+            queued_bytes_ -= d.bytes.size();
+            loop_->complete(std::move(d.done), ec, ec ? 0 : d.bytes.size());
+            queue_.pop_front();
+        }
+        update_interest();
+    }
+
+    void receive() {
+        char* buf = recv_buf_ ? recv_buf_ : loop_->shared_buffer();
+        std::size_t cap = recv_buf_ ? recv_len_ : loop::shared_buffer_size;
+        endpoint from;
+        iovec iov{buf, cap};
+        msghdr msg{};
+        msg.msg_name = from.data();
+        msg.msg_namelen = endpoint::capacity();
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        ssize_t r;
+        do r = ::recvmsg(fd_, &msg, 0);
+        while (r < 0 && errno == EINTR);
+        std::error_code ec;
+        if (r < 0) {
+            ec = platform::last_error();
+            if (platform::would_block(ec)) return;
+            r = 0;
+        } else if (msg.msg_flags & MSG_TRUNC) {
+            ec = std::make_error_code(std::errc::message_size);
+        }
+        from.resize(msg.msg_namelen);
+        std::string_view data(buf, static_cast<std::size_t>(r));
+        recv_handler h = std::move(recv_cb_);
+        if (!continuous_) recv_buf_ = nullptr;
+        h(ec, data, from);
+        if (continuous_ && !recv_cb_ && !closed()) recv_cb_ = std::move(h);
+        if (!closed()) update_interest();
+    }
+
+    void close_with(std::error_code reason) override {
+        if (closed()) return;
+        if (recv_cb_) {
+            loop_->defer([h = std::move(recv_cb_), reason]() mutable { h(reason, {}, endpoint{}); });
+        }
+        for (auto& d : queue_) loop_->complete(std::move(d.done), reason, 0);
+        queue_.clear();
+        queued_bytes_ = 0;
+        loop_->retire(this);
+    }
+
+    recv_handler recv_cb_;
+    char* recv_buf_ = nullptr;
+    std::size_t recv_len_ = 0;
+    bool continuous_ = false;
+    std::deque<datagram> queue_;
+    std::size_t queued_bytes_ = 0;
+    std::size_t queue_cap_ = 4 * 1024 * 1024;
+};
+
+} // namespace detail
+
+class udp_socket : public detail::basic_handle<detail::udp_impl> {
+  public:
+    udp_socket() noexcept = default;
+    explicit udp_socket(loop& l) : basic_handle(new detail::udp_impl(l)) { l.adopt(impl_); }
+
+    // Opens a socket of the endpoint's family and binds it (port 0: the kernel picks).
+    std::error_code bind(const endpoint& ep, bool reuse_address = false, bool reuse_port = false) {
+        if (auto ec = open_for(ep.family())) return ec;
+        if (reuse_address) platform::set_option(impl_->fd_, SOL_SOCKET, SO_REUSEADDR, 1);
+#if defined(SO_REUSEPORT)
+        if (reuse_port) platform::set_option(impl_->fd_, SOL_SOCKET, SO_REUSEPORT, 1);
+#else
+        (void)reuse_port;
+#endif
+        if (::bind(impl_->fd_, ep.data(), ep.size()) != 0) return platform::last_error();
+        return {};
+    }
+    // Connected mode: send() goes to `peer`, and only its datagrams are received.
+    std::error_code connect(const endpoint& peer) {
+        if (auto ec = open_for(peer.family())) return ec;
+        if (::connect(impl_->fd_, peer.data(), peer.size()) != 0) return platform::last_error();
+        return {};
+    }
+
+    void send_to(const endpoint& to, const_buffer data, io_handler handler = nullptr) {
+        if (auto ec = open_for(to.family())) return fail(std::move(handler), ec);
+        impl_->send(&to, data, std::move(handler));
+    }
+    void send(const_buffer data, io_handler handler = nullptr) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        impl_->send(nullptr, data, std::move(handler));
+    }
+
+    // One datagram into buf: handler(ec, data, from).
+    void recv_from(mutable_buffer buf, recv_handler handler) { start(static_cast<char*>(buf.data), buf.size, std::move(handler), false); }
+    // Every datagram until recv_stop(), into the loop's shared buffer.
+    void recv_each(recv_handler handler) { start(nullptr, 0, std::move(handler), true); }
+    void recv_stop() {
+        if (!unusable()) {
+            impl_->recv_cb_ = nullptr;
+            impl_->continuous_ = false;
+            impl_->update_interest();
+        }
+    }
+
+    endpoint local_endpoint(std::error_code& ec) const { return platform::local_endpoint(native_handle(), ec); }
+    void set_queue_cap(std::size_t bytes) {
+        if (impl_) impl_->queue_cap_ = bytes;
+    }
+
+  private:
+    std::error_code open_for(int family) {
+        if (auto ec = unusable()) return ec;
+        if (impl_->fd_ != invalid_socket) return {};
+        std::error_code ec;
+        impl_->fd_ = platform::open_socket(family, SOCK_DGRAM, ec);
+        return ec;
+    }
+
+    void start(char* buf, std::size_t len, recv_handler h, bool continuous) {
+        std::error_code ec = unusable();
+        if (!ec && impl_->fd_ == invalid_socket) ec = make_error_code(error::not_open);
+        if (!ec && impl_->recv_cb_) ec = make_error_code(error::in_progress);
+        if (ec) {
+            if (impl_ && impl_->loop_) impl_->loop_->defer([h = std::move(h), ec]() mutable { h(ec, {}, endpoint{}); });
+            return;
+        }
+        impl_->recv_cb_ = std::move(h);
+        impl_->recv_buf_ = buf;
+        impl_->recv_len_ = len;
+        impl_->continuous_ = continuous;
+        impl_->update_interest();
+    }
+};
+
+} // namespace sluice

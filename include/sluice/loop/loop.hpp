@@ -1,0 +1,531 @@
+// sluice — the event loop.
+//
+// One loop per thread. Everything on a loop happens on the thread that runs it; the
+// only members that may be called from any thread are post(), stop() and keep_alive().
+// Completion handlers are never invoked from inside the call that started the
+// operation: they run later from the loop, so a handler may start the next operation,
+// close the handle or destroy its owner without re-entrancy surprises.
+#pragma once
+
+#include <sluice/backend/make_poller.hpp>
+#include <sluice/loop/io_object.hpp>
+#include <sluice/loop/signals.hpp>
+#include <sluice/loop/thread_pool.hpp>
+#include <sluice/loop/timer_heap.hpp>
+#include <sluice/util/function.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+
+using io_handler = unique_function<void(std::error_code, std::size_t)>;
+
+namespace detail {
+
+// The part of a loop other threads may reach: posted work and the wakeup. Shared so
+// that a thread-pool job finishing after its loop died posts into a closed queue
+// (the job's completion is dropped) instead of into freed memory.
+struct remote_queue {
+    std::mutex mutex;
+    std::vector<unique_function<void()>> items;
+    std::atomic<bool> nonempty{false};
+    std::atomic<bool> wake_pending{false};
+    const platform::wakeup_fd* wake = nullptr; // null once the loop is gone
+
+    bool push(unique_function<void()>&& fn) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!wake) return false;
+        items.push_back(std::move(fn));
+        nonempty.store(true, std::memory_order_release);
+        if (!wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
+        return true;
+    }
+};
+
+// A completion waiting to be delivered from the loop: the handler and its result.
+struct pending_completion {
+    io_handler handler;
+    std::error_code ec;
+    std::size_t bytes;
+};
+
+} // namespace detail
+
+class loop {
+  public:
+    using clock = std::chrono::steady_clock;
+
+    explicit loop(backend b = backend::automatic) : remote_(std::make_shared<detail::remote_queue>()) {
+        poller_ = detail::make_poller(b, status_);
+        if (!status_) status_ = wake_.open();
+        if (!status_) status_ = poller_->set(wake_.read_end(), 0, detail::ev_read, wake_marker());
+        if (!status_) remote_->wake = &wake_;
+        now_us_ = clock_us();
+    }
+
+    // Closes every handle (pending operations complete with operation_aborted),
+    // waits for this loop's thread-pool jobs, and frees everything it owns.
+    ~loop() {
+        if (poller_) shutdown(std::chrono::milliseconds(0));
+        {
+            std::lock_guard<std::mutex> lock(remote_->mutex);
+            remote_->wake = nullptr;
+        }
+        if (signal_slot_ >= 0) {
+            for (auto& h : signal_handlers_) detail::signals::uninstall(h.signo);
+            detail::signals::release_slot(signal_slot_);
+        }
+        // Wrappers that outlive the loop see loop_ == nullptr (error::loop_gone).
+        while (zombies_) {
+            detail::io_object* o = zombies_;
+            forget_zombie(o);
+            o->loop_ = nullptr;
+            if (--o->refs_ == 0) delete o;
+        }
+    }
+
+    loop(const loop&) = delete;
+    loop& operator=(const loop&) = delete;
+
+    // Non-empty when the requested backend could not be started; every operation on
+    // handles of such a loop fails with this code.
+    std::error_code status() const noexcept { return status_; }
+    backend backend_kind() const noexcept { return poller_ ? poller_->kind() : backend::automatic; }
+    const char* backend_name() const noexcept { return to_string(backend_kind()); }
+    // The epoll/kqueue descriptor, readable when this loop has work: register it in a
+    // foreign loop (GUI, game engine) and call poll() when it fires. -1 for poll/select.
+    std::intptr_t native_handle() const noexcept { return poller_ ? poller_->native_handle() : -1; }
+
+    // Runs until stop() or until nothing is left that could produce an event.
+    // Returns the number of callbacks run.
+    std::size_t run() { return drive(mode::until_idle, -1); }
+    // Waits for one batch of events (blocking) and handles it.
+    std::size_t run_once() { return drive(mode::once, -1); }
+    // Handles whatever is ready now, never blocks: call once per frame from a game loop.
+    std::size_t poll() { return drive(mode::nowait, 0); }
+    // Runs for at most `budget` (or until stop/idle).
+    template <class Rep, class Period>
+    std::size_t run_for(std::chrono::duration<Rep, Period> budget) {
+        return drive(mode::until_idle,
+                     std::chrono::duration_cast<std::chrono::microseconds>(budget).count());
+    }
+
+    // Thread-safe. The current run()/run_for() returns after the current batch.
+    void stop() noexcept {
+        stop_requested_.store(true, std::memory_order_release);
+        if (!remote_->wake_pending.exchange(true)) wake_.notify();
+    }
+
+    // Thread-safe. Runs fn on the loop thread exactly once, after everything posted
+    // before it from the same thread. Never coalesced. Dropped (destroyed unrun) if the
+    // loop is already gone.
+    void post(unique_function<void()> fn) { remote_->push(std::move(fn)); }
+
+    // Loop thread only, no lock: run fn after the current batch of callbacks.
+    void defer(unique_function<void()> fn) { local_.push_back(std::move(fn)); }
+
+    // Runs `work` on the thread pool, then `done` on this loop's thread. The loop stays
+    // alive (run() does not return) while work is outstanding.
+    void offload(unique_function<void()> work, unique_function<void()> done) {
+        ++pending_offloads_;
+        std::weak_ptr<detail::remote_queue> target = remote_;
+        detail::thread_pool::instance().submit(
+            [this, target, work = std::move(work), done = std::move(done)]() mutable {
+                work();
+                if (auto q = target.lock())
+                    q->push([this, done = std::move(done)]() mutable {
+                        --pending_offloads_;
+                        done();
+                    });
+            });
+    }
+
+    // An object that keeps run() from returning while it exists (e.g. while another
+    // thread will post work). Thread-safe to create and destroy.
+    class keep_alive_guard {
+      public:
+        explicit keep_alive_guard(loop& l) : l_(&l) { l_->external_refs_.fetch_add(1); }
+        keep_alive_guard(keep_alive_guard&& o) noexcept : l_(std::exchange(o.l_, nullptr)) {}
+        keep_alive_guard(const keep_alive_guard&) = delete;
+        keep_alive_guard& operator=(const keep_alive_guard&) = delete;
+        ~keep_alive_guard() { reset(); }
+        void reset() {
+            if (l_) {
+                if (l_->external_refs_.fetch_sub(1) == 1) l_->post([] {});
+                l_ = nullptr;
+            }
+        }
+
+      private:
+        loop* l_;
+    };
+    keep_alive_guard keep_alive() { return keep_alive_guard(*this); }
+
+    // Delivers `signo` (e.g. SIGINT, SIGTERM) to `handler` on this loop's thread.
+    // Signal handlers do not keep run() alive on their own.
+    std::error_code on_signal(int signo, unique_function<void(int)> handler) {
+        if (signal_slot_ < 0) {
+            signal_slot_ = detail::signals::acquire_slot(&wake_);
+            if (signal_slot_ < 0) return std::make_error_code(std::errc::resource_unavailable_try_again);
+        }
+        for (auto& h : signal_handlers_)
+            if (h.signo == signo) {
+                h.fn = std::move(handler);
+                return {};
+            }
+        if (auto ec = detail::signals::install(signo)) return ec;
+        signal_handlers_.push_back({signo, std::move(handler)});
+        detail::signals::slots[signal_slot_].wanted.fetch_or(detail::signals::bit(signo));
+        return {};
+    }
+    void cancel_signal(int signo) {
+        for (auto it = signal_handlers_.begin(); it != signal_handlers_.end(); ++it)
+            if (it->signo == signo) {
+                detail::signals::slots[signal_slot_].wanted.fetch_and(~detail::signals::bit(signo));
+                detail::signals::uninstall(signo);
+                signal_handlers_.erase(it);
+                return;
+            }
+    }
+
+    // Structured shutdown: closes listeners, timers and idle handles now; lets streams
+    // with queued writes flush for up to `grace`; then closes whatever is left, runs
+    // the resulting operation_aborted completions and waits for this loop's
+    // thread-pool jobs. Afterwards the loop holds no handle.
+    template <class Rep, class Period>
+    void shutdown(std::chrono::duration<Rep, Period> grace) {
+        shutting_down_ = true;
+        const std::int64_t deadline =
+            clock_us() + std::chrono::duration_cast<std::chrono::microseconds>(grace).count();
+        for_each_live([](detail::io_object* o) { o->begin_shutdown(); });
+        while (live_head_ && clock_us() < deadline) iterate(deadline - clock_us());
+        for_each_live([](detail::io_object* o) { o->close_with(make_error_code(error::operation_aborted)); });
+        // Handlers may react to their abort by starting new operations; those fail
+        // at once, so a few rounds drain everything.
+        for (int round = 0; round < 8 && has_local_work(); ++round) run_local();
+        while (pending_offloads_ > 0) iterate(-1);
+        for (int round = 0; round < 8 && (has_local_work() || remote_->nonempty.load()); ++round) {
+            run_remote();
+            run_local();
+        }
+        release_closed();
+        shutting_down_ = false;
+    }
+
+    bool shutting_down() const noexcept { return shutting_down_; }
+
+    // Loop time in microseconds since an arbitrary epoch, updated after every wait.
+    std::int64_t now_us() const noexcept { return now_us_; }
+    static std::int64_t clock_us() noexcept {
+        return std::chrono::duration_cast<std::chrono::microseconds>(clock::now().time_since_epoch())
+            .count();
+    }
+
+    // ---- used by handle implementations (loop thread only) ----
+
+    void watch(detail::io_object* o, unsigned mask) {
+        o->wanted_ = static_cast<std::uint8_t>(mask);
+        if (!(o->state_ & detail::io_object::dirty_bit) && o->wanted_ != o->registered_) {
+            o->state_ |= detail::io_object::dirty_bit;
+            dirty_.push_back(o);
+        }
+    }
+
+    // Registers a new object in the live list and takes the loop's reference.
+    void adopt(detail::io_object* o) {
+        ++o->refs_;
+        o->state_ |= detail::io_object::linked_bit;
+        o->next_ = live_head_;
+        if (live_head_) live_head_->prev_ = o;
+        live_head_ = o;
+    }
+
+    // Called from close_with(): stop watching, close the descriptor, and hand the
+    // object to the end-of-iteration release.
+    void retire(detail::io_object* o) {
+        o->state_ |= detail::io_object::closed_bit;
+        unwatch_now(o);
+        if (o->fd_ != invalid_socket) {
+            platform::close_socket(o->fd_);
+            o->fd_ = invalid_socket;
+        }
+        if (o->state_ & detail::io_object::linked_bit) {
+            o->state_ &= static_cast<std::uint8_t>(~detail::io_object::linked_bit);
+            if (o->prev_) o->prev_->next_ = o->next_;
+            else live_head_ = o->next_;
+            if (o->next_) o->next_->prev_ = o->prev_;
+            o->prev_ = o->next_ = nullptr;
+            closing_.push_back(o);
+        }
+    }
+
+    // Removes the descriptor from the poller immediately (before it is closed).
+    void unwatch_now(detail::io_object* o) noexcept {
+        if (o->registered_) {
+            --registered_count_;
+            poller_->set(o->fd_, o->registered_, 0, o);
+            o->registered_ = 0;
+        }
+        o->wanted_ = 0;
+    }
+
+    // Queues handler(ec, bytes) to run from the loop (never inline).
+    void complete(io_handler&& h, std::error_code ec, std::size_t bytes = 0) {
+        if (h) completions_.push_back({std::move(h), ec, bytes});
+    }
+
+    void schedule(detail::timer_node* n, std::int64_t deadline_us) {
+        if (n->queued()) timers_.remove(n);
+        n->deadline_us = deadline_us;
+        n->seq = timer_seq_++;
+        timers_.push(n);
+    }
+    void unschedule(detail::timer_node* n) noexcept { timers_.remove(n); }
+
+    // The per-loop read buffer streams use while they have no buffer of their own:
+    // an idle connection owns no read memory.
+    char* shared_buffer() {
+        if (!shared_buffer_) shared_buffer_.reset(new char[shared_buffer_size]);
+        return shared_buffer_.get();
+    }
+    static constexpr std::size_t shared_buffer_size = 64 * 1024;
+
+    std::error_code poller_set(detail::io_object* o, unsigned mask) {
+        return poller_->set(o->fd_, o->registered_, mask, o);
+    }
+
+  private:
+    enum class mode { until_idle, once, nowait };
+
+    void* wake_marker() noexcept { return &wake_; }
+
+    bool alive() const noexcept {
+        return registered_count_ > 0 || !timers_.empty() || pending_offloads_ > 0 ||
+               has_local_work() || remote_->nonempty.load(std::memory_order_acquire) ||
+               external_refs_.load(std::memory_order_acquire) > 0;
+    }
+    bool has_local_work() const noexcept { return !completions_.empty() || !local_.empty(); }
+
+    std::size_t drive(mode m, std::int64_t budget_us) {
+        if (status_) return 0;
+        handlers_run_ = 0;
+        const std::int64_t deadline = budget_us >= 0 ? clock_us() + budget_us : -1;
+        for (;;) {
+            std::int64_t timeout = -1;
+            if (m == mode::nowait) timeout = 0;
+            else if (deadline >= 0) timeout = deadline - clock_us() > 0 ? deadline - clock_us() : 0;
+            iterate(timeout);
+            if (stop_requested_.exchange(false, std::memory_order_acq_rel)) break;
+            if (m != mode::until_idle || !alive()) break;
+            if (deadline >= 0 && clock_us() >= deadline) break;
+        }
+        return handlers_run_;
+    }
+
+    // One turn: due timers, queued completions, interest changes, wait, dispatch,
+    // posted work, signals, timers again, completions again, frees.
+    void iterate(std::int64_t max_wait_us) {
+        now_us_ = clock_us();
+        run_timers();
+        run_local();
+        apply_interest();
+        std::int64_t timeout = max_wait_us;
+        if (has_local_work() || remote_->nonempty.load(std::memory_order_acquire) ||
+            stop_requested_.load(std::memory_order_acquire))
+            timeout = 0;
+        else if (!timers_.empty()) {
+            std::int64_t until = timers_.top()->deadline_us - clock_us();
+            if (until < 0) until = 0;
+            if (timeout < 0 || until < timeout) timeout = until;
+        } else if (timeout < 0 && !alive())
+            timeout = 0;
+        std::error_code ec;
+        int n = poller_->wait(timeout, events_, max_events, ec);
+        now_us_ = clock_us();
+        bool woken = false;
+        for (int i = 0; i < n; ++i) {
+            if (events_[i].user == wake_marker()) {
+                woken = true;
+                continue;
+            }
+            auto* o = static_cast<detail::io_object*>(events_[i].user);
+            if (o->closed()) continue;
+            ++handlers_run_;
+            o->on_ready(events_[i].events & o->registered_);
+        }
+        if (woken) {
+            remote_->wake_pending.store(false, std::memory_order_release);
+            wake_.drain();
+            run_signals();
+        }
+        run_remote();
+        run_timers();
+        run_local();
+        release_closed();
+    }
+
+    void apply_interest() {
+        for (std::size_t i = 0; i < dirty_.size(); ++i) {
+            detail::io_object* o = dirty_[i];
+            o->state_ &= static_cast<std::uint8_t>(~detail::io_object::dirty_bit);
+            if (o->closed() || o->wanted_ == o->registered_) continue;
+            std::error_code ec = poller_set(o, o->wanted_);
+            if (ec) {
+                // The poller refused the descriptor (e.g. select and FD_SETSIZE): the
+                // handle fails with that error rather than waiting forever.
+                o->close_with(ec);
+                continue;
+            }
+            if (!o->registered_ && o->wanted_) ++registered_count_;
+            if (o->registered_ && !o->wanted_) --registered_count_;
+            o->registered_ = o->wanted_;
+        }
+        dirty_.clear();
+    }
+
+    void run_timers() {
+        while (!timers_.empty() && timers_.top()->deadline_us <= now_us_) {
+            detail::timer_node* n = timers_.top();
+            timers_.remove(n);
+            ++handlers_run_;
+            n->on_timer();
+        }
+    }
+
+    void run_local() {
+        // Only what was queued before this call runs now; what the handlers queue runs
+        // in the next round, so a handler that always re-queues cannot starve I/O.
+        if (!completions_.empty()) {
+            running_completions_.swap(completions_);
+            for (auto& c : running_completions_) {
+                ++handlers_run_;
+                c.handler(c.ec, c.bytes);
+            }
+            running_completions_.clear();
+        }
+        if (!local_.empty()) {
+            running_local_.swap(local_);
+            for (auto& fn : running_local_) {
+                ++handlers_run_;
+                fn();
+            }
+            running_local_.clear();
+        }
+    }
+
+    void run_remote() {
+        if (!remote_->nonempty.load(std::memory_order_acquire)) return;
+        {
+            std::lock_guard<std::mutex> lock(remote_->mutex);
+            running_remote_.swap(remote_->items);
+            remote_->nonempty.store(false, std::memory_order_relaxed);
+        }
+        for (auto& fn : running_remote_) {
+            ++handlers_run_;
+            fn();
+        }
+        running_remote_.clear();
+    }
+
+    void run_signals() {
+        if (signal_slot_ < 0) return;
+        std::uint64_t pending = detail::signals::slots[signal_slot_].pending.exchange(0);
+        if (!pending) return;
+        for (std::size_t i = 0; i < signal_handlers_.size(); ++i) {
+            int signo = signal_handlers_[i].signo;
+            if (pending & detail::signals::bit(signo)) {
+                ++handlers_run_;
+                signal_handlers_[i].fn(signo);
+            }
+        }
+    }
+
+    void release_closed() {
+        // Releasing may run destructors that close further objects; loop until quiet.
+        while (!closing_.empty()) {
+            std::vector<detail::io_object*> batch;
+            batch.swap(closing_);
+            for (detail::io_object* o : batch) {
+                if (o->refs_ > 1) { // a wrapper still refers to it
+                    o->state_ |= detail::io_object::zombie_bit;
+                    o->prev_ = nullptr;
+                    o->next_ = zombies_;
+                    if (zombies_) zombies_->prev_ = o;
+                    zombies_ = o;
+                } else {
+                    detail::release(o);
+                }
+            }
+        }
+    }
+
+  public:
+    void forget_zombie(detail::io_object* o) noexcept {
+        o->state_ &= static_cast<std::uint8_t>(~detail::io_object::zombie_bit);
+        if (o->prev_) o->prev_->next_ = o->next_;
+        else zombies_ = o->next_;
+        if (o->next_) o->next_->prev_ = o->prev_;
+        o->prev_ = o->next_ = nullptr;
+    }
+
+  private:
+
+    template <class F>
+    void for_each_live(F&& f) {
+        std::vector<detail::io_object*> all;
+        for (detail::io_object* o = live_head_; o; o = o->next_) all.push_back(o);
+        for (detail::io_object* o : all)
+            if (!o->closed()) f(o);
+    }
+
+    struct signal_entry {
+        int signo;
+        unique_function<void(int)> fn;
+    };
+
+    static constexpr int max_events = 256;
+
+    std::unique_ptr<detail::poller> poller_;
+    std::error_code status_;
+    platform::wakeup_fd wake_;
+    std::shared_ptr<detail::remote_queue> remote_;
+    detail::timer_heap timers_;
+    std::uint64_t timer_seq_ = 0;
+    std::int64_t now_us_ = 0;
+    detail::io_object* live_head_ = nullptr;
+    detail::io_object* zombies_ = nullptr;
+    std::vector<detail::io_object*> dirty_;
+    std::vector<detail::io_object*> closing_;
+    std::vector<detail::pending_completion> completions_, running_completions_;
+    std::vector<unique_function<void()>> local_, running_local_, running_remote_;
+    std::vector<signal_entry> signal_handlers_;
+    int signal_slot_ = -1;
+    std::size_t registered_count_ = 0;
+    std::size_t pending_offloads_ = 0;
+    std::size_t handlers_run_ = 0;
+    std::atomic<std::size_t> external_refs_{0};
+    std::atomic<bool> stop_requested_{false};
+    bool shutting_down_ = false;
+    std::unique_ptr<char[]> shared_buffer_;
+    detail::ready_event events_[max_events];
+};
+
+namespace detail {
+inline void release(io_object* o) noexcept {
+    if (!o) return;
+    if (--o->refs_ == 0) {
+        delete o;
+    } else if (o->refs_ == 1 && (o->state_ & io_object::zombie_bit) && o->loop_) {
+        o->loop_->forget_zombie(o); // only the loop's reference is left
+        delete o;
+    }
+}
+} // namespace detail
+
+} // namespace sluice

@@ -1,0 +1,538 @@
+// sluice — sans-I/O WebSocket connection state machine (RFC 6455 §5-§7).
+//
+// Bytes in, events out: feed() takes what the socket read and calls a handler once per event,
+// in protocol order. Why a callback per event rather than returning events: one read can hold
+// many frames (ten pings need ten pongs, in order), and returning them would need a growing
+// container; a callback keeps the codec allocation-free and lets payload views point straight
+// into the caller's buffer (they are valid only until the handler returns).
+//
+// Why feed() takes a mutable buffer: masked payloads are unmasked in place, so a message that
+// arrives whole in one read is delivered as a view of the read buffer, never copied. The codec
+// owns a heap buffer only while a message that spans reads (or frames) is being reassembled;
+// an idle connection owns none. Control payloads that span reads go to a 125-byte inline buffer.
+//
+// Bytes the codec must send on its own (pongs, the close reply, the close frame when failing)
+// arrive as event_type::send, in order with everything else; the glue writes them before any
+// data the application encodes afterwards. event_type::disconnect means "close the TCP
+// connection now": the server after the close handshake, either side after failing.
+//
+// The handler must not call feed() recursively; it may call the encode_*() functions.
+#pragma once
+
+#include <sluice/config.hpp>
+#include <sluice/util/utf8.hpp>
+#include <sluice/ws/error.hpp>
+#include <sluice/ws/extension.hpp>
+#include <sluice/ws/frame.hpp>
+#include <sluice/ws/random.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+
+struct options {
+    // Largest message (after any extension transform) accepted; larger fails with 1009. The
+    // check happens at the frame header, before the payload arrives.
+    std::uint64_t max_message_size = std::uint64_t{16} << 20; // 16 MiB
+    // Outgoing messages are split into frames of at most this many payload bytes; 0 = never.
+    std::uint32_t fragment_size = 0;
+    // true: deliver complete messages (event_type::message). false: stream every piece as it
+    // arrives (event_type::fragment), so no reassembly buffer is ever allocated.
+    bool reassemble = true;
+    // Answer every ping with its pong automatically (RFC 6455 §5.5.2).
+    bool auto_pong = true;
+    extension* ext = nullptr;
+    random_source rng{}; // masking keys (client role)
+};
+
+enum class event_type : std::uint8_t {
+    message,    // a complete text/binary message: op, data
+    fragment,   // a piece of a message (reassemble == false): op, data, fin = last piece
+    ping,       // data = ping payload (the pong is sent automatically unless disabled)
+    pong,       // data = pong payload
+    close,      // the peer's close: code (1005 if it sent none), data = reason
+    send,       // bytes the caller must write to the peer
+    fail,       // the connection failed: ec, code = close code sent (the close frame preceded)
+    disconnect, // close the transport now
+};
+
+struct event {
+    event_type type;
+    opcode op = opcode::binary;
+    bool fin = true;
+    std::uint16_t code = 0;
+    std::error_code ec{};
+    const std::uint8_t* data = nullptr;
+    std::size_t size = 0;
+
+    std::string_view view() const noexcept {
+        return size == 0 ? std::string_view{}
+                         : std::string_view(reinterpret_cast<const char*>(data), size);
+    }
+};
+
+class codec {
+public:
+    explicit codec(role r, const options& o = options{}) noexcept
+        : max_message_(o.max_message_size), ext_(o.ext), rng_(o.rng),
+          fragment_size_(o.fragment_size), role_(r), reassemble_(o.reassemble),
+          auto_pong_(o.auto_pong) {}
+
+    // Consumes all n bytes (partial headers and control payloads are kept internally). Returns
+    // the error that failed the connection, if this call failed it. After a close was received
+    // or the connection failed, input is ignored.
+    template <class Handler>
+    std::error_code feed(std::uint8_t* data, std::size_t n, Handler&& h) {
+        while (n != 0 && state_ != rx_state::closed) {
+            if (state_ == rx_state::header) {
+                if (scratch_len_ < 2) {
+                    const std::size_t take = take_bytes(data, n, 2);
+                    data += take;
+                    n -= take;
+                    if (scratch_len_ < 2) break;
+                    const error e =
+                        check_header_prefix(scratch_[0], scratch_[1], role_, allowed_rsv());
+                    if (e != error{}) return fail(e, h);
+                }
+                const std::size_t need = header_size_from_byte1(scratch_[1]);
+                const std::size_t take = take_bytes(data, n, need);
+                data += take;
+                n -= take;
+                if (scratch_len_ < need) break;
+                frame_header fh;
+                std::size_t hl = 0;
+                error e{};
+                if (parse_header(scratch_, need, fh, hl, e) != parse_status::complete)
+                    return fail(e, h);
+                scratch_len_ = 0;
+                e = begin_frame(fh);
+                if (e != error{}) return fail(e, h);
+                if (remaining_ == 0) {
+                    e = on_payload(nullptr, 0, h);
+                    if (e != error{}) return fail(e, h);
+                }
+            } else {
+                const std::size_t k = remaining_ < n ? static_cast<std::size_t>(remaining_) : n;
+                std::uint8_t* p = data;
+                data += k;
+                n -= k;
+                const error e = on_payload(p, k, h);
+                if (e != error{}) return fail(e, h);
+            }
+        }
+        return {};
+    }
+
+    // ---- sending. Each appends complete frames to `out` (masked with a fresh key per frame
+    // in the client role). A close frame, sent or received, ends sending (error::closed).
+
+    std::error_code encode_text(std::string_view s, std::string& out) {
+        return encode_message(opcode::text, s.data(), s.size(), out);
+    }
+    std::error_code encode_binary(const void* p, std::size_t n, std::string& out) {
+        return encode_message(opcode::binary, p, n, out);
+    }
+
+    // A whole message (op = text or binary), split per options::fragment_size.
+    std::error_code encode_message(opcode op, const void* p, std::size_t n, std::string& out) {
+        const std::size_t old = out.size();
+        out.resize(old + encoded_size(n));
+        std::size_t written = 0;
+        const std::error_code ec = encode_message(
+            op, p, n, reinterpret_cast<std::uint8_t*>(&out[0]) + old, out.size() - old, written);
+        out.resize(old + written);
+        return ec;
+    }
+
+    // Bytes encode_message needs for an n-byte payload under the current fragment size.
+    std::size_t encoded_size(std::size_t n) const noexcept {
+        const bool m = role_ == role::client;
+        if (fragment_size_ == 0 || n <= fragment_size_) return header_size(n, m) + n;
+        const std::size_t full = n / fragment_size_, rest = n % fragment_size_;
+        return full * header_size(fragment_size_, m) + (rest ? header_size(rest, m) : 0) + n;
+    }
+
+    // Caller-buffer form: writes into out[0..cap), sets written.
+    std::error_code encode_message(opcode op, const void* p, std::size_t n, std::uint8_t* out,
+                                   std::size_t cap, std::size_t& written) {
+        written = 0;
+        if (close_sent_) return error::closed;
+        if (out_msg_open_) return error::message_in_progress;
+        if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+        if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
+        if (cap < encoded_size(n)) return error::buffer_too_small;
+        written = write_frames(out, op, static_cast<const std::uint8_t*>(p), n, true);
+        return {};
+    }
+
+    // Streams one message in parts: the first call opens it with op (text or binary), later
+    // calls continue it (op ignored), fin = true ends it. Control frames may be sent between
+    // parts; another message may not.
+    std::error_code encode_part(opcode op, const void* p, std::size_t n, bool fin,
+                                std::string& out) {
+        if (close_sent_) return error::closed;
+        const auto* bytes = static_cast<const std::uint8_t*>(p);
+        opcode first = opcode::continuation;
+        if (!out_msg_open_) {
+            if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+            first = op;
+            out_op_ = op;
+            tx_utf8_.reset();
+        }
+        if (out_op_ == opcode::text) {
+            util::utf8_validator v = tx_utf8_;
+            if (!v.feed(bytes, n) || (fin && !v.complete())) return error::invalid_utf8;
+            tx_utf8_ = v;
+        }
+        const std::size_t old = out.size();
+        out.resize(old + encoded_size(n));
+        const std::size_t w =
+            write_frames(reinterpret_cast<std::uint8_t*>(&out[0]) + old, first, bytes, n, fin);
+        out.resize(old + w);
+        out_msg_open_ = !fin;
+        return {};
+    }
+
+    std::error_code encode_ping(std::string_view payload, std::string& out) {
+        return encode_control(opcode::ping, payload, out);
+    }
+    std::error_code encode_pong(std::string_view payload, std::string& out) {
+        return encode_control(opcode::pong, payload, out);
+    }
+
+    // Starts (or, from a close event handler, answers) the close handshake. code 1005
+    // (close_code::no_status) sends an empty close body; otherwise code must be valid to send
+    // and reason (<= 123 bytes) valid UTF-8.
+    std::error_code encode_close(std::uint16_t code, std::string_view reason, std::string& out) {
+        if (close_sent_) return error::closed;
+        std::uint8_t body[max_control_payload];
+        std::size_t n = 0;
+        if (code == close_code::no_status) {
+            if (!reason.empty()) return error::invalid_close_code;
+        } else {
+            if (!is_valid_close_code(code)) return error::invalid_close_code;
+            if (reason.size() > max_control_payload - 2) return error::payload_too_long;
+            if (!util::is_valid_utf8(reason)) return error::invalid_utf8;
+            n = close_body(body, code, reason);
+        }
+        append_control(opcode::close, body, n, out);
+        close_sent_ = true;
+        return {};
+    }
+
+    // ---- state
+    role get_role() const noexcept { return role_; }
+    bool close_sent() const noexcept { return close_sent_; }
+    bool close_received() const noexcept { return close_received_; }
+    // No more input will be processed (a close was received, or the connection failed).
+    bool closed() const noexcept { return state_ == rx_state::closed; }
+    // The transport should be closed now (a disconnect event was emitted).
+    bool should_disconnect() const noexcept { return disconnect_; }
+    std::error_code last_error() const noexcept {
+        return err_ == error{} ? std::error_code{} : make_error_code(err_);
+    }
+    // Bytes held by the reassembly buffer (0 while idle).
+    std::size_t buffered_capacity() const noexcept { return buf_.capacity(); }
+
+private:
+    enum class rx_state : std::uint8_t { header, payload, closed };
+
+    std::uint8_t allowed_rsv() const noexcept {
+        return ext_ ? static_cast<std::uint8_t>(ext_->rsv_bits() & 0x70u) : std::uint8_t{0};
+    }
+
+    std::size_t take_bytes(const std::uint8_t* data, std::size_t n, std::size_t upto) noexcept {
+        std::size_t take = upto - scratch_len_;
+        if (take > n) take = n;
+        std::memcpy(scratch_ + scratch_len_, data, take);
+        scratch_len_ = static_cast<std::uint8_t>(scratch_len_ + take);
+        return take;
+    }
+
+    error begin_frame(const frame_header& fh) noexcept {
+        if (fh.rsv != 0) {
+            // check_header_prefix already rejected bits outside allowed_rsv(), so ext_ is set.
+            const error e = ext_->on_header(fh.rsv, fh.op, fh.fin);
+            if (e != error{}) return e;
+        }
+        if (!is_control(fh.op)) {
+            if (fh.op == opcode::continuation) {
+                if (!in_msg_) return error::unexpected_continuation;
+            } else {
+                if (in_msg_) return error::expected_continuation;
+                in_msg_ = true;
+                msg_op_ = fh.op;
+                msg_size_ = 0;
+                rx_utf8_.reset();
+                transformed_ = fh.rsv != 0;
+            }
+            if (!transformed_ && fh.length > max_message_ - msg_size_)
+                return error::message_too_big;
+        }
+        frame_op_ = fh.op;
+        frame_fin_ = fh.fin;
+        frame_masked_ = fh.masked;
+        std::memcpy(mask_, fh.mask, 4);
+        phase_ = 0;
+        remaining_ = fh.length;
+        state_ = rx_state::payload;
+        return error{};
+    }
+
+    template <class Handler>
+    struct sink_impl final : extension_sink {
+        codec* c;
+        Handler* h;
+        sink_impl(codec* cc, Handler* hh) : c(cc), h(hh) {}
+        error write(const std::uint8_t* d, std::size_t n) noexcept override {
+            return c->deliver(d, n, false, *h);
+        }
+    };
+
+    template <class Handler>
+    error on_payload(std::uint8_t* p, std::size_t k, Handler& h) {
+        remaining_ -= k;
+        if (frame_masked_ && k != 0)
+            phase_ = static_cast<std::uint8_t>(mask_inplace(p, k, mask_, phase_));
+        const bool frame_done = remaining_ == 0;
+        if (is_control(frame_op_)) {
+            const std::uint8_t* cp = p;
+            std::size_t cn = k;
+            if (!frame_done || scratch_len_ != 0) {
+                if (k != 0) std::memcpy(scratch_ + scratch_len_, p, k);
+                scratch_len_ = static_cast<std::uint8_t>(scratch_len_ + k);
+                if (!frame_done) return error{};
+                cp = scratch_;
+                cn = scratch_len_;
+            }
+            state_ = rx_state::header;
+            const error e = handle_control(cp, cn, h);
+            scratch_len_ = 0;
+            return e;
+        }
+        if (frame_done) state_ = rx_state::header;
+        const bool last = frame_done && frame_fin_;
+        if (transformed_) {
+            sink_impl<Handler> sink(this, &h);
+            if (k != 0 || last) {
+                const error e = ext_->decode(p, k, last, sink);
+                if (e != error{}) return e;
+            }
+            return last ? deliver(nullptr, 0, true, h) : error{};
+        }
+        if (k == 0 && !last) return error{};
+        return deliver(p, k, last, h);
+    }
+
+    template <class Handler>
+    error deliver(const std::uint8_t* p, std::size_t k, bool last, Handler& h) {
+        if (k > max_message_ - msg_size_) return error::message_too_big;
+        msg_size_ += k;
+        if (msg_op_ == opcode::text) {
+            if (!rx_utf8_.feed(p, k)) return error::invalid_utf8;
+            if (last && !rx_utf8_.complete()) return error::invalid_utf8;
+        }
+        if (!reassemble_) {
+            if (k != 0 || last) emit(h, event_type::fragment, p, k, last);
+        } else if (last && msg_size_ == k) {
+            emit(h, event_type::message, p, k, true); // the whole message is in this read
+        } else {
+            if (k != 0) buf_.insert(buf_.end(), p, p + k);
+            if (last) {
+                emit(h, event_type::message, buf_.data(), buf_.size(), true);
+                std::vector<std::uint8_t>().swap(buf_);
+            }
+        }
+        if (last) {
+            in_msg_ = false;
+            transformed_ = false;
+        }
+        return error{};
+    }
+
+    template <class Handler>
+    void emit(Handler& h, event_type t, const std::uint8_t* p, std::size_t n, bool fin) {
+        event ev{t};
+        ev.op = msg_op_;
+        ev.fin = fin;
+        ev.data = p;
+        ev.size = n;
+        h(static_cast<const event&>(ev));
+    }
+
+    template <class Handler>
+    void emit_send(Handler& h, const std::uint8_t* p, std::size_t n) {
+        event ev{event_type::send};
+        ev.data = p;
+        ev.size = n;
+        h(static_cast<const event&>(ev));
+    }
+
+    template <class Handler>
+    error handle_control(const std::uint8_t* p, std::size_t n, Handler& h) {
+        event ev{event_type::ping};
+        ev.op = frame_op_;
+        ev.data = n ? p : nullptr;
+        ev.size = n;
+        if (frame_op_ == opcode::ping) {
+            h(static_cast<const event&>(ev));
+            if (auto_pong_ && !close_sent_) {
+                std::uint8_t tmp[max_header_size + max_control_payload];
+                emit_send(h, tmp, build_frame(tmp, opcode::pong, true, p, n));
+            }
+            return error{};
+        }
+        if (frame_op_ == opcode::pong) {
+            ev.type = event_type::pong;
+            h(static_cast<const event&>(ev));
+            return error{};
+        }
+        // close
+        std::uint16_t code = close_code::no_status;
+        if (n == 1) return error::bad_close_payload;
+        if (n >= 2) {
+            code = static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+            if (!is_valid_close_code(code)) return error::bad_close_code;
+            if (!util::is_valid_utf8(p + 2, n - 2)) return error::invalid_close_reason;
+        }
+        close_received_ = true;
+        state_ = rx_state::closed;
+        in_msg_ = false;
+        std::vector<std::uint8_t>().swap(buf_);
+        ev.type = event_type::close;
+        ev.code = code;
+        ev.data = n > 2 ? p + 2 : nullptr;
+        ev.size = n > 2 ? n - 2 : 0;
+        h(static_cast<const event&>(ev)); // the handler may answer with its own encode_close
+        if (!close_sent_) {
+            // Echo the status code unchanged (none if the peer sent none); no reason.
+            std::uint8_t body[2];
+            const std::size_t bn = code == close_code::no_status ? 0 : close_body(body, code, {});
+            std::uint8_t tmp[max_header_size + 2];
+            close_sent_ = true;
+            emit_send(h, tmp, build_frame(tmp, opcode::close, true, body, bn));
+        }
+        if (role_ == role::server) emit_disconnect(h);
+        return error{};
+    }
+
+    template <class Handler>
+    void emit_disconnect(Handler& h) {
+        if (disconnect_) return;
+        disconnect_ = true;
+        event ev{event_type::disconnect};
+        h(static_cast<const event&>(ev));
+    }
+
+    template <class Handler>
+    std::error_code fail(error e, Handler& h) {
+        err_ = e;
+        state_ = rx_state::closed;
+        in_msg_ = false;
+        std::vector<std::uint8_t>().swap(buf_);
+        const std::uint16_t code = close_code_for(e);
+        if (!close_sent_ && !close_received_ && code != 0) {
+            std::uint8_t body[2];
+            std::uint8_t tmp[max_header_size + 2];
+            close_sent_ = true;
+            emit_send(h, tmp, build_frame(tmp, opcode::close, true, body, close_body(body, code, {})));
+        }
+        event ev{event_type::fail};
+        ev.code = code;
+        ev.ec = make_error_code(e);
+        h(static_cast<const event&>(ev));
+        emit_disconnect(h);
+        return make_error_code(e);
+    }
+
+    static std::size_t close_body(std::uint8_t* body, std::uint16_t code,
+                                  std::string_view reason) noexcept {
+        body[0] = static_cast<std::uint8_t>(code >> 8);
+        body[1] = static_cast<std::uint8_t>(code);
+        if (!reason.empty()) std::memcpy(body + 2, reason.data(), reason.size());
+        return 2 + reason.size();
+    }
+
+    std::size_t build_frame(std::uint8_t* out, opcode op, bool fin, const std::uint8_t* p,
+                            std::size_t n) {
+        frame_header fh;
+        fh.fin = fin;
+        fh.op = op;
+        fh.length = n;
+        fh.masked = role_ == role::client;
+        if (fh.masked) rng_(fh.mask, 4);
+        return write_frame(out, fh, p, n);
+    }
+
+    std::size_t write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p,
+                             std::size_t n, bool fin) {
+        const std::size_t frag = fragment_size_ == 0 ? n : fragment_size_;
+        std::size_t w = 0;
+        opcode op = first;
+        do {
+            const std::size_t k = n < frag ? n : frag;
+            w += build_frame(out + w, op, fin && k == n, p, k);
+            p += k;
+            n -= k;
+            op = opcode::continuation;
+        } while (n != 0);
+        return w;
+    }
+
+    std::error_code encode_control(opcode op, std::string_view payload, std::string& out) {
+        if (close_sent_) return error::closed;
+        if (payload.size() > max_control_payload) return error::payload_too_long;
+        append_control(op, reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size(),
+                       out);
+        return {};
+    }
+
+    void append_control(opcode op, const std::uint8_t* p, std::size_t n, std::string& out) {
+        std::uint8_t tmp[max_header_size + max_control_payload];
+        const std::size_t w = build_frame(tmp, op, true, p, n);
+        out.append(reinterpret_cast<const char*>(tmp), w);
+    }
+
+    // Configuration.
+    std::uint64_t max_message_;
+    extension* ext_;
+    random_source rng_;
+    std::uint32_t fragment_size_;
+    // Receive side.
+    std::uint64_t remaining_ = 0; // payload bytes left in the current frame
+    std::uint64_t msg_size_ = 0;  // bytes of the current message so far
+    std::vector<std::uint8_t> buf_;
+    util::utf8_validator rx_utf8_;
+    util::utf8_validator tx_utf8_;
+    std::uint8_t mask_[4] = {0, 0, 0, 0};
+    // The partial frame header while reading one, then a control payload that spans reads.
+    std::uint8_t scratch_[max_control_payload];
+    std::uint8_t scratch_len_ = 0;
+    std::uint8_t phase_ = 0;
+    role role_;
+    bool reassemble_;
+    bool auto_pong_;
+    rx_state state_ = rx_state::header;
+    opcode frame_op_ = opcode::continuation;
+    opcode msg_op_ = opcode::binary;
+    opcode out_op_ = opcode::binary;
+    error err_{};
+    bool frame_fin_ = false;
+    bool frame_masked_ = false;
+    bool in_msg_ = false;
+    bool transformed_ = false;
+    bool close_sent_ = false;
+    bool close_received_ = false;
+    bool out_msg_open_ = false;
+    bool disconnect_ = false;
+};
+
+} // namespace ws
+} // namespace sluice
