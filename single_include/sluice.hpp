@@ -19,7 +19,8 @@
 #define SLUICE_VERSION_MAJOR 0
 #define SLUICE_VERSION_MINOR 1
 #define SLUICE_VERSION_PATCH 0
-#define SLUICE_VERSION (SLUICE_VERSION_MAJOR * 10000 + SLUICE_VERSION_MINOR * 100 + SLUICE_VERSION_PATCH)
+#define SLUICE_VERSION                                                                             \
+    (SLUICE_VERSION_MAJOR * 10000 + SLUICE_VERSION_MINOR * 100 + SLUICE_VERSION_PATCH)
 #define SLUICE_VERSION_STRING "0.1.0"
 // ---- end sluice/version.hpp ----
 // ---- begin sluice/config.hpp ----
@@ -49,7 +50,7 @@
 
 // kqueue: macOS and the BSDs.
 #if !defined(SLUICE_HAS_KQUEUE)
-#if (defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) ||    \
+#if (defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) ||  \
      defined(__DragonFly__)) &&                                                                    \
     !defined(SLUICE_DISABLE_KQUEUE)
 #define SLUICE_HAS_KQUEUE 1
@@ -86,7 +87,7 @@
 
 // C++20 coroutines: present when the compiler implements them.
 #if !defined(SLUICE_HAS_COROUTINES)
-#if defined(__cpp_impl_coroutine) && __cpp_impl_coroutine >= 201902L &&                         \
+#if defined(__cpp_impl_coroutine) && __cpp_impl_coroutine >= 201902L &&                            \
     !defined(SLUICE_DISABLE_COROUTINES)
 #define SLUICE_HAS_COROUTINES 1
 #else
@@ -143,21 +144,20 @@ class unique_function<R(Args...)> {
     };
 
     template <class F>
-    static constexpr bool fits_inline = sizeof(F) <= inline_size &&
-                                        alignof(F) <= alignof(void*) &&
-                                        std::is_nothrow_move_constructible<F>::value;
+    static constexpr bool
+        fits_inline = sizeof(F) <= inline_size &&
+                      alignof(F) <= alignof(void*) && std::is_nothrow_move_constructible<F>::value;
 
     template <class F>
     static const ops* inline_ops() {
-        static constexpr ops table{
-            [](void* self, Args... args) -> R {
-                return (*static_cast<F*>(self))(std::forward<Args>(args)...);
-            },
-            [](void* dst, void* src) noexcept {
-                ::new (dst) F(std::move(*static_cast<F*>(src)));
-                static_cast<F*>(src)->~F();
-            },
-            [](void* self) noexcept { static_cast<F*>(self)->~F(); }};
+        static constexpr ops table{[](void* self, Args... args) -> R {
+                                       return (*static_cast<F*>(self))(std::forward<Args>(args)...);
+                                   },
+                                   [](void* dst, void* src) noexcept {
+                                       ::new (dst) F(std::move(*static_cast<F*>(src)));
+                                       static_cast<F*>(src)->~F();
+                                   },
+                                   [](void* self) noexcept { static_cast<F*>(self)->~F(); }};
         return &table;
     }
 
@@ -346,17 +346,28 @@ class error_category_impl final : public std::error_category {
     const char* name() const noexcept override { return "sluice"; }
     std::string message(int ev) const override {
         switch (static_cast<error>(ev)) {
-        case error::operation_aborted: return "operation aborted";
-        case error::eof: return "end of stream";
-        case error::write_queue_full: return "write queue is at its hard cap";
-        case error::timed_out: return "timed out";
-        case error::backend_unavailable: return "requested backend is not available";
-        case error::fd_too_large: return "descriptor is too large for select() (FD_SETSIZE)";
-        case error::not_open: return "handle is not open";
-        case error::already_open: return "handle is already open";
-        case error::in_progress: return "an operation of this kind is already pending";
-        case error::resolve_failed: return "name did not resolve to any address";
-        case error::loop_gone: return "the loop of this handle was destroyed";
+        case error::operation_aborted:
+            return "operation aborted";
+        case error::eof:
+            return "end of stream";
+        case error::write_queue_full:
+            return "write queue is at its hard cap";
+        case error::timed_out:
+            return "timed out";
+        case error::backend_unavailable:
+            return "requested backend is not available";
+        case error::fd_too_large:
+            return "descriptor is too large for select() (FD_SETSIZE)";
+        case error::not_open:
+            return "handle is not open";
+        case error::already_open:
+            return "handle is already open";
+        case error::in_progress:
+            return "an operation of this kind is already pending";
+        case error::resolve_failed:
+            return "name did not resolve to any address";
+        case error::loop_gone:
+            return "the loop of this handle was destroyed";
         }
         return "unknown sluice error";
     }
@@ -364,10 +375,14 @@ class error_category_impl final : public std::error_category {
     // ec == std::errc::operation_canceled for an aborted operation.
     bool equivalent(int ev, const std::error_condition& cond) const noexcept override {
         switch (static_cast<error>(ev)) {
-        case error::operation_aborted: return cond == std::errc::operation_canceled;
-        case error::timed_out: return cond == std::errc::timed_out;
-        case error::write_queue_full: return cond == std::errc::no_buffer_space;
-        default: return default_error_condition(ev) == cond;
+        case error::operation_aborted:
+            return cond == std::errc::operation_canceled;
+        case error::timed_out:
+            return cond == std::errc::timed_out;
+        case error::write_queue_full:
+            return cond == std::errc::no_buffer_space;
+        default:
+            return default_error_condition(ev) == cond;
         }
     }
 };
@@ -464,7 +479,8 @@ inline native_socket open_socket(int family, int type, std::error_code& ec) noex
 }
 
 inline void close_socket(native_socket s) noexcept {
-    if (s != invalid_socket) ::close(s); // no retry on EINTR: the fd is released either way on Linux
+    if (s != invalid_socket)
+        ::close(s); // no retry on EINTR: the fd is released either way on Linux
 }
 
 inline std::error_code set_option(native_socket s, int level, int name, int value) noexcept {
@@ -610,7 +626,6 @@ class wakeup_fd {
 
 } // namespace platform
 } // namespace sluice
-
 // ---- end sluice/platform/socket.hpp ----
 // ---- begin sluice/platform/endpoint.hpp ----
 // sluice — a socket address of any family (IPv4, IPv6, Unix path) in one value type.
@@ -692,27 +707,31 @@ class endpoint {
     int family() const noexcept { return storage_.ss_family; }
     bool valid() const noexcept { return len_ != 0; }
     std::uint16_t port() const noexcept {
-        if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+        if (family() == AF_INET)
+            return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
         if (family() == AF_INET6)
             return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
         return 0;
     }
     void set_port(std::uint16_t port) noexcept {
         if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&storage_)->sin_port = htons(port);
-        if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&storage_)->sin6_port = htons(port);
+        if (family() == AF_INET6)
+            reinterpret_cast<sockaddr_in6*>(&storage_)->sin6_port = htons(port);
     }
 
     std::string address() const {
         char buf[INET6_ADDRSTRLEN] = {};
         if (family() == AF_INET)
-            ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+            ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf,
+                        sizeof buf);
         else if (family() == AF_INET6)
             ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf,
                         sizeof buf);
 #if SLUICE_HAS_UNIX_SOCKETS
         else if (family() == AF_UNIX) {
             auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
-            std::size_t n = len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
+            std::size_t n =
+                len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
             std::string p(un->sun_path, n);
             while (!p.empty() && p.back() == '\0') p.pop_back();
             return p;
@@ -801,11 +820,16 @@ enum class backend { automatic, epoll, kqueue, poll, select };
 
 inline const char* to_string(backend b) noexcept {
     switch (b) {
-    case backend::automatic: return "automatic";
-    case backend::epoll: return "epoll";
-    case backend::kqueue: return "kqueue";
-    case backend::poll: return "poll";
-    case backend::select: return "select";
+    case backend::automatic:
+        return "automatic";
+    case backend::epoll:
+        return "epoll";
+    case backend::kqueue:
+        return "kqueue";
+    case backend::poll:
+        return "poll";
+    case backend::select:
+        return "select";
     }
     return "?";
 }
@@ -884,7 +908,8 @@ class epoll_poller final : public poller {
                 tsp = &ts;
             }
             n = static_cast<int>(::syscall(SYS_epoll_pwait2, epfd_, evs, max, tsp, nullptr, 0));
-            if (n < 0 && (errno == ENOSYS || errno == EPERM)) have_pwait2_ = false; // old kernel, seccomp
+            if (n < 0 && (errno == ENOSYS || errno == EPERM))
+                have_pwait2_ = false; // old kernel, seccomp
         }
         if (!have_pwait2_)
 #endif
@@ -953,8 +978,10 @@ class kqueue_poller final : public poller {
         int n = 0;
         auto change = [&](unsigned bit, short filter) {
             bool had = old_mask & bit, want = new_mask & bit;
-            if (want) EV_SET(&ch[n++], fd, filter, EV_ADD | EV_ENABLE, 0, 0, user);
-            else if (had) EV_SET(&ch[n++], fd, filter, EV_DELETE, 0, 0, nullptr);
+            if (want)
+                EV_SET(&ch[n++], fd, filter, EV_ADD | EV_ENABLE, 0, 0, user);
+            else if (had)
+                EV_SET(&ch[n++], fd, filter, EV_DELETE, 0, 0, nullptr);
         };
         change(ev_read, EVFILT_READ);
         change(ev_write, EVFILT_WRITE);
@@ -1015,7 +1042,8 @@ namespace sluice::detail {
 
 class poll_poller final : public poller {
   public:
-    std::error_code set(native_socket fd, unsigned, unsigned new_mask, void* user) noexcept override {
+    std::error_code set(native_socket fd, unsigned, unsigned new_mask,
+                        void* user) noexcept override {
         if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
         auto ufd = static_cast<std::size_t>(fd);
         if (ufd >= slot_of_.size()) slot_of_.resize(ufd + 1, -1);
@@ -1114,13 +1142,20 @@ class select_poller final : public poller {
         FD_ZERO(&write_set_);
     }
 
-    std::error_code set(native_socket fd, unsigned, unsigned new_mask, void* user) noexcept override {
+    std::error_code set(native_socket fd, unsigned, unsigned new_mask,
+                        void* user) noexcept override {
         if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
         if (fd >= FD_SETSIZE) return make_error_code(error::fd_too_large);
         auto ufd = static_cast<std::size_t>(fd);
         if (ufd >= users_.size()) users_.resize(ufd + 1, nullptr);
-        if (new_mask & ev_read) FD_SET(fd, &read_set_); else FD_CLR(fd, &read_set_);
-        if (new_mask & ev_write) FD_SET(fd, &write_set_); else FD_CLR(fd, &write_set_);
+        if (new_mask & ev_read)
+            FD_SET(fd, &read_set_);
+        else
+            FD_CLR(fd, &read_set_);
+        if (new_mask & ev_write)
+            FD_SET(fd, &write_set_);
+        else
+            FD_CLR(fd, &write_set_);
         users_[ufd] = new_mask ? user : nullptr;
         if (new_mask && fd > max_fd_) max_fd_ = fd;
         while (max_fd_ >= 0 && !users_[static_cast<std::size_t>(max_fd_)]) --max_fd_;
@@ -1186,18 +1221,28 @@ inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec) {
     std::unique_ptr<poller> p;
     switch (b) {
 #if SLUICE_HAS_EPOLL
-    case backend::epoll: p.reset(new epoll_poller(ec)); break;
+    case backend::epoll:
+        p.reset(new epoll_poller(ec));
+        break;
 #endif
 #if SLUICE_HAS_KQUEUE
-    case backend::kqueue: p.reset(new kqueue_poller(ec)); break;
+    case backend::kqueue:
+        p.reset(new kqueue_poller(ec));
+        break;
 #endif
 #if SLUICE_HAS_POLL
-    case backend::poll: p.reset(new poll_poller()); break;
+    case backend::poll:
+        p.reset(new poll_poller());
+        break;
 #endif
 #if SLUICE_HAS_SELECT
-    case backend::select: p.reset(new select_poller()); break;
+    case backend::select:
+        p.reset(new select_poller());
+        break;
 #endif
-    default: ec = make_error_code(error::backend_unavailable); return nullptr;
+    default:
+        ec = make_error_code(error::backend_unavailable);
+        return nullptr;
     }
     if (ec) p.reset();
     return p;
@@ -1209,8 +1254,8 @@ namespace sluice {
 // Parses "epoll" / "kqueue" / "poll" / "select" / "automatic"; false on anything else.
 inline bool parse_backend(const char* name, backend& out) noexcept {
     if (!name) return false;
-    for (backend b : {backend::automatic, backend::epoll, backend::kqueue, backend::poll,
-                      backend::select})
+    for (backend b :
+         {backend::automatic, backend::epoll, backend::kqueue, backend::poll, backend::select})
         if (std::strcmp(name, to_string(b)) == 0) {
             out = b;
             return true;
@@ -1282,7 +1327,22 @@ class io_object {
 
 // Drops one reference (defined after loop: the last user reference of a zombie also
 // frees the loop's).
-void release(io_object* o) noexcept;
+inline void release(io_object* o) noexcept;
+
+// One counted reference held by internal work in flight (e.g. a name lookup before a
+// connect), so the object outlives it whether the work completes or is discarded.
+class object_ref {
+  public:
+    explicit object_ref(io_object* o) noexcept : o_(o) { ++o_->refs_; }
+    object_ref(object_ref&& other) noexcept : o_(other.o_) { other.o_ = nullptr; }
+    object_ref(const object_ref&) = delete;
+    object_ref& operator=(const object_ref&) = delete;
+    ~object_ref() { release(o_); }
+    io_object* get() const noexcept { return o_; }
+
+  private:
+    io_object* o_;
+};
 
 } // namespace detail
 } // namespace sluice
@@ -1499,8 +1559,10 @@ class timer_heap {
         if (i == heap_.size()) return;
         heap_[i] = last;
         last->heap_index = i;
-        if (i > 0 && less(last, heap_[(i - 1) / 4])) sift_up(i);
-        else sift_down(i);
+        if (i > 0 && less(last, heap_[(i - 1) / 4]))
+            sift_up(i);
+        else
+            sift_down(i);
     }
 
     // Used by the loop when it goes away: every node is forgotten at once.
@@ -1516,7 +1578,8 @@ class timer_heap {
 
   private:
     static bool less(const timer_node* a, const timer_node* b) noexcept {
-        return a->deadline_us < b->deadline_us || (a->deadline_us == b->deadline_us && a->seq < b->seq);
+        return a->deadline_us < b->deadline_us ||
+               (a->deadline_us == b->deadline_us && a->seq < b->seq);
     }
     void place(std::size_t i, timer_node* n) noexcept {
         heap_[i] = n;
@@ -1560,6 +1623,7 @@ class timer_heap {
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -1602,7 +1666,8 @@ class loop {
   public:
     using clock = std::chrono::steady_clock;
 
-    explicit loop(backend b = backend::automatic) : remote_(std::make_shared<detail::remote_queue>()) {
+    explicit loop(backend b = backend::automatic)
+        : remote_(std::make_shared<detail::remote_queue>()) {
         poller_ = detail::make_poller(b, status_);
         if (!status_) status_ = wake_.open();
         if (!status_) status_ = poller_->set(wake_.read_end(), 0, detail::ev_read, wake_marker());
@@ -1610,13 +1675,27 @@ class loop {
         now_us_ = clock_us();
     }
 
-    // Closes every handle (pending operations complete with operation_aborted),
-    // waits for this loop's thread-pool jobs, and frees everything it owns.
+    // Closes every handle and destroys every pending handler WITHOUT invoking it (the
+    // objects those handlers refer to may already be gone — asio's rule; call
+    // shutdown() first to have them run with operation_aborted). Waits for this loop's
+    // in-flight thread-pool jobs, whose completions are then destroyed here too.
     ~loop() {
-        if (poller_) shutdown(std::chrono::milliseconds(0));
         {
-            std::lock_guard<std::mutex> lock(remote_->mutex);
-            remote_->wake = nullptr;
+            for_each_live([](detail::io_object* o) {
+                o->close_with(make_error_code(error::operation_aborted));
+            });
+            discard_local_work();
+            while (offloads_in_flight_.load(std::memory_order_acquire) > 0)
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+            std::vector<unique_function<void()>> orphans;
+            {
+                std::lock_guard<std::mutex> lock(remote_->mutex);
+                remote_->wake = nullptr;
+                orphans.swap(remote_->items);
+            }
+            orphans.clear();
+            discard_local_work();
+            release_closed();
         }
         if (signal_slot_ >= 0) {
             for (auto& h : signal_handlers_) detail::signals::uninstall(h.signo);
@@ -1675,15 +1754,16 @@ class loop {
     // alive (run() does not return) while work is outstanding.
     void offload(unique_function<void()> work, unique_function<void()> done) {
         ++pending_offloads_;
-        std::weak_ptr<detail::remote_queue> target = remote_;
+        offloads_in_flight_.fetch_add(1, std::memory_order_relaxed);
         detail::thread_pool::instance().submit(
-            [this, target, work = std::move(work), done = std::move(done)]() mutable {
+            [this, work = std::move(work), done = std::move(done)]() mutable {
                 work();
-                if (auto q = target.lock())
-                    q->push([this, done = std::move(done)]() mutable {
-                        --pending_offloads_;
-                        done();
-                    });
+                remote_->push([this, done = std::move(done)]() mutable {
+                    --pending_offloads_;
+                    done();
+                });
+                // Last touch of the loop: its destructor waits for this to reach zero.
+                offloads_in_flight_.fetch_sub(1, std::memory_order_release);
             });
     }
 
@@ -1713,7 +1793,8 @@ class loop {
     std::error_code on_signal(int signo, unique_function<void(int)> handler) {
         if (signal_slot_ < 0) {
             signal_slot_ = detail::signals::acquire_slot(&wake_);
-            if (signal_slot_ < 0) return std::make_error_code(std::errc::resource_unavailable_try_again);
+            if (signal_slot_ < 0)
+                return std::make_error_code(std::errc::resource_unavailable_try_again);
         }
         for (auto& h : signal_handlers_)
             if (h.signo == signo) {
@@ -1746,7 +1827,8 @@ class loop {
             clock_us() + std::chrono::duration_cast<std::chrono::microseconds>(grace).count();
         for_each_live([](detail::io_object* o) { o->begin_shutdown(); });
         while (live_head_ && clock_us() < deadline) iterate(deadline - clock_us());
-        for_each_live([](detail::io_object* o) { o->close_with(make_error_code(error::operation_aborted)); });
+        for_each_live(
+            [](detail::io_object* o) { o->close_with(make_error_code(error::operation_aborted)); });
         // Handlers may react to their abort by starting new operations; those fail
         // at once, so a few rounds drain everything.
         for (int round = 0; round < 8 && has_local_work(); ++round) run_local();
@@ -1764,7 +1846,8 @@ class loop {
     // Loop time in microseconds since an arbitrary epoch, updated after every wait.
     std::int64_t now_us() const noexcept { return now_us_; }
     static std::int64_t clock_us() noexcept {
-        return std::chrono::duration_cast<std::chrono::microseconds>(clock::now().time_since_epoch())
+        return std::chrono::duration_cast<std::chrono::microseconds>(
+                   clock::now().time_since_epoch())
             .count();
     }
 
@@ -1798,8 +1881,10 @@ class loop {
         }
         if (o->state_ & detail::io_object::linked_bit) {
             o->state_ &= static_cast<std::uint8_t>(~detail::io_object::linked_bit);
-            if (o->prev_) o->prev_->next_ = o->next_;
-            else live_head_ = o->next_;
+            if (o->prev_)
+                o->prev_->next_ = o->next_;
+            else
+                live_head_ = o->next_;
             if (o->next_) o->next_->prev_ = o->prev_;
             o->prev_ = o->next_ = nullptr;
             closing_.push_back(o);
@@ -1808,7 +1893,7 @@ class loop {
 
     // Removes the descriptor from the poller immediately (before it is closed).
     void unwatch_now(detail::io_object* o) noexcept {
-        if (o->registered_) {
+        if (o->registered_ && poller_) {
             --registered_count_;
             poller_->set(o->fd_, o->registered_, 0, o);
             o->registered_ = 0;
@@ -1847,10 +1932,22 @@ class loop {
     void* wake_marker() noexcept { return &wake_; }
 
     bool alive() const noexcept {
-        return registered_count_ > 0 || !timers_.empty() || pending_offloads_ > 0 ||
-               has_local_work() || remote_->nonempty.load(std::memory_order_acquire) ||
+        return registered_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
+               pending_offloads_ > 0 || has_local_work() ||
+               remote_->nonempty.load(std::memory_order_acquire) ||
                external_refs_.load(std::memory_order_acquire) > 0;
     }
+    // Destroys queued handlers without running them. Destroying one may close a handle
+    // it owned, which queues more; those are taken in the next round.
+    void discard_local_work() {
+        for (int round = 0; round < 16 && has_local_work(); ++round) {
+            std::vector<detail::pending_completion> c;
+            std::vector<unique_function<void()>> l;
+            c.swap(completions_);
+            l.swap(local_);
+        }
+    }
+
     bool has_local_work() const noexcept { return !completions_.empty() || !local_.empty(); }
 
     std::size_t drive(mode m, std::int64_t budget_us) {
@@ -1859,8 +1956,10 @@ class loop {
         const std::int64_t deadline = budget_us >= 0 ? clock_us() + budget_us : -1;
         for (;;) {
             std::int64_t timeout = -1;
-            if (m == mode::nowait) timeout = 0;
-            else if (deadline >= 0) timeout = deadline - clock_us() > 0 ? deadline - clock_us() : 0;
+            if (m == mode::nowait)
+                timeout = 0;
+            else if (deadline >= 0)
+                timeout = deadline - clock_us() > 0 ? deadline - clock_us() : 0;
             iterate(timeout);
             if (stop_requested_.exchange(false, std::memory_order_acq_rel)) break;
             if (m != mode::until_idle || !alive()) break;
@@ -1901,8 +2000,11 @@ class loop {
             o->on_ready(events_[i].events & o->registered_);
         }
         if (woken) {
-            remote_->wake_pending.store(false, std::memory_order_release);
+            // Drain before clearing the flag: clearing first would let a poster see the
+            // flag down, notify, and have that notification eaten by this drain while
+            // its own flag stays up — every later post would then skip the wakeup.
             wake_.drain();
+            remote_->wake_pending.store(false, std::memory_order_seq_cst);
             run_signals();
         }
         run_remote();
@@ -2009,14 +2111,15 @@ class loop {
   public:
     void forget_zombie(detail::io_object* o) noexcept {
         o->state_ &= static_cast<std::uint8_t>(~detail::io_object::zombie_bit);
-        if (o->prev_) o->prev_->next_ = o->next_;
-        else zombies_ = o->next_;
+        if (o->prev_)
+            o->prev_->next_ = o->next_;
+        else
+            zombies_ = o->next_;
         if (o->next_) o->next_->prev_ = o->prev_;
         o->prev_ = o->next_ = nullptr;
     }
 
   private:
-
     template <class F>
     void for_each_live(F&& f) {
         std::vector<detail::io_object*> all;
@@ -2049,6 +2152,7 @@ class loop {
     int signal_slot_ = -1;
     std::size_t registered_count_ = 0;
     std::size_t pending_offloads_ = 0;
+    std::atomic<int> offloads_in_flight_{0};
     std::size_t handlers_run_ = 0;
     std::atomic<std::size_t> external_refs_{0};
     std::atomic<bool> stop_requested_{false};
@@ -2107,9 +2211,12 @@ class basic_handle {
 
     // Closes the socket now; pending operations complete with operation_aborted.
     void close() {
-        if (impl_ && !impl_->closed() && impl_->loop_) impl_->close_with(make_error_code(error::operation_aborted));
+        if (impl_ && !impl_->closed() && impl_->loop_)
+            impl_->close_with(make_error_code(error::operation_aborted));
     }
-    bool is_open() const noexcept { return impl_ && !impl_->closed() && impl_->fd_ != invalid_socket; }
+    bool is_open() const noexcept {
+        return impl_ && !impl_->closed() && impl_->fd_ != invalid_socket;
+    }
     native_socket native_handle() const noexcept { return impl_ ? impl_->fd_ : invalid_socket; }
     // The loop the handle belongs to, or nullptr for an empty handle or a dead loop.
     sluice::loop* get_loop() const noexcept { return impl_ ? impl_->loop_ : nullptr; }
@@ -2201,17 +2308,22 @@ class timer : public detail::basic_handle<detail::timer_impl> {
     }
     // Repeating: first after `after`, then every `every`, until cancel() or close().
     template <class R1, class P1, class R2, class P2, class H>
-    void start(std::chrono::duration<R1, P1> after, std::chrono::duration<R2, P2> every, H&& handler) {
+    void start(std::chrono::duration<R1, P1> after, std::chrono::duration<R2, P2> every,
+               H&& handler) {
         std::int64_t period = to_us(every);
         arm(to_us(after), period > 0 ? period : 1, detail::ec_only(std::forward<H>(handler)));
     }
+    // At an absolute time: timers started for the same time_point have equal deadlines
+    // and fire in the order they were started.
     template <class H>
     void start_at(loop::clock::time_point when, H&& handler) {
-        arm(to_us(when - loop::clock::now()), 0, detail::ec_only(std::forward<H>(handler)));
+        arm_at(to_us(when.time_since_epoch()), 0, detail::ec_only(std::forward<H>(handler)));
     }
 
     // The raw form the coroutine layer uses (no adaptation, no allocation).
-    void async_wait_us(std::int64_t after_us, io_handler handler) { arm(after_us, 0, std::move(handler)); }
+    void async_wait_us(std::int64_t after_us, io_handler handler) {
+        arm(after_us, 0, std::move(handler));
+    }
 
     // Returns true when a pending wait was cancelled (its handler gets operation_aborted).
     bool cancel() {
@@ -2229,11 +2341,14 @@ class timer : public detail::basic_handle<detail::timer_impl> {
     }
 
     void arm(std::int64_t after_us, std::int64_t interval_us, io_handler h) {
+        arm_at(loop::clock_us() + after_us, interval_us, std::move(h));
+    }
+    void arm_at(std::int64_t deadline_us, std::int64_t interval_us, io_handler h) {
         if (auto ec = unusable()) return fail(std::move(h), ec);
         impl_->cancel(make_error_code(error::operation_aborted));
         impl_->handler_ = std::move(h);
         impl_->interval_us_ = interval_us;
-        impl_->loop_->schedule(impl_, loop::clock_us() + after_us);
+        impl_->loop_->schedule(impl_, deadline_us);
     }
 };
 
@@ -2247,8 +2362,9 @@ class timer : public detail::basic_handle<detail::timer_impl> {
 // loop's shared buffer and hands out a view; a stream that is waiting for data owns
 // no read memory. Writes: write() sends at once when nothing is queued (most writes
 // never touch the queue); what the socket does not take is copied into the stream's
-// queue and flushed with gathered sends. The queue has watermarks (a drain callback
-// when it falls back below the low mark after passing the high mark) and a hard cap:
+// queue and flushed with gathered sends. The queue has watermarks (write_queue_high()
+// says stop producing; a one-shot on_drain() says the queue is back at the low mark)
+// and a hard cap:
 // a write that would pass the cap fails with error::write_queue_full and queues
 // nothing, so a peer that stops reading cannot make us buffer without bound.
 
@@ -2286,7 +2402,6 @@ struct stream_ext final : timer_node {
     std::deque<write_entry> queue;
     std::size_t buffered = 0;
     write_limits limits;
-    bool above_high = false;
     unique_function<void()> on_drain;
     // Connecting: the remaining candidate addresses.
     std::vector<endpoint> targets;
@@ -2319,7 +2434,8 @@ class stream_impl final : public io_object {
 
     void update_interest() {
         unsigned mask = 0;
-        if (flags_ & connecting) mask = ev_write;
+        if (flags_ & connecting)
+            mask = ev_write;
         else {
             if (read_cb_ && !(flags_ & eof_seen)) mask |= ev_read;
             if (ext_ && !ext_->queue.empty()) mask |= ev_write;
@@ -2342,8 +2458,10 @@ class stream_impl final : public io_object {
         read_cb_ = std::move(h);
         read_buf_ = buf;
         read_len_ = len;
-        if (keep_reading) flags_ |= continuous;
-        else flags_ &= static_cast<std::uint8_t>(~continuous);
+        if (keep_reading)
+            flags_ |= continuous;
+        else
+            flags_ &= static_cast<std::uint8_t>(~continuous);
         if (flags_ & eof_seen) return deliver_read(make_error_code(error::eof), 0, true);
         if (ext_ && ext_->read_us) {
             ext_->read_started = loop_->now_us();
@@ -2399,7 +2517,8 @@ class stream_impl final : public io_object {
         std::size_t buffered = ext_ ? ext_->buffered : 0;
         std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
         if (flags_ & (shutdown_requested | write_shut))
-            return loop_->complete(std::move(done), std::make_error_code(std::errc::broken_pipe), 0);
+            return loop_->complete(std::move(done), std::make_error_code(std::errc::broken_pipe),
+                                   0);
         if (total > cap || buffered > cap - total)
             return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
 
@@ -2442,10 +2561,10 @@ class stream_impl final : public io_object {
                 }
                 pos += n;
             }
-            x.queue.push_back({shared_bytes(joined.data(), joined.size()), 0, std::move(done), total});
+            x.queue.push_back(
+                {shared_bytes(joined.data(), joined.size()), 0, std::move(done), total});
         }
         x.buffered += left;
-        if (x.buffered >= x.limits.high_watermark) x.above_high = true;
         if (was_empty) {
             x.write_progress = loop_->now_us();
             if (x.write_us) arm_timeouts();
@@ -2460,7 +2579,8 @@ class stream_impl final : public io_object {
             const_buffer bufs[max_bufs];
             std::size_t n = 0;
             for (auto it = x.queue.begin(); it != x.queue.end() && n < max_bufs; ++it, ++n)
-                bufs[n] = const_buffer(it->bytes.data() + it->offset, it->bytes.size() - it->offset);
+                bufs[n] =
+                    const_buffer(it->bytes.data() + it->offset, it->bytes.size() - it->offset);
             std::error_code ec;
             std::size_t sent = platform::send_gather(fd_, bufs, n, ec);
             if (ec) {
@@ -2484,17 +2604,14 @@ class stream_impl final : public io_object {
             }
             if (socket_full) break;
         }
-        if (x.above_high && x.buffered <= x.limits.low_watermark) {
-            x.above_high = false;
-            if (x.on_drain) {
-                unique_function<void()> cb = std::move(x.on_drain);
-                cb();
-                if (!x.on_drain && !closed()) x.on_drain = std::move(cb);
-            }
+        if (x.on_drain && x.buffered <= x.limits.low_watermark) {
+            unique_function<void()> cb = std::move(x.on_drain); // one-shot
+            cb();
         }
         if (closed()) return;
         if (x.queue.empty()) {
-            if (flags_ & close_after_flush) return close_with(make_error_code(error::operation_aborted));
+            if (flags_ & close_after_flush)
+                return close_with(make_error_code(error::operation_aborted));
             if ((flags_ & shutdown_requested) && !(flags_ & write_shut)) {
                 flags_ |= write_shut;
                 platform::shutdown_write(fd_);
@@ -2559,8 +2676,10 @@ class stream_impl final : public io_object {
         if (fd_ != invalid_socket) drop_socket();
         flags_ &= static_cast<std::uint8_t>(~connecting);
         io_handler h = std::move(x.connect_done);
-        if (first_call) loop_->complete(std::move(h), x.last_connect_error, 0);
-        else h(x.last_connect_error, 0);
+        if (first_call)
+            loop_->complete(std::move(h), x.last_connect_error, 0);
+        else
+            h(x.last_connect_error, 0);
     }
 
     void finish_connect() {
@@ -2603,8 +2722,10 @@ class stream_impl final : public io_object {
         bool expired = false;
         auto consider = [&](bool active, std::int64_t since, std::int64_t limit) {
             if (!active || limit <= 0) return;
-            if (since + limit <= now) expired = true;
-            else if (since + limit < next) next = since + limit;
+            if (since + limit <= now)
+                expired = true;
+            else if (since + limit < next)
+                next = since + limit;
         };
         consider(true, x.last_activity, x.idle_us);
         consider(static_cast<bool>(read_cb_), x.read_started, x.read_us);
@@ -2661,7 +2782,8 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     // during the call.
     template <class H>
     void read_start(H&& handler) {
-        io_handler wrapped = [h = std::forward<H>(handler), s = impl_](std::error_code ec, std::size_t n) mutable {
+        io_handler wrapped = [h = std::forward<H>(handler), s = impl_](std::error_code ec,
+                                                                       std::size_t n) mutable {
             h(ec, std::string_view(s->loop_ ? s->loop_->shared_buffer() : nullptr, ec ? 0 : n));
         };
         if (auto ec = unusable()) return fail(std::move(wrapped), ec);
@@ -2674,7 +2796,12 @@ class stream : public detail::basic_handle<detail::stream_impl> {
 
     // Sends all the bytes, in order with every other write: handler(ec, n) once they
     // are all handed to the kernel (optional). Copies only what cannot be sent now.
-    void write(const_buffer data, io_handler handler = nullptr) { write(&data, 1, std::move(handler)); }
+    void write(const_buffer data, io_handler handler = nullptr) {
+        write(&data, 1, std::move(handler));
+    }
+    void write(std::string_view data, io_handler handler = nullptr) {
+        write(const_buffer(data), std::move(handler));
+    }
     void write(const const_buffer* bufs, std::size_t count, io_handler handler = nullptr) {
         if (auto ec = unusable()) return fail(std::move(handler), ec);
         impl_->write(bufs, count, std::move(handler), nullptr);
@@ -2693,9 +2820,25 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     void set_write_limits(const write_limits& limits) {
         if (impl_) impl_->ext().limits = limits;
     }
-    // Called when the queue falls to the low watermark after reaching the high one.
+    // True once the queue holds at least the high watermark: time to stop producing.
+    bool write_queue_high() const noexcept {
+        return impl_ && impl_->ext_ && impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
+    }
+    // One-shot: cb() once the queue is at or below the low watermark — on the next
+    // loop turn if it already is. Typical use: stop reading when write_queue_high(),
+    // resume from on_drain(). Replaces a previous callback; dropped on close.
     void on_drain(unique_function<void()> cb) {
-        if (impl_) impl_->ext().on_drain = std::move(cb);
+        if (unusable()) return;
+        detail::stream_ext& x = impl_->ext();
+        if (x.buffered <= x.limits.low_watermark) {
+            x.on_drain = nullptr;
+            detail::stream_impl* s = impl_;
+            impl_->loop_->defer([s, keep = detail::object_ref(s), cb = std::move(cb)]() mutable {
+                if (!s->closed()) cb();
+            });
+        } else {
+            x.on_drain = std::move(cb);
+        }
     }
 
     // Half-close: sends FIN once queued writes are flushed; reading continues.
@@ -2705,18 +2848,23 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     // Closes after queued writes are flushed (pending reads are aborted now).
     void close_after_flush() {
         if (unusable()) return;
-        if (impl_->ext_ && !impl_->ext_->queue.empty()) impl_->begin_shutdown();
-        else close();
+        if (impl_->ext_ && !impl_->ext_->queue.empty())
+            impl_->begin_shutdown();
+        else
+            close();
     }
 
     // Timeouts close the stream with error::timed_out (pending operations get it):
     // idle = no byte read or written for that long; read = a pending read got no data
     // for that long; write = queued bytes made no progress for that long. Zero: off.
     template <class Rep, class Period>
-    void set_timeouts(std::chrono::duration<Rep, Period> idle, std::chrono::duration<Rep, Period> read,
+    void set_timeouts(std::chrono::duration<Rep, Period> idle,
+                      std::chrono::duration<Rep, Period> read,
                       std::chrono::duration<Rep, Period> write) {
         if (unusable()) return;
-        auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+        auto us = [](auto d) {
+            return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+        };
         detail::stream_ext& x = impl_->ext();
         x.idle_us = us(idle);
         x.read_us = us(read);
@@ -2726,10 +2874,16 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         impl_->arm_timeouts();
     }
 
-    bool connected() const noexcept { return impl_ && (impl_->flags_ & detail::stream_impl::connected); }
+    bool connected() const noexcept {
+        return impl_ && (impl_->flags_ & detail::stream_impl::connected);
+    }
 
-    endpoint local_endpoint(std::error_code& ec) const { return platform::local_endpoint(native_handle(), ec); }
-    endpoint remote_endpoint(std::error_code& ec) const { return platform::remote_endpoint(native_handle(), ec); }
+    endpoint local_endpoint(std::error_code& ec) const {
+        return platform::local_endpoint(native_handle(), ec);
+    }
+    endpoint remote_endpoint(std::error_code& ec) const {
+        return platform::remote_endpoint(native_handle(), ec);
+    }
 
   protected:
     explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_); }
@@ -2852,14 +3006,18 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
     using accept_handler = unique_function<void(std::error_code, S)>;
 
     basic_listener() noexcept = default;
-    explicit basic_listener(loop& l) : basic_handle(new detail::listener_impl(l)) { l.adopt(impl_); }
+    explicit basic_listener(loop& l) : basic_handle(new detail::listener_impl(l)) {
+        l.adopt(impl_);
+    }
 
     // Accepts one connection: handler(ec, stream).
     void accept(accept_handler handler) { start(std::move(handler), false); }
     // Accepts every connection until close(): handler(ec, stream) per connection.
     void accept_each(accept_handler handler) { start(std::move(handler), true); }
 
-    endpoint local_endpoint(std::error_code& ec) const { return platform::local_endpoint(native_handle(), ec); }
+    endpoint local_endpoint(std::error_code& ec) const {
+        return platform::local_endpoint(native_handle(), ec);
+    }
     // Times accepting paused because the process was out of descriptors.
     std::size_t descriptor_backoffs() const noexcept { return impl_ ? impl_->backoffs_ : 0; }
 
@@ -2877,21 +3035,23 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
 
   private:
     void start(accept_handler handler, bool continuous) {
-        auto deliver = [](accept_handler& h, std::error_code ec) {
-            h(ec, S());
-        };
+        auto deliver = [](accept_handler& h, std::error_code ec) { h(ec, S()); };
         if (auto ec = unusable()) {
             if (impl_ && impl_->loop_)
-                impl_->loop_->defer([h = std::move(handler), ec, deliver]() mutable { deliver(h, ec); });
+                impl_->loop_->defer(
+                    [h = std::move(handler), ec, deliver]() mutable { deliver(h, ec); });
             return;
         }
         if (impl_->accept_cb_ || impl_->fd_ == invalid_socket) {
-            std::error_code ec = make_error_code(impl_->accept_cb_ ? error::in_progress : error::not_open);
-            impl_->loop_->defer([h = std::move(handler), ec, deliver]() mutable { deliver(h, ec); });
+            std::error_code ec =
+                make_error_code(impl_->accept_cb_ ? error::in_progress : error::not_open);
+            impl_->loop_->defer(
+                [h = std::move(handler), ec, deliver]() mutable { deliver(h, ec); });
             return;
         }
         impl_->continuous_ = continuous;
-        impl_->accept_cb_ = [h = std::move(handler)](std::error_code ec, detail::stream_impl* s) mutable {
+        impl_->accept_cb_ = [h = std::move(handler)](std::error_code ec,
+                                                     detail::stream_impl* s) mutable {
             h(ec, S(s));
         };
         impl_->loop_->watch(impl_, detail::ev_read);
@@ -2954,12 +3114,12 @@ inline void resolve(loop& l, std::string host, std::uint16_t port, resolve_handl
         std::error_code ec;
         std::vector<endpoint> addresses;
     };
-    auto* r = new result;
-    l.offload([r, host = std::move(host), port, socktype] { r->addresses = resolve_now(host, port, socktype, r->ec); },
-              [r, handler = std::move(handler)]() mutable {
-                  std::unique_ptr<result> owned(r);
-                  handler(owned->ec, std::move(owned->addresses));
-              });
+    auto r = std::make_shared<result>();
+    l.offload(
+        [r, host = std::move(host), port, socktype] {
+            r->addresses = resolve_now(host, port, socktype, r->ec);
+        },
+        [r, handler = std::move(handler)]() mutable { handler(r->ec, std::move(r->addresses)); });
 }
 
 } // namespace sluice
@@ -2988,31 +3148,30 @@ class tcp_stream : public stream {
         io_handler h = detail::ec_only(std::forward<H>(handler));
         if (auto ec = unusable()) return fail(std::move(h), ec);
         detail::stream_impl* s = impl_;
-        ++s->refs_; // keep the object while the resolver runs
         resolve(*s->loop_, std::move(host), port,
-                [s, h = std::move(h)](std::error_code ec, std::vector<endpoint> eps) mutable {
-                    tcp_stream self(s); // adopts the extra reference for the duration
-                    if (s->closed()) {
-                        h(make_error_code(error::operation_aborted), 0);
-                    } else if (ec) {
-                        h(ec, 0);
-                    } else {
-                        self.connect_to(std::move(eps), [h = std::move(h)](std::error_code e) mutable { h(e, 0); });
-                    }
-                    self.impl_ = nullptr; // hand the reference back...
-                    detail::release(s);   // ...and drop it
+                [s, keep = detail::object_ref(s),
+                 h = std::move(h)](std::error_code ec, std::vector<endpoint> eps) mutable {
+                    if (s->closed()) return h(make_error_code(error::operation_aborted), 0);
+                    if (ec) return h(ec, 0);
+                    s->start_connect(std::move(eps), std::move(h));
                 });
     }
 
-    std::error_code set_nodelay(bool on) { return platform::set_option(native_handle(), IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0); }
-    std::error_code set_keepalive(bool on) { return platform::set_option(native_handle(), SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0); }
+    std::error_code set_nodelay(bool on) {
+        return platform::set_option(native_handle(), IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+    }
+    std::error_code set_keepalive(bool on) {
+        return platform::set_option(native_handle(), SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0);
+    }
 };
 
 class tcp_listener : public basic_listener<tcp_stream> {
   public:
     tcp_listener() noexcept = default;
     explicit tcp_listener(loop& l) : basic_listener(l) {}
-    std::error_code listen(const endpoint& ep, const listen_options& opt = {}) { return open(ep, opt); }
+    std::error_code listen(const endpoint& ep, const listen_options& opt = {}) {
+        return open(ep, opt);
+    }
 };
 
 } // namespace sluice
@@ -3093,7 +3252,8 @@ class udp_impl final : public io_object {
     std::error_code send_now(const datagram& d, const void* data, std::size_t size) {
         for (;;) {
             ssize_t r = d.connected ? ::send(fd_, data, size, platform::send_flags)
-                                    : ::sendto(fd_, data, size, platform::send_flags, d.to.data(), d.to.size());
+                                    : ::sendto(fd_, data, size, platform::send_flags, d.to.data(),
+                                               d.to.size());
             if (r >= 0) return {};
             if (errno == EINTR) continue;
             return platform::last_error();
@@ -3104,7 +3264,8 @@ class udp_impl final : public io_object {
         datagram d{to ? *to : endpoint{}, to == nullptr, {}, nullptr};
         if (queue_.empty()) {
             std::error_code ec = send_now(d, data.data, data.size);
-            if (!ec || !platform::would_block(ec)) return loop_->complete(std::move(done), ec, ec ? 0 : data.size);
+            if (!ec || !platform::would_block(ec))
+                return loop_->complete(std::move(done), ec, ec ? 0 : data.size);
         }
         if (queued_bytes_ + data.size > queue_cap_)
             return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
@@ -3160,7 +3321,8 @@ class udp_impl final : public io_object {
     void close_with(std::error_code reason) override {
         if (closed()) return;
         if (recv_cb_) {
-            loop_->defer([h = std::move(recv_cb_), reason]() mutable { h(reason, {}, endpoint{}); });
+            loop_->defer(
+                [h = std::move(recv_cb_), reason]() mutable { h(reason, {}, endpoint{}); });
         }
         for (auto& d : queue_) loop_->complete(std::move(d.done), reason, 0);
         queue_.clear();
@@ -3211,9 +3373,17 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
         if (auto ec = unusable()) return fail(std::move(handler), ec);
         impl_->send(nullptr, data, std::move(handler));
     }
+    void send_to(const endpoint& to, std::string_view data, io_handler handler = nullptr) {
+        send_to(to, const_buffer(data), std::move(handler));
+    }
+    void send(std::string_view data, io_handler handler = nullptr) {
+        send(const_buffer(data), std::move(handler));
+    }
 
     // One datagram into buf: handler(ec, data, from).
-    void recv_from(mutable_buffer buf, recv_handler handler) { start(static_cast<char*>(buf.data), buf.size, std::move(handler), false); }
+    void recv_from(mutable_buffer buf, recv_handler handler) {
+        start(static_cast<char*>(buf.data), buf.size, std::move(handler), false);
+    }
     // Every datagram until recv_stop(), into the loop's shared buffer.
     void recv_each(recv_handler handler) { start(nullptr, 0, std::move(handler), true); }
     void recv_stop() {
@@ -3224,7 +3394,9 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
         }
     }
 
-    endpoint local_endpoint(std::error_code& ec) const { return platform::local_endpoint(native_handle(), ec); }
+    endpoint local_endpoint(std::error_code& ec) const {
+        return platform::local_endpoint(native_handle(), ec);
+    }
     void set_queue_cap(std::size_t bytes) {
         if (impl_) impl_->queue_cap_ = bytes;
     }
@@ -3243,7 +3415,8 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
         if (!ec && impl_->fd_ == invalid_socket) ec = make_error_code(error::not_open);
         if (!ec && impl_->recv_cb_) ec = make_error_code(error::in_progress);
         if (ec) {
-            if (impl_ && impl_->loop_) impl_->loop_->defer([h = std::move(h), ec]() mutable { h(ec, {}, endpoint{}); });
+            if (impl_ && impl_->loop_)
+                impl_->loop_->defer([h = std::move(h), ec]() mutable { h(ec, {}, endpoint{}); });
             return;
         }
         impl_->recv_cb_ = std::move(h);

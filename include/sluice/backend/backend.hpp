@@ -20,11 +20,16 @@ enum class backend { automatic, epoll, kqueue, poll, select };
 
 inline const char* to_string(backend b) noexcept {
     switch (b) {
-    case backend::automatic: return "automatic";
-    case backend::epoll: return "epoll";
-    case backend::kqueue: return "kqueue";
-    case backend::poll: return "poll";
-    case backend::select: return "select";
+    case backend::automatic:
+        return "automatic";
+    case backend::epoll:
+        return "epoll";
+    case backend::kqueue:
+        return "kqueue";
+    case backend::poll:
+        return "poll";
+    case backend::select:
+        return "select";
     }
     return "?";
 }

@@ -53,7 +53,8 @@ class epoll_poller final : public poller {
                 tsp = &ts;
             }
             n = static_cast<int>(::syscall(SYS_epoll_pwait2, epfd_, evs, max, tsp, nullptr, 0));
-            if (n < 0 && (errno == ENOSYS || errno == EPERM)) have_pwait2_ = false; // old kernel, seccomp
+            if (n < 0 && (errno == ENOSYS || errno == EPERM))
+                have_pwait2_ = false; // old kernel, seccomp
         }
         if (!have_pwait2_)
 #endif

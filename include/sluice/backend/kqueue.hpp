@@ -32,8 +32,10 @@ class kqueue_poller final : public poller {
         int n = 0;
         auto change = [&](unsigned bit, short filter) {
             bool had = old_mask & bit, want = new_mask & bit;
-            if (want) EV_SET(&ch[n++], fd, filter, EV_ADD | EV_ENABLE, 0, 0, user);
-            else if (had) EV_SET(&ch[n++], fd, filter, EV_DELETE, 0, 0, nullptr);
+            if (want)
+                EV_SET(&ch[n++], fd, filter, EV_ADD | EV_ENABLE, 0, 0, user);
+            else if (had)
+                EV_SET(&ch[n++], fd, filter, EV_DELETE, 0, 0, nullptr);
         };
         change(ev_read, EVFILT_READ);
         change(ev_write, EVFILT_WRITE);

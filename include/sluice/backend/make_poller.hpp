@@ -29,18 +29,28 @@ inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec) {
     std::unique_ptr<poller> p;
     switch (b) {
 #if SLUICE_HAS_EPOLL
-    case backend::epoll: p.reset(new epoll_poller(ec)); break;
+    case backend::epoll:
+        p.reset(new epoll_poller(ec));
+        break;
 #endif
 #if SLUICE_HAS_KQUEUE
-    case backend::kqueue: p.reset(new kqueue_poller(ec)); break;
+    case backend::kqueue:
+        p.reset(new kqueue_poller(ec));
+        break;
 #endif
 #if SLUICE_HAS_POLL
-    case backend::poll: p.reset(new poll_poller()); break;
+    case backend::poll:
+        p.reset(new poll_poller());
+        break;
 #endif
 #if SLUICE_HAS_SELECT
-    case backend::select: p.reset(new select_poller()); break;
+    case backend::select:
+        p.reset(new select_poller());
+        break;
 #endif
-    default: ec = make_error_code(error::backend_unavailable); return nullptr;
+    default:
+        ec = make_error_code(error::backend_unavailable);
+        return nullptr;
     }
     if (ec) p.reset();
     return p;
@@ -52,8 +62,8 @@ namespace sluice {
 // Parses "epoll" / "kqueue" / "poll" / "select" / "automatic"; false on anything else.
 inline bool parse_backend(const char* name, backend& out) noexcept {
     if (!name) return false;
-    for (backend b : {backend::automatic, backend::epoll, backend::kqueue, backend::poll,
-                      backend::select})
+    for (backend b :
+         {backend::automatic, backend::epoll, backend::kqueue, backend::poll, backend::select})
         if (std::strcmp(name, to_string(b)) == 0) {
             out = b;
             return true;

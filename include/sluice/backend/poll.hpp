@@ -14,7 +14,8 @@ namespace sluice::detail {
 
 class poll_poller final : public poller {
   public:
-    std::error_code set(native_socket fd, unsigned, unsigned new_mask, void* user) noexcept override {
+    std::error_code set(native_socket fd, unsigned, unsigned new_mask,
+                        void* user) noexcept override {
         if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
         auto ufd = static_cast<std::size_t>(fd);
         if (ufd >= slot_of_.size()) slot_of_.resize(ufd + 1, -1);

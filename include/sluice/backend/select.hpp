@@ -18,13 +18,20 @@ class select_poller final : public poller {
         FD_ZERO(&write_set_);
     }
 
-    std::error_code set(native_socket fd, unsigned, unsigned new_mask, void* user) noexcept override {
+    std::error_code set(native_socket fd, unsigned, unsigned new_mask,
+                        void* user) noexcept override {
         if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
         if (fd >= FD_SETSIZE) return make_error_code(error::fd_too_large);
         auto ufd = static_cast<std::size_t>(fd);
         if (ufd >= users_.size()) users_.resize(ufd + 1, nullptr);
-        if (new_mask & ev_read) FD_SET(fd, &read_set_); else FD_CLR(fd, &read_set_);
-        if (new_mask & ev_write) FD_SET(fd, &write_set_); else FD_CLR(fd, &write_set_);
+        if (new_mask & ev_read)
+            FD_SET(fd, &read_set_);
+        else
+            FD_CLR(fd, &read_set_);
+        if (new_mask & ev_write)
+            FD_SET(fd, &write_set_);
+        else
+            FD_CLR(fd, &write_set_);
         users_[ufd] = new_mask ? user : nullptr;
         if (new_mask && fd > max_fd_) max_fd_ = fd;
         while (max_fd_ >= 0 && !users_[static_cast<std::size_t>(max_fd_)]) --max_fd_;

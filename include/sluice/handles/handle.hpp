@@ -27,9 +27,12 @@ class basic_handle {
 
     // Closes the socket now; pending operations complete with operation_aborted.
     void close() {
-        if (impl_ && !impl_->closed() && impl_->loop_) impl_->close_with(make_error_code(error::operation_aborted));
+        if (impl_ && !impl_->closed() && impl_->loop_)
+            impl_->close_with(make_error_code(error::operation_aborted));
     }
-    bool is_open() const noexcept { return impl_ && !impl_->closed() && impl_->fd_ != invalid_socket; }
+    bool is_open() const noexcept {
+        return impl_ && !impl_->closed() && impl_->fd_ != invalid_socket;
+    }
     native_socket native_handle() const noexcept { return impl_ ? impl_->fd_ : invalid_socket; }
     // The loop the handle belongs to, or nullptr for an empty handle or a dead loop.
     sluice::loop* get_loop() const noexcept { return impl_ ? impl_->loop_ : nullptr; }

@@ -101,14 +101,18 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
     using accept_handler = unique_function<void(std::error_code, S)>;
 
     basic_listener() noexcept = default;
-    explicit basic_listener(loop& l) : basic_handle(new detail::listener_impl(l)) { l.adopt(impl_); }
+    explicit basic_listener(loop& l) : basic_handle(new detail::listener_impl(l)) {
+        l.adopt(impl_);
+    }
 
     // Accepts one connection: handler(ec, stream).
     void accept(accept_handler handler) { start(std::move(handler), false); }
     // Accepts every connection until close(): handler(ec, stream) per connection.
     void accept_each(accept_handler handler) { start(std::move(handler), true); }
 
-    endpoint local_endpoint(std::error_code& ec) const { return platform::local_endpoint(native_handle(), ec); }
+    endpoint local_endpoint(std::error_code& ec) const {
+        return platform::local_endpoint(native_handle(), ec);
+    }
     // Times accepting paused because the process was out of descriptors.
     std::size_t descriptor_backoffs() const noexcept { return impl_ ? impl_->backoffs_ : 0; }
 
@@ -126,21 +130,23 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
 
   private:
     void start(accept_handler handler, bool continuous) {
-        auto deliver = [](accept_handler& h, std::error_code ec) {
-            h(ec, S());
-        };
+        auto deliver = [](accept_handler& h, std::error_code ec) { h(ec, S()); };
         if (auto ec = unusable()) {
             if (impl_ && impl_->loop_)
-                impl_->loop_->defer([h = std::move(handler), ec, deliver]() mutable { deliver(h, ec); });
+                impl_->loop_->defer(
+                    [h = std::move(handler), ec, deliver]() mutable { deliver(h, ec); });
             return;
         }
         if (impl_->accept_cb_ || impl_->fd_ == invalid_socket) {
-            std::error_code ec = make_error_code(impl_->accept_cb_ ? error::in_progress : error::not_open);
-            impl_->loop_->defer([h = std::move(handler), ec, deliver]() mutable { deliver(h, ec); });
+            std::error_code ec =
+                make_error_code(impl_->accept_cb_ ? error::in_progress : error::not_open);
+            impl_->loop_->defer(
+                [h = std::move(handler), ec, deliver]() mutable { deliver(h, ec); });
             return;
         }
         impl_->continuous_ = continuous;
-        impl_->accept_cb_ = [h = std::move(handler)](std::error_code ec, detail::stream_impl* s) mutable {
+        impl_->accept_cb_ = [h = std::move(handler)](std::error_code ec,
+                                                     detail::stream_impl* s) mutable {
             h(ec, S(s));
         };
         impl_->loop_->watch(impl_, detail::ev_read);

@@ -54,12 +54,12 @@ inline void resolve(loop& l, std::string host, std::uint16_t port, resolve_handl
         std::error_code ec;
         std::vector<endpoint> addresses;
     };
-    auto* r = new result;
-    l.offload([r, host = std::move(host), port, socktype] { r->addresses = resolve_now(host, port, socktype, r->ec); },
-              [r, handler = std::move(handler)]() mutable {
-                  std::unique_ptr<result> owned(r);
-                  handler(owned->ec, std::move(owned->addresses));
-              });
+    auto r = std::make_shared<result>();
+    l.offload(
+        [r, host = std::move(host), port, socktype] {
+            r->addresses = resolve_now(host, port, socktype, r->ec);
+        },
+        [r, handler = std::move(handler)]() mutable { handler(r->ec, std::move(r->addresses)); });
 }
 
 } // namespace sluice

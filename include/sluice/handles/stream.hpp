@@ -5,8 +5,9 @@
 // loop's shared buffer and hands out a view; a stream that is waiting for data owns
 // no read memory. Writes: write() sends at once when nothing is queued (most writes
 // never touch the queue); what the socket does not take is copied into the stream's
-// queue and flushed with gathered sends. The queue has watermarks (a drain callback
-// when it falls back below the low mark after passing the high mark) and a hard cap:
+// queue and flushed with gathered sends. The queue has watermarks (write_queue_high()
+// says stop producing; a one-shot on_drain() says the queue is back at the low mark)
+// and a hard cap:
 // a write that would pass the cap fails with error::write_queue_full and queues
 // nothing, so a peer that stops reading cannot make us buffer without bound.
 #pragma once
@@ -47,7 +48,6 @@ struct stream_ext final : timer_node {
     std::deque<write_entry> queue;
     std::size_t buffered = 0;
     write_limits limits;
-    bool above_high = false;
     unique_function<void()> on_drain;
     // Connecting: the remaining candidate addresses.
     std::vector<endpoint> targets;
@@ -80,7 +80,8 @@ class stream_impl final : public io_object {
 
     void update_interest() {
         unsigned mask = 0;
-        if (flags_ & connecting) mask = ev_write;
+        if (flags_ & connecting)
+            mask = ev_write;
         else {
             if (read_cb_ && !(flags_ & eof_seen)) mask |= ev_read;
             if (ext_ && !ext_->queue.empty()) mask |= ev_write;
@@ -103,8 +104,10 @@ class stream_impl final : public io_object {
         read_cb_ = std::move(h);
         read_buf_ = buf;
         read_len_ = len;
-        if (keep_reading) flags_ |= continuous;
-        else flags_ &= static_cast<std::uint8_t>(~continuous);
+        if (keep_reading)
+            flags_ |= continuous;
+        else
+            flags_ &= static_cast<std::uint8_t>(~continuous);
         if (flags_ & eof_seen) return deliver_read(make_error_code(error::eof), 0, true);
         if (ext_ && ext_->read_us) {
             ext_->read_started = loop_->now_us();
@@ -160,7 +163,8 @@ class stream_impl final : public io_object {
         std::size_t buffered = ext_ ? ext_->buffered : 0;
         std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
         if (flags_ & (shutdown_requested | write_shut))
-            return loop_->complete(std::move(done), std::make_error_code(std::errc::broken_pipe), 0);
+            return loop_->complete(std::move(done), std::make_error_code(std::errc::broken_pipe),
+                                   0);
         if (total > cap || buffered > cap - total)
             return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
 
@@ -203,10 +207,10 @@ class stream_impl final : public io_object {
                 }
                 pos += n;
             }
-            x.queue.push_back({shared_bytes(joined.data(), joined.size()), 0, std::move(done), total});
+            x.queue.push_back(
+                {shared_bytes(joined.data(), joined.size()), 0, std::move(done), total});
         }
         x.buffered += left;
-        if (x.buffered >= x.limits.high_watermark) x.above_high = true;
         if (was_empty) {
             x.write_progress = loop_->now_us();
             if (x.write_us) arm_timeouts();
@@ -221,7 +225,8 @@ class stream_impl final : public io_object {
             const_buffer bufs[max_bufs];
             std::size_t n = 0;
             for (auto it = x.queue.begin(); it != x.queue.end() && n < max_bufs; ++it, ++n)
-                bufs[n] = const_buffer(it->bytes.data() + it->offset, it->bytes.size() - it->offset);
+                bufs[n] =
+                    const_buffer(it->bytes.data() + it->offset, it->bytes.size() - it->offset);
             std::error_code ec;
             std::size_t sent = platform::send_gather(fd_, bufs, n, ec);
             if (ec) {
@@ -245,17 +250,14 @@ class stream_impl final : public io_object {
             }
             if (socket_full) break;
         }
-        if (x.above_high && x.buffered <= x.limits.low_watermark) {
-            x.above_high = false;
-            if (x.on_drain) {
-                unique_function<void()> cb = std::move(x.on_drain);
-                cb();
-                if (!x.on_drain && !closed()) x.on_drain = std::move(cb);
-            }
+        if (x.on_drain && x.buffered <= x.limits.low_watermark) {
+            unique_function<void()> cb = std::move(x.on_drain); // one-shot
+            cb();
         }
         if (closed()) return;
         if (x.queue.empty()) {
-            if (flags_ & close_after_flush) return close_with(make_error_code(error::operation_aborted));
+            if (flags_ & close_after_flush)
+                return close_with(make_error_code(error::operation_aborted));
             if ((flags_ & shutdown_requested) && !(flags_ & write_shut)) {
                 flags_ |= write_shut;
                 platform::shutdown_write(fd_);
@@ -320,8 +322,10 @@ class stream_impl final : public io_object {
         if (fd_ != invalid_socket) drop_socket();
         flags_ &= static_cast<std::uint8_t>(~connecting);
         io_handler h = std::move(x.connect_done);
-        if (first_call) loop_->complete(std::move(h), x.last_connect_error, 0);
-        else h(x.last_connect_error, 0);
+        if (first_call)
+            loop_->complete(std::move(h), x.last_connect_error, 0);
+        else
+            h(x.last_connect_error, 0);
     }
 
     void finish_connect() {
@@ -364,8 +368,10 @@ class stream_impl final : public io_object {
         bool expired = false;
         auto consider = [&](bool active, std::int64_t since, std::int64_t limit) {
             if (!active || limit <= 0) return;
-            if (since + limit <= now) expired = true;
-            else if (since + limit < next) next = since + limit;
+            if (since + limit <= now)
+                expired = true;
+            else if (since + limit < next)
+                next = since + limit;
         };
         consider(true, x.last_activity, x.idle_us);
         consider(static_cast<bool>(read_cb_), x.read_started, x.read_us);
@@ -422,7 +428,8 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     // during the call.
     template <class H>
     void read_start(H&& handler) {
-        io_handler wrapped = [h = std::forward<H>(handler), s = impl_](std::error_code ec, std::size_t n) mutable {
+        io_handler wrapped = [h = std::forward<H>(handler), s = impl_](std::error_code ec,
+                                                                       std::size_t n) mutable {
             h(ec, std::string_view(s->loop_ ? s->loop_->shared_buffer() : nullptr, ec ? 0 : n));
         };
         if (auto ec = unusable()) return fail(std::move(wrapped), ec);
@@ -435,7 +442,12 @@ class stream : public detail::basic_handle<detail::stream_impl> {
 
     // Sends all the bytes, in order with every other write: handler(ec, n) once they
     // are all handed to the kernel (optional). Copies only what cannot be sent now.
-    void write(const_buffer data, io_handler handler = nullptr) { write(&data, 1, std::move(handler)); }
+    void write(const_buffer data, io_handler handler = nullptr) {
+        write(&data, 1, std::move(handler));
+    }
+    void write(std::string_view data, io_handler handler = nullptr) {
+        write(const_buffer(data), std::move(handler));
+    }
     void write(const const_buffer* bufs, std::size_t count, io_handler handler = nullptr) {
         if (auto ec = unusable()) return fail(std::move(handler), ec);
         impl_->write(bufs, count, std::move(handler), nullptr);
@@ -454,9 +466,25 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     void set_write_limits(const write_limits& limits) {
         if (impl_) impl_->ext().limits = limits;
     }
-    // Called when the queue falls to the low watermark after reaching the high one.
+    // True once the queue holds at least the high watermark: time to stop producing.
+    bool write_queue_high() const noexcept {
+        return impl_ && impl_->ext_ && impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
+    }
+    // One-shot: cb() once the queue is at or below the low watermark — on the next
+    // loop turn if it already is. Typical use: stop reading when write_queue_high(),
+    // resume from on_drain(). Replaces a previous callback; dropped on close.
     void on_drain(unique_function<void()> cb) {
-        if (impl_) impl_->ext().on_drain = std::move(cb);
+        if (unusable()) return;
+        detail::stream_ext& x = impl_->ext();
+        if (x.buffered <= x.limits.low_watermark) {
+            x.on_drain = nullptr;
+            detail::stream_impl* s = impl_;
+            impl_->loop_->defer([s, keep = detail::object_ref(s), cb = std::move(cb)]() mutable {
+                if (!s->closed()) cb();
+            });
+        } else {
+            x.on_drain = std::move(cb);
+        }
     }
 
     // Half-close: sends FIN once queued writes are flushed; reading continues.
@@ -466,18 +494,23 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     // Closes after queued writes are flushed (pending reads are aborted now).
     void close_after_flush() {
         if (unusable()) return;
-        if (impl_->ext_ && !impl_->ext_->queue.empty()) impl_->begin_shutdown();
-        else close();
+        if (impl_->ext_ && !impl_->ext_->queue.empty())
+            impl_->begin_shutdown();
+        else
+            close();
     }
 
     // Timeouts close the stream with error::timed_out (pending operations get it):
     // idle = no byte read or written for that long; read = a pending read got no data
     // for that long; write = queued bytes made no progress for that long. Zero: off.
     template <class Rep, class Period>
-    void set_timeouts(std::chrono::duration<Rep, Period> idle, std::chrono::duration<Rep, Period> read,
+    void set_timeouts(std::chrono::duration<Rep, Period> idle,
+                      std::chrono::duration<Rep, Period> read,
                       std::chrono::duration<Rep, Period> write) {
         if (unusable()) return;
-        auto us = [](auto d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+        auto us = [](auto d) {
+            return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+        };
         detail::stream_ext& x = impl_->ext();
         x.idle_us = us(idle);
         x.read_us = us(read);
@@ -487,10 +520,16 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         impl_->arm_timeouts();
     }
 
-    bool connected() const noexcept { return impl_ && (impl_->flags_ & detail::stream_impl::connected); }
+    bool connected() const noexcept {
+        return impl_ && (impl_->flags_ & detail::stream_impl::connected);
+    }
 
-    endpoint local_endpoint(std::error_code& ec) const { return platform::local_endpoint(native_handle(), ec); }
-    endpoint remote_endpoint(std::error_code& ec) const { return platform::remote_endpoint(native_handle(), ec); }
+    endpoint local_endpoint(std::error_code& ec) const {
+        return platform::local_endpoint(native_handle(), ec);
+    }
+    endpoint remote_endpoint(std::error_code& ec) const {
+        return platform::remote_endpoint(native_handle(), ec);
+    }
 
   protected:
     explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_); }

@@ -27,31 +27,30 @@ class tcp_stream : public stream {
         io_handler h = detail::ec_only(std::forward<H>(handler));
         if (auto ec = unusable()) return fail(std::move(h), ec);
         detail::stream_impl* s = impl_;
-        ++s->refs_; // keep the object while the resolver runs
         resolve(*s->loop_, std::move(host), port,
-                [s, h = std::move(h)](std::error_code ec, std::vector<endpoint> eps) mutable {
-                    tcp_stream self(s); // adopts the extra reference for the duration
-                    if (s->closed()) {
-                        h(make_error_code(error::operation_aborted), 0);
-                    } else if (ec) {
-                        h(ec, 0);
-                    } else {
-                        self.connect_to(std::move(eps), [h = std::move(h)](std::error_code e) mutable { h(e, 0); });
-                    }
-                    self.impl_ = nullptr; // hand the reference back...
-                    detail::release(s);   // ...and drop it
+                [s, keep = detail::object_ref(s),
+                 h = std::move(h)](std::error_code ec, std::vector<endpoint> eps) mutable {
+                    if (s->closed()) return h(make_error_code(error::operation_aborted), 0);
+                    if (ec) return h(ec, 0);
+                    s->start_connect(std::move(eps), std::move(h));
                 });
     }
 
-    std::error_code set_nodelay(bool on) { return platform::set_option(native_handle(), IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0); }
-    std::error_code set_keepalive(bool on) { return platform::set_option(native_handle(), SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0); }
+    std::error_code set_nodelay(bool on) {
+        return platform::set_option(native_handle(), IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+    }
+    std::error_code set_keepalive(bool on) {
+        return platform::set_option(native_handle(), SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0);
+    }
 };
 
 class tcp_listener : public basic_listener<tcp_stream> {
   public:
     tcp_listener() noexcept = default;
     explicit tcp_listener(loop& l) : basic_listener(l) {}
-    std::error_code listen(const endpoint& ep, const listen_options& opt = {}) { return open(ep, opt); }
+    std::error_code listen(const endpoint& ep, const listen_options& opt = {}) {
+        return open(ep, opt);
+    }
 };
 
 } // namespace sluice

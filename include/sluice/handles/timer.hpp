@@ -59,17 +59,22 @@ class timer : public detail::basic_handle<detail::timer_impl> {
     }
     // Repeating: first after `after`, then every `every`, until cancel() or close().
     template <class R1, class P1, class R2, class P2, class H>
-    void start(std::chrono::duration<R1, P1> after, std::chrono::duration<R2, P2> every, H&& handler) {
+    void start(std::chrono::duration<R1, P1> after, std::chrono::duration<R2, P2> every,
+               H&& handler) {
         std::int64_t period = to_us(every);
         arm(to_us(after), period > 0 ? period : 1, detail::ec_only(std::forward<H>(handler)));
     }
+    // At an absolute time: timers started for the same time_point have equal deadlines
+    // and fire in the order they were started.
     template <class H>
     void start_at(loop::clock::time_point when, H&& handler) {
-        arm(to_us(when - loop::clock::now()), 0, detail::ec_only(std::forward<H>(handler)));
+        arm_at(to_us(when.time_since_epoch()), 0, detail::ec_only(std::forward<H>(handler)));
     }
 
     // The raw form the coroutine layer uses (no adaptation, no allocation).
-    void async_wait_us(std::int64_t after_us, io_handler handler) { arm(after_us, 0, std::move(handler)); }
+    void async_wait_us(std::int64_t after_us, io_handler handler) {
+        arm(after_us, 0, std::move(handler));
+    }
 
     // Returns true when a pending wait was cancelled (its handler gets operation_aborted).
     bool cancel() {
@@ -87,11 +92,14 @@ class timer : public detail::basic_handle<detail::timer_impl> {
     }
 
     void arm(std::int64_t after_us, std::int64_t interval_us, io_handler h) {
+        arm_at(loop::clock_us() + after_us, interval_us, std::move(h));
+    }
+    void arm_at(std::int64_t deadline_us, std::int64_t interval_us, io_handler h) {
         if (auto ec = unusable()) return fail(std::move(h), ec);
         impl_->cancel(make_error_code(error::operation_aborted));
         impl_->handler_ = std::move(h);
         impl_->interval_us_ = interval_us;
-        impl_->loop_->schedule(impl_, loop::clock_us() + after_us);
+        impl_->loop_->schedule(impl_, deadline_us);
     }
 };
 

@@ -41,7 +41,8 @@ class udp_impl final : public io_object {
     std::error_code send_now(const datagram& d, const void* data, std::size_t size) {
         for (;;) {
             ssize_t r = d.connected ? ::send(fd_, data, size, platform::send_flags)
-                                    : ::sendto(fd_, data, size, platform::send_flags, d.to.data(), d.to.size());
+                                    : ::sendto(fd_, data, size, platform::send_flags, d.to.data(),
+                                               d.to.size());
             if (r >= 0) return {};
             if (errno == EINTR) continue;
             return platform::last_error();
@@ -52,7 +53,8 @@ class udp_impl final : public io_object {
         datagram d{to ? *to : endpoint{}, to == nullptr, {}, nullptr};
         if (queue_.empty()) {
             std::error_code ec = send_now(d, data.data, data.size);
-            if (!ec || !platform::would_block(ec)) return loop_->complete(std::move(done), ec, ec ? 0 : data.size);
+            if (!ec || !platform::would_block(ec))
+                return loop_->complete(std::move(done), ec, ec ? 0 : data.size);
         }
         if (queued_bytes_ + data.size > queue_cap_)
             return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
@@ -108,7 +110,8 @@ class udp_impl final : public io_object {
     void close_with(std::error_code reason) override {
         if (closed()) return;
         if (recv_cb_) {
-            loop_->defer([h = std::move(recv_cb_), reason]() mutable { h(reason, {}, endpoint{}); });
+            loop_->defer(
+                [h = std::move(recv_cb_), reason]() mutable { h(reason, {}, endpoint{}); });
         }
         for (auto& d : queue_) loop_->complete(std::move(d.done), reason, 0);
         queue_.clear();
@@ -159,9 +162,17 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
         if (auto ec = unusable()) return fail(std::move(handler), ec);
         impl_->send(nullptr, data, std::move(handler));
     }
+    void send_to(const endpoint& to, std::string_view data, io_handler handler = nullptr) {
+        send_to(to, const_buffer(data), std::move(handler));
+    }
+    void send(std::string_view data, io_handler handler = nullptr) {
+        send(const_buffer(data), std::move(handler));
+    }
 
     // One datagram into buf: handler(ec, data, from).
-    void recv_from(mutable_buffer buf, recv_handler handler) { start(static_cast<char*>(buf.data), buf.size, std::move(handler), false); }
+    void recv_from(mutable_buffer buf, recv_handler handler) {
+        start(static_cast<char*>(buf.data), buf.size, std::move(handler), false);
+    }
     // Every datagram until recv_stop(), into the loop's shared buffer.
     void recv_each(recv_handler handler) { start(nullptr, 0, std::move(handler), true); }
     void recv_stop() {
@@ -172,7 +183,9 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
         }
     }
 
-    endpoint local_endpoint(std::error_code& ec) const { return platform::local_endpoint(native_handle(), ec); }
+    endpoint local_endpoint(std::error_code& ec) const {
+        return platform::local_endpoint(native_handle(), ec);
+    }
     void set_queue_cap(std::size_t bytes) {
         if (impl_) impl_->queue_cap_ = bytes;
     }
@@ -191,7 +204,8 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
         if (!ec && impl_->fd_ == invalid_socket) ec = make_error_code(error::not_open);
         if (!ec && impl_->recv_cb_) ec = make_error_code(error::in_progress);
         if (ec) {
-            if (impl_ && impl_->loop_) impl_->loop_->defer([h = std::move(h), ec]() mutable { h(ec, {}, endpoint{}); });
+            if (impl_ && impl_->loop_)
+                impl_->loop_->defer([h = std::move(h), ec]() mutable { h(ec, {}, endpoint{}); });
             return;
         }
         impl_->recv_cb_ = std::move(h);

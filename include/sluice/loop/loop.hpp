@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -61,7 +62,8 @@ class loop {
   public:
     using clock = std::chrono::steady_clock;
 
-    explicit loop(backend b = backend::automatic) : remote_(std::make_shared<detail::remote_queue>()) {
+    explicit loop(backend b = backend::automatic)
+        : remote_(std::make_shared<detail::remote_queue>()) {
         poller_ = detail::make_poller(b, status_);
         if (!status_) status_ = wake_.open();
         if (!status_) status_ = poller_->set(wake_.read_end(), 0, detail::ev_read, wake_marker());
@@ -69,13 +71,27 @@ class loop {
         now_us_ = clock_us();
     }
 
-    // Closes every handle (pending operations complete with operation_aborted),
-    // waits for this loop's thread-pool jobs, and frees everything it owns.
+    // Closes every handle and destroys every pending handler WITHOUT invoking it (the
+    // objects those handlers refer to may already be gone — asio's rule; call
+    // shutdown() first to have them run with operation_aborted). Waits for this loop's
+    // in-flight thread-pool jobs, whose completions are then destroyed here too.
     ~loop() {
-        if (poller_) shutdown(std::chrono::milliseconds(0));
         {
-            std::lock_guard<std::mutex> lock(remote_->mutex);
-            remote_->wake = nullptr;
+            for_each_live([](detail::io_object* o) {
+                o->close_with(make_error_code(error::operation_aborted));
+            });
+            discard_local_work();
+            while (offloads_in_flight_.load(std::memory_order_acquire) > 0)
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+            std::vector<unique_function<void()>> orphans;
+            {
+                std::lock_guard<std::mutex> lock(remote_->mutex);
+                remote_->wake = nullptr;
+                orphans.swap(remote_->items);
+            }
+            orphans.clear();
+            discard_local_work();
+            release_closed();
         }
         if (signal_slot_ >= 0) {
             for (auto& h : signal_handlers_) detail::signals::uninstall(h.signo);
@@ -134,15 +150,16 @@ class loop {
     // alive (run() does not return) while work is outstanding.
     void offload(unique_function<void()> work, unique_function<void()> done) {
         ++pending_offloads_;
-        std::weak_ptr<detail::remote_queue> target = remote_;
+        offloads_in_flight_.fetch_add(1, std::memory_order_relaxed);
         detail::thread_pool::instance().submit(
-            [this, target, work = std::move(work), done = std::move(done)]() mutable {
+            [this, work = std::move(work), done = std::move(done)]() mutable {
                 work();
-                if (auto q = target.lock())
-                    q->push([this, done = std::move(done)]() mutable {
-                        --pending_offloads_;
-                        done();
-                    });
+                remote_->push([this, done = std::move(done)]() mutable {
+                    --pending_offloads_;
+                    done();
+                });
+                // Last touch of the loop: its destructor waits for this to reach zero.
+                offloads_in_flight_.fetch_sub(1, std::memory_order_release);
             });
     }
 
@@ -172,7 +189,8 @@ class loop {
     std::error_code on_signal(int signo, unique_function<void(int)> handler) {
         if (signal_slot_ < 0) {
             signal_slot_ = detail::signals::acquire_slot(&wake_);
-            if (signal_slot_ < 0) return std::make_error_code(std::errc::resource_unavailable_try_again);
+            if (signal_slot_ < 0)
+                return std::make_error_code(std::errc::resource_unavailable_try_again);
         }
         for (auto& h : signal_handlers_)
             if (h.signo == signo) {
@@ -205,7 +223,8 @@ class loop {
             clock_us() + std::chrono::duration_cast<std::chrono::microseconds>(grace).count();
         for_each_live([](detail::io_object* o) { o->begin_shutdown(); });
         while (live_head_ && clock_us() < deadline) iterate(deadline - clock_us());
-        for_each_live([](detail::io_object* o) { o->close_with(make_error_code(error::operation_aborted)); });
+        for_each_live(
+            [](detail::io_object* o) { o->close_with(make_error_code(error::operation_aborted)); });
         // Handlers may react to their abort by starting new operations; those fail
         // at once, so a few rounds drain everything.
         for (int round = 0; round < 8 && has_local_work(); ++round) run_local();
@@ -223,7 +242,8 @@ class loop {
     // Loop time in microseconds since an arbitrary epoch, updated after every wait.
     std::int64_t now_us() const noexcept { return now_us_; }
     static std::int64_t clock_us() noexcept {
-        return std::chrono::duration_cast<std::chrono::microseconds>(clock::now().time_since_epoch())
+        return std::chrono::duration_cast<std::chrono::microseconds>(
+                   clock::now().time_since_epoch())
             .count();
     }
 
@@ -257,8 +277,10 @@ class loop {
         }
         if (o->state_ & detail::io_object::linked_bit) {
             o->state_ &= static_cast<std::uint8_t>(~detail::io_object::linked_bit);
-            if (o->prev_) o->prev_->next_ = o->next_;
-            else live_head_ = o->next_;
+            if (o->prev_)
+                o->prev_->next_ = o->next_;
+            else
+                live_head_ = o->next_;
             if (o->next_) o->next_->prev_ = o->prev_;
             o->prev_ = o->next_ = nullptr;
             closing_.push_back(o);
@@ -267,7 +289,7 @@ class loop {
 
     // Removes the descriptor from the poller immediately (before it is closed).
     void unwatch_now(detail::io_object* o) noexcept {
-        if (o->registered_) {
+        if (o->registered_ && poller_) {
             --registered_count_;
             poller_->set(o->fd_, o->registered_, 0, o);
             o->registered_ = 0;
@@ -306,10 +328,22 @@ class loop {
     void* wake_marker() noexcept { return &wake_; }
 
     bool alive() const noexcept {
-        return registered_count_ > 0 || !timers_.empty() || pending_offloads_ > 0 ||
-               has_local_work() || remote_->nonempty.load(std::memory_order_acquire) ||
+        return registered_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
+               pending_offloads_ > 0 || has_local_work() ||
+               remote_->nonempty.load(std::memory_order_acquire) ||
                external_refs_.load(std::memory_order_acquire) > 0;
     }
+    // Destroys queued handlers without running them. Destroying one may close a handle
+    // it owned, which queues more; those are taken in the next round.
+    void discard_local_work() {
+        for (int round = 0; round < 16 && has_local_work(); ++round) {
+            std::vector<detail::pending_completion> c;
+            std::vector<unique_function<void()>> l;
+            c.swap(completions_);
+            l.swap(local_);
+        }
+    }
+
     bool has_local_work() const noexcept { return !completions_.empty() || !local_.empty(); }
 
     std::size_t drive(mode m, std::int64_t budget_us) {
@@ -318,8 +352,10 @@ class loop {
         const std::int64_t deadline = budget_us >= 0 ? clock_us() + budget_us : -1;
         for (;;) {
             std::int64_t timeout = -1;
-            if (m == mode::nowait) timeout = 0;
-            else if (deadline >= 0) timeout = deadline - clock_us() > 0 ? deadline - clock_us() : 0;
+            if (m == mode::nowait)
+                timeout = 0;
+            else if (deadline >= 0)
+                timeout = deadline - clock_us() > 0 ? deadline - clock_us() : 0;
             iterate(timeout);
             if (stop_requested_.exchange(false, std::memory_order_acq_rel)) break;
             if (m != mode::until_idle || !alive()) break;
@@ -360,8 +396,11 @@ class loop {
             o->on_ready(events_[i].events & o->registered_);
         }
         if (woken) {
-            remote_->wake_pending.store(false, std::memory_order_release);
+            // Drain before clearing the flag: clearing first would let a poster see the
+            // flag down, notify, and have that notification eaten by this drain while
+            // its own flag stays up — every later post would then skip the wakeup.
             wake_.drain();
+            remote_->wake_pending.store(false, std::memory_order_seq_cst);
             run_signals();
         }
         run_remote();
@@ -468,14 +507,15 @@ class loop {
   public:
     void forget_zombie(detail::io_object* o) noexcept {
         o->state_ &= static_cast<std::uint8_t>(~detail::io_object::zombie_bit);
-        if (o->prev_) o->prev_->next_ = o->next_;
-        else zombies_ = o->next_;
+        if (o->prev_)
+            o->prev_->next_ = o->next_;
+        else
+            zombies_ = o->next_;
         if (o->next_) o->next_->prev_ = o->prev_;
         o->prev_ = o->next_ = nullptr;
     }
 
   private:
-
     template <class F>
     void for_each_live(F&& f) {
         std::vector<detail::io_object*> all;
@@ -508,6 +548,7 @@ class loop {
     int signal_slot_ = -1;
     std::size_t registered_count_ = 0;
     std::size_t pending_offloads_ = 0;
+    std::atomic<int> offloads_in_flight_{0};
     std::size_t handlers_run_ = 0;
     std::atomic<std::size_t> external_refs_{0};
     std::atomic<bool> stop_requested_{false};

@@ -46,8 +46,10 @@ class timer_heap {
         if (i == heap_.size()) return;
         heap_[i] = last;
         last->heap_index = i;
-        if (i > 0 && less(last, heap_[(i - 1) / 4])) sift_up(i);
-        else sift_down(i);
+        if (i > 0 && less(last, heap_[(i - 1) / 4]))
+            sift_up(i);
+        else
+            sift_down(i);
     }
 
     // Used by the loop when it goes away: every node is forgotten at once.
@@ -63,7 +65,8 @@ class timer_heap {
 
   private:
     static bool less(const timer_node* a, const timer_node* b) noexcept {
-        return a->deadline_us < b->deadline_us || (a->deadline_us == b->deadline_us && a->seq < b->seq);
+        return a->deadline_us < b->deadline_us ||
+               (a->deadline_us == b->deadline_us && a->seq < b->seq);
     }
     void place(std::size_t i, timer_node* n) noexcept {
         heap_[i] = n;

@@ -79,27 +79,31 @@ class endpoint {
     int family() const noexcept { return storage_.ss_family; }
     bool valid() const noexcept { return len_ != 0; }
     std::uint16_t port() const noexcept {
-        if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+        if (family() == AF_INET)
+            return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
         if (family() == AF_INET6)
             return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
         return 0;
     }
     void set_port(std::uint16_t port) noexcept {
         if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&storage_)->sin_port = htons(port);
-        if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&storage_)->sin6_port = htons(port);
+        if (family() == AF_INET6)
+            reinterpret_cast<sockaddr_in6*>(&storage_)->sin6_port = htons(port);
     }
 
     std::string address() const {
         char buf[INET6_ADDRSTRLEN] = {};
         if (family() == AF_INET)
-            ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+            ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf,
+                        sizeof buf);
         else if (family() == AF_INET6)
             ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf,
                         sizeof buf);
 #if SLUICE_HAS_UNIX_SOCKETS
         else if (family() == AF_UNIX) {
             auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
-            std::size_t n = len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
+            std::size_t n =
+                len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
             std::string p(un->sun_path, n);
             while (!p.empty() && p.back() == '\0') p.pop_back();
             return p;

@@ -30,17 +30,28 @@ class error_category_impl final : public std::error_category {
     const char* name() const noexcept override { return "sluice"; }
     std::string message(int ev) const override {
         switch (static_cast<error>(ev)) {
-        case error::operation_aborted: return "operation aborted";
-        case error::eof: return "end of stream";
-        case error::write_queue_full: return "write queue is at its hard cap";
-        case error::timed_out: return "timed out";
-        case error::backend_unavailable: return "requested backend is not available";
-        case error::fd_too_large: return "descriptor is too large for select() (FD_SETSIZE)";
-        case error::not_open: return "handle is not open";
-        case error::already_open: return "handle is already open";
-        case error::in_progress: return "an operation of this kind is already pending";
-        case error::resolve_failed: return "name did not resolve to any address";
-        case error::loop_gone: return "the loop of this handle was destroyed";
+        case error::operation_aborted:
+            return "operation aborted";
+        case error::eof:
+            return "end of stream";
+        case error::write_queue_full:
+            return "write queue is at its hard cap";
+        case error::timed_out:
+            return "timed out";
+        case error::backend_unavailable:
+            return "requested backend is not available";
+        case error::fd_too_large:
+            return "descriptor is too large for select() (FD_SETSIZE)";
+        case error::not_open:
+            return "handle is not open";
+        case error::already_open:
+            return "handle is already open";
+        case error::in_progress:
+            return "an operation of this kind is already pending";
+        case error::resolve_failed:
+            return "name did not resolve to any address";
+        case error::loop_gone:
+            return "the loop of this handle was destroyed";
         }
         return "unknown sluice error";
     }
@@ -48,10 +59,14 @@ class error_category_impl final : public std::error_category {
     // ec == std::errc::operation_canceled for an aborted operation.
     bool equivalent(int ev, const std::error_condition& cond) const noexcept override {
         switch (static_cast<error>(ev)) {
-        case error::operation_aborted: return cond == std::errc::operation_canceled;
-        case error::timed_out: return cond == std::errc::timed_out;
-        case error::write_queue_full: return cond == std::errc::no_buffer_space;
-        default: return default_error_condition(ev) == cond;
+        case error::operation_aborted:
+            return cond == std::errc::operation_canceled;
+        case error::timed_out:
+            return cond == std::errc::timed_out;
+        case error::write_queue_full:
+            return cond == std::errc::no_buffer_space;
+        default:
+            return default_error_condition(ev) == cond;
         }
     }
 };

@@ -78,7 +78,8 @@ inline native_socket open_socket(int family, int type, std::error_code& ec) noex
 }
 
 inline void close_socket(native_socket s) noexcept {
-    if (s != invalid_socket) ::close(s); // no retry on EINTR: the fd is released either way on Linux
+    if (s != invalid_socket)
+        ::close(s); // no retry on EINTR: the fd is released either way on Linux
 }
 
 inline std::error_code set_option(native_socket s, int level, int name, int value) noexcept {
@@ -224,4 +225,3 @@ class wakeup_fd {
 
 } // namespace platform
 } // namespace sluice
-

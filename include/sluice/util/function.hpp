@@ -30,21 +30,20 @@ class unique_function<R(Args...)> {
     };
 
     template <class F>
-    static constexpr bool fits_inline = sizeof(F) <= inline_size &&
-                                        alignof(F) <= alignof(void*) &&
-                                        std::is_nothrow_move_constructible<F>::value;
+    static constexpr bool
+        fits_inline = sizeof(F) <= inline_size &&
+                      alignof(F) <= alignof(void*) && std::is_nothrow_move_constructible<F>::value;
 
     template <class F>
     static const ops* inline_ops() {
-        static constexpr ops table{
-            [](void* self, Args... args) -> R {
-                return (*static_cast<F*>(self))(std::forward<Args>(args)...);
-            },
-            [](void* dst, void* src) noexcept {
-                ::new (dst) F(std::move(*static_cast<F*>(src)));
-                static_cast<F*>(src)->~F();
-            },
-            [](void* self) noexcept { static_cast<F*>(self)->~F(); }};
+        static constexpr ops table{[](void* self, Args... args) -> R {
+                                       return (*static_cast<F*>(self))(std::forward<Args>(args)...);
+                                   },
+                                   [](void* dst, void* src) noexcept {
+                                       ::new (dst) F(std::move(*static_cast<F*>(src)));
+                                       static_cast<F*>(src)->~F();
+                                   },
+                                   [](void* self) noexcept { static_cast<F*>(self)->~F(); }};
         return &table;
     }
 

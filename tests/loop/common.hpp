@@ -1,0 +1,76 @@
+// Shared helpers for the loop/handle tests. The backend under test comes from the
+// SLUICE_BACKEND environment variable, so ctest runs this one binary once per backend.
+#pragma once
+
+#include <ostream>
+#include <doctest/doctest.h>
+#include <sluice.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+namespace doctest {
+template <>
+struct StringMaker<std::error_code> {
+    static String convert(const std::error_code& ec) {
+        return (std::string(ec.category().name()) + ":" + std::to_string(ec.value()) + " (" +
+                ec.message() + ")")
+            .c_str();
+    }
+};
+} // namespace doctest
+
+namespace test {
+
+inline sluice::backend backend_under_test() {
+    sluice::backend b = sluice::backend::automatic;
+    const char* env = std::getenv("SLUICE_BACKEND");
+    if (env && !sluice::parse_backend(env, b)) FAIL("unknown SLUICE_BACKEND " << env);
+    return b;
+}
+
+// A loop on the backend under test whose run is bounded: a test that would hang fails.
+struct bounded_loop : sluice::loop {
+    bounded_loop() : sluice::loop(backend_under_test()) { REQUIRE_FALSE(status()); }
+    template <class Pred>
+    bool run_until(Pred done, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        while (!done()) {
+            if (std::chrono::steady_clock::now() >= deadline) return false;
+            run_for(std::chrono::milliseconds(50));
+        }
+        return true;
+    }
+};
+
+// A listener on 127.0.0.1 with a kernel-chosen port.
+inline std::uint16_t listen_loopback(sluice::tcp_listener& l) {
+    REQUIRE_FALSE(l.listen(sluice::endpoint::loopback_v4(0)));
+    std::error_code ec;
+    auto ep = l.local_endpoint(ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(ep.port() != 0);
+    return ep.port();
+}
+
+// Deterministic pseudo-random bytes (xorshift), so checksums can be compared.
+inline std::string pattern(std::size_t n, std::uint32_t seed) {
+    std::string s(n, '\0');
+    std::uint32_t x = seed ? seed : 1;
+    for (auto& c : s) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        c = static_cast<char>(x);
+    }
+    return s;
+}
+
+inline std::uint64_t fnv1a(std::uint64_t h, std::string_view data) {
+    for (unsigned char c : data) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+inline constexpr std::uint64_t fnv_seed = 1469598103934665603ull;
+
+} // namespace test

@@ -1,0 +1,166 @@
+#include "common.hpp"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+TEST_CASE(
+    "4 threads x 100k posts: each runs exactly once, in order per thread, on the loop thread") {
+    test::bounded_loop loop;
+    constexpr int threads = 4, per_thread = 100000;
+    std::vector<int> last(threads, -1);
+    std::vector<int> count(threads, 0);
+    bool out_of_order = false, wrong_thread = false;
+    auto loop_thread = std::this_thread::get_id();
+    auto guard = loop.keep_alive();
+    std::vector<std::thread> producers;
+    for (int t = 0; t < threads; ++t)
+        producers.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i)
+                loop.post([&, t, i] {
+                    if (std::this_thread::get_id() != loop_thread) wrong_thread = true;
+                    if (i != last[static_cast<std::size_t>(t)] + 1) out_of_order = true;
+                    last[static_cast<std::size_t>(t)] = i;
+                    ++count[static_cast<std::size_t>(t)];
+                });
+        });
+    std::thread joiner([&] {
+        for (auto& p : producers) p.join();
+        guard.reset(); // lets run() return once the queue is empty
+    });
+    loop.run();
+    joiner.join();
+    loop.poll(); // anything posted right at the end
+    for (int t = 0; t < threads; ++t) CHECK(count[static_cast<std::size_t>(t)] == per_thread);
+    CHECK_FALSE(out_of_order);
+    CHECK_FALSE(wrong_thread);
+}
+
+TEST_CASE("post wakes a loop blocked in run()") {
+    test::bounded_loop loop;
+    auto guard = loop.keep_alive();
+    std::atomic<bool> ran{false};
+    std::thread t([&] {
+        std::this_thread::sleep_for(50ms);
+        loop.post([&] {
+            ran = true;
+            loop.stop();
+        });
+    });
+    loop.run();
+    t.join();
+    CHECK(ran);
+}
+
+TEST_CASE("stop() from another thread ends run()") {
+    test::bounded_loop loop;
+    sluice::timer t(loop);
+    t.start(10s, [](std::error_code) {});
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(30ms);
+        loop.stop();
+    });
+    auto start = std::chrono::steady_clock::now();
+    loop.run();
+    stopper.join();
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    CHECK(t.pending());
+}
+
+TEST_CASE("poll() never blocks; defer() runs after the current callbacks") {
+    test::bounded_loop loop;
+    sluice::timer t(loop);
+    t.start(10s, [](std::error_code) {});
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 100; ++i) loop.poll();
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
+    std::vector<int> order;
+    loop.defer([&] {
+        order.push_back(1);
+        loop.defer([&] { order.push_back(3); });
+    });
+    loop.defer([&] { order.push_back(2); });
+    loop.poll();
+    loop.poll();
+    CHECK(order == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("offload runs work off the loop thread and completes on it") {
+    test::bounded_loop loop;
+    auto loop_thread = std::this_thread::get_id();
+    std::thread::id work_thread, done_thread;
+    int result = 0;
+    loop.offload(
+        [&] {
+            work_thread = std::this_thread::get_id();
+            std::this_thread::sleep_for(20ms); // a blocking call, off the loop
+            result = 42;
+        },
+        [&] { done_thread = std::this_thread::get_id(); });
+    loop.run(); // stays alive while the work is outstanding
+    CHECK(result == 42);
+    CHECK(work_thread != loop_thread);
+    CHECK(done_thread == loop_thread);
+}
+
+TEST_CASE("the loop timer keeps running while the pool blocks") {
+    test::bounded_loop loop;
+    int ticks = 0;
+    sluice::timer t(loop);
+    t.start(1ms, 1ms, [&](std::error_code ec) {
+        if (!ec) ++ticks;
+    });
+    bool done = false;
+    loop.offload([] { std::this_thread::sleep_for(100ms); },
+                 [&] {
+                     done = true;
+                     t.cancel();
+                 });
+    REQUIRE(loop.run_until([&] { return done; }));
+    CHECK(ticks >= 10);
+}
+
+TEST_CASE("SIGUSR1 is delivered on the loop thread") {
+    test::bounded_loop loop;
+    int got = 0;
+    auto loop_thread = std::this_thread::get_id();
+    bool right_thread = false;
+    REQUIRE_FALSE(loop.on_signal(SIGUSR1, [&](int signo) {
+        got = signo;
+        right_thread = std::this_thread::get_id() == loop_thread;
+    }));
+    std::thread t([] { ::kill(::getpid(), SIGUSR1); });
+    t.join();
+    REQUIRE(loop.run_until([&] { return got != 0; }));
+    CHECK(got == SIGUSR1);
+    CHECK(right_thread);
+    loop.cancel_signal(SIGUSR1);
+}
+
+TEST_CASE("native_handle is pollable for embedding (epoll/kqueue)") {
+    test::bounded_loop loop;
+    if (loop.backend_kind() == sluice::backend::epoll ||
+        loop.backend_kind() == sluice::backend::kqueue) {
+        CHECK(loop.native_handle() >= 0);
+    } else {
+        CHECK(loop.native_handle() == -1);
+    }
+}
+
+TEST_CASE("an unavailable backend is an error, not a silent fallback") {
+#if !SLUICE_HAS_KQUEUE
+    sluice::loop l(sluice::backend::kqueue);
+    CHECK(l.status() == sluice::error::backend_unavailable);
+    sluice::timer t(l);
+    std::error_code got;
+    t.start(1ms, [&](std::error_code ec) { got = ec; });
+    l.poll();
+    CHECK(l.run() == 0);
+#endif
+    sluice::backend b;
+    CHECK(sluice::parse_backend("poll", b));
+    CHECK(b == sluice::backend::poll);
+    CHECK_FALSE(sluice::parse_backend("iocp", b));
+}
