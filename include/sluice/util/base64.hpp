@@ -22,8 +22,8 @@ struct base64_table {
     std::uint8_t v[256];
     constexpr base64_table() : v{} {
         for (int i = 0; i < 256; ++i) v[i] = 0xFF;
-        for (int i = 0; i < 64; ++i) v[static_cast<unsigned char>(base64_alphabet[i])] =
-            static_cast<std::uint8_t>(i);
+        for (int i = 0; i < 64; ++i)
+            v[static_cast<unsigned char>(base64_alphabet[i])] = static_cast<std::uint8_t>(i);
     }
 };
 inline constexpr base64_table base64_decode_table{};
@@ -84,8 +84,8 @@ inline bool base64_decode(std::string_view in, std::uint8_t* out, std::size_t& o
         std::uint8_t c = t[static_cast<unsigned char>(in[i + 2])];
         std::uint8_t d = t[static_cast<unsigned char>(in[i + 3])];
         if ((a | b | c | d) == 0xFF) return false;
-        std::uint32_t v = (std::uint32_t{a} << 18) | (std::uint32_t{b} << 12) |
-                          (std::uint32_t{c} << 6) | d;
+        std::uint32_t v =
+            (std::uint32_t{a} << 18) | (std::uint32_t{b} << 12) | (std::uint32_t{c} << 6) | d;
         out[o++] = static_cast<std::uint8_t>(v >> 16);
         out[o++] = static_cast<std::uint8_t>(v >> 8);
         out[o++] = static_cast<std::uint8_t>(v);

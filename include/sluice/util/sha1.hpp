@@ -1,5 +1,6 @@
 // sluice — SHA-1 (RFC 3174), only for the WebSocket accept value.
-// SHA-1 is broken for collision resistance; RFC 6455 uses it as a fixed transform, not for security.
+// SHA-1 is broken for collision resistance; RFC 6455 uses it as a fixed transform, not for
+// security.
 #pragma once
 
 #include <sluice/config.hpp>
@@ -14,7 +15,7 @@ namespace sluice {
 namespace util {
 
 class sha1 {
-public:
+  public:
     using digest = std::array<std::uint8_t, 20>;
 
     sha1() noexcept { reset(); }
@@ -59,7 +60,8 @@ public:
             used_ = 0;
         }
         std::memset(block_ + used_, 0, 56 - used_);
-        for (int i = 0; i < 8; ++i) block_[56 + i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+        for (int i = 0; i < 8; ++i)
+            block_[56 + i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
         compress(block_);
         digest out{};
         for (int i = 0; i < 5; ++i) {
@@ -78,7 +80,7 @@ public:
     }
     static digest hash(std::string_view s) noexcept { return hash(s.data(), s.size()); }
 
-private:
+  private:
     static std::uint32_t rotl(std::uint32_t x, int r) noexcept {
         return (x << r) | (x >> (32 - r));
     }

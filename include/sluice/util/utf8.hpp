@@ -17,7 +17,7 @@ namespace sluice {
 namespace util {
 
 class utf8_validator {
-public:
+  public:
     // Validates the next bytes of the stream; returns false once the stream is invalid (sticky).
     bool feed(const void* data, std::size_t n) noexcept {
         if (SLUICE_UNLIKELY(bad_)) return false;
@@ -48,12 +48,16 @@ public:
                 need = 1;
             } else if (b < 0xF0) {
                 need = 2;
-                if (b == 0xE0) lo = 0xA0;      // overlong 3-byte form
-                else if (b == 0xED) hi = 0x9F; // UTF-16 surrogates
+                if (b == 0xE0)
+                    lo = 0xA0; // overlong 3-byte form
+                else if (b == 0xED)
+                    hi = 0x9F; // UTF-16 surrogates
             } else if (b < 0xF5) {
                 need = 3;
-                if (b == 0xF0) lo = 0x90;      // overlong 4-byte form
-                else if (b == 0xF4) hi = 0x8F; // above U+10FFFF
+                if (b == 0xF0)
+                    lo = 0x90; // overlong 4-byte form
+                else if (b == 0xF4)
+                    hi = 0x8F; // above U+10FFFF
             } else {
                 return fail(); // F5..FF never appear
             }
@@ -78,7 +82,7 @@ public:
         bad_ = false;
     }
 
-private:
+  private:
     bool fail() noexcept {
         bad_ = true;
         return false;

@@ -79,7 +79,7 @@ struct event {
 };
 
 class codec {
-public:
+  public:
     explicit codec(role r, const options& o = options{}) noexcept
         : max_message_(o.max_message_size), ext_(o.ext), rng_(o.rng),
           fragment_size_(o.fragment_size), role_(r), reassemble_(o.reassemble),
@@ -241,7 +241,7 @@ public:
     // Bytes held by the reassembly buffer (0 while idle).
     std::size_t buffered_capacity() const noexcept { return buf_.capacity(); }
 
-private:
+  private:
     enum class rx_state : std::uint8_t { header, payload, closed };
 
     std::uint8_t allowed_rsv() const noexcept {
@@ -442,7 +442,8 @@ private:
             std::uint8_t body[2];
             std::uint8_t tmp[max_header_size + 2];
             close_sent_ = true;
-            emit_send(h, tmp, build_frame(tmp, opcode::close, true, body, close_body(body, code, {})));
+            emit_send(h, tmp,
+                      build_frame(tmp, opcode::close, true, body, close_body(body, code, {})));
         }
         event ev{event_type::fail};
         ev.code = code;
@@ -471,8 +472,8 @@ private:
         return write_frame(out, fh, p, n);
     }
 
-    std::size_t write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p,
-                             std::size_t n, bool fin) {
+    std::size_t write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p, std::size_t n,
+                             bool fin) {
         const std::size_t frag = fragment_size_ == 0 ? n : fragment_size_;
         std::size_t w = 0;
         opcode op = first;

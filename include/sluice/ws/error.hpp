@@ -17,8 +17,8 @@ inline constexpr std::uint16_t normal = 1000;
 inline constexpr std::uint16_t going_away = 1001;
 inline constexpr std::uint16_t protocol_error = 1002;
 inline constexpr std::uint16_t unsupported_data = 1003;
-inline constexpr std::uint16_t no_status = 1005;        // never on the wire: "the close had no code"
-inline constexpr std::uint16_t abnormal = 1006;         // never on the wire: "no close frame at all"
+inline constexpr std::uint16_t no_status = 1005; // never on the wire: "the close had no code"
+inline constexpr std::uint16_t abnormal = 1006;  // never on the wire: "no close frame at all"
 inline constexpr std::uint16_t invalid_payload = 1007;
 inline constexpr std::uint16_t policy_violation = 1008;
 inline constexpr std::uint16_t message_too_big = 1009;
@@ -78,44 +78,78 @@ enum class error : std::uint8_t {
 
 namespace detail {
 class ws_category_impl final : public std::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "sluice.ws"; }
     std::string message(int ev) const override {
         switch (static_cast<error>(ev)) {
-        case error::reserved_bits: return "frame has RSV bits set that no extension negotiated";
-        case error::unknown_opcode: return "frame has a reserved opcode";
-        case error::unmasked_frame: return "client frame is not masked";
-        case error::masked_frame: return "server frame is masked";
-        case error::fragmented_control: return "control frame is fragmented";
-        case error::control_too_long: return "control frame payload is longer than 125 bytes";
-        case error::non_minimal_length: return "payload length is not minimally encoded";
-        case error::length_msb_set: return "64-bit payload length has its most significant bit set";
-        case error::unexpected_continuation: return "continuation frame without a message to continue";
-        case error::expected_continuation: return "new data frame while a fragmented message is open";
-        case error::bad_close_payload: return "close frame payload of one byte";
-        case error::bad_close_code: return "close frame carries an invalid status code";
-        case error::invalid_utf8: return "text message is not valid UTF-8";
-        case error::invalid_close_reason: return "close reason is not valid UTF-8";
-        case error::message_too_big: return "message exceeds the maximum message size";
-        case error::extension_failed: return "extension rejected the frame";
-        case error::closed: return "close frame already sent or received";
-        case error::message_in_progress: return "a fragmented outgoing message is still open";
-        case error::no_message_in_progress: return "no fragmented outgoing message to continue";
-        case error::payload_too_long: return "control frame payload longer than 125 bytes";
-        case error::invalid_close_code: return "close code may not be sent";
-        case error::buffer_too_small: return "output buffer too small";
-        case error::bad_method: return "handshake request method is not GET";
-        case error::bad_http_version: return "handshake requires HTTP/1.1 or later";
-        case error::missing_host: return "handshake request needs exactly one Host header";
-        case error::missing_upgrade: return "Upgrade header does not contain websocket";
-        case error::missing_connection_upgrade: return "Connection header does not contain upgrade";
-        case error::bad_key: return "Sec-WebSocket-Key is not base64 of 16 bytes";
-        case error::bad_version: return "Sec-WebSocket-Version is not 13";
-        case error::origin_rejected: return "Origin rejected";
-        case error::bad_status: return "handshake response status is not 101";
-        case error::bad_accept: return "Sec-WebSocket-Accept does not match the key";
-        case error::unexpected_subprotocol: return "server selected a subprotocol that was not offered";
-        case error::unexpected_extension: return "server selected an extension that was not offered";
+        case error::reserved_bits:
+            return "frame has RSV bits set that no extension negotiated";
+        case error::unknown_opcode:
+            return "frame has a reserved opcode";
+        case error::unmasked_frame:
+            return "client frame is not masked";
+        case error::masked_frame:
+            return "server frame is masked";
+        case error::fragmented_control:
+            return "control frame is fragmented";
+        case error::control_too_long:
+            return "control frame payload is longer than 125 bytes";
+        case error::non_minimal_length:
+            return "payload length is not minimally encoded";
+        case error::length_msb_set:
+            return "64-bit payload length has its most significant bit set";
+        case error::unexpected_continuation:
+            return "continuation frame without a message to continue";
+        case error::expected_continuation:
+            return "new data frame while a fragmented message is open";
+        case error::bad_close_payload:
+            return "close frame payload of one byte";
+        case error::bad_close_code:
+            return "close frame carries an invalid status code";
+        case error::invalid_utf8:
+            return "text message is not valid UTF-8";
+        case error::invalid_close_reason:
+            return "close reason is not valid UTF-8";
+        case error::message_too_big:
+            return "message exceeds the maximum message size";
+        case error::extension_failed:
+            return "extension rejected the frame";
+        case error::closed:
+            return "close frame already sent or received";
+        case error::message_in_progress:
+            return "a fragmented outgoing message is still open";
+        case error::no_message_in_progress:
+            return "no fragmented outgoing message to continue";
+        case error::payload_too_long:
+            return "control frame payload longer than 125 bytes";
+        case error::invalid_close_code:
+            return "close code may not be sent";
+        case error::buffer_too_small:
+            return "output buffer too small";
+        case error::bad_method:
+            return "handshake request method is not GET";
+        case error::bad_http_version:
+            return "handshake requires HTTP/1.1 or later";
+        case error::missing_host:
+            return "handshake request needs exactly one Host header";
+        case error::missing_upgrade:
+            return "Upgrade header does not contain websocket";
+        case error::missing_connection_upgrade:
+            return "Connection header does not contain upgrade";
+        case error::bad_key:
+            return "Sec-WebSocket-Key is not base64 of 16 bytes";
+        case error::bad_version:
+            return "Sec-WebSocket-Version is not 13";
+        case error::origin_rejected:
+            return "Origin rejected";
+        case error::bad_status:
+            return "handshake response status is not 101";
+        case error::bad_accept:
+            return "Sec-WebSocket-Accept does not match the key";
+        case error::unexpected_subprotocol:
+            return "server selected a subprotocol that was not offered";
+        case error::unexpected_extension:
+            return "server selected an extension that was not offered";
         }
         return "unknown sluice.ws error";
     }
@@ -136,9 +170,12 @@ inline std::error_code make_error_code(error e) noexcept {
 inline constexpr std::uint16_t close_code_for(error e) noexcept {
     switch (e) {
     case error::invalid_utf8:
-    case error::invalid_close_reason: return close_code::invalid_payload;
-    case error::message_too_big: return close_code::message_too_big;
-    default: break;
+    case error::invalid_close_reason:
+        return close_code::invalid_payload;
+    case error::message_too_big:
+        return close_code::message_too_big;
+    default:
+        break;
     }
     if (static_cast<int>(e) >= static_cast<int>(error::reserved_bits) &&
         static_cast<int>(e) <= static_cast<int>(error::extension_failed))
@@ -149,10 +186,14 @@ inline constexpr std::uint16_t close_code_for(error e) noexcept {
 // The HTTP status a server answers a failed handshake with.
 inline constexpr int http_status_for(error e) noexcept {
     switch (e) {
-    case error::bad_method: return 405;
-    case error::bad_version: return 426;
-    case error::origin_rejected: return 403;
-    default: return 400;
+    case error::bad_method:
+        return 405;
+    case error::bad_version:
+        return 426;
+    case error::origin_rejected:
+        return 403;
+    default:
+        return 400;
     }
 }
 

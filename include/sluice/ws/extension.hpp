@@ -17,16 +17,16 @@ namespace sluice {
 namespace ws {
 
 class extension_sink {
-public:
+  public:
     // Accepts transformed message bytes; a non-zero error means stop (the codec fails with it).
     virtual error write(const std::uint8_t* data, std::size_t n) noexcept = 0;
 
-protected:
+  protected:
     ~extension_sink() = default;
 };
 
 class extension {
-public:
+  public:
     virtual ~extension() = default;
 
     // RSV bits (rsv1/rsv2/rsv3) this extension negotiated. Other bits still fail with 1002.

@@ -26,7 +26,9 @@ enum class opcode : std::uint8_t {
     pong = 0xA,
 };
 
-inline constexpr bool is_control(opcode op) noexcept { return (static_cast<unsigned>(op) & 8u) != 0; }
+inline constexpr bool is_control(opcode op) noexcept {
+    return (static_cast<unsigned>(op) & 8u) != 0;
+}
 
 inline constexpr bool is_known_opcode(unsigned op) noexcept {
     return op <= 2 || (op >= 8 && op <= 10);
@@ -167,8 +169,12 @@ inline std::size_t mask_copy(std::uint8_t* dst, const std::uint8_t* src, std::si
         --n;
     }
     if (n >= 8) {
+        const std::uint8_t k4[4] = {key[phase], key[(phase + 1) & 3], key[(phase + 2) & 3],
+                                    key[(phase + 3) & 3]};
         std::uint8_t kb[16];
-        for (int i = 0; i < 16; ++i) kb[i] = key[(phase + static_cast<std::size_t>(i)) & 3];
+        std::memcpy(kb, k4, 4);
+        std::memcpy(kb + 4, k4, 4);
+        std::memcpy(kb + 8, kb, 8);
 #if defined(__SSE2__)
         const __m128i k16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kb));
         for (; n >= 64; n -= 64, src += 64, dst += 64) {

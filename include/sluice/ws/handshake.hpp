@@ -64,7 +64,7 @@ struct header_field {
 
 // A non-owning view of header fields.
 class header_list {
-public:
+  public:
     constexpr header_list() noexcept = default;
     constexpr header_list(const header_field* d, std::size_t n) noexcept : data_(d), size_(n) {}
     template <std::size_t N>
@@ -107,7 +107,7 @@ public:
     const header_field* end() const noexcept { return data_ + size_; }
     std::size_t size() const noexcept { return size_; }
 
-private:
+  private:
     const header_field* data_ = nullptr;
     std::size_t size_ = 0;
 };
@@ -178,9 +178,9 @@ struct server_config {
 };
 
 struct server_handshake {
-    std::error_code ec;          // empty on success
-    int status = 0;              // 101 on success, else the HTTP error status
-    std::string response;        // the complete response head to send
+    std::error_code ec;           // empty on success
+    int status = 0;               // 101 on success, else the HTTP error status
+    std::string response;         // the complete response head to send
     std::string_view subprotocol; // the selected one (a view into the request), may be empty
 
     bool ok() const noexcept { return status == 101; }
@@ -189,12 +189,18 @@ struct server_handshake {
 namespace detail {
 inline const char* reason_phrase(int status) noexcept {
     switch (status) {
-    case 101: return "Switching Protocols";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 405: return "Method Not Allowed";
-    case 426: return "Upgrade Required";
-    default: return "Error";
+    case 101:
+        return "Switching Protocols";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 405:
+        return "Method Not Allowed";
+    case 426:
+        return "Upgrade Required";
+    default:
+        return "Error";
     }
 }
 
@@ -203,7 +209,8 @@ inline server_handshake reject(error e) {
     r.ec = make_error_code(e);
     r.status = http_status_for(e);
     r.response = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
-    if (e == error::bad_version) r.response += "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+    if (e == error::bad_version)
+        r.response += "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
     if (e == error::bad_method) r.response += "Allow: GET\r\n";
     r.response += "Connection: close\r\nContent-Length: 0\r\n\r\n";
     return r;
@@ -260,10 +267,10 @@ inline server_handshake accept_handshake(const request_view& req, const server_c
 // ---------------------------------------------------------------- client side
 
 struct client_config {
-    std::string_view host;         // Host header value (authority, with port if not default)
-    std::string_view target = "/"; // request-target
-    std::string_view origin{};     // sent when non-empty
-    string_list subprotocols{};    // offered, in preference order
+    std::string_view host;            // Host header value (authority, with port if not default)
+    std::string_view target = "/";    // request-target
+    std::string_view origin{};        // sent when non-empty
+    string_list subprotocols{};       // offered, in preference order
     std::string_view extra_headers{}; // raw "Name: value\r\n" lines
 };
 
@@ -321,7 +328,8 @@ inline std::error_code verify_response(const response_view& res, std::string_vie
     if (!is_http11_or_later(res.version) || res.status != 101) return error::bad_status;
     if (!h.has_token("Upgrade", "websocket")) return error::missing_upgrade;
     if (!h.has_token("Connection", "upgrade")) return error::missing_connection_upgrade;
-    if (h.count("Sec-WebSocket-Accept") != 1 || h.get("Sec-WebSocket-Accept") != compute_accept(key))
+    if (h.count("Sec-WebSocket-Accept") != 1 ||
+        h.get("Sec-WebSocket-Accept") != compute_accept(key))
         return error::bad_accept;
     if (h.count("Sec-WebSocket-Extensions") != 0) return error::unexpected_extension;
     std::string_view chosen;
