@@ -1,0 +1,10 @@
+// sluice — HTTP/1.1, sans-I/O: parser, serializer, URL and CORS helpers.
+// Bytes in, views and bytes out; the server that drives them lives on the loop.
+#pragma once
+
+#include <sluice/http/error.hpp>
+#include <sluice/http/message.hpp>
+#include <sluice/http/parser.hpp>
+#include <sluice/http/serializer.hpp>
+#include <sluice/http/url.hpp>
+#include <sluice/http/cors.hpp>

@@ -1,0 +1,321 @@
+// sluice — HTTP/1.1 message serializer, Date header cache, 100 Continue.
+//
+// The serializer appends to a sink: a std::string, or a fixed caller buffer
+// (out_buffer) for the allocation-free path. It refuses names that are not
+// tokens and values holding CR, LF or NUL, so a caller can never be tricked
+// into response splitting; the first failure sticks in error().
+#pragma once
+
+#include <sluice/config.hpp>
+#include <sluice/http/error.hpp>
+#include <sluice/http/message.hpp>
+#include <sluice/http/parser.hpp>
+
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace sluice {
+namespace http {
+
+inline constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// A fixed output buffer. Writes past the capacity are dropped and remembered.
+class out_buffer {
+  public:
+    out_buffer(char* data, std::size_t capacity) noexcept : data_(data), cap_(capacity) {}
+    void append(const char* s, std::size_t n) noexcept {
+        if (n > cap_ - len_) {
+            overflow_ = true;
+            return;
+        }
+        std::memcpy(data_ + len_, s, n);
+        len_ += n;
+    }
+    std::size_t size() const noexcept { return len_; }
+    bool overflowed() const noexcept { return overflow_; }
+    std::string_view view() const noexcept { return std::string_view(data_, len_); }
+    void clear() noexcept { len_ = 0, overflow_ = false; }
+
+  private:
+    char* data_;
+    std::size_t cap_;
+    std::size_t len_ = 0;
+    bool overflow_ = false;
+};
+
+namespace detail {
+inline void put(std::string& s, const char* p, std::size_t n) { s.append(p, n); }
+inline void put(out_buffer& b, const char* p, std::size_t n) noexcept { b.append(p, n); }
+inline bool overflowed(const std::string&) noexcept { return false; }
+inline bool overflowed(const out_buffer& b) noexcept { return b.overflowed(); }
+
+inline std::size_t format_uint(std::uint64_t v, char* out, unsigned base = 10) noexcept {
+    char tmp[24];
+    std::size_t n = 0;
+    do {
+        unsigned d = static_cast<unsigned>(v % base);
+        tmp[n++] = static_cast<char>(d < 10 ? '0' + d : 'A' + d - 10);
+        v /= base;
+    } while (v);
+    for (std::size_t i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+inline bool valid_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!has(static_cast<unsigned char>(c), c_token)) return false;
+    return true;
+}
+inline bool valid_value(std::string_view s) noexcept {
+    for (char c : s)
+        if (!has(static_cast<unsigned char>(c), c_text)) return false;
+    return true;
+}
+} // namespace detail
+
+// Standard reason phrases for the common codes ("" for others; still valid).
+inline std::string_view reason_phrase(unsigned status) noexcept {
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "";
+    }
+}
+
+template <class Sink>
+class serializer {
+  public:
+    explicit serializer(Sink& out) noexcept : out_(out) {}
+
+    serializer& status_line(unsigned status, std::string_view reason = {}, unsigned minor = 1) {
+        if (status < 100 || status > 999) return fail();
+        if (reason.data() == nullptr) reason = reason_phrase(status);
+        if (!detail::valid_value(reason)) return fail();
+        char line[16] = {
+            'H', 'T', 'T', 'P', '/', '1', '.', static_cast<char>('0' + (minor ? 1 : 0)), ' '};
+        detail::format_uint(status, line + 9);
+        line[12] = ' ';
+        raw(line, 13);
+        raw(reason);
+        return raw("\r\n", 2);
+    }
+
+    serializer& request_line(std::string_view method, std::string_view target, unsigned minor = 1) {
+        if (!detail::valid_token(method) || target.empty()) return fail();
+        for (char c : target)
+            if (!detail::has(static_cast<unsigned char>(c), detail::c_vtarget)) return fail();
+        raw(method);
+        raw(" ", 1);
+        raw(target);
+        return raw(minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", 11);
+    }
+
+    serializer& header(std::string_view name, std::string_view value) {
+        if (!detail::valid_token(name) || !detail::valid_value(value)) return fail();
+        // Leading or trailing whitespace would be stripped by the reader anyway.
+        if (!value.empty() && (detail::is_ows(value.front()) || detail::is_ows(value.back())))
+            return fail();
+        raw(name);
+        raw(": ", 2);
+        raw(value);
+        return raw("\r\n", 2);
+    }
+
+    serializer& header(std::string_view name, std::uint64_t value) {
+        char num[24];
+        return header(name, std::string_view(num, detail::format_uint(value, num)));
+    }
+
+    serializer& content_length(std::uint64_t n) { return header("Content-Length", n); }
+    serializer& chunked() { return header("Transfer-Encoding", "chunked"); }
+
+    // Ends the head. Call after the framing header (content_length or chunked).
+    serializer& end_head() { return raw("\r\n", 2); }
+
+    // Body helpers for a chunked message. An empty chunk would end the body, so
+    // it is skipped.
+    serializer& chunk(std::string_view data) {
+        if (data.empty()) return *this;
+        char size[24];
+        std::size_t n = detail::format_uint(data.size(), size, 16);
+        raw(size, n);
+        raw("\r\n", 2);
+        raw(data);
+        return raw("\r\n", 2);
+    }
+    serializer& last_chunk(const http::header* trailers = nullptr, std::size_t n = 0) {
+        raw("0\r\n", 3);
+        for (std::size_t i = 0; i < n; ++i) header(trailers[i].name, trailers[i].value);
+        return raw("\r\n", 2);
+    }
+
+    // Raw bytes (a body sent with Content-Length).
+    serializer& body(std::string_view data) { return raw(data); }
+
+    std::error_code error() const noexcept {
+        if (err_) return make_error_code(error::invalid_field);
+        if (detail::overflowed(out_)) return make_error_code(error::buffer_too_small);
+        return {};
+    }
+
+  private:
+    serializer& raw(std::string_view s) { return raw(s.data(), s.size()); }
+    serializer& raw(const char* p, std::size_t n) {
+        if (!err_) detail::put(out_, p, n);
+        return *this;
+    }
+    serializer& fail() noexcept {
+        err_ = true;
+        return *this;
+    }
+
+    Sink& out_;
+    bool err_ = false;
+};
+
+// IMF-fixdate (RFC 9110 5.6.7) of a Unix time, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
+// Computed by hand: gmtime is not thread-safe and gmtime_r is not standard C++.
+inline constexpr std::size_t imf_fixdate_size = 29;
+inline void format_imf_fixdate(std::int64_t unix_seconds, char out[imf_fixdate_size]) noexcept {
+    std::int64_t days = unix_seconds / 86400, secs = unix_seconds % 86400;
+    if (secs < 0) secs += 86400, --days;
+    // Civil date from days since 1970-01-01 (era-based, proleptic Gregorian).
+    std::int64_t z = days + 719468;
+    std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    std::int64_t doe = z - era * 146097;
+    std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    std::int64_t y = yoe + era * 400;
+    std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    std::int64_t mp = (5 * doy + 2) / 153;
+    std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2) ++y;
+    static constexpr char wd[] = "ThuFriSatSunMonTueWed"; // 1970-01-01 was a Thursday
+    static constexpr char mo[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    std::int64_t w = days % 7;
+    if (w < 0) w += 7;
+    auto two = [](char* o, std::int64_t v) {
+        o[0] = static_cast<char>('0' + v / 10);
+        o[1] = static_cast<char>('0' + v % 10);
+    };
+    std::memcpy(out, wd + w * 3, 3);
+    out[3] = ',';
+    out[4] = ' ';
+    two(out + 5, d);
+    out[7] = ' ';
+    std::memcpy(out + 8, mo + (m - 1) * 3, 3);
+    out[11] = ' ';
+    std::int64_t yy = y < 0 ? 0 : (y > 9999 ? 9999 : y);
+    two(out + 12, yy / 100);
+    two(out + 14, yy % 100);
+    out[16] = ' ';
+    two(out + 17, secs / 3600);
+    out[19] = ':';
+    two(out + 20, secs / 60 % 60);
+    out[22] = ':';
+    two(out + 23, secs % 60);
+    std::memcpy(out + 25, " GMT", 4);
+}
+
+// The Date value changes once a second while a server answers many requests a
+// second: format it once per second. One cache per thread (no locking).
+class date_cache {
+  public:
+    std::string_view get(std::int64_t unix_seconds) noexcept {
+        if (unix_seconds != sec_) {
+            sec_ = unix_seconds;
+            format_imf_fixdate(unix_seconds, buf_);
+            ++formats_;
+        }
+        return std::string_view(buf_, imf_fixdate_size);
+    }
+    template <class Clock, class Duration>
+    std::string_view get(std::chrono::time_point<Clock, Duration> t) noexcept {
+        return get(static_cast<std::int64_t>(
+            std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count()));
+    }
+    std::string_view now() noexcept { return get(std::chrono::system_clock::now()); }
+    std::uint64_t formats() const noexcept { return formats_; }
+
+  private:
+    std::int64_t sec_ = INT64_MIN;
+    std::uint64_t formats_ = 0;
+    char buf_[imf_fixdate_size] = {};
+};
+
+} // namespace http
+} // namespace sluice
