@@ -8,6 +8,7 @@
 //   backend/   one small file per poller behind one narrow interface
 //   loop/      the loop: timers, posting, signals, thread pool
 //   handles/   tcp, unix, udp, timer
+//   http/ ws/  protocol codecs (sans-I/O) and their helpers in util/
 #pragma once
 
 #include <sluice/version.hpp>
@@ -24,3 +25,6 @@
 #include <sluice/handles/tcp.hpp>
 #include <sluice/handles/unix.hpp>
 #include <sluice/handles/udp.hpp>
+// protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket
+#include <sluice/http.hpp>
+#include <sluice/ws.hpp>

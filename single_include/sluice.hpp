@@ -12,6 +12,7 @@
 //   backend/   one small file per poller behind one narrow interface
 //   loop/      the loop: timers, posting, signals, thread pool
 //   handles/   tcp, unix, udp, timer
+//   http/ ws/  protocol codecs (sans-I/O) and their helpers in util/
 
 // ---- begin sluice/version.hpp ----
 // sluice — version macros. The only place the version is written down.
@@ -3429,4 +3430,3792 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
 
 } // namespace sluice
 // ---- end sluice/handles/udp.hpp ----
+// protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket
+// ---- begin sluice/http.hpp ----
+// sluice — HTTP/1.1, sans-I/O: parser, serializer, URL and CORS helpers.
+// Bytes in, views and bytes out; the server that drives them lives on the loop.
+
+// ---- begin sluice/http/error.hpp ----
+// sluice — HTTP error codes.
+//
+// Every rejection has its own code so a server can log exactly why a peer was
+// refused, and suggested_status() maps each one to the status to answer before
+// closing (a rejected message leaves the stream framing unknown: always close).
+
+
+#include <string>
+#include <system_error>
+
+namespace sluice {
+namespace http {
+
+enum class error {
+    // 0 is success in std::error_code; keep it unused.
+    bad_method = 1,
+    bad_target,
+    bad_version,
+    version_not_supported,
+    bad_request_line,
+    bad_status_line,
+    bad_reason,
+    bad_header_name,
+    whitespace_before_colon,
+    obs_fold,
+    bad_header_value,
+    nul_byte,
+    bare_cr,
+    bare_lf,
+    missing_host,
+    duplicate_host,
+    bad_host,
+    bad_content_length,
+    duplicate_content_length,
+    conflicting_content_length,
+    content_length_with_transfer_encoding,
+    transfer_encoding_not_chunked,
+    unknown_transfer_coding,
+    bad_transfer_encoding,
+    transfer_encoding_http10,
+    bad_chunk_size,
+    chunk_size_overflow,
+    bad_chunk_extension,
+    chunk_extension_too_long,
+    bad_chunk_end,
+    request_line_too_long,
+    head_too_large,
+    too_many_headers,
+    body_too_large,
+    unexpected_eof,
+    // URL helpers
+    bad_percent_encoding,
+    encoded_slash,
+    path_escapes_root,
+    bad_path,
+    bad_url,
+    // serializer
+    invalid_field,
+    buffer_too_small,
+};
+
+} // namespace http
+} // namespace sluice
+
+namespace std {
+template <>
+struct is_error_code_enum<sluice::http::error> : true_type {};
+} // namespace std
+
+namespace sluice {
+namespace http {
+
+namespace detail {
+
+class http_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "sluice.http"; }
+    std::string message(int ev) const override {
+        switch (static_cast<error>(ev)) {
+        case error::bad_method:
+            return "invalid character in request method";
+        case error::bad_target:
+            return "invalid character in request target";
+        case error::bad_version:
+            return "malformed HTTP version";
+        case error::version_not_supported:
+            return "HTTP major version not supported";
+        case error::bad_request_line:
+            return "malformed request line";
+        case error::bad_status_line:
+            return "malformed status line";
+        case error::bad_reason:
+            return "invalid character in reason phrase";
+        case error::bad_header_name:
+            return "invalid character in header field name";
+        case error::whitespace_before_colon:
+            return "whitespace between header field name and colon";
+        case error::obs_fold:
+            return "obsolete line folding in header field";
+        case error::bad_header_value:
+            return "invalid character in header field value";
+        case error::nul_byte:
+            return "NUL byte in message head";
+        case error::bare_cr:
+            return "CR not followed by LF";
+        case error::bare_lf:
+            return "LF without preceding CR";
+        case error::missing_host:
+            return "HTTP/1.1 request without Host header";
+        case error::duplicate_host:
+            return "more than one Host header";
+        case error::bad_host:
+            return "invalid character in Host header";
+        case error::bad_content_length:
+            return "invalid Content-Length value";
+        case error::duplicate_content_length:
+            return "duplicate Content-Length";
+        case error::conflicting_content_length:
+            return "differing Content-Length values";
+        case error::content_length_with_transfer_encoding:
+            return "both Content-Length and Transfer-Encoding present";
+        case error::transfer_encoding_not_chunked:
+            return "final transfer coding of a request is not chunked";
+        case error::unknown_transfer_coding:
+            return "unknown transfer coding";
+        case error::bad_transfer_encoding:
+            return "malformed Transfer-Encoding";
+        case error::transfer_encoding_http10:
+            return "Transfer-Encoding in an HTTP/1.0 message";
+        case error::bad_chunk_size:
+            return "invalid chunk size";
+        case error::chunk_size_overflow:
+            return "chunk size longer than 16 hex digits";
+        case error::bad_chunk_extension:
+            return "invalid character in chunk extension";
+        case error::chunk_extension_too_long:
+            return "chunk extension too long";
+        case error::bad_chunk_end:
+            return "chunk data not followed by CRLF";
+        case error::request_line_too_long:
+            return "request line too long";
+        case error::head_too_large:
+            return "message head too large";
+        case error::too_many_headers:
+            return "too many header fields";
+        case error::body_too_large:
+            return "message body too large";
+        case error::unexpected_eof:
+            return "connection closed in the middle of a message";
+        case error::bad_percent_encoding:
+            return "invalid percent-encoding";
+        case error::encoded_slash:
+            return "encoded slash or backslash in path";
+        case error::path_escapes_root:
+            return "path escapes the root";
+        case error::bad_path:
+            return "invalid path";
+        case error::bad_url:
+            return "malformed URL";
+        case error::invalid_field:
+            return "header name or value not allowed on the wire";
+        case error::buffer_too_small:
+            return "output buffer too small";
+        }
+        return "unknown sluice.http error";
+    }
+};
+
+} // namespace detail
+
+inline const std::error_category& http_category() noexcept {
+    static const detail::http_category_impl cat;
+    return cat;
+}
+
+inline std::error_code make_error_code(error e) noexcept {
+    return std::error_code(static_cast<int>(e), http_category());
+}
+
+// The status a server should answer (then close) when a request fails to parse.
+inline int suggested_status(error e) noexcept {
+    switch (e) {
+    case error::version_not_supported:
+        return 505;
+    case error::request_line_too_long:
+        return 414;
+    case error::head_too_large:
+    case error::too_many_headers:
+        return 431;
+    case error::body_too_large:
+        return 413;
+    case error::unknown_transfer_coding:
+        return 501;
+    default:
+        return 400;
+    }
+}
+
+inline int suggested_status(const std::error_code& ec) noexcept {
+    if (!ec) return 200;
+    if (ec.category() != http_category()) return 500;
+    return suggested_status(static_cast<error>(ec.value()));
+}
+
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/error.hpp ----
+// ---- begin sluice/http/message.hpp ----
+// sluice — HTTP message view types shared by the parser, serializer and helpers.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace sluice {
+namespace http {
+
+struct header {
+    std::string_view name;
+    std::string_view value;
+};
+
+enum class verb : std::uint8_t {
+    other,
+    get,
+    head,
+    post,
+    put,
+    delete_,
+    connect,
+    options,
+    trace,
+    patch
+};
+
+namespace detail {
+
+// Lowercase by table; ASCII only, on purpose (header names are ASCII tokens).
+struct lower_table {
+    unsigned char v[256];
+};
+constexpr lower_table make_lower_table() {
+    lower_table t{};
+    for (int i = 0; i < 256; ++i)
+        t.v[i] = static_cast<unsigned char>((i >= 'A' && i <= 'Z') ? i + 32 : i);
+    return t;
+}
+inline constexpr lower_table k_lower = make_lower_table();
+
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (k_lower.v[static_cast<unsigned char>(a[i])] !=
+            k_lower.v[static_cast<unsigned char>(b[i])])
+            return false;
+    return true;
+}
+
+} // namespace detail
+
+inline verb to_verb(std::string_view m) noexcept {
+    switch (m.size()) {
+    case 3:
+        if (m == "GET") return verb::get;
+        if (m == "PUT") return verb::put;
+        break;
+    case 4:
+        if (m == "HEAD") return verb::head;
+        if (m == "POST") return verb::post;
+        break;
+    case 5:
+        if (m == "PATCH") return verb::patch;
+        if (m == "TRACE") return verb::trace;
+        break;
+    case 6:
+        if (m == "DELETE") return verb::delete_;
+        break;
+    case 7:
+        if (m == "CONNECT") return verb::connect;
+        if (m == "OPTIONS") return verb::options;
+        break;
+    default:
+        break;
+    }
+    return verb::other;
+}
+
+// What the parser learned about one message. Every view points into the
+// caller's receive buffer; headers go into the caller's array, so parsing never
+// allocates. Trailers (after a chunked body) are appended after the headers.
+struct message {
+    enum : std::uint8_t {
+        f_keep_alive = 1,
+        f_chunked = 2,
+        f_content_length = 4,
+        f_upgrade = 8,
+        f_expect_continue = 16,
+        f_close_delimited = 32,
+        f_transfer_encoding = 64,
+        f_body = 128, // body bytes follow the head
+    };
+
+    std::string_view method; // request
+    std::string_view target; // request
+    std::string_view reason; // response
+    std::uint64_t content_length = 0;
+    header* headers = nullptr;
+    std::uint32_t header_capacity = 0;
+    std::uint32_t num_headers = 0;
+    std::uint32_t num_trailers = 0;
+    std::uint16_t status = 0; // response
+    http::verb verb = http::verb::other;
+    std::uint8_t version_minor = 1; // the major version is always 1
+    std::uint8_t flags = 0;
+
+    message() = default;
+    message(header* h, std::size_t capacity) noexcept
+        : headers(h), header_capacity(static_cast<std::uint32_t>(capacity)) {}
+
+    bool keep_alive() const noexcept { return flags & f_keep_alive; }
+    bool chunked() const noexcept { return flags & f_chunked; }
+    bool has_content_length() const noexcept { return flags & f_content_length; }
+    // Upgrade accepted by the framing (101, 2xx to CONNECT, CONNECT, or a request
+    // with `Upgrade` + `Connection: upgrade`): after the message the stream is no
+    // longer HTTP/1.1 and the parser stops.
+    bool upgrade() const noexcept { return flags & f_upgrade; }
+    bool expect_continue() const noexcept { return flags & f_expect_continue; }
+    bool close_delimited() const noexcept { return flags & f_close_delimited; }
+    bool has_body() const noexcept { return flags & f_body; }
+
+    const header* begin() const noexcept { return headers; }
+    const header* end() const noexcept { return headers + num_headers; }
+    const header* trailers() const noexcept { return headers + num_headers; }
+
+    // First header with this name (case-insensitive), or nullptr.
+    const header* find(std::string_view name) const noexcept {
+        for (std::uint32_t i = 0; i < num_headers; ++i)
+            if (detail::iequals(headers[i].name, name)) return &headers[i];
+        return nullptr;
+    }
+    std::string_view get(std::string_view name) const noexcept {
+        const header* h = find(name);
+        return h ? h->value : std::string_view();
+    }
+};
+
+// A message that owns its header array, for the common case.
+template <std::size_t N>
+struct message_storage : message {
+    header storage[N];
+    message_storage() noexcept : message(storage, N) {}
+    message_storage(const message_storage&) = delete;
+    message_storage& operator=(const message_storage&) = delete;
+};
+
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/message.hpp ----
+// ---- begin sluice/http/parser.hpp ----
+// sluice — incremental, zero-copy, strict HTTP/1.1 parser (requests and responses).
+//
+// Usage: keep the unconsumed bytes of the connection contiguous and call
+//
+//     http::message_storage<64> msg;
+//     http::parser p(http::parser::request, msg);
+//     for (;;) {
+//         http::result r = p.feed(buf + off, len - off);
+//         off += r.consumed;               // these bytes are done with (see below)
+//         if (r.ev == http::event::need_more) break;        // read more, call again
+//         if (r.ev == http::event::head)  use(msg);          // views into buf
+//         if (r.ev == http::event::body)  use(r.data);       // view into buf
+//         if (r.ev == http::event::done)  ...;               // next message follows
+//         if (r.ev == http::event::upgrade || r.ev == http::event::error) break;
+//     }
+//
+// Why this shape: the head is parsed only once it is complete, so the head's
+// views are plain pointers into the caller's buffer. Until then feed() consumes
+// nothing and the caller presents the same bytes again plus new ones; the parser
+// remembers how far it looked for the blank line (a tiny DFA over new bytes only),
+// so byte-at-a-time input costs one scan plus one parse: at most 2x one-shot input.
+// Head views stay valid while the caller keeps those bytes (it may discard them
+// after it has used the head). Bodies, chunked or not, come out as views, with the
+// chunk framing consumed silently. After `done` the parser is ready for the next
+// pipelined message; after an upgrade (101, CONNECT) it stops and every remaining
+// byte belongs to the caller. Errors are final: answer suggested_status() and close.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <system_error>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace sluice {
+namespace http {
+
+// Opt-in relaxations for real-world peers; the default (0) is strict RFC 9112.
+namespace lenient {
+inline constexpr unsigned bare_lf = 1u << 0;      // LF alone ends a line
+inline constexpr unsigned obs_fold = 1u << 1;     // folded values: the view spans the fold
+inline constexpr unsigned missing_host = 1u << 2; // HTTP/1.1 request without Host
+inline constexpr unsigned content_length_with_te = 1u << 3;   // TE wins, CL ignored
+inline constexpr unsigned duplicate_content_length = 1u << 4; // identical copies accepted
+inline constexpr unsigned target_chars = 1u << 5;             // any visible ASCII in the target
+} // namespace lenient
+
+struct limits {
+    std::uint32_t max_head = 8192;            // request/status line + header fields
+    std::uint32_t max_request_line = 8192;    // checked first: a long URL is 414, not 431
+    std::uint16_t max_headers = 64;           // also bounded by the caller's array
+    std::uint16_t max_chunk_extension = 1024; // bytes of extensions on one chunk line
+    std::uint64_t max_body = std::uint64_t(64) << 20;
+    unsigned lenient = 0;
+};
+
+enum class event : std::uint8_t { need_more, head, body, done, upgrade, error };
+
+struct result {
+    event ev;
+    std::size_t consumed;
+    std::string_view data; // body bytes for event::body
+};
+
+namespace detail {
+
+enum : unsigned char {
+    c_token = 1,   // tchar (RFC 9110 5.6.2)
+    c_target = 2,  // RFC 3986 characters allowed in request-target
+    c_vtarget = 4, // any visible ASCII (lenient target)
+    c_text = 8,    // field-vchar / SP / HTAB (field values, reason, chunk-ext)
+    c_host = 16,   // uri-host [ ":" port ]
+};
+
+struct char_table {
+    unsigned char v[256];
+};
+
+constexpr bool in_set(const char* s, int c) {
+    for (; *s; ++s)
+        if (*s == c) return true;
+    return false;
+}
+
+constexpr char_table make_char_table() {
+    char_table t{};
+    for (int c = 0; c < 256; ++c) {
+        unsigned char f = 0;
+        bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (alnum || in_set("!#$%&'*+-.^_`|~", c)) f |= c_token;
+        if (alnum || in_set("-._~%!$&'()*+,;=:@/?[]", c)) f |= c_target;
+        if (c > 0x20 && c < 0x7f) f |= c_vtarget;
+        if (c == '\t' || (c >= 0x20 && c != 0x7f)) f |= c_text;
+        if (alnum || in_set("-._~%!$&'()*+,;=:[]", c)) f |= c_host;
+        t.v[c] = f;
+    }
+    return t;
+}
+
+inline constexpr char_table k_chars = make_char_table();
+
+inline bool has(unsigned char c, unsigned char cls) noexcept { return k_chars.v[c] & cls; }
+
+inline const char* scan_class(const char* p, const char* end, unsigned char cls) noexcept {
+    while (end - p >= 4) {
+        if (!has(static_cast<unsigned char>(p[0]), cls)) return p;
+        if (!has(static_cast<unsigned char>(p[1]), cls)) return p + 1;
+        if (!has(static_cast<unsigned char>(p[2]), cls)) return p + 2;
+        if (!has(static_cast<unsigned char>(p[3]), cls)) return p + 3;
+        p += 4;
+    }
+    while (p < end && has(static_cast<unsigned char>(*p), cls)) ++p;
+    return p;
+}
+
+inline unsigned ctz32(unsigned m) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    return static_cast<unsigned>(__builtin_ctz(m));
+#else
+    unsigned n = 0;
+    while (!(m & 1u)) m >>= 1, ++n;
+    return n;
+#endif
+}
+
+// First byte that may not appear inside a field value (CTL other than HTAB, or
+// DEL): that is where the line ends, or where the value is invalid. Never reads
+// at or past `end`, so a message that ends right before a guard page is safe.
+inline const char* find_value_end(const char* p, const char* end) noexcept {
+#if defined(__SSE2__)
+    const __m128i lim = _mm_set1_epi8(0x1f);
+    const __m128i del = _mm_set1_epi8(0x7f);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, lim), v);
+        int m = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, del)));
+        if (m == 0) {
+            p += 16;
+            continue;
+        }
+        p += ctz32(static_cast<unsigned>(m));
+        if (*p != '\t') return p;
+        ++p;
+    }
+#else
+    // SWAR: a word with no byte < 0x20 and no 0x7f is skipped whole.
+    const std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (end - p >= 8) {
+        std::uint64_t x;
+        std::memcpy(&x, p, 8);
+        std::uint64_t y = x ^ (ones * 0x7f);
+        if ((((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & highs) break;
+        p += 8;
+    }
+#endif
+    for (; p < end; ++p) {
+        unsigned char c = static_cast<unsigned char>(*p);
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return p;
+    }
+    return end;
+}
+
+inline int hexval(unsigned char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = static_cast<unsigned char>(c | 0x20);
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+// `lit` is lowercase letters and '-': OR-ing 0x20 folds only letters there,
+// because every other byte of a token keeps or cannot reach those values.
+inline bool name_is(std::string_view n, const char* lit, std::size_t len) noexcept {
+    if (n.size() != len) return false;
+    for (std::size_t i = 0; i < len; ++i)
+        if ((static_cast<unsigned char>(n[i]) | 0x20) != static_cast<unsigned char>(lit[i]))
+            return false;
+    return true;
+}
+
+inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+// Calls f(token) for each non-empty element of a comma list (RFC 9110 5.6.1).
+template <class F>
+inline bool for_each_list_item(std::string_view v, F&& f) {
+    std::size_t i = 0, n = v.size();
+    while (i <= n) {
+        std::size_t j = v.find(',', i);
+        if (j == std::string_view::npos) j = n;
+        std::size_t a = i, b = j;
+        while (a < b && is_ows(v[a])) ++a;
+        while (b > a && is_ows(v[b - 1])) --b;
+        if (a < b && !f(v.substr(a, b - a))) return false;
+        i = j + 1;
+    }
+    return true;
+}
+
+} // namespace detail
+
+class parser {
+  public:
+    enum kind_t : std::uint8_t { request = 0, response = 1 };
+
+    parser(kind_t k, message& m, const limits& l = limits()) noexcept
+        : msg_(&m), max_body_(l.max_body), max_head_(l.max_head), max_line_(l.max_request_line),
+          max_headers_(l.max_headers), max_ext_(l.max_chunk_extension),
+          lenient_(static_cast<std::uint16_t>(l.lenient)), bits_(k == response ? b_response : 0) {}
+
+    // Feed the unconsumed bytes (see the top of this file). Never reads past len.
+    result feed(const char* data, std::size_t len) noexcept {
+        switch (state_) {
+        case s_head:
+            return feed_head(data, len);
+        case s_body_cl: {
+            std::size_t n = len < remaining_ ? len : static_cast<std::size_t>(remaining_);
+            if (n == 0) return {event::need_more, 0, {}};
+            remaining_ -= n;
+            if (remaining_ == 0) state_ = s_done_pending;
+            return {event::body, n, std::string_view(data, n)};
+        }
+        case s_body_eof:
+            if (len == 0) return {event::need_more, 0, {}};
+            if (len > body_budget_) return fail(error::body_too_large);
+            body_budget_ -= len;
+            return {event::body, len, std::string_view(data, len)};
+        case s_trailers:
+            return feed_trailers(data, len);
+        case s_done_pending:
+            return done(0);
+        case s_upgraded:
+            return {event::upgrade, 0, {}};
+        case s_error:
+            return {event::error, 0, {}};
+        default:
+            return feed_chunked(data, len);
+        }
+    }
+    result feed(std::string_view s) noexcept { return feed(s.data(), s.size()); }
+
+    // The peer closed the stream: completes a read-until-close body, and reports
+    // unexpected_eof if a message was cut short. Pass the unconsumed bytes, if any,
+    // so that a malformed partial head reports its precise error instead.
+    result finish(const char* data, std::size_t len) noexcept {
+        if (state_ == s_head && scanned_ != 0 && len >= scanned_) {
+            std::size_t n = len < max_head_ ? len : max_head_;
+            if (parse_head(data, n, false) < 0) return {event::error, 0, {}};
+        }
+        return finish();
+    }
+    result finish() noexcept {
+        switch (state_) {
+        case s_body_eof:
+        case s_done_pending:
+            return done(0);
+        case s_head:
+            if (scanned_ == 0) return {event::need_more, 0, {}};
+            return fail(error::unexpected_eof);
+        case s_upgraded:
+            return {event::upgrade, 0, {}};
+        case s_error:
+            return {event::error, 0, {}};
+        default:
+            return fail(error::unexpected_eof);
+        }
+    }
+
+    // For a response parser: the request this response answers (HEAD responses
+    // have no body; a 2xx to CONNECT starts a tunnel). Set before each response.
+    void response_to(verb v) noexcept {
+        bits_ = static_cast<std::uint8_t>(bits_ & ~(b_resp_head | b_resp_connect));
+        if (v == verb::head) bits_ |= b_resp_head;
+        if (v == verb::connect) bits_ |= b_resp_connect;
+    }
+
+    // Back to the start of a message (e.g. after a declined upgrade, or to reuse).
+    void reset() noexcept {
+        state_ = s_head;
+        scanned_ = 0;
+        bits_ &= b_response;
+        err_ = 0;
+    }
+
+    std::error_code error() const noexcept {
+        return err_ ? make_error_code(static_cast<http::error>(err_)) : std::error_code();
+    }
+    message& msg() noexcept { return *msg_; }
+    const message& msg() const noexcept { return *msg_; }
+    // Bytes of head examined so far (scans + parses); for tests of the 2x bound.
+    std::uint64_t bytes_examined() const noexcept { return work_; }
+    bool in_body() const noexcept { return state_ != s_head && state_ < s_done_pending; }
+
+  private:
+    enum : std::uint8_t {
+        s_head,
+        s_body_cl,
+        s_body_eof,
+        s_chunk_size_first,
+        s_chunk_size,
+        s_chunk_ext,
+        s_chunk_size_lf,
+        s_chunk_data,
+        s_chunk_data_cr,
+        s_chunk_data_lf,
+        s_trailers,
+        s_done_pending,
+        s_upgraded,
+        s_error,
+    };
+    enum : std::uint8_t {
+        b_response = 1,
+        b_resp_head = 2,
+        b_resp_connect = 4,
+        b_line_seen = 8, // the first LF of the head has been found by the scan
+        b_dfa_shift = 4, // bits 4-5: blank-line DFA (0 none, 1 after LF, 2 after LF CR)
+        b_dfa_mask = 0x30,
+        b_line_long = 0x40, // that first line is longer than max_request_line
+    };
+
+    bool is_response() const noexcept { return bits_ & b_response; }
+    bool allow(unsigned f) const noexcept { return lenient_ & f; }
+    unsigned dfa() const noexcept { return (bits_ & b_dfa_mask) >> b_dfa_shift; }
+    void set_dfa(unsigned s) noexcept {
+        bits_ = static_cast<std::uint8_t>((bits_ & ~b_dfa_mask) | (s << b_dfa_shift));
+    }
+
+    result fail(http::error e) noexcept {
+        err_ = static_cast<std::uint8_t>(e);
+        state_ = s_error;
+        return {event::error, 0, {}};
+    }
+
+    result done(std::size_t consumed) noexcept {
+        state_ = msg_->upgrade() ? s_upgraded : s_head;
+        scanned_ = 0;
+        bits_ &= b_response;
+        return {event::done, consumed, {}};
+    }
+
+    // Looks for the blank line that ends a head or trailer section, over the bytes
+    // not seen before. Returns the section length, or 0 if it is not there yet.
+    std::size_t scan_blank_line(const char* data, std::size_t n, bool count) noexcept {
+        const char* p = data + scanned_;
+        const char* e = data + n;
+        if (count) work_ += static_cast<std::uint64_t>(e - p);
+        unsigned st = dfa();
+        while (p < e) {
+            if (st == 0) {
+                const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(e - p));
+                if (!lf) {
+                    p = e;
+                    break;
+                }
+                p = static_cast<const char*>(lf);
+                if (count && !(bits_ & b_line_seen)) {
+                    bits_ |= b_line_seen;
+                    if (!is_response() && static_cast<std::size_t>(p - data) > max_line_ + 1u)
+                        bits_ |= b_line_long;
+                }
+                st = 1;
+                ++p;
+                continue;
+            }
+            char c = *p++;
+            if (c == '\n') return static_cast<std::size_t>(p - data);
+            st = (st == 1 && c == '\r') ? 2 : 0;
+        }
+        scanned_ = static_cast<std::uint32_t>(n);
+        set_dfa(st);
+        return 0;
+    }
+
+    result feed_head(const char* data, std::size_t len) noexcept {
+        std::size_t skipped = 0;
+        if (scanned_ == 0) {
+            // RFC 9112 2.2: ignore empty lines before a request line.
+            while (skipped < len) {
+                char c = data[skipped];
+                if (c == '\n') {
+                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                    ++skipped;
+                } else if (c == '\r') {
+                    if (skipped + 1 == len) return {event::need_more, skipped, {}};
+                    if (data[skipped + 1] != '\n') return fail(error::bare_cr);
+                    skipped += 2;
+                } else {
+                    break;
+                }
+            }
+            data += skipped;
+            len -= skipped;
+            if (len == 0) return {event::need_more, skipped, {}};
+        }
+        const std::size_t cap = max_head_;
+        const std::size_t n = len < cap ? len : cap;
+        if (scanned_ == 0) {
+            // Optimistic: most heads arrive whole, so parse straight away.
+            work_ += n;
+            long r = parse_head(data, n, len >= cap);
+            if (r > 0) return head_done(static_cast<std::size_t>(r) + skipped);
+            if (r < 0) return {event::error, 0, {}};
+            scanned_ = static_cast<std::uint32_t>(n);
+            unsigned st = 0;
+            if (data[n - 1] == '\n')
+                st = 1;
+            else if (n >= 2 && data[n - 1] == '\r' && data[n - 2] == '\n')
+                st = 2;
+            set_dfa(st);
+            return {event::need_more, skipped, {}};
+        }
+        if (n < scanned_) return {event::need_more, 0, {}}; // caller lost bytes: wait
+        std::size_t end = scan_blank_line(data, n, true);
+        // Over a limit: one last parse of what is there reports the first problem,
+        // exactly as if it had all arrived at once.
+        const bool over = (bits_ & b_line_long) ||
+                          (!is_response() && !(bits_ & b_line_seen) && n > max_line_ + 1u) ||
+                          (end == 0 && len >= cap);
+        if (end == 0 && !over) return {event::need_more, 0, {}};
+        work_ += end ? end : n;
+        long r = end ? parse_head(data, end, false) : parse_head(data, n, true);
+        if (r > 0) return head_done(static_cast<std::size_t>(r));
+        if (r == 0) return fail(is_response() ? error::bad_status_line : error::bad_request_line);
+        return {event::error, 0, {}};
+    }
+
+    result head_done(std::size_t consumed) noexcept {
+        const message& m = *msg_;
+        scanned_ = 0;
+        bits_ &= b_response | b_resp_head | b_resp_connect;
+        body_budget_ = max_body_;
+        if (!(m.flags & message::f_body)) {
+            state_ = s_done_pending;
+        } else if (m.chunked()) {
+            state_ = s_chunk_size_first;
+        } else if (m.close_delimited()) {
+            state_ = s_body_eof;
+        } else {
+            remaining_ = m.content_length;
+            state_ = s_body_cl;
+        }
+        return {event::head, consumed, {}};
+    }
+
+    // >0: head length; 0: incomplete; <0: error (err_ set, state_ = s_error).
+    long parse_head(const char* buf, std::size_t len, bool at_limit) noexcept {
+        message& m = *msg_;
+        const char* p = buf;
+        const char* const end = buf + len;
+        m.method = m.target = m.reason = std::string_view();
+        m.content_length = 0;
+        m.num_headers = m.num_trailers = 0;
+        m.status = 0;
+        m.verb = verb::other;
+        m.version_minor = 1;
+        m.flags = 0;
+
+        auto more_line = [&]() -> long {
+            if (!is_response() && (len > max_line_ + 1u || at_limit))
+                return bad(error::request_line_too_long);
+            if (at_limit) return bad(error::head_too_large);
+            return 0;
+        };
+        // Too short for a version, yet the line ended: malformed, not incomplete.
+        auto short_line = [&](http::error e) -> long {
+            for (const char* q = p; q < end; ++q)
+                if (*q == '\r' || *q == '\n') return bad(e);
+            return more_line();
+        };
+        auto line_end = [&](http::error other) -> long { // 1 ok, 0 more, -1 error
+            if (p == end) return 0;
+            if (*p == '\r') {
+                if (end - p < 2) return 0;
+                if (p[1] != '\n') return bad(error::bare_cr);
+                p += 2;
+                return 1;
+            }
+            if (*p == '\n') {
+                if (!allow(lenient::bare_lf)) return bad(error::bare_lf);
+                ++p;
+                return 1;
+            }
+            return bad(*p == 0 ? error::nul_byte : other);
+        };
+
+        if (!is_response()) {
+            const char* m0 = p;
+            p = detail::scan_class(p, end, detail::c_token);
+            if (p == end) return more_line();
+            if (*p != ' ' || p == m0) return bad(*p == 0 ? error::nul_byte : error::bad_method);
+            m.method = std::string_view(m0, static_cast<std::size_t>(p - m0));
+            m.verb = to_verb(m.method);
+            const char* t0 = ++p;
+            p = detail::scan_class(
+                p, end, allow(lenient::target_chars) ? detail::c_vtarget : detail::c_target);
+            if (p == end) return more_line();
+            if (*p != ' ' || p == t0) return bad(*p == 0 ? error::nul_byte : error::bad_target);
+            m.target = std::string_view(t0, static_cast<std::size_t>(p - t0));
+            ++p;
+            if (end - p < 8) return short_line(error::bad_version);
+            long v = version(p);
+            if (v < 0) return v;
+            p += 8;
+            long r = line_end(error::bad_version);
+            if (r == 0) return more_line();
+            if (r < 0) return r;
+            if (static_cast<std::size_t>(p - buf) > max_line_ + 2u)
+                return bad(error::request_line_too_long);
+        } else {
+            if (end - p < 9) return short_line(error::bad_status_line);
+            long v = version(p);
+            if (v < 0) return v == -2 ? v : bad(error::bad_status_line);
+            p += 8;
+            if (*p++ != ' ') return bad(error::bad_status_line);
+            if (end - p < 3) return short_line(error::bad_status_line);
+            unsigned s = 0;
+            for (int i = 0; i < 3; ++i) {
+                unsigned d = static_cast<unsigned char>(p[i]) - '0';
+                if (d > 9) return bad(error::bad_status_line);
+                s = s * 10 + d;
+            }
+            if (s < 100) return bad(error::bad_status_line);
+            m.status = static_cast<std::uint16_t>(s);
+            p += 3;
+            if (p == end) return more_line();
+            http::error after = error::bad_status_line;
+            if (*p == ' ') {
+                const char* r0 = ++p;
+                p = detail::find_value_end(p, end);
+                m.reason = std::string_view(r0, static_cast<std::size_t>(p - r0));
+                after = error::bad_reason;
+            }
+            long r = line_end(after);
+            if (r == 0) return more_line();
+            if (r < 0) return r;
+        }
+
+        bits_ |= b_line_seen; // the scan that may follow need not measure this line
+        std::uint32_t cap = m.header_capacity < max_headers_ ? m.header_capacity : max_headers_;
+        std::uint32_t n = 0;
+        long r = parse_fields(p, end, m.headers, cap, n);
+        if (r == 0) return at_limit ? bad(error::head_too_large) : 0;
+        if (r < 0) return r;
+        m.num_headers = n;
+        if (!apply_semantics(m)) return -1;
+        return static_cast<long>(p - buf);
+    }
+
+    long bad(http::error e) noexcept {
+        err_ = static_cast<std::uint8_t>(e);
+        state_ = s_error;
+        return -1;
+    }
+
+    // "HTTP/1.x" at p (8 bytes available). Sets the minor version.
+    long version(const char* p) noexcept {
+        if (std::memcmp(p, "HTTP/", 5) != 0) return bad(error::bad_version);
+        unsigned maj = static_cast<unsigned char>(p[5]) - '0';
+        unsigned min = static_cast<unsigned char>(p[7]) - '0';
+        if (maj > 9 || min > 9 || p[6] != '.') return bad(error::bad_version);
+        if (maj != 1) {
+            bad(error::version_not_supported);
+            return -2;
+        }
+        // RFC 9110 6.2: a higher minor version is handled as the highest we know.
+        msg_->version_minor = static_cast<std::uint8_t>(min == 0 ? 0 : 1);
+        return 0;
+    }
+
+    // Field lines up to and including the blank line. 1 done, 0 more, -1 error.
+    long parse_fields(const char*& pr, const char* end, header* hs, std::uint32_t cap,
+                      std::uint32_t& n) noexcept {
+        const char* p = pr;
+        for (;;) {
+            if (p == end) return 0;
+            unsigned char c = static_cast<unsigned char>(*p);
+            if (c == '\r') {
+                if (end - p < 2) return 0;
+                if (p[1] != '\n') return bad(error::bare_cr);
+                pr = p + 2;
+                return 1;
+            }
+            if (c == '\n') {
+                if (!allow(lenient::bare_lf)) return bad(error::bare_lf);
+                pr = p + 1;
+                return 1;
+            }
+            const char* n0 = p;
+            std::string_view name;
+            if (c == ' ' || c == '\t') {
+                if (!allow(lenient::obs_fold) || n == 0) return bad(error::obs_fold);
+            } else {
+                p = detail::scan_class(p, end, detail::c_token);
+                if (p == end) return 0;
+                if (*p != ':') {
+                    c = static_cast<unsigned char>(*p);
+                    if (c == ' ' || c == '\t') return bad(error::whitespace_before_colon);
+                    return bad(c == 0 ? error::nul_byte : error::bad_header_name);
+                }
+                if (p == n0) return bad(error::bad_header_name);
+                name = std::string_view(n0, static_cast<std::size_t>(p - n0));
+                ++p;
+            }
+            while (p < end && detail::is_ows(*p)) ++p;
+            const char* v0 = p;
+            p = detail::find_value_end(p, end);
+            if (p == end) return 0;
+            const char* ve = p;
+            c = static_cast<unsigned char>(*p);
+            if (c == '\r') {
+                if (end - p < 2) return 0;
+                if (p[1] != '\n') return bad(error::bare_cr);
+                p += 2;
+            } else if (c == '\n') {
+                if (!allow(lenient::bare_lf)) return bad(error::bare_lf);
+                ++p;
+            } else {
+                return bad(c == 0 ? error::nul_byte : error::bad_header_value);
+            }
+            while (ve > v0 && detail::is_ows(ve[-1])) --ve;
+            if (name.data() == nullptr) { // obs-fold continuation (lenient)
+                std::string_view& pv = hs[n - 1].value;
+                const char* s = pv.empty() ? v0 : pv.data();
+                if (ve > v0) pv = std::string_view(s, static_cast<std::size_t>(ve - s));
+                continue;
+            }
+            if (n >= cap) return bad(error::too_many_headers);
+            hs[n].name = name;
+            hs[n].value = std::string_view(v0, static_cast<std::size_t>(ve - v0));
+            ++n;
+        }
+    }
+
+    // Framing and connection rules of RFC 9112 6 and 9.
+    bool apply_semantics(message& m) noexcept {
+        bool cl = false, te = false, chunked_last = false, chunked_seen = false;
+        bool conn_close = false, conn_ka = false, conn_upgrade = false, has_upgrade = false;
+        unsigned hosts = 0;
+        std::uint64_t clv = 0;
+        http::error err{};
+        bool ok = true;
+        for (std::uint32_t i = 0; i < m.num_headers && ok; ++i) {
+            std::string_view nm = m.headers[i].name, v = m.headers[i].value;
+            switch (nm.size()) {
+            case 4:
+                if (!detail::name_is(nm, "host", 4)) break;
+                ++hosts;
+                for (char ch : v)
+                    if (!detail::has(static_cast<unsigned char>(ch), detail::c_host)) {
+                        err = error::bad_host;
+                        ok = false;
+                        break;
+                    }
+                break;
+            case 6:
+                if (detail::name_is(nm, "expect", 6) && detail::iequals(v, "100-continue"))
+                    m.flags |= message::f_expect_continue;
+                break;
+            case 7:
+                if (detail::name_is(nm, "upgrade", 7)) has_upgrade = true;
+                break;
+            case 10:
+                if (!detail::name_is(nm, "connection", 10)) break;
+                detail::for_each_list_item(v, [&](std::string_view t) {
+                    if (detail::iequals(t, "close"))
+                        conn_close = true;
+                    else if (detail::iequals(t, "keep-alive"))
+                        conn_ka = true;
+                    else if (detail::iequals(t, "upgrade"))
+                        conn_upgrade = true;
+                    return true;
+                });
+                break;
+            case 14: {
+                if (!detail::name_is(nm, "content-length", 14)) break;
+                bool any = false;
+                ok = detail::for_each_list_item(v, [&](std::string_view t) {
+                    std::uint64_t x = 0;
+                    if (t.size() > 18) return err = error::bad_content_length, false;
+                    for (char ch : t) {
+                        unsigned d = static_cast<unsigned char>(ch) - '0';
+                        if (d > 9) return err = error::bad_content_length, false;
+                        x = x * 10 + d;
+                    }
+                    any = true;
+                    if (cl) {
+                        if (x != clv) return err = error::conflicting_content_length, false;
+                        if (!allow(lenient::duplicate_content_length))
+                            return err = error::duplicate_content_length, false;
+                    }
+                    cl = true;
+                    clv = x;
+                    return true;
+                });
+                if (ok && !any) err = error::bad_content_length, ok = false;
+                break;
+            }
+            case 17: {
+                if (!detail::name_is(nm, "transfer-encoding", 17)) break;
+                te = true;
+                bool any = false;
+                ok = detail::for_each_list_item(v, [&](std::string_view t) {
+                    std::size_t semi = t.find(';'); // transfer parameters
+                    if (semi != std::string_view::npos) {
+                        t = t.substr(0, semi);
+                        while (!t.empty() && detail::is_ows(t.back())) t.remove_suffix(1);
+                    }
+                    any = true;
+                    if (detail::iequals(t, "chunked")) {
+                        // chunked twice would frame the body twice: ambiguous.
+                        if (chunked_seen) return err = error::bad_transfer_encoding, false;
+                        chunked_seen = chunked_last = true;
+                        return true;
+                    }
+                    chunked_last = false;
+                    if (detail::iequals(t, "gzip") || detail::iequals(t, "deflate") ||
+                        detail::iequals(t, "compress") || detail::iequals(t, "x-gzip") ||
+                        detail::iequals(t, "x-compress"))
+                        return true;
+                    return err = error::unknown_transfer_coding, false;
+                });
+                if (ok && !any) err = error::bad_transfer_encoding, ok = false;
+                break;
+            }
+            default:
+                break;
+            }
+        }
+        if (!ok) return bad(err), false;
+        const bool req = !is_response();
+        if (te) {
+            if (m.version_minor == 0) return bad(error::transfer_encoding_http10), false;
+            if (cl && !allow(lenient::content_length_with_te))
+                return bad(error::content_length_with_transfer_encoding), false;
+            cl = false;
+            // Without chunked last a request body has no end (RFC 9112 6.3 p4).
+            if (!chunked_last && req) return bad(error::transfer_encoding_not_chunked), false;
+            m.flags |= message::f_transfer_encoding;
+        }
+        if (req) {
+            if (m.version_minor == 1 && hosts == 0 && !allow(lenient::missing_host))
+                return bad(error::missing_host), false;
+            if (hosts > 1) return bad(error::duplicate_host), false;
+            if (m.version_minor == 0)
+                m.flags &= static_cast<std::uint8_t>(~message::f_expect_continue);
+        } else {
+            m.flags &= static_cast<std::uint8_t>(~message::f_expect_continue);
+        }
+        if (cl) {
+            m.flags |= message::f_content_length;
+            m.content_length = clv;
+        }
+        bool keep = m.version_minor == 1 ? !conn_close : (conn_ka && !conn_close);
+        bool body = true;
+        if (req) {
+            if (m.verb == verb::connect || (has_upgrade && conn_upgrade))
+                m.flags |= message::f_upgrade;
+        } else {
+            unsigned s = m.status;
+            if (s == 101 || ((bits_ & b_resp_connect) && s >= 200 && s < 300)) {
+                m.flags |= message::f_upgrade;
+                body = false;
+            } else if (s < 200 || s == 204 || s == 304 || (bits_ & b_resp_head)) {
+                body = false;
+            }
+        }
+        if (body) {
+            if (te) {
+                if (chunked_last)
+                    m.flags |= message::f_chunked;
+                else
+                    m.flags |= message::f_close_delimited;
+            } else if (!cl && !req) {
+                m.flags |= message::f_close_delimited;
+            }
+            if (m.flags & message::f_close_delimited) keep = false;
+            if (cl && clv > max_body_) return bad(error::body_too_large), false;
+            if (!cl || clv > 0) m.flags |= message::f_body;
+            if (!te && !cl && req) m.flags &= static_cast<std::uint8_t>(~message::f_body);
+        }
+        if (keep) m.flags |= message::f_keep_alive;
+        return true;
+    }
+
+    result feed_chunked(const char* data, std::size_t len) noexcept {
+        std::size_t i = 0;
+        while (i < len) {
+            unsigned char c = static_cast<unsigned char>(data[i]);
+            bool line_done = false;
+            switch (state_) {
+            case s_chunk_size_first: {
+                int h = detail::hexval(c);
+                if (h < 0) return fail(error::bad_chunk_size);
+                remaining_ = static_cast<std::uint64_t>(h);
+                count_ = 1;
+                state_ = s_chunk_size;
+                ++i;
+                break;
+            }
+            case s_chunk_size: {
+                int h = detail::hexval(c);
+                if (h >= 0) {
+                    if (count_ >= 16) return fail(error::chunk_size_overflow);
+                    remaining_ = (remaining_ << 4) | static_cast<std::uint64_t>(h);
+                    ++count_;
+                } else if (c == '\r') {
+                    state_ = s_chunk_size_lf;
+                } else if (c == '\n') {
+                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                    line_done = true;
+                } else if (c == ';' || c == ' ' || c == '\t') {
+                    state_ = s_chunk_ext;
+                    count_ = 1;
+                } else {
+                    return fail(error::bad_chunk_size);
+                }
+                ++i;
+                break;
+            }
+            case s_chunk_ext:
+                if (c == '\r') {
+                    state_ = s_chunk_size_lf;
+                } else if (c == '\n') {
+                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                    line_done = true;
+                } else if (c == 0) {
+                    return fail(error::nul_byte);
+                } else if (!detail::has(c, detail::c_text)) {
+                    return fail(error::bad_chunk_extension);
+                } else if (++count_ > max_ext_) {
+                    return fail(error::chunk_extension_too_long);
+                }
+                ++i;
+                break;
+            case s_chunk_size_lf:
+                if (c != '\n') return fail(error::bare_cr);
+                line_done = true;
+                ++i;
+                break;
+            case s_chunk_data: {
+                std::size_t n = len - i;
+                if (n > remaining_) n = static_cast<std::size_t>(remaining_);
+                remaining_ -= n;
+                if (remaining_ == 0) state_ = s_chunk_data_cr;
+                return {event::body, i + n, std::string_view(data + i, n)};
+            }
+            case s_chunk_data_cr:
+                if (c == '\r') {
+                    state_ = s_chunk_data_lf;
+                } else if (c == '\n' && allow(lenient::bare_lf)) {
+                    state_ = s_chunk_size_first;
+                } else {
+                    return fail(error::bad_chunk_end);
+                }
+                ++i;
+                break;
+            case s_chunk_data_lf:
+                if (c != '\n') return fail(error::bad_chunk_end);
+                state_ = s_chunk_size_first;
+                ++i;
+                break;
+            default:
+                return {event::error, 0, {}};
+            }
+            if (line_done) {
+                if (remaining_ == 0) {
+                    state_ = s_trailers;
+                    scanned_ = 0;
+                    set_dfa(1); // a blank line right away means no trailers
+                    result r = feed_trailers(data + i, len - i);
+                    r.consumed += i;
+                    return r;
+                }
+                if (remaining_ > body_budget_) return fail(error::body_too_large);
+                body_budget_ -= remaining_;
+                state_ = s_chunk_data;
+            }
+        }
+        return {event::need_more, len, {}};
+    }
+
+    result feed_trailers(const char* data, std::size_t len) noexcept {
+        std::size_t n = len < max_head_ ? len : max_head_;
+        if (n < scanned_) return {event::need_more, 0, {}};
+        std::size_t end = scan_blank_line(data, n, false);
+        if (end == 0) {
+            if (len >= max_head_) return fail(error::head_too_large);
+            return {event::need_more, 0, {}};
+        }
+        message& m = *msg_;
+        std::uint32_t cap = m.header_capacity < max_headers_ ? m.header_capacity : max_headers_;
+        cap = cap > m.num_headers ? cap - m.num_headers : 0;
+        std::uint32_t cnt = 0;
+        const char* p = data;
+        long r = parse_fields(p, data + end, m.headers + m.num_headers, cap, cnt);
+        if (r < 0) return {event::error, 0, {}};
+        if (r == 0) return fail(error::bad_chunk_end);
+        m.num_trailers = cnt;
+        return done(end);
+    }
+
+    message* msg_;
+    std::uint64_t remaining_ = 0;
+    std::uint64_t body_budget_ = 0;
+    std::uint64_t max_body_;
+    std::uint64_t work_ = 0;
+    std::uint32_t scanned_ = 0;
+    std::uint32_t max_head_;
+    std::uint32_t max_line_;
+    std::uint16_t max_headers_;
+    std::uint16_t max_ext_;
+    std::uint16_t count_ = 0;
+    std::uint16_t lenient_;
+    std::uint8_t state_ = s_head;
+    std::uint8_t bits_;
+    std::uint8_t err_ = 0;
+};
+
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/parser.hpp ----
+// ---- begin sluice/http/serializer.hpp ----
+// sluice — HTTP/1.1 message serializer, Date header cache, 100 Continue.
+//
+// The serializer appends to a sink: a std::string, or a fixed caller buffer
+// (out_buffer) for the allocation-free path. It refuses names that are not
+// tokens and values holding CR, LF or NUL, so a caller can never be tricked
+// into response splitting; the first failure sticks in error().
+
+
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace sluice {
+namespace http {
+
+inline constexpr std::string_view continue_100 = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// A fixed output buffer. Writes past the capacity are dropped and remembered.
+class out_buffer {
+  public:
+    out_buffer(char* data, std::size_t capacity) noexcept : data_(data), cap_(capacity) {}
+    void append(const char* s, std::size_t n) noexcept {
+        if (n > cap_ - len_) {
+            overflow_ = true;
+            return;
+        }
+        std::memcpy(data_ + len_, s, n);
+        len_ += n;
+    }
+    std::size_t size() const noexcept { return len_; }
+    bool overflowed() const noexcept { return overflow_; }
+    std::string_view view() const noexcept { return std::string_view(data_, len_); }
+    void clear() noexcept { len_ = 0, overflow_ = false; }
+
+  private:
+    char* data_;
+    std::size_t cap_;
+    std::size_t len_ = 0;
+    bool overflow_ = false;
+};
+
+namespace detail {
+inline void put(std::string& s, const char* p, std::size_t n) { s.append(p, n); }
+inline void put(out_buffer& b, const char* p, std::size_t n) noexcept { b.append(p, n); }
+inline bool overflowed(const std::string&) noexcept { return false; }
+inline bool overflowed(const out_buffer& b) noexcept { return b.overflowed(); }
+
+inline std::size_t format_uint(std::uint64_t v, char* out, unsigned base = 10) noexcept {
+    char tmp[24];
+    std::size_t n = 0;
+    do {
+        unsigned d = static_cast<unsigned>(v % base);
+        tmp[n++] = static_cast<char>(d < 10 ? '0' + d : 'A' + d - 10);
+        v /= base;
+    } while (v);
+    for (std::size_t i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+inline bool valid_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!has(static_cast<unsigned char>(c), c_token)) return false;
+    return true;
+}
+inline bool valid_value(std::string_view s) noexcept {
+    for (char c : s)
+        if (!has(static_cast<unsigned char>(c), c_text)) return false;
+    return true;
+}
+} // namespace detail
+
+// Standard reason phrases for the common codes ("" for others; still valid).
+inline std::string_view reason_phrase(unsigned status) noexcept {
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "";
+    }
+}
+
+template <class Sink>
+class serializer {
+  public:
+    explicit serializer(Sink& out) noexcept : out_(out) {}
+
+    serializer& status_line(unsigned status, std::string_view reason = {}, unsigned minor = 1) {
+        if (status < 100 || status > 999) return fail();
+        if (reason.data() == nullptr) reason = reason_phrase(status);
+        if (!detail::valid_value(reason)) return fail();
+        char line[16] = {
+            'H', 'T', 'T', 'P', '/', '1', '.', static_cast<char>('0' + (minor ? 1 : 0)), ' '};
+        detail::format_uint(status, line + 9);
+        line[12] = ' ';
+        raw(line, 13);
+        raw(reason);
+        return raw("\r\n", 2);
+    }
+
+    serializer& request_line(std::string_view method, std::string_view target, unsigned minor = 1) {
+        if (!detail::valid_token(method) || target.empty()) return fail();
+        for (char c : target)
+            if (!detail::has(static_cast<unsigned char>(c), detail::c_vtarget)) return fail();
+        raw(method);
+        raw(" ", 1);
+        raw(target);
+        return raw(minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", 11);
+    }
+
+    serializer& header(std::string_view name, std::string_view value) {
+        if (!detail::valid_token(name) || !detail::valid_value(value)) return fail();
+        // Leading or trailing whitespace would be stripped by the reader anyway.
+        if (!value.empty() && (detail::is_ows(value.front()) || detail::is_ows(value.back())))
+            return fail();
+        raw(name);
+        raw(": ", 2);
+        raw(value);
+        return raw("\r\n", 2);
+    }
+
+    serializer& header(std::string_view name, std::uint64_t value) {
+        char num[24];
+        return header(name, std::string_view(num, detail::format_uint(value, num)));
+    }
+
+    serializer& content_length(std::uint64_t n) { return header("Content-Length", n); }
+    serializer& chunked() { return header("Transfer-Encoding", "chunked"); }
+
+    // Ends the head. Call after the framing header (content_length or chunked).
+    serializer& end_head() { return raw("\r\n", 2); }
+
+    // Body helpers for a chunked message. An empty chunk would end the body, so
+    // it is skipped.
+    serializer& chunk(std::string_view data) {
+        if (data.empty()) return *this;
+        char size[24];
+        std::size_t n = detail::format_uint(data.size(), size, 16);
+        raw(size, n);
+        raw("\r\n", 2);
+        raw(data);
+        return raw("\r\n", 2);
+    }
+    serializer& last_chunk(const http::header* trailers = nullptr, std::size_t n = 0) {
+        raw("0\r\n", 3);
+        for (std::size_t i = 0; i < n; ++i) header(trailers[i].name, trailers[i].value);
+        return raw("\r\n", 2);
+    }
+
+    // Raw bytes (a body sent with Content-Length).
+    serializer& body(std::string_view data) { return raw(data); }
+
+    std::error_code error() const noexcept {
+        if (err_) return make_error_code(error::invalid_field);
+        if (detail::overflowed(out_)) return make_error_code(error::buffer_too_small);
+        return {};
+    }
+
+  private:
+    serializer& raw(std::string_view s) { return raw(s.data(), s.size()); }
+    serializer& raw(const char* p, std::size_t n) {
+        if (!err_) detail::put(out_, p, n);
+        return *this;
+    }
+    serializer& fail() noexcept {
+        err_ = true;
+        return *this;
+    }
+
+    Sink& out_;
+    bool err_ = false;
+};
+
+// IMF-fixdate (RFC 9110 5.6.7) of a Unix time, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
+// Computed by hand: gmtime is not thread-safe and gmtime_r is not standard C++.
+inline constexpr std::size_t imf_fixdate_size = 29;
+inline void format_imf_fixdate(std::int64_t unix_seconds, char out[imf_fixdate_size]) noexcept {
+    std::int64_t days = unix_seconds / 86400, secs = unix_seconds % 86400;
+    if (secs < 0) secs += 86400, --days;
+    // Civil date from days since 1970-01-01 (era-based, proleptic Gregorian).
+    std::int64_t z = days + 719468;
+    std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    std::int64_t doe = z - era * 146097;
+    std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    std::int64_t y = yoe + era * 400;
+    std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    std::int64_t mp = (5 * doy + 2) / 153;
+    std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2) ++y;
+    static constexpr char wd[] = "ThuFriSatSunMonTueWed"; // 1970-01-01 was a Thursday
+    static constexpr char mo[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    std::int64_t w = days % 7;
+    if (w < 0) w += 7;
+    auto two = [](char* o, std::int64_t v) {
+        o[0] = static_cast<char>('0' + v / 10);
+        o[1] = static_cast<char>('0' + v % 10);
+    };
+    std::memcpy(out, wd + w * 3, 3);
+    out[3] = ',';
+    out[4] = ' ';
+    two(out + 5, d);
+    out[7] = ' ';
+    std::memcpy(out + 8, mo + (m - 1) * 3, 3);
+    out[11] = ' ';
+    std::int64_t yy = y < 0 ? 0 : (y > 9999 ? 9999 : y);
+    two(out + 12, yy / 100);
+    two(out + 14, yy % 100);
+    out[16] = ' ';
+    two(out + 17, secs / 3600);
+    out[19] = ':';
+    two(out + 20, secs / 60 % 60);
+    out[22] = ':';
+    two(out + 23, secs % 60);
+    std::memcpy(out + 25, " GMT", 4);
+}
+
+// The Date value changes once a second while a server answers many requests a
+// second: format it once per second. One cache per thread (no locking).
+class date_cache {
+  public:
+    std::string_view get(std::int64_t unix_seconds) noexcept {
+        if (unix_seconds != sec_) {
+            sec_ = unix_seconds;
+            format_imf_fixdate(unix_seconds, buf_);
+            ++formats_;
+        }
+        return std::string_view(buf_, imf_fixdate_size);
+    }
+    template <class Clock, class Duration>
+    std::string_view get(std::chrono::time_point<Clock, Duration> t) noexcept {
+        return get(static_cast<std::int64_t>(
+            std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count()));
+    }
+    std::string_view now() noexcept { return get(std::chrono::system_clock::now()); }
+    std::uint64_t formats() const noexcept { return formats_; }
+
+  private:
+    std::int64_t sec_ = INT64_MIN;
+    std::uint64_t formats_ = 0;
+    char buf_[imf_fixdate_size] = {};
+};
+
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/serializer.hpp ----
+// ---- begin sluice/http/url.hpp ----
+// sluice — request-target helpers: split, percent-decode, query iteration, and
+// path normalisation for mapping URLs onto a file tree or a router.
+//
+// normalize_path() decodes first and then resolves "." and "..", so "%2e%2e" is
+// "..". A ".." that would climb above the root is an error (never clamped: a
+// request that tries it is hostile or broken). Encoded slashes and backslashes
+// (%2F, %5C) are rejected rather than kept as data, because some later layer
+// (a file system, a proxy) would read them as separators; NUL is rejected too.
+
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace sluice {
+namespace http {
+
+struct target_parts {
+    enum form_t : unsigned char { origin_form, absolute_form, authority_form, asterisk_form };
+    form_t form = origin_form;
+    std::string_view scheme;    // absolute-form only
+    std::string_view authority; // absolute- and authority-form
+    std::string_view path;      // raw (still percent-encoded)
+    std::string_view query;     // raw, without the '?'
+    bool has_query = false;
+};
+
+namespace detail {
+inline int url_hex(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+inline bool url_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+inline void split_query(std::string_view s, target_parts& out) noexcept {
+    std::size_t q = s.find('?');
+    if (q == std::string_view::npos) {
+        out.path = s;
+        return;
+    }
+    out.path = s.substr(0, q);
+    out.query = s.substr(q + 1);
+    out.has_query = true;
+}
+} // namespace detail
+
+// Splits a request-target (RFC 9112 3.2) into its parts; views into `target`.
+inline std::error_code split_target(std::string_view target, target_parts& out) noexcept {
+    out = target_parts();
+    if (target.empty()) return make_error_code(error::bad_url);
+    if (target[0] == '/') {
+        out.form = target_parts::origin_form;
+        detail::split_query(target, out);
+        return {};
+    }
+    if (target == "*") {
+        out.form = target_parts::asterisk_form;
+        return {};
+    }
+    std::size_t colon = target.find(':');
+    if (colon != std::string_view::npos && target.substr(colon, 3) == "://") {
+        std::string_view scheme = target.substr(0, colon);
+        if (scheme.empty() || !detail::url_alpha(scheme[0])) return make_error_code(error::bad_url);
+        for (char c : scheme)
+            if (!detail::url_alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' &&
+                c != '.')
+                return make_error_code(error::bad_url);
+        std::string_view rest = target.substr(colon + 3);
+        std::size_t a = rest.find_first_of("/?");
+        out.form = target_parts::absolute_form;
+        out.scheme = scheme;
+        out.authority = rest.substr(0, a);
+        if (out.authority.empty()) return make_error_code(error::bad_url);
+        if (a != std::string_view::npos) detail::split_query(rest.substr(a), out);
+        if (!out.path.empty() && out.path[0] != '/') out.path = {};
+        return {};
+    }
+    // authority-form (CONNECT): host ":" port
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == target.size() ||
+        target.find('/') != std::string_view::npos)
+        return make_error_code(error::bad_url);
+    std::size_t pcolon = target.rfind(':');
+    for (char c : target.substr(pcolon + 1))
+        if (c < '0' || c > '9') return make_error_code(error::bad_url);
+    out.form = target_parts::authority_form;
+    out.authority = target;
+    return {};
+}
+
+// Appends the decoded form of `in` to `out`. A '%' must start "%XX" with two hex
+// digits. With plus_as_space, '+' is a space (HTML form encoding in queries).
+inline std::error_code percent_decode(std::string_view in, std::string& out,
+                                      bool plus_as_space = false) {
+    out.reserve(out.size() + in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        char c = in[i];
+        if (c == '%') {
+            if (in.size() - i < 3) return make_error_code(error::bad_percent_encoding);
+            int h = detail::url_hex(in[i + 1]), l = detail::url_hex(in[i + 2]);
+            if (h < 0 || l < 0) return make_error_code(error::bad_percent_encoding);
+            out.push_back(static_cast<char>(h * 16 + l));
+            i += 2;
+        } else if (c == '+' && plus_as_space) {
+            out.push_back(' ');
+        } else {
+            out.push_back(c);
+        }
+    }
+    return {};
+}
+
+// In place, without allocating: returns the decoded length (<= n).
+inline std::size_t percent_decode_inplace(char* s, std::size_t n, std::error_code& ec,
+                                          bool plus_as_space = false) noexcept {
+    std::size_t w = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        char c = s[i];
+        if (c == '%') {
+            if (n - i < 3) return ec = make_error_code(error::bad_percent_encoding), 0;
+            int h = detail::url_hex(s[i + 1]), l = detail::url_hex(s[i + 2]);
+            if (h < 0 || l < 0) return ec = make_error_code(error::bad_percent_encoding), 0;
+            s[w++] = static_cast<char>(h * 16 + l);
+            i += 2;
+        } else {
+            s[w++] = (c == '+' && plus_as_space) ? ' ' : c;
+        }
+    }
+    ec.clear();
+    return w;
+}
+
+struct query_param {
+    std::string_view key;   // raw
+    std::string_view value; // raw; empty when there is no '='
+    bool has_value = false;
+};
+
+// Iterates "a=1&b=&c" as raw key/value views (empty pairs skipped). Decode a
+// part with percent_decode(part, out, true).
+class query_params {
+  public:
+    class iterator {
+      public:
+        iterator() = default;
+        iterator(std::string_view rest) noexcept : rest_(rest), at_end_(false) { next(); }
+        const query_param& operator*() const noexcept { return cur_; }
+        const query_param* operator->() const noexcept { return &cur_; }
+        iterator& operator++() noexcept {
+            next();
+            return *this;
+        }
+        bool operator==(const iterator& o) const noexcept { return at_end_ == o.at_end_; }
+        bool operator!=(const iterator& o) const noexcept { return !(*this == o); }
+
+      private:
+        void next() noexcept {
+            for (;;) {
+                if (rest_.data() == nullptr) {
+                    at_end_ = true;
+                    return;
+                }
+                std::size_t amp = rest_.find('&');
+                std::string_view pair = rest_.substr(0, amp);
+                rest_ = amp == std::string_view::npos ? std::string_view() : rest_.substr(amp + 1);
+                if (pair.empty()) continue;
+                std::size_t eq = pair.find('=');
+                cur_.key = pair.substr(0, eq);
+                cur_.has_value = eq != std::string_view::npos;
+                cur_.value = cur_.has_value ? pair.substr(eq + 1) : std::string_view();
+                return;
+            }
+        }
+        std::string_view rest_;
+        query_param cur_;
+        bool at_end_ = true;
+    };
+
+    explicit query_params(std::string_view query) noexcept : q_(query) {}
+    iterator begin() const noexcept {
+        return q_.empty() ? iterator() : iterator(std::string_view(q_.data(), q_.size()));
+    }
+    iterator end() const noexcept { return iterator(); }
+
+    // First parameter whose raw key equals `key`.
+    bool find(std::string_view key, std::string_view& value) const noexcept {
+        for (const query_param& p : *this)
+            if (p.key == key) {
+                value = p.value;
+                return true;
+            }
+        return false;
+    }
+
+  private:
+    std::string_view q_;
+};
+
+// Normalises an origin-form path (see the top of the file) into `out`, which
+// then starts with '/' and holds decoded bytes with no "." / ".." segments and no
+// empty segments; a trailing '/' is kept.
+inline std::error_code normalize_path(std::string_view raw, std::string& out) {
+    out.clear();
+    if (raw.empty() || raw[0] != '/') return make_error_code(error::bad_path);
+    out.push_back('/');
+    std::size_t i = 1;
+    std::string seg;
+    while (i <= raw.size()) {
+        std::size_t j = raw.find('/', i);
+        if (j == std::string_view::npos) j = raw.size();
+        std::string_view enc = raw.substr(i, j - i);
+        seg.clear();
+        for (std::size_t k = 0; k < enc.size(); ++k) {
+            char c = enc[k];
+            if (c == '%') {
+                if (enc.size() - k < 3) return make_error_code(error::bad_percent_encoding);
+                int h = detail::url_hex(enc[k + 1]), l = detail::url_hex(enc[k + 2]);
+                if (h < 0 || l < 0) return make_error_code(error::bad_percent_encoding);
+                c = static_cast<char>(h * 16 + l);
+                k += 2;
+                if (c == '/' || c == '\\') return make_error_code(error::encoded_slash);
+            } else if (c == '\\') {
+                return make_error_code(error::bad_path);
+            }
+            if (c == '\0') return make_error_code(error::bad_path);
+            seg.push_back(c);
+        }
+        const bool last = j == raw.size();
+        if (seg == "..") {
+            if (out.size() == 1) return make_error_code(error::path_escapes_root);
+            out.pop_back(); // the '/' after the previous segment
+            out.resize(out.rfind('/') + 1);
+        } else if (!seg.empty() && seg != ".") {
+            out += seg;
+            if (!last) out.push_back('/');
+        }
+        i = j + 1;
+    }
+    return {};
+}
+
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/url.hpp ----
+// ---- begin sluice/http/cors.hpp ----
+// sluice — CORS (Fetch standard, "CORS protocol") as a pure function: given the
+// policy and a request head, it says whether the request is allowed and which
+// headers to add. Nothing here does I/O.
+//
+// Rules that are easy to get wrong and are enforced here:
+//  - with credentials the origin is echoed, never "*" (browsers reject "*" then);
+//  - whenever the answer depends on Origin, "Vary: Origin" is added so caches
+//    do not hand one origin's answer to another;
+//  - a preflight is only "ok" if the method and every requested header are allowed.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+namespace http {
+
+struct cors_policy {
+    std::vector<std::string> allowed_origins; // exact "scheme://host[:port]"; "*" = any
+    std::vector<std::string> allowed_methods{"GET", "HEAD", "POST"};
+    std::vector<std::string> allowed_headers; // case-insensitive; "*" = any (no credentials)
+    std::vector<std::string> exposed_headers;
+    bool allow_credentials = false;
+    std::uint32_t max_age = 600; // seconds a preflight answer may be cached; 0 = omit
+};
+
+enum class cors_kind : std::uint8_t {
+    not_cors,         // no Origin header: not a CORS request, add nothing
+    allowed,          // actual request from an allowed origin
+    denied,           // origin not allowed: answer without CORS headers
+    preflight,        // OPTIONS preflight accepted: answer 204 with the headers
+    preflight_denied, // preflight refused: answer 403 (headers hold only Vary)
+};
+
+// The headers to add. Views point into the policy, the request, and the
+// decision's own buffers (so it can be neither copied nor moved); keep all three
+// alive while sending.
+class cors_decision {
+  public:
+    cors_decision(const cors_policy& policy, const message& req) { evaluate(policy, req); }
+    cors_decision(const cors_decision&) = delete;
+    cors_decision& operator=(const cors_decision&) = delete;
+
+    cors_kind kind = cors_kind::not_cors;
+    header headers[8];
+    std::size_t count = 0;
+
+    bool is_preflight() const noexcept {
+        return kind == cors_kind::preflight || kind == cors_kind::preflight_denied;
+    }
+    const header* begin() const noexcept { return headers; }
+    const header* end() const noexcept { return headers + count; }
+
+  private:
+    inline void evaluate(const cors_policy& policy, const message& req);
+    void add(std::string_view n, std::string_view v) noexcept {
+        if (count < 8) headers[count++] = header{n, v};
+    }
+    std::string methods_, headers_list_, exposed_, max_age_;
+};
+
+namespace detail {
+inline bool cors_list_has(const std::vector<std::string>& list, std::string_view v,
+                          bool case_insensitive) {
+    for (const std::string& s : list)
+        if (case_insensitive ? iequals(s, v) : s == v) return true;
+    return false;
+}
+inline std::string cors_join(const std::vector<std::string>& list) {
+    std::string out;
+    for (const std::string& s : list) {
+        if (!out.empty()) out += ", ";
+        out += s;
+    }
+    return out;
+}
+inline std::string_view cors_trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+} // namespace detail
+
+inline void cors_decision::evaluate(const cors_policy& policy, const message& req) {
+    cors_decision& d = *this;
+    const header* origin = req.find("Origin");
+    if (!origin) return;
+    const std::string_view o = origin->value;
+    const bool any = detail::cors_list_has(policy.allowed_origins, "*", false);
+    const bool wildcard = any && !policy.allow_credentials;
+    const bool listed = detail::cors_list_has(policy.allowed_origins, o, false);
+    // "null" (sandboxed documents, file:) is only allowed when listed explicitly.
+    const bool ok = listed || (any && o != "null");
+    const bool preflight = req.verb == verb::options && req.find("Access-Control-Request-Method");
+    if (!wildcard) d.add("Vary", "Origin");
+    if (!ok) {
+        d.kind = preflight ? cors_kind::preflight_denied : cors_kind::denied;
+        return;
+    }
+    if (preflight) {
+        std::string_view method = detail::cors_trim(req.get("Access-Control-Request-Method"));
+        bool method_ok = detail::cors_list_has(policy.allowed_methods, method, false);
+        std::string_view asked = req.get("Access-Control-Request-Headers");
+        bool any_header = wildcard && detail::cors_list_has(policy.allowed_headers, "*", false);
+        bool headers_ok = true;
+        std::size_t i = 0;
+        while (i <= asked.size() && headers_ok) {
+            std::size_t j = asked.find(',', i);
+            if (j == std::string_view::npos) j = asked.size();
+            std::string_view h = detail::cors_trim(asked.substr(i, j - i));
+            if (!h.empty() && !any_header &&
+                !detail::cors_list_has(policy.allowed_headers, h, true))
+                headers_ok = false;
+            i = j + 1;
+        }
+        if (!method_ok || !headers_ok) {
+            d.kind = cors_kind::preflight_denied;
+            return;
+        }
+        d.kind = cors_kind::preflight;
+    } else {
+        d.kind = cors_kind::allowed;
+    }
+    d.add("Access-Control-Allow-Origin", wildcard ? std::string_view("*") : o);
+    if (policy.allow_credentials) d.add("Access-Control-Allow-Credentials", "true");
+    if (preflight) {
+        d.methods_ = detail::cors_join(policy.allowed_methods);
+        d.add("Access-Control-Allow-Methods", d.methods_);
+        std::string_view asked = detail::cors_trim(req.get("Access-Control-Request-Headers"));
+        if (!asked.empty()) {
+            // Echo what was asked (all of it passed the check above).
+            d.headers_list_ = std::string(asked);
+            d.add("Access-Control-Allow-Headers", d.headers_list_);
+        }
+        if (policy.max_age) {
+            d.max_age_ = std::to_string(policy.max_age);
+            d.add("Access-Control-Max-Age", d.max_age_);
+        }
+    } else if (!policy.exposed_headers.empty()) {
+        d.exposed_ = detail::cors_join(policy.exposed_headers);
+        d.add("Access-Control-Expose-Headers", d.exposed_);
+    }
+}
+
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/cors.hpp ----
+// ---- end sluice/http.hpp ----
+// ---- begin sluice/ws.hpp ----
+// sluice — WebSocket (RFC 6455): handshake, frame codec, and their helpers.
+
+// ---- begin sluice/util/base64.hpp ----
+// sluice — base64 (RFC 4648 §4), standard alphabet with padding.
+// Decoding is strict on purpose: the handshake must reject a Sec-WebSocket-Key that is not a
+// canonical encoding of 16 bytes, so anything an encoder would not produce is an error.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+namespace util {
+
+inline constexpr char base64_alphabet[65] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+namespace detail {
+// 0..63 for alphabet characters, 0xFF for everything else (including '=').
+struct base64_table {
+    std::uint8_t v[256];
+    constexpr base64_table() : v{} {
+        for (int i = 0; i < 256; ++i) v[i] = 0xFF;
+        for (int i = 0; i < 64; ++i)
+            v[static_cast<unsigned char>(base64_alphabet[i])] = static_cast<std::uint8_t>(i);
+    }
+};
+inline constexpr base64_table base64_decode_table{};
+} // namespace detail
+
+inline constexpr std::size_t base64_encoded_size(std::size_t n) noexcept { return (n + 2) / 3 * 4; }
+
+// Writes exactly base64_encoded_size(n) characters to out.
+inline void base64_encode(const void* data, std::size_t n, char* out) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    for (; n >= 3; n -= 3, p += 3, out += 4) {
+        std::uint32_t v = (std::uint32_t{p[0]} << 16) | (std::uint32_t{p[1]} << 8) | p[2];
+        out[0] = base64_alphabet[(v >> 18) & 63];
+        out[1] = base64_alphabet[(v >> 12) & 63];
+        out[2] = base64_alphabet[(v >> 6) & 63];
+        out[3] = base64_alphabet[v & 63];
+    }
+    if (n == 1) {
+        out[0] = base64_alphabet[p[0] >> 2];
+        out[1] = base64_alphabet[(p[0] & 3) << 4];
+        out[2] = '=';
+        out[3] = '=';
+    } else if (n == 2) {
+        std::uint32_t v = (std::uint32_t{p[0]} << 8) | p[1];
+        out[0] = base64_alphabet[(v >> 10) & 63];
+        out[1] = base64_alphabet[(v >> 4) & 63];
+        out[2] = base64_alphabet[(v << 2) & 63];
+        out[3] = '=';
+    }
+}
+
+inline std::string base64_encode(const void* data, std::size_t n) {
+    std::string s(base64_encoded_size(n), '\0');
+    base64_encode(data, n, &s[0]);
+    return s;
+}
+
+inline std::string base64_encode(std::string_view s) { return base64_encode(s.data(), s.size()); }
+
+// Upper bound on the decoded size; the exact size is returned by base64_decode.
+inline constexpr std::size_t base64_decoded_max(std::size_t n) noexcept { return n / 4 * 3; }
+
+// Strict decode: length a multiple of 4, only alphabet characters, '=' only as the last one or
+// two characters, and the unused bits before the padding zero. Returns false on any violation
+// (out_len is then unspecified). `out` must hold base64_decoded_max(in.size()) bytes.
+inline bool base64_decode(std::string_view in, std::uint8_t* out, std::size_t& out_len) noexcept {
+    const auto& t = detail::base64_decode_table.v;
+    out_len = 0;
+    if (in.size() % 4 != 0) return false;
+    std::size_t n = in.size();
+    std::size_t pad = 0;
+    if (n != 0 && in[n - 1] == '=') pad = (in[n - 2] == '=') ? 2 : 1;
+    const std::size_t full = (pad == 0) ? n : n - 4; // characters in unpadded quads
+    std::size_t o = 0;
+    for (std::size_t i = 0; i < full; i += 4) {
+        std::uint8_t a = t[static_cast<unsigned char>(in[i])];
+        std::uint8_t b = t[static_cast<unsigned char>(in[i + 1])];
+        std::uint8_t c = t[static_cast<unsigned char>(in[i + 2])];
+        std::uint8_t d = t[static_cast<unsigned char>(in[i + 3])];
+        if ((a | b | c | d) == 0xFF) return false;
+        std::uint32_t v =
+            (std::uint32_t{a} << 18) | (std::uint32_t{b} << 12) | (std::uint32_t{c} << 6) | d;
+        out[o++] = static_cast<std::uint8_t>(v >> 16);
+        out[o++] = static_cast<std::uint8_t>(v >> 8);
+        out[o++] = static_cast<std::uint8_t>(v);
+    }
+    if (pad != 0) {
+        std::uint8_t a = t[static_cast<unsigned char>(in[full])];
+        std::uint8_t b = t[static_cast<unsigned char>(in[full + 1])];
+        if ((a | b) == 0xFF) return false;
+        if (pad == 2) {
+            if ((b & 0x0F) != 0) return false; // non-canonical trailing bits
+            out[o++] = static_cast<std::uint8_t>((a << 2) | (b >> 4));
+        } else {
+            std::uint8_t c = t[static_cast<unsigned char>(in[full + 2])];
+            if (c == 0xFF || (c & 0x03) != 0) return false;
+            out[o++] = static_cast<std::uint8_t>((a << 2) | (b >> 4));
+            out[o++] = static_cast<std::uint8_t>((b << 4) | (c >> 2));
+        }
+    }
+    out_len = o;
+    return true;
+}
+
+// Convenience form; returns false (and leaves out empty) on invalid input.
+inline bool base64_decode(std::string_view in, std::string& out) {
+    out.assign(base64_decoded_max(in.size()), '\0');
+    std::size_t len = 0;
+    if (!base64_decode(in, reinterpret_cast<std::uint8_t*>(&out[0]), len)) {
+        out.clear();
+        return false;
+    }
+    out.resize(len);
+    return true;
+}
+
+} // namespace util
+} // namespace sluice
+// ---- end sluice/util/base64.hpp ----
+// ---- begin sluice/util/sha1.hpp ----
+// sluice — SHA-1 (RFC 3174), only for the WebSocket accept value.
+// SHA-1 is broken for collision resistance; RFC 6455 uses it as a fixed transform, not for
+// security.
+
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace sluice {
+namespace util {
+
+class sha1 {
+  public:
+    using digest = std::array<std::uint8_t, 20>;
+
+    sha1() noexcept { reset(); }
+
+    void reset() noexcept {
+        h_[0] = 0x67452301u;
+        h_[1] = 0xEFCDAB89u;
+        h_[2] = 0x98BADCFEu;
+        h_[3] = 0x10325476u;
+        h_[4] = 0xC3D2E1F0u;
+        total_ = 0;
+        used_ = 0;
+    }
+
+    void update(const void* data, std::size_t n) noexcept {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        total_ += n;
+        if (used_ != 0) {
+            std::size_t take = 64 - used_ < n ? 64 - used_ : n;
+            std::memcpy(block_ + used_, p, take);
+            used_ += take;
+            p += take;
+            n -= take;
+            if (used_ < 64) return;
+            compress(block_);
+            used_ = 0;
+        }
+        for (; n >= 64; p += 64, n -= 64) compress(p);
+        if (n != 0) std::memcpy(block_, p, n);
+        used_ = n;
+    }
+
+    void update(std::string_view s) noexcept { update(s.data(), s.size()); }
+
+    // Pads per RFC 3174 §4 and returns the digest; the object must be reset() before reuse.
+    digest finish() noexcept {
+        const std::uint64_t bits = total_ * 8u;
+        block_[used_++] = 0x80;
+        if (used_ > 56) {
+            std::memset(block_ + used_, 0, 64 - used_);
+            compress(block_);
+            used_ = 0;
+        }
+        std::memset(block_ + used_, 0, 56 - used_);
+        for (int i = 0; i < 8; ++i)
+            block_[56 + i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+        compress(block_);
+        digest out{};
+        for (int i = 0; i < 5; ++i) {
+            out[4 * i + 0] = static_cast<std::uint8_t>(h_[i] >> 24);
+            out[4 * i + 1] = static_cast<std::uint8_t>(h_[i] >> 16);
+            out[4 * i + 2] = static_cast<std::uint8_t>(h_[i] >> 8);
+            out[4 * i + 3] = static_cast<std::uint8_t>(h_[i]);
+        }
+        return out;
+    }
+
+    static digest hash(const void* data, std::size_t n) noexcept {
+        sha1 s;
+        s.update(data, n);
+        return s.finish();
+    }
+    static digest hash(std::string_view s) noexcept { return hash(s.data(), s.size()); }
+
+  private:
+    static std::uint32_t rotl(std::uint32_t x, int r) noexcept {
+        return (x << r) | (x >> (32 - r));
+    }
+
+    void compress(const std::uint8_t* p) noexcept {
+        std::uint32_t w[80];
+        for (int t = 0; t < 16; ++t)
+            w[t] = (std::uint32_t{p[4 * t]} << 24) | (std::uint32_t{p[4 * t + 1]} << 16) |
+                   (std::uint32_t{p[4 * t + 2]} << 8) | std::uint32_t{p[4 * t + 3]};
+        for (int t = 16; t < 80; ++t) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+        std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4];
+        for (int t = 0; t < 80; ++t) {
+            std::uint32_t f, k;
+            if (t < 20) {
+                f = (b & c) | (~b & d);
+                k = 0x5A827999u;
+            } else if (t < 40) {
+                f = b ^ c ^ d;
+                k = 0x6ED9EBA1u;
+            } else if (t < 60) {
+                f = (b & c) | (b & d) | (c & d);
+                k = 0x8F1BBCDCu;
+            } else {
+                f = b ^ c ^ d;
+                k = 0xCA62C1D6u;
+            }
+            std::uint32_t tmp = rotl(a, 5) + f + e + w[t] + k;
+            e = d;
+            d = c;
+            c = rotl(b, 30);
+            b = a;
+            a = tmp;
+        }
+        h_[0] += a;
+        h_[1] += b;
+        h_[2] += c;
+        h_[3] += d;
+        h_[4] += e;
+    }
+
+    std::uint32_t h_[5];
+    std::uint64_t total_;
+    std::size_t used_;
+    std::uint8_t block_[64];
+};
+
+} // namespace util
+} // namespace sluice
+// ---- end sluice/util/sha1.hpp ----
+// ---- begin sluice/util/utf8.hpp ----
+// sluice — incremental UTF-8 validation (RFC 3629).
+//
+// Why incremental: WebSocket text arrives in fragments and partial frame payloads, and RFC 6455
+// wants the connection failed as soon as the bytes cannot be UTF-8. The validator keeps three
+// bytes of state between calls and rejects a sequence at the first byte that cannot continue
+// it (e.g. F4 90 fails at 90, ED A0 at A0), so an error is reported without waiting for more.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace sluice {
+namespace util {
+
+class utf8_validator {
+  public:
+    // Validates the next bytes of the stream; returns false once the stream is invalid (sticky).
+    bool feed(const void* data, std::size_t n) noexcept {
+        if (SLUICE_UNLIKELY(bad_)) return false;
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        const auto* const e = p + n;
+        std::uint8_t need = need_, lo = lo_, hi = hi_;
+        while (p != e) {
+            if (need != 0) {
+                const std::uint8_t b = *p++;
+                if (SLUICE_UNLIKELY(b < lo || b > hi)) return fail();
+                --need;
+                lo = 0x80;
+                hi = 0xBF;
+                continue;
+            }
+            // ASCII fast path, 8 bytes at a time (memcpy keeps it alignment- and alias-safe).
+            while (e - p >= 8) {
+                std::uint64_t w;
+                std::memcpy(&w, p, 8);
+                if (w & 0x8080808080808080ull) break;
+                p += 8;
+            }
+            if (p == e) break;
+            const std::uint8_t b = *p++;
+            if (b < 0x80) continue;
+            if (b < 0xC2) return fail(); // stray continuation, or C0/C1 (always overlong)
+            if (b < 0xE0) {
+                need = 1;
+            } else if (b < 0xF0) {
+                need = 2;
+                if (b == 0xE0)
+                    lo = 0xA0; // overlong 3-byte form
+                else if (b == 0xED)
+                    hi = 0x9F; // UTF-16 surrogates
+            } else if (b < 0xF5) {
+                need = 3;
+                if (b == 0xF0)
+                    lo = 0x90; // overlong 4-byte form
+                else if (b == 0xF4)
+                    hi = 0x8F; // above U+10FFFF
+            } else {
+                return fail(); // F5..FF never appear
+            }
+        }
+        need_ = need;
+        lo_ = lo;
+        hi_ = hi;
+        return true;
+    }
+
+    bool feed(std::string_view s) noexcept { return feed(s.data(), s.size()); }
+
+    // True when no error was seen and the bytes so far end on a code point boundary; a text
+    // message is valid only if this holds at its end.
+    bool complete() const noexcept { return !bad_ && need_ == 0; }
+    bool failed() const noexcept { return bad_; }
+
+    void reset() noexcept {
+        need_ = 0;
+        lo_ = 0x80;
+        hi_ = 0xBF;
+        bad_ = false;
+    }
+
+  private:
+    bool fail() noexcept {
+        bad_ = true;
+        return false;
+    }
+
+    std::uint8_t need_ = 0;  // continuation bytes still expected
+    std::uint8_t lo_ = 0x80; // allowed range of the next continuation byte
+    std::uint8_t hi_ = 0xBF;
+    bool bad_ = false;
+};
+
+inline bool is_valid_utf8(const void* data, std::size_t n) noexcept {
+    utf8_validator v;
+    return v.feed(data, n) && v.complete();
+}
+
+inline bool is_valid_utf8(std::string_view s) noexcept { return is_valid_utf8(s.data(), s.size()); }
+
+} // namespace util
+} // namespace sluice
+// ---- end sluice/util/utf8.hpp ----
+// ---- begin sluice/ws/error.hpp ----
+// sluice — WebSocket errors as std::error_code, and the close code each protocol error sends.
+
+
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+namespace sluice {
+namespace ws {
+
+// Close status codes (RFC 6455 §7.4.1 and the IANA registry).
+namespace close_code {
+inline constexpr std::uint16_t normal = 1000;
+inline constexpr std::uint16_t going_away = 1001;
+inline constexpr std::uint16_t protocol_error = 1002;
+inline constexpr std::uint16_t unsupported_data = 1003;
+inline constexpr std::uint16_t no_status = 1005; // never on the wire: "the close had no code"
+inline constexpr std::uint16_t abnormal = 1006;  // never on the wire: "no close frame at all"
+inline constexpr std::uint16_t invalid_payload = 1007;
+inline constexpr std::uint16_t policy_violation = 1008;
+inline constexpr std::uint16_t message_too_big = 1009;
+inline constexpr std::uint16_t mandatory_extension = 1010;
+inline constexpr std::uint16_t internal_error = 1011;
+inline constexpr std::uint16_t service_restart = 1012;
+inline constexpr std::uint16_t try_again_later = 1013;
+inline constexpr std::uint16_t bad_gateway = 1014;
+} // namespace close_code
+
+// Codes that may appear in a close frame, in either direction: 1000-1003, 1007-1014 (1004 is
+// reserved; 1005, 1006 and 1015 are local-only), and 3000-4999 (registered and private use).
+// 0-999, 1016-2999 and >= 5000 are not allowed; RFC 6455 leaves >= 5000 undefined, we fail it.
+inline constexpr bool is_valid_close_code(std::uint16_t c) noexcept {
+    return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
+}
+
+enum class error : std::uint8_t {
+    // Peer protocol violations: the connection is failed with the close code in close_code_for.
+    reserved_bits = 1,
+    unknown_opcode,
+    unmasked_frame,
+    masked_frame,
+    fragmented_control,
+    control_too_long,
+    non_minimal_length,
+    length_msb_set,
+    unexpected_continuation,
+    expected_continuation,
+    bad_close_payload,
+    bad_close_code,
+    invalid_utf8,
+    invalid_close_reason,
+    message_too_big,
+    extension_failed,
+    // Local usage errors: nothing is sent to the peer.
+    closed,
+    message_in_progress,
+    no_message_in_progress,
+    payload_too_long,
+    invalid_close_code,
+    buffer_too_small,
+    // Handshake failures (server side: the status in http_status_for; client side: fail).
+    bad_method,
+    bad_http_version,
+    missing_host,
+    missing_upgrade,
+    missing_connection_upgrade,
+    bad_key,
+    bad_version,
+    origin_rejected,
+    bad_status,
+    bad_accept,
+    unexpected_subprotocol,
+    unexpected_extension,
+};
+
+namespace detail {
+class ws_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "sluice.ws"; }
+    std::string message(int ev) const override {
+        switch (static_cast<error>(ev)) {
+        case error::reserved_bits:
+            return "frame has RSV bits set that no extension negotiated";
+        case error::unknown_opcode:
+            return "frame has a reserved opcode";
+        case error::unmasked_frame:
+            return "client frame is not masked";
+        case error::masked_frame:
+            return "server frame is masked";
+        case error::fragmented_control:
+            return "control frame is fragmented";
+        case error::control_too_long:
+            return "control frame payload is longer than 125 bytes";
+        case error::non_minimal_length:
+            return "payload length is not minimally encoded";
+        case error::length_msb_set:
+            return "64-bit payload length has its most significant bit set";
+        case error::unexpected_continuation:
+            return "continuation frame without a message to continue";
+        case error::expected_continuation:
+            return "new data frame while a fragmented message is open";
+        case error::bad_close_payload:
+            return "close frame payload of one byte";
+        case error::bad_close_code:
+            return "close frame carries an invalid status code";
+        case error::invalid_utf8:
+            return "text message is not valid UTF-8";
+        case error::invalid_close_reason:
+            return "close reason is not valid UTF-8";
+        case error::message_too_big:
+            return "message exceeds the maximum message size";
+        case error::extension_failed:
+            return "extension rejected the frame";
+        case error::closed:
+            return "close frame already sent or received";
+        case error::message_in_progress:
+            return "a fragmented outgoing message is still open";
+        case error::no_message_in_progress:
+            return "no fragmented outgoing message to continue";
+        case error::payload_too_long:
+            return "control frame payload longer than 125 bytes";
+        case error::invalid_close_code:
+            return "close code may not be sent";
+        case error::buffer_too_small:
+            return "output buffer too small";
+        case error::bad_method:
+            return "handshake request method is not GET";
+        case error::bad_http_version:
+            return "handshake requires HTTP/1.1 or later";
+        case error::missing_host:
+            return "handshake request needs exactly one Host header";
+        case error::missing_upgrade:
+            return "Upgrade header does not contain websocket";
+        case error::missing_connection_upgrade:
+            return "Connection header does not contain upgrade";
+        case error::bad_key:
+            return "Sec-WebSocket-Key is not base64 of 16 bytes";
+        case error::bad_version:
+            return "Sec-WebSocket-Version is not 13";
+        case error::origin_rejected:
+            return "Origin rejected";
+        case error::bad_status:
+            return "handshake response status is not 101";
+        case error::bad_accept:
+            return "Sec-WebSocket-Accept does not match the key";
+        case error::unexpected_subprotocol:
+            return "server selected a subprotocol that was not offered";
+        case error::unexpected_extension:
+            return "server selected an extension that was not offered";
+        }
+        return "unknown sluice.ws error";
+    }
+};
+} // namespace detail
+
+inline const std::error_category& ws_category() noexcept {
+    static const detail::ws_category_impl cat;
+    return cat;
+}
+
+inline std::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), ws_category()};
+}
+
+// The close code to send when failing the connection for `e`; 0 when `e` is not a peer
+// protocol violation (local usage or handshake errors send no close frame).
+inline constexpr std::uint16_t close_code_for(error e) noexcept {
+    switch (e) {
+    case error::invalid_utf8:
+    case error::invalid_close_reason:
+        return close_code::invalid_payload;
+    case error::message_too_big:
+        return close_code::message_too_big;
+    default:
+        break;
+    }
+    if (static_cast<int>(e) >= static_cast<int>(error::reserved_bits) &&
+        static_cast<int>(e) <= static_cast<int>(error::extension_failed))
+        return close_code::protocol_error;
+    return 0;
+}
+
+// The HTTP status a server answers a failed handshake with.
+inline constexpr int http_status_for(error e) noexcept {
+    switch (e) {
+    case error::bad_method:
+        return 405;
+    case error::bad_version:
+        return 426;
+    case error::origin_rejected:
+        return 403;
+    default:
+        return 400;
+    }
+}
+
+} // namespace ws
+} // namespace sluice
+
+namespace std {
+template <>
+struct is_error_code_enum<sluice::ws::error> : true_type {};
+} // namespace std
+// ---- end sluice/ws/error.hpp ----
+// ---- begin sluice/ws/random.hpp ----
+// sluice — pluggable random source for masking keys and handshake nonces.
+// A plain function pointer + context (not std::function) so a codec stays small and a test can
+// substitute a deterministic generator without allocation.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <random>
+
+namespace sluice {
+namespace ws {
+
+// RFC 6455 §10.3 wants masking keys that are unpredictable to the application; std::random_device
+// is the only portable unpredictable source in the standard library. One per thread, since it
+// can be large (libstdc++: ~5 KiB) and is not thread-safe.
+inline void default_random_fill(void*, std::uint8_t* out, std::size_t n) {
+    thread_local std::random_device rd;
+    while (n != 0) {
+        const std::uint32_t v = static_cast<std::uint32_t>(rd());
+        const std::size_t k = n < 4 ? n : 4;
+        std::memcpy(out, &v, k);
+        out += k;
+        n -= k;
+    }
+}
+
+struct random_source {
+    using fill_fn = void (*)(void* ctx, std::uint8_t* out, std::size_t n);
+
+    fill_fn fn = &default_random_fill;
+    void* ctx = nullptr;
+
+    void operator()(std::uint8_t* out, std::size_t n) const { fn(ctx, out, n); }
+
+    // Wraps any callable `void(std::uint8_t*, std::size_t)`; f must outlive every user.
+    template <class F>
+    static random_source from(F& f) noexcept {
+        random_source r;
+        r.fn = [](void* c, std::uint8_t* out, std::size_t n) { (*static_cast<F*>(c))(out, n); };
+        r.ctx = &f;
+        return r;
+    }
+};
+
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/random.hpp ----
+// ---- begin sluice/ws/frame.hpp ----
+// sluice — WebSocket frame headers (RFC 6455 §5.2) and masking (§5.3).
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace sluice {
+namespace ws {
+
+enum class role : std::uint8_t { server, client };
+
+enum class opcode : std::uint8_t {
+    continuation = 0x0,
+    text = 0x1,
+    binary = 0x2,
+    close = 0x8,
+    ping = 0x9,
+    pong = 0xA,
+};
+
+inline constexpr bool is_control(opcode op) noexcept {
+    return (static_cast<unsigned>(op) & 8u) != 0;
+}
+
+inline constexpr bool is_known_opcode(unsigned op) noexcept {
+    return op <= 2 || (op >= 8 && op <= 10);
+}
+
+// RSV bits as they sit in the first header byte.
+inline constexpr std::uint8_t rsv1 = 0x40;
+inline constexpr std::uint8_t rsv2 = 0x20;
+inline constexpr std::uint8_t rsv3 = 0x10;
+
+inline constexpr std::size_t max_header_size = 14;
+inline constexpr std::size_t max_control_payload = 125;
+
+struct frame_header {
+    bool fin = true;
+    std::uint8_t rsv = 0; // rsv1 | rsv2 | rsv3
+    opcode op = opcode::text;
+    bool masked = false;
+    std::uint8_t mask[4] = {0, 0, 0, 0};
+    std::uint64_t length = 0;
+};
+
+// Header length implied by the second header byte (mask bit and 7-bit length).
+inline constexpr std::size_t header_size_from_byte1(std::uint8_t b1) noexcept {
+    const unsigned len7 = b1 & 0x7Fu;
+    return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((b1 & 0x80u) ? 4 : 0);
+}
+
+inline constexpr std::size_t header_size(std::uint64_t length, bool masked) noexcept {
+    return 2 + (length < 126 ? 0 : length <= 0xFFFF ? 2 : 8) + (masked ? 4 : 0);
+}
+
+// Serializes h (always with the minimal length form) into out, which must hold
+// header_size(h.length, h.masked) bytes. Returns the bytes written.
+inline std::size_t write_header(std::uint8_t* out, const frame_header& h) noexcept {
+    std::size_t i = 0;
+    out[i++] = static_cast<std::uint8_t>((h.fin ? 0x80u : 0u) | (h.rsv & 0x70u) |
+                                         static_cast<unsigned>(h.op));
+    const std::uint8_t m = h.masked ? 0x80 : 0;
+    if (h.length < 126) {
+        out[i++] = static_cast<std::uint8_t>(m | h.length);
+    } else if (h.length <= 0xFFFF) {
+        out[i++] = static_cast<std::uint8_t>(m | 126);
+        out[i++] = static_cast<std::uint8_t>(h.length >> 8);
+        out[i++] = static_cast<std::uint8_t>(h.length);
+    } else {
+        out[i++] = static_cast<std::uint8_t>(m | 127);
+        for (int s = 56; s >= 0; s -= 8) out[i++] = static_cast<std::uint8_t>(h.length >> s);
+    }
+    if (h.masked) {
+        std::memcpy(out + i, h.mask, 4);
+        i += 4;
+    }
+    return i;
+}
+
+// Checks that depend only on the first two header bytes and the role, so a bad frame fails
+// before the rest of its header arrives. `allowed_rsv` is the set of RSV bits an extension
+// negotiated; others fail here, the extension gets to veto the ones it owns.
+inline error check_header_prefix(std::uint8_t b0, std::uint8_t b1, role r,
+                                 std::uint8_t allowed_rsv) noexcept {
+    if (b0 & 0x70u & ~allowed_rsv) return error::reserved_bits;
+    const unsigned op = b0 & 0x0Fu;
+    if (!is_known_opcode(op)) return error::unknown_opcode;
+    const bool masked = (b1 & 0x80u) != 0;
+    if (r == role::server && !masked) return error::unmasked_frame;
+    if (r == role::client && masked) return error::masked_frame;
+    if (op & 8u) {
+        if (!(b0 & 0x80u)) return error::fragmented_control;
+        if ((b1 & 0x7Fu) > max_control_payload) return error::control_too_long;
+    }
+    return error{};
+}
+
+enum class parse_status : std::uint8_t { complete, incomplete, invalid };
+
+// Parses the wire form at p[0..n). Only the rules of the wire format itself are checked here
+// (minimal length encoding, 64-bit MSB); opcode, RSV, masking and control-frame rules are in
+// check_header_prefix, fragmentation rules in the codec. On `complete`, header_len is set.
+inline parse_status parse_header(const std::uint8_t* p, std::size_t n, frame_header& h,
+                                 std::size_t& header_len, error& err) noexcept {
+    if (n < 2) return parse_status::incomplete;
+    const std::size_t need = header_size_from_byte1(p[1]);
+    if (n < need) return parse_status::incomplete;
+    h.fin = (p[0] & 0x80u) != 0;
+    h.rsv = static_cast<std::uint8_t>(p[0] & 0x70u);
+    h.op = static_cast<opcode>(p[0] & 0x0Fu);
+    h.masked = (p[1] & 0x80u) != 0;
+    const unsigned len7 = p[1] & 0x7Fu;
+    std::size_t i = 2;
+    if (len7 < 126) {
+        h.length = len7;
+    } else if (len7 == 126) {
+        h.length = (std::uint64_t{p[2]} << 8) | p[3];
+        i = 4;
+        if (h.length < 126) {
+            err = error::non_minimal_length;
+            return parse_status::invalid;
+        }
+    } else {
+        std::uint64_t v = 0;
+        for (int k = 0; k < 8; ++k) v = (v << 8) | p[2 + k];
+        i = 10;
+        if (v >> 63) {
+            err = error::length_msb_set;
+            return parse_status::invalid;
+        }
+        if (v <= 0xFFFF) {
+            err = error::non_minimal_length;
+            return parse_status::invalid;
+        }
+        h.length = v;
+    }
+    if (h.masked) {
+        std::memcpy(h.mask, p + i, 4);
+        i += 4;
+    } else {
+        std::memset(h.mask, 0, 4);
+    }
+    header_len = i;
+    return parse_status::complete;
+}
+
+// XORs n bytes of src with the 4-byte key, starting at key byte `phase` (the payload offset
+// modulo 4, so a payload delivered in pieces keeps its rotation), into dst; dst may equal src
+// but must not otherwise overlap it. Returns the phase after the last byte.
+//
+// Word-at-a-time: the key is expanded to 8 (or 16) bytes in memory order, which makes the XOR
+// independent of endianness; memcpy loads/stores keep it free of alignment and aliasing UB and
+// compile to plain moves.
+inline std::size_t mask_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
+                             const std::uint8_t key[4], std::size_t phase) noexcept {
+    phase &= 3;
+    // Bring dst to an 8-byte boundary so stores do not straddle cache lines.
+    while (n != 0 && (reinterpret_cast<std::uintptr_t>(dst) & 7u) != 0) {
+        *dst++ = static_cast<std::uint8_t>(*src++ ^ key[phase]);
+        phase = (phase + 1) & 3;
+        --n;
+    }
+    if (n >= 8) {
+        const std::uint8_t k4[4] = {key[phase], key[(phase + 1) & 3], key[(phase + 2) & 3],
+                                    key[(phase + 3) & 3]};
+        std::uint8_t kb[16];
+        std::memcpy(kb, k4, 4);
+        std::memcpy(kb + 4, k4, 4);
+        std::memcpy(kb + 8, kb, 8);
+#if defined(__SSE2__)
+        const __m128i k16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kb));
+        for (; n >= 64; n -= 64, src += 64, dst += 64) {
+            __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+            __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 16));
+            __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 32));
+            __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 48));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_xor_si128(a, k16));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16), _mm_xor_si128(b, k16));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 32), _mm_xor_si128(c, k16));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 48), _mm_xor_si128(d, k16));
+        }
+        for (; n >= 16; n -= 16, src += 16, dst += 16) {
+            __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_xor_si128(a, k16));
+        }
+#endif
+        std::uint64_t k8;
+        std::memcpy(&k8, kb, 8);
+        for (; n >= 32; n -= 32, src += 32, dst += 32) {
+            std::uint64_t w[4];
+            std::memcpy(w, src, 32);
+            w[0] ^= k8;
+            w[1] ^= k8;
+            w[2] ^= k8;
+            w[3] ^= k8;
+            std::memcpy(dst, w, 32);
+        }
+        for (; n >= 8; n -= 8, src += 8, dst += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, src, 8);
+            w ^= k8;
+            std::memcpy(dst, &w, 8);
+        }
+        // Multiples of 4 bytes were consumed, so phase is unchanged.
+    }
+    while (n != 0) {
+        *dst++ = static_cast<std::uint8_t>(*src++ ^ key[phase]);
+        phase = (phase + 1) & 3;
+        --n;
+    }
+    return phase;
+}
+
+inline std::size_t mask_inplace(std::uint8_t* data, std::size_t n, const std::uint8_t key[4],
+                                std::size_t phase) noexcept {
+    return mask_copy(data, data, n, key, phase);
+}
+
+// Writes one complete frame (header + payload, masked when h.masked) into out, which must hold
+// header_size(h.length, h.masked) + h.length bytes. h.length must equal n.
+inline std::size_t write_frame(std::uint8_t* out, const frame_header& h, const void* payload,
+                               std::size_t n) noexcept {
+    std::size_t i = write_header(out, h);
+    if (n != 0) {
+        if (h.masked)
+            mask_copy(out + i, static_cast<const std::uint8_t*>(payload), n, h.mask, 0);
+        else
+            std::memcpy(out + i, payload, n);
+    }
+    return i + n;
+}
+
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/frame.hpp ----
+// ---- begin sluice/ws/extension.hpp ----
+// sluice — the hook a negotiated extension (e.g. permessage-deflate, RFC 7692) plugs into.
+//
+// Why a hook rather than a hard-coded RSV check: without an extension every RSV bit fails the
+// connection (1002); with one, the bits it negotiated are handed to it, it decides which frames
+// may carry them, and it transforms the payload of messages that use them. The codec still
+// does UTF-8 validation and the max-message-size limit on the *transformed* bytes.
+
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sluice {
+namespace ws {
+
+class extension_sink {
+  public:
+    // Accepts transformed message bytes; a non-zero error means stop (the codec fails with it).
+    virtual error write(const std::uint8_t* data, std::size_t n) noexcept = 0;
+
+  protected:
+    ~extension_sink() = default;
+};
+
+class extension {
+  public:
+    virtual ~extension() = default;
+
+    // RSV bits (rsv1/rsv2/rsv3) this extension negotiated. Other bits still fail with 1002.
+    virtual std::uint8_t rsv_bits() const noexcept = 0;
+
+    // A frame whose header carries some of rsv_bits(). Return error{} to accept; otherwise the
+    // connection fails with close_code_for(result) (use error::extension_failed for 1002).
+    virtual error on_header(std::uint8_t rsv, opcode op, bool fin) noexcept = 0;
+
+    // Inbound payload of a message whose first frame carried RSV bits, in arrival order
+    // (already unmasked). `last` marks the final bytes of the message. Write the decoded
+    // bytes to `out`; propagate any error it returns.
+    virtual error decode(const std::uint8_t* data, std::size_t n, bool last,
+                         extension_sink& out) noexcept = 0;
+};
+
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/extension.hpp ----
+// ---- begin sluice/ws/codec.hpp ----
+// sluice — sans-I/O WebSocket connection state machine (RFC 6455 §5-§7).
+//
+// Bytes in, events out: feed() takes what the socket read and calls a handler once per event,
+// in protocol order. Why a callback per event rather than returning events: one read can hold
+// many frames (ten pings need ten pongs, in order), and returning them would need a growing
+// container; a callback keeps the codec allocation-free and lets payload views point straight
+// into the caller's buffer (they are valid only until the handler returns).
+//
+// Why feed() takes a mutable buffer: masked payloads are unmasked in place, so a message that
+// arrives whole in one read is delivered as a view of the read buffer, never copied. The codec
+// owns a heap buffer only while a message that spans reads (or frames) is being reassembled;
+// an idle connection owns none. Control payloads that span reads go to a 125-byte inline buffer.
+//
+// Bytes the codec must send on its own (pongs, the close reply, the close frame when failing)
+// arrive as event_type::send, in order with everything else; the glue writes them before any
+// data the application encodes afterwards. event_type::disconnect means "close the TCP
+// connection now": the server after the close handshake, either side after failing.
+//
+// The handler must not call feed() recursively; it may call the encode_*() functions.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+
+struct options {
+    // Largest message (after any extension transform) accepted; larger fails with 1009. The
+    // check happens at the frame header, before the payload arrives.
+    std::uint64_t max_message_size = std::uint64_t{16} << 20; // 16 MiB
+    // Outgoing messages are split into frames of at most this many payload bytes; 0 = never.
+    std::uint32_t fragment_size = 0;
+    // true: deliver complete messages (event_type::message). false: stream every piece as it
+    // arrives (event_type::fragment), so no reassembly buffer is ever allocated.
+    bool reassemble = true;
+    // Answer every ping with its pong automatically (RFC 6455 §5.5.2).
+    bool auto_pong = true;
+    extension* ext = nullptr;
+    random_source rng{}; // masking keys (client role)
+};
+
+enum class event_type : std::uint8_t {
+    message,    // a complete text/binary message: op, data
+    fragment,   // a piece of a message (reassemble == false): op, data, fin = last piece
+    ping,       // data = ping payload (the pong is sent automatically unless disabled)
+    pong,       // data = pong payload
+    close,      // the peer's close: code (1005 if it sent none), data = reason
+    send,       // bytes the caller must write to the peer
+    fail,       // the connection failed: ec, code = close code sent (the close frame preceded)
+    disconnect, // close the transport now
+};
+
+struct event {
+    event_type type;
+    opcode op = opcode::binary;
+    bool fin = true;
+    std::uint16_t code = 0;
+    std::error_code ec{};
+    const std::uint8_t* data = nullptr;
+    std::size_t size = 0;
+
+    std::string_view view() const noexcept {
+        return size == 0 ? std::string_view{}
+                         : std::string_view(reinterpret_cast<const char*>(data), size);
+    }
+};
+
+class codec {
+  public:
+    explicit codec(role r, const options& o = options{}) noexcept
+        : max_message_(o.max_message_size), ext_(o.ext), rng_(o.rng),
+          fragment_size_(o.fragment_size), role_(r), reassemble_(o.reassemble),
+          auto_pong_(o.auto_pong) {}
+
+    // Consumes all n bytes (partial headers and control payloads are kept internally). Returns
+    // the error that failed the connection, if this call failed it. After a close was received
+    // or the connection failed, input is ignored.
+    template <class Handler>
+    std::error_code feed(std::uint8_t* data, std::size_t n, Handler&& h) {
+        while (n != 0 && state_ != rx_state::closed) {
+            if (state_ == rx_state::header) {
+                if (scratch_len_ < 2) {
+                    const std::size_t take = take_bytes(data, n, 2);
+                    data += take;
+                    n -= take;
+                    if (scratch_len_ < 2) break;
+                    const error e =
+                        check_header_prefix(scratch_[0], scratch_[1], role_, allowed_rsv());
+                    if (e != error{}) return fail(e, h);
+                }
+                const std::size_t need = header_size_from_byte1(scratch_[1]);
+                const std::size_t take = take_bytes(data, n, need);
+                data += take;
+                n -= take;
+                if (scratch_len_ < need) break;
+                frame_header fh;
+                std::size_t hl = 0;
+                error e{};
+                if (parse_header(scratch_, need, fh, hl, e) != parse_status::complete)
+                    return fail(e, h);
+                scratch_len_ = 0;
+                e = begin_frame(fh);
+                if (e != error{}) return fail(e, h);
+                if (remaining_ == 0) {
+                    e = on_payload(nullptr, 0, h);
+                    if (e != error{}) return fail(e, h);
+                }
+            } else {
+                const std::size_t k = remaining_ < n ? static_cast<std::size_t>(remaining_) : n;
+                std::uint8_t* p = data;
+                data += k;
+                n -= k;
+                const error e = on_payload(p, k, h);
+                if (e != error{}) return fail(e, h);
+            }
+        }
+        return {};
+    }
+
+    // ---- sending. Each appends complete frames to `out` (masked with a fresh key per frame
+    // in the client role). A close frame, sent or received, ends sending (error::closed).
+
+    std::error_code encode_text(std::string_view s, std::string& out) {
+        return encode_message(opcode::text, s.data(), s.size(), out);
+    }
+    std::error_code encode_binary(const void* p, std::size_t n, std::string& out) {
+        return encode_message(opcode::binary, p, n, out);
+    }
+
+    // A whole message (op = text or binary), split per options::fragment_size.
+    std::error_code encode_message(opcode op, const void* p, std::size_t n, std::string& out) {
+        const std::size_t old = out.size();
+        out.resize(old + encoded_size(n));
+        std::size_t written = 0;
+        const std::error_code ec = encode_message(
+            op, p, n, reinterpret_cast<std::uint8_t*>(&out[0]) + old, out.size() - old, written);
+        out.resize(old + written);
+        return ec;
+    }
+
+    // Bytes encode_message needs for an n-byte payload under the current fragment size.
+    std::size_t encoded_size(std::size_t n) const noexcept {
+        const bool m = role_ == role::client;
+        if (fragment_size_ == 0 || n <= fragment_size_) return header_size(n, m) + n;
+        const std::size_t full = n / fragment_size_, rest = n % fragment_size_;
+        return full * header_size(fragment_size_, m) + (rest ? header_size(rest, m) : 0) + n;
+    }
+
+    // Caller-buffer form: writes into out[0..cap), sets written.
+    std::error_code encode_message(opcode op, const void* p, std::size_t n, std::uint8_t* out,
+                                   std::size_t cap, std::size_t& written) {
+        written = 0;
+        if (close_sent_) return error::closed;
+        if (out_msg_open_) return error::message_in_progress;
+        if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+        if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
+        if (cap < encoded_size(n)) return error::buffer_too_small;
+        written = write_frames(out, op, static_cast<const std::uint8_t*>(p), n, true);
+        return {};
+    }
+
+    // Streams one message in parts: the first call opens it with op (text or binary), later
+    // calls continue it (op ignored), fin = true ends it. Control frames may be sent between
+    // parts; another message may not.
+    std::error_code encode_part(opcode op, const void* p, std::size_t n, bool fin,
+                                std::string& out) {
+        if (close_sent_) return error::closed;
+        const auto* bytes = static_cast<const std::uint8_t*>(p);
+        opcode first = opcode::continuation;
+        if (!out_msg_open_) {
+            if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+            first = op;
+            out_op_ = op;
+            tx_utf8_.reset();
+        }
+        if (out_op_ == opcode::text) {
+            util::utf8_validator v = tx_utf8_;
+            if (!v.feed(bytes, n) || (fin && !v.complete())) return error::invalid_utf8;
+            tx_utf8_ = v;
+        }
+        const std::size_t old = out.size();
+        out.resize(old + encoded_size(n));
+        const std::size_t w =
+            write_frames(reinterpret_cast<std::uint8_t*>(&out[0]) + old, first, bytes, n, fin);
+        out.resize(old + w);
+        out_msg_open_ = !fin;
+        return {};
+    }
+
+    std::error_code encode_ping(std::string_view payload, std::string& out) {
+        return encode_control(opcode::ping, payload, out);
+    }
+    std::error_code encode_pong(std::string_view payload, std::string& out) {
+        return encode_control(opcode::pong, payload, out);
+    }
+
+    // Starts (or, from a close event handler, answers) the close handshake. code 1005
+    // (close_code::no_status) sends an empty close body; otherwise code must be valid to send
+    // and reason (<= 123 bytes) valid UTF-8.
+    std::error_code encode_close(std::uint16_t code, std::string_view reason, std::string& out) {
+        if (close_sent_) return error::closed;
+        std::uint8_t body[max_control_payload];
+        std::size_t n = 0;
+        if (code == close_code::no_status) {
+            if (!reason.empty()) return error::invalid_close_code;
+        } else {
+            if (!is_valid_close_code(code)) return error::invalid_close_code;
+            if (reason.size() > max_control_payload - 2) return error::payload_too_long;
+            if (!util::is_valid_utf8(reason)) return error::invalid_utf8;
+            n = close_body(body, code, reason);
+        }
+        append_control(opcode::close, body, n, out);
+        close_sent_ = true;
+        return {};
+    }
+
+    // ---- state
+    role get_role() const noexcept { return role_; }
+    bool close_sent() const noexcept { return close_sent_; }
+    bool close_received() const noexcept { return close_received_; }
+    // No more input will be processed (a close was received, or the connection failed).
+    bool closed() const noexcept { return state_ == rx_state::closed; }
+    // The transport should be closed now (a disconnect event was emitted).
+    bool should_disconnect() const noexcept { return disconnect_; }
+    std::error_code last_error() const noexcept {
+        return err_ == error{} ? std::error_code{} : make_error_code(err_);
+    }
+    // Bytes held by the reassembly buffer (0 while idle).
+    std::size_t buffered_capacity() const noexcept { return buf_.capacity(); }
+
+  private:
+    enum class rx_state : std::uint8_t { header, payload, closed };
+
+    std::uint8_t allowed_rsv() const noexcept {
+        return ext_ ? static_cast<std::uint8_t>(ext_->rsv_bits() & 0x70u) : std::uint8_t{0};
+    }
+
+    std::size_t take_bytes(const std::uint8_t* data, std::size_t n, std::size_t upto) noexcept {
+        std::size_t take = upto - scratch_len_;
+        if (take > n) take = n;
+        std::memcpy(scratch_ + scratch_len_, data, take);
+        scratch_len_ = static_cast<std::uint8_t>(scratch_len_ + take);
+        return take;
+    }
+
+    error begin_frame(const frame_header& fh) noexcept {
+        if (fh.rsv != 0) {
+            // check_header_prefix already rejected bits outside allowed_rsv(), so ext_ is set.
+            const error e = ext_->on_header(fh.rsv, fh.op, fh.fin);
+            if (e != error{}) return e;
+        }
+        if (!is_control(fh.op)) {
+            if (fh.op == opcode::continuation) {
+                if (!in_msg_) return error::unexpected_continuation;
+            } else {
+                if (in_msg_) return error::expected_continuation;
+                in_msg_ = true;
+                msg_op_ = fh.op;
+                msg_size_ = 0;
+                rx_utf8_.reset();
+                transformed_ = fh.rsv != 0;
+            }
+            if (!transformed_ && fh.length > max_message_ - msg_size_)
+                return error::message_too_big;
+        }
+        frame_op_ = fh.op;
+        frame_fin_ = fh.fin;
+        frame_masked_ = fh.masked;
+        std::memcpy(mask_, fh.mask, 4);
+        phase_ = 0;
+        remaining_ = fh.length;
+        state_ = rx_state::payload;
+        return error{};
+    }
+
+    template <class Handler>
+    struct sink_impl final : extension_sink {
+        codec* c;
+        Handler* h;
+        sink_impl(codec* cc, Handler* hh) : c(cc), h(hh) {}
+        error write(const std::uint8_t* d, std::size_t n) noexcept override {
+            return c->deliver(d, n, false, *h);
+        }
+    };
+
+    template <class Handler>
+    error on_payload(std::uint8_t* p, std::size_t k, Handler& h) {
+        remaining_ -= k;
+        if (frame_masked_ && k != 0)
+            phase_ = static_cast<std::uint8_t>(mask_inplace(p, k, mask_, phase_));
+        const bool frame_done = remaining_ == 0;
+        if (is_control(frame_op_)) {
+            const std::uint8_t* cp = p;
+            std::size_t cn = k;
+            if (!frame_done || scratch_len_ != 0) {
+                if (k != 0) std::memcpy(scratch_ + scratch_len_, p, k);
+                scratch_len_ = static_cast<std::uint8_t>(scratch_len_ + k);
+                if (!frame_done) return error{};
+                cp = scratch_;
+                cn = scratch_len_;
+            }
+            state_ = rx_state::header;
+            const error e = handle_control(cp, cn, h);
+            scratch_len_ = 0;
+            return e;
+        }
+        if (frame_done) state_ = rx_state::header;
+        const bool last = frame_done && frame_fin_;
+        if (transformed_) {
+            sink_impl<Handler> sink(this, &h);
+            if (k != 0 || last) {
+                const error e = ext_->decode(p, k, last, sink);
+                if (e != error{}) return e;
+            }
+            return last ? deliver(nullptr, 0, true, h) : error{};
+        }
+        if (k == 0 && !last) return error{};
+        return deliver(p, k, last, h);
+    }
+
+    template <class Handler>
+    error deliver(const std::uint8_t* p, std::size_t k, bool last, Handler& h) {
+        if (k > max_message_ - msg_size_) return error::message_too_big;
+        msg_size_ += k;
+        if (msg_op_ == opcode::text) {
+            if (!rx_utf8_.feed(p, k)) return error::invalid_utf8;
+            if (last && !rx_utf8_.complete()) return error::invalid_utf8;
+        }
+        if (!reassemble_) {
+            if (k != 0 || last) emit(h, event_type::fragment, p, k, last);
+        } else if (last && msg_size_ == k) {
+            emit(h, event_type::message, p, k, true); // the whole message is in this read
+        } else {
+            if (k != 0) buf_.insert(buf_.end(), p, p + k);
+            if (last) {
+                emit(h, event_type::message, buf_.data(), buf_.size(), true);
+                std::vector<std::uint8_t>().swap(buf_);
+            }
+        }
+        if (last) {
+            in_msg_ = false;
+            transformed_ = false;
+        }
+        return error{};
+    }
+
+    template <class Handler>
+    void emit(Handler& h, event_type t, const std::uint8_t* p, std::size_t n, bool fin) {
+        event ev{t};
+        ev.op = msg_op_;
+        ev.fin = fin;
+        ev.data = p;
+        ev.size = n;
+        h(static_cast<const event&>(ev));
+    }
+
+    template <class Handler>
+    void emit_send(Handler& h, const std::uint8_t* p, std::size_t n) {
+        event ev{event_type::send};
+        ev.data = p;
+        ev.size = n;
+        h(static_cast<const event&>(ev));
+    }
+
+    template <class Handler>
+    error handle_control(const std::uint8_t* p, std::size_t n, Handler& h) {
+        event ev{event_type::ping};
+        ev.op = frame_op_;
+        ev.data = n ? p : nullptr;
+        ev.size = n;
+        if (frame_op_ == opcode::ping) {
+            h(static_cast<const event&>(ev));
+            if (auto_pong_ && !close_sent_) {
+                std::uint8_t tmp[max_header_size + max_control_payload];
+                emit_send(h, tmp, build_frame(tmp, opcode::pong, true, p, n));
+            }
+            return error{};
+        }
+        if (frame_op_ == opcode::pong) {
+            ev.type = event_type::pong;
+            h(static_cast<const event&>(ev));
+            return error{};
+        }
+        // close
+        std::uint16_t code = close_code::no_status;
+        if (n == 1) return error::bad_close_payload;
+        if (n >= 2) {
+            code = static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+            if (!is_valid_close_code(code)) return error::bad_close_code;
+            if (!util::is_valid_utf8(p + 2, n - 2)) return error::invalid_close_reason;
+        }
+        close_received_ = true;
+        state_ = rx_state::closed;
+        in_msg_ = false;
+        std::vector<std::uint8_t>().swap(buf_);
+        ev.type = event_type::close;
+        ev.code = code;
+        ev.data = n > 2 ? p + 2 : nullptr;
+        ev.size = n > 2 ? n - 2 : 0;
+        h(static_cast<const event&>(ev)); // the handler may answer with its own encode_close
+        if (!close_sent_) {
+            // Echo the status code unchanged (none if the peer sent none); no reason.
+            std::uint8_t body[2];
+            const std::size_t bn = code == close_code::no_status ? 0 : close_body(body, code, {});
+            std::uint8_t tmp[max_header_size + 2];
+            close_sent_ = true;
+            emit_send(h, tmp, build_frame(tmp, opcode::close, true, body, bn));
+        }
+        if (role_ == role::server) emit_disconnect(h);
+        return error{};
+    }
+
+    template <class Handler>
+    void emit_disconnect(Handler& h) {
+        if (disconnect_) return;
+        disconnect_ = true;
+        event ev{event_type::disconnect};
+        h(static_cast<const event&>(ev));
+    }
+
+    template <class Handler>
+    std::error_code fail(error e, Handler& h) {
+        err_ = e;
+        state_ = rx_state::closed;
+        in_msg_ = false;
+        std::vector<std::uint8_t>().swap(buf_);
+        const std::uint16_t code = close_code_for(e);
+        if (!close_sent_ && !close_received_ && code != 0) {
+            std::uint8_t body[2];
+            std::uint8_t tmp[max_header_size + 2];
+            close_sent_ = true;
+            emit_send(h, tmp,
+                      build_frame(tmp, opcode::close, true, body, close_body(body, code, {})));
+        }
+        event ev{event_type::fail};
+        ev.code = code;
+        ev.ec = make_error_code(e);
+        h(static_cast<const event&>(ev));
+        emit_disconnect(h);
+        return make_error_code(e);
+    }
+
+    static std::size_t close_body(std::uint8_t* body, std::uint16_t code,
+                                  std::string_view reason) noexcept {
+        body[0] = static_cast<std::uint8_t>(code >> 8);
+        body[1] = static_cast<std::uint8_t>(code);
+        if (!reason.empty()) std::memcpy(body + 2, reason.data(), reason.size());
+        return 2 + reason.size();
+    }
+
+    std::size_t build_frame(std::uint8_t* out, opcode op, bool fin, const std::uint8_t* p,
+                            std::size_t n) {
+        frame_header fh;
+        fh.fin = fin;
+        fh.op = op;
+        fh.length = n;
+        fh.masked = role_ == role::client;
+        if (fh.masked) rng_(fh.mask, 4);
+        return write_frame(out, fh, p, n);
+    }
+
+    std::size_t write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p, std::size_t n,
+                             bool fin) {
+        const std::size_t frag = fragment_size_ == 0 ? n : fragment_size_;
+        std::size_t w = 0;
+        opcode op = first;
+        do {
+            const std::size_t k = n < frag ? n : frag;
+            w += build_frame(out + w, op, fin && k == n, p, k);
+            p += k;
+            n -= k;
+            op = opcode::continuation;
+        } while (n != 0);
+        return w;
+    }
+
+    std::error_code encode_control(opcode op, std::string_view payload, std::string& out) {
+        if (close_sent_) return error::closed;
+        if (payload.size() > max_control_payload) return error::payload_too_long;
+        append_control(op, reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size(),
+                       out);
+        return {};
+    }
+
+    void append_control(opcode op, const std::uint8_t* p, std::size_t n, std::string& out) {
+        std::uint8_t tmp[max_header_size + max_control_payload];
+        const std::size_t w = build_frame(tmp, op, true, p, n);
+        out.append(reinterpret_cast<const char*>(tmp), w);
+    }
+
+    // Configuration.
+    std::uint64_t max_message_;
+    extension* ext_;
+    random_source rng_;
+    std::uint32_t fragment_size_;
+    // Receive side.
+    std::uint64_t remaining_ = 0; // payload bytes left in the current frame
+    std::uint64_t msg_size_ = 0;  // bytes of the current message so far
+    std::vector<std::uint8_t> buf_;
+    util::utf8_validator rx_utf8_;
+    util::utf8_validator tx_utf8_;
+    std::uint8_t mask_[4] = {0, 0, 0, 0};
+    // The partial frame header while reading one, then a control payload that spans reads.
+    std::uint8_t scratch_[max_control_payload];
+    std::uint8_t scratch_len_ = 0;
+    std::uint8_t phase_ = 0;
+    role role_;
+    bool reassemble_;
+    bool auto_pong_;
+    rx_state state_ = rx_state::header;
+    opcode frame_op_ = opcode::continuation;
+    opcode msg_op_ = opcode::binary;
+    opcode out_op_ = opcode::binary;
+    error err_{};
+    bool frame_fin_ = false;
+    bool frame_masked_ = false;
+    bool in_msg_ = false;
+    bool transformed_ = false;
+    bool close_sent_ = false;
+    bool close_received_ = false;
+    bool out_msg_open_ = false;
+    bool disconnect_ = false;
+};
+
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/codec.hpp ----
+// ---- begin sluice/ws/handshake.hpp ----
+// sluice — the WebSocket opening handshake (RFC 6455 §4), sans-I/O.
+//
+// Why it takes a method, a version and a list of header views instead of a parsed request
+// type: the handshake must work with any HTTP parser (sluice's own, or a user's), so it only
+// needs name/value string views. Names compare case-insensitively; a header may repeat, and
+// list-valued headers (Upgrade, Connection, Sec-WebSocket-Protocol) are read across repeats.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+
+inline constexpr std::string_view websocket_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+namespace detail {
+inline constexpr char ascii_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+inline constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+} // namespace detail
+
+inline constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (detail::ascii_lower(a[i]) != detail::ascii_lower(b[i])) return false;
+    return true;
+}
+
+inline constexpr std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && detail::is_ows(s.front())) s.remove_prefix(1);
+    while (!s.empty() && detail::is_ows(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// Calls f(element) for each non-empty, OWS-trimmed element of a comma-separated list value;
+// stops early when f returns true and reports whether it did.
+template <class F>
+bool for_each_list_element(std::string_view v, F&& f) {
+    while (true) {
+        const std::size_t c = v.find(',');
+        const std::string_view el = trim_ows(v.substr(0, c));
+        if (!el.empty() && f(el)) return true;
+        if (c == std::string_view::npos) return false;
+        v.remove_prefix(c + 1);
+    }
+}
+
+struct header_field {
+    std::string_view name;
+    std::string_view value;
+};
+
+// A non-owning view of header fields.
+class header_list {
+  public:
+    constexpr header_list() noexcept = default;
+    constexpr header_list(const header_field* d, std::size_t n) noexcept : data_(d), size_(n) {}
+    template <std::size_t N>
+    constexpr header_list(const header_field (&a)[N]) noexcept : data_(a), size_(N) {}
+    header_list(const std::vector<header_field>& v) noexcept : data_(v.data()), size_(v.size()) {}
+
+    std::size_t count(std::string_view name) const noexcept {
+        std::size_t c = 0;
+        for (std::size_t i = 0; i < size_; ++i) c += iequals(data_[i].name, name) ? 1 : 0;
+        return c;
+    }
+
+    // The value of the first field called `name` (OWS-trimmed), or an empty view.
+    std::string_view get(std::string_view name) const noexcept {
+        for (std::size_t i = 0; i < size_; ++i)
+            if (iequals(data_[i].name, name)) return trim_ows(data_[i].value);
+        return {};
+    }
+
+    // Whether any element of any `name` field equals token, case-insensitively.
+    bool has_token(std::string_view name, std::string_view token) const {
+        for (std::size_t i = 0; i < size_; ++i)
+            if (iequals(data_[i].name, name) &&
+                for_each_list_element(data_[i].value,
+                                      [&](std::string_view el) { return iequals(el, token); }))
+                return true;
+        return false;
+    }
+
+    // f(element) for each list element of every `name` field; stops when f returns true.
+    template <class F>
+    bool for_each_element(std::string_view name, F&& f) const {
+        for (std::size_t i = 0; i < size_; ++i)
+            if (iequals(data_[i].name, name) && for_each_list_element(data_[i].value, f))
+                return true;
+        return false;
+    }
+
+    const header_field* begin() const noexcept { return data_; }
+    const header_field* end() const noexcept { return data_ + size_; }
+    std::size_t size() const noexcept { return size_; }
+
+  private:
+    const header_field* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+// Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)), RFC 6455 §4.2.2 item 5.
+inline std::string compute_accept(std::string_view key) {
+    util::sha1 s;
+    s.update(key);
+    s.update(websocket_guid);
+    const auto d = s.finish();
+    return util::base64_encode(d.data(), d.size());
+}
+
+// "HTTP/1.1" or a later 1.x.
+inline constexpr bool is_http11_or_later(std::string_view v) noexcept {
+    if (v.size() < 8 || v.substr(0, 7) != "HTTP/1.") return false;
+    for (std::size_t i = 7; i < v.size(); ++i)
+        if (v[i] < '0' || v[i] > '9') return false;
+    return v.size() > 8 || v[7] >= '1';
+}
+
+// A list of strings the caller owns (subprotocols).
+struct string_list {
+    const std::string_view* data = nullptr;
+    std::size_t size = 0;
+    constexpr string_list() noexcept = default;
+    constexpr string_list(const std::string_view* d, std::size_t n) noexcept : data(d), size(n) {}
+    template <std::size_t N>
+    constexpr string_list(const std::string_view (&a)[N]) noexcept : data(a), size(N) {}
+    bool contains(std::string_view s) const noexcept {
+        for (std::size_t i = 0; i < size; ++i)
+            if (data[i] == s) return true;
+        return false;
+    }
+};
+
+// ---------------------------------------------------------------- server side
+
+struct request_view {
+    std::string_view method;
+    std::string_view version; // "HTTP/1.1"
+    header_list headers;
+};
+
+struct origin_hook {
+    // Return true to accept. `origin` is empty when the request has no Origin header (non-
+    // browser clients need not send one).
+    using fn_t = bool (*)(void* ctx, std::string_view origin);
+    fn_t fn = nullptr;
+    void* ctx = nullptr;
+
+    template <class F>
+    static origin_hook from(F& f) noexcept {
+        origin_hook h;
+        h.fn = [](void* c, std::string_view o) -> bool { return (*static_cast<F*>(c))(o); };
+        h.ctx = &f;
+        return h;
+    }
+};
+
+struct server_config {
+    // Subprotocols the server speaks, most preferred first; the first that the client also
+    // offered is selected. Subprotocol names compare case-sensitively.
+    string_list subprotocols{};
+    origin_hook check_origin{};
+    // Raw header lines ("Name: value\r\n") appended to the 101 response.
+    std::string_view extra_headers{};
+};
+
+struct server_handshake {
+    std::error_code ec;           // empty on success
+    int status = 0;               // 101 on success, else the HTTP error status
+    std::string response;         // the complete response head to send
+    std::string_view subprotocol; // the selected one (a view into the request), may be empty
+
+    bool ok() const noexcept { return status == 101; }
+};
+
+namespace detail {
+inline const char* reason_phrase(int status) noexcept {
+    switch (status) {
+    case 101:
+        return "Switching Protocols";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 405:
+        return "Method Not Allowed";
+    case 426:
+        return "Upgrade Required";
+    default:
+        return "Error";
+    }
+}
+
+inline server_handshake reject(error e) {
+    server_handshake r;
+    r.ec = make_error_code(e);
+    r.status = http_status_for(e);
+    r.response = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
+    if (e == error::bad_version)
+        r.response += "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+    if (e == error::bad_method) r.response += "Allow: GET\r\n";
+    r.response += "Connection: close\r\nContent-Length: 0\r\n\r\n";
+    return r;
+}
+} // namespace detail
+
+// Validates an opening handshake request and produces the response to send: the 101 on
+// success, or an error status (400, 403, 405, 426) with Connection: close.
+inline server_handshake accept_handshake(const request_view& req, const server_config& cfg = {}) {
+    const header_list& h = req.headers;
+    if (req.method != "GET") return detail::reject(error::bad_method);
+    if (!is_http11_or_later(req.version)) return detail::reject(error::bad_http_version);
+    if (h.count("Host") != 1 || h.get("Host").empty()) return detail::reject(error::missing_host);
+    if (!h.has_token("Upgrade", "websocket")) return detail::reject(error::missing_upgrade);
+    if (!h.has_token("Connection", "upgrade"))
+        return detail::reject(error::missing_connection_upgrade);
+    if (h.count("Sec-WebSocket-Key") != 1) return detail::reject(error::bad_key);
+    const std::string_view key = h.get("Sec-WebSocket-Key");
+    std::uint8_t raw[18];
+    std::size_t raw_len = 0;
+    if (key.size() != 24 || !util::base64_decode(key, raw, raw_len) || raw_len != 16)
+        return detail::reject(error::bad_key);
+    if (h.count("Sec-WebSocket-Version") != 1 || h.get("Sec-WebSocket-Version") != "13")
+        return detail::reject(error::bad_version);
+    if (cfg.check_origin.fn != nullptr &&
+        !cfg.check_origin.fn(cfg.check_origin.ctx, h.get("Origin")))
+        return detail::reject(error::origin_rejected);
+
+    server_handshake r;
+    for (std::size_t i = 0; i < cfg.subprotocols.size && r.subprotocol.empty(); ++i) {
+        const std::string_view want = cfg.subprotocols.data[i];
+        h.for_each_element("Sec-WebSocket-Protocol", [&](std::string_view el) {
+            if (el != want) return false;
+            r.subprotocol = el;
+            return true;
+        });
+    }
+    r.status = 101;
+    r.response.reserve(160 + cfg.extra_headers.size());
+    r.response += "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Accept: ";
+    r.response += compute_accept(key);
+    r.response += "\r\n";
+    if (!r.subprotocol.empty()) {
+        r.response += "Sec-WebSocket-Protocol: ";
+        r.response += r.subprotocol;
+        r.response += "\r\n";
+    }
+    r.response += cfg.extra_headers;
+    r.response += "\r\n";
+    return r;
+}
+
+// ---------------------------------------------------------------- client side
+
+struct client_config {
+    std::string_view host;            // Host header value (authority, with port if not default)
+    std::string_view target = "/";    // request-target
+    std::string_view origin{};        // sent when non-empty
+    string_list subprotocols{};       // offered, in preference order
+    std::string_view extra_headers{}; // raw "Name: value\r\n" lines
+};
+
+struct client_request {
+    std::string key;     // the Sec-WebSocket-Key sent (needed to verify the response)
+    std::string request; // the complete request head to send
+};
+
+// Builds the request with a fresh 16-byte nonce from rng (std::random_device by default).
+inline client_request make_client_request(const client_config& cfg, random_source rng = {}) {
+    std::uint8_t nonce[16];
+    rng(nonce, sizeof nonce);
+    client_request r;
+    r.key = util::base64_encode(nonce, sizeof nonce);
+    std::string& q = r.request;
+    q.reserve(160 + cfg.host.size() + cfg.target.size() + cfg.extra_headers.size());
+    q += "GET ";
+    q += cfg.target.empty() ? std::string_view("/") : cfg.target;
+    q += " HTTP/1.1\r\nHost: ";
+    q += cfg.host;
+    q += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";
+    q += r.key;
+    q += "\r\nSec-WebSocket-Version: 13\r\n";
+    if (!cfg.origin.empty()) {
+        q += "Origin: ";
+        q += cfg.origin;
+        q += "\r\n";
+    }
+    if (cfg.subprotocols.size != 0) {
+        q += "Sec-WebSocket-Protocol: ";
+        for (std::size_t i = 0; i < cfg.subprotocols.size; ++i) {
+            if (i) q += ", ";
+            q += cfg.subprotocols.data[i];
+        }
+        q += "\r\n";
+    }
+    q += cfg.extra_headers;
+    q += "\r\n";
+    return r;
+}
+
+struct response_view {
+    std::string_view version; // "HTTP/1.1"
+    int status = 0;
+    header_list headers;
+};
+
+// Verifies the server's answer (RFC 6455 §4.1, the client's checks 1-6). On success
+// `subprotocol` (if given) receives the selected subprotocol, empty if none. Any
+// Sec-WebSocket-Extensions in the response fails, since this client offers none.
+inline std::error_code verify_response(const response_view& res, std::string_view key,
+                                       const client_config& cfg,
+                                       std::string_view* subprotocol = nullptr) {
+    const header_list& h = res.headers;
+    if (!is_http11_or_later(res.version) || res.status != 101) return error::bad_status;
+    if (!h.has_token("Upgrade", "websocket")) return error::missing_upgrade;
+    if (!h.has_token("Connection", "upgrade")) return error::missing_connection_upgrade;
+    if (h.count("Sec-WebSocket-Accept") != 1 ||
+        h.get("Sec-WebSocket-Accept") != compute_accept(key))
+        return error::bad_accept;
+    if (h.count("Sec-WebSocket-Extensions") != 0) return error::unexpected_extension;
+    std::string_view chosen;
+    const std::size_t np = h.count("Sec-WebSocket-Protocol");
+    if (np > 1) return error::unexpected_subprotocol;
+    if (np == 1) {
+        chosen = h.get("Sec-WebSocket-Protocol");
+        if (chosen.empty() || !cfg.subprotocols.contains(chosen))
+            return error::unexpected_subprotocol;
+    }
+    if (subprotocol) *subprotocol = chosen;
+    return {};
+}
+
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/handshake.hpp ----
+// ---- end sluice/ws.hpp ----
 // ---- end sluice.hpp ----
