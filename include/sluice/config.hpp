@@ -26,7 +26,7 @@
 
 // kqueue: macOS and the BSDs.
 #if !defined(SLUICE_HAS_KQUEUE)
-#if (defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) ||    \
+#if (defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) ||  \
      defined(__DragonFly__)) &&                                                                    \
     !defined(SLUICE_DISABLE_KQUEUE)
 #define SLUICE_HAS_KQUEUE 1
@@ -63,7 +63,7 @@
 
 // C++20 coroutines: present when the compiler implements them.
 #if !defined(SLUICE_HAS_COROUTINES)
-#if defined(__cpp_impl_coroutine) && __cpp_impl_coroutine >= 201902L &&                         \
+#if defined(__cpp_impl_coroutine) && __cpp_impl_coroutine >= 201902L &&                            \
     !defined(SLUICE_DISABLE_COROUTINES)
 #define SLUICE_HAS_COROUTINES 1
 #else
