@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building and testing sluice needs on a fresh Debian machine.
+# Cheap when everything is already there: apt-get runs only for missing pieces.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have cmake || need+=(cmake)
+have ninja || need+=(ninja-build)
+have g++ || need+=(g++)
+have clang++ || need+=(clang)
+have pkg-config || need+=(pkg-config)
+have python3 || need+=(python3)
+have curl || need+=(curl)
+have wrk || need+=(wrk)
+[ -f /usr/include/doctest/doctest.h ] || need+=(doctest-dev)
+# clang's sanitizer and libFuzzer runtimes
+ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need+=(libclang-rt-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "install-deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi

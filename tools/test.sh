@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test sluice has, as CI does:
+#   1. the committed single header matches include/
+#   2. g++, include/ headers, -Werror: the whole suite (every backend, consumers)
+#   3. clang++, the single header only, ASan+UBSan, -Werror: the whole suite again
+#   4. the parser fuzzers (HTTP, WebSocket) for a bounded time each
+# Usage: bash tools/test.sh            (FUZZ_SECONDS=N to change step 4's budget)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+
+echo "== 1. single header in sync"
+python3 tools/amalgamate.py --check
+
+warn="-Wall -Wextra -Wpedantic -Werror"
+jobs=$(nproc)
+
+echo "== 2. g++ -O2, multiple headers"
+cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
+  -DCMAKE_CXX_FLAGS="$warn" >/dev/null
+cmake --build build/gcc -j "$jobs"
+(cd build/gcc && ctest -j "$jobs" --output-on-failure)
+
+echo "== 3. clang++ ASan+UBSan, single header"
+san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+cmake -S . -B build/clang-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+  -DSLUICE_MULTIPLE_HEADERS=OFF -DCMAKE_CXX_FLAGS="$warn -O1 $san" \
+  -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null
+cmake --build build/clang-asan -j "$jobs"
+(cd build/clang-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest -j "$jobs" --output-on-failure -E '^consumer\.')
+
+echo "== 4. fuzzers"
+secs=${FUZZ_SECONDS:-30}
+mkdir -p build/fuzz
+for target in http_parser ws_frame; do
+  corpus=${target%%_*}
+  clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude "fuzz/$target.cpp" -o "build/fuzz/$target"
+  rm -rf "build/fuzz/$target.corpus" && cp -r "fuzz/corpus/$corpus" "build/fuzz/$target.corpus"
+  "build/fuzz/$target" -max_total_time="$secs" -print_final_stats=1 "build/fuzz/$target.corpus" 2>&1 |
+    grep -E "stat::number_of_executed_units|ERROR|crash" || true
+  echo "fuzz $target: ${secs}s, no crash"
+done
+echo "all tests passed"
