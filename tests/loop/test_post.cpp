@@ -122,21 +122,21 @@ TEST_CASE("the loop timer keeps running while the pool blocks") {
     CHECK(ticks >= 10);
 }
 
-TEST_CASE("SIGUSR1 is delivered on the loop thread") {
+TEST_CASE("SIGTERM is delivered on the loop thread (for graceful shutdown)") {
     test::bounded_loop loop;
     int got = 0;
     auto loop_thread = std::this_thread::get_id();
     bool right_thread = false;
-    REQUIRE_FALSE(loop.on_signal(SIGUSR1, [&](int signo) {
+    REQUIRE_FALSE(loop.on_signal(SIGTERM, [&](int signo) {
         got = signo;
         right_thread = std::this_thread::get_id() == loop_thread;
     }));
-    std::thread t([] { ::kill(::getpid(), SIGUSR1); });
+    std::thread t([] { ::kill(::getpid(), SIGTERM); });
     t.join();
     REQUIRE(loop.run_until([&] { return got != 0; }));
-    CHECK(got == SIGUSR1);
+    CHECK(got == SIGTERM);
     CHECK(right_thread);
-    loop.cancel_signal(SIGUSR1);
+    loop.cancel_signal(SIGTERM);
 }
 
 TEST_CASE("native_handle is pollable for embedding (epoll/kqueue)") {

@@ -427,3 +427,42 @@ TEST_CASE("a connection costs one pointer in the user's hands and <= 128 bytes i
     MESSAGE("sizeof(tcp_stream)=" << sizeof(sluice::tcp_stream) << " sizeof(stream_impl)="
                                   << sizeof(sluice::detail::stream_impl));
 }
+
+TEST_CASE("read timeout: a pending read that gets no data fails with timed_out") {
+    test::bounded_loop loop;
+    sluice::tcp_listener listener(loop);
+    auto port = test::listen_loopback(listener);
+    sluice::tcp_stream silent_peer;
+    listener.accept([&](std::error_code, sluice::tcp_stream s) { silent_peer = std::move(s); });
+    sluice::tcp_stream client(loop);
+    std::error_code read_ec;
+    client.connect(sluice::endpoint::loopback_v4(port), [&](std::error_code ec) {
+        REQUIRE_FALSE(ec);
+        client.set_timeouts(0ms, 50ms, 0ms);
+        client.read_start([&](std::error_code ec, std::string_view) {
+            if (ec) read_ec = ec;
+        });
+    });
+    REQUIRE(loop.run_until([&] { return static_cast<bool>(read_ec); }));
+    CHECK(read_ec == sluice::error::timed_out);
+}
+
+TEST_CASE("write timeout: queued bytes that make no progress fail with timed_out") {
+    test::bounded_loop loop;
+    sluice::tcp_listener listener(loop);
+    auto port = test::listen_loopback(listener);
+    sluice::tcp_stream never_reads;
+    listener.accept([&](std::error_code, sluice::tcp_stream s) { never_reads = std::move(s); });
+    sluice::tcp_stream writer(loop);
+    writer.connect(sluice::endpoint::loopback_v4(port),
+                   [](std::error_code ec) { REQUIRE_FALSE(ec); });
+    REQUIRE(loop.run_until([&] { return writer.connected() && never_reads.is_open(); }));
+    writer.set_timeouts(0ms, 0ms, 80ms);
+    std::error_code write_ec;
+    writer.write(std::string(32u << 20, 'v'),
+                 [&](std::error_code ec, std::size_t) { write_ec = ec; });
+    REQUIRE(writer.buffered_amount() > 0);
+    REQUIRE(loop.run_until([&] { return static_cast<bool>(write_ec); }));
+    CHECK(write_ec == sluice::error::timed_out);
+    CHECK_FALSE(writer.is_open());
+}
