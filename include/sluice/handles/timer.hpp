@@ -92,7 +92,7 @@ class timer : public detail::basic_handle<detail::timer_impl> {
     }
 
     void arm(std::int64_t after_us, std::int64_t interval_us, io_handler h) {
-        arm_at(loop::clock_us() + after_us, interval_us, std::move(h));
+        arm_at(loop::clock_us_ceil() + after_us, interval_us, std::move(h));
     }
     void arm_at(std::int64_t deadline_us, std::int64_t interval_us, io_handler h) {
         if (auto ec = unusable()) return fail(std::move(h), ec);

@@ -241,6 +241,13 @@ class loop {
 
     // Loop time in microseconds since an arbitrary epoch, updated after every wait.
     std::int64_t now_us() const noexcept { return now_us_; }
+    // The current time rounded up to the next microsecond. Deadlines are computed
+    // from this and compared with the rounded-down clock, so truncation can only
+    // make a timer late, never early.
+    static std::int64_t clock_us_ceil() noexcept {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+        return (ns + 999) / 1000;
+    }
     static std::int64_t clock_us() noexcept {
         return std::chrono::duration_cast<std::chrono::microseconds>(
                    clock::now().time_since_epoch())
