@@ -1846,6 +1846,13 @@ class loop {
 
     // Loop time in microseconds since an arbitrary epoch, updated after every wait.
     std::int64_t now_us() const noexcept { return now_us_; }
+    // The current time rounded up to the next microsecond. Deadlines are computed
+    // from this and compared with the rounded-down clock, so truncation can only
+    // make a timer late, never early.
+    static std::int64_t clock_us_ceil() noexcept {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+        return (ns + 999) / 1000;
+    }
     static std::int64_t clock_us() noexcept {
         return std::chrono::duration_cast<std::chrono::microseconds>(
                    clock::now().time_since_epoch())
@@ -2342,7 +2349,7 @@ class timer : public detail::basic_handle<detail::timer_impl> {
     }
 
     void arm(std::int64_t after_us, std::int64_t interval_us, io_handler h) {
-        arm_at(loop::clock_us() + after_us, interval_us, std::move(h));
+        arm_at(loop::clock_us_ceil() + after_us, interval_us, std::move(h));
     }
     void arm_at(std::int64_t deadline_us, std::int64_t interval_us, io_handler h) {
         if (auto ec = unusable()) return fail(std::move(h), ec);
