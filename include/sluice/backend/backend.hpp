@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <time.h>
 
 namespace sluice {
 
@@ -42,6 +43,15 @@ struct ready_event {
     void* user;
     unsigned events;
 };
+
+// A wait timeout in microseconds as the timespec the pollers take: null (wait
+// forever) for a negative timeout, else `storage` filled in.
+inline timespec* to_timespec(std::int64_t timeout_us, timespec& storage) noexcept {
+    if (timeout_us < 0) return nullptr;
+    storage.tv_sec = static_cast<time_t>(timeout_us / 1000000);
+    storage.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
+    return &storage;
+}
 
 class poller {
   public:

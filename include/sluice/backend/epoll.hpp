@@ -46,12 +46,7 @@ class epoll_poller final : public poller {
 #if defined(SYS_epoll_pwait2)
         if (have_pwait2_) {
             timespec ts{};
-            timespec* tsp = nullptr;
-            if (timeout_us >= 0) {
-                ts.tv_sec = static_cast<time_t>(timeout_us / 1000000);
-                ts.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
-                tsp = &ts;
-            }
+            timespec* tsp = to_timespec(timeout_us, ts);
             n = static_cast<int>(::syscall(SYS_epoll_pwait2, epfd_, evs, max, tsp, nullptr, 0));
             if (n < 0 && (errno == ENOSYS || errno == EPERM))
                 have_pwait2_ = false; // old kernel, seccomp

@@ -51,12 +51,7 @@ class kqueue_poller final : public poller {
         constexpr int batch = 256;
         struct kevent evs[batch];
         timespec ts{};
-        timespec* tsp = nullptr;
-        if (timeout_us >= 0) {
-            ts.tv_sec = static_cast<time_t>(timeout_us / 1000000);
-            ts.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
-            tsp = &ts;
-        }
+        timespec* tsp = to_timespec(timeout_us, ts);
         int n = ::kevent(kq_, nullptr, 0, evs, capacity < batch ? capacity : batch, tsp);
         if (n < 0) {
             if (errno != EINTR) ec = platform::last_error();

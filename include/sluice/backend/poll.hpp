@@ -51,12 +51,7 @@ class poll_poller final : public poller {
         int n;
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
         timespec ts{};
-        timespec* tsp = nullptr;
-        if (timeout_us >= 0) {
-            ts.tv_sec = static_cast<time_t>(timeout_us / 1000000);
-            ts.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
-            tsp = &ts;
-        }
+        timespec* tsp = to_timespec(timeout_us, ts);
         n = ::ppoll(fds_.data(), static_cast<nfds_t>(fds_.size()), tsp, nullptr);
 #else
         int ms = timeout_us < 0 ? -1 : static_cast<int>((timeout_us + 999) / 1000);

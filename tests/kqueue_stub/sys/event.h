@@ -1,0 +1,36 @@
+/* Declarations-only stand-in for the BSD <sys/event.h>, written from kqueue(2), so
+ * the kqueue backend is at least compiled (-fsyntax-only) on Linux CI machines,
+ * where no kqueue exists. Nothing here is ever linked or run. */
+#pragma once
+#include <stdint.h>
+#include <time.h>
+
+struct kevent {
+    uintptr_t ident;
+    short filter;
+    unsigned short flags;
+    unsigned int fflags;
+    intptr_t data;
+    void* udata;
+};
+
+#define EVFILT_READ (-1)
+#define EVFILT_WRITE (-2)
+#define EV_ADD 0x0001
+#define EV_DELETE 0x0002
+#define EV_ENABLE 0x0004
+#define EV_ERROR 0x4000
+#define EV_EOF 0x8000
+#define EV_SET(kevp, a, b, c, d, e, f)                                                             \
+    do {                                                                                           \
+        (kevp)->ident = (a);                                                                       \
+        (kevp)->filter = (b);                                                                      \
+        (kevp)->flags = (c);                                                                       \
+        (kevp)->fflags = (d);                                                                      \
+        (kevp)->data = (e);                                                                        \
+        (kevp)->udata = (f);                                                                       \
+    } while (0)
+
+extern "C" int kqueue(void);
+extern "C" int kevent(int kq, const struct kevent* changelist, int nchanges, struct kevent* eventlist,
+                      int nevents, const struct timespec* timeout);
