@@ -814,6 +814,7 @@ inline endpoint remote_endpoint(native_socket s, std::error_code& ec) {
 
 #include <cstdint>
 #include <memory>
+#include <time.h>
 
 namespace sluice {
 
@@ -843,6 +844,15 @@ struct ready_event {
     void* user;
     unsigned events;
 };
+
+// A wait timeout in microseconds as the timespec the pollers take: null (wait
+// forever) for a negative timeout, else `storage` filled in.
+inline timespec* to_timespec(std::int64_t timeout_us, timespec& storage) noexcept {
+    if (timeout_us < 0) return nullptr;
+    storage.tv_sec = static_cast<time_t>(timeout_us / 1000000);
+    storage.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
+    return &storage;
+}
 
 class poller {
   public:
@@ -902,12 +912,7 @@ class epoll_poller final : public poller {
 #if defined(SYS_epoll_pwait2)
         if (have_pwait2_) {
             timespec ts{};
-            timespec* tsp = nullptr;
-            if (timeout_us >= 0) {
-                ts.tv_sec = static_cast<time_t>(timeout_us / 1000000);
-                ts.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
-                tsp = &ts;
-            }
+            timespec* tsp = to_timespec(timeout_us, ts);
             n = static_cast<int>(::syscall(SYS_epoll_pwait2, epfd_, evs, max, tsp, nullptr, 0));
             if (n < 0 && (errno == ENOSYS || errno == EPERM))
                 have_pwait2_ = false; // old kernel, seccomp
@@ -998,12 +1003,7 @@ class kqueue_poller final : public poller {
         constexpr int batch = 256;
         struct kevent evs[batch];
         timespec ts{};
-        timespec* tsp = nullptr;
-        if (timeout_us >= 0) {
-            ts.tv_sec = static_cast<time_t>(timeout_us / 1000000);
-            ts.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
-            tsp = &ts;
-        }
+        timespec* tsp = to_timespec(timeout_us, ts);
         int n = ::kevent(kq_, nullptr, 0, evs, capacity < batch ? capacity : batch, tsp);
         if (n < 0) {
             if (errno != EINTR) ec = platform::last_error();
@@ -1080,12 +1080,7 @@ class poll_poller final : public poller {
         int n;
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
         timespec ts{};
-        timespec* tsp = nullptr;
-        if (timeout_us >= 0) {
-            ts.tv_sec = static_cast<time_t>(timeout_us / 1000000);
-            ts.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
-            tsp = &ts;
-        }
+        timespec* tsp = to_timespec(timeout_us, ts);
         n = ::ppoll(fds_.data(), static_cast<nfds_t>(fds_.size()), tsp, nullptr);
 #else
         int ms = timeout_us < 0 ? -1 : static_cast<int>((timeout_us + 999) / 1000);
