@@ -37,8 +37,14 @@ for target in http_parser ws_frame; do
   corpus=${target%%_*}
   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude "fuzz/$target.cpp" -o "build/fuzz/$target"
   rm -rf "build/fuzz/$target.corpus" && cp -r "fuzz/corpus/$corpus" "build/fuzz/$target.corpus"
-  "build/fuzz/$target" -max_total_time="$secs" -print_final_stats=1 "build/fuzz/$target.corpus" 2>&1 |
-    grep -E "stat::number_of_executed_units|ERROR|crash" || true
-  echo "fuzz $target: ${secs}s, no crash"
+  # A crash must fail the run: keep the fuzzer's own exit status, show the log on failure.
+  if ! "build/fuzz/$target" -max_total_time="$secs" -print_final_stats=1 "build/fuzz/$target.corpus" \
+      >"build/fuzz/$target.log" 2>&1; then
+    tail -40 "build/fuzz/$target.log"
+    echo "fuzz $target: FAILED"
+    exit 1
+  fi
+  runs=$(grep -o 'number_of_executed_units: [0-9]*' "build/fuzz/$target.log" | grep -o '[0-9]*$')
+  echo "fuzz $target: ${secs}s, ${runs} inputs, no crash"
 done
 echo "all tests passed"
