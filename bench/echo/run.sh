@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# TCP echo, side by side: sluice (callbacks), the hand-written epoll reference,
+# libuv, libevent, standalone asio (callbacks and C++20 coroutines), all from Debian
+# packages, built -O2, one thread each. Each server is pinned to core 0 and the
+# load generator (bench/echo/echo_load, not sluice-based) to core 1; every echoed
+# byte is verified.
+#
+#   bash bench/echo/run.sh            full run: 5 s per cell, writes docs/bench/echo.md and .png
+#   bash bench/echo/run.sh --smoke    CI: 1 s per cell; fails if any server misses a byte
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+smoke=0; secs=${SECONDS_PER_CELL:-5}
+[ "${1:-}" = "--smoke" ] && { smoke=1; secs=1; }
+
+need=()
+[ -f /usr/include/uv.h ] || need+=(libuv1-dev)
+[ -f /usr/include/asio.hpp ] || need+=(libasio-dev)
+[ -f /usr/include/event2/event.h ] || need+=(libevent-dev)
+[ $smoke = 1 ] || command -v gnuplot >/dev/null || need+=(gnuplot-nox)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+out=build/bench
+mkdir -p "$out"
+cxx="g++ -O2 -DNDEBUG"
+$cxx -std=c++17 -pthread -Iinclude examples/echo_server.cpp -o "$out/sluice_echo"
+$cxx -std=c++17 bench/echo/echo_load.cpp -o "$out/echo_load"
+gcc -O2 bench/echo/epoll_echo.c -o "$out/epoll_echo"
+gcc -O2 bench/echo/uv_echo.c -luv -o "$out/uv_echo"
+gcc -O2 bench/echo/event_echo.c -levent -o "$out/event_echo"
+$cxx -std=c++17 -pthread bench/echo/asio_echo.cpp -o "$out/asio_echo"
+$cxx -std=c++20 -pthread bench/echo/asio_coro_echo.cpp -o "$out/asio_coro_echo"
+
+servers=(sluice_echo epoll_echo uv_echo event_echo asio_echo asio_coro_echo)
+names=("sluice" "epoll reference" "libuv" "libevent" "asio" "asio coroutines")
+workloads=("64 1" "64 100" "16384 1" "16384 100")
+pin_server=""; pin_load=""
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin_server="taskset -c 0"; pin_load="taskset -c 1"; fi
+
+declare -A rate
+port=7300
+for i in "${!servers[@]}"; do
+  s=${servers[$i]}
+  port=$((port + 1))
+  $pin_server "$out/$s" --port $port >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+  for w in "${workloads[@]}"; do
+    set -- $w
+    line=$($pin_load "$out/echo_load" --port $port --size "$1" --connections "$2" --seconds "$secs") || {
+      echo "FAIL: $s size $1 connections $2: ${line:-no output}"; kill $pid 2>/dev/null; exit 1; }
+    rate[$s,$1,$2]=$(echo "$line" | awk '{print $2}')
+    printf '%-16s %6s B x %3s conn: %s\n' "$s" "$1" "$2" "$line"
+  done
+  kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
+done
+[ $smoke = 1 ] && { echo "echo smoke: every server answered, every byte checked"; exit 0; }
+
+mkdir -p docs/bench
+md=docs/bench/echo.md
+{
+  echo "# TCP echo: sluice against its peers"
+  echo
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
+  echo "Linux $(uname -r), g++ $(g++ -dumpfullversion), ${secs} s per cell; server on core 0, load on core 1;"
+  echo "one message in flight per connection, every byte verified. Regenerate: \`bash bench/echo/run.sh\`."
+  echo
+  echo "Messages per second:"
+  echo
+  echo "| server | 64 B x 1 | 64 B x 100 | 16 KiB x 1 | 16 KiB x 100 |"
+  echo "|---|---:|---:|---:|---:|"
+  for i in "${!servers[@]}"; do
+    s=${servers[$i]}; row="| ${names[$i]} |"
+    for w in "${workloads[@]}"; do set -- $w; row="$row ${rate[$s,$1,$2]} |"; done
+    echo "$row"
+  done
+  echo
+  echo "Ratios, sluice / peer (above 1.0: sluice is faster):"
+  echo
+  echo "| peer | 64 B x 1 | 64 B x 100 | 16 KiB x 1 | 16 KiB x 100 |"
+  echo "|---|---:|---:|---:|---:|"
+  for i in "${!servers[@]}"; do
+    s=${servers[$i]}; [ "$s" = sluice_echo ] && continue
+    row="| ${names[$i]} |"
+    for w in "${workloads[@]}"; do
+      set -- $w
+      row="$row $(awk -v a="${rate[sluice_echo,$1,$2]}" -v b="${rate[$s,$1,$2]}" 'BEGIN{printf "%.2f", a/b}') |"
+    done
+    echo "$row"
+  done
+} > "$md"
+dat=$(mktemp)
+for i in "${!servers[@]}"; do
+  s=${servers[$i]}; printf '"%s"' "${names[$i]}" >> "$dat"
+  for w in "${workloads[@]}"; do set -- $w; printf ' %s' "${rate[$s,$1,$2]}" >> "$dat"; done
+  echo >> "$dat"
+done
+gnuplot <<GP
+set terminal pngcairo size 1000,500
+set output "docs/bench/echo.png"
+set title "TCP echo, messages/s (one thread, $(date -u +%Y-%m-%d))"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid border -1
+set key outside right
+set xtics rotate by -20
+set logscale y
+plot "$dat" using 2:xtic(1) title "64 B x 1", "" using 3 title "64 B x 100", "" using 4 title "16 KiB x 1", "" using 5 title "16 KiB x 100"
+GP
+rm -f "$dat"
+cat "$md"
