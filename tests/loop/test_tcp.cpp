@@ -466,3 +466,29 @@ TEST_CASE("write timeout: queued bytes that make no progress fail with timed_out
     CHECK(write_ec == sluice::error::timed_out);
     CHECK_FALSE(writer.is_open());
 }
+
+TEST_CASE("closing a listener from inside its own accept_each handler is safe") {
+    test::bounded_loop loop;
+    sluice::tcp_listener listener(loop);
+    auto port = test::listen_loopback(listener);
+    std::vector<sluice::tcp_stream> accepted;
+    int aborted = 0;
+    std::string tag(64, 't'); // a capture too large for the inline buffer: lives on the heap
+    listener.accept_each([&, tag](std::error_code ec, sluice::tcp_stream s) {
+        if (ec) {
+            ++aborted;
+            return;
+        }
+        accepted.push_back(std::move(s));
+        listener.close(); // destroys/moves this very handler while it runs
+        CHECK(tag.size() == 64);
+    });
+    sluice::tcp_stream c1(loop), c2(loop);
+    c1.connect(sluice::endpoint::loopback_v4(port), [](std::error_code) {});
+    c2.connect(sluice::endpoint::loopback_v4(port), [](std::error_code) {});
+    REQUIRE(loop.run_until([&] { return accepted.size() == 1; }));
+    loop.run_for(20ms);
+    CHECK(accepted.size() == 1);
+    CHECK(aborted == 0); // the handler was running when closed: nothing left to abort
+    CHECK_FALSE(listener.is_open());
+}
