@@ -2951,13 +2951,12 @@ class listener_impl final : public io_object, public timer_node {
             impl->fd_ = s;
             impl->flags_ = stream_impl::connected;
             loop_->adopt(impl);
-            if (!continuous_) {
-                accept_handler h = std::move(accept_cb_);
-                loop_->watch(this, 0);
-                h({}, impl);
-            } else {
-                accept_cb_({}, impl);
-            }
+            // The handler is moved out while it runs: it may close this listener or
+            // start another accept; it is put back only if neither happened.
+            accept_handler h = std::move(accept_cb_);
+            if (!continuous_) loop_->watch(this, 0);
+            h({}, impl);
+            if (continuous_ && !accept_cb_ && !closed()) accept_cb_ = std::move(h);
         }
     }
 
