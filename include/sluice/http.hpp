@@ -8,3 +8,5 @@
 #include <sluice/http/serializer.hpp>
 #include <sluice/http/url.hpp>
 #include <sluice/http/cors.hpp>
+// on the loop
+#include <sluice/http/server.hpp>
