@@ -10,3 +10,4 @@
 #include <sluice/http/cors.hpp>
 // on the loop
 #include <sluice/http/server.hpp>
+#include <sluice/http/client.hpp>

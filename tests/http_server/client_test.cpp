@@ -1,0 +1,100 @@
+// The minimal client helper (http::fetch) against the sluice server on loopback.
+#include "common.hpp"
+
+using namespace std::chrono_literals;
+namespace http = sluice::http;
+
+namespace {
+struct fetched {
+    bool done = false;
+    std::error_code ec;
+    http::client_response res;
+};
+http::fetch_handler into(fetched& f) {
+    return [&f](std::error_code ec, http::client_response r) {
+        f.done = true;
+        f.ec = ec;
+        f.res = std::move(r);
+    };
+}
+} // namespace
+
+TEST_CASE("fetch: GET and POST against the server, headers and body collected") {
+    test::http_fixture f;
+    f.server.on_request([](const http::request_view& req, http::response& res) {
+        res.status(req.path() == "/missing" ? 404 : 200);
+        res.header("X-Method", req.method());
+        res.end(req.method() == "POST" ? "got " + std::string(req.body()) : std::string("hello"));
+    });
+    f.listen();
+    std::string base = "http://127.0.0.1:" + std::to_string(f.port);
+
+    fetched get;
+    http::fetch(f.loop, base + "/", into(get));
+    REQUIRE(f.loop.run_until([&] { return get.done; }));
+    CHECK_FALSE(get.ec);
+    CHECK(get.res.status == 200);
+    CHECK(get.res.body == "hello");
+    CHECK(get.res.get("x-method") == "GET");
+    CHECK(get.res.get("Server") == "sluice");
+
+    fetched post;
+    http::request_options opt;
+    opt.method = "POST";
+    opt.body = std::string(100000, 'p');
+    opt.headers.emplace_back("Content-Type", "text/plain");
+    http::fetch(f.loop, base + "/echo?x=1", opt, into(post));
+    REQUIRE(f.loop.run_until([&] { return post.done; }));
+    CHECK_FALSE(post.ec);
+    CHECK(post.res.body == "got " + opt.body);
+
+    fetched missing;
+    http::fetch(f.loop, "http://localhost:" + std::to_string(f.port) + "/missing", into(missing));
+    REQUIRE(f.loop.run_until([&] { return missing.done; }));
+    CHECK_FALSE(missing.ec);
+    CHECK(missing.res.status == 404);
+}
+
+TEST_CASE("fetch: errors — bad URL, refused, timeout, response too large") {
+    test::bounded_loop loop;
+    fetched bad;
+    http::fetch(loop, "https://127.0.0.1/", into(bad));
+    CHECK_FALSE(bad.done); // never inline
+    REQUIRE(loop.run_until([&] { return bad.done; }));
+    CHECK(bad.ec == std::errc::invalid_argument);
+
+    std::uint16_t dead_port;
+    {
+        sluice::tcp_listener tmp(loop);
+        dead_port = test::listen_loopback(tmp);
+    }
+    fetched refused;
+    http::fetch(loop, "http://127.0.0.1:" + std::to_string(dead_port) + "/", into(refused));
+    REQUIRE(loop.run_until([&] { return refused.done; }));
+    CHECK(refused.ec == std::errc::connection_refused);
+
+    sluice::tcp_listener silent(loop); // accepts, never answers
+    auto silent_port = test::listen_loopback(silent);
+    std::vector<sluice::tcp_stream> held;
+    silent.accept_each([&](std::error_code ec, sluice::tcp_stream s) {
+        if (!ec) held.push_back(std::move(s));
+    });
+    fetched slow;
+    http::request_options quick;
+    quick.timeout = 100ms;
+    http::fetch(loop, "http://127.0.0.1:" + std::to_string(silent_port) + "/", quick, into(slow));
+    REQUIRE(loop.run_until([&] { return slow.done; }));
+    CHECK(slow.ec == sluice::error::timed_out);
+
+    test::http_fixture f;
+    f.server.on_request([](const http::request_view&, http::response& res) {
+        res.end(std::string(64 * 1024, 'b'));
+    });
+    f.listen();
+    fetched big;
+    http::request_options small;
+    small.max_response = 1024;
+    http::fetch(f.loop, "http://127.0.0.1:" + std::to_string(f.port) + "/", small, into(big));
+    REQUIRE(f.loop.run_until([&] { return big.done; }));
+    CHECK(big.ec == http::error::body_too_large);
+}
