@@ -6558,6 +6558,206 @@ class server {
 } // namespace http
 } // namespace sluice
 // ---- end sluice/http/server.hpp ----
+// ---- begin sluice/http/client.hpp ----
+// sluice — a minimal HTTP/1.1 client for simple requests: one request per
+// connection (Connection: close), the whole response collected in memory up to a
+// limit, a timeout for the whole exchange. For health checks, tests and tools;
+// plain http:// only (no TLS).
+
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::http {
+
+struct client_response {
+    unsigned status = 0;
+    std::string reason;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+
+    // The first header of that name (case-insensitive), or an empty view.
+    std::string_view get(std::string_view name) const noexcept {
+        for (auto& h : headers)
+            if (detail::iequals(h.first, name)) return h.second;
+        return {};
+    }
+};
+
+struct request_options {
+    std::string method = "GET";
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;                            // sent with Content-Length when non-empty
+    std::size_t max_response = 16 * 1024 * 1024; // head + body; more fails with body_too_large
+    std::chrono::milliseconds timeout{30000};    // connect + request + response
+};
+
+using fetch_handler = unique_function<void(std::error_code, client_response)>;
+
+namespace detail {
+
+struct url_parts {
+    std::string host;
+    std::uint16_t port = 80;
+    std::string target = "/";
+};
+
+// "http://host[:port][/path[?query]]", host may be [IPv6].
+inline bool split_url(std::string_view url, url_parts& out) {
+    constexpr std::string_view scheme = "http://";
+    if (url.size() <= scheme.size() || !iequals(url.substr(0, scheme.size()), scheme)) return false;
+    url.remove_prefix(scheme.size());
+    std::size_t slash = url.find_first_of("/?");
+    std::string_view authority = url.substr(0, slash);
+    if (slash != std::string_view::npos) {
+        out.target = std::string(url.substr(slash));
+        if (out.target[0] == '?') out.target.insert(0, "/");
+    }
+    std::string_view port;
+    if (!authority.empty() && authority[0] == '[') {
+        std::size_t close = authority.find(']');
+        if (close == std::string_view::npos) return false;
+        out.host = std::string(authority.substr(1, close - 1));
+        if (close + 1 < authority.size()) {
+            if (authority[close + 1] != ':') return false;
+            port = authority.substr(close + 2);
+        }
+    } else {
+        std::size_t colon = authority.find(':');
+        out.host = std::string(authority.substr(0, colon));
+        if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    }
+    if (out.host.empty()) return false;
+    if (port.data() != nullptr) {
+        if (port.empty()) return false;
+        unsigned long v = 0;
+        for (char c : port) {
+            if (c < '0' || c > '9') return false;
+            v = v * 10 + static_cast<unsigned long>(c - '0');
+            if (v > 65535) return false;
+        }
+        out.port = static_cast<std::uint16_t>(v);
+    }
+    return true;
+}
+
+class fetch_op {
+  public:
+    fetch_op(loop& l, request_options opt, fetch_handler h)
+        : stream_(l), timer_(l), opt_(std::move(opt)), handler_(std::move(h)),
+          parser_(parser::response, msg_) {}
+
+    void start(const url_parts& u) {
+        parser_.response_to(to_verb(opt_.method));
+        timer_.start(opt_.timeout, [this](std::error_code ec) {
+            if (!ec) finish(make_error_code(sluice::error::timed_out));
+        });
+        serializer<std::string> s(request_);
+        s.request_line(opt_.method, u.target);
+        std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+        if (u.port != 80) host += ":" + std::to_string(u.port);
+        s.header("Host", host).header("Connection", "close");
+        for (auto& h : opt_.headers) s.header(h.first, h.second);
+        if (!opt_.body.empty()) s.content_length(opt_.body.size());
+        s.end_head();
+        if (auto ec = s.error()) return finish(ec);
+        request_ += opt_.body;
+        stream_.connect(u.host, u.port, [this](std::error_code ec) {
+            if (ec) return finish(ec);
+            stream_.write(request_);
+            stream_.read_start(
+                [this](std::error_code ec, std::string_view data) { on_data(ec, data); });
+        });
+    }
+
+  private:
+    void on_data(std::error_code ec, std::string_view data) {
+        if (ec && ec != sluice::error::eof) return finish(ec);
+        if (!ec) {
+            if (buf_.size() + data.size() > opt_.max_response)
+                return finish(make_error_code(error::body_too_large));
+            buf_.append(data);
+        }
+        std::size_t off = 0;
+        for (;;) {
+            result r = ec ? parser_.finish(buf_.data() + off, buf_.size() - off)
+                          : parser_.feed(buf_.data() + off, buf_.size() - off);
+            off += r.consumed;
+            switch (r.ev) {
+            case event::head:
+                res_.status = msg_.status;
+                res_.reason = std::string(msg_.reason);
+                for (std::uint32_t i = 0; i < msg_.num_headers; ++i)
+                    res_.headers.emplace_back(std::string(msg_.headers[i].name),
+                                              std::string(msg_.headers[i].value));
+                continue;
+            case event::body:
+                res_.body.append(r.data);
+                continue;
+            case event::done:
+                if (res_.status >= 100 && res_.status < 200) { // interim: the real answer follows
+                    res_ = client_response{};
+                    continue;
+                }
+                return finish({});
+            case event::error:
+                return finish(parser_.error());
+            case event::upgrade:
+                return finish(std::make_error_code(std::errc::protocol_not_supported));
+            case event::need_more:
+                break;
+            }
+            break;
+        }
+        buf_.erase(0, off);
+        if (ec) finish(make_error_code(error::unexpected_eof));
+    }
+
+    void finish(std::error_code ec) {
+        if (!handler_) return;
+        fetch_handler h = std::move(handler_);
+        timer_.cancel();
+        stream_.close();
+        client_response res = std::move(res_);
+        loop* l = stream_.get_loop();
+        // Free this operation after the current callback, then report.
+        l->defer([self = this, h = std::move(h), ec, res = std::move(res)]() mutable {
+            delete self;
+            h(ec, std::move(res));
+        });
+    }
+
+    tcp_stream stream_;
+    timer timer_;
+    request_options opt_;
+    fetch_handler handler_;
+    message_storage<64> msg_;
+    parser parser_;
+    std::string request_, buf_;
+    client_response res_;
+};
+
+} // namespace detail
+
+// GET (or opt.method) `url`; handler(ec, response) runs once on the loop thread.
+// Any status is a success at this level: check response.status.
+inline void fetch(loop& l, std::string_view url, request_options opt, fetch_handler handler) {
+    detail::url_parts u;
+    if (!detail::split_url(url, u)) {
+        l.defer([h = std::move(handler)]() mutable {
+            h(std::make_error_code(std::errc::invalid_argument), client_response{});
+        });
+        return;
+    }
+    (new detail::fetch_op(l, std::move(opt), std::move(handler)))->start(u);
+}
+inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
+    fetch(l, url, request_options{}, std::move(handler));
+}
+
+} // namespace sluice::http
+// ---- end sluice/http/client.hpp ----
 // ---- end sluice/http.hpp ----
 // ---- begin sluice/ws.hpp ----
 // sluice — WebSocket (RFC 6455): handshake, frame codec, and their helpers.
