@@ -37,6 +37,7 @@
 #pragma once
 
 #include <sluice/handles/tcp.hpp>
+#include <sluice/handles/timer.hpp>
 #include <sluice/http/error.hpp>
 #include <sluice/http/message.hpp>
 #include <sluice/http/parser.hpp>

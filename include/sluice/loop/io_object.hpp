@@ -51,24 +51,5 @@ class io_object {
     static constexpr std::uint8_t zombie_bit = 8; // closed, loop done with it, wrapper alive
 };
 
-// Drops one reference (defined after loop: the last user reference of a zombie also
-// frees the loop's).
-inline void release(io_object* o) noexcept;
-
-// One counted reference held by internal work in flight (e.g. a name lookup before a
-// connect), so the object outlives it whether the work completes or is discarded.
-class object_ref {
-  public:
-    explicit object_ref(io_object* o) noexcept : o_(o) { ++o_->refs_; }
-    object_ref(object_ref&& other) noexcept : o_(other.o_) { other.o_ = nullptr; }
-    object_ref(const object_ref&) = delete;
-    object_ref& operator=(const object_ref&) = delete;
-    ~object_ref() { release(o_); }
-    io_object* get() const noexcept { return o_; }
-
-  private:
-    io_object* o_;
-};
-
 } // namespace detail
 } // namespace sluice

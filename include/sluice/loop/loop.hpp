@@ -29,6 +29,8 @@ using io_handler = unique_function<void(std::error_code, std::size_t)>;
 
 namespace detail {
 
+inline void release(io_object* o) noexcept; // defined below the loop, which it needs
+
 // The part of a loop other threads may reach: posted work and the wakeup. Shared so
 // that a thread-pool job finishing after its loop died posts into a closed queue
 // (the job's completion is dropped) instead of into freed memory.
@@ -245,7 +247,9 @@ class loop {
     // from this and compared with the rounded-down clock, so truncation can only
     // make a timer late, never early.
     static std::int64_t clock_us_ceil() noexcept {
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+        auto ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch())
+                .count();
         return (ns + 999) / 1000;
     }
     static std::int64_t clock_us() noexcept {
@@ -565,6 +569,7 @@ class loop {
 };
 
 namespace detail {
+// Drops one reference; the last user reference of a zombie also frees the loop's.
 inline void release(io_object* o) noexcept {
     if (!o) return;
     if (--o->refs_ == 0) {
@@ -574,6 +579,22 @@ inline void release(io_object* o) noexcept {
         delete o;
     }
 }
+
+// One counted reference held by internal work in flight (e.g. a name lookup before a
+// connect), so the object outlives it whether the work completes or is discarded.
+class object_ref {
+  public:
+    explicit object_ref(io_object* o) noexcept : o_(o) { ++o_->refs_; }
+    object_ref(object_ref&& other) noexcept : o_(other.o_) { other.o_ = nullptr; }
+    object_ref(const object_ref&) = delete;
+    object_ref& operator=(const object_ref&) = delete;
+    ~object_ref() { release(o_); }
+    io_object* get() const noexcept { return o_; }
+
+  private:
+    io_object* o_;
+};
+
 } // namespace detail
 
 } // namespace sluice
