@@ -28,3 +28,4 @@
 // protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket
 #include <sluice/http.hpp>
 #include <sluice/ws.hpp>
+#include <sluice/coro.hpp>

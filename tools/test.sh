@@ -23,7 +23,9 @@ cmake --build build/gcc -j "$jobs"
 (cd build/gcc && ctest -j "$jobs" --output-on-failure)
 
 echo "== 3. clang++ ASan+UBSan, single header"
-san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+# -fno-sanitize=function: clang 14 cannot emit that one check for coroutine
+# frames ("Cannot represent a difference across sections"); the rest of UBSan stays.
+san="-fsanitize=address,undefined -fno-sanitize=function -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake -S . -B build/clang-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
   -DSLUICE_MULTIPLE_HEADERS=OFF -DCMAKE_CXX_FLAGS="$warn -O1 $san" \
   -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null

@@ -108,6 +108,18 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
     void accept(accept_handler handler) { start(std::move(handler), false); }
     // Accepts every connection until close(): handler(ec, stream) per connection.
     void accept_each(accept_handler handler) { start(std::move(handler), true); }
+    // Cancels a pending accept (or accept_each): its handler gets operation_aborted
+    // from the loop, once. Returns false when none was pending.
+    bool cancel_accept() {
+        if (unusable() || !impl_->accept_cb_) return false;
+        impl_->loop_->unschedule(impl_);
+        impl_->loop_->watch(impl_, 0);
+        impl_->continuous_ = false;
+        impl_->loop_->defer([h = std::move(impl_->accept_cb_)]() mutable {
+            h(make_error_code(error::operation_aborted), nullptr);
+        });
+        return true;
+    }
 
     endpoint local_endpoint(std::error_code& ec) const {
         return platform::local_endpoint(native_handle(), ec);

@@ -439,6 +439,35 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     void read_stop() {
         if (impl_ && !impl_->closed() && impl_->loop_) impl_->stop_read();
     }
+    // Cancels a pending read: its handler gets operation_aborted (from the loop, once).
+    // Returns false when no read was pending (a completion already queued still runs).
+    bool cancel_read() {
+        if (unusable() || !impl_->read_cb_) return false;
+        impl_->read_buf_ = nullptr;
+        impl_->flags_ &= static_cast<std::uint8_t>(~detail::stream_impl::continuous);
+        impl_->loop_->complete(std::move(impl_->read_cb_), make_error_code(error::operation_aborted),
+                               0);
+        impl_->update_interest();
+        return true;
+    }
+    // Cancels every queued write: the unsent bytes are dropped (the stream's byte order
+    // is then unknown to the peer) and each handler gets operation_aborted.
+    bool cancel_write() {
+        if (unusable() || !impl_->ext_ || impl_->ext_->queue.empty()) return false;
+        impl_->fail_writes(make_error_code(error::operation_aborted));
+        return true;
+    }
+    // Cancels a connect in progress (after name resolution): the attempt's socket is
+    // closed and the handler gets operation_aborted; the stream may connect again.
+    bool cancel_connect() {
+        if (unusable() || !(impl_->flags_ & detail::stream_impl::connecting)) return false;
+        if (impl_->fd_ != invalid_socket) impl_->drop_socket();
+        impl_->flags_ &= static_cast<std::uint8_t>(~detail::stream_impl::connecting);
+        impl_->ext_->targets.clear();
+        impl_->loop_->complete(std::move(impl_->ext_->connect_done),
+                               make_error_code(error::operation_aborted), 0);
+        return true;
+    }
 
     // Sends all the bytes, in order with every other write: handler(ec, n) once they
     // are all handed to the kernel (optional). Copies only what cannot be sent now.

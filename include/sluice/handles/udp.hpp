@@ -175,6 +175,18 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
     }
     // Every datagram until recv_stop(), into the loop's shared buffer.
     void recv_each(recv_handler handler) { start(nullptr, 0, std::move(handler), true); }
+    // Cancels a pending recv_from (or recv_each): its handler gets operation_aborted
+    // from the loop, once. Returns false when none was pending.
+    bool cancel_recv() {
+        if (unusable() || !impl_->recv_cb_) return false;
+        impl_->recv_buf_ = nullptr;
+        impl_->continuous_ = false;
+        impl_->loop_->defer([h = std::move(impl_->recv_cb_)]() mutable {
+            h(make_error_code(error::operation_aborted), {}, endpoint{});
+        });
+        impl_->update_interest();
+        return true;
+    }
     void recv_stop() {
         if (!unusable()) {
             impl_->recv_cb_ = nullptr;

@@ -1,0 +1,409 @@
+// sluice — awaitable I/O. Each awaiter drives the same handle operation a callback
+// user would call (stream::read_some, stream::write, timer::async_wait_us, ...), with
+// a completion handler that only resumes the coroutine: no second I/O path, and no
+// allocation per await (except where noted: connect copies its address list, and
+// sleep_for(loop, d) creates a timer; await a timer you keep to avoid that).
+//
+// Every awaiter listens to the awaiting chain's cancellation signal (see cancel.hpp):
+// cancelling completes the pending operation with error::operation_aborted, through
+// the handle's own cancel (stream::cancel_read, cancel_write, cancel_connect,
+// basic_listener::cancel_accept, udp_socket::cancel_recv, timer::cancel). An await
+// that starts after its signal fired completes at once with operation_aborted.
+// offload() and hop() cannot be interrupted: they finish, and the next await sees the
+// cancellation. send_to() is not cancellable once started.
+#pragma once
+
+#include <sluice/config.hpp>
+
+#if SLUICE_HAS_COROUTINES
+
+#include <sluice/coro/task.hpp>
+#include <sluice/handles/tcp.hpp>
+#include <sluice/handles/timer.hpp>
+#include <sluice/handles/udp.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+namespace detail {
+
+template <class H>
+std::error_code check_handle(const H& h) noexcept {
+    if (!h.impl()) return make_error_code(error::not_open);
+    if (!h.get_loop()) return make_error_code(error::loop_gone);
+    return {};
+}
+
+class read_some_op final : public io_op<read_some_op> {
+  public:
+    read_some_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) { s_->read_some(b_, resumer<read_some_op>(this)); }
+    void on_complete(std::error_code ec, std::size_t n) {
+        ec_ = ec;
+        n_ = n;
+        finish();
+    }
+    void on_cancel() override { s_->cancel_read(); }
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    stream* s_;
+    mutable_buffer b_;
+};
+
+class read_exact_op final : public io_op<read_exact_op> {
+  public:
+    read_exact_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) { issue(); }
+    void on_complete(std::error_code ec, std::size_t n) {
+        n_ += n;
+        if (!ec && n_ < b_.size) return issue();
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override { s_->cancel_read(); }
+    // On error, value is the number of bytes read before it.
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    void issue() {
+        s_->read_some(mutable_buffer(static_cast<char*>(b_.data) + n_, b_.size - n_),
+                      resumer<read_exact_op>(this));
+    }
+    stream* s_;
+    mutable_buffer b_;
+};
+
+class write_op final : public io_op<write_op> {
+  public:
+    write_op(stream& s, const_buffer b) noexcept : s_(&s), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) { s_->write(b_, resumer<write_op>(this)); }
+    void on_complete(std::error_code ec, std::size_t n) {
+        ec_ = ec;
+        n_ = n;
+        finish();
+    }
+    void on_cancel() override { s_->cancel_write(); }
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    stream* s_;
+    const_buffer b_;
+};
+
+class connect_op final : public io_op<connect_op> {
+  public:
+    connect_op(tcp_stream& s, std::vector<endpoint> eps) : s_(&s), eps_(std::move(eps)) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) { s_->connect(std::move(eps_), resumer<connect_op>(this)); }
+    void on_complete(std::error_code ec) {
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override { s_->cancel_connect(); }
+    std::error_code await_resume() const noexcept { return ec_; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    tcp_stream* s_;
+    std::vector<endpoint> eps_;
+};
+
+template <class S>
+class accept_op final : public io_op<accept_op<S>> {
+  public:
+    explicit accept_op(basic_listener<S>& l) noexcept : l_(&l) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*l_); }
+    void initiate(const coro_context&) { l_->accept(resumer<accept_op>(this)); }
+    void on_complete(std::error_code ec, S s) {
+        this->ec_ = ec;
+        out_ = std::move(s);
+        this->finish();
+    }
+    void on_cancel() override { l_->cancel_accept(); }
+    result<S> await_resume() noexcept { return {this->ec_, std::move(out_)}; }
+    sluice::loop* hint_loop() const noexcept { return l_->get_loop(); }
+
+  private:
+    basic_listener<S>* l_;
+    S out_;
+};
+
+class sleep_op final : public io_op<sleep_op> {
+  public:
+    // Exactly one of `t` and `l` is set; with `l` the awaiter makes its own timer.
+    sleep_op(timer* t, sluice::loop* l, std::int64_t at_us) noexcept
+        : t_(t), l_(l), at_us_(at_us) {}
+    std::error_code precheck(const coro_context& ctx) {
+        if (!t_) {
+            if (!l_) l_ = ctx.lp;
+            if (!l_) return make_error_code(error::not_open);
+            own_ = timer(*l_);
+            t_ = &own_;
+        }
+        return check_handle(*t_);
+    }
+    void initiate(const coro_context&) {
+        std::int64_t left = at_us_ - loop::clock_us();
+        t_->async_wait_us(left > 0 ? left : 0, resumer<sleep_op>(this));
+    }
+    void on_complete(std::error_code ec, std::size_t) {
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override { t_->cancel(); }
+    std::error_code await_resume() const noexcept { return ec_; }
+    sluice::loop* hint_loop() const noexcept { return t_ ? t_->get_loop() : l_; }
+
+  private:
+    timer* t_;
+    sluice::loop* l_;
+    std::int64_t at_us_;
+    timer own_;
+};
+
+template <class F>
+class offload_op final : public io_op<offload_op<F>> {
+    using R = std::invoke_result_t<F&>;
+    struct empty {};
+    using slot = std::conditional_t<std::is_void_v<R>, empty, std::optional<R>>;
+
+  public:
+    static constexpr bool cancellable = false;
+    offload_op(sluice::loop* l, F f) : l_(l), f_(std::move(f)) {}
+    std::error_code precheck(const coro_context& ctx) {
+        if (!l_) l_ = ctx.lp;
+        if (!l_) return make_error_code(error::not_open);
+        return {};
+    }
+    void initiate(const coro_context&) {
+        l_->offload(
+            [this] {
+                if constexpr (std::is_void_v<R>)
+                    f_();
+                else
+                    value_.emplace(f_());
+            },
+            resumer<offload_op>(this));
+    }
+    void on_complete() { this->finish(); }
+    // The value of f(); awaiting outside a spawned chain without a loop is an error
+    // (std::abort, as there is no value to return).
+    R await_resume() {
+        if (this->ec_) std::abort();
+        if constexpr (!std::is_void_v<R>) return std::move(*value_);
+    }
+    sluice::loop* hint_loop() const noexcept { return l_; }
+
+  private:
+    sluice::loop* l_;
+    F f_;
+    slot value_;
+};
+
+class hop_op final : public io_op<hop_op> {
+  public:
+    static constexpr bool cancellable = false;
+    explicit hop_op(sluice::loop& target) noexcept : target_(&target) {}
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        if constexpr (std::is_base_of_v<promise_base, P>) h.promise().ctx.lp = target_;
+        return start(h, context_of(h));
+    }
+    std::error_code precheck(const coro_context&) const noexcept { return {}; }
+    void initiate(const coro_context&) { target_->post(resumer<hop_op>(this)); }
+    void on_complete() { finish(); }
+    void await_resume() const noexcept {}
+    sluice::loop* hint_loop() const noexcept { return nullptr; }
+
+  private:
+    sluice::loop* target_;
+};
+
+class recv_from_op final : public io_op<recv_from_op> {
+  public:
+    recv_from_op(udp_socket& u, mutable_buffer b) noexcept : u_(&u), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
+    void initiate(const coro_context&) { u_->recv_from(b_, resumer<recv_from_op>(this)); }
+    void on_complete(std::error_code ec, std::string_view data, const endpoint& from) {
+        ec_ = ec;
+        n_ = data.size();
+        from_ = from;
+        finish();
+    }
+    void on_cancel() override { u_->cancel_recv(); }
+    struct datagram {
+        std::size_t size = 0;
+        endpoint from;
+    };
+    // error std::errc::message_size: the datagram was truncated to the buffer.
+    result<datagram> await_resume() const noexcept { return {ec_, {n_, from_}}; }
+    sluice::loop* hint_loop() const noexcept { return u_->get_loop(); }
+
+  private:
+    udp_socket* u_;
+    mutable_buffer b_;
+    endpoint from_;
+};
+
+class send_to_op final : public io_op<send_to_op> {
+  public:
+    static constexpr bool cancellable = false;
+    send_to_op(udp_socket& u, const endpoint& to, const_buffer b) noexcept
+        : u_(&u), to_(to), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
+    void initiate(const coro_context&) { u_->send_to(to_, b_, resumer<send_to_op>(this)); }
+    void on_complete(std::error_code ec, std::size_t n) {
+        ec_ = ec;
+        n_ = n;
+        finish();
+    }
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return u_->get_loop(); }
+
+  private:
+    udp_socket* u_;
+    endpoint to_;
+    const_buffer b_;
+};
+
+} // namespace detail
+
+// ---- streams ----
+
+// At most buf.size bytes: {ec, n}; end of stream is error::eof.
+inline detail::read_some_op read_some(stream& s, mutable_buffer buf) noexcept {
+    return detail::read_some_op(s, buf);
+}
+inline detail::read_some_op read_some(stream& s, void* data, std::size_t size) noexcept {
+    return detail::read_some_op(s, mutable_buffer(data, size));
+}
+// Exactly buf.size bytes (several reads): {ec, bytes read}.
+inline detail::read_exact_op read_exact(stream& s, mutable_buffer buf) noexcept {
+    return detail::read_exact_op(s, buf);
+}
+inline detail::read_exact_op read_exact(stream& s, void* data, std::size_t size) noexcept {
+    return detail::read_exact_op(s, mutable_buffer(data, size));
+}
+// All the bytes (in order with every other write on the stream): {ec, size} once the
+// kernel has them. The buffer must stay valid until then.
+inline detail::write_op write(stream& s, const_buffer data) noexcept {
+    return detail::write_op(s, data);
+}
+inline detail::write_op write(stream& s, std::string_view data) noexcept {
+    return detail::write_op(s, const_buffer(data));
+}
+
+// ---- connecting and accepting ----
+
+inline detail::connect_op connect(tcp_stream& s, const endpoint& ep) {
+    return detail::connect_op(s, std::vector<endpoint>{ep});
+}
+// The first address that accepts, tried in order.
+inline detail::connect_op connect(tcp_stream& s, std::vector<endpoint> candidates) {
+    return detail::connect_op(s, std::move(candidates));
+}
+
+template <class S>
+detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
+    return detail::accept_op<S>(l);
+}
+
+// ---- the thread pool and other loops ----
+
+// Runs f() on the thread pool and resumes on `l` with its value.
+template <class F>
+detail::offload_op<std::decay_t<F>> offload(loop& l, F&& f) {
+    return detail::offload_op<std::decay_t<F>>(&l, std::forward<F>(f));
+}
+// The same on the loop the awaiting task was spawned on.
+template <class F>
+detail::offload_op<std::decay_t<F>> offload(F&& f) {
+    return detail::offload_op<std::decay_t<F>>(nullptr, std::forward<F>(f));
+}
+
+// Resumes the coroutine on `target`'s thread (posted there). Later awaits that take
+// their loop from the chain (sleep_for(d), with_timeout, offload(f)) use `target`.
+// While the chain is away, its home loop may run out of work and return from run():
+// hold a loop::keep_alive() guard there if it should wait for the chain to come back.
+// Beware thread identity cached across the co_await: clang (14) may reuse a value of
+// pthread_self()/std::this_thread::get_id() or a thread_local's address computed
+// before the hop.
+inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
+
+// Resolves host:port on the thread pool.
+inline task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
+                                                   int socktype = SOCK_STREAM) {
+    result<std::vector<endpoint>> r;
+    r.value = co_await offload([&] { return resolve_now(host, port, socktype, r.ec); });
+    co_return r;
+}
+
+// Resolves, then connects to the first address that accepts.
+inline task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
+    auto r = co_await resolve(std::move(host), port);
+    if (r.ec) co_return r.ec;
+    co_return co_await connect(s, std::move(r.value));
+}
+
+// ---- timers ----
+
+template <class Rep, class Period>
+detail::sleep_op sleep_for(timer& t, std::chrono::duration<Rep, Period> d) noexcept {
+    return detail::sleep_op(&t, nullptr, loop::clock_us() + detail::duration_us(d));
+}
+template <class Rep, class Period>
+detail::sleep_op sleep_for(loop& l, std::chrono::duration<Rep, Period> d) noexcept {
+    return detail::sleep_op(nullptr, &l, loop::clock_us() + detail::duration_us(d));
+}
+template <class Rep, class Period>
+detail::sleep_op sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
+    return detail::sleep_op(nullptr, nullptr, loop::clock_us() + detail::duration_us(d));
+}
+inline detail::sleep_op sleep_until(timer& t, loop::clock::time_point when) noexcept {
+    return detail::sleep_op(&t, nullptr, detail::duration_us(when.time_since_epoch()));
+}
+inline detail::sleep_op sleep_until(loop& l, loop::clock::time_point when) noexcept {
+    return detail::sleep_op(nullptr, &l, detail::duration_us(when.time_since_epoch()));
+}
+
+namespace detail {
+struct current_loop_awaiter {
+    sluice::loop* lp = nullptr;
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        lp = context_of(h).lp;
+        return false;
+    }
+    sluice::loop* await_resume() const noexcept { return lp; }
+};
+} // namespace detail
+
+// The loop the awaiting chain runs on (nullptr outside a spawned chain); never suspends.
+inline detail::current_loop_awaiter current_loop() noexcept { return {}; }
+
+// ---- UDP ----
+
+inline detail::recv_from_op recv_from(udp_socket& u, mutable_buffer buf) noexcept {
+    return detail::recv_from_op(u, buf);
+}
+inline detail::send_to_op send_to(udp_socket& u, const endpoint& to, const_buffer data) noexcept {
+    return detail::send_to_op(u, to, data);
+}
+inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
+                                  std::string_view data) noexcept {
+    return detail::send_to_op(u, to, const_buffer(data));
+}
+
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
