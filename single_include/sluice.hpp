@@ -1321,25 +1321,6 @@ class io_object {
     static constexpr std::uint8_t zombie_bit = 8; // closed, loop done with it, wrapper alive
 };
 
-// Drops one reference (defined after loop: the last user reference of a zombie also
-// frees the loop's).
-inline void release(io_object* o) noexcept;
-
-// One counted reference held by internal work in flight (e.g. a name lookup before a
-// connect), so the object outlives it whether the work completes or is discarded.
-class object_ref {
-  public:
-    explicit object_ref(io_object* o) noexcept : o_(o) { ++o_->refs_; }
-    object_ref(object_ref&& other) noexcept : o_(other.o_) { other.o_ = nullptr; }
-    object_ref(const object_ref&) = delete;
-    object_ref& operator=(const object_ref&) = delete;
-    ~object_ref() { release(o_); }
-    io_object* get() const noexcept { return o_; }
-
-  private:
-    io_object* o_;
-};
-
 } // namespace detail
 } // namespace sluice
 // ---- end sluice/loop/io_object.hpp ----
@@ -1629,6 +1610,8 @@ using io_handler = unique_function<void(std::error_code, std::size_t)>;
 
 namespace detail {
 
+inline void release(io_object* o) noexcept; // defined below the loop, which it needs
+
 // The part of a loop other threads may reach: posted work and the wakeup. Shared so
 // that a thread-pool job finishing after its loop died posts into a closed queue
 // (the job's completion is dropped) instead of into freed memory.
@@ -1845,7 +1828,9 @@ class loop {
     // from this and compared with the rounded-down clock, so truncation can only
     // make a timer late, never early.
     static std::int64_t clock_us_ceil() noexcept {
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+        auto ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch())
+                .count();
         return (ns + 999) / 1000;
     }
     static std::int64_t clock_us() noexcept {
@@ -2165,6 +2150,7 @@ class loop {
 };
 
 namespace detail {
+// Drops one reference; the last user reference of a zombie also frees the loop's.
 inline void release(io_object* o) noexcept {
     if (!o) return;
     if (--o->refs_ == 0) {
@@ -2174,6 +2160,22 @@ inline void release(io_object* o) noexcept {
         delete o;
     }
 }
+
+// One counted reference held by internal work in flight (e.g. a name lookup before a
+// connect), so the object outlives it whether the work completes or is discarded.
+class object_ref {
+  public:
+    explicit object_ref(io_object* o) noexcept : o_(o) { ++o_->refs_; }
+    object_ref(object_ref&& other) noexcept : o_(other.o_) { other.o_ = nullptr; }
+    object_ref(const object_ref&) = delete;
+    object_ref& operator=(const object_ref&) = delete;
+    ~object_ref() { release(o_); }
+    io_object* get() const noexcept { return o_; }
+
+  private:
+    io_object* o_;
+};
+
 } // namespace detail
 
 } // namespace sluice
@@ -2796,6 +2798,35 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     void read_stop() {
         if (impl_ && !impl_->closed() && impl_->loop_) impl_->stop_read();
     }
+    // Cancels a pending read: its handler gets operation_aborted (from the loop, once).
+    // Returns false when no read was pending (a completion already queued still runs).
+    bool cancel_read() {
+        if (unusable() || !impl_->read_cb_) return false;
+        impl_->read_buf_ = nullptr;
+        impl_->flags_ &= static_cast<std::uint8_t>(~detail::stream_impl::continuous);
+        impl_->loop_->complete(std::move(impl_->read_cb_), make_error_code(error::operation_aborted),
+                               0);
+        impl_->update_interest();
+        return true;
+    }
+    // Cancels every queued write: the unsent bytes are dropped (the stream's byte order
+    // is then unknown to the peer) and each handler gets operation_aborted.
+    bool cancel_write() {
+        if (unusable() || !impl_->ext_ || impl_->ext_->queue.empty()) return false;
+        impl_->fail_writes(make_error_code(error::operation_aborted));
+        return true;
+    }
+    // Cancels a connect in progress (after name resolution): the attempt's socket is
+    // closed and the handler gets operation_aborted; the stream may connect again.
+    bool cancel_connect() {
+        if (unusable() || !(impl_->flags_ & detail::stream_impl::connecting)) return false;
+        if (impl_->fd_ != invalid_socket) impl_->drop_socket();
+        impl_->flags_ &= static_cast<std::uint8_t>(~detail::stream_impl::connecting);
+        impl_->ext_->targets.clear();
+        impl_->loop_->complete(std::move(impl_->ext_->connect_done),
+                               make_error_code(error::operation_aborted), 0);
+        return true;
+    }
 
     // Sends all the bytes, in order with every other write: handler(ec, n) once they
     // are all handed to the kernel (optional). Copies only what cannot be sent now.
@@ -3016,6 +3047,18 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
     void accept(accept_handler handler) { start(std::move(handler), false); }
     // Accepts every connection until close(): handler(ec, stream) per connection.
     void accept_each(accept_handler handler) { start(std::move(handler), true); }
+    // Cancels a pending accept (or accept_each): its handler gets operation_aborted
+    // from the loop, once. Returns false when none was pending.
+    bool cancel_accept() {
+        if (unusable() || !impl_->accept_cb_) return false;
+        impl_->loop_->unschedule(impl_);
+        impl_->loop_->watch(impl_, 0);
+        impl_->continuous_ = false;
+        impl_->loop_->defer([h = std::move(impl_->accept_cb_)]() mutable {
+            h(make_error_code(error::operation_aborted), nullptr);
+        });
+        return true;
+    }
 
     endpoint local_endpoint(std::error_code& ec) const {
         return platform::local_endpoint(native_handle(), ec);
@@ -3388,6 +3431,18 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
     }
     // Every datagram until recv_stop(), into the loop's shared buffer.
     void recv_each(recv_handler handler) { start(nullptr, 0, std::move(handler), true); }
+    // Cancels a pending recv_from (or recv_each): its handler gets operation_aborted
+    // from the loop, once. Returns false when none was pending.
+    bool cancel_recv() {
+        if (unusable() || !impl_->recv_cb_) return false;
+        impl_->recv_buf_ = nullptr;
+        impl_->continuous_ = false;
+        impl_->loop_->defer([h = std::move(impl_->recv_cb_)]() mutable {
+            h(make_error_code(error::operation_aborted), {}, endpoint{});
+        });
+        impl_->update_interest();
+        return true;
+    }
     void recv_stop() {
         if (!unusable()) {
             impl_->recv_cb_ = nullptr;
@@ -8542,4 +8597,1332 @@ inline std::error_code verify_response(const response_view& res, std::string_vie
 } // namespace sluice
 // ---- end sluice/ws/handshake.hpp ----
 // ---- end sluice/ws.hpp ----
+// ---- begin sluice/coro.hpp ----
+// sluice — the C++20 coroutine layer: task<T>, spawn / run_until_complete, awaitable
+// I/O over the same handles the callbacks use, cancellation, timeouts, when_all/any.
+// Absent (this header is empty) without coroutine support, e.g. in C++17 builds.
+
+
+#if SLUICE_HAS_COROUTINES
+// ---- begin sluice/coro/result.hpp ----
+// sluice — what an awaited operation returns: an error code and a value, never an
+// exception. `auto [ec, n] = co_await read_some(s, buf);` or `if (auto r = ...; r)`.
+
+
+#include <system_error>
+#include <utility>
+
+namespace sluice {
+
+template <class T>
+struct result {
+    std::error_code ec;
+    T value{};
+
+    explicit operator bool() const noexcept { return !ec; } // true on success
+    bool ok() const noexcept { return !ec; }
+    T& operator*() & noexcept { return value; }
+    T&& operator*() && noexcept { return std::move(value); }
+    T* operator->() noexcept { return &value; }
+    const T* operator->() const noexcept { return &value; }
+};
+
+} // namespace sluice
+// ---- end sluice/coro/result.hpp ----
+// ---- begin sluice/coro/token.hpp ----
+// sluice — cancellation sources and tokens (C++17; the coroutine layer builds on them).
+//
+// A cancellation_source is a one-shot flag with listeners; its tokens are cheap
+// copies that observe it. cancel() runs the listeners at once, on the calling thread,
+// and each listener only *requests* cancellation: a pending operation then completes
+// from its loop with error::operation_aborted, exactly once. Sources, tokens and
+// registrations belong to one loop thread (to cancel from another thread, post() the
+// cancel() to the loop). Registering costs no allocation: listeners are intrusive.
+
+
+#include <memory>
+#include <utility>
+
+namespace sluice {
+namespace detail {
+
+class cancel_signal;
+
+// One listener on a cancel_signal. Detaches itself when destroyed.
+class cancel_slot {
+  public:
+    cancel_slot() noexcept = default;
+    // Copies and moves never carry the registration.
+    cancel_slot(const cancel_slot&) noexcept {}
+    cancel_slot& operator=(const cancel_slot&) noexcept { return *this; }
+
+    virtual void on_cancel() = 0;
+    inline void attach(cancel_signal* s) noexcept;
+    inline void detach() noexcept;
+    bool attached() const noexcept { return sig_ != nullptr; }
+
+  protected:
+    ~cancel_slot() { detach(); }
+
+  private:
+    friend class cancel_signal;
+    cancel_signal* sig_ = nullptr;
+    cancel_slot* prev_ = nullptr;
+    cancel_slot* next_ = nullptr;
+};
+
+class cancel_signal {
+  public:
+    cancel_signal() noexcept = default;
+    cancel_signal(const cancel_signal&) = delete;
+    cancel_signal& operator=(const cancel_signal&) = delete;
+    ~cancel_signal() {
+        while (head_) head_->detach();
+    }
+
+    bool cancelled() const noexcept { return cancelled_; }
+    // Sets the flag and notifies every listener once (each is detached first, so a
+    // listener may attach or detach others freely).
+    void emit() {
+        if (cancelled_) return;
+        cancelled_ = true;
+        while (head_) {
+            cancel_slot* s = head_;
+            s->detach();
+            s->on_cancel();
+        }
+    }
+
+  private:
+    friend class cancel_slot;
+    bool cancelled_ = false;
+    cancel_slot* head_ = nullptr;
+};
+
+inline void cancel_slot::attach(cancel_signal* s) noexcept {
+    detach();
+    sig_ = s;
+    prev_ = nullptr;
+    next_ = s->head_;
+    if (next_) next_->prev_ = this;
+    s->head_ = this;
+}
+
+inline void cancel_slot::detach() noexcept {
+    if (!sig_) return;
+    if (prev_)
+        prev_->next_ = next_;
+    else
+        sig_->head_ = next_;
+    if (next_) next_->prev_ = prev_;
+    sig_ = nullptr;
+    prev_ = next_ = nullptr;
+}
+
+// Forwards one signal to another (a scope nested in a cancellable scope).
+class signal_link final : public cancel_slot {
+  public:
+    explicit signal_link(cancel_signal* target = nullptr) noexcept : target_(target) {}
+    void set_target(cancel_signal* t) noexcept { target_ = t; }
+    void on_cancel() override {
+        if (target_) target_->emit();
+    }
+
+  private:
+    cancel_signal* target_;
+};
+
+} // namespace detail
+
+class cancellation_source;
+
+// Observes a source. A default-constructed token can never be cancelled.
+class cancellation_token {
+  public:
+    cancellation_token() noexcept = default;
+    bool can_be_cancelled() const noexcept { return s_ != nullptr; }
+    bool is_cancelled() const noexcept { return s_ && s_->cancelled(); }
+    explicit operator bool() const noexcept { return can_be_cancelled(); }
+
+    // For the layers above.
+    detail::cancel_signal* signal() const noexcept { return s_.get(); }
+    const std::shared_ptr<detail::cancel_signal>& state() const noexcept { return s_; }
+
+  private:
+    friend class cancellation_source;
+    explicit cancellation_token(std::shared_ptr<detail::cancel_signal> s) noexcept
+        : s_(std::move(s)) {}
+    std::shared_ptr<detail::cancel_signal> s_;
+};
+
+class cancellation_source {
+  public:
+    cancellation_source() : s_(std::make_shared<detail::cancel_signal>()) {}
+    cancellation_token token() const { return cancellation_token(s_); }
+    // One-shot: later calls do nothing.
+    void cancel() { s_->emit(); }
+    bool is_cancelled() const noexcept { return s_->cancelled(); }
+
+  private:
+    std::shared_ptr<detail::cancel_signal> s_;
+};
+
+// Callback-style listener: fn() runs (once, on cancel()) while this object lives; at
+// once from the constructor if the token is already cancelled.
+class cancellation_registration final : private detail::cancel_slot {
+  public:
+    cancellation_registration(const cancellation_token& t, unique_function<void()> fn)
+        : keep_(t.state()), fn_(std::move(fn)) {
+        if (!keep_) return;
+        if (keep_->cancelled())
+            on_cancel();
+        else
+            attach(keep_.get());
+    }
+    cancellation_registration(const cancellation_registration&) = delete;
+    cancellation_registration& operator=(const cancellation_registration&) = delete;
+    ~cancellation_registration() { detach(); }
+
+  private:
+    void on_cancel() override {
+        if (fn_) {
+            unique_function<void()> f = std::move(fn_);
+            f();
+        }
+    }
+    std::shared_ptr<detail::cancel_signal> keep_;
+    unique_function<void()> fn_;
+};
+
+} // namespace sluice
+// ---- end sluice/coro/token.hpp ----
+// ---- begin sluice/coro/task.hpp ----
+// sluice — task<T>: a lazy coroutine with symmetric transfer.
+//
+// A task does nothing until it is awaited (or spawned); the awaiting coroutine is
+// suspended and control transfers straight into the task, and back at its end, with
+// no intermediate stack frame, so a long chain of awaits that complete synchronously
+// does not grow the stack.
+//
+// Every task in a chain carries the chain's context, inherited from its awaiter: the
+// root (the spawned frame that owns the chain), the cancellation signal that pending
+// operations listen to, and the loop the chain was spawned on.
+//
+// Ownership, the rule that keeps shutdown leak-free: a suspended chain is owned by the
+// completion handler of the operation it waits for, which the loop or a handle holds.
+// If that handler is destroyed without being run (~loop() does that), it destroys the
+// chain's root frame, and with it every frame of the chain (and their handles).
+//
+// Exceptions: sluice never throws, and awaits report errors as codes. Under
+// -fno-exceptions a body cannot throw. With exceptions, an exception escaping a task
+// is stored and rethrown from the co_await that awaited it; one escaping a spawned
+// task calls std::terminate() (like std::thread).
+
+
+#if SLUICE_HAS_COROUTINES
+
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace sluice {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+// Owns a chain of frames; destroy_chain() destroys all of them.
+class frame_root {
+  public:
+    virtual void destroy_chain() noexcept = 0;
+
+  protected:
+    ~frame_root() = default;
+};
+
+template <class D>
+std::int64_t duration_us(D d) noexcept {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    if (std::chrono::duration_cast<D>(std::chrono::microseconds(us)) < d) ++us; // round up
+    return us < 0 ? 0 : us;
+}
+
+struct coro_context {
+    frame_root* root = nullptr;
+    cancel_signal* cancel = nullptr;
+    sluice::loop* lp = nullptr;
+};
+
+struct promise_base {
+    coro_context ctx;
+    std::coroutine_handle<> continuation;
+    // 0: running inside the awaiter's start; 1: the awaiter suspended; 2: finished.
+    // A task that finishes before its awaiter suspends lets the awaiter go on without
+    // a resume call, so synchronous completions never nest on the stack (even where
+    // the compiler does not turn symmetric transfer into a tail call, e.g. under ASan).
+    std::atomic<std::uint8_t> handoff{0};
+    // Set by when_all / when_any: called at the end instead of resuming `continuation`;
+    // returns the coroutine to transfer to.
+    std::coroutine_handle<> (*notify)(void*) noexcept = nullptr;
+    void* notify_arg = nullptr;
+};
+
+template <class P>
+coro_context context_of(std::coroutine_handle<P> h) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, P>)
+        return h.promise().ctx;
+    else
+        return {};
+}
+
+struct task_final_awaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+        promise_base& p = h.promise();
+        if (p.notify) return p.notify(p.notify_arg);
+        if (p.handoff.exchange(2, std::memory_order_acq_rel) == 1 && p.continuation)
+            return p.continuation;
+        return std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+};
+
+struct task_promise_common : promise_base {
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    task_final_awaiter final_suspend() const noexcept { return {}; }
+#if SLUICE_HAS_EXCEPTIONS
+    std::exception_ptr exception;
+    void unhandled_exception() noexcept { exception = std::current_exception(); }
+    void rethrow_if_any() {
+        if (exception) std::rethrow_exception(std::exchange(exception, nullptr));
+    }
+#else
+    void unhandled_exception() noexcept { std::abort(); }
+    void rethrow_if_any() noexcept {}
+#endif
+};
+
+template <class T>
+struct task_promise : task_promise_common {
+    std::optional<T> value;
+    task<T> get_return_object() noexcept;
+    template <class U = T>
+    void return_value(U&& v) {
+        value.emplace(std::forward<U>(v));
+    }
+    T take() {
+        rethrow_if_any();
+        return std::move(*value);
+    }
+};
+
+template <>
+struct task_promise<void> : task_promise_common {
+    task<void> get_return_object() noexcept;
+    void return_void() noexcept {}
+    void take() { rethrow_if_any(); }
+};
+
+} // namespace detail
+
+template <class T>
+class [[nodiscard]] task {
+  public:
+    using promise_type = detail::task_promise<T>;
+    using handle_type = std::coroutine_handle<promise_type>;
+    using value_type = T;
+
+    task() noexcept = default;
+    explicit task(handle_type h) noexcept : h_(h) {}
+    task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    task& operator=(task&& o) noexcept {
+        if (this != &o) {
+            reset();
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    task(const task&) = delete;
+    task& operator=(const task&) = delete;
+    ~task() { reset(); }
+
+    bool valid() const noexcept { return static_cast<bool>(h_); }
+    bool done() const noexcept { return h_ && h_.done(); }
+    handle_type handle() const noexcept { return h_; }
+
+    // Awaiting transfers control into the task and back when it finishes.
+    struct awaiter {
+        handle_type h;
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> parent) {
+            return start(parent, detail::context_of(parent));
+        }
+        // Runs the task until it finishes or suspends; false when it finished.
+        bool start(std::coroutine_handle<> cont, const detail::coro_context& ctx) {
+            promise_type& p = h.promise();
+            p.ctx = ctx;
+            p.continuation = cont;
+            p.handoff.store(0, std::memory_order_relaxed);
+            h.resume();
+            return p.handoff.exchange(1, std::memory_order_acq_rel) != 2;
+        }
+        T await_resume() { return h.promise().take(); }
+        sluice::loop* hint_loop() const noexcept { return nullptr; }
+    };
+    awaiter operator co_await() && noexcept { return awaiter{h_}; }
+
+  private:
+    void reset() noexcept {
+        if (h_) std::exchange(h_, {}).destroy();
+    }
+    handle_type h_;
+};
+
+namespace detail {
+
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>(std::coroutine_handle<task_promise<T>>::from_promise(*this));
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
+}
+
+// The base of every I/O awaiter. The awaiter lives in the suspended frame; the
+// completion handler it gives the core is a resumer holding only a pointer to it (so
+// the handler fits the inline buffer and never allocates). The awaiter and its
+// resumer point at each other: if the frame goes first (a chain destroyed elsewhere)
+// the resumer is disarmed; if the resumer is destroyed unrun, it destroys the chain.
+class op_base : public cancel_slot {
+  public:
+    op_base() noexcept = default;
+    op_base(const op_base&) noexcept : cancel_slot() {} // only before the start
+    op_base& operator=(const op_base&) = delete;
+    ~op_base() {
+        if (link_) *link_ = nullptr;
+    }
+
+    void on_cancel() override {}
+    sluice::loop* hint_loop() const noexcept { return nullptr; }
+
+    op_base** link_ = nullptr;
+    std::coroutine_handle<> cont_;
+    frame_root* root_ = nullptr;
+    std::error_code ec_;
+    std::size_t n_ = 0;
+
+  protected:
+    // False when the context is already cancelled: the op must not start.
+    bool bind(std::coroutine_handle<> cont, const coro_context& ctx, bool cancellable = true) {
+        cont_ = cont;
+        root_ = ctx.root;
+        if (ctx.cancel && cancellable) {
+            if (ctx.cancel->cancelled()) return false;
+            attach(ctx.cancel);
+        }
+        return true;
+    }
+    void finish() {
+        detach();
+        std::exchange(cont_, {}).resume();
+    }
+
+  public:
+    void abandon() noexcept {
+        detach();
+        if (root_)
+            root_->destroy_chain();
+        else if (cont_)
+            std::exchange(cont_, {}).destroy();
+    }
+};
+
+template <class Op>
+class resumer {
+  public:
+    explicit resumer(op_base* o) noexcept : op_(o) { o->link_ = &op_; }
+    resumer(resumer&& r) noexcept : op_(std::exchange(r.op_, nullptr)) {
+        if (op_) op_->link_ = &op_;
+    }
+    resumer& operator=(resumer&&) = delete;
+    resumer(const resumer&) = delete;
+    ~resumer() {
+        if (op_) {
+            op_base* o = std::exchange(op_, nullptr);
+            o->link_ = nullptr;
+            o->abandon();
+        }
+    }
+    template <class... A>
+    void operator()(A&&... a) {
+        op_base* o = std::exchange(op_, nullptr);
+        if (!o) return;
+        o->link_ = nullptr;
+        static_cast<Op*>(o)->on_complete(std::forward<A>(a)...);
+    }
+
+  private:
+    op_base* op_;
+};
+
+// A sluice awaiter exposes start(cont, ctx); a task exposes operator co_await.
+template <class A>
+decltype(auto) as_awaiter(A& a) {
+    if constexpr (requires { a.start(std::coroutine_handle<>{}, coro_context{}); })
+        return (a);
+    else
+        return std::move(a).operator co_await();
+}
+
+// CRTP helper for I/O awaiters: Derived provides precheck(ctx), initiate(),
+// on_complete(...), optionally on_cancel(), and await_resume().
+template <class Derived>
+class io_op : public op_base {
+  public:
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return start(h, context_of(h));
+    }
+    // False when the operation completed without suspending (it could not start).
+    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
+        Derived& d = static_cast<Derived&>(*this);
+        if (std::error_code ec = d.precheck(ctx)) {
+            ec_ = ec;
+            return false;
+        }
+        if (!bind(cont, ctx, Derived::cancellable)) {
+            ec_ = make_error_code(error::operation_aborted);
+            return false;
+        }
+        d.initiate(ctx);
+        return true;
+    }
+    static constexpr bool cancellable = true;
+};
+
+} // namespace detail
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/task.hpp ----
+// ---- begin sluice/coro/spawn.hpp ----
+// sluice — starting tasks: spawn() (detached, with a completion callback) and
+// run_until_complete() / sync_wait() (blocking, for main() and tests).
+//
+// A spawned task starts from the loop (posted, so spawn() may be called from any
+// thread) and its completion runs on the loop thread with the task's value. The
+// spawned frame is the root of the chain: destroying the loop with the task still
+// suspended destroys the whole chain without running the completion; loop::shutdown()
+// instead resumes it with operation_aborted and lets it finish.
+
+
+#if SLUICE_HAS_COROUTINES
+
+
+#include <memory>
+#include <optional>
+
+namespace sluice {
+namespace detail {
+
+struct detached_promise;
+
+struct detached {
+    using promise_type = detached_promise;
+    std::coroutine_handle<detached_promise> h;
+};
+
+struct detached_promise final : promise_base, frame_root {
+    std::shared_ptr<cancel_signal> keep; // the token that cancels the whole chain
+    detached get_return_object() noexcept {
+        return {std::coroutine_handle<detached_promise>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    void unhandled_exception() const noexcept { std::terminate(); }
+    void destroy_chain() noexcept override {
+        std::coroutine_handle<detached_promise>::from_promise(*this).destroy();
+    }
+};
+
+template <class T, class F>
+detached run_detached(task<T> t, F f) {
+    if constexpr (std::is_void_v<T>) {
+        co_await std::move(t);
+        f();
+    } else {
+        f(co_await std::move(t));
+    }
+}
+
+// Posted to the loop to start the frame; destroying it unrun destroys the frame.
+class starter {
+  public:
+    explicit starter(std::coroutine_handle<> h) noexcept : h_(h) {}
+    starter(starter&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    starter(const starter&) = delete;
+    ~starter() {
+        if (h_) h_.destroy();
+    }
+    void operator()() { std::exchange(h_, {}).resume(); }
+
+  private:
+    std::coroutine_handle<> h_;
+};
+
+} // namespace detail
+
+// Runs `t` on `l`, detached; completion(value) (or completion() for task<void>) runs
+// on the loop thread when it finishes. `token` cancels every pending await of it.
+template <class T, class F>
+void spawn(loop& l, task<T> t, F&& completion, cancellation_token token = {}) {
+    detail::detached d =
+        detail::run_detached<T, std::decay_t<F>>(std::move(t), std::forward<F>(completion));
+    detail::detached_promise& p = d.h.promise();
+    p.ctx.root = &p;
+    p.ctx.lp = &l;
+    if (token) {
+        p.keep = token.state();
+        p.ctx.cancel = p.keep.get();
+    }
+    l.post(detail::starter(d.h));
+}
+
+template <class T>
+void spawn(loop& l, task<T> t) {
+    spawn(l, std::move(t), [](auto&&...) {});
+}
+
+// Runs the loop until `t` finishes; returns its value, or nothing when the loop ran
+// out of work first (the task can then never finish; its frame stays owned by the
+// loop and is destroyed with it). For task<void>: true when it finished.
+template <class T>
+auto run_until_complete(loop& l, task<T> t, cancellation_token token = {}) {
+    if constexpr (std::is_void_v<T>) {
+        auto done = std::make_shared<bool>(false);
+        spawn(
+            l, std::move(t),
+            [done, lp = &l] {
+                *done = true;
+                lp->stop();
+            },
+            std::move(token));
+        while (!*done)
+            if (l.run() == 0 && !*done) break;
+        return *done;
+    } else {
+        auto out = std::make_shared<std::optional<T>>();
+        spawn(
+            l, std::move(t),
+            [out, lp = &l](T v) {
+                out->emplace(std::move(v));
+                lp->stop();
+            },
+            std::move(token));
+        while (!out->has_value())
+            if (l.run() == 0 && !out->has_value()) break;
+        return std::move(*out);
+    }
+}
+
+template <class T>
+auto sync_wait(loop& l, task<T> t, cancellation_token token = {}) {
+    return run_until_complete(l, std::move(t), std::move(token));
+}
+
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/spawn.hpp ----
+// ---- begin sluice/coro/io.hpp ----
+// sluice — awaitable I/O. Each awaiter drives the same handle operation a callback
+// user would call (stream::read_some, stream::write, timer::async_wait_us, ...), with
+// a completion handler that only resumes the coroutine: no second I/O path, and no
+// allocation per await (except where noted: connect copies its address list, and
+// sleep_for(loop, d) creates a timer; await a timer you keep to avoid that).
+//
+// Every awaiter listens to the awaiting chain's cancellation signal (see cancel.hpp):
+// cancelling completes the pending operation with error::operation_aborted, through
+// the handle's own cancel (stream::cancel_read, cancel_write, cancel_connect,
+// basic_listener::cancel_accept, udp_socket::cancel_recv, timer::cancel). An await
+// that starts after its signal fired completes at once with operation_aborted.
+// offload() and hop() cannot be interrupted: they finish, and the next await sees the
+// cancellation. send_to() is not cancellable once started.
+
+
+#if SLUICE_HAS_COROUTINES
+
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+namespace detail {
+
+template <class H>
+std::error_code check_handle(const H& h) noexcept {
+    if (!h.impl()) return make_error_code(error::not_open);
+    if (!h.get_loop()) return make_error_code(error::loop_gone);
+    return {};
+}
+
+class read_some_op final : public io_op<read_some_op> {
+  public:
+    read_some_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) { s_->read_some(b_, resumer<read_some_op>(this)); }
+    void on_complete(std::error_code ec, std::size_t n) {
+        ec_ = ec;
+        n_ = n;
+        finish();
+    }
+    void on_cancel() override { s_->cancel_read(); }
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    stream* s_;
+    mutable_buffer b_;
+};
+
+class read_exact_op final : public io_op<read_exact_op> {
+  public:
+    read_exact_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) { issue(); }
+    void on_complete(std::error_code ec, std::size_t n) {
+        n_ += n;
+        if (!ec && n_ < b_.size) return issue();
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override { s_->cancel_read(); }
+    // On error, value is the number of bytes read before it.
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    void issue() {
+        s_->read_some(mutable_buffer(static_cast<char*>(b_.data) + n_, b_.size - n_),
+                      resumer<read_exact_op>(this));
+    }
+    stream* s_;
+    mutable_buffer b_;
+};
+
+class write_op final : public io_op<write_op> {
+  public:
+    write_op(stream& s, const_buffer b) noexcept : s_(&s), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) { s_->write(b_, resumer<write_op>(this)); }
+    void on_complete(std::error_code ec, std::size_t n) {
+        ec_ = ec;
+        n_ = n;
+        finish();
+    }
+    void on_cancel() override { s_->cancel_write(); }
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    stream* s_;
+    const_buffer b_;
+};
+
+class connect_op final : public io_op<connect_op> {
+  public:
+    connect_op(tcp_stream& s, std::vector<endpoint> eps) : s_(&s), eps_(std::move(eps)) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) { s_->connect(std::move(eps_), resumer<connect_op>(this)); }
+    void on_complete(std::error_code ec) {
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override { s_->cancel_connect(); }
+    std::error_code await_resume() const noexcept { return ec_; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    tcp_stream* s_;
+    std::vector<endpoint> eps_;
+};
+
+template <class S>
+class accept_op final : public io_op<accept_op<S>> {
+  public:
+    explicit accept_op(basic_listener<S>& l) noexcept : l_(&l) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*l_); }
+    void initiate(const coro_context&) { l_->accept(resumer<accept_op>(this)); }
+    void on_complete(std::error_code ec, S s) {
+        this->ec_ = ec;
+        out_ = std::move(s);
+        this->finish();
+    }
+    void on_cancel() override { l_->cancel_accept(); }
+    result<S> await_resume() noexcept { return {this->ec_, std::move(out_)}; }
+    sluice::loop* hint_loop() const noexcept { return l_->get_loop(); }
+
+  private:
+    basic_listener<S>* l_;
+    S out_;
+};
+
+class sleep_op final : public io_op<sleep_op> {
+  public:
+    // Exactly one of `t` and `l` is set; with `l` the awaiter makes its own timer.
+    sleep_op(timer* t, sluice::loop* l, std::int64_t at_us) noexcept
+        : t_(t), l_(l), at_us_(at_us) {}
+    std::error_code precheck(const coro_context& ctx) {
+        if (!t_) {
+            if (!l_) l_ = ctx.lp;
+            if (!l_) return make_error_code(error::not_open);
+            own_ = timer(*l_);
+            t_ = &own_;
+        }
+        return check_handle(*t_);
+    }
+    void initiate(const coro_context&) {
+        std::int64_t left = at_us_ - loop::clock_us();
+        t_->async_wait_us(left > 0 ? left : 0, resumer<sleep_op>(this));
+    }
+    void on_complete(std::error_code ec, std::size_t) {
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override { t_->cancel(); }
+    std::error_code await_resume() const noexcept { return ec_; }
+    sluice::loop* hint_loop() const noexcept { return t_ ? t_->get_loop() : l_; }
+
+  private:
+    timer* t_;
+    sluice::loop* l_;
+    std::int64_t at_us_;
+    timer own_;
+};
+
+template <class F>
+class offload_op final : public io_op<offload_op<F>> {
+    using R = std::invoke_result_t<F&>;
+    struct empty {};
+    using slot = std::conditional_t<std::is_void_v<R>, empty, std::optional<R>>;
+
+  public:
+    static constexpr bool cancellable = false;
+    offload_op(sluice::loop* l, F f) : l_(l), f_(std::move(f)) {}
+    std::error_code precheck(const coro_context& ctx) {
+        if (!l_) l_ = ctx.lp;
+        if (!l_) return make_error_code(error::not_open);
+        return {};
+    }
+    void initiate(const coro_context&) {
+        l_->offload(
+            [this] {
+                if constexpr (std::is_void_v<R>)
+                    f_();
+                else
+                    value_.emplace(f_());
+            },
+            resumer<offload_op>(this));
+    }
+    void on_complete() { this->finish(); }
+    // The value of f(); awaiting outside a spawned chain without a loop is an error
+    // (std::abort, as there is no value to return).
+    R await_resume() {
+        if (this->ec_) std::abort();
+        if constexpr (!std::is_void_v<R>) return std::move(*value_);
+    }
+    sluice::loop* hint_loop() const noexcept { return l_; }
+
+  private:
+    sluice::loop* l_;
+    F f_;
+    slot value_;
+};
+
+class hop_op final : public io_op<hop_op> {
+  public:
+    static constexpr bool cancellable = false;
+    explicit hop_op(sluice::loop& target) noexcept : target_(&target) {}
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        if constexpr (std::is_base_of_v<promise_base, P>) h.promise().ctx.lp = target_;
+        return start(h, context_of(h));
+    }
+    std::error_code precheck(const coro_context&) const noexcept { return {}; }
+    void initiate(const coro_context&) { target_->post(resumer<hop_op>(this)); }
+    void on_complete() { finish(); }
+    void await_resume() const noexcept {}
+    sluice::loop* hint_loop() const noexcept { return nullptr; }
+
+  private:
+    sluice::loop* target_;
+};
+
+class recv_from_op final : public io_op<recv_from_op> {
+  public:
+    recv_from_op(udp_socket& u, mutable_buffer b) noexcept : u_(&u), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
+    void initiate(const coro_context&) { u_->recv_from(b_, resumer<recv_from_op>(this)); }
+    void on_complete(std::error_code ec, std::string_view data, const endpoint& from) {
+        ec_ = ec;
+        n_ = data.size();
+        from_ = from;
+        finish();
+    }
+    void on_cancel() override { u_->cancel_recv(); }
+    struct datagram {
+        std::size_t size = 0;
+        endpoint from;
+    };
+    // error std::errc::message_size: the datagram was truncated to the buffer.
+    result<datagram> await_resume() const noexcept { return {ec_, {n_, from_}}; }
+    sluice::loop* hint_loop() const noexcept { return u_->get_loop(); }
+
+  private:
+    udp_socket* u_;
+    mutable_buffer b_;
+    endpoint from_;
+};
+
+class send_to_op final : public io_op<send_to_op> {
+  public:
+    static constexpr bool cancellable = false;
+    send_to_op(udp_socket& u, const endpoint& to, const_buffer b) noexcept
+        : u_(&u), to_(to), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
+    void initiate(const coro_context&) { u_->send_to(to_, b_, resumer<send_to_op>(this)); }
+    void on_complete(std::error_code ec, std::size_t n) {
+        ec_ = ec;
+        n_ = n;
+        finish();
+    }
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return u_->get_loop(); }
+
+  private:
+    udp_socket* u_;
+    endpoint to_;
+    const_buffer b_;
+};
+
+} // namespace detail
+
+// ---- streams ----
+
+// At most buf.size bytes: {ec, n}; end of stream is error::eof.
+inline detail::read_some_op read_some(stream& s, mutable_buffer buf) noexcept {
+    return detail::read_some_op(s, buf);
+}
+inline detail::read_some_op read_some(stream& s, void* data, std::size_t size) noexcept {
+    return detail::read_some_op(s, mutable_buffer(data, size));
+}
+// Exactly buf.size bytes (several reads): {ec, bytes read}.
+inline detail::read_exact_op read_exact(stream& s, mutable_buffer buf) noexcept {
+    return detail::read_exact_op(s, buf);
+}
+inline detail::read_exact_op read_exact(stream& s, void* data, std::size_t size) noexcept {
+    return detail::read_exact_op(s, mutable_buffer(data, size));
+}
+// All the bytes (in order with every other write on the stream): {ec, size} once the
+// kernel has them. The buffer must stay valid until then.
+inline detail::write_op write(stream& s, const_buffer data) noexcept {
+    return detail::write_op(s, data);
+}
+inline detail::write_op write(stream& s, std::string_view data) noexcept {
+    return detail::write_op(s, const_buffer(data));
+}
+
+// ---- connecting and accepting ----
+
+inline detail::connect_op connect(tcp_stream& s, const endpoint& ep) {
+    return detail::connect_op(s, std::vector<endpoint>{ep});
+}
+// The first address that accepts, tried in order.
+inline detail::connect_op connect(tcp_stream& s, std::vector<endpoint> candidates) {
+    return detail::connect_op(s, std::move(candidates));
+}
+
+template <class S>
+detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
+    return detail::accept_op<S>(l);
+}
+
+// ---- the thread pool and other loops ----
+
+// Runs f() on the thread pool and resumes on `l` with its value.
+template <class F>
+detail::offload_op<std::decay_t<F>> offload(loop& l, F&& f) {
+    return detail::offload_op<std::decay_t<F>>(&l, std::forward<F>(f));
+}
+// The same on the loop the awaiting task was spawned on.
+template <class F>
+detail::offload_op<std::decay_t<F>> offload(F&& f) {
+    return detail::offload_op<std::decay_t<F>>(nullptr, std::forward<F>(f));
+}
+
+// Resumes the coroutine on `target`'s thread (posted there). Later awaits that take
+// their loop from the chain (sleep_for(d), with_timeout, offload(f)) use `target`.
+// While the chain is away, its home loop may run out of work and return from run():
+// hold a loop::keep_alive() guard there if it should wait for the chain to come back.
+// Beware thread identity cached across the co_await: clang (14) may reuse a value of
+// pthread_self()/std::this_thread::get_id() or a thread_local's address computed
+// before the hop.
+inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
+
+// Resolves host:port on the thread pool.
+inline task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
+                                                   int socktype = SOCK_STREAM) {
+    result<std::vector<endpoint>> r;
+    r.value = co_await offload([&] { return resolve_now(host, port, socktype, r.ec); });
+    co_return r;
+}
+
+// Resolves, then connects to the first address that accepts.
+inline task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
+    auto r = co_await resolve(std::move(host), port);
+    if (r.ec) co_return r.ec;
+    co_return co_await connect(s, std::move(r.value));
+}
+
+// ---- timers ----
+
+template <class Rep, class Period>
+detail::sleep_op sleep_for(timer& t, std::chrono::duration<Rep, Period> d) noexcept {
+    return detail::sleep_op(&t, nullptr, loop::clock_us() + detail::duration_us(d));
+}
+template <class Rep, class Period>
+detail::sleep_op sleep_for(loop& l, std::chrono::duration<Rep, Period> d) noexcept {
+    return detail::sleep_op(nullptr, &l, loop::clock_us() + detail::duration_us(d));
+}
+template <class Rep, class Period>
+detail::sleep_op sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
+    return detail::sleep_op(nullptr, nullptr, loop::clock_us() + detail::duration_us(d));
+}
+inline detail::sleep_op sleep_until(timer& t, loop::clock::time_point when) noexcept {
+    return detail::sleep_op(&t, nullptr, detail::duration_us(when.time_since_epoch()));
+}
+inline detail::sleep_op sleep_until(loop& l, loop::clock::time_point when) noexcept {
+    return detail::sleep_op(nullptr, &l, detail::duration_us(when.time_since_epoch()));
+}
+
+namespace detail {
+struct current_loop_awaiter {
+    sluice::loop* lp = nullptr;
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        lp = context_of(h).lp;
+        return false;
+    }
+    sluice::loop* await_resume() const noexcept { return lp; }
+};
+} // namespace detail
+
+// The loop the awaiting chain runs on (nullptr outside a spawned chain); never suspends.
+inline detail::current_loop_awaiter current_loop() noexcept { return {}; }
+
+// ---- UDP ----
+
+inline detail::recv_from_op recv_from(udp_socket& u, mutable_buffer buf) noexcept {
+    return detail::recv_from_op(u, buf);
+}
+inline detail::send_to_op send_to(udp_socket& u, const endpoint& to, const_buffer data) noexcept {
+    return detail::send_to_op(u, to, data);
+}
+inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
+                                  std::string_view data) noexcept {
+    return detail::send_to_op(u, to, const_buffer(data));
+}
+
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/io.hpp ----
+// ---- begin sluice/coro/cancel.hpp ----
+// sluice — cancellation scopes for awaits: with_cancellation(), with_timeout(),
+// when_all(), when_any().
+//
+// A chain's awaits listen to the chain's cancellation signal (spawn(..., token) sets
+// it). These adaptors open a nested scope: a signal of their own, linked to the outer
+// one, so cancelling the outer scope still cancels everything inside.
+//
+//   auto [ec, n] = co_await with_timeout(read_some(s, buf), 2s); // ec == timed_out
+//   auto r = co_await with_cancellation(accept(listener), source.token());
+//   auto [a, b] = co_await when_all(task_a(), task_b());
+//   auto v = co_await when_any(task_a(), task_b()); // v.index(): the winner
+//
+// with_timeout maps operation_aborted to error::timed_out in the result (an
+// std::error_code or a result<T>) when its timer fired. The timer is a node in the
+// loop's timer heap inside the awaiter: no allocation.
+
+
+
+#if SLUICE_HAS_COROUTINES
+
+
+#include <array>
+#include <tuple>
+#include <variant>
+
+namespace sluice {
+namespace detail {
+
+template <class R>
+void mark_timed_out(R& r) noexcept {
+    if constexpr (std::is_same_v<R, std::error_code>) {
+        if (r == make_error_code(error::operation_aborted)) r = make_error_code(error::timed_out);
+    } else if constexpr (requires { r.ec = std::error_code(); }) {
+        if (r.ec == make_error_code(error::operation_aborted))
+            r.ec = make_error_code(error::timed_out);
+    }
+}
+
+// Awaits `A` inside a nested cancellation scope that the outer scope, an optional
+// token and an optional deadline can each cancel.
+template <class A>
+class scoped_awaiter final : private timer_node, private cancel_slot {
+  public:
+    scoped_awaiter(A&& inner, std::int64_t timeout_us, cancellation_token token)
+        : inner_(std::move(inner)), timeout_us_(timeout_us), token_(std::move(token)),
+          token_link_(&sig_) {}
+    scoped_awaiter(scoped_awaiter&& o)
+        : inner_(std::move(o.inner_)), timeout_us_(o.timeout_us_), token_(std::move(o.token_)),
+          token_link_(&sig_) {}
+    ~scoped_awaiter() {
+        if (lp_) lp_->unschedule(this);
+    }
+
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return start(h, context_of(h));
+    }
+    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
+        coro_context inner = ctx;
+        inner.cancel = &sig_;
+        if (ctx.cancel) {
+            if (ctx.cancel->cancelled())
+                sig_.emit();
+            else
+                attach(ctx.cancel);
+        }
+        if (token_) {
+            if (token_.is_cancelled())
+                sig_.emit();
+            else
+                token_link_.attach(token_.signal());
+        }
+        if (timeout_us_ >= 0 && !sig_.cancelled()) {
+            lp_ = ctx.lp ? ctx.lp : as_awaiter(inner_).hint_loop();
+            if (lp_) lp_->schedule(static_cast<timer_node*>(this), loop::clock_us() + timeout_us_);
+        }
+        return as_awaiter(inner_).start(cont, inner);
+    }
+    decltype(auto) await_resume() {
+        if (lp_) lp_->unschedule(static_cast<timer_node*>(this));
+        cancel_slot::detach();
+        token_link_.detach();
+        decltype(auto) r = as_awaiter(inner_).await_resume();
+        if constexpr (!std::is_void_v<decltype(r)>)
+            if (fired_) mark_timed_out(r);
+        return r;
+    }
+    // True when the deadline passed (whatever the operation then returned).
+    bool timed_out() const noexcept { return fired_; }
+
+  private:
+    void on_timer() override {
+        fired_ = true;
+        sig_.emit();
+    }
+    void on_cancel() override { sig_.emit(); }
+
+    A inner_;
+    std::int64_t timeout_us_;
+    cancellation_token token_;
+    cancel_signal sig_;
+    signal_link token_link_;
+    sluice::loop* lp_ = nullptr;
+    bool fired_ = false;
+};
+
+template <class T>
+using value_or_monostate = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+template <class T>
+value_or_monostate<T> take_value(task<T>& t) {
+    if constexpr (std::is_void_v<T>) {
+        t.handle().promise().take();
+        return {};
+    } else {
+        return t.handle().promise().take();
+    }
+}
+
+template <class T>
+void start_child(task<T>& t, const coro_context& ctx,
+                 std::coroutine_handle<> (*notify)(void*) noexcept, void* arg) {
+    auto& p = t.handle().promise();
+    p.ctx = ctx;
+    p.notify = notify;
+    p.notify_arg = arg;
+    t.handle().resume();
+}
+
+template <class... Ts>
+class when_all_awaiter {
+  public:
+    explicit when_all_awaiter(task<Ts>... t) : tasks_(std::move(t)...) {}
+    bool await_ready() const noexcept { return sizeof...(Ts) == 0; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return start(h, context_of(h));
+    }
+    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
+        cont_ = cont;
+        pending_ = sizeof...(Ts) + 1; // +1: no child can resume us while we start them
+        std::apply([&](auto&... t) { (start_child(t, ctx, &child_done, this), ...); }, tasks_);
+        return --pending_ != 0;
+    }
+    std::tuple<value_or_monostate<Ts>...> await_resume() {
+        return std::apply(
+            [](auto&... t) { return std::tuple<value_or_monostate<Ts>...>(take_value(t)...); },
+            tasks_);
+    }
+    sluice::loop* hint_loop() const noexcept { return nullptr; }
+
+  private:
+    static std::coroutine_handle<> child_done(void* self) noexcept {
+        auto* a = static_cast<when_all_awaiter*>(self);
+        return --a->pending_ == 0 ? a->cont_ : std::noop_coroutine();
+    }
+    std::tuple<task<Ts>...> tasks_;
+    std::size_t pending_ = 0;
+    std::coroutine_handle<> cont_;
+};
+
+template <class... Ts>
+class when_any_awaiter : private cancel_slot {
+    static constexpr std::size_t none = static_cast<std::size_t>(-1);
+
+  public:
+    explicit when_any_awaiter(task<Ts>... t) : tasks_(std::move(t)...) {}
+    when_any_awaiter(when_any_awaiter&& o) noexcept : cancel_slot(), tasks_(std::move(o.tasks_)) {}
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return start(h, context_of(h));
+    }
+    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
+        cont_ = cont;
+        pending_ = sizeof...(Ts) + 1;
+        if (ctx.cancel) {
+            if (ctx.cancel->cancelled())
+                losers_.emit();
+            else
+                attach(ctx.cancel);
+        }
+        coro_context inner = ctx;
+        inner.cancel = &losers_;
+        start_all(inner, std::index_sequence_for<Ts...>{});
+        return --pending_ != 0;
+    }
+    // The winner's value, at the winner's index.
+    std::variant<value_or_monostate<Ts>...> await_resume() {
+        detach();
+        return make<0>();
+    }
+    std::size_t winner() const noexcept { return winner_; }
+    sluice::loop* hint_loop() const noexcept { return nullptr; }
+
+  private:
+    struct child_ref {
+        when_any_awaiter* self;
+        std::size_t index;
+    };
+    template <std::size_t... I>
+    void start_all(const coro_context& ctx, std::index_sequence<I...>) {
+        ((refs_[I] = child_ref{this, I}), ...);
+        (start_child(std::get<I>(tasks_), ctx, &child_done, &refs_[I]), ...);
+    }
+    static std::coroutine_handle<> child_done(void* arg) noexcept {
+        auto* r = static_cast<child_ref*>(arg);
+        when_any_awaiter* a = r->self;
+        if (a->winner_ == none) {
+            a->winner_ = r->index;
+            a->losers_.emit(); // the others complete with operation_aborted
+        }
+        return --a->pending_ == 0 ? a->cont_ : std::noop_coroutine();
+    }
+    void on_cancel() override { losers_.emit(); }
+
+    template <std::size_t I>
+    std::variant<value_or_monostate<Ts>...> make() {
+        if constexpr (I + 1 < sizeof...(Ts)) {
+            if (winner_ != I) return make<I + 1>();
+        }
+        return std::variant<value_or_monostate<Ts>...>(std::in_place_index<I>,
+                                                       take_value(std::get<I>(tasks_)));
+    }
+
+    std::tuple<task<Ts>...> tasks_;
+    std::array<child_ref, sizeof...(Ts)> refs_{};
+    cancel_signal losers_;
+    std::size_t pending_ = 0;
+    std::size_t winner_ = none;
+    std::coroutine_handle<> cont_;
+};
+
+} // namespace detail
+
+// Cancels the await after `timeout`: operation_aborted then reads error::timed_out.
+template <class A, class Rep, class Period>
+detail::scoped_awaiter<std::decay_t<A>> with_timeout(A&& awaitable,
+                                                     std::chrono::duration<Rep, Period> timeout) {
+    return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable),
+                                                   detail::duration_us(timeout), {});
+}
+
+// Cancels the await when `token` is cancelled (besides the chain's own signal).
+template <class A>
+detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable, cancellation_token token) {
+    return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable), -1,
+                                                   std::move(token));
+}
+
+// Runs the tasks concurrently on the awaiting chain's loop; resumes when all are done
+// with a tuple of their values (std::monostate for task<void>).
+template <class... Ts>
+detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
+    return detail::when_all_awaiter<Ts...>(std::move(tasks)...);
+}
+
+// Runs the tasks concurrently; when the first finishes, the others are cancelled
+// (their pending awaits complete with operation_aborted) and awaited, then this
+// resumes with the first one's value at its index in the variant.
+template <class... Ts>
+detail::when_any_awaiter<Ts...> when_any(task<Ts>... tasks) {
+    static_assert(sizeof...(Ts) > 0, "when_any needs at least one task");
+    return detail::when_any_awaiter<Ts...>(std::move(tasks)...);
+}
+
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/cancel.hpp ----
+#endif
+// ---- end sluice/coro.hpp ----
 // ---- end sluice.hpp ----
