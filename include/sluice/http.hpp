@@ -11,3 +11,4 @@
 // on the loop
 #include <sluice/http/server.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/server_coro.hpp>
