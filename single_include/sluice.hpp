@@ -6813,6 +6813,716 @@ inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
 
 } // namespace sluice::http
 // ---- end sluice/http/client.hpp ----
+// ---- begin sluice/http/server_coro.hpp ----
+// sluice — the coroutine form of the HTTP server's handler (C++20 builds only).
+//
+//     http::on_request_coro(srv, loop, [](http::request req, http::response res) -> task<void> {
+//         co_await sleep_for(std::chrono::milliseconds(10));
+//         res.end("hello " + std::string(req.path()));
+//     });
+//
+// The callback form hands out views valid only during the call; a coroutine outlives
+// that call, so it receives an owned copy of the request, and the response handle
+// moves into its frame. Answers still go out in request order (the server holds a
+// later response until earlier ones end), so a slow coroutine cannot reorder a
+// pipeline.
+
+
+#if SLUICE_HAS_COROUTINES
+// ---- begin sluice/coro/spawn.hpp ----
+// sluice — starting tasks: spawn() (detached, with a completion callback) and
+// run_until_complete() / sync_wait() (blocking, for main() and tests).
+//
+// A spawned task starts from the loop (posted, so spawn() may be called from any
+// thread) and its completion runs on the loop thread with the task's value. The
+// spawned frame is the root of the chain: destroying the loop with the task still
+// suspended destroys the whole chain without running the completion; loop::shutdown()
+// instead resumes it with operation_aborted and lets it finish.
+
+
+#if SLUICE_HAS_COROUTINES
+
+// ---- begin sluice/coro/task.hpp ----
+// sluice — task<T>: a lazy coroutine with symmetric transfer.
+//
+// A task does nothing until it is awaited (or spawned); the awaiting coroutine is
+// suspended and control transfers straight into the task, and back at its end, with
+// no intermediate stack frame, so a long chain of awaits that complete synchronously
+// does not grow the stack.
+//
+// Every task in a chain carries the chain's context, inherited from its awaiter: the
+// root (the spawned frame that owns the chain), the cancellation signal that pending
+// operations listen to, and the loop the chain was spawned on.
+//
+// Ownership, the rule that keeps shutdown leak-free: a suspended chain is owned by the
+// completion handler of the operation it waits for, which the loop or a handle holds.
+// If that handler is destroyed without being run (~loop() does that), it destroys the
+// chain's root frame, and with it every frame of the chain (and their handles).
+//
+// Exceptions: sluice never throws, and awaits report errors as codes. Under
+// -fno-exceptions a body cannot throw. With exceptions, an exception escaping a task
+// is stored and rethrown from the co_await that awaited it; one escaping a spawned
+// task calls std::terminate() (like std::thread).
+
+
+#if SLUICE_HAS_COROUTINES
+
+// ---- begin sluice/coro/result.hpp ----
+// sluice — what an awaited operation returns: an error code and a value, never an
+// exception. `auto [ec, n] = co_await read_some(s, buf);` or `if (auto r = ...; r)`.
+
+
+#include <system_error>
+#include <utility>
+
+namespace sluice {
+
+template <class T>
+struct result {
+    std::error_code ec;
+    T value{};
+
+    explicit operator bool() const noexcept { return !ec; } // true on success
+    bool ok() const noexcept { return !ec; }
+    T& operator*() & noexcept { return value; }
+    T&& operator*() && noexcept { return std::move(value); }
+    T* operator->() noexcept { return &value; }
+    const T* operator->() const noexcept { return &value; }
+};
+
+} // namespace sluice
+// ---- end sluice/coro/result.hpp ----
+// ---- begin sluice/coro/token.hpp ----
+// sluice — cancellation sources and tokens (C++17; the coroutine layer builds on them).
+//
+// A cancellation_source is a one-shot flag with listeners; its tokens are cheap
+// copies that observe it. cancel() runs the listeners at once, on the calling thread,
+// and each listener only *requests* cancellation: a pending operation then completes
+// from its loop with error::operation_aborted, exactly once. Sources, tokens and
+// registrations belong to one loop thread (to cancel from another thread, post() the
+// cancel() to the loop). Registering costs no allocation: listeners are intrusive.
+
+
+#include <memory>
+#include <utility>
+
+namespace sluice {
+namespace detail {
+
+class cancel_signal;
+
+// One listener on a cancel_signal. Detaches itself when destroyed.
+class cancel_slot {
+  public:
+    cancel_slot() noexcept = default;
+    // Copies and moves never carry the registration.
+    cancel_slot(const cancel_slot&) noexcept {}
+    cancel_slot& operator=(const cancel_slot&) noexcept { return *this; }
+
+    virtual void on_cancel() = 0;
+    inline void attach(cancel_signal* s) noexcept;
+    inline void detach() noexcept;
+    bool attached() const noexcept { return sig_ != nullptr; }
+
+  protected:
+    ~cancel_slot() { detach(); }
+
+  private:
+    friend class cancel_signal;
+    cancel_signal* sig_ = nullptr;
+    cancel_slot* prev_ = nullptr;
+    cancel_slot* next_ = nullptr;
+};
+
+class cancel_signal {
+  public:
+    cancel_signal() noexcept = default;
+    cancel_signal(const cancel_signal&) = delete;
+    cancel_signal& operator=(const cancel_signal&) = delete;
+    ~cancel_signal() {
+        while (head_) head_->detach();
+    }
+
+    bool cancelled() const noexcept { return cancelled_; }
+    // Sets the flag and notifies every listener once (each is detached first, so a
+    // listener may attach or detach others freely).
+    void emit() {
+        if (cancelled_) return;
+        cancelled_ = true;
+        while (head_) {
+            cancel_slot* s = head_;
+            s->detach();
+            s->on_cancel();
+        }
+    }
+
+  private:
+    friend class cancel_slot;
+    bool cancelled_ = false;
+    cancel_slot* head_ = nullptr;
+};
+
+inline void cancel_slot::attach(cancel_signal* s) noexcept {
+    detach();
+    sig_ = s;
+    prev_ = nullptr;
+    next_ = s->head_;
+    if (next_) next_->prev_ = this;
+    s->head_ = this;
+}
+
+inline void cancel_slot::detach() noexcept {
+    if (!sig_) return;
+    if (prev_)
+        prev_->next_ = next_;
+    else
+        sig_->head_ = next_;
+    if (next_) next_->prev_ = prev_;
+    sig_ = nullptr;
+    prev_ = next_ = nullptr;
+}
+
+// Forwards one signal to another (a scope nested in a cancellable scope).
+class signal_link final : public cancel_slot {
+  public:
+    explicit signal_link(cancel_signal* target = nullptr) noexcept : target_(target) {}
+    void set_target(cancel_signal* t) noexcept { target_ = t; }
+    void on_cancel() override {
+        if (target_) target_->emit();
+    }
+
+  private:
+    cancel_signal* target_;
+};
+
+} // namespace detail
+
+class cancellation_source;
+
+// Observes a source. A default-constructed token can never be cancelled.
+class cancellation_token {
+  public:
+    cancellation_token() noexcept = default;
+    bool can_be_cancelled() const noexcept { return s_ != nullptr; }
+    bool is_cancelled() const noexcept { return s_ && s_->cancelled(); }
+    explicit operator bool() const noexcept { return can_be_cancelled(); }
+
+    // For the layers above.
+    detail::cancel_signal* signal() const noexcept { return s_.get(); }
+    const std::shared_ptr<detail::cancel_signal>& state() const noexcept { return s_; }
+
+  private:
+    friend class cancellation_source;
+    explicit cancellation_token(std::shared_ptr<detail::cancel_signal> s) noexcept
+        : s_(std::move(s)) {}
+    std::shared_ptr<detail::cancel_signal> s_;
+};
+
+class cancellation_source {
+  public:
+    cancellation_source() : s_(std::make_shared<detail::cancel_signal>()) {}
+    cancellation_token token() const { return cancellation_token(s_); }
+    // One-shot: later calls do nothing.
+    void cancel() { s_->emit(); }
+    bool is_cancelled() const noexcept { return s_->cancelled(); }
+
+  private:
+    std::shared_ptr<detail::cancel_signal> s_;
+};
+
+// Callback-style listener: fn() runs (once, on cancel()) while this object lives; at
+// once from the constructor if the token is already cancelled.
+class cancellation_registration final : private detail::cancel_slot {
+  public:
+    cancellation_registration(const cancellation_token& t, unique_function<void()> fn)
+        : keep_(t.state()), fn_(std::move(fn)) {
+        if (!keep_) return;
+        if (keep_->cancelled())
+            on_cancel();
+        else
+            attach(keep_.get());
+    }
+    cancellation_registration(const cancellation_registration&) = delete;
+    cancellation_registration& operator=(const cancellation_registration&) = delete;
+    ~cancellation_registration() { detach(); }
+
+  private:
+    void on_cancel() override {
+        if (fn_) {
+            unique_function<void()> f = std::move(fn_);
+            f();
+        }
+    }
+    std::shared_ptr<detail::cancel_signal> keep_;
+    unique_function<void()> fn_;
+};
+
+} // namespace sluice
+// ---- end sluice/coro/token.hpp ----
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace sluice {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+// Owns a chain of frames; destroy_chain() destroys all of them.
+class frame_root {
+  public:
+    virtual void destroy_chain() noexcept = 0;
+
+  protected:
+    ~frame_root() = default;
+};
+
+template <class D>
+std::int64_t duration_us(D d) noexcept {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    if (std::chrono::duration_cast<D>(std::chrono::microseconds(us)) < d) ++us; // round up
+    return us < 0 ? 0 : us;
+}
+
+struct coro_context {
+    frame_root* root = nullptr;
+    cancel_signal* cancel = nullptr;
+    sluice::loop* lp = nullptr;
+};
+
+struct promise_base {
+    coro_context ctx;
+    std::coroutine_handle<> continuation;
+    // 0: running inside the awaiter's start; 1: the awaiter suspended; 2: finished.
+    // A task that finishes before its awaiter suspends lets the awaiter go on without
+    // a resume call, so synchronous completions never nest on the stack (even where
+    // the compiler does not turn symmetric transfer into a tail call, e.g. under ASan).
+    std::atomic<std::uint8_t> handoff{0};
+    // Set by when_all / when_any: called at the end instead of resuming `continuation`;
+    // returns the coroutine to transfer to.
+    std::coroutine_handle<> (*notify)(void*) noexcept = nullptr;
+    void* notify_arg = nullptr;
+};
+
+template <class P>
+coro_context context_of(std::coroutine_handle<P> h) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, P>)
+        return h.promise().ctx;
+    else
+        return {};
+}
+
+struct task_final_awaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+        promise_base& p = h.promise();
+        if (p.notify) return p.notify(p.notify_arg);
+        if (p.handoff.exchange(2, std::memory_order_acq_rel) == 1 && p.continuation)
+            return p.continuation;
+        return std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+};
+
+struct task_promise_common : promise_base {
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    task_final_awaiter final_suspend() const noexcept { return {}; }
+#if SLUICE_HAS_EXCEPTIONS
+    std::exception_ptr exception;
+    void unhandled_exception() noexcept { exception = std::current_exception(); }
+    void rethrow_if_any() {
+        if (exception) std::rethrow_exception(std::exchange(exception, nullptr));
+    }
+#else
+    void unhandled_exception() noexcept { std::abort(); }
+    void rethrow_if_any() noexcept {}
+#endif
+};
+
+template <class T>
+struct task_promise : task_promise_common {
+    std::optional<T> value;
+    task<T> get_return_object() noexcept;
+    template <class U = T>
+    void return_value(U&& v) {
+        value.emplace(std::forward<U>(v));
+    }
+    T take() {
+        rethrow_if_any();
+        return std::move(*value);
+    }
+};
+
+template <>
+struct task_promise<void> : task_promise_common {
+    task<void> get_return_object() noexcept;
+    void return_void() noexcept {}
+    void take() { rethrow_if_any(); }
+};
+
+} // namespace detail
+
+template <class T>
+class [[nodiscard]] task {
+  public:
+    using promise_type = detail::task_promise<T>;
+    using handle_type = std::coroutine_handle<promise_type>;
+    using value_type = T;
+
+    task() noexcept = default;
+    explicit task(handle_type h) noexcept : h_(h) {}
+    task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    task& operator=(task&& o) noexcept {
+        if (this != &o) {
+            reset();
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    task(const task&) = delete;
+    task& operator=(const task&) = delete;
+    ~task() { reset(); }
+
+    bool valid() const noexcept { return static_cast<bool>(h_); }
+    bool done() const noexcept { return h_ && h_.done(); }
+    handle_type handle() const noexcept { return h_; }
+
+    // Awaiting transfers control into the task and back when it finishes.
+    struct awaiter {
+        handle_type h;
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> parent) {
+            return start(parent, detail::context_of(parent));
+        }
+        // Runs the task until it finishes or suspends; false when it finished.
+        bool start(std::coroutine_handle<> cont, const detail::coro_context& ctx) {
+            promise_type& p = h.promise();
+            p.ctx = ctx;
+            p.continuation = cont;
+            p.handoff.store(0, std::memory_order_relaxed);
+            h.resume();
+            return p.handoff.exchange(1, std::memory_order_acq_rel) != 2;
+        }
+        T await_resume() { return h.promise().take(); }
+        sluice::loop* hint_loop() const noexcept { return nullptr; }
+    };
+    awaiter operator co_await() && noexcept { return awaiter{h_}; }
+
+  private:
+    void reset() noexcept {
+        if (h_) std::exchange(h_, {}).destroy();
+    }
+    handle_type h_;
+};
+
+namespace detail {
+
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>(std::coroutine_handle<task_promise<T>>::from_promise(*this));
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
+}
+
+// The base of every I/O awaiter. The awaiter lives in the suspended frame; the
+// completion handler it gives the core is a resumer holding only a pointer to it (so
+// the handler fits the inline buffer and never allocates). The awaiter and its
+// resumer point at each other: if the frame goes first (a chain destroyed elsewhere)
+// the resumer is disarmed; if the resumer is destroyed unrun, it destroys the chain.
+class op_base : public cancel_slot {
+  public:
+    op_base() noexcept = default;
+    op_base(const op_base&) noexcept : cancel_slot() {} // only before the start
+    op_base& operator=(const op_base&) = delete;
+    ~op_base() {
+        if (link_) *link_ = nullptr;
+    }
+
+    void on_cancel() override {}
+    sluice::loop* hint_loop() const noexcept { return nullptr; }
+
+    op_base** link_ = nullptr;
+    std::coroutine_handle<> cont_;
+    frame_root* root_ = nullptr;
+    std::error_code ec_;
+    std::size_t n_ = 0;
+
+  protected:
+    // False when the context is already cancelled: the op must not start.
+    bool bind(std::coroutine_handle<> cont, const coro_context& ctx, bool cancellable = true) {
+        cont_ = cont;
+        root_ = ctx.root;
+        if (ctx.cancel && cancellable) {
+            if (ctx.cancel->cancelled()) return false;
+            attach(ctx.cancel);
+        }
+        return true;
+    }
+    void finish() {
+        detach();
+        std::exchange(cont_, {}).resume();
+    }
+
+  public:
+    void abandon() noexcept {
+        detach();
+        if (root_)
+            root_->destroy_chain();
+        else if (cont_)
+            std::exchange(cont_, {}).destroy();
+    }
+};
+
+template <class Op>
+class resumer {
+  public:
+    explicit resumer(op_base* o) noexcept : op_(o) { o->link_ = &op_; }
+    resumer(resumer&& r) noexcept : op_(std::exchange(r.op_, nullptr)) {
+        if (op_) op_->link_ = &op_;
+    }
+    resumer& operator=(resumer&&) = delete;
+    resumer(const resumer&) = delete;
+    ~resumer() {
+        if (op_) {
+            op_base* o = std::exchange(op_, nullptr);
+            o->link_ = nullptr;
+            o->abandon();
+        }
+    }
+    template <class... A>
+    void operator()(A&&... a) {
+        op_base* o = std::exchange(op_, nullptr);
+        if (!o) return;
+        o->link_ = nullptr;
+        static_cast<Op*>(o)->on_complete(std::forward<A>(a)...);
+    }
+
+  private:
+    op_base* op_;
+};
+
+// A sluice awaiter exposes start(cont, ctx); a task exposes operator co_await.
+template <class A>
+decltype(auto) as_awaiter(A& a) {
+    if constexpr (requires { a.start(std::coroutine_handle<>{}, coro_context{}); })
+        return (a);
+    else
+        return std::move(a).operator co_await();
+}
+
+// CRTP helper for I/O awaiters: Derived provides precheck(ctx), initiate(),
+// on_complete(...), optionally on_cancel(), and await_resume().
+template <class Derived>
+class io_op : public op_base {
+  public:
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return start(h, context_of(h));
+    }
+    // False when the operation completed without suspending (it could not start).
+    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
+        Derived& d = static_cast<Derived&>(*this);
+        if (std::error_code ec = d.precheck(ctx)) {
+            ec_ = ec;
+            return false;
+        }
+        if (!bind(cont, ctx, Derived::cancellable)) {
+            ec_ = make_error_code(error::operation_aborted);
+            return false;
+        }
+        d.initiate(ctx);
+        return true;
+    }
+    static constexpr bool cancellable = true;
+};
+
+} // namespace detail
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/task.hpp ----
+
+#include <memory>
+#include <optional>
+
+namespace sluice {
+namespace detail {
+
+struct detached_promise;
+
+struct detached {
+    using promise_type = detached_promise;
+    std::coroutine_handle<detached_promise> h;
+};
+
+struct detached_promise final : promise_base, frame_root {
+    std::shared_ptr<cancel_signal> keep; // the token that cancels the whole chain
+    detached get_return_object() noexcept {
+        return {std::coroutine_handle<detached_promise>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    void unhandled_exception() const noexcept { std::terminate(); }
+    void destroy_chain() noexcept override {
+        std::coroutine_handle<detached_promise>::from_promise(*this).destroy();
+    }
+};
+
+template <class T, class F>
+detached run_detached(task<T> t, F f) {
+    if constexpr (std::is_void_v<T>) {
+        co_await std::move(t);
+        f();
+    } else {
+        f(co_await std::move(t));
+    }
+}
+
+// Posted to the loop to start the frame; destroying it unrun destroys the frame.
+class starter {
+  public:
+    explicit starter(std::coroutine_handle<> h) noexcept : h_(h) {}
+    starter(starter&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    starter(const starter&) = delete;
+    ~starter() {
+        if (h_) h_.destroy();
+    }
+    void operator()() { std::exchange(h_, {}).resume(); }
+
+  private:
+    std::coroutine_handle<> h_;
+};
+
+} // namespace detail
+
+// Runs `t` on `l`, detached; completion(value) (or completion() for task<void>) runs
+// on the loop thread when it finishes. `token` cancels every pending await of it.
+template <class T, class F>
+void spawn(loop& l, task<T> t, F&& completion, cancellation_token token = {}) {
+    detail::detached d =
+        detail::run_detached<T, std::decay_t<F>>(std::move(t), std::forward<F>(completion));
+    detail::detached_promise& p = d.h.promise();
+    p.ctx.root = &p;
+    p.ctx.lp = &l;
+    if (token) {
+        p.keep = token.state();
+        p.ctx.cancel = p.keep.get();
+    }
+    l.post(detail::starter(d.h));
+}
+
+template <class T>
+void spawn(loop& l, task<T> t) {
+    spawn(l, std::move(t), [](auto&&...) {});
+}
+
+// Runs the loop until `t` finishes; returns its value, or nothing when the loop ran
+// out of work first (the task can then never finish; its frame stays owned by the
+// loop and is destroyed with it). For task<void>: true when it finished.
+template <class T>
+auto run_until_complete(loop& l, task<T> t, cancellation_token token = {}) {
+    if constexpr (std::is_void_v<T>) {
+        auto done = std::make_shared<bool>(false);
+        spawn(
+            l, std::move(t),
+            [done, lp = &l] {
+                *done = true;
+                lp->stop();
+            },
+            std::move(token));
+        while (!*done)
+            if (l.run() == 0 && !*done) break;
+        return *done;
+    } else {
+        auto out = std::make_shared<std::optional<T>>();
+        spawn(
+            l, std::move(t),
+            [out, lp = &l](T v) {
+                out->emplace(std::move(v));
+                lp->stop();
+            },
+            std::move(token));
+        while (!out->has_value())
+            if (l.run() == 0 && !out->has_value()) break;
+        return std::move(*out);
+    }
+}
+
+template <class T>
+auto sync_wait(loop& l, task<T> t, cancellation_token token = {}) {
+    return run_until_complete(l, std::move(t), std::move(token));
+}
+
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/spawn.hpp ----
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::http {
+
+// A request the handler owns: safe to use across co_await.
+struct request {
+    std::string method;
+    std::string target;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    unsigned version_minor = 1;
+    bool keep_alive = true;
+
+    static request copy_of(const request_view& v) {
+        request r;
+        r.method = std::string(v.method());
+        r.target = std::string(v.target());
+        r.body = std::string(v.body());
+        for (const header& h : v) r.headers.emplace_back(std::string(h.name), std::string(h.value));
+        r.version_minor = v.version_minor();
+        r.keep_alive = v.keep_alive();
+        return r;
+    }
+    std::string_view path() const noexcept {
+        return std::string_view(target).substr(0, target.find('?'));
+    }
+    std::string_view query() const noexcept {
+        std::size_t q = target.find('?');
+        return q == std::string::npos ? std::string_view() : std::string_view(target).substr(q + 1);
+    }
+    std::string_view get(std::string_view name) const noexcept {
+        for (auto& h : headers)
+            if (detail::iequals(h.first, name)) return h.second;
+        return {};
+    }
+};
+
+// Installs `handler(request, response) -> task<void>` as the server's handler; each
+// request runs as a task spawned on `l` (the server's loop).
+template <class F>
+void on_request_coro(server& srv, loop& l, F handler) {
+    srv.on_request([&l, h = std::move(handler)](const request_view& v, response& res) mutable {
+        spawn(l, h(request::copy_of(v), std::move(res)));
+    });
+}
+
+} // namespace sluice::http
+#endif
+// ---- end sluice/http/server_coro.hpp ----
 // ---- end sluice/http.hpp ----
 // ---- begin sluice/ws.hpp ----
 // sluice — WebSocket (RFC 6455): handshake, frame codec, and their helpers.
@@ -8604,648 +9314,6 @@ inline std::error_code verify_response(const response_view& res, std::string_vie
 
 
 #if SLUICE_HAS_COROUTINES
-// ---- begin sluice/coro/result.hpp ----
-// sluice — what an awaited operation returns: an error code and a value, never an
-// exception. `auto [ec, n] = co_await read_some(s, buf);` or `if (auto r = ...; r)`.
-
-
-#include <system_error>
-#include <utility>
-
-namespace sluice {
-
-template <class T>
-struct result {
-    std::error_code ec;
-    T value{};
-
-    explicit operator bool() const noexcept { return !ec; } // true on success
-    bool ok() const noexcept { return !ec; }
-    T& operator*() & noexcept { return value; }
-    T&& operator*() && noexcept { return std::move(value); }
-    T* operator->() noexcept { return &value; }
-    const T* operator->() const noexcept { return &value; }
-};
-
-} // namespace sluice
-// ---- end sluice/coro/result.hpp ----
-// ---- begin sluice/coro/token.hpp ----
-// sluice — cancellation sources and tokens (C++17; the coroutine layer builds on them).
-//
-// A cancellation_source is a one-shot flag with listeners; its tokens are cheap
-// copies that observe it. cancel() runs the listeners at once, on the calling thread,
-// and each listener only *requests* cancellation: a pending operation then completes
-// from its loop with error::operation_aborted, exactly once. Sources, tokens and
-// registrations belong to one loop thread (to cancel from another thread, post() the
-// cancel() to the loop). Registering costs no allocation: listeners are intrusive.
-
-
-#include <memory>
-#include <utility>
-
-namespace sluice {
-namespace detail {
-
-class cancel_signal;
-
-// One listener on a cancel_signal. Detaches itself when destroyed.
-class cancel_slot {
-  public:
-    cancel_slot() noexcept = default;
-    // Copies and moves never carry the registration.
-    cancel_slot(const cancel_slot&) noexcept {}
-    cancel_slot& operator=(const cancel_slot&) noexcept { return *this; }
-
-    virtual void on_cancel() = 0;
-    inline void attach(cancel_signal* s) noexcept;
-    inline void detach() noexcept;
-    bool attached() const noexcept { return sig_ != nullptr; }
-
-  protected:
-    ~cancel_slot() { detach(); }
-
-  private:
-    friend class cancel_signal;
-    cancel_signal* sig_ = nullptr;
-    cancel_slot* prev_ = nullptr;
-    cancel_slot* next_ = nullptr;
-};
-
-class cancel_signal {
-  public:
-    cancel_signal() noexcept = default;
-    cancel_signal(const cancel_signal&) = delete;
-    cancel_signal& operator=(const cancel_signal&) = delete;
-    ~cancel_signal() {
-        while (head_) head_->detach();
-    }
-
-    bool cancelled() const noexcept { return cancelled_; }
-    // Sets the flag and notifies every listener once (each is detached first, so a
-    // listener may attach or detach others freely).
-    void emit() {
-        if (cancelled_) return;
-        cancelled_ = true;
-        while (head_) {
-            cancel_slot* s = head_;
-            s->detach();
-            s->on_cancel();
-        }
-    }
-
-  private:
-    friend class cancel_slot;
-    bool cancelled_ = false;
-    cancel_slot* head_ = nullptr;
-};
-
-inline void cancel_slot::attach(cancel_signal* s) noexcept {
-    detach();
-    sig_ = s;
-    prev_ = nullptr;
-    next_ = s->head_;
-    if (next_) next_->prev_ = this;
-    s->head_ = this;
-}
-
-inline void cancel_slot::detach() noexcept {
-    if (!sig_) return;
-    if (prev_)
-        prev_->next_ = next_;
-    else
-        sig_->head_ = next_;
-    if (next_) next_->prev_ = prev_;
-    sig_ = nullptr;
-    prev_ = next_ = nullptr;
-}
-
-// Forwards one signal to another (a scope nested in a cancellable scope).
-class signal_link final : public cancel_slot {
-  public:
-    explicit signal_link(cancel_signal* target = nullptr) noexcept : target_(target) {}
-    void set_target(cancel_signal* t) noexcept { target_ = t; }
-    void on_cancel() override {
-        if (target_) target_->emit();
-    }
-
-  private:
-    cancel_signal* target_;
-};
-
-} // namespace detail
-
-class cancellation_source;
-
-// Observes a source. A default-constructed token can never be cancelled.
-class cancellation_token {
-  public:
-    cancellation_token() noexcept = default;
-    bool can_be_cancelled() const noexcept { return s_ != nullptr; }
-    bool is_cancelled() const noexcept { return s_ && s_->cancelled(); }
-    explicit operator bool() const noexcept { return can_be_cancelled(); }
-
-    // For the layers above.
-    detail::cancel_signal* signal() const noexcept { return s_.get(); }
-    const std::shared_ptr<detail::cancel_signal>& state() const noexcept { return s_; }
-
-  private:
-    friend class cancellation_source;
-    explicit cancellation_token(std::shared_ptr<detail::cancel_signal> s) noexcept
-        : s_(std::move(s)) {}
-    std::shared_ptr<detail::cancel_signal> s_;
-};
-
-class cancellation_source {
-  public:
-    cancellation_source() : s_(std::make_shared<detail::cancel_signal>()) {}
-    cancellation_token token() const { return cancellation_token(s_); }
-    // One-shot: later calls do nothing.
-    void cancel() { s_->emit(); }
-    bool is_cancelled() const noexcept { return s_->cancelled(); }
-
-  private:
-    std::shared_ptr<detail::cancel_signal> s_;
-};
-
-// Callback-style listener: fn() runs (once, on cancel()) while this object lives; at
-// once from the constructor if the token is already cancelled.
-class cancellation_registration final : private detail::cancel_slot {
-  public:
-    cancellation_registration(const cancellation_token& t, unique_function<void()> fn)
-        : keep_(t.state()), fn_(std::move(fn)) {
-        if (!keep_) return;
-        if (keep_->cancelled())
-            on_cancel();
-        else
-            attach(keep_.get());
-    }
-    cancellation_registration(const cancellation_registration&) = delete;
-    cancellation_registration& operator=(const cancellation_registration&) = delete;
-    ~cancellation_registration() { detach(); }
-
-  private:
-    void on_cancel() override {
-        if (fn_) {
-            unique_function<void()> f = std::move(fn_);
-            f();
-        }
-    }
-    std::shared_ptr<detail::cancel_signal> keep_;
-    unique_function<void()> fn_;
-};
-
-} // namespace sluice
-// ---- end sluice/coro/token.hpp ----
-// ---- begin sluice/coro/task.hpp ----
-// sluice — task<T>: a lazy coroutine with symmetric transfer.
-//
-// A task does nothing until it is awaited (or spawned); the awaiting coroutine is
-// suspended and control transfers straight into the task, and back at its end, with
-// no intermediate stack frame, so a long chain of awaits that complete synchronously
-// does not grow the stack.
-//
-// Every task in a chain carries the chain's context, inherited from its awaiter: the
-// root (the spawned frame that owns the chain), the cancellation signal that pending
-// operations listen to, and the loop the chain was spawned on.
-//
-// Ownership, the rule that keeps shutdown leak-free: a suspended chain is owned by the
-// completion handler of the operation it waits for, which the loop or a handle holds.
-// If that handler is destroyed without being run (~loop() does that), it destroys the
-// chain's root frame, and with it every frame of the chain (and their handles).
-//
-// Exceptions: sluice never throws, and awaits report errors as codes. Under
-// -fno-exceptions a body cannot throw. With exceptions, an exception escaping a task
-// is stored and rethrown from the co_await that awaited it; one escaping a spawned
-// task calls std::terminate() (like std::thread).
-
-
-#if SLUICE_HAS_COROUTINES
-
-
-#include <atomic>
-#include <chrono>
-#include <coroutine>
-#include <cstdint>
-#include <cstdlib>
-#include <exception>
-#include <optional>
-#include <type_traits>
-#include <utility>
-
-namespace sluice {
-
-template <class T = void>
-class task;
-
-namespace detail {
-
-// Owns a chain of frames; destroy_chain() destroys all of them.
-class frame_root {
-  public:
-    virtual void destroy_chain() noexcept = 0;
-
-  protected:
-    ~frame_root() = default;
-};
-
-template <class D>
-std::int64_t duration_us(D d) noexcept {
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-    if (std::chrono::duration_cast<D>(std::chrono::microseconds(us)) < d) ++us; // round up
-    return us < 0 ? 0 : us;
-}
-
-struct coro_context {
-    frame_root* root = nullptr;
-    cancel_signal* cancel = nullptr;
-    sluice::loop* lp = nullptr;
-};
-
-struct promise_base {
-    coro_context ctx;
-    std::coroutine_handle<> continuation;
-    // 0: running inside the awaiter's start; 1: the awaiter suspended; 2: finished.
-    // A task that finishes before its awaiter suspends lets the awaiter go on without
-    // a resume call, so synchronous completions never nest on the stack (even where
-    // the compiler does not turn symmetric transfer into a tail call, e.g. under ASan).
-    std::atomic<std::uint8_t> handoff{0};
-    // Set by when_all / when_any: called at the end instead of resuming `continuation`;
-    // returns the coroutine to transfer to.
-    std::coroutine_handle<> (*notify)(void*) noexcept = nullptr;
-    void* notify_arg = nullptr;
-};
-
-template <class P>
-coro_context context_of(std::coroutine_handle<P> h) noexcept {
-    if constexpr (std::is_base_of_v<promise_base, P>)
-        return h.promise().ctx;
-    else
-        return {};
-}
-
-struct task_final_awaiter {
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-        promise_base& p = h.promise();
-        if (p.notify) return p.notify(p.notify_arg);
-        if (p.handoff.exchange(2, std::memory_order_acq_rel) == 1 && p.continuation)
-            return p.continuation;
-        return std::noop_coroutine();
-    }
-    void await_resume() const noexcept {}
-};
-
-struct task_promise_common : promise_base {
-    std::suspend_always initial_suspend() const noexcept { return {}; }
-    task_final_awaiter final_suspend() const noexcept { return {}; }
-#if SLUICE_HAS_EXCEPTIONS
-    std::exception_ptr exception;
-    void unhandled_exception() noexcept { exception = std::current_exception(); }
-    void rethrow_if_any() {
-        if (exception) std::rethrow_exception(std::exchange(exception, nullptr));
-    }
-#else
-    void unhandled_exception() noexcept { std::abort(); }
-    void rethrow_if_any() noexcept {}
-#endif
-};
-
-template <class T>
-struct task_promise : task_promise_common {
-    std::optional<T> value;
-    task<T> get_return_object() noexcept;
-    template <class U = T>
-    void return_value(U&& v) {
-        value.emplace(std::forward<U>(v));
-    }
-    T take() {
-        rethrow_if_any();
-        return std::move(*value);
-    }
-};
-
-template <>
-struct task_promise<void> : task_promise_common {
-    task<void> get_return_object() noexcept;
-    void return_void() noexcept {}
-    void take() { rethrow_if_any(); }
-};
-
-} // namespace detail
-
-template <class T>
-class [[nodiscard]] task {
-  public:
-    using promise_type = detail::task_promise<T>;
-    using handle_type = std::coroutine_handle<promise_type>;
-    using value_type = T;
-
-    task() noexcept = default;
-    explicit task(handle_type h) noexcept : h_(h) {}
-    task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-    task& operator=(task&& o) noexcept {
-        if (this != &o) {
-            reset();
-            h_ = std::exchange(o.h_, {});
-        }
-        return *this;
-    }
-    task(const task&) = delete;
-    task& operator=(const task&) = delete;
-    ~task() { reset(); }
-
-    bool valid() const noexcept { return static_cast<bool>(h_); }
-    bool done() const noexcept { return h_ && h_.done(); }
-    handle_type handle() const noexcept { return h_; }
-
-    // Awaiting transfers control into the task and back when it finishes.
-    struct awaiter {
-        handle_type h;
-        bool await_ready() const noexcept { return false; }
-        template <class P>
-        bool await_suspend(std::coroutine_handle<P> parent) {
-            return start(parent, detail::context_of(parent));
-        }
-        // Runs the task until it finishes or suspends; false when it finished.
-        bool start(std::coroutine_handle<> cont, const detail::coro_context& ctx) {
-            promise_type& p = h.promise();
-            p.ctx = ctx;
-            p.continuation = cont;
-            p.handoff.store(0, std::memory_order_relaxed);
-            h.resume();
-            return p.handoff.exchange(1, std::memory_order_acq_rel) != 2;
-        }
-        T await_resume() { return h.promise().take(); }
-        sluice::loop* hint_loop() const noexcept { return nullptr; }
-    };
-    awaiter operator co_await() && noexcept { return awaiter{h_}; }
-
-  private:
-    void reset() noexcept {
-        if (h_) std::exchange(h_, {}).destroy();
-    }
-    handle_type h_;
-};
-
-namespace detail {
-
-template <class T>
-task<T> task_promise<T>::get_return_object() noexcept {
-    return task<T>(std::coroutine_handle<task_promise<T>>::from_promise(*this));
-}
-inline task<void> task_promise<void>::get_return_object() noexcept {
-    return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
-}
-
-// The base of every I/O awaiter. The awaiter lives in the suspended frame; the
-// completion handler it gives the core is a resumer holding only a pointer to it (so
-// the handler fits the inline buffer and never allocates). The awaiter and its
-// resumer point at each other: if the frame goes first (a chain destroyed elsewhere)
-// the resumer is disarmed; if the resumer is destroyed unrun, it destroys the chain.
-class op_base : public cancel_slot {
-  public:
-    op_base() noexcept = default;
-    op_base(const op_base&) noexcept : cancel_slot() {} // only before the start
-    op_base& operator=(const op_base&) = delete;
-    ~op_base() {
-        if (link_) *link_ = nullptr;
-    }
-
-    void on_cancel() override {}
-    sluice::loop* hint_loop() const noexcept { return nullptr; }
-
-    op_base** link_ = nullptr;
-    std::coroutine_handle<> cont_;
-    frame_root* root_ = nullptr;
-    std::error_code ec_;
-    std::size_t n_ = 0;
-
-  protected:
-    // False when the context is already cancelled: the op must not start.
-    bool bind(std::coroutine_handle<> cont, const coro_context& ctx, bool cancellable = true) {
-        cont_ = cont;
-        root_ = ctx.root;
-        if (ctx.cancel && cancellable) {
-            if (ctx.cancel->cancelled()) return false;
-            attach(ctx.cancel);
-        }
-        return true;
-    }
-    void finish() {
-        detach();
-        std::exchange(cont_, {}).resume();
-    }
-
-  public:
-    void abandon() noexcept {
-        detach();
-        if (root_)
-            root_->destroy_chain();
-        else if (cont_)
-            std::exchange(cont_, {}).destroy();
-    }
-};
-
-template <class Op>
-class resumer {
-  public:
-    explicit resumer(op_base* o) noexcept : op_(o) { o->link_ = &op_; }
-    resumer(resumer&& r) noexcept : op_(std::exchange(r.op_, nullptr)) {
-        if (op_) op_->link_ = &op_;
-    }
-    resumer& operator=(resumer&&) = delete;
-    resumer(const resumer&) = delete;
-    ~resumer() {
-        if (op_) {
-            op_base* o = std::exchange(op_, nullptr);
-            o->link_ = nullptr;
-            o->abandon();
-        }
-    }
-    template <class... A>
-    void operator()(A&&... a) {
-        op_base* o = std::exchange(op_, nullptr);
-        if (!o) return;
-        o->link_ = nullptr;
-        static_cast<Op*>(o)->on_complete(std::forward<A>(a)...);
-    }
-
-  private:
-    op_base* op_;
-};
-
-// A sluice awaiter exposes start(cont, ctx); a task exposes operator co_await.
-template <class A>
-decltype(auto) as_awaiter(A& a) {
-    if constexpr (requires { a.start(std::coroutine_handle<>{}, coro_context{}); })
-        return (a);
-    else
-        return std::move(a).operator co_await();
-}
-
-// CRTP helper for I/O awaiters: Derived provides precheck(ctx), initiate(),
-// on_complete(...), optionally on_cancel(), and await_resume().
-template <class Derived>
-class io_op : public op_base {
-  public:
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-        return start(h, context_of(h));
-    }
-    // False when the operation completed without suspending (it could not start).
-    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
-        Derived& d = static_cast<Derived&>(*this);
-        if (std::error_code ec = d.precheck(ctx)) {
-            ec_ = ec;
-            return false;
-        }
-        if (!bind(cont, ctx, Derived::cancellable)) {
-            ec_ = make_error_code(error::operation_aborted);
-            return false;
-        }
-        d.initiate(ctx);
-        return true;
-    }
-    static constexpr bool cancellable = true;
-};
-
-} // namespace detail
-} // namespace sluice
-
-#endif // SLUICE_HAS_COROUTINES
-// ---- end sluice/coro/task.hpp ----
-// ---- begin sluice/coro/spawn.hpp ----
-// sluice — starting tasks: spawn() (detached, with a completion callback) and
-// run_until_complete() / sync_wait() (blocking, for main() and tests).
-//
-// A spawned task starts from the loop (posted, so spawn() may be called from any
-// thread) and its completion runs on the loop thread with the task's value. The
-// spawned frame is the root of the chain: destroying the loop with the task still
-// suspended destroys the whole chain without running the completion; loop::shutdown()
-// instead resumes it with operation_aborted and lets it finish.
-
-
-#if SLUICE_HAS_COROUTINES
-
-
-#include <memory>
-#include <optional>
-
-namespace sluice {
-namespace detail {
-
-struct detached_promise;
-
-struct detached {
-    using promise_type = detached_promise;
-    std::coroutine_handle<detached_promise> h;
-};
-
-struct detached_promise final : promise_base, frame_root {
-    std::shared_ptr<cancel_signal> keep; // the token that cancels the whole chain
-    detached get_return_object() noexcept {
-        return {std::coroutine_handle<detached_promise>::from_promise(*this)};
-    }
-    std::suspend_always initial_suspend() const noexcept { return {}; }
-    std::suspend_never final_suspend() const noexcept { return {}; }
-    void return_void() const noexcept {}
-    void unhandled_exception() const noexcept { std::terminate(); }
-    void destroy_chain() noexcept override {
-        std::coroutine_handle<detached_promise>::from_promise(*this).destroy();
-    }
-};
-
-template <class T, class F>
-detached run_detached(task<T> t, F f) {
-    if constexpr (std::is_void_v<T>) {
-        co_await std::move(t);
-        f();
-    } else {
-        f(co_await std::move(t));
-    }
-}
-
-// Posted to the loop to start the frame; destroying it unrun destroys the frame.
-class starter {
-  public:
-    explicit starter(std::coroutine_handle<> h) noexcept : h_(h) {}
-    starter(starter&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-    starter(const starter&) = delete;
-    ~starter() {
-        if (h_) h_.destroy();
-    }
-    void operator()() { std::exchange(h_, {}).resume(); }
-
-  private:
-    std::coroutine_handle<> h_;
-};
-
-} // namespace detail
-
-// Runs `t` on `l`, detached; completion(value) (or completion() for task<void>) runs
-// on the loop thread when it finishes. `token` cancels every pending await of it.
-template <class T, class F>
-void spawn(loop& l, task<T> t, F&& completion, cancellation_token token = {}) {
-    detail::detached d =
-        detail::run_detached<T, std::decay_t<F>>(std::move(t), std::forward<F>(completion));
-    detail::detached_promise& p = d.h.promise();
-    p.ctx.root = &p;
-    p.ctx.lp = &l;
-    if (token) {
-        p.keep = token.state();
-        p.ctx.cancel = p.keep.get();
-    }
-    l.post(detail::starter(d.h));
-}
-
-template <class T>
-void spawn(loop& l, task<T> t) {
-    spawn(l, std::move(t), [](auto&&...) {});
-}
-
-// Runs the loop until `t` finishes; returns its value, or nothing when the loop ran
-// out of work first (the task can then never finish; its frame stays owned by the
-// loop and is destroyed with it). For task<void>: true when it finished.
-template <class T>
-auto run_until_complete(loop& l, task<T> t, cancellation_token token = {}) {
-    if constexpr (std::is_void_v<T>) {
-        auto done = std::make_shared<bool>(false);
-        spawn(
-            l, std::move(t),
-            [done, lp = &l] {
-                *done = true;
-                lp->stop();
-            },
-            std::move(token));
-        while (!*done)
-            if (l.run() == 0 && !*done) break;
-        return *done;
-    } else {
-        auto out = std::make_shared<std::optional<T>>();
-        spawn(
-            l, std::move(t),
-            [out, lp = &l](T v) {
-                out->emplace(std::move(v));
-                lp->stop();
-            },
-            std::move(token));
-        while (!out->has_value())
-            if (l.run() == 0 && !out->has_value()) break;
-        return std::move(*out);
-    }
-}
-
-template <class T>
-auto sync_wait(loop& l, task<T> t, cancellation_token token = {}) {
-    return run_until_complete(l, std::move(t), std::move(token));
-}
-
-} // namespace sluice
-
-#endif // SLUICE_HAS_COROUTINES
-// ---- end sluice/coro/spawn.hpp ----
 // ---- begin sluice/coro/io.hpp ----
 // sluice — awaitable I/O. Each awaiter drives the same handle operation a callback
 // user would call (stream::read_some, stream::write, timer::async_wait_us, ...), with
