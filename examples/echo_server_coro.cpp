@@ -4,7 +4,7 @@
 //
 //   echo_server_coro [--port 7000] [--backend epoll|poll|select] [--threads 1]
 #include <sluice.hpp>
-#include <sluice/coro.hpp>
+#include <sluice.hpp>
 
 #include <csignal>
 #include <cstdio>
