@@ -3,7 +3,6 @@
 //
 //   coro_client [--host 127.0.0.1] [--port 7000] [--message hello] [--timeout-ms 2000]
 #include <sluice.hpp>
-#include <sluice.hpp>
 
 #include <cstdio>
 #include <cstdlib>

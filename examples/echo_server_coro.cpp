@@ -4,7 +4,6 @@
 //
 //   echo_server_coro [--port 7000] [--backend epoll|poll|select] [--threads 1]
 #include <sluice.hpp>
-#include <sluice.hpp>
 
 #include <csignal>
 #include <cstdio>
