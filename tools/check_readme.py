@@ -14,7 +14,8 @@ if not blocks:
 for i, code in enumerate(blocks):
     with tempfile.NamedTemporaryFile("w", suffix=".cpp", delete=False) as f:
         f.write(code)
-    cmd = [sys.argv[1], "-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only",
+    std = "-std=c++20" if "co_await" in code else "-std=c++17"
+    cmd = [sys.argv[1], std, "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only",
            "-I", str(root / "single_include"), f.name]
     if subprocess.call(cmd) != 0:
         sys.exit(f"README.md cpp block {i + 1} does not compile")
