@@ -29,8 +29,7 @@ static void echo(session* s) {
     });
 }
 
-static int serve(sluice::loop& loop, std::uint16_t port, bool reuse_port,
-                 sluice::tcp_listener& listener) {
+static int serve(std::uint16_t port, bool reuse_port, sluice::tcp_listener& listener) {
     sluice::listen_options opt;
     opt.reuse_port = reuse_port;
     if (auto ec = listener.listen(sluice::endpoint::any_v4(port), opt)) {
@@ -42,7 +41,6 @@ static int serve(sluice::loop& loop, std::uint16_t port, bool reuse_port,
         stream.set_nodelay(true);
         echo(new session{std::move(stream)});
     });
-    (void)loop;
     return 0;
 }
 
@@ -77,7 +75,7 @@ int main(int argc, char** argv) {
             return 1;
         }
         listeners.emplace_back(*loops.back());
-        if (serve(*loops.back(), port, threads > 1, listeners.back())) return 1;
+        if (serve(port, threads > 1, listeners.back())) return 1;
     }
     auto stop_all = [&](int) {
         for (auto& l : loops) l->post([lp = l.get()] { lp->stop(); });
