@@ -28,7 +28,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -85,12 +87,49 @@ class codec {
           fragment_size_(o.fragment_size), role_(r), reassemble_(o.reassemble),
           auto_pong_(o.auto_pong) {}
 
-    // Consumes all n bytes (partial headers and control payloads are kept internally). Returns
-    // the error that failed the connection, if this call failed it. After a close was received
-    // or the connection failed, input is ignored.
+    // Consumes all n bytes (partial headers and control payloads are kept internally), unless
+    // the handler calls pause(): see consume(). Returns the error that failed the connection,
+    // if this call failed it. After a close was received or the connection failed, input is
+    // ignored.
     template <class Handler>
     std::error_code feed(std::uint8_t* data, std::size_t n, Handler&& h) {
-        while (n != 0 && state_ != rx_state::closed) {
+        return consume(data, n, h).ec;
+    }
+
+    struct consume_result {
+        std::size_t consumed = 0;
+        std::error_code ec{};
+    };
+    // feed() that may stop early: when the handler calls pause() (e.g. a reader that wants no
+    // more messages yet), consume() returns right after that event, with the number of bytes
+    // used; the caller keeps the rest and feeds it after resume(). This is flow control that
+    // costs nothing while unused: no event is ever queued inside the codec.
+    //
+    // `pool` (optional) lends a reassembly buffer and takes it back when no message is in
+    // progress, so a stream of messages larger than one read reuses one buffer (owned by
+    // whoever shares the pool, e.g. all connections of a server) instead of allocating and
+    // faulting in fresh pages per message; the connection still owns none while idle.
+    template <class Handler>
+    consume_result consume(std::uint8_t* data, std::size_t n, Handler&& h,
+                           std::vector<std::uint8_t>* pool = nullptr) {
+        if (pool && buf_.capacity() == 0) buf_.swap(*pool);
+        consume_result r = consume_some(data, n, h);
+        if (buf_.empty()) {
+            if (pool && buf_.capacity() > pool->capacity() && buf_.capacity() <= max_pooled)
+                buf_.swap(*pool);
+            std::vector<std::uint8_t>().swap(buf_);
+        }
+        return r;
+    }
+
+    // A pooled buffer larger than this is freed rather than kept.
+    static constexpr std::size_t max_pooled = std::size_t{4} << 20;
+
+  private:
+    template <class Handler>
+    consume_result consume_some(std::uint8_t* data, std::size_t n, Handler& h) {
+        std::uint8_t* const start = data;
+        while (n != 0 && state_ != rx_state::closed && !paused_) {
             if (state_ == rx_state::header) {
                 if (scratch_len_ < 2) {
                     const std::size_t take = take_bytes(data, n, 2);
@@ -99,7 +138,7 @@ class codec {
                     if (scratch_len_ < 2) break;
                     const error e =
                         check_header_prefix(scratch_[0], scratch_[1], role_, allowed_rsv());
-                    if (e != error{}) return fail(e, h);
+                    if (e != error{}) return {static_cast<std::size_t>(data - start), fail(e, h)};
                 }
                 const std::size_t need = header_size_from_byte1(scratch_[1]);
                 const std::size_t take = take_bytes(data, n, need);
@@ -110,13 +149,13 @@ class codec {
                 std::size_t hl = 0;
                 error e{};
                 if (parse_header(scratch_, need, fh, hl, e) != parse_status::complete)
-                    return fail(e, h);
+                    return {static_cast<std::size_t>(data - start), fail(e, h)};
                 scratch_len_ = 0;
                 e = begin_frame(fh);
-                if (e != error{}) return fail(e, h);
+                if (e != error{}) return {static_cast<std::size_t>(data - start), fail(e, h)};
                 if (remaining_ == 0) {
                     e = on_payload(nullptr, 0, h);
-                    if (e != error{}) return fail(e, h);
+                    if (e != error{}) return {static_cast<std::size_t>(data - start), fail(e, h)};
                 }
             } else {
                 const std::size_t k = remaining_ < n ? static_cast<std::size_t>(remaining_) : n;
@@ -124,11 +163,17 @@ class codec {
                 data += k;
                 n -= k;
                 const error e = on_payload(p, k, h);
-                if (e != error{}) return fail(e, h);
+                if (e != error{}) return {static_cast<std::size_t>(data - start), fail(e, h)};
             }
         }
-        return {};
+        return {static_cast<std::size_t>(data - start), {}};
     }
+
+  public:
+    // Stops consume() after the current event (callable from the handler); resume() undoes it.
+    void pause() noexcept { paused_ = true; }
+    void resume() noexcept { paused_ = false; }
+    bool paused() const noexcept { return paused_; }
 
     // ---- sending. Each appends complete frames to `out` (masked with a fresh key per frame
     // in the client role). A close frame, sent or received, ends sending (error::closed).
@@ -169,6 +214,35 @@ class codec {
         if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
         if (cap < encoded_size(n)) return error::buffer_too_small;
         written = write_frames(out, op, static_cast<const std::uint8_t*>(p), n, true);
+        return {};
+    }
+
+    // The same checks as encode_message, then only the frame header (into out, at least
+    // max_header_size bytes), for a payload that goes out as is: lets a server gather the header
+    // with the caller's bytes instead of copying them. error::buffer_too_small when that is not
+    // possible (client frames are masked; a message larger than fragment_size is split): use
+    // encode_message then.
+    std::error_code encode_header(opcode op, const void* p, std::size_t n, std::uint8_t* out,
+                                  std::size_t& written) {
+        written = 0;
+        if (const std::error_code ec = can_start_message(op)) return ec;
+        if (role_ == role::client || (fragment_size_ != 0 && n > fragment_size_))
+            return error::buffer_too_small;
+        if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
+        frame_header fh;
+        fh.fin = true;
+        fh.op = op;
+        fh.length = n;
+        written = write_header(out, fh);
+        return {};
+    }
+
+    // Whether a new message may be sent now (frames prepared elsewhere, e.g. one encoded
+    // broadcast shared by many connections, must respect the same order rules).
+    std::error_code can_start_message(opcode op) const noexcept {
+        if (close_sent_) return error::closed;
+        if (out_msg_open_) return error::message_in_progress;
+        if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
         return {};
     }
 
@@ -305,16 +379,24 @@ class codec {
         if (is_control(frame_op_)) {
             const std::uint8_t* cp = p;
             std::size_t cn = k;
-            if (!frame_done || scratch_len_ != 0) {
-                if (k != 0) std::memcpy(scratch_ + scratch_len_, p, k);
+            if (!frame_done || ctl_) {
+                // A control payload split by reads: collect it in a small heap block that
+                // lives only until the frame is complete (idle connections own none).
+                if (!ctl_) {
+                    ctl_.reset(static_cast<std::uint8_t*>(std::malloc(max_control_payload)));
+                    if (!ctl_) std::abort(); // out of memory: nothing to throw
+                    scratch_len_ = 0;
+                }
+                if (k != 0) std::memcpy(ctl_.get() + scratch_len_, p, k);
                 scratch_len_ = static_cast<std::uint8_t>(scratch_len_ + k);
                 if (!frame_done) return error{};
-                cp = scratch_;
+                cp = ctl_.get();
                 cn = scratch_len_;
             }
             state_ = rx_state::header;
             const error e = handle_control(cp, cn, h);
             scratch_len_ = 0;
+            ctl_.reset();
             return e;
         }
         if (frame_done) state_ = rx_state::header;
@@ -344,10 +426,17 @@ class codec {
         } else if (last && msg_size_ == k) {
             emit(h, event_type::message, p, k, true); // the whole message is in this read
         } else {
-            if (k != 0) buf_.insert(buf_.end(), p, p + k);
+            if (k != 0) {
+                // The frame's announced length (already checked against the limit) sizes
+                // the buffer once; later frames of the message grow it geometrically.
+                const std::size_t want = buf_.size() + k + static_cast<std::size_t>(remaining_);
+                if (!transformed_ && buf_.empty() && want > buf_.capacity() && want <= max_message_)
+                    buf_.reserve(want);
+                buf_.insert(buf_.end(), p, p + k);
+            }
             if (last) {
                 emit(h, event_type::message, buf_.data(), buf_.size(), true);
-                std::vector<std::uint8_t>().swap(buf_);
+                buf_.clear(); // consume() frees or pools it
             }
         }
         if (last) {
@@ -437,6 +526,7 @@ class codec {
         state_ = rx_state::closed;
         in_msg_ = false;
         std::vector<std::uint8_t>().swap(buf_);
+        ctl_.reset();
         const std::uint16_t code = close_code_for(e);
         if (!close_sent_ && !close_received_ && code != 0) {
             std::uint8_t body[2];
@@ -513,8 +603,13 @@ class codec {
     util::utf8_validator rx_utf8_;
     util::utf8_validator tx_utf8_;
     std::uint8_t mask_[4] = {0, 0, 0, 0};
-    // The partial frame header while reading one, then a control payload that spans reads.
-    std::uint8_t scratch_[max_control_payload];
+    struct free_deleter {
+        void operator()(std::uint8_t* p) const noexcept { std::free(p); }
+    };
+    // A control payload that spans reads (null otherwise).
+    std::unique_ptr<std::uint8_t, free_deleter> ctl_;
+    // The partial frame header while reading one; scratch_len_ also counts ctl_'s bytes.
+    std::uint8_t scratch_[max_header_size];
     std::uint8_t scratch_len_ = 0;
     std::uint8_t phase_ = 0;
     role role_;
@@ -533,6 +628,7 @@ class codec {
     bool close_received_ = false;
     bool out_msg_open_ = false;
     bool disconnect_ = false;
+    bool paused_ = false;
 };
 
 } // namespace ws

@@ -10,18 +10,60 @@
 #include <cstring>
 #include <random>
 
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
+#include <stdlib.h>
+#endif
+
 namespace sluice {
 namespace ws {
 
-// RFC 6455 §10.3 wants masking keys that are unpredictable to the application; std::random_device
-// is the only portable unpredictable source in the standard library. One per thread, since it
-// can be large (libstdc++: ~5 KiB) and is not thread-safe.
-inline void default_random_fill(void*, std::uint8_t* out, std::size_t n) {
-    thread_local std::random_device rd;
+// RFC 6455 §10.3 wants masking keys that are unpredictable to the application. A client masks
+// every frame, so asking the kernel for 4 bytes each time would cost a system call per message:
+// keys come from a per-thread pool refilled 512 bytes at a time from the OS generator
+// (getrandom on Linux, arc4random_buf on the BSDs and macOS, std::random_device elsewhere).
+inline void os_random_fill(std::uint8_t* out, std::size_t n) {
+#if defined(__linux__) && defined(SYS_getrandom)
     while (n != 0) {
-        const std::uint32_t v = static_cast<std::uint32_t>(rd());
-        const std::size_t k = n < 4 ? n : 4;
-        std::memcpy(out, &v, k);
+        const long r = ::syscall(SYS_getrandom, out, n, 0);
+        if (r <= 0) break; // EINTR or an old kernel: fall through to random_device
+        out += r;
+        n -= static_cast<std::size_t>(r);
+    }
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
+    ::arc4random_buf(out, n);
+    n = 0;
+#endif
+    if (n != 0) {
+        thread_local std::random_device rd;
+        while (n != 0) {
+            const std::uint32_t v = static_cast<std::uint32_t>(rd());
+            const std::size_t k = n < 4 ? n : 4;
+            std::memcpy(out, &v, k);
+            out += k;
+            n -= k;
+        }
+    }
+}
+
+inline void default_random_fill(void*, std::uint8_t* out, std::size_t n) {
+    struct pool {
+        std::uint8_t bytes[512];
+        std::size_t used = sizeof bytes;
+    };
+    thread_local pool p;
+    while (n != 0) {
+        if (p.used == sizeof p.bytes) {
+            os_random_fill(p.bytes, sizeof p.bytes);
+            p.used = 0;
+        }
+        std::size_t k = sizeof p.bytes - p.used;
+        if (k > n) k = n;
+        std::memcpy(out, p.bytes + p.used, k);
+        std::memset(p.bytes + p.used, 0, k); // a key handed out is not kept
+        p.used += k;
         out += k;
         n -= k;
     }
