@@ -1632,6 +1632,21 @@ struct remote_queue {
     }
 };
 
+// Something above the handle layer that keeps objects alive by references the loop's
+// handles cannot see (a WebSocket endpoint's open connections). When the loop is destroyed
+// without shutdown(), it calls on_loop_exit() first so those objects can let go, silently,
+// as the loop's own pending handlers are dropped uncalled. One per endpoint, not per
+// connection.
+class loop_resident {
+  public:
+    virtual void on_loop_exit() noexcept = 0;
+    loop_resident* resident_prev = nullptr;
+    loop_resident* resident_next = nullptr;
+
+  protected:
+    ~loop_resident() = default;
+};
+
 // A completion waiting to be delivered from the loop: the handler and its result.
 struct pending_completion {
     io_handler handler;
@@ -1659,6 +1674,11 @@ class loop {
     // shutdown() first to have them run with operation_aborted). Waits for this loop's
     // in-flight thread-pool jobs, whose completions are then destroyed here too.
     ~loop() {
+        while (residents_) {
+            detail::loop_resident* r = residents_;
+            remove_resident(r);
+            r->on_loop_exit();
+        }
         {
             for_each_live([](detail::io_object* o) {
                 o->close_with(make_error_code(error::operation_aborted));
@@ -1821,6 +1841,22 @@ class loop {
     }
 
     bool shutting_down() const noexcept { return shutting_down_; }
+
+    // See detail::loop_resident (loop thread only).
+    void add_resident(detail::loop_resident* r) noexcept {
+        r->resident_prev = nullptr;
+        r->resident_next = residents_;
+        if (residents_) residents_->resident_prev = r;
+        residents_ = r;
+    }
+    void remove_resident(detail::loop_resident* r) noexcept {
+        if (r->resident_prev)
+            r->resident_prev->resident_next = r->resident_next;
+        else if (residents_ == r)
+            residents_ = r->resident_next;
+        if (r->resident_next) r->resident_next->resident_prev = r->resident_prev;
+        r->resident_prev = r->resident_next = nullptr;
+    }
 
     // Loop time in microseconds since an arbitrary epoch, updated after every wait.
     std::int64_t now_us() const noexcept { return now_us_; }
@@ -2132,6 +2168,7 @@ class loop {
     std::int64_t now_us_ = 0;
     detail::io_object* live_head_ = nullptr;
     detail::io_object* zombies_ = nullptr;
+    detail::loop_resident* residents_ = nullptr;
     std::vector<detail::io_object*> dirty_;
     std::vector<detail::io_object*> closing_;
     std::vector<detail::pending_completion> completions_, running_completions_;
@@ -2804,8 +2841,8 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         if (unusable() || !impl_->read_cb_) return false;
         impl_->read_buf_ = nullptr;
         impl_->flags_ &= static_cast<std::uint8_t>(~detail::stream_impl::continuous);
-        impl_->loop_->complete(std::move(impl_->read_cb_), make_error_code(error::operation_aborted),
-                               0);
+        impl_->loop_->complete(std::move(impl_->read_cb_),
+                               make_error_code(error::operation_aborted), 0);
         impl_->update_interest();
         return true;
     }
@@ -2860,9 +2897,14 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     }
     // One-shot: cb() once the queue is at or below the low watermark — on the next
     // loop turn if it already is. Typical use: stop reading when write_queue_high(),
-    // resume from on_drain(). Replaces a previous callback; dropped on close.
+    // resume from on_drain(). Replaces a previous callback (an empty one just clears
+    // it); dropped on close.
     void on_drain(unique_function<void()> cb) {
         if (unusable()) return;
+        if (!cb) { // forget a callback set earlier
+            if (impl_->ext_) impl_->ext_->on_drain = nullptr;
+            return;
+        }
         detail::stream_ext& x = impl_->ext();
         if (x.buffered <= x.limits.low_watermark) {
             x.on_drain = nullptr;
@@ -3551,6 +3593,8 @@ enum class error {
     // serializer
     invalid_field,
     buffer_too_small,
+    // server
+    not_upgradable,
 };
 
 } // namespace http
@@ -3655,6 +3699,9 @@ class http_category_impl final : public std::error_category {
             return "header name or value not allowed on the wire";
         case error::buffer_too_small:
             return "output buffer too small";
+        case error::not_upgradable:
+            return "the connection cannot be handed over (not an upgrade request, or an "
+                   "earlier response is unfinished)";
         }
         return "unknown sluice.http error";
     }
@@ -5686,6 +5733,20 @@ class response {
 
     explicit operator bool() const noexcept { return sl_ != nullptr; }
 
+    // Hands the connection over to another protocol (WebSocket, a tunnel). The request must
+    // be an upgrade (Upgrade + Connection: upgrade, or CONNECT) whose response has not
+    // started, with every earlier pipelined response finished. Writes `head` (the complete
+    // response head, e.g. a 101) and detaches the stream from the server: it is returned
+    // with the bytes the client sent after the request, and the server forgets it (no
+    // timeouts, not counted, not closed by stop()). Otherwise nothing is sent, ec says
+    // why (http::error::not_upgradable) and the response is still the caller's to answer.
+    struct takeover {
+        tcp_stream stream;
+        std::string rest;
+        std::error_code ec;
+    };
+    takeover take_over(std::string_view head);
+
   private:
     void reset() noexcept;
     bool stream_bytes(std::string_view data, bool sse_head);
@@ -5719,7 +5780,7 @@ class server_core {
 
     void accept(tcp_stream st);
     void close_all();
-    void unlink(server_session* s);
+    void unlink(server_session* s); // the caller drops the list's reference
 };
 
 inline constexpr std::int64_t no_deadline = INT64_MAX;
@@ -5866,7 +5927,12 @@ class server_session final : public sluice::detail::timer_node {
             } else if (r.ev == event::body) {
                 on_body(r.data);
             } else if (r.ev == event::done) {
+                if (msg_.upgrade()) { // what follows belongs to the next protocol
+                    rest_begin_ = cur;
+                    rest_end_ = end;
+                }
                 dispatch();
+                rest_begin_ = rest_end_ = nullptr;
                 // Enough output gathered, or enough requests waiting for answers:
                 // keep the rest of the input for later (resume_input()).
                 if (core_->batch_.size() >= core_->settings_.write.high_watermark ||
@@ -6044,6 +6110,42 @@ class server_session final : public sluice::detail::timer_node {
             pt.raw.assign(cur, static_cast<std::size_t>(end - cur));
     }
 
+    // ---- handing the connection over (response::take_over) ----
+
+    bool take_over(response_slot* sl, std::string_view head, response::takeover& out) {
+        if (dead_ || state_ != st_open || !rest_begin_ || sl != front_ || sl != back_ ||
+            sl->head_sent || sl->finished)
+            return false;
+        ref keep(this);
+        // Earlier responses of this batch first, then the new protocol's head.
+        if (!core_->batch_.empty()) {
+            const_buffer b(core_->batch_);
+            stream_.write(&b, 1);
+            core_->batch_.clear();
+        }
+        stream_.write(head);
+        out.rest.assign(rest_begin_, static_cast<std::size_t>(rest_end_ - rest_begin_));
+        sl->head_sent = true;
+        sl->finished = true;
+        reading_ = false;
+        stream_.read_stop();
+        if (drain_armed_) {
+            drain_armed_ = false;
+            stream_.on_drain(nullptr); // its callback points at this session
+        }
+        if (core_->settings_.write_timeout.count() > 0)
+            stream_.set_timeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
+                                 std::chrono::milliseconds(0));
+        out.stream = std::move(stream_);
+        dead_ = true;
+        if (queued()) core_->loop_->unschedule(this);
+        detach_all();
+        part_.reset();
+        core_->unlink(this);
+        --refs_; // the list's reference (`keep` still holds one)
+        return true;
+    }
+
     // ---- timeouts ----
 
     std::int64_t deadline() const noexcept {
@@ -6143,6 +6245,7 @@ class server_session final : public sluice::detail::timer_node {
         detach_all();
         part_.reset();
         core_->unlink(this);
+        --refs_; // the list's reference (`keep` still holds one)
     }
 
     // Graceful stop: no new requests; close once the current ones are answered.
@@ -6261,6 +6364,9 @@ class server_session final : public sluice::detail::timer_node {
     std::string_view body_;
     const char* head_begin_ = nullptr;
     std::size_t head_len_ = 0;
+    // While an upgrade request is dispatched: the input after it (for take_over).
+    const char* rest_begin_ = nullptr;
+    const char* rest_end_ = nullptr;
     std::int64_t last_activity_ = 0, request_start_ = 0, closing_since_ = 0;
     std::uint32_t refs_ = 1; // the server's list
     std::uint8_t state_ = st_open;
@@ -6306,7 +6412,6 @@ inline void server_core::unlink(server_session* s) {
     if (s->next_) s->next_->prev_ = s->prev_;
     s->prev_ = s->next_ = nullptr;
     --count_;
-    if (--s->refs_ == 0) delete s;
 }
 
 } // namespace detail
@@ -6515,6 +6620,13 @@ inline bool response::send_comment(std::string_view text) {
     line.append(text.data(), text.size());
     line += "\n\n";
     return stream_bytes(line, true);
+}
+
+inline response::takeover response::take_over(std::string_view head) {
+    takeover t;
+    if (!sl_ || !sl_->s || !sl_->s->take_over(sl_, head, t))
+        t.ec = make_error_code(error::not_upgradable);
+    return t;
 }
 
 inline bool response::write_queue_high() const noexcept {

@@ -445,8 +445,8 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         if (unusable() || !impl_->read_cb_) return false;
         impl_->read_buf_ = nullptr;
         impl_->flags_ &= static_cast<std::uint8_t>(~detail::stream_impl::continuous);
-        impl_->loop_->complete(std::move(impl_->read_cb_), make_error_code(error::operation_aborted),
-                               0);
+        impl_->loop_->complete(std::move(impl_->read_cb_),
+                               make_error_code(error::operation_aborted), 0);
         impl_->update_interest();
         return true;
     }
@@ -501,9 +501,14 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     }
     // One-shot: cb() once the queue is at or below the low watermark — on the next
     // loop turn if it already is. Typical use: stop reading when write_queue_high(),
-    // resume from on_drain(). Replaces a previous callback; dropped on close.
+    // resume from on_drain(). Replaces a previous callback (an empty one just clears
+    // it); dropped on close.
     void on_drain(unique_function<void()> cb) {
         if (unusable()) return;
+        if (!cb) { // forget a callback set earlier
+            if (impl_->ext_) impl_->ext_->on_drain = nullptr;
+            return;
+        }
         detail::stream_ext& x = impl_->ext();
         if (x.buffered <= x.limits.low_watermark) {
             x.on_drain = nullptr;

@@ -59,6 +59,8 @@ enum class error {
     // serializer
     invalid_field,
     buffer_too_small,
+    // server
+    not_upgradable,
 };
 
 } // namespace http
@@ -163,6 +165,9 @@ class http_category_impl final : public std::error_category {
             return "header name or value not allowed on the wire";
         case error::buffer_too_small:
             return "output buffer too small";
+        case error::not_upgradable:
+            return "the connection cannot be handed over (not an upgrade request, or an "
+                   "earlier response is unfinished)";
         }
         return "unknown sluice.http error";
     }

@@ -199,6 +199,20 @@ class response {
 
     explicit operator bool() const noexcept { return sl_ != nullptr; }
 
+    // Hands the connection over to another protocol (WebSocket, a tunnel). The request must
+    // be an upgrade (Upgrade + Connection: upgrade, or CONNECT) whose response has not
+    // started, with every earlier pipelined response finished. Writes `head` (the complete
+    // response head, e.g. a 101) and detaches the stream from the server: it is returned
+    // with the bytes the client sent after the request, and the server forgets it (no
+    // timeouts, not counted, not closed by stop()). Otherwise nothing is sent, ec says
+    // why (http::error::not_upgradable) and the response is still the caller's to answer.
+    struct takeover {
+        tcp_stream stream;
+        std::string rest;
+        std::error_code ec;
+    };
+    takeover take_over(std::string_view head);
+
   private:
     void reset() noexcept;
     bool stream_bytes(std::string_view data, bool sse_head);
@@ -232,7 +246,7 @@ class server_core {
 
     void accept(tcp_stream st);
     void close_all();
-    void unlink(server_session* s);
+    void unlink(server_session* s); // the caller drops the list's reference
 };
 
 inline constexpr std::int64_t no_deadline = INT64_MAX;
@@ -379,7 +393,12 @@ class server_session final : public sluice::detail::timer_node {
             } else if (r.ev == event::body) {
                 on_body(r.data);
             } else if (r.ev == event::done) {
+                if (msg_.upgrade()) { // what follows belongs to the next protocol
+                    rest_begin_ = cur;
+                    rest_end_ = end;
+                }
                 dispatch();
+                rest_begin_ = rest_end_ = nullptr;
                 // Enough output gathered, or enough requests waiting for answers:
                 // keep the rest of the input for later (resume_input()).
                 if (core_->batch_.size() >= core_->settings_.write.high_watermark ||
@@ -557,6 +576,42 @@ class server_session final : public sluice::detail::timer_node {
             pt.raw.assign(cur, static_cast<std::size_t>(end - cur));
     }
 
+    // ---- handing the connection over (response::take_over) ----
+
+    bool take_over(response_slot* sl, std::string_view head, response::takeover& out) {
+        if (dead_ || state_ != st_open || !rest_begin_ || sl != front_ || sl != back_ ||
+            sl->head_sent || sl->finished)
+            return false;
+        ref keep(this);
+        // Earlier responses of this batch first, then the new protocol's head.
+        if (!core_->batch_.empty()) {
+            const_buffer b(core_->batch_);
+            stream_.write(&b, 1);
+            core_->batch_.clear();
+        }
+        stream_.write(head);
+        out.rest.assign(rest_begin_, static_cast<std::size_t>(rest_end_ - rest_begin_));
+        sl->head_sent = true;
+        sl->finished = true;
+        reading_ = false;
+        stream_.read_stop();
+        if (drain_armed_) {
+            drain_armed_ = false;
+            stream_.on_drain(nullptr); // its callback points at this session
+        }
+        if (core_->settings_.write_timeout.count() > 0)
+            stream_.set_timeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
+                                 std::chrono::milliseconds(0));
+        out.stream = std::move(stream_);
+        dead_ = true;
+        if (queued()) core_->loop_->unschedule(this);
+        detach_all();
+        part_.reset();
+        core_->unlink(this);
+        --refs_; // the list's reference (`keep` still holds one)
+        return true;
+    }
+
     // ---- timeouts ----
 
     std::int64_t deadline() const noexcept {
@@ -656,6 +711,7 @@ class server_session final : public sluice::detail::timer_node {
         detach_all();
         part_.reset();
         core_->unlink(this);
+        --refs_; // the list's reference (`keep` still holds one)
     }
 
     // Graceful stop: no new requests; close once the current ones are answered.
@@ -774,6 +830,9 @@ class server_session final : public sluice::detail::timer_node {
     std::string_view body_;
     const char* head_begin_ = nullptr;
     std::size_t head_len_ = 0;
+    // While an upgrade request is dispatched: the input after it (for take_over).
+    const char* rest_begin_ = nullptr;
+    const char* rest_end_ = nullptr;
     std::int64_t last_activity_ = 0, request_start_ = 0, closing_since_ = 0;
     std::uint32_t refs_ = 1; // the server's list
     std::uint8_t state_ = st_open;
@@ -819,7 +878,6 @@ inline void server_core::unlink(server_session* s) {
     if (s->next_) s->next_->prev_ = s->prev_;
     s->prev_ = s->next_ = nullptr;
     --count_;
-    if (--s->refs_ == 0) delete s;
 }
 
 } // namespace detail
@@ -1028,6 +1086,13 @@ inline bool response::send_comment(std::string_view text) {
     line.append(text.data(), text.size());
     line += "\n\n";
     return stream_bytes(line, true);
+}
+
+inline response::takeover response::take_over(std::string_view head) {
+    takeover t;
+    if (!sl_ || !sl_->s || !sl_->s->take_over(sl_, head, t))
+        t.ec = make_error_code(error::not_upgradable);
+    return t;
 }
 
 inline bool response::write_queue_high() const noexcept {

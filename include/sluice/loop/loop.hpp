@@ -51,6 +51,21 @@ struct remote_queue {
     }
 };
 
+// Something above the handle layer that keeps objects alive by references the loop's
+// handles cannot see (a WebSocket endpoint's open connections). When the loop is destroyed
+// without shutdown(), it calls on_loop_exit() first so those objects can let go, silently,
+// as the loop's own pending handlers are dropped uncalled. One per endpoint, not per
+// connection.
+class loop_resident {
+  public:
+    virtual void on_loop_exit() noexcept = 0;
+    loop_resident* resident_prev = nullptr;
+    loop_resident* resident_next = nullptr;
+
+  protected:
+    ~loop_resident() = default;
+};
+
 // A completion waiting to be delivered from the loop: the handler and its result.
 struct pending_completion {
     io_handler handler;
@@ -78,6 +93,11 @@ class loop {
     // shutdown() first to have them run with operation_aborted). Waits for this loop's
     // in-flight thread-pool jobs, whose completions are then destroyed here too.
     ~loop() {
+        while (residents_) {
+            detail::loop_resident* r = residents_;
+            remove_resident(r);
+            r->on_loop_exit();
+        }
         {
             for_each_live([](detail::io_object* o) {
                 o->close_with(make_error_code(error::operation_aborted));
@@ -240,6 +260,22 @@ class loop {
     }
 
     bool shutting_down() const noexcept { return shutting_down_; }
+
+    // See detail::loop_resident (loop thread only).
+    void add_resident(detail::loop_resident* r) noexcept {
+        r->resident_prev = nullptr;
+        r->resident_next = residents_;
+        if (residents_) residents_->resident_prev = r;
+        residents_ = r;
+    }
+    void remove_resident(detail::loop_resident* r) noexcept {
+        if (r->resident_prev)
+            r->resident_prev->resident_next = r->resident_next;
+        else if (residents_ == r)
+            residents_ = r->resident_next;
+        if (r->resident_next) r->resident_next->resident_prev = r->resident_prev;
+        r->resident_prev = r->resident_next = nullptr;
+    }
 
     // Loop time in microseconds since an arbitrary epoch, updated after every wait.
     std::int64_t now_us() const noexcept { return now_us_; }
@@ -551,6 +587,7 @@ class loop {
     std::int64_t now_us_ = 0;
     detail::io_object* live_head_ = nullptr;
     detail::io_object* zombies_ = nullptr;
+    detail::loop_resident* residents_ = nullptr;
     std::vector<detail::io_object*> dirty_;
     std::vector<detail::io_object*> closing_;
     std::vector<detail::pending_completion> completions_, running_completions_;
