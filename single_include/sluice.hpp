@@ -7637,7 +7637,8 @@ void on_request_coro(server& srv, loop& l, F handler) {
 // ---- end sluice/http/server_coro.hpp ----
 // ---- end sluice/http.hpp ----
 // ---- begin sluice/ws.hpp ----
-// sluice — WebSocket (RFC 6455): handshake, frame codec, and their helpers.
+// sluice — WebSocket (RFC 6455): the sans-I/O handshake and frame codec, and the server and
+// client that run them on the loop.
 
 // ---- begin sluice/util/base64.hpp ----
 // sluice — base64 (RFC 4648 §4), standard alphabet with padding.
@@ -9556,6 +9557,1173 @@ inline std::error_code verify_response(const response_view& res, std::string_vie
 } // namespace ws
 } // namespace sluice
 // ---- end sluice/ws/handshake.hpp ----
+// On the loop: connections, the server (HTTP upgrade), the client, the coroutine face.
+// ---- begin sluice/ws/connection.hpp ----
+// sluice — a WebSocket connection on the loop: the sans-I/O codec driven by a tcp_stream.
+//
+// One connection type serves both roles; ws::server (server.hpp) makes them from HTTP
+// upgrades and ws::connect (client.hpp) dials them. Events go to a `handlers` object that
+// all the connections of one server share, so a connection carries no callbacks of its own:
+// its whole state is sizeof(detail::conn_impl) (about 250 bytes: the codec, a timer, list
+// links) plus the TCP stream's. An idle connection owns no read or message buffer.
+//
+// Two ways to receive, one mechanism: with on_message set, every message is pushed to it
+// (pause()/resume() hold the flow); without it the connection is pulled: read() (or
+// `co_await conn.read()` from the coroutine layer) takes one message, and between reads the
+// connection does not read from the socket at all, so a slow consumer pushes back on the
+// peer through TCP instead of buffering. A message's data is a view that is valid until the
+// handler returns (or the coroutine next suspends): into the loop's read buffer when it
+// arrived whole, else into the codec's reassembly buffer.
+//
+// Sending never blocks and never waits: bytes the kernel does not take now are queued on the
+// stream. A server sends a message as one gathered write of header + the caller's bytes (no
+// copy unless the socket is full); broadcast() shares one encoded frame between all
+// connections. buffered_amount(), write_queue_high() and on_drain() are the backpressure;
+// settings::write.hard_cap bounds the queue (send fails with error::write_queue_full).
+//
+// Closing: close(code, reason) starts the close handshake; the server closes the TCP
+// connection once it has both sent and received a close (RFC 6455 §7.1.1), the client waits
+// for the server to do so; close_timeout bounds both waits. on_close runs exactly once per
+// connection that reached on_open, with the peer's code, or 1006 and an error when the
+// connection ended without a close frame.
+
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+
+struct settings {
+    // Protocol limits and behaviour: max_message_size (16 MiB by default; larger -> 1009),
+    // fragment_size for outgoing messages, reassemble, auto_pong.
+    options codec{};
+    // A ping is sent after this long without a byte from the peer (0: never).
+    std::chrono::milliseconds ping_interval{30000};
+    // Nothing received for this long: close with 1001 (0: never). Keep it above
+    // ping_interval so a live peer's pong arrives in time.
+    std::chrono::milliseconds idle_timeout{75000};
+    // After our close frame (or the peer's, for a client): how long to wait for the other
+    // side before dropping the TCP connection.
+    std::chrono::milliseconds close_timeout{5000};
+    // Outgoing queue: watermarks for write_queue_high()/on_drain(), and the hard cap.
+    write_limits write{};
+};
+
+struct message {
+    opcode op = opcode::binary;
+    std::string_view data;
+    // false: more pieces of this message follow (only with settings.codec.reassemble off).
+    bool fin = true;
+    bool is_text() const noexcept { return op == opcode::text; }
+    bool is_binary() const noexcept { return op == opcode::binary; }
+};
+
+struct close_status {
+    // The code from the peer's close frame; 1005 when it had none; 1006 when the connection
+    // ended without one (ec says why); the code we sent when we failed the connection.
+    std::uint16_t code = close_code::abnormal;
+    std::string_view reason;
+    std::error_code ec; // set when the connection failed or dropped rather than closed
+};
+
+// A frame encoded once (server role, unmasked) and shared, never copied, by every
+// connection it is sent to.
+struct prepared_message {
+    opcode op = opcode::binary;
+    shared_bytes frame;
+};
+
+// Server frames are unmasked, so one encoding fits every connection. Text must be UTF-8.
+inline std::error_code prepare(opcode op, const void* data, std::size_t n, prepared_message& out) {
+    if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+    if (op == opcode::text && !util::is_valid_utf8(data, n)) return error::invalid_utf8;
+    frame_header fh;
+    fh.op = op;
+    fh.length = n;
+    const std::size_t hl = header_size(n, false);
+    std::string tmp(hl + n, '\0');
+    write_frame(reinterpret_cast<std::uint8_t*>(&tmp[0]), fh, data, n);
+    out.op = op;
+    out.frame = shared_bytes(tmp.data(), tmp.size());
+    return {};
+}
+
+class connection;
+
+// Shared by every connection of a server (one copy), so each callback costs nothing per
+// connection. All optional.
+struct handlers {
+    unique_function<void(connection&)> on_open;
+    unique_function<void(connection&, const message&)> on_message;
+    unique_function<void(connection&, std::string_view)> on_ping; // the pong is automatic
+    unique_function<void(connection&, std::string_view)> on_pong;
+    unique_function<void(connection&, const close_status&)> on_close;
+};
+
+namespace detail {
+
+class conn_impl;
+
+// What the connections of one endpoint share: configuration, callbacks, the list of open
+// connections. Counted: the owner (server or client) and each connection.
+struct shared_state final : sluice::detail::loop_resident {
+    shared_state(loop& l, settings s) : lp(&l), cfg(std::move(s)) { l.add_resident(this); }
+    ~shared_state() {
+        if (lp) lp->remove_resident(this);
+    }
+    shared_state(const shared_state&) = delete;
+    shared_state& operator=(const shared_state&) = delete;
+    // The loop is being destroyed without shutdown(): let every open connection go,
+    // without calling anyone (the loop drops its own pending handlers uncalled too).
+    void on_loop_exit() noexcept override;
+
+    loop* lp; // null once the loop is gone
+    settings cfg;
+    handlers h;
+    conn_impl* first = nullptr; // open connections
+    // One reassembly buffer lent to whichever connection is receiving a message larger
+    // than a read (see codec::consume).
+    std::vector<std::uint8_t> spare;
+    std::size_t open = 0;
+    std::uint32_t refs = 1;
+};
+
+inline void release(shared_state* s) noexcept {
+    if (s && --s->refs == 0) delete s;
+}
+
+// A pending pull (read()): gets one message, or the error that ended the connection.
+class message_reader {
+  public:
+    virtual void on_message(const message* m, std::error_code ec) = 0;
+
+  protected:
+    ~message_reader() = default;
+};
+
+class conn_impl final : public sluice::detail::timer_node {
+  public:
+    conn_impl(shared_state* sh, role r, tcp_stream st)
+        : codec_(r, sh->cfg.codec), stream_(std::move(st)), sh_(sh), open_(false), reading_(false),
+          paused_(false), in_feed_(false), feed_scheduled_(false), closing_(false),
+          reported_(false), ping_out_(false), draining_(false) {
+        ++sh_->refs;
+        stream_.set_write_limits(sh_->cfg.write);
+    }
+    ~conn_impl() {
+        if (queued() && sh_->lp) sh_->lp->unschedule(this);
+        delete stash_;
+        release(sh_);
+    }
+    conn_impl(const conn_impl&) = delete;
+    conn_impl& operator=(const conn_impl&) = delete;
+
+    void add_ref() noexcept { ++refs_; }
+    void drop_ref() noexcept {
+        if (--refs_ == 0) delete this;
+    }
+    // A counted reference that can move into a handler (the read handler holds one, so a
+    // completion queued after finish() still finds the connection).
+    struct ref {
+        explicit ref(conn_impl* c) noexcept : c_(c) { c_->add_ref(); }
+        ref(ref&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+        ref(const ref&) = delete;
+        ref& operator=(const ref&) = delete;
+        ~ref() {
+            if (c_) c_->drop_ref();
+        }
+        conn_impl* c_;
+    };
+    struct keep {
+        explicit keep(conn_impl* c) noexcept : c_(c) { c_->add_ref(); }
+        keep(const keep&) = delete;
+        keep& operator=(const keep&) = delete;
+        ~keep() { c_->drop_ref(); }
+        conn_impl* c_;
+    };
+
+    // The connection is established (after the handshake): `rest` is what the peer sent
+    // after its handshake. The reference the caller holds becomes the "open" reference,
+    // released by finish().
+    void open(std::string rest);
+
+    // ---- sending ----
+
+    std::error_code send(opcode op, const void* p, std::size_t n) {
+        if (!open_) return error::closed;
+        if (over_cap(codec_.encoded_size(n)))
+            return make_error_code(sluice::error::write_queue_full);
+        std::uint8_t head[max_header_size];
+        std::size_t hl = 0;
+        std::error_code ec = codec_.encode_header(op, p, n, head, hl);
+        if (!ec) {
+            const_buffer b[2] = {const_buffer(head, hl), const_buffer(p, n)};
+            stream_.write(b, n ? 2 : 1);
+            return {};
+        }
+        if (ec != error::buffer_too_small) return ec;
+        std::string out; // masked (client) or fragmented: the payload must be transformed
+        ec = codec_.encode_message(op, p, n, out);
+        if (!ec) stream_.write(std::string_view(out));
+        return ec;
+    }
+
+    std::error_code send(const prepared_message& pm) {
+        if (!open_) return error::closed;
+        if (codec_.get_role() != role::server) return error::masked_frame; // must be masked
+        if (std::error_code ec = codec_.can_start_message(pm.op)) return ec;
+        if (over_cap(pm.frame.size())) return make_error_code(sluice::error::write_queue_full);
+        stream_.write(pm.frame);
+        return {};
+    }
+
+    std::error_code control(opcode op, std::string_view payload) {
+        if (!open_) return error::closed;
+        std::string out;
+        std::error_code ec = op == opcode::ping ? codec_.encode_ping(payload, out)
+                                                : codec_.encode_pong(payload, out);
+        if (!ec) stream_.write(std::string_view(out));
+        return ec;
+    }
+
+    std::error_code close(std::uint16_t code, std::string_view reason) {
+        if (!open_) return error::closed;
+        std::string out;
+        std::error_code ec = codec_.encode_close(code, reason, out);
+        if (ec) return ec;
+        stream_.write(std::string_view(out));
+        if (codec_.close_received() && codec_.get_role() == role::server) {
+            // Our answer to the peer's close (sent from its on_close): the handshake is done.
+            finish();
+            linger();
+        } else {
+            start_closing();
+        }
+        return {};
+    }
+
+    // Drops the TCP connection now, without a close handshake.
+    void abort(std::error_code why) {
+        if (!open_) return;
+        keep k(this);
+        report(close_code::abnormal, {}, why);
+        stream_.close();
+        finish();
+    }
+
+    // A client whose handshake failed: on_close hears why (the connection never opened).
+    void fail_handshake(std::error_code ec) {
+        keep k(this);
+        report(close_code::abnormal, {}, ec);
+        stream_.close();
+    }
+
+    // The loop is going away: close and forget, calling no handler and resuming no reader.
+    void drop_silently() noexcept {
+        if (!open_) return;
+        reported_ = true;
+        reader_ = nullptr;
+        stream_.close();
+        finish(); // last: may free this
+    }
+
+    // ---- receiving ----
+
+    void pause() {
+        paused_ = true;
+        codec_.pause(); // stops a consume() in progress after the current event
+        if (!in_feed_) stop_reading();
+    }
+
+    void resume() {
+        paused_ = false;
+        codec_.resume();
+        pump();
+    }
+
+    void read(message_reader* r) {
+        if (!open_) {
+            sh_->lp->defer([r] { r->on_message(nullptr, make_error_code(error::closed)); });
+            return;
+        }
+        reader_ = r;
+        if (!paused_) codec_.resume();
+        if (!in_feed_) pump();
+    }
+    void cancel_read(message_reader* r) noexcept {
+        if (reader_ == r) reader_ = nullptr;
+    }
+
+    // ---- state ----
+
+    bool is_open() const noexcept { return open_; }
+    std::uint16_t close_code() const noexcept { return close_code_; }
+    role get_role() const noexcept { return codec_.get_role(); }
+    tcp_stream& stream() noexcept { return stream_; }
+    void* user = nullptr;
+    conn_impl* next = nullptr; // the endpoint's list of open connections
+    conn_impl* prev = nullptr;
+
+  private:
+    bool over_cap(std::size_t more) const noexcept {
+        const std::size_t cap = sh_->cfg.write.hard_cap, have = stream_.buffered_amount();
+        return more > cap || have > cap - more;
+    }
+
+    bool pull_mode() const noexcept { return !sh_->h.on_message; }
+
+    bool wants_input() const noexcept {
+        return open_ && !paused_ && (!pull_mode() || reader_ != nullptr || closing_);
+    }
+
+    // Feeds what was held back, then reads from the socket while input is wanted. Input
+    // held back is fed from a deferred call, never inside the call that asked for it.
+    void pump() {
+        if (!wants_input()) return;
+        if (stash_ && !stash_->empty()) {
+            if (feed_scheduled_) return;
+            feed_scheduled_ = true;
+            add_ref();
+            sh_->lp->defer([this] {
+                feed_scheduled_ = false;
+                if (open_ && wants_input() && stash_ && !stash_->empty()) {
+                    std::string held = std::move(*stash_);
+                    stash_->clear();
+                    feed(&held[0], held.size());
+                    if (open_) pump();
+                }
+                drop_ref();
+            });
+            return;
+        }
+        if (!reading_) {
+            reading_ = true;
+            stream_.read_start(
+                [r = ref(this)](std::error_code ec, std::string_view d) { r.c_->on_read(ec, d); });
+        }
+    }
+
+    void stop_reading() {
+        if (!reading_) return;
+        reading_ = false;
+        stream_.read_stop();
+    }
+
+    void on_read(std::error_code ec, std::string_view d) {
+        keep k(this);
+        if (draining_) {
+            if (ec) end_linger();
+            return; // after the close: discarded
+        }
+        if (ec) {
+            reading_ = false;
+            if (!open_) return;
+            // The peer closed or the transport failed. After a complete close handshake
+            // this is the normal end (the client waits for the server's FIN).
+            if (!(codec_.close_sent() && codec_.close_received()))
+                report(close_code::abnormal, {}, ec);
+            stream_.close();
+            return finish();
+        }
+        last_rx_ = sh_->lp->now_us();
+        ping_out_ = false;
+        // The loop's read buffer is writable: the codec unmasks in place.
+        feed(const_cast<char*>(d.data()), d.size());
+        if (open_ && !wants_input()) stop_reading();
+    }
+
+    void feed(char* data, std::size_t n) {
+        in_feed_ = true;
+        std::uint8_t* p = reinterpret_cast<std::uint8_t*>(data);
+        auto r = codec_.consume(
+            p, n, [this](const event& ev) { on_event(ev); }, &sh_->spare);
+        in_feed_ = false;
+        if (open_ && r.consumed < n) {
+            // Paused (by pause() or a pull with no reader): keep the rest for later.
+            if (!stash_) stash_ = new std::string;
+            stash_->append(data + r.consumed, n - r.consumed);
+        }
+        if (open_ && !paused_ && pull_mode() && !reader_ && !closing_) codec_.pause();
+    }
+
+    void on_event(const event& ev) {
+        switch (ev.type) {
+        case event_type::message:
+        case event_type::fragment: {
+            message m{ev.op, ev.view(), ev.fin};
+            if (message_reader* r = std::exchange(reader_, nullptr)) {
+                r->on_message(&m, {});
+                if (!reader_ && pull_mode() && !closing_) codec_.pause(); // none wanted yet
+            } else if (sh_->h.on_message) {
+                with_handle([&](connection& c) { sh_->h.on_message(c, m); });
+            }
+            break;
+        }
+        case event_type::ping:
+            if (sh_->h.on_ping) with_handle([&](connection& c) { sh_->h.on_ping(c, ev.view()); });
+            break;
+        case event_type::pong:
+            if (sh_->h.on_pong) with_handle([&](connection& c) { sh_->h.on_pong(c, ev.view()); });
+            break;
+        case event_type::close:
+            report(ev.code, ev.view(), {});
+            if (codec_.get_role() == role::client) start_closing(); // wait for the server's FIN
+            break;
+        case event_type::send:
+            stream_.write(const_buffer(ev.data, ev.size));
+            break;
+        case event_type::fail:
+            report(ev.code, {}, ev.ec);
+            break;
+        case event_type::disconnect:
+            finish();
+            linger(); // the server closes first (RFC 6455 §7.1.1)
+            break;
+        }
+    }
+
+    template <class F>
+    void with_handle(F&& f);
+
+    void report(std::uint16_t code, std::string_view reason, std::error_code ec) {
+        if (reported_) return;
+        reported_ = true;
+        close_code_ = code;
+        close_status st{code, reason, ec};
+        if (sh_->h.on_close) with_handle([&](connection& c) { sh_->h.on_close(c, st); });
+    }
+
+    void start_closing() {
+        if (closing_) return;
+        closing_ = true;
+        if (!paused_) codec_.resume();
+        pump(); // the peer's answer must be read even in pull mode with no reader
+        rearm(sh_->lp->now_us() + us(sh_->cfg.close_timeout));
+    }
+
+    // The end: unlink, stop everything, tell a pending reader, drop the "open" reference.
+    void finish() {
+        if (!open_) return;
+        // No `keep` here: the open reference is dropped last, so `this` lives through it
+        // (and GCC 12 reports nested counted references as use-after-free).
+        open_ = false;
+        stop_reading();
+        if (queued()) sh_->lp->unschedule(this);
+        if (prev)
+            prev->next = next;
+        else if (sh_->first == this)
+            sh_->first = next;
+        if (next) next->prev = prev;
+        prev = next = nullptr;
+        --sh_->open;
+        delete stash_;
+        stash_ = nullptr;
+        if (message_reader* r = std::exchange(reader_, nullptr))
+            r->on_message(nullptr, make_error_code(error::closed));
+        drop_ref();
+    }
+
+    // Closing the TCP connection on our side while the peer may still be sending (it has
+    // not read our close yet, or is in the middle of a message we refused) would make the
+    // kernel answer with a reset, and a reset can destroy our close frame before the peer
+    // reads it. So: FIN after the queued bytes, read and discard until the peer's FIN or
+    // close_timeout, then close. The read handler's reference keeps this object alive.
+    void linger() {
+        draining_ = true;
+        stream_.shutdown_write();
+        reading_ = true;
+        stream_.read_start(
+            [r = ref(this)](std::error_code ec, std::string_view d) { r.c_->on_read(ec, d); });
+        rearm(sh_->lp->now_us() + us(sh_->cfg.close_timeout));
+    }
+
+    void end_linger() {
+        if (!draining_) return;
+        draining_ = false;
+        if (queued()) sh_->lp->unschedule(this);
+        reading_ = false;
+        stream_.close(); // drops the read handler, and with it this object's last use
+    }
+
+    // ---- timers: one node, lazily re-armed (reads only move last_rx_) ----
+
+    static std::int64_t us(std::chrono::milliseconds d) noexcept {
+        return static_cast<std::int64_t>(d.count()) * 1000;
+    }
+
+    std::int64_t next_deadline(std::int64_t now) const noexcept {
+        const settings& c = sh_->cfg;
+        std::int64_t d = INT64_MAX;
+        if (c.ping_interval.count() > 0) d = (ping_out_ ? now : last_rx_) + us(c.ping_interval);
+        if (c.idle_timeout.count() > 0 && last_rx_ + us(c.idle_timeout) < d)
+            d = last_rx_ + us(c.idle_timeout);
+        return d;
+    }
+
+    void rearm(std::int64_t d) {
+        if (d == INT64_MAX) return;
+        if (queued()) sh_->lp->unschedule(this);
+        sh_->lp->schedule(this, d);
+    }
+
+    void on_timer() override {
+        if (draining_) return end_linger();
+        if (!open_) return;
+        keep k(this);
+        const std::int64_t now = sh_->lp->now_us();
+        if (closing_) { // the close handshake did not complete in time
+            report(close_code::abnormal, {}, make_error_code(sluice::error::timed_out));
+            stream_.close();
+            return finish();
+        }
+        const settings& c = sh_->cfg;
+        if (c.idle_timeout.count() > 0 && now >= last_rx_ + us(c.idle_timeout)) {
+            close(close_code::going_away, "idle timeout");
+            return;
+        }
+        if (c.ping_interval.count() > 0 && !ping_out_ && now >= last_rx_ + us(c.ping_interval)) {
+            ping_out_ = true;
+            control(opcode::ping, {});
+        }
+        rearm(next_deadline(now));
+    }
+
+    codec codec_;
+    tcp_stream stream_;
+    shared_state* sh_;
+    message_reader* reader_ = nullptr;
+    std::string* stash_ = nullptr; // input held back while paused (null otherwise)
+    std::int64_t last_rx_ = 0;
+    std::uint32_t refs_ = 1;
+    std::uint16_t close_code_ = 0; // as reported to on_close (0: not yet)
+    bool open_ : 1;
+    bool reading_ : 1;
+    bool paused_ : 1;
+    bool in_feed_ : 1;
+    bool feed_scheduled_ : 1;
+    bool closing_ : 1;
+    bool reported_ : 1;
+    bool ping_out_ : 1;
+    bool draining_ : 1;
+
+    friend class sluice::ws::connection;
+};
+
+} // namespace detail
+
+// A counted handle to one connection (copies share it; loop thread only). A default or
+// finished connection refuses to send with error::closed.
+class connection {
+  public:
+    connection() noexcept = default;
+    explicit connection(detail::conn_impl* c) noexcept : c_(c) {
+        if (c_) c_->add_ref();
+    }
+    connection(const connection& o) noexcept : connection(o.c_) {}
+    connection(connection&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+    connection& operator=(connection o) noexcept {
+        std::swap(c_, o.c_);
+        return *this;
+    }
+    ~connection() {
+        if (c_) c_->drop_ref();
+    }
+
+    std::error_code send_text(std::string_view s) { return send(opcode::text, s.data(), s.size()); }
+    std::error_code send_binary(const void* p, std::size_t n) { return send(opcode::binary, p, n); }
+    std::error_code send_binary(std::string_view s) { return send_binary(s.data(), s.size()); }
+    std::error_code send(opcode op, const void* p, std::size_t n) {
+        return c_ ? c_->send(op, p, n) : make_error_code(error::closed);
+    }
+    // A frame prepared once for many connections (server role only).
+    std::error_code send(const prepared_message& pm) {
+        return c_ ? c_->send(pm) : make_error_code(error::closed);
+    }
+    std::error_code ping(std::string_view payload = {}) {
+        return c_ ? c_->control(opcode::ping, payload) : make_error_code(error::closed);
+    }
+    std::error_code pong(std::string_view payload = {}) {
+        return c_ ? c_->control(opcode::pong, payload) : make_error_code(error::closed);
+    }
+    // Starts the close handshake (code 1005 = a close frame without a code).
+    std::error_code close(std::uint16_t code = close_code::normal, std::string_view reason = {}) {
+        return c_ ? c_->close(code, reason) : make_error_code(error::closed);
+    }
+    // Drops the TCP connection at once (on_close sees 1006, operation_aborted).
+    void abort() {
+        if (c_) c_->abort(make_error_code(sluice::error::operation_aborted));
+    }
+
+    // Flow control of incoming messages (push mode): no message is delivered between
+    // pause() and resume(), and the socket is not read meanwhile.
+    void pause() {
+        if (c_ && c_->is_open()) c_->pause();
+    }
+    void resume() {
+        if (c_ && c_->is_open()) c_->resume();
+    }
+    // Pull mode (no on_message handler): r gets the next message. Prefer the coroutine
+    // form, `co_await conn.read()` (sluice/coro/ws.hpp).
+    void read(detail::message_reader* r) {
+        if (c_)
+            c_->read(r);
+        else
+            r->on_message(nullptr, make_error_code(error::closed));
+    }
+
+    // Backpressure of outgoing messages (see stream).
+    std::size_t buffered_amount() const noexcept { return c_ ? c_->stream().buffered_amount() : 0; }
+    bool write_queue_high() const noexcept { return c_ && c_->stream().write_queue_high(); }
+    void on_drain(unique_function<void()> cb) {
+        if (c_ && c_->is_open()) c_->stream().on_drain(std::move(cb));
+    }
+
+    bool is_open() const noexcept { return c_ && c_->is_open(); }
+    // The close code reported to on_close (1006: dropped without a close frame), 0 before.
+    std::uint16_t close_code() const noexcept { return c_ ? c_->close_code() : 0; }
+    explicit operator bool() const noexcept { return c_ != nullptr; }
+    role get_role() const noexcept { return c_ ? c_->get_role() : role::server; }
+    endpoint remote_endpoint(std::error_code& ec) const {
+        if (!c_) {
+            ec = make_error_code(error::closed);
+            return {};
+        }
+        return c_->stream().remote_endpoint(ec);
+    }
+    // One pointer of the application's own, per connection.
+    void* user_data() const noexcept { return c_ ? c_->user : nullptr; }
+    void set_user_data(void* p) noexcept {
+        if (c_) c_->user = p;
+    }
+
+    friend bool operator==(const connection& a, const connection& b) noexcept {
+        return a.c_ == b.c_;
+    }
+    friend bool operator!=(const connection& a, const connection& b) noexcept {
+        return a.c_ != b.c_;
+    }
+    detail::conn_impl* impl() const noexcept { return c_; }
+
+  private:
+    detail::conn_impl* c_ = nullptr;
+};
+
+namespace detail {
+
+template <class F>
+void conn_impl::with_handle(F&& f) {
+    connection c(this);
+    f(c);
+}
+
+inline void shared_state::on_loop_exit() noexcept {
+    ++refs; // the last connection may hold the last reference
+    while (first) first->drop_silently();
+    lp = nullptr;
+    release(this);
+}
+
+inline void conn_impl::open(std::string rest) {
+    open_ = true;
+    last_rx_ = sh_->lp->now_us();
+    next = sh_->first;
+    if (next) next->prev = this;
+    sh_->first = this;
+    ++sh_->open;
+    if (!rest.empty()) stash_ = new std::string(std::move(rest));
+    {
+        keep k(this);
+        if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
+        if (!open_) return;
+        rearm(next_deadline(last_rx_));
+        if (pull_mode() && !reader_) codec_.pause();
+        pump();
+    }
+}
+
+} // namespace detail
+
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/connection.hpp ----
+// ---- begin sluice/ws/server.hpp ----
+// sluice — WebSocket server: turns upgrade requests of an http::server into connections.
+//
+//     sluice::http::server http(loop);
+//     sluice::ws::server ws(loop);
+//     ws.on_message([](ws::connection& c, const ws::message& m) { c.send(m.op, m.data); });
+//     http.on_request([&](const http::request_view& req, http::response& res) {
+//         if (req.path() == "/ws") ws.upgrade(req, res); else res.status(404).end();
+//     });
+//
+// Why the WebSocket server rides on the HTTP one instead of listening itself: a real
+// service serves its page, health checks and API on the same port as its WebSockets, and
+// the HTTP server already enforces the head limits and timeouts that a handshake needs.
+// upgrade() validates the handshake (RFC 6455 §4.2.1), answers it (101, or 400/403/405/426
+// with the reason), and takes the TCP stream over; from then on the http::server no longer
+// knows the connection.
+
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+
+class server {
+  public:
+    explicit server(loop& l, settings s = {}) : sh_(new detail::shared_state(l, std::move(s))) {}
+    // Open connections live on (they share the handlers); close_all() ends them.
+    ~server() { detail::release(sh_); }
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    server& on_open(unique_function<void(connection&)> f) {
+        sh_->h.on_open = std::move(f);
+        return *this;
+    }
+    // Without an on_message handler, connections are read by pulling (read()).
+    server& on_message(unique_function<void(connection&, const message&)> f) {
+        sh_->h.on_message = std::move(f);
+        return *this;
+    }
+    server& on_ping(unique_function<void(connection&, std::string_view)> f) {
+        sh_->h.on_ping = std::move(f);
+        return *this;
+    }
+    server& on_pong(unique_function<void(connection&, std::string_view)> f) {
+        sh_->h.on_pong = std::move(f);
+        return *this;
+    }
+    server& on_close(unique_function<void(connection&, const close_status&)> f) {
+        sh_->h.on_close = std::move(f);
+        return *this;
+    }
+
+    // Settings apply to connections upgraded after the change.
+    settings& config() noexcept { return sh_->cfg; }
+    // Subprotocols spoken, most preferred first (the first one the client offers wins).
+    std::vector<std::string>& subprotocols() noexcept { return protocols_; }
+    // Return false to refuse a handshake from that Origin with 403 (empty: no Origin sent).
+    void check_origin(unique_function<bool(std::string_view origin)> f) { origin_ = std::move(f); }
+
+    // Answers the request: a WebSocket handshake becomes an open connection (on_open has run
+    // when this returns); anything else is answered with the handshake's error status and
+    // an empty connection is returned (*ec says why).
+    connection upgrade(const http::request_view& req, http::response& res,
+                       std::error_code* ec = nullptr) {
+        std::error_code dummy;
+        std::error_code& err = ec ? *ec : dummy;
+        std::vector<header_field> fields;
+        fields.reserve(static_cast<std::size_t>(req.end() - req.begin()));
+        for (const http::header& h : req) fields.push_back({h.name, h.value});
+        request_view rv;
+        rv.method = req.method();
+        rv.version = req.version_minor() >= 1 ? "HTTP/1.1" : "HTTP/1.0";
+        rv.headers = header_list(fields);
+
+        std::vector<std::string_view> offered(protocols_.begin(), protocols_.end());
+        server_config cfg;
+        cfg.subprotocols = string_list(offered.data(), offered.size());
+        if (origin_) cfg.check_origin = origin_hook::from(origin_);
+        server_handshake hs = accept_handshake(rv, cfg);
+        if (!hs.ok()) {
+            err = hs.ec;
+            res.status(static_cast<unsigned>(hs.status)).header("Content-Type", "text/plain");
+            if (hs.ec == error::bad_version)
+                res.header("Sec-WebSocket-Version", "13").header("Upgrade", "websocket");
+            if (hs.ec == error::bad_method) res.header("Allow", "GET");
+            res.header("Connection", "close");
+            res.end(err.message() + "\n");
+            return {};
+        }
+        http::response::takeover t = res.take_over(hs.response);
+        if (t.ec) {
+            err = t.ec;
+            res.status(500).header("Connection", "close").end();
+            return {};
+        }
+        err = {};
+        auto* c = new detail::conn_impl(sh_, role::server, std::move(t.stream));
+        connection handle(c);
+        c->open(std::move(t.rest)); // the creation reference becomes the open one
+        return handle;
+    }
+
+    // Sends one message to every open connection, encoded once and shared (no copy per
+    // connection). Returns how many connections took it (those closing, or whose queue is
+    // at its hard cap, are skipped).
+    std::size_t broadcast(opcode op, const void* data, std::size_t n) {
+        prepared_message pm;
+        if (prepare(op, data, n, pm)) return 0;
+        return broadcast(pm);
+    }
+    std::size_t broadcast_text(std::string_view s) {
+        return broadcast(opcode::text, s.data(), s.size());
+    }
+    std::size_t broadcast(const prepared_message& pm) {
+        std::size_t sent = 0;
+        for_each([&](connection& c) { sent += c.send(pm) ? 0 : 1; });
+        return sent;
+    }
+
+    // f(connection&) for each open connection; f may close the one it is given.
+    template <class F>
+    void for_each(F&& f) {
+        connection cur(sh_->first);
+        while (cur) {
+            connection next(cur.impl()->next); // counted: f may end it too
+            f(cur);
+            cur = std::move(next);
+        }
+    }
+
+    // Starts the close handshake on every open connection (e.g. 1001 on shutdown).
+    void close_all(std::uint16_t code = close_code::going_away, std::string_view reason = {}) {
+        for_each([&](connection& c) { c.close(code, reason); });
+    }
+
+    std::size_t size() const noexcept { return sh_->open; }
+
+  private:
+    detail::shared_state* sh_;
+    std::vector<std::string> protocols_;
+    unique_function<bool(std::string_view)> origin_;
+};
+
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/server.hpp ----
+// ---- begin sluice/ws/client.hpp ----
+// sluice — WebSocket client: dials ws://host[:port]/path and hands back a connection.
+//
+//     ws::handlers h;
+//     h.on_open = [](ws::connection& c) { c.send_text("hello"); };
+//     h.on_message = [](ws::connection& c, const ws::message& m) { c.close(); };
+//     ws::connection c = ws::connect(loop, "ws://127.0.0.1:9000/chat", std::move(h));
+//
+// The returned connection is usable at once for bookkeeping; it sends nothing until on_open.
+// A dial that fails (name, connect, handshake, timeout) reports through on_close with 1006
+// and the error, so every connect() ends in exactly one of on_open or on_close... and an
+// opened one in on_close later. Frames are masked with a fresh key each (RFC 6455 §5.3).
+// No TLS: wss:// is refused with std::errc::protocol_not_supported.
+
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+
+struct client_options {
+    ws::settings settings{};
+    std::string origin;                                       // sent as Origin when non-empty
+    std::vector<std::string> subprotocols;                    // offered, in preference order
+    std::vector<std::pair<std::string, std::string>> headers; // extra request headers
+    std::chrono::milliseconds handshake_timeout{10000};       // resolve + connect + handshake
+};
+
+namespace detail {
+
+class dial {
+  public:
+    dial(loop& l, handlers h, client_options o)
+        : timer_(l), opt_(std::move(o)), parser_(http::parser::response, msg_) {
+        sh_ = new shared_state(l, opt_.settings);
+        sh_->h = std::move(h);
+        conn_ = new conn_impl(sh_, role::client, tcp_stream(l));
+    }
+    ~dial() {
+        release(sh_);
+        if (conn_) conn_->drop_ref();
+    }
+
+    // The dial lives while it is unfinished or any of its handlers exists (a handler is
+    // destroyed, not called, when a read stops): each captures one of these.
+    struct counted {
+        explicit counted(dial* x) noexcept : d(x) { ++d->refs_; }
+        counted(counted&& o) noexcept : d(std::exchange(o.d, nullptr)) {}
+        counted(const counted&) = delete;
+        counted& operator=(const counted&) = delete;
+        ~counted() {
+            if (d && --d->refs_ == 0) delete d;
+        }
+        dial* d;
+    };
+    dial(const dial&) = delete;
+    dial& operator=(const dial&) = delete;
+
+    connection handle() const { return connection(conn_); }
+
+    void start(std::string_view url) {
+        std::string_view rest;
+        if (url.size() > 5 && http::detail::iequals(url.substr(0, 5), "ws://"))
+            rest = url.substr(5);
+        else if (url.size() > 6 && http::detail::iequals(url.substr(0, 6), "wss://"))
+            return later(std::make_error_code(std::errc::protocol_not_supported));
+        else
+            return later(make_error_code(http::error::bad_url));
+        http::detail::url_parts u;
+        if (!http::detail::split_url("http://" + std::string(rest), u))
+            return later(make_error_code(http::error::bad_url));
+
+        std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+        if (u.port != 80) host += ":" + std::to_string(u.port);
+        std::string extra;
+        for (auto& h : opt_.headers) {
+            if (h.first.find_first_of("\r\n:") != std::string::npos ||
+                h.second.find_first_of("\r\n") != std::string::npos)
+                return later(make_error_code(http::error::invalid_field));
+            extra += h.first + ": " + h.second + "\r\n";
+        }
+        for (const std::string& p : opt_.subprotocols) offered_.push_back(p);
+        cfg_.host = host;
+        cfg_.target = u.target;
+        cfg_.origin = opt_.origin;
+        cfg_.subprotocols = string_list(offered_.data(), offered_.size());
+        cfg_.extra_headers = extra;
+        client_request req = make_client_request(cfg_, sh_->cfg.codec.rng);
+        key_ = std::move(req.key);
+        request_ = std::move(req.request);
+        cfg_.host = cfg_.target = cfg_.origin = cfg_.extra_headers = {}; // locals die here
+
+        timer_.start(opt_.handshake_timeout, [c = counted(this)](std::error_code ec) {
+            if (!ec) c.d->finish(make_error_code(sluice::error::timed_out));
+        });
+        parser_.response_to(http::verb::get);
+        conn_->stream().connect(u.host, u.port, [c = counted(this)](std::error_code ec) {
+            dial* d = c.d;
+            if (d->done_) return;
+            if (ec) return d->finish(ec);
+            tcp_stream& st = d->conn_->stream();
+            st.set_nodelay(true);
+            st.write(std::string_view(d->request_));
+            st.read_start([c2 = counted(d)](std::error_code e, std::string_view data) {
+                c2.d->on_data(e, data);
+            });
+        });
+    }
+
+  private:
+    void later(std::error_code ec) {
+        sh_->lp->defer([c = counted(this), ec] { c.d->finish(ec); });
+    }
+
+    void on_data(std::error_code ec, std::string_view d) {
+        if (done_) return;
+        if (ec)
+            return finish(ec == sluice::error::eof ? make_error_code(http::error::unexpected_eof)
+                                                   : ec);
+        if (buf_.size() + d.size() > http::limits{}.max_head + 4096)
+            return finish(make_error_code(http::error::head_too_large));
+        buf_.append(d.data(), d.size());
+        http::result r = parser_.feed(buf_.data(), buf_.size());
+        if (r.ev == http::event::need_more) return;
+        if (r.ev != http::event::head)
+            return finish(parser_.error() ? parser_.error() : make_error_code(error::bad_status));
+        std::vector<header_field> fields;
+        for (std::uint32_t i = 0; i < msg_.num_headers; ++i)
+            fields.push_back({msg_.headers[i].name, msg_.headers[i].value});
+        response_view rv;
+        rv.version = msg_.version_minor >= 1 ? "HTTP/1.1" : "HTTP/1.0";
+        rv.status = msg_.status;
+        rv.headers = header_list(fields);
+        cfg_.subprotocols = string_list(offered_.data(), offered_.size());
+        if (std::error_code v = verify_response(rv, key_, cfg_)) return finish(v);
+        // Frames the server sent right behind its 101 belong to the connection.
+        std::string rest = buf_.substr(r.consumed);
+        conn_->stream().read_stop();
+        finish({}, std::move(rest));
+    }
+
+    void finish(std::error_code ec, std::string rest = {}) {
+        if (done_) return;
+        done_ = true;
+        timer_.cancel();
+        conn_impl* c = std::exchange(conn_, nullptr);
+        if (ec) {
+            c->fail_handshake(ec);
+            c->drop_ref();
+        } else {
+            c->open(std::move(rest)); // our reference becomes the connection's open one
+        }
+        if (--refs_ == 0) delete this; // else when the last handler goes
+    }
+
+    timer timer_;
+    client_options opt_;
+    shared_state* sh_ = nullptr;
+    conn_impl* conn_ = nullptr;
+    client_config cfg_;
+    std::vector<std::string_view> offered_;
+    std::string key_, request_, buf_;
+    http::message_storage<64> msg_;
+    http::parser parser_;
+    std::uint32_t refs_ = 1; // until finish()
+    bool done_ = false;
+};
+
+} // namespace detail
+
+// Dials a WebSocket server; see the top of this file.
+inline connection connect(loop& l, std::string_view url, handlers h, client_options opt = {}) {
+    auto* d = new detail::dial(l, std::move(h), std::move(opt));
+    connection c = d->handle();
+    d->start(url);
+    return c;
+}
+
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/client.hpp ----
+// ---- begin sluice/ws/coro.hpp ----
+// sluice — the coroutine face of WebSocket connections (C++20 builds only).
+//
+//     task<void> session(ws::connection c) {        // from ws::server::on_open, or:
+//         // auto [ec, c] = co_await ws::async_connect(loop, "ws://127.0.0.1:9000/");
+//         for (;;) {
+//             auto r = co_await ws::read(c);         // result<ws::message>
+//             if (!r) break;                         // closed (on_close said why)
+//             c.send(r.value.op, r.value.data.data(), r.value.data.size());
+//         }
+//     }
+//
+// The same connection as the callback form, in pull mode (no on_message handler): read()
+// is the connection's read(message_reader*), and between two reads the connection does not
+// read the socket. The message's data is valid until the coroutine next suspends; send()
+// never suspends, so echoing it straight back is safe.
+
+
+#if SLUICE_HAS_COROUTINES
+
+
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace sluice::ws {
+namespace detail {
+
+class read_op final : public sluice::detail::io_op<read_op>, public message_reader {
+  public:
+    explicit read_op(connection c) noexcept : c_(std::move(c)) {}
+    read_op(const read_op& o) noexcept : io_op<read_op>(o), message_reader(), c_(o.c_) {}
+    ~read_op() {
+        if (registered_) c_.impl()->cancel_read(this);
+    }
+
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
+        return c_ ? std::error_code{} : make_error_code(error::closed);
+    }
+    void initiate(const sluice::detail::coro_context&) {
+        registered_ = true;
+        c_.read(this);
+    }
+    void on_message(const message* m, std::error_code ec) override {
+        registered_ = false;
+        if (m) m_ = *m;
+        ec_ = ec;
+        finish(); // resumes inside the connection's event: the data is still in place
+    }
+    void on_complete(std::error_code ec) { // cancellation, from a deferred call
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override {
+        if (!registered_) return;
+        registered_ = false;
+        c_.impl()->cancel_read(this);
+        loop* l = loop_of();
+        l->defer([r = sluice::detail::resumer<read_op>(this)]() mutable {
+            r(make_error_code(sluice::error::operation_aborted));
+        });
+    }
+    result<message> await_resume() const noexcept { return {ec_, m_}; }
+
+  private:
+    loop* loop_of() const noexcept { return c_.impl()->stream().get_loop(); }
+    connection c_;
+    message m_{};
+    bool registered_ = false;
+};
+
+struct connect_slot {
+    class connect_op* op = nullptr;
+};
+
+// Holds only pointers to the arguments, which live in async_connect's frame: GCC 12 may
+// copy an awaiter's bytes within a coroutine frame, which a std::string does not survive.
+class connect_op final : public sluice::detail::io_op<connect_op> {
+  public:
+    static constexpr bool cancellable = false; // bounded by handshake_timeout instead
+
+    connect_op(loop& l, const std::string& url, client_options& o) noexcept
+        : l_(&l), url_(&url), opt_(&o) {}
+    ~connect_op() {
+        if (slot_) slot_->op = nullptr;
+    }
+
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept { return {}; }
+    void initiate(const sluice::detail::coro_context&) {
+        slot_ = std::make_shared<connect_slot>();
+        slot_->op = this;
+        handlers h;
+        // Only the dial's outcome reaches this awaiter; later events find the slot empty.
+        h.on_open = [s = slot_](connection& c) {
+            if (connect_op* op = std::exchange(s->op, nullptr)) op->done(c, {});
+        };
+        h.on_close = [s = slot_](connection& c, const close_status& st) {
+            if (connect_op* op = std::exchange(s->op, nullptr))
+                op->done(c, st.ec ? st.ec : make_error_code(error::closed));
+        };
+        ws::connect(*l_, *url_, std::move(h), std::move(*opt_));
+    }
+    result<connection> await_resume() noexcept { return {ec_, std::move(c_)}; }
+
+  private:
+    void done(connection& c, std::error_code ec) {
+        slot_.reset();
+        ec_ = ec;
+        if (!ec) c_ = c;
+        finish();
+    }
+    loop* l_;
+    const std::string* url_;
+    client_options* opt_;
+    std::shared_ptr<connect_slot> slot_;
+    connection c_;
+};
+
+} // namespace detail
+
+// The next message (pull mode: the server or client has no on_message handler).
+inline detail::read_op read(const connection& c) noexcept { return detail::read_op(c); }
+
+// Dials url; the connection is in pull mode (read it with ws::read).
+inline task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
+    co_return co_await detail::connect_op(l, url, opt);
+}
+// Not a default argument: GCC 12 copies a class-type default argument created inside a
+// coroutine's co_await expression bytewise, which breaks its strings.
+inline task<result<connection>> async_connect(loop& l, std::string url) {
+    return async_connect(l, std::move(url), client_options{});
+}
+
+} // namespace sluice::ws
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/ws/coro.hpp ----
 // ---- end sluice/ws.hpp ----
 // ---- begin sluice/coro.hpp ----
 // sluice — the C++20 coroutine layer: task<T>, spawn / run_until_complete, awaitable

@@ -1,4 +1,5 @@
-// sluice — WebSocket (RFC 6455): handshake, frame codec, and their helpers.
+// sluice — WebSocket (RFC 6455): the sans-I/O handshake and frame codec, and the server and
+// client that run them on the loop.
 #pragma once
 
 #include <sluice/config.hpp>
@@ -11,3 +12,8 @@
 #include <sluice/ws/extension.hpp>
 #include <sluice/ws/codec.hpp>
 #include <sluice/ws/handshake.hpp>
+// On the loop: connections, the server (HTTP upgrade), the client, the coroutine face.
+#include <sluice/ws/connection.hpp>
+#include <sluice/ws/server.hpp>
+#include <sluice/ws/client.hpp>
+#include <sluice/ws/coro.hpp>

@@ -1,0 +1,140 @@
+// sluice — the coroutine face of WebSocket connections (C++20 builds only).
+//
+//     task<void> session(ws::connection c) {        // from ws::server::on_open, or:
+//         // auto [ec, c] = co_await ws::async_connect(loop, "ws://127.0.0.1:9000/");
+//         for (;;) {
+//             auto r = co_await ws::read(c);         // result<ws::message>
+//             if (!r) break;                         // closed (on_close said why)
+//             c.send(r.value.op, r.value.data.data(), r.value.data.size());
+//         }
+//     }
+//
+// The same connection as the callback form, in pull mode (no on_message handler): read()
+// is the connection's read(message_reader*), and between two reads the connection does not
+// read the socket. The message's data is valid until the coroutine next suspends; send()
+// never suspends, so echoing it straight back is safe.
+#pragma once
+
+#include <sluice/config.hpp>
+
+#if SLUICE_HAS_COROUTINES
+
+#include <sluice/coro/task.hpp>
+#include <sluice/ws/client.hpp>
+#include <sluice/ws/connection.hpp>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace sluice::ws {
+namespace detail {
+
+class read_op final : public sluice::detail::io_op<read_op>, public message_reader {
+  public:
+    explicit read_op(connection c) noexcept : c_(std::move(c)) {}
+    read_op(const read_op& o) noexcept : io_op<read_op>(o), message_reader(), c_(o.c_) {}
+    ~read_op() {
+        if (registered_) c_.impl()->cancel_read(this);
+    }
+
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
+        return c_ ? std::error_code{} : make_error_code(error::closed);
+    }
+    void initiate(const sluice::detail::coro_context&) {
+        registered_ = true;
+        c_.read(this);
+    }
+    void on_message(const message* m, std::error_code ec) override {
+        registered_ = false;
+        if (m) m_ = *m;
+        ec_ = ec;
+        finish(); // resumes inside the connection's event: the data is still in place
+    }
+    void on_complete(std::error_code ec) { // cancellation, from a deferred call
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override {
+        if (!registered_) return;
+        registered_ = false;
+        c_.impl()->cancel_read(this);
+        loop* l = loop_of();
+        l->defer([r = sluice::detail::resumer<read_op>(this)]() mutable {
+            r(make_error_code(sluice::error::operation_aborted));
+        });
+    }
+    result<message> await_resume() const noexcept { return {ec_, m_}; }
+
+  private:
+    loop* loop_of() const noexcept { return c_.impl()->stream().get_loop(); }
+    connection c_;
+    message m_{};
+    bool registered_ = false;
+};
+
+struct connect_slot {
+    class connect_op* op = nullptr;
+};
+
+// Holds only pointers to the arguments, which live in async_connect's frame: GCC 12 may
+// copy an awaiter's bytes within a coroutine frame, which a std::string does not survive.
+class connect_op final : public sluice::detail::io_op<connect_op> {
+  public:
+    static constexpr bool cancellable = false; // bounded by handshake_timeout instead
+
+    connect_op(loop& l, const std::string& url, client_options& o) noexcept
+        : l_(&l), url_(&url), opt_(&o) {}
+    ~connect_op() {
+        if (slot_) slot_->op = nullptr;
+    }
+
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept { return {}; }
+    void initiate(const sluice::detail::coro_context&) {
+        slot_ = std::make_shared<connect_slot>();
+        slot_->op = this;
+        handlers h;
+        // Only the dial's outcome reaches this awaiter; later events find the slot empty.
+        h.on_open = [s = slot_](connection& c) {
+            if (connect_op* op = std::exchange(s->op, nullptr)) op->done(c, {});
+        };
+        h.on_close = [s = slot_](connection& c, const close_status& st) {
+            if (connect_op* op = std::exchange(s->op, nullptr))
+                op->done(c, st.ec ? st.ec : make_error_code(error::closed));
+        };
+        ws::connect(*l_, *url_, std::move(h), std::move(*opt_));
+    }
+    result<connection> await_resume() noexcept { return {ec_, std::move(c_)}; }
+
+  private:
+    void done(connection& c, std::error_code ec) {
+        slot_.reset();
+        ec_ = ec;
+        if (!ec) c_ = c;
+        finish();
+    }
+    loop* l_;
+    const std::string* url_;
+    client_options* opt_;
+    std::shared_ptr<connect_slot> slot_;
+    connection c_;
+};
+
+} // namespace detail
+
+// The next message (pull mode: the server or client has no on_message handler).
+inline detail::read_op read(const connection& c) noexcept { return detail::read_op(c); }
+
+// Dials url; the connection is in pull mode (read it with ws::read).
+inline task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
+    co_return co_await detail::connect_op(l, url, opt);
+}
+// Not a default argument: GCC 12 copies a class-type default argument created inside a
+// coroutine's co_await expression bytewise, which breaks its strings.
+inline task<result<connection>> async_connect(loop& l, std::string url) {
+    return async_connect(l, std::move(url), client_options{});
+}
+
+} // namespace sluice::ws
+
+#endif // SLUICE_HAS_COROUTINES

@@ -1,0 +1,152 @@
+// sluice — WebSocket server: turns upgrade requests of an http::server into connections.
+//
+//     sluice::http::server http(loop);
+//     sluice::ws::server ws(loop);
+//     ws.on_message([](ws::connection& c, const ws::message& m) { c.send(m.op, m.data); });
+//     http.on_request([&](const http::request_view& req, http::response& res) {
+//         if (req.path() == "/ws") ws.upgrade(req, res); else res.status(404).end();
+//     });
+//
+// Why the WebSocket server rides on the HTTP one instead of listening itself: a real
+// service serves its page, health checks and API on the same port as its WebSockets, and
+// the HTTP server already enforces the head limits and timeouts that a handshake needs.
+// upgrade() validates the handshake (RFC 6455 §4.2.1), answers it (101, or 400/403/405/426
+// with the reason), and takes the TCP stream over; from then on the http::server no longer
+// knows the connection.
+#pragma once
+
+#include <sluice/http/server.hpp>
+#include <sluice/ws/connection.hpp>
+#include <sluice/ws/handshake.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+
+class server {
+  public:
+    explicit server(loop& l, settings s = {}) : sh_(new detail::shared_state(l, std::move(s))) {}
+    // Open connections live on (they share the handlers); close_all() ends them.
+    ~server() { detail::release(sh_); }
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    server& on_open(unique_function<void(connection&)> f) {
+        sh_->h.on_open = std::move(f);
+        return *this;
+    }
+    // Without an on_message handler, connections are read by pulling (read()).
+    server& on_message(unique_function<void(connection&, const message&)> f) {
+        sh_->h.on_message = std::move(f);
+        return *this;
+    }
+    server& on_ping(unique_function<void(connection&, std::string_view)> f) {
+        sh_->h.on_ping = std::move(f);
+        return *this;
+    }
+    server& on_pong(unique_function<void(connection&, std::string_view)> f) {
+        sh_->h.on_pong = std::move(f);
+        return *this;
+    }
+    server& on_close(unique_function<void(connection&, const close_status&)> f) {
+        sh_->h.on_close = std::move(f);
+        return *this;
+    }
+
+    // Settings apply to connections upgraded after the change.
+    settings& config() noexcept { return sh_->cfg; }
+    // Subprotocols spoken, most preferred first (the first one the client offers wins).
+    std::vector<std::string>& subprotocols() noexcept { return protocols_; }
+    // Return false to refuse a handshake from that Origin with 403 (empty: no Origin sent).
+    void check_origin(unique_function<bool(std::string_view origin)> f) { origin_ = std::move(f); }
+
+    // Answers the request: a WebSocket handshake becomes an open connection (on_open has run
+    // when this returns); anything else is answered with the handshake's error status and
+    // an empty connection is returned (*ec says why).
+    connection upgrade(const http::request_view& req, http::response& res,
+                       std::error_code* ec = nullptr) {
+        std::error_code dummy;
+        std::error_code& err = ec ? *ec : dummy;
+        std::vector<header_field> fields;
+        fields.reserve(static_cast<std::size_t>(req.end() - req.begin()));
+        for (const http::header& h : req) fields.push_back({h.name, h.value});
+        request_view rv;
+        rv.method = req.method();
+        rv.version = req.version_minor() >= 1 ? "HTTP/1.1" : "HTTP/1.0";
+        rv.headers = header_list(fields);
+
+        std::vector<std::string_view> offered(protocols_.begin(), protocols_.end());
+        server_config cfg;
+        cfg.subprotocols = string_list(offered.data(), offered.size());
+        if (origin_) cfg.check_origin = origin_hook::from(origin_);
+        server_handshake hs = accept_handshake(rv, cfg);
+        if (!hs.ok()) {
+            err = hs.ec;
+            res.status(static_cast<unsigned>(hs.status)).header("Content-Type", "text/plain");
+            if (hs.ec == error::bad_version)
+                res.header("Sec-WebSocket-Version", "13").header("Upgrade", "websocket");
+            if (hs.ec == error::bad_method) res.header("Allow", "GET");
+            res.header("Connection", "close");
+            res.end(err.message() + "\n");
+            return {};
+        }
+        http::response::takeover t = res.take_over(hs.response);
+        if (t.ec) {
+            err = t.ec;
+            res.status(500).header("Connection", "close").end();
+            return {};
+        }
+        err = {};
+        auto* c = new detail::conn_impl(sh_, role::server, std::move(t.stream));
+        connection handle(c);
+        c->open(std::move(t.rest)); // the creation reference becomes the open one
+        return handle;
+    }
+
+    // Sends one message to every open connection, encoded once and shared (no copy per
+    // connection). Returns how many connections took it (those closing, or whose queue is
+    // at its hard cap, are skipped).
+    std::size_t broadcast(opcode op, const void* data, std::size_t n) {
+        prepared_message pm;
+        if (prepare(op, data, n, pm)) return 0;
+        return broadcast(pm);
+    }
+    std::size_t broadcast_text(std::string_view s) {
+        return broadcast(opcode::text, s.data(), s.size());
+    }
+    std::size_t broadcast(const prepared_message& pm) {
+        std::size_t sent = 0;
+        for_each([&](connection& c) { sent += c.send(pm) ? 0 : 1; });
+        return sent;
+    }
+
+    // f(connection&) for each open connection; f may close the one it is given.
+    template <class F>
+    void for_each(F&& f) {
+        connection cur(sh_->first);
+        while (cur) {
+            connection next(cur.impl()->next); // counted: f may end it too
+            f(cur);
+            cur = std::move(next);
+        }
+    }
+
+    // Starts the close handshake on every open connection (e.g. 1001 on shutdown).
+    void close_all(std::uint16_t code = close_code::going_away, std::string_view reason = {}) {
+        for_each([&](connection& c) { c.close(code, reason); });
+    }
+
+    std::size_t size() const noexcept { return sh_->open; }
+
+  private:
+    detail::shared_state* sh_;
+    std::vector<std::string> protocols_;
+    unique_function<bool(std::string_view)> origin_;
+};
+
+} // namespace ws
+} // namespace sluice
