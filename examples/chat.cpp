@@ -1,0 +1,125 @@
+// The main demo: a chat room. GET / serves the page; /ws is the WebSocket every open page
+// joins; each text message is broadcast to everyone in the room (the sender included),
+// encoded once and shared by all connections. Open http://127.0.0.1:8080/ in two tabs.
+//
+//   chat [--port 8080] [--host 127.0.0.1]
+#include <sluice.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace http = sluice::http;
+namespace ws = sluice::ws;
+
+// The page keeps a stable DOM contract that the browser test relies on: #status says
+// "connected" once the socket is open, #text + #send (or Enter) send, #log gets one <li>
+// per message received.
+static constexpr std::string_view page = R"html(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>sluice chat</title>
+<style>
+  body { font: 16px system-ui, sans-serif; max-width: 40em; margin: 2em auto; }
+  #log { list-style: none; padding: 0; border: 1px solid #ccc; height: 20em; overflow-y: auto; }
+  #log li { padding: .2em .5em; border-bottom: 1px solid #eee; }
+  form { display: flex; gap: .5em; margin-top: .5em; }
+  #text { flex: 1; }
+</style>
+</head>
+<body>
+<h1>sluice chat</h1>
+<p>Status: <span id="status">connecting</span></p>
+<ul id="log"></ul>
+<form id="form">
+  <input id="text" autocomplete="off" placeholder="Say something" autofocus>
+  <button id="send" type="submit">Send</button>
+</form>
+<script>
+  const status = document.getElementById('status');
+  const log = document.getElementById('log');
+  const text = document.getElementById('text');
+  const sock = new WebSocket(new URL('/ws', location.href).href.replace(/^http/, 'ws'));
+  sock.onopen = () => { status.textContent = 'connected'; };
+  sock.onclose = (e) => { status.textContent = 'closed (' + e.code + ')'; };
+  sock.onmessage = (e) => {
+    const li = document.createElement('li');
+    li.textContent = e.data;
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  };
+  document.getElementById('form').onsubmit = (e) => {
+    e.preventDefault();
+    if (text.value !== '' && sock.readyState === WebSocket.OPEN) sock.send(text.value);
+    text.value = '';
+  };
+</script>
+</body>
+</html>
+)html";
+
+int main(int argc, char** argv) {
+    std::uint16_t port = 8080;
+    std::string host = "127.0.0.1";
+    for (int i = 1; i < argc; i += 2) {
+        const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+        if (v && !std::strcmp(argv[i], "--port"))
+            port = static_cast<std::uint16_t>(std::atoi(v));
+        else if (v && !std::strcmp(argv[i], "--host"))
+            host = v;
+        else {
+            std::fprintf(stderr, "usage: chat [--port P] [--host ADDR]\n");
+            return 2;
+        }
+    }
+
+    sluice::loop loop;
+    http::server web(loop);
+    ws::server room(loop);
+    room.config().codec.max_message_size = 64 * 1024; // chat lines, not files
+    room.on_message([&](ws::connection& c, const ws::message& m) {
+        if (!m.is_text()) {
+            c.close(ws::close_code::unsupported_data, "text only");
+            return;
+        }
+        room.broadcast_text(m.data);
+    });
+    web.on_request([&](const http::request_view& req, http::response& res) {
+        if (req.path() == "/ws") {
+            room.upgrade(req, res);
+        } else if (req.path() == "/") {
+            res.header("Content-Type", "text/html; charset=utf-8").end(page);
+        } else {
+            res.status(404).header("Content-Type", "text/plain").end("Not Found\n");
+        }
+    });
+
+    std::error_code ec;
+    sluice::endpoint ep = sluice::endpoint::parse(host, port, ec);
+    if (ec) {
+        std::fprintf(stderr, "chat: bad address %s\n", host.c_str());
+        return 2;
+    }
+    if ((ec = web.listen(ep))) {
+        std::fprintf(stderr, "chat: listen on %s:%u: %s\n", host.c_str(), port,
+                     ec.message().c_str());
+        return 1;
+    }
+    auto stop = [&](int) {
+        web.close();
+        room.close_all(ws::close_code::going_away, "server stopping");
+        loop.stop();
+    };
+    loop.on_signal(SIGINT, stop);
+    loop.on_signal(SIGTERM, stop);
+    std::printf("chat: open http://%s:%u/ in two browser tabs (Ctrl-C stops)\n", host.c_str(),
+                port);
+    std::fflush(stdout);
+    loop.run();
+    loop.shutdown(std::chrono::seconds(1)); // lets the close frames go out
+    return 0;
+}
