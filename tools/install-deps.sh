@@ -21,3 +21,5 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The real WebSocket clients of the test suite: python3-websockets, Chromium, node's ws.
+bash "$(dirname "$0")/../tests/ws_clients/install.sh"

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Real-client conformance tests of sluice's WebSocket server.
+#
+#   bash tests/ws_clients/run.sh BUILD_DIR
+#
+# Starts BUILD_DIR/examples/ws_echo and BUILD_DIR/examples/chat on free
+# loopback ports, runs python_client.py and node_client.js against ws_echo and
+# chromium_chat.js against chat, prints one summary line per client and a
+# closing "ws_clients: N passed, N failed" line (counting the clients' checks),
+# and exits non-zero if any client failed or a server died. Only the servers it
+# started are stopped. Set WS_CLIENTS_NO_INSTALL=1 to skip install.sh.
+set -uo pipefail
+
+if [ $# -ne 1 ]; then
+    echo "usage: run.sh BUILD_DIR" >&2
+    exit 2
+fi
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+build="$(cd "$1" 2>/dev/null && pwd)" || { echo "run.sh: no build directory $1" >&2; exit 2; }
+ws_echo="$build/examples/ws_echo"
+chat="$build/examples/chat"
+for bin in "$ws_echo" "$chat"; do
+    [ -x "$bin" ] || { echo "run.sh: $bin is missing (build the examples first)" >&2; exit 2; }
+done
+
+if [ "${WS_CLIENTS_NO_INSTALL:-0}" != 1 ]; then
+    bash "$here/install.sh" || { echo "run.sh: install.sh failed" >&2; exit 1; }
+fi
+
+logs="$(mktemp -d "${TMPDIR:-/tmp}/sluice-ws-clients.XXXXXX")"
+pids=()
+
+stop_servers() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || continue
+    done
+    for pid in "${pids[@]}"; do
+        for _ in $(seq 1 20); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "run.sh: note: server pid $pid did not exit 2 s after SIGTERM; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null
+        fi
+        wait "$pid" 2>/dev/null
+    done
+    pids=()
+}
+trap 'stop_servers' EXIT
+trap 'stop_servers; exit 130' INT
+trap 'stop_servers; exit 143' TERM
+
+# Two distinct free loopback ports: bound together, then released.
+read -r echo_port chat_port < <(/usr/bin/python3 -c '
+import socket
+a = socket.socket(); a.bind(("127.0.0.1", 0))
+b = socket.socket(); b.bind(("127.0.0.1", 0))
+print(a.getsockname()[1], b.getsockname()[1])')
+[ -n "${chat_port:-}" ] || { echo "run.sh: could not find free ports" >&2; exit 1; }
+
+start_server() { # NAME BIN PORT -> sets server_pid
+    local name=$1 bin=$2 port=$3
+    "$bin" --port "$port" >"$logs/$name.log" 2>&1 &
+    server_pid=$!
+    pids+=("$server_pid")
+}
+
+server_log() { # NAME
+    echo "---- $1 output (last 40 lines of $logs/$1.log) ----"
+    tail -n 40 "$logs/$1.log"
+    echo "---- end of $1 output ----"
+}
+
+wait_listening() { # NAME PID PORT
+    local name=$1 pid=$2 port=$3
+    for _ in $(seq 1 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid"; local rc=$?
+            echo "run.sh: $name exited (status $rc) before accepting connections on port $port"
+            server_log "$name"
+            return 1
+        fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "run.sh: $name is not accepting connections on 127.0.0.1:$port after 10 s"
+    server_log "$name"
+    return 1
+}
+
+start_server ws_echo "$ws_echo" "$echo_port"; echo_pid=$server_pid
+start_server chat "$chat" "$chat_port"; chat_pid=$server_pid
+echo "run.sh: ws_echo pid $echo_pid on port $echo_port, chat pid $chat_pid on port $chat_port, logs in $logs"
+wait_listening ws_echo "$echo_pid" "$echo_port" || exit 1
+wait_listening chat "$chat_pid" "$chat_port" || exit 1
+
+summary=()
+total_passed=0
+total_failed=0
+any_failed=0
+
+run_client() { # NAME SERVER SERVER_PID TIMEOUT COMMAND...
+    local name=$1 server=$2 server_pid=$3 limit=$4
+    shift 4
+    echo
+    echo "==== $name ===="
+    local start=$SECONDS rc
+    timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$logs/$name.out"
+    rc=${PIPESTATUS[0]}
+    local secs=$((SECONDS - start))
+    # The client's own closing line: "NAME: N passed, N failed".
+    local counts p=0 f=0
+    counts="$(grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed$' "$logs/$name.out" | tail -n 1)"
+    if [[ $counts =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+        p=${BASH_REMATCH[1]}; f=${BASH_REMATCH[2]}
+    fi
+    local status=PASS note=""
+    if [ "$rc" -ne 0 ]; then
+        status=FAIL
+        [ "$rc" -eq 124 ] && note=" (timed out after ${limit} s)"
+        [ -z "$counts" ] && note="$note (exit status $rc, no result line)"
+        [ "$f" -eq 0 ] && f=1
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        local src
+        wait "$server_pid"; src=$?
+        status=FAIL
+        if [ "$src" -gt 128 ]; then
+            note="$note ($server died: signal $((src - 128)) $(kill -l $((src - 128)) 2>/dev/null))"
+        else
+            note="$note ($server exited with status $src)"
+        fi
+        [ "$f" -eq 0 ] && f=1
+    fi
+    total_passed=$((total_passed + p))
+    total_failed=$((total_failed + f))
+    if [ "$status" = FAIL ]; then
+        any_failed=1
+        server_log "$server"
+    fi
+    summary+=("$(printf '%-9s %s  %3d passed, %d failed  against %-7s %4d s%s' "$name" "$status" "$p" "$f" "$server" "$secs" "$note")")
+}
+
+run_client python ws_echo "$echo_pid" 900 /usr/bin/python3 "$here/python_client.py" "$echo_port"
+run_client node ws_echo "$echo_pid" 900 node "$here/node_client.js" "$echo_port"
+run_client chromium chat "$chat_pid" 240 node "$here/chromium_chat.js" "$chat_port"
+
+stop_servers
+echo
+for line in "${summary[@]}"; do echo "$line"; done
+echo "ws_clients: $total_passed passed, $total_failed failed"
+[ "$any_failed" -eq 0 ] && rm -rf "$logs"
+exit "$any_failed"
