@@ -52,4 +52,5 @@ for target in http_parser ws_frame; do
 done
 echo "== 5. benchmark smoke run"
 bash bench/echo/run.sh --smoke
+bash bench/ws/run.sh --smoke
 echo "all tests passed"
