@@ -133,9 +133,11 @@ struct shared_state final : sluice::detail::loop_resident {
     settings cfg;
     handlers h;
     conn_impl* first = nullptr; // open connections
-    // One reassembly buffer lent to whichever connection is receiving a message larger
-    // than a read (see codec::consume).
-    std::vector<std::uint8_t> spare;
+    // Reassembly buffers lent to the connections receiving a message larger than a read
+    // (see codec::consume): a few, so several large streams do not each fault in fresh
+    // pages per message.
+    std::vector<std::vector<std::uint8_t>> spares;
+    static constexpr std::size_t max_spares = 4;
     std::size_t open = 0;
     std::uint32_t refs = 1;
 };
@@ -387,8 +389,15 @@ class conn_impl final : public sluice::detail::timer_node {
     void feed(char* data, std::size_t n) {
         in_feed_ = true;
         std::uint8_t* p = reinterpret_cast<std::uint8_t*>(data);
+        std::vector<std::uint8_t> pool;
+        if (!sh_->spares.empty()) {
+            pool.swap(sh_->spares.back());
+            sh_->spares.pop_back();
+        }
         auto r = codec_.consume(
-            p, n, [this](const event& ev) { on_event(ev); }, &sh_->spare);
+            p, n, [this](const event& ev) { on_event(ev); }, &pool);
+        if (pool.capacity() != 0 && sh_->spares.size() < shared_state::max_spares)
+            sh_->spares.push_back(std::move(pool));
         in_feed_ = false;
         if (open_ && r.consumed < n) {
             // Paused (by pause() or a pull with no reader): keep the rest for later.
