@@ -9692,6 +9692,8 @@ struct shared_state final : sluice::detail::loop_resident {
     // pages per message.
     std::vector<std::vector<std::uint8_t>> spares;
     static constexpr std::size_t max_spares = 4;
+    // Frames that must be built before they are written (masked, fragmented, control).
+    std::string scratch;
     std::size_t open = 0;
     std::uint32_t refs = 1;
 };
@@ -9730,8 +9732,8 @@ class conn_impl final : public sluice::detail::timer_node {
     void drop_ref() noexcept {
         if (--refs_ == 0) delete this;
     }
-    // A counted reference that can move into a handler (the read handler holds one, so a
-    // completion queued after finish() still finds the connection).
+    // A counted reference, on the stack or moved into a handler (the read handler holds
+    // one, so a completion queued after finish() still finds the connection).
     struct ref {
         explicit ref(conn_impl* c) noexcept : c_(c) { c_->add_ref(); }
         ref(ref&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
@@ -9740,13 +9742,6 @@ class conn_impl final : public sluice::detail::timer_node {
         ~ref() {
             if (c_) c_->drop_ref();
         }
-        conn_impl* c_;
-    };
-    struct keep {
-        explicit keep(conn_impl* c) noexcept : c_(c) { c_->add_ref(); }
-        keep(const keep&) = delete;
-        keep& operator=(const keep&) = delete;
-        ~keep() { c_->drop_ref(); }
         conn_impl* c_;
     };
 
@@ -9770,9 +9765,12 @@ class conn_impl final : public sluice::detail::timer_node {
             return {};
         }
         if (ec != error::buffer_too_small) return ec;
-        std::string out; // masked (client) or fragmented: the payload must be transformed
+        // Masked (client) or fragmented: the payload must be transformed, into the
+        // endpoint's scratch buffer (write() copies only what the kernel does not take).
+        std::string& out = scratch();
         ec = codec_.encode_message(op, p, n, out);
         if (!ec) stream_.write(std::string_view(out));
+        if (out.capacity() > (std::size_t{1} << 20)) std::string().swap(out); // not kept
         return ec;
     }
 
@@ -9787,7 +9785,7 @@ class conn_impl final : public sluice::detail::timer_node {
 
     std::error_code control(opcode op, std::string_view payload) {
         if (!open_) return error::closed;
-        std::string out;
+        std::string& out = scratch();
         std::error_code ec = op == opcode::ping ? codec_.encode_ping(payload, out)
                                                 : codec_.encode_pong(payload, out);
         if (!ec) stream_.write(std::string_view(out));
@@ -9796,7 +9794,7 @@ class conn_impl final : public sluice::detail::timer_node {
 
     std::error_code close(std::uint16_t code, std::string_view reason) {
         if (!open_) return error::closed;
-        std::string out;
+        std::string& out = scratch();
         std::error_code ec = codec_.encode_close(code, reason, out);
         if (ec) return ec;
         stream_.write(std::string_view(out));
@@ -9813,7 +9811,7 @@ class conn_impl final : public sluice::detail::timer_node {
     // Drops the TCP connection now, without a close handshake.
     void abort(std::error_code why) {
         if (!open_) return;
-        keep k(this);
+        ref k(this);
         report(close_code::abnormal, {}, why);
         stream_.close();
         finish();
@@ -9821,7 +9819,7 @@ class conn_impl final : public sluice::detail::timer_node {
 
     // A client whose handshake failed: on_close hears why (the connection never opened).
     void fail_handshake(std::error_code ec) {
-        keep k(this);
+        ref k(this);
         report(close_code::abnormal, {}, ec);
         stream_.close();
     }
@@ -9873,6 +9871,11 @@ class conn_impl final : public sluice::detail::timer_node {
     conn_impl* prev = nullptr;
 
   private:
+    std::string& scratch() noexcept {
+        sh_->scratch.clear();
+        return sh_->scratch;
+    }
+
     bool over_cap(std::size_t more) const noexcept {
         const std::size_t cap = sh_->cfg.write.hard_cap, have = stream_.buffered_amount();
         return more > cap || have > cap - more;
@@ -9891,8 +9894,7 @@ class conn_impl final : public sluice::detail::timer_node {
         if (stash_ && !stash_->empty()) {
             if (feed_scheduled_) return;
             feed_scheduled_ = true;
-            add_ref();
-            sh_->lp->defer([this] {
+            sh_->lp->defer([this, k = ref(this)] {
                 feed_scheduled_ = false;
                 if (open_ && wants_input() && stash_ && !stash_->empty()) {
                     std::string held = std::move(*stash_);
@@ -9900,15 +9902,16 @@ class conn_impl final : public sluice::detail::timer_node {
                     feed(&held[0], held.size());
                     if (open_) pump();
                 }
-                drop_ref();
             });
             return;
         }
-        if (!reading_) {
-            reading_ = true;
-            stream_.read_start(
-                [r = ref(this)](std::error_code ec, std::string_view d) { r.c_->on_read(ec, d); });
-        }
+        if (!reading_) start_reading();
+    }
+
+    void start_reading() {
+        reading_ = true;
+        stream_.read_start(
+            [r = ref(this)](std::error_code ec, std::string_view d) { r.c_->on_read(ec, d); });
     }
 
     void stop_reading() {
@@ -9918,7 +9921,7 @@ class conn_impl final : public sluice::detail::timer_node {
     }
 
     void on_read(std::error_code ec, std::string_view d) {
-        keep k(this);
+        ref k(this);
         if (draining_) {
             if (ec) end_linger();
             return; // after the close: discarded
@@ -10019,7 +10022,7 @@ class conn_impl final : public sluice::detail::timer_node {
     // The end: unlink, stop everything, tell a pending reader, drop the "open" reference.
     void finish() {
         if (!open_) return;
-        // No `keep` here: the open reference is dropped last, so `this` lives through it
+        // No stack `ref` here: the open reference is dropped last, so `this` lives through it
         // (and GCC 12 reports nested counted references as use-after-free).
         open_ = false;
         stop_reading();
@@ -10046,9 +10049,7 @@ class conn_impl final : public sluice::detail::timer_node {
     void linger() {
         draining_ = true;
         stream_.shutdown_write();
-        reading_ = true;
-        stream_.read_start(
-            [r = ref(this)](std::error_code ec, std::string_view d) { r.c_->on_read(ec, d); });
+        start_reading();
         rearm(sh_->lp->now_us() + us(sh_->cfg.close_timeout));
     }
 
@@ -10084,7 +10085,7 @@ class conn_impl final : public sluice::detail::timer_node {
     void on_timer() override {
         if (draining_) return end_linger();
         if (!open_) return;
-        keep k(this);
+        ref k(this);
         const std::int64_t now = sh_->lp->now_us();
         if (closing_) { // the close handshake did not complete in time
             report(close_code::abnormal, {}, make_error_code(sluice::error::timed_out));
@@ -10247,7 +10248,7 @@ inline void conn_impl::open(std::string rest) {
     ++sh_->open;
     if (!rest.empty()) stash_ = new std::string(std::move(rest));
     {
-        keep k(this);
+        ref k(this);
         if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
         if (!open_) return;
         rearm(next_deadline(last_rx_));
