@@ -30,36 +30,15 @@ TEST_CASE("ws client: round trip of text and binary of every length form") {
 TEST_CASE("ws client: every frame is masked, with a fresh key each time") {
     // A raw server: answers the handshake, then records what the client sends.
     bounded_loop loop;
-    sluice::tcp_listener lst(loop);
-    std::uint16_t port = listen_loopback(lst);
-    sluice::tcp_stream peer;
-    std::string in;
-    lst.accept([&](std::error_code ec, sluice::tcp_stream s) {
-        REQUIRE_FALSE(ec);
-        peer = std::move(s);
-        peer.read_start([&](std::error_code e, std::string_view d) {
-            if (e) return;
-            in.append(d.data(), d.size());
-            std::size_t end = in.find("\r\n\r\n");
-            if (end != std::string::npos && in.rfind("GET", 0) == 0) {
-                std::string key;
-                std::size_t k = in.find("Sec-WebSocket-Key: ");
-                REQUIRE(k != std::string::npos);
-                key = in.substr(k + 19, 24);
-                peer.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                           "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-                           ws::compute_accept(key) + "\r\n\r\n");
-                in = "x\r\n\r\n" + in.substr(end + 4); // keep frames_after_head() usable
-            }
-        });
-    });
-    recording_client rc(loop, "ws://127.0.0.1:" + std::to_string(port) + "/");
+    raw_ws_server srv(loop);
+    recording_client rc(loop, srv.url());
     REQUIRE(loop.run_until([&] { return rc.opened; }));
     for (int i = 0; i < 20; ++i) CHECK_FALSE(rc.c.send_text("same"));
     CHECK_FALSE(rc.c.ping("p"));
-    REQUIRE(loop.run_until([&] { return frames_after_head(in).size() == 21; }));
+    // frames_after_head() skips the request head here.
+    REQUIRE(loop.run_until([&] { return frames_after_head(srv.in).size() == 21; }));
     std::set<std::string> keys;
-    std::string raw = in.substr(5);
+    std::string raw = srv.in.substr(srv.in.find("\r\n\r\n") + 4);
     std::size_t at = 0;
     for (int i = 0; i < 21; ++i) {
         ws::frame_header h;
@@ -72,7 +51,7 @@ TEST_CASE("ws client: every frame is masked, with a fresh key each time") {
         at += hl + h.length;
     }
     CHECK(keys.size() >= 20); // 21 random 32-bit keys: a repeat is a 1-in-10^7 event
-    for (auto& fr : frames_after_head(in))
+    for (auto& fr : frames_after_head(srv.in))
         if (fr.op == opcode::text) CHECK(fr.payload == "same");
 }
 
@@ -101,26 +80,8 @@ TEST_CASE("ws client: a server that answers wrongly fails the dial") {
     for (auto& r : rows) {
         CAPTURE(r.what);
         bounded_loop loop;
-        sluice::tcp_listener lst(loop);
-        std::uint16_t port = listen_loopback(lst);
-        sluice::tcp_stream peer;
-        std::string in;
-        lst.accept([&](std::error_code ec, sluice::tcp_stream s) {
-            REQUIRE_FALSE(ec);
-            peer = std::move(s);
-            peer.read_start([&](std::error_code e, std::string_view d) {
-                if (e) return;
-                in.append(d.data(), d.size());
-                if (in.find("\r\n\r\n") == std::string::npos) return;
-                std::size_t k = in.find("Sec-WebSocket-Key: ");
-                std::string a = r.answer;
-                std::size_t p = a.find("{ACCEPT}");
-                if (p != std::string::npos)
-                    a.replace(p, 8, ws::compute_accept(in.substr(k + 19, 24)));
-                peer.write(a);
-            });
-        });
-        recording_client rc(loop, "ws://127.0.0.1:" + std::to_string(port) + "/");
+        raw_ws_server srv(loop, r.answer);
+        recording_client rc(loop, srv.url());
         REQUIRE(loop.run_until([&] { return rc.closed; }));
         CHECK_FALSE(rc.opened);
         CHECK(rc.st.code == 1006);
@@ -146,13 +107,10 @@ TEST_CASE("ws client: refused connection, bad URL and wss:// end in on_close") {
 
 TEST_CASE("ws client: handshake timeout against a server that never answers") {
     bounded_loop loop;
-    sluice::tcp_listener lst(loop);
-    std::uint16_t port = listen_loopback(lst);
-    sluice::tcp_stream peer;
-    lst.accept([&](std::error_code, sluice::tcp_stream s) { peer = std::move(s); });
+    raw_ws_server srv(loop, ""); // accepts, never answers
     ws::client_options o;
     o.handshake_timeout = std::chrono::milliseconds(100);
-    recording_client rc(loop, "ws://127.0.0.1:" + std::to_string(port) + "/", o);
+    recording_client rc(loop, srv.url(), o);
     REQUIRE(loop.run_until([&] { return rc.closed; }));
     CHECK(rc.st.ec == sluice::error::timed_out);
 }
@@ -213,26 +171,10 @@ TEST_CASE("ws client: ping gets its pong") {
 
 TEST_CASE("ws client: writes beyond the hard cap are refused, not queued") {
     bounded_loop loop;
-    sluice::tcp_listener lst(loop);
-    std::uint16_t port = listen_loopback(lst);
-    sluice::tcp_stream peer;
-    std::string in;
-    lst.accept([&](std::error_code, sluice::tcp_stream s) {
-        peer = std::move(s);
-        peer.read_start([&](std::error_code e, std::string_view d) {
-            if (e) return;
-            in.append(d.data(), d.size());
-            if (in.find("\r\n\r\n") == std::string::npos) return;
-            std::size_t k = in.find("Sec-WebSocket-Key: ");
-            peer.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                       "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-                       ws::compute_accept(in.substr(k + 19, 24)) + "\r\n\r\n");
-            peer.read_stop(); // and never reads again
-        });
-    });
+    raw_ws_server srv(loop, std::string(good_101), false); // answers, then never reads
     ws::client_options o;
     o.settings.write.hard_cap = 4 << 20;
-    recording_client rc(loop, "ws://127.0.0.1:" + std::to_string(port) + "/", o);
+    recording_client rc(loop, srv.url(), o);
     REQUIRE(loop.run_until([&] { return rc.opened; }));
     std::string chunk(256 * 1024, 'z');
     std::error_code ec;

@@ -106,6 +106,49 @@ inline std::vector<wire_frame> frames_after_head(std::string_view in, bool* head
     return out;
 }
 
+inline constexpr std::string_view good_101 =
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Accept: {ACCEPT}\r\n\r\n";
+
+// A raw server for one client: once the request head is in, it writes `answer` with
+// {ACCEPT} replaced by the accept value of the request's key (an empty answer: never
+// answers), then keeps recording what the client sends, or stops reading.
+struct raw_ws_server {
+    sluice::tcp_listener lst;
+    sluice::tcp_stream peer;
+    std::string in;
+    std::uint16_t port = 0;
+    bool answered = false;
+
+    explicit raw_ws_server(sluice::loop& l, std::string answer = std::string(good_101),
+                           bool read_after_answer = true)
+        : lst(l) {
+        port = listen_loopback(lst);
+        lst.accept([this, answer = std::move(answer), read_after_answer](std::error_code ec,
+                                                                         sluice::tcp_stream s) {
+            REQUIRE_FALSE(ec);
+            peer = std::move(s);
+            peer.read_start(
+                [this, answer, read_after_answer](std::error_code e, std::string_view d) {
+                    if (e) return;
+                    in.append(d.data(), d.size());
+                    if (answered || answer.empty() || in.find("\r\n\r\n") == std::string::npos)
+                        return;
+                    answered = true;
+                    std::size_t k = in.find("Sec-WebSocket-Key: ");
+                    REQUIRE(k != std::string::npos);
+                    std::string a = answer;
+                    std::size_t p = a.find("{ACCEPT}");
+                    if (p != std::string::npos)
+                        a.replace(p, 8, ws::compute_accept(in.substr(k + 19, 24)));
+                    peer.write(a);
+                    if (!read_after_answer) peer.read_stop();
+                });
+        });
+    }
+    std::string url() const { return "ws://127.0.0.1:" + std::to_string(port) + "/"; }
+};
+
 // A sluice client that records what happens to it.
 struct recording_client {
     ws::connection c;
