@@ -1,10 +1,12 @@
 // HTTP "hello world" following the TechEmpower plaintext rules: GET /plaintext
 // answers 200 text/plain "Hello, World!" with Server and Date headers, keep-alive
 // and pipelining; anything else is 404. With --threads N it runs N loops on N
-// threads, each with its own listener on the same port (SO_REUSEPORT). SIGINT and
-// SIGTERM stop it.
+// threads (a sluice::loop_group, one http::server per loop), spread as in
+// echo_server: --spread reuseport|acceptor, --policy rr|least. SIGINT and SIGTERM
+// stop it.
 //
 //   http_hello [--port 8080] [--threads 1] [--backend epoll|poll|select]
+//              [--spread reuseport|acceptor] [--policy rr|least]
 #include <sluice.hpp>
 
 #include <csignal>
@@ -12,7 +14,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <thread>
 #include <vector>
 
 namespace http = sluice::http;
@@ -29,66 +30,50 @@ static void handle(const http::request_view& req, http::response& res) {
 int main(int argc, char** argv) {
     std::uint16_t port = 8080;
     sluice::backend backend = sluice::backend::automatic;
+    sluice::group_listen_options opt;
     int threads = 1;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--port"))
-            port = static_cast<std::uint16_t>(std::atoi(argv[i + 1]));
-        else if (!std::strcmp(argv[i], "--threads"))
-            threads = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--backend") &&
-                 sluice::parse_backend(argv[i + 1], backend)) {
-        } else {
+    for (int i = 1; i < argc; i += 2) {
+        const char* value = i + 1 < argc ? argv[i + 1] : "";
+        if (!std::strcmp(argv[i], "--port") && *value)
+            port = static_cast<std::uint16_t>(std::atoi(value));
+        else if (!std::strcmp(argv[i], "--threads") && *value)
+            threads = std::atoi(value);
+        else if (!(!std::strcmp(argv[i], "--backend") && sluice::parse_backend(value, backend)) &&
+                 !(!std::strcmp(argv[i], "--spread") && sluice::parse_spread(value, opt.spread)) &&
+                 !(!std::strcmp(argv[i], "--policy") && sluice::parse_policy(value, opt.policy))) {
             std::fprintf(stderr, "usage: http_hello [--port P] [--threads N] "
-                                 "[--backend epoll|poll|select]\n");
+                                 "[--backend epoll|poll|select] [--spread reuseport|acceptor] "
+                                 "[--policy rr|least]\n");
             return 2;
         }
     }
-    if (argc % 2 == 0) {
-        std::fprintf(stderr, "http_hello: missing value for %s\n", argv[argc - 1]);
-        return 2;
-    }
     if (threads < 1) threads = 1;
 
-    std::vector<std::unique_ptr<sluice::loop>> loops;
+    sluice::loop_group group(static_cast<std::size_t>(threads), backend);
+    if (auto ec = group.status()) {
+        std::fprintf(stderr, "http_hello: backend %s: %s\n", sluice::to_string(backend),
+                     ec.message().c_str());
+        return 1;
+    }
+    // One server per loop: a connection is served by the server of the loop it is on.
     std::vector<std::unique_ptr<http::server>> servers;
-    sluice::listen_options opt;
-    opt.reuse_port = threads > 1;
-    for (int i = 0; i < threads; ++i) {
-        loops.push_back(std::make_unique<sluice::loop>(backend));
-        if (auto ec = loops.back()->status()) {
-            std::fprintf(stderr, "http_hello: backend %s: %s\n", sluice::to_string(backend),
-                         ec.message().c_str());
-            return 1;
-        }
-        servers.push_back(std::make_unique<http::server>(*loops.back()));
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        servers.push_back(std::make_unique<http::server>(group.at(i)));
         servers.back()->on_request(handle);
-        if (auto ec = servers.back()->listen(sluice::endpoint::any_v4(port), opt)) {
-            std::fprintf(stderr, "http_hello: listen on port %u: %s\n", port, ec.message().c_str());
-            return 1;
-        }
     }
-    // Loop 0 (the main thread) owns the signals and tells every loop to stop.
-    auto stop_all = [&](int) {
-        for (std::size_t i = 0; i < loops.size(); ++i)
-            loops[i]->post([lp = loops[i].get(), srv = servers[i].get()] {
-                srv->close();
-                lp->stop();
-            });
+    auto on_connection = [&](sluice::tcp_stream s) {
+        servers[group.index_of(s.get_loop())]->serve(std::move(s));
     };
-    loops[0]->on_signal(SIGINT, stop_all);
-    loops[0]->on_signal(SIGTERM, stop_all);
-    std::printf("http_hello: listening on port %u, backend %s, %d thread(s)\n", port,
-                loops[0]->backend_name(), threads);
-    std::fflush(stdout);
-
-    std::vector<std::thread> workers;
-    for (int i = 1; i < threads; ++i) workers.emplace_back([&loops, i] { loops[i]->run(); });
-    loops[0]->run();
-    for (auto& t : workers) t.join();
-    for (std::size_t i = 0; i < loops.size(); ++i) {
-        servers[i].reset();
-        loops[i]->shutdown(std::chrono::seconds(1));
+    if (auto ec = group.listen(sluice::endpoint::any_v4(port), on_connection, opt)) {
+        std::fprintf(stderr, "http_hello: listen on port %u: %s\n", port, ec.message().c_str());
+        return 1;
     }
+    group.at(0).on_signal(SIGINT, [&](int) { group.stop(); });
+    group.at(0).on_signal(SIGTERM, [&](int) { group.stop(); });
+    std::printf("http_hello: listening on port %u, backend %s, %d thread(s)\n", port,
+                group.at(0).backend_name(), threads);
+    std::fflush(stdout);
+    group.run(std::chrono::seconds(1));
     std::printf("http_hello: stopped\n");
     return 0;
 }

@@ -8,6 +8,7 @@
 //   backend/   one small file per poller behind one narrow interface
 //   loop/      the loop: timers, posting, signals, thread pool
 //   handles/   tcp, unix, udp, timer
+//   group/     N loops on N threads sharing one port (SO_REUSEPORT or an acceptor)
 //   http/ ws/  protocol codecs (sans-I/O) and their helpers in util/
 #pragma once
 
@@ -25,6 +26,7 @@
 #include <sluice/handles/tcp.hpp>
 #include <sluice/handles/unix.hpp>
 #include <sluice/handles/udp.hpp>
+#include <sluice/group/loop_group.hpp>
 // protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket
 #include <sluice/http.hpp>
 #include <sluice/ws.hpp>

@@ -12,6 +12,7 @@
 //   backend/   one small file per poller behind one narrow interface
 //   loop/      the loop: timers, posting, signals, thread pool
 //   handles/   tcp, unix, udp, timer
+//   group/     N loops on N threads sharing one port (SO_REUSEPORT or an acceptor)
 //   http/ ws/  protocol codecs (sans-I/O) and their helpers in util/
 
 // ---- begin sluice/version.hpp ----
@@ -477,6 +478,17 @@ inline native_socket open_socket(int family, int type, std::error_code& ec) noex
 #endif
     ec.clear();
     return s;
+}
+
+inline std::error_code make_nonblocking(native_socket s) noexcept {
+    int fl = ::fcntl(s, F_GETFL, 0);
+    if (fl < 0) return last_error();
+    if (!(fl & O_NONBLOCK) && ::fcntl(s, F_SETFL, fl | O_NONBLOCK) < 0) return last_error();
+#if defined(SO_NOSIGPIPE)
+    int one = 1;
+    ::setsockopt(s, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    return {};
 }
 
 inline void close_socket(native_socket s) noexcept {
@@ -1858,6 +1870,18 @@ class loop {
         r->resident_prev = r->resident_next = nullptr;
     }
 
+    // Streams open on this loop (accepted, connecting or connected). Written by the loop
+    // thread only, readable from any thread: a loop group hands new connections to the
+    // loop with the fewest.
+    std::size_t open_streams() const noexcept {
+        return open_streams_.load(std::memory_order_relaxed);
+    }
+    // Single writer, so a relaxed load and store suffice (no locked instruction).
+    void count_stream(bool opened) noexcept {
+        std::size_t n = open_streams_.load(std::memory_order_relaxed);
+        open_streams_.store(opened ? n + 1 : n - 1, std::memory_order_relaxed);
+    }
+
     // Loop time in microseconds since an arbitrary epoch, updated after every wait.
     std::int64_t now_us() const noexcept { return now_us_; }
     // The current time rounded up to the next microsecond. Deadlines are computed
@@ -2180,6 +2204,7 @@ class loop {
     std::atomic<int> offloads_in_flight_{0};
     std::size_t handlers_run_ = 0;
     std::atomic<std::size_t> external_refs_{0};
+    std::atomic<std::size_t> open_streams_{0};
     std::atomic<bool> stop_requested_{false};
     bool shutting_down_ = false;
     std::unique_ptr<char[]> shared_buffer_;
@@ -2467,7 +2492,7 @@ class stream_impl final : public io_object {
         close_after_flush = 64,
     };
 
-    using io_object::io_object;
+    explicit stream_impl(loop& l) : io_object(l) { l.count_stream(true); }
 
     stream_ext& ext() {
         if (!ext_) ext_.reset(new stream_ext(this));
@@ -2793,6 +2818,7 @@ class stream_impl final : public io_object {
             ext_->on_drain = nullptr;
         }
         flags_ = 0;
+        loop_->count_stream(false);
         loop_->retire(this);
     }
 
@@ -3000,13 +3026,22 @@ struct listen_options {
 
 namespace detail {
 
+// A stream on `l` for a connected, non-blocking socket.
+inline stream_impl* adopt_connected(loop& l, native_socket s) {
+    auto* impl = new stream_impl(l);
+    impl->fd_ = s;
+    impl->flags_ = stream_impl::connected;
+    l.adopt(impl);
+    return impl;
+}
+
 class listener_impl final : public io_object, public timer_node {
   public:
     using io_object::io_object;
     using accept_handler = unique_function<void(std::error_code, stream_impl*)>;
 
     void on_ready(unsigned) override {
-        for (int batch = 0; batch < 64 && accept_cb_ && !closed(); ++batch) {
+        for (int batch = 0; batch < 64 && (accept_cb_ || handoff_) && !closed(); ++batch) {
             std::error_code ec;
             native_socket s = platform::accept_socket(fd_, nullptr, nullptr, ec);
             if (ec) {
@@ -3020,10 +3055,11 @@ class listener_impl final : public io_object, public timer_node {
                 }
                 continue; // ECONNABORTED and friends: that client is gone, try the next
             }
-            auto* impl = new stream_impl(*loop_);
-            impl->fd_ = s;
-            impl->flags_ = stream_impl::connected;
-            loop_->adopt(impl);
+            if (handoff_) { // the socket goes to another loop (see loop_group)
+                handoff_(s);
+                continue;
+            }
+            stream_impl* impl = adopt_connected(*loop_, s);
             // The handler is moved out while it runs: it may close this listener or
             // start another accept; it is put back only if neither happened.
             accept_handler h = std::move(accept_cb_);
@@ -3034,12 +3070,13 @@ class listener_impl final : public io_object, public timer_node {
     }
 
     void on_timer() override {
-        if (accept_cb_ && !closed()) loop_->watch(this, ev_read);
+        if ((accept_cb_ || handoff_) && !closed()) loop_->watch(this, ev_read);
     }
 
     void close_with(std::error_code reason) override {
         if (closed()) return;
         loop_->unschedule(this);
+        handoff_ = nullptr;
         if (accept_cb_) {
             accept_handler h = std::move(accept_cb_);
             loop_->defer([h = std::move(h), reason]() mutable { h(reason, nullptr); });
@@ -3067,6 +3104,9 @@ class listener_impl final : public io_object, public timer_node {
         return {};
     }
 
+    // Set instead of accept_cb_: every accepted socket is passed on raw, without a
+    // stream on this loop (the caller owns it from then on).
+    unique_function<void(native_socket)> handoff_;
     accept_handler accept_cb_;
     bool continuous_ = false;
     std::size_t backoffs_ = 0;
@@ -3219,6 +3259,18 @@ class tcp_stream : public stream {
     tcp_stream() noexcept = default;
     explicit tcp_stream(loop& l) : stream(l) {}
     explicit tcp_stream(detail::stream_impl* accepted) noexcept : stream(accepted) {}
+
+    // Takes ownership of a connected socket made elsewhere (accepted on another thread,
+    // inherited, or from another library) and runs it on `l`. The socket is made
+    // non-blocking; it is closed if that fails.
+    static tcp_stream adopt(loop& l, native_socket s, std::error_code& ec) {
+        ec = platform::make_nonblocking(s);
+        if (ec) {
+            platform::close_socket(s);
+            return tcp_stream();
+        }
+        return tcp_stream(detail::adopt_connected(l, s));
+    }
 
     // Connects to the first address that accepts, trying them in order.
     template <class H>
@@ -3528,6 +3580,225 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
 
 } // namespace sluice
 // ---- end sluice/handles/udp.hpp ----
+// ---- begin sluice/group/loop_group.hpp ----
+// sluice — a group of loops, one per thread, serving one listening port.
+//
+// Two ways to spread connections over the loops:
+//   spread::reuse_port  every loop has its own listening socket on the port
+//                       (SO_REUSEPORT): the kernel picks a loop per connection by a
+//                       hash of the addresses. No cross-thread traffic at all, but
+//                       the kernel neither knows nor cares how busy each loop is.
+//   spread::acceptor    loop 0 accepts (Netty's "boss") and hands each socket to a
+//                       worker loop chosen by a policy: round robin, or the loop
+//                       with the fewest open streams. One post() per connection.
+// Each connection then lives on one loop for its whole life, so its handlers never
+// need a lock; the connection handler runs on that loop's thread (on several threads
+// at once for different connections: it must be safe to call concurrently).
+//
+//   sluice::loop_group group(4);
+//   group.listen(sluice::endpoint::any_v4(8080), [](sluice::tcp_stream s) { ... });
+//   group.at(0).on_signal(SIGINT, [&](int) { group.stop(); });
+//   group.run(); // returns once stop() was called and every loop has shut down
+
+
+#include <atomic>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace sluice {
+
+enum class spread { reuse_port, acceptor };
+enum class handoff_policy { round_robin, least_connections };
+
+// Command-line names: "reuseport" | "acceptor", and "rr" | "least".
+inline bool parse_spread(std::string_view name, spread& out) noexcept {
+    if (name == "reuseport") return out = spread::reuse_port, true;
+    if (name == "acceptor") return out = spread::acceptor, true;
+    return false;
+}
+inline bool parse_policy(std::string_view name, handoff_policy& out) noexcept {
+    if (name == "rr") return out = handoff_policy::round_robin, true;
+    if (name == "least") return out = handoff_policy::least_connections, true;
+    return false;
+}
+
+struct group_listen_options {
+    sluice::spread spread = sluice::spread::reuse_port;
+    handoff_policy policy = handoff_policy::round_robin; // spread::acceptor only
+    // spread::acceptor: whether loop 0 also serves connections, or only accepts.
+    bool acceptor_serves = true;
+    listen_options listen;
+};
+
+class loop_group {
+  public:
+    using connection_handler = unique_function<void(tcp_stream)>;
+
+    explicit loop_group(std::size_t loops, backend b = backend::automatic)
+        : in_flight_(loops ? loops : 1), handed_(loops ? loops : 1) {
+        if (loops == 0) loops = 1;
+        for (std::size_t i = 0; i < loops; ++i) {
+            loops_.push_back(std::make_unique<loop>(b));
+            if (!status_) status_ = loops_.back()->status();
+        }
+    }
+    loop_group(const loop_group&) = delete;
+    loop_group& operator=(const loop_group&) = delete;
+
+    // Non-empty when a loop could not start its backend.
+    std::error_code status() const noexcept { return status_; }
+    std::size_t size() const noexcept { return loops_.size(); }
+    loop& at(std::size_t i) { return *loops_[i]; }
+    // The index of loop `l` in this group, or size() when it is not one of them.
+    std::size_t index_of(const loop* l) const noexcept {
+        for (std::size_t i = 0; i < loops_.size(); ++i)
+            if (loops_[i].get() == l) return i;
+        return loops_.size();
+    }
+
+    // Starts listening; call before run(), from the thread that will call run().
+    // `on_connection` runs on the thread of the loop that owns each new stream.
+    std::error_code listen(const endpoint& ep, connection_handler on_connection,
+                           const group_listen_options& opt = {}) {
+        if (status_) return status_;
+        if (!listeners_.empty()) return make_error_code(error::already_open);
+        handler_ = std::move(on_connection);
+        options_ = opt;
+        if (opt.spread == spread::reuse_port) {
+            listen_options lo = opt.listen;
+            lo.reuse_port = loops_.size() > 1;
+            endpoint bound = ep;
+            for (std::size_t i = 0; i < loops_.size(); ++i) {
+                listeners_.emplace_back(*loops_[i]);
+                if (auto ec = listeners_.back().listen(bound, lo)) return fail(ec);
+                // Port 0: every later socket joins the port the kernel chose first.
+                if (bound.port() == 0) {
+                    std::error_code ec;
+                    bound = listeners_.back().local_endpoint(ec);
+                    if (ec) return fail(ec);
+                }
+                listeners_.back().accept_each([this, i](std::error_code ec, tcp_stream s) {
+                    if (ec) return;
+                    ++handed_[i]; // loop i's thread only
+                    handler_(std::move(s));
+                });
+            }
+            return {};
+        }
+        listeners_.emplace_back(*loops_[0]);
+        if (auto ec = listeners_.back().listen(ep, opt.listen)) return fail(ec);
+        listeners_.back().impl()->handoff_ = [this](native_socket s) { hand_off(s); };
+        loops_[0]->watch(listeners_.back().impl(), detail::ev_read);
+        return {};
+    }
+
+    // The local address of the (first) listening socket, e.g. to learn a port 0 choice.
+    endpoint local_endpoint(std::error_code& ec) const {
+        if (listeners_.empty()) {
+            ec = make_error_code(error::not_open);
+            return {};
+        }
+        return listeners_.front().local_endpoint(ec);
+    }
+
+    // Runs loop 0 on the calling thread and every other loop on a thread of its own,
+    // until stop(); then each loop shuts down on its own thread, letting queued writes
+    // flush for up to `grace`. Returns when all threads are done.
+    void run(std::chrono::milliseconds grace = std::chrono::seconds(1)) {
+        std::vector<std::thread> threads;
+        for (std::size_t i = 1; i < loops_.size(); ++i)
+            threads.emplace_back([this, i, grace] { run_one(i, grace); });
+        run_one(0, grace);
+        for (auto& t : threads) t.join();
+    }
+
+    // Thread-safe: every loop returns from run() after its current batch (a stop()
+    // before run() makes run() return after one turn).
+    void stop() noexcept {
+        for (auto& l : loops_) l->stop();
+    }
+
+    // Streams open on loop i, plus connections handed to it and not yet adopted.
+    std::size_t connections(std::size_t i) const noexcept {
+        return loops_[i]->open_streams() + in_flight_[i].load(std::memory_order_relaxed);
+    }
+    // Connections each loop was given since listen() (for tests and stats; read it
+    // after run() returned).
+    std::size_t handed(std::size_t i) const noexcept { return handed_[i]; }
+
+  private:
+    std::error_code fail(std::error_code ec) {
+        listeners_.clear();
+        return ec;
+    }
+
+    // Each loop shuts down on its own thread: that closes its listener, too.
+    void run_one(std::size_t i, std::chrono::milliseconds grace) {
+        loop& l = *loops_[i];
+        {
+            // A worker with no connection yet has nothing registered; keep it running
+            // so that connections handed to it later are served.
+            auto guard = l.keep_alive();
+            l.run();
+        }
+        l.shutdown(grace);
+    }
+
+    std::size_t choose() {
+        const std::size_t n = loops_.size();
+        const std::size_t first = (options_.acceptor_serves || n == 1) ? 0 : 1;
+        const std::size_t count = n - first;
+        if (options_.policy == handoff_policy::round_robin) return first + (next_++ % count);
+        // Least connections; ties go round robin so an idle group still spreads.
+        std::size_t best = first + (next_++ % count);
+        std::size_t best_load = connections(best);
+        for (std::size_t k = 0; k < count; ++k) {
+            std::size_t i = first + k;
+            std::size_t c = connections(i);
+            if (c < best_load) best = i, best_load = c;
+        }
+        return best;
+    }
+
+    // Acceptor thread (loop 0).
+    void hand_off(native_socket s) {
+        std::size_t i = choose();
+        ++handed_[i];
+        if (i == 0) {
+            handler_(tcp_stream(detail::adopt_connected(*loops_[0], s)));
+            return;
+        }
+        in_flight_[i].fetch_add(1, std::memory_order_relaxed);
+        // The socket is closed if the worker is gone before it runs this.
+        struct owned {
+            native_socket fd;
+            explicit owned(native_socket f) : fd(f) {}
+            owned(owned&& o) noexcept : fd(std::exchange(o.fd, invalid_socket)) {}
+            ~owned() { platform::close_socket(fd); }
+        };
+        loop* worker = loops_[i].get();
+        worker->post([this, i, worker, sock = owned(s)]() mutable {
+            tcp_stream stream(
+                detail::adopt_connected(*worker, std::exchange(sock.fd, invalid_socket)));
+            in_flight_[i].fetch_sub(1, std::memory_order_relaxed);
+            handler_(std::move(stream));
+        });
+    }
+
+    std::vector<std::unique_ptr<loop>> loops_;
+    std::vector<std::atomic<std::size_t>> in_flight_;
+    std::vector<std::size_t> handed_;     // element i: written by one thread only
+    std::vector<tcp_listener> listeners_; // destroyed before loops_
+    connection_handler handler_;
+    group_listen_options options_;
+    std::size_t next_ = 0;
+    std::error_code status_;
+};
+
+} // namespace sluice
+// ---- end sluice/group/loop_group.hpp ----
 // protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket
 // ---- begin sluice/http.hpp ----
 // sluice — HTTP/1.1, sans-I/O: parser, serializer, URL and CORS helpers.
@@ -6674,6 +6945,13 @@ class server {
             c->accept(std::move(st));
         });
         return {};
+    }
+
+    // Serves a connection accepted elsewhere (a loop_group, an inherited socket). The
+    // stream must belong to this server's loop; the connection limit applies.
+    void serve(tcp_stream st) {
+        if (st.get_loop() != core_->loop_) return; // wrong loop: closed by st's destructor
+        core_->accept(std::move(st));
     }
 
     endpoint local_endpoint(std::error_code& ec) const {

@@ -19,13 +19,22 @@ struct listen_options {
 
 namespace detail {
 
+// A stream on `l` for a connected, non-blocking socket.
+inline stream_impl* adopt_connected(loop& l, native_socket s) {
+    auto* impl = new stream_impl(l);
+    impl->fd_ = s;
+    impl->flags_ = stream_impl::connected;
+    l.adopt(impl);
+    return impl;
+}
+
 class listener_impl final : public io_object, public timer_node {
   public:
     using io_object::io_object;
     using accept_handler = unique_function<void(std::error_code, stream_impl*)>;
 
     void on_ready(unsigned) override {
-        for (int batch = 0; batch < 64 && accept_cb_ && !closed(); ++batch) {
+        for (int batch = 0; batch < 64 && (accept_cb_ || handoff_) && !closed(); ++batch) {
             std::error_code ec;
             native_socket s = platform::accept_socket(fd_, nullptr, nullptr, ec);
             if (ec) {
@@ -39,10 +48,11 @@ class listener_impl final : public io_object, public timer_node {
                 }
                 continue; // ECONNABORTED and friends: that client is gone, try the next
             }
-            auto* impl = new stream_impl(*loop_);
-            impl->fd_ = s;
-            impl->flags_ = stream_impl::connected;
-            loop_->adopt(impl);
+            if (handoff_) { // the socket goes to another loop (see loop_group)
+                handoff_(s);
+                continue;
+            }
+            stream_impl* impl = adopt_connected(*loop_, s);
             // The handler is moved out while it runs: it may close this listener or
             // start another accept; it is put back only if neither happened.
             accept_handler h = std::move(accept_cb_);
@@ -53,12 +63,13 @@ class listener_impl final : public io_object, public timer_node {
     }
 
     void on_timer() override {
-        if (accept_cb_ && !closed()) loop_->watch(this, ev_read);
+        if ((accept_cb_ || handoff_) && !closed()) loop_->watch(this, ev_read);
     }
 
     void close_with(std::error_code reason) override {
         if (closed()) return;
         loop_->unschedule(this);
+        handoff_ = nullptr;
         if (accept_cb_) {
             accept_handler h = std::move(accept_cb_);
             loop_->defer([h = std::move(h), reason]() mutable { h(reason, nullptr); });
@@ -86,6 +97,9 @@ class listener_impl final : public io_object, public timer_node {
         return {};
     }
 
+    // Set instead of accept_cb_: every accepted socket is passed on raw, without a
+    // stream on this loop (the caller owns it from then on).
+    unique_function<void(native_socket)> handoff_;
     accept_handler accept_cb_;
     bool continuous_ = false;
     std::size_t backoffs_ = 0;

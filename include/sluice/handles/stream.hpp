@@ -71,7 +71,7 @@ class stream_impl final : public io_object {
         close_after_flush = 64,
     };
 
-    using io_object::io_object;
+    explicit stream_impl(loop& l) : io_object(l) { l.count_stream(true); }
 
     stream_ext& ext() {
         if (!ext_) ext_.reset(new stream_ext(this));
@@ -397,6 +397,7 @@ class stream_impl final : public io_object {
             ext_->on_drain = nullptr;
         }
         flags_ = 0;
+        loop_->count_stream(false);
         loop_->retire(this);
     }
 

@@ -12,6 +12,18 @@ class tcp_stream : public stream {
     explicit tcp_stream(loop& l) : stream(l) {}
     explicit tcp_stream(detail::stream_impl* accepted) noexcept : stream(accepted) {}
 
+    // Takes ownership of a connected socket made elsewhere (accepted on another thread,
+    // inherited, or from another library) and runs it on `l`. The socket is made
+    // non-blocking; it is closed if that fails.
+    static tcp_stream adopt(loop& l, native_socket s, std::error_code& ec) {
+        ec = platform::make_nonblocking(s);
+        if (ec) {
+            platform::close_socket(s);
+            return tcp_stream();
+        }
+        return tcp_stream(detail::adopt_connected(l, s));
+    }
+
     // Connects to the first address that accepts, trying them in order.
     template <class H>
     void connect(const endpoint& ep, H&& handler) {

@@ -1142,6 +1142,13 @@ class server {
         return {};
     }
 
+    // Serves a connection accepted elsewhere (a loop_group, an inherited socket). The
+    // stream must belong to this server's loop; the connection limit applies.
+    void serve(tcp_stream st) {
+        if (st.get_loop() != core_->loop_) return; // wrong loop: closed by st's destructor
+        core_->accept(std::move(st));
+    }
+
     endpoint local_endpoint(std::error_code& ec) const {
         return core_->listener_.local_endpoint(ec);
     }

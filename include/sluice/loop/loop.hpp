@@ -277,6 +277,18 @@ class loop {
         r->resident_prev = r->resident_next = nullptr;
     }
 
+    // Streams open on this loop (accepted, connecting or connected). Written by the loop
+    // thread only, readable from any thread: a loop group hands new connections to the
+    // loop with the fewest.
+    std::size_t open_streams() const noexcept {
+        return open_streams_.load(std::memory_order_relaxed);
+    }
+    // Single writer, so a relaxed load and store suffice (no locked instruction).
+    void count_stream(bool opened) noexcept {
+        std::size_t n = open_streams_.load(std::memory_order_relaxed);
+        open_streams_.store(opened ? n + 1 : n - 1, std::memory_order_relaxed);
+    }
+
     // Loop time in microseconds since an arbitrary epoch, updated after every wait.
     std::int64_t now_us() const noexcept { return now_us_; }
     // The current time rounded up to the next microsecond. Deadlines are computed
@@ -599,6 +611,7 @@ class loop {
     std::atomic<int> offloads_in_flight_{0};
     std::size_t handlers_run_ = 0;
     std::atomic<std::size_t> external_refs_{0};
+    std::atomic<std::size_t> open_streams_{0};
     std::atomic<bool> stop_requested_{false};
     bool shutting_down_ = false;
     std::unique_ptr<char[]> shared_buffer_;

@@ -77,6 +77,17 @@ inline native_socket open_socket(int family, int type, std::error_code& ec) noex
     return s;
 }
 
+inline std::error_code make_nonblocking(native_socket s) noexcept {
+    int fl = ::fcntl(s, F_GETFL, 0);
+    if (fl < 0) return last_error();
+    if (!(fl & O_NONBLOCK) && ::fcntl(s, F_SETFL, fl | O_NONBLOCK) < 0) return last_error();
+#if defined(SO_NOSIGPIPE)
+    int one = 1;
+    ::setsockopt(s, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    return {};
+}
+
 inline void close_socket(native_socket s) noexcept {
     if (s != invalid_socket)
         ::close(s); // no retry on EINTR: the fd is released either way on Linux
