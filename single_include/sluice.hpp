@@ -491,6 +491,38 @@ inline std::error_code make_nonblocking(native_socket s) noexcept {
     return {};
 }
 
+#if defined(MSG_NOSIGNAL)
+inline constexpr int send_flags = MSG_NOSIGNAL;
+#else
+inline constexpr int send_flags = 0; // SO_NOSIGPIPE was set at creation
+#endif
+
+// The hot path's calls below return bytes (>= 0) or -errno, so a successful read or
+// write builds no std::error_code (whose default constructor is an out-of-line call
+// into the C++ runtime for system_category()).
+inline const std::error_category& system_errors() noexcept {
+    static const std::error_category& cat = std::system_category();
+    return cat;
+}
+inline bool would_block_errno(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK; }
+
+inline std::ptrdiff_t recv_raw(native_socket s, void* data, std::size_t size) noexcept {
+    for (;;) {
+        ssize_t r = ::recv(s, data, size, 0);
+        if (r >= 0) return r;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+// One buffer: send(), which the kernel handles with less work than sendmsg().
+inline std::ptrdiff_t send_raw(native_socket s, const void* data, std::size_t size) noexcept {
+    for (;;) {
+        ssize_t r = ::send(s, data, size, send_flags);
+        if (r >= 0) return r;
+        if (errno != EINTR) return -errno;
+    }
+}
+
 inline void close_socket(native_socket s) noexcept {
     if (s != invalid_socket)
         ::close(s); // no retry on EINTR: the fd is released either way on Linux
@@ -507,12 +539,6 @@ inline std::error_code pending_socket_error(native_socket s) noexcept {
     if (::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return last_error();
     return {err, std::system_category()};
 }
-
-#if defined(MSG_NOSIGNAL)
-inline constexpr int send_flags = MSG_NOSIGNAL;
-#else
-inline constexpr int send_flags = 0; // SO_NOSIGPIPE was set at creation
-#endif
 
 // Gathered send of up to `count` buffers; returns bytes sent (0 with ec set on error,
 // ec would_block when the socket buffer is full). EINTR is retried here.
@@ -2298,7 +2324,7 @@ class basic_handle {
         if (!impl_->loop_) return make_error_code(error::loop_gone);
         if (impl_->closed()) return make_error_code(error::not_open);
         if (impl_->loop_->status()) return impl_->loop_->status();
-        return {};
+        return {0, platform::system_errors()}; // `{}` would call into the runtime
     }
     // Delivers a failure to start `h` (never inline); a dead loop drops it.
     void fail(io_handler&& h, std::error_code ec) {
@@ -2547,12 +2573,18 @@ class stream_impl final : public io_object {
     void do_read() {
         char* buf = read_buf_ ? read_buf_ : loop_->shared_buffer();
         std::size_t cap = read_buf_ ? read_len_ : loop::shared_buffer_size;
-        std::error_code ec;
-        std::size_t n = platform::recv_some(fd_, buf, cap, ec);
-        if (ec && platform::would_block(ec)) return;
-        if (!ec && n == 0 && cap != 0) {
-            flags_ |= eof_seen;
-            ec = make_error_code(error::eof);
+        std::ptrdiff_t r = platform::recv_raw(fd_, buf, cap);
+        std::error_code ec(0, platform::system_errors());
+        std::size_t n = 0;
+        if (r < 0) {
+            if (platform::would_block_errno(static_cast<int>(-r))) return;
+            ec.assign(static_cast<int>(-r), platform::system_errors());
+        } else {
+            n = static_cast<std::size_t>(r);
+            if (n == 0 && cap != 0) {
+                flags_ |= eof_seen;
+                ec = make_error_code(error::eof);
+            }
         }
         if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
         deliver_read(ec, n, false);
@@ -2578,7 +2610,9 @@ class stream_impl final : public io_object {
 
     // ---- writing ----
 
-    void write(const const_buffer* bufs, std::size_t count, io_handler done, shared_bytes* shared) {
+    // `done` by reference: the public overloads hand it down without a move per layer.
+    void write(const const_buffer* bufs, std::size_t count, io_handler&& done,
+               shared_bytes* shared) {
         std::size_t total = 0;
         for (std::size_t i = 0; i < count; ++i) total += bufs[i].size;
         std::size_t buffered = ext_ ? ext_->buffered : 0;
@@ -2590,7 +2624,21 @@ class stream_impl final : public io_object {
             return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
 
         std::size_t sent = 0;
-        if (buffered == 0 && (flags_ & connected)) {
+        if (buffered == 0 && (flags_ & connected) && count == 1) {
+            // Fastest path: one buffer, nothing queued (an echo, a response).
+            std::ptrdiff_t r = platform::send_raw(fd_, bufs[0].data, total);
+            if (r < 0 && !platform::would_block_errno(static_cast<int>(-r)))
+                return loop_->complete(std::move(done),
+                                       {static_cast<int>(-r), platform::system_errors()}, 0);
+            if (r > 0) {
+                sent = static_cast<std::size_t>(r);
+                if (ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
+            }
+            if (sent == total) {
+                if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, total);
+                return;
+            }
+        } else if (buffered == 0 && (flags_ & connected)) {
             // Fast path: nothing queued, so these bytes may go out now, in order.
             std::error_code ec;
             std::size_t first = 0, skip = 0;
@@ -2894,14 +2942,14 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     // Sends all the bytes, in order with every other write: handler(ec, n) once they
     // are all handed to the kernel (optional). Copies only what cannot be sent now.
     void write(const_buffer data, io_handler handler = nullptr) {
-        write(&data, 1, std::move(handler));
+        write_impl(&data, 1, std::move(handler));
     }
     void write(std::string_view data, io_handler handler = nullptr) {
-        write(const_buffer(data), std::move(handler));
+        const_buffer b(data);
+        write_impl(&b, 1, std::move(handler));
     }
     void write(const const_buffer* bufs, std::size_t count, io_handler handler = nullptr) {
-        if (auto ec = unusable()) return fail(std::move(handler), ec);
-        impl_->write(bufs, count, std::move(handler), nullptr);
+        write_impl(bufs, count, std::move(handler));
     }
     // Zero-copy for data shared between many streams (broadcast): queues a reference.
     void write(shared_bytes data, io_handler handler = nullptr) {
@@ -2989,6 +3037,11 @@ class stream : public detail::basic_handle<detail::stream_impl> {
 
   protected:
     explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_); }
+
+    void write_impl(const const_buffer* bufs, std::size_t count, io_handler&& handler) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        impl_->write(bufs, count, std::move(handler), nullptr);
+    }
 
     template <class H>
     void connect_to(std::vector<endpoint> targets, H&& handler) {

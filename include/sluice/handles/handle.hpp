@@ -47,7 +47,7 @@ class basic_handle {
         if (!impl_->loop_) return make_error_code(error::loop_gone);
         if (impl_->closed()) return make_error_code(error::not_open);
         if (impl_->loop_->status()) return impl_->loop_->status();
-        return {};
+        return {0, platform::system_errors()}; // `{}` would call into the runtime
     }
     // Delivers a failure to start `h` (never inline); a dead loop drops it.
     void fail(io_handler&& h, std::error_code ec) {

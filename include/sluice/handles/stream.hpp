@@ -126,12 +126,18 @@ class stream_impl final : public io_object {
     void do_read() {
         char* buf = read_buf_ ? read_buf_ : loop_->shared_buffer();
         std::size_t cap = read_buf_ ? read_len_ : loop::shared_buffer_size;
-        std::error_code ec;
-        std::size_t n = platform::recv_some(fd_, buf, cap, ec);
-        if (ec && platform::would_block(ec)) return;
-        if (!ec && n == 0 && cap != 0) {
-            flags_ |= eof_seen;
-            ec = make_error_code(error::eof);
+        std::ptrdiff_t r = platform::recv_raw(fd_, buf, cap);
+        std::error_code ec(0, platform::system_errors());
+        std::size_t n = 0;
+        if (r < 0) {
+            if (platform::would_block_errno(static_cast<int>(-r))) return;
+            ec.assign(static_cast<int>(-r), platform::system_errors());
+        } else {
+            n = static_cast<std::size_t>(r);
+            if (n == 0 && cap != 0) {
+                flags_ |= eof_seen;
+                ec = make_error_code(error::eof);
+            }
         }
         if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
         deliver_read(ec, n, false);
@@ -157,7 +163,9 @@ class stream_impl final : public io_object {
 
     // ---- writing ----
 
-    void write(const const_buffer* bufs, std::size_t count, io_handler done, shared_bytes* shared) {
+    // `done` by reference: the public overloads hand it down without a move per layer.
+    void write(const const_buffer* bufs, std::size_t count, io_handler&& done,
+               shared_bytes* shared) {
         std::size_t total = 0;
         for (std::size_t i = 0; i < count; ++i) total += bufs[i].size;
         std::size_t buffered = ext_ ? ext_->buffered : 0;
@@ -169,7 +177,21 @@ class stream_impl final : public io_object {
             return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
 
         std::size_t sent = 0;
-        if (buffered == 0 && (flags_ & connected)) {
+        if (buffered == 0 && (flags_ & connected) && count == 1) {
+            // Fastest path: one buffer, nothing queued (an echo, a response).
+            std::ptrdiff_t r = platform::send_raw(fd_, bufs[0].data, total);
+            if (r < 0 && !platform::would_block_errno(static_cast<int>(-r)))
+                return loop_->complete(std::move(done),
+                                       {static_cast<int>(-r), platform::system_errors()}, 0);
+            if (r > 0) {
+                sent = static_cast<std::size_t>(r);
+                if (ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
+            }
+            if (sent == total) {
+                if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, total);
+                return;
+            }
+        } else if (buffered == 0 && (flags_ & connected)) {
             // Fast path: nothing queued, so these bytes may go out now, in order.
             std::error_code ec;
             std::size_t first = 0, skip = 0;
@@ -473,14 +495,14 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     // Sends all the bytes, in order with every other write: handler(ec, n) once they
     // are all handed to the kernel (optional). Copies only what cannot be sent now.
     void write(const_buffer data, io_handler handler = nullptr) {
-        write(&data, 1, std::move(handler));
+        write_impl(&data, 1, std::move(handler));
     }
     void write(std::string_view data, io_handler handler = nullptr) {
-        write(const_buffer(data), std::move(handler));
+        const_buffer b(data);
+        write_impl(&b, 1, std::move(handler));
     }
     void write(const const_buffer* bufs, std::size_t count, io_handler handler = nullptr) {
-        if (auto ec = unusable()) return fail(std::move(handler), ec);
-        impl_->write(bufs, count, std::move(handler), nullptr);
+        write_impl(bufs, count, std::move(handler));
     }
     // Zero-copy for data shared between many streams (broadcast): queues a reference.
     void write(shared_bytes data, io_handler handler = nullptr) {
@@ -568,6 +590,11 @@ class stream : public detail::basic_handle<detail::stream_impl> {
 
   protected:
     explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_); }
+
+    void write_impl(const const_buffer* bufs, std::size_t count, io_handler&& handler) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        impl_->write(bufs, count, std::move(handler), nullptr);
+    }
 
     template <class H>
     void connect_to(std::vector<endpoint> targets, H&& handler) {

@@ -88,6 +88,38 @@ inline std::error_code make_nonblocking(native_socket s) noexcept {
     return {};
 }
 
+#if defined(MSG_NOSIGNAL)
+inline constexpr int send_flags = MSG_NOSIGNAL;
+#else
+inline constexpr int send_flags = 0; // SO_NOSIGPIPE was set at creation
+#endif
+
+// The hot path's calls below return bytes (>= 0) or -errno, so a successful read or
+// write builds no std::error_code (whose default constructor is an out-of-line call
+// into the C++ runtime for system_category()).
+inline const std::error_category& system_errors() noexcept {
+    static const std::error_category& cat = std::system_category();
+    return cat;
+}
+inline bool would_block_errno(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK; }
+
+inline std::ptrdiff_t recv_raw(native_socket s, void* data, std::size_t size) noexcept {
+    for (;;) {
+        ssize_t r = ::recv(s, data, size, 0);
+        if (r >= 0) return r;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+// One buffer: send(), which the kernel handles with less work than sendmsg().
+inline std::ptrdiff_t send_raw(native_socket s, const void* data, std::size_t size) noexcept {
+    for (;;) {
+        ssize_t r = ::send(s, data, size, send_flags);
+        if (r >= 0) return r;
+        if (errno != EINTR) return -errno;
+    }
+}
+
 inline void close_socket(native_socket s) noexcept {
     if (s != invalid_socket)
         ::close(s); // no retry on EINTR: the fd is released either way on Linux
@@ -104,12 +136,6 @@ inline std::error_code pending_socket_error(native_socket s) noexcept {
     if (::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return last_error();
     return {err, std::system_category()};
 }
-
-#if defined(MSG_NOSIGNAL)
-inline constexpr int send_flags = MSG_NOSIGNAL;
-#else
-inline constexpr int send_flags = 0; // SO_NOSIGPIPE was set at creation
-#endif
 
 // Gathered send of up to `count` buffers; returns bytes sent (0 with ec set on error,
 // ec would_block when the socket buffer is full). EINTR is retried here.
