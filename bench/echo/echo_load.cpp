@@ -101,8 +101,8 @@ int main(int argc, char** argv) {
         }
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("messages/s %.0f MB/s %.2f errors %lld connections %d size %zu\n", messages / secs,
-                bytes / secs / 1e6, errors, connections, size);
+    std::printf("messages/s %.0f MB/s %.2f errors %lld connections %d size %zu messages %lld\n",
+                messages / secs, bytes / secs / 1e6, errors, connections, size, messages);
     for (auto& c : conns) close(c.fd);
     return errors == 0 && messages > 0 ? 0 : 1;
 }

@@ -77,7 +77,18 @@ done
 for key in "${!samples[@]}"; do
   rate[$key]=$(echo ${samples[$key]} | tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
 done
-[ $smoke = 1 ] && { echo "echo smoke: every server answered, every byte checked"; exit 0; }
+# Machine-readable results for bench/run.sh's summary (both modes).
+tsv=$out/echo.tsv
+tsv_names=(sluice epoll libuv libevent asio asio-coro)
+: > "$tsv"
+for w in "${workloads[@]}"; do
+  set -- $w
+  label="echo $1 B x $2"; [ "$1" = 16384 ] && label="echo 16 KiB x $2"
+  for i in "${!servers[@]}"; do
+    printf '%s\t%s\t%s\tmsg/s\thigher\n' "$label" "${tsv_names[$i]}" "${rate[${servers[$i]},$1,$2]}" >> "$tsv"
+  done
+done
+[ $smoke = 1 ] && { echo "echo smoke: every server answered, every byte checked; wrote $tsv"; exit 0; }
 
 mkdir -p docs/bench
 md=docs/bench/echo.md
@@ -89,13 +100,16 @@ md=docs/bench/echo.md
   echo "rotated each round); server on core 0, load on core 1;"
   echo "one message in flight per connection, every byte verified. Regenerate: \`bash bench/echo/run.sh\`."
   echo
-  echo "Messages per second:"
+  echo "Messages per second, and MB/s of echoed payload:"
   echo
   echo "| server | 64 B x 1 | 64 B x 100 | 16 KiB x 1 | 16 KiB x 100 |"
   echo "|---|---:|---:|---:|---:|"
   for i in "${!servers[@]}"; do
     s=${servers[$i]}; row="| ${names[$i]} |"
-    for w in "${workloads[@]}"; do set -- $w; row="$row ${rate[$s,$1,$2]} |"; done
+    for w in "${workloads[@]}"; do
+      set -- $w
+      row="$row ${rate[$s,$1,$2]} ($(awk -v r="${rate[$s,$1,$2]}" -v b="$1" 'BEGIN{printf "%.1f", r*b/1e6}') MB/s) |"
+    done
     echo "$row"
   done
   echo
