@@ -1,0 +1,39 @@
+// Standalone asio: schedule, cancel and fire N one-shot timers (the workload is
+// described in timers_common.h). A vector of asio::steady_timer, each expires_after()
+// then async_wait(); cancel() completes the wait with operation_aborted, delivered by
+// io_context::poll().
+//   asio_timers [--timers N]
+#include <asio.hpp>
+
+#include "timers_common.h"
+
+#include <chrono>
+#include <vector>
+
+int main(int argc, char** argv) {
+    bench_init(argc, argv);
+    const long n = B.n;
+    asio::io_context io(1);
+    std::vector<asio::steady_timer> timers;
+    timers.reserve(static_cast<std::size_t>(n));
+
+    int64_t t0 = now_ns();
+    for (long i = 0; i < n; ++i) {
+        timers.emplace_back(io);
+        asio::steady_timer& t = timers.back();
+        t.expires_after(std::chrono::microseconds(offset_us(i)));
+        t.async_wait([i](const asio::error_code& ec) { timer_done(i, ec ? 1 : 0); });
+    }
+    int64_t t1 = now_ns();
+    int64_t scheduled = wall_ns();
+    for (long i = 1; i < n; i += 2) timers[static_cast<std::size_t>(i)].cancel();
+    io.poll(); // runs the operation_aborted completions
+    int64_t t2 = now_ns();
+
+    sleep_past_deadlines(scheduled);
+    B.firing = 1;
+    int64_t t3 = now_ns();
+    io.run();
+    int64_t t4 = now_ns();
+    return bench_report("asio", 1, t0, t1, t2, t3, t4);
+}
