@@ -2489,7 +2489,10 @@ struct write_entry {
 // pays one pointer for it.
 struct stream_ext final : timer_node {
     explicit stream_ext(stream_impl* o) : owner(o) {}
-    void on_timer() override;
+    // Declared inline, not only defined so: a virtual function declared without it is the
+    // class's key function, and GCC then emits the vtable, and everything it reaches, in
+    // every translation unit that includes the header.
+    inline void on_timer() override;
 
     stream_impl* owner;
     std::deque<write_entry> queue;
@@ -10012,7 +10015,7 @@ struct shared_state final : sluice::detail::loop_resident {
     shared_state& operator=(const shared_state&) = delete;
     // The loop is being destroyed without shutdown(): let every open connection go,
     // without calling anyone (the loop drops its own pending handlers uncalled too).
-    void on_loop_exit() noexcept override;
+    inline void on_loop_exit() noexcept override; // see stream_ext::on_timer
 
     loop* lp; // null once the loop is gone
     settings cfg;
@@ -11052,13 +11055,16 @@ class connect_op final : public sluice::detail::io_op<connect_op> {
 inline detail::read_op read(const connection& c) noexcept { return detail::read_op(c); }
 
 // Dials url; the connection is in pull mode (read it with ws::read).
-inline task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
+// A template only to be compiled where used (see sluice::resolve in coro/io.hpp).
+template <class Unused = void>
+task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
     co_return co_await detail::connect_op(l, url, opt);
 }
 // Not a default argument: GCC 12 copies a class-type default argument created inside a
 // coroutine's co_await expression bytewise, which breaks its strings.
-inline task<result<connection>> async_connect(loop& l, std::string url) {
-    return async_connect(l, std::move(url), client_options{});
+template <class Unused = void>
+task<result<connection>> async_connect(loop& l, std::string url) {
+    return async_connect<Unused>(l, std::move(url), client_options{});
 }
 
 } // namespace sluice::ws
@@ -11409,16 +11415,22 @@ detail::offload_op<std::decay_t<F>> offload(F&& f) {
 // before the hop.
 inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
 
+// The coroutines below are templates only so that they are compiled where they are
+// used: GCC 12 emits the body of every inline, non-template coroutine (with local
+// linkage) in each translation unit that merely includes the header.
+
 // Resolves host:port on the thread pool.
-inline task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
-                                                   int socktype = SOCK_STREAM) {
+template <class Unused = void>
+task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
+                                            int socktype = SOCK_STREAM) {
     result<std::vector<endpoint>> r;
     r.value = co_await offload([&] { return resolve_now(host, port, socktype, r.ec); });
     co_return r;
 }
 
 // Resolves, then connects to the first address that accepts.
-inline task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
+template <class Unused = void>
+task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
     auto r = co_await resolve(std::move(host), port);
     if (r.ec) co_return r.ec;
     co_return co_await connect(s, std::move(r.value));

@@ -339,16 +339,22 @@ detail::offload_op<std::decay_t<F>> offload(F&& f) {
 // before the hop.
 inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
 
+// The coroutines below are templates only so that they are compiled where they are
+// used: GCC 12 emits the body of every inline, non-template coroutine (with local
+// linkage) in each translation unit that merely includes the header.
+
 // Resolves host:port on the thread pool.
-inline task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
-                                                   int socktype = SOCK_STREAM) {
+template <class Unused = void>
+task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
+                                            int socktype = SOCK_STREAM) {
     result<std::vector<endpoint>> r;
     r.value = co_await offload([&] { return resolve_now(host, port, socktype, r.ec); });
     co_return r;
 }
 
 // Resolves, then connects to the first address that accepts.
-inline task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
+template <class Unused = void>
+task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
     auto r = co_await resolve(std::move(host), port);
     if (r.ec) co_return r.ec;
     co_return co_await connect(s, std::move(r.value));

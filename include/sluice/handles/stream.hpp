@@ -42,7 +42,10 @@ struct write_entry {
 // pays one pointer for it.
 struct stream_ext final : timer_node {
     explicit stream_ext(stream_impl* o) : owner(o) {}
-    void on_timer() override;
+    // Declared inline, not only defined so: a virtual function declared without it is the
+    // class's key function, and GCC then emits the vtable, and everything it reaches, in
+    // every translation unit that includes the header.
+    inline void on_timer() override;
 
     stream_impl* owner;
     std::deque<write_entry> queue;

@@ -127,7 +127,7 @@ struct shared_state final : sluice::detail::loop_resident {
     shared_state& operator=(const shared_state&) = delete;
     // The loop is being destroyed without shutdown(): let every open connection go,
     // without calling anyone (the loop drops its own pending handlers uncalled too).
-    void on_loop_exit() noexcept override;
+    inline void on_loop_exit() noexcept override; // see stream_ext::on_timer
 
     loop* lp; // null once the loop is gone
     settings cfg;

@@ -126,13 +126,16 @@ class connect_op final : public sluice::detail::io_op<connect_op> {
 inline detail::read_op read(const connection& c) noexcept { return detail::read_op(c); }
 
 // Dials url; the connection is in pull mode (read it with ws::read).
-inline task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
+// A template only to be compiled where used (see sluice::resolve in coro/io.hpp).
+template <class Unused = void>
+task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
     co_return co_await detail::connect_op(l, url, opt);
 }
 // Not a default argument: GCC 12 copies a class-type default argument created inside a
 // coroutine's co_await expression bytewise, which breaks its strings.
-inline task<result<connection>> async_connect(loop& l, std::string url) {
-    return async_connect(l, std::move(url), client_options{});
+template <class Unused = void>
+task<result<connection>> async_connect(loop& l, std::string url) {
+    return async_connect<Unused>(l, std::move(url), client_options{});
 }
 
 } // namespace sluice::ws
