@@ -5915,6 +5915,7 @@ inline void cors_decision::evaluate(const cors_policy& policy, const message& re
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -6106,6 +6107,24 @@ class server_core {
     std::string batch_;           // gathered output of the connection being processed
     std::string scratch_;         // response heads
     date_cache dates_;
+    // "HTTP/1.1 200 OK", Server and Date, the start of most responses: serialized and
+    // checked when the date changes (at most once a second) instead of per response.
+    std::string ok_head_;
+    std::uint64_t ok_head_date_ = ~std::uint64_t(0);
+    bool ok_head_valid_ = false;
+    const std::string* ok_head() {
+        std::string_view date = dates_.now();
+        if (dates_.formats() != ok_head_date_) {
+            ok_head_date_ = dates_.formats();
+            ok_head_.clear();
+            serializer<std::string> sr(ok_head_);
+            sr.status_line(200);
+            if (!settings_.server_name.empty()) sr.header("Server", settings_.server_name);
+            sr.header("Date", date);
+            ok_head_valid_ = !sr.error();
+        }
+        return ok_head_valid_ ? &ok_head_ : nullptr;
+    }
     server_session* sessions_ = nullptr; // intrusive list
     std::size_t count_ = 0;
     std::size_t rejected_ = 0;
@@ -6820,26 +6839,45 @@ inline void build_head(server_core& c, response_slot& sl, std::string& h, std::i
         sl.has_server = sl.has_date = sl.has_type = false;
         length = 0;
     }
-    serializer<std::string> sr(h);
-    sr.status_line(sl.status, sl.reason.empty() ? std::string_view() : std::string_view(sl.reason));
-    if (!sl.has_server && !c.settings_.server_name.empty())
-        sr.header("Server", c.settings_.server_name);
-    if (!sl.has_date) sr.header("Date", c.dates_.now());
-    h += sl.headers;
+    const std::string* common =
+        sl.status == 200 && sl.reason.empty() && !sl.has_server && !sl.has_date ? c.ok_head()
+                                                                                : nullptr;
+    if (common) {
+        h.assign(*common);
+    } else {
+        serializer<std::string> sr(h);
+        sr.status_line(sl.status,
+                       sl.reason.empty() ? std::string_view() : std::string_view(sl.reason));
+        if (!sl.has_server && !c.settings_.server_name.empty())
+            sr.header("Server", c.settings_.server_name);
+        if (!sl.has_date) sr.header("Date", c.dates_.now());
+    }
+    h += sl.headers; // checked by response::header
+    // The framing and Connection fields are the library's own: composed, not checked.
+    char tail[96];
+    std::size_t n = 0;
+    auto put = [&](std::string_view piece) {
+        std::memcpy(tail + n, piece.data(), piece.size());
+        n += piece.size();
+    };
     const bool bodyless = sl.status < 200 || sl.status == 204 || sl.status == 304;
     if (!bodyless) {
-        if (length >= 0)
-            sr.content_length(static_cast<std::uint64_t>(length));
-        else if (sl.minor >= 1)
-            sr.chunked();
-        else
+        if (length >= 0) {
+            put("Content-Length: ");
+            n += format_uint(static_cast<std::uint64_t>(length), tail + n);
+            put("\r\n");
+        } else if (sl.minor >= 1) {
+            put("Transfer-Encoding: chunked\r\n");
+        } else {
             sl.close = true; // HTTP/1.0 stream: delimited by the close
+        }
     }
     if (sl.close)
-        sr.header("Connection", "close");
+        put("Connection: close\r\n");
     else if (sl.minor == 0)
-        sr.header("Connection", "keep-alive");
-    sr.end_head();
+        put("Connection: keep-alive\r\n");
+    put("\r\n");
+    h.append(tail, n);
 }
 
 } // namespace detail
