@@ -4,7 +4,7 @@
 #   2. g++, include/ headers, -Werror: the whole suite (every backend, consumers)
 #   3. clang++, the single header only, ASan+UBSan, -Werror: the whole suite again
 #   4. the parser fuzzers (HTTP, WebSocket) for a bounded time each
-#   5. the echo benchmark in smoke mode: every peer server answers, every byte checks
+#   5. every benchmark suite in smoke mode: every peer server answers, every byte checks
 # Usage: bash tools/test.sh            (FUZZ_SECONDS=N to change step 4's budget)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +50,6 @@ for target in http_parser ws_frame; do
   runs=$(grep -o 'number_of_executed_units: [0-9]*' "build/fuzz/$target.log" | grep -o '[0-9]*$')
   echo "fuzz $target: ${secs}s, ${runs} inputs, no crash"
 done
-echo "== 5. benchmark smoke run"
-bash bench/echo/run.sh --smoke
-bash bench/ws/run.sh --smoke
+echo "== 5. benchmark smoke run (every suite; every server answers, every byte checks)"
+bash bench/run.sh --smoke
 echo "all tests passed"
