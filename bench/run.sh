@@ -9,13 +9,16 @@
 #   bash bench/run.sh --smoke    CI: every suite in its short mode; no ratio is asserted,
 #                                but every server must answer and every byte must check
 #   bash bench/run.sh --threads N   the multi-core suite with N loops (default: nproc)
+#   bash bench/run.sh --only "echo http"   re-run some suites, then the summary from the
+#                                results the others left in build/bench/ (--only summary: none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=full; threads=()
+mode=full; threads=(); only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) mode=smoke ;;
     --threads) threads=(--threads "$2"); shift ;;
+    --only) only=$2; shift ;;
     *) echo "usage: bash bench/run.sh [--smoke] [--threads N]" >&2; exit 2 ;;
   esac
   shift
@@ -25,7 +28,10 @@ flag=(); [ $mode = smoke ] && flag=(--smoke)
   export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq gnuplot-nox >/dev/null; }; }
 
 suites=(echo http timers idle compile multicore instructions ws)
-for s in "${suites[@]}"; do
+# shellcheck disable=SC2206 # split on purpose
+[ -n "$only" ] && suites=($only)
+[ "$only" = summary ] && suites=()
+for s in "${suites[@]+"${suites[@]}"}"; do
   echo "=== bench/$s"
   start=$(date +%s)
   if [ "$s" = multicore ]; then
@@ -92,6 +98,10 @@ out.append("")
 out.append("![summary](summary.png)\n")
 
 out.append("## The aims of issue 5, against this run\n")
+out.append("Throughput aims compare rates (sluice / peer). The same aims are also shown for the "
+           "server's CPU time per message or request, as peer / sluice (1.2 = sluice spends "
+           "1/1.2 of the peer's CPU), because on this 2-core machine one load-generator thread "
+           "is often the ceiling for every efficient server, and then the rates cannot differ.\n")
 out.append("| aim | workload | measured | met |")
 out.append("|---|---|---:|---|")
 for w in rows:
@@ -101,8 +111,13 @@ for w in rows:
         r = ratio(w, peer)
         if r is None:
             continue
+        label = f"sluice/{peer} {op} {target}"
+        if w.endswith("server CPU"):
+            if op != ">=":
+                continue
+            r, label = 1 / r, f"{peer}/sluice CPU {op} {target}"
         met = r >= target if op == ">=" else r <= target
-        out.append(f"| sluice/{peer} {op} {target} | {w} | {r:.2f} | {'yes' if met else '**no**'} |")
+        out.append(f"| {label} | {w} | {r:.2f} | {'yes' if met else '**no**'} |")
 out.append("")
 out.append("Pages: [echo](echo.md), [http](http.md), [timers](timers.md), [idle memory](idle.md), "
            "[compile time and size](compile.md), [multi-core](multicore.md), "

@@ -54,7 +54,12 @@ fi
 # identical runs, which no single number survives.
 rounds=${ROUNDS:-3}
 [ $smoke = 1 ] && rounds=1
-declare -A rate samples
+declare -A rate samples cpu cpu_samples
+# The server's own CPU time (user + system, from /proc) per echoed message: on this
+# machine one load-generator thread can be the bottleneck, and then every efficient
+# server shows about the same rate; what each spends per message still differs.
+tck=$(getconf CLK_TCK)
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 port=7300
 for round in $(seq "$rounds"); do
   for k in "${!servers[@]}"; do
@@ -66,9 +71,13 @@ for round in $(seq "$rounds"); do
     for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
     for w in "${workloads[@]}"; do
       set -- $w
+      t0=$(cpu_ticks $pid)
       line=$($pin_load "$out/echo_load" --port $port --size "$1" --connections "$2" --seconds "$secs") || {
         echo "FAIL: $s size $1 connections $2: ${line:-no output}"; kill $pid 2>/dev/null; exit 1; }
+      t1=$(cpu_ticks $pid)
       samples[$s,$1,$2]="${samples[$s,$1,$2]:-} $(echo "$line" | awk '{print $2}')"
+      cpu_samples[$s,$1,$2]="${cpu_samples[$s,$1,$2]:-} $(echo "$line" | awk -v t=$((t1 - t0)) -v hz="$tck" \
+        '{for (i = 1; i < NF; i++) if ($i == "messages") m = $(i + 1)} END {printf "%.2f", m ? t * 1e6 / hz / m : 0}')"
       printf 'round %d %-16s %6s B x %3s conn: %s\n' "$round" "$s" "$1" "$2" "$line"
     done
     kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
@@ -76,6 +85,7 @@ for round in $(seq "$rounds"); do
 done
 for key in "${!samples[@]}"; do
   rate[$key]=$(echo ${samples[$key]} | tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+  cpu[$key]=$(echo ${cpu_samples[$key]} | tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
 done
 # Machine-readable results for bench/run.sh's summary (both modes).
 tsv=$out/echo.tsv
@@ -86,6 +96,9 @@ for w in "${workloads[@]}"; do
   label="echo $1 B x $2"; [ "$1" = 16384 ] && label="echo 16 KiB x $2"
   for i in "${!servers[@]}"; do
     printf '%s\t%s\t%s\tmsg/s\thigher\n' "$label" "${tsv_names[$i]}" "${rate[${servers[$i]},$1,$2]}" >> "$tsv"
+  done
+  for i in "${!servers[@]}"; do
+    printf '%s, server CPU\t%s\t%s\tus/msg\tlower\n' "$label" "${tsv_names[$i]}" "${cpu[${servers[$i]},$1,$2]}" >> "$tsv"
   done
 done
 [ $smoke = 1 ] && { echo "echo smoke: every server answered, every byte checked; wrote $tsv"; exit 0; }
@@ -110,6 +123,18 @@ md=docs/bench/echo.md
       set -- $w
       row="$row ${rate[$s,$1,$2]} ($(awk -v r="${rate[$s,$1,$2]}" -v b="$1" 'BEGIN{printf "%.1f", r*b/1e6}') MB/s) |"
     done
+    echo "$row"
+  done
+  echo
+  echo "Server CPU time (user + system, from /proc/PID/stat) per echoed message, in µs. One"
+  echo "load-generator thread can be the bottleneck here, and then every efficient server shows"
+  echo "about the same rate; this column still shows what each server spent per message:"
+  echo
+  echo "| server | 64 B x 1 | 64 B x 100 | 16 KiB x 1 | 16 KiB x 100 |"
+  echo "|---|---:|---:|---:|---:|"
+  for i in "${!servers[@]}"; do
+    s=${servers[$i]}; row="| ${names[$i]} |"
+    for w in "${workloads[@]}"; do set -- $w; row="$row ${cpu[$s,$1,$2]} |"; done
     echo "$row"
   done
   echo

@@ -171,15 +171,30 @@ fi
 
 # Several rounds, the server order rotated each round; each cell reports the median of its
 # rounds (bench/echo saw up to 35% between identical passes on a 2-vCPU machine).
-declare -A rate samples
+declare -A rate samples cpu cpu_samples
+# The server's CPU time (user + system, from /proc; nginx: master and worker) per
+# request. One wrk thread on one core can be the ceiling for every efficient server;
+# what each server spent per request still differs.
+tck=$(getconf CLK_TCK)
+cpu_ticks() {
+  local p t=0
+  for p in "$1" $(pgrep -P "$1" || true); do
+    t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo $t
+}
 for round in $(seq "$rounds"); do
   for k in "${!servers[@]}"; do
     s=${servers[$(( (k + round - 1) % ${#servers[@]} ))]}
     start "$s"
     check "$s" "before measuring"
     for w in "${workloads[@]}"; do
+      t0=$(cpu_ticks $pid)
       r=$(measure "$s" "$w") || exit 1
+      t1=$(cpu_ticks $pid)
       samples[$s,$w]="${samples[$s,$w]:-} $r"
+      cpu_samples[$s,$w]="${cpu_samples[$s,$w]:-} $(awk -v t=$((t1 - t0)) -v hz="$tck" \
+        '/requests in/ {printf "%.3f", ($1 > 0 ? t * 1e6 / hz / $1 : 0)}' "$work/wrk.out")"
       printf 'round %d %-9s :%d %-19s %9s req/s\n' "$round" "$s" $port "$w" "$r"
     done
     check "$s" "after measuring"
@@ -188,7 +203,10 @@ for round in $(seq "$rounds"); do
 done
 # shellcheck disable=SC2086 # the samples are split on purpose
 median() { printf '%s\n' $1 | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-for key in "${!samples[@]}"; do rate[$key]=$(median "${samples[$key]}"); done
+for key in "${!samples[@]}"; do
+  rate[$key]=$(median "${samples[$key]}")
+  cpu[$key]=$(median "${cpu_samples[$key]}")
+done
 for s in "${servers[@]}"; do
   for w in "${workloads[@]}"; do [ -n "${rate[$s,$w]:-}" ] || { echo "FAIL: no result for $s, $w"; exit 1; }; done
 done
@@ -197,6 +215,7 @@ tsv=$out/http.tsv
 : >"$tsv"
 for w in "${workloads[@]}"; do
   for s in "${servers[@]}"; do printf '%s\t%s\t%s\treq/s\thigher\n' "$w" "$s" "${rate[$s,$w]}" >>"$tsv"; done
+  for s in "${servers[@]}"; do printf '%s, server CPU\t%s\t%s\tus/req\tlower\n' "$w" "$s" "${cpu[$s,$w]}" >>"$tsv"; done
 done
 [ $smoke = 1 ] && { echo "http smoke: every server passed curl, check.py and wrk without errors; wrote $tsv"; exit 0; }
 
@@ -247,6 +266,17 @@ md=docs/bench/http.md
       row="$row $(awk -v a="${rate[sluice,$w]}" -v b="${rate[$s,$w]}" 'BEGIN{printf "%.2f", a/b}') |"
     done
     echo "$row"
+  done
+  echo
+  echo "Server CPU time (user + system, from /proc/PID/stat; nginx: master and worker) per"
+  echo "request, in µs: what each server spent, whatever the client's ceiling."
+  echo
+  echo "| server | ${workloads[0]} | ${workloads[1]} | sluice / server, keep-alive | sluice / server, pipelined |"
+  echo "|---|---:|---:|---:|---:|"
+  for s in "${servers[@]}"; do
+    echo "| $s | ${cpu[$s,${workloads[0]}]} | ${cpu[$s,${workloads[1]}]} |" \
+      "$(awk -v a="${cpu[sluice,${workloads[0]}]}" -v b="${cpu[$s,${workloads[0]}]}" 'BEGIN{printf "%.2f", (b > 0 ? a/b : 0)}') |" \
+      "$(awk -v a="${cpu[sluice,${workloads[1]}]}" -v b="${cpu[$s,${workloads[1]}]}" 'BEGIN{printf "%.2f", (b > 0 ? a/b : 0)}') |"
   done
   echo
   echo "![requests per second](http.png)"
