@@ -12,15 +12,9 @@ cd "$(dirname "$0")/../.."
 smoke=0; secs=${SECONDS_PER_CELL:-5}
 [ "${1:-}" = "--smoke" ] && { smoke=1; secs=1; }
 
-need=()
-[ -f /usr/include/uv.h ] || need+=(libuv1-dev)
-[ -f /usr/include/asio.hpp ] || need+=(libasio-dev)
-[ -f /usr/include/event2/event.h ] || need+=(libevent-dev)
-[ $smoke = 1 ] || command -v gnuplot >/dev/null || need+=(gnuplot-nox)
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+bench_install_peers
+[ $smoke = 1 ] || bench_install gnuplot:gnuplot-nox
 
 out=build/bench
 mkdir -p "$out"
@@ -84,8 +78,8 @@ for round in $(seq "$rounds"); do
   done
 done
 for key in "${!samples[@]}"; do
-  rate[$key]=$(echo ${samples[$key]} | tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
-  cpu[$key]=$(echo ${cpu_samples[$key]} | tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+  rate[$key]=$(bench_median "${samples[$key]}")
+  cpu[$key]=$(bench_median "${cpu_samples[$key]}")
 done
 # Machine-readable results for bench/run.sh's summary (both modes).
 tsv=$out/echo.tsv

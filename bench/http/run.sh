@@ -28,18 +28,9 @@ case "${1:-}" in
   *) echo "usage: bash bench/http/run.sh [--smoke]" >&2; exit 2 ;;
 esac
 
-need=()
-[ -f /usr/include/uv.h ] || need+=(libuv1-dev)
-[ -f /usr/include/asio.hpp ] || need+=(libasio-dev)
-[ -f /usr/include/event2/event.h ] || need+=(libevent-dev)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
-for tool in wrk curl; do command -v "$tool" >/dev/null || need+=("$tool"); done
-[ -x /usr/bin/python3 ] || need+=(python3)
-[ $smoke = 1 ] || command -v gnuplot >/dev/null || need+=(gnuplot-nox)
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+bench_install_peers nginx:nginx wrk:wrk curl:curl python3:python3
+[ $smoke = 1 ] || bench_install gnuplot:gnuplot-nox
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
 # Built in parallel: sluice's server alone takes several seconds.
@@ -72,42 +63,8 @@ stop() {
 }
 trap 'stop; rm -rf "$work"' EXIT
 
-# Request-only pipelining script: wrk calls request() once per write, and with no
-# response() callback it stays as fast as without a script.
-cat >"$work/pipeline.lua" <<'LUA'
-init = function(args)
-  local r = {}
-  for i = 1, tonumber(args[1]) do r[i] = wrk.format("GET", "/plaintext") end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
+bench_pipeline_lua "$work/pipeline.lua"
 
-nginx_conf() {
-  cat <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx.error.log error;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    client_body_temp_path $work;
-    proxy_temp_path $work;
-    fastcgi_temp_path $work;
-    uwsgi_temp_path $work;
-    scgi_temp_path $work;
-    server {
-        listen 127.0.0.1:$1;
-        location = /plaintext {
-            default_type text/plain;
-            return 200 "Hello, World!";
-        }
-    }
-}
-CONF
-}
 
 # Servers run one at a time, each on the next free port from 21000 up, and are stopped by
 # their own PID (taskset execs the server, and nginx runs with daemon off, so $! is it).
@@ -119,7 +76,7 @@ start() {
   [ $port -le 21999 ] || { echo "FAIL: no free port in 21000-21999"; exit 1; }
   log="$out/http_$1.log"
   if [ "$1" = nginx ]; then
-    nginx_conf $port >"$work/nginx.conf"
+    bench_nginx_conf 1 $port "$work" >"$work/nginx.conf"
     $pin_server "$nginx" -p "$work" -e "$work/nginx.error.log" -c "$work/nginx.conf" >"$log" 2>&1 &
   else
     $pin_server "$out/${bin[$1]}" --port $port >"$log" 2>&1 &
@@ -201,11 +158,9 @@ for round in $(seq "$rounds"); do
     stop
   done
 done
-# shellcheck disable=SC2086 # the samples are split on purpose
-median() { printf '%s\n' $1 | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 for key in "${!samples[@]}"; do
-  rate[$key]=$(median "${samples[$key]}")
-  cpu[$key]=$(median "${cpu_samples[$key]}")
+  rate[$key]=$(bench_median "${samples[$key]}")
+  cpu[$key]=$(bench_median "${cpu_samples[$key]}")
 done
 for s in "${servers[@]}"; do
   for w in "${workloads[@]}"; do [ -n "${rate[$s,$w]:-}" ] || { echo "FAIL: no result for $s, $w"; exit 1; }; done

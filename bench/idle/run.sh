@@ -36,16 +36,8 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt $((n + 64)) ]; then
 fi
 ulimit -n "$hard"
 
-need=()
-command -v g++ >/dev/null || need+=(g++)
-command -v gcc >/dev/null || need+=(gcc)
-[ -f /usr/include/uv.h ] || need+=(libuv1-dev)
-[ -f /usr/include/asio.hpp ] || need+=(libasio-dev)
-[ -f /usr/include/event2/event.h ] || need+=(libevent-dev)
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+bench_install_peers g++:g++ gcc:gcc
 
 out=build/bench/idle
 mkdir -p "$out"

@@ -16,16 +16,8 @@ smoke=0
 [ "${1:-}" = "--smoke" ] && smoke=1
 secs=3; [ $smoke = 1 ] && secs=1
 
-need=()
-command -v valgrind >/dev/null || need+=(valgrind)
-command -v wrk >/dev/null || need+=(wrk)
-[ -f /usr/include/uv.h ] || need+=(libuv1-dev)
-[ -f /usr/include/asio.hpp ] || need+=(libasio-dev)
-[ -f /usr/include/event2/event.h ] || need+=(libevent-dev)
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+bench_install_peers valgrind:valgrind wrk:wrk
 
 out=build/bench/instructions
 mkdir -p "$out"

@@ -29,13 +29,8 @@ while [ $# -gt 0 ]; do
 done
 [ "$threads" -ge 2 ] || threads=2
 
-need=()
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
-for tool in wrk curl; do command -v "$tool" >/dev/null || need+=("$tool"); done
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+bench_install nginx:nginx wrk:wrk curl:curl
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
 out=build/bench/multicore
@@ -55,14 +50,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-cat >"$work/pipeline.lua" <<'LUA'
-init = function(args)
-  local r = {}
-  for i = 1, tonumber(args[1]) do r[i] = wrk.format("GET", "/plaintext") end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
+bench_pipeline_lua "$work/pipeline.lua"
 
 port=23100
 wait_port() {
@@ -71,26 +59,7 @@ wait_port() {
 }
 start_nginx() { # workers port
   mkdir -p "$work/nginx$2"
-  cat >"$work/nginx$2/nginx.conf" <<CONF
-daemon off;
-worker_processes $1;
-pid $work/nginx$2/nginx.pid;
-error_log $work/nginx$2/error.log crit;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    client_body_temp_path $work/nginx$2;
-    proxy_temp_path $work/nginx$2;
-    fastcgi_temp_path $work/nginx$2;
-    uwsgi_temp_path $work/nginx$2;
-    scgi_temp_path $work/nginx$2;
-    server {
-        listen 127.0.0.1:$2 reuseport;
-        location /plaintext { default_type text/plain; return 200 "Hello, World!"; }
-    }
-}
-CONF
+  bench_nginx_conf "$1" "$2" "$work/nginx$2" >"$work/nginx$2/nginx.conf"
   "$nginx" -c "$work/nginx$2/nginx.conf" -p "$work/nginx$2" -e "$work/nginx$2/error.log" >/dev/null 2>&1 &
   pid=$!
 }
@@ -147,7 +116,7 @@ for round in $(seq "$rounds"); do
   done
 done
 for key in "${!samples[@]}"; do
-  rate[$key]=$(echo ${samples[$key]} | tr ' ' '\n' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+  rate[$key]=$(bench_median "${samples[$key]}")
 done
 
 tsv=build/bench/multicore.tsv

@@ -20,14 +20,8 @@ case "${1:-}" in
   *) echo "usage: bash bench/timers/run.sh [--smoke]" >&2; exit 2 ;;
 esac
 
-need=()
-[ -f /usr/include/uv.h ] || need+=(libuv1-dev)
-[ -f /usr/include/asio.hpp ] || need+=(libasio-dev)
-[ -f /usr/include/event2/event.h ] || need+=(libevent-dev)
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source bench/lib.sh
+bench_install_peers
 
 out=build/bench
 mkdir -p "$out"
