@@ -37,6 +37,15 @@
 
 #if defined(_WIN32)
 #define SLUICE_WINDOWS 1
+// ws/random.hpp needs rand_s, which <stdlib.h> declares only when _CRT_RAND_S is
+// defined before its first inclusion. When it was included earlier without it, that
+// header declares rand_s itself (SLUICE_DECLARE_RAND_S).
+#if !defined(_CRT_RAND_S)
+#if defined(_INC_STDLIB)
+#define SLUICE_DECLARE_RAND_S 1
+#endif
+#define _CRT_RAND_S
+#endif
 #else
 #define SLUICE_POSIX 1
 #endif
@@ -319,8 +328,10 @@ class shared_bytes {
 // ---- end sluice/util/buffer.hpp ----
 // ---- begin sluice/platform/error.hpp ----
 // sluice — error codes. The library reports every failure as a std::error_code and
-// never throws. OS errors keep their system_category value (errno on POSIX, WSA
-// codes on Windows); conditions that are sluice's own live in sluice::error.
+// never throws. OS errors keep the OS's value: errno in std::system_category() on
+// POSIX, WSA/Win32 codes in platform::win32_category() on Windows (both compare equal
+// to the portable std::errc conditions); conditions that are sluice's own live in
+// sluice::error.
 
 
 #include <string>
@@ -334,7 +345,7 @@ enum class error {
     write_queue_full,      // the write would exceed the stream's hard cap
     timed_out,             // an idle/read/write timeout expired
     backend_unavailable,   // the requested poller is not compiled in or failed to start
-    fd_too_large,          // select() cannot watch descriptors >= FD_SETSIZE
+    fd_too_large,          // select(): descriptor >= FD_SETSIZE (Windows: > FD_SETSIZE sockets)
     not_open,              // the handle has no socket (never opened, or closed)
     already_open,          // the operation needs a fresh handle
     in_progress,           // an operation of the same kind is already pending
@@ -359,7 +370,11 @@ class error_category_impl final : public std::error_category {
         case error::backend_unavailable:
             return "requested backend is not available";
         case error::fd_too_large:
+#if defined(SLUICE_WINDOWS)
+            return "select() already watches FD_SETSIZE sockets";
+#else
             return "descriptor is too large for select() (FD_SETSIZE)";
+#endif
         case error::not_open:
             return "handle is not open";
         case error::already_open:
@@ -406,9 +421,10 @@ struct std::is_error_code_enum<sluice::error> : std::true_type {};
 // ---- end sluice/platform/error.hpp ----
 // ---- begin sluice/platform/socket.hpp ----
 // sluice — the socket primitives every layer above uses. This file and the backend
-// files are the only ones that include OS headers, so porting to a new platform
-// (Windows: SOCKET handles, WSAPoll, WSA error codes) means adding a sibling of the
-// POSIX section below without touching loop/ or handles/.
+// files are the only ones that include OS headers. Each platform section below
+// provides the same set of functions with the same conventions (the hot-path calls
+// return bytes or a negated OS error code; the others return std::error_code), so
+// loop/ and handles/ contain no OS calls of their own.
 
 
 #include <cstddef>
@@ -432,11 +448,218 @@ struct std::is_error_code_enum<sluice::error> : std::true_type {};
 #if defined(__linux__)
 #include <sys/eventfd.h>
 #endif
+#elif defined(SLUICE_WINDOWS)
+// ---- begin sluice/platform/windows.hpp ----
+// sluice — the Windows headers, Winsock start-up and the error category for WSA and
+// Win32 codes. Only platform/ and backend/ include this.
+//
+// Include order: <winsock2.h> must come before <windows.h>, which (without
+// WIN32_LEAN_AND_MEAN) pulls in the old <winsock.h>. When the user's <windows.h> came
+// first, MinGW copes (with a #warning we keep quiet); MSVC cannot, so it gets a clear
+// #error instead of a page of redefinitions. WIN32_LEAN_AND_MEAN and NOMINMAX are
+// left to the user: defining them here would trim the <windows.h> their own code
+// includes later (its include guard is already set). sluice's code is written to
+// compile under the min/max macros.
+
+
+#if defined(SLUICE_WINDOWS)
+
+#if defined(_WINSOCKAPI_) && !defined(_WINSOCK2API_)
+#if defined(_MSC_VER) && !defined(__clang__)
+// A non-lean <windows.h> came first, with the old <winsock.h>.
+#error "sluice: include sluice (or <winsock2.h>) before <windows.h>, or use WIN32_LEAN_AND_MEAN"
 #else
-#error "sluice: this platform layer is POSIX-only for now (Windows support is tracked separately)"
+// MinGW's <winsock2.h> coexists with <winsock.h> but warns about the order; the
+// warning is about the user's order and has no remedy here.
+#undef _WINSOCKAPI_
+#endif
+#endif
+
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+
+#if defined(_WIN32_WINNT) && _WIN32_WINNT < 0x0600
+#error "sluice: needs _WIN32_WINNT >= 0x0600 (Windows Vista) for WSAPoll and inet_pton"
+#endif
+
+#include <string>
+#include <system_error>
+
+namespace sluice::platform {
+
+// The text Windows has for a WSA or Win32 error code, without the trailing line break.
+inline std::string win32_message(int code) {
+    char buf[512];
+    DWORD n = ::FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
+                               static_cast<DWORD>(code), 0, buf, sizeof buf, nullptr);
+    while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == '\n' || buf[n - 1] == ' ')) --n;
+    if (n == 0) return "unknown Windows error " + std::to_string(code);
+    return std::string(buf, n);
+}
+
+namespace detail {
+// Portable conditions for the codes a socket program meets, so that tests such as
+// ec == std::errc::connection_refused read the same on Windows as on POSIX.
+inline std::errc win32_to_errc(int code, bool& known) noexcept {
+    known = true;
+    switch (code) {
+    case WSAEINTR:
+        return std::errc::interrupted;
+    case WSAEBADF:
+    case WSA_INVALID_HANDLE:
+        return std::errc::bad_file_descriptor;
+    case WSAEACCES:
+    case ERROR_ACCESS_DENIED:
+        return std::errc::permission_denied;
+    case WSAEFAULT:
+        return std::errc::bad_address;
+    case WSAEINVAL:
+    case WSA_INVALID_PARAMETER:
+        return std::errc::invalid_argument;
+    case WSAEMFILE:
+    case ERROR_TOO_MANY_OPEN_FILES:
+        return std::errc::too_many_files_open;
+    case WSAEWOULDBLOCK:
+        return std::errc::operation_would_block;
+    case WSAEINPROGRESS:
+        return std::errc::operation_in_progress;
+    case WSAEALREADY:
+        return std::errc::connection_already_in_progress;
+    case WSAENOTSOCK:
+        return std::errc::not_a_socket;
+    case WSAEDESTADDRREQ:
+        return std::errc::destination_address_required;
+    case WSAEMSGSIZE:
+        return std::errc::message_size;
+    case WSAEPROTOTYPE:
+        return std::errc::wrong_protocol_type;
+    case WSAENOPROTOOPT:
+        return std::errc::no_protocol_option;
+    case WSAEPROTONOSUPPORT:
+        return std::errc::protocol_not_supported;
+    case WSAESOCKTNOSUPPORT:
+    case ERROR_NOT_SUPPORTED:
+        return std::errc::not_supported;
+    case WSAEOPNOTSUPP:
+        return std::errc::operation_not_supported;
+    case WSAEPFNOSUPPORT:
+    case WSAEAFNOSUPPORT:
+        return std::errc::address_family_not_supported;
+    case WSAEADDRINUSE:
+        return std::errc::address_in_use;
+    case WSAEADDRNOTAVAIL:
+        return std::errc::address_not_available;
+    case WSAENETDOWN:
+        return std::errc::network_down;
+    case WSAENETUNREACH:
+        return std::errc::network_unreachable;
+    case WSAENETRESET:
+        return std::errc::network_reset;
+    case WSAECONNABORTED:
+    case ERROR_CONNECTION_ABORTED:
+        return std::errc::connection_aborted;
+    case WSAECONNRESET:
+    case ERROR_NETNAME_DELETED:
+        return std::errc::connection_reset;
+    case WSAENOBUFS:
+        return std::errc::no_buffer_space;
+    case WSAEISCONN:
+        return std::errc::already_connected;
+    case WSAENOTCONN:
+        return std::errc::not_connected;
+    case WSAESHUTDOWN: // a send after shutdown(SD_SEND): EPIPE on POSIX
+    case ERROR_BROKEN_PIPE:
+        return std::errc::broken_pipe;
+    case WSAETIMEDOUT:
+    case ERROR_TIMEOUT:
+    case WAIT_TIMEOUT:
+        return std::errc::timed_out;
+    case WSAECONNREFUSED:
+    case ERROR_CONNECTION_REFUSED:
+        return std::errc::connection_refused;
+    case WSAELOOP:
+        return std::errc::too_many_symbolic_link_levels;
+    case WSAENAMETOOLONG:
+        return std::errc::filename_too_long;
+    case WSAEHOSTDOWN:
+    case WSAEHOSTUNREACH:
+        return std::errc::host_unreachable;
+    case WSAENOTEMPTY:
+        return std::errc::directory_not_empty;
+    case WSA_OPERATION_ABORTED:
+    case WSAECANCELLED:
+        return std::errc::operation_canceled;
+    case WSA_NOT_ENOUGH_MEMORY:
+    case ERROR_OUTOFMEMORY:
+        return std::errc::not_enough_memory;
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+        return std::errc::no_such_file_or_directory;
+    case ERROR_ALREADY_EXISTS:
+    case ERROR_FILE_EXISTS:
+        return std::errc::file_exists;
+    default:
+        known = false;
+        return std::errc::invalid_argument;
+    }
+}
+
+class win32_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "win32"; }
+    std::string message(int ev) const override { return win32_message(ev); }
+    std::error_condition default_error_condition(int ev) const noexcept override {
+        bool known = false;
+        std::errc e = win32_to_errc(ev, known);
+        if (known) return std::make_error_condition(e);
+        return {ev, *this};
+    }
+    // MinGW's errno.h gives EAGAIN and EWOULDBLOCK different values, so the one
+    // would-block code must match both conditions.
+    bool equivalent(int ev, const std::error_condition& cond) const noexcept override {
+        if (ev == WSAEWOULDBLOCK && cond == std::errc::resource_unavailable_try_again) return true;
+        return default_error_condition(ev) == cond;
+    }
+};
+} // namespace detail
+
+// The category of every WSA and Win32 code sluice reports on Windows (what
+// system_category is for errno on POSIX).
+inline const std::error_category& win32_category() noexcept {
+    static const detail::win32_category_impl instance;
+    return instance;
+}
+
+// Winsock must be started before the first socket or name lookup. Once per process,
+// thread-safe (a function-local static). WSACleanup is never called: at exit the
+// process's sockets go anyway, and static destructors of other objects (a loop held
+// in a global) may still close sockets after ours would have run.
+inline std::error_code winsock_start() noexcept {
+    struct session {
+        int rc;
+        session() noexcept {
+            WSADATA data;
+            rc = ::WSAStartup(MAKEWORD(2, 2), &data);
+        }
+    };
+    static const session s;
+    return s.rc ? std::error_code(s.rc, win32_category()) : std::error_code();
+}
+
+} // namespace sluice::platform
+
+#endif // SLUICE_WINDOWS
+// ---- end sluice/platform/windows.hpp ----
+#include <cerrno>
+#include <climits>
+#else
+#error "sluice: no platform layer for this system"
 #endif
 
 namespace sluice {
+
+#if defined(SLUICE_POSIX)
 
 using native_socket = int;
 inline constexpr native_socket invalid_socket = -1;
@@ -448,6 +671,13 @@ inline std::error_code last_error() noexcept { return {errno, std::system_catego
 inline bool would_block(const std::error_code& ec) noexcept {
     return ec.category() == std::system_category() &&
            (ec.value() == EAGAIN || ec.value() == EWOULDBLOCK);
+}
+
+// Out of descriptors or kernel memory: a listener backs off instead of spinning.
+inline bool out_of_descriptors(const std::error_code& ec) noexcept {
+    if (ec.category() != std::system_category()) return false;
+    int e = ec.value();
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
 
 // Sockets are created non-blocking and close-on-exec in one call where the OS can
@@ -533,11 +763,39 @@ inline std::error_code set_option(native_socket s, int level, int name, int valu
     return {};
 }
 
+// A listener that may rebind its port right after a restart (connections of the
+// previous process still in TIME_WAIT).
+inline void allow_rebind(native_socket s) noexcept { set_option(s, SOL_SOCKET, SO_REUSEADDR, 1); }
+
 inline std::error_code pending_socket_error(native_socket s) noexcept {
     int err = 0;
     socklen_t len = sizeof err;
     if (::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return last_error();
     return {err, std::system_category()};
+}
+
+inline std::error_code bind_socket(native_socket s, const sockaddr* addr, socklen_t len) noexcept {
+    if (::bind(s, addr, len) != 0) return last_error();
+    return {};
+}
+
+inline std::error_code listen_socket(native_socket s, int backlog) noexcept {
+    if (::listen(s, backlog) != 0) return last_error();
+    return {};
+}
+
+// Starts a non-blocking connect: success means connected or in progress (the socket
+// becomes writable when it is decided).
+inline std::error_code start_connect(native_socket s, const sockaddr* addr,
+                                     socklen_t len) noexcept {
+    if (::connect(s, addr, len) != 0 && errno != EINPROGRESS) return last_error();
+    return {};
+}
+
+// A connect that completes at once (UDP: it only sets the default peer).
+inline std::error_code connect_now(native_socket s, const sockaddr* addr, socklen_t len) noexcept {
+    if (::connect(s, addr, len) != 0) return last_error();
+    return {};
 }
 
 // Gathered send of up to `count` buffers; returns bytes sent (0 with ec set on error,
@@ -579,6 +837,44 @@ inline std::size_t recv_some(native_socket s, void* data, std::size_t size,
         ec = last_error();
         return 0;
     }
+}
+
+// One datagram to `to`, or to the connected peer when `to` is null.
+inline std::error_code send_datagram(native_socket s, const void* data, std::size_t size,
+                                     const sockaddr* to, socklen_t to_len) noexcept {
+    for (;;) {
+        ssize_t r = to ? ::sendto(s, data, size, send_flags, to, to_len)
+                       : ::send(s, data, size, send_flags);
+        if (r >= 0) return {};
+        if (errno == EINTR) continue;
+        return last_error();
+    }
+}
+
+// One datagram into `data`; returns its size (at most `size`). A datagram that did
+// not fit is cut to `size` and reported with std::errc::message_size. `from_len` is
+// in: the capacity of `from`, out: the sender's address length.
+inline std::size_t recv_datagram(native_socket s, void* data, std::size_t size, sockaddr* from,
+                                 socklen_t* from_len, std::error_code& ec) noexcept {
+    iovec iov{data, size};
+    msghdr msg{};
+    msg.msg_name = from;
+    msg.msg_namelen = *from_len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t r;
+    do r = ::recvmsg(s, &msg, 0);
+    while (r < 0 && errno == EINTR);
+    *from_len = msg.msg_namelen;
+    if (r < 0) {
+        ec = last_error();
+        return 0;
+    }
+    if (msg.msg_flags & MSG_TRUNC)
+        ec = std::make_error_code(std::errc::message_size);
+    else
+        ec.clear();
+    return static_cast<std::size_t>(r);
 }
 
 inline std::error_code shutdown_write(native_socket s) noexcept {
@@ -664,10 +960,348 @@ class wakeup_fd {
 };
 
 } // namespace platform
+
+#elif defined(SLUICE_WINDOWS)
+
+// Windows: SOCKET handles, WSA error codes (platform::win32_category()), no SIGPIPE
+// (send never raises a signal), no accept4 and no close-on-exec flags (handles are
+// made non-inheritable instead, so a child process started with inheritance on does
+// not keep our sockets open).
+using native_socket = SOCKET;
+inline constexpr native_socket invalid_socket = INVALID_SOCKET;
+
+namespace platform {
+
+inline const std::error_category& system_errors() noexcept { return win32_category(); }
+
+inline std::error_code last_error() noexcept { return {::WSAGetLastError(), win32_category()}; }
+// For the non-socket calls (SetConsoleCtrlHandler, SetHandleInformation).
+inline std::error_code last_win32_error() noexcept {
+    return {static_cast<int>(::GetLastError()), win32_category()};
+}
+
+inline bool would_block_errno(int e) noexcept { return e == WSAEWOULDBLOCK; }
+
+inline bool would_block(const std::error_code& ec) noexcept {
+    return ec.value() == WSAEWOULDBLOCK && ec.category() == win32_category();
+}
+
+inline bool out_of_descriptors(const std::error_code& ec) noexcept {
+    if (ec.category() != win32_category()) return false;
+    return ec.value() == WSAEMFILE || ec.value() == WSAENOBUFS;
+}
+
+// Winsock takes int lengths.
+inline int clamp_len(std::size_t n) noexcept {
+    return n > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(n);
+}
+
+inline std::error_code make_nonblocking(native_socket s) noexcept {
+    u_long on = 1;
+    if (::ioctlsocket(s, FIONBIO, &on) != 0) return last_error();
+    return {};
+}
+
+inline void close_socket(native_socket s) noexcept {
+    if (s != invalid_socket) ::closesocket(s);
+}
+
+inline void make_uninheritable(native_socket s) noexcept {
+    ::SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0);
+}
+
+inline std::error_code set_option(native_socket s, int level, int name, int value) noexcept {
+    if (::setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value) != 0)
+        return last_error();
+    return {};
+}
+
+// Nothing to do: Windows lets a listener rebind a port whose old connections are in
+// TIME_WAIT without any option, and its SO_REUSEADDR means something else (a second
+// live socket may bind the same port and steal connections).
+inline void allow_rebind(native_socket) noexcept {}
+
+inline native_socket open_socket(int family, int type, std::error_code& ec) noexcept {
+    if (auto e = winsock_start()) {
+        ec = e;
+        return invalid_socket;
+    }
+    // WSA_FLAG_OVERLAPPED keeps what socket() would give (the handle stays usable
+    // with overlapped I/O by code that takes native_handle()).
+    native_socket s =
+        ::WSASocketW(family, type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s == invalid_socket && ::WSAGetLastError() == WSAEINVAL) {
+        // Windows 7 before SP1 does not know the flag.
+        s = ::WSASocketW(family, type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED);
+        if (s != invalid_socket) make_uninheritable(s);
+    }
+    if (s == invalid_socket) {
+        ec = last_error();
+        return invalid_socket;
+    }
+    if (auto e = make_nonblocking(s)) {
+        ec = e;
+        ::closesocket(s);
+        return invalid_socket;
+    }
+    if (type == SOCK_DGRAM) {
+        // Otherwise an ICMP port-unreachable for an earlier send_to() makes the next
+        // receive on this (unconnected) socket fail with WSAECONNRESET; POSIX does not
+        // report those on unconnected sockets.
+#if defined(SIO_UDP_CONNRESET)
+        const DWORD udp_connreset = SIO_UDP_CONNRESET;
+#else
+        const DWORD udp_connreset = _WSAIOW(IOC_VENDOR, 12);
+#endif
+        BOOL off = FALSE;
+        DWORD out = 0;
+        ::WSAIoctl(s, udp_connreset, &off, sizeof off, nullptr, 0, &out, nullptr, nullptr);
+    }
+    ec.clear();
+    return s;
+}
+
+inline std::ptrdiff_t recv_raw(native_socket s, void* data, std::size_t size) noexcept {
+    int r = ::recv(s, static_cast<char*>(data), clamp_len(size), 0);
+    if (r != SOCKET_ERROR) return r;
+    return -static_cast<std::ptrdiff_t>(::WSAGetLastError());
+}
+
+inline std::ptrdiff_t send_raw(native_socket s, const void* data, std::size_t size) noexcept {
+    int r = ::send(s, static_cast<const char*>(data), clamp_len(size), 0);
+    if (r != SOCKET_ERROR) return r;
+    return -static_cast<std::ptrdiff_t>(::WSAGetLastError());
+}
+
+inline std::error_code pending_socket_error(native_socket s) noexcept {
+    int err = 0;
+    int len = sizeof err;
+    if (::getsockopt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len) != 0)
+        return last_error();
+    return {err, win32_category()};
+}
+
+inline std::error_code bind_socket(native_socket s, const sockaddr* addr, socklen_t len) noexcept {
+    if (::bind(s, addr, len) != 0) return last_error();
+    return {};
+}
+
+inline std::error_code listen_socket(native_socket s, int backlog) noexcept {
+    if (::listen(s, backlog) != 0) return last_error();
+    return {};
+}
+
+// A non-blocking connect in progress reports WSAEWOULDBLOCK (not EINPROGRESS).
+inline std::error_code start_connect(native_socket s, const sockaddr* addr,
+                                     socklen_t len) noexcept {
+    if (::connect(s, addr, len) != 0 && ::WSAGetLastError() != WSAEWOULDBLOCK) return last_error();
+    return {};
+}
+
+inline std::error_code connect_now(native_socket s, const sockaddr* addr, socklen_t len) noexcept {
+    if (::connect(s, addr, len) != 0) return last_error();
+    return {};
+}
+
+inline std::size_t send_gather(native_socket s, const const_buffer* bufs, std::size_t count,
+                               std::error_code& ec) noexcept {
+    constexpr std::size_t max_bufs = 64;
+    WSABUF wb[max_bufs];
+    DWORD n = 0;
+    for (std::size_t i = 0; i < count && i < max_bufs; ++i) {
+        // WSABUF lengths are 32-bit: a larger buffer goes out in parts, and nothing
+        // after it joins this call, so the order of bytes is kept.
+        const bool whole = bufs[i].size <= 0xffffffffu;
+        wb[n].buf = static_cast<CHAR*>(const_cast<void*>(bufs[i].data));
+        wb[n].len = whole ? static_cast<ULONG>(bufs[i].size) : 0xffffffffu;
+        ++n;
+        if (!whole) break;
+    }
+    DWORD sent = 0;
+    if (::WSASend(s, wb, n, &sent, 0, nullptr, nullptr) != 0) {
+        ec = last_error();
+        return 0;
+    }
+    ec.clear();
+    return sent;
+}
+
+inline std::size_t recv_some(native_socket s, void* data, std::size_t size,
+                             std::error_code& ec) noexcept {
+    int r = ::recv(s, static_cast<char*>(data), clamp_len(size), 0);
+    if (r == SOCKET_ERROR) {
+        ec = last_error();
+        return 0;
+    }
+    ec.clear();
+    return static_cast<std::size_t>(r);
+}
+
+inline std::error_code send_datagram(native_socket s, const void* data, std::size_t size,
+                                     const sockaddr* to, socklen_t to_len) noexcept {
+    const char* p = static_cast<const char*>(data);
+    int r = to ? ::sendto(s, p, clamp_len(size), 0, to, to_len) : ::send(s, p, clamp_len(size), 0);
+    if (r == SOCKET_ERROR) return last_error();
+    return {};
+}
+
+// Windows reports a datagram larger than the buffer as the error WSAEMSGSIZE, with
+// the buffer filled and the rest dropped: the same outcome as POSIX's MSG_TRUNC.
+inline std::size_t recv_datagram(native_socket s, void* data, std::size_t size, sockaddr* from,
+                                 socklen_t* from_len, std::error_code& ec) noexcept {
+    int cap = clamp_len(size);
+    int r = ::recvfrom(s, static_cast<char*>(data), cap, 0, from, from_len);
+    if (r != SOCKET_ERROR) {
+        ec.clear();
+        return static_cast<std::size_t>(r);
+    }
+    int e = ::WSAGetLastError();
+    if (e == WSAEMSGSIZE) {
+        ec = std::make_error_code(std::errc::message_size);
+        return static_cast<std::size_t>(cap);
+    }
+    ec.assign(e, win32_category());
+    return 0;
+}
+
+inline std::error_code shutdown_write(native_socket s) noexcept {
+    if (::shutdown(s, SD_SEND) != 0) return last_error();
+    return {};
+}
+
+// No accept4: the accepted socket is made non-blocking and non-inheritable after.
+inline native_socket accept_socket(native_socket listener, sockaddr_storage* peer, socklen_t* len,
+                                   std::error_code& ec) noexcept {
+    native_socket s = ::accept(listener, reinterpret_cast<sockaddr*>(peer), len);
+    if (s == invalid_socket) {
+        ec = last_error();
+        return invalid_socket;
+    }
+    make_uninheritable(s);
+    if (auto e = make_nonblocking(s)) {
+        ec = e;
+        ::closesocket(s);
+        return invalid_socket;
+    }
+    ec.clear();
+    return s;
+}
+
+// Windows can only wait on sockets, so the wakeup is a connected loopback TCP pair:
+// notify() sends a byte on one end, the loop watches the other. TCP rather than UDP
+// because a dropped wakeup datagram would leave the loop asleep with work queued.
+class wakeup_fd {
+  public:
+    std::error_code open() noexcept {
+        std::error_code ec;
+        native_socket lst = open_socket(AF_INET, SOCK_STREAM, ec);
+        if (ec) return ec;
+        ec = connect_pair(lst);
+        close_socket(lst);
+        if (ec) {
+            close_socket(rfd_);
+            close_socket(wfd_);
+            rfd_ = wfd_ = invalid_socket;
+        }
+        return ec;
+    }
+    ~wakeup_fd() {
+        close_socket(rfd_);
+        close_socket(wfd_);
+    }
+    native_socket read_end() const noexcept { return rfd_; }
+    // Called from any thread (and from the console control handler's thread); the
+    // caller's last-error values are preserved.
+    void notify() const noexcept {
+        int saved_wsa = ::WSAGetLastError();
+        int saved_errno = errno;
+        char one = 1;
+        ::send(wfd_, &one, 1, 0); // WSAEWOULDBLOCK: bytes already wait, the loop wakes
+        errno = saved_errno;
+        ::WSASetLastError(saved_wsa);
+    }
+    void drain() const noexcept {
+        char buf[64];
+        while (::recv(rfd_, buf, sizeof buf, 0) > 0) {
+        }
+    }
+
+  private:
+    // Listens on 127.0.0.1:0, connects, accepts, and checks that the accepted peer is
+    // our own connecting socket (another local process could race us to the port).
+    std::error_code connect_pair(native_socket lst) noexcept {
+        std::error_code ec;
+        set_option(lst, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int len = sizeof addr;
+        if (::bind(lst, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(lst, 1) != 0 ||
+            ::getsockname(lst, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+            return last_error();
+        wfd_ = open_socket(AF_INET, SOCK_STREAM, ec);
+        if (ec) return ec;
+        if (::connect(wfd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 &&
+            ::WSAGetLastError() != WSAEWOULDBLOCK)
+            return last_error();
+        sockaddr_in mine{};
+        int mine_len = sizeof mine;
+        if (::getsockname(wfd_, reinterpret_cast<sockaddr*>(&mine), &mine_len) != 0)
+            return last_error();
+        // The listener is non-blocking: wait (bounded) for the connection to arrive.
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            fd_set r;
+            FD_ZERO(&r);
+            FD_SET(lst, &r);
+            timeval tv{0, 50000};
+            if (::select(0, &r, nullptr, nullptr, &tv) == SOCKET_ERROR) return last_error();
+            if (!FD_ISSET(lst, &r)) continue;
+            sockaddr_in peer{};
+            int peer_len = sizeof peer;
+            native_socket s = ::accept(lst, reinterpret_cast<sockaddr*>(&peer), &peer_len);
+            if (s == invalid_socket) {
+                if (::WSAGetLastError() == WSAEWOULDBLOCK) continue;
+                return last_error();
+            }
+            if (peer.sin_port != mine.sin_port || peer.sin_addr.s_addr != mine.sin_addr.s_addr) {
+                ::closesocket(s); // not ours
+                continue;
+            }
+            make_uninheritable(s);
+            if ((ec = make_nonblocking(s))) {
+                ::closesocket(s);
+                return ec;
+            }
+            rfd_ = s;
+            // A one-byte send must not wait for the ack of the previous one (Nagle).
+            set_option(wfd_, IPPROTO_TCP, TCP_NODELAY, 1);
+            // Our side of the connect is decided by now on loopback; make sure before
+            // the first notify() relies on it.
+            fd_set w;
+            FD_ZERO(&w);
+            FD_SET(wfd_, &w);
+            timeval wait_tv{5, 0};
+            int ready = ::select(0, nullptr, &w, nullptr, &wait_tv);
+            if (ready == SOCKET_ERROR) return last_error();
+            if (ready == 0) return std::make_error_code(std::errc::timed_out);
+            return pending_socket_error(wfd_);
+        }
+        return std::make_error_code(std::errc::timed_out);
+    }
+
+    native_socket rfd_ = invalid_socket;
+    native_socket wfd_ = invalid_socket;
+};
+
+} // namespace platform
+
+#endif
+
 } // namespace sluice
 // ---- end sluice/platform/socket.hpp ----
 // ---- begin sluice/platform/endpoint.hpp ----
 // sluice — a socket address of any family (IPv4, IPv6, Unix path) in one value type.
+// Unix paths exist where SLUICE_HAS_UNIX_SOCKETS is on (not on Windows).
 
 
 #include <cstring>
@@ -680,8 +1314,9 @@ class endpoint {
   public:
     endpoint() noexcept { std::memset(&storage_, 0, sizeof storage_); }
     endpoint(const sockaddr* sa, socklen_t len) noexcept : endpoint() {
-        if (len > sizeof storage_) len = sizeof storage_;
-        std::memcpy(&storage_, sa, len);
+        // socklen_t is unsigned on POSIX and int on Windows.
+        if (static_cast<std::size_t>(len) > sizeof storage_) len = sizeof storage_;
+        std::memcpy(&storage_, sa, static_cast<std::size_t>(len));
         len_ = len;
     }
 
@@ -829,8 +1464,9 @@ inline endpoint remote_endpoint(native_socket s, std::error_code& ec) {
 // ---- end sluice/platform/endpoint.hpp ----
 // ---- begin sluice/backend/make_poller.hpp ----
 // sluice — choosing a poller. `automatic` takes the best one compiled in, in order of
-// performance: epoll, kqueue, poll, select. An explicit choice that is not compiled in
-// fails with error::backend_unavailable rather than silently using another.
+// performance: epoll, kqueue, poll, select (on Windows that is poll, meaning WSAPoll).
+// An explicit choice that is not compiled in fails with error::backend_unavailable
+// rather than silently using another.
 
 // ---- begin sluice/backend/epoll.hpp ----
 // sluice — epoll backend (Linux). Level-triggered: the loop only changes interest
@@ -850,12 +1486,16 @@ inline endpoint remote_endpoint(native_socket s, std::error_code& ec) {
 // tells it what happened, exactly as with a level-triggered poll(2).
 
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <time.h>
 
 namespace sluice {
 
+// backend::poll is poll(2) on POSIX and WSAPoll on Windows; select is select() on both
+// (see select.hpp for what FD_SETSIZE means on Windows). epoll and kqueue are never
+// available on Windows.
 enum class backend { automatic, epoll, kqueue, poll, select };
 
 inline const char* to_string(backend b) noexcept {
@@ -890,6 +1530,14 @@ inline timespec* to_timespec(std::int64_t timeout_us, timespec& storage) noexcep
     storage.tv_sec = static_cast<time_t>(timeout_us / 1000000);
     storage.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
     return &storage;
+}
+
+// The same in whole milliseconds for the pollers that take those (WSAPoll), rounded
+// up so that a timer never fires early; -1 waits forever.
+inline int timeout_ms_ceil(std::int64_t timeout_us) noexcept {
+    if (timeout_us < 0) return -1;
+    std::int64_t ms = (timeout_us + 999) / 1000;
+    return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
 class poller {
@@ -1067,12 +1715,12 @@ class kqueue_poller final : public poller {
 #endif
 // ---- end sluice/backend/kqueue.hpp ----
 // ---- begin sluice/backend/poll.hpp ----
-// sluice — poll(2) backend. Keeps a dense pollfd array plus a descriptor -> slot
-// index so set() is O(1); removal swaps the last entry into the hole. ppoll gives a
-// nanosecond timeout where available.
+// sluice — poll(2) backend (POSIX; on Windows backend::poll is wsapoll.hpp). Keeps a
+// dense pollfd array plus a descriptor -> slot index so set() is O(1); removal swaps
+// the last entry into the hole. ppoll gives a nanosecond timeout where available.
 
 
-#if SLUICE_HAS_POLL
+#if SLUICE_HAS_POLL && defined(SLUICE_POSIX)
 #include <poll.h>
 #include <time.h>
 #include <vector>
@@ -1158,14 +1806,116 @@ class poll_poller final : public poller {
 #endif
 // ---- end sluice/backend/poll.hpp ----
 // ---- begin sluice/backend/select.hpp ----
-// sluice — select(2) backend, the lowest common denominator. select() cannot watch a
-// descriptor >= FD_SETSIZE (writing past the fd_set is undefined behaviour), so set()
-// refuses such descriptors with error::fd_too_large instead of corrupting memory.
+// sluice — select(2) backend, the lowest common denominator.
+//
+// POSIX: select() cannot watch a descriptor >= FD_SETSIZE (writing past the fd_set is
+// undefined behaviour), so set() refuses such descriptors with error::fd_too_large
+// instead of corrupting memory.
+//
+// Windows: an fd_set is a count plus an array of SOCKETs, so FD_SETSIZE (64 by
+// default there) is how many sockets a set holds, not a bound on their values. The
+// rule becomes: at most SLUICE_FD_SETSIZE sockets are watched at once, and the next
+// one is refused with error::fd_too_large. SLUICE_FD_SETSIZE defaults to FD_SETSIZE;
+// define either before including sluice to raise it (e.g. -DSLUICE_FD_SETSIZE=1024).
+// The sets are sluice's own arrays of that size, laid out as Winsock's fd_set, so the
+// limit holds even when <winsock2.h> was included first with the default FD_SETSIZE.
+// A failed non-blocking connect is reported in exceptfds there (never in writefds),
+// so sockets waiting for their first writability are also watched for exceptions.
 
+// ---- begin sluice/backend/socket_index.hpp ----
+// sluice — socket -> slot lookup for the Windows pollers. POSIX pollers index a
+// vector by descriptor, which works because descriptors are small and dense; Windows
+// SOCKETs are kernel handle values (multiples of 4, spread over a wide range), so
+// they go through a small open-addressing hash table instead (linear probing,
+// backward-shift deletion, so lookups never wade through tombstones).
+
+
+#if defined(SLUICE_WINDOWS)
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace sluice::detail {
+
+class socket_index {
+  public:
+    // The slot stored for s, or -1.
+    int find(native_socket s) const noexcept {
+        if (cells_.empty()) return -1;
+        for (std::size_t i = home(s);; i = (i + 1) & mask()) {
+            if (cells_[i].key == s) return cells_[i].slot;
+            if (cells_[i].key == invalid_socket) return -1;
+        }
+    }
+
+    // Inserts s or updates its slot.
+    void put(native_socket s, int slot) {
+        if ((used_ + 1) * 2 > cells_.size()) grow();
+        std::size_t i = home(s);
+        while (cells_[i].key != invalid_socket && cells_[i].key != s) i = (i + 1) & mask();
+        if (cells_[i].key == invalid_socket) ++used_;
+        cells_[i] = {s, slot};
+    }
+
+    void erase(native_socket s) noexcept {
+        if (cells_.empty()) return;
+        std::size_t i = home(s);
+        while (cells_[i].key != s) {
+            if (cells_[i].key == invalid_socket) return;
+            i = (i + 1) & mask();
+        }
+        // Pull back every later entry of the run that would no longer be reachable
+        // from its home position across the hole.
+        for (std::size_t j = (i + 1) & mask(); cells_[j].key != invalid_socket;
+             j = (j + 1) & mask()) {
+            std::size_t h = home(cells_[j].key);
+            bool reachable = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+            if (!reachable) {
+                cells_[i] = cells_[j];
+                i = j;
+            }
+        }
+        cells_[i].key = invalid_socket;
+        --used_;
+    }
+
+  private:
+    struct cell {
+        native_socket key;
+        int slot;
+    };
+
+    std::size_t mask() const noexcept { return cells_.size() - 1; }
+    // Fibonacci hashing of the handle value without its two always-zero bits.
+    std::size_t home(native_socket s) const noexcept {
+        std::uint64_t h = (static_cast<std::uint64_t>(s) >> 2) * 0x9e3779b97f4a7c15ull;
+        return static_cast<std::size_t>(h >> (64 - bits_));
+    }
+
+    void grow() {
+        std::vector<cell> old;
+        old.swap(cells_);
+        bits_ = old.empty() ? 6 : bits_ + 1;
+        cells_.assign(std::size_t{1} << bits_, cell{invalid_socket, -1});
+        used_ = 0;
+        for (const cell& c : old)
+            if (c.key != invalid_socket) put(c.key, c.slot);
+    }
+
+    std::vector<cell> cells_;
+    std::size_t used_ = 0;
+    unsigned bits_ = 0;
+};
+
+} // namespace sluice::detail
+#endif
+// ---- end sluice/backend/socket_index.hpp ----
 
 #if SLUICE_HAS_SELECT
-#include <sys/select.h>
 #include <vector>
+
+#if defined(SLUICE_POSIX)
+#include <sys/select.h>
 
 namespace sluice::detail {
 
@@ -1231,8 +1981,239 @@ class select_poller final : public poller {
 };
 
 } // namespace sluice::detail
+
+#elif defined(SLUICE_WINDOWS)
+
+#if !defined(SLUICE_FD_SETSIZE)
+#define SLUICE_FD_SETSIZE FD_SETSIZE
+#endif
+
+namespace sluice::detail {
+
+class select_poller final : public poller {
+  public:
+    static constexpr std::size_t capacity = SLUICE_FD_SETSIZE;
+    static_assert(capacity > 0, "SLUICE_FD_SETSIZE must be positive");
+
+    std::error_code set(native_socket fd, unsigned, unsigned new_mask,
+                        void* user) noexcept override {
+        if (fd == invalid_socket) return std::make_error_code(std::errc::bad_file_descriptor);
+        int slot = index_.find(fd);
+        if (new_mask == 0) {
+            if (slot < 0) return {};
+            std::size_t s = static_cast<std::size_t>(slot);
+            if (s != entries_.size() - 1) {
+                entries_[s] = entries_.back();
+                index_.put(entries_[s].fd, slot);
+            }
+            entries_.pop_back();
+            index_.erase(fd);
+            return {};
+        }
+        if (slot < 0) {
+            if (entries_.size() >= capacity) return make_error_code(error::fd_too_large);
+            if (entries_.empty()) alloc_sets();
+            index_.put(fd, static_cast<int>(entries_.size()));
+            entries_.push_back({fd, new_mask, user, false});
+        } else {
+            entry& e = entries_[static_cast<std::size_t>(slot)];
+            e.mask = new_mask;
+            e.user = user;
+        }
+        return {};
+    }
+
+    int wait(std::int64_t timeout_us, ready_event* out, int capacity_out,
+             std::error_code& ec) noexcept override {
+        if (entries_.empty()) {
+            // select() with three empty sets fails at once with WSAEINVAL.
+            int ms = timeout_ms_ceil(timeout_us);
+            ::Sleep(ms < 0 ? INFINITE : static_cast<DWORD>(ms));
+            return 0;
+        }
+        sets_->read.count = sets_->write.count = sets_->except.count = 0;
+        for (const entry& e : entries_) {
+            if (e.mask & ev_read) sets_->read.add(e.fd);
+            if (e.mask & ev_write) {
+                sets_->write.add(e.fd);
+                if (!e.was_writable) sets_->except.add(e.fd);
+            }
+        }
+        timeval tv{};
+        timeval* tvp = nullptr;
+        if (timeout_us >= 0) {
+            std::int64_t sec = timeout_us / 1000000;
+            tv.tv_sec = static_cast<long>(sec > 0x7fffffff ? 0x7fffffff : sec);
+            tv.tv_usec = static_cast<long>(timeout_us % 1000000);
+            tvp = &tv;
+        }
+        int n = ::select(0, sets_->read.as_fd_set(), sets_->write.as_fd_set(),
+                         sets_->except.as_fd_set(), tvp);
+        if (n == SOCKET_ERROR) {
+            ec = platform::last_error();
+            return 0;
+        }
+        // Windows compacts each set to its ready sockets: collect the bits per entry,
+        // then emit one event per socket.
+        touched_.clear();
+        auto mark = [this](const socket_set& ready, unsigned bits) {
+            for (u_int k = 0; k < ready.count; ++k) {
+                int slot = index_.find(ready.sockets[k]);
+                if (slot < 0) continue;
+                entry& e = entries_[static_cast<std::size_t>(slot)];
+                if (!e.ready) touched_.push_back(slot);
+                e.ready |= bits;
+            }
+        };
+        mark(sets_->read, ev_read);
+        mark(sets_->write, ev_write);
+        mark(sets_->except, ev_read | ev_write);
+        int filled = 0;
+        for (int slot : touched_) {
+            entry& e = entries_[static_cast<std::size_t>(slot)];
+            if (e.ready & ev_write) e.was_writable = true;
+            unsigned events = e.ready & (ev_read | ev_write);
+            e.ready = 0;
+            if (filled < capacity_out) out[filled++] = {e.user, events};
+        }
+        return filled;
+    }
+
+    backend kind() const noexcept override { return backend::select; }
+
+  private:
+    // Winsock's fd_set layout with room for `capacity` sockets; select() reads the
+    // count and that many handles, whatever FD_SETSIZE the headers were built with.
+    struct socket_set {
+        u_int count;
+        SOCKET sockets[capacity];
+        void add(SOCKET s) noexcept { sockets[count++] = s; }
+        fd_set* as_fd_set() noexcept { return reinterpret_cast<fd_set*>(this); }
+    };
+    struct sets {
+        socket_set read, write, except;
+    };
+
+    struct entry {
+        native_socket fd;
+        unsigned mask;
+        void* user;
+        bool was_writable; // seen writable once: connected, so exceptfds has nothing to say
+        unsigned ready = 0;
+    };
+
+    // On the heap: with a large SLUICE_FD_SETSIZE three sets would not fit a stack.
+    void alloc_sets() {
+        if (!sets_) sets_.reset(new sets);
+    }
+
+    std::vector<entry> entries_;
+    std::vector<int> touched_;
+    socket_index index_;
+    std::unique_ptr<sets> sets_;
+};
+
+} // namespace sluice::detail
+#endif
 #endif
 // ---- end sluice/backend/select.hpp ----
+// ---- begin sluice/backend/wsapoll.hpp ----
+// sluice — WSAPoll backend, the default on Windows, where backend::poll means this
+// one (so `--backend poll` and parse_backend("poll") pick it). Same shape as the
+// poll(2) backend: a dense WSAPOLLFD array, the socket -> slot index, swap-removal.
+//
+// Differences from poll(2) worth knowing:
+//  - only POLLRDNORM / POLLWRNORM are asked for: WSAPoll fails the whole call with
+//    WSAEINVAL for flags a socket type does not support (POLLPRI, POLLRDBAND);
+//  - the timeout is in milliseconds (rounded up here, so a timer never fires early)
+//    and the wait itself is as coarse as the system timer (often 15.6 ms);
+//  - with no socket at all WSAPoll fails, so an empty set sleeps instead;
+//  - Windows before 10 version 2004 never reports a refused non-blocking connect to
+//    WSAPoll: such a connect only completes through its timeout there. The select
+//    backend (exceptfds) does not have that problem.
+
+
+#if SLUICE_HAS_POLL && defined(SLUICE_WINDOWS)
+#include <vector>
+
+namespace sluice::detail {
+
+class wsapoll_poller final : public poller {
+  public:
+    std::error_code set(native_socket fd, unsigned, unsigned new_mask,
+                        void* user) noexcept override {
+        if (fd == invalid_socket) return std::make_error_code(std::errc::bad_file_descriptor);
+        int slot = index_.find(fd);
+        if (new_mask == 0) {
+            if (slot < 0) return {};
+            auto last = static_cast<int>(fds_.size()) - 1;
+            if (slot != last) {
+                fds_[static_cast<std::size_t>(slot)] = fds_.back();
+                users_[static_cast<std::size_t>(slot)] = users_.back();
+                index_.put(fds_[static_cast<std::size_t>(slot)].fd, slot);
+            }
+            fds_.pop_back();
+            users_.pop_back();
+            index_.erase(fd);
+            return {};
+        }
+        SHORT events = static_cast<SHORT>(((new_mask & ev_read) ? POLLRDNORM : 0) |
+                                          ((new_mask & ev_write) ? POLLWRNORM : 0));
+        if (slot < 0) {
+            index_.put(fd, static_cast<int>(fds_.size()));
+            WSAPOLLFD p{};
+            p.fd = fd;
+            p.events = events;
+            fds_.push_back(p);
+            users_.push_back(user);
+        } else {
+            fds_[static_cast<std::size_t>(slot)].events = events;
+            users_[static_cast<std::size_t>(slot)] = user;
+        }
+        return {};
+    }
+
+    int wait(std::int64_t timeout_us, ready_event* out, int capacity,
+             std::error_code& ec) noexcept override {
+        int ms = timeout_ms_ceil(timeout_us);
+        if (fds_.empty()) {
+            ::Sleep(ms < 0 ? INFINITE : static_cast<DWORD>(ms));
+            return 0;
+        }
+        int n = ::WSAPoll(fds_.data(), static_cast<ULONG>(fds_.size()), ms);
+        if (n == SOCKET_ERROR) {
+            ec = platform::last_error();
+            return 0;
+        }
+        int filled = 0;
+        std::size_t count = fds_.size();
+        // Start where the last full batch stopped so no socket starves.
+        for (std::size_t k = 0; k < count && n > 0 && filled < capacity; ++k) {
+            std::size_t i = (start_ + k) % count;
+            SHORT re = fds_[i].revents;
+            if (!re) continue;
+            --n;
+            unsigned e = 0;
+            if (re & (POLLRDNORM | POLLHUP | POLLERR | POLLNVAL)) e |= ev_read;
+            if (re & (POLLWRNORM | POLLHUP | POLLERR | POLLNVAL)) e |= ev_write;
+            out[filled++] = {users_[i], e};
+            if (filled == capacity) start_ = (i + 1) % count;
+        }
+        return filled;
+    }
+
+    backend kind() const noexcept override { return backend::poll; }
+
+  private:
+    std::vector<WSAPOLLFD> fds_;
+    std::vector<void*> users_;
+    socket_index index_;
+    std::size_t start_ = 0;
+};
+
+} // namespace sluice::detail
+#endif
+// ---- end sluice/backend/wsapoll.hpp ----
 
 #include <cstdlib>
 #include <cstring>
@@ -1264,7 +2245,11 @@ inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec) {
         p.reset(new kqueue_poller(ec));
         break;
 #endif
-#if SLUICE_HAS_POLL
+#if SLUICE_HAS_POLL && defined(SLUICE_WINDOWS)
+    case backend::poll:
+        p.reset(new wsapoll_poller());
+        break;
+#elif SLUICE_HAS_POLL
     case backend::poll:
         p.reset(new poll_poller());
         break;
@@ -1363,10 +2348,14 @@ class io_object {
 } // namespace sluice
 // ---- end sluice/loop/io_object.hpp ----
 // ---- begin sluice/loop/signals.hpp ----
-// sluice — delivering POSIX signals to loops. The process-wide handler only does
+// sluice — delivering signals to loops. The process-wide handler only does
 // async-signal-safe things: it sets a bit in each subscribed loop's pending mask and
 // pokes that loop's wakeup descriptor. The loop then runs the user's handler as an
 // ordinary callback on its own thread, where anything is allowed.
+//
+// Windows has no POSIX signals. What a console program gets instead is Ctrl-C and
+// Ctrl-Break, delivered by SetConsoleCtrlHandler on a thread of their own: both arrive
+// as SIGINT. Every other signal number is refused with std::errc::not_supported.
 
 
 #include <atomic>
@@ -1390,7 +2379,9 @@ inline slot slots[max_loops];
 struct registry {
     std::mutex mutex;
     int users[max_signal + 1] = {};
+#if defined(SLUICE_POSIX)
     struct sigaction previous[max_signal + 1];
+#endif
 };
 inline registry& reg() {
     static registry r;
@@ -1399,7 +2390,7 @@ inline registry& reg() {
 
 inline std::uint64_t bit(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
 
-extern "C" inline void sluice_signal_handler(int signo) {
+inline void deliver(int signo) noexcept {
     for (auto& s : slots) {
         const platform::wakeup_fd* w = s.wake.load(std::memory_order_acquire);
         if (w && (s.wanted.load(std::memory_order_relaxed) & bit(signo))) {
@@ -1423,6 +2414,10 @@ inline void release_slot(int i) noexcept {
     slots[i].wake.store(nullptr, std::memory_order_release);
 }
 
+#if defined(SLUICE_POSIX)
+
+extern "C" inline void sluice_signal_handler(int signo) { deliver(signo); }
+
 inline std::error_code install(int signo) {
     if (signo < 1 || signo > max_signal) return std::make_error_code(std::errc::invalid_argument);
     std::lock_guard<std::mutex> lock(reg().mutex);
@@ -1444,6 +2439,34 @@ inline void uninstall(int signo) {
     if (reg().users[signo] > 0 && --reg().users[signo] == 0)
         ::sigaction(signo, &reg().previous[signo], nullptr);
 }
+
+#elif defined(SLUICE_WINDOWS)
+
+// Returning TRUE keeps the default action (ending the process) from running; the
+// handler is only installed while some loop asked for SIGINT.
+inline BOOL WINAPI console_ctrl_handler(DWORD type) noexcept {
+    if (type != CTRL_C_EVENT && type != CTRL_BREAK_EVENT) return FALSE;
+    deliver(SIGINT);
+    return TRUE;
+}
+
+inline std::error_code install(int signo) {
+    if (signo != SIGINT) return std::make_error_code(std::errc::not_supported);
+    std::lock_guard<std::mutex> lock(reg().mutex);
+    if (reg().users[signo]++ == 0 && !::SetConsoleCtrlHandler(&console_ctrl_handler, TRUE)) {
+        --reg().users[signo];
+        return platform::last_win32_error();
+    }
+    return {};
+}
+
+inline void uninstall(int signo) {
+    std::lock_guard<std::mutex> lock(reg().mutex);
+    if (signo == SIGINT && reg().users[signo] > 0 && --reg().users[signo] == 0)
+        ::SetConsoleCtrlHandler(&console_ctrl_handler, FALSE);
+}
+
+#endif
 
 } // namespace sluice::detail::signals
 // ---- end sluice/loop/signals.hpp ----
@@ -1832,7 +2855,8 @@ class loop {
     keep_alive_guard keep_alive() { return keep_alive_guard(*this); }
 
     // Delivers `signo` (e.g. SIGINT, SIGTERM) to `handler` on this loop's thread.
-    // Signal handlers do not keep run() alive on their own.
+    // Signal handlers do not keep run() alive on their own. Windows: only SIGINT (the
+    // console's Ctrl-C and Ctrl-Break); other numbers fail with std::errc::not_supported.
     std::error_code on_signal(int signo, unique_function<void(int)> handler) {
         if (signal_slot_ < 0) {
             signal_slot_ = detail::signals::acquire_slot(&wake_);
@@ -2790,8 +3814,7 @@ class stream_impl final : public io_object {
             if (fd_ != invalid_socket) drop_socket();
             std::error_code ec;
             fd_ = platform::open_socket(ep.family(), SOCK_STREAM, ec);
-            if (!ec && ::connect(fd_, ep.data(), ep.size()) != 0 && errno != EINPROGRESS)
-                ec = platform::last_error();
+            if (!ec) ec = platform::start_connect(fd_, ep.data(), ep.size());
             if (ec) {
                 x.last_connect_error = ec;
                 continue;
@@ -2834,17 +3857,17 @@ class stream_impl final : public io_object {
 
     void arm_timeouts() {
         stream_ext& x = *ext_;
-        std::int64_t shortest = std::numeric_limits<std::int64_t>::max();
+        std::int64_t shortest = (std::numeric_limits<std::int64_t>::max)();
         for (std::int64_t t : {x.idle_us, x.read_us, x.write_us})
             if (t > 0 && t < shortest) shortest = t;
-        if (shortest == std::numeric_limits<std::int64_t>::max()) return loop_->unschedule(&x);
+        if (shortest == (std::numeric_limits<std::int64_t>::max)()) return loop_->unschedule(&x);
         if (!x.queued()) loop_->schedule(&x, loop::clock_us() + shortest);
     }
 
     void check_timeouts() {
         stream_ext& x = *ext_;
         const std::int64_t now = loop_->now_us();
-        std::int64_t next = std::numeric_limits<std::int64_t>::max();
+        std::int64_t next = (std::numeric_limits<std::int64_t>::max)();
         bool expired = false;
         auto consider = [&](bool active, std::int64_t since, std::int64_t limit) {
             if (!active || limit <= 0) return;
@@ -2857,7 +3880,7 @@ class stream_impl final : public io_object {
         consider(static_cast<bool>(read_cb_), x.read_started, x.read_us);
         consider(!x.queue.empty(), x.write_progress, x.write_us);
         if (expired) return close_with(make_error_code(error::timed_out));
-        if (next != std::numeric_limits<std::int64_t>::max()) loop_->schedule(&x, next);
+        if (next != (std::numeric_limits<std::int64_t>::max)()) loop_->schedule(&x, next);
     }
 
     // ---- closing ----
@@ -3074,9 +4097,10 @@ class stream : public detail::basic_handle<detail::stream_impl> {
 // sluice — accepting connections (TCP and Unix listeners share this).
 //
 // Accept runs in batches (up to 64 per readiness) to keep up with connection storms.
-// When the process runs out of descriptors (EMFILE/ENFILE) the listener stops
-// watching for 100 ms instead of spinning on a readiness it cannot act on, keeps its
-// socket, and tries again — the backlog holds the waiting clients meanwhile.
+// When the process runs out of descriptors (EMFILE/ENFILE; WSAEMFILE/WSAENOBUFS on
+// Windows) the listener stops watching for 100 ms instead of spinning on a readiness
+// it cannot act on, keeps its socket, and tries again — the backlog holds the waiting
+// clients meanwhile.
 
 
 namespace sluice {
@@ -3110,8 +4134,7 @@ class listener_impl final : public io_object, public timer_node {
             native_socket s = platform::accept_socket(fd_, nullptr, nullptr, ec);
             if (ec) {
                 if (platform::would_block(ec)) return;
-                int e = ec.value();
-                if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                if (platform::out_of_descriptors(ec)) {
                     ++backoffs_;
                     loop_->watch(this, 0);
                     loop_->schedule(this, loop::clock_us() + 100000);
@@ -3153,19 +4176,19 @@ class listener_impl final : public io_object, public timer_node {
         fd_ = platform::open_socket(ep.family(), type, ec);
         if (ec) return ec;
         if (ep.family() == AF_INET || ep.family() == AF_INET6) {
-            if (opt.reuse_address) platform::set_option(fd_, SOL_SOCKET, SO_REUSEADDR, 1);
+            if (opt.reuse_address) platform::allow_rebind(fd_);
 #if defined(SO_REUSEPORT)
             if (opt.reuse_port)
                 if (auto e = platform::set_option(fd_, SOL_SOCKET, SO_REUSEPORT, 1)) return e;
 #else
+            // Windows has no SO_REUSEPORT (its SO_REUSEADDR does not balance connections).
             if (opt.reuse_port) return std::make_error_code(std::errc::not_supported);
 #endif
             if (ep.family() == AF_INET6)
                 platform::set_option(fd_, IPPROTO_IPV6, IPV6_V6ONLY, opt.v6_only ? 1 : 0);
         }
-        if (::bind(fd_, ep.data(), ep.size()) != 0) return platform::last_error();
-        if (::listen(fd_, opt.backlog) != 0) return platform::last_error();
-        return {};
+        if (auto ec = platform::bind_socket(fd_, ep.data(), ep.size())) return ec;
+        return platform::listen_socket(fd_, opt.backlog);
     }
 
     // Set instead of accept_cb_: every accepted socket is passed on raw, without a
@@ -3265,7 +4288,15 @@ namespace detail {
 class resolver_category_impl final : public std::error_category {
   public:
     const char* name() const noexcept override { return "sluice.resolver"; }
+#if defined(SLUICE_WINDOWS)
+    // getaddrinfo returns WSA codes there; MinGW's gai_strerror writes a static buffer.
+    std::string message(int ev) const override { return platform::win32_message(ev); }
+    std::error_condition default_error_condition(int ev) const noexcept override {
+        return platform::win32_category().default_error_condition(ev);
+    }
+#else
     std::string message(int ev) const override { return ::gai_strerror(ev); }
+#endif
 };
 } // namespace detail
 
@@ -3279,16 +4310,28 @@ using resolve_handler = unique_function<void(std::error_code, std::vector<endpoi
 // Blocking; prefer resolve() on a loop.
 inline std::vector<endpoint> resolve_now(const std::string& host, std::uint16_t port, int socktype,
                                          std::error_code& ec) {
+    std::vector<endpoint> out;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = socktype;
+#if defined(SLUICE_WINDOWS)
+    // No AI_ADDRCONFIG: Windows does not count loopback as configured, so on a host
+    // without a network even "localhost" would fail to resolve.
+    if ((ec = platform::winsock_start())) return out;
+#else
     hints.ai_flags = AI_ADDRCONFIG;
+#endif
     addrinfo* res = nullptr;
     std::string service = std::to_string(port);
     int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
-    std::vector<endpoint> out;
     if (rc != 0) {
-        ec = rc == EAI_SYSTEM ? platform::last_error() : std::error_code(rc, resolver_category());
+#if defined(EAI_SYSTEM)
+        if (rc == EAI_SYSTEM) {
+            ec = platform::last_error();
+            return out;
+        }
+#endif
+        ec = std::error_code(rc, resolver_category());
         return out;
     }
     for (addrinfo* ai = res; ai; ai = ai->ai_next)
@@ -3453,14 +4496,8 @@ class udp_impl final : public io_object {
     }
 
     std::error_code send_now(const datagram& d, const void* data, std::size_t size) {
-        for (;;) {
-            ssize_t r = d.connected ? ::send(fd_, data, size, platform::send_flags)
-                                    : ::sendto(fd_, data, size, platform::send_flags, d.to.data(),
-                                               d.to.size());
-            if (r >= 0) return {};
-            if (errno == EINTR) continue;
-            return platform::last_error();
-        }
+        return platform::send_datagram(fd_, data, size, d.connected ? nullptr : d.to.data(),
+                                       d.to.size());
     }
 
     void send(const endpoint* to, const_buffer data, io_handler done) {
@@ -3495,25 +4532,12 @@ class udp_impl final : public io_object {
         char* buf = recv_buf_ ? recv_buf_ : loop_->shared_buffer();
         std::size_t cap = recv_buf_ ? recv_len_ : loop::shared_buffer_size;
         endpoint from;
-        iovec iov{buf, cap};
-        msghdr msg{};
-        msg.msg_name = from.data();
-        msg.msg_namelen = endpoint::capacity();
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        ssize_t r;
-        do r = ::recvmsg(fd_, &msg, 0);
-        while (r < 0 && errno == EINTR);
+        socklen_t from_len = endpoint::capacity();
         std::error_code ec;
-        if (r < 0) {
-            ec = platform::last_error();
-            if (platform::would_block(ec)) return;
-            r = 0;
-        } else if (msg.msg_flags & MSG_TRUNC) {
-            ec = std::make_error_code(std::errc::message_size);
-        }
-        from.resize(msg.msg_namelen);
-        std::string_view data(buf, static_cast<std::size_t>(r));
+        std::size_t n = platform::recv_datagram(fd_, buf, cap, from.data(), &from_len, ec);
+        if (ec && platform::would_block(ec)) return;
+        from.resize(from_len);
+        std::string_view data(buf, n);
         recv_handler h = std::move(recv_cb_);
         if (!continuous_) recv_buf_ = nullptr;
         h(ec, data, from);
@@ -3552,20 +4576,19 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
     // Opens a socket of the endpoint's family and binds it (port 0: the kernel picks).
     std::error_code bind(const endpoint& ep, bool reuse_address = false, bool reuse_port = false) {
         if (auto ec = open_for(ep.family())) return ec;
+        // On Windows SO_REUSEADDR alone already lets several sockets share the port.
         if (reuse_address) platform::set_option(impl_->fd_, SOL_SOCKET, SO_REUSEADDR, 1);
 #if defined(SO_REUSEPORT)
         if (reuse_port) platform::set_option(impl_->fd_, SOL_SOCKET, SO_REUSEPORT, 1);
 #else
         (void)reuse_port;
 #endif
-        if (::bind(impl_->fd_, ep.data(), ep.size()) != 0) return platform::last_error();
-        return {};
+        return platform::bind_socket(impl_->fd_, ep.data(), ep.size());
     }
     // Connected mode: send() goes to `peer`, and only its datagrams are received.
     std::error_code connect(const endpoint& peer) {
         if (auto ec = open_for(peer.family())) return ec;
-        if (::connect(impl_->fd_, peer.data(), peer.size()) != 0) return platform::last_error();
-        return {};
+        return platform::connect_now(impl_->fd_, peer.data(), peer.size());
     }
 
     void send_to(const endpoint& to, const_buffer data, io_handler handler = nullptr) {
@@ -3655,6 +4678,8 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
 //   spread::acceptor    loop 0 accepts (Netty's "boss") and hands each socket to a
 //                       worker loop chosen by a policy: round robin, or the loop
 //                       with the fewest open streams. One post() per connection.
+// Windows has no SO_REUSEPORT: there, listen() with spread::reuse_port and more than
+// one loop fails with std::errc::not_supported; use spread::acceptor.
 // Each connection then lives on one loop for its whole life, so its handlers never
 // need a lock; the connection handler runs on that loop's thread (on several threads
 // at once for different connections: it must be safe to call concurrently).
@@ -3688,8 +4713,16 @@ inline bool parse_policy(std::string_view name, handoff_policy& out) noexcept {
     return false;
 }
 
+// SO_REUSEPORT where the system has it; elsewhere (Windows) an acceptor, so that the
+// defaults work everywhere.
+#if defined(SO_REUSEPORT)
+inline constexpr spread default_spread = spread::reuse_port;
+#else
+inline constexpr spread default_spread = spread::acceptor;
+#endif
+
 struct group_listen_options {
-    sluice::spread spread = sluice::spread::reuse_port;
+    sluice::spread spread = default_spread;
     handoff_policy policy = handoff_policy::round_robin; // spread::acceptor only
     // spread::acceptor: whether loop 0 also serves connections, or only accepts.
     bool acceptor_serves = true;
@@ -8592,47 +9625,84 @@ struct is_error_code_enum<sluice::ws::error> : true_type {};
 // substitute a deterministic generator without allocation.
 
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
-#include <random>
 
 #if defined(__linux__)
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
 #include <stdlib.h>
+#elif defined(SLUICE_WINDOWS)
+#include <stdlib.h>
+#if defined(SLUICE_DECLARE_RAND_S)
+extern "C" int __cdecl rand_s(unsigned int* value);
+#endif
+#elif defined(SLUICE_POSIX)
+#include <fcntl.h>
+#include <unistd.h>
 #endif
 
 namespace sluice {
 namespace ws {
 
-// RFC 6455 §10.3 wants masking keys that are unpredictable to the application. A client masks
-// every frame, so asking the kernel for 4 bytes each time would cost a system call per message:
-// keys come from a per-thread pool refilled 512 bytes at a time from the OS generator
-// (getrandom on Linux, arc4random_buf on the BSDs and macOS, std::random_device elsewhere).
-inline void os_random_fill(std::uint8_t* out, std::size_t n) {
-#if defined(__linux__) && defined(SYS_getrandom)
+namespace detail {
+#if defined(SLUICE_POSIX) &&                                                                       \
+    !(defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__))
+// Where there is no system call for it (or it failed: an old kernel, seccomp).
+inline std::size_t urandom_fill(std::uint8_t* out, std::size_t n) noexcept {
+    int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return n;
     while (n != 0) {
-        const long r = ::syscall(SYS_getrandom, out, n, 0);
-        if (r <= 0) break; // EINTR or an old kernel: fall through to random_device
+        ssize_t r = ::read(fd, out, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
         out += r;
         n -= static_cast<std::size_t>(r);
     }
+    ::close(fd);
+    return n;
+}
+#endif
+} // namespace detail
+
+// RFC 6455 §10.3 wants masking keys that are unpredictable to the application. A client masks
+// every frame, so asking the kernel for 4 bytes each time would cost a system call per message:
+// keys come from a per-thread pool refilled 512 bytes at a time from the OS generator
+// (getrandom on Linux, arc4random_buf on the BSDs and macOS, rand_s on Windows, which needs no
+// library beyond the C runtime, /dev/urandom elsewhere). With no working generator at all
+// there is nothing safe to hand out, so the process stops (as std::random_device would).
+inline void os_random_fill(std::uint8_t* out, std::size_t n) {
+#if defined(__linux__)
+#if defined(SYS_getrandom)
+    while (n != 0) {
+        const long r = ::syscall(SYS_getrandom, out, n, 0);
+        if (r <= 0) break; // EINTR or an old kernel: fall through to /dev/urandom
+        out += r;
+        n -= static_cast<std::size_t>(r);
+    }
+#endif
+    if (n != 0) n = detail::urandom_fill(out, n);
 #elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
     ::arc4random_buf(out, n);
     n = 0;
-#endif
-    if (n != 0) {
-        thread_local std::random_device rd;
-        while (n != 0) {
-            const std::uint32_t v = static_cast<std::uint32_t>(rd());
-            const std::size_t k = n < 4 ? n : 4;
-            std::memcpy(out, &v, k);
-            out += k;
-            n -= k;
-        }
+#elif defined(SLUICE_WINDOWS)
+    while (n != 0) {
+        unsigned int v = 0;
+        if (::rand_s(&v) != 0) break;
+        const std::size_t k = n < sizeof v ? n : sizeof v;
+        std::memcpy(out, &v, k);
+        out += k;
+        n -= k;
     }
+#else
+    n = detail::urandom_fill(out, n);
+#endif
+    if (n != 0) std::abort();
 }
 
 inline void default_random_fill(void*, std::uint8_t* out, std::size_t n) {

@@ -3,9 +3,10 @@
 #   1. the committed single header matches include/
 #   2. g++, include/ headers, -Werror: the whole suite (every backend, consumers)
 #   3. clang++, the single header only, ASan+UBSan, -Werror: the whole suite again
-#   4. the parser fuzzers (HTTP, WebSocket) for a bounded time each
-#   5. every benchmark suite in smoke mode: every peer server answers, every byte checks
-# Usage: bash tools/test.sh            (FUZZ_SECONDS=N to change step 4's budget)
+#   4. Windows: mingw-w64 cross build, -Werror, the whole suite under wine (WSAPoll, select)
+#   5. the parser fuzzers (HTTP, WebSocket) for a bounded time each
+#   6. every benchmark suite in smoke mode: every peer server answers, every byte checks
+# Usage: bash tools/test.sh            (FUZZ_SECONDS=N to change step 5's budget)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -33,7 +34,10 @@ cmake --build build/clang-asan -j "$jobs"
 (cd build/clang-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest -j "$jobs" --output-on-failure -E '^consumer\.')
 
-echo "== 4. fuzzers"
+echo "== 4. Windows: mingw-w64 cross build, the suite under wine"
+bash tools/test-windows.sh
+
+echo "== 5. fuzzers"
 secs=${FUZZ_SECONDS:-30}
 mkdir -p build/fuzz
 for target in http_parser ws_frame; do
@@ -50,6 +54,6 @@ for target in http_parser ws_frame; do
   runs=$(grep -o 'number_of_executed_units: [0-9]*' "build/fuzz/$target.log" | grep -o '[0-9]*$')
   echo "fuzz $target: ${secs}s, ${runs} inputs, no crash"
 done
-echo "== 5. benchmark smoke run (every suite; every server answers, every byte checks)"
+echo "== 6. benchmark smoke run (every suite; every server answers, every byte checks)"
 bash bench/run.sh --smoke
 echo "all tests passed"

@@ -11,6 +11,15 @@
 
 #if defined(_WIN32)
 #define SLUICE_WINDOWS 1
+// ws/random.hpp needs rand_s, which <stdlib.h> declares only when _CRT_RAND_S is
+// defined before its first inclusion. When it was included earlier without it, that
+// header declares rand_s itself (SLUICE_DECLARE_RAND_S).
+#if !defined(_CRT_RAND_S)
+#if defined(_INC_STDLIB)
+#define SLUICE_DECLARE_RAND_S 1
+#endif
+#define _CRT_RAND_S
+#endif
 #else
 #define SLUICE_POSIX 1
 #endif

@@ -9,6 +9,10 @@
 #include <cstdlib>
 #include <new>
 
+#if defined(_WIN32)
+#include <malloc.h> // _aligned_malloc, _aligned_free
+#endif
+
 namespace {
 std::atomic<std::size_t> allocations{0};
 
@@ -18,12 +22,25 @@ void* counted_alloc(std::size_t n) {
     if (!p) std::abort();
     return p;
 }
+// Windows' C runtime has no aligned_alloc; its aligned blocks come from _aligned_malloc
+// and must go back through _aligned_free.
 void* counted_aligned(std::size_t n, std::align_val_t a) {
     allocations.fetch_add(1, std::memory_order_relaxed);
     std::size_t al = static_cast<std::size_t>(a);
+#if defined(_WIN32)
+    void* p = _aligned_malloc(n ? n : 1, al);
+#else
     void* p = std::aligned_alloc(al, (n + al - 1) / al * al);
+#endif
     if (!p) std::abort();
     return p;
+}
+void aligned_free(void* p) noexcept {
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
+    std::free(p);
+#endif
 }
 } // namespace
 
@@ -39,10 +56,10 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { aligned_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { aligned_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { aligned_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { aligned_free(p); }
 
 using sluice::task;
 

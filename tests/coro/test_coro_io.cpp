@@ -131,9 +131,9 @@ TEST_CASE("coro io: send_to and recv_from") {
         auto r = co_await sluice::recv_from(b, sluice::mutable_buffer(buf, sizeof buf));
         if (!r || r->size != 4 || std::string_view(buf, 4) != "ping") co_return 2;
         if (r->from.port() != aep.port()) co_return 3;
-        char small[2];
+        char tiny[2];
         co_await sluice::send_to(a, bep, "toolong");
-        auto t = co_await sluice::recv_from(b, sluice::mutable_buffer(small, 2));
+        auto t = co_await sluice::recv_from(b, sluice::mutable_buffer(tiny, 2));
         if (t.ec != std::make_error_code(std::errc::message_size)) co_return 4;
         co_return 0;
     };

@@ -1,14 +1,13 @@
 // HTTP/1.1 parser tests. Every table case is fed whole, split in two at every
 // byte, one byte at a time, and from the very end of a page followed by a
-// PROT_NONE page, and must give the same outcome each time.
+// PROT_NONE page (PAGE_NOACCESS on Windows), and must give the same outcome each time.
 #include <ostream>
 
 #include <doctest/doctest.h>
 
 #include <sluice/http.hpp>
 
-#include <sys/mman.h>
-#include <unistd.h>
+#include "../portable.hpp"
 
 #include <cstring>
 #include <memory>
@@ -133,17 +132,16 @@ struct guarded {
     std::size_t size = 0;
     char* data = nullptr;
     guarded(const std::string& s) {
-        std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+        std::size_t page = test::portable::page_size();
         std::size_t pages = (s.size() + page - 1) / page + 1;
         size = (pages + 1) * page;
-        void* r = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        REQUIRE(r != MAP_FAILED);
-        region = static_cast<char*>(r);
-        REQUIRE(mprotect(region + pages * page, page, PROT_NONE) == 0);
+        region = test::portable::map_pages(size);
+        REQUIRE(region != nullptr);
+        REQUIRE(test::portable::protect_no_access(region + pages * page, page));
         data = region + pages * page - s.size();
         std::memcpy(data, s.data(), s.size());
     }
-    ~guarded() { munmap(region, size); }
+    ~guarded() { test::portable::unmap_pages(region, size); }
 };
 
 // Runs all feeding modes, checks they agree, returns the one-shot outcome.

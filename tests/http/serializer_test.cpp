@@ -93,8 +93,8 @@ TEST_CASE("http serializer: fixed buffer, no allocation, overflow reported") {
     s.status_line(404).content_length(0).end_head();
     REQUIRE(!s.error());
     CHECK(b.view() == "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-    char small[10];
-    http::out_buffer sb(small, sizeof small);
+    char tiny[10];
+    http::out_buffer sb(tiny, sizeof tiny);
     http::serializer<http::out_buffer> s2(sb);
     s2.status_line(200);
     CHECK(s2.error() == http::error::buffer_too_small);

@@ -92,9 +92,9 @@ TEST_CASE("fetch: errors — bad URL, refused, timeout, response too large") {
     });
     f.listen();
     fetched big;
-    http::request_options small;
-    small.max_response = 1024;
-    http::fetch(f.loop, "http://127.0.0.1:" + std::to_string(f.port) + "/", small, into(big));
+    http::request_options capped;
+    capped.max_response = 1024;
+    http::fetch(f.loop, "http://127.0.0.1:" + std::to_string(f.port) + "/", capped, into(big));
     REQUIRE(f.loop.run_until([&] { return big.done; }));
     CHECK(big.ec == http::error::body_too_large);
 }

@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 #include <sluice.hpp>
 
+#include "../portable.hpp"
+
 #include <chrono>
 #include <cstdlib>
 #include <string>

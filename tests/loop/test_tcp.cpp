@@ -209,8 +209,8 @@ TEST_CASE("a peer reset mid-write fails the write, never kills the process (no S
         accepted = std::move(s);
         // On the first byte: reset instead of FIN (SO_LINGER with a zero timeout).
         accepted.read_start([&](std::error_code, std::string_view) {
-            linger lg{1, 0};
-            ::setsockopt(accepted.native_handle(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            test::portable::reset_on_close(
+                static_cast<test::portable::socket_t>(accepted.native_handle()));
             accepted.close();
         });
     });

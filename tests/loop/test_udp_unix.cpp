@@ -1,3 +1,7 @@
+// UDP datagrams and Unix domain stream sockets.
+//
+// Not on Windows (compiled out below, by SLUICE_HAS_UNIX_SOCKETS): "Unix domain stream
+// sockets echo" (the library has no AF_UNIX support there).
 #include "common.hpp"
 
 #include <cstdio>

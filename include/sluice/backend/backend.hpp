@@ -11,12 +11,16 @@
 
 #include <sluice/platform/socket.hpp>
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <time.h>
 
 namespace sluice {
 
+// backend::poll is poll(2) on POSIX and WSAPoll on Windows; select is select() on both
+// (see select.hpp for what FD_SETSIZE means on Windows). epoll and kqueue are never
+// available on Windows.
 enum class backend { automatic, epoll, kqueue, poll, select };
 
 inline const char* to_string(backend b) noexcept {
@@ -51,6 +55,14 @@ inline timespec* to_timespec(std::int64_t timeout_us, timespec& storage) noexcep
     storage.tv_sec = static_cast<time_t>(timeout_us / 1000000);
     storage.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
     return &storage;
+}
+
+// The same in whole milliseconds for the pollers that take those (WSAPoll), rounded
+// up so that a timer never fires early; -1 waits forever.
+inline int timeout_ms_ceil(std::int64_t timeout_us) noexcept {
+    if (timeout_us < 0) return -1;
+    std::int64_t ms = (timeout_us + 999) / 1000;
+    return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
 }
 
 class poller {

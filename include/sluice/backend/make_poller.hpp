@@ -1,12 +1,14 @@
 // sluice — choosing a poller. `automatic` takes the best one compiled in, in order of
-// performance: epoll, kqueue, poll, select. An explicit choice that is not compiled in
-// fails with error::backend_unavailable rather than silently using another.
+// performance: epoll, kqueue, poll, select (on Windows that is poll, meaning WSAPoll).
+// An explicit choice that is not compiled in fails with error::backend_unavailable
+// rather than silently using another.
 #pragma once
 
 #include <sluice/backend/epoll.hpp>
 #include <sluice/backend/kqueue.hpp>
 #include <sluice/backend/poll.hpp>
 #include <sluice/backend/select.hpp>
+#include <sluice/backend/wsapoll.hpp>
 
 #include <cstdlib>
 #include <cstring>
@@ -38,7 +40,11 @@ inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec) {
         p.reset(new kqueue_poller(ec));
         break;
 #endif
-#if SLUICE_HAS_POLL
+#if SLUICE_HAS_POLL && defined(SLUICE_WINDOWS)
+    case backend::poll:
+        p.reset(new wsapoll_poller());
+        break;
+#elif SLUICE_HAS_POLL
     case backend::poll:
         p.reset(new poll_poller());
         break;

@@ -1,11 +1,11 @@
-// sluice — poll(2) backend. Keeps a dense pollfd array plus a descriptor -> slot
-// index so set() is O(1); removal swaps the last entry into the hole. ppoll gives a
-// nanosecond timeout where available.
+// sluice — poll(2) backend (POSIX; on Windows backend::poll is wsapoll.hpp). Keeps a
+// dense pollfd array plus a descriptor -> slot index so set() is O(1); removal swaps
+// the last entry into the hole. ppoll gives a nanosecond timeout where available.
 #pragma once
 
 #include <sluice/backend/backend.hpp>
 
-#if SLUICE_HAS_POLL
+#if SLUICE_HAS_POLL && defined(SLUICE_POSIX)
 #include <poll.h>
 #include <time.h>
 #include <vector>

@@ -8,6 +8,8 @@
 //   spread::acceptor    loop 0 accepts (Netty's "boss") and hands each socket to a
 //                       worker loop chosen by a policy: round robin, or the loop
 //                       with the fewest open streams. One post() per connection.
+// Windows has no SO_REUSEPORT: there, listen() with spread::reuse_port and more than
+// one loop fails with std::errc::not_supported; use spread::acceptor.
 // Each connection then lives on one loop for its whole life, so its handlers never
 // need a lock; the connection handler runs on that loop's thread (on several threads
 // at once for different connections: it must be safe to call concurrently).
@@ -43,8 +45,16 @@ inline bool parse_policy(std::string_view name, handoff_policy& out) noexcept {
     return false;
 }
 
+// SO_REUSEPORT where the system has it; elsewhere (Windows) an acceptor, so that the
+// defaults work everywhere.
+#if defined(SO_REUSEPORT)
+inline constexpr spread default_spread = spread::reuse_port;
+#else
+inline constexpr spread default_spread = spread::acceptor;
+#endif
+
 struct group_listen_options {
-    sluice::spread spread = sluice::spread::reuse_port;
+    sluice::spread spread = default_spread;
     handoff_policy policy = handoff_policy::round_robin; // spread::acceptor only
     // spread::acceptor: whether loop 0 also serves connections, or only accepts.
     bool acceptor_serves = true;

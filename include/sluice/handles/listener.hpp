@@ -1,9 +1,10 @@
 // sluice — accepting connections (TCP and Unix listeners share this).
 //
 // Accept runs in batches (up to 64 per readiness) to keep up with connection storms.
-// When the process runs out of descriptors (EMFILE/ENFILE) the listener stops
-// watching for 100 ms instead of spinning on a readiness it cannot act on, keeps its
-// socket, and tries again — the backlog holds the waiting clients meanwhile.
+// When the process runs out of descriptors (EMFILE/ENFILE; WSAEMFILE/WSAENOBUFS on
+// Windows) the listener stops watching for 100 ms instead of spinning on a readiness
+// it cannot act on, keeps its socket, and tries again — the backlog holds the waiting
+// clients meanwhile.
 #pragma once
 
 #include <sluice/handles/stream.hpp>
@@ -39,8 +40,7 @@ class listener_impl final : public io_object, public timer_node {
             native_socket s = platform::accept_socket(fd_, nullptr, nullptr, ec);
             if (ec) {
                 if (platform::would_block(ec)) return;
-                int e = ec.value();
-                if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                if (platform::out_of_descriptors(ec)) {
                     ++backoffs_;
                     loop_->watch(this, 0);
                     loop_->schedule(this, loop::clock_us() + 100000);
@@ -82,19 +82,19 @@ class listener_impl final : public io_object, public timer_node {
         fd_ = platform::open_socket(ep.family(), type, ec);
         if (ec) return ec;
         if (ep.family() == AF_INET || ep.family() == AF_INET6) {
-            if (opt.reuse_address) platform::set_option(fd_, SOL_SOCKET, SO_REUSEADDR, 1);
+            if (opt.reuse_address) platform::allow_rebind(fd_);
 #if defined(SO_REUSEPORT)
             if (opt.reuse_port)
                 if (auto e = platform::set_option(fd_, SOL_SOCKET, SO_REUSEPORT, 1)) return e;
 #else
+            // Windows has no SO_REUSEPORT (its SO_REUSEADDR does not balance connections).
             if (opt.reuse_port) return std::make_error_code(std::errc::not_supported);
 #endif
             if (ep.family() == AF_INET6)
                 platform::set_option(fd_, IPPROTO_IPV6, IPV6_V6ONLY, opt.v6_only ? 1 : 0);
         }
-        if (::bind(fd_, ep.data(), ep.size()) != 0) return platform::last_error();
-        if (::listen(fd_, opt.backlog) != 0) return platform::last_error();
-        return {};
+        if (auto ec = platform::bind_socket(fd_, ep.data(), ep.size())) return ec;
+        return platform::listen_socket(fd_, opt.backlog);
     }
 
     // Set instead of accept_cb_: every accepted socket is passed on raw, without a

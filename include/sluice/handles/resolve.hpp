@@ -14,7 +14,15 @@ namespace detail {
 class resolver_category_impl final : public std::error_category {
   public:
     const char* name() const noexcept override { return "sluice.resolver"; }
+#if defined(SLUICE_WINDOWS)
+    // getaddrinfo returns WSA codes there; MinGW's gai_strerror writes a static buffer.
+    std::string message(int ev) const override { return platform::win32_message(ev); }
+    std::error_condition default_error_condition(int ev) const noexcept override {
+        return platform::win32_category().default_error_condition(ev);
+    }
+#else
     std::string message(int ev) const override { return ::gai_strerror(ev); }
+#endif
 };
 } // namespace detail
 
@@ -28,16 +36,28 @@ using resolve_handler = unique_function<void(std::error_code, std::vector<endpoi
 // Blocking; prefer resolve() on a loop.
 inline std::vector<endpoint> resolve_now(const std::string& host, std::uint16_t port, int socktype,
                                          std::error_code& ec) {
+    std::vector<endpoint> out;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = socktype;
+#if defined(SLUICE_WINDOWS)
+    // No AI_ADDRCONFIG: Windows does not count loopback as configured, so on a host
+    // without a network even "localhost" would fail to resolve.
+    if ((ec = platform::winsock_start())) return out;
+#else
     hints.ai_flags = AI_ADDRCONFIG;
+#endif
     addrinfo* res = nullptr;
     std::string service = std::to_string(port);
     int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
-    std::vector<endpoint> out;
     if (rc != 0) {
-        ec = rc == EAI_SYSTEM ? platform::last_error() : std::error_code(rc, resolver_category());
+#if defined(EAI_SYSTEM)
+        if (rc == EAI_SYSTEM) {
+            ec = platform::last_error();
+            return out;
+        }
+#endif
+        ec = std::error_code(rc, resolver_category());
         return out;
     }
     for (addrinfo* ai = res; ai; ai = ai->ai_next)

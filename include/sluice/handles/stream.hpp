@@ -335,8 +335,7 @@ class stream_impl final : public io_object {
             if (fd_ != invalid_socket) drop_socket();
             std::error_code ec;
             fd_ = platform::open_socket(ep.family(), SOCK_STREAM, ec);
-            if (!ec && ::connect(fd_, ep.data(), ep.size()) != 0 && errno != EINPROGRESS)
-                ec = platform::last_error();
+            if (!ec) ec = platform::start_connect(fd_, ep.data(), ep.size());
             if (ec) {
                 x.last_connect_error = ec;
                 continue;
@@ -379,17 +378,17 @@ class stream_impl final : public io_object {
 
     void arm_timeouts() {
         stream_ext& x = *ext_;
-        std::int64_t shortest = std::numeric_limits<std::int64_t>::max();
+        std::int64_t shortest = (std::numeric_limits<std::int64_t>::max)();
         for (std::int64_t t : {x.idle_us, x.read_us, x.write_us})
             if (t > 0 && t < shortest) shortest = t;
-        if (shortest == std::numeric_limits<std::int64_t>::max()) return loop_->unschedule(&x);
+        if (shortest == (std::numeric_limits<std::int64_t>::max)()) return loop_->unschedule(&x);
         if (!x.queued()) loop_->schedule(&x, loop::clock_us() + shortest);
     }
 
     void check_timeouts() {
         stream_ext& x = *ext_;
         const std::int64_t now = loop_->now_us();
-        std::int64_t next = std::numeric_limits<std::int64_t>::max();
+        std::int64_t next = (std::numeric_limits<std::int64_t>::max)();
         bool expired = false;
         auto consider = [&](bool active, std::int64_t since, std::int64_t limit) {
             if (!active || limit <= 0) return;
@@ -402,7 +401,7 @@ class stream_impl final : public io_object {
         consider(static_cast<bool>(read_cb_), x.read_started, x.read_us);
         consider(!x.queue.empty(), x.write_progress, x.write_us);
         if (expired) return close_with(make_error_code(error::timed_out));
-        if (next != std::numeric_limits<std::int64_t>::max()) loop_->schedule(&x, next);
+        if (next != (std::numeric_limits<std::int64_t>::max)()) loop_->schedule(&x, next);
     }
 
     // ---- closing ----

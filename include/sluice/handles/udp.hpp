@@ -39,14 +39,8 @@ class udp_impl final : public io_object {
     }
 
     std::error_code send_now(const datagram& d, const void* data, std::size_t size) {
-        for (;;) {
-            ssize_t r = d.connected ? ::send(fd_, data, size, platform::send_flags)
-                                    : ::sendto(fd_, data, size, platform::send_flags, d.to.data(),
-                                               d.to.size());
-            if (r >= 0) return {};
-            if (errno == EINTR) continue;
-            return platform::last_error();
-        }
+        return platform::send_datagram(fd_, data, size, d.connected ? nullptr : d.to.data(),
+                                       d.to.size());
     }
 
     void send(const endpoint* to, const_buffer data, io_handler done) {
@@ -81,25 +75,12 @@ class udp_impl final : public io_object {
         char* buf = recv_buf_ ? recv_buf_ : loop_->shared_buffer();
         std::size_t cap = recv_buf_ ? recv_len_ : loop::shared_buffer_size;
         endpoint from;
-        iovec iov{buf, cap};
-        msghdr msg{};
-        msg.msg_name = from.data();
-        msg.msg_namelen = endpoint::capacity();
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        ssize_t r;
-        do r = ::recvmsg(fd_, &msg, 0);
-        while (r < 0 && errno == EINTR);
+        socklen_t from_len = endpoint::capacity();
         std::error_code ec;
-        if (r < 0) {
-            ec = platform::last_error();
-            if (platform::would_block(ec)) return;
-            r = 0;
-        } else if (msg.msg_flags & MSG_TRUNC) {
-            ec = std::make_error_code(std::errc::message_size);
-        }
-        from.resize(msg.msg_namelen);
-        std::string_view data(buf, static_cast<std::size_t>(r));
+        std::size_t n = platform::recv_datagram(fd_, buf, cap, from.data(), &from_len, ec);
+        if (ec && platform::would_block(ec)) return;
+        from.resize(from_len);
+        std::string_view data(buf, n);
         recv_handler h = std::move(recv_cb_);
         if (!continuous_) recv_buf_ = nullptr;
         h(ec, data, from);
@@ -138,20 +119,19 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
     // Opens a socket of the endpoint's family and binds it (port 0: the kernel picks).
     std::error_code bind(const endpoint& ep, bool reuse_address = false, bool reuse_port = false) {
         if (auto ec = open_for(ep.family())) return ec;
+        // On Windows SO_REUSEADDR alone already lets several sockets share the port.
         if (reuse_address) platform::set_option(impl_->fd_, SOL_SOCKET, SO_REUSEADDR, 1);
 #if defined(SO_REUSEPORT)
         if (reuse_port) platform::set_option(impl_->fd_, SOL_SOCKET, SO_REUSEPORT, 1);
 #else
         (void)reuse_port;
 #endif
-        if (::bind(impl_->fd_, ep.data(), ep.size()) != 0) return platform::last_error();
-        return {};
+        return platform::bind_socket(impl_->fd_, ep.data(), ep.size());
     }
     // Connected mode: send() goes to `peer`, and only its datagrams are received.
     std::error_code connect(const endpoint& peer) {
         if (auto ec = open_for(peer.family())) return ec;
-        if (::connect(impl_->fd_, peer.data(), peer.size()) != 0) return platform::last_error();
-        return {};
+        return platform::connect_now(impl_->fd_, peer.data(), peer.size());
     }
 
     void send_to(const endpoint& to, const_buffer data, io_handler handler = nullptr) {

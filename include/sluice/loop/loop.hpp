@@ -208,7 +208,8 @@ class loop {
     keep_alive_guard keep_alive() { return keep_alive_guard(*this); }
 
     // Delivers `signo` (e.g. SIGINT, SIGTERM) to `handler` on this loop's thread.
-    // Signal handlers do not keep run() alive on their own.
+    // Signal handlers do not keep run() alive on their own. Windows: only SIGINT (the
+    // console's Ctrl-C and Ctrl-Break); other numbers fail with std::errc::not_supported.
     std::error_code on_signal(int signo, unique_function<void(int)> handler) {
         if (signal_slot_ < 0) {
             signal_slot_ = detail::signals::acquire_slot(&wake_);

@@ -1,7 +1,11 @@
-// sluice — delivering POSIX signals to loops. The process-wide handler only does
+// sluice — delivering signals to loops. The process-wide handler only does
 // async-signal-safe things: it sets a bit in each subscribed loop's pending mask and
 // pokes that loop's wakeup descriptor. The loop then runs the user's handler as an
 // ordinary callback on its own thread, where anything is allowed.
+//
+// Windows has no POSIX signals. What a console program gets instead is Ctrl-C and
+// Ctrl-Break, delivered by SetConsoleCtrlHandler on a thread of their own: both arrive
+// as SIGINT. Every other signal number is refused with std::errc::not_supported.
 #pragma once
 
 #include <sluice/platform/socket.hpp>
@@ -27,7 +31,9 @@ inline slot slots[max_loops];
 struct registry {
     std::mutex mutex;
     int users[max_signal + 1] = {};
+#if defined(SLUICE_POSIX)
     struct sigaction previous[max_signal + 1];
+#endif
 };
 inline registry& reg() {
     static registry r;
@@ -36,7 +42,7 @@ inline registry& reg() {
 
 inline std::uint64_t bit(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
 
-extern "C" inline void sluice_signal_handler(int signo) {
+inline void deliver(int signo) noexcept {
     for (auto& s : slots) {
         const platform::wakeup_fd* w = s.wake.load(std::memory_order_acquire);
         if (w && (s.wanted.load(std::memory_order_relaxed) & bit(signo))) {
@@ -60,6 +66,10 @@ inline void release_slot(int i) noexcept {
     slots[i].wake.store(nullptr, std::memory_order_release);
 }
 
+#if defined(SLUICE_POSIX)
+
+extern "C" inline void sluice_signal_handler(int signo) { deliver(signo); }
+
 inline std::error_code install(int signo) {
     if (signo < 1 || signo > max_signal) return std::make_error_code(std::errc::invalid_argument);
     std::lock_guard<std::mutex> lock(reg().mutex);
@@ -81,5 +91,33 @@ inline void uninstall(int signo) {
     if (reg().users[signo] > 0 && --reg().users[signo] == 0)
         ::sigaction(signo, &reg().previous[signo], nullptr);
 }
+
+#elif defined(SLUICE_WINDOWS)
+
+// Returning TRUE keeps the default action (ending the process) from running; the
+// handler is only installed while some loop asked for SIGINT.
+inline BOOL WINAPI console_ctrl_handler(DWORD type) noexcept {
+    if (type != CTRL_C_EVENT && type != CTRL_BREAK_EVENT) return FALSE;
+    deliver(SIGINT);
+    return TRUE;
+}
+
+inline std::error_code install(int signo) {
+    if (signo != SIGINT) return std::make_error_code(std::errc::not_supported);
+    std::lock_guard<std::mutex> lock(reg().mutex);
+    if (reg().users[signo]++ == 0 && !::SetConsoleCtrlHandler(&console_ctrl_handler, TRUE)) {
+        --reg().users[signo];
+        return platform::last_win32_error();
+    }
+    return {};
+}
+
+inline void uninstall(int signo) {
+    std::lock_guard<std::mutex> lock(reg().mutex);
+    if (signo == SIGINT && reg().users[signo] > 0 && --reg().users[signo] == 0)
+        ::SetConsoleCtrlHandler(&console_ctrl_handler, FALSE);
+}
+
+#endif
 
 } // namespace sluice::detail::signals

@@ -1,4 +1,5 @@
 // sluice — a socket address of any family (IPv4, IPv6, Unix path) in one value type.
+// Unix paths exist where SLUICE_HAS_UNIX_SOCKETS is on (not on Windows).
 #pragma once
 
 #include <sluice/platform/socket.hpp>
@@ -13,8 +14,9 @@ class endpoint {
   public:
     endpoint() noexcept { std::memset(&storage_, 0, sizeof storage_); }
     endpoint(const sockaddr* sa, socklen_t len) noexcept : endpoint() {
-        if (len > sizeof storage_) len = sizeof storage_;
-        std::memcpy(&storage_, sa, len);
+        // socklen_t is unsigned on POSIX and int on Windows.
+        if (static_cast<std::size_t>(len) > sizeof storage_) len = sizeof storage_;
+        std::memcpy(&storage_, sa, static_cast<std::size_t>(len));
         len_ = len;
     }
 

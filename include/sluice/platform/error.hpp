@@ -1,6 +1,8 @@
 // sluice — error codes. The library reports every failure as a std::error_code and
-// never throws. OS errors keep their system_category value (errno on POSIX, WSA
-// codes on Windows); conditions that are sluice's own live in sluice::error.
+// never throws. OS errors keep the OS's value: errno in std::system_category() on
+// POSIX, WSA/Win32 codes in platform::win32_category() on Windows (both compare equal
+// to the portable std::errc conditions); conditions that are sluice's own live in
+// sluice::error.
 #pragma once
 
 #include <sluice/config.hpp>
@@ -16,7 +18,7 @@ enum class error {
     write_queue_full,      // the write would exceed the stream's hard cap
     timed_out,             // an idle/read/write timeout expired
     backend_unavailable,   // the requested poller is not compiled in or failed to start
-    fd_too_large,          // select() cannot watch descriptors >= FD_SETSIZE
+    fd_too_large,          // select(): descriptor >= FD_SETSIZE (Windows: > FD_SETSIZE sockets)
     not_open,              // the handle has no socket (never opened, or closed)
     already_open,          // the operation needs a fresh handle
     in_progress,           // an operation of the same kind is already pending
@@ -41,7 +43,11 @@ class error_category_impl final : public std::error_category {
         case error::backend_unavailable:
             return "requested backend is not available";
         case error::fd_too_large:
+#if defined(SLUICE_WINDOWS)
+            return "select() already watches FD_SETSIZE sockets";
+#else
             return "descriptor is too large for select() (FD_SETSIZE)";
+#endif
         case error::not_open:
             return "handle is not open";
         case error::already_open:

@@ -5,47 +5,84 @@
 
 #include <sluice/config.hpp>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
-#include <random>
 
 #if defined(__linux__)
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
 #include <stdlib.h>
+#elif defined(SLUICE_WINDOWS)
+#include <stdlib.h>
+#if defined(SLUICE_DECLARE_RAND_S)
+extern "C" int __cdecl rand_s(unsigned int* value);
+#endif
+#elif defined(SLUICE_POSIX)
+#include <fcntl.h>
+#include <unistd.h>
 #endif
 
 namespace sluice {
 namespace ws {
 
-// RFC 6455 §10.3 wants masking keys that are unpredictable to the application. A client masks
-// every frame, so asking the kernel for 4 bytes each time would cost a system call per message:
-// keys come from a per-thread pool refilled 512 bytes at a time from the OS generator
-// (getrandom on Linux, arc4random_buf on the BSDs and macOS, std::random_device elsewhere).
-inline void os_random_fill(std::uint8_t* out, std::size_t n) {
-#if defined(__linux__) && defined(SYS_getrandom)
+namespace detail {
+#if defined(SLUICE_POSIX) &&                                                                       \
+    !(defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__))
+// Where there is no system call for it (or it failed: an old kernel, seccomp).
+inline std::size_t urandom_fill(std::uint8_t* out, std::size_t n) noexcept {
+    int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return n;
     while (n != 0) {
-        const long r = ::syscall(SYS_getrandom, out, n, 0);
-        if (r <= 0) break; // EINTR or an old kernel: fall through to random_device
+        ssize_t r = ::read(fd, out, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
         out += r;
         n -= static_cast<std::size_t>(r);
     }
+    ::close(fd);
+    return n;
+}
+#endif
+} // namespace detail
+
+// RFC 6455 §10.3 wants masking keys that are unpredictable to the application. A client masks
+// every frame, so asking the kernel for 4 bytes each time would cost a system call per message:
+// keys come from a per-thread pool refilled 512 bytes at a time from the OS generator
+// (getrandom on Linux, arc4random_buf on the BSDs and macOS, rand_s on Windows, which needs no
+// library beyond the C runtime, /dev/urandom elsewhere). With no working generator at all
+// there is nothing safe to hand out, so the process stops (as std::random_device would).
+inline void os_random_fill(std::uint8_t* out, std::size_t n) {
+#if defined(__linux__)
+#if defined(SYS_getrandom)
+    while (n != 0) {
+        const long r = ::syscall(SYS_getrandom, out, n, 0);
+        if (r <= 0) break; // EINTR or an old kernel: fall through to /dev/urandom
+        out += r;
+        n -= static_cast<std::size_t>(r);
+    }
+#endif
+    if (n != 0) n = detail::urandom_fill(out, n);
 #elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
     ::arc4random_buf(out, n);
     n = 0;
-#endif
-    if (n != 0) {
-        thread_local std::random_device rd;
-        while (n != 0) {
-            const std::uint32_t v = static_cast<std::uint32_t>(rd());
-            const std::size_t k = n < 4 ? n : 4;
-            std::memcpy(out, &v, k);
-            out += k;
-            n -= k;
-        }
+#elif defined(SLUICE_WINDOWS)
+    while (n != 0) {
+        unsigned int v = 0;
+        if (::rand_s(&v) != 0) break;
+        const std::size_t k = n < sizeof v ? n : sizeof v;
+        std::memcpy(out, &v, k);
+        out += k;
+        n -= k;
     }
+#else
+    n = detail::urandom_fill(out, n);
+#endif
+    if (n != 0) std::abort();
 }
 
 inline void default_random_fill(void*, std::uint8_t* out, std::size_t n) {
