@@ -339,7 +339,10 @@ void group_acceptor(sluice::backend b, const char* ctx) {
 
 #if defined(_WIN32)
     sluice::loop_group rp(2, b);
-    auto rp_ec = rp.listen(sluice::endpoint::loopback_v4(0), [](sluice::tcp_stream) {});
+    sluice::group_listen_options reuse; // the default is the acceptor on Windows
+    reuse.spread = sluice::spread::reuse_port;
+    auto rp_ec = rp.listen(
+        sluice::endpoint::loopback_v4(0), [](sluice::tcp_stream) {}, reuse);
     CHECK(ctx, rp_ec == std::errc::not_supported);
     std::printf("  loop_group reuse_port, 2 loops -> not_supported: %s\n",
                 rp_ec == std::errc::not_supported ? "ok" : "FAILED");
