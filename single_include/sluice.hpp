@@ -1489,6 +1489,7 @@ inline endpoint remote_endpoint(native_socket s, std::error_code& ec) {
 #include <climits>
 #include <cstdint>
 #include <memory>
+#include <vector>
 #include <time.h>
 
 namespace sluice {
@@ -1538,6 +1539,28 @@ inline int timeout_ms_ceil(std::int64_t timeout_us) noexcept {
     if (timeout_us < 0) return -1;
     std::int64_t ms = (timeout_us + 999) / 1000;
     return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+// The ready entries of a poll()-style array (pollfd or WSAPOLLFD), n of them, into
+// `out`. Starts where the last full batch stopped, so no descriptor starves.
+template <class PollFd>
+int collect_ready(const std::vector<PollFd>& fds, const std::vector<void*>& users, int n,
+                  ready_event* out, int capacity, std::size_t& start, unsigned read_bits,
+                  unsigned write_bits) noexcept {
+    int filled = 0;
+    const std::size_t count = fds.size();
+    for (std::size_t k = 0; k < count && n > 0 && filled < capacity; ++k) {
+        std::size_t i = (start + k) % count;
+        unsigned re = static_cast<unsigned short>(fds[i].revents);
+        if (!re) continue;
+        --n;
+        unsigned e = 0;
+        if (re & read_bits) e |= ev_read;
+        if (re & write_bits) e |= ev_write;
+        out[filled++] = {users[i], e};
+        if (filled == capacity) start = (i + 1) % count;
+    }
+    return filled;
 }
 
 class poller {
@@ -1776,21 +1799,9 @@ class poll_poller final : public poller {
             if (errno != EINTR) ec = platform::last_error();
             return 0;
         }
-        int filled = 0;
-        std::size_t count = fds_.size();
-        // Start where the last full batch stopped so no descriptor starves.
-        for (std::size_t k = 0; k < count && n > 0 && filled < capacity; ++k) {
-            std::size_t i = (start_ + k) % count;
-            short re = fds_[i].revents;
-            if (!re) continue;
-            --n;
-            unsigned e = 0;
-            if (re & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) e |= ev_read;
-            if (re & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) e |= ev_write;
-            out[filled++] = {users_[i], e};
-            if (filled == capacity) start_ = (i + 1) % count;
-        }
-        return filled;
+        return collect_ready(fds_, users_, n, out, capacity, start_,
+                             POLLIN | POLLHUP | POLLERR | POLLNVAL,
+                             POLLOUT | POLLHUP | POLLERR | POLLNVAL);
     }
 
     backend kind() const noexcept override { return backend::poll; }
@@ -2185,21 +2196,9 @@ class wsapoll_poller final : public poller {
             ec = platform::last_error();
             return 0;
         }
-        int filled = 0;
-        std::size_t count = fds_.size();
-        // Start where the last full batch stopped so no socket starves.
-        for (std::size_t k = 0; k < count && n > 0 && filled < capacity; ++k) {
-            std::size_t i = (start_ + k) % count;
-            SHORT re = fds_[i].revents;
-            if (!re) continue;
-            --n;
-            unsigned e = 0;
-            if (re & (POLLRDNORM | POLLHUP | POLLERR | POLLNVAL)) e |= ev_read;
-            if (re & (POLLWRNORM | POLLHUP | POLLERR | POLLNVAL)) e |= ev_write;
-            out[filled++] = {users_[i], e};
-            if (filled == capacity) start_ = (i + 1) % count;
-        }
-        return filled;
+        return collect_ready(fds_, users_, n, out, capacity, start_,
+                             POLLRDNORM | POLLHUP | POLLERR | POLLNVAL,
+                             POLLWRNORM | POLLHUP | POLLERR | POLLNVAL);
     }
 
     backend kind() const noexcept override { return backend::poll; }

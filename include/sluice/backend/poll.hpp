@@ -61,21 +61,9 @@ class poll_poller final : public poller {
             if (errno != EINTR) ec = platform::last_error();
             return 0;
         }
-        int filled = 0;
-        std::size_t count = fds_.size();
-        // Start where the last full batch stopped so no descriptor starves.
-        for (std::size_t k = 0; k < count && n > 0 && filled < capacity; ++k) {
-            std::size_t i = (start_ + k) % count;
-            short re = fds_[i].revents;
-            if (!re) continue;
-            --n;
-            unsigned e = 0;
-            if (re & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) e |= ev_read;
-            if (re & (POLLOUT | POLLHUP | POLLERR | POLLNVAL)) e |= ev_write;
-            out[filled++] = {users_[i], e};
-            if (filled == capacity) start_ = (i + 1) % count;
-        }
-        return filled;
+        return collect_ready(fds_, users_, n, out, capacity, start_,
+                             POLLIN | POLLHUP | POLLERR | POLLNVAL,
+                             POLLOUT | POLLHUP | POLLERR | POLLNVAL);
     }
 
     backend kind() const noexcept override { return backend::poll; }
