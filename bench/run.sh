@@ -27,7 +27,7 @@ flag=(); [ $mode = smoke ] && flag=(--smoke)
 [ $mode = full ] && { command -v gnuplot >/dev/null || {
   export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq gnuplot-nox >/dev/null; }; }
 
-suites=(echo http timers idle compile multicore instructions ws)
+suites=(echo http timers idle compile multicore scaleout instructions ws)
 # shellcheck disable=SC2206 # split on purpose
 [ -n "$only" ] && suites=($only)
 [ "$only" = summary ] && suites=()
@@ -120,7 +120,7 @@ for w in rows:
         out.append(f"| {label} | {w} | {r:.2f} | {'yes' if met else '**no**'} |")
 out.append("")
 out.append("Pages: [echo](echo.md), [http](http.md), [timers](timers.md), [idle memory](idle.md), "
-           "[compile time and size](compile.md), [multi-core](multicore.md), "
+           "[compile time and size](compile.md), [multi-core](multicore.md), [scale-out](scaleout.md), "
            "[instructions](instructions.md), [WebSocket](ws.md).\n")
 with open("docs/bench/README.md", "w") as f:
     f.write("\n".join(out))

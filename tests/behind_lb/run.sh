@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Three http_hello processes behind HAProxy, then behind nginx (both from Debian), on
+# loopback. A client sends keep-alive GETs through the balancer one at a time; a third
+# of the way in, one backend is killed with SIGKILL. It checks that:
+#   - before the kill, all three backends serve;
+#   - after it, the two others carry every request (none lost: both balancers retry a
+#     GET whose backend refused the connection) and the dead one gets nothing.
+# Usage: run.sh HTTP_HELLO_BIN
+set -euo pipefail
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+command -v haproxy >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq haproxy >/dev/null; }
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq nginx-light >/dev/null || apt-get install -y -qq nginx >/dev/null; }
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+haproxy_bin=$(command -v haproxy || echo /usr/sbin/haproxy)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_ports() { python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"; }
+
+wait_port() { # wait_port PORT: until something accepts there (at most 10 s)
+  for _ in $(seq 100); do
+    if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$1" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "FAIL: nothing listens on port $1"; return 1
+}
+
+count=600
+kill_at=200
+failed=0
+
+# check NAME HEADER SUMMARY_JSON DEAD_NAME: judge one run
+check() {
+  python3 - "$@" <<'PY'
+import json, sys
+name, dead, summary = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+before, after = summary["before_kill"], summary["after_kill"]
+live = sorted(k for k in before if k != dead)
+print(f"{name}: before the kill {dict(sorted(before.items()))}; after it {dict(sorted(after.items()))}; "
+      f"lost {summary['failures']}; {summary['seconds']} s")
+ok = True
+if len(before) != 3 or min(before.values()) < 30:
+    print(f"FAIL {name}: before the kill not all three backends served"); ok = False
+if after.get(dead, 0) != 0:
+    print(f"FAIL {name}: the killed backend {dead} still answered {after[dead]}"); ok = False
+if len(live) != 2 or any(after.get(k, 0) < 100 for k in live):
+    print(f"FAIL {name}: the two live backends did not carry on"); ok = False
+if summary["failures"] != 0:
+    print(f"FAIL {name}: {summary['failures']} requests lost: {summary['errors']}"); ok = False
+print(("PASS " if ok else "FAIL ") + name)
+sys.exit(0 if ok else 1)
+PY
+}
+
+start_backends() { # sets b1 b2 b3 and bpid1..3
+  read -r b1 b2 b3 < <(free_ports 3)
+  bpids=()
+  for p in $b1 $b2 $b3; do
+    "$bin" --port "$p" >"$work/backend-$p.log" 2>&1 &
+    pids+=($!); bpids+=($!)
+  done
+  for p in $b1 $b2 $b3; do wait_port "$p"; done
+}
+
+# ---- HAProxy: round robin, health checks every 200 ms, retries with redispatch
+start_backends
+read -r front < <(free_ports 1)
+cat >"$work/haproxy.cfg" <<CFG
+global
+  maxconn 256
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 10s
+  timeout server 10s
+  retries 3
+  option redispatch 1
+  retry-on conn-failure empty-response response-timeout
+frontend web
+  bind 127.0.0.1:$front
+  default_backend sluice
+backend sluice
+  balance roundrobin
+  http-response set-header X-Served-By %[srv_name]
+  option httpchk GET /plaintext
+  server s1 127.0.0.1:$b1 check inter 200 fall 2 rise 2
+  server s2 127.0.0.1:$b2 check inter 200 fall 2 rise 2
+  server s3 127.0.0.1:$b3 check inter 200 fall 2 rise 2
+CFG
+"$haproxy_bin" -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+hpid=$!; pids+=($hpid)
+wait_port "$front"
+sleep 0.5 # first health checks
+summary=$(python3 "$here/client.py" "$front" X-Served-By $count $kill_at "kill -9 ${bpids[1]}")
+check haproxy s2 "$summary" || failed=1
+kill "$hpid"; for p in "${bpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+pids=()
+
+# ---- nginx: round robin, passive health (max_fails), next upstream on error
+start_backends
+read -r front < <(free_ports 1)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<CFG
+worker_processes 1;
+daemon off;
+error_log $work/nginx/error.log warn;
+pid $work/nginx/nginx.pid;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx;
+  proxy_temp_path $work/nginx;
+  fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx;
+  scgi_temp_path $work/nginx;
+  upstream sluice {
+    server 127.0.0.1:$b1 max_fails=1 fail_timeout=10s;
+    server 127.0.0.1:$b2 max_fails=1 fail_timeout=10s;
+    server 127.0.0.1:$b3 max_fails=1 fail_timeout=10s;
+    keepalive 16;
+  }
+  server {
+    listen 127.0.0.1:$front;
+    location / {
+      proxy_pass http://sluice;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_next_upstream error timeout;
+      add_header X-Served-By \$upstream_addr always;
+    }
+  }
+}
+CFG
+"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx.log" 2>&1 &
+npid=$!; pids+=($npid)
+wait_port "$front"
+summary=$(python3 "$here/client.py" "$front" X-Served-By $count $kill_at "kill -9 ${bpids[1]}")
+check nginx "127.0.0.1:$b2" "$summary" || failed=1
+
+if [ "$failed" != 0 ]; then
+  echo "--- haproxy log"; tail -20 "$work/haproxy.log" || true
+  echo "--- nginx error log"; tail -20 "$work/nginx/error.log" || true
+  exit 1
+fi
+echo "behind_lb: 2 passed, 0 failed"
