@@ -30,6 +30,30 @@ TEST_CASE("UDP: send_to / recv_from on loopback, sender address reported") {
     CHECK(got.count("datagram 49") == 1);
 }
 
+// Regression: a readiness event used to deliver one datagram, so a game loop calling
+// poll() once per frame read one input per frame while the rest piled up in the kernel.
+TEST_CASE("UDP: recv_each drains a burst in one poll(), and recv_stop ends the burst") {
+    test::bounded_loop loop;
+    sluice::udp_socket a(loop), b(loop);
+    REQUIRE_FALSE(a.bind(sluice::endpoint::loopback_v4(0)));
+    std::error_code ec;
+    auto a_ep = a.local_endpoint(ec);
+    for (int i = 0; i < 40; ++i) b.send_to(a_ep, "input " + std::to_string(i));
+    int got = 0;
+    a.recv_each([&](std::error_code e, std::string_view, const sluice::endpoint&) {
+        REQUIRE_FALSE(e);
+        if (++got == 30) a.recv_stop();
+    });
+    loop.poll();
+    CHECK(got == 30); // all it asked for in one turn, and not one after recv_stop
+    a.recv_each([&](std::error_code e, std::string_view, const sluice::endpoint&) {
+        REQUIRE_FALSE(e);
+        ++got;
+    });
+    loop.poll();
+    CHECK(got == 40); // the other ten stayed queued in the kernel, none lost
+}
+
 TEST_CASE("UDP: connected mode and a truncated datagram") {
     test::bounded_loop loop;
     sluice::udp_socket server(loop), client(loop);

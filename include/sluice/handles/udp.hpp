@@ -1,8 +1,8 @@
 // sluice — UDP sockets. send_to() tries the kernel first; only when its buffer is
 // full are datagrams queued (bounded, like stream writes) and sent in order once it
 // drains. Receiving: recv_from() into the caller's buffer, or recv_each() with the
-// loop's shared buffer. A datagram larger than the buffer is truncated (and reported
-// with error::message_size).
+// loop's shared buffer (up to 64 datagrams per readiness event). A datagram larger than the buffer
+// is truncated (and reported with error::message_size).
 #pragma once
 
 #include <sluice/handles/handle.hpp>
@@ -71,20 +71,33 @@ class udp_impl final : public io_object {
         update_interest();
     }
 
+    // recv_each reads up to this many datagrams per readiness event: one per event
+    // starves a game loop that polls once per frame, an unbounded drain lets one busy
+    // socket starve every other handle of the loop.
+    static constexpr int datagrams_per_event = 64;
+
     void receive() {
-        char* buf = recv_buf_ ? recv_buf_ : loop_->shared_buffer();
-        std::size_t cap = recv_buf_ ? recv_len_ : loop::shared_buffer_size;
-        endpoint from;
-        socklen_t from_len = endpoint::capacity();
-        std::error_code ec;
-        std::size_t n = platform::recv_datagram(fd_, buf, cap, from.data(), &from_len, ec);
-        if (ec && platform::would_block(ec)) return;
-        from.resize(from_len);
-        std::string_view data(buf, n);
-        recv_handler h = std::move(recv_cb_);
-        if (!continuous_) recv_buf_ = nullptr;
-        h(ec, data, from);
-        if (continuous_ && !recv_cb_ && !closed()) recv_cb_ = std::move(h);
+        for (int i = 0; i < datagrams_per_event && recv_cb_; ++i) {
+            char* buf = recv_buf_ ? recv_buf_ : loop_->shared_buffer();
+            std::size_t cap = recv_buf_ ? recv_len_ : loop::shared_buffer_size;
+            endpoint from;
+            socklen_t from_len = endpoint::capacity();
+            std::error_code ec;
+            std::size_t n = platform::recv_datagram(fd_, buf, cap, from.data(), &from_len, ec);
+            if (ec && platform::would_block(ec)) break;
+            from.resize(from_len);
+            std::string_view data(buf, n);
+            recv_handler h = std::move(recv_cb_);
+            const bool continuous = continuous_;
+            if (!continuous) recv_buf_ = nullptr;
+            h(ec, data, from);
+            if (closed()) return;
+            // The handler may have called recv_stop() (continuous_ cleared) or started
+            // a new receive (recv_cb_ set): either way this burst is over.
+            if (!continuous || !continuous_ || recv_cb_) break;
+            recv_cb_ = std::move(h);
+            if (ec) break; // e.g. a refused port on a connected socket: report it once
+        }
         if (!closed()) update_interest();
     }
 
