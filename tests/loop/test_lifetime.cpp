@@ -128,3 +128,26 @@ TEST_CASE("a handle destroyed after close but before the loop iteration ends") {
     loop.run_for(5ms);
     CHECK(calls == 1);
 }
+
+// Regression: finish_connect() queues an interest change before it calls the handler;
+// a handler that closed and destroyed its stream left that entry dangling, and the
+// next loop turn read freed memory (found by examples/balancer under ASan).
+TEST_CASE("a stream closed and destroyed inside its own connect handler") {
+    test::bounded_loop loop;
+    sluice::tcp_listener listener(loop);
+    auto port = test::listen_loopback(listener);
+    listener.accept_each([](std::error_code, sluice::tcp_stream) {});
+    int connected = 0;
+    for (int i = 0; i < 8; ++i) {
+        auto* s = new sluice::tcp_stream(loop);
+        s->connect(sluice::endpoint::loopback_v4(port), [s, &connected](std::error_code ec) {
+            CHECK_FALSE(ec);
+            ++connected;
+            s->close();
+            delete s;
+        });
+    }
+    REQUIRE(loop.run_until([&] { return connected == 8; }));
+    loop.run_for(20ms); // the turns after the handlers: no stale entry may be touched
+    CHECK(connected == 8);
+}

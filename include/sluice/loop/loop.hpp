@@ -14,6 +14,7 @@
 #include <sluice/loop/timer_heap.hpp>
 #include <sluice/util/function.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -311,6 +312,7 @@ class loop {
     // ---- used by handle implementations (loop thread only) ----
 
     void watch(detail::io_object* o, unsigned mask) {
+        if (o->closed()) return; // retire() unwatched it for good
         o->wanted_ = static_cast<std::uint8_t>(mask);
         if (!(o->state_ & detail::io_object::dirty_bit) && o->wanted_ != o->registered_) {
             o->state_ |= detail::io_object::dirty_bit;
@@ -549,6 +551,14 @@ class loop {
     void release_closed() {
         // Releasing may run destructors that close further objects; loop until quiet.
         while (!closing_.empty()) {
+            // An interest change queued before the close must not outlive the object
+            // (a connect handler that closes and deletes its stream leaves one): drop
+            // closed objects from the queue before any of them can be freed.
+            if (!dirty_.empty()) {
+                dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(),
+                                            [](detail::io_object* o) { return o->closed(); }),
+                             dirty_.end());
+            }
             std::vector<detail::io_object*> batch;
             batch.swap(closing_);
             for (detail::io_object* o : batch) {
