@@ -9,7 +9,7 @@
 //   loop/      the loop: timers, posting, signals, thread pool
 //   handles/   tcp, unix, udp, timer
 //   group/     N loops on N threads sharing one port (SO_REUSEPORT or an acceptor)
-//   http/ ws/  protocol codecs (sans-I/O) and their helpers in util/
+//   proxy/ http/ ws/  protocol codecs (sans-I/O) and their helpers in util/
 #pragma once
 
 #include <sluice/version.hpp>
@@ -28,6 +28,7 @@
 #include <sluice/handles/udp.hpp>
 #include <sluice/group/loop_group.hpp>
 // protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket
+#include <sluice/proxy/proxy_protocol.hpp>
 #include <sluice/http.hpp>
 #include <sluice/ws.hpp>
 #include <sluice/coro.hpp>

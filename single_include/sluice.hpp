@@ -13,7 +13,7 @@
 //   loop/      the loop: timers, posting, signals, thread pool
 //   handles/   tcp, unix, udp, timer
 //   group/     N loops on N threads sharing one port (SO_REUSEPORT or an acceptor)
-//   http/ ws/  protocol codecs (sans-I/O) and their helpers in util/
+//   proxy/ http/ ws/  protocol codecs (sans-I/O) and their helpers in util/
 
 // ---- begin sluice/version.hpp ----
 // sluice — version macros. The only place the version is written down.
@@ -2660,6 +2660,7 @@ class timer_heap {
 } // namespace sluice::detail
 // ---- end sluice/loop/timer_heap.hpp ----
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -2957,6 +2958,7 @@ class loop {
     // ---- used by handle implementations (loop thread only) ----
 
     void watch(detail::io_object* o, unsigned mask) {
+        if (o->closed()) return; // retire() unwatched it for good
         o->wanted_ = static_cast<std::uint8_t>(mask);
         if (!(o->state_ & detail::io_object::dirty_bit) && o->wanted_ != o->registered_) {
             o->state_ |= detail::io_object::dirty_bit;
@@ -3195,6 +3197,14 @@ class loop {
     void release_closed() {
         // Releasing may run destructors that close further objects; loop until quiet.
         while (!closing_.empty()) {
+            // An interest change queued before the close must not outlive the object
+            // (a connect handler that closes and deletes its stream leaves one): drop
+            // closed objects from the queue before any of them can be freed.
+            if (!dirty_.empty()) {
+                dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(),
+                                            [](detail::io_object* o) { return o->closed(); }),
+                             dirty_.end());
+            }
             std::vector<detail::io_object*> batch;
             batch.swap(closing_);
             for (detail::io_object* o : batch) {
@@ -4460,8 +4470,8 @@ class unix_listener : public basic_listener<unix_stream> {
 // sluice — UDP sockets. send_to() tries the kernel first; only when its buffer is
 // full are datagrams queued (bounded, like stream writes) and sent in order once it
 // drains. Receiving: recv_from() into the caller's buffer, or recv_each() with the
-// loop's shared buffer. A datagram larger than the buffer is truncated (and reported
-// with error::message_size).
+// loop's shared buffer (up to 64 datagrams per readiness event). A datagram larger than the buffer
+// is truncated (and reported with error::message_size).
 
 
 #include <deque>
@@ -4527,20 +4537,33 @@ class udp_impl final : public io_object {
         update_interest();
     }
 
+    // recv_each reads up to this many datagrams per readiness event: one per event
+    // starves a game loop that polls once per frame, an unbounded drain lets one busy
+    // socket starve every other handle of the loop.
+    static constexpr int datagrams_per_event = 64;
+
     void receive() {
-        char* buf = recv_buf_ ? recv_buf_ : loop_->shared_buffer();
-        std::size_t cap = recv_buf_ ? recv_len_ : loop::shared_buffer_size;
-        endpoint from;
-        socklen_t from_len = endpoint::capacity();
-        std::error_code ec;
-        std::size_t n = platform::recv_datagram(fd_, buf, cap, from.data(), &from_len, ec);
-        if (ec && platform::would_block(ec)) return;
-        from.resize(from_len);
-        std::string_view data(buf, n);
-        recv_handler h = std::move(recv_cb_);
-        if (!continuous_) recv_buf_ = nullptr;
-        h(ec, data, from);
-        if (continuous_ && !recv_cb_ && !closed()) recv_cb_ = std::move(h);
+        for (int i = 0; i < datagrams_per_event && recv_cb_; ++i) {
+            char* buf = recv_buf_ ? recv_buf_ : loop_->shared_buffer();
+            std::size_t cap = recv_buf_ ? recv_len_ : loop::shared_buffer_size;
+            endpoint from;
+            socklen_t from_len = endpoint::capacity();
+            std::error_code ec;
+            std::size_t n = platform::recv_datagram(fd_, buf, cap, from.data(), &from_len, ec);
+            if (ec && platform::would_block(ec)) break;
+            from.resize(from_len);
+            std::string_view data(buf, n);
+            recv_handler h = std::move(recv_cb_);
+            const bool continuous = continuous_;
+            if (!continuous) recv_buf_ = nullptr;
+            h(ec, data, from);
+            if (closed()) return;
+            // The handler may have called recv_stop() (continuous_ cleared) or started
+            // a new receive (recv_cb_ set): either way this burst is over.
+            if (!continuous || !continuous_ || recv_cb_) break;
+            recv_cb_ = std::move(h);
+            if (ec) break; // e.g. a refused port on a connected socket: report it once
+        }
         if (!closed()) update_interest();
     }
 
@@ -4896,8 +4919,714 @@ class loop_group {
 } // namespace sluice
 // ---- end sluice/group/loop_group.hpp ----
 // protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket
+// ---- begin sluice/proxy/proxy_protocol.hpp ----
+// sluice — the PROXY protocol, versions 1 and 2 (haproxy's proxy-protocol.txt), sans-I/O.
+//
+// A load balancer that relays TCP (HAProxy `send-proxy`, nginx `proxy_protocol on`, AWS
+// NLB, ...) puts one header before the client's first byte, telling who the client was.
+//
+//     sluice::proxy::header h;
+//     sluice::proxy::parse_result r = sluice::proxy::parse(bytes_so_far, h);
+//     // need_more: call again with more bytes (the same ones, plus what arrived);
+//     // complete: the header is bytes_so_far[0, r.consumed), the rest is the payload;
+//     // error: drop the connection (r.ec says why).
+//
+// parse() keeps no state and never reads past its input nor allocates: the views in
+// the header (TLVs, Unix paths) point into the caller's bytes. A header that can no
+// longer become valid is rejected as soon as the bytes that break it are seen (a v1
+// line only once its CRLF, or 107 bytes, arrived); the same input gives the same
+// result however it is split.
+//
+// Strict, as the specification asks of receivers: v1 fields separated by exactly one
+// space, IPv4 without leading zeros, ports 0-65535 without leading zeros, the family
+// matching the addresses; v2 version 2, command LOCAL or PROXY, a known family, a length
+// that holds the address block and a well-formed TLV list whose CRC32C, when present,
+// matches. A receiver must not guess: with the protocol on, a missing header is an error.
+//
+// LOCAL (v2) and UNKNOWN (v1) carry no client: use the connection's own addresses;
+// header::proxied() says whether source/destination are meaningful.
+
+// ---- begin sluice/util/ip_text.hpp ----
+// sluice — strict textual IP addresses and ports, for protocols that carry them as text
+// (the PROXY protocol's v1 line, X-Forwarded-For, Forwarded).
+//
+// inet_pton() is not used: it needs a NUL-terminated copy, its accepted forms differ
+// between systems, and glibc's takes leading zeros ("010.1.1.1") that other parsers
+// read as octal — two hops disagreeing about an address is how spoofing starts.
+// Accepted here: IPv4 as exactly four decimal numbers 0-255 without leading zeros;
+// IPv6 as in RFC 4291 §2.2 (1-4 hex digits a group, at most one "::", an optional
+// dotted-quad tail); ports as decimal 0-65535.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace sluice {
+namespace detail {
+
+inline bool is_ascii_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+inline int hex_digit_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+inline bool parse_ipv4_text(std::string_view s, std::uint8_t (&out)[4]) noexcept {
+    std::size_t i = 0;
+    for (int part = 0; part < 4; ++part) {
+        if (part > 0) {
+            if (i >= s.size() || s[i] != '.') return false;
+            ++i;
+        }
+        std::size_t start = i;
+        unsigned v = 0;
+        while (i < s.size() && is_ascii_digit(s[i]) && i - start < 3)
+            v = v * 10 + static_cast<unsigned>(s[i++] - '0');
+        const std::size_t digits = i - start;
+        if (digits == 0 || v > 255 || (digits > 1 && s[start] == '0')) return false;
+        if (i < s.size() && is_ascii_digit(s[i])) return false; // a fourth digit
+        out[part] = static_cast<std::uint8_t>(v);
+    }
+    return i == s.size();
+}
+
+inline bool parse_ipv6_text(std::string_view s, std::uint8_t (&out)[16]) noexcept {
+    std::uint16_t groups[8] = {};
+    int n = 0;
+    int gap = -1; // index of the group where "::" stands
+    std::size_t i = 0;
+    if (s.size() < 2) return false;
+    if (s[0] == ':') {
+        if (s[1] != ':') return false;
+        gap = 0;
+        i = 2;
+    }
+    while (i < s.size()) {
+        if (n == 8) return false;
+        std::size_t j = i;
+        unsigned v = 0;
+        while (j < s.size() && j - i < 5 && hex_digit_value(s[j]) >= 0)
+            v = v * 16 + static_cast<unsigned>(hex_digit_value(s[j++]));
+        if (j == i) return false;
+        if (j < s.size() && s[j] == '.') { // the last 32 bits as a dotted quad
+            std::uint8_t v4[4];
+            if (n > 6 || !parse_ipv4_text(s.substr(i), v4)) return false;
+            groups[n++] = static_cast<std::uint16_t>(v4[0] << 8 | v4[1]);
+            groups[n++] = static_cast<std::uint16_t>(v4[2] << 8 | v4[3]);
+            i = s.size();
+            break;
+        }
+        if (j - i > 4) return false;
+        groups[n++] = static_cast<std::uint16_t>(v);
+        i = j;
+        if (i == s.size()) break;
+        if (s[i] != ':') return false;
+        if (++i == s.size()) return false; // a trailing single colon
+        if (s[i] == ':') {
+            if (gap >= 0) return false;
+            gap = n;
+            ++i;
+        }
+    }
+    if (gap < 0 ? n != 8 : n > 7) return false;
+    const int zeros = 8 - n;
+    for (int k = 0, g = 0; k < 8; ++k) {
+        std::uint16_t v = 0;
+        if (gap < 0 || k < gap || k >= gap + zeros) v = groups[g++];
+        out[2 * k] = static_cast<std::uint8_t>(v >> 8);
+        out[2 * k + 1] = static_cast<std::uint8_t>(v & 0xff);
+    }
+    return true;
+}
+
+// Decimal 0-65535. Leading zeros are refused unless the grammar in use allows them.
+inline bool parse_port_text(std::string_view s, std::uint16_t& out,
+                            bool allow_leading_zeros = false) noexcept {
+    if (s.empty() || s.size() > 5) return false;
+    if (!allow_leading_zeros && s.size() > 1 && s[0] == '0') return false;
+    std::uint32_t v = 0;
+    for (char c : s) {
+        if (!is_ascii_digit(c)) return false;
+        v = v * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    if (v > 65535) return false;
+    out = static_cast<std::uint16_t>(v);
+    return true;
+}
+
+} // namespace detail
+} // namespace sluice
+// ---- end sluice/util/ip_text.hpp ----
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+namespace sluice {
+namespace proxy {
+
+enum class error : std::uint8_t {
+    not_proxy = 1, // neither "PROXY " nor the v2 signature
+    v1_too_long,
+    v1_bad_line_end,
+    v1_bad_protocol,
+    v1_bad_syntax,
+    v1_bad_address,
+    v1_bad_port,
+    v2_bad_version,
+    v2_bad_command,
+    v2_bad_family,
+    v2_too_long,
+    v2_short_address,
+    v2_bad_tlv,
+    v2_bad_checksum,
+};
+
+} // namespace proxy
+} // namespace sluice
+
+namespace std {
+template <>
+struct is_error_code_enum<sluice::proxy::error> : true_type {};
+} // namespace std
+
+namespace sluice {
+namespace proxy {
+
+namespace detail {
+
+class proxy_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "sluice.proxy"; }
+    std::string message(int ev) const override {
+        switch (static_cast<error>(ev)) {
+        case error::not_proxy:
+            return "connection does not start with a PROXY protocol header";
+        case error::v1_too_long:
+            return "PROXY v1 line without CRLF in its first 107 bytes";
+        case error::v1_bad_line_end:
+            return "PROXY v1 line ends in LF without CR";
+        case error::v1_bad_protocol:
+            return "PROXY v1 protocol is not TCP4, TCP6 or UNKNOWN";
+        case error::v1_bad_syntax:
+            return "PROXY v1 line does not hold exactly four fields separated by single spaces";
+        case error::v1_bad_address:
+            return "PROXY v1 address is malformed or of the wrong family";
+        case error::v1_bad_port:
+            return "PROXY v1 port is not a decimal number 0-65535 without leading zeros";
+        case error::v2_bad_version:
+            return "PROXY v2 version is not 2";
+        case error::v2_bad_command:
+            return "PROXY v2 command is neither LOCAL nor PROXY";
+        case error::v2_bad_family:
+            return "PROXY v2 address family or transport is not a known one";
+        case error::v2_too_long:
+            return "PROXY v2 header longer than the configured limit";
+        case error::v2_short_address:
+            return "PROXY v2 length too short for the address block of its family";
+        case error::v2_bad_tlv:
+            return "PROXY v2 TLV list is malformed";
+        case error::v2_bad_checksum:
+            return "PROXY v2 CRC32C does not match the header";
+        }
+        return "unknown sluice.proxy error";
+    }
+};
+
+} // namespace detail
+
+inline const std::error_category& proxy_category() noexcept {
+    static const detail::proxy_category_impl cat;
+    return cat;
+}
+
+inline std::error_code make_error_code(error e) noexcept {
+    return std::error_code(static_cast<int>(e), proxy_category());
+}
+
+// The longest v1 line, CRLF included ("PROXY UNKNOWN" with two full IPv6 addresses).
+inline constexpr std::size_t v1_max_size = 107;
+// The fixed part of a v2 header; its length field counts the bytes after it.
+inline constexpr std::size_t v2_fixed_size = 16;
+inline constexpr std::string_view v2_signature{"\r\n\r\n\0\r\nQUIT\n", 12};
+
+// TLV types (proxy-protocol.txt §2.2).
+namespace tlv_type {
+inline constexpr std::uint8_t alpn = 0x01;
+inline constexpr std::uint8_t authority = 0x02;
+inline constexpr std::uint8_t crc32c = 0x03;
+inline constexpr std::uint8_t noop = 0x04;
+inline constexpr std::uint8_t unique_id = 0x05;
+inline constexpr std::uint8_t ssl = 0x20;
+inline constexpr std::uint8_t ssl_version = 0x21; // the sub-TLVs of ssl
+inline constexpr std::uint8_t ssl_cn = 0x22;
+inline constexpr std::uint8_t ssl_cipher = 0x23;
+inline constexpr std::uint8_t ssl_sig_alg = 0x24;
+inline constexpr std::uint8_t ssl_key_alg = 0x25;
+inline constexpr std::uint8_t netns = 0x30;
+} // namespace tlv_type
+
+struct limits {
+    // The whole v2 header, fixed part included. The format allows 16 + 65535 bytes;
+    // real senders use a few hundred at most.
+    std::size_t max_v2_size = v2_fixed_size + 4096;
+};
+
+enum class command : std::uint8_t { local, proxy };
+enum class family : std::uint8_t { unspec, ipv4, ipv6, unix_socket };
+enum class transport : std::uint8_t { unspec, stream, dgram };
+
+struct tlv {
+    std::uint8_t type = 0;
+    std::string_view value;
+};
+
+// Walks an encoded TLV list that valid_tlvs() accepted (header::tlvs() is one).
+class tlv_iterator {
+  public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = tlv;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const tlv*;
+    using reference = const tlv&;
+
+    tlv_iterator() noexcept = default;
+    explicit tlv_iterator(std::string_view rest) noexcept : rest_(rest) { load(); }
+
+    reference operator*() const noexcept { return cur_; }
+    pointer operator->() const noexcept { return &cur_; }
+    tlv_iterator& operator++() noexcept {
+        rest_.remove_prefix(3 + cur_.value.size());
+        load();
+        return *this;
+    }
+    tlv_iterator operator++(int) noexcept {
+        tlv_iterator old = *this;
+        ++*this;
+        return old;
+    }
+    friend bool operator==(const tlv_iterator& a, const tlv_iterator& b) noexcept {
+        return a.rest_.size() == b.rest_.size();
+    }
+    friend bool operator!=(const tlv_iterator& a, const tlv_iterator& b) noexcept {
+        return !(a == b);
+    }
+
+  private:
+    void load() noexcept {
+        if (rest_.size() < 3) {
+            rest_ = {};
+            return;
+        }
+        std::size_t n = static_cast<std::size_t>(static_cast<unsigned char>(rest_[1])) << 8 |
+                        static_cast<unsigned char>(rest_[2]);
+        if (n > rest_.size() - 3) n = rest_.size() - 3; // not reached on a validated list
+        cur_.type = static_cast<std::uint8_t>(rest_[0]);
+        cur_.value = rest_.substr(3, n);
+    }
+    std::string_view rest_;
+    tlv cur_;
+};
+
+class tlv_range {
+  public:
+    tlv_range() noexcept = default;
+    explicit tlv_range(std::string_view bytes) noexcept : bytes_(bytes) {}
+    tlv_iterator begin() const noexcept { return tlv_iterator(bytes_); }
+    tlv_iterator end() const noexcept { return tlv_iterator(); }
+    bool empty() const noexcept { return bytes_.empty(); }
+    // The value of the first TLV of that type.
+    std::optional<std::string_view> find(std::uint8_t type) const noexcept {
+        for (const tlv& t : *this)
+            if (t.type == type) return t.value;
+        return std::nullopt;
+    }
+
+  private:
+    std::string_view bytes_;
+};
+
+// Each TLV's 3-byte type and length, then its value, filling `bytes` exactly.
+inline bool valid_tlvs(std::string_view bytes) noexcept {
+    while (!bytes.empty()) {
+        if (bytes.size() < 3) return false;
+        std::size_t n = static_cast<std::size_t>(static_cast<unsigned char>(bytes[1])) << 8 |
+                        static_cast<unsigned char>(bytes[2]);
+        if (n > bytes.size() - 3) return false;
+        bytes.remove_prefix(3 + n);
+    }
+    return true;
+}
+
+// The value of an ssl TLV: what the client presented, then sub-TLVs (version, cn, ...).
+struct ssl_info {
+    std::uint8_t client =
+        0; // bits: 0x01 over TLS, 0x02 cert on the connection, 0x04 in the session
+    std::uint32_t verify = 0; // 0: the client certificate was verified
+    tlv_range sub;
+};
+
+inline bool parse_ssl(std::string_view value, ssl_info& out) noexcept {
+    if (value.size() < 5 || !valid_tlvs(value.substr(5))) return false;
+    out.client = static_cast<std::uint8_t>(value[0]);
+    out.verify = 0;
+    for (std::size_t i = 1; i < 5; ++i)
+        out.verify = out.verify << 8 | static_cast<unsigned char>(value[i]);
+    out.sub = tlv_range(value.substr(5));
+    return true;
+}
+
+struct header {
+    int version = 0; // 1 or 2
+    proxy::command command = proxy::command::local;
+    proxy::family family = proxy::family::unspec;
+    proxy::transport transport = proxy::transport::unspec;
+    // The client and the address it connected to, for ipv4 and ipv6 (and for Unix paths
+    // where the platform has them and they fit a sockaddr_un).
+    endpoint source;
+    endpoint destination;
+    // unix_socket: the paths, NUL padding removed (an abstract name keeps its leading NUL).
+    std::string_view source_path;
+    std::string_view destination_path;
+    // v2: the TLV list after the addresses (validated).
+    std::string_view tlv_bytes;
+
+    // The addresses describe the original connection; otherwise (LOCAL, UNKNOWN,
+    // UNSPEC) the connection's own addresses are the ones to use.
+    bool proxied() const noexcept {
+        return command == proxy::command::proxy && family != proxy::family::unspec;
+    }
+    tlv_range tlvs() const noexcept { return tlv_range(tlv_bytes); }
+};
+
+enum class parse_status : std::uint8_t { complete, need_more, error };
+
+struct parse_result {
+    parse_status status = parse_status::need_more;
+    std::size_t consumed = 0; // the header's size when complete, else 0
+    std::error_code ec;
+};
+
+namespace detail {
+
+// CRC32C (Castagnoli, reflected 0x82F63B78), bit by bit: headers are small and rare.
+inline std::uint32_t crc32c_update(std::uint32_t crc, const unsigned char* p,
+                                   std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+    }
+    return crc;
+}
+inline std::uint32_t crc32c(std::string_view s) noexcept {
+    return ~crc32c_update(~0u, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+}
+
+// The checksum of `whole` with the 4 bytes at `field` taken as zero.
+inline std::uint32_t crc32c_zeroed(std::string_view whole, std::size_t field) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(whole.data());
+    const unsigned char zeros[4] = {0, 0, 0, 0};
+    std::uint32_t crc = crc32c_update(~0u, p, field);
+    crc = crc32c_update(crc, zeros, 4);
+    crc = crc32c_update(crc, p + field + 4, whole.size() - field - 4);
+    return ~crc;
+}
+
+inline endpoint inet_endpoint(const std::uint8_t* addr, bool v6, std::uint16_t port) noexcept {
+    if (v6) {
+        sockaddr_in6 sa;
+        std::memset(&sa, 0, sizeof sa);
+        sa.sin6_family = AF_INET6;
+        std::memcpy(&sa.sin6_addr, addr, 16);
+        sa.sin6_port = htons(port);
+        return endpoint(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    }
+    sockaddr_in sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    std::memcpy(&sa.sin_addr, addr, 4);
+    sa.sin_port = htons(port);
+    return endpoint(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+}
+
+inline std::string_view unix_path_view(std::string_view block) noexcept {
+    if (!block.empty() && block[0] != '\0') return block.substr(0, block.find('\0'));
+    while (!block.empty() && block.back() == '\0') block.remove_suffix(1);
+    return block; // abstract: leading NUL kept; all NULs: unnamed, empty
+}
+
+inline endpoint unix_endpoint(std::string_view path) noexcept {
+#if SLUICE_HAS_UNIX_SOCKETS
+    std::error_code ec;
+    if (!path.empty()) return endpoint::unix_path(path, ec);
+#else
+    (void)path;
+#endif
+    return endpoint();
+}
+
+inline parse_result fail(error e) noexcept {
+    return parse_result{parse_status::error, 0, make_error_code(e)};
+}
+
+inline parse_result parse_v1(std::string_view in, header& out) noexcept {
+    constexpr std::string_view magic = "PROXY ";
+    const std::size_t k = in.size() < magic.size() ? in.size() : magic.size();
+    if (in.substr(0, k) != magic.substr(0, k)) return fail(error::not_proxy);
+    const std::size_t lf = in.substr(0, v1_max_size).find('\n');
+    if (lf == std::string_view::npos) {
+        if (in.size() >= v1_max_size) return fail(error::v1_too_long);
+        return parse_result{};
+    }
+    if (in[lf - 1] != '\r') return fail(error::v1_bad_line_end);
+    std::string_view line = in.substr(magic.size(), lf - 1 - magic.size());
+    const std::size_t sp = line.find(' ');
+    const std::string_view proto = line.substr(0, sp);
+    out.version = 1;
+    out.command = command::proxy;
+    if (proto == "UNKNOWN") // the rest of the line is to be ignored
+        return parse_result{parse_status::complete, lf + 1, {}};
+    const bool v6 = proto == "TCP6";
+    if (!v6 && proto != "TCP4") return fail(error::v1_bad_protocol);
+    std::string_view field[4];
+    std::string_view rest = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+    for (int i = 0; i < 4; ++i) {
+        std::size_t end = rest.find(' ');
+        if ((end == std::string_view::npos) != (i == 3)) return fail(error::v1_bad_syntax);
+        field[i] = rest.substr(0, end);
+        if (field[i].empty()) return fail(error::v1_bad_syntax);
+        if (i < 3) rest.remove_prefix(end + 1);
+    }
+    std::uint8_t src[16], dst[16], src4[4], dst4[4];
+    const bool ok = v6 ? sluice::detail::parse_ipv6_text(field[0], src) &&
+                             sluice::detail::parse_ipv6_text(field[1], dst)
+                       : sluice::detail::parse_ipv4_text(field[0], src4) &&
+                             sluice::detail::parse_ipv4_text(field[1], dst4);
+    if (!ok) return fail(error::v1_bad_address);
+    std::uint16_t sport = 0, dport = 0;
+    if (!sluice::detail::parse_port_text(field[2], sport) ||
+        !sluice::detail::parse_port_text(field[3], dport))
+        return fail(error::v1_bad_port);
+    out.family = v6 ? family::ipv6 : family::ipv4;
+    out.transport = transport::stream;
+    out.source = inet_endpoint(v6 ? src : src4, v6, sport);
+    out.destination = inet_endpoint(v6 ? dst : dst4, v6, dport);
+    return parse_result{parse_status::complete, lf + 1, {}};
+}
+
+inline parse_result parse_v2(std::string_view in, header& out, const limits& lim) noexcept {
+    const std::size_t k = in.size() < v2_signature.size() ? in.size() : v2_signature.size();
+    if (in.substr(0, k) != v2_signature.substr(0, k)) return fail(error::not_proxy);
+    const auto at = [&](std::size_t i) { return static_cast<unsigned char>(in[i]); };
+    if (in.size() < 13) return parse_result{};
+    if (at(12) >> 4 != 2) return fail(error::v2_bad_version);
+    if ((at(12) & 0xf) > 1) return fail(error::v2_bad_command);
+    const bool is_proxy = (at(12) & 0xf) == 1;
+    if (in.size() < 14) return parse_result{};
+    const unsigned fam = at(13);
+    std::size_t addr_len = 0;
+    if (is_proxy) { // LOCAL ignores the family byte, as the specification says
+        switch (fam) {
+        case 0x00:
+            break;
+        case 0x11:
+        case 0x12:
+            addr_len = 12;
+            break;
+        case 0x21:
+        case 0x22:
+            addr_len = 36;
+            break;
+        case 0x31:
+        case 0x32:
+            addr_len = 216;
+            break;
+        default:
+            return fail(error::v2_bad_family);
+        }
+    }
+    if (in.size() < v2_fixed_size) return parse_result{};
+    const std::size_t len = static_cast<std::size_t>(at(14)) << 8 | at(15);
+    const std::size_t total = v2_fixed_size + len;
+    if (total > lim.max_v2_size) return fail(error::v2_too_long);
+    if (len < addr_len) return fail(error::v2_short_address);
+    if (in.size() < total) return parse_result{};
+
+    const std::string_view whole = in.substr(0, total);
+    out.version = 2;
+    out.command = is_proxy ? command::proxy : command::local;
+    if (!is_proxy || fam == 0x00) // no addresses to use; the block is to be skipped
+        return parse_result{parse_status::complete, total, {}};
+    const auto* p = reinterpret_cast<const unsigned char*>(whole.data()) + v2_fixed_size;
+    out.transport = (fam & 0xf) == 1 ? transport::stream : transport::dgram;
+    if (fam >> 4 == 3) {
+        out.family = family::unix_socket;
+        out.source_path = unix_path_view(whole.substr(v2_fixed_size, 108));
+        out.destination_path = unix_path_view(whole.substr(v2_fixed_size + 108, 108));
+        out.source = unix_endpoint(out.source_path);
+        out.destination = unix_endpoint(out.destination_path);
+    } else {
+        const bool v6 = fam >> 4 == 2;
+        const std::size_t a = v6 ? 16 : 4;
+        out.family = v6 ? family::ipv6 : family::ipv4;
+        const auto port = [&](std::size_t at) {
+            return static_cast<std::uint16_t>(p[at] << 8 | p[at + 1]);
+        };
+        out.source = inet_endpoint(p, v6, port(2 * a));
+        out.destination = inet_endpoint(p + a, v6, port(2 * a + 2));
+    }
+    out.tlv_bytes = whole.substr(v2_fixed_size + addr_len);
+    if (!valid_tlvs(out.tlv_bytes)) return fail(error::v2_bad_tlv);
+    std::string_view crc;
+    for (const tlv& t : out.tlvs()) {
+        if (t.type == tlv_type::crc32c) {
+            if (crc.data() || t.value.size() != 4) return fail(error::v2_bad_tlv);
+            crc = t.value;
+        } else if (t.type == tlv_type::ssl) {
+            ssl_info ssl;
+            if (!parse_ssl(t.value, ssl)) return fail(error::v2_bad_tlv);
+        }
+    }
+    if (crc.data()) {
+        std::uint32_t sent = 0;
+        for (char c : crc) sent = sent << 8 | static_cast<unsigned char>(c);
+        const auto field = static_cast<std::size_t>(crc.data() - whole.data());
+        if (crc32c_zeroed(whole, field) != sent) return fail(error::v2_bad_checksum);
+    }
+    return parse_result{parse_status::complete, total, {}};
+}
+
+inline void put_u16(std::string& out, std::size_t v) {
+    out += static_cast<char>((v >> 8) & 0xff);
+    out += static_cast<char>(v & 0xff);
+}
+
+} // namespace detail
+
+// Parses the header at the start of `in`; see the top of this file. `out` is filled
+// when the result is complete, and left empty otherwise.
+inline parse_result parse(std::string_view in, header& out, const limits& lim = {}) noexcept {
+    out = header();
+    parse_result r = detail::fail(error::not_proxy);
+    if (in.empty())
+        r = parse_result{};
+    else if (in[0] == 'P')
+        r = detail::parse_v1(in, out);
+    else if (in[0] == '\r')
+        r = detail::parse_v2(in, out, lim);
+    if (r.status != parse_status::complete) out = header();
+    return r;
+}
+
+// ---- writing, for a proxy or a test: the header to put before the client's bytes ----
+
+// "PROXY TCP4|TCP6 src dst sport dport\r\n"; "PROXY UNKNOWN\r\n" unless both endpoints
+// are IPv4 or both IPv6.
+inline void append_v1(std::string& out, const endpoint& source, const endpoint& destination) {
+    const int f = source.family();
+    if ((f != AF_INET && f != AF_INET6) || destination.family() != f) {
+        out += "PROXY UNKNOWN\r\n";
+        return;
+    }
+    out += f == AF_INET ? "PROXY TCP4 " : "PROXY TCP6 ";
+    out += source.address();
+    out += ' ';
+    out += destination.address();
+    out += ' ';
+    out += std::to_string(source.port());
+    out += ' ';
+    out += std::to_string(destination.port());
+    out += "\r\n";
+}
+
+inline void append_tlv(std::string& out, std::uint8_t type, std::string_view value) {
+    out += static_cast<char>(type);
+    detail::put_u16(out, value.size());
+    out.append(value.data(), value.size());
+}
+
+// A v2 header: PROXY over TCP with both endpoints when they are of one family (IPv4,
+// IPv6 or, where available, Unix stream), LOCAL or PROXY-UNSPEC otherwise, then `tlvs`
+// (encoded with append_tlv) and, if asked, a CRC32C TLV. False, and nothing appended,
+// when the TLVs do not fit the 16-bit length.
+inline bool append_v2(std::string& out, command cmd, const endpoint& source,
+                      const endpoint& destination, std::string_view tlvs = {},
+                      bool checksum = false) {
+    unsigned char fam = 0x00;
+    std::size_t addr_len = 0;
+    const int f = source.family();
+    if (cmd == command::proxy && destination.family() == f) {
+        if (f == AF_INET) {
+            fam = 0x11;
+            addr_len = 12;
+        } else if (f == AF_INET6) {
+            fam = 0x21;
+            addr_len = 36;
+        }
+#if SLUICE_HAS_UNIX_SOCKETS
+        if (f == AF_UNIX) {
+            fam = 0x31;
+            addr_len = 216;
+        }
+#endif
+    }
+    const std::size_t len = addr_len + tlvs.size() + (checksum ? 7 : 0);
+    if (len > 0xffff) return false;
+    const std::size_t start = out.size();
+    out.append(v2_signature.data(), v2_signature.size());
+    out += static_cast<char>(cmd == command::proxy ? 0x21 : 0x20);
+    out += static_cast<char>(fam);
+    detail::put_u16(out, len);
+    if (fam == 0x11 || fam == 0x21) {
+        const auto bytes = [](const endpoint& ep) {
+            if (ep.family() == AF_INET)
+                return std::string_view(
+                    reinterpret_cast<const char*>(
+                        &reinterpret_cast<const sockaddr_in*>(ep.data())->sin_addr),
+                    4);
+            return std::string_view(
+                reinterpret_cast<const char*>(
+                    &reinterpret_cast<const sockaddr_in6*>(ep.data())->sin6_addr),
+                16);
+        };
+        out += bytes(source);
+        out += bytes(destination);
+        detail::put_u16(out, source.port());
+        detail::put_u16(out, destination.port());
+    } else if (fam == 0x31) {
+        for (const endpoint* ep : {&source, &destination}) {
+            std::string path = ep->address();
+            path.resize(108, '\0');
+            out += path;
+        }
+    }
+    out.append(tlvs.data(), tlvs.size());
+    if (checksum) {
+        append_tlv(out, tlv_type::crc32c, std::string_view("\0\0\0\0", 4));
+        const std::string_view whole(out.data() + start, out.size() - start);
+        std::uint32_t crc = detail::crc32c_zeroed(whole, whole.size() - 4);
+        for (int i = 0; i < 4; ++i)
+            out[out.size() - 4 + static_cast<std::size_t>(i)] =
+                static_cast<char>((crc >> (24 - 8 * i)) & 0xff);
+    }
+    return true;
+}
+
+} // namespace proxy
+} // namespace sluice
+// ---- end sluice/proxy/proxy_protocol.hpp ----
 // ---- begin sluice/http.hpp ----
-// sluice — HTTP/1.1, sans-I/O: parser, serializer, URL and CORS helpers.
+// sluice — HTTP/1.1, sans-I/O: parser, serializer, URL, CORS and Forwarded helpers.
 // Bytes in, views and bytes out; the server that drives them lives on the loop.
 
 // ---- begin sluice/http/error.hpp ----
@@ -6904,6 +7633,508 @@ inline void cors_decision::evaluate(const cors_policy& policy, const message& re
 } // namespace http
 } // namespace sluice
 // ---- end sluice/http/cors.hpp ----
+// ---- begin sluice/http/forwarded.hpp ----
+// sluice — X-Forwarded-For and Forwarded (RFC 7239): who the client was, as the proxies
+// in front of a server report it. Views into the header value; nothing is allocated
+// while reading.
+//
+//     // One trusted proxy (our load balancer) appends the address it saw:
+//     http::forwarded_node client;
+//     if (!http::xff_from_right(req.get("X-Forwarded-For"), 0, client)) use(client.name);
+//
+// Trust: any client can send these headers with any content. Only the entries appended
+// by proxies you control are facts; count them from the right (the nearest proxy writes
+// last). The leftmost entry (xff_client / forwarded_first) is whatever the first hop
+// claimed, fine for logs and never for access control. A request may carry the field
+// more than once: join the values with ", " first, in order, as RFC 9110 §5.3 allows.
+//
+// Strict: an empty element, an address that is not one, a port out of range, a
+// duplicate parameter or anything else off the grammar is an error, never a guess.
+// X-Forwarded-For elements: IPv4, IPv6 (bare or in brackets), either with a port
+// ("192.0.2.1:443", "[2001:db8::1]:443"), or "unknown". Forwarded follows RFC 7239 §4
+// to the letter (no spaces around ';' and '='), except that a backslash escape inside a
+// for/by/proto/host value is refused: no valid value needs one, and refusing it keeps
+// the values plain views.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+namespace sluice {
+namespace http {
+
+enum class forwarded_error : std::uint8_t {
+    empty_element = 1,
+    bad_node,
+    bad_port,
+    bad_pair,
+    bad_quoted_string,
+    escaped_value,
+    duplicate_parameter,
+    bad_proto,
+    bad_host,
+    too_few_hops,
+};
+
+} // namespace http
+} // namespace sluice
+
+namespace std {
+template <>
+struct is_error_code_enum<sluice::http::forwarded_error> : true_type {};
+} // namespace std
+
+namespace sluice {
+namespace http {
+
+namespace detail {
+
+class forwarded_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "sluice.forwarded"; }
+    std::string message(int ev) const override {
+        switch (static_cast<forwarded_error>(ev)) {
+        case forwarded_error::empty_element:
+            return "empty element in a forwarding list";
+        case forwarded_error::bad_node:
+            return "node is not an IP address, \"unknown\" or an obfuscated identifier";
+        case forwarded_error::bad_port:
+            return "node port is not 0-65535 or an obfuscated port";
+        case forwarded_error::bad_pair:
+            return "Forwarded element is not token=value pairs separated by ';'";
+        case forwarded_error::bad_quoted_string:
+            return "malformed quoted string in Forwarded";
+        case forwarded_error::escaped_value:
+            return "backslash escape in a Forwarded for/by/proto/host value";
+        case forwarded_error::duplicate_parameter:
+            return "Forwarded parameter given twice in one element";
+        case forwarded_error::bad_proto:
+            return "Forwarded proto is not a URI scheme";
+        case forwarded_error::bad_host:
+            return "Forwarded host is not a valid Host value";
+        case forwarded_error::too_few_hops:
+            return "forwarding list has fewer entries than asked for";
+        }
+        return "unknown sluice.forwarded error";
+    }
+};
+
+} // namespace detail
+
+inline const std::error_category& forwarded_category() noexcept {
+    static const detail::forwarded_category_impl cat;
+    return cat;
+}
+
+inline std::error_code make_error_code(forwarded_error e) noexcept {
+    return std::error_code(static_cast<int>(e), forwarded_category());
+}
+
+// One hop: an X-Forwarded-For entry, or the for= / by= of a Forwarded element.
+struct forwarded_node {
+    enum class kind : std::uint8_t { none, ipv4, ipv6, unknown, obfuscated };
+    forwarded_node::kind type = kind::none; // none: the parameter was absent
+    std::string_view name;         // the address (IPv6 without brackets), "unknown", or "_id"
+    std::string_view port;         // digits or "_id"; empty when none was given
+    std::uint16_t port_number = 0; // when `port` is digits
+
+    bool is_ip() const noexcept { return type == kind::ipv4 || type == kind::ipv6; }
+    // The address as an endpoint (port_number, 0 when none); invalid unless is_ip().
+    endpoint to_endpoint() const noexcept {
+        if (!is_ip()) return endpoint();
+        std::error_code ec;
+        return endpoint::parse(name, port_number, ec);
+    }
+};
+
+// One Forwarded element. proto and host are empty when absent.
+struct forwarded_element {
+    forwarded_node for_node;
+    forwarded_node by_node;
+    std::string_view proto;
+    std::string_view host;
+};
+
+namespace detail {
+
+inline bool is_obfuscated_id(std::string_view s) noexcept {
+    if (s.size() < 2 || s[0] != '_') return false;
+    for (char c : s.substr(1)) {
+        const bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+        if (!alnum && c != '.' && c != '_' && c != '-') return false;
+    }
+    return true;
+}
+
+// `s` is a whole node. Forwarded brackets IPv6 and allows obfuscated names and ports;
+// X-Forwarded-For also takes a bare IPv6 address.
+inline std::error_code parse_node(std::string_view s, forwarded_node& out, bool xff) noexcept {
+    out = forwarded_node();
+    std::string_view name = s, port;
+    bool bracketed = false;
+    if (!s.empty() && s[0] == '[') {
+        std::size_t close = s.find(']');
+        if (close == std::string_view::npos) return forwarded_error::bad_node;
+        name = s.substr(1, close - 1);
+        bracketed = true;
+        std::string_view after = s.substr(close + 1);
+        if (!after.empty()) {
+            if (after[0] != ':') return forwarded_error::bad_node;
+            port = after.substr(1);
+            if (port.empty()) return forwarded_error::bad_port;
+        }
+    } else {
+        std::size_t colon = s.find(':');
+        if (colon != std::string_view::npos && !(xff && s.find(':', colon + 1) != s.npos)) {
+            name = s.substr(0, colon);
+            port = s.substr(colon + 1);
+            if (port.empty()) return forwarded_error::bad_port;
+        }
+    }
+    std::uint8_t v4[4], v6[16];
+    if (bracketed || (xff && name.find(':') != std::string_view::npos)) {
+        if (!sluice::detail::parse_ipv6_text(name, v6)) return forwarded_error::bad_node;
+        out.type = forwarded_node::kind::ipv6;
+    } else if (sluice::detail::parse_ipv4_text(name, v4)) {
+        out.type = forwarded_node::kind::ipv4;
+    } else if (iequals(name, "unknown")) {
+        out.type = forwarded_node::kind::unknown;
+    } else if (!xff && is_obfuscated_id(name)) {
+        out.type = forwarded_node::kind::obfuscated;
+    } else {
+        return forwarded_error::bad_node;
+    }
+    out.name = name;
+    if (!port.empty()) {
+        // RFC 7239: port = 1*5DIGIT, so leading zeros are allowed there.
+        if (!xff && is_obfuscated_id(port)) {
+            out.port = port;
+        } else if (sluice::detail::parse_port_text(port, out.port_number, !xff)) {
+            out.port = port;
+        } else {
+            return forwarded_error::bad_port;
+        }
+    }
+    return {};
+}
+
+inline bool is_scheme(std::string_view s) noexcept {
+    if (s.empty() || (s[0] | 0x20) < 'a' || (s[0] | 0x20) > 'z') return false;
+    for (char c : s) {
+        const bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+        if (!alnum && c != '+' && c != '-' && c != '.') return false;
+    }
+    return true;
+}
+
+// uri-host [ ":" port ] (RFC 3986): a reg-name, an IPv4 address or a bracketed IPv6 one.
+inline bool is_host(std::string_view s) noexcept {
+    std::string_view name = s, port;
+    if (!s.empty() && s[0] == '[') {
+        std::size_t close = s.find(']');
+        std::uint8_t v6[16];
+        if (close == std::string_view::npos ||
+            !sluice::detail::parse_ipv6_text(s.substr(1, close - 1), v6))
+            return false;
+        name = {};
+        port = s.substr(close + 1);
+    } else {
+        std::size_t colon = s.find(':');
+        if (colon != std::string_view::npos) {
+            name = s.substr(0, colon);
+            port = s.substr(colon);
+        }
+        if (name.empty()) return false;
+        for (std::size_t i = 0; i < name.size(); ++i) {
+            const char c = name[i];
+            if (c == '%') {
+                if (i + 2 >= name.size() || hexval(static_cast<unsigned char>(name[i + 1])) < 0 ||
+                    hexval(static_cast<unsigned char>(name[i + 2])) < 0)
+                    return false;
+                i += 2;
+                continue;
+            }
+            if (c == ':' || c == '[' || c == ']' || !has(static_cast<unsigned char>(c), c_host))
+                return false;
+        }
+    }
+    if (port.empty()) return true;
+    std::uint16_t p = 0;
+    return port[0] == ':' && sluice::detail::parse_port_text(port.substr(1), p, true);
+}
+
+// Reads Forwarded elements one at a time from the start of a field value.
+class forwarded_cursor {
+  public:
+    explicit forwarded_cursor(std::string_view v) noexcept : v_(v) {}
+
+    // The next element into `out`: true; the end of the list: false with ec clear;
+    // a malformed list: false with ec set.
+    bool next(forwarded_element& out, std::error_code& ec) noexcept {
+        ec = err_;
+        out = forwarded_element();
+        if (ec) return false;
+        skip_ows();
+        if (i_ == v_.size()) {
+            // An empty value, or a comma with nothing after it.
+            if (!started_ || after_comma_) return fail(ec, forwarded_error::empty_element);
+            return false;
+        }
+        started_ = true;
+        bool seen_for = false, seen_by = false, seen_proto = false, seen_host = false;
+        bool any = false;
+        for (;;) {
+            if (i_ < v_.size() && v_[i_] == ';') { // empty pair: allowed by the grammar
+                ++i_;
+                continue;
+            }
+            std::size_t start = i_;
+            while (i_ < v_.size() && has(static_cast<unsigned char>(v_[i_]), c_token)) ++i_;
+            std::string_view name = v_.substr(start, i_ - start);
+            if (name.empty()) break; // end of the element
+            if (i_ == v_.size() || v_[i_] != '=') return fail(ec, forwarded_error::bad_pair);
+            ++i_;
+            std::string_view value;
+            bool escaped = false;
+            if (i_ < v_.size() && v_[i_] == '"') {
+                if (!quoted(value, escaped)) return fail(ec, forwarded_error::bad_quoted_string);
+            } else {
+                start = i_;
+                while (i_ < v_.size() && has(static_cast<unsigned char>(v_[i_]), c_token)) ++i_;
+                value = v_.substr(start, i_ - start);
+                if (value.empty()) return fail(ec, forwarded_error::bad_pair);
+            }
+            // The syntax first: what follows a value ends the pair or the element.
+            if (i_ < v_.size() && v_[i_] != ';' && v_[i_] != ',' && !is_ows(v_[i_]))
+                return fail(ec, forwarded_error::bad_pair);
+            any = true;
+            const bool for_p = iequals(name, "for"), by_p = iequals(name, "by");
+            const bool proto_p = iequals(name, "proto"), host_p = iequals(name, "host");
+            if (for_p || by_p || proto_p || host_p) {
+                bool& seen = for_p ? seen_for : by_p ? seen_by : proto_p ? seen_proto : seen_host;
+                if (seen) return fail(ec, forwarded_error::duplicate_parameter);
+                seen = true;
+                if (escaped) return fail(ec, forwarded_error::escaped_value);
+            }
+            if (for_p || by_p) {
+                if (std::error_code e =
+                        parse_node(value, for_p ? out.for_node : out.by_node, false))
+                    return fail(ec, static_cast<forwarded_error>(e.value()));
+            } else if (proto_p) {
+                if (!is_scheme(value)) return fail(ec, forwarded_error::bad_proto);
+                out.proto = value;
+            } else if (host_p) {
+                if (!is_host(value)) return fail(ec, forwarded_error::bad_host);
+                out.host = value;
+            }
+            if (i_ < v_.size() && v_[i_] == ';') {
+                ++i_;
+                continue;
+            }
+            break;
+        }
+        if (!any) return fail(ec, forwarded_error::empty_element);
+        skip_ows();
+        after_comma_ = false;
+        if (i_ < v_.size()) {
+            if (v_[i_] != ',') return fail(ec, forwarded_error::bad_pair);
+            ++i_;
+            after_comma_ = true;
+        }
+        return true;
+    }
+
+  private:
+    bool fail(std::error_code& ec, forwarded_error e) noexcept {
+        err_ = e;
+        ec = err_;
+        return false;
+    }
+    void skip_ows() noexcept {
+        while (i_ < v_.size() && is_ows(v_[i_])) ++i_;
+    }
+    // At a '"': the inside of a quoted-string (RFC 9110 §5.6.4).
+    bool quoted(std::string_view& value, bool& escaped) noexcept {
+        std::size_t start = ++i_;
+        for (; i_ < v_.size(); ++i_) {
+            const auto c = static_cast<unsigned char>(v_[i_]);
+            if (c == '"') {
+                value = v_.substr(start, i_ - start);
+                ++i_;
+                return true;
+            }
+            if (c == '\\') {
+                escaped = true;
+                if (++i_ == v_.size()) return false;
+                const auto e = static_cast<unsigned char>(v_[i_]);
+                if ((e < 0x20 && e != '\t') || e == 0x7f) return false;
+            } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    std::string_view v_;
+    std::size_t i_ = 0;
+    std::error_code err_; // sticky: a malformed list stays malformed
+    bool started_ = false;
+    bool after_comma_ = false;
+};
+
+// Calls f(element) for each X-Forwarded-For entry, left to right.
+template <class F>
+inline std::error_code for_each_xff_entry(std::string_view v, F&& f) {
+    std::size_t i = 0;
+    for (;;) {
+        std::size_t j = v.find(',', i);
+        std::size_t a = i, b = j == std::string_view::npos ? v.size() : j;
+        while (a < b && is_ows(v[a])) ++a;
+        while (b > a && is_ows(v[b - 1])) --b;
+        if (a == b) return forwarded_error::empty_element;
+        forwarded_node node;
+        if (std::error_code ec = parse_node(v.substr(a, b - a), node, true)) return ec;
+        f(node);
+        if (j == std::string_view::npos) return {};
+        i = j + 1;
+    }
+}
+
+} // namespace detail
+
+// ---- X-Forwarded-For ----
+
+// Calls f(const forwarded_node&) for each entry, left (the first hop) to right (the
+// nearest proxy); stops at the first malformed one and returns why. Entries before the
+// error were passed to f: validate first (xff_count) when that matters.
+template <class F>
+inline std::error_code for_each_xff(std::string_view value, F&& f) {
+    return detail::for_each_xff_entry(value, f);
+}
+
+inline std::error_code xff_count(std::string_view value, std::size_t& n) noexcept {
+    n = 0;
+    return detail::for_each_xff_entry(value, [&](const forwarded_node&) { ++n; });
+}
+
+// The entry `n` places from the right: 0 is the one the nearest proxy appended. With k
+// trusted proxies in front of the server, n = k - 1 is the client the outermost one saw.
+// The whole list must be well-formed.
+inline std::error_code xff_from_right(std::string_view value, std::size_t n,
+                                      forwarded_node& out) noexcept {
+    out = forwarded_node();
+    std::size_t count = 0;
+    if (std::error_code ec = xff_count(value, count)) return ec;
+    if (n >= count) return forwarded_error::too_few_hops;
+    std::size_t i = 0;
+    (void)detail::for_each_xff_entry(value, [&](const forwarded_node& node) {
+        if (i++ == count - 1 - n) out = node;
+    });
+    return {};
+}
+
+// The leftmost entry: the original client as the first proxy claims it (untrusted).
+inline std::error_code xff_client(std::string_view value, forwarded_node& out) noexcept {
+    std::size_t count = 0;
+    if (std::error_code ec = xff_count(value, count)) return ec;
+    return xff_from_right(value, count - 1, out);
+}
+
+// Appends `hop`'s address (no port, IPv6 without brackets, as proxies write it) to an
+// X-Forwarded-For value; an endpoint that is not IPv4 or IPv6 is written "unknown".
+inline void append_xff(std::string& value, const endpoint& hop) {
+    if (!value.empty()) value += ", ";
+    if (hop.family() == AF_INET || hop.family() == AF_INET6)
+        value += hop.address();
+    else
+        value += "unknown";
+}
+
+// ---- Forwarded (RFC 7239) ----
+
+// Calls f(const forwarded_element&) for each element, left to right; as for_each_xff.
+template <class F>
+inline std::error_code for_each_forwarded(std::string_view value, F&& f) {
+    detail::forwarded_cursor cur(value);
+    forwarded_element el;
+    std::error_code ec;
+    while (cur.next(el, ec)) f(static_cast<const forwarded_element&>(el));
+    return ec;
+}
+
+inline std::error_code forwarded_count(std::string_view value, std::size_t& n) noexcept {
+    n = 0;
+    return for_each_forwarded(value, [&](const forwarded_element&) { ++n; });
+}
+
+// The element `n` places from the right (0: the nearest proxy's); see xff_from_right.
+inline std::error_code forwarded_from_right(std::string_view value, std::size_t n,
+                                            forwarded_element& out) noexcept {
+    out = forwarded_element();
+    std::size_t count = 0;
+    if (std::error_code ec = forwarded_count(value, count)) return ec;
+    if (n >= count) return forwarded_error::too_few_hops;
+    std::size_t i = 0;
+    (void)for_each_forwarded(value, [&](const forwarded_element& el) {
+        if (i++ == count - 1 - n) out = el;
+    });
+    return {};
+}
+
+// The leftmost element (untrusted, see the top of this file).
+inline std::error_code forwarded_first(std::string_view value, forwarded_element& out) noexcept {
+    std::size_t count = 0;
+    if (std::error_code ec = forwarded_count(value, count)) return ec;
+    return forwarded_from_right(value, count - 1, out);
+}
+
+// Appends one element for `client` to a Forwarded value: for= (quoted and bracketed as
+// the grammar needs; "unknown" for a non-IP endpoint; with the port if asked), then
+// proto= and host= when given. An invalid proto or host appends nothing.
+inline std::error_code append_forwarded(std::string& value, const endpoint& client,
+                                        std::string_view proto = {}, std::string_view host = {},
+                                        bool with_port = false) {
+    if (!proto.empty() && !detail::is_scheme(proto)) return forwarded_error::bad_proto;
+    if (!host.empty() && !detail::is_host(host)) return forwarded_error::bad_host;
+    if (!value.empty()) value += ", ";
+    value += "for=";
+    const int f = client.family();
+    if (f != AF_INET && f != AF_INET6) {
+        value += "unknown";
+    } else {
+        const bool quote = f == AF_INET6 || with_port;
+        if (quote) value += '"';
+        if (f == AF_INET6) value += '[';
+        value += client.address();
+        if (f == AF_INET6) value += ']';
+        if (with_port) {
+            value += ':';
+            value += std::to_string(client.port());
+        }
+        if (quote) value += '"';
+    }
+    if (!proto.empty()) {
+        value += ";proto=";
+        value.append(proto.data(), proto.size());
+    }
+    if (!host.empty()) {
+        bool token = true;
+        for (char c : host)
+            if (!detail::has(static_cast<unsigned char>(c), detail::c_token)) token = false;
+        value += token ? ";host=" : ";host=\"";
+        value.append(host.data(), host.size());
+        if (!token) value += '"';
+    }
+    return {};
+}
+
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/forwarded.hpp ----
 // on the loop
 // ---- begin sluice/http/server.hpp ----
 // sluice — a small HTTP/1.1 server on the loop (callback form).
@@ -6974,13 +8205,25 @@ struct server_settings {
     http::limits limits{}; // head, request line, header count, body size
     std::string server_name = "sluice";
     sluice::write_limits write{};
+    // Every connection starts with a PROXY protocol header (v1 or v2, from HAProxy,
+    // nginx's stream module, a cloud load balancer), read before HTTP within the
+    // header timeout; request_view::client() is then the client it reports. A
+    // connection without a valid header is closed. Turn on only when every connection
+    // comes through such a proxy: whoever reaches the port directly can claim any address.
+    bool proxy_protocol = false;
 };
+
+namespace detail {
+class server_session;
+}
 
 // The request as parsed: views into the connection's buffers, valid only during the
 // handler call (copy what an asynchronous answer needs).
 class request_view {
   public:
-    request_view(const message& m, std::string_view body) noexcept : m_(&m), body_(body) {}
+    request_view(const message& m, std::string_view body,
+                 const detail::server_session* session = nullptr) noexcept
+        : m_(&m), body_(body), session_(session) {}
 
     std::string_view method() const noexcept { return m_->method; }
     http::verb verb() const noexcept { return m_->verb; }
@@ -6999,6 +8242,10 @@ class request_view {
     const header* find(std::string_view name) const noexcept { return m_->find(name); }
     std::string_view body() const noexcept { return body_; }
     const message& msg() const noexcept { return *m_; }
+    // The client's address: the source of the connection's PROXY header when
+    // server_settings::proxy_protocol is on and the header named one (not LOCAL or
+    // UNKNOWN), else the peer of the TCP connection (a getpeername() call).
+    endpoint client() const;
 
   private:
     std::size_t query_pos() const noexcept {
@@ -7007,6 +8254,7 @@ class request_view {
     }
     const message* m_;
     std::string_view body_;
+    const detail::server_session* session_;
 };
 
 class response;
@@ -7177,6 +8425,8 @@ class server_session final : public sluice::detail::timer_node {
         : core_(c), stream_(std::move(st)), parser_(parser::request, msg_, c->settings_.limits) {
         reset_headers();
         last_activity_ = c->loop_->now_us();
+        awaiting_proxy_ = c->settings_.proxy_protocol;
+        request_start_ = last_activity_; // the PROXY header is due within header_timeout
     }
     ~server_session() = default;
 
@@ -7281,11 +8531,38 @@ class server_session final : public sluice::detail::timer_node {
         if (state_ == st_lingering || no_more_) return; // discard
         last_activity_ = core_->loop_->now_us();
         ref keep(this);
+        if (awaiting_proxy_) return on_proxy_header(data);
         if (!part_) {
             process(data.data(), data.size(), false);
         } else {
             part_->raw.append(data.data(), data.size());
             process(part_->raw.data(), part_->raw.size(), true);
+        }
+        resume_input();
+    }
+
+    // Before any HTTP when settings_.proxy_protocol is on. An incomplete header waits in
+    // part_->raw (bounded: proxy::parse fails past its size limits).
+    void on_proxy_header(std::string_view data) {
+        std::string_view in = data;
+        if (part_) {
+            part_->raw.append(data.data(), data.size());
+            in = part_->raw;
+        }
+        proxy::header h;
+        proxy::parse_result r = proxy::parse(in, h);
+        if (r.status == proxy::parse_status::error) return close_now();
+        if (r.status == proxy::parse_status::need_more) {
+            if (!part_) ensure_part().raw.assign(data.data(), data.size());
+            return;
+        }
+        awaiting_proxy_ = false;
+        if (h.proxied() && h.source.valid()) proxied_client_.reset(new endpoint(h.source));
+        if (part_) {
+            part_->raw.erase(0, r.consumed);
+            process(part_->raw.data(), part_->raw.size(), true);
+        } else {
+            process(data.data() + r.consumed, data.size() - r.consumed, false);
         }
         resume_input();
     }
@@ -7362,7 +8639,7 @@ class server_session final : public sluice::detail::timer_node {
                dispatched() < core_->settings_.max_pipelined;
     }
     void resume_input() {
-        if (batching_) return;
+        if (batching_ || awaiting_proxy_) return;
         ref keep(this);
         while (can_take_requests() && !in_request_ && part_ && !part_->raw.empty()) {
             std::size_t before = part_->raw.size();
@@ -7411,7 +8688,7 @@ class server_session final : public sluice::detail::timer_node {
         if (sl->close) no_more_ = true;
         ++core_->requests_;
         {
-            request_view req(msg_, body_);
+            request_view req(msg_, body_, this);
             response res(sl);
             if (core_->handler_) {
                 core_->handler_(req, res);
@@ -7541,6 +8818,9 @@ class server_session final : public sluice::detail::timer_node {
         };
         if (dead_) return no_deadline;
         if (state_ != st_open) return closing_since_ + us(st.linger_timeout);
+        if (awaiting_proxy_)
+            return st.header_timeout.count() > 0 ? request_start_ + us(st.header_timeout)
+                                                 : no_deadline;
         if (dispatched() > 0) return no_deadline; // the handler's turn
         if (in_request_) {
             if (!head_done_)
@@ -7743,6 +9023,8 @@ class server_session final : public sluice::detail::timer_node {
     message msg_;
     parser parser_;
     std::unique_ptr<partial> part_;
+    // The client a PROXY header named (allocated only then).
+    std::unique_ptr<endpoint> proxied_client_;
     response_slot* front_ = nullptr; // oldest unfinished response
     response_slot* back_ = nullptr;
     response_slot* cur_ = nullptr; // the request being received
@@ -7767,6 +9049,7 @@ class server_session final : public sluice::detail::timer_node {
     bool batching_ = false;
     bool close_on_flush_ = false;
     bool drain_armed_ = false;
+    bool awaiting_proxy_ = false; // settings_.proxy_protocol, until the header is read
 
     friend class server_core;
 };
@@ -7801,6 +9084,15 @@ inline void server_core::unlink(server_session* s) {
 }
 
 } // namespace detail
+
+// ---- request_view ----
+
+inline endpoint request_view::client() const {
+    if (!session_) return endpoint();
+    if (session_->proxied_client_) return *session_->proxied_client_;
+    std::error_code ec;
+    return session_->stream_.remote_endpoint(ec);
+}
 
 // ---- response ----
 

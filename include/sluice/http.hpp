@@ -1,4 +1,4 @@
-// sluice — HTTP/1.1, sans-I/O: parser, serializer, URL and CORS helpers.
+// sluice — HTTP/1.1, sans-I/O: parser, serializer, URL, CORS and Forwarded helpers.
 // Bytes in, views and bytes out; the server that drives them lives on the loop.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <sluice/http/serializer.hpp>
 #include <sluice/http/url.hpp>
 #include <sluice/http/cors.hpp>
+#include <sluice/http/forwarded.hpp>
 // on the loop
 #include <sluice/http/server.hpp>
 #include <sluice/http/client.hpp>

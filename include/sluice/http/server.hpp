@@ -42,6 +42,7 @@
 #include <sluice/http/message.hpp>
 #include <sluice/http/parser.hpp>
 #include <sluice/http/serializer.hpp>
+#include <sluice/proxy/proxy_protocol.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -73,13 +74,25 @@ struct server_settings {
     http::limits limits{}; // head, request line, header count, body size
     std::string server_name = "sluice";
     sluice::write_limits write{};
+    // Every connection starts with a PROXY protocol header (v1 or v2, from HAProxy,
+    // nginx's stream module, a cloud load balancer), read before HTTP within the
+    // header timeout; request_view::client() is then the client it reports. A
+    // connection without a valid header is closed. Turn on only when every connection
+    // comes through such a proxy: whoever reaches the port directly can claim any address.
+    bool proxy_protocol = false;
 };
+
+namespace detail {
+class server_session;
+}
 
 // The request as parsed: views into the connection's buffers, valid only during the
 // handler call (copy what an asynchronous answer needs).
 class request_view {
   public:
-    request_view(const message& m, std::string_view body) noexcept : m_(&m), body_(body) {}
+    request_view(const message& m, std::string_view body,
+                 const detail::server_session* session = nullptr) noexcept
+        : m_(&m), body_(body), session_(session) {}
 
     std::string_view method() const noexcept { return m_->method; }
     http::verb verb() const noexcept { return m_->verb; }
@@ -98,6 +111,10 @@ class request_view {
     const header* find(std::string_view name) const noexcept { return m_->find(name); }
     std::string_view body() const noexcept { return body_; }
     const message& msg() const noexcept { return *m_; }
+    // The client's address: the source of the connection's PROXY header when
+    // server_settings::proxy_protocol is on and the header named one (not LOCAL or
+    // UNKNOWN), else the peer of the TCP connection (a getpeername() call).
+    endpoint client() const;
 
   private:
     std::size_t query_pos() const noexcept {
@@ -106,6 +123,7 @@ class request_view {
     }
     const message* m_;
     std::string_view body_;
+    const detail::server_session* session_;
 };
 
 class response;
@@ -276,6 +294,8 @@ class server_session final : public sluice::detail::timer_node {
         : core_(c), stream_(std::move(st)), parser_(parser::request, msg_, c->settings_.limits) {
         reset_headers();
         last_activity_ = c->loop_->now_us();
+        awaiting_proxy_ = c->settings_.proxy_protocol;
+        request_start_ = last_activity_; // the PROXY header is due within header_timeout
     }
     ~server_session() = default;
 
@@ -380,11 +400,38 @@ class server_session final : public sluice::detail::timer_node {
         if (state_ == st_lingering || no_more_) return; // discard
         last_activity_ = core_->loop_->now_us();
         ref keep(this);
+        if (awaiting_proxy_) return on_proxy_header(data);
         if (!part_) {
             process(data.data(), data.size(), false);
         } else {
             part_->raw.append(data.data(), data.size());
             process(part_->raw.data(), part_->raw.size(), true);
+        }
+        resume_input();
+    }
+
+    // Before any HTTP when settings_.proxy_protocol is on. An incomplete header waits in
+    // part_->raw (bounded: proxy::parse fails past its size limits).
+    void on_proxy_header(std::string_view data) {
+        std::string_view in = data;
+        if (part_) {
+            part_->raw.append(data.data(), data.size());
+            in = part_->raw;
+        }
+        proxy::header h;
+        proxy::parse_result r = proxy::parse(in, h);
+        if (r.status == proxy::parse_status::error) return close_now();
+        if (r.status == proxy::parse_status::need_more) {
+            if (!part_) ensure_part().raw.assign(data.data(), data.size());
+            return;
+        }
+        awaiting_proxy_ = false;
+        if (h.proxied() && h.source.valid()) proxied_client_.reset(new endpoint(h.source));
+        if (part_) {
+            part_->raw.erase(0, r.consumed);
+            process(part_->raw.data(), part_->raw.size(), true);
+        } else {
+            process(data.data() + r.consumed, data.size() - r.consumed, false);
         }
         resume_input();
     }
@@ -461,7 +508,7 @@ class server_session final : public sluice::detail::timer_node {
                dispatched() < core_->settings_.max_pipelined;
     }
     void resume_input() {
-        if (batching_) return;
+        if (batching_ || awaiting_proxy_) return;
         ref keep(this);
         while (can_take_requests() && !in_request_ && part_ && !part_->raw.empty()) {
             std::size_t before = part_->raw.size();
@@ -510,7 +557,7 @@ class server_session final : public sluice::detail::timer_node {
         if (sl->close) no_more_ = true;
         ++core_->requests_;
         {
-            request_view req(msg_, body_);
+            request_view req(msg_, body_, this);
             response res(sl);
             if (core_->handler_) {
                 core_->handler_(req, res);
@@ -640,6 +687,9 @@ class server_session final : public sluice::detail::timer_node {
         };
         if (dead_) return no_deadline;
         if (state_ != st_open) return closing_since_ + us(st.linger_timeout);
+        if (awaiting_proxy_)
+            return st.header_timeout.count() > 0 ? request_start_ + us(st.header_timeout)
+                                                 : no_deadline;
         if (dispatched() > 0) return no_deadline; // the handler's turn
         if (in_request_) {
             if (!head_done_)
@@ -842,6 +892,8 @@ class server_session final : public sluice::detail::timer_node {
     message msg_;
     parser parser_;
     std::unique_ptr<partial> part_;
+    // The client a PROXY header named (allocated only then).
+    std::unique_ptr<endpoint> proxied_client_;
     response_slot* front_ = nullptr; // oldest unfinished response
     response_slot* back_ = nullptr;
     response_slot* cur_ = nullptr; // the request being received
@@ -866,6 +918,7 @@ class server_session final : public sluice::detail::timer_node {
     bool batching_ = false;
     bool close_on_flush_ = false;
     bool drain_armed_ = false;
+    bool awaiting_proxy_ = false; // settings_.proxy_protocol, until the header is read
 
     friend class server_core;
 };
@@ -900,6 +953,15 @@ inline void server_core::unlink(server_session* s) {
 }
 
 } // namespace detail
+
+// ---- request_view ----
+
+inline endpoint request_view::client() const {
+    if (!session_) return endpoint();
+    if (session_->proxied_client_) return *session_->proxied_client_;
+    std::error_code ec;
+    return session_->stream_.remote_endpoint(ec);
+}
 
 // ---- response ----
 
