@@ -3,10 +3,12 @@
 // and pipelining; anything else is 404. With --threads N it runs N loops on N
 // threads (a sluice::loop_group, one http::server per loop), spread as in
 // echo_server: --spread reuseport|acceptor, --policy rr|least. SIGINT and SIGTERM
-// stop it.
+// stop it. With --proxy-protocol on, every connection must start with a PROXY v1/v2
+// header (from HAProxy or nginx in front of it), and GET /client answers the client
+// address that header named.
 //
 //   http_hello [--port 8080] [--threads 1] [--backend epoll|poll|select]
-//              [--spread reuseport|acceptor] [--policy rr|least]
+//              [--spread reuseport|acceptor] [--policy rr|least] [--proxy-protocol on]
 #include <sluice.hpp>
 
 #include <csignal>
@@ -24,6 +26,10 @@ static void handle(const http::request_view& req, http::response& res) {
         res.header("Content-Type", "text/plain").end("Hello, World!");
         return;
     }
+    if (req.path() == "/client" && req.verb() == http::verb::get) {
+        res.header("Content-Type", "text/plain").end(req.client().address());
+        return;
+    }
     res.status(404).header("Content-Type", "text/plain").end("Not Found\n");
 }
 
@@ -32,18 +38,21 @@ int main(int argc, char** argv) {
     sluice::backend backend = sluice::backend::automatic;
     sluice::group_listen_options opt;
     int threads = 1;
+    http::server_settings settings;
     for (int i = 1; i < argc; i += 2) {
         const char* value = i + 1 < argc ? argv[i + 1] : "";
         if (!std::strcmp(argv[i], "--port") && *value)
             port = static_cast<std::uint16_t>(std::atoi(value));
         else if (!std::strcmp(argv[i], "--threads") && *value)
             threads = std::atoi(value);
+        else if (!std::strcmp(argv[i], "--proxy-protocol") && !std::strcmp(value, "on"))
+            settings.proxy_protocol = true;
         else if (!(!std::strcmp(argv[i], "--backend") && sluice::parse_backend(value, backend)) &&
                  !(!std::strcmp(argv[i], "--spread") && sluice::parse_spread(value, opt.spread)) &&
                  !(!std::strcmp(argv[i], "--policy") && sluice::parse_policy(value, opt.policy))) {
             std::fprintf(stderr, "usage: http_hello [--port P] [--threads N] "
                                  "[--backend epoll|poll|select] [--spread reuseport|acceptor] "
-                                 "[--policy rr|least]\n");
+                                 "[--policy rr|least] [--proxy-protocol on]\n");
             return 2;
         }
     }
@@ -58,7 +67,7 @@ int main(int argc, char** argv) {
     // One server per loop: a connection is served by the server of the loop it is on.
     std::vector<std::unique_ptr<http::server>> servers;
     for (std::size_t i = 0; i < group.size(); ++i) {
-        servers.push_back(std::make_unique<http::server>(group.at(i)));
+        servers.push_back(std::make_unique<http::server>(group.at(i), settings));
         servers.back()->on_request(handle);
     }
     auto on_connection = [&](sluice::tcp_stream s) {

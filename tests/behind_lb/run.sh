@@ -5,12 +5,18 @@
 #   - before the kill, all three backends serve;
 #   - after it, the two others carry every request (none lost: both balancers retry a
 #     GET whose backend refused the connection) and the dead one gets nothing.
+# Then the PROXY protocol with real senders: HAProxy in TCP mode with send-proxy-v2 and
+# nginx's stream module with proxy_protocol on (v1) in front of http_hello
+# --proxy-protocol on; a client bound to 127.0.0.7 must be the address GET /client
+# reports, and a connection that skips the balancer (no PROXY header) gets no answer.
 # Usage: run.sh HTTP_HELLO_BIN
 set -euo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 command -v haproxy >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq haproxy >/dev/null; }
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq nginx-light >/dev/null || apt-get install -y -qq nginx >/dev/null; }
+stream_module=/usr/lib/nginx/modules/ngx_stream_module.so
+[ -f $stream_module ] || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq libnginx-mod-stream >/dev/null; }
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 haproxy_bin=$(command -v haproxy || echo /usr/sbin/haproxy)
 work=$(mktemp -d)
@@ -148,9 +154,65 @@ wait_port "$front"
 summary=$(python3 "$here/client.py" "$front" X-Served-By $count $kill_at "kill -9 ${bpids[1]}")
 check nginx "127.0.0.1:$b2" "$summary" || failed=1
 
+kill "$npid"; for p in "${bpids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+pids=()
+
+# ---- PROXY protocol from real balancers
+read -r b1 hfront nfront < <(free_ports 3)
+"$bin" --port "$b1" --proxy-protocol on >"$work/backend-proxy.log" 2>&1 &
+pids+=($!)
+cat >"$work/haproxy-tcp.cfg" <<CFG
+defaults
+  mode tcp
+  timeout connect 1s
+  timeout client 10s
+  timeout server 10s
+frontend l4
+  bind 127.0.0.1:$hfront
+  default_backend sluice
+backend sluice
+  server s1 127.0.0.1:$b1 send-proxy-v2
+CFG
+"$haproxy_bin" -f "$work/haproxy-tcp.cfg" -db >"$work/haproxy-tcp.log" 2>&1 &
+pids+=($!)
+mkdir -p "$work/nginx-stream"
+cat >"$work/nginx-stream/nginx.conf" <<CFG
+load_module $stream_module;
+worker_processes 1;
+daemon off;
+error_log $work/nginx-stream/error.log warn;
+pid $work/nginx-stream/nginx.pid;
+events { worker_connections 64; }
+stream {
+  server {
+    listen 127.0.0.1:$nfront;
+    proxy_pass 127.0.0.1:$b1;
+    proxy_protocol on;
+  }
+}
+CFG
+"$nginx_bin" -p "$work/nginx-stream" -c "$work/nginx-stream/nginx.conf" >"$work/nginx-stream.log" 2>&1 &
+pids+=($!)
+for p in $b1 $hfront $nfront; do wait_port "$p"; done
+for lb in "haproxy send-proxy-v2:$hfront" "nginx stream proxy_protocol (v1):$nfront"; do
+  name=${lb%:*}; port=${lb##*:}
+  got=$(curl -s --max-time 5 --interface 127.0.0.7 "http://127.0.0.1:$port/client" || true)
+  if [ "$got" = "127.0.0.7" ]; then
+    echo "PASS $name: the server saw the real client 127.0.0.7"
+  else
+    echo "FAIL $name: GET /client answered '$got', not 127.0.0.7"; failed=1
+  fi
+done
+direct=$(curl -s --max-time 5 "http://127.0.0.1:$b1/client" || true)
+if [ -z "$direct" ]; then
+  echo "PASS direct connection without a PROXY header: closed, no answer"
+else
+  echo "FAIL direct connection without a PROXY header answered '$direct'"; failed=1
+fi
+
 if [ "$failed" != 0 ]; then
   echo "--- haproxy log"; tail -20 "$work/haproxy.log" || true
   echo "--- nginx error log"; tail -20 "$work/nginx/error.log" || true
   exit 1
 fi
-echo "behind_lb: 2 passed, 0 failed"
+echo "behind_lb: 5 passed, 0 failed"
