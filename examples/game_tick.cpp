@@ -6,12 +6,13 @@
 // Deadlines are start + n * period, so lateness never accumulates into drift. It
 // measures each tick's lateness (actual start - scheduled start) and reports it.
 //
-//   game_tick server --port P [--hz 60] [--seconds S] [--report-every S]
+//   game_tick server --port P [--hz 60] [--seconds S] [--report-every S] [--spin-us 200]
 //   game_tick client --port P [--host 127.0.0.1] --players N [--seconds S] [--hz 30]
 //
 // Both end with one key=value line a test can read. The client's players each have
 // their own UDP socket and send an input every 1/hz s; each checks the snapshots it
-// receives (tick numbers only move forward; a snapshot names its own player).
+// receives (tick numbers only move forward; a snapshot names its own player) and times
+// the gaps between them.
 //
 // Wire format, little-endian:
 //   input     'I' u32 player u32 seq i8 dx i8 dy
@@ -87,20 +88,33 @@ struct server_stats {
     std::vector<long long> lateness_us, work_us;
 };
 
+// How much later the last tenth of the ticks started than the first tenth (medians): about
+// zero for a loop that keeps to its deadlines however loaded the machine, and growing
+// with the run for one that schedules each tick from the previous one's end.
+static long long drift_us(const std::vector<long long>& lateness) {
+    const std::size_t tenth = lateness.size() / 10;
+    if (tenth == 0) return 0;
+    auto first = static_cast<std::ptrdiff_t>(tenth);
+    std::vector<long long> head(lateness.begin(), lateness.begin() + first);
+    std::vector<long long> tail(lateness.end() - first, lateness.end());
+    return percentile(tail, 0.5) - percentile(head, 0.5);
+}
+
 static void print_server_report(const server_stats& s, const char* prefix) {
     std::printf(
         "%sticks=%lld late1ms=%lld late_half=%lld missed=%lld overruns=%lld "
-        "p50_us=%lld p99_us=%lld max_us=%lld work_p99_us=%lld inputs=%lld "
+        "p50_us=%lld p99_us=%lld max_us=%lld drift_us=%lld work_p99_us=%lld inputs=%lld "
         "bad_inputs=%lld players=%zu dropped=%lld snapshots=%lld bytes_out=%lld\n",
         prefix, s.ticks, s.late_1ms, s.late_half_period, s.missed, s.overruns,
         percentile(s.lateness_us, 0.50), percentile(s.lateness_us, 0.99),
         s.lateness_us.empty() ? 0 : *std::max_element(s.lateness_us.begin(), s.lateness_us.end()),
-        percentile(s.work_us, 0.99), s.inputs, s.bad_inputs, s.max_players, s.dropped_players,
-        s.snapshots, s.bytes_out);
+        drift_us(s.lateness_us), percentile(s.work_us, 0.99), s.inputs, s.bad_inputs, s.max_players,
+        s.dropped_players, s.snapshots, s.bytes_out);
     std::fflush(stdout);
 }
 
-static int run_server(std::uint16_t port, long long hz, long long seconds, long long report_every) {
+static int run_server(std::uint16_t port, long long hz, long long seconds, long long report_every,
+                      long long spin_us) {
     sluice::loop loop;
     sluice::udp_socket socket(loop);
     if (auto ec = socket.bind(sluice::endpoint::any_v4(port))) {
@@ -137,18 +151,19 @@ static int run_server(std::uint16_t port, long long hz, long long seconds, long 
     const long long total_ticks = seconds > 0 ? seconds * hz : -1;
     const auto start = clock_type::now() + period;
     stats.lateness_us.reserve(static_cast<std::size_t>(total_ticks > 0 ? total_ticks : 3600 * hz));
-    std::printf("game_tick: server on port %u at %lld Hz, backend %s\n", port, hz,
-                loop.backend_name());
+    std::printf("game_tick: server on port %u at %lld Hz, spinning the last %lld us, backend %s\n",
+                port, hz, spin_us, loop.backend_name());
     std::fflush(stdout);
 
     std::string snapshot;
     long long tick = 0;
     auto next_report = clock_type::now() + std::chrono::seconds(report_every);
-    while (!stop_requested && (total_ticks < 0 || stats.ticks < total_ticks)) {
+    // --seconds bounds the schedule, not the count run: skipped ticks end it no later.
+    while (!stop_requested && (total_ticks < 0 || tick < total_ticks)) {
         const auto scheduled = start + period * tick;
         // Sleep most of the way, then spin the last stretch: the OS wakes a sleeper
-        // up to a scheduler slice late, a spin costs one core for ~200 us per frame.
-        std::this_thread::sleep_until(scheduled - microseconds(200));
+        // up to a scheduler slice late; a spin costs one core --spin-us (200) per frame.
+        std::this_thread::sleep_until(scheduled - microseconds(spin_us));
         while (clock_type::now() < scheduled) {
         }
         const auto began = clock_type::now();
@@ -211,6 +226,7 @@ static int run_server(std::uint16_t port, long long hz, long long seconds, long 
         const auto behind = ended - (start + period * tick);
         if (behind > period) {
             long long skip = behind / period;
+            if (total_ticks >= 0) skip = std::min(skip, total_ticks - tick);
             stats.missed += skip;
             tick += skip;
         }
@@ -235,11 +251,15 @@ struct simulated_player {
     long long snapshots = 0, ticks_seen = 0, out_of_order = 0, missing_self = 0;
     long long first_tick = -1, last_tick = -1;
     bool saw_self_this_tick = false;
+    clock_type::time_point last_arrival;
 };
 
 static int run_client(const std::string& host, std::uint16_t port, long long count,
                       long long seconds, long long hz) {
     sluice::loop loop;
+    // Time between consecutive ticks' snapshots, all players together: a server that
+    // stalls or sends in bursts shows here even when nothing is lost.
+    std::vector<long long> interarrival_us;
     std::error_code ec;
     sluice::endpoint server = sluice::endpoint::parse(host, port, ec);
     if (ec) {
@@ -256,29 +276,34 @@ static int run_client(const std::string& host, std::uint16_t port, long long cou
             return 1;
         }
         simulated_player* self = p.get();
-        self->socket.recv_each(
-            [self](std::error_code e, std::string_view d, const sluice::endpoint&) {
-                if (e || d.size() < 7 || d[0] != 'S') return;
-                long long tick = wire::get32(d.data() + 1);
-                std::size_t n = static_cast<unsigned char>(d[5]) |
-                                (static_cast<std::size_t>(static_cast<unsigned char>(d[6])) << 8);
-                if (d.size() != 7 + n * wire::entry_size) return;
-                ++self->snapshots;
-                if (tick < self->last_tick) {
-                    ++self->out_of_order;
-                    return;
-                }
-                if (tick > self->last_tick) {
-                    if (self->last_tick >= 0 && !self->saw_self_this_tick) ++self->missing_self;
-                    self->saw_self_this_tick = false;
-                    ++self->ticks_seen;
-                    if (self->first_tick < 0) self->first_tick = tick;
-                    self->last_tick = tick;
-                }
-                for (std::size_t i = 0; i < n; ++i)
-                    if (wire::get32(d.data() + 7 + i * wire::entry_size) == self->id)
-                        self->saw_self_this_tick = true;
-            });
+        self->socket.recv_each([self, &interarrival_us](std::error_code e, std::string_view d,
+                                                        const sluice::endpoint&) {
+            if (e || d.size() < 7 || d[0] != 'S') return;
+            long long tick = wire::get32(d.data() + 1);
+            std::size_t n = static_cast<unsigned char>(d[5]) |
+                            (static_cast<std::size_t>(static_cast<unsigned char>(d[6])) << 8);
+            if (d.size() != 7 + n * wire::entry_size) return;
+            ++self->snapshots;
+            if (tick < self->last_tick) {
+                ++self->out_of_order;
+                return;
+            }
+            if (tick > self->last_tick) {
+                const auto now = clock_type::now();
+                if (self->last_tick >= 0)
+                    interarrival_us.push_back(
+                        std::chrono::duration_cast<microseconds>(now - self->last_arrival).count());
+                self->last_arrival = now;
+                if (self->last_tick >= 0 && !self->saw_self_this_tick) ++self->missing_self;
+                self->saw_self_this_tick = false;
+                ++self->ticks_seen;
+                if (self->first_tick < 0) self->first_tick = tick;
+                self->last_tick = tick;
+            }
+            for (std::size_t i = 0; i < n; ++i)
+                if (wire::get32(d.data() + 7 + i * wire::entry_size) == self->id)
+                    self->saw_self_this_tick = true;
+        });
         players.push_back(std::move(p));
     }
 
@@ -316,8 +341,13 @@ static int run_client(const std::string& host, std::uint16_t port, long long cou
         min_ratio = std::min(min_ratio, p->ticks_seen / span);
     }
     std::printf("players=%lld heard=%lld inputs=%lld snapshots=%lld min_ticks=%lld "
-                "min_ratio=%.3f out_of_order=%lld missing_self=%lld\n",
-                count, heard, inputs_sent, total, min_ticks, min_ratio, out_of_order, missing_self);
+                "min_ratio=%.3f out_of_order=%lld missing_self=%lld gap_p50_us=%lld "
+                "gap_p99_us=%lld gap_max_us=%lld\n",
+                count, heard, inputs_sent, total, min_ticks, min_ratio, out_of_order, missing_self,
+                percentile(interarrival_us, 0.50), percentile(interarrival_us, 0.99),
+                interarrival_us.empty()
+                    ? 0
+                    : *std::max_element(interarrival_us.begin(), interarrival_us.end()));
     return 0;
 }
 
@@ -325,7 +355,8 @@ static int run_client(const std::string& host, std::uint16_t port, long long cou
 
 static int usage() {
     std::fprintf(stderr,
-                 "usage: game_tick server --port P [--hz 60] [--seconds S] [--report-every S]\n"
+                 "usage: game_tick server --port P [--hz 60] [--seconds S] [--report-every S] "
+                 "[--spin-us 200]\n"
                  "       game_tick client --port P [--host 127.0.0.1] --players N [--seconds S] "
                  "[--hz 30]\n");
     return 2;
@@ -336,7 +367,7 @@ int main(int argc, char** argv) {
     const bool server = !std::strcmp(argv[1], "server");
     if (!server && std::strcmp(argv[1], "client")) return usage();
     long long port = 0, hz = server ? 60 : 30, seconds = server ? 0 : 5, report_every = 0,
-              players = 0;
+              players = 0, spin_us = 200;
     std::string host = "127.0.0.1";
     for (int i = 2; i < argc; i += 2) {
         if (i + 1 >= argc) return usage();
@@ -350,6 +381,8 @@ int main(int argc, char** argv) {
             ok = parse_number(v, server ? 0 : 1, 86400, seconds);
         else if (server && !std::strcmp(argv[i], "--report-every"))
             ok = parse_number(v, 0, 86400, report_every);
+        else if (server && !std::strcmp(argv[i], "--spin-us"))
+            ok = parse_number(v, 0, 10000, spin_us);
         else if (!server && !std::strcmp(argv[i], "--players"))
             ok = parse_number(v, 1, 4096, players);
         else if (!server && !std::strcmp(argv[i], "--host")) {
@@ -359,6 +392,7 @@ int main(int argc, char** argv) {
         if (!ok) return usage();
     }
     if (!port || (!server && !players)) return usage();
-    if (server) return run_server(static_cast<std::uint16_t>(port), hz, seconds, report_every);
+    if (server)
+        return run_server(static_cast<std::uint16_t>(port), hz, seconds, report_every, spin_us);
     return run_client(host, static_cast<std::uint16_t>(port), players, seconds, hz);
 }
