@@ -2294,15 +2294,114 @@ inline bool parse_backend(const char* name, backend& out) noexcept {
 // ---- begin sluice/loop/io_object.hpp ----
 // sluice — what every handle implementation (stream, listener, UDP, timer) is.
 //
-// Lifetime: an io_object is shared by the user's handle wrapper and the loop, counted
-// in `refs` (loop thread only, so not atomic). Closing unlinks it from the live list
-// but the loop keeps its reference until the end of the current iteration, so
-// readiness events already collected for it in this batch find a closed object (and
-// skip it) instead of freed memory. If the wrapper still exists then, the object
-// becomes a zombie: the loop keeps it (and its loop_ pointer stays valid) until the
-// wrapper lets go or the loop is destroyed, which sets loop_ to null. So a wrapper
-// never sees a dangling loop pointer.
+// Lifetime (docs/guide/lifetimes.md): an io_object is counted (detail::ref): the user's
+// handle wrapper holds one reference, the loop another while the object is open, and
+// any handler or internal job that refers to it holds its own. Closing unlinks it from
+// the live list, but the loop keeps its reference until the end of the current
+// iteration, so readiness events already collected for it in this batch find a closed
+// object (and skip it) instead of freed memory. If anyone else still holds it then, the
+// loop drops its reference and remembers the object on its zombie list (not counted):
+// the object's destructor takes itself off that list, and a loop destroyed first sets
+// the object's loop_ to null. So nobody ever sees a dangling loop pointer.
 
+// ---- begin sluice/util/ref.hpp ----
+// sluice — the one counted reference type for objects that the loop and the user share
+// (handle implementations, HTTP sessions and their responses, WebSocket connections,
+// dials, fetches). See docs/guide/lifetimes.md for the rules it serves.
+//
+// Counting is not atomic: these objects live on one loop thread, and a reference is
+// taken or dropped only there. Objects shared across threads use std::shared_ptr.
+//
+// A handler that refers to such an object holds a ref<T>, never a raw pointer, so the
+// object outlives every handler that can still run. The only raw pointers allowed are
+// links that the pointee clears when it goes (and the pointer a ref<T> wraps).
+
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+namespace sluice::detail {
+
+// Base of every counted object. T is the most derived type deleted at zero (CRTP, so no
+// virtual destructor is needed unless T has one of its own).
+template <class T>
+class ref_counted {
+  public:
+    ref_counted(const ref_counted&) = delete;
+    ref_counted& operator=(const ref_counted&) = delete;
+
+    void add_ref() noexcept { ++refs_; }
+    void drop_ref() noexcept {
+        if (--refs_ == 0) delete static_cast<T*>(this);
+    }
+    std::uint32_t use_count() const noexcept { return refs_; }
+
+  protected:
+    ref_counted() noexcept = default;
+    ~ref_counted() = default;
+
+  private:
+    std::uint32_t refs_ = 0;
+};
+
+// A counted reference: copies add one, moves transfer it, destruction drops it.
+template <class T>
+class ref {
+  public:
+    ref() noexcept = default;
+    ref(std::nullptr_t) noexcept {}
+    explicit ref(T* p) noexcept : p_(p) {
+        if (p_) p_->add_ref();
+    }
+    template <class U, class = std::enable_if_t<std::is_convertible<U*, T*>::value>>
+    ref(const ref<U>& o) noexcept : ref(static_cast<T*>(o.get())) {}
+    template <class U, class = std::enable_if_t<std::is_convertible<U*, T*>::value>>
+    ref(ref<U>&& o) noexcept : p_(o.release()) {}
+    ref(const ref& o) noexcept : ref(o.p_) {}
+    ref(ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    ref& operator=(ref o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~ref() { reset(); }
+
+    // Drops the reference now. The object may be deleted inside this call.
+    void reset() noexcept {
+        if (T* p = std::exchange(p_, nullptr)) p->drop_ref();
+    }
+    // Gives up the pointer without dropping the count (the caller now owes one drop_ref).
+    T* release() noexcept { return std::exchange(p_, nullptr); }
+    // Takes over a count the caller already owns (the inverse of release()).
+    static ref adopt(T* p) noexcept {
+        ref r;
+        r.p_ = p;
+        return r;
+    }
+
+    T* get() const noexcept { return p_; }
+    T* operator->() const noexcept { return p_; }
+    T& operator*() const noexcept { return *p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+    friend bool operator==(const ref& a, const ref& b) noexcept { return a.p_ == b.p_; }
+    friend bool operator!=(const ref& a, const ref& b) noexcept { return a.p_ != b.p_; }
+    friend bool operator==(const ref& a, const T* b) noexcept { return a.p_ == b; }
+    friend bool operator!=(const ref& a, const T* b) noexcept { return a.p_ != b; }
+
+  private:
+    T* p_ = nullptr;
+};
+
+// make_ref<T>(args...): a new object with one reference, held by the result.
+template <class T, class... Args>
+ref<T> make_ref(Args&&... args) {
+    return ref<T>(new T(std::forward<Args>(args)...));
+}
+
+} // namespace sluice::detail
+// ---- end sluice/util/ref.hpp ----
 
 #include <cstdint>
 
@@ -2310,12 +2409,10 @@ namespace sluice {
 class loop;
 namespace detail {
 
-class io_object {
+class io_object : public ref_counted<io_object> {
   public:
     explicit io_object(loop& l) noexcept : loop_(&l) {}
-    io_object(const io_object&) = delete;
-    io_object& operator=(const io_object&) = delete;
-    virtual ~io_object() = default;
+    inline virtual ~io_object(); // leaves the loop's zombie list (defined in loop.hpp)
 
     // Readiness reported by the poller for fd_ (ev_read / ev_write bits).
     virtual void on_ready(unsigned) {}
@@ -2331,7 +2428,6 @@ class io_object {
     io_object* prev_ = nullptr; // the loop's live list
     io_object* next_ = nullptr;
     native_socket fd_ = invalid_socket;
-    std::uint32_t refs_ = 1;
     std::uint8_t registered_ = 0; // mask the poller currently watches
     std::uint8_t wanted_ = 0;     // mask the handle wants; applied lazily before each wait
     std::uint8_t state_ = 0;
@@ -2340,7 +2436,7 @@ class io_object {
     static constexpr std::uint8_t closed_bit = 1;
     static constexpr std::uint8_t dirty_bit = 2;
     static constexpr std::uint8_t linked_bit = 4;
-    static constexpr std::uint8_t zombie_bit = 8; // closed, loop done with it, wrapper alive
+    static constexpr std::uint8_t zombie_bit = 8; // closed, loop done with it, still referenced
 };
 
 } // namespace detail
@@ -2677,8 +2773,6 @@ using io_handler = unique_function<void(std::error_code, std::size_t)>;
 
 namespace detail {
 
-inline void release(io_object* o) noexcept; // defined below the loop, which it needs
-
 // The part of a loop other threads may reach: posted work and the wakeup. Shared so
 // that a thread-pool job finishing after its loop died posts into a closed queue
 // (the job's completion is dropped) instead of into freed memory.
@@ -2772,7 +2866,6 @@ class loop {
             detail::io_object* o = zombies_;
             forget_zombie(o);
             o->loop_ = nullptr;
-            if (--o->refs_ == 0) delete o;
         }
     }
 
@@ -2968,7 +3061,7 @@ class loop {
 
     // Registers a new object in the live list and takes the loop's reference.
     void adopt(detail::io_object* o) {
-        ++o->refs_;
+        o->add_ref();
         o->state_ |= detail::io_object::linked_bit;
         o->next_ = live_head_;
         if (live_head_) live_head_->prev_ = o;
@@ -3208,15 +3301,14 @@ class loop {
             std::vector<detail::io_object*> batch;
             batch.swap(closing_);
             for (detail::io_object* o : batch) {
-                if (o->refs_ > 1) { // a wrapper still refers to it
+                if (o->use_count() > 1) { // someone else still refers to it
                     o->state_ |= detail::io_object::zombie_bit;
                     o->prev_ = nullptr;
                     o->next_ = zombies_;
                     if (zombies_) zombies_->prev_ = o;
                     zombies_ = o;
-                } else {
-                    detail::release(o);
                 }
+                o->drop_ref(); // the loop's reference
             }
         }
     }
@@ -3279,32 +3371,11 @@ class loop {
 };
 
 namespace detail {
-// Drops one reference; the last user reference of a zombie also frees the loop's.
-inline void release(io_object* o) noexcept {
-    if (!o) return;
-    if (--o->refs_ == 0) {
-        delete o;
-    } else if (o->refs_ == 1 && (o->state_ & io_object::zombie_bit) && o->loop_) {
-        o->loop_->forget_zombie(o); // only the loop's reference is left
-        delete o;
-    }
+// The last reference to a closed object may outlive the loop's: it then leaves the
+// zombie list here (a loop destroyed first has already emptied that list).
+inline io_object::~io_object() {
+    if ((state_ & zombie_bit) && loop_) loop_->forget_zombie(this);
 }
-
-// One counted reference held by internal work in flight (e.g. a name lookup before a
-// connect), so the object outlives it whether the work completes or is discarded.
-class object_ref {
-  public:
-    explicit object_ref(io_object* o) noexcept : o_(o) { ++o_->refs_; }
-    object_ref(object_ref&& other) noexcept : o_(other.o_) { other.o_ = nullptr; }
-    object_ref(const object_ref&) = delete;
-    object_ref& operator=(const object_ref&) = delete;
-    ~object_ref() { release(o_); }
-    io_object* get() const noexcept { return o_; }
-
-  private:
-    io_object* o_;
-};
-
 } // namespace detail
 
 } // namespace sluice
@@ -3318,10 +3389,10 @@ class object_ref {
 // behind by more than one period, skips ahead rather than firing a burst.
 
 // ---- begin sluice/handles/handle.hpp ----
-// sluice — what every public handle type shares: it owns one reference to its
-// implementation object; moving moves the reference; destroying it closes the handle
-// (pending operations complete with operation_aborted) and drops the reference.
-// Handles are used from their loop's thread only.
+// sluice — what every public handle type shares: it owns one counted reference
+// (detail::ref) to its implementation object; moving moves the reference; destroying it
+// closes the handle (pending operations complete with operation_aborted, from the loop)
+// and drops the reference. Handles are used from their loop's thread only.
 
 
 namespace sluice::detail {
@@ -3331,11 +3402,11 @@ class basic_handle {
   public:
     basic_handle() noexcept = default;
     explicit basic_handle(Impl* impl) noexcept : impl_(impl) {}
-    basic_handle(basic_handle&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    basic_handle(basic_handle&& o) noexcept : impl_(std::move(o.impl_)) {}
     basic_handle& operator=(basic_handle&& o) noexcept {
         if (this != &o) {
             reset();
-            impl_ = std::exchange(o.impl_, nullptr);
+            impl_ = std::move(o.impl_);
         }
         return *this;
     }
@@ -3356,7 +3427,9 @@ class basic_handle {
     sluice::loop* get_loop() const noexcept { return impl_ ? impl_->loop_ : nullptr; }
 
     // Implementation access for the layers above (coroutines, protocols).
-    Impl* impl() const noexcept { return impl_; }
+    Impl* impl() const noexcept { return impl_.get(); }
+    // A counted reference to it, for work that must outlive this wrapper.
+    const ref<Impl>& impl_ref() const noexcept { return impl_; }
 
   protected:
     // Why an operation cannot start: no handle, a dead loop, or a closed handle.
@@ -3374,12 +3447,11 @@ class basic_handle {
     void reset() noexcept {
         if (impl_) {
             close();
-            release(impl_);
-            impl_ = nullptr;
+            impl_.reset();
         }
     }
 
-    Impl* impl_ = nullptr;
+    ref<Impl> impl_;
 };
 
 // Adapts a one-argument handler (connect, timer) to the loop's completion type.
@@ -3433,7 +3505,7 @@ class timer_impl final : public io_object, public timer_node {
 class timer : public detail::basic_handle<detail::timer_impl> {
   public:
     timer() noexcept = default;
-    explicit timer(loop& l) : basic_handle(new detail::timer_impl(l)) { l.adopt(impl_); }
+    explicit timer(loop& l) : basic_handle(new detail::timer_impl(l)) { l.adopt(impl_.get()); }
 
     // One shot: handler(error_code) after `after`; a pending wait is cancelled first.
     template <class Rep, class Period, class H>
@@ -3482,7 +3554,7 @@ class timer : public detail::basic_handle<detail::timer_impl> {
         impl_->cancel(make_error_code(error::operation_aborted));
         impl_->handler_ = std::move(h);
         impl_->interval_us_ = interval_us;
-        impl_->loop_->schedule(impl_, deadline_us);
+        impl_->loop_->schedule(impl_.get(), deadline_us);
     }
 };
 
@@ -3941,7 +4013,7 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     // during the call.
     template <class H>
     void read_start(H&& handler) {
-        io_handler wrapped = [h = std::forward<H>(handler), s = impl_](std::error_code ec,
+        io_handler wrapped = [h = std::forward<H>(handler), s = impl_.get()](std::error_code ec,
                                                                        std::size_t n) mutable {
             h(ec, std::string_view(s->loop_ ? s->loop_->shared_buffer() : nullptr, ec ? 0 : n));
         };
@@ -4025,8 +4097,8 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         detail::stream_ext& x = impl_->ext();
         if (x.buffered <= x.limits.low_watermark) {
             x.on_drain = nullptr;
-            detail::stream_impl* s = impl_;
-            impl_->loop_->defer([s, keep = detail::object_ref(s), cb = std::move(cb)]() mutable {
+            detail::stream_impl* s = impl_.get();
+            impl_->loop_->defer([s, keep = detail::ref<detail::stream_impl>(s), cb = std::move(cb)]() mutable {
                 if (!s->closed()) cb();
             });
         } else {
@@ -4079,7 +4151,7 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     }
 
   protected:
-    explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_); }
+    explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_.get()); }
 
     void write_impl(const const_buffer* bufs, std::size_t count, io_handler&& handler) {
         if (auto ec = unusable()) return fail(std::move(handler), ec);
@@ -4218,7 +4290,7 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
 
     basic_listener() noexcept = default;
     explicit basic_listener(loop& l) : basic_handle(new detail::listener_impl(l)) {
-        l.adopt(impl_);
+        l.adopt(impl_.get());
     }
 
     // Accepts one connection: handler(ec, stream).
@@ -4229,8 +4301,8 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
     // from the loop, once. Returns false when none was pending.
     bool cancel_accept() {
         if (unusable() || !impl_->accept_cb_) return false;
-        impl_->loop_->unschedule(impl_);
-        impl_->loop_->watch(impl_, 0);
+        impl_->loop_->unschedule(impl_.get());
+        impl_->loop_->watch(impl_.get(), 0);
         impl_->continuous_ = false;
         impl_->loop_->defer([h = std::move(impl_->accept_cb_)]() mutable {
             h(make_error_code(error::operation_aborted), nullptr);
@@ -4277,7 +4349,7 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
                                                      detail::stream_impl* s) mutable {
             h(ec, S(s));
         };
-        impl_->loop_->watch(impl_, detail::ev_read);
+        impl_->loop_->watch(impl_.get(), detail::ev_read);
     }
 };
 
@@ -4402,9 +4474,9 @@ class tcp_stream : public stream {
     void connect(std::string host, std::uint16_t port, H&& handler) {
         io_handler h = detail::ec_only(std::forward<H>(handler));
         if (auto ec = unusable()) return fail(std::move(h), ec);
-        detail::stream_impl* s = impl_;
+        detail::stream_impl* s = impl_.get();
         resolve(*s->loop_, std::move(host), port,
-                [s, keep = detail::object_ref(s),
+                [s, keep = detail::ref<detail::stream_impl>(s),
                  h = std::move(h)](std::error_code ec, std::vector<endpoint> eps) mutable {
                     if (s->closed()) return h(make_error_code(error::operation_aborted), 0);
                     if (ec) return h(ec, 0);
@@ -4593,7 +4665,7 @@ class udp_impl final : public io_object {
 class udp_socket : public detail::basic_handle<detail::udp_impl> {
   public:
     udp_socket() noexcept = default;
-    explicit udp_socket(loop& l) : basic_handle(new detail::udp_impl(l)) { l.adopt(impl_); }
+    explicit udp_socket(loop& l) : basic_handle(new detail::udp_impl(l)) { l.adopt(impl_.get()); }
 
     // Opens a socket of the endpoint's family and binds it (port 0: the kernel picks).
     std::error_code bind(const endpoint& ep, bool reuse_address = false, bool reuse_port = false) {

@@ -1,7 +1,7 @@
-// sluice — what every public handle type shares: it owns one reference to its
-// implementation object; moving moves the reference; destroying it closes the handle
-// (pending operations complete with operation_aborted) and drops the reference.
-// Handles are used from their loop's thread only.
+// sluice — what every public handle type shares: it owns one counted reference
+// (detail::ref) to its implementation object; moving moves the reference; destroying it
+// closes the handle (pending operations complete with operation_aborted, from the loop)
+// and drops the reference. Handles are used from their loop's thread only.
 #pragma once
 
 #include <sluice/loop/loop.hpp>
@@ -13,11 +13,11 @@ class basic_handle {
   public:
     basic_handle() noexcept = default;
     explicit basic_handle(Impl* impl) noexcept : impl_(impl) {}
-    basic_handle(basic_handle&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+    basic_handle(basic_handle&& o) noexcept : impl_(std::move(o.impl_)) {}
     basic_handle& operator=(basic_handle&& o) noexcept {
         if (this != &o) {
             reset();
-            impl_ = std::exchange(o.impl_, nullptr);
+            impl_ = std::move(o.impl_);
         }
         return *this;
     }
@@ -38,7 +38,9 @@ class basic_handle {
     sluice::loop* get_loop() const noexcept { return impl_ ? impl_->loop_ : nullptr; }
 
     // Implementation access for the layers above (coroutines, protocols).
-    Impl* impl() const noexcept { return impl_; }
+    Impl* impl() const noexcept { return impl_.get(); }
+    // A counted reference to it, for work that must outlive this wrapper.
+    const ref<Impl>& impl_ref() const noexcept { return impl_; }
 
   protected:
     // Why an operation cannot start: no handle, a dead loop, or a closed handle.
@@ -56,12 +58,11 @@ class basic_handle {
     void reset() noexcept {
         if (impl_) {
             close();
-            release(impl_);
-            impl_ = nullptr;
+            impl_.reset();
         }
     }
 
-    Impl* impl_ = nullptr;
+    ref<Impl> impl_;
 };
 
 // Adapts a one-argument handler (connect, timer) to the loop's completion type.

@@ -115,7 +115,7 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
 
     basic_listener() noexcept = default;
     explicit basic_listener(loop& l) : basic_handle(new detail::listener_impl(l)) {
-        l.adopt(impl_);
+        l.adopt(impl_.get());
     }
 
     // Accepts one connection: handler(ec, stream).
@@ -126,8 +126,8 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
     // from the loop, once. Returns false when none was pending.
     bool cancel_accept() {
         if (unusable() || !impl_->accept_cb_) return false;
-        impl_->loop_->unschedule(impl_);
-        impl_->loop_->watch(impl_, 0);
+        impl_->loop_->unschedule(impl_.get());
+        impl_->loop_->watch(impl_.get(), 0);
         impl_->continuous_ = false;
         impl_->loop_->defer([h = std::move(impl_->accept_cb_)]() mutable {
             h(make_error_code(error::operation_aborted), nullptr);
@@ -174,7 +174,7 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
                                                      detail::stream_impl* s) mutable {
             h(ec, S(s));
         };
-        impl_->loop_->watch(impl_, detail::ev_read);
+        impl_->loop_->watch(impl_.get(), detail::ev_read);
     }
 };
 

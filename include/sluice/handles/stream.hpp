@@ -453,7 +453,7 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     // during the call.
     template <class H>
     void read_start(H&& handler) {
-        io_handler wrapped = [h = std::forward<H>(handler), s = impl_](std::error_code ec,
+        io_handler wrapped = [h = std::forward<H>(handler), s = impl_.get()](std::error_code ec,
                                                                        std::size_t n) mutable {
             h(ec, std::string_view(s->loop_ ? s->loop_->shared_buffer() : nullptr, ec ? 0 : n));
         };
@@ -537,8 +537,8 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         detail::stream_ext& x = impl_->ext();
         if (x.buffered <= x.limits.low_watermark) {
             x.on_drain = nullptr;
-            detail::stream_impl* s = impl_;
-            impl_->loop_->defer([s, keep = detail::object_ref(s), cb = std::move(cb)]() mutable {
+            detail::stream_impl* s = impl_.get();
+            impl_->loop_->defer([s, keep = detail::ref<detail::stream_impl>(s), cb = std::move(cb)]() mutable {
                 if (!s->closed()) cb();
             });
         } else {
@@ -591,7 +591,7 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     }
 
   protected:
-    explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_); }
+    explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_.get()); }
 
     void write_impl(const const_buffer* bufs, std::size_t count, io_handler&& handler) {
         if (auto ec = unusable()) return fail(std::move(handler), ec);

@@ -38,9 +38,9 @@ class tcp_stream : public stream {
     void connect(std::string host, std::uint16_t port, H&& handler) {
         io_handler h = detail::ec_only(std::forward<H>(handler));
         if (auto ec = unusable()) return fail(std::move(h), ec);
-        detail::stream_impl* s = impl_;
+        detail::stream_impl* s = impl_.get();
         resolve(*s->loop_, std::move(host), port,
-                [s, keep = detail::object_ref(s),
+                [s, keep = detail::ref<detail::stream_impl>(s),
                  h = std::move(h)](std::error_code ec, std::vector<endpoint> eps) mutable {
                     if (s->closed()) return h(make_error_code(error::operation_aborted), 0);
                     if (ec) return h(ec, 0);

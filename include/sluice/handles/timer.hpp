@@ -50,7 +50,7 @@ class timer_impl final : public io_object, public timer_node {
 class timer : public detail::basic_handle<detail::timer_impl> {
   public:
     timer() noexcept = default;
-    explicit timer(loop& l) : basic_handle(new detail::timer_impl(l)) { l.adopt(impl_); }
+    explicit timer(loop& l) : basic_handle(new detail::timer_impl(l)) { l.adopt(impl_.get()); }
 
     // One shot: handler(error_code) after `after`; a pending wait is cancelled first.
     template <class Rep, class Period, class H>
@@ -99,7 +99,7 @@ class timer : public detail::basic_handle<detail::timer_impl> {
         impl_->cancel(make_error_code(error::operation_aborted));
         impl_->handler_ = std::move(h);
         impl_->interval_us_ = interval_us;
-        impl_->loop_->schedule(impl_, deadline_us);
+        impl_->loop_->schedule(impl_.get(), deadline_us);
     }
 };
 

@@ -127,7 +127,7 @@ class udp_impl final : public io_object {
 class udp_socket : public detail::basic_handle<detail::udp_impl> {
   public:
     udp_socket() noexcept = default;
-    explicit udp_socket(loop& l) : basic_handle(new detail::udp_impl(l)) { l.adopt(impl_); }
+    explicit udp_socket(loop& l) : basic_handle(new detail::udp_impl(l)) { l.adopt(impl_.get()); }
 
     // Opens a socket of the endpoint's family and binds it (port 0: the kernel picks).
     std::error_code bind(const endpoint& ep, bool reuse_address = false, bool reuse_port = false) {

@@ -31,8 +31,6 @@ using io_handler = unique_function<void(std::error_code, std::size_t)>;
 
 namespace detail {
 
-inline void release(io_object* o) noexcept; // defined below the loop, which it needs
-
 // The part of a loop other threads may reach: posted work and the wakeup. Shared so
 // that a thread-pool job finishing after its loop died posts into a closed queue
 // (the job's completion is dropped) instead of into freed memory.
@@ -126,7 +124,6 @@ class loop {
             detail::io_object* o = zombies_;
             forget_zombie(o);
             o->loop_ = nullptr;
-            if (--o->refs_ == 0) delete o;
         }
     }
 
@@ -322,7 +319,7 @@ class loop {
 
     // Registers a new object in the live list and takes the loop's reference.
     void adopt(detail::io_object* o) {
-        ++o->refs_;
+        o->add_ref();
         o->state_ |= detail::io_object::linked_bit;
         o->next_ = live_head_;
         if (live_head_) live_head_->prev_ = o;
@@ -562,15 +559,14 @@ class loop {
             std::vector<detail::io_object*> batch;
             batch.swap(closing_);
             for (detail::io_object* o : batch) {
-                if (o->refs_ > 1) { // a wrapper still refers to it
+                if (o->use_count() > 1) { // someone else still refers to it
                     o->state_ |= detail::io_object::zombie_bit;
                     o->prev_ = nullptr;
                     o->next_ = zombies_;
                     if (zombies_) zombies_->prev_ = o;
                     zombies_ = o;
-                } else {
-                    detail::release(o);
                 }
+                o->drop_ref(); // the loop's reference
             }
         }
     }
@@ -633,32 +629,11 @@ class loop {
 };
 
 namespace detail {
-// Drops one reference; the last user reference of a zombie also frees the loop's.
-inline void release(io_object* o) noexcept {
-    if (!o) return;
-    if (--o->refs_ == 0) {
-        delete o;
-    } else if (o->refs_ == 1 && (o->state_ & io_object::zombie_bit) && o->loop_) {
-        o->loop_->forget_zombie(o); // only the loop's reference is left
-        delete o;
-    }
+// The last reference to a closed object may outlive the loop's: it then leaves the
+// zombie list here (a loop destroyed first has already emptied that list).
+inline io_object::~io_object() {
+    if ((state_ & zombie_bit) && loop_) loop_->forget_zombie(this);
 }
-
-// One counted reference held by internal work in flight (e.g. a name lookup before a
-// connect), so the object outlives it whether the work completes or is discarded.
-class object_ref {
-  public:
-    explicit object_ref(io_object* o) noexcept : o_(o) { ++o_->refs_; }
-    object_ref(object_ref&& other) noexcept : o_(other.o_) { other.o_ = nullptr; }
-    object_ref(const object_ref&) = delete;
-    object_ref& operator=(const object_ref&) = delete;
-    ~object_ref() { release(o_); }
-    io_object* get() const noexcept { return o_; }
-
-  private:
-    io_object* o_;
-};
-
 } // namespace detail
 
 } // namespace sluice
