@@ -882,6 +882,15 @@ inline std::error_code shutdown_write(native_socket s) noexcept {
     return {};
 }
 
+// The next close sends a reset instead of a FIN: a stream that failed must not look to
+// its peer like one that ended (a close-delimited body would pass for complete).
+inline void reset_on_close(native_socket s) noexcept {
+    struct linger lg {};
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    ::setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
 inline native_socket accept_socket(native_socket listener, sockaddr_storage* peer, socklen_t* len,
                                    std::error_code& ec) noexcept {
     for (;;) {
@@ -1167,6 +1176,14 @@ inline std::size_t recv_datagram(native_socket s, void* data, std::size_t size, 
 inline std::error_code shutdown_write(native_socket s) noexcept {
     if (::shutdown(s, SD_SEND) != 0) return last_error();
     return {};
+}
+
+// See the POSIX version: close with a reset.
+inline void reset_on_close(native_socket s) noexcept {
+    LINGER lg{};
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    ::setsockopt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&lg), sizeof lg);
 }
 
 // No accept4: the accepted socket is made non-blocking and non-inheritable after.
@@ -2926,6 +2943,33 @@ class loop {
             });
     }
 
+    // For the library's own blocking jobs (name lookups): `work` runs on the thread pool
+    // and owns everything it touches; `done` is then posted to this loop, or destroyed
+    // unrun on the worker thread if the loop is gone. Unlike offload(), the loop neither
+    // waits for the job when destroyed nor is kept alive by it (see work_started()).
+    void offload_detached(unique_function<void()> work, unique_function<void()> done) {
+        detail::thread_pool::instance().submit(
+            [remote = remote_, work = std::move(work), done = std::move(done)]() mutable {
+                work();
+                remote->push(std::move(done)); // refused once the loop is gone: dropped here
+            });
+    }
+
+    // Loop thread only: an operation is pending that has no descriptor or timer
+    // registered (a name lookup); run() does not return until work_finished().
+    void work_started() noexcept { ++pending_work_; }
+    void work_finished() noexcept { --pending_work_; }
+
+    // Loop thread only: destroys `h` after the current batch of callbacks, uncalled. A
+    // stopped subscription's handler goes here, so that what it owns (perhaps the object
+    // that is stopping it) is never freed inside the call that stopped it.
+    void release_later(io_handler&& h) {
+        if (h) released_.push_back(std::move(h));
+    }
+    void release_later(unique_function<void()>&& f) {
+        if (f) released_fns_.push_back(std::move(f));
+    }
+
     // An object that keeps run() from returning while it exists (e.g. while another
     // thread will post work). Thread-safe to create and destroy.
     class keep_alive_guard {
@@ -3131,7 +3175,7 @@ class loop {
 
     bool alive() const noexcept {
         return registered_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
-               pending_offloads_ > 0 || has_local_work() ||
+               pending_offloads_ > 0 || pending_work_ > 0 || has_local_work() ||
                remote_->nonempty.load(std::memory_order_acquire) ||
                external_refs_.load(std::memory_order_acquire) > 0;
     }
@@ -3141,12 +3185,19 @@ class loop {
         for (int round = 0; round < 16 && has_local_work(); ++round) {
             std::deque<detail::pending_completion> c;
             std::vector<unique_function<void()>> l;
+            std::vector<io_handler> r;
+            std::vector<unique_function<void()>> rf;
             c.swap(completions_);
             l.swap(local_);
+            r.swap(released_);
+            rf.swap(released_fns_);
         }
     }
 
-    bool has_local_work() const noexcept { return !completions_.empty() || !local_.empty(); }
+    bool has_local_work() const noexcept {
+        return !completions_.empty() || !local_.empty() || !released_.empty() ||
+               !released_fns_.empty();
+    }
 
     std::size_t drive(mode m, std::int64_t budget_us) {
         if (status_) return 0;
@@ -3258,6 +3309,13 @@ class loop {
             }
             running_local_.clear();
         }
+        if (!released_.empty() || !released_fns_.empty()) {
+            // Destroying them may release more: those go in the next round.
+            running_released_.swap(released_);
+            running_released_fns_.swap(released_fns_);
+            running_released_.clear();
+            running_released_fns_.clear();
+        }
     }
 
     void run_remote() {
@@ -3356,10 +3414,13 @@ class loop {
     // it without moving every queued handler on each doubling (cancel: 650 -> 365 ns).
     std::deque<detail::pending_completion> completions_, running_completions_;
     std::vector<unique_function<void()>> local_, running_local_, running_remote_;
+    std::vector<io_handler> released_, running_released_;
+    std::vector<unique_function<void()>> released_fns_, running_released_fns_;
     std::vector<signal_entry> signal_handlers_;
     int signal_slot_ = -1;
     std::size_t registered_count_ = 0;
     std::size_t pending_offloads_ = 0;
+    std::size_t pending_work_ = 0;
     std::atomic<int> offloads_in_flight_{0};
     std::size_t handlers_run_ = 0;
     std::atomic<std::size_t> external_refs_{0};
@@ -3570,14 +3631,25 @@ class timer : public detail::basic_handle<detail::timer_impl> {
 // never touch the queue); what the socket does not take is copied into the stream's
 // queue and flushed with gathered sends. The queue has watermarks (write_queue_high()
 // says stop producing; a one-shot on_drain() says the queue is back at the low mark)
-// and a hard cap:
-// a write that would pass the cap fails with error::write_queue_full and queues
-// nothing, so a peer that stops reading cannot make us buffer without bound.
+// and a hard cap, so a peer that stops reading cannot make us buffer without bound.
+//
+// No hole, ever (docs/guide/lifetimes.md rule 5): the bytes of every write reach the
+// peer whole and in order, or the stream fails. A write the stream must refuse (past
+// the hard cap, after shutdown_write()), a send error, a timeout or cancelling a write
+// whose bytes have started to go out fails the stream: it is closed with a reset (so
+// the peer cannot take a truncated stream for a complete one), every pending operation
+// completes with the error, and on_error() hears it.
+//
+// Connecting (name lookup, Happy Eyeballs, the connect timeout) is in connect.hpp.
 
 
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <limits>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice {
 
@@ -3587,21 +3659,44 @@ struct write_limits {
     std::size_t hard_cap = 64 * 1024 * 1024;
 };
 
+// How a connect proceeds (connect.hpp).
+struct connect_options {
+    // The whole connect, name lookup included; it then fails with error::timed_out.
+    // Zero: no limit but the kernel's own (minutes).
+    std::chrono::milliseconds timeout{30000};
+    // Happy Eyeballs (RFC 8305 §5): when an address has not connected after this long,
+    // the next one is tried in parallel; the first to connect wins.
+    std::chrono::milliseconds attempt_delay{250};
+};
+
 namespace detail {
 
 class stream_impl;
+class connector;
+// Defined in connect.hpp, which needs stream_impl complete.
+inline void connector_own_ready(connector* c);
+inline void connector_cancel(connector* c, std::error_code reason);
+inline void delete_connector(connector* c) noexcept;
+inline connector* make_connector(stream_impl& s, io_handler done, const connect_options& o);
+inline void connector_start(connector* c, std::vector<endpoint> targets);
+inline void connector_lookup(connector* c, std::string host, std::uint16_t port);
 
 struct write_entry {
     shared_bytes bytes;
     std::size_t offset;
     io_handler done;
     std::size_t request_size; // reported to `done`: the size of the whole write() call
+    std::uint64_t id;         // for cancelling this write alone (the coroutine layer)
+    bool started;             // some of its bytes reached the kernel
 };
 
 // State that only some streams need, allocated on first use so an idle connection
 // pays one pointer for it.
 struct stream_ext final : timer_node {
     explicit stream_ext(stream_impl* o) : owner(o) {}
+    ~stream_ext() { delete_connector(conn); }
+    stream_ext(const stream_ext&) = delete;
+    stream_ext& operator=(const stream_ext&) = delete;
     // Declared inline, not only defined so: a virtual function declared without it is the
     // class's key function, and GCC then emits the vtable, and everything it reaches, in
     // every translation unit that includes the header.
@@ -3612,11 +3707,9 @@ struct stream_ext final : timer_node {
     std::size_t buffered = 0;
     write_limits limits;
     unique_function<void()> on_drain;
-    // Connecting: the remaining candidate addresses.
-    std::vector<endpoint> targets;
-    std::size_t next_target = 0;
-    io_handler connect_done;
-    std::error_code last_connect_error;
+    io_handler on_error;       // called once if the stream fails
+    connector* conn = nullptr; // owned, while a connect is in progress
+    std::uint64_t last_write_id = 0;
     // Timeouts in microseconds (0 = off) and the times they are measured from.
     std::int64_t idle_us = 0, read_us = 0, write_us = 0;
     std::int64_t last_activity = 0, read_started = 0, write_progress = 0;
@@ -3626,7 +3719,7 @@ class stream_impl final : public io_object {
   public:
     enum : std::uint8_t {
         connected = 1,
-        connecting = 2,
+        connecting = 2, // name lookup or connection attempts in progress
         continuous = 4,
         eof_seen = 8,
         shutdown_requested = 16,
@@ -3643,9 +3736,9 @@ class stream_impl final : public io_object {
 
     void update_interest() {
         unsigned mask = 0;
-        if (flags_ & connecting)
-            mask = ev_write;
-        else {
+        if (flags_ & connecting) {
+            if (fd_ != invalid_socket) mask = ev_write; // the stream's own attempt
+        } else {
             if (read_cb_ && !(flags_ & eof_seen)) mask |= ev_read;
             if (ext_ && !ext_->queue.empty()) mask |= ev_write;
         }
@@ -3654,7 +3747,7 @@ class stream_impl final : public io_object {
 
     void on_ready(unsigned events) override {
         if (flags_ & connecting) {
-            if (events) finish_connect();
+            if (events && ext_ && ext_->conn) connector_own_ready(ext_->conn);
             return;
         }
         if ((events & ev_write) && ext_ && !ext_->queue.empty()) flush();
@@ -3679,10 +3772,18 @@ class stream_impl final : public io_object {
         update_interest();
     }
 
+    // A one-shot read completes with operation_aborted; a subscription (read_start) ends
+    // silently, its handler released from the loop (docs/guide/lifetimes.md rule 3).
     void stop_read() {
+        const bool subscription = flags_ & continuous;
         flags_ &= static_cast<std::uint8_t>(~continuous);
-        read_cb_ = nullptr;
         read_buf_ = nullptr;
+        if (read_cb_) {
+            if (subscription)
+                loop_->release_later(std::move(read_cb_));
+            else
+                loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
+        }
         update_interest();
     }
 
@@ -3713,6 +3814,8 @@ class stream_impl final : public io_object {
             read_buf_ = nullptr;
             loop_->complete(std::move(read_cb_), ec, n);
         } else if (flags_ & continuous) {
+            // Moved out while it runs: it may stop this read or start another one; it
+            // is put back only if neither happened.
             io_handler h = std::move(read_cb_);
             h(ec, n);
             if ((flags_ & continuous) && !read_cb_ && !closed()) read_cb_ = std::move(h);
@@ -3727,32 +3830,31 @@ class stream_impl final : public io_object {
     // ---- writing ----
 
     // `done` by reference: the public overloads hand it down without a move per layer.
-    void write(const const_buffer* bufs, std::size_t count, io_handler&& done,
-               shared_bytes* shared) {
+    // Returns the queued write's id, or 0 when it completed (or failed) at once.
+    std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
+                        shared_bytes* shared) {
         std::size_t total = 0;
         for (std::size_t i = 0; i < count; ++i) total += bufs[i].size;
         std::size_t buffered = ext_ ? ext_->buffered : 0;
         std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
         if (flags_ & (shutdown_requested | write_shut))
-            return loop_->complete(std::move(done), std::make_error_code(std::errc::broken_pipe),
-                                   0);
+            return refuse(std::move(done), std::make_error_code(std::errc::broken_pipe));
         if (total > cap || buffered > cap - total)
-            return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
+            return refuse(std::move(done), make_error_code(error::write_queue_full));
 
         std::size_t sent = 0;
         if (buffered == 0 && (flags_ & connected) && count == 1) {
             // Fastest path: one buffer, nothing queued (an echo, a response).
             std::ptrdiff_t r = platform::send_raw(fd_, bufs[0].data, total);
             if (r < 0 && !platform::would_block_errno(static_cast<int>(-r)))
-                return loop_->complete(std::move(done),
-                                       {static_cast<int>(-r), platform::system_errors()}, 0);
+                return refuse(std::move(done), {static_cast<int>(-r), platform::system_errors()});
             if (r > 0) {
                 sent = static_cast<std::size_t>(r);
                 if (ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
             }
             if (sent == total) {
                 if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, total);
-                return;
+                return 0;
             }
         } else if (buffered == 0 && (flags_ & connected)) {
             // Fast path: nothing queued, so these bytes may go out now, in order.
@@ -3768,17 +3870,21 @@ class stream_impl final : public io_object {
                 skip = n;
                 if (first < count && skip) break; // partial buffer: queue the rest
             }
-            if (ec && !platform::would_block(ec)) return loop_->complete(std::move(done), ec, 0);
+            if (ec && !platform::would_block(ec)) return refuse(std::move(done), ec);
             if (ext_ && sent) ext_->last_activity = ext_->write_progress = loop_->now_us();
-            if (sent == total) return loop_->complete(std::move(done), {}, total);
+            if (sent == total) {
+                loop_->complete(std::move(done), {}, total);
+                return 0;
+            }
         }
 
         // Queue what is left: one copy, or a reference when the caller gave shared bytes.
         stream_ext& x = ext();
         bool was_empty = x.queue.empty();
         std::size_t left = total - sent;
+        const std::uint64_t id = ++x.last_write_id;
         if (shared && count == 1) {
-            x.queue.push_back({*shared, sent, std::move(done), total});
+            x.queue.push_back({*shared, sent, std::move(done), total, id, sent > 0});
         } else {
             std::string joined;
             joined.reserve(left);
@@ -3792,8 +3898,8 @@ class stream_impl final : public io_object {
                 }
                 pos += n;
             }
-            x.queue.push_back(
-                {shared_bytes(joined.data(), joined.size()), 0, std::move(done), total});
+            x.queue.push_back({shared_bytes(joined.data(), joined.size()), 0, std::move(done), total,
+                               id, sent > 0});
         }
         x.buffered += left;
         if (was_empty) {
@@ -3801,6 +3907,7 @@ class stream_impl final : public io_object {
             if (x.write_us) arm_timeouts();
         }
         update_interest();
+        return id;
     }
 
     void flush() {
@@ -3816,13 +3923,14 @@ class stream_impl final : public io_object {
             std::size_t sent = platform::send_gather(fd_, bufs, n, ec);
             if (ec) {
                 if (platform::would_block(ec)) break;
-                return fail_writes(ec);
+                return fail(ec);
             }
             x.buffered -= sent;
             x.last_activity = x.write_progress = loop_->now_us();
             bool socket_full = false;
             while (sent > 0) {
                 write_entry& e = x.queue.front();
+                e.started = true;
                 std::size_t left = e.bytes.size() - e.offset;
                 if (sent < left) {
                     e.offset += sent;
@@ -3840,23 +3948,72 @@ class stream_impl final : public io_object {
             cb();
         }
         if (closed()) return;
-        if (x.queue.empty()) {
-            if (flags_ & close_after_flush)
-                return close_with(make_error_code(error::operation_aborted));
-            if ((flags_ & shutdown_requested) && !(flags_ & write_shut)) {
-                flags_ |= write_shut;
-                platform::shutdown_write(fd_);
-            }
-        }
-        update_interest();
+        if (x.queue.empty()) queue_drained();
+        if (!closed()) update_interest();
     }
 
-    void fail_writes(std::error_code ec) {
-        if (!ext_) return;
-        for (auto& e : ext_->queue) loop_->complete(std::move(e.done), ec, 0);
+    // What a shutdown or close waited for, once the queue is empty.
+    void queue_drained() {
+        if (flags_ & close_after_flush) return close_with(make_error_code(error::operation_aborted));
+        if ((flags_ & shutdown_requested) && !(flags_ & write_shut) && (flags_ & connected)) {
+            flags_ |= write_shut;
+            platform::shutdown_write(fd_);
+        }
+    }
+
+    // A write the stream cannot take: it completes with `ec`, and the stream fails, so
+    // that no later write can follow the missing bytes.
+    std::uint64_t refuse(io_handler&& done, std::error_code ec) {
+        loop_->complete(std::move(done), ec, 0);
+        fail(ec);
+        return 0;
+    }
+
+    // The stream failed (rule 5): on_error hears why, the peer gets a reset, every
+    // pending operation completes with `ec`.
+    void fail(std::error_code ec) {
+        if (closed()) return;
+        if (ext_ && ext_->on_error) loop_->complete(std::move(ext_->on_error), ec, 0);
+        if (fd_ != invalid_socket && (flags_ & connected)) platform::reset_on_close(fd_);
+        close_with(ec);
+    }
+
+    // Cancels every queued write. Only the front write can have started; if it has, its
+    // remaining bytes cannot be withdrawn without a hole, and the stream fails.
+    bool cancel_writes() {
+        if (!ext_ || ext_->queue.empty()) return false;
+        if (ext_->queue.front().started) {
+            fail(make_error_code(error::operation_aborted));
+            return true;
+        }
+        for (auto& e : ext_->queue)
+            loop_->complete(std::move(e.done), make_error_code(error::operation_aborted), 0);
         ext_->queue.clear();
         ext_->buffered = 0;
-        update_interest();
+        queue_drained();
+        if (!closed()) update_interest();
+        return true;
+    }
+
+    // Cancels one write: withdrawn when none of its bytes went out and nothing is queued
+    // behind it, else the stream fails. False when it is no longer queued.
+    bool cancel_write(std::uint64_t id) {
+        if (!ext_ || id == 0) return false;
+        auto& q = ext_->queue;
+        for (auto it = q.begin(); it != q.end(); ++it) {
+            if (it->id != id) continue;
+            if (it->started || std::next(it) != q.end()) {
+                fail(make_error_code(error::operation_aborted));
+                return true;
+            }
+            loop_->complete(std::move(it->done), make_error_code(error::operation_aborted), 0);
+            ext_->buffered -= it->bytes.size() - it->offset;
+            q.erase(it);
+            if (q.empty()) queue_drained();
+            if (!closed()) update_interest();
+            return true;
+        }
+        return false;
     }
 
     void shutdown_write() {
@@ -3870,64 +4027,44 @@ class stream_impl final : public io_object {
     void begin_shutdown() override {
         if (ext_ && !ext_->queue.empty() && (flags_ & connected)) {
             flags_ |= close_after_flush;
-            stop_read();
+            flags_ &= static_cast<std::uint8_t>(~continuous);
+            read_buf_ = nullptr;
+            // The loop is shutting down: a read, even a subscription, gets its last call.
+            if (read_cb_)
+                loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
+            update_interest();
         } else {
             close_with(make_error_code(error::operation_aborted));
         }
     }
 
-    // ---- connecting ----
+    // ---- connecting (connect.hpp drives it) ----
 
-    void start_connect(std::vector<endpoint> targets, io_handler done) {
-        stream_ext& x = ext();
-        x.targets = std::move(targets);
-        x.next_target = 0;
-        x.connect_done = std::move(done);
-        x.last_connect_error = make_error_code(error::resolve_failed);
-        flags_ |= connecting;
-        try_next_target(true);
+    void start_connect(std::vector<endpoint> targets, io_handler done,
+                       const connect_options& opt) {
+        connector* c = begin_connect(std::move(done), opt);
+        connector_start(c, std::move(targets));
     }
-
-    void try_next_target(bool first_call) {
-        stream_ext& x = *ext_;
-        while (x.next_target < x.targets.size()) {
-            const endpoint& ep = x.targets[x.next_target++];
-            if (fd_ != invalid_socket) drop_socket();
-            std::error_code ec;
-            fd_ = platform::open_socket(ep.family(), SOCK_STREAM, ec);
-            if (!ec) ec = platform::start_connect(fd_, ep.data(), ep.size());
-            if (ec) {
-                x.last_connect_error = ec;
-                continue;
-            }
-            update_interest(); // wait for writability: the result of the connect
-            return;
-        }
-        if (fd_ != invalid_socket) drop_socket();
+    void start_connect(std::string host, std::uint16_t port, io_handler done,
+                       const connect_options& opt) {
+        connector* c = begin_connect(std::move(done), opt);
+        connector_lookup(c, std::move(host), port);
+    }
+    // The connector ended (it has queued its handler): forget it.
+    void connect_ended(bool ok) {
         flags_ &= static_cast<std::uint8_t>(~connecting);
-        io_handler h = std::move(x.connect_done);
-        if (first_call)
-            loop_->complete(std::move(h), x.last_connect_error, 0);
-        else
-            h(x.last_connect_error, 0);
+        if (ok) flags_ |= connected;
+        connector* c = std::exchange(ext_->conn, nullptr);
+        delete_connector(c);
+        if (!closed()) update_interest();
+    }
+    bool cancel_connect(std::error_code reason) {
+        if (!(flags_ & connecting) || !ext_ || !ext_->conn) return false;
+        connector_cancel(ext_->conn, reason);
+        return true;
     }
 
-    void finish_connect() {
-        std::error_code ec = platform::pending_socket_error(fd_);
-        if (ec) {
-            ext_->last_connect_error = ec;
-            return try_next_target(false);
-        }
-        flags_ &= static_cast<std::uint8_t>(~connecting);
-        flags_ |= connected;
-        ext_->targets.clear();
-        ext_->targets.shrink_to_fit();
-        update_interest();
-        io_handler h = std::move(ext_->connect_done);
-        h({}, 0);
-    }
-
-    // Closes the descriptor of a failed attempt without closing the handle.
+    // Closes the descriptor of a failed or losing attempt without closing the handle.
     void drop_socket() {
         loop_->unwatch_now(this);
         platform::close_socket(fd_);
@@ -3960,7 +4097,7 @@ class stream_impl final : public io_object {
         consider(true, x.last_activity, x.idle_us);
         consider(static_cast<bool>(read_cb_), x.read_started, x.read_us);
         consider(!x.queue.empty(), x.write_progress, x.write_us);
-        if (expired) return close_with(make_error_code(error::timed_out));
+        if (expired) return fail(make_error_code(error::timed_out));
         if (next != (std::numeric_limits<std::int64_t>::max)()) loop_->schedule(&x, next);
     }
 
@@ -3974,11 +4111,13 @@ class stream_impl final : public io_object {
         }
         if (ext_) {
             loop_->unschedule(ext_.get());
-            if (ext_->connect_done) loop_->complete(std::move(ext_->connect_done), reason, 0);
+            if (ext_->conn) connector_cancel(ext_->conn, reason);
             for (auto& e : ext_->queue) loop_->complete(std::move(e.done), reason, 0);
             ext_->queue.clear();
             ext_->buffered = 0;
-            ext_->on_drain = nullptr;
+            // Closed by its owner, or after on_error was queued: released, not called.
+            loop_->release_later(std::move(ext_->on_error));
+            if (ext_->on_drain) loop_->release_later(std::move(ext_->on_drain));
         }
         flags_ = 0;
         loop_->count_stream(false);
@@ -3989,6 +4128,14 @@ class stream_impl final : public io_object {
     char* read_buf_ = nullptr;
     std::size_t read_len_ = 0;
     std::unique_ptr<stream_ext> ext_;
+
+  private:
+    connector* begin_connect(io_handler done, const connect_options& opt) {
+        flags_ |= connecting;
+        stream_ext& x = ext();
+        x.conn = make_connector(*this, std::move(done), opt);
+        return x.conn;
+    }
 };
 
 inline void stream_ext::on_timer() { owner->check_timeouts(); }
@@ -4010,22 +4157,29 @@ class stream : public detail::basic_handle<detail::stream_impl> {
 
     // Reads continuously into the loop's shared buffer: handler(ec, data) per chunk,
     // until read_stop(), an error or end of stream (error::eof). `data` is valid only
-    // during the call.
+    // during the call. A subscription: read_stop() ends it without a call; a close or an
+    // error ends it with one last call carrying the error.
     template <class H>
     void read_start(H&& handler) {
-        io_handler wrapped = [h = std::forward<H>(handler), s = impl_.get()](std::error_code ec,
-                                                                       std::size_t n) mutable {
-            h(ec, std::string_view(s->loop_ ? s->loop_->shared_buffer() : nullptr, ec ? 0 : n));
+        // The loop outlives every call of this handler (rule 4), so a plain pointer to it
+        // is safe here, where one to the stream would not be.
+        io_handler wrapped = [h = std::forward<H>(handler),
+                              lp = impl_ ? impl_->loop_ : nullptr](std::error_code ec,
+                                                                   std::size_t n) mutable {
+            h(ec, ec ? std::string_view() : std::string_view(lp->shared_buffer(), n));
         };
         if (auto ec = unusable()) return fail(std::move(wrapped), ec);
         if (impl_->read_cb_) return fail(std::move(wrapped), make_error_code(error::in_progress));
         impl_->start_read(nullptr, 0, std::move(wrapped), true);
     }
+    // Ends read_start() silently (its handler is released from the loop, uncalled); a
+    // pending read_some() completes with operation_aborted instead.
     void read_stop() {
         if (impl_ && !impl_->closed() && impl_->loop_) impl_->stop_read();
     }
-    // Cancels a pending read: its handler gets operation_aborted (from the loop, once).
-    // Returns false when no read was pending (a completion already queued still runs).
+    // Cancels a pending read (read_some or read_start): its handler gets
+    // operation_aborted (from the loop, once). Returns false when no read was pending
+    // (a completion already queued still runs).
     bool cancel_read() {
         if (unusable() || !impl_->read_cb_) return false;
         impl_->read_buf_ = nullptr;
@@ -4035,27 +4189,32 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         impl_->update_interest();
         return true;
     }
-    // Cancels every queued write: the unsent bytes are dropped (the stream's byte order
-    // is then unknown to the peer) and each handler gets operation_aborted.
-    bool cancel_write() {
-        if (unusable() || !impl_->ext_ || impl_->ext_->queue.empty()) return false;
-        impl_->fail_writes(make_error_code(error::operation_aborted));
-        return true;
+    // Cancels every queued write: each handler gets operation_aborted. When some bytes
+    // of the first one have already gone out, the rest cannot be withdrawn without a
+    // hole in the stream, so the stream fails (closed with a reset; rule 5).
+    bool cancel_write() { return !unusable() && impl_->cancel_writes(); }
+    // The coroutine layer's write (one buffer): returns an id for cancel_write(id), or 0
+    // when the write completed (or failed) at once.
+    std::uint64_t write_with_id(const_buffer data, io_handler handler) {
+        if (auto ec = unusable()) {
+            fail(std::move(handler), ec);
+            return 0;
+        }
+        return impl_->write(&data, 1, std::move(handler), nullptr);
     }
-    // Cancels a connect in progress (after name resolution): the attempt's socket is
-    // closed and the handler gets operation_aborted; the stream may connect again.
+    // Cancels that one write: withdrawn (its handler gets operation_aborted) when none of
+    // its bytes went out and no write is queued behind it; otherwise the stream fails.
+    // False when it is no longer queued.
+    bool cancel_write(std::uint64_t id) { return !unusable() && impl_->cancel_write(id); }
+    // Cancels a connect in progress (name lookup or attempts): the handler gets
+    // operation_aborted and the stream may connect again.
     bool cancel_connect() {
-        if (unusable() || !(impl_->flags_ & detail::stream_impl::connecting)) return false;
-        if (impl_->fd_ != invalid_socket) impl_->drop_socket();
-        impl_->flags_ &= static_cast<std::uint8_t>(~detail::stream_impl::connecting);
-        impl_->ext_->targets.clear();
-        impl_->loop_->complete(std::move(impl_->ext_->connect_done),
-                               make_error_code(error::operation_aborted), 0);
-        return true;
+        return !unusable() && impl_->cancel_connect(make_error_code(error::operation_aborted));
     }
 
     // Sends all the bytes, in order with every other write: handler(ec, n) once they
     // are all handed to the kernel (optional). Copies only what cannot be sent now.
+    // A write the stream must refuse fails the stream (see the top of this file).
     void write(const_buffer data, io_handler handler = nullptr) {
         write_impl(&data, 1, std::move(handler));
     }
@@ -4071,6 +4230,15 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         if (auto ec = unusable()) return fail(std::move(handler), ec);
         const_buffer b(data.data(), data.size());
         impl_->write(&b, 1, std::move(handler), &data);
+    }
+
+    // Called once, from the loop, if the stream fails: a refused write, a send error, a
+    // timeout, a cancelled write that had started. Not called when you close it.
+    void on_error(unique_function<void(std::error_code)> cb) {
+        if (unusable()) return;
+        detail::stream_ext& x = impl_->ext();
+        impl_->loop_->release_later(std::move(x.on_error));
+        if (cb) x.on_error = detail::ec_only(std::move(cb));
     }
 
     // Bytes accepted by write() and not yet handed to the kernel.
@@ -4091,14 +4259,14 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     void on_drain(unique_function<void()> cb) {
         if (unusable()) return;
         if (!cb) { // forget a callback set earlier
-            if (impl_->ext_) impl_->ext_->on_drain = nullptr;
+            if (impl_->ext_ && impl_->ext_->on_drain)
+                impl_->loop_->release_later(std::move(impl_->ext_->on_drain));
             return;
         }
         detail::stream_ext& x = impl_->ext();
         if (x.buffered <= x.limits.low_watermark) {
-            x.on_drain = nullptr;
-            detail::stream_impl* s = impl_.get();
-            impl_->loop_->defer([s, keep = detail::ref<detail::stream_impl>(s), cb = std::move(cb)]() mutable {
+            if (x.on_drain) impl_->loop_->release_later(std::move(x.on_drain));
+            impl_->loop_->defer([s = impl_, cb = std::move(cb)]() mutable {
                 if (!s->closed()) cb();
             });
         } else {
@@ -4106,7 +4274,8 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         }
     }
 
-    // Half-close: sends FIN once queued writes are flushed; reading continues.
+    // Half-close: sends FIN once queued writes are flushed; reading continues. A write
+    // after it fails the stream.
     void shutdown_write() {
         if (!unusable()) impl_->shutdown_write();
     }
@@ -4119,7 +4288,7 @@ class stream : public detail::basic_handle<detail::stream_impl> {
             close();
     }
 
-    // Timeouts close the stream with error::timed_out (pending operations get it):
+    // Timeouts fail the stream with error::timed_out (pending operations get it):
     // idle = no byte read or written for that long; read = a pending read got no data
     // for that long; write = queued bytes made no progress for that long. Zero: off.
     template <class Rep, class Period>
@@ -4158,18 +4327,414 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         impl_->write(bufs, count, std::move(handler), nullptr);
     }
 
+    // Why a connect cannot start: the handle is unusable, or it is connecting or
+    // connected already (a second connect disturbs nothing).
+    std::error_code cannot_connect() const noexcept {
+        if (auto ec = unusable()) return ec;
+        if (impl_->flags_ & detail::stream_impl::connecting)
+            return make_error_code(error::in_progress);
+        if ((impl_->flags_ & detail::stream_impl::connected) || impl_->fd_ != invalid_socket)
+            return make_error_code(error::already_open);
+        return {};
+    }
+
     template <class H>
-    void connect_to(std::vector<endpoint> targets, H&& handler) {
+    void connect_to(std::vector<endpoint> targets, H&& handler, const connect_options& opt) {
         io_handler h = detail::ec_only(std::forward<H>(handler));
-        if (auto ec = unusable()) return fail(std::move(h), ec);
-        if (impl_->flags_ & (detail::stream_impl::connected | detail::stream_impl::connecting) ||
-            impl_->fd_ != invalid_socket)
-            return fail(std::move(h), make_error_code(error::already_open));
-        impl_->start_connect(std::move(targets), std::move(h));
+        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
+        impl_->start_connect(std::move(targets), std::move(h), opt);
     }
 };
 
 } // namespace sluice
+
+// ---- begin sluice/handles/connect.hpp ----
+// sluice — connecting a stream: a cancellable name lookup, Happy Eyeballs (RFC 8305) and
+// a timeout for the whole connect.
+//
+// The addresses are ordered IPv6 first, then alternating families (RFC 8305 §4). The
+// first attempt runs on the stream's own socket; when it has not connected after
+// connect_options::attempt_delay (250 ms), or as soon as it fails, the next address is
+// tried in parallel on a socket of its own, and so on. The first attempt to connect
+// wins: its socket becomes the stream's, every other one is closed. The handler runs
+// once, from the loop: success, the last attempt's error, error::timed_out after
+// connect_options::timeout, or operation_aborted when cancelled or closed — at once,
+// even while the name lookup is still running on the thread pool (its answer is then
+// discarded).
+
+// ---- begin sluice/handles/resolve.hpp ----
+// sluice — name resolution. getaddrinfo blocks, so it runs on the thread pool and
+// the handler runs back on the loop thread. A lookup never holds its loop: the loop
+// may be destroyed while getaddrinfo still runs (the result is then discarded on the
+// worker thread), and a connect that no longer wants the answer ends at once.
+
+
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+namespace detail {
+class resolver_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "sluice.resolver"; }
+#if defined(SLUICE_WINDOWS)
+    // getaddrinfo returns WSA codes there; MinGW's gai_strerror writes a static buffer.
+    std::string message(int ev) const override { return platform::win32_message(ev); }
+    std::error_condition default_error_condition(int ev) const noexcept override {
+        return platform::win32_category().default_error_condition(ev);
+    }
+#else
+    std::string message(int ev) const override { return ::gai_strerror(ev); }
+#endif
+};
+} // namespace detail
+
+inline const std::error_category& resolver_category() noexcept {
+    static const detail::resolver_category_impl instance;
+    return instance;
+}
+
+using resolve_handler = unique_function<void(std::error_code, std::vector<endpoint>)>;
+
+// Blocking; prefer resolve() on a loop.
+inline std::vector<endpoint> resolve_now(const std::string& host, std::uint16_t port, int socktype,
+                                         std::error_code& ec) {
+    std::vector<endpoint> out;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = socktype;
+#if defined(SLUICE_WINDOWS)
+    // No AI_ADDRCONFIG: Windows does not count loopback as configured, so on a host
+    // without a network even "localhost" would fail to resolve.
+    if ((ec = platform::winsock_start())) return out;
+#else
+    hints.ai_flags = AI_ADDRCONFIG;
+#endif
+    addrinfo* res = nullptr;
+    std::string service = std::to_string(port);
+    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+    if (rc != 0) {
+#if defined(EAI_SYSTEM)
+        if (rc == EAI_SYSTEM) {
+            ec = platform::last_error();
+            return out;
+        }
+#endif
+        ec = std::error_code(rc, resolver_category());
+        return out;
+    }
+    for (addrinfo* ai = res; ai; ai = ai->ai_next)
+        out.emplace_back(ai->ai_addr, static_cast<socklen_t>(ai->ai_addrlen));
+    ::freeaddrinfo(res);
+    ec = out.empty() ? make_error_code(error::resolve_failed) : std::error_code{};
+    return out;
+}
+
+namespace detail {
+
+// A name lookup in progress, as the loop sees it: an object without a descriptor in the
+// loop's live list, so that closing it (or the loop going away) ends it at once. It owns
+// the handler, which therefore lives and dies on the loop thread; the worker thread only
+// touches the shared `state`, whose pointer back to this object is read and cleared on
+// the loop thread alone.
+class lookup_op final : public io_object {
+  public:
+    using done_fn = unique_function<void(std::error_code, std::vector<endpoint>)>;
+
+    struct state {
+        std::string host;
+        std::uint16_t port = 0;
+        int socktype = SOCK_STREAM;
+        std::error_code ec;              // written by the worker before it posts
+        std::vector<endpoint> addresses; // likewise
+        lookup_op* op = nullptr;         // loop thread only; null once nobody waits
+    };
+
+    static ref<lookup_op> start(loop& l, std::string host, std::uint16_t port, int socktype,
+                                done_fn done) {
+        ref<lookup_op> op(new lookup_op(l, std::move(done)));
+        l.adopt(op.get());
+        l.work_started(); // run() waits for the answer, not for the worker thread
+        auto st = std::make_shared<state>();
+        st->host = std::move(host);
+        st->port = port;
+        st->socktype = socktype;
+        st->op = op.get();
+        op->state_ = st;
+        l.offload_detached(
+            [st] { st->addresses = resolve_now(st->host, st->port, st->socktype, st->ec); },
+            [st] {
+                if (lookup_op* o = st->op) o->deliver();
+            });
+        return op;
+    }
+
+    // Ends the lookup without calling its handler, even if its close already queued a
+    // call: the owner is going away (the handler is released from the loop).
+    void abandon() {
+        if (done_)
+            loop_->release_later(
+                io_handler([d = std::move(done_)](std::error_code, std::size_t) {}));
+        close_with(make_error_code(error::operation_aborted));
+    }
+
+    // Closed (by its owner or the loop): the handler gets `reason`, from the loop, unless
+    // abandon() comes first.
+    void close_with(std::error_code reason) override {
+        if (closed()) return;
+        detach();
+        if (done_)
+            loop_->defer([self = ref<lookup_op>(this), reason] {
+                if (done_fn d = std::move(self->done_)) d(reason, {});
+            });
+        loop_->retire(this);
+    }
+
+  private:
+    lookup_op(loop& l, done_fn done) : io_object(l), done_(std::move(done)) {}
+
+    void detach() {
+        if (state_) {
+            state_->op = nullptr;
+            state_.reset();
+            loop_->work_finished();
+        }
+    }
+
+    // The answer arrived (from a posted call, never inside start()).
+    void deliver() {
+        ref<lookup_op> keep(this);
+        std::shared_ptr<state> st = state_;
+        detach();
+        done_fn d = std::move(done_);
+        loop_->retire(this);
+        if (d) d(st->ec, std::move(st->addresses));
+    }
+
+    done_fn done_;
+    std::shared_ptr<state> state_;
+};
+
+} // namespace detail
+
+// Resolves on the thread pool; handler(ec, addresses) runs on the loop thread.
+inline void resolve(loop& l, std::string host, std::uint16_t port, resolve_handler handler,
+                    int socktype = SOCK_STREAM) {
+    detail::lookup_op::start(l, std::move(host), port, socktype, std::move(handler));
+}
+
+} // namespace sluice
+// ---- end sluice/handles/resolve.hpp ----
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::detail {
+
+// RFC 8305 §4: IPv6 first, then the families alternate; within a family the resolver's
+// order (RFC 6724) is kept.
+inline std::vector<endpoint> happy_eyeballs_order(const std::vector<endpoint>& in) {
+    std::vector<const endpoint*> v6, other;
+    for (const endpoint& e : in) (e.family() == AF_INET6 ? v6 : other).push_back(&e);
+    std::vector<endpoint> out;
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < v6.size() || i < other.size(); ++i) {
+        if (i < v6.size()) out.push_back(*v6[i]);
+        if (i < other.size()) out.push_back(*other[i]);
+    }
+    return out;
+}
+
+class connector;
+
+// A parallel attempt's socket. In the loop's live list (so a loop shutdown closes it);
+// its pointer to the connector is a weak link the connector clears when it lets go.
+class connect_attempt final : public io_object {
+  public:
+    connect_attempt(loop& l, connector* owner) noexcept : io_object(l), owner_(owner) {}
+    inline void on_ready(unsigned events) override;
+    void close_with(std::error_code) override {
+        if (closed()) return;
+        owner_ = nullptr;
+        loop_->retire(this);
+    }
+    connector* owner_;
+};
+
+class connector final : public timer_node {
+  public:
+    connector(stream_impl& s, io_handler done, const connect_options& opt)
+        : s_(s), done_(std::move(done)), delay_us_(opt.attempt_delay.count() * 1000) {
+        if (opt.timeout.count() > 0) {
+            deadline_us_ = loop::clock_us() + opt.timeout.count() * 1000;
+            s_.loop_->schedule(this, deadline_us_);
+        }
+    }
+    ~connector() {
+        if (queued()) s_.loop_->unschedule(this);
+        if (lookup_) lookup_->abandon();
+        for (auto& a : attempts_) a->close_with(make_error_code(error::operation_aborted));
+    }
+    connector(const connector&) = delete;
+    connector& operator=(const connector&) = delete;
+
+    void lookup(std::string host, std::uint16_t port) {
+        // `this` is a weak link: the destructor abandons the lookup, whose handler is then
+        // released uncalled, so the handler only ever runs while this connector exists.
+        lookup_ = lookup_op::start(
+            *s_.loop_, std::move(host), port, SOCK_STREAM,
+            [this](std::error_code ec, std::vector<endpoint> eps) {
+                lookup_.reset();
+                if (ec) return finish(ec);
+                start(std::move(eps));
+            });
+    }
+
+    void start(std::vector<endpoint> targets) {
+        targets_ = targets.size() > 1 ? happy_eyeballs_order(targets) : std::move(targets);
+        last_error_ = make_error_code(error::resolve_failed);
+        if (!launch_next() && !in_flight()) finish(last_error_);
+    }
+
+    // The stream's own attempt reported (writable or failed).
+    void own_ready() {
+        std::error_code ec = platform::pending_socket_error(s_.fd_);
+        if (!ec) return win({});
+        last_error_ = ec;
+        s_.drop_socket();
+        own_in_flight_ = false;
+        attempt_failed();
+    }
+
+    void attempt_ready(connect_attempt* a) {
+        std::error_code ec = platform::pending_socket_error(a->fd_);
+        if (!ec) return win(a);
+        last_error_ = ec;
+        for (auto it = attempts_.begin(); it != attempts_.end(); ++it)
+            if (it->get() == a) {
+                ref<connect_attempt> gone = std::move(*it);
+                attempts_.erase(it);
+                gone->close_with(ec);
+                break;
+            }
+        attempt_failed();
+    }
+
+    void on_timer() override {
+        const std::int64_t now = s_.loop_->now_us();
+        if (deadline_us_ && now >= deadline_us_) return finish(make_error_code(error::timed_out));
+        if (next_attempt_us_ && now >= next_attempt_us_) {
+            next_attempt_us_ = 0;
+            launch_next();
+        }
+        reschedule();
+    }
+
+    // Ends the connect with `ec` (the handler is queued); the stream then deletes this.
+    void finish(std::error_code ec) {
+        if (own_in_flight_ && ec) s_.drop_socket();
+        own_in_flight_ = false;
+        s_.loop_->complete(std::move(done_), ec, 0);
+        s_.connect_ended(!ec); // deletes this: nothing may follow
+    }
+
+  private:
+    bool in_flight() const noexcept { return own_in_flight_ || !attempts_.empty(); }
+
+    // A failed attempt starts the next one at once (RFC 8305 §5).
+    void attempt_failed() {
+        if (!launch_next() && !in_flight()) return finish(last_error_);
+        reschedule();
+    }
+
+    // Starts the next address that can be started; false when none is left.
+    bool launch_next() {
+        loop& l = *s_.loop_;
+        while (next_ < targets_.size()) {
+            const endpoint& ep = targets_[next_++];
+            std::error_code ec;
+            native_socket fd = platform::open_socket(ep.family(), SOCK_STREAM, ec);
+            if (!ec) ec = platform::start_connect(fd, ep.data(), ep.size());
+            if (ec) {
+                platform::close_socket(fd);
+                last_error_ = ec;
+                continue; // unreachable at once: the next address now
+            }
+            if (!own_in_flight_ && s_.fd_ == invalid_socket) {
+                s_.fd_ = fd;
+                own_in_flight_ = true;
+                s_.update_interest(); // writable: the result of the connect
+            } else {
+                ref<connect_attempt> a(new connect_attempt(l, this));
+                a->fd_ = fd;
+                l.adopt(a.get());
+                l.watch(a.get(), ev_write);
+                attempts_.push_back(std::move(a));
+            }
+            next_attempt_us_ = next_ < targets_.size() ? loop::clock_us() + delay_us_ : 0;
+            reschedule();
+            return true;
+        }
+        next_attempt_us_ = 0;
+        return false;
+    }
+
+    // The first to connect: the stream's own socket (a == nullptr) or a parallel one,
+    // whose descriptor then moves to the stream.
+    void win(connect_attempt* a) {
+        if (a) {
+            if (own_in_flight_) s_.drop_socket();
+            s_.loop_->unwatch_now(a);
+            s_.fd_ = std::exchange(a->fd_, invalid_socket);
+        }
+        own_in_flight_ = false;
+        finish({});
+    }
+
+    void reschedule() {
+        std::int64_t at = deadline_us_;
+        if (next_attempt_us_ && (!at || next_attempt_us_ < at)) at = next_attempt_us_;
+        if (!at) {
+            if (queued()) s_.loop_->unschedule(this);
+            return;
+        }
+        s_.loop_->schedule(this, at);
+    }
+
+    stream_impl& s_; // the owner: this lives inside its stream_ext
+    io_handler done_;
+    std::int64_t delay_us_;
+    std::int64_t deadline_us_ = 0, next_attempt_us_ = 0; // 0: none
+    std::vector<endpoint> targets_;
+    std::size_t next_ = 0;
+    bool own_in_flight_ = false;
+    std::vector<ref<connect_attempt>> attempts_;
+    ref<lookup_op> lookup_;
+    std::error_code last_error_;
+};
+
+inline void connect_attempt::on_ready(unsigned events) {
+    if (events && owner_) owner_->attempt_ready(this);
+}
+
+inline void connector_own_ready(connector* c) { c->own_ready(); }
+inline void connector_cancel(connector* c, std::error_code reason) { c->finish(reason); }
+inline void delete_connector(connector* c) noexcept { delete c; }
+inline connector* make_connector(stream_impl& s, io_handler done, const connect_options& o) {
+    return new connector(s, std::move(done), o);
+}
+inline void connector_start(connector* c, std::vector<endpoint> targets) {
+    c->start(std::move(targets));
+}
+inline void connector_lookup(connector* c, std::string host, std::uint16_t port) {
+    c->lookup(std::move(host), port);
+}
+
+} // namespace sluice::detail
+// ---- end sluice/handles/connect.hpp ----
 // ---- end sluice/handles/stream.hpp ----
 // ---- begin sluice/handles/tcp.hpp ----
 // sluice — TCP streams and listeners.
@@ -4355,90 +4920,6 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
 
 } // namespace sluice
 // ---- end sluice/handles/listener.hpp ----
-// ---- begin sluice/handles/resolve.hpp ----
-// sluice — name resolution. getaddrinfo blocks, so it runs on the thread pool and
-// the handler runs back on the loop thread.
-
-
-#include <string>
-#include <vector>
-
-namespace sluice {
-
-namespace detail {
-class resolver_category_impl final : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "sluice.resolver"; }
-#if defined(SLUICE_WINDOWS)
-    // getaddrinfo returns WSA codes there; MinGW's gai_strerror writes a static buffer.
-    std::string message(int ev) const override { return platform::win32_message(ev); }
-    std::error_condition default_error_condition(int ev) const noexcept override {
-        return platform::win32_category().default_error_condition(ev);
-    }
-#else
-    std::string message(int ev) const override { return ::gai_strerror(ev); }
-#endif
-};
-} // namespace detail
-
-inline const std::error_category& resolver_category() noexcept {
-    static const detail::resolver_category_impl instance;
-    return instance;
-}
-
-using resolve_handler = unique_function<void(std::error_code, std::vector<endpoint>)>;
-
-// Blocking; prefer resolve() on a loop.
-inline std::vector<endpoint> resolve_now(const std::string& host, std::uint16_t port, int socktype,
-                                         std::error_code& ec) {
-    std::vector<endpoint> out;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = socktype;
-#if defined(SLUICE_WINDOWS)
-    // No AI_ADDRCONFIG: Windows does not count loopback as configured, so on a host
-    // without a network even "localhost" would fail to resolve.
-    if ((ec = platform::winsock_start())) return out;
-#else
-    hints.ai_flags = AI_ADDRCONFIG;
-#endif
-    addrinfo* res = nullptr;
-    std::string service = std::to_string(port);
-    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
-    if (rc != 0) {
-#if defined(EAI_SYSTEM)
-        if (rc == EAI_SYSTEM) {
-            ec = platform::last_error();
-            return out;
-        }
-#endif
-        ec = std::error_code(rc, resolver_category());
-        return out;
-    }
-    for (addrinfo* ai = res; ai; ai = ai->ai_next)
-        out.emplace_back(ai->ai_addr, static_cast<socklen_t>(ai->ai_addrlen));
-    ::freeaddrinfo(res);
-    ec = out.empty() ? make_error_code(error::resolve_failed) : std::error_code{};
-    return out;
-}
-
-// Resolves on the thread pool; handler(ec, addresses) runs on the loop thread.
-inline void resolve(loop& l, std::string host, std::uint16_t port, resolve_handler handler,
-                    int socktype = SOCK_STREAM) {
-    struct result {
-        std::error_code ec;
-        std::vector<endpoint> addresses;
-    };
-    auto r = std::make_shared<result>();
-    l.offload(
-        [r, host = std::move(host), port, socktype] {
-            r->addresses = resolve_now(host, port, socktype, r->ec);
-        },
-        [r, handler = std::move(handler)]() mutable { handler(r->ec, std::move(r->addresses)); });
-}
-
-} // namespace sluice
-// ---- end sluice/handles/resolve.hpp ----
 
 namespace sluice {
 
@@ -4460,28 +4941,26 @@ class tcp_stream : public stream {
         return tcp_stream(detail::adopt_connected(l, s));
     }
 
-    // Connects to the first address that accepts, trying them in order.
+    // Connects to the first of the addresses that accepts (Happy Eyeballs: IPv6 first,
+    // the next address tried in parallel after opt.attempt_delay; see connect.hpp).
+    // handler(error_code) runs once, from the loop. A connect while one is in progress
+    // fails with error::in_progress and disturbs nothing.
     template <class H>
-    void connect(const endpoint& ep, H&& handler) {
-        connect_to(std::vector<endpoint>{ep}, std::forward<H>(handler));
+    void connect(const endpoint& ep, H&& handler, const connect_options& opt = {}) {
+        connect_to(std::vector<endpoint>{ep}, std::forward<H>(handler), opt);
     }
     template <class H>
-    void connect(std::vector<endpoint> candidates, H&& handler) {
-        connect_to(std::move(candidates), std::forward<H>(handler));
+    void connect(std::vector<endpoint> candidates, H&& handler, const connect_options& opt = {}) {
+        connect_to(std::move(candidates), std::forward<H>(handler), opt);
     }
-    // Resolves `host` on the thread pool, then connects with fallback.
+    // Resolves `host` on the thread pool, then connects as above. close(), cancel_connect()
+    // and opt.timeout end it at once, also while the lookup still runs.
     template <class H>
-    void connect(std::string host, std::uint16_t port, H&& handler) {
+    void connect(std::string host, std::uint16_t port, H&& handler,
+                 const connect_options& opt = {}) {
         io_handler h = detail::ec_only(std::forward<H>(handler));
-        if (auto ec = unusable()) return fail(std::move(h), ec);
-        detail::stream_impl* s = impl_.get();
-        resolve(*s->loop_, std::move(host), port,
-                [s, keep = detail::ref<detail::stream_impl>(s),
-                 h = std::move(h)](std::error_code ec, std::vector<endpoint> eps) mutable {
-                    if (s->closed()) return h(make_error_code(error::operation_aborted), 0);
-                    if (ec) return h(ec, 0);
-                    s->start_connect(std::move(eps), std::move(h));
-                });
+        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
+        impl_->start_connect(std::move(host), port, std::move(h), opt);
     }
 
     std::error_code set_nodelay(bool on) {
@@ -4520,7 +4999,7 @@ class unix_stream : public stream {
 
     template <class H>
     void connect(const endpoint& path, H&& handler) {
-        connect_to(std::vector<endpoint>{path}, std::forward<H>(handler));
+        connect_to(std::vector<endpoint>{path}, std::forward<H>(handler), connect_options{});
     }
 };
 
@@ -4718,12 +5197,22 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
         impl_->update_interest();
         return true;
     }
+    // Ends recv_each() silently (its handler is released from the loop, uncalled); a
+    // pending recv_from() completes with operation_aborted instead.
     void recv_stop() {
-        if (!unusable()) {
-            impl_->recv_cb_ = nullptr;
-            impl_->continuous_ = false;
-            impl_->update_interest();
+        if (unusable()) return;
+        detail::udp_impl& u = *impl_;
+        if (u.recv_cb_) {
+            if (u.continuous_)
+                u.loop_->defer([h = std::move(u.recv_cb_)] {}); // released, uncalled
+            else
+                u.loop_->defer([h = std::move(u.recv_cb_)]() mutable {
+                    h(make_error_code(error::operation_aborted), {}, endpoint{});
+                });
         }
+        u.recv_buf_ = nullptr;
+        u.continuous_ = false;
+        u.update_interest();
     }
 
     endpoint local_endpoint(std::error_code& ec) const {
@@ -13639,19 +14128,21 @@ class write_op final : public io_op<write_op> {
   public:
     write_op(stream& s, const_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) { s_->write(b_, resumer<write_op>(this)); }
+    void initiate(const coro_context&) { id_ = s_->write_with_id(b_, resumer<write_op>(this)); }
     void on_complete(std::error_code ec, std::size_t n) {
         ec_ = ec;
         n_ = n;
         finish();
     }
-    void on_cancel() override { s_->cancel_write(); }
+    // Only this write: withdrawn if untouched and last, else the stream fails (no hole).
+    void on_cancel() override { s_->cancel_write(id_); }
     result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
     sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
 
   private:
     stream* s_;
     const_buffer b_;
+    std::uint64_t id_ = 0;
 };
 
 class connect_op final : public io_op<connect_op> {

@@ -84,19 +84,21 @@ class write_op final : public io_op<write_op> {
   public:
     write_op(stream& s, const_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) { s_->write(b_, resumer<write_op>(this)); }
+    void initiate(const coro_context&) { id_ = s_->write_with_id(b_, resumer<write_op>(this)); }
     void on_complete(std::error_code ec, std::size_t n) {
         ec_ = ec;
         n_ = n;
         finish();
     }
-    void on_cancel() override { s_->cancel_write(); }
+    // Only this write: withdrawn if untouched and last, else the stream fails (no hole).
+    void on_cancel() override { s_->cancel_write(id_); }
     result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
     sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
 
   private:
     stream* s_;
     const_buffer b_;
+    std::uint64_t id_ = 0;
 };
 
 class connect_op final : public io_op<connect_op> {

@@ -7,17 +7,28 @@
 // never touch the queue); what the socket does not take is copied into the stream's
 // queue and flushed with gathered sends. The queue has watermarks (write_queue_high()
 // says stop producing; a one-shot on_drain() says the queue is back at the low mark)
-// and a hard cap:
-// a write that would pass the cap fails with error::write_queue_full and queues
-// nothing, so a peer that stops reading cannot make us buffer without bound.
+// and a hard cap, so a peer that stops reading cannot make us buffer without bound.
+//
+// No hole, ever (docs/guide/lifetimes.md rule 5): the bytes of every write reach the
+// peer whole and in order, or the stream fails. A write the stream must refuse (past
+// the hard cap, after shutdown_write()), a send error, a timeout or cancelling a write
+// whose bytes have started to go out fails the stream: it is closed with a reset (so
+// the peer cannot take a truncated stream for a complete one), every pending operation
+// completes with the error, and on_error() hears it.
+//
+// Connecting (name lookup, Happy Eyeballs, the connect timeout) is in connect.hpp.
 #pragma once
 
 #include <sluice/handles/handle.hpp>
 #include <sluice/platform/endpoint.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <limits>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice {
 
@@ -27,21 +38,44 @@ struct write_limits {
     std::size_t hard_cap = 64 * 1024 * 1024;
 };
 
+// How a connect proceeds (connect.hpp).
+struct connect_options {
+    // The whole connect, name lookup included; it then fails with error::timed_out.
+    // Zero: no limit but the kernel's own (minutes).
+    std::chrono::milliseconds timeout{30000};
+    // Happy Eyeballs (RFC 8305 §5): when an address has not connected after this long,
+    // the next one is tried in parallel; the first to connect wins.
+    std::chrono::milliseconds attempt_delay{250};
+};
+
 namespace detail {
 
 class stream_impl;
+class connector;
+// Defined in connect.hpp, which needs stream_impl complete.
+inline void connector_own_ready(connector* c);
+inline void connector_cancel(connector* c, std::error_code reason);
+inline void delete_connector(connector* c) noexcept;
+inline connector* make_connector(stream_impl& s, io_handler done, const connect_options& o);
+inline void connector_start(connector* c, std::vector<endpoint> targets);
+inline void connector_lookup(connector* c, std::string host, std::uint16_t port);
 
 struct write_entry {
     shared_bytes bytes;
     std::size_t offset;
     io_handler done;
     std::size_t request_size; // reported to `done`: the size of the whole write() call
+    std::uint64_t id;         // for cancelling this write alone (the coroutine layer)
+    bool started;             // some of its bytes reached the kernel
 };
 
 // State that only some streams need, allocated on first use so an idle connection
 // pays one pointer for it.
 struct stream_ext final : timer_node {
     explicit stream_ext(stream_impl* o) : owner(o) {}
+    ~stream_ext() { delete_connector(conn); }
+    stream_ext(const stream_ext&) = delete;
+    stream_ext& operator=(const stream_ext&) = delete;
     // Declared inline, not only defined so: a virtual function declared without it is the
     // class's key function, and GCC then emits the vtable, and everything it reaches, in
     // every translation unit that includes the header.
@@ -52,11 +86,9 @@ struct stream_ext final : timer_node {
     std::size_t buffered = 0;
     write_limits limits;
     unique_function<void()> on_drain;
-    // Connecting: the remaining candidate addresses.
-    std::vector<endpoint> targets;
-    std::size_t next_target = 0;
-    io_handler connect_done;
-    std::error_code last_connect_error;
+    io_handler on_error;       // called once if the stream fails
+    connector* conn = nullptr; // owned, while a connect is in progress
+    std::uint64_t last_write_id = 0;
     // Timeouts in microseconds (0 = off) and the times they are measured from.
     std::int64_t idle_us = 0, read_us = 0, write_us = 0;
     std::int64_t last_activity = 0, read_started = 0, write_progress = 0;
@@ -66,7 +98,7 @@ class stream_impl final : public io_object {
   public:
     enum : std::uint8_t {
         connected = 1,
-        connecting = 2,
+        connecting = 2, // name lookup or connection attempts in progress
         continuous = 4,
         eof_seen = 8,
         shutdown_requested = 16,
@@ -83,9 +115,9 @@ class stream_impl final : public io_object {
 
     void update_interest() {
         unsigned mask = 0;
-        if (flags_ & connecting)
-            mask = ev_write;
-        else {
+        if (flags_ & connecting) {
+            if (fd_ != invalid_socket) mask = ev_write; // the stream's own attempt
+        } else {
             if (read_cb_ && !(flags_ & eof_seen)) mask |= ev_read;
             if (ext_ && !ext_->queue.empty()) mask |= ev_write;
         }
@@ -94,7 +126,7 @@ class stream_impl final : public io_object {
 
     void on_ready(unsigned events) override {
         if (flags_ & connecting) {
-            if (events) finish_connect();
+            if (events && ext_ && ext_->conn) connector_own_ready(ext_->conn);
             return;
         }
         if ((events & ev_write) && ext_ && !ext_->queue.empty()) flush();
@@ -119,10 +151,18 @@ class stream_impl final : public io_object {
         update_interest();
     }
 
+    // A one-shot read completes with operation_aborted; a subscription (read_start) ends
+    // silently, its handler released from the loop (docs/guide/lifetimes.md rule 3).
     void stop_read() {
+        const bool subscription = flags_ & continuous;
         flags_ &= static_cast<std::uint8_t>(~continuous);
-        read_cb_ = nullptr;
         read_buf_ = nullptr;
+        if (read_cb_) {
+            if (subscription)
+                loop_->release_later(std::move(read_cb_));
+            else
+                loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
+        }
         update_interest();
     }
 
@@ -153,6 +193,8 @@ class stream_impl final : public io_object {
             read_buf_ = nullptr;
             loop_->complete(std::move(read_cb_), ec, n);
         } else if (flags_ & continuous) {
+            // Moved out while it runs: it may stop this read or start another one; it
+            // is put back only if neither happened.
             io_handler h = std::move(read_cb_);
             h(ec, n);
             if ((flags_ & continuous) && !read_cb_ && !closed()) read_cb_ = std::move(h);
@@ -167,32 +209,31 @@ class stream_impl final : public io_object {
     // ---- writing ----
 
     // `done` by reference: the public overloads hand it down without a move per layer.
-    void write(const const_buffer* bufs, std::size_t count, io_handler&& done,
-               shared_bytes* shared) {
+    // Returns the queued write's id, or 0 when it completed (or failed) at once.
+    std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
+                        shared_bytes* shared) {
         std::size_t total = 0;
         for (std::size_t i = 0; i < count; ++i) total += bufs[i].size;
         std::size_t buffered = ext_ ? ext_->buffered : 0;
         std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
         if (flags_ & (shutdown_requested | write_shut))
-            return loop_->complete(std::move(done), std::make_error_code(std::errc::broken_pipe),
-                                   0);
+            return refuse(std::move(done), std::make_error_code(std::errc::broken_pipe));
         if (total > cap || buffered > cap - total)
-            return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
+            return refuse(std::move(done), make_error_code(error::write_queue_full));
 
         std::size_t sent = 0;
         if (buffered == 0 && (flags_ & connected) && count == 1) {
             // Fastest path: one buffer, nothing queued (an echo, a response).
             std::ptrdiff_t r = platform::send_raw(fd_, bufs[0].data, total);
             if (r < 0 && !platform::would_block_errno(static_cast<int>(-r)))
-                return loop_->complete(std::move(done),
-                                       {static_cast<int>(-r), platform::system_errors()}, 0);
+                return refuse(std::move(done), {static_cast<int>(-r), platform::system_errors()});
             if (r > 0) {
                 sent = static_cast<std::size_t>(r);
                 if (ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
             }
             if (sent == total) {
                 if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, total);
-                return;
+                return 0;
             }
         } else if (buffered == 0 && (flags_ & connected)) {
             // Fast path: nothing queued, so these bytes may go out now, in order.
@@ -208,17 +249,21 @@ class stream_impl final : public io_object {
                 skip = n;
                 if (first < count && skip) break; // partial buffer: queue the rest
             }
-            if (ec && !platform::would_block(ec)) return loop_->complete(std::move(done), ec, 0);
+            if (ec && !platform::would_block(ec)) return refuse(std::move(done), ec);
             if (ext_ && sent) ext_->last_activity = ext_->write_progress = loop_->now_us();
-            if (sent == total) return loop_->complete(std::move(done), {}, total);
+            if (sent == total) {
+                loop_->complete(std::move(done), {}, total);
+                return 0;
+            }
         }
 
         // Queue what is left: one copy, or a reference when the caller gave shared bytes.
         stream_ext& x = ext();
         bool was_empty = x.queue.empty();
         std::size_t left = total - sent;
+        const std::uint64_t id = ++x.last_write_id;
         if (shared && count == 1) {
-            x.queue.push_back({*shared, sent, std::move(done), total});
+            x.queue.push_back({*shared, sent, std::move(done), total, id, sent > 0});
         } else {
             std::string joined;
             joined.reserve(left);
@@ -232,8 +277,8 @@ class stream_impl final : public io_object {
                 }
                 pos += n;
             }
-            x.queue.push_back(
-                {shared_bytes(joined.data(), joined.size()), 0, std::move(done), total});
+            x.queue.push_back({shared_bytes(joined.data(), joined.size()), 0, std::move(done), total,
+                               id, sent > 0});
         }
         x.buffered += left;
         if (was_empty) {
@@ -241,6 +286,7 @@ class stream_impl final : public io_object {
             if (x.write_us) arm_timeouts();
         }
         update_interest();
+        return id;
     }
 
     void flush() {
@@ -256,13 +302,14 @@ class stream_impl final : public io_object {
             std::size_t sent = platform::send_gather(fd_, bufs, n, ec);
             if (ec) {
                 if (platform::would_block(ec)) break;
-                return fail_writes(ec);
+                return fail(ec);
             }
             x.buffered -= sent;
             x.last_activity = x.write_progress = loop_->now_us();
             bool socket_full = false;
             while (sent > 0) {
                 write_entry& e = x.queue.front();
+                e.started = true;
                 std::size_t left = e.bytes.size() - e.offset;
                 if (sent < left) {
                     e.offset += sent;
@@ -280,23 +327,72 @@ class stream_impl final : public io_object {
             cb();
         }
         if (closed()) return;
-        if (x.queue.empty()) {
-            if (flags_ & close_after_flush)
-                return close_with(make_error_code(error::operation_aborted));
-            if ((flags_ & shutdown_requested) && !(flags_ & write_shut)) {
-                flags_ |= write_shut;
-                platform::shutdown_write(fd_);
-            }
-        }
-        update_interest();
+        if (x.queue.empty()) queue_drained();
+        if (!closed()) update_interest();
     }
 
-    void fail_writes(std::error_code ec) {
-        if (!ext_) return;
-        for (auto& e : ext_->queue) loop_->complete(std::move(e.done), ec, 0);
+    // What a shutdown or close waited for, once the queue is empty.
+    void queue_drained() {
+        if (flags_ & close_after_flush) return close_with(make_error_code(error::operation_aborted));
+        if ((flags_ & shutdown_requested) && !(flags_ & write_shut) && (flags_ & connected)) {
+            flags_ |= write_shut;
+            platform::shutdown_write(fd_);
+        }
+    }
+
+    // A write the stream cannot take: it completes with `ec`, and the stream fails, so
+    // that no later write can follow the missing bytes.
+    std::uint64_t refuse(io_handler&& done, std::error_code ec) {
+        loop_->complete(std::move(done), ec, 0);
+        fail(ec);
+        return 0;
+    }
+
+    // The stream failed (rule 5): on_error hears why, the peer gets a reset, every
+    // pending operation completes with `ec`.
+    void fail(std::error_code ec) {
+        if (closed()) return;
+        if (ext_ && ext_->on_error) loop_->complete(std::move(ext_->on_error), ec, 0);
+        if (fd_ != invalid_socket && (flags_ & connected)) platform::reset_on_close(fd_);
+        close_with(ec);
+    }
+
+    // Cancels every queued write. Only the front write can have started; if it has, its
+    // remaining bytes cannot be withdrawn without a hole, and the stream fails.
+    bool cancel_writes() {
+        if (!ext_ || ext_->queue.empty()) return false;
+        if (ext_->queue.front().started) {
+            fail(make_error_code(error::operation_aborted));
+            return true;
+        }
+        for (auto& e : ext_->queue)
+            loop_->complete(std::move(e.done), make_error_code(error::operation_aborted), 0);
         ext_->queue.clear();
         ext_->buffered = 0;
-        update_interest();
+        queue_drained();
+        if (!closed()) update_interest();
+        return true;
+    }
+
+    // Cancels one write: withdrawn when none of its bytes went out and nothing is queued
+    // behind it, else the stream fails. False when it is no longer queued.
+    bool cancel_write(std::uint64_t id) {
+        if (!ext_ || id == 0) return false;
+        auto& q = ext_->queue;
+        for (auto it = q.begin(); it != q.end(); ++it) {
+            if (it->id != id) continue;
+            if (it->started || std::next(it) != q.end()) {
+                fail(make_error_code(error::operation_aborted));
+                return true;
+            }
+            loop_->complete(std::move(it->done), make_error_code(error::operation_aborted), 0);
+            ext_->buffered -= it->bytes.size() - it->offset;
+            q.erase(it);
+            if (q.empty()) queue_drained();
+            if (!closed()) update_interest();
+            return true;
+        }
+        return false;
     }
 
     void shutdown_write() {
@@ -310,64 +406,44 @@ class stream_impl final : public io_object {
     void begin_shutdown() override {
         if (ext_ && !ext_->queue.empty() && (flags_ & connected)) {
             flags_ |= close_after_flush;
-            stop_read();
+            flags_ &= static_cast<std::uint8_t>(~continuous);
+            read_buf_ = nullptr;
+            // The loop is shutting down: a read, even a subscription, gets its last call.
+            if (read_cb_)
+                loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
+            update_interest();
         } else {
             close_with(make_error_code(error::operation_aborted));
         }
     }
 
-    // ---- connecting ----
+    // ---- connecting (connect.hpp drives it) ----
 
-    void start_connect(std::vector<endpoint> targets, io_handler done) {
-        stream_ext& x = ext();
-        x.targets = std::move(targets);
-        x.next_target = 0;
-        x.connect_done = std::move(done);
-        x.last_connect_error = make_error_code(error::resolve_failed);
-        flags_ |= connecting;
-        try_next_target(true);
+    void start_connect(std::vector<endpoint> targets, io_handler done,
+                       const connect_options& opt) {
+        connector* c = begin_connect(std::move(done), opt);
+        connector_start(c, std::move(targets));
     }
-
-    void try_next_target(bool first_call) {
-        stream_ext& x = *ext_;
-        while (x.next_target < x.targets.size()) {
-            const endpoint& ep = x.targets[x.next_target++];
-            if (fd_ != invalid_socket) drop_socket();
-            std::error_code ec;
-            fd_ = platform::open_socket(ep.family(), SOCK_STREAM, ec);
-            if (!ec) ec = platform::start_connect(fd_, ep.data(), ep.size());
-            if (ec) {
-                x.last_connect_error = ec;
-                continue;
-            }
-            update_interest(); // wait for writability: the result of the connect
-            return;
-        }
-        if (fd_ != invalid_socket) drop_socket();
+    void start_connect(std::string host, std::uint16_t port, io_handler done,
+                       const connect_options& opt) {
+        connector* c = begin_connect(std::move(done), opt);
+        connector_lookup(c, std::move(host), port);
+    }
+    // The connector ended (it has queued its handler): forget it.
+    void connect_ended(bool ok) {
         flags_ &= static_cast<std::uint8_t>(~connecting);
-        io_handler h = std::move(x.connect_done);
-        if (first_call)
-            loop_->complete(std::move(h), x.last_connect_error, 0);
-        else
-            h(x.last_connect_error, 0);
+        if (ok) flags_ |= connected;
+        connector* c = std::exchange(ext_->conn, nullptr);
+        delete_connector(c);
+        if (!closed()) update_interest();
+    }
+    bool cancel_connect(std::error_code reason) {
+        if (!(flags_ & connecting) || !ext_ || !ext_->conn) return false;
+        connector_cancel(ext_->conn, reason);
+        return true;
     }
 
-    void finish_connect() {
-        std::error_code ec = platform::pending_socket_error(fd_);
-        if (ec) {
-            ext_->last_connect_error = ec;
-            return try_next_target(false);
-        }
-        flags_ &= static_cast<std::uint8_t>(~connecting);
-        flags_ |= connected;
-        ext_->targets.clear();
-        ext_->targets.shrink_to_fit();
-        update_interest();
-        io_handler h = std::move(ext_->connect_done);
-        h({}, 0);
-    }
-
-    // Closes the descriptor of a failed attempt without closing the handle.
+    // Closes the descriptor of a failed or losing attempt without closing the handle.
     void drop_socket() {
         loop_->unwatch_now(this);
         platform::close_socket(fd_);
@@ -400,7 +476,7 @@ class stream_impl final : public io_object {
         consider(true, x.last_activity, x.idle_us);
         consider(static_cast<bool>(read_cb_), x.read_started, x.read_us);
         consider(!x.queue.empty(), x.write_progress, x.write_us);
-        if (expired) return close_with(make_error_code(error::timed_out));
+        if (expired) return fail(make_error_code(error::timed_out));
         if (next != (std::numeric_limits<std::int64_t>::max)()) loop_->schedule(&x, next);
     }
 
@@ -414,11 +490,13 @@ class stream_impl final : public io_object {
         }
         if (ext_) {
             loop_->unschedule(ext_.get());
-            if (ext_->connect_done) loop_->complete(std::move(ext_->connect_done), reason, 0);
+            if (ext_->conn) connector_cancel(ext_->conn, reason);
             for (auto& e : ext_->queue) loop_->complete(std::move(e.done), reason, 0);
             ext_->queue.clear();
             ext_->buffered = 0;
-            ext_->on_drain = nullptr;
+            // Closed by its owner, or after on_error was queued: released, not called.
+            loop_->release_later(std::move(ext_->on_error));
+            if (ext_->on_drain) loop_->release_later(std::move(ext_->on_drain));
         }
         flags_ = 0;
         loop_->count_stream(false);
@@ -429,6 +507,14 @@ class stream_impl final : public io_object {
     char* read_buf_ = nullptr;
     std::size_t read_len_ = 0;
     std::unique_ptr<stream_ext> ext_;
+
+  private:
+    connector* begin_connect(io_handler done, const connect_options& opt) {
+        flags_ |= connecting;
+        stream_ext& x = ext();
+        x.conn = make_connector(*this, std::move(done), opt);
+        return x.conn;
+    }
 };
 
 inline void stream_ext::on_timer() { owner->check_timeouts(); }
@@ -450,22 +536,29 @@ class stream : public detail::basic_handle<detail::stream_impl> {
 
     // Reads continuously into the loop's shared buffer: handler(ec, data) per chunk,
     // until read_stop(), an error or end of stream (error::eof). `data` is valid only
-    // during the call.
+    // during the call. A subscription: read_stop() ends it without a call; a close or an
+    // error ends it with one last call carrying the error.
     template <class H>
     void read_start(H&& handler) {
-        io_handler wrapped = [h = std::forward<H>(handler), s = impl_.get()](std::error_code ec,
-                                                                       std::size_t n) mutable {
-            h(ec, std::string_view(s->loop_ ? s->loop_->shared_buffer() : nullptr, ec ? 0 : n));
+        // The loop outlives every call of this handler (rule 4), so a plain pointer to it
+        // is safe here, where one to the stream would not be.
+        io_handler wrapped = [h = std::forward<H>(handler),
+                              lp = impl_ ? impl_->loop_ : nullptr](std::error_code ec,
+                                                                   std::size_t n) mutable {
+            h(ec, ec ? std::string_view() : std::string_view(lp->shared_buffer(), n));
         };
         if (auto ec = unusable()) return fail(std::move(wrapped), ec);
         if (impl_->read_cb_) return fail(std::move(wrapped), make_error_code(error::in_progress));
         impl_->start_read(nullptr, 0, std::move(wrapped), true);
     }
+    // Ends read_start() silently (its handler is released from the loop, uncalled); a
+    // pending read_some() completes with operation_aborted instead.
     void read_stop() {
         if (impl_ && !impl_->closed() && impl_->loop_) impl_->stop_read();
     }
-    // Cancels a pending read: its handler gets operation_aborted (from the loop, once).
-    // Returns false when no read was pending (a completion already queued still runs).
+    // Cancels a pending read (read_some or read_start): its handler gets
+    // operation_aborted (from the loop, once). Returns false when no read was pending
+    // (a completion already queued still runs).
     bool cancel_read() {
         if (unusable() || !impl_->read_cb_) return false;
         impl_->read_buf_ = nullptr;
@@ -475,27 +568,32 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         impl_->update_interest();
         return true;
     }
-    // Cancels every queued write: the unsent bytes are dropped (the stream's byte order
-    // is then unknown to the peer) and each handler gets operation_aborted.
-    bool cancel_write() {
-        if (unusable() || !impl_->ext_ || impl_->ext_->queue.empty()) return false;
-        impl_->fail_writes(make_error_code(error::operation_aborted));
-        return true;
+    // Cancels every queued write: each handler gets operation_aborted. When some bytes
+    // of the first one have already gone out, the rest cannot be withdrawn without a
+    // hole in the stream, so the stream fails (closed with a reset; rule 5).
+    bool cancel_write() { return !unusable() && impl_->cancel_writes(); }
+    // The coroutine layer's write (one buffer): returns an id for cancel_write(id), or 0
+    // when the write completed (or failed) at once.
+    std::uint64_t write_with_id(const_buffer data, io_handler handler) {
+        if (auto ec = unusable()) {
+            fail(std::move(handler), ec);
+            return 0;
+        }
+        return impl_->write(&data, 1, std::move(handler), nullptr);
     }
-    // Cancels a connect in progress (after name resolution): the attempt's socket is
-    // closed and the handler gets operation_aborted; the stream may connect again.
+    // Cancels that one write: withdrawn (its handler gets operation_aborted) when none of
+    // its bytes went out and no write is queued behind it; otherwise the stream fails.
+    // False when it is no longer queued.
+    bool cancel_write(std::uint64_t id) { return !unusable() && impl_->cancel_write(id); }
+    // Cancels a connect in progress (name lookup or attempts): the handler gets
+    // operation_aborted and the stream may connect again.
     bool cancel_connect() {
-        if (unusable() || !(impl_->flags_ & detail::stream_impl::connecting)) return false;
-        if (impl_->fd_ != invalid_socket) impl_->drop_socket();
-        impl_->flags_ &= static_cast<std::uint8_t>(~detail::stream_impl::connecting);
-        impl_->ext_->targets.clear();
-        impl_->loop_->complete(std::move(impl_->ext_->connect_done),
-                               make_error_code(error::operation_aborted), 0);
-        return true;
+        return !unusable() && impl_->cancel_connect(make_error_code(error::operation_aborted));
     }
 
     // Sends all the bytes, in order with every other write: handler(ec, n) once they
     // are all handed to the kernel (optional). Copies only what cannot be sent now.
+    // A write the stream must refuse fails the stream (see the top of this file).
     void write(const_buffer data, io_handler handler = nullptr) {
         write_impl(&data, 1, std::move(handler));
     }
@@ -511,6 +609,15 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         if (auto ec = unusable()) return fail(std::move(handler), ec);
         const_buffer b(data.data(), data.size());
         impl_->write(&b, 1, std::move(handler), &data);
+    }
+
+    // Called once, from the loop, if the stream fails: a refused write, a send error, a
+    // timeout, a cancelled write that had started. Not called when you close it.
+    void on_error(unique_function<void(std::error_code)> cb) {
+        if (unusable()) return;
+        detail::stream_ext& x = impl_->ext();
+        impl_->loop_->release_later(std::move(x.on_error));
+        if (cb) x.on_error = detail::ec_only(std::move(cb));
     }
 
     // Bytes accepted by write() and not yet handed to the kernel.
@@ -531,14 +638,14 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     void on_drain(unique_function<void()> cb) {
         if (unusable()) return;
         if (!cb) { // forget a callback set earlier
-            if (impl_->ext_) impl_->ext_->on_drain = nullptr;
+            if (impl_->ext_ && impl_->ext_->on_drain)
+                impl_->loop_->release_later(std::move(impl_->ext_->on_drain));
             return;
         }
         detail::stream_ext& x = impl_->ext();
         if (x.buffered <= x.limits.low_watermark) {
-            x.on_drain = nullptr;
-            detail::stream_impl* s = impl_.get();
-            impl_->loop_->defer([s, keep = detail::ref<detail::stream_impl>(s), cb = std::move(cb)]() mutable {
+            if (x.on_drain) impl_->loop_->release_later(std::move(x.on_drain));
+            impl_->loop_->defer([s = impl_, cb = std::move(cb)]() mutable {
                 if (!s->closed()) cb();
             });
         } else {
@@ -546,7 +653,8 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         }
     }
 
-    // Half-close: sends FIN once queued writes are flushed; reading continues.
+    // Half-close: sends FIN once queued writes are flushed; reading continues. A write
+    // after it fails the stream.
     void shutdown_write() {
         if (!unusable()) impl_->shutdown_write();
     }
@@ -559,7 +667,7 @@ class stream : public detail::basic_handle<detail::stream_impl> {
             close();
     }
 
-    // Timeouts close the stream with error::timed_out (pending operations get it):
+    // Timeouts fail the stream with error::timed_out (pending operations get it):
     // idle = no byte read or written for that long; read = a pending read got no data
     // for that long; write = queued bytes made no progress for that long. Zero: off.
     template <class Rep, class Period>
@@ -598,15 +706,25 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         impl_->write(bufs, count, std::move(handler), nullptr);
     }
 
+    // Why a connect cannot start: the handle is unusable, or it is connecting or
+    // connected already (a second connect disturbs nothing).
+    std::error_code cannot_connect() const noexcept {
+        if (auto ec = unusable()) return ec;
+        if (impl_->flags_ & detail::stream_impl::connecting)
+            return make_error_code(error::in_progress);
+        if ((impl_->flags_ & detail::stream_impl::connected) || impl_->fd_ != invalid_socket)
+            return make_error_code(error::already_open);
+        return {};
+    }
+
     template <class H>
-    void connect_to(std::vector<endpoint> targets, H&& handler) {
+    void connect_to(std::vector<endpoint> targets, H&& handler, const connect_options& opt) {
         io_handler h = detail::ec_only(std::forward<H>(handler));
-        if (auto ec = unusable()) return fail(std::move(h), ec);
-        if (impl_->flags_ & (detail::stream_impl::connected | detail::stream_impl::connecting) ||
-            impl_->fd_ != invalid_socket)
-            return fail(std::move(h), make_error_code(error::already_open));
-        impl_->start_connect(std::move(targets), std::move(h));
+        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
+        impl_->start_connect(std::move(targets), std::move(h), opt);
     }
 };
 
 } // namespace sluice
+
+#include <sluice/handles/connect.hpp>

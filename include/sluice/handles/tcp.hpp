@@ -24,28 +24,26 @@ class tcp_stream : public stream {
         return tcp_stream(detail::adopt_connected(l, s));
     }
 
-    // Connects to the first address that accepts, trying them in order.
+    // Connects to the first of the addresses that accepts (Happy Eyeballs: IPv6 first,
+    // the next address tried in parallel after opt.attempt_delay; see connect.hpp).
+    // handler(error_code) runs once, from the loop. A connect while one is in progress
+    // fails with error::in_progress and disturbs nothing.
     template <class H>
-    void connect(const endpoint& ep, H&& handler) {
-        connect_to(std::vector<endpoint>{ep}, std::forward<H>(handler));
+    void connect(const endpoint& ep, H&& handler, const connect_options& opt = {}) {
+        connect_to(std::vector<endpoint>{ep}, std::forward<H>(handler), opt);
     }
     template <class H>
-    void connect(std::vector<endpoint> candidates, H&& handler) {
-        connect_to(std::move(candidates), std::forward<H>(handler));
+    void connect(std::vector<endpoint> candidates, H&& handler, const connect_options& opt = {}) {
+        connect_to(std::move(candidates), std::forward<H>(handler), opt);
     }
-    // Resolves `host` on the thread pool, then connects with fallback.
+    // Resolves `host` on the thread pool, then connects as above. close(), cancel_connect()
+    // and opt.timeout end it at once, also while the lookup still runs.
     template <class H>
-    void connect(std::string host, std::uint16_t port, H&& handler) {
+    void connect(std::string host, std::uint16_t port, H&& handler,
+                 const connect_options& opt = {}) {
         io_handler h = detail::ec_only(std::forward<H>(handler));
-        if (auto ec = unusable()) return fail(std::move(h), ec);
-        detail::stream_impl* s = impl_.get();
-        resolve(*s->loop_, std::move(host), port,
-                [s, keep = detail::ref<detail::stream_impl>(s),
-                 h = std::move(h)](std::error_code ec, std::vector<endpoint> eps) mutable {
-                    if (s->closed()) return h(make_error_code(error::operation_aborted), 0);
-                    if (ec) return h(ec, 0);
-                    s->start_connect(std::move(eps), std::move(h));
-                });
+        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
+        impl_->start_connect(std::move(host), port, std::move(h), opt);
     }
 
     std::error_code set_nodelay(bool on) {

@@ -180,12 +180,22 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
         impl_->update_interest();
         return true;
     }
+    // Ends recv_each() silently (its handler is released from the loop, uncalled); a
+    // pending recv_from() completes with operation_aborted instead.
     void recv_stop() {
-        if (!unusable()) {
-            impl_->recv_cb_ = nullptr;
-            impl_->continuous_ = false;
-            impl_->update_interest();
+        if (unusable()) return;
+        detail::udp_impl& u = *impl_;
+        if (u.recv_cb_) {
+            if (u.continuous_)
+                u.loop_->defer([h = std::move(u.recv_cb_)] {}); // released, uncalled
+            else
+                u.loop_->defer([h = std::move(u.recv_cb_)]() mutable {
+                    h(make_error_code(error::operation_aborted), {}, endpoint{});
+                });
         }
+        u.recv_buf_ = nullptr;
+        u.continuous_ = false;
+        u.update_interest();
     }
 
     endpoint local_endpoint(std::error_code& ec) const {

@@ -16,7 +16,7 @@ class unix_stream : public stream {
 
     template <class H>
     void connect(const endpoint& path, H&& handler) {
-        connect_to(std::vector<endpoint>{path}, std::forward<H>(handler));
+        connect_to(std::vector<endpoint>{path}, std::forward<H>(handler), connect_options{});
     }
 };
 

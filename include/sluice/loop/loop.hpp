@@ -184,6 +184,33 @@ class loop {
             });
     }
 
+    // For the library's own blocking jobs (name lookups): `work` runs on the thread pool
+    // and owns everything it touches; `done` is then posted to this loop, or destroyed
+    // unrun on the worker thread if the loop is gone. Unlike offload(), the loop neither
+    // waits for the job when destroyed nor is kept alive by it (see work_started()).
+    void offload_detached(unique_function<void()> work, unique_function<void()> done) {
+        detail::thread_pool::instance().submit(
+            [remote = remote_, work = std::move(work), done = std::move(done)]() mutable {
+                work();
+                remote->push(std::move(done)); // refused once the loop is gone: dropped here
+            });
+    }
+
+    // Loop thread only: an operation is pending that has no descriptor or timer
+    // registered (a name lookup); run() does not return until work_finished().
+    void work_started() noexcept { ++pending_work_; }
+    void work_finished() noexcept { --pending_work_; }
+
+    // Loop thread only: destroys `h` after the current batch of callbacks, uncalled. A
+    // stopped subscription's handler goes here, so that what it owns (perhaps the object
+    // that is stopping it) is never freed inside the call that stopped it.
+    void release_later(io_handler&& h) {
+        if (h) released_.push_back(std::move(h));
+    }
+    void release_later(unique_function<void()>&& f) {
+        if (f) released_fns_.push_back(std::move(f));
+    }
+
     // An object that keeps run() from returning while it exists (e.g. while another
     // thread will post work). Thread-safe to create and destroy.
     class keep_alive_guard {
@@ -389,7 +416,7 @@ class loop {
 
     bool alive() const noexcept {
         return registered_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
-               pending_offloads_ > 0 || has_local_work() ||
+               pending_offloads_ > 0 || pending_work_ > 0 || has_local_work() ||
                remote_->nonempty.load(std::memory_order_acquire) ||
                external_refs_.load(std::memory_order_acquire) > 0;
     }
@@ -399,12 +426,19 @@ class loop {
         for (int round = 0; round < 16 && has_local_work(); ++round) {
             std::deque<detail::pending_completion> c;
             std::vector<unique_function<void()>> l;
+            std::vector<io_handler> r;
+            std::vector<unique_function<void()>> rf;
             c.swap(completions_);
             l.swap(local_);
+            r.swap(released_);
+            rf.swap(released_fns_);
         }
     }
 
-    bool has_local_work() const noexcept { return !completions_.empty() || !local_.empty(); }
+    bool has_local_work() const noexcept {
+        return !completions_.empty() || !local_.empty() || !released_.empty() ||
+               !released_fns_.empty();
+    }
 
     std::size_t drive(mode m, std::int64_t budget_us) {
         if (status_) return 0;
@@ -516,6 +550,13 @@ class loop {
             }
             running_local_.clear();
         }
+        if (!released_.empty() || !released_fns_.empty()) {
+            // Destroying them may release more: those go in the next round.
+            running_released_.swap(released_);
+            running_released_fns_.swap(released_fns_);
+            running_released_.clear();
+            running_released_fns_.clear();
+        }
     }
 
     void run_remote() {
@@ -614,10 +655,13 @@ class loop {
     // it without moving every queued handler on each doubling (cancel: 650 -> 365 ns).
     std::deque<detail::pending_completion> completions_, running_completions_;
     std::vector<unique_function<void()>> local_, running_local_, running_remote_;
+    std::vector<io_handler> released_, running_released_;
+    std::vector<unique_function<void()>> released_fns_, running_released_fns_;
     std::vector<signal_entry> signal_handlers_;
     int signal_slot_ = -1;
     std::size_t registered_count_ = 0;
     std::size_t pending_offloads_ = 0;
+    std::size_t pending_work_ = 0;
     std::atomic<int> offloads_in_flight_{0};
     std::size_t handlers_run_ = 0;
     std::atomic<std::size_t> external_refs_{0};

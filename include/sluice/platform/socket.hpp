@@ -263,6 +263,15 @@ inline std::error_code shutdown_write(native_socket s) noexcept {
     return {};
 }
 
+// The next close sends a reset instead of a FIN: a stream that failed must not look to
+// its peer like one that ended (a close-delimited body would pass for complete).
+inline void reset_on_close(native_socket s) noexcept {
+    struct linger lg {};
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    ::setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
 inline native_socket accept_socket(native_socket listener, sockaddr_storage* peer, socklen_t* len,
                                    std::error_code& ec) noexcept {
     for (;;) {
@@ -548,6 +557,14 @@ inline std::size_t recv_datagram(native_socket s, void* data, std::size_t size, 
 inline std::error_code shutdown_write(native_socket s) noexcept {
     if (::shutdown(s, SD_SEND) != 0) return last_error();
     return {};
+}
+
+// See the POSIX version: close with a reset.
+inline void reset_on_close(native_socket s) noexcept {
+    LINGER lg{};
+    lg.l_onoff = 1;
+    lg.l_linger = 0;
+    ::setsockopt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&lg), sizeof lg);
 }
 
 // No accept4: the accepted socket is made non-blocking and non-inheritable after.
