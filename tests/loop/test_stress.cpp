@@ -234,5 +234,5 @@ void run_stress(std::uint32_t seed, int steps) {
 TEST_CASE("stress: random opens, reads, writes, stops, cancels, timeouts and closes keep "
           "exactly-once") {
     for (std::uint32_t seed : {1u, 2u, 3u})
-        run_stress(seed, 6000);
+        run_stress(seed, 20000);
 }
