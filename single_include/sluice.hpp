@@ -9722,9 +9722,11 @@ inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
 // run_until_complete() / sync_wait() (blocking, for main() and tests).
 //
 // A spawned task starts from the loop (posted, so spawn() may be called from any
-// thread) and its completion runs on the loop thread with the task's value. The
-// spawned frame is the root of the chain: destroying the loop with the task still
-// suspended destroys the whole chain without running the completion; loop::shutdown()
+// thread) and its completion runs with the task's value on the thread of the loop the
+// chain runs on when it ends: the spawning loop, unless the chain hop()ed away and did
+// not come back. The spawned frame is the root of the chain and holds what its frames
+// share (detail::chain_state): destroying the loop with the task still suspended (or not
+// yet started) destroys the whole chain without running the completion; loop::shutdown()
 // instead resumes it with operation_aborted and lets it finish.
 
 
@@ -9738,14 +9740,19 @@ inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
 // no intermediate stack frame, so a long chain of awaits that complete synchronously
 // does not grow the stack.
 //
-// Every task in a chain carries the chain's context, inherited from its awaiter: the
-// root (the spawned frame that owns the chain), the cancellation signal that pending
-// operations listen to, and the loop the chain was spawned on.
+// A chain is the spawned frame (its root) and every task awaited below it. What the
+// chain shares lives once, in the root frame, and every frame points at it: the root and
+// the loop the chain runs on, so hop() moves the whole chain at once and any frame then
+// sees the new loop. What is per frame is copied from the awaiter: the cancellation
+// scope its awaits listen to (with_timeout, with_cancellation and when_any open nested
+// ones) and whether the frame is pinned to its loop (see hop() in io.hpp).
 //
-// Ownership, the rule that keeps shutdown leak-free: a suspended chain is owned by the
-// completion handler of the operation it waits for, which the loop or a handle holds.
-// If that handler is destroyed without being run (~loop() does that), it destroys the
-// chain's root frame, and with it every frame of the chain (and their handles).
+// Ownership, the rule that keeps shutdown leak-free (docs/guide/lifetimes.md, rules 3, 4
+// and 8): a suspended chain is owned by the completion handler of the operation it waits
+// for, which the loop or a handle holds. That handler resumes the chain exactly once. If
+// it is destroyed without being run (only ~loop() does that), it destroys the chain's root
+// frame, and with it every frame of the chain (and their handles). A coroutine awaiting
+// outside any spawned chain has no root the library knows of: its own owner destroys it.
 //
 // Exceptions: sluice never throws, and awaits report errors as codes. Under
 // -fno-exceptions a body cannot throw. With exceptions, an exception escaping a task
@@ -9981,10 +9988,24 @@ std::int64_t duration_us(D d) noexcept {
     return us < 0 ? 0 : us;
 }
 
-struct coro_context {
+// The part of a chain's context that every frame shares, owned by the root frame.
+struct chain_state {
     frame_root* root = nullptr;
-    cancel_signal* cancel = nullptr;
+    // The loop whose thread runs the chain; hop() changes it for every frame at once.
     sluice::loop* lp = nullptr;
+};
+
+// A frame's context: the shared part of its chain, and its own cancellation scope.
+struct coro_context {
+    chain_state* chain = nullptr;    // null outside a spawned chain
+    cancel_signal* cancel = nullptr; // the innermost scope this frame's awaits listen to
+    // Inside a scope bound to the loop it started on (a when_all/when_any child, whose
+    // siblings run on that loop; with_timeout, whose timer is in that loop; a cancellation
+    // source, which belongs to one thread): the chain cannot move, hop() refuses.
+    bool pinned = false;
+
+    sluice::loop* lp() const noexcept { return chain ? chain->lp : nullptr; }
+    frame_root* root() const noexcept { return chain ? chain->root : nullptr; }
 };
 
 struct promise_base {
@@ -10129,6 +10150,14 @@ inline task<void> task_promise<void>::get_return_object() noexcept {
 // the handler fits the inline buffer and never allocates). The awaiter and its
 // resumer point at each other: if the frame goes first (a chain destroyed elsewhere)
 // the resumer is disarmed; if the resumer is destroyed unrun, it destroys the chain.
+//
+// Exactly once: a resumer runs at most once (it forgets the awaiter as it runs), and an
+// awaiter has one live resumer per step it started. The awaiter listens to its scope's
+// signal only while a step is pending (finish() detaches before resuming), so a cancel
+// that arrives after the completion was queued finds the handle with nothing to cancel
+// and changes nothing: the queued result is delivered. An operation of several steps
+// (read_exact) that starts its next step after its scope was cancelled must check
+// cancel_requested() and finish with operation_aborted instead.
 class op_base : public cancel_slot {
   public:
     op_base() noexcept = default;
@@ -10144,6 +10173,8 @@ class op_base : public cancel_slot {
     op_base** link_ = nullptr;
     std::coroutine_handle<> cont_;
     frame_root* root_ = nullptr;
+    // The signal bound to (it lives in an enclosing frame or the root, so it outlives this).
+    cancel_signal* scope_ = nullptr;
     std::error_code ec_;
     std::size_t n_ = 0;
 
@@ -10151,9 +10182,10 @@ class op_base : public cancel_slot {
     // False when the context is already cancelled: the op must not start.
     bool bind(std::coroutine_handle<> cont, const coro_context& ctx, bool cancellable = true) {
         cont_ = cont;
-        root_ = ctx.root;
+        root_ = ctx.root();
         if (ctx.cancel && cancellable) {
             if (ctx.cancel->cancelled()) return false;
+            scope_ = ctx.cancel;
             attach(ctx.cancel);
         }
         return true;
@@ -10162,14 +10194,18 @@ class op_base : public cancel_slot {
         detach();
         std::exchange(cont_, {}).resume();
     }
+    // True once the scope this awaiter listened to was cancelled.
+    bool cancel_requested() const noexcept { return scope_ && scope_->cancelled(); }
 
   public:
+    // The resumer was destroyed unrun (~loop): the chain goes with it. Without a root (an
+    // await outside any spawned chain) the awaiting coroutine belongs to someone the
+    // library does not know, who destroys it; destroying the innermost frame here would
+    // have it destroyed twice, so it is left suspended.
     void abandon() noexcept {
         detach();
-        if (root_)
-            root_->destroy_chain();
-        else if (cont_)
-            std::exchange(cont_, {}).destroy();
+        cont_ = {};
+        if (root_) root_->destroy_chain();
     }
 };
 
@@ -10244,6 +10280,7 @@ class io_op : public op_base {
 // ---- end sluice/coro/task.hpp ----
 
 #include <memory>
+#include <mutex>
 #include <optional>
 
 namespace sluice {
@@ -10257,6 +10294,7 @@ struct detached {
 };
 
 struct detached_promise final : promise_base, frame_root {
+    chain_state chain;                   // every frame of the chain points here
     std::shared_ptr<cancel_signal> keep; // the token that cancels the whole chain
     detached get_return_object() noexcept {
         return {std::coroutine_handle<detached_promise>::from_promise(*this)};
@@ -10304,11 +10342,13 @@ void spawn(loop& l, task<T> t, F&& completion, cancellation_token token = {}) {
     detail::detached d =
         detail::run_detached<T, std::decay_t<F>>(std::move(t), std::forward<F>(completion));
     detail::detached_promise& p = d.h.promise();
-    p.ctx.root = &p;
-    p.ctx.lp = &l;
+    p.chain.root = &p;
+    p.chain.lp = &l;
+    p.ctx.chain = &p.chain;
     if (token) {
         p.keep = token.state();
         p.ctx.cancel = p.keep.get();
+        p.ctx.pinned = true; // the source belongs to this loop's thread
     }
     l.post(detail::starter(d.h));
 }
@@ -10318,36 +10358,60 @@ void spawn(loop& l, task<T> t) {
     spawn(l, std::move(t), [](auto&&...) {});
 }
 
-// Runs the loop until `t` finishes; returns its value, or nothing when the loop ran
-// out of work first (the task can then never finish; its frame stays owned by the
-// loop and is destroyed with it). For task<void>: true when it finished.
+namespace detail {
+
+// Where run_until_complete's chain leaves its value. The completion may run on another
+// thread (the chain hop()ed away) and after run_until_complete returned (its loop ran out
+// of work meanwhile) and the loop was destroyed: it stops the loop only while
+// run_until_complete still waits, under the lock that run_until_complete takes to leave.
+template <class V>
+class sync_slot {
+  public:
+    explicit sync_slot(sluice::loop& l) noexcept : lp_(&l) {}
+    void set(V v) {
+        std::lock_guard<std::mutex> lock(m_);
+        value_.emplace(std::move(v));
+        if (lp_) lp_->stop();
+    }
+    bool ready() {
+        std::lock_guard<std::mutex> lock(m_);
+        return value_.has_value();
+    }
+    std::optional<V> leave() {
+        std::lock_guard<std::mutex> lock(m_);
+        lp_ = nullptr;
+        return std::move(value_);
+    }
+
+  private:
+    std::mutex m_;
+    sluice::loop* lp_;
+    std::optional<V> value_;
+};
+
+} // namespace detail
+
+// Runs the loop until `t` finishes; returns its value, or nothing when the loop ran out
+// of work first. The chain then stays suspended where it is: owned by this loop (and
+// destroyed with it), or by the loop it hop()ed to, where it may still finish (its value
+// is then dropped). For task<void>: true when it finished.
 template <class T>
 auto run_until_complete(loop& l, task<T> t, cancellation_token token = {}) {
-    if constexpr (std::is_void_v<T>) {
-        auto done = std::make_shared<bool>(false);
+    using V = std::conditional_t<std::is_void_v<T>, bool, T>;
+    auto slot = std::make_shared<detail::sync_slot<V>>(l);
+    if constexpr (std::is_void_v<T>)
         spawn(
-            l, std::move(t),
-            [done, lp = &l] {
-                *done = true;
-                lp->stop();
-            },
-            std::move(token));
-        while (!*done)
-            if (l.run() == 0 && !*done) break;
-        return *done;
-    } else {
-        auto out = std::make_shared<std::optional<T>>();
+            l, std::move(t), [slot] { slot->set(true); }, std::move(token));
+    else
         spawn(
-            l, std::move(t),
-            [out, lp = &l](T v) {
-                out->emplace(std::move(v));
-                lp->stop();
-            },
-            std::move(token));
-        while (!out->has_value())
-            if (l.run() == 0 && !out->has_value()) break;
-        return std::move(*out);
-    }
+            l, std::move(t), [slot](T v) { slot->set(std::move(v)); }, std::move(token));
+    while (!slot->ready())
+        if (l.run() == 0 && !slot->ready()) break;
+    std::optional<V> out = slot->leave();
+    if constexpr (std::is_void_v<T>)
+        return out.has_value();
+    else
+        return out;
 }
 
 template <class T>
@@ -13699,7 +13763,7 @@ class sleep_op final : public io_op<sleep_op> {
         : t_(t), l_(l), at_us_(at_us) {}
     std::error_code precheck(const coro_context& ctx) {
         if (!t_) {
-            if (!l_) l_ = ctx.lp;
+            if (!l_) l_ = ctx.lp();
             if (!l_) return make_error_code(error::not_open);
             own_ = timer(*l_);
             t_ = &own_;
@@ -13735,7 +13799,7 @@ class offload_op final : public io_op<offload_op<F>> {
     static constexpr bool cancellable = false;
     offload_op(sluice::loop* l, F f) : l_(l), f_(std::move(f)) {}
     std::error_code precheck(const coro_context& ctx) {
-        if (!l_) l_ = ctx.lp;
+        if (!l_) l_ = ctx.lp();
         if (!l_) return make_error_code(error::not_open);
         return {};
     }
@@ -13770,17 +13834,39 @@ class hop_op final : public io_op<hop_op> {
     explicit hop_op(sluice::loop& target) noexcept : target_(&target) {}
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        if constexpr (std::is_base_of_v<promise_base, P>) h.promise().ctx.lp = target_;
+        // A task whose awaiter has not suspended yet was started synchronously inside its
+        // parents' awaits, which are still on this thread's stack and touch their frames
+        // as they return (see task_final_awaiter's handoff).
+        if constexpr (std::is_base_of_v<promise_base, P>)
+            nested_ = h.promise().handoff.load(std::memory_order_relaxed) != 1;
         return start(h, context_of(h));
     }
-    std::error_code precheck(const coro_context&) const noexcept { return {}; }
-    void initiate(const coro_context&) { target_->post(resumer<hop_op>(this)); }
+    std::error_code precheck(const coro_context& ctx) const noexcept {
+        if (ctx.pinned) return std::make_error_code(std::errc::operation_not_permitted);
+        return {};
+    }
+    void initiate(const coro_context& ctx) {
+        sluice::loop* home = ctx.lp();
+        if (!home) return target_->post(resumer<hop_op>(this)); // outside a spawned chain
+        // The whole chain moves: every frame reads its loop from the shared state.
+        ctx.chain->lp = target_;
+        if (!nested_) return target_->post(resumer<hop_op>(this));
+        // Posted from the home loop once the parents' awaits have returned, so the target
+        // thread resumes the chain only after their last touch, and the parents then
+        // always continue there, never on the home thread.
+        home->defer([target = target_, r = resumer<hop_op>(this)]() mutable {
+            target->post(std::move(r));
+        });
+    }
     void on_complete() { finish(); }
-    void await_resume() const noexcept {}
+    // Empty once on the target's thread; std::errc::operation_not_permitted when the
+    // frame is pinned to its loop, and then it did not move.
+    std::error_code await_resume() const noexcept { return ec_; }
     sluice::loop* hint_loop() const noexcept { return nullptr; }
 
   private:
     sluice::loop* target_;
+    bool nested_ = true;
 };
 
 class recv_from_op final : public io_op<recv_from_op> {
@@ -13885,8 +13971,14 @@ detail::offload_op<std::decay_t<F>> offload(F&& f) {
     return detail::offload_op<std::decay_t<F>>(nullptr, std::forward<F>(f));
 }
 
-// Resumes the coroutine on `target`'s thread (posted there). Later awaits that take
-// their loop from the chain (sleep_for(d), with_timeout, offload(f)) use `target`.
+// Moves the whole chain to `target`'s thread: this frame resumes there, and so do the
+// frames awaiting it when it returns. Every frame's later awaits that take their loop
+// from the chain (current_loop(), sleep_for(d), with_timeout, offload(f)) use `target`,
+// and the chain's completion runs there unless it hops back.
+// Returns an empty error_code once on `target`, or std::errc::operation_not_permitted
+// without moving when the frame is pinned to its loop: inside a when_all/when_any child
+// (its siblings run on this loop), a with_timeout/with_cancellation scope (its timer or
+// token belongs to this loop), or a chain spawned with a cancellation token.
 // While the chain is away, its home loop may run out of work and return from run():
 // hold a loop::keep_alive() guard there if it should wait for the chain to come back.
 // Beware thread identity cached across the co_await: clang (14) may reuse a value of
@@ -13942,7 +14034,7 @@ struct current_loop_awaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        lp = context_of(h).lp;
+        lp = context_of(h).lp();
         return false;
     }
     sluice::loop* await_resume() const noexcept { return lp; }
@@ -13985,6 +14077,11 @@ inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
 // with_timeout maps operation_aborted to error::timed_out in the result (an
 // std::error_code or a result<T>) when its timer fired. The timer is a node in the
 // loop's timer heap inside the awaiter: no allocation.
+//
+// Each of these scopes is bound to the loop it started on (the timer is in that loop's
+// heap, a token's source belongs to that loop's thread, when_all/when_any children run
+// side by side there): the frames inside are pinned, and hop() there fails with
+// std::errc::operation_not_permitted instead of moving the chain.
 
 
 
@@ -14031,6 +14128,7 @@ class scoped_awaiter final : private timer_node, private cancel_slot {
     bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
         coro_context inner = ctx;
         inner.cancel = &sig_;
+        inner.pinned = true;
         if (ctx.cancel) {
             if (ctx.cancel->cancelled())
                 sig_.emit();
@@ -14044,7 +14142,7 @@ class scoped_awaiter final : private timer_node, private cancel_slot {
                 token_link_.attach(token_.signal());
         }
         if (timeout_us_ >= 0 && !sig_.cancelled()) {
-            lp_ = ctx.lp ? ctx.lp : as_awaiter(inner_).hint_loop();
+            lp_ = ctx.lp() ? ctx.lp() : as_awaiter(inner_).hint_loop();
             if (lp_) lp_->schedule(static_cast<timer_node*>(this), loop::clock_us() + timeout_us_);
         }
         return as_awaiter(inner_).start(cont, inner);
@@ -14112,7 +14210,9 @@ class when_all_awaiter {
     bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
         cont_ = cont;
         pending_ = sizeof...(Ts) + 1; // +1: no child can resume us while we start them
-        std::apply([&](auto&... t) { (start_child(t, ctx, &child_done, this), ...); }, tasks_);
+        coro_context inner = ctx;
+        inner.pinned = true; // the children run side by side on this loop
+        std::apply([&](auto&... t) { (start_child(t, inner, &child_done, this), ...); }, tasks_);
         return --pending_ != 0;
     }
     std::tuple<value_or_monostate<Ts>...> await_resume() {
@@ -14155,6 +14255,7 @@ class when_any_awaiter : private cancel_slot {
         }
         coro_context inner = ctx;
         inner.cancel = &losers_;
+        inner.pinned = true; // the children run side by side on this loop
         start_all(inner, std::index_sequence_for<Ts...>{});
         return --pending_ != 0;
     }

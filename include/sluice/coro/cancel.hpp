@@ -13,6 +13,11 @@
 // with_timeout maps operation_aborted to error::timed_out in the result (an
 // std::error_code or a result<T>) when its timer fired. The timer is a node in the
 // loop's timer heap inside the awaiter: no allocation.
+//
+// Each of these scopes is bound to the loop it started on (the timer is in that loop's
+// heap, a token's source belongs to that loop's thread, when_all/when_any children run
+// side by side there): the frames inside are pinned, and hop() there fails with
+// std::errc::operation_not_permitted instead of moving the chain.
 #pragma once
 
 #include <sluice/config.hpp>
@@ -63,6 +68,7 @@ class scoped_awaiter final : private timer_node, private cancel_slot {
     bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
         coro_context inner = ctx;
         inner.cancel = &sig_;
+        inner.pinned = true;
         if (ctx.cancel) {
             if (ctx.cancel->cancelled())
                 sig_.emit();
@@ -76,7 +82,7 @@ class scoped_awaiter final : private timer_node, private cancel_slot {
                 token_link_.attach(token_.signal());
         }
         if (timeout_us_ >= 0 && !sig_.cancelled()) {
-            lp_ = ctx.lp ? ctx.lp : as_awaiter(inner_).hint_loop();
+            lp_ = ctx.lp() ? ctx.lp() : as_awaiter(inner_).hint_loop();
             if (lp_) lp_->schedule(static_cast<timer_node*>(this), loop::clock_us() + timeout_us_);
         }
         return as_awaiter(inner_).start(cont, inner);
@@ -144,7 +150,9 @@ class when_all_awaiter {
     bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
         cont_ = cont;
         pending_ = sizeof...(Ts) + 1; // +1: no child can resume us while we start them
-        std::apply([&](auto&... t) { (start_child(t, ctx, &child_done, this), ...); }, tasks_);
+        coro_context inner = ctx;
+        inner.pinned = true; // the children run side by side on this loop
+        std::apply([&](auto&... t) { (start_child(t, inner, &child_done, this), ...); }, tasks_);
         return --pending_ != 0;
     }
     std::tuple<value_or_monostate<Ts>...> await_resume() {
@@ -187,6 +195,7 @@ class when_any_awaiter : private cancel_slot {
         }
         coro_context inner = ctx;
         inner.cancel = &losers_;
+        inner.pinned = true; // the children run side by side on this loop
         start_all(inner, std::index_sequence_for<Ts...>{});
         return --pending_ != 0;
     }

@@ -144,7 +144,7 @@ class sleep_op final : public io_op<sleep_op> {
         : t_(t), l_(l), at_us_(at_us) {}
     std::error_code precheck(const coro_context& ctx) {
         if (!t_) {
-            if (!l_) l_ = ctx.lp;
+            if (!l_) l_ = ctx.lp();
             if (!l_) return make_error_code(error::not_open);
             own_ = timer(*l_);
             t_ = &own_;
@@ -180,7 +180,7 @@ class offload_op final : public io_op<offload_op<F>> {
     static constexpr bool cancellable = false;
     offload_op(sluice::loop* l, F f) : l_(l), f_(std::move(f)) {}
     std::error_code precheck(const coro_context& ctx) {
-        if (!l_) l_ = ctx.lp;
+        if (!l_) l_ = ctx.lp();
         if (!l_) return make_error_code(error::not_open);
         return {};
     }
@@ -215,17 +215,39 @@ class hop_op final : public io_op<hop_op> {
     explicit hop_op(sluice::loop& target) noexcept : target_(&target) {}
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        if constexpr (std::is_base_of_v<promise_base, P>) h.promise().ctx.lp = target_;
+        // A task whose awaiter has not suspended yet was started synchronously inside its
+        // parents' awaits, which are still on this thread's stack and touch their frames
+        // as they return (see task_final_awaiter's handoff).
+        if constexpr (std::is_base_of_v<promise_base, P>)
+            nested_ = h.promise().handoff.load(std::memory_order_relaxed) != 1;
         return start(h, context_of(h));
     }
-    std::error_code precheck(const coro_context&) const noexcept { return {}; }
-    void initiate(const coro_context&) { target_->post(resumer<hop_op>(this)); }
+    std::error_code precheck(const coro_context& ctx) const noexcept {
+        if (ctx.pinned) return std::make_error_code(std::errc::operation_not_permitted);
+        return {};
+    }
+    void initiate(const coro_context& ctx) {
+        sluice::loop* home = ctx.lp();
+        if (!home) return target_->post(resumer<hop_op>(this)); // outside a spawned chain
+        // The whole chain moves: every frame reads its loop from the shared state.
+        ctx.chain->lp = target_;
+        if (!nested_) return target_->post(resumer<hop_op>(this));
+        // Posted from the home loop once the parents' awaits have returned, so the target
+        // thread resumes the chain only after their last touch, and the parents then
+        // always continue there, never on the home thread.
+        home->defer([target = target_, r = resumer<hop_op>(this)]() mutable {
+            target->post(std::move(r));
+        });
+    }
     void on_complete() { finish(); }
-    void await_resume() const noexcept {}
+    // Empty once on the target's thread; std::errc::operation_not_permitted when the
+    // frame is pinned to its loop, and then it did not move.
+    std::error_code await_resume() const noexcept { return ec_; }
     sluice::loop* hint_loop() const noexcept { return nullptr; }
 
   private:
     sluice::loop* target_;
+    bool nested_ = true;
 };
 
 class recv_from_op final : public io_op<recv_from_op> {
@@ -330,8 +352,14 @@ detail::offload_op<std::decay_t<F>> offload(F&& f) {
     return detail::offload_op<std::decay_t<F>>(nullptr, std::forward<F>(f));
 }
 
-// Resumes the coroutine on `target`'s thread (posted there). Later awaits that take
-// their loop from the chain (sleep_for(d), with_timeout, offload(f)) use `target`.
+// Moves the whole chain to `target`'s thread: this frame resumes there, and so do the
+// frames awaiting it when it returns. Every frame's later awaits that take their loop
+// from the chain (current_loop(), sleep_for(d), with_timeout, offload(f)) use `target`,
+// and the chain's completion runs there unless it hops back.
+// Returns an empty error_code once on `target`, or std::errc::operation_not_permitted
+// without moving when the frame is pinned to its loop: inside a when_all/when_any child
+// (its siblings run on this loop), a with_timeout/with_cancellation scope (its timer or
+// token belongs to this loop), or a chain spawned with a cancellation token.
 // While the chain is away, its home loop may run out of work and return from run():
 // hold a loop::keep_alive() guard there if it should wait for the chain to come back.
 // Beware thread identity cached across the co_await: clang (14) may reuse a value of
@@ -387,7 +415,7 @@ struct current_loop_awaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        lp = context_of(h).lp;
+        lp = context_of(h).lp();
         return false;
     }
     sluice::loop* await_resume() const noexcept { return lp; }
