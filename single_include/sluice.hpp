@@ -13502,7 +13502,7 @@ inline connection connect(loop& l, std::string_view url, handlers h, client_opti
 namespace sluice::ws {
 namespace detail {
 
-class read_op final : public sluice::detail::io_op<read_op>, public message_reader {
+class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, public message_reader {
   public:
     explicit read_op(connection c) noexcept : c_(std::move(c)) {}
     read_op(const read_op& o) noexcept : io_op<read_op>(o), message_reader(), c_(o.c_) {}
@@ -13551,7 +13551,7 @@ struct connect_slot {
 
 // Holds only pointers to the arguments, which live in async_connect's frame: GCC 12 may
 // copy an awaiter's bytes within a coroutine frame, which a std::string does not survive.
-class connect_op final : public sluice::detail::io_op<connect_op> {
+class [[nodiscard]] connect_op final : public sluice::detail::io_op<connect_op> {
   public:
     static constexpr bool cancellable = false; // bounded by handshake_timeout instead
 
@@ -13595,18 +13595,20 @@ class connect_op final : public sluice::detail::io_op<connect_op> {
 } // namespace detail
 
 // The next message (pull mode: the server or client has no on_message handler).
-inline detail::read_op read(const connection& c) noexcept { return detail::read_op(c); }
+[[nodiscard]] inline detail::read_op read(const connection& c) noexcept {
+    return detail::read_op(c);
+}
 
 // Dials url; the connection is in pull mode (read it with ws::read).
 // A template only to be compiled where used (see sluice::resolve in coro/io.hpp).
 template <class Unused = void>
-task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
+[[nodiscard]] task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
     co_return co_await detail::connect_op(l, url, opt);
 }
 // Not a default argument: GCC 12 copies a class-type default argument created inside a
 // coroutine's co_await expression bytewise, which breaks its strings.
 template <class Unused = void>
-task<result<connection>> async_connect(loop& l, std::string url) {
+[[nodiscard]] task<result<connection>> async_connect(loop& l, std::string url) {
     return async_connect<Unused>(l, std::move(url), client_options{});
 }
 
@@ -13636,6 +13638,9 @@ task<result<connection>> async_connect(loop& l, std::string url) {
 // that starts after its signal fired completes at once with operation_aborted.
 // offload() and hop() cannot be interrupted: they finish, and the next await sees the
 // cancellation. send_to() is not cancellable once started.
+//
+// Every awaitable and every function returning one is [[nodiscard]]: an awaitable that
+// is not co_awaited does nothing, and a forgotten co_await must not compile silently.
 
 
 #if SLUICE_HAS_COROUTINES
@@ -13655,7 +13660,7 @@ std::error_code check_handle(const H& h) noexcept {
     return {};
 }
 
-class read_some_op final : public io_op<read_some_op> {
+class [[nodiscard]] read_some_op final : public io_op<read_some_op> {
   public:
     read_some_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -13674,7 +13679,7 @@ class read_some_op final : public io_op<read_some_op> {
     mutable_buffer b_;
 };
 
-class read_exact_op final : public io_op<read_exact_op> {
+class [[nodiscard]] read_exact_op final : public io_op<read_exact_op> {
   public:
     read_exact_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -13699,7 +13704,7 @@ class read_exact_op final : public io_op<read_exact_op> {
     mutable_buffer b_;
 };
 
-class write_op final : public io_op<write_op> {
+class [[nodiscard]] write_op final : public io_op<write_op> {
   public:
     write_op(stream& s, const_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -13718,7 +13723,7 @@ class write_op final : public io_op<write_op> {
     const_buffer b_;
 };
 
-class connect_op final : public io_op<connect_op> {
+class [[nodiscard]] connect_op final : public io_op<connect_op> {
   public:
     connect_op(tcp_stream& s, std::vector<endpoint> eps) : s_(&s), eps_(std::move(eps)) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -13737,7 +13742,7 @@ class connect_op final : public io_op<connect_op> {
 };
 
 template <class S>
-class accept_op final : public io_op<accept_op<S>> {
+class [[nodiscard]] accept_op final : public io_op<accept_op<S>> {
   public:
     explicit accept_op(basic_listener<S>& l) noexcept : l_(&l) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*l_); }
@@ -13756,7 +13761,7 @@ class accept_op final : public io_op<accept_op<S>> {
     S out_;
 };
 
-class sleep_op final : public io_op<sleep_op> {
+class [[nodiscard]] sleep_op final : public io_op<sleep_op> {
   public:
     // Exactly one of `t` and `l` is set; with `l` the awaiter makes its own timer.
     sleep_op(timer* t, sluice::loop* l, std::int64_t at_us) noexcept
@@ -13790,7 +13795,7 @@ class sleep_op final : public io_op<sleep_op> {
 };
 
 template <class F>
-class offload_op final : public io_op<offload_op<F>> {
+class [[nodiscard]] offload_op final : public io_op<offload_op<F>> {
     using R = std::invoke_result_t<F&>;
     struct empty {};
     using slot = std::conditional_t<std::is_void_v<R>, empty, std::optional<R>>;
@@ -13828,7 +13833,7 @@ class offload_op final : public io_op<offload_op<F>> {
     slot value_;
 };
 
-class hop_op final : public io_op<hop_op> {
+class [[nodiscard]] hop_op final : public io_op<hop_op> {
   public:
     static constexpr bool cancellable = false;
     explicit hop_op(sluice::loop& target) noexcept : target_(&target) {}
@@ -13861,7 +13866,7 @@ class hop_op final : public io_op<hop_op> {
     void on_complete() { finish(); }
     // Empty once on the target's thread; std::errc::operation_not_permitted when the
     // frame is pinned to its loop, and then it did not move.
-    std::error_code await_resume() const noexcept { return ec_; }
+    [[nodiscard]] std::error_code await_resume() const noexcept { return ec_; }
     sluice::loop* hint_loop() const noexcept { return nullptr; }
 
   private:
@@ -13869,7 +13874,7 @@ class hop_op final : public io_op<hop_op> {
     bool nested_ = true;
 };
 
-class recv_from_op final : public io_op<recv_from_op> {
+class [[nodiscard]] recv_from_op final : public io_op<recv_from_op> {
   public:
     recv_from_op(udp_socket& u, mutable_buffer b) noexcept : u_(&u), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
@@ -13895,7 +13900,7 @@ class recv_from_op final : public io_op<recv_from_op> {
     endpoint from_;
 };
 
-class send_to_op final : public io_op<send_to_op> {
+class [[nodiscard]] send_to_op final : public io_op<send_to_op> {
   public:
     static constexpr bool cancellable = false;
     send_to_op(udp_socket& u, const endpoint& to, const_buffer b) noexcept
@@ -13921,40 +13926,42 @@ class send_to_op final : public io_op<send_to_op> {
 // ---- streams ----
 
 // At most buf.size bytes: {ec, n}; end of stream is error::eof.
-inline detail::read_some_op read_some(stream& s, mutable_buffer buf) noexcept {
+[[nodiscard]] inline detail::read_some_op read_some(stream& s, mutable_buffer buf) noexcept {
     return detail::read_some_op(s, buf);
 }
-inline detail::read_some_op read_some(stream& s, void* data, std::size_t size) noexcept {
+[[nodiscard]] inline detail::read_some_op read_some(stream& s, void* data,
+                                                    std::size_t size) noexcept {
     return detail::read_some_op(s, mutable_buffer(data, size));
 }
 // Exactly buf.size bytes (several reads): {ec, bytes read}.
-inline detail::read_exact_op read_exact(stream& s, mutable_buffer buf) noexcept {
+[[nodiscard]] inline detail::read_exact_op read_exact(stream& s, mutable_buffer buf) noexcept {
     return detail::read_exact_op(s, buf);
 }
-inline detail::read_exact_op read_exact(stream& s, void* data, std::size_t size) noexcept {
+[[nodiscard]] inline detail::read_exact_op read_exact(stream& s, void* data,
+                                                      std::size_t size) noexcept {
     return detail::read_exact_op(s, mutable_buffer(data, size));
 }
 // All the bytes (in order with every other write on the stream): {ec, size} once the
 // kernel has them. The buffer must stay valid until then.
-inline detail::write_op write(stream& s, const_buffer data) noexcept {
+[[nodiscard]] inline detail::write_op write(stream& s, const_buffer data) noexcept {
     return detail::write_op(s, data);
 }
-inline detail::write_op write(stream& s, std::string_view data) noexcept {
+[[nodiscard]] inline detail::write_op write(stream& s, std::string_view data) noexcept {
     return detail::write_op(s, const_buffer(data));
 }
 
 // ---- connecting and accepting ----
 
-inline detail::connect_op connect(tcp_stream& s, const endpoint& ep) {
+[[nodiscard]] inline detail::connect_op connect(tcp_stream& s, const endpoint& ep) {
     return detail::connect_op(s, std::vector<endpoint>{ep});
 }
 // The first address that accepts, tried in order.
-inline detail::connect_op connect(tcp_stream& s, std::vector<endpoint> candidates) {
+[[nodiscard]] inline detail::connect_op connect(tcp_stream& s, std::vector<endpoint> candidates) {
     return detail::connect_op(s, std::move(candidates));
 }
 
 template <class S>
-detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
+[[nodiscard]] detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
     return detail::accept_op<S>(l);
 }
 
@@ -13962,12 +13969,12 @@ detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
 
 // Runs f() on the thread pool and resumes on `l` with its value.
 template <class F>
-detail::offload_op<std::decay_t<F>> offload(loop& l, F&& f) {
+[[nodiscard]] detail::offload_op<std::decay_t<F>> offload(loop& l, F&& f) {
     return detail::offload_op<std::decay_t<F>>(&l, std::forward<F>(f));
 }
 // The same on the loop the awaiting task was spawned on.
 template <class F>
-detail::offload_op<std::decay_t<F>> offload(F&& f) {
+[[nodiscard]] detail::offload_op<std::decay_t<F>> offload(F&& f) {
     return detail::offload_op<std::decay_t<F>>(nullptr, std::forward<F>(f));
 }
 
@@ -13984,7 +13991,7 @@ detail::offload_op<std::decay_t<F>> offload(F&& f) {
 // Beware thread identity cached across the co_await: clang (14) may reuse a value of
 // pthread_self()/std::this_thread::get_id() or a thread_local's address computed
 // before the hop.
-inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
+[[nodiscard]] inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
 
 // The coroutines below are templates only so that they are compiled where they are
 // used: GCC 12 emits the body of every inline, non-template coroutine (with local
@@ -13992,8 +13999,8 @@ inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target)
 
 // Resolves host:port on the thread pool.
 template <class Unused = void>
-task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
-                                            int socktype = SOCK_STREAM) {
+[[nodiscard]] task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
+                                                          int socktype = SOCK_STREAM) {
     result<std::vector<endpoint>> r;
     r.value = co_await offload([&] { return resolve_now(host, port, socktype, r.ec); });
     co_return r;
@@ -14001,7 +14008,7 @@ task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port
 
 // Resolves, then connects to the first address that accepts.
 template <class Unused = void>
-task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
+[[nodiscard]] task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
     auto r = co_await resolve(std::move(host), port);
     if (r.ec) co_return r.ec;
     co_return co_await connect(s, std::move(r.value));
@@ -14010,26 +14017,26 @@ task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t por
 // ---- timers ----
 
 template <class Rep, class Period>
-detail::sleep_op sleep_for(timer& t, std::chrono::duration<Rep, Period> d) noexcept {
+[[nodiscard]] detail::sleep_op sleep_for(timer& t, std::chrono::duration<Rep, Period> d) noexcept {
     return detail::sleep_op(&t, nullptr, loop::clock_us() + detail::duration_us(d));
 }
 template <class Rep, class Period>
-detail::sleep_op sleep_for(loop& l, std::chrono::duration<Rep, Period> d) noexcept {
+[[nodiscard]] detail::sleep_op sleep_for(loop& l, std::chrono::duration<Rep, Period> d) noexcept {
     return detail::sleep_op(nullptr, &l, loop::clock_us() + detail::duration_us(d));
 }
 template <class Rep, class Period>
-detail::sleep_op sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
+[[nodiscard]] detail::sleep_op sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
     return detail::sleep_op(nullptr, nullptr, loop::clock_us() + detail::duration_us(d));
 }
-inline detail::sleep_op sleep_until(timer& t, loop::clock::time_point when) noexcept {
+[[nodiscard]] inline detail::sleep_op sleep_until(timer& t, loop::clock::time_point when) noexcept {
     return detail::sleep_op(&t, nullptr, detail::duration_us(when.time_since_epoch()));
 }
-inline detail::sleep_op sleep_until(loop& l, loop::clock::time_point when) noexcept {
+[[nodiscard]] inline detail::sleep_op sleep_until(loop& l, loop::clock::time_point when) noexcept {
     return detail::sleep_op(nullptr, &l, detail::duration_us(when.time_since_epoch()));
 }
 
 namespace detail {
-struct current_loop_awaiter {
+struct [[nodiscard]] current_loop_awaiter {
     sluice::loop* lp = nullptr;
     bool await_ready() const noexcept { return false; }
     template <class P>
@@ -14042,18 +14049,19 @@ struct current_loop_awaiter {
 } // namespace detail
 
 // The loop the awaiting chain runs on (nullptr outside a spawned chain); never suspends.
-inline detail::current_loop_awaiter current_loop() noexcept { return {}; }
+[[nodiscard]] inline detail::current_loop_awaiter current_loop() noexcept { return {}; }
 
 // ---- UDP ----
 
-inline detail::recv_from_op recv_from(udp_socket& u, mutable_buffer buf) noexcept {
+[[nodiscard]] inline detail::recv_from_op recv_from(udp_socket& u, mutable_buffer buf) noexcept {
     return detail::recv_from_op(u, buf);
 }
-inline detail::send_to_op send_to(udp_socket& u, const endpoint& to, const_buffer data) noexcept {
+[[nodiscard]] inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
+                                                const_buffer data) noexcept {
     return detail::send_to_op(u, to, data);
 }
-inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
-                                  std::string_view data) noexcept {
+[[nodiscard]] inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
+                                                std::string_view data) noexcept {
     return detail::send_to_op(u, to, const_buffer(data));
 }
 
@@ -14108,7 +14116,7 @@ void mark_timed_out(R& r) noexcept {
 // Awaits `A` inside a nested cancellation scope that the outer scope, an optional
 // token and an optional deadline can each cancel.
 template <class A>
-class scoped_awaiter final : private timer_node, private cancel_slot {
+class [[nodiscard]] scoped_awaiter final : private timer_node, private cancel_slot {
   public:
     scoped_awaiter(A&& inner, std::int64_t timeout_us, cancellation_token token)
         : inner_(std::move(inner)), timeout_us_(timeout_us), token_(std::move(token)),
@@ -14199,7 +14207,7 @@ void start_child(task<T>& t, const coro_context& ctx,
 }
 
 template <class... Ts>
-class when_all_awaiter {
+class [[nodiscard]] when_all_awaiter {
   public:
     explicit when_all_awaiter(task<Ts>... t) : tasks_(std::move(t)...) {}
     bool await_ready() const noexcept { return sizeof...(Ts) == 0; }
@@ -14233,7 +14241,7 @@ class when_all_awaiter {
 };
 
 template <class... Ts>
-class when_any_awaiter : private cancel_slot {
+class [[nodiscard]] when_any_awaiter : private cancel_slot {
     static constexpr std::size_t none = static_cast<std::size_t>(-1);
 
   public:
@@ -14309,15 +14317,16 @@ class when_any_awaiter : private cancel_slot {
 
 // Cancels the await after `timeout`: operation_aborted then reads error::timed_out.
 template <class A, class Rep, class Period>
-detail::scoped_awaiter<std::decay_t<A>> with_timeout(A&& awaitable,
-                                                     std::chrono::duration<Rep, Period> timeout) {
+[[nodiscard]] detail::scoped_awaiter<std::decay_t<A>>
+with_timeout(A&& awaitable, std::chrono::duration<Rep, Period> timeout) {
     return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable),
                                                    detail::duration_us(timeout), {});
 }
 
 // Cancels the await when `token` is cancelled (besides the chain's own signal).
 template <class A>
-detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable, cancellation_token token) {
+[[nodiscard]] detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable,
+                                                                        cancellation_token token) {
     return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable), -1,
                                                    std::move(token));
 }
@@ -14325,7 +14334,7 @@ detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable, cancell
 // Runs the tasks concurrently on the awaiting chain's loop; resumes when all are done
 // with a tuple of their values (std::monostate for task<void>).
 template <class... Ts>
-detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
+[[nodiscard]] detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
     return detail::when_all_awaiter<Ts...>(std::move(tasks)...);
 }
 
@@ -14333,7 +14342,7 @@ detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
 // (their pending awaits complete with operation_aborted) and awaited, then this
 // resumes with the first one's value at its index in the variant.
 template <class... Ts>
-detail::when_any_awaiter<Ts...> when_any(task<Ts>... tasks) {
+[[nodiscard]] detail::when_any_awaiter<Ts...> when_any(task<Ts>... tasks) {
     static_assert(sizeof...(Ts) > 0, "when_any needs at least one task");
     return detail::when_any_awaiter<Ts...>(std::move(tasks)...);
 }
