@@ -10211,9 +10211,11 @@ inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
 // run_until_complete() / sync_wait() (blocking, for main() and tests).
 //
 // A spawned task starts from the loop (posted, so spawn() may be called from any
-// thread) and its completion runs on the loop thread with the task's value. The
-// spawned frame is the root of the chain: destroying the loop with the task still
-// suspended destroys the whole chain without running the completion; loop::shutdown()
+// thread) and its completion runs with the task's value on the thread of the loop the
+// chain runs on when it ends: the spawning loop, unless the chain hop()ed away and did
+// not come back. The spawned frame is the root of the chain and holds what its frames
+// share (detail::chain_state): destroying the loop with the task still suspended (or not
+// yet started) destroys the whole chain without running the completion; loop::shutdown()
 // instead resumes it with operation_aborted and lets it finish.
 
 
@@ -10227,14 +10229,19 @@ inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
 // no intermediate stack frame, so a long chain of awaits that complete synchronously
 // does not grow the stack.
 //
-// Every task in a chain carries the chain's context, inherited from its awaiter: the
-// root (the spawned frame that owns the chain), the cancellation signal that pending
-// operations listen to, and the loop the chain was spawned on.
+// A chain is the spawned frame (its root) and every task awaited below it. What the
+// chain shares lives once, in the root frame, and every frame points at it: the root and
+// the loop the chain runs on, so hop() moves the whole chain at once and any frame then
+// sees the new loop. What is per frame is copied from the awaiter: the cancellation
+// scope its awaits listen to (with_timeout, with_cancellation and when_any open nested
+// ones) and whether the frame is pinned to its loop (see hop() in io.hpp).
 //
-// Ownership, the rule that keeps shutdown leak-free: a suspended chain is owned by the
-// completion handler of the operation it waits for, which the loop or a handle holds.
-// If that handler is destroyed without being run (~loop() does that), it destroys the
-// chain's root frame, and with it every frame of the chain (and their handles).
+// Ownership, the rule that keeps shutdown leak-free (docs/guide/lifetimes.md, rules 3, 4
+// and 8): a suspended chain is owned by the completion handler of the operation it waits
+// for, which the loop or a handle holds. That handler resumes the chain exactly once. If
+// it is destroyed without being run (only ~loop() does that), it destroys the chain's root
+// frame, and with it every frame of the chain (and their handles). A coroutine awaiting
+// outside any spawned chain has no root the library knows of: its own owner destroys it.
 //
 // Exceptions: sluice never throws, and awaits report errors as codes. Under
 // -fno-exceptions a body cannot throw. With exceptions, an exception escaping a task
@@ -10470,10 +10477,24 @@ std::int64_t duration_us(D d) noexcept {
     return us < 0 ? 0 : us;
 }
 
-struct coro_context {
+// The part of a chain's context that every frame shares, owned by the root frame.
+struct chain_state {
     frame_root* root = nullptr;
-    cancel_signal* cancel = nullptr;
+    // The loop whose thread runs the chain; hop() changes it for every frame at once.
     sluice::loop* lp = nullptr;
+};
+
+// A frame's context: the shared part of its chain, and its own cancellation scope.
+struct coro_context {
+    chain_state* chain = nullptr;    // null outside a spawned chain
+    cancel_signal* cancel = nullptr; // the innermost scope this frame's awaits listen to
+    // Inside a scope bound to the loop it started on (a when_all/when_any child, whose
+    // siblings run on that loop; with_timeout, whose timer is in that loop; a cancellation
+    // source, which belongs to one thread): the chain cannot move, hop() refuses.
+    bool pinned = false;
+
+    sluice::loop* lp() const noexcept { return chain ? chain->lp : nullptr; }
+    frame_root* root() const noexcept { return chain ? chain->root : nullptr; }
 };
 
 struct promise_base {
@@ -10618,6 +10639,14 @@ inline task<void> task_promise<void>::get_return_object() noexcept {
 // the handler fits the inline buffer and never allocates). The awaiter and its
 // resumer point at each other: if the frame goes first (a chain destroyed elsewhere)
 // the resumer is disarmed; if the resumer is destroyed unrun, it destroys the chain.
+//
+// Exactly once: a resumer runs at most once (it forgets the awaiter as it runs), and an
+// awaiter has one live resumer per step it started. The awaiter listens to its scope's
+// signal only while a step is pending (finish() detaches before resuming), so a cancel
+// that arrives after the completion was queued finds the handle with nothing to cancel
+// and changes nothing: the queued result is delivered. An operation of several steps
+// (read_exact) that starts its next step after its scope was cancelled must check
+// cancel_requested() and finish with operation_aborted instead.
 class op_base : public cancel_slot {
   public:
     op_base() noexcept = default;
@@ -10633,6 +10662,8 @@ class op_base : public cancel_slot {
     op_base** link_ = nullptr;
     std::coroutine_handle<> cont_;
     frame_root* root_ = nullptr;
+    // The signal bound to (it lives in an enclosing frame or the root, so it outlives this).
+    cancel_signal* scope_ = nullptr;
     std::error_code ec_;
     std::size_t n_ = 0;
 
@@ -10640,9 +10671,10 @@ class op_base : public cancel_slot {
     // False when the context is already cancelled: the op must not start.
     bool bind(std::coroutine_handle<> cont, const coro_context& ctx, bool cancellable = true) {
         cont_ = cont;
-        root_ = ctx.root;
+        root_ = ctx.root();
         if (ctx.cancel && cancellable) {
             if (ctx.cancel->cancelled()) return false;
+            scope_ = ctx.cancel;
             attach(ctx.cancel);
         }
         return true;
@@ -10651,14 +10683,18 @@ class op_base : public cancel_slot {
         detach();
         std::exchange(cont_, {}).resume();
     }
+    // True once the scope this awaiter listened to was cancelled.
+    bool cancel_requested() const noexcept { return scope_ && scope_->cancelled(); }
 
   public:
+    // The resumer was destroyed unrun (~loop): the chain goes with it. Without a root (an
+    // await outside any spawned chain) the awaiting coroutine belongs to someone the
+    // library does not know, who destroys it; destroying the innermost frame here would
+    // have it destroyed twice, so it is left suspended.
     void abandon() noexcept {
         detach();
-        if (root_)
-            root_->destroy_chain();
-        else if (cont_)
-            std::exchange(cont_, {}).destroy();
+        cont_ = {};
+        if (root_) root_->destroy_chain();
     }
 };
 
@@ -10733,6 +10769,7 @@ class io_op : public op_base {
 // ---- end sluice/coro/task.hpp ----
 
 #include <memory>
+#include <mutex>
 #include <optional>
 
 namespace sluice {
@@ -10746,6 +10783,7 @@ struct detached {
 };
 
 struct detached_promise final : promise_base, frame_root {
+    chain_state chain;                   // every frame of the chain points here
     std::shared_ptr<cancel_signal> keep; // the token that cancels the whole chain
     detached get_return_object() noexcept {
         return {std::coroutine_handle<detached_promise>::from_promise(*this)};
@@ -10793,11 +10831,13 @@ void spawn(loop& l, task<T> t, F&& completion, cancellation_token token = {}) {
     detail::detached d =
         detail::run_detached<T, std::decay_t<F>>(std::move(t), std::forward<F>(completion));
     detail::detached_promise& p = d.h.promise();
-    p.ctx.root = &p;
-    p.ctx.lp = &l;
+    p.chain.root = &p;
+    p.chain.lp = &l;
+    p.ctx.chain = &p.chain;
     if (token) {
         p.keep = token.state();
         p.ctx.cancel = p.keep.get();
+        p.ctx.pinned = true; // the source belongs to this loop's thread
     }
     l.post(detail::starter(d.h));
 }
@@ -10807,36 +10847,60 @@ void spawn(loop& l, task<T> t) {
     spawn(l, std::move(t), [](auto&&...) {});
 }
 
-// Runs the loop until `t` finishes; returns its value, or nothing when the loop ran
-// out of work first (the task can then never finish; its frame stays owned by the
-// loop and is destroyed with it). For task<void>: true when it finished.
+namespace detail {
+
+// Where run_until_complete's chain leaves its value. The completion may run on another
+// thread (the chain hop()ed away) and after run_until_complete returned (its loop ran out
+// of work meanwhile) and the loop was destroyed: it stops the loop only while
+// run_until_complete still waits, under the lock that run_until_complete takes to leave.
+template <class V>
+class sync_slot {
+  public:
+    explicit sync_slot(sluice::loop& l) noexcept : lp_(&l) {}
+    void set(V v) {
+        std::lock_guard<std::mutex> lock(m_);
+        value_.emplace(std::move(v));
+        if (lp_) lp_->stop();
+    }
+    bool ready() {
+        std::lock_guard<std::mutex> lock(m_);
+        return value_.has_value();
+    }
+    std::optional<V> leave() {
+        std::lock_guard<std::mutex> lock(m_);
+        lp_ = nullptr;
+        return std::move(value_);
+    }
+
+  private:
+    std::mutex m_;
+    sluice::loop* lp_;
+    std::optional<V> value_;
+};
+
+} // namespace detail
+
+// Runs the loop until `t` finishes; returns its value, or nothing when the loop ran out
+// of work first. The chain then stays suspended where it is: owned by this loop (and
+// destroyed with it), or by the loop it hop()ed to, where it may still finish (its value
+// is then dropped). For task<void>: true when it finished.
 template <class T>
 auto run_until_complete(loop& l, task<T> t, cancellation_token token = {}) {
-    if constexpr (std::is_void_v<T>) {
-        auto done = std::make_shared<bool>(false);
+    using V = std::conditional_t<std::is_void_v<T>, bool, T>;
+    auto slot = std::make_shared<detail::sync_slot<V>>(l);
+    if constexpr (std::is_void_v<T>)
         spawn(
-            l, std::move(t),
-            [done, lp = &l] {
-                *done = true;
-                lp->stop();
-            },
-            std::move(token));
-        while (!*done)
-            if (l.run() == 0 && !*done) break;
-        return *done;
-    } else {
-        auto out = std::make_shared<std::optional<T>>();
+            l, std::move(t), [slot] { slot->set(true); }, std::move(token));
+    else
         spawn(
-            l, std::move(t),
-            [out, lp = &l](T v) {
-                out->emplace(std::move(v));
-                lp->stop();
-            },
-            std::move(token));
-        while (!out->has_value())
-            if (l.run() == 0 && !out->has_value()) break;
-        return std::move(*out);
-    }
+            l, std::move(t), [slot](T v) { slot->set(std::move(v)); }, std::move(token));
+    while (!slot->ready())
+        if (l.run() == 0 && !slot->ready()) break;
+    std::optional<V> out = slot->leave();
+    if constexpr (std::is_void_v<T>)
+        return out.has_value();
+    else
+        return out;
 }
 
 template <class T>
@@ -13927,7 +13991,7 @@ inline connection connect(loop& l, std::string_view url, handlers h, client_opti
 namespace sluice::ws {
 namespace detail {
 
-class read_op final : public sluice::detail::io_op<read_op>, public message_reader {
+class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, public message_reader {
   public:
     explicit read_op(connection c) noexcept : c_(std::move(c)) {}
     read_op(const read_op& o) noexcept : io_op<read_op>(o), message_reader(), c_(o.c_) {}
@@ -13976,7 +14040,7 @@ struct connect_slot {
 
 // Holds only pointers to the arguments, which live in async_connect's frame: GCC 12 may
 // copy an awaiter's bytes within a coroutine frame, which a std::string does not survive.
-class connect_op final : public sluice::detail::io_op<connect_op> {
+class [[nodiscard]] connect_op final : public sluice::detail::io_op<connect_op> {
   public:
     static constexpr bool cancellable = false; // bounded by handshake_timeout instead
 
@@ -14020,18 +14084,20 @@ class connect_op final : public sluice::detail::io_op<connect_op> {
 } // namespace detail
 
 // The next message (pull mode: the server or client has no on_message handler).
-inline detail::read_op read(const connection& c) noexcept { return detail::read_op(c); }
+[[nodiscard]] inline detail::read_op read(const connection& c) noexcept {
+    return detail::read_op(c);
+}
 
 // Dials url; the connection is in pull mode (read it with ws::read).
 // A template only to be compiled where used (see sluice::resolve in coro/io.hpp).
 template <class Unused = void>
-task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
+[[nodiscard]] task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
     co_return co_await detail::connect_op(l, url, opt);
 }
 // Not a default argument: GCC 12 copies a class-type default argument created inside a
 // coroutine's co_await expression bytewise, which breaks its strings.
 template <class Unused = void>
-task<result<connection>> async_connect(loop& l, std::string url) {
+[[nodiscard]] task<result<connection>> async_connect(loop& l, std::string url) {
     return async_connect<Unused>(l, std::move(url), client_options{});
 }
 
@@ -14061,6 +14127,9 @@ task<result<connection>> async_connect(loop& l, std::string url) {
 // that starts after its signal fired completes at once with operation_aborted.
 // offload() and hop() cannot be interrupted: they finish, and the next await sees the
 // cancellation. send_to() is not cancellable once started.
+//
+// Every awaitable and every function returning one is [[nodiscard]]: an awaitable that
+// is not co_awaited does nothing, and a forgotten co_await must not compile silently.
 
 
 #if SLUICE_HAS_COROUTINES
@@ -14080,7 +14149,7 @@ std::error_code check_handle(const H& h) noexcept {
     return {};
 }
 
-class read_some_op final : public io_op<read_some_op> {
+class [[nodiscard]] read_some_op final : public io_op<read_some_op> {
   public:
     read_some_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -14099,7 +14168,7 @@ class read_some_op final : public io_op<read_some_op> {
     mutable_buffer b_;
 };
 
-class read_exact_op final : public io_op<read_exact_op> {
+class [[nodiscard]] read_exact_op final : public io_op<read_exact_op> {
   public:
     read_exact_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -14124,7 +14193,7 @@ class read_exact_op final : public io_op<read_exact_op> {
     mutable_buffer b_;
 };
 
-class write_op final : public io_op<write_op> {
+class [[nodiscard]] write_op final : public io_op<write_op> {
   public:
     write_op(stream& s, const_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -14145,7 +14214,7 @@ class write_op final : public io_op<write_op> {
     std::uint64_t id_ = 0;
 };
 
-class connect_op final : public io_op<connect_op> {
+class [[nodiscard]] connect_op final : public io_op<connect_op> {
   public:
     connect_op(tcp_stream& s, std::vector<endpoint> eps) : s_(&s), eps_(std::move(eps)) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -14164,7 +14233,7 @@ class connect_op final : public io_op<connect_op> {
 };
 
 template <class S>
-class accept_op final : public io_op<accept_op<S>> {
+class [[nodiscard]] accept_op final : public io_op<accept_op<S>> {
   public:
     explicit accept_op(basic_listener<S>& l) noexcept : l_(&l) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*l_); }
@@ -14183,14 +14252,14 @@ class accept_op final : public io_op<accept_op<S>> {
     S out_;
 };
 
-class sleep_op final : public io_op<sleep_op> {
+class [[nodiscard]] sleep_op final : public io_op<sleep_op> {
   public:
     // Exactly one of `t` and `l` is set; with `l` the awaiter makes its own timer.
     sleep_op(timer* t, sluice::loop* l, std::int64_t at_us) noexcept
         : t_(t), l_(l), at_us_(at_us) {}
     std::error_code precheck(const coro_context& ctx) {
         if (!t_) {
-            if (!l_) l_ = ctx.lp;
+            if (!l_) l_ = ctx.lp();
             if (!l_) return make_error_code(error::not_open);
             own_ = timer(*l_);
             t_ = &own_;
@@ -14217,7 +14286,7 @@ class sleep_op final : public io_op<sleep_op> {
 };
 
 template <class F>
-class offload_op final : public io_op<offload_op<F>> {
+class [[nodiscard]] offload_op final : public io_op<offload_op<F>> {
     using R = std::invoke_result_t<F&>;
     struct empty {};
     using slot = std::conditional_t<std::is_void_v<R>, empty, std::optional<R>>;
@@ -14226,7 +14295,7 @@ class offload_op final : public io_op<offload_op<F>> {
     static constexpr bool cancellable = false;
     offload_op(sluice::loop* l, F f) : l_(l), f_(std::move(f)) {}
     std::error_code precheck(const coro_context& ctx) {
-        if (!l_) l_ = ctx.lp;
+        if (!l_) l_ = ctx.lp();
         if (!l_) return make_error_code(error::not_open);
         return {};
     }
@@ -14255,26 +14324,48 @@ class offload_op final : public io_op<offload_op<F>> {
     slot value_;
 };
 
-class hop_op final : public io_op<hop_op> {
+class [[nodiscard]] hop_op final : public io_op<hop_op> {
   public:
     static constexpr bool cancellable = false;
     explicit hop_op(sluice::loop& target) noexcept : target_(&target) {}
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        if constexpr (std::is_base_of_v<promise_base, P>) h.promise().ctx.lp = target_;
+        // A task whose awaiter has not suspended yet was started synchronously inside its
+        // parents' awaits, which are still on this thread's stack and touch their frames
+        // as they return (see task_final_awaiter's handoff).
+        if constexpr (std::is_base_of_v<promise_base, P>)
+            nested_ = h.promise().handoff.load(std::memory_order_relaxed) != 1;
         return start(h, context_of(h));
     }
-    std::error_code precheck(const coro_context&) const noexcept { return {}; }
-    void initiate(const coro_context&) { target_->post(resumer<hop_op>(this)); }
+    std::error_code precheck(const coro_context& ctx) const noexcept {
+        if (ctx.pinned) return std::make_error_code(std::errc::operation_not_permitted);
+        return {};
+    }
+    void initiate(const coro_context& ctx) {
+        sluice::loop* home = ctx.lp();
+        if (!home) return target_->post(resumer<hop_op>(this)); // outside a spawned chain
+        // The whole chain moves: every frame reads its loop from the shared state.
+        ctx.chain->lp = target_;
+        if (!nested_) return target_->post(resumer<hop_op>(this));
+        // Posted from the home loop once the parents' awaits have returned, so the target
+        // thread resumes the chain only after their last touch, and the parents then
+        // always continue there, never on the home thread.
+        home->defer([target = target_, r = resumer<hop_op>(this)]() mutable {
+            target->post(std::move(r));
+        });
+    }
     void on_complete() { finish(); }
-    void await_resume() const noexcept {}
+    // Empty once on the target's thread; std::errc::operation_not_permitted when the
+    // frame is pinned to its loop, and then it did not move.
+    [[nodiscard]] std::error_code await_resume() const noexcept { return ec_; }
     sluice::loop* hint_loop() const noexcept { return nullptr; }
 
   private:
     sluice::loop* target_;
+    bool nested_ = true;
 };
 
-class recv_from_op final : public io_op<recv_from_op> {
+class [[nodiscard]] recv_from_op final : public io_op<recv_from_op> {
   public:
     recv_from_op(udp_socket& u, mutable_buffer b) noexcept : u_(&u), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
@@ -14300,7 +14391,7 @@ class recv_from_op final : public io_op<recv_from_op> {
     endpoint from_;
 };
 
-class send_to_op final : public io_op<send_to_op> {
+class [[nodiscard]] send_to_op final : public io_op<send_to_op> {
   public:
     static constexpr bool cancellable = false;
     send_to_op(udp_socket& u, const endpoint& to, const_buffer b) noexcept
@@ -14326,40 +14417,42 @@ class send_to_op final : public io_op<send_to_op> {
 // ---- streams ----
 
 // At most buf.size bytes: {ec, n}; end of stream is error::eof.
-inline detail::read_some_op read_some(stream& s, mutable_buffer buf) noexcept {
+[[nodiscard]] inline detail::read_some_op read_some(stream& s, mutable_buffer buf) noexcept {
     return detail::read_some_op(s, buf);
 }
-inline detail::read_some_op read_some(stream& s, void* data, std::size_t size) noexcept {
+[[nodiscard]] inline detail::read_some_op read_some(stream& s, void* data,
+                                                    std::size_t size) noexcept {
     return detail::read_some_op(s, mutable_buffer(data, size));
 }
 // Exactly buf.size bytes (several reads): {ec, bytes read}.
-inline detail::read_exact_op read_exact(stream& s, mutable_buffer buf) noexcept {
+[[nodiscard]] inline detail::read_exact_op read_exact(stream& s, mutable_buffer buf) noexcept {
     return detail::read_exact_op(s, buf);
 }
-inline detail::read_exact_op read_exact(stream& s, void* data, std::size_t size) noexcept {
+[[nodiscard]] inline detail::read_exact_op read_exact(stream& s, void* data,
+                                                      std::size_t size) noexcept {
     return detail::read_exact_op(s, mutable_buffer(data, size));
 }
 // All the bytes (in order with every other write on the stream): {ec, size} once the
 // kernel has them. The buffer must stay valid until then.
-inline detail::write_op write(stream& s, const_buffer data) noexcept {
+[[nodiscard]] inline detail::write_op write(stream& s, const_buffer data) noexcept {
     return detail::write_op(s, data);
 }
-inline detail::write_op write(stream& s, std::string_view data) noexcept {
+[[nodiscard]] inline detail::write_op write(stream& s, std::string_view data) noexcept {
     return detail::write_op(s, const_buffer(data));
 }
 
 // ---- connecting and accepting ----
 
-inline detail::connect_op connect(tcp_stream& s, const endpoint& ep) {
+[[nodiscard]] inline detail::connect_op connect(tcp_stream& s, const endpoint& ep) {
     return detail::connect_op(s, std::vector<endpoint>{ep});
 }
 // The first address that accepts, tried in order.
-inline detail::connect_op connect(tcp_stream& s, std::vector<endpoint> candidates) {
+[[nodiscard]] inline detail::connect_op connect(tcp_stream& s, std::vector<endpoint> candidates) {
     return detail::connect_op(s, std::move(candidates));
 }
 
 template <class S>
-detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
+[[nodiscard]] detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
     return detail::accept_op<S>(l);
 }
 
@@ -14367,23 +14460,29 @@ detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
 
 // Runs f() on the thread pool and resumes on `l` with its value.
 template <class F>
-detail::offload_op<std::decay_t<F>> offload(loop& l, F&& f) {
+[[nodiscard]] detail::offload_op<std::decay_t<F>> offload(loop& l, F&& f) {
     return detail::offload_op<std::decay_t<F>>(&l, std::forward<F>(f));
 }
 // The same on the loop the awaiting task was spawned on.
 template <class F>
-detail::offload_op<std::decay_t<F>> offload(F&& f) {
+[[nodiscard]] detail::offload_op<std::decay_t<F>> offload(F&& f) {
     return detail::offload_op<std::decay_t<F>>(nullptr, std::forward<F>(f));
 }
 
-// Resumes the coroutine on `target`'s thread (posted there). Later awaits that take
-// their loop from the chain (sleep_for(d), with_timeout, offload(f)) use `target`.
+// Moves the whole chain to `target`'s thread: this frame resumes there, and so do the
+// frames awaiting it when it returns. Every frame's later awaits that take their loop
+// from the chain (current_loop(), sleep_for(d), with_timeout, offload(f)) use `target`,
+// and the chain's completion runs there unless it hops back.
+// Returns an empty error_code once on `target`, or std::errc::operation_not_permitted
+// without moving when the frame is pinned to its loop: inside a when_all/when_any child
+// (its siblings run on this loop), a with_timeout/with_cancellation scope (its timer or
+// token belongs to this loop), or a chain spawned with a cancellation token.
 // While the chain is away, its home loop may run out of work and return from run():
 // hold a loop::keep_alive() guard there if it should wait for the chain to come back.
 // Beware thread identity cached across the co_await: clang (14) may reuse a value of
 // pthread_self()/std::this_thread::get_id() or a thread_local's address computed
 // before the hop.
-inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
+[[nodiscard]] inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
 
 // The coroutines below are templates only so that they are compiled where they are
 // used: GCC 12 emits the body of every inline, non-template coroutine (with local
@@ -14391,8 +14490,8 @@ inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target)
 
 // Resolves host:port on the thread pool.
 template <class Unused = void>
-task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
-                                            int socktype = SOCK_STREAM) {
+[[nodiscard]] task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
+                                                          int socktype = SOCK_STREAM) {
     result<std::vector<endpoint>> r;
     r.value = co_await offload([&] { return resolve_now(host, port, socktype, r.ec); });
     co_return r;
@@ -14400,7 +14499,7 @@ task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port
 
 // Resolves, then connects to the first address that accepts.
 template <class Unused = void>
-task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
+[[nodiscard]] task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
     auto r = co_await resolve(std::move(host), port);
     if (r.ec) co_return r.ec;
     co_return co_await connect(s, std::move(r.value));
@@ -14409,31 +14508,31 @@ task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t por
 // ---- timers ----
 
 template <class Rep, class Period>
-detail::sleep_op sleep_for(timer& t, std::chrono::duration<Rep, Period> d) noexcept {
+[[nodiscard]] detail::sleep_op sleep_for(timer& t, std::chrono::duration<Rep, Period> d) noexcept {
     return detail::sleep_op(&t, nullptr, loop::clock_us() + detail::duration_us(d));
 }
 template <class Rep, class Period>
-detail::sleep_op sleep_for(loop& l, std::chrono::duration<Rep, Period> d) noexcept {
+[[nodiscard]] detail::sleep_op sleep_for(loop& l, std::chrono::duration<Rep, Period> d) noexcept {
     return detail::sleep_op(nullptr, &l, loop::clock_us() + detail::duration_us(d));
 }
 template <class Rep, class Period>
-detail::sleep_op sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
+[[nodiscard]] detail::sleep_op sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
     return detail::sleep_op(nullptr, nullptr, loop::clock_us() + detail::duration_us(d));
 }
-inline detail::sleep_op sleep_until(timer& t, loop::clock::time_point when) noexcept {
+[[nodiscard]] inline detail::sleep_op sleep_until(timer& t, loop::clock::time_point when) noexcept {
     return detail::sleep_op(&t, nullptr, detail::duration_us(when.time_since_epoch()));
 }
-inline detail::sleep_op sleep_until(loop& l, loop::clock::time_point when) noexcept {
+[[nodiscard]] inline detail::sleep_op sleep_until(loop& l, loop::clock::time_point when) noexcept {
     return detail::sleep_op(nullptr, &l, detail::duration_us(when.time_since_epoch()));
 }
 
 namespace detail {
-struct current_loop_awaiter {
+struct [[nodiscard]] current_loop_awaiter {
     sluice::loop* lp = nullptr;
     bool await_ready() const noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        lp = context_of(h).lp;
+        lp = context_of(h).lp();
         return false;
     }
     sluice::loop* await_resume() const noexcept { return lp; }
@@ -14441,18 +14540,19 @@ struct current_loop_awaiter {
 } // namespace detail
 
 // The loop the awaiting chain runs on (nullptr outside a spawned chain); never suspends.
-inline detail::current_loop_awaiter current_loop() noexcept { return {}; }
+[[nodiscard]] inline detail::current_loop_awaiter current_loop() noexcept { return {}; }
 
 // ---- UDP ----
 
-inline detail::recv_from_op recv_from(udp_socket& u, mutable_buffer buf) noexcept {
+[[nodiscard]] inline detail::recv_from_op recv_from(udp_socket& u, mutable_buffer buf) noexcept {
     return detail::recv_from_op(u, buf);
 }
-inline detail::send_to_op send_to(udp_socket& u, const endpoint& to, const_buffer data) noexcept {
+[[nodiscard]] inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
+                                                const_buffer data) noexcept {
     return detail::send_to_op(u, to, data);
 }
-inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
-                                  std::string_view data) noexcept {
+[[nodiscard]] inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
+                                                std::string_view data) noexcept {
     return detail::send_to_op(u, to, const_buffer(data));
 }
 
@@ -14476,6 +14576,11 @@ inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
 // with_timeout maps operation_aborted to error::timed_out in the result (an
 // std::error_code or a result<T>) when its timer fired. The timer is a node in the
 // loop's timer heap inside the awaiter: no allocation.
+//
+// Each of these scopes is bound to the loop it started on (the timer is in that loop's
+// heap, a token's source belongs to that loop's thread, when_all/when_any children run
+// side by side there): the frames inside are pinned, and hop() there fails with
+// std::errc::operation_not_permitted instead of moving the chain.
 
 
 
@@ -14502,7 +14607,7 @@ void mark_timed_out(R& r) noexcept {
 // Awaits `A` inside a nested cancellation scope that the outer scope, an optional
 // token and an optional deadline can each cancel.
 template <class A>
-class scoped_awaiter final : private timer_node, private cancel_slot {
+class [[nodiscard]] scoped_awaiter final : private timer_node, private cancel_slot {
   public:
     scoped_awaiter(A&& inner, std::int64_t timeout_us, cancellation_token token)
         : inner_(std::move(inner)), timeout_us_(timeout_us), token_(std::move(token)),
@@ -14522,6 +14627,7 @@ class scoped_awaiter final : private timer_node, private cancel_slot {
     bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
         coro_context inner = ctx;
         inner.cancel = &sig_;
+        inner.pinned = true;
         if (ctx.cancel) {
             if (ctx.cancel->cancelled())
                 sig_.emit();
@@ -14535,7 +14641,7 @@ class scoped_awaiter final : private timer_node, private cancel_slot {
                 token_link_.attach(token_.signal());
         }
         if (timeout_us_ >= 0 && !sig_.cancelled()) {
-            lp_ = ctx.lp ? ctx.lp : as_awaiter(inner_).hint_loop();
+            lp_ = ctx.lp() ? ctx.lp() : as_awaiter(inner_).hint_loop();
             if (lp_) lp_->schedule(static_cast<timer_node*>(this), loop::clock_us() + timeout_us_);
         }
         return as_awaiter(inner_).start(cont, inner);
@@ -14592,7 +14698,7 @@ void start_child(task<T>& t, const coro_context& ctx,
 }
 
 template <class... Ts>
-class when_all_awaiter {
+class [[nodiscard]] when_all_awaiter {
   public:
     explicit when_all_awaiter(task<Ts>... t) : tasks_(std::move(t)...) {}
     bool await_ready() const noexcept { return sizeof...(Ts) == 0; }
@@ -14603,7 +14709,9 @@ class when_all_awaiter {
     bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
         cont_ = cont;
         pending_ = sizeof...(Ts) + 1; // +1: no child can resume us while we start them
-        std::apply([&](auto&... t) { (start_child(t, ctx, &child_done, this), ...); }, tasks_);
+        coro_context inner = ctx;
+        inner.pinned = true; // the children run side by side on this loop
+        std::apply([&](auto&... t) { (start_child(t, inner, &child_done, this), ...); }, tasks_);
         return --pending_ != 0;
     }
     std::tuple<value_or_monostate<Ts>...> await_resume() {
@@ -14624,7 +14732,7 @@ class when_all_awaiter {
 };
 
 template <class... Ts>
-class when_any_awaiter : private cancel_slot {
+class [[nodiscard]] when_any_awaiter : private cancel_slot {
     static constexpr std::size_t none = static_cast<std::size_t>(-1);
 
   public:
@@ -14646,6 +14754,7 @@ class when_any_awaiter : private cancel_slot {
         }
         coro_context inner = ctx;
         inner.cancel = &losers_;
+        inner.pinned = true; // the children run side by side on this loop
         start_all(inner, std::index_sequence_for<Ts...>{});
         return --pending_ != 0;
     }
@@ -14699,15 +14808,16 @@ class when_any_awaiter : private cancel_slot {
 
 // Cancels the await after `timeout`: operation_aborted then reads error::timed_out.
 template <class A, class Rep, class Period>
-detail::scoped_awaiter<std::decay_t<A>> with_timeout(A&& awaitable,
-                                                     std::chrono::duration<Rep, Period> timeout) {
+[[nodiscard]] detail::scoped_awaiter<std::decay_t<A>>
+with_timeout(A&& awaitable, std::chrono::duration<Rep, Period> timeout) {
     return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable),
                                                    detail::duration_us(timeout), {});
 }
 
 // Cancels the await when `token` is cancelled (besides the chain's own signal).
 template <class A>
-detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable, cancellation_token token) {
+[[nodiscard]] detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable,
+                                                                        cancellation_token token) {
     return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable), -1,
                                                    std::move(token));
 }
@@ -14715,7 +14825,7 @@ detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable, cancell
 // Runs the tasks concurrently on the awaiting chain's loop; resumes when all are done
 // with a tuple of their values (std::monostate for task<void>).
 template <class... Ts>
-detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
+[[nodiscard]] detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
     return detail::when_all_awaiter<Ts...>(std::move(tasks)...);
 }
 
@@ -14723,7 +14833,7 @@ detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
 // (their pending awaits complete with operation_aborted) and awaited, then this
 // resumes with the first one's value at its index in the variant.
 template <class... Ts>
-detail::when_any_awaiter<Ts...> when_any(task<Ts>... tasks) {
+[[nodiscard]] detail::when_any_awaiter<Ts...> when_any(task<Ts>... tasks) {
     static_assert(sizeof...(Ts) > 0, "when_any needs at least one task");
     return detail::when_any_awaiter<Ts...>(std::move(tasks)...);
 }

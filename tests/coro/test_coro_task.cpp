@@ -130,9 +130,9 @@ TEST_CASE("coro: hop to another loop's thread and back") {
     std::thread tb([&] { b.run(); });
     auto body = [&]() -> task<bool> {
         auto home = current_thread();
-        co_await sluice::hop(b);
+        if (co_await sluice::hop(b)) co_return false;
         bool there = current_thread() == tb.get_id();
-        co_await sluice::hop(a);
+        if (co_await sluice::hop(a)) co_return false;
         co_return there&& current_thread() == home;
     };
     auto home_guard = a.keep_alive(); // a has no work of its own while the task is on b

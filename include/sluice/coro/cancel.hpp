@@ -13,6 +13,11 @@
 // with_timeout maps operation_aborted to error::timed_out in the result (an
 // std::error_code or a result<T>) when its timer fired. The timer is a node in the
 // loop's timer heap inside the awaiter: no allocation.
+//
+// Each of these scopes is bound to the loop it started on (the timer is in that loop's
+// heap, a token's source belongs to that loop's thread, when_all/when_any children run
+// side by side there): the frames inside are pinned, and hop() there fails with
+// std::errc::operation_not_permitted instead of moving the chain.
 #pragma once
 
 #include <sluice/config.hpp>
@@ -43,7 +48,7 @@ void mark_timed_out(R& r) noexcept {
 // Awaits `A` inside a nested cancellation scope that the outer scope, an optional
 // token and an optional deadline can each cancel.
 template <class A>
-class scoped_awaiter final : private timer_node, private cancel_slot {
+class [[nodiscard]] scoped_awaiter final : private timer_node, private cancel_slot {
   public:
     scoped_awaiter(A&& inner, std::int64_t timeout_us, cancellation_token token)
         : inner_(std::move(inner)), timeout_us_(timeout_us), token_(std::move(token)),
@@ -63,6 +68,7 @@ class scoped_awaiter final : private timer_node, private cancel_slot {
     bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
         coro_context inner = ctx;
         inner.cancel = &sig_;
+        inner.pinned = true;
         if (ctx.cancel) {
             if (ctx.cancel->cancelled())
                 sig_.emit();
@@ -76,7 +82,7 @@ class scoped_awaiter final : private timer_node, private cancel_slot {
                 token_link_.attach(token_.signal());
         }
         if (timeout_us_ >= 0 && !sig_.cancelled()) {
-            lp_ = ctx.lp ? ctx.lp : as_awaiter(inner_).hint_loop();
+            lp_ = ctx.lp() ? ctx.lp() : as_awaiter(inner_).hint_loop();
             if (lp_) lp_->schedule(static_cast<timer_node*>(this), loop::clock_us() + timeout_us_);
         }
         return as_awaiter(inner_).start(cont, inner);
@@ -133,7 +139,7 @@ void start_child(task<T>& t, const coro_context& ctx,
 }
 
 template <class... Ts>
-class when_all_awaiter {
+class [[nodiscard]] when_all_awaiter {
   public:
     explicit when_all_awaiter(task<Ts>... t) : tasks_(std::move(t)...) {}
     bool await_ready() const noexcept { return sizeof...(Ts) == 0; }
@@ -144,7 +150,9 @@ class when_all_awaiter {
     bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
         cont_ = cont;
         pending_ = sizeof...(Ts) + 1; // +1: no child can resume us while we start them
-        std::apply([&](auto&... t) { (start_child(t, ctx, &child_done, this), ...); }, tasks_);
+        coro_context inner = ctx;
+        inner.pinned = true; // the children run side by side on this loop
+        std::apply([&](auto&... t) { (start_child(t, inner, &child_done, this), ...); }, tasks_);
         return --pending_ != 0;
     }
     std::tuple<value_or_monostate<Ts>...> await_resume() {
@@ -165,7 +173,7 @@ class when_all_awaiter {
 };
 
 template <class... Ts>
-class when_any_awaiter : private cancel_slot {
+class [[nodiscard]] when_any_awaiter : private cancel_slot {
     static constexpr std::size_t none = static_cast<std::size_t>(-1);
 
   public:
@@ -187,6 +195,7 @@ class when_any_awaiter : private cancel_slot {
         }
         coro_context inner = ctx;
         inner.cancel = &losers_;
+        inner.pinned = true; // the children run side by side on this loop
         start_all(inner, std::index_sequence_for<Ts...>{});
         return --pending_ != 0;
     }
@@ -240,15 +249,16 @@ class when_any_awaiter : private cancel_slot {
 
 // Cancels the await after `timeout`: operation_aborted then reads error::timed_out.
 template <class A, class Rep, class Period>
-detail::scoped_awaiter<std::decay_t<A>> with_timeout(A&& awaitable,
-                                                     std::chrono::duration<Rep, Period> timeout) {
+[[nodiscard]] detail::scoped_awaiter<std::decay_t<A>>
+with_timeout(A&& awaitable, std::chrono::duration<Rep, Period> timeout) {
     return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable),
                                                    detail::duration_us(timeout), {});
 }
 
 // Cancels the await when `token` is cancelled (besides the chain's own signal).
 template <class A>
-detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable, cancellation_token token) {
+[[nodiscard]] detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable,
+                                                                        cancellation_token token) {
     return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable), -1,
                                                    std::move(token));
 }
@@ -256,7 +266,7 @@ detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable, cancell
 // Runs the tasks concurrently on the awaiting chain's loop; resumes when all are done
 // with a tuple of their values (std::monostate for task<void>).
 template <class... Ts>
-detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
+[[nodiscard]] detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
     return detail::when_all_awaiter<Ts...>(std::move(tasks)...);
 }
 
@@ -264,7 +274,7 @@ detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
 // (their pending awaits complete with operation_aborted) and awaited, then this
 // resumes with the first one's value at its index in the variant.
 template <class... Ts>
-detail::when_any_awaiter<Ts...> when_any(task<Ts>... tasks) {
+[[nodiscard]] detail::when_any_awaiter<Ts...> when_any(task<Ts>... tasks) {
     static_assert(sizeof...(Ts) > 0, "when_any needs at least one task");
     return detail::when_any_awaiter<Ts...>(std::move(tasks)...);
 }

@@ -11,6 +11,9 @@
 // that starts after its signal fired completes at once with operation_aborted.
 // offload() and hop() cannot be interrupted: they finish, and the next await sees the
 // cancellation. send_to() is not cancellable once started.
+//
+// Every awaitable and every function returning one is [[nodiscard]]: an awaitable that
+// is not co_awaited does nothing, and a forgotten co_await must not compile silently.
 #pragma once
 
 #include <sluice/config.hpp>
@@ -36,7 +39,7 @@ std::error_code check_handle(const H& h) noexcept {
     return {};
 }
 
-class read_some_op final : public io_op<read_some_op> {
+class [[nodiscard]] read_some_op final : public io_op<read_some_op> {
   public:
     read_some_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -55,7 +58,7 @@ class read_some_op final : public io_op<read_some_op> {
     mutable_buffer b_;
 };
 
-class read_exact_op final : public io_op<read_exact_op> {
+class [[nodiscard]] read_exact_op final : public io_op<read_exact_op> {
   public:
     read_exact_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -80,7 +83,7 @@ class read_exact_op final : public io_op<read_exact_op> {
     mutable_buffer b_;
 };
 
-class write_op final : public io_op<write_op> {
+class [[nodiscard]] write_op final : public io_op<write_op> {
   public:
     write_op(stream& s, const_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -101,7 +104,7 @@ class write_op final : public io_op<write_op> {
     std::uint64_t id_ = 0;
 };
 
-class connect_op final : public io_op<connect_op> {
+class [[nodiscard]] connect_op final : public io_op<connect_op> {
   public:
     connect_op(tcp_stream& s, std::vector<endpoint> eps) : s_(&s), eps_(std::move(eps)) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
@@ -120,7 +123,7 @@ class connect_op final : public io_op<connect_op> {
 };
 
 template <class S>
-class accept_op final : public io_op<accept_op<S>> {
+class [[nodiscard]] accept_op final : public io_op<accept_op<S>> {
   public:
     explicit accept_op(basic_listener<S>& l) noexcept : l_(&l) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*l_); }
@@ -139,14 +142,14 @@ class accept_op final : public io_op<accept_op<S>> {
     S out_;
 };
 
-class sleep_op final : public io_op<sleep_op> {
+class [[nodiscard]] sleep_op final : public io_op<sleep_op> {
   public:
     // Exactly one of `t` and `l` is set; with `l` the awaiter makes its own timer.
     sleep_op(timer* t, sluice::loop* l, std::int64_t at_us) noexcept
         : t_(t), l_(l), at_us_(at_us) {}
     std::error_code precheck(const coro_context& ctx) {
         if (!t_) {
-            if (!l_) l_ = ctx.lp;
+            if (!l_) l_ = ctx.lp();
             if (!l_) return make_error_code(error::not_open);
             own_ = timer(*l_);
             t_ = &own_;
@@ -173,7 +176,7 @@ class sleep_op final : public io_op<sleep_op> {
 };
 
 template <class F>
-class offload_op final : public io_op<offload_op<F>> {
+class [[nodiscard]] offload_op final : public io_op<offload_op<F>> {
     using R = std::invoke_result_t<F&>;
     struct empty {};
     using slot = std::conditional_t<std::is_void_v<R>, empty, std::optional<R>>;
@@ -182,7 +185,7 @@ class offload_op final : public io_op<offload_op<F>> {
     static constexpr bool cancellable = false;
     offload_op(sluice::loop* l, F f) : l_(l), f_(std::move(f)) {}
     std::error_code precheck(const coro_context& ctx) {
-        if (!l_) l_ = ctx.lp;
+        if (!l_) l_ = ctx.lp();
         if (!l_) return make_error_code(error::not_open);
         return {};
     }
@@ -211,26 +214,48 @@ class offload_op final : public io_op<offload_op<F>> {
     slot value_;
 };
 
-class hop_op final : public io_op<hop_op> {
+class [[nodiscard]] hop_op final : public io_op<hop_op> {
   public:
     static constexpr bool cancellable = false;
     explicit hop_op(sluice::loop& target) noexcept : target_(&target) {}
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
-        if constexpr (std::is_base_of_v<promise_base, P>) h.promise().ctx.lp = target_;
+        // A task whose awaiter has not suspended yet was started synchronously inside its
+        // parents' awaits, which are still on this thread's stack and touch their frames
+        // as they return (see task_final_awaiter's handoff).
+        if constexpr (std::is_base_of_v<promise_base, P>)
+            nested_ = h.promise().handoff.load(std::memory_order_relaxed) != 1;
         return start(h, context_of(h));
     }
-    std::error_code precheck(const coro_context&) const noexcept { return {}; }
-    void initiate(const coro_context&) { target_->post(resumer<hop_op>(this)); }
+    std::error_code precheck(const coro_context& ctx) const noexcept {
+        if (ctx.pinned) return std::make_error_code(std::errc::operation_not_permitted);
+        return {};
+    }
+    void initiate(const coro_context& ctx) {
+        sluice::loop* home = ctx.lp();
+        if (!home) return target_->post(resumer<hop_op>(this)); // outside a spawned chain
+        // The whole chain moves: every frame reads its loop from the shared state.
+        ctx.chain->lp = target_;
+        if (!nested_) return target_->post(resumer<hop_op>(this));
+        // Posted from the home loop once the parents' awaits have returned, so the target
+        // thread resumes the chain only after their last touch, and the parents then
+        // always continue there, never on the home thread.
+        home->defer([target = target_, r = resumer<hop_op>(this)]() mutable {
+            target->post(std::move(r));
+        });
+    }
     void on_complete() { finish(); }
-    void await_resume() const noexcept {}
+    // Empty once on the target's thread; std::errc::operation_not_permitted when the
+    // frame is pinned to its loop, and then it did not move.
+    [[nodiscard]] std::error_code await_resume() const noexcept { return ec_; }
     sluice::loop* hint_loop() const noexcept { return nullptr; }
 
   private:
     sluice::loop* target_;
+    bool nested_ = true;
 };
 
-class recv_from_op final : public io_op<recv_from_op> {
+class [[nodiscard]] recv_from_op final : public io_op<recv_from_op> {
   public:
     recv_from_op(udp_socket& u, mutable_buffer b) noexcept : u_(&u), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
@@ -256,7 +281,7 @@ class recv_from_op final : public io_op<recv_from_op> {
     endpoint from_;
 };
 
-class send_to_op final : public io_op<send_to_op> {
+class [[nodiscard]] send_to_op final : public io_op<send_to_op> {
   public:
     static constexpr bool cancellable = false;
     send_to_op(udp_socket& u, const endpoint& to, const_buffer b) noexcept
@@ -282,40 +307,42 @@ class send_to_op final : public io_op<send_to_op> {
 // ---- streams ----
 
 // At most buf.size bytes: {ec, n}; end of stream is error::eof.
-inline detail::read_some_op read_some(stream& s, mutable_buffer buf) noexcept {
+[[nodiscard]] inline detail::read_some_op read_some(stream& s, mutable_buffer buf) noexcept {
     return detail::read_some_op(s, buf);
 }
-inline detail::read_some_op read_some(stream& s, void* data, std::size_t size) noexcept {
+[[nodiscard]] inline detail::read_some_op read_some(stream& s, void* data,
+                                                    std::size_t size) noexcept {
     return detail::read_some_op(s, mutable_buffer(data, size));
 }
 // Exactly buf.size bytes (several reads): {ec, bytes read}.
-inline detail::read_exact_op read_exact(stream& s, mutable_buffer buf) noexcept {
+[[nodiscard]] inline detail::read_exact_op read_exact(stream& s, mutable_buffer buf) noexcept {
     return detail::read_exact_op(s, buf);
 }
-inline detail::read_exact_op read_exact(stream& s, void* data, std::size_t size) noexcept {
+[[nodiscard]] inline detail::read_exact_op read_exact(stream& s, void* data,
+                                                      std::size_t size) noexcept {
     return detail::read_exact_op(s, mutable_buffer(data, size));
 }
 // All the bytes (in order with every other write on the stream): {ec, size} once the
 // kernel has them. The buffer must stay valid until then.
-inline detail::write_op write(stream& s, const_buffer data) noexcept {
+[[nodiscard]] inline detail::write_op write(stream& s, const_buffer data) noexcept {
     return detail::write_op(s, data);
 }
-inline detail::write_op write(stream& s, std::string_view data) noexcept {
+[[nodiscard]] inline detail::write_op write(stream& s, std::string_view data) noexcept {
     return detail::write_op(s, const_buffer(data));
 }
 
 // ---- connecting and accepting ----
 
-inline detail::connect_op connect(tcp_stream& s, const endpoint& ep) {
+[[nodiscard]] inline detail::connect_op connect(tcp_stream& s, const endpoint& ep) {
     return detail::connect_op(s, std::vector<endpoint>{ep});
 }
 // The first address that accepts, tried in order.
-inline detail::connect_op connect(tcp_stream& s, std::vector<endpoint> candidates) {
+[[nodiscard]] inline detail::connect_op connect(tcp_stream& s, std::vector<endpoint> candidates) {
     return detail::connect_op(s, std::move(candidates));
 }
 
 template <class S>
-detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
+[[nodiscard]] detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
     return detail::accept_op<S>(l);
 }
 
@@ -323,23 +350,29 @@ detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
 
 // Runs f() on the thread pool and resumes on `l` with its value.
 template <class F>
-detail::offload_op<std::decay_t<F>> offload(loop& l, F&& f) {
+[[nodiscard]] detail::offload_op<std::decay_t<F>> offload(loop& l, F&& f) {
     return detail::offload_op<std::decay_t<F>>(&l, std::forward<F>(f));
 }
 // The same on the loop the awaiting task was spawned on.
 template <class F>
-detail::offload_op<std::decay_t<F>> offload(F&& f) {
+[[nodiscard]] detail::offload_op<std::decay_t<F>> offload(F&& f) {
     return detail::offload_op<std::decay_t<F>>(nullptr, std::forward<F>(f));
 }
 
-// Resumes the coroutine on `target`'s thread (posted there). Later awaits that take
-// their loop from the chain (sleep_for(d), with_timeout, offload(f)) use `target`.
+// Moves the whole chain to `target`'s thread: this frame resumes there, and so do the
+// frames awaiting it when it returns. Every frame's later awaits that take their loop
+// from the chain (current_loop(), sleep_for(d), with_timeout, offload(f)) use `target`,
+// and the chain's completion runs there unless it hops back.
+// Returns an empty error_code once on `target`, or std::errc::operation_not_permitted
+// without moving when the frame is pinned to its loop: inside a when_all/when_any child
+// (its siblings run on this loop), a with_timeout/with_cancellation scope (its timer or
+// token belongs to this loop), or a chain spawned with a cancellation token.
 // While the chain is away, its home loop may run out of work and return from run():
 // hold a loop::keep_alive() guard there if it should wait for the chain to come back.
 // Beware thread identity cached across the co_await: clang (14) may reuse a value of
 // pthread_self()/std::this_thread::get_id() or a thread_local's address computed
 // before the hop.
-inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
+[[nodiscard]] inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
 
 // The coroutines below are templates only so that they are compiled where they are
 // used: GCC 12 emits the body of every inline, non-template coroutine (with local
@@ -347,8 +380,8 @@ inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target)
 
 // Resolves host:port on the thread pool.
 template <class Unused = void>
-task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
-                                            int socktype = SOCK_STREAM) {
+[[nodiscard]] task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
+                                                          int socktype = SOCK_STREAM) {
     result<std::vector<endpoint>> r;
     r.value = co_await offload([&] { return resolve_now(host, port, socktype, r.ec); });
     co_return r;
@@ -356,7 +389,7 @@ task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port
 
 // Resolves, then connects to the first address that accepts.
 template <class Unused = void>
-task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
+[[nodiscard]] task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
     auto r = co_await resolve(std::move(host), port);
     if (r.ec) co_return r.ec;
     co_return co_await connect(s, std::move(r.value));
@@ -365,31 +398,31 @@ task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t por
 // ---- timers ----
 
 template <class Rep, class Period>
-detail::sleep_op sleep_for(timer& t, std::chrono::duration<Rep, Period> d) noexcept {
+[[nodiscard]] detail::sleep_op sleep_for(timer& t, std::chrono::duration<Rep, Period> d) noexcept {
     return detail::sleep_op(&t, nullptr, loop::clock_us() + detail::duration_us(d));
 }
 template <class Rep, class Period>
-detail::sleep_op sleep_for(loop& l, std::chrono::duration<Rep, Period> d) noexcept {
+[[nodiscard]] detail::sleep_op sleep_for(loop& l, std::chrono::duration<Rep, Period> d) noexcept {
     return detail::sleep_op(nullptr, &l, loop::clock_us() + detail::duration_us(d));
 }
 template <class Rep, class Period>
-detail::sleep_op sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
+[[nodiscard]] detail::sleep_op sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
     return detail::sleep_op(nullptr, nullptr, loop::clock_us() + detail::duration_us(d));
 }
-inline detail::sleep_op sleep_until(timer& t, loop::clock::time_point when) noexcept {
+[[nodiscard]] inline detail::sleep_op sleep_until(timer& t, loop::clock::time_point when) noexcept {
     return detail::sleep_op(&t, nullptr, detail::duration_us(when.time_since_epoch()));
 }
-inline detail::sleep_op sleep_until(loop& l, loop::clock::time_point when) noexcept {
+[[nodiscard]] inline detail::sleep_op sleep_until(loop& l, loop::clock::time_point when) noexcept {
     return detail::sleep_op(nullptr, &l, detail::duration_us(when.time_since_epoch()));
 }
 
 namespace detail {
-struct current_loop_awaiter {
+struct [[nodiscard]] current_loop_awaiter {
     sluice::loop* lp = nullptr;
     bool await_ready() const noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        lp = context_of(h).lp;
+        lp = context_of(h).lp();
         return false;
     }
     sluice::loop* await_resume() const noexcept { return lp; }
@@ -397,18 +430,19 @@ struct current_loop_awaiter {
 } // namespace detail
 
 // The loop the awaiting chain runs on (nullptr outside a spawned chain); never suspends.
-inline detail::current_loop_awaiter current_loop() noexcept { return {}; }
+[[nodiscard]] inline detail::current_loop_awaiter current_loop() noexcept { return {}; }
 
 // ---- UDP ----
 
-inline detail::recv_from_op recv_from(udp_socket& u, mutable_buffer buf) noexcept {
+[[nodiscard]] inline detail::recv_from_op recv_from(udp_socket& u, mutable_buffer buf) noexcept {
     return detail::recv_from_op(u, buf);
 }
-inline detail::send_to_op send_to(udp_socket& u, const endpoint& to, const_buffer data) noexcept {
+[[nodiscard]] inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
+                                                const_buffer data) noexcept {
     return detail::send_to_op(u, to, data);
 }
-inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
-                                  std::string_view data) noexcept {
+[[nodiscard]] inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
+                                                std::string_view data) noexcept {
     return detail::send_to_op(u, to, const_buffer(data));
 }
 

@@ -5,14 +5,19 @@
 // no intermediate stack frame, so a long chain of awaits that complete synchronously
 // does not grow the stack.
 //
-// Every task in a chain carries the chain's context, inherited from its awaiter: the
-// root (the spawned frame that owns the chain), the cancellation signal that pending
-// operations listen to, and the loop the chain was spawned on.
+// A chain is the spawned frame (its root) and every task awaited below it. What the
+// chain shares lives once, in the root frame, and every frame points at it: the root and
+// the loop the chain runs on, so hop() moves the whole chain at once and any frame then
+// sees the new loop. What is per frame is copied from the awaiter: the cancellation
+// scope its awaits listen to (with_timeout, with_cancellation and when_any open nested
+// ones) and whether the frame is pinned to its loop (see hop() in io.hpp).
 //
-// Ownership, the rule that keeps shutdown leak-free: a suspended chain is owned by the
-// completion handler of the operation it waits for, which the loop or a handle holds.
-// If that handler is destroyed without being run (~loop() does that), it destroys the
-// chain's root frame, and with it every frame of the chain (and their handles).
+// Ownership, the rule that keeps shutdown leak-free (docs/guide/lifetimes.md, rules 3, 4
+// and 8): a suspended chain is owned by the completion handler of the operation it waits
+// for, which the loop or a handle holds. That handler resumes the chain exactly once. If
+// it is destroyed without being run (only ~loop() does that), it destroys the chain's root
+// frame, and with it every frame of the chain (and their handles). A coroutine awaiting
+// outside any spawned chain has no root the library knows of: its own owner destroys it.
 //
 // Exceptions: sluice never throws, and awaits report errors as codes. Under
 // -fno-exceptions a body cannot throw. With exceptions, an exception escaping a task
@@ -61,10 +66,24 @@ std::int64_t duration_us(D d) noexcept {
     return us < 0 ? 0 : us;
 }
 
-struct coro_context {
+// The part of a chain's context that every frame shares, owned by the root frame.
+struct chain_state {
     frame_root* root = nullptr;
-    cancel_signal* cancel = nullptr;
+    // The loop whose thread runs the chain; hop() changes it for every frame at once.
     sluice::loop* lp = nullptr;
+};
+
+// A frame's context: the shared part of its chain, and its own cancellation scope.
+struct coro_context {
+    chain_state* chain = nullptr;    // null outside a spawned chain
+    cancel_signal* cancel = nullptr; // the innermost scope this frame's awaits listen to
+    // Inside a scope bound to the loop it started on (a when_all/when_any child, whose
+    // siblings run on that loop; with_timeout, whose timer is in that loop; a cancellation
+    // source, which belongs to one thread): the chain cannot move, hop() refuses.
+    bool pinned = false;
+
+    sluice::loop* lp() const noexcept { return chain ? chain->lp : nullptr; }
+    frame_root* root() const noexcept { return chain ? chain->root : nullptr; }
 };
 
 struct promise_base {
@@ -209,6 +228,14 @@ inline task<void> task_promise<void>::get_return_object() noexcept {
 // the handler fits the inline buffer and never allocates). The awaiter and its
 // resumer point at each other: if the frame goes first (a chain destroyed elsewhere)
 // the resumer is disarmed; if the resumer is destroyed unrun, it destroys the chain.
+//
+// Exactly once: a resumer runs at most once (it forgets the awaiter as it runs), and an
+// awaiter has one live resumer per step it started. The awaiter listens to its scope's
+// signal only while a step is pending (finish() detaches before resuming), so a cancel
+// that arrives after the completion was queued finds the handle with nothing to cancel
+// and changes nothing: the queued result is delivered. An operation of several steps
+// (read_exact) that starts its next step after its scope was cancelled must check
+// cancel_requested() and finish with operation_aborted instead.
 class op_base : public cancel_slot {
   public:
     op_base() noexcept = default;
@@ -224,6 +251,8 @@ class op_base : public cancel_slot {
     op_base** link_ = nullptr;
     std::coroutine_handle<> cont_;
     frame_root* root_ = nullptr;
+    // The signal bound to (it lives in an enclosing frame or the root, so it outlives this).
+    cancel_signal* scope_ = nullptr;
     std::error_code ec_;
     std::size_t n_ = 0;
 
@@ -231,9 +260,10 @@ class op_base : public cancel_slot {
     // False when the context is already cancelled: the op must not start.
     bool bind(std::coroutine_handle<> cont, const coro_context& ctx, bool cancellable = true) {
         cont_ = cont;
-        root_ = ctx.root;
+        root_ = ctx.root();
         if (ctx.cancel && cancellable) {
             if (ctx.cancel->cancelled()) return false;
+            scope_ = ctx.cancel;
             attach(ctx.cancel);
         }
         return true;
@@ -242,14 +272,18 @@ class op_base : public cancel_slot {
         detach();
         std::exchange(cont_, {}).resume();
     }
+    // True once the scope this awaiter listened to was cancelled.
+    bool cancel_requested() const noexcept { return scope_ && scope_->cancelled(); }
 
   public:
+    // The resumer was destroyed unrun (~loop): the chain goes with it. Without a root (an
+    // await outside any spawned chain) the awaiting coroutine belongs to someone the
+    // library does not know, who destroys it; destroying the innermost frame here would
+    // have it destroyed twice, so it is left suspended.
     void abandon() noexcept {
         detach();
-        if (root_)
-            root_->destroy_chain();
-        else if (cont_)
-            std::exchange(cont_, {}).destroy();
+        cont_ = {};
+        if (root_) root_->destroy_chain();
     }
 };
 

@@ -30,7 +30,7 @@
 namespace sluice::ws {
 namespace detail {
 
-class read_op final : public sluice::detail::io_op<read_op>, public message_reader {
+class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, public message_reader {
   public:
     explicit read_op(connection c) noexcept : c_(std::move(c)) {}
     read_op(const read_op& o) noexcept : io_op<read_op>(o), message_reader(), c_(o.c_) {}
@@ -79,7 +79,7 @@ struct connect_slot {
 
 // Holds only pointers to the arguments, which live in async_connect's frame: GCC 12 may
 // copy an awaiter's bytes within a coroutine frame, which a std::string does not survive.
-class connect_op final : public sluice::detail::io_op<connect_op> {
+class [[nodiscard]] connect_op final : public sluice::detail::io_op<connect_op> {
   public:
     static constexpr bool cancellable = false; // bounded by handshake_timeout instead
 
@@ -123,18 +123,20 @@ class connect_op final : public sluice::detail::io_op<connect_op> {
 } // namespace detail
 
 // The next message (pull mode: the server or client has no on_message handler).
-inline detail::read_op read(const connection& c) noexcept { return detail::read_op(c); }
+[[nodiscard]] inline detail::read_op read(const connection& c) noexcept {
+    return detail::read_op(c);
+}
 
 // Dials url; the connection is in pull mode (read it with ws::read).
 // A template only to be compiled where used (see sluice::resolve in coro/io.hpp).
 template <class Unused = void>
-task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
+[[nodiscard]] task<result<connection>> async_connect(loop& l, std::string url, client_options opt) {
     co_return co_await detail::connect_op(l, url, opt);
 }
 // Not a default argument: GCC 12 copies a class-type default argument created inside a
 // coroutine's co_await expression bytewise, which breaks its strings.
 template <class Unused = void>
-task<result<connection>> async_connect(loop& l, std::string url) {
+[[nodiscard]] task<result<connection>> async_connect(loop& l, std::string url) {
     return async_connect<Unused>(l, std::move(url), client_options{});
 }
 
