@@ -9,7 +9,9 @@
 #include "../portable.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 
 namespace doctest {
@@ -55,6 +57,41 @@ inline std::uint16_t listen_loopback(sluice::tcp_listener& l) {
     REQUIRE(ep.port() != 0);
     return ep.port();
 }
+
+// Occupies every thread of the process-wide pool, so that work submitted after it (a
+// name lookup) waits until release(): resolution made slow, deterministically.
+class pool_blocker {
+  public:
+    pool_blocker() {
+        auto& pool = sluice::detail::thread_pool::instance();
+        pool.submit([] {}); // starts the threads
+        n_ = pool.size();
+        for (std::size_t i = 0; i < n_; ++i)
+            pool.submit([this] {
+                std::unique_lock<std::mutex> lock(m_);
+                ++started_;
+                cv_.notify_all();
+                cv_.wait(lock, [this] { return released_; });
+                ++finished_;
+                cv_.notify_all();
+            });
+        std::unique_lock<std::mutex> lock(m_);
+        cv_.wait(lock, [this] { return started_ == n_; });
+    }
+    void release() {
+        std::unique_lock<std::mutex> lock(m_);
+        released_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return finished_ == n_; });
+    }
+    ~pool_blocker() { release(); }
+
+  private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::size_t n_ = 0, started_ = 0, finished_ = 0;
+    bool released_ = false;
+};
 
 // Deterministic pseudo-random bytes (xorshift), so checksums can be compared.
 inline std::string pattern(std::size_t n, std::uint32_t seed) {

@@ -4,9 +4,7 @@
 #include "common.hpp"
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -34,41 +32,6 @@ struct stream_pair {
         sluice::platform::set_option(client.native_handle(), SOL_SOCKET, SO_SNDBUF, 32 * 1024);
         sluice::platform::set_option(served.native_handle(), SOL_SOCKET, SO_RCVBUF, 32 * 1024);
     }
-};
-
-// Occupies every thread of the process-wide pool, so that work submitted after it (a
-// name lookup) waits until release(): resolution made slow, deterministically.
-class pool_blocker {
-  public:
-    pool_blocker() {
-        auto& pool = sluice::detail::thread_pool::instance();
-        pool.submit([] {}); // starts the threads
-        n_ = pool.size();
-        for (std::size_t i = 0; i < n_; ++i)
-            pool.submit([this] {
-                std::unique_lock<std::mutex> lock(m_);
-                ++started_;
-                cv_.notify_all();
-                cv_.wait(lock, [this] { return released_; });
-                ++finished_;
-                cv_.notify_all();
-            });
-        std::unique_lock<std::mutex> lock(m_);
-        cv_.wait(lock, [this] { return started_ == n_; });
-    }
-    void release() {
-        std::unique_lock<std::mutex> lock(m_);
-        released_ = true;
-        cv_.notify_all();
-        cv_.wait(lock, [this] { return finished_ == n_; });
-    }
-    ~pool_blocker() { release(); }
-
-  private:
-    std::mutex m_;
-    std::condition_variable cv_;
-    std::size_t n_ = 0, started_ = 0, finished_ = 0;
-    bool released_ = false;
 };
 
 // Reads everything `s` receives until end of stream or an error.
@@ -299,7 +262,7 @@ TEST_CASE("connect: a second connect(host, port) while one is resolving fails an
 
 TEST_CASE("connect: close() during name resolution completes the connect at once") {
     test::bounded_loop loop;
-    pool_blocker blocked; // the lookup cannot start until released
+    test::pool_blocker blocked; // the lookup cannot start until released
     sluice::tcp_stream s(loop);
     int calls = 0;
     std::error_code seen;
@@ -319,7 +282,7 @@ TEST_CASE("connect: close() during name resolution completes the connect at once
 }
 
 TEST_CASE("connect: a loop destroyed during name resolution does not wait for it") {
-    auto blocked = std::make_unique<pool_blocker>();
+    auto blocked = std::make_unique<test::pool_blocker>();
     int calls = 0;
     {
         sluice::loop loop(test::backend_under_test());

@@ -122,6 +122,62 @@ class [[nodiscard]] connect_op final : public io_op<connect_op> {
     std::vector<endpoint> eps_;
 };
 
+// Connects by name (tcp_stream::connect(host, port)): cancellable while the name lookup
+// still runs. Holds a pointer to the host, which lives in the calling coroutine's frame
+// (GCC 12 may copy an awaiter's bytes within a frame, which a std::string does not survive).
+class [[nodiscard]] connect_host_op final : public io_op<connect_host_op> {
+  public:
+    connect_host_op(tcp_stream& s, const std::string& host, std::uint16_t port) noexcept
+        : s_(&s), host_(&host), port_(port) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) {
+        s_->connect(*host_, port_, resumer<connect_host_op>(this));
+    }
+    void on_complete(std::error_code ec) {
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override { s_->cancel_connect(); }
+    std::error_code await_resume() const noexcept { return ec_; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    tcp_stream* s_;
+    const std::string* host_;
+    std::uint16_t port_;
+};
+
+// A name lookup on the chain's loop (detail::lookup_op): cancellable, and the loop never
+// waits for the worker thread. Holds a pointer to the host, like connect_host_op.
+class [[nodiscard]] resolve_op final : public io_op<resolve_op> {
+  public:
+    resolve_op(const std::string& host, std::uint16_t port, int socktype) noexcept
+        : host_(&host), port_(port), socktype_(socktype) {}
+    std::error_code precheck(const coro_context& ctx) const noexcept {
+        return ctx.lp() ? std::error_code() : make_error_code(error::not_open);
+    }
+    void initiate(const coro_context& ctx) {
+        op_ = lookup_op::start(*ctx.lp(), *host_, port_, socktype_, resumer<resolve_op>(this));
+    }
+    void on_complete(std::error_code ec, std::vector<endpoint> found) {
+        ec_ = ec;
+        found_ = std::move(found);
+        op_.reset();
+        finish();
+    }
+    void on_cancel() override {
+        if (op_) op_->close_with(make_error_code(error::operation_aborted));
+    }
+    result<std::vector<endpoint>> await_resume() noexcept { return {ec_, std::move(found_)}; }
+
+  private:
+    const std::string* host_;
+    std::uint16_t port_;
+    int socktype_;
+    ref<lookup_op> op_;
+    std::vector<endpoint> found_;
+};
+
 template <class S>
 class [[nodiscard]] accept_op final : public io_op<accept_op<S>> {
   public:
@@ -378,21 +434,19 @@ template <class F>
 // used: GCC 12 emits the body of every inline, non-template coroutine (with local
 // linkage) in each translation unit that merely includes the header.
 
-// Resolves host:port on the thread pool.
+// Resolves host:port on the thread pool; cancellable (with_timeout, a token) while the
+// lookup runs, whose answer is then discarded.
 template <class Unused = void>
 [[nodiscard]] task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
                                                           int socktype = SOCK_STREAM) {
-    result<std::vector<endpoint>> r;
-    r.value = co_await offload([&] { return resolve_now(host, port, socktype, r.ec); });
-    co_return r;
+    co_return co_await detail::resolve_op(host, port, socktype);
 }
 
-// Resolves, then connects to the first address that accepts.
+// Resolves, then connects (Happy Eyeballs, connect_options' defaults); cancellable at
+// every stage, the name lookup included.
 template <class Unused = void>
 [[nodiscard]] task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
-    auto r = co_await resolve(std::move(host), port);
-    if (r.ec) co_return r.ec;
-    co_return co_await connect(s, std::move(r.value));
+    co_return co_await detail::connect_host_op(s, host, port);
 }
 
 // ---- timers ----
