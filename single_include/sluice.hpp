@@ -3816,7 +3816,12 @@ class stream_impl final : public io_object {
             std::size_t sent = platform::send_gather(fd_, bufs, n, ec);
             if (ec) {
                 if (platform::would_block(ec)) break;
-                return fail_writes(ec);
+                // The queue is dropped; go on below as after a flush that emptied it: an
+                // owner paused for backpressure gets its on_drain (and its next read
+                // reports the connection's end), a close_after_flush closes. Returning
+                // here left such a stream open for good with nothing left to wake it.
+                fail_writes(ec);
+                break;
             }
             x.buffered -= sent;
             x.last_activity = x.write_progress = loop_->now_us();
