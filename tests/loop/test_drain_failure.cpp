@@ -4,6 +4,7 @@
 // left the stream with no pending read, no queued write and an on_drain that never
 // ran: the connection and its descriptor stayed open for good. Under a descriptor
 // limit, enough such peers left echo_server unable to accept anyone (issue #16, item 12).
+// The same early return skipped a requested close_after_flush: that stream stayed open too.
 #include "common.hpp"
 
 #include <string>
@@ -56,4 +57,33 @@ TEST_CASE("a flush that fails while the owner waits for on_drain still runs on_d
     REQUIRE(loop.run_until([&] { return read_done; }, 5s));
     CHECK(read_result);
     CHECK_FALSE(server_side.is_open());
+}
+
+TEST_CASE("close_after_flush closes the stream when the flush fails") {
+    test::bounded_loop loop;
+    sluice::tcp_listener listener(loop);
+    auto port = test::listen_loopback(listener);
+    sluice::tcp_stream server_side;
+    listener.accept([&](std::error_code ec, sluice::tcp_stream s) {
+        REQUIRE_FALSE(ec);
+        server_side = std::move(s);
+    });
+    auto client = test::portable::connect_loopback(port);
+    REQUIRE(client != test::portable::bad_socket);
+    REQUIRE(loop.run_until([&] { return server_side.is_open(); }));
+
+    std::error_code write_result = sluice::error::in_progress;
+    server_side.write(std::string(32u << 20, 'c'),
+                      [&](std::error_code ec, std::size_t) { write_result = ec; });
+    REQUIRE(server_side.buffered_amount() > 0);
+    server_side.close_after_flush(); // queued bytes first: still open
+    loop.run_for(50ms);
+    REQUIRE(server_side.is_open());
+
+    REQUIRE(test::portable::reset_on_close(client));
+    test::portable::close_socket(client);
+    REQUIRE(loop.run_until([&] { return write_result != sluice::error::in_progress; }, 10s));
+    CHECK(write_result);
+    // Nothing is left to flush: the close that was asked for happens now.
+    CHECK(loop.run_until([&] { return !server_side.is_open(); }, 5s));
 }
