@@ -3764,7 +3764,14 @@ class stream_impl final : public io_object {
             flags_ |= continuous;
         else
             flags_ &= static_cast<std::uint8_t>(~continuous);
-        if (flags_ & eof_seen) return deliver_read(make_error_code(error::eof), 0, true);
+        if (flags_ & eof_seen) {
+            // Reported from the loop, never from here; and only if the read is still
+            // there then, so that a read_stop() in between ends it silently as promised.
+            return loop_->defer([s = ref<stream_impl>(this)] {
+                if (!s->closed() && s->read_cb_ && (s->flags_ & eof_seen))
+                    s->deliver_read(make_error_code(error::eof), 0);
+            });
+        }
         if (ext_ && ext_->read_us) {
             ext_->read_started = loop_->now_us();
             arm_timeouts();
@@ -3804,16 +3811,13 @@ class stream_impl final : public io_object {
             }
         }
         if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
-        deliver_read(ec, n, false);
+        deliver_read(ec, n);
     }
 
-    // deferred: the read was just started (never call the handler inline).
-    void deliver_read(std::error_code ec, std::size_t n, bool deferred) {
+    // From the loop's dispatch (or a deferred call): the handler may run here.
+    void deliver_read(std::error_code ec, std::size_t n) {
         if (ec) flags_ &= static_cast<std::uint8_t>(~continuous);
-        if (deferred) {
-            read_buf_ = nullptr;
-            loop_->complete(std::move(read_cb_), ec, n);
-        } else if (flags_ & continuous) {
+        if (flags_ & continuous) {
             // Moved out while it runs: it may stop this read or start another one; it
             // is put back only if neither happened.
             io_handler h = std::move(read_cb_);
@@ -3974,6 +3978,10 @@ class stream_impl final : public io_object {
     void fail(std::error_code ec) {
         if (closed()) return;
         if (ext_ && ext_->on_error) loop_->complete(std::move(ext_->on_error), ec, 0);
+        // An owner paused for backpressure may wait for nothing but on_drain: it runs (the
+        // queue is gone), and the owner's next operation reports the failure. Without it a
+        // stream that failed under backpressure kept its owner waiting for good.
+        if (ext_ && ext_->on_drain) loop_->defer(std::move(ext_->on_drain));
         if (fd_ != invalid_socket && (flags_ & connected)) platform::reset_on_close(fd_);
         close_with(ec);
     }
