@@ -145,3 +145,31 @@ TEST_CASE("coro stop: with_timeout ends resolve() while the lookup waits") {
     CHECK(seen == timed_out);
     blocked.release();
 }
+
+TEST_CASE("coro stop: a cancel that arrives after the stream object was destroyed reaches "
+          "nothing freed") {
+    test::bounded_loop loop;
+    pair_on_loop p(loop);
+    auto* s = new sluice::tcp_stream(std::move(p.client));
+    sluice::cancellation_source src;
+    int resumed = 0;
+    std::error_code seen;
+    auto reader = [&]() -> task<void> {
+        char buf[16];
+        auto r = co_await sluice::with_cancellation(sluice::read_some(*s, buf, sizeof buf),
+                                                    src.token());
+        seen = r.ec;
+        ++resumed;
+    };
+    sluice::spawn(loop, reader());
+    loop.run_for(10ms);
+    REQUIRE(resumed == 0);
+    // The owner destroys the stream, and in the same breath the await is cancelled: the
+    // awaiter must not reach the destroyed handle object.
+    delete s;
+    src.cancel();
+    REQUIRE(loop.run_until([&] { return resumed > 0; }));
+    loop.run_for(10ms);
+    CHECK(resumed == 1);
+    CHECK(seen == aborted);
+}

@@ -32,6 +32,14 @@
 namespace sluice {
 namespace detail {
 
+// What an awaiter keeps of the handle it started on: a counted reference to the
+// implementation, so that a cancel arriving after the user destroyed or moved the handle
+// object reaches the right socket, or nothing, never freed memory.
+template <class Impl>
+Impl* live(const ref<Impl>& r) noexcept {
+    return r && !r->closed() && r->loop_ ? r.get() : nullptr;
+}
+
 template <class H>
 std::error_code check_handle(const H& h) noexcept {
     if (!h.impl()) return make_error_code(error::not_open);
@@ -43,58 +51,81 @@ class [[nodiscard]] read_some_op final : public io_op<read_some_op> {
   public:
     read_some_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) { s_->read_some(b_, resumer<read_some_op>(this)); }
+    void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
+        s_->read_some(b_, resumer<read_some_op>(this));
+    }
     void on_complete(std::error_code ec, std::size_t n) {
         ec_ = ec;
         n_ = n;
         finish();
     }
-    void on_cancel() override { s_->cancel_read(); }
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) i->cancel_read();
+    }
     result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
     sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
 
   private:
     stream* s_;
     mutable_buffer b_;
+    ref<stream_impl> impl_;
 };
 
 class [[nodiscard]] read_exact_op final : public io_op<read_exact_op> {
   public:
     read_exact_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) { issue(); }
+    void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
+        issue();
+    }
     void on_complete(std::error_code ec, std::size_t n) {
         n_ += n;
+        // A cancel that came while no step was pending (between two) ends it here.
+        if (!ec && n_ < b_.size && cancel_requested()) ec = make_error_code(error::operation_aborted);
         if (!ec && n_ < b_.size) return issue();
         ec_ = ec;
         finish();
     }
-    void on_cancel() override { s_->cancel_read(); }
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) i->cancel_read();
+    }
     // On error, value is the number of bytes read before it.
     result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
     sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
 
   private:
     void issue() {
-        s_->read_some(mutable_buffer(static_cast<char*>(b_.data) + n_, b_.size - n_),
-                      resumer<read_exact_op>(this));
+        // Through the implementation: the user's handle object may be gone by now.
+        stream_impl* i = live(impl_);
+        if (!i) return on_complete(make_error_code(error::not_open), 0);
+        if (i->read_cb_) return on_complete(make_error_code(error::in_progress), 0);
+        i->start_read(static_cast<char*>(b_.data) + n_, b_.size - n_,
+                      resumer<read_exact_op>(this), false);
     }
     stream* s_;
     mutable_buffer b_;
+    ref<stream_impl> impl_;
 };
 
 class [[nodiscard]] write_op final : public io_op<write_op> {
   public:
     write_op(stream& s, const_buffer b) noexcept : s_(&s), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) { id_ = s_->write_with_id(b_, resumer<write_op>(this)); }
+    void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
+        id_ = s_->write_with_id(b_, resumer<write_op>(this));
+    }
     void on_complete(std::error_code ec, std::size_t n) {
         ec_ = ec;
         n_ = n;
         finish();
     }
     // Only this write: withdrawn if untouched and last, else the stream fails (no hole).
-    void on_cancel() override { s_->cancel_write(id_); }
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) i->cancel_write(id_);
+    }
     result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
     sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
 
@@ -102,24 +133,31 @@ class [[nodiscard]] write_op final : public io_op<write_op> {
     stream* s_;
     const_buffer b_;
     std::uint64_t id_ = 0;
+    ref<stream_impl> impl_;
 };
 
 class [[nodiscard]] connect_op final : public io_op<connect_op> {
   public:
     connect_op(tcp_stream& s, std::vector<endpoint> eps) : s_(&s), eps_(std::move(eps)) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) { s_->connect(std::move(eps_), resumer<connect_op>(this)); }
+    void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
+        s_->connect(std::move(eps_), resumer<connect_op>(this));
+    }
     void on_complete(std::error_code ec) {
         ec_ = ec;
         finish();
     }
-    void on_cancel() override { s_->cancel_connect(); }
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) i->cancel_connect(make_error_code(error::operation_aborted));
+    }
     std::error_code await_resume() const noexcept { return ec_; }
     sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
 
   private:
     tcp_stream* s_;
     std::vector<endpoint> eps_;
+    ref<stream_impl> impl_;
 };
 
 // Connects by name (tcp_stream::connect(host, port)): cancellable while the name lookup
@@ -131,13 +169,16 @@ class [[nodiscard]] connect_host_op final : public io_op<connect_host_op> {
         : s_(&s), host_(&host), port_(port) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
     void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
         s_->connect(*host_, port_, resumer<connect_host_op>(this));
     }
     void on_complete(std::error_code ec) {
         ec_ = ec;
         finish();
     }
-    void on_cancel() override { s_->cancel_connect(); }
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) i->cancel_connect(make_error_code(error::operation_aborted));
+    }
     std::error_code await_resume() const noexcept { return ec_; }
     sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
 
@@ -145,6 +186,7 @@ class [[nodiscard]] connect_host_op final : public io_op<connect_host_op> {
     tcp_stream* s_;
     const std::string* host_;
     std::uint16_t port_;
+    ref<stream_impl> impl_;
 };
 
 // A name lookup on the chain's loop (detail::lookup_op): cancellable, and the loop never
@@ -183,19 +225,25 @@ class [[nodiscard]] accept_op final : public io_op<accept_op<S>> {
   public:
     explicit accept_op(basic_listener<S>& l) noexcept : l_(&l) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*l_); }
-    void initiate(const coro_context&) { l_->accept(resumer<accept_op>(this)); }
+    void initiate(const coro_context&) {
+        impl_ = l_->impl_ref();
+        l_->accept(resumer<accept_op>(this));
+    }
     void on_complete(std::error_code ec, S s) {
         this->ec_ = ec;
         out_ = std::move(s);
         this->finish();
     }
-    void on_cancel() override { l_->cancel_accept(); }
+    void on_cancel() override {
+        if (listener_impl* i = live(impl_)) i->cancel_accept();
+    }
     result<S> await_resume() noexcept { return {this->ec_, std::move(out_)}; }
     sluice::loop* hint_loop() const noexcept { return l_->get_loop(); }
 
   private:
     basic_listener<S>* l_;
     S out_;
+    ref<listener_impl> impl_;
 };
 
 class [[nodiscard]] sleep_op final : public io_op<sleep_op> {
@@ -214,13 +262,16 @@ class [[nodiscard]] sleep_op final : public io_op<sleep_op> {
     }
     void initiate(const coro_context&) {
         std::int64_t left = at_us_ - loop::clock_us();
+        impl_ = t_->impl_ref();
         t_->async_wait_us(left > 0 ? left : 0, resumer<sleep_op>(this));
     }
     void on_complete(std::error_code ec, std::size_t) {
         ec_ = ec;
         finish();
     }
-    void on_cancel() override { t_->cancel(); }
+    void on_cancel() override {
+        if (timer_impl* i = live(impl_)) i->cancel(make_error_code(error::operation_aborted));
+    }
     std::error_code await_resume() const noexcept { return ec_; }
     sluice::loop* hint_loop() const noexcept { return t_ ? t_->get_loop() : l_; }
 
@@ -229,6 +280,7 @@ class [[nodiscard]] sleep_op final : public io_op<sleep_op> {
     sluice::loop* l_;
     std::int64_t at_us_;
     timer own_;
+    ref<timer_impl> impl_;
 };
 
 template <class F>
@@ -315,14 +367,19 @@ class [[nodiscard]] recv_from_op final : public io_op<recv_from_op> {
   public:
     recv_from_op(udp_socket& u, mutable_buffer b) noexcept : u_(&u), b_(b) {}
     std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
-    void initiate(const coro_context&) { u_->recv_from(b_, resumer<recv_from_op>(this)); }
+    void initiate(const coro_context&) {
+        impl_ = u_->impl_ref();
+        u_->recv_from(b_, resumer<recv_from_op>(this));
+    }
     void on_complete(std::error_code ec, std::string_view data, const endpoint& from) {
         ec_ = ec;
         n_ = data.size();
         from_ = from;
         finish();
     }
-    void on_cancel() override { u_->cancel_recv(); }
+    void on_cancel() override {
+        if (udp_impl* i = live(impl_)) i->cancel_recv();
+    }
     struct datagram {
         std::size_t size = 0;
         endpoint from;
@@ -335,6 +392,7 @@ class [[nodiscard]] recv_from_op final : public io_op<recv_from_op> {
     udp_socket* u_;
     mutable_buffer b_;
     endpoint from_;
+    ref<udp_impl> impl_;
 };
 
 class [[nodiscard]] send_to_op final : public io_op<send_to_op> {

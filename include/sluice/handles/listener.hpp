@@ -77,6 +77,17 @@ class listener_impl final : public io_object, public timer_node {
         loop_->retire(this);
     }
 
+    bool cancel_accept() {
+        if (!accept_cb_) return false;
+        loop_->unschedule(this);
+        loop_->watch(this, 0);
+        continuous_ = false;
+        loop_->defer([h = std::move(accept_cb_)]() mutable {
+            h(make_error_code(error::operation_aborted), nullptr);
+        });
+        return true;
+    }
+
     std::error_code open(const endpoint& ep, const listen_options& opt, int type) {
         std::error_code ec;
         fd_ = platform::open_socket(ep.family(), type, ec);
@@ -124,16 +135,7 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
     void accept_each(accept_handler handler) { start(std::move(handler), true); }
     // Cancels a pending accept (or accept_each): its handler gets operation_aborted
     // from the loop, once. Returns false when none was pending.
-    bool cancel_accept() {
-        if (unusable() || !impl_->accept_cb_) return false;
-        impl_->loop_->unschedule(impl_.get());
-        impl_->loop_->watch(impl_.get(), 0);
-        impl_->continuous_ = false;
-        impl_->loop_->defer([h = std::move(impl_->accept_cb_)]() mutable {
-            h(make_error_code(error::operation_aborted), nullptr);
-        });
-        return true;
-    }
+    bool cancel_accept() { return !unusable() && impl_->cancel_accept(); }
 
     endpoint local_endpoint(std::error_code& ec) const {
         return platform::local_endpoint(native_handle(), ec);

@@ -365,6 +365,15 @@ class stream_impl final : public io_object {
         close_with(ec);
     }
 
+    bool cancel_read() {
+        if (!read_cb_) return false;
+        read_buf_ = nullptr;
+        flags_ &= static_cast<std::uint8_t>(~continuous);
+        loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
+        update_interest();
+        return true;
+    }
+
     // Cancels every queued write. Only the front write can have started; if it has, its
     // remaining bytes cannot be withdrawn without a hole, and the stream fails.
     bool cancel_writes() {
@@ -567,15 +576,7 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     // Cancels a pending read (read_some or read_start): its handler gets
     // operation_aborted (from the loop, once). Returns false when no read was pending
     // (a completion already queued still runs).
-    bool cancel_read() {
-        if (unusable() || !impl_->read_cb_) return false;
-        impl_->read_buf_ = nullptr;
-        impl_->flags_ &= static_cast<std::uint8_t>(~detail::stream_impl::continuous);
-        impl_->loop_->complete(std::move(impl_->read_cb_),
-                               make_error_code(error::operation_aborted), 0);
-        impl_->update_interest();
-        return true;
-    }
+    bool cancel_read() { return !unusable() && impl_->cancel_read(); }
     // Cancels every queued write: each handler gets operation_aborted. When some bytes
     // of the first one have already gone out, the rest cannot be withdrawn without a
     // hole in the stream, so the stream fails (closed with a reset; rule 5).

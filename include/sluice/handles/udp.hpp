@@ -101,6 +101,17 @@ class udp_impl final : public io_object {
         if (!closed()) update_interest();
     }
 
+    bool cancel_recv() {
+        if (!recv_cb_) return false;
+        recv_buf_ = nullptr;
+        continuous_ = false;
+        loop_->defer([h = std::move(recv_cb_)]() mutable {
+            h(make_error_code(error::operation_aborted), {}, endpoint{});
+        });
+        update_interest();
+        return true;
+    }
+
     void close_with(std::error_code reason) override {
         if (closed()) return;
         if (recv_cb_) {
@@ -170,16 +181,7 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
     void recv_each(recv_handler handler) { start(nullptr, 0, std::move(handler), true); }
     // Cancels a pending recv_from (or recv_each): its handler gets operation_aborted
     // from the loop, once. Returns false when none was pending.
-    bool cancel_recv() {
-        if (unusable() || !impl_->recv_cb_) return false;
-        impl_->recv_buf_ = nullptr;
-        impl_->continuous_ = false;
-        impl_->loop_->defer([h = std::move(impl_->recv_cb_)]() mutable {
-            h(make_error_code(error::operation_aborted), {}, endpoint{});
-        });
-        impl_->update_interest();
-        return true;
-    }
+    bool cancel_recv() { return !unusable() && impl_->cancel_recv(); }
     // Ends recv_each() silently (its handler is released from the loop, uncalled); a
     // pending recv_from() completes with operation_aborted instead.
     void recv_stop() {
