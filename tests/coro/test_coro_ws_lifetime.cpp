@@ -81,3 +81,53 @@ TEST_CASE("ws coroutines: ws::read on a connection whose loop is gone returns lo
     REQUIRE(other.run_until([&] { return done; }, 5s));
     CHECK(got == sluice::error::loop_gone);
 }
+
+namespace {
+struct sets_on_destroy {
+    bool* flag;
+    ~sets_on_destroy() { *flag = true; }
+};
+} // namespace
+
+TEST_CASE("ws coroutines: a loop destroyed without shutdown() destroys a chain waiting in ws::read") {
+    // The read's completion can never run: like a dropped handler, it destroys the chain
+    // (rule 4 of docs/guide/lifetimes.md) instead of leaking it. Both orders: the server
+    // destroyed first (the completion is queued when the loop goes), and the server
+    // outliving its loop (the loop lets its connections go).
+    for (bool server_outlives_loop : {false, true}) {
+        CAPTURE(server_outlives_loop);
+        bool frame_destroyed = false, resumed = false;
+        std::optional<ws::server> outliving;
+        {
+            test::bounded_loop loop;
+            http::server web(loop);
+            std::optional<ws::server> inner;
+            std::optional<ws::server>& wss = server_outlives_loop ? outliving : inner;
+            wss.emplace(loop); // pulled
+            auto session = [&](ws::connection c) -> sluice::task<void> {
+                sets_on_destroy g{&frame_destroyed};
+                (void)co_await ws::read(c);
+                resumed = true;
+            };
+            bool started = false;
+            wss->on_open([&](ws::connection& c) {
+                started = true;
+                sluice::spawn(loop, session(c));
+            });
+            web.on_request([&](const http::request_view& req, http::response& res) { wss->upgrade(req, res); });
+            REQUIRE_FALSE(web.listen(sluice::endpoint::loopback_v4(0)));
+            std::error_code ec;
+            const std::string url = "ws://127.0.0.1:" + std::to_string(web.local_endpoint(ec).port()) + "/";
+            ws::handlers h;
+            h.on_message = [](ws::connection&, const ws::message&) {};
+            ws::connection client = ws::connect(loop, url, std::move(h));
+            REQUIRE(loop.run_until([&] { return started; }));
+            loop.run_for(20ms);
+            CHECK_FALSE(frame_destroyed);
+            if (!server_outlives_loop) inner.reset();
+        }
+        CHECK(frame_destroyed);
+        CHECK_FALSE(resumed);
+        outliving.reset();
+    }
+}
