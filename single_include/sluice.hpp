@@ -9535,7 +9535,7 @@ struct request_options {
     // The whole response held in memory (head, body as collected, bytes not yet parsed);
     // fetch fails with body_too_large as soon as it would go past.
     std::size_t max_response = 16 * 1024 * 1024;
-    std::chrono::milliseconds timeout{30000};    // connect + request + response
+    std::chrono::milliseconds timeout{30000};    // resolve + connect + request + response
 };
 
 using fetch_handler = unique_function<void(std::error_code, client_response)>;
