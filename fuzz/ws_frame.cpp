@@ -3,8 +3,9 @@
 // The first input byte picks the role, delivery mode, a size limit and how the rest is chopped
 // into feeds; the rest is wire bytes. Checked invariants: feed never reads out of bounds or
 // leaks (sanitizers), every event is well-formed, a failure sends a close frame with the code
-// close_code_for() gives, nothing is reported after the connection ends, and chopping the
-// input differently yields the same event sequence.
+// close_code_for() gives, nothing is reported after the connection ends, the codec's buffers
+// never hold more than twice the bytes fed (whatever lengths the headers declare), and
+// chopping the input differently yields the same event sequence.
 #include <sluice/ws.hpp>
 
 #include <cstddef>
@@ -95,6 +96,8 @@ std::string run(const std::uint8_t* data, std::size_t n, std::uint8_t mode, std:
         std::vector<std::uint8_t> buf(data + off, data + off + k); // exact-size heap copy for ASan
         c.feed(buf.data(), buf.size(), h);
         off += k;
+        // Buffers grow with what arrived, never with a declared frame length.
+        check(c.footprint() <= 2 * off + max_control_payload);
     }
     // Once the connection has ended, no reassembly buffer may be left behind.
     if (c.closed()) check(c.buffered_capacity() == 0);

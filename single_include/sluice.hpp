@@ -10034,8 +10034,10 @@ struct request_options {
     std::string method = "GET";
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;                            // sent with Content-Length when non-empty
-    std::size_t max_response = 16 * 1024 * 1024; // head + body; more fails with body_too_large
-    std::chrono::milliseconds timeout{30000};    // connect + request + response
+    // The whole response held in memory (head, body as collected, bytes not yet parsed);
+    // fetch fails with body_too_large as soon as it would go past.
+    std::size_t max_response = 16 * 1024 * 1024;
+    std::chrono::milliseconds timeout{30000};    // resolve + connect + request + response
 };
 
 using fetch_handler = unique_function<void(std::error_code, client_response)>;
@@ -10087,16 +10089,22 @@ inline bool split_url(std::string_view url, url_parts& out) {
     return true;
 }
 
-class fetch_op {
+// One fetch. Counted (detail::ref_counted): every handler it gives the timer, the stream
+// or the loop holds a reference, never `this` raw, so the operation lives until the last of
+// them has run or been dropped, whatever finishes it first (the timeout may expire while
+// name resolution is still queued on the thread pool).
+class fetch_op final : public sluice::detail::ref_counted<fetch_op> {
   public:
+    using op_ref = sluice::detail::ref<fetch_op>;
+
     fetch_op(loop& l, request_options opt, fetch_handler h)
         : stream_(l), timer_(l), opt_(std::move(opt)), handler_(std::move(h)),
           parser_(parser::response, msg_) {}
 
     void start(const url_parts& u) {
         parser_.response_to(to_verb(opt_.method));
-        timer_.start(opt_.timeout, [this](std::error_code ec) {
-            if (!ec) finish(make_error_code(sluice::error::timed_out));
+        timer_.start(opt_.timeout, [self = op_ref(this)](std::error_code ec) {
+            if (!ec) self->finish(make_error_code(sluice::error::timed_out));
         });
         serializer<std::string> s(request_);
         s.request_line(opt_.method, u.target);
@@ -10108,22 +10116,24 @@ class fetch_op {
         s.end_head();
         if (auto ec = s.error()) return finish(ec);
         request_ += opt_.body;
-        stream_.connect(u.host, u.port, [this](std::error_code ec) {
-            if (ec) return finish(ec);
-            stream_.write(request_);
-            stream_.read_start(
-                [this](std::error_code ec, std::string_view data) { on_data(ec, data); });
+        stream_.connect(u.host, u.port, [self = op_ref(this)](std::error_code ec) {
+            if (!self->handler_) return; // finished meanwhile (timed out)
+            if (ec) return self->finish(ec);
+            self->stream_.write(self->request_);
+            self->stream_.read_start([self](std::error_code e, std::string_view data) {
+                self->on_data(e, data);
+            });
         });
     }
 
   private:
+    // Bytes of the response held now: its head, the body collected, what is not parsed yet.
+    std::size_t held() const noexcept { return head_bytes_ + res_.body.size() + buf_.size(); }
+
     void on_data(std::error_code ec, std::string_view data) {
+        if (!handler_) return;
         if (ec && ec != sluice::error::eof) return finish(ec);
-        if (!ec) {
-            if (buf_.size() + data.size() > opt_.max_response)
-                return finish(make_error_code(error::body_too_large));
-            buf_.append(data);
-        }
+        if (!ec) buf_.append(data); // at most one read past the limit, checked below
         std::size_t off = 0;
         for (;;) {
             result r = ec ? parser_.finish(buf_.data() + off, buf_.size() - off)
@@ -10131,6 +10141,7 @@ class fetch_op {
             off += r.consumed;
             switch (r.ev) {
             case event::head:
+                head_bytes_ = r.consumed;
                 res_.status = msg_.status;
                 res_.reason = std::string(msg_.reason);
                 for (std::uint32_t i = 0; i < msg_.num_headers; ++i)
@@ -10138,11 +10149,16 @@ class fetch_op {
                                               std::string(msg_.headers[i].value));
                 continue;
             case event::body:
+                // The limit covers the whole response as collected: fail as soon as a
+                // piece of body would take it past.
+                if (head_bytes_ + res_.body.size() + r.data.size() > opt_.max_response)
+                    return finish(make_error_code(error::body_too_large));
                 res_.body.append(r.data);
                 continue;
             case event::done:
                 if (res_.status >= 100 && res_.status < 200) { // interim: the real answer follows
                     res_ = client_response{};
+                    head_bytes_ = 0;
                     continue;
                 }
                 return finish({});
@@ -10156,6 +10172,7 @@ class fetch_op {
             break;
         }
         buf_.erase(0, off);
+        if (held() > opt_.max_response) return finish(make_error_code(error::body_too_large));
         if (ec) finish(make_error_code(error::unexpected_eof));
     }
 
@@ -10166,9 +10183,8 @@ class fetch_op {
         stream_.close();
         client_response res = std::move(res_);
         loop* l = stream_.get_loop();
-        // Free this operation after the current callback, then report.
-        l->defer([self = this, h = std::move(h), ec, res = std::move(res)]() mutable {
-            delete self;
+        // Report from the loop, never inside the call that finished (start() may).
+        l->defer([self = op_ref(this), h = std::move(h), ec, res = std::move(res)]() mutable {
             h(ec, std::move(res));
         });
     }
@@ -10176,11 +10192,12 @@ class fetch_op {
     tcp_stream stream_;
     timer timer_;
     request_options opt_;
-    fetch_handler handler_;
+    fetch_handler handler_; // empty once finished
     message_storage<64> msg_;
     parser parser_;
     std::string request_, buf_;
     client_response res_;
+    std::size_t head_bytes_ = 0; // of the response being collected
 };
 
 } // namespace detail
@@ -10195,7 +10212,8 @@ inline void fetch(loop& l, std::string_view url, request_options opt, fetch_hand
         });
         return;
     }
-    (new detail::fetch_op(l, std::move(opt), std::move(handler)))->start(u);
+    // From here the operation's handlers hold it (see fetch_op).
+    sluice::detail::make_ref<detail::fetch_op>(l, std::move(opt), std::move(handler))->start(u);
 }
 inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
     fetch(l, url, request_options{}, std::move(handler));
@@ -11974,7 +11992,9 @@ class extension {
 // Why feed() takes a mutable buffer: masked payloads are unmasked in place, so a message that
 // arrives whole in one read is delivered as a view of the read buffer, never copied. The codec
 // owns a heap buffer only while a message that spans reads (or frames) is being reassembled;
-// an idle connection owns none. Control payloads that span reads go to a 125-byte inline buffer.
+// an idle connection owns none. That buffer grows with the bytes that arrived (doubling), never
+// with a frame's declared length, which is only checked against max_message_size (1009 before
+// any byte is buffered). Control payloads that span reads go to a 125-byte heap block.
 //
 // Bytes the codec must send on its own (pongs, the close reply, the close frame when failing)
 // arrive as event_type::send, in order with everything else; the glue writes them before any
@@ -12272,6 +12292,11 @@ class codec {
     }
     // Bytes held by the reassembly buffer (0 while idle).
     std::size_t buffered_capacity() const noexcept { return buf_.capacity(); }
+    // Heap bytes the codec owns now for incoming data: the reassembly buffer and a split
+    // control payload's block. 0 while idle. For memory accounting and tests.
+    std::size_t footprint() const noexcept {
+        return buf_.capacity() + (ctl_ ? std::size_t{max_control_payload} : 0);
+    }
 
   private:
     enum class rx_state : std::uint8_t { header, payload, closed };
@@ -12385,11 +12410,17 @@ class codec {
             emit(h, event_type::message, p, k, true); // the whole message is in this read
         } else {
             if (k != 0) {
-                // The frame's announced length (already checked against the limit) sizes
-                // the buffer once; later frames of the message grow it geometrically.
-                const std::size_t want = buf_.size() + k + static_cast<std::size_t>(remaining_);
-                if (!transformed_ && buf_.empty() && want > buf_.capacity() && want <= max_message_)
-                    buf_.reserve(want);
+                // Grown by what arrived, never by what a header announced: a peer that
+                // declares a large frame and then trickles bytes (or none) costs what it
+                // sent, not what it declared. Doubling keeps a large message at O(log n)
+                // reallocations, and the capacity below twice the bytes received.
+                const std::size_t need = buf_.size() + k;
+                if (need > buf_.capacity()) {
+                    std::size_t cap = buf_.capacity() * 2;
+                    if (cap < need) cap = need;
+                    if (cap > max_message_) cap = static_cast<std::size_t>(max_message_); // >= need
+                    buf_.reserve(cap);
+                }
                 buf_.insert(buf_.end(), p, p + k);
             }
             if (last) {
@@ -12964,11 +12995,21 @@ inline std::error_code verify_response(const response_view& res, std::string_vie
 // connection once it has both sent and received a close (RFC 6455 §7.1.1), the client waits
 // for the server to do so; close_timeout bounds both waits. on_close runs exactly once per
 // connection that reached on_open, with the peer's code, or 1006 and an error when the
-// connection ended without a close frame.
+// connection ended without a close frame; except when the connection's server is destroyed:
+// its connections end then (a best-effort 1001 close frame, then the TCP connection is
+// closed without waiting) and none of its handlers runs again, on_close included.
+//
+// Lifetimes (docs/guide/lifetimes.md): a connection is a detail::ref_counted object; the
+// public handle, every handler the connection gives the stream or the loop, and the list of
+// open connections (from open() to finish()) each hold one reference. A pending read
+// (message_reader) completes exactly once, from the loop: with a message, or with
+// error::closed once the connection ended (operation_aborted when its server was
+// destroyed); a read that cannot start is refused by read()'s return value.
 
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -13048,24 +13089,33 @@ struct handlers {
 namespace detail {
 
 class conn_impl;
+using conn_ref = sluice::detail::ref<conn_impl>;
 
 // What the connections of one endpoint share: configuration, callbacks, the list of open
-// connections. Counted: the owner (server or client) and each connection.
-struct shared_state final : sluice::detail::loop_resident {
+// connections. Counted: the owner (server or dial) and each connection hold a reference.
+struct shared_state final : sluice::detail::loop_resident,
+                            sluice::detail::ref_counted<shared_state> {
     shared_state(loop& l, settings s) : lp(&l), cfg(std::move(s)) { l.add_resident(this); }
     ~shared_state() {
         if (lp) lp->remove_resident(this);
     }
-    shared_state(const shared_state&) = delete;
-    shared_state& operator=(const shared_state&) = delete;
     // The loop is being destroyed without shutdown(): let every open connection go,
-    // without calling anyone (the loop drops its own pending handlers uncalled too).
+    // without calling anyone (the loop drops its own pending handlers uncalled too). The
+    // connections' own references (the open list's, their read handlers') cannot be seen
+    // by the loop, which is why this endpoint is a loop_resident.
     inline void on_loop_exit() noexcept override; // see stream_ext::on_timer
+    // The owner (ws::server) is being destroyed: end every open connection and let go of
+    // the handlers; see conn_impl::end_by_owner().
+    inline void end_for_owner();
+    void drop_handlers() {
+        handlers gone(std::move(h)); // destroyed after h is reset: their captures may
+        h = handlers{};              // hold the last reference to a connection, or to this
+    }
 
     loop* lp; // null once the loop is gone
     settings cfg;
     handlers h;
-    conn_impl* first = nullptr; // open connections
+    conn_impl* first = nullptr; // open connections (each unlinks itself in finish())
     // Reassembly buffers lent to the connections receiving a message larger than a read
     // (see codec::consume): a few, so several large streams do not each fault in fresh
     // pages per message.
@@ -13074,60 +13124,74 @@ struct shared_state final : sluice::detail::loop_resident {
     // Frames that must be built before they are written (masked, fragmented, control).
     std::string scratch;
     std::size_t open = 0;
-    std::uint32_t refs = 1;
 };
 
-inline void release(shared_state* s) noexcept {
-    if (s && --s->refs == 0) delete s;
-}
-
-// A pending pull (read()): gets one message, or the error that ended the connection.
+// A pending pull (read()): gets one message, or the error that ended the connection, once,
+// from the loop. on_dropped(): the loop is being destroyed and the read will never complete
+// (a coroutine's awaiter destroys its chain then, as a dropped handler would).
 class message_reader {
   public:
     virtual void on_message(const message* m, std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
 
   protected:
     ~message_reader() = default;
 };
 
-class conn_impl final : public sluice::detail::timer_node {
+// Something the connection keeps until it ends, for whoever made it: meant for the
+// http::server's max_connections slot that an upgraded connection keeps holding (a
+// move-only token from http::response::takeover), so upgrades keep counting.
+struct held_token {
+    virtual ~held_token() = default; // defined in the class: no key function
+};
+template <class T>
+struct held_token_of final : held_token {
+    explicit held_token_of(T&& x) : value(std::move(x)) {}
+    T value;
+};
+
+class conn_impl final : public sluice::detail::timer_node,
+                        public sluice::detail::ref_counted<conn_impl> {
+    // The small fields first: they fill the padding after the base's reference count, which
+    // keeps a connection's state at 256 bytes.
+    std::uint16_t close_code_ = 0; // as reported to on_close (0: not yet)
+    bool open_ : 1;
+    bool reading_ : 1;
+    bool paused_ : 1;
+    bool in_feed_ : 1;
+    bool feed_scheduled_ : 1;
+    bool closing_ : 1;
+    bool reported_ : 1;
+    bool ping_out_ : 1;
+    bool draining_ : 1;
+    bool reader_queued_ : 1; // a reader_completion is queued
+    bool owner_gone_ : 1;    // ended by end_by_owner(): readers get operation_aborted
+
   public:
-    conn_impl(shared_state* sh, role r, tcp_stream st)
-        : codec_(r, sh->cfg.codec), stream_(std::move(st)), sh_(sh), open_(false), reading_(false),
-          paused_(false), in_feed_(false), feed_scheduled_(false), closing_(false),
-          reported_(false), ping_out_(false), draining_(false) {
-        ++sh_->refs;
+    conn_impl(sluice::detail::ref<shared_state> sh, role r, tcp_stream st)
+        : open_(false), reading_(false), paused_(false), in_feed_(false), feed_scheduled_(false),
+          closing_(false), reported_(false), ping_out_(false), draining_(false),
+          reader_queued_(false), owner_gone_(false), codec_(r, sh->cfg.codec),
+          stream_(std::move(st)), sh_(std::move(sh)) {
         stream_.set_write_limits(sh_->cfg.write);
     }
     ~conn_impl() {
         if (queued() && sh_->lp) sh_->lp->unschedule(this);
         delete stash_;
-        release(sh_);
     }
     conn_impl(const conn_impl&) = delete;
     conn_impl& operator=(const conn_impl&) = delete;
 
-    void add_ref() noexcept { ++refs_; }
-    void drop_ref() noexcept {
-        if (--refs_ == 0) delete this;
-    }
-    // A counted reference, on the stack or moved into a handler (the read handler holds
-    // one, so a completion queued after finish() still finds the connection).
-    struct ref {
-        explicit ref(conn_impl* c) noexcept : c_(c) { c_->add_ref(); }
-        ref(ref&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
-        ref(const ref&) = delete;
-        ref& operator=(const ref&) = delete;
-        ~ref() {
-            if (c_) c_->drop_ref();
-        }
-        conn_impl* c_;
-    };
-
     // The connection is established (after the handshake): `rest` is what the peer sent
-    // after its handshake. The reference the caller holds becomes the "open" reference,
-    // released by finish().
+    // after its handshake. The open list takes a reference of its own, dropped by finish().
     void open(std::string rest);
+
+    // Keeps `t` (move-only) until the connection ends: see held_token.
+    template <class Token>
+    void hold_until_end(Token&& t) {
+        using T = std::decay_t<Token>;
+        held_ = std::unique_ptr<held_token>(new held_token_of<T>(std::forward<Token>(t)));
+    }
 
     // ---- sending ----
 
@@ -13190,7 +13254,7 @@ class conn_impl final : public sluice::detail::timer_node {
     // Drops the TCP connection now, without a close handshake.
     void abort(std::error_code why) {
         if (!open_) return;
-        ref k(this);
+        conn_ref k(this);
         report(close_code::abnormal, {}, why);
         stream_.close();
         finish();
@@ -13198,18 +13262,40 @@ class conn_impl final : public sluice::detail::timer_node {
 
     // A client whose handshake failed: on_close hears why (the connection never opened).
     void fail_handshake(std::error_code ec) {
-        ref k(this);
+        conn_ref k(this);
         report(close_code::abnormal, {}, ec);
         stream_.close();
     }
 
-    // The loop is going away: close and forget, calling no handler and resuming no reader.
+    // The owner (ws::server) is being destroyed. Its handlers must not run again, so the
+    // connection cannot wait for a close handshake: a 1001 close frame goes out if the
+    // kernel takes it now (best effort: it is dropped when queued behind unsent data, and a
+    // peer still sending may get a reset instead), then the TCP connection is closed.
+    // on_close is not called; a pending read completes with operation_aborted, from the loop.
+    void end_by_owner() {
+        if (!open_) return;
+        conn_ref k(this);
+        owner_gone_ = true;
+        if (!reported_) close_code_ = close_code::going_away;
+        reported_ = true;
+        if (!codec_.close_sent()) {
+            std::string& out = scratch();
+            if (!codec_.encode_close(close_code::going_away, {}, out))
+                stream_.write(std::string_view(out));
+        }
+        stream_.close();
+        finish();
+    }
+
+    // The loop is going away: close and forget, calling no handler and resuming no reader
+    // (a reader hears on_dropped(), the counterpart of a handler destroyed uncalled).
     void drop_silently() noexcept {
         if (!open_) return;
+        conn_ref k(this);
         reported_ = true;
-        reader_ = nullptr;
+        if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
         stream_.close();
-        finish(); // last: may free this
+        finish();
     }
 
     // ---- receiving ----
@@ -13226,25 +13312,50 @@ class conn_impl final : public sluice::detail::timer_node {
         pump();
     }
 
-    void read(message_reader* r) {
-        if (!open_) {
-            sh_->lp->defer([r] { r->on_message(nullptr, make_error_code(error::closed)); });
-            return;
-        }
+    // Why a read cannot start now (it would never complete): the loop is gone (nothing to
+    // complete on), or another read is pending.
+    std::error_code cannot_read() const noexcept {
+        if (!sh_->lp) return make_error_code(sluice::error::loop_gone);
+        if (reader_) return make_error_code(sluice::error::in_progress);
+        return {};
+    }
+
+    // r gets the next message, or the end of the connection, exactly once, from the loop;
+    // unless the read is refused at start (cannot_read(): r is never called).
+    std::error_code read(message_reader* r) {
+        if (std::error_code ec = cannot_read()) return ec;
         reader_ = r;
+        if (!open_) {
+            complete_reader_later();
+            return {};
+        }
         if (!paused_) codec_.resume();
         if (!in_feed_) pump();
+        return {};
     }
+    // Withdraws r (it will not be called): a cancelled or destroyed awaiter.
     void cancel_read(message_reader* r) noexcept {
-        if (reader_ == r) reader_ = nullptr;
+        if (reader_ != r) return;
+        reader_ = nullptr;
+        // Pulled and nobody reading: hold input back rather than deliver it to no one.
+        if (open_ && pull_mode() && !closing_) {
+            codec_.pause();
+            if (!in_feed_) stop_reading();
+        }
     }
 
     // ---- state ----
 
     bool is_open() const noexcept { return open_; }
+    // The connection's loop, null once it is gone.
+    loop* get_loop() const noexcept { return sh_->lp; }
     std::uint16_t close_code() const noexcept { return close_code_; }
     role get_role() const noexcept { return codec_.get_role(); }
     tcp_stream& stream() noexcept { return stream_; }
+    // Heap bytes held for incoming data: the codec's buffers and input held back.
+    std::size_t receive_buffer_bytes() const noexcept {
+        return codec_.footprint() + (stash_ ? stash_->capacity() : 0);
+    }
     void* user = nullptr;
     conn_impl* next = nullptr; // the endpoint's list of open connections
     conn_impl* prev = nullptr;
@@ -13273,24 +13384,26 @@ class conn_impl final : public sluice::detail::timer_node {
         if (stash_ && !stash_->empty()) {
             if (feed_scheduled_) return;
             feed_scheduled_ = true;
-            sh_->lp->defer([this, k = ref(this)] {
-                feed_scheduled_ = false;
-                if (open_ && wants_input() && stash_ && !stash_->empty()) {
-                    std::string held = std::move(*stash_);
-                    stash_->clear();
-                    feed(&held[0], held.size());
-                    if (open_) pump();
-                }
-            });
+            sh_->lp->defer([k = conn_ref(this)] { k->feed_held(); });
             return;
         }
         if (!reading_) start_reading();
     }
 
+    void feed_held() {
+        feed_scheduled_ = false;
+        if (open_ && wants_input() && stash_ && !stash_->empty()) {
+            std::string held = std::move(*stash_);
+            stash_->clear();
+            feed(&held[0], held.size());
+            if (open_) pump();
+        }
+    }
+
     void start_reading() {
         reading_ = true;
         stream_.read_start(
-            [r = ref(this)](std::error_code ec, std::string_view d) { r.c_->on_read(ec, d); });
+            [k = conn_ref(this)](std::error_code ec, std::string_view d) { k->on_read(ec, d); });
     }
 
     void stop_reading() {
@@ -13300,7 +13413,7 @@ class conn_impl final : public sluice::detail::timer_node {
     }
 
     void on_read(std::error_code ec, std::string_view d) {
-        ref k(this);
+        conn_ref k(this);
         if (draining_) {
             if (ec) end_linger();
             return; // after the close: discarded
@@ -13315,6 +13428,7 @@ class conn_impl final : public sluice::detail::timer_node {
             stream_.close();
             return finish();
         }
+        if (!open_) return; // a chunk delivered after the end (the stream stops soon)
         last_rx_ = sh_->lp->now_us();
         ping_out_ = false;
         // The loop's read buffer is writable: the codec unmasks in place.
@@ -13330,6 +13444,8 @@ class conn_impl final : public sluice::detail::timer_node {
             pool.swap(sh_->spares.back());
             sh_->spares.pop_back();
         }
+        // Pulled with no reader: hold everything back (nobody would get a message).
+        if (!paused_ && pull_mode() && !reader_ && !closing_) codec_.pause();
         auto r = codec_.consume(
             p, n, [this](const event& ev) { on_event(ev); }, &pool);
         if (pool.capacity() != 0 && sh_->spares.size() < shared_state::max_spares)
@@ -13344,6 +13460,9 @@ class conn_impl final : public sluice::detail::timer_node {
     }
 
     void on_event(const event& ev) {
+        // Ended from a handler (abort(), the server destroyed) during this feed: the codec
+        // stops after this event; deliver nothing more.
+        if (!open_ && ev.type != event_type::send) return;
         switch (ev.type) {
         case event_type::message:
         case event_type::fragment: {
@@ -13398,12 +13517,14 @@ class conn_impl final : public sluice::detail::timer_node {
         rearm(sh_->lp->now_us() + us(sh_->cfg.close_timeout));
     }
 
-    // The end: unlink, stop everything, tell a pending reader, drop the "open" reference.
+    // The end: unlink, stop everything, tell a pending reader (from the loop), drop the open
+    // list's reference.
     void finish() {
         if (!open_) return;
         // No stack `ref` here: the open reference is dropped last, so `this` lives through it
         // (and GCC 12 reports nested counted references as use-after-free).
         open_ = false;
+        codec_.pause(); // a consume() in progress stops after the current event
         stop_reading();
         if (queued()) sh_->lp->unschedule(this);
         if (prev)
@@ -13415,9 +13536,41 @@ class conn_impl final : public sluice::detail::timer_node {
         --sh_->open;
         delete stash_;
         stash_ = nullptr;
-        if (message_reader* r = std::exchange(reader_, nullptr))
-            r->on_message(nullptr, make_error_code(error::closed));
-        drop_ref();
+        held_.reset(); // e.g. the HTTP server's connection slot
+        complete_reader_later();
+        drop_ref(); // the open list's reference: last, may free this
+    }
+
+    // The connection has ended: whatever reader is registered when the loop gets to it
+    // hears so (at most one such call queued). If the loop is destroyed first, the reader
+    // is told it was dropped instead.
+    struct reader_completion {
+        conn_ref c;
+        bool armed = true;
+        explicit reader_completion(conn_impl* x) : c(x) {}
+        reader_completion(reader_completion&& o) noexcept
+            : c(std::move(o.c)), armed(std::exchange(o.armed, false)) {}
+        reader_completion& operator=(reader_completion&&) = delete;
+        void operator()() {
+            armed = false;
+            c->reader_queued_ = false;
+            if (message_reader* r = std::exchange(c->reader_, nullptr)) {
+                const std::error_code ec = c->owner_gone_
+                                               ? make_error_code(sluice::error::operation_aborted)
+                                               : make_error_code(error::closed);
+                r->on_message(nullptr, ec);
+            }
+        }
+        ~reader_completion() {
+            if (!c || !armed) return;
+            c->reader_queued_ = false;
+            if (message_reader* r = std::exchange(c->reader_, nullptr)) r->on_dropped();
+        }
+    };
+    void complete_reader_later() {
+        if (!reader_ || reader_queued_ || !sh_->lp) return;
+        reader_queued_ = true;
+        sh_->lp->defer(reader_completion(this));
     }
 
     // Closing the TCP connection on our side while the peer may still be sending (it has
@@ -13464,7 +13617,7 @@ class conn_impl final : public sluice::detail::timer_node {
     void on_timer() override {
         if (draining_) return end_linger();
         if (!open_) return;
-        ref k(this);
+        conn_ref k(this);
         const std::int64_t now = sh_->lp->now_us();
         if (closing_) { // the close handshake did not complete in time
             report(close_code::abnormal, {}, make_error_code(sluice::error::timed_out));
@@ -13485,21 +13638,11 @@ class conn_impl final : public sluice::detail::timer_node {
 
     codec codec_;
     tcp_stream stream_;
-    shared_state* sh_;
-    message_reader* reader_ = nullptr;
+    sluice::detail::ref<shared_state> sh_;
+    message_reader* reader_ = nullptr; // weak: the reader withdraws itself (cancel_read)
     std::string* stash_ = nullptr; // input held back while paused (null otherwise)
+    std::unique_ptr<held_token> held_; // see hold_until_end()
     std::int64_t last_rx_ = 0;
-    std::uint32_t refs_ = 1;
-    std::uint16_t close_code_ = 0; // as reported to on_close (0: not yet)
-    bool open_ : 1;
-    bool reading_ : 1;
-    bool paused_ : 1;
-    bool in_feed_ : 1;
-    bool feed_scheduled_ : 1;
-    bool closing_ : 1;
-    bool reported_ : 1;
-    bool ping_out_ : 1;
-    bool draining_ : 1;
 
     friend class sluice::ws::connection;
 };
@@ -13511,18 +13654,7 @@ class conn_impl final : public sluice::detail::timer_node {
 class connection {
   public:
     connection() noexcept = default;
-    explicit connection(detail::conn_impl* c) noexcept : c_(c) {
-        if (c_) c_->add_ref();
-    }
-    connection(const connection& o) noexcept : connection(o.c_) {}
-    connection(connection&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
-    connection& operator=(connection o) noexcept {
-        std::swap(c_, o.c_);
-        return *this;
-    }
-    ~connection() {
-        if (c_) c_->drop_ref();
-    }
+    explicit connection(detail::conn_impl* c) noexcept : c_(c) {}
 
     std::error_code send_text(std::string_view s) { return send(opcode::text, s.data(), s.size()); }
     std::error_code send_binary(const void* p, std::size_t n) { return send(opcode::binary, p, n); }
@@ -13557,13 +13689,25 @@ class connection {
     void resume() {
         if (c_ && c_->is_open()) c_->resume();
     }
-    // Pull mode (no on_message handler): r gets the next message. Prefer the coroutine
-    // form, `co_await conn.read()` (sluice/coro/ws.hpp).
-    void read(detail::message_reader* r) {
-        if (c_)
-            c_->read(r);
-        else
-            r->on_message(nullptr, make_error_code(error::closed));
+    // Pull mode (no on_message handler): r gets the next message, or the error that ended
+    // the connection (error::closed; operation_aborted when its server was destroyed),
+    // exactly once and from the loop, unless cancel_read(r) withdraws it first. Refused at
+    // start, r never called, with the returned error: error::closed for an empty handle,
+    // sluice::error::loop_gone when the connection's loop is gone, sluice::error::in_progress
+    // while another read is pending. Prefer the coroutine form, `co_await ws::read(conn)`
+    // (sluice/ws/coro.hpp).
+    std::error_code read(detail::message_reader* r) {
+        return c_ ? c_->read(r) : make_error_code(error::closed);
+    }
+    void cancel_read(detail::message_reader* r) noexcept {
+        if (c_) c_->cancel_read(r);
+    }
+
+    // Heap bytes this connection holds for incoming data (a message being reassembled,
+    // input held back while paused): grows with what the peer sent, not with what it
+    // declared. 0 when idle.
+    std::size_t receive_buffer_bytes() const noexcept {
+        return c_ ? c_->receive_buffer_bytes() : 0;
     }
 
     // Backpressure of outgoing messages (see stream).
@@ -13597,10 +13741,10 @@ class connection {
     friend bool operator!=(const connection& a, const connection& b) noexcept {
         return a.c_ != b.c_;
     }
-    detail::conn_impl* impl() const noexcept { return c_; }
+    detail::conn_impl* impl() const noexcept { return c_.get(); }
 
   private:
-    detail::conn_impl* c_ = nullptr;
+    detail::conn_ref c_;
 };
 
 namespace detail {
@@ -13612,28 +13756,47 @@ void conn_impl::with_handle(F&& f) {
 }
 
 inline void shared_state::on_loop_exit() noexcept {
-    ++refs; // the last connection may hold the last reference
+    sluice::detail::ref<shared_state> keep(this); // the last connection may hold the last one
     while (first) first->drop_silently();
     lp = nullptr;
-    release(this);
+}
+
+inline void shared_state::end_for_owner() {
+    sluice::detail::ref<shared_state> keep(this);
+    while (first) first->end_by_owner();
+    // No handler runs again (every connection has ended), but one may be running now: the
+    // owner can be destroyed from its own handler. So the handlers go from the loop, or
+    // with it (a loop destroyed first drops this call, and the handlers with it).
+    struct handler_release {
+        sluice::detail::ref<shared_state> s;
+        explicit handler_release(shared_state* x) : s(x) {}
+        handler_release(handler_release&&) noexcept = default;
+        void operator()() {} // the work is in the destructor: run or dropped, it happens
+        ~handler_release() {
+            if (s) s->drop_handlers();
+        }
+    };
+    if (lp)
+        lp->defer(handler_release(this));
+    else
+        drop_handlers();
 }
 
 inline void conn_impl::open(std::string rest) {
     open_ = true;
+    add_ref(); // the open list's reference, dropped by finish()
     last_rx_ = sh_->lp->now_us();
     next = sh_->first;
     if (next) next->prev = this;
     sh_->first = this;
     ++sh_->open;
     if (!rest.empty()) stash_ = new std::string(std::move(rest));
-    {
-        ref k(this);
-        if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
-        if (!open_) return;
-        rearm(next_deadline(last_rx_));
-        if (pull_mode() && !reader_) codec_.pause();
-        pump();
-    }
+    conn_ref k(this);
+    if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
+    if (!open_) return;
+    rearm(next_deadline(last_rx_));
+    if (pull_mode() && !reader_) codec_.pause();
+    pump();
 }
 
 } // namespace detail
@@ -13657,6 +13820,13 @@ inline void conn_impl::open(std::string rest) {
 // upgrade() validates the handshake (RFC 6455 §4.2.1), answers it (101, or 400/403/405/426
 // with the reason), and takes the TCP stream over; from then on the http::server no longer
 // knows the connection.
+//
+// Destroying a ws::server ends its open connections at once: each gets a 1001 (going away)
+// close frame if the kernel takes it right away, then its TCP connection is closed without
+// waiting for the peer's answer (call close_all() and let the loop run first for a graceful
+// close handshake). None of the server's handlers runs afterwards, on_close included; a
+// read pending on one of its connections (ws::read) completes with operation_aborted, from
+// the loop. Handles to those connections stay valid and report !is_open().
 
 
 #include <string>
@@ -13669,9 +13839,10 @@ namespace ws {
 
 class server {
   public:
-    explicit server(loop& l, settings s = {}) : sh_(new detail::shared_state(l, std::move(s))) {}
-    // Open connections live on (they share the handlers); close_all() ends them.
-    ~server() { detail::release(sh_); }
+    explicit server(loop& l, settings s = {})
+        : sh_(sluice::detail::make_ref<detail::shared_state>(l, std::move(s))) {}
+    // Ends the open connections (see the top of this file); no handler runs afterwards.
+    ~server() { sh_->end_for_owner(); }
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
@@ -13741,9 +13912,11 @@ class server {
             return {};
         }
         err = {};
-        auto* c = new detail::conn_impl(sh_, role::server, std::move(t.stream));
-        connection handle(c);
-        c->open(std::move(t.rest)); // the creation reference becomes the open one
+        auto c = sluice::detail::make_ref<detail::conn_impl>(sh_, role::server, std::move(t.stream));
+        // Integration point: an upgraded connection keeps counting towards the http::server's
+        // max_connections while it lives: c->hold_until_end(<the takeover's slot token>).
+        connection handle(c.get());
+        c->open(std::move(t.rest));
         return handle;
     }
 
@@ -13781,9 +13954,17 @@ class server {
     }
 
     std::size_t size() const noexcept { return sh_->open; }
+    // Heap bytes the open connections hold for incoming data (see
+    // connection::receive_buffer_bytes()), plus the reassembly buffers kept for reuse.
+    std::size_t receive_buffer_bytes() const noexcept {
+        std::size_t n = 0;
+        for (const detail::conn_impl* c = sh_->first; c; c = c->next) n += c->receive_buffer_bytes();
+        for (const auto& b : sh_->spares) n += b.capacity();
+        return n;
+    }
 
   private:
-    detail::shared_state* sh_;
+    sluice::detail::ref<detail::shared_state> sh_;
     std::vector<std::string> protocols_;
     unique_function<bool(std::string_view)> origin_;
 };
@@ -13825,35 +14006,23 @@ struct client_options {
 
 namespace detail {
 
-class dial {
+// One dial: resolve, connect, handshake, then the connection opens (or fails). Counted:
+// each handler it gives the stream, the timer or the loop holds a reference, so it lives
+// exactly as long as one of them can still run.
+class dial final : public sluice::detail::ref_counted<dial> {
   public:
+    using dial_ref = sluice::detail::ref<dial>;
+
     dial(loop& l, handlers h, client_options o)
         : timer_(l), opt_(std::move(o)), parser_(http::parser::response, msg_) {
-        sh_ = new shared_state(l, opt_.settings);
+        sh_ = sluice::detail::make_ref<shared_state>(l, opt_.settings);
         sh_->h = std::move(h);
-        conn_ = new conn_impl(sh_, role::client, tcp_stream(l));
+        conn_ = sluice::detail::make_ref<conn_impl>(sh_, role::client, tcp_stream(l));
     }
-    ~dial() {
-        release(sh_);
-        if (conn_) conn_->drop_ref();
-    }
-
-    // The dial lives while it is unfinished or any of its handlers exists (a handler is
-    // destroyed, not called, when a read stops): each captures one of these.
-    struct counted {
-        explicit counted(dial* x) noexcept : d(x) { ++d->refs_; }
-        counted(counted&& o) noexcept : d(std::exchange(o.d, nullptr)) {}
-        counted(const counted&) = delete;
-        counted& operator=(const counted&) = delete;
-        ~counted() {
-            if (d && --d->refs_ == 0) delete d;
-        }
-        dial* d;
-    };
     dial(const dial&) = delete;
     dial& operator=(const dial&) = delete;
 
-    connection handle() const { return connection(conn_); }
+    connection handle() const { return connection(conn_.get()); }
 
     void start(std::string_view url) {
         std::string_view rest;
@@ -13887,26 +14056,25 @@ class dial {
         request_ = std::move(req.request);
         cfg_.host = cfg_.target = cfg_.origin = cfg_.extra_headers = {}; // locals die here
 
-        timer_.start(opt_.handshake_timeout, [c = counted(this)](std::error_code ec) {
-            if (!ec) c.d->finish(make_error_code(sluice::error::timed_out));
+        timer_.start(opt_.handshake_timeout, [d = dial_ref(this)](std::error_code ec) {
+            if (!ec) d->finish(make_error_code(sluice::error::timed_out));
         });
         parser_.response_to(http::verb::get);
-        conn_->stream().connect(u.host, u.port, [c = counted(this)](std::error_code ec) {
-            dial* d = c.d;
+        conn_->stream().connect(u.host, u.port, [d = dial_ref(this)](std::error_code ec) {
             if (d->done_) return;
             if (ec) return d->finish(ec);
             tcp_stream& st = d->conn_->stream();
             st.set_nodelay(true);
             st.write(std::string_view(d->request_));
-            st.read_start([c2 = counted(d)](std::error_code e, std::string_view data) {
-                c2.d->on_data(e, data);
+            st.read_start([d2 = d](std::error_code e, std::string_view data) {
+                d2->on_data(e, data);
             });
         });
     }
 
   private:
     void later(std::error_code ec) {
-        sh_->lp->defer([c = counted(this), ec] { c.d->finish(ec); });
+        sh_->lp->defer([d = dial_ref(this), ec] { d->finish(ec); });
     }
 
     void on_data(std::error_code ec, std::string_view d) {
@@ -13940,26 +14108,22 @@ class dial {
         if (done_) return;
         done_ = true;
         timer_.cancel();
-        conn_impl* c = std::exchange(conn_, nullptr);
-        if (ec) {
+        conn_ref c = std::move(conn_);
+        if (ec)
             c->fail_handshake(ec);
-            c->drop_ref();
-        } else {
-            c->open(std::move(rest)); // our reference becomes the connection's open one
-        }
-        if (--refs_ == 0) delete this; // else when the last handler goes
+        else
+            c->open(std::move(rest));
     }
 
     timer timer_;
     client_options opt_;
-    shared_state* sh_ = nullptr;
-    conn_impl* conn_ = nullptr;
+    sluice::detail::ref<shared_state> sh_;
+    conn_ref conn_; // until finish()
     client_config cfg_;
     std::vector<std::string_view> offered_;
     std::string key_, request_, buf_;
     http::message_storage<64> msg_;
     http::parser parser_;
-    std::uint32_t refs_ = 1; // until finish()
     bool done_ = false;
 };
 
@@ -13967,9 +14131,9 @@ class dial {
 
 // Dials a WebSocket server; see the top of this file.
 inline connection connect(loop& l, std::string_view url, handlers h, client_options opt = {}) {
-    auto* d = new detail::dial(l, std::move(h), std::move(opt));
+    auto d = sluice::detail::make_ref<detail::dial>(l, std::move(h), std::move(opt));
     connection c = d->handle();
-    d->start(url);
+    d->start(url); // from here its handlers hold it
     return c;
 }
 
@@ -14012,12 +14176,16 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
         if (registered_) c_.impl()->cancel_read(this);
     }
 
+    // A read that cannot start returns at once, without suspending: an empty handle
+    // (closed), a connection whose loop is gone (loop_gone: nothing could resume us), or
+    // another read pending on it (in_progress).
     std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
-        return c_ ? std::error_code{} : make_error_code(error::closed);
+        if (!c_) return make_error_code(error::closed);
+        return c_.impl()->cannot_read();
     }
     void initiate(const sluice::detail::coro_context&) {
         registered_ = true;
-        c_.read(this);
+        (void)c_.read(this); // cannot fail: precheck() passed, and nothing ran since
     }
     void on_message(const message* m, std::error_code ec) override {
         registered_ = false;
@@ -14028,6 +14196,12 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
     void on_complete(std::error_code ec) { // cancellation, from a deferred call
         ec_ = ec;
         finish();
+    }
+    // The loop is being destroyed and the read will never complete: destroy the chain, as
+    // a completion handler destroyed uncalled would (this awaiter lives in it).
+    void on_dropped() noexcept override {
+        registered_ = false;
+        abandon();
     }
     void on_cancel() override {
         if (!registered_) return;
@@ -14041,7 +14215,7 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
     result<message> await_resume() const noexcept { return {ec_, m_}; }
 
   private:
-    loop* loop_of() const noexcept { return c_.impl()->stream().get_loop(); }
+    loop* loop_of() const noexcept { return c_.impl()->get_loop(); }
     connection c_;
     message m_{};
     bool registered_ = false;

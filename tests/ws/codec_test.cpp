@@ -5,6 +5,7 @@
 
 #include <sluice/ws.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -192,6 +193,7 @@ TEST_CASE("codec: the codec is small and owns no heap buffer while idle") {
     CHECK(sizeof(codec) <= 256);
     codec c(role::server);
     CHECK(c.buffered_capacity() == 0);
+    CHECK(c.footprint() == 0);
 }
 
 TEST_CASE("codec: text and binary of every length form (Autobahn 1.1/1.2)") {
@@ -787,4 +789,77 @@ TEST_CASE("error: category, messages and close codes") {
     CHECK(close_code_for(error::bad_key) == 0);
     for (int i = 1; i <= static_cast<int>(error::unexpected_extension); ++i)
         CHECK(make_error_code(static_cast<error>(i)).message() != "unknown sluice.ws error");
+}
+
+TEST_CASE("codec: a frame's declared length reserves nothing; buffers grow with what arrived") {
+    // Regression (issue #16, bug 9): the codec reserved the declared payload length when the
+    // first bytes of a frame arrived, so a peer declaring 16 MiB and sending 10 bytes cost
+    // 16 MiB of address space per connection. Now the reassembly buffer grows geometrically
+    // with the bytes that arrived, never with what the header announces.
+    const std::size_t declared = std::size_t{16} << 20; // exactly the default limit
+    std::string head = bytes({0x82, 0xFF, 0, 0, 0, 0, 0x01, 0, 0, 0});
+    head.append(reinterpret_cast<const char*>(test_key), 4);
+    std::string first = head + std::string(10, 'z');
+    codec c(role::server);
+    std::size_t messages = 0, got = 0;
+    bool failed = false;
+    auto h = [&](const event& e) {
+        if (e.type == event_type::message) {
+            ++messages;
+            got = e.size;
+        }
+        failed |= e.type == event_type::fail;
+    };
+    std::vector<std::uint8_t> buf(first.begin(), first.end());
+    REQUIRE_FALSE(c.feed(buf.data(), buf.size(), h));
+    CHECK(c.buffered_capacity() <= 64);
+    CHECK(c.buffered_capacity() >= 10);
+    CHECK(c.footprint() == c.buffered_capacity());
+    // The rest in reads of 64 KiB: the buffer never holds more than twice what arrived.
+    std::size_t arrived = 10;
+    std::vector<std::uint8_t> chunk(64 * 1024, 0);
+    while (arrived < declared && !failed) {
+        const std::size_t k = std::min(chunk.size(), declared - arrived);
+        REQUIRE_FALSE(c.feed(chunk.data(), k, h));
+        arrived += k;
+        if (arrived < declared) {
+            CHECK(c.buffered_capacity() <= 2 * arrived);
+            if (c.buffered_capacity() > 2 * arrived) break;
+        }
+    }
+    CHECK_FALSE(failed);
+    CHECK(messages == 1);
+    CHECK(got == declared);
+    CHECK(c.buffered_capacity() == 0);
+}
+
+TEST_CASE("codec: a continuation frame's declared length reserves nothing either") {
+    codec c(role::server);
+    std::string part = frm(2, std::string(100, 'a'), false); // first piece, not final
+    std::string head = bytes({0x80, 0xFF, 0, 0, 0, 0, 0x00, 0xF0, 0, 0}); // 15 MiB more
+    head.append(reinterpret_cast<const char*>(test_key), 4);
+    std::string in = part + head + std::string(10, 'b');
+    std::vector<std::uint8_t> buf(in.begin(), in.end());
+    bool failed = false;
+    REQUIRE_FALSE(c.feed(buf.data(), buf.size(), [&](const event& e) {
+        failed |= e.type == event_type::fail;
+    }));
+    CHECK_FALSE(failed);
+    CHECK(c.buffered_capacity() >= 110);
+    CHECK(c.buffered_capacity() <= 1024);
+}
+
+TEST_CASE("codec: over max_message_size is refused with 1009 before any byte is buffered") {
+    options o;
+    o.max_message_size = 1000;
+    codec c(role::server, o);
+    std::string in = frm(2, std::string(400, 'a'), false) + frm(0, std::string(700, 'b'));
+    std::vector<std::uint8_t> buf(in.begin(), in.begin() + 408 + 8); // first frame + next head
+    std::vector<std::string> seen;
+    const std::error_code ec = c.feed(buf.data(), buf.size(), [&](const event& e) {
+        if (e.type == event_type::fail) seen.push_back("fail:" + std::to_string(e.code));
+    });
+    CHECK(ec == error::message_too_big);
+    CHECK(seen == std::vector<std::string>{"fail:1009"});
+    CHECK(c.buffered_capacity() == 0);
 }

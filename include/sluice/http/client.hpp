@@ -8,6 +8,7 @@
 #include <sluice/handles/timer.hpp>
 #include <sluice/http/parser.hpp>
 #include <sluice/http/serializer.hpp>
+#include <sluice/util/ref.hpp>
 
 #include <string>
 #include <utility>
@@ -33,8 +34,10 @@ struct request_options {
     std::string method = "GET";
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;                            // sent with Content-Length when non-empty
-    std::size_t max_response = 16 * 1024 * 1024; // head + body; more fails with body_too_large
-    std::chrono::milliseconds timeout{30000};    // connect + request + response
+    // The whole response held in memory (head, body as collected, bytes not yet parsed);
+    // fetch fails with body_too_large as soon as it would go past.
+    std::size_t max_response = 16 * 1024 * 1024;
+    std::chrono::milliseconds timeout{30000};    // resolve + connect + request + response
 };
 
 using fetch_handler = unique_function<void(std::error_code, client_response)>;
@@ -86,16 +89,22 @@ inline bool split_url(std::string_view url, url_parts& out) {
     return true;
 }
 
-class fetch_op {
+// One fetch. Counted (detail::ref_counted): every handler it gives the timer, the stream
+// or the loop holds a reference, never `this` raw, so the operation lives until the last of
+// them has run or been dropped, whatever finishes it first (the timeout may expire while
+// name resolution is still queued on the thread pool).
+class fetch_op final : public sluice::detail::ref_counted<fetch_op> {
   public:
+    using op_ref = sluice::detail::ref<fetch_op>;
+
     fetch_op(loop& l, request_options opt, fetch_handler h)
         : stream_(l), timer_(l), opt_(std::move(opt)), handler_(std::move(h)),
           parser_(parser::response, msg_) {}
 
     void start(const url_parts& u) {
         parser_.response_to(to_verb(opt_.method));
-        timer_.start(opt_.timeout, [this](std::error_code ec) {
-            if (!ec) finish(make_error_code(sluice::error::timed_out));
+        timer_.start(opt_.timeout, [self = op_ref(this)](std::error_code ec) {
+            if (!ec) self->finish(make_error_code(sluice::error::timed_out));
         });
         serializer<std::string> s(request_);
         s.request_line(opt_.method, u.target);
@@ -107,22 +116,24 @@ class fetch_op {
         s.end_head();
         if (auto ec = s.error()) return finish(ec);
         request_ += opt_.body;
-        stream_.connect(u.host, u.port, [this](std::error_code ec) {
-            if (ec) return finish(ec);
-            stream_.write(request_);
-            stream_.read_start(
-                [this](std::error_code ec, std::string_view data) { on_data(ec, data); });
+        stream_.connect(u.host, u.port, [self = op_ref(this)](std::error_code ec) {
+            if (!self->handler_) return; // finished meanwhile (timed out)
+            if (ec) return self->finish(ec);
+            self->stream_.write(self->request_);
+            self->stream_.read_start([self](std::error_code e, std::string_view data) {
+                self->on_data(e, data);
+            });
         });
     }
 
   private:
+    // Bytes of the response held now: its head, the body collected, what is not parsed yet.
+    std::size_t held() const noexcept { return head_bytes_ + res_.body.size() + buf_.size(); }
+
     void on_data(std::error_code ec, std::string_view data) {
+        if (!handler_) return;
         if (ec && ec != sluice::error::eof) return finish(ec);
-        if (!ec) {
-            if (buf_.size() + data.size() > opt_.max_response)
-                return finish(make_error_code(error::body_too_large));
-            buf_.append(data);
-        }
+        if (!ec) buf_.append(data); // at most one read past the limit, checked below
         std::size_t off = 0;
         for (;;) {
             result r = ec ? parser_.finish(buf_.data() + off, buf_.size() - off)
@@ -130,6 +141,7 @@ class fetch_op {
             off += r.consumed;
             switch (r.ev) {
             case event::head:
+                head_bytes_ = r.consumed;
                 res_.status = msg_.status;
                 res_.reason = std::string(msg_.reason);
                 for (std::uint32_t i = 0; i < msg_.num_headers; ++i)
@@ -137,11 +149,16 @@ class fetch_op {
                                               std::string(msg_.headers[i].value));
                 continue;
             case event::body:
+                // The limit covers the whole response as collected: fail as soon as a
+                // piece of body would take it past.
+                if (head_bytes_ + res_.body.size() + r.data.size() > opt_.max_response)
+                    return finish(make_error_code(error::body_too_large));
                 res_.body.append(r.data);
                 continue;
             case event::done:
                 if (res_.status >= 100 && res_.status < 200) { // interim: the real answer follows
                     res_ = client_response{};
+                    head_bytes_ = 0;
                     continue;
                 }
                 return finish({});
@@ -155,6 +172,7 @@ class fetch_op {
             break;
         }
         buf_.erase(0, off);
+        if (held() > opt_.max_response) return finish(make_error_code(error::body_too_large));
         if (ec) finish(make_error_code(error::unexpected_eof));
     }
 
@@ -165,9 +183,8 @@ class fetch_op {
         stream_.close();
         client_response res = std::move(res_);
         loop* l = stream_.get_loop();
-        // Free this operation after the current callback, then report.
-        l->defer([self = this, h = std::move(h), ec, res = std::move(res)]() mutable {
-            delete self;
+        // Report from the loop, never inside the call that finished (start() may).
+        l->defer([self = op_ref(this), h = std::move(h), ec, res = std::move(res)]() mutable {
             h(ec, std::move(res));
         });
     }
@@ -175,11 +192,12 @@ class fetch_op {
     tcp_stream stream_;
     timer timer_;
     request_options opt_;
-    fetch_handler handler_;
+    fetch_handler handler_; // empty once finished
     message_storage<64> msg_;
     parser parser_;
     std::string request_, buf_;
     client_response res_;
+    std::size_t head_bytes_ = 0; // of the response being collected
 };
 
 } // namespace detail
@@ -194,7 +212,8 @@ inline void fetch(loop& l, std::string_view url, request_options opt, fetch_hand
         });
         return;
     }
-    (new detail::fetch_op(l, std::move(opt), std::move(handler)))->start(u);
+    // From here the operation's handlers hold it (see fetch_op).
+    sluice::detail::make_ref<detail::fetch_op>(l, std::move(opt), std::move(handler))->start(u);
 }
 inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
     fetch(l, url, request_options{}, std::move(handler));

@@ -38,35 +38,23 @@ struct client_options {
 
 namespace detail {
 
-class dial {
+// One dial: resolve, connect, handshake, then the connection opens (or fails). Counted:
+// each handler it gives the stream, the timer or the loop holds a reference, so it lives
+// exactly as long as one of them can still run.
+class dial final : public sluice::detail::ref_counted<dial> {
   public:
+    using dial_ref = sluice::detail::ref<dial>;
+
     dial(loop& l, handlers h, client_options o)
         : timer_(l), opt_(std::move(o)), parser_(http::parser::response, msg_) {
-        sh_ = new shared_state(l, opt_.settings);
+        sh_ = sluice::detail::make_ref<shared_state>(l, opt_.settings);
         sh_->h = std::move(h);
-        conn_ = new conn_impl(sh_, role::client, tcp_stream(l));
+        conn_ = sluice::detail::make_ref<conn_impl>(sh_, role::client, tcp_stream(l));
     }
-    ~dial() {
-        release(sh_);
-        if (conn_) conn_->drop_ref();
-    }
-
-    // The dial lives while it is unfinished or any of its handlers exists (a handler is
-    // destroyed, not called, when a read stops): each captures one of these.
-    struct counted {
-        explicit counted(dial* x) noexcept : d(x) { ++d->refs_; }
-        counted(counted&& o) noexcept : d(std::exchange(o.d, nullptr)) {}
-        counted(const counted&) = delete;
-        counted& operator=(const counted&) = delete;
-        ~counted() {
-            if (d && --d->refs_ == 0) delete d;
-        }
-        dial* d;
-    };
     dial(const dial&) = delete;
     dial& operator=(const dial&) = delete;
 
-    connection handle() const { return connection(conn_); }
+    connection handle() const { return connection(conn_.get()); }
 
     void start(std::string_view url) {
         std::string_view rest;
@@ -100,26 +88,25 @@ class dial {
         request_ = std::move(req.request);
         cfg_.host = cfg_.target = cfg_.origin = cfg_.extra_headers = {}; // locals die here
 
-        timer_.start(opt_.handshake_timeout, [c = counted(this)](std::error_code ec) {
-            if (!ec) c.d->finish(make_error_code(sluice::error::timed_out));
+        timer_.start(opt_.handshake_timeout, [d = dial_ref(this)](std::error_code ec) {
+            if (!ec) d->finish(make_error_code(sluice::error::timed_out));
         });
         parser_.response_to(http::verb::get);
-        conn_->stream().connect(u.host, u.port, [c = counted(this)](std::error_code ec) {
-            dial* d = c.d;
+        conn_->stream().connect(u.host, u.port, [d = dial_ref(this)](std::error_code ec) {
             if (d->done_) return;
             if (ec) return d->finish(ec);
             tcp_stream& st = d->conn_->stream();
             st.set_nodelay(true);
             st.write(std::string_view(d->request_));
-            st.read_start([c2 = counted(d)](std::error_code e, std::string_view data) {
-                c2.d->on_data(e, data);
+            st.read_start([d2 = d](std::error_code e, std::string_view data) {
+                d2->on_data(e, data);
             });
         });
     }
 
   private:
     void later(std::error_code ec) {
-        sh_->lp->defer([c = counted(this), ec] { c.d->finish(ec); });
+        sh_->lp->defer([d = dial_ref(this), ec] { d->finish(ec); });
     }
 
     void on_data(std::error_code ec, std::string_view d) {
@@ -153,26 +140,22 @@ class dial {
         if (done_) return;
         done_ = true;
         timer_.cancel();
-        conn_impl* c = std::exchange(conn_, nullptr);
-        if (ec) {
+        conn_ref c = std::move(conn_);
+        if (ec)
             c->fail_handshake(ec);
-            c->drop_ref();
-        } else {
-            c->open(std::move(rest)); // our reference becomes the connection's open one
-        }
-        if (--refs_ == 0) delete this; // else when the last handler goes
+        else
+            c->open(std::move(rest));
     }
 
     timer timer_;
     client_options opt_;
-    shared_state* sh_ = nullptr;
-    conn_impl* conn_ = nullptr;
+    sluice::detail::ref<shared_state> sh_;
+    conn_ref conn_; // until finish()
     client_config cfg_;
     std::vector<std::string_view> offered_;
     std::string key_, request_, buf_;
     http::message_storage<64> msg_;
     http::parser parser_;
-    std::uint32_t refs_ = 1; // until finish()
     bool done_ = false;
 };
 
@@ -180,9 +163,9 @@ class dial {
 
 // Dials a WebSocket server; see the top of this file.
 inline connection connect(loop& l, std::string_view url, handlers h, client_options opt = {}) {
-    auto* d = new detail::dial(l, std::move(h), std::move(opt));
+    auto d = sluice::detail::make_ref<detail::dial>(l, std::move(h), std::move(opt));
     connection c = d->handle();
-    d->start(url);
+    d->start(url); // from here its handlers hold it
     return c;
 }
 

@@ -9,7 +9,9 @@
 // Why feed() takes a mutable buffer: masked payloads are unmasked in place, so a message that
 // arrives whole in one read is delivered as a view of the read buffer, never copied. The codec
 // owns a heap buffer only while a message that spans reads (or frames) is being reassembled;
-// an idle connection owns none. Control payloads that span reads go to a 125-byte inline buffer.
+// an idle connection owns none. That buffer grows with the bytes that arrived (doubling), never
+// with a frame's declared length, which is only checked against max_message_size (1009 before
+// any byte is buffered). Control payloads that span reads go to a 125-byte heap block.
 //
 // Bytes the codec must send on its own (pongs, the close reply, the close frame when failing)
 // arrive as event_type::send, in order with everything else; the glue writes them before any
@@ -314,6 +316,11 @@ class codec {
     }
     // Bytes held by the reassembly buffer (0 while idle).
     std::size_t buffered_capacity() const noexcept { return buf_.capacity(); }
+    // Heap bytes the codec owns now for incoming data: the reassembly buffer and a split
+    // control payload's block. 0 while idle. For memory accounting and tests.
+    std::size_t footprint() const noexcept {
+        return buf_.capacity() + (ctl_ ? std::size_t{max_control_payload} : 0);
+    }
 
   private:
     enum class rx_state : std::uint8_t { header, payload, closed };
@@ -427,11 +434,17 @@ class codec {
             emit(h, event_type::message, p, k, true); // the whole message is in this read
         } else {
             if (k != 0) {
-                // The frame's announced length (already checked against the limit) sizes
-                // the buffer once; later frames of the message grow it geometrically.
-                const std::size_t want = buf_.size() + k + static_cast<std::size_t>(remaining_);
-                if (!transformed_ && buf_.empty() && want > buf_.capacity() && want <= max_message_)
-                    buf_.reserve(want);
+                // Grown by what arrived, never by what a header announced: a peer that
+                // declares a large frame and then trickles bytes (or none) costs what it
+                // sent, not what it declared. Doubling keeps a large message at O(log n)
+                // reallocations, and the capacity below twice the bytes received.
+                const std::size_t need = buf_.size() + k;
+                if (need > buf_.capacity()) {
+                    std::size_t cap = buf_.capacity() * 2;
+                    if (cap < need) cap = need;
+                    if (cap > max_message_) cap = static_cast<std::size_t>(max_message_); // >= need
+                    buf_.reserve(cap);
+                }
                 buf_.insert(buf_.end(), p, p + k);
             }
             if (last) {

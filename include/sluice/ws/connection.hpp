@@ -24,18 +24,29 @@
 // connection once it has both sent and received a close (RFC 6455 §7.1.1), the client waits
 // for the server to do so; close_timeout bounds both waits. on_close runs exactly once per
 // connection that reached on_open, with the peer's code, or 1006 and an error when the
-// connection ended without a close frame.
+// connection ended without a close frame; except when the connection's server is destroyed:
+// its connections end then (a best-effort 1001 close frame, then the TCP connection is
+// closed without waiting) and none of its handlers runs again, on_close included.
+//
+// Lifetimes (docs/guide/lifetimes.md): a connection is a detail::ref_counted object; the
+// public handle, every handler the connection gives the stream or the loop, and the list of
+// open connections (from open() to finish()) each hold one reference. A pending read
+// (message_reader) completes exactly once, from the loop: with a message, or with
+// error::closed once the connection ended (operation_aborted when its server was
+// destroyed); a read that cannot start is refused by read()'s return value.
 #pragma once
 
 #include <sluice/handles/tcp.hpp>
 #include <sluice/loop/loop.hpp>
 #include <sluice/util/buffer.hpp>
 #include <sluice/util/function.hpp>
+#include <sluice/util/ref.hpp>
 #include <sluice/ws/codec.hpp>
 #include <sluice/ws/error.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -115,24 +126,33 @@ struct handlers {
 namespace detail {
 
 class conn_impl;
+using conn_ref = sluice::detail::ref<conn_impl>;
 
 // What the connections of one endpoint share: configuration, callbacks, the list of open
-// connections. Counted: the owner (server or client) and each connection.
-struct shared_state final : sluice::detail::loop_resident {
+// connections. Counted: the owner (server or dial) and each connection hold a reference.
+struct shared_state final : sluice::detail::loop_resident,
+                            sluice::detail::ref_counted<shared_state> {
     shared_state(loop& l, settings s) : lp(&l), cfg(std::move(s)) { l.add_resident(this); }
     ~shared_state() {
         if (lp) lp->remove_resident(this);
     }
-    shared_state(const shared_state&) = delete;
-    shared_state& operator=(const shared_state&) = delete;
     // The loop is being destroyed without shutdown(): let every open connection go,
-    // without calling anyone (the loop drops its own pending handlers uncalled too).
+    // without calling anyone (the loop drops its own pending handlers uncalled too). The
+    // connections' own references (the open list's, their read handlers') cannot be seen
+    // by the loop, which is why this endpoint is a loop_resident.
     inline void on_loop_exit() noexcept override; // see stream_ext::on_timer
+    // The owner (ws::server) is being destroyed: end every open connection and let go of
+    // the handlers; see conn_impl::end_by_owner().
+    inline void end_for_owner();
+    void drop_handlers() {
+        handlers gone(std::move(h)); // destroyed after h is reset: their captures may
+        h = handlers{};              // hold the last reference to a connection, or to this
+    }
 
     loop* lp; // null once the loop is gone
     settings cfg;
     handlers h;
-    conn_impl* first = nullptr; // open connections
+    conn_impl* first = nullptr; // open connections (each unlinks itself in finish())
     // Reassembly buffers lent to the connections receiving a message larger than a read
     // (see codec::consume): a few, so several large streams do not each fault in fresh
     // pages per message.
@@ -141,60 +161,74 @@ struct shared_state final : sluice::detail::loop_resident {
     // Frames that must be built before they are written (masked, fragmented, control).
     std::string scratch;
     std::size_t open = 0;
-    std::uint32_t refs = 1;
 };
 
-inline void release(shared_state* s) noexcept {
-    if (s && --s->refs == 0) delete s;
-}
-
-// A pending pull (read()): gets one message, or the error that ended the connection.
+// A pending pull (read()): gets one message, or the error that ended the connection, once,
+// from the loop. on_dropped(): the loop is being destroyed and the read will never complete
+// (a coroutine's awaiter destroys its chain then, as a dropped handler would).
 class message_reader {
   public:
     virtual void on_message(const message* m, std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
 
   protected:
     ~message_reader() = default;
 };
 
-class conn_impl final : public sluice::detail::timer_node {
+// Something the connection keeps until it ends, for whoever made it: meant for the
+// http::server's max_connections slot that an upgraded connection keeps holding (a
+// move-only token from http::response::takeover), so upgrades keep counting.
+struct held_token {
+    virtual ~held_token() = default; // defined in the class: no key function
+};
+template <class T>
+struct held_token_of final : held_token {
+    explicit held_token_of(T&& x) : value(std::move(x)) {}
+    T value;
+};
+
+class conn_impl final : public sluice::detail::timer_node,
+                        public sluice::detail::ref_counted<conn_impl> {
+    // The small fields first: they fill the padding after the base's reference count, which
+    // keeps a connection's state at 256 bytes.
+    std::uint16_t close_code_ = 0; // as reported to on_close (0: not yet)
+    bool open_ : 1;
+    bool reading_ : 1;
+    bool paused_ : 1;
+    bool in_feed_ : 1;
+    bool feed_scheduled_ : 1;
+    bool closing_ : 1;
+    bool reported_ : 1;
+    bool ping_out_ : 1;
+    bool draining_ : 1;
+    bool reader_queued_ : 1; // a reader_completion is queued
+    bool owner_gone_ : 1;    // ended by end_by_owner(): readers get operation_aborted
+
   public:
-    conn_impl(shared_state* sh, role r, tcp_stream st)
-        : codec_(r, sh->cfg.codec), stream_(std::move(st)), sh_(sh), open_(false), reading_(false),
-          paused_(false), in_feed_(false), feed_scheduled_(false), closing_(false),
-          reported_(false), ping_out_(false), draining_(false) {
-        ++sh_->refs;
+    conn_impl(sluice::detail::ref<shared_state> sh, role r, tcp_stream st)
+        : open_(false), reading_(false), paused_(false), in_feed_(false), feed_scheduled_(false),
+          closing_(false), reported_(false), ping_out_(false), draining_(false),
+          reader_queued_(false), owner_gone_(false), codec_(r, sh->cfg.codec),
+          stream_(std::move(st)), sh_(std::move(sh)) {
         stream_.set_write_limits(sh_->cfg.write);
     }
     ~conn_impl() {
         if (queued() && sh_->lp) sh_->lp->unschedule(this);
         delete stash_;
-        release(sh_);
     }
     conn_impl(const conn_impl&) = delete;
     conn_impl& operator=(const conn_impl&) = delete;
 
-    void add_ref() noexcept { ++refs_; }
-    void drop_ref() noexcept {
-        if (--refs_ == 0) delete this;
-    }
-    // A counted reference, on the stack or moved into a handler (the read handler holds
-    // one, so a completion queued after finish() still finds the connection).
-    struct ref {
-        explicit ref(conn_impl* c) noexcept : c_(c) { c_->add_ref(); }
-        ref(ref&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
-        ref(const ref&) = delete;
-        ref& operator=(const ref&) = delete;
-        ~ref() {
-            if (c_) c_->drop_ref();
-        }
-        conn_impl* c_;
-    };
-
     // The connection is established (after the handshake): `rest` is what the peer sent
-    // after its handshake. The reference the caller holds becomes the "open" reference,
-    // released by finish().
+    // after its handshake. The open list takes a reference of its own, dropped by finish().
     void open(std::string rest);
+
+    // Keeps `t` (move-only) until the connection ends: see held_token.
+    template <class Token>
+    void hold_until_end(Token&& t) {
+        using T = std::decay_t<Token>;
+        held_ = std::unique_ptr<held_token>(new held_token_of<T>(std::forward<Token>(t)));
+    }
 
     // ---- sending ----
 
@@ -257,7 +291,7 @@ class conn_impl final : public sluice::detail::timer_node {
     // Drops the TCP connection now, without a close handshake.
     void abort(std::error_code why) {
         if (!open_) return;
-        ref k(this);
+        conn_ref k(this);
         report(close_code::abnormal, {}, why);
         stream_.close();
         finish();
@@ -265,18 +299,40 @@ class conn_impl final : public sluice::detail::timer_node {
 
     // A client whose handshake failed: on_close hears why (the connection never opened).
     void fail_handshake(std::error_code ec) {
-        ref k(this);
+        conn_ref k(this);
         report(close_code::abnormal, {}, ec);
         stream_.close();
     }
 
-    // The loop is going away: close and forget, calling no handler and resuming no reader.
+    // The owner (ws::server) is being destroyed. Its handlers must not run again, so the
+    // connection cannot wait for a close handshake: a 1001 close frame goes out if the
+    // kernel takes it now (best effort: it is dropped when queued behind unsent data, and a
+    // peer still sending may get a reset instead), then the TCP connection is closed.
+    // on_close is not called; a pending read completes with operation_aborted, from the loop.
+    void end_by_owner() {
+        if (!open_) return;
+        conn_ref k(this);
+        owner_gone_ = true;
+        if (!reported_) close_code_ = close_code::going_away;
+        reported_ = true;
+        if (!codec_.close_sent()) {
+            std::string& out = scratch();
+            if (!codec_.encode_close(close_code::going_away, {}, out))
+                stream_.write(std::string_view(out));
+        }
+        stream_.close();
+        finish();
+    }
+
+    // The loop is going away: close and forget, calling no handler and resuming no reader
+    // (a reader hears on_dropped(), the counterpart of a handler destroyed uncalled).
     void drop_silently() noexcept {
         if (!open_) return;
+        conn_ref k(this);
         reported_ = true;
-        reader_ = nullptr;
+        if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
         stream_.close();
-        finish(); // last: may free this
+        finish();
     }
 
     // ---- receiving ----
@@ -293,25 +349,50 @@ class conn_impl final : public sluice::detail::timer_node {
         pump();
     }
 
-    void read(message_reader* r) {
-        if (!open_) {
-            sh_->lp->defer([r] { r->on_message(nullptr, make_error_code(error::closed)); });
-            return;
-        }
+    // Why a read cannot start now (it would never complete): the loop is gone (nothing to
+    // complete on), or another read is pending.
+    std::error_code cannot_read() const noexcept {
+        if (!sh_->lp) return make_error_code(sluice::error::loop_gone);
+        if (reader_) return make_error_code(sluice::error::in_progress);
+        return {};
+    }
+
+    // r gets the next message, or the end of the connection, exactly once, from the loop;
+    // unless the read is refused at start (cannot_read(): r is never called).
+    std::error_code read(message_reader* r) {
+        if (std::error_code ec = cannot_read()) return ec;
         reader_ = r;
+        if (!open_) {
+            complete_reader_later();
+            return {};
+        }
         if (!paused_) codec_.resume();
         if (!in_feed_) pump();
+        return {};
     }
+    // Withdraws r (it will not be called): a cancelled or destroyed awaiter.
     void cancel_read(message_reader* r) noexcept {
-        if (reader_ == r) reader_ = nullptr;
+        if (reader_ != r) return;
+        reader_ = nullptr;
+        // Pulled and nobody reading: hold input back rather than deliver it to no one.
+        if (open_ && pull_mode() && !closing_) {
+            codec_.pause();
+            if (!in_feed_) stop_reading();
+        }
     }
 
     // ---- state ----
 
     bool is_open() const noexcept { return open_; }
+    // The connection's loop, null once it is gone.
+    loop* get_loop() const noexcept { return sh_->lp; }
     std::uint16_t close_code() const noexcept { return close_code_; }
     role get_role() const noexcept { return codec_.get_role(); }
     tcp_stream& stream() noexcept { return stream_; }
+    // Heap bytes held for incoming data: the codec's buffers and input held back.
+    std::size_t receive_buffer_bytes() const noexcept {
+        return codec_.footprint() + (stash_ ? stash_->capacity() : 0);
+    }
     void* user = nullptr;
     conn_impl* next = nullptr; // the endpoint's list of open connections
     conn_impl* prev = nullptr;
@@ -340,24 +421,26 @@ class conn_impl final : public sluice::detail::timer_node {
         if (stash_ && !stash_->empty()) {
             if (feed_scheduled_) return;
             feed_scheduled_ = true;
-            sh_->lp->defer([this, k = ref(this)] {
-                feed_scheduled_ = false;
-                if (open_ && wants_input() && stash_ && !stash_->empty()) {
-                    std::string held = std::move(*stash_);
-                    stash_->clear();
-                    feed(&held[0], held.size());
-                    if (open_) pump();
-                }
-            });
+            sh_->lp->defer([k = conn_ref(this)] { k->feed_held(); });
             return;
         }
         if (!reading_) start_reading();
     }
 
+    void feed_held() {
+        feed_scheduled_ = false;
+        if (open_ && wants_input() && stash_ && !stash_->empty()) {
+            std::string held = std::move(*stash_);
+            stash_->clear();
+            feed(&held[0], held.size());
+            if (open_) pump();
+        }
+    }
+
     void start_reading() {
         reading_ = true;
         stream_.read_start(
-            [r = ref(this)](std::error_code ec, std::string_view d) { r.c_->on_read(ec, d); });
+            [k = conn_ref(this)](std::error_code ec, std::string_view d) { k->on_read(ec, d); });
     }
 
     void stop_reading() {
@@ -367,7 +450,7 @@ class conn_impl final : public sluice::detail::timer_node {
     }
 
     void on_read(std::error_code ec, std::string_view d) {
-        ref k(this);
+        conn_ref k(this);
         if (draining_) {
             if (ec) end_linger();
             return; // after the close: discarded
@@ -382,6 +465,7 @@ class conn_impl final : public sluice::detail::timer_node {
             stream_.close();
             return finish();
         }
+        if (!open_) return; // a chunk delivered after the end (the stream stops soon)
         last_rx_ = sh_->lp->now_us();
         ping_out_ = false;
         // The loop's read buffer is writable: the codec unmasks in place.
@@ -397,6 +481,8 @@ class conn_impl final : public sluice::detail::timer_node {
             pool.swap(sh_->spares.back());
             sh_->spares.pop_back();
         }
+        // Pulled with no reader: hold everything back (nobody would get a message).
+        if (!paused_ && pull_mode() && !reader_ && !closing_) codec_.pause();
         auto r = codec_.consume(
             p, n, [this](const event& ev) { on_event(ev); }, &pool);
         if (pool.capacity() != 0 && sh_->spares.size() < shared_state::max_spares)
@@ -411,6 +497,9 @@ class conn_impl final : public sluice::detail::timer_node {
     }
 
     void on_event(const event& ev) {
+        // Ended from a handler (abort(), the server destroyed) during this feed: the codec
+        // stops after this event; deliver nothing more.
+        if (!open_ && ev.type != event_type::send) return;
         switch (ev.type) {
         case event_type::message:
         case event_type::fragment: {
@@ -465,12 +554,14 @@ class conn_impl final : public sluice::detail::timer_node {
         rearm(sh_->lp->now_us() + us(sh_->cfg.close_timeout));
     }
 
-    // The end: unlink, stop everything, tell a pending reader, drop the "open" reference.
+    // The end: unlink, stop everything, tell a pending reader (from the loop), drop the open
+    // list's reference.
     void finish() {
         if (!open_) return;
         // No stack `ref` here: the open reference is dropped last, so `this` lives through it
         // (and GCC 12 reports nested counted references as use-after-free).
         open_ = false;
+        codec_.pause(); // a consume() in progress stops after the current event
         stop_reading();
         if (queued()) sh_->lp->unschedule(this);
         if (prev)
@@ -482,9 +573,41 @@ class conn_impl final : public sluice::detail::timer_node {
         --sh_->open;
         delete stash_;
         stash_ = nullptr;
-        if (message_reader* r = std::exchange(reader_, nullptr))
-            r->on_message(nullptr, make_error_code(error::closed));
-        drop_ref();
+        held_.reset(); // e.g. the HTTP server's connection slot
+        complete_reader_later();
+        drop_ref(); // the open list's reference: last, may free this
+    }
+
+    // The connection has ended: whatever reader is registered when the loop gets to it
+    // hears so (at most one such call queued). If the loop is destroyed first, the reader
+    // is told it was dropped instead.
+    struct reader_completion {
+        conn_ref c;
+        bool armed = true;
+        explicit reader_completion(conn_impl* x) : c(x) {}
+        reader_completion(reader_completion&& o) noexcept
+            : c(std::move(o.c)), armed(std::exchange(o.armed, false)) {}
+        reader_completion& operator=(reader_completion&&) = delete;
+        void operator()() {
+            armed = false;
+            c->reader_queued_ = false;
+            if (message_reader* r = std::exchange(c->reader_, nullptr)) {
+                const std::error_code ec = c->owner_gone_
+                                               ? make_error_code(sluice::error::operation_aborted)
+                                               : make_error_code(error::closed);
+                r->on_message(nullptr, ec);
+            }
+        }
+        ~reader_completion() {
+            if (!c || !armed) return;
+            c->reader_queued_ = false;
+            if (message_reader* r = std::exchange(c->reader_, nullptr)) r->on_dropped();
+        }
+    };
+    void complete_reader_later() {
+        if (!reader_ || reader_queued_ || !sh_->lp) return;
+        reader_queued_ = true;
+        sh_->lp->defer(reader_completion(this));
     }
 
     // Closing the TCP connection on our side while the peer may still be sending (it has
@@ -531,7 +654,7 @@ class conn_impl final : public sluice::detail::timer_node {
     void on_timer() override {
         if (draining_) return end_linger();
         if (!open_) return;
-        ref k(this);
+        conn_ref k(this);
         const std::int64_t now = sh_->lp->now_us();
         if (closing_) { // the close handshake did not complete in time
             report(close_code::abnormal, {}, make_error_code(sluice::error::timed_out));
@@ -552,21 +675,11 @@ class conn_impl final : public sluice::detail::timer_node {
 
     codec codec_;
     tcp_stream stream_;
-    shared_state* sh_;
-    message_reader* reader_ = nullptr;
+    sluice::detail::ref<shared_state> sh_;
+    message_reader* reader_ = nullptr; // weak: the reader withdraws itself (cancel_read)
     std::string* stash_ = nullptr; // input held back while paused (null otherwise)
+    std::unique_ptr<held_token> held_; // see hold_until_end()
     std::int64_t last_rx_ = 0;
-    std::uint32_t refs_ = 1;
-    std::uint16_t close_code_ = 0; // as reported to on_close (0: not yet)
-    bool open_ : 1;
-    bool reading_ : 1;
-    bool paused_ : 1;
-    bool in_feed_ : 1;
-    bool feed_scheduled_ : 1;
-    bool closing_ : 1;
-    bool reported_ : 1;
-    bool ping_out_ : 1;
-    bool draining_ : 1;
 
     friend class sluice::ws::connection;
 };
@@ -578,18 +691,7 @@ class conn_impl final : public sluice::detail::timer_node {
 class connection {
   public:
     connection() noexcept = default;
-    explicit connection(detail::conn_impl* c) noexcept : c_(c) {
-        if (c_) c_->add_ref();
-    }
-    connection(const connection& o) noexcept : connection(o.c_) {}
-    connection(connection&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
-    connection& operator=(connection o) noexcept {
-        std::swap(c_, o.c_);
-        return *this;
-    }
-    ~connection() {
-        if (c_) c_->drop_ref();
-    }
+    explicit connection(detail::conn_impl* c) noexcept : c_(c) {}
 
     std::error_code send_text(std::string_view s) { return send(opcode::text, s.data(), s.size()); }
     std::error_code send_binary(const void* p, std::size_t n) { return send(opcode::binary, p, n); }
@@ -624,13 +726,25 @@ class connection {
     void resume() {
         if (c_ && c_->is_open()) c_->resume();
     }
-    // Pull mode (no on_message handler): r gets the next message. Prefer the coroutine
-    // form, `co_await conn.read()` (sluice/coro/ws.hpp).
-    void read(detail::message_reader* r) {
-        if (c_)
-            c_->read(r);
-        else
-            r->on_message(nullptr, make_error_code(error::closed));
+    // Pull mode (no on_message handler): r gets the next message, or the error that ended
+    // the connection (error::closed; operation_aborted when its server was destroyed),
+    // exactly once and from the loop, unless cancel_read(r) withdraws it first. Refused at
+    // start, r never called, with the returned error: error::closed for an empty handle,
+    // sluice::error::loop_gone when the connection's loop is gone, sluice::error::in_progress
+    // while another read is pending. Prefer the coroutine form, `co_await ws::read(conn)`
+    // (sluice/ws/coro.hpp).
+    std::error_code read(detail::message_reader* r) {
+        return c_ ? c_->read(r) : make_error_code(error::closed);
+    }
+    void cancel_read(detail::message_reader* r) noexcept {
+        if (c_) c_->cancel_read(r);
+    }
+
+    // Heap bytes this connection holds for incoming data (a message being reassembled,
+    // input held back while paused): grows with what the peer sent, not with what it
+    // declared. 0 when idle.
+    std::size_t receive_buffer_bytes() const noexcept {
+        return c_ ? c_->receive_buffer_bytes() : 0;
     }
 
     // Backpressure of outgoing messages (see stream).
@@ -664,10 +778,10 @@ class connection {
     friend bool operator!=(const connection& a, const connection& b) noexcept {
         return a.c_ != b.c_;
     }
-    detail::conn_impl* impl() const noexcept { return c_; }
+    detail::conn_impl* impl() const noexcept { return c_.get(); }
 
   private:
-    detail::conn_impl* c_ = nullptr;
+    detail::conn_ref c_;
 };
 
 namespace detail {
@@ -679,28 +793,47 @@ void conn_impl::with_handle(F&& f) {
 }
 
 inline void shared_state::on_loop_exit() noexcept {
-    ++refs; // the last connection may hold the last reference
+    sluice::detail::ref<shared_state> keep(this); // the last connection may hold the last one
     while (first) first->drop_silently();
     lp = nullptr;
-    release(this);
+}
+
+inline void shared_state::end_for_owner() {
+    sluice::detail::ref<shared_state> keep(this);
+    while (first) first->end_by_owner();
+    // No handler runs again (every connection has ended), but one may be running now: the
+    // owner can be destroyed from its own handler. So the handlers go from the loop, or
+    // with it (a loop destroyed first drops this call, and the handlers with it).
+    struct handler_release {
+        sluice::detail::ref<shared_state> s;
+        explicit handler_release(shared_state* x) : s(x) {}
+        handler_release(handler_release&&) noexcept = default;
+        void operator()() {} // the work is in the destructor: run or dropped, it happens
+        ~handler_release() {
+            if (s) s->drop_handlers();
+        }
+    };
+    if (lp)
+        lp->defer(handler_release(this));
+    else
+        drop_handlers();
 }
 
 inline void conn_impl::open(std::string rest) {
     open_ = true;
+    add_ref(); // the open list's reference, dropped by finish()
     last_rx_ = sh_->lp->now_us();
     next = sh_->first;
     if (next) next->prev = this;
     sh_->first = this;
     ++sh_->open;
     if (!rest.empty()) stash_ = new std::string(std::move(rest));
-    {
-        ref k(this);
-        if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
-        if (!open_) return;
-        rearm(next_deadline(last_rx_));
-        if (pull_mode() && !reader_) codec_.pause();
-        pump();
-    }
+    conn_ref k(this);
+    if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
+    if (!open_) return;
+    rearm(next_deadline(last_rx_));
+    if (pull_mode() && !reader_) codec_.pause();
+    pump();
 }
 
 } // namespace detail

@@ -38,12 +38,16 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
         if (registered_) c_.impl()->cancel_read(this);
     }
 
+    // A read that cannot start returns at once, without suspending: an empty handle
+    // (closed), a connection whose loop is gone (loop_gone: nothing could resume us), or
+    // another read pending on it (in_progress).
     std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
-        return c_ ? std::error_code{} : make_error_code(error::closed);
+        if (!c_) return make_error_code(error::closed);
+        return c_.impl()->cannot_read();
     }
     void initiate(const sluice::detail::coro_context&) {
         registered_ = true;
-        c_.read(this);
+        (void)c_.read(this); // cannot fail: precheck() passed, and nothing ran since
     }
     void on_message(const message* m, std::error_code ec) override {
         registered_ = false;
@@ -54,6 +58,12 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
     void on_complete(std::error_code ec) { // cancellation, from a deferred call
         ec_ = ec;
         finish();
+    }
+    // The loop is being destroyed and the read will never complete: destroy the chain, as
+    // a completion handler destroyed uncalled would (this awaiter lives in it).
+    void on_dropped() noexcept override {
+        registered_ = false;
+        abandon();
     }
     void on_cancel() override {
         if (!registered_) return;
@@ -67,7 +77,7 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
     result<message> await_resume() const noexcept { return {ec_, m_}; }
 
   private:
-    loop* loop_of() const noexcept { return c_.impl()->stream().get_loop(); }
+    loop* loop_of() const noexcept { return c_.impl()->get_loop(); }
     connection c_;
     message m_{};
     bool registered_ = false;

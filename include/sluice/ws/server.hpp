@@ -13,6 +13,13 @@
 // upgrade() validates the handshake (RFC 6455 §4.2.1), answers it (101, or 400/403/405/426
 // with the reason), and takes the TCP stream over; from then on the http::server no longer
 // knows the connection.
+//
+// Destroying a ws::server ends its open connections at once: each gets a 1001 (going away)
+// close frame if the kernel takes it right away, then its TCP connection is closed without
+// waiting for the peer's answer (call close_all() and let the loop run first for a graceful
+// close handshake). None of the server's handlers runs afterwards, on_close included; a
+// read pending on one of its connections (ws::read) completes with operation_aborted, from
+// the loop. Handles to those connections stay valid and report !is_open().
 #pragma once
 
 #include <sluice/http/server.hpp>
@@ -29,9 +36,10 @@ namespace ws {
 
 class server {
   public:
-    explicit server(loop& l, settings s = {}) : sh_(new detail::shared_state(l, std::move(s))) {}
-    // Open connections live on (they share the handlers); close_all() ends them.
-    ~server() { detail::release(sh_); }
+    explicit server(loop& l, settings s = {})
+        : sh_(sluice::detail::make_ref<detail::shared_state>(l, std::move(s))) {}
+    // Ends the open connections (see the top of this file); no handler runs afterwards.
+    ~server() { sh_->end_for_owner(); }
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
@@ -101,9 +109,11 @@ class server {
             return {};
         }
         err = {};
-        auto* c = new detail::conn_impl(sh_, role::server, std::move(t.stream));
-        connection handle(c);
-        c->open(std::move(t.rest)); // the creation reference becomes the open one
+        auto c = sluice::detail::make_ref<detail::conn_impl>(sh_, role::server, std::move(t.stream));
+        // Integration point: an upgraded connection keeps counting towards the http::server's
+        // max_connections while it lives: c->hold_until_end(<the takeover's slot token>).
+        connection handle(c.get());
+        c->open(std::move(t.rest));
         return handle;
     }
 
@@ -141,9 +151,17 @@ class server {
     }
 
     std::size_t size() const noexcept { return sh_->open; }
+    // Heap bytes the open connections hold for incoming data (see
+    // connection::receive_buffer_bytes()), plus the reassembly buffers kept for reuse.
+    std::size_t receive_buffer_bytes() const noexcept {
+        std::size_t n = 0;
+        for (const detail::conn_impl* c = sh_->first; c; c = c->next) n += c->receive_buffer_bytes();
+        for (const auto& b : sh_->spares) n += b.capacity();
+        return n;
+    }
 
   private:
-    detail::shared_state* sh_;
+    sluice::detail::ref<detail::shared_state> sh_;
     std::vector<std::string> protocols_;
     unique_function<bool(std::string_view)> origin_;
 };
