@@ -9506,9 +9506,9 @@ class server_session final : public sluice::detail::timer_node {
     void want_drain() {
         if (drain_armed_ || dead_) return;
         drain_armed_ = true;
-        stream_.on_drain([this] {
-            drain_armed_ = false;
-            on_drained();
+        stream_.on_drain([r = ref(this)] {
+            r.s_->drain_armed_ = false;
+            if (!r.s_->dead_) r.s_->on_drained();
         });
     }
 
@@ -13291,7 +13291,8 @@ class conn_impl final : public sluice::detail::timer_node,
     // (a reader hears on_dropped(), the counterpart of a handler destroyed uncalled).
     void drop_silently() noexcept {
         if (!open_) return;
-        conn_ref k(this);
+        // No stack reference: the open list's keeps this alive until finish() drops it,
+        // last (GCC 12 takes a nested counted reference for a use after free at -O3).
         reported_ = true;
         if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
         stream_.close();

@@ -801,9 +801,9 @@ class server_session final : public sluice::detail::timer_node {
     void want_drain() {
         if (drain_armed_ || dead_) return;
         drain_armed_ = true;
-        stream_.on_drain([this] {
-            drain_armed_ = false;
-            on_drained();
+        stream_.on_drain([r = ref(this)] {
+            r.s_->drain_armed_ = false;
+            if (!r.s_->dead_) r.s_->on_drained();
         });
     }
 

@@ -328,7 +328,8 @@ class conn_impl final : public sluice::detail::timer_node,
     // (a reader hears on_dropped(), the counterpart of a handler destroyed uncalled).
     void drop_silently() noexcept {
         if (!open_) return;
-        conn_ref k(this);
+        // No stack reference: the open list's keeps this alive until finish() drops it,
+        // last (GCC 12 takes a nested counted reference for a use after free at -O3).
         reported_ = true;
         if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
         stream_.close();
