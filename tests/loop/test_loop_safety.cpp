@@ -78,8 +78,8 @@ TEST_CASE("loop safety: a poller whose descriptor is closed behind its back ends
     test::bounded_loop loop;
     const auto fd = loop.native_handle();
     if (fd < 0) return; // poll/select have no descriptor of their own (see the next cases)
-    sluice::timer far(loop);
-    far.start(1h, [](std::error_code) {});
+    sluice::timer distant(loop);
+    distant.start(1h, [](std::error_code) {});
     loop.poll(); // the loop is up and the timer pending
     REQUIRE_FALSE(loop.status());
 #if !defined(_WIN32)
@@ -92,7 +92,7 @@ TEST_CASE("loop safety: a poller whose descriptor is closed behind its back ends
     CHECK(loop.run() == 0);
     CHECK(loop.run_once() == 0);
     CHECK(loop.poll() == 0);
-    CHECK(far.pending());
+    CHECK(distant.pending());
     // The poller forgot the descriptor it no longer owns (no double close later).
     CHECK(loop.native_handle() == -1);
 }
@@ -104,8 +104,8 @@ TEST_CASE("loop safety: select fails with EBADF on a descriptor closed behind th
     sluice::udp_socket rx(loop);
     REQUIRE_FALSE(rx.bind(sluice::endpoint::loopback_v4(0)));
     rx.recv_each([](std::error_code, std::string_view, const sluice::endpoint&) {});
-    sluice::timer far(loop);
-    far.start(1h, [](std::error_code) {});
+    sluice::timer distant(loop);
+    distant.start(1h, [](std::error_code) {});
     loop.poll(); // the socket is in the select set now
     const int fd = static_cast<int>(rx.native_handle());
     const int keep = ::dup(fd); // to put the number back, so rx's own close stays valid
