@@ -199,18 +199,19 @@ TEST_CASE("loop safety: threads posting through a post_handle while the loop is 
 }
 
 TEST_CASE("loop safety: a keep_alive guard reset after its loop is gone") {
-    std::optional<sluice::loop::keep_alive_guard> g1, g2;
+    sluice::loop::keep_alive_guard g1; // empty until assigned
+    std::unique_ptr<sluice::loop::keep_alive_guard> g2;
     {
         test::bounded_loop loop;
-        g1.emplace(loop.keep_alive());
-        g2.emplace(loop.keep_alive());
+        g1 = loop.keep_alive();
+        g2 = std::make_unique<sluice::loop::keep_alive_guard>(loop.keep_alive());
         loop.poll();
     }
-    // Unfixed: both read the destroyed loop's reference count (heap-use-after-free).
-    g1->reset();
+    // Unfixed: both read the destroyed loop's reference count (stack-use-after-scope).
+    g1.reset();
     g2.reset(); // the destructor
-    CHECK(g1.has_value());
-    CHECK_FALSE(g2.has_value());
+    g1.reset(); // twice: nothing left to release
+    CHECK_FALSE(g2);
 }
 
 TEST_CASE("loop safety: a keep_alive guard released on another thread after the loop is gone") {
