@@ -162,8 +162,8 @@ class select_poller final : public poller {
         int n = ::select(0, sets_->read.as_fd_set(), sets_->write.as_fd_set(),
                          sets_->except.as_fd_set(), tvp);
         if (n == SOCKET_ERROR) {
-            // WSAENOTSOCK for a socket closed behind the loop's back; Winsock has no
-            // EINTR for a non-blocking-style wait like this one.
+            // WSAENOTSOCK for a socket closed behind the loop's back. Winsock's select
+            // is not interrupted by signals, so every failure ends run().
             ec = platform::last_error();
             return 0;
         }
