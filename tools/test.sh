@@ -3,6 +3,7 @@
 #   1. the committed single header matches include/
 #   2. g++, include/ headers, -Werror: the whole suite (every backend, consumers)
 #   3. clang++, the single header only, ASan+UBSan, -Werror: the whole suite again
+#   3b. clang++, the single header only, ThreadSanitizer: every test that touches threads
 #   4. Windows: mingw-w64 cross build, -Werror, the whole suite under wine (WSAPoll, select)
 #   5. the parser fuzzers (HTTP, WebSocket) for a bounded time each
 #   6. every benchmark suite in smoke mode: every peer server answers, every byte checks
@@ -37,6 +38,31 @@ cmake --build build/clang-asan -j "$jobs"
 # quarantine and shadow memory break by design (its library paths run here in
 # test_loop), and docs.snippets_run would only rebuild the guides' 37 programs
 # without sanitizers.
+
+echo "== 3b. clang++ ThreadSanitizer, single header: the tests that touch threads"
+# Two binaries only, filtered by doctest source files and test-case names: posting
+# across threads and keep_alive (test_post, test_loop_safety), loop_group (test_group),
+# shutdown with a peer thread and ~loop during offload (test_lifetime), the thread pool
+# through name resolution, signals (test_post, test_loop_safety), and spawn from another
+# thread, offload and hop in the coroutine layer. test_coro_alloc is left out: it
+# replaces the global operator new, which TSan's runtime defines too.
+tsan="-fsanitize=thread"
+cmake -S . -B build/clang-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+  -DSLUICE_MULTIPLE_HEADERS=OFF -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_TEST_EXCLUDE=test_coro_alloc \
+  -DCMAKE_CXX_FLAGS="$warn -O1 -g $tsan" -DCMAKE_EXE_LINKER_FLAGS="$tsan" >/dev/null
+cmake --build build/clang-tsan -j "$jobs" --target test_loop test_coro
+for b in epoll poll select; do
+  echo "-- TSan, SLUICE_BACKEND=$b"
+  # halt_on_error: the first race fails the step; exitcode makes a report fail it even
+  # when the test's own assertions pass.
+  export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
+  SLUICE_BACKEND=$b build/clang-tsan/tests/test_loop \
+    -sf="*test_post.cpp,*test_group.cpp,*test_lifetime.cpp,*test_loop_safety.cpp"
+  SLUICE_BACKEND=$b build/clang-tsan/tests/test_loop -tc="connect by name*"
+  SLUICE_BACKEND=$b build/clang-tsan/tests/test_coro \
+    -tc="coro: spawn*,coro: offload*,coro: hop*,coro io: connect by host name*"
+done
+unset TSAN_OPTIONS
 
 echo "== 4. Windows: mingw-w64 cross build, the suite under wine"
 bash tools/test-windows.sh

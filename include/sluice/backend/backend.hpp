@@ -49,10 +49,16 @@ struct ready_event {
     unsigned events;
 };
 
+// The longest single wait handed to the kernel (about 11.6 days). A timer further out
+// just costs one more turn: some systems refuse larger timeouts with EINVAL (macOS's
+// select: more than 10^8 seconds), and a poller error ends run().
+inline constexpr std::int64_t max_wait_us = 1000000LL * 1000000LL;
+
 // A wait timeout in microseconds as the timespec the pollers take: null (wait
 // forever) for a negative timeout, else `storage` filled in.
 inline timespec* to_timespec(std::int64_t timeout_us, timespec& storage) noexcept {
     if (timeout_us < 0) return nullptr;
+    if (timeout_us > max_wait_us) timeout_us = max_wait_us;
     storage.tv_sec = static_cast<time_t>(timeout_us / 1000000);
     storage.tv_nsec = static_cast<long>((timeout_us % 1000000) * 1000);
     return &storage;
@@ -93,8 +99,10 @@ class poller {
     virtual ~poller() = default;
     virtual std::error_code set(native_socket fd, unsigned old_mask, unsigned new_mask,
                                 void* user) noexcept = 0;
-    // timeout_us < 0 blocks without limit. Returns the number of entries written;
-    // EINTR is reported as zero events.
+    // timeout_us < 0 blocks without limit. Returns the number of entries written. Every
+    // backend reports the same way: an interrupted wait (EINTR) is zero events and no
+    // error; any other failure is zero events with `ec` set (left untouched otherwise),
+    // and the loop then stops with that error instead of waiting again.
     virtual int wait(std::int64_t timeout_us, ready_event* out, int capacity,
                      std::error_code& ec) noexcept = 0;
     virtual backend kind() const noexcept = 0;

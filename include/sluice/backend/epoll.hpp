@@ -63,6 +63,9 @@ class epoll_poller final : public poller {
         if (n < 0) {
             if (errno == EINTR) return 0;
             ec = platform::last_error();
+            // EBADF: the descriptor was closed behind our back; EINVAL: its number now
+            // names something else. Either way it is not ours to close any more.
+            if (errno == EBADF || errno == EINVAL) epfd_ = -1;
             return 0;
         }
         for (int i = 0; i < n; ++i) {

@@ -54,7 +54,10 @@ class kqueue_poller final : public poller {
         timespec* tsp = to_timespec(timeout_us, ts);
         int n = ::kevent(kq_, nullptr, 0, evs, capacity < batch ? capacity : batch, tsp);
         if (n < 0) {
-            if (errno != EINTR) ec = platform::last_error();
+            if (errno == EINTR) return 0;
+            ec = platform::last_error();
+            // Closed behind our back: not ours to close any more.
+            if (errno == EBADF) kq_ = -1;
             return 0;
         }
         int filled = 0;

@@ -54,11 +54,12 @@ class poll_poller final : public poller {
         timespec* tsp = to_timespec(timeout_us, ts);
         n = ::ppoll(fds_.data(), static_cast<nfds_t>(fds_.size()), tsp, nullptr);
 #else
-        int ms = timeout_us < 0 ? -1 : static_cast<int>((timeout_us + 999) / 1000);
+        int ms = timeout_ms_ceil(timeout_us);
         n = ::poll(fds_.data(), static_cast<nfds_t>(fds_.size()), ms);
 #endif
         if (n < 0) {
-            if (errno != EINTR) ec = platform::last_error();
+            if (errno == EINTR) return 0;
+            ec = platform::last_error();
             return 0;
         }
         return collect_ready(fds_, users_, n, out, capacity, start_,

@@ -59,13 +59,17 @@ class select_poller final : public poller {
         timeval tv{};
         timeval* tvp = nullptr;
         if (timeout_us >= 0) {
+            if (timeout_us > max_wait_us) timeout_us = max_wait_us;
             tv.tv_sec = static_cast<time_t>(timeout_us / 1000000);
             tv.tv_usec = static_cast<suseconds_t>(timeout_us % 1000000);
             tvp = &tv;
         }
         int n = ::select(max_fd_ + 1, &r, &w, nullptr, tvp);
         if (n < 0) {
-            if (errno != EINTR) ec = platform::last_error();
+            // EBADF when a watched descriptor was closed behind the loop's back: select
+            // cannot say which, so the loop stops with the error.
+            if (errno == EINTR) return 0;
+            ec = platform::last_error();
             return 0;
         }
         int filled = 0;
@@ -149,14 +153,17 @@ class select_poller final : public poller {
         timeval tv{};
         timeval* tvp = nullptr;
         if (timeout_us >= 0) {
+            if (timeout_us > max_wait_us) timeout_us = max_wait_us;
             std::int64_t sec = timeout_us / 1000000;
-            tv.tv_sec = static_cast<long>(sec > 0x7fffffff ? 0x7fffffff : sec);
+            tv.tv_sec = static_cast<long>(sec);
             tv.tv_usec = static_cast<long>(timeout_us % 1000000);
             tvp = &tv;
         }
         int n = ::select(0, sets_->read.as_fd_set(), sets_->write.as_fd_set(),
                          sets_->except.as_fd_set(), tvp);
         if (n == SOCKET_ERROR) {
+            // WSAENOTSOCK for a socket closed behind the loop's back. Winsock's select
+            // is not interrupted by signals, so every failure ends run().
             ec = platform::last_error();
             return 0;
         }

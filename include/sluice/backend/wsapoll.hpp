@@ -65,6 +65,7 @@ class wsapoll_poller final : public poller {
         }
         int n = ::WSAPoll(fds_.data(), static_cast<ULONG>(fds_.size()), ms);
         if (n == SOCKET_ERROR) {
+            // No EINTR in Winsock here; every failure ends run() (see poller::wait).
             ec = platform::last_error();
             return 0;
         }

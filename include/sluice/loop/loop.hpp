@@ -1,7 +1,10 @@
 // sluice — the event loop.
 //
 // One loop per thread. Everything on a loop happens on the thread that runs it; the
-// only members that may be called from any thread are post(), stop() and keep_alive().
+// only members that may be called from any thread are post(), poster(), stop() and
+// keep_alive(), and those only while the loop exists. A thread that may outlive the loop
+// holds a post_handle (from poster()) or a keep_alive() guard instead: both stay safe to
+// use, copy and destroy after the loop is gone.
 // Completion handlers are never invoked from inside the call that started the
 // operation: they run later from the loop, so a handler may start the next operation,
 // close the handle or destroy its owner without re-entrancy surprises.
@@ -31,16 +34,22 @@ using io_handler = unique_function<void(std::error_code, std::size_t)>;
 
 namespace detail {
 
-// The part of a loop other threads may reach: posted work and the wakeup. Shared so
-// that a thread-pool job finishing after its loop died posts into a closed queue
-// (the job's completion is dropped) instead of into freed memory.
+// The part of a loop other threads may reach: posted work, the wakeup and the count of
+// keep_alive() guards. Shared (post_handle, keep_alive_guard, detached pool jobs) so that
+// whoever outlives the loop finds a closed queue instead of freed memory.
 struct remote_queue {
     std::mutex mutex;
     std::vector<unique_function<void()>> items;
     std::atomic<bool> nonempty{false};
     std::atomic<bool> wake_pending{false};
-    const platform::wakeup_fd* wake = nullptr; // null once the loop is gone
+    // keep_alive() guards alive: run() does not return while this is non-zero.
+    std::atomic<std::size_t> external_refs{0};
+    // Null until the loop has started and once it is gone. Written under `mutex` by the
+    // loop's thread only; the loop's wakeup descriptor stays open while this is set.
+    const platform::wakeup_fd* wake = nullptr;
 
+    // Queues fn and wakes the loop. False when the loop is gone (or never started): fn is
+    // then left untouched in the caller's hands, to be destroyed there, outside the lock.
     bool push(unique_function<void()>&& fn) {
         std::lock_guard<std::mutex> lock(mutex);
         if (!wake) return false;
@@ -48,6 +57,12 @@ struct remote_queue {
         nonempty.store(true, std::memory_order_release);
         if (!wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
         return true;
+    }
+    // Wakes the loop without queueing anything, so that it looks again at whether it has
+    // work left (the last keep_alive() guard went). Nothing happens once it is gone.
+    void poke() {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (wake && !wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
     }
 };
 
@@ -75,6 +90,28 @@ struct pending_completion {
 
 } // namespace detail
 
+class loop;
+
+// A copyable, thread-safe way to post to a loop that may be destroyed while the handle
+// lives (a worker thread, a pool job, another loop). Get one with loop::poster().
+class post_handle {
+  public:
+    // An empty handle: post() returns false.
+    post_handle() noexcept = default;
+
+    // Queues fn to run on the loop's thread exactly once, after everything posted before
+    // it from the same thread, and returns true. Once the loop is gone (or when it never
+    // started: loop::status()), returns false and fn is destroyed unrun here, on the
+    // calling thread, before post() returns. A function queued while the loop lived but
+    // not run before ~loop is destroyed unrun by ~loop, on the loop's thread.
+    bool post(unique_function<void()> fn) const { return q_ && q_->push(std::move(fn)); }
+
+  private:
+    friend class loop;
+    explicit post_handle(std::shared_ptr<detail::remote_queue> q) noexcept : q_(std::move(q)) {}
+    std::shared_ptr<detail::remote_queue> q_;
+};
+
 class loop {
   public:
     using clock = std::chrono::steady_clock;
@@ -90,8 +127,9 @@ class loop {
 
     // Closes every handle and destroys every pending handler WITHOUT invoking it (the
     // objects those handlers refer to may already be gone — asio's rule; call
-    // shutdown() first to have them run with operation_aborted). Waits for this loop's
-    // in-flight thread-pool jobs, whose completions are then destroyed here too.
+    // shutdown() first to have them run with operation_aborted). Waits for the work of
+    // this loop's in-flight offload() jobs (it may refer to the caller's frame), whose
+    // completions are then destroyed here too; does not wait for offload_detached() jobs.
     ~loop() {
         while (residents_) {
             detail::loop_resident* r = residents_;
@@ -130,8 +168,12 @@ class loop {
     loop(const loop&) = delete;
     loop& operator=(const loop&) = delete;
 
-    // Non-empty when the requested backend could not be started; every operation on
-    // handles of such a loop fails with this code.
+    // Non-empty when the requested backend could not be started, or when the poller failed
+    // later (any error other than an interrupted wait, e.g. EBADF for a descriptor closed
+    // behind the loop's back): the run that met the error returned, the loop is dead from
+    // then on (run(), run_once(), run_for() and poll() return at once) and every operation
+    // on its handles fails with this code. Destroy it, after shutdown() if its pending
+    // handlers should run with operation_aborted.
     std::error_code status() const noexcept { return status_; }
     backend backend_kind() const noexcept { return poller_ ? poller_->kind() : backend::automatic; }
     const char* backend_name() const noexcept { return to_string(backend_kind()); }
@@ -159,22 +201,36 @@ class loop {
         if (!remote_->wake_pending.exchange(true)) wake_.notify();
     }
 
-    // Thread-safe. Runs fn on the loop thread exactly once, after everything posted
-    // before it from the same thread. Never coalesced. Dropped (destroyed unrun) if the
-    // loop is already gone.
+    // Thread-safe while the loop exists (calling it on a destroyed loop is a call on a dead
+    // object: threads that may outlive the loop post through poster()). Runs fn on the
+    // loop thread exactly once, after everything posted before it from the same thread.
+    // Never coalesced. On a loop whose backend never started, fn is destroyed unrun.
     void post(unique_function<void()> fn) { remote_->push(std::move(fn)); }
+
+    // Thread-safe while the loop exists: a handle that posts to this loop and may outlive
+    // it (see post_handle).
+    post_handle poster() const { return post_handle(remote_); }
 
     // Loop thread only, no lock: run fn after the current batch of callbacks.
     void defer(unique_function<void()> fn) { local_.push_back(std::move(fn)); }
 
-    // Runs `work` on the thread pool, then `done` on this loop's thread. The loop stays
-    // alive (run() does not return) while work is outstanding.
+    // Loop thread only. Runs `work` on the thread pool, then `done` on this loop's thread.
+    // The loop stays alive (run() does not return) while work is outstanding, and
+    // ~loop() waits for `work` to finish (so it may refer to the caller's frame; `done` is
+    // then destroyed unrun); shutdown() waits for it and runs `done`. `work` and its
+    // captures are destroyed on the pool thread before `done` is queued. On a loop whose
+    // backend never started (status()), both are destroyed unrun at once.
     void offload(unique_function<void()> work, unique_function<void()> done) {
+        if (!remote_->wake) return; // written by this thread only: no lock needed to read it
         ++pending_offloads_;
         offloads_in_flight_.fetch_add(1, std::memory_order_relaxed);
         detail::thread_pool::instance().submit(
             [this, work = std::move(work), done = std::move(done)]() mutable {
-                work();
+                {
+                    unique_function<void()> w = std::move(work);
+                    w();
+                }
+                // Accepted: ~loop closes the queue only after in-flight jobs are done.
                 remote_->push([this, done = std::move(done)]() mutable {
                     --pending_offloads_;
                     done();
@@ -184,22 +240,31 @@ class loop {
             });
     }
 
-    // For the library's own blocking jobs (name lookups): `work` runs on the thread pool
-    // and owns everything it touches; `done` is then posted to this loop, or destroyed
-    // unrun on the worker thread if the loop is gone. Unlike offload(), the loop neither
-    // waits for the job when destroyed nor is kept alive by it (see work_started()).
+    // Loop thread only; for the library's own blocking work (name resolution). `work` runs
+    // on the thread pool and must own everything it touches (it may outlive the loop);
+    // then `done` is posted to the loop through the shared queue. If the loop is gone by
+    // then (or never started), `done` is destroyed unrun on the pool thread. ~loop() does
+    // not wait for the job, and the job does not keep run() alive by itself: count it
+    // with work_started() / work_finished() when it should.
     void offload_detached(unique_function<void()> work, unique_function<void()> done) {
         detail::thread_pool::instance().submit(
-            [remote = remote_, work = std::move(work), done = std::move(done)]() mutable {
-                work();
-                remote->push(std::move(done)); // refused once the loop is gone: dropped here
+            [q = remote_, work = std::move(work), done = std::move(done)]() mutable {
+                {
+                    unique_function<void()> w = std::move(work);
+                    w();
+                }
+                // Refused once the loop is gone: `done` stays in this job and is destroyed
+                // with it, on this thread.
+                q->push(std::move(done));
             });
     }
 
-    // Loop thread only: an operation is pending that has no descriptor or timer
-    // registered (a name lookup); run() does not return until work_finished().
-    void work_started() noexcept { ++pending_work_; }
-    void work_finished() noexcept { --pending_work_; }
+    // Loop thread only: a count of pending operations that keep run() from returning
+    // although they have no descriptor or timer registered (a name lookup in progress on
+    // the pool). Every work_started() is matched by one work_finished(); shutdown() does
+    // not wait for them: their owners end them when they are closed.
+    void work_started() noexcept { ++outstanding_work_; }
+    void work_finished() noexcept { --outstanding_work_; }
 
     // Loop thread only: destroys `h` after the current batch of callbacks, uncalled. A
     // stopped subscription's handler goes here, so that what it owns (perhaps the object
@@ -212,23 +277,34 @@ class loop {
     }
 
     // An object that keeps run() from returning while it exists (e.g. while another
-    // thread will post work). Thread-safe to create and destroy.
+    // thread will post work). Created while the loop exists; moved, reset and destroyed
+    // on any thread, before or after the loop is gone (it holds the loop's shared state,
+    // not the loop).
     class keep_alive_guard {
       public:
-        explicit keep_alive_guard(loop& l) : l_(&l) { l_->external_refs_.fetch_add(1); }
-        keep_alive_guard(keep_alive_guard&& o) noexcept : l_(std::exchange(o.l_, nullptr)) {}
+        keep_alive_guard() noexcept = default; // holds nothing
+        explicit keep_alive_guard(loop& l) : q_(l.remote_) {
+            q_->external_refs.fetch_add(1, std::memory_order_relaxed);
+        }
+        keep_alive_guard(keep_alive_guard&& o) noexcept = default; // leaves `o` empty
+        keep_alive_guard& operator=(keep_alive_guard&& o) noexcept {
+            if (this != &o) {
+                reset();
+                q_ = std::move(o.q_);
+            }
+            return *this;
+        }
         keep_alive_guard(const keep_alive_guard&) = delete;
         keep_alive_guard& operator=(const keep_alive_guard&) = delete;
         ~keep_alive_guard() { reset(); }
+        // Lets go now; the last guard wakes the loop so that run() may return.
         void reset() {
-            if (l_) {
-                if (l_->external_refs_.fetch_sub(1) == 1) l_->post([] {});
-                l_ = nullptr;
-            }
+            if (std::shared_ptr<detail::remote_queue> q = std::move(q_))
+                if (q->external_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) q->poke();
         }
 
       private:
-        loop* l_;
+        std::shared_ptr<detail::remote_queue> q_;
     };
     keep_alive_guard keep_alive() { return keep_alive_guard(*this); }
 
@@ -263,15 +339,38 @@ class loop {
 
     // Structured shutdown: closes listeners, timers and idle handles now; lets streams
     // with queued writes flush for up to `grace`; then closes whatever is left, runs
-    // the resulting operation_aborted completions and waits for this loop's
-    // thread-pool jobs. Afterwards the loop holds no handle.
+    // the resulting operation_aborted completions and waits for this loop's offload()
+    // jobs. Afterwards the loop holds no handle.
+    //
+    // Called from one of this loop's handlers, it cannot run there: the turn it would
+    // drive is the one in progress, whose handlers and objects are on the stack. It then
+    // returns at once, and the current run()/run_once()/run_for()/poll() shuts the loop
+    // down when that turn ends, before returning. Called again while shutting down, it
+    // does nothing.
     template <class Rep, class Period>
     void shutdown(std::chrono::duration<Rep, Period> grace) {
+        const std::int64_t grace_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(grace).count();
+        if (shutting_down_) return;
+        if (running_ > 0) {
+            if (!shutdown_deferred_ || grace_us < deferred_grace_us_) deferred_grace_us_ = grace_us;
+            shutdown_deferred_ = true;
+            return;
+        }
+        shutdown_now(grace_us);
+    }
+
+    bool shutting_down() const noexcept { return shutting_down_; }
+
+  private:
+    // The body of shutdown(), run from outside any handler.
+    void shutdown_now(std::int64_t grace_us) {
         shutting_down_ = true;
-        const std::int64_t deadline =
-            clock_us() + std::chrono::duration_cast<std::chrono::microseconds>(grace).count();
+        ++running_;
+        const std::int64_t deadline = clock_us() + grace_us;
         for_each_live([](detail::io_object* o) { o->begin_shutdown(); });
-        while (live_head_ && clock_us() < deadline) iterate(deadline - clock_us());
+        // A dead poller reports no readiness: nothing can flush, so no grace.
+        while (!status_ && live_head_ && clock_us() < deadline) iterate(deadline - clock_us());
         for_each_live(
             [](detail::io_object* o) { o->close_with(make_error_code(error::operation_aborted)); });
         // Handlers may react to their abort by starting new operations; those fail
@@ -283,11 +382,11 @@ class loop {
             run_local();
         }
         release_closed();
+        --running_;
         shutting_down_ = false;
     }
 
-    bool shutting_down() const noexcept { return shutting_down_; }
-
+  public:
     // See detail::loop_resident (loop thread only).
     void add_resident(detail::loop_resident* r) noexcept {
         r->resident_prev = nullptr;
@@ -412,13 +511,18 @@ class loop {
   private:
     enum class mode { until_idle, once, nowait };
 
+    struct signal_entry {
+        int signo;
+        unique_function<void(int)> fn;
+    };
+
     void* wake_marker() noexcept { return &wake_; }
 
     bool alive() const noexcept {
         return registered_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
-               pending_offloads_ > 0 || pending_work_ > 0 || has_local_work() ||
+               pending_offloads_ > 0 || outstanding_work_ > 0 || has_local_work() ||
                remote_->nonempty.load(std::memory_order_acquire) ||
-               external_refs_.load(std::memory_order_acquire) > 0;
+               remote_->external_refs.load(std::memory_order_acquire) > 0;
     }
     // Destroys queued handlers without running them. Destroying one may close a handle
     // it owned, which queues more; those are taken in the next round.
@@ -444,6 +548,7 @@ class loop {
         if (status_) return 0;
         handlers_run_ = 0;
         const std::int64_t deadline = budget_us >= 0 ? clock_us() + budget_us : -1;
+        ++running_;
         for (;;) {
             std::int64_t timeout = -1;
             if (m == mode::nowait)
@@ -451,9 +556,16 @@ class loop {
             else if (deadline >= 0)
                 timeout = deadline - clock_us() > 0 ? deadline - clock_us() : 0;
             iterate(timeout);
+            if (status_) break;            // the poller failed: the loop is dead
+            if (shutdown_deferred_) break; // a handler asked for shutdown()
             if (stop_requested_.exchange(false, std::memory_order_acq_rel)) break;
             if (m != mode::until_idle || !alive()) break;
             if (deadline >= 0 && clock_us() >= deadline) break;
+        }
+        --running_;
+        if (shutdown_deferred_ && running_ == 0) {
+            shutdown_deferred_ = false;
+            shutdown_now(deferred_grace_us_);
         }
         return handlers_run_;
     }
@@ -475,8 +587,22 @@ class loop {
             if (timeout < 0 || until < timeout) timeout = until;
         } else if (timeout < 0 && !alive())
             timeout = 0;
-        std::error_code ec;
-        int n = poller_->wait(timeout, events_, max_events, ec);
+        int n = 0;
+        if (!status_) {
+            std::error_code ec;
+            n = poller_->wait(timeout, events_, max_events, ec);
+            if (ec) {
+                // Waiting again would fail again at once: a busy spin. The loop dies with
+                // the error instead (status()); this turn still runs what is due.
+                status_ = ec;
+                n = 0;
+            }
+        } else if (timeout != 0) {
+            // Only shutdown() turns a dead loop, waiting for offload() completions that
+            // arrive through the queue: nap instead of spinning.
+            std::this_thread::sleep_for(
+                std::chrono::microseconds(timeout < 0 || timeout > 1000 ? 1000 : timeout));
+        }
         now_us_ = clock_us();
         bool woken = false;
         for (int i = 0; i < n; ++i) {
@@ -576,14 +702,26 @@ class loop {
     void run_signals() {
         if (signal_slot_ < 0) return;
         std::uint64_t pending = detail::signals::slots[signal_slot_].pending.exchange(0);
-        if (!pending) return;
-        for (std::size_t i = 0; i < signal_handlers_.size(); ++i) {
-            int signo = signal_handlers_[i].signo;
-            if (pending & detail::signals::bit(signo)) {
-                ++handlers_run_;
-                signal_handlers_[i].fn(signo);
-            }
+        for (int signo = 1; pending && signo <= detail::signals::max_signal; ++signo) {
+            if (!(pending & detail::signals::bit(signo))) continue;
+            pending &= ~detail::signals::bit(signo);
+            signal_entry* e = find_signal(signo);
+            if (!e || !e->fn) continue;
+            // Called from here, not from the table: the handler may cancel_signal() or
+            // replace its own subscription (on_signal) without destroying itself while
+            // it runs. Afterwards it goes back unless it was cancelled or replaced; then
+            // it is released here, from the loop.
+            unique_function<void(int)> fn = std::move(e->fn);
+            ++handlers_run_;
+            fn(signo);
+            if (signal_entry* again = find_signal(signo))
+                if (!again->fn) again->fn = std::move(fn);
         }
+    }
+    signal_entry* find_signal(int signo) noexcept {
+        for (auto& h : signal_handlers_)
+            if (h.signo == signo) return &h;
+        return nullptr;
     }
 
     void release_closed() {
@@ -632,11 +770,6 @@ class loop {
             if (!o->closed()) f(o);
     }
 
-    struct signal_entry {
-        int signo;
-        unique_function<void(int)> fn;
-    };
-
     static constexpr int max_events = 256;
 
     std::unique_ptr<detail::poller> poller_;
@@ -660,14 +793,16 @@ class loop {
     std::vector<signal_entry> signal_handlers_;
     int signal_slot_ = -1;
     std::size_t registered_count_ = 0;
-    std::size_t pending_offloads_ = 0;
-    std::size_t pending_work_ = 0;
+    std::size_t pending_offloads_ = 0; // offload() jobs whose done has not run yet
+    std::size_t outstanding_work_ = 0; // work_started() minus work_finished()
     std::atomic<int> offloads_in_flight_{0};
     std::size_t handlers_run_ = 0;
-    std::atomic<std::size_t> external_refs_{0};
     std::atomic<std::size_t> open_streams_{0};
     std::atomic<bool> stop_requested_{false};
     bool shutting_down_ = false;
+    bool shutdown_deferred_ = false;     // shutdown() was called from a handler
+    std::int64_t deferred_grace_us_ = 0; // ... with this grace
+    int running_ = 0;                    // drive() / shutdown_now() frames on the stack
     std::unique_ptr<char[]> shared_buffer_;
     detail::ready_event events_[max_events];
 };

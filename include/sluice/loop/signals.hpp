@@ -3,6 +3,11 @@
 // pokes that loop's wakeup descriptor. The loop then runs the user's handler as an
 // ordinary callback on its own thread, where anything is allowed.
 //
+// A loop may be destroyed while the handler runs on another thread. Each slot counts the
+// deliveries using it (lock-free atomics only, so the handler stays async-signal-safe and
+// never waits); a loop giving its slot back clears the slot's pointer and then waits for
+// that count to drop, so no delivery touches its wakeup descriptor once ~loop goes on.
+//
 // Windows has no POSIX signals. What a console program gets instead is Ctrl-C and
 // Ctrl-Break, delivered by SetConsoleCtrlHandler on a thread of their own: both arrive
 // as SIGINT. Every other signal number is refused with std::errc::not_supported.
@@ -14,6 +19,7 @@
 #include <csignal>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 
 namespace sluice::detail::signals {
 
@@ -21,10 +27,17 @@ inline constexpr int max_loops = 64;
 inline constexpr int max_signal = 64;
 
 struct slot {
+    std::atomic<bool> owned{false}; // taken by a loop (acquire_slot .. release_slot)
     std::atomic<const platform::wakeup_fd*> wake{nullptr};
     std::atomic<std::uint64_t> wanted{0};
     std::atomic<std::uint64_t> pending{0};
+    std::atomic<std::uint32_t> in_use{0}; // deliveries between reading `wake` and done with it
 };
+// What the handler touches must be lock-free to be async-signal-safe.
+static_assert(std::atomic<bool>::is_always_lock_free, "signal slots need lock-free atomics");
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "signal slots need lock-free atomics");
+static_assert(std::atomic<const platform::wakeup_fd*>::is_always_lock_free,
+              "signal slots need lock-free atomics");
 
 inline slot slots[max_loops];
 
@@ -44,30 +57,49 @@ inline std::uint64_t bit(int signo) noexcept { return std::uint64_t{1} << (signo
 
 inline void deliver(int signo) noexcept {
     for (auto& s : slots) {
-        const platform::wakeup_fd* w = s.wake.load(std::memory_order_acquire);
+        if (!s.owned.load(std::memory_order_relaxed)) continue;
+        // Announce the use before reading the pointer (both sequentially consistent, as
+        // release_slot's clear and check): either release_slot sees this use and waits
+        // for it, or this load already sees the pointer cleared.
+        s.in_use.fetch_add(1, std::memory_order_seq_cst);
+        const platform::wakeup_fd* w = s.wake.load(std::memory_order_seq_cst);
         if (w && (s.wanted.load(std::memory_order_relaxed) & bit(signo))) {
             s.pending.fetch_or(bit(signo), std::memory_order_release);
             w->notify();
         }
+        s.in_use.fetch_sub(1, std::memory_order_release);
     }
 }
 
 inline int acquire_slot(const platform::wakeup_fd* wake) noexcept {
     for (int i = 0; i < max_loops; ++i) {
-        const platform::wakeup_fd* expected = nullptr;
-        if (slots[i].wake.compare_exchange_strong(expected, wake)) return i;
+        bool expected = false;
+        if (slots[i].owned.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+            slots[i].wanted.store(0, std::memory_order_relaxed);
+            slots[i].pending.store(0, std::memory_order_relaxed);
+            slots[i].wake.store(wake, std::memory_order_seq_cst);
+            return i;
+        }
     }
     return -1;
 }
 
+// After this returns no delivery uses the slot's wakeup descriptor: the loop may close it.
 inline void release_slot(int i) noexcept {
-    slots[i].wanted.store(0);
-    slots[i].pending.store(0);
-    slots[i].wake.store(nullptr, std::memory_order_release);
+    slot& s = slots[i];
+    s.wanted.store(0, std::memory_order_relaxed);
+    s.wake.store(nullptr, std::memory_order_seq_cst);
+    // A delivery that read the old pointer is still notifying it. Handlers never block,
+    // so this wait is short; the acquire pairs with their release of the count.
+    while (s.in_use.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+    // Only now: a late delivery could have set a bit for the next owner otherwise.
+    s.pending.store(0, std::memory_order_relaxed);
+    s.owned.store(false, std::memory_order_release);
 }
 
 #if defined(SLUICE_POSIX)
 
+// deliver() touches only lock-free atomics and write(2), which preserves errno.
 extern "C" inline void sluice_signal_handler(int signo) { deliver(signo); }
 
 inline std::error_code install(int signo) {
