@@ -43,8 +43,10 @@ echo "== 3b. clang++ ThreadSanitizer, single header: the tests that touch thread
 # Two binaries only, filtered by doctest source files and test-case names: posting
 # across threads and keep_alive (test_post, test_loop_safety), loop_group (test_group),
 # shutdown with a peer thread and ~loop during offload (test_lifetime), the thread pool
-# through name resolution, signals (test_post, test_loop_safety), and spawn from another
-# thread, offload and hop in the coroutine layer. test_coro_alloc is left out: it
+# through name resolution, cancelled and abandoned lookups (test_exactly_once), signals
+# (test_post, test_loop_safety), and spawn from another thread, offload, hop and whole
+# chains moving between loops (coro chain), cancelled lookups (coro stop) in the
+# coroutine layer. test_coro_alloc is left out: it
 # replaces the global operator new, which TSan's runtime defines too.
 tsan="-fsanitize=thread"
 cmake -S . -B build/clang-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
@@ -57,10 +59,10 @@ for b in epoll poll select; do
   # when the test's own assertions pass.
   export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
   SLUICE_BACKEND=$b build/clang-tsan/tests/test_loop \
-    -sf="*test_post.cpp,*test_group.cpp,*test_lifetime.cpp,*test_loop_safety.cpp"
+    -sf="*test_post.cpp,*test_group.cpp,*test_lifetime.cpp,*test_loop_safety.cpp,*test_exactly_once.cpp"
   SLUICE_BACKEND=$b build/clang-tsan/tests/test_loop -tc="connect by name*"
   SLUICE_BACKEND=$b build/clang-tsan/tests/test_coro \
-    -tc="coro: spawn*,coro: offload*,coro: hop*,coro io: connect by host name*"
+    -tc="coro: spawn*,coro: offload*,coro: hop*,coro io: connect by host name*,coro chain*,coro stop*"
 done
 unset TSAN_OPTIONS
 
