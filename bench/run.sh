@@ -11,6 +11,8 @@
 #   bash bench/run.sh --threads N   the multi-core suite with N loops (default: nproc)
 #   bash bench/run.sh --only "echo http"   re-run some suites, then the summary from the
 #                                results the others left in build/bench/ (--only summary: none)
+# Against an earlier sluice rather than the peers (echo and HTTP, both builds alternating
+# in one run): bash bench/compare.sh BASE (see that script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=full; threads=(); only=""
