@@ -8416,13 +8416,13 @@ void core_loop_exit(Core& c) noexcept;
 // A buffer lent to one connection for the length of one use (a parsing pass, one
 // response head) and given back. The borrower owns it while it has it (it was moved
 // out), so two connections can never write into the same one; the core keeps the last
-// one given back, so the usual case allocates nothing.
+// one given back, so the usual case allocates nothing. Contents are not cleared: the
+// borrower starts by overwriting (or clearing) what it uses.
 template <class Buf>
 class spare {
   public:
     Buf take() { return std::exchange(kept_, Buf()); }
     void give(Buf&& b) {
-        b.clear();
         if (b.capacity() >= kept_.capacity()) kept_ = std::move(b);
     }
 
@@ -9020,7 +9020,6 @@ class server_session final : public ref_counted<server_session>, public sluice::
     void output(const const_buffer* bufs, std::size_t n) {
         if (!open()) return;
         if (has(b_in_pass)) {
-            if (batch_.capacity() == 0) batch_ = core_->batch_spare_.take();
             for (std::size_t i = 0; i < n; ++i)
                 batch_.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
             return;
@@ -9035,7 +9034,8 @@ class server_session final : public ref_counted<server_session>, public sluice::
             stream_.write(&b, 1);
             if (!stream_.is_open()) fail_soon(make_error_code(sluice::error::operation_aborted));
         }
-        if (batch_.capacity()) core_->batch_spare_.give(std::move(batch_));
+        batch_.clear();
+        core_->batch_spare_.give(std::move(batch_));
         batch_ = std::string();
     }
 
@@ -9216,6 +9216,7 @@ class server_session final : public ref_counted<server_session>, public sluice::
         const char* const end = p + len;
         set(b_in_pass, true);
         set(b_need_bytes, false);
+        batch_ = core_->batch_spare_.take();
         headers_ = core_->take_headers();
         if (!(phase_ == phase::body && head_copied())) point_headers(headers_);
         while (phase_ >= phase::idle && phase_ <= phase::body_stream) {

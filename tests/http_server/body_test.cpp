@@ -515,3 +515,72 @@ TEST_CASE("buffered body: over max_buffered_body is 413, before the body when th
     }
     CHECK(handled == 1);
 }
+
+TEST_CASE("streamed body: cancel() ends the pending read; the body can be read on") {
+    test::http_fixture f;
+    http::body_reader reader;
+    http::response res_kept;
+    std::vector<std::error_code> results;
+    std::string got;
+    f.server.on_request_stream(
+        [&](const http::request_view&, http::body_reader& body, http::response& res) {
+            reader = std::move(body);
+            res_kept = std::move(res);
+            reader.read([&](std::error_code ec, std::string_view) { results.push_back(ec); });
+            CHECK(reader.cancel());
+            CHECK_FALSE(reader.cancel());
+        });
+    f.listen();
+    raw_client c(f.loop, f.port);
+    c.send(post_head("/x", 6));
+    REQUIRE(f.loop.run_until([&] { return results.size() == 1; }));
+    CHECK(results[0] == sluice::error::operation_aborted);
+    std::function<void()> more = [&] {
+        reader.read([&](std::error_code ec, std::string_view d) {
+            if (ec) return res_kept.end(ec == sluice::error::eof ? got : "error");
+            got.append(d.data(), d.size());
+            more();
+        });
+    };
+    more();
+    c.send("abcdef");
+    REQUIRE(f.loop.run_until([&] { return parse_responses(c.in).size() == 1; }));
+    CHECK(parse_responses(c.in)[0].body == "abcdef");
+    CHECK_FALSE(c.closed);
+}
+
+TEST_CASE("streamed body: stop() lets a body being read finish, then closes") {
+    test::http_fixture f;
+    http::body_reader reader;
+    http::response res_kept;
+    std::string got;
+    bool stopped = false;
+    std::function<void()> more = [&] {
+        reader.read([&](std::error_code ec, std::string_view d) {
+            if (ec) return res_kept.end(ec == sluice::error::eof ? got : "error");
+            got.append(d.data(), d.size());
+            more();
+        });
+    };
+    f.server.on_request_stream(
+        [&](const http::request_view&, http::body_reader& body, http::response& res) {
+            reader = std::move(body);
+            res_kept = std::move(res);
+            more();
+        });
+    f.listen();
+    raw_client c(f.loop, f.port);
+    c.send(post_head("/x", 8) + "abcd");
+    REQUIRE(f.loop.run_until([&] { return got == "abcd"; }));
+    f.server.stop(5s);
+    stopped = true;
+    f.loop.run_for(10ms);
+    CHECK_FALSE(c.closed);
+    c.send("efgh");
+    REQUIRE(f.loop.run_until([&] { return c.closed; }));
+    auto r = parse_responses(c.in);
+    REQUIRE(r.size() == 1);
+    CHECK(r[0].body == "abcdefgh");
+    CHECK(r[0].get("Connection") == "close");
+    CHECK(stopped);
+}

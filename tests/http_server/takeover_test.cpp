@@ -84,3 +84,23 @@ TEST_CASE("http server: a connection slot may outlive the server") {
     t.slot.reset(); // nothing left to count in
     t.stream.close();
 }
+
+TEST_CASE("http server: take_over from the head-first handler") {
+    test::http_fixture f;
+    std::vector<http::response::takeover> taken;
+    f.server.on_request_stream(
+        [&](const http::request_view&, http::body_reader& body, http::response& res) {
+            CHECK(body.length() == 0); // an upgrade request without a body
+            taken.push_back(res.take_over(switching));
+        });
+    f.listen();
+    raw_client c(f.loop, f.port);
+    c.send(std::string(upgrade_request) + "after");
+    REQUIRE(f.loop.run_until([&] { return taken.size() == 1; }));
+    REQUIRE_FALSE(taken[0].ec);
+    CHECK(taken[0].rest == "after");
+    CHECK(f.server.connections() == 1);
+    REQUIRE(f.loop.run_until([&] { return c.in.find("101 Switching") == 9; }));
+    taken.clear();
+    CHECK(f.server.connections() == 0);
+}

@@ -115,13 +115,13 @@ void core_loop_exit(Core& c) noexcept;
 // A buffer lent to one connection for the length of one use (a parsing pass, one
 // response head) and given back. The borrower owns it while it has it (it was moved
 // out), so two connections can never write into the same one; the core keeps the last
-// one given back, so the usual case allocates nothing.
+// one given back, so the usual case allocates nothing. Contents are not cleared: the
+// borrower starts by overwriting (or clearing) what it uses.
 template <class Buf>
 class spare {
   public:
     Buf take() { return std::exchange(kept_, Buf()); }
     void give(Buf&& b) {
-        b.clear();
         if (b.capacity() >= kept_.capacity()) kept_ = std::move(b);
     }
 

@@ -128,7 +128,6 @@ class server_session final : public ref_counted<server_session>, public sluice::
     void output(const const_buffer* bufs, std::size_t n) {
         if (!open()) return;
         if (has(b_in_pass)) {
-            if (batch_.capacity() == 0) batch_ = core_->batch_spare_.take();
             for (std::size_t i = 0; i < n; ++i)
                 batch_.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
             return;
@@ -143,7 +142,8 @@ class server_session final : public ref_counted<server_session>, public sluice::
             stream_.write(&b, 1);
             if (!stream_.is_open()) fail_soon(make_error_code(sluice::error::operation_aborted));
         }
-        if (batch_.capacity()) core_->batch_spare_.give(std::move(batch_));
+        batch_.clear();
+        core_->batch_spare_.give(std::move(batch_));
         batch_ = std::string();
     }
 
@@ -324,6 +324,7 @@ class server_session final : public ref_counted<server_session>, public sluice::
         const char* const end = p + len;
         set(b_in_pass, true);
         set(b_need_bytes, false);
+        batch_ = core_->batch_spare_.take();
         headers_ = core_->take_headers();
         if (!(phase_ == phase::body && head_copied())) point_headers(headers_);
         while (phase_ >= phase::idle && phase_ <= phase::body_stream) {
