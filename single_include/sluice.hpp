@@ -8909,40 +8909,103 @@ inline std::error_code append_forwarded(std::string& value, const endpoint& clie
 //     });
 //     srv.listen(sluice::endpoint::any_v4(8080));
 //
-// Thin glue over tcp_listener/tcp_stream and the sans-I/O parser and serializer.
+// Thin glue over tcp_listener/tcp_stream and the sans-I/O parser and serializer:
+//   - core.hpp     settings, request_view, what the connections share
+//   - response.hpp http::response (see there for answering, streaming, take_over)
+//   - body.hpp     http::body_reader (request bodies streamed with backpressure)
+//   - session.hpp  one connection: reading, pipelining, timeouts, closing
 //
-// Memory: a connection reads with read_start() into the loop's shared buffer and
-// parses in place. Only when a request is cut by a read boundary does it copy the
-// unconsumed bytes (and, once the head is complete, the head and the body so far)
-// into a per-connection buffer, freed when the request is complete: an idle
-// keep-alive connection owns no read buffer. The header array is shared by all the
-// connections of a server (views are valid only during the handler call).
+// Two handler forms:
+//   - on_request(handler(req, res)): the handler runs once the whole body has arrived
+//     (req.body()); server_settings::max_buffered_body (1 MiB) bounds it (413).
+//   - on_request_stream(handler(req, body, res)): the handler runs as soon as the head
+//     is complete; the body is read from the body_reader piece by piece, with
+//     backpressure, or whole with body.read_all(limit, cb). When both are set, this one
+//     wins: it sees every request and chooses per request how to read the body.
+// A coroutine form of each is in <sluice/http/server_coro.hpp>.
 //
-// Responses: the handler gets a `response&`. Answer at once (end()), or move the
-// response out of the handler and answer later from any callback on the same loop.
-// A response dropped without end() is answered 500 (or, once streaming, ended).
-// Streaming: write() sends chunks (Transfer-Encoding: chunked), send_event() sends
-// Server-Sent Events; end() finishes. Pipelined requests are answered strictly in
-// order: output of a later response waits (buffered) until the earlier ones end.
-// While a batch of pipelined requests read together is processed, responses are
-// gathered and sent with one write.
+// Ownership (docs/guide/lifetimes.md): the server handle, each connection, the
+// listener's and the grace timer's handlers, and each handed-over connection's
+// connection_slot hold counted references to the server's core; responses and body
+// readers hold counted references to their own state, with weak links to the
+// connection. Destroying the server closes every connection: pending body reads complete
+// with operation_aborted from the loop; the handlers and on_close/on_drain callbacks are
+// destroyed without being called; responses and readers kept by the user stay safe.
+// Everything runs on the loop's thread.
+
+// ---- begin sluice/http/impl/server.hpp ----
+// sluice — the member functions of http::response, http::body_reader,
+// http::connection_slot, http::request_view and the server core that need the session.
+// Part of <sluice/http/server.hpp>.
+
+// ---- begin sluice/http/session.hpp ----
+// sluice — one connection of an http::server. Part of <sluice/http/server.hpp>.
 //
-// Protection: header-read timeout (from the first byte of a request to the end of
-// its head: a client trickling bytes is cut off with 408), idle timeout between
-// requests, limits answered with http::suggested_status() + Connection: close,
-// a maximum number of connections (excess ones are accepted and closed at once), no
-// reading while the write queue is above its high watermark or too many pipelined
-// requests wait for their responses.
+// Reading: read_start() into the loop's shared buffer, parsed in place. Only a request
+// cut by a read boundary is copied (the unparsed bytes, and once a buffered request's
+// head is complete, its head and body so far) into a per-connection buffer, freed when
+// the request is complete: an idle keep-alive connection owns no read buffer.
 //
-// A coroutine handler form belongs to the coroutine layer: it can adapt a
-// `task<void>(const request_view&, response)` onto on_request() by moving the
-// response into the coroutine frame (the response handle is built for that).
+// A pass (process()) parses what one read brought (or what was held back) and dispatches
+// every complete request; the responses they produce are gathered into the session's own
+// output batch and leave in one write at the end of the pass. The batch and the header
+// array are borrowed from the core for the pass (detail::spare): moved out, so no other
+// connection can touch them. A pass runs only from a loop callback of its own connection
+// (a read, a timer, a drain, or a pass deferred by a change made elsewhere), never inside
+// another connection's pass: ending a response of connection B from A's handler only
+// queues B's bytes and defers B's next pass.
+//
+// Protection: header-read timeout (from the first byte of a request to the end of its
+// head: a client trickling bytes is cut off with 408), idle timeout between requests and
+// while a body read waits for bytes, limits answered with http::suggested_status() +
+// Connection: close, and no reading while the write queue is above its high watermark,
+// while too many pipelined requests wait for their responses, or while a streamed body
+// has no read pending.
+
+// ---- begin sluice/http/body.hpp ----
+// sluice — a request body read as it arrives (http::body_reader), for the handlers that
+// server::on_request_stream() installs.
+//
+// The handler runs as soon as the head is complete and gets a body_reader. read(handler)
+// asks for the next piece; handler(ec, chunk) runs once, from the loop:
+//   - no error: `chunk` is the next piece of the body (never empty), valid only during
+//     the call;
+//   - sluice::error::eof: the body is complete (`chunk` is empty); later reads say eof
+//     again;
+//   - another error: the body cannot be read to its end, and the connection closes after
+//     the response. http::error::* for a malformed chunked body or one over a limit
+//     (body_too_large: limits.max_body, or read_all's limit), to be answered with
+//     http::suggested_status(ec); error::timed_out when no byte came for idle_timeout;
+//     http::error::unexpected_eof when the client closed first; error::operation_aborted
+//     after cancel(), or when the connection closed or the server was destroyed.
+// One read at a time: a second one completes with error::in_progress. Backpressure:
+// while no read is pending the connection reads nothing from its socket, so a handler
+// that reads slowly holds at most one socket read of body in memory.
+//
+// read_all(limit, handler) collects the rest of the body and calls handler(ec, body) once,
+// `body` valid during the call: buffering, chosen per request. A Content-Length above
+// `limit` fails at once with http::error::body_too_large, before any of the body is
+// read; a chunked body fails as soon as it passes the limit. Without a limit:
+// server_settings::max_buffered_body.
+//
+// Destroying the reader before the end of the body (or leaving it in the handler
+// unread) skips the part already received; if the body does not end there, the
+// connection closes after the response instead of reading and discarding the rest.
+// A read pending at that moment completes with operation_aborted. A request without a
+// body gives a reader whose first read says eof.
+//
+// The reader holds a counted reference to the body's state; the state's link to its
+// connection is weak, so a reader kept after the connection or the server is gone stays
+// safe to use (its reads complete with the reason, or are dropped if the loop is gone).
+
+// ---- begin sluice/http/core.hpp ----
+// sluice — what every connection of one http::server shares: the settings, the
+// handlers, the listener, the connection list, and the buffers lent to one connection at
+// a time. Part of <sluice/http/server.hpp>; include that one.
 
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
-#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -8955,7 +9018,7 @@ struct server_settings {
     // From the first byte of a request to the end of its head (slowloris): 408 + close.
     std::chrono::milliseconds header_timeout{10000};
     // A keep-alive connection with no request in progress, or a request body that
-    // makes no progress, for that long is closed.
+    // makes no progress while it is being read, for that long is closed.
     std::chrono::milliseconds idle_timeout{60000};
     // Queued response bytes that make no progress for that long close the
     // connection (0 = off; costs the stream's timeout state per connection).
@@ -8966,7 +9029,12 @@ struct server_settings {
     std::size_t max_connections = 10000;
     // Requests received but not yet answered, per connection, before reading pauses.
     std::size_t max_pipelined = 64;
-    http::limits limits{}; // head, request line, header count, body size
+    // The largest body on_request() buffers whole (and body_reader::read_all without
+    // a limit). A larger Content-Length is answered 413 before any of the body is read; a
+    // chunked body is answered 413 as soon as it passes the limit. Bodies streamed with
+    // on_request_stream() are bounded by limits.max_body only.
+    std::size_t max_buffered_body = std::size_t(1) << 20;
+    http::limits limits{}; // head, request line, header count, every body's size
     std::string server_name = "sluice";
     sluice::write_limits write{};
     // Every connection starts with a PROXY protocol header (v1 or v2, from HAProxy,
@@ -8977,9 +9045,16 @@ struct server_settings {
     bool proxy_protocol = false;
 };
 
+class response;
+class body_reader;
+
 namespace detail {
 class server_session;
-}
+class server_core;
+using sluice::detail::make_ref;
+using sluice::detail::ref;
+using sluice::detail::ref_counted;
+} // namespace detail
 
 // The request as parsed: views into the connection's buffers, valid only during the
 // handler call (copy what an asynchronous answer needs).
@@ -9004,12 +9079,14 @@ class request_view {
     const header* end() const noexcept { return m_->end(); }
     std::string_view get(std::string_view name) const noexcept { return m_->get(name); }
     const header* find(std::string_view name) const noexcept { return m_->find(name); }
+    // The whole body for on_request(); empty for on_request_stream() (read it from the
+    // body_reader).
     std::string_view body() const noexcept { return body_; }
     const message& msg() const noexcept { return *m_; }
     // The client's address: the source of the connection's PROXY header when
     // server_settings::proxy_protocol is on and the header named one (not LOCAL or
     // UNKNOWN), else the peer of the TCP connection (a getpeername() call).
-    endpoint client() const;
+    inline endpoint client() const;
 
   private:
     std::size_t query_pos() const noexcept {
@@ -9021,141 +9098,76 @@ class request_view {
     const detail::server_session* session_;
 };
 
-class response;
-class server;
-
 namespace detail {
 
-class server_core;
-class server_session;
+// Defined with the session (impl/server.hpp). A template only so that the core's
+// virtual function may name it here without its definition.
+template <class Core>
+void core_loop_exit(Core& c) noexcept;
 
-// One request's place in its connection's response order. Shared by the session's
-// queue and the user's response handle (counted); `s` is null once the connection
-// is gone or the response is complete.
-struct response_slot {
-    server_session* s = nullptr;
-    response_slot* next = nullptr;
-    std::uint32_t refs = 1;
-    std::uint16_t status = 200;
-    std::uint8_t minor = 1;
-    bool head_request = false;
-    bool close = false;      // Connection: close, then close after this response
-    bool head_sent = false;  // streaming started
-    bool streaming = false;  // chunked (or close-delimited for HTTP/1.0)
-    bool finished = false;   // every byte produced
-    bool has_server = false; // the user supplied these
-    bool has_date = false;
-    bool has_type = false;
-    bool bad_header = false;
-    std::string reason;
-    std::string headers; // serialized user headers
-    std::string pending; // output produced while an earlier response is unfinished
-    unique_function<void()> on_close;
-    unique_function<void()> on_drain;
-};
-
-inline void release(response_slot* sl) noexcept {
-    if (sl && --sl->refs == 0) delete sl;
-}
-
-} // namespace detail
-
-// The answer to one request. Move-only handle; see the top of this file.
-class response {
+// A buffer lent to one connection for the length of one use (a parsing pass, one
+// response head) and given back. The borrower owns it while it has it (it was moved
+// out), so two connections can never write into the same one; the core keeps the last
+// one given back, so the usual case allocates nothing. Contents are not cleared: the
+// borrower starts by overwriting (or clearing) what it uses.
+template <class Buf>
+class spare {
   public:
-    response() noexcept = default;
-    explicit response(detail::response_slot* sl) noexcept : sl_(sl) {
-        if (sl_) ++sl_->refs;
+    Buf take() { return std::exchange(kept_, Buf()); }
+    void give(Buf&& b) {
+        if (b.capacity() >= kept_.capacity()) kept_ = std::move(b);
     }
-    response(response&& o) noexcept : sl_(std::exchange(o.sl_, nullptr)) {}
-    response& operator=(response&& o) noexcept {
-        if (this != &o) {
-            reset();
-            sl_ = std::exchange(o.sl_, nullptr);
-        }
-        return *this;
-    }
-    response(const response&) = delete;
-    response& operator=(const response&) = delete;
-    ~response() { reset(); }
-
-    // Before the head is sent (the first end/write/send_event): status and headers.
-    // Framing headers (Content-Length, Transfer-Encoding) are the server's and are
-    // ignored; `Connection: close` closes the connection after this response.
-    // A name or value that is not allowed on the wire is dropped and the response
-    // becomes a 500.
-    response& status(unsigned code, std::string_view reason = {});
-    response& header(std::string_view name, std::string_view value);
-
-    // Sends the whole response with Content-Length (no body for HEAD, 1xx, 204, 304).
-    // After streaming started: ends the stream (the body argument is sent first).
-    void end(std::string_view body = {});
-    // Streaming: the first call sends the head with Transfer-Encoding: chunked.
-    // Returns false when the response can no longer be written (connection gone).
-    bool write(std::string_view chunk);
-    // Server-Sent Events (text/event-stream, no-cache). `data` may hold several
-    // lines; each becomes a `data:` field. Empty event/id are omitted.
-    bool send_event(std::string_view data, std::string_view event = {}, std::string_view id = {});
-    // An SSE comment line (": text"), e.g. a keep-alive ping.
-    bool send_comment(std::string_view text);
-
-    // The connection is alive and this response is not finished.
-    bool is_open() const noexcept { return sl_ && sl_->s && !sl_->finished; }
-    bool head_sent() const noexcept { return sl_ && sl_->head_sent; }
-    // Backpressure for streaming: stop producing while true; on_drain() (one-shot)
-    // says when to go on.
-    bool write_queue_high() const noexcept;
-    void on_drain(unique_function<void()> cb);
-    // Called once if the connection goes away before the response is finished.
-    void on_close(unique_function<void()> cb) {
-        if (sl_ && sl_->s && !sl_->finished) sl_->on_close = std::move(cb);
-    }
-
-    explicit operator bool() const noexcept { return sl_ != nullptr; }
-
-    // Hands the connection over to another protocol (WebSocket, a tunnel). The request must
-    // be an upgrade (Upgrade + Connection: upgrade, or CONNECT) whose response has not
-    // started, with every earlier pipelined response finished. Writes `head` (the complete
-    // response head, e.g. a 101) and detaches the stream from the server: it is returned
-    // with the bytes the client sent after the request, and the server forgets it (no
-    // timeouts, not counted, not closed by stop()). Otherwise nothing is sent, ec says
-    // why (http::error::not_upgradable) and the response is still the caller's to answer.
-    struct takeover {
-        tcp_stream stream;
-        std::string rest;
-        std::error_code ec;
-    };
-    takeover take_over(std::string_view head);
 
   private:
-    void reset() noexcept;
-    bool stream_bytes(std::string_view data, bool sse_head);
-    detail::response_slot* sl_ = nullptr;
+    Buf kept_;
 };
 
-namespace detail {
-
-class server_core {
+// Shared by the server handle, every session (each holds a reference), the listener's
+// accept handler and the grace timer's handler while they can run, and the
+// connection_slot of each handed-over connection. A loop resident: if the loop is
+// destroyed first, its connections are closed silently and loop_ becomes null.
+class server_core final : public ref_counted<server_core>, public sluice::detail::loop_resident {
   public:
     using handler_type = unique_function<void(const request_view&, response&)>;
+    using stream_handler_type = unique_function<void(const request_view&, body_reader&, response&)>;
 
     server_core(loop& l, server_settings s)
         : loop_(&l), settings_(std::move(s)), listener_(l),
-          headers_(settings_.limits.max_headers ? settings_.limits.max_headers : 1) {}
+          max_headers_(settings_.limits.max_headers ? settings_.limits.max_headers : 1) {
+        l.add_resident(this);
+    }
+    ~server_core() {
+        if (loop_) loop_->remove_resident(this);
+    }
 
-    loop* loop_;
+    void on_loop_exit() noexcept override { core_loop_exit(*this); }
+
+    loop* loop_; // null once the loop is gone
     server_settings settings_;
     tcp_listener listener_;
+    // Each is moved out for the length of its call, so that replacing or releasing it
+    // from inside never destroys the running one.
     handler_type handler_;
-    std::vector<header> headers_; // shared by every connection's parse
-    std::string batch_;           // gathered output of the connection being processed
-    std::string scratch_;         // response heads
+    stream_handler_type stream_handler_;
+    std::size_t max_headers_;
+    spare<std::string> batch_spare_; // a pass's gathered output
+    spare<std::string> head_spare_;  // a response head being built
+    spare<std::vector<header>> headers_spare_;
     date_cache dates_;
     // "HTTP/1.1 200 OK", Server and Date, the start of most responses: serialized and
     // checked when the date changes (at most once a second) instead of per response.
     std::string ok_head_;
     std::uint64_t ok_head_date_ = ~std::uint64_t(0);
     bool ok_head_valid_ = false;
+    bool stopping_ = false;              // stop(), close() or the server handle is gone
+    bool gone_ = false;                  // the server handle is gone: its handlers never run again
+    server_session* sessions_ = nullptr; // intrusive list; it holds one reference each
+    // Open sessions plus handed-over connections whose connection_slot lives.
+    std::size_t count_ = 0;
+    std::size_t rejected_ = 0;
+    std::uint64_t requests_ = 0;
+    sluice::timer grace_timer_;
+
     const std::string* ok_head() {
         std::string_view date = dates_.now();
         if (dates_.formats() != ok_head_date_) {
@@ -9169,709 +9181,290 @@ class server_core {
         }
         return ok_head_valid_ ? &ok_head_ : nullptr;
     }
-    server_session* sessions_ = nullptr; // intrusive list
-    std::size_t count_ = 0;
-    std::size_t rejected_ = 0;
-    std::uint64_t requests_ = 0;
-    bool stopping_ = false;
-    sluice::timer grace_timer_;
 
-    void accept(tcp_stream st);
-    void close_all();
-    void unlink(server_session* s); // the caller drops the list's reference
+    std::vector<header> take_headers() {
+        std::vector<header> h = headers_spare_.take();
+        h.resize(max_headers_);
+        return h;
+    }
+
+    inline void accept(tcp_stream st);
+    // Closes every session now; notify: call the on_close callbacks of unfinished
+    // responses (close(), the grace timer) or destroy them uncalled (the server is gone).
+    inline void close_all(bool notify);
+    inline void link(server_session* s);
+    inline void unlink(server_session* s, bool keep_count);
 };
 
-inline constexpr std::int64_t no_deadline = INT64_MAX;
+} // namespace detail
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/core.hpp ----
 
-class server_session final : public sluice::detail::timer_node {
-  public:
-    server_session(server_core* c, tcp_stream st)
-        : core_(c), stream_(std::move(st)), parser_(parser::request, msg_, c->settings_.limits) {
-        reset_headers();
-        last_activity_ = c->loop_->now_us();
-        awaiting_proxy_ = c->settings_.proxy_protocol;
-        request_start_ = last_activity_; // the PROXY header is due within header_timeout
-    }
-    ~server_session() = default;
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
 
-    // Counted references: the server's list, the read handler, processing frames.
-    struct ref {
-        explicit ref(server_session* s) noexcept : s_(s) { ++s_->refs_; }
-        ref(ref&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-        ref(const ref&) = delete;
-        ref& operator=(const ref&) = delete;
-        ~ref() {
-            if (s_ && --s_->refs_ == 0) delete s_;
-        }
-        server_session* s_;
-    };
+namespace sluice {
+namespace http {
+namespace detail {
 
-    void start() {
-        const server_settings& st = core_->settings_;
-        stream_.set_nodelay(true);
-        if (st.write_timeout.count() > 0)
-            stream_.set_timeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
-                                 st.write_timeout);
-        update_reading();
-        rearm();
-    }
+#if SLUICE_HAS_COROUTINES
+class body_read_op;     // server_coro.hpp
+class body_read_all_op; // server_coro.hpp
+#endif
 
-    // ---- output, in request order ----
+// Shared by the body_reader and, while the body is being received, its session.
+struct body_state final : ref_counted<body_state> {
+    using handler_type = unique_function<void(std::error_code, std::string_view)>;
 
-    // Bytes of `sl`: to the socket (or the batch) when sl is the oldest unfinished
-    // response, else kept in sl->pending.
-    void emit(response_slot* sl, const const_buffer* bufs, std::size_t n) {
-        if (front_ != sl) {
-            for (std::size_t i = 0; i < n; ++i)
-                sl->pending.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
-            return;
-        }
-        output(bufs, n);
-    }
+    explicit body_state(ref<server_core> c) noexcept : core(std::move(c)) {}
 
-    void output(const const_buffer* bufs, std::size_t n) {
-        if (dead_ || state_ != st_open) return;
-        if (batching_) {
-            for (std::size_t i = 0; i < n; ++i)
-                core_->batch_.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
-            return;
-        }
-        stream_.write(bufs, n);
-    }
+    ref<server_core> core;                 // its loop runs the completions that cannot run inline
+    server_session* s = nullptr;           // weak: the session receiving this body, until it ends
+    handler_type handler;                  // the pending read (or read_all)
+    std::error_code result;                // once detached: eof, or why the body cannot be read
+    std::uint64_t length = unknown_length; // Content-Length
+    std::uint64_t received = 0;            // body bytes handed to the reader (or collected)
+    std::uint64_t default_limit = 0;       // read_all without a limit
+    std::uint64_t limit = 0;               // the pending read_all's
+    std::string all;                       // what read_all collected (when it spans pieces)
+    std::string_view all_view;             // ... or the one piece it is, still in the input
+    bool all_mode = false;                 // the pending read is a read_all
+    bool dropped = false;                  // the reader is gone
 
-    // `sl` (the front) may have finished: retire finished responses in order and
-    // let the next one's buffered output go.
-    void advance() {
-        while (front_ && front_->finished) {
-            response_slot* sl = front_;
-            front_ = sl->next;
-            if (!front_) back_ = nullptr;
-            --queued_;
-            sl->s = nullptr;
-            sl->next = nullptr;
-            sl->on_close = nullptr;
-            sl->on_drain = nullptr;
-            bool close = sl->close;
-            release(sl);
-            if (close) return begin_closing();
-            if (front_ && !front_->pending.empty()) {
-                std::string out = std::move(front_->pending);
-                front_->pending = std::string();
-                const_buffer b(out);
-                output(&b, 1);
-            }
-        }
-        if (!front_) last_activity_ = core_->loop_->now_us();
-        if (!batching_) {
-            resume_input();
-            update_reading();
-            rearm();
-        }
-    }
-
-    // ---- reading ----
-
-    void update_reading() {
-        if (dead_) return;
-        bool want = state_ == st_lingering || can_take_requests();
-        if (want == reading_) return;
-        reading_ = want;
-        if (want)
-            stream_.read_start([r = ref(this)](std::error_code ec, std::string_view data) {
-                r.s_->on_read(ec, data);
-            });
-        else
-            stream_.read_stop();
-    }
-
-    void on_read(std::error_code ec, std::string_view data) {
-        if (dead_) return;
-        if (ec) {
-            reading_ = false;
-            // EOF while answers are pending is taken as the client going away (as
-            // nginx does): a half-closing client may lose asynchronous answers.
-            return close_now();
-        }
-        if (state_ == st_lingering || no_more_) return; // discard
-        last_activity_ = core_->loop_->now_us();
-        ref keep(this);
-        if (awaiting_proxy_) return on_proxy_header(data);
-        if (!part_) {
-            process(data.data(), data.size(), false);
-        } else {
-            part_->raw.append(data.data(), data.size());
-            process(part_->raw.data(), part_->raw.size(), true);
-        }
-        resume_input();
-    }
-
-    // Before any HTTP when settings_.proxy_protocol is on. An incomplete header waits in
-    // part_->raw (bounded: proxy::parse fails past its size limits).
-    void on_proxy_header(std::string_view data) {
-        std::string_view in = data;
-        if (part_) {
-            part_->raw.append(data.data(), data.size());
-            in = part_->raw;
-        }
-        proxy::header h;
-        proxy::parse_result r = proxy::parse(in, h);
-        if (r.status == proxy::parse_status::error) return close_now();
-        if (r.status == proxy::parse_status::need_more) {
-            if (!part_) ensure_part().raw.assign(data.data(), data.size());
-            return;
-        }
-        awaiting_proxy_ = false;
-        if (h.proxied() && h.source.valid()) proxied_client_.reset(new endpoint(h.source));
-        if (part_) {
-            part_->raw.erase(0, r.consumed);
-            process(part_->raw.data(), part_->raw.size(), true);
-        } else {
-            process(data.data() + r.consumed, data.size() - r.consumed, false);
-        }
-        resume_input();
-    }
-
-    // Parses [p, p+len): every complete request is dispatched, a partial one is kept.
-    void process(const char* p, std::size_t len, bool from_raw) {
-        const char* cur = p;
-        const char* const end = p + len;
-        batching_ = true;
-        while (!dead_ && !no_more_ && state_ == st_open) {
-            if (!in_request_) {
-                if (cur == end) break;
-                in_request_ = true;
-                request_start_ = core_->loop_->now_us();
-            }
-            const char* before = cur;
-            result r = parser_.feed(cur, static_cast<std::size_t>(end - cur));
-            cur += r.consumed;
-            if (r.ev == event::need_more) {
-                if (!head_done_ && cur == end) in_request_ = false; // only blank lines
-                break;
-            }
-            if (r.ev == event::head) {
-                on_head(before, r.consumed, cur == end);
-            } else if (r.ev == event::body) {
-                on_body(r.data);
-            } else if (r.ev == event::done) {
-                if (msg_.upgrade()) { // what follows belongs to the next protocol
-                    rest_begin_ = cur;
-                    rest_end_ = end;
-                }
-                dispatch();
-                rest_begin_ = rest_end_ = nullptr;
-                // Enough output gathered, or enough requests waiting for answers:
-                // keep the rest of the input for later (resume_input()).
-                if (core_->batch_.size() >= core_->settings_.write.high_watermark ||
-                    dispatched() >= core_->settings_.max_pipelined)
-                    break;
-            } else if (r.ev == event::upgrade) {
-                break; // not reached: an upgrade request closes after its response
-            } else {
-                on_parse_error();
-                break;
-            }
-        }
-        batching_ = false;
-        if (dead_) {
-            core_->batch_.clear();
-            return;
-        }
-        stash(cur, end, from_raw);
-        if (!core_->batch_.empty()) {
-            const_buffer b(core_->batch_);
-            stream_.write(&b, 1);
-            core_->batch_.clear();
-        }
-        if (close_on_flush_) {
-            close_on_flush_ = false;
-            final_flushed({});
-        }
-        if (dead_) return;
-        if (stream_.write_queue_high() && !paused_) {
-            paused_ = true;
-            want_drain();
-        }
-        update_reading();
-        rearm();
-    }
-
-    // Input already received but not parsed (pipelined requests held back by
-    // backpressure) is processed once the reason to wait is gone.
-    bool can_take_requests() const noexcept {
-        return !dead_ && state_ == st_open && !no_more_ && !paused_ &&
-               dispatched() < core_->settings_.max_pipelined;
-    }
-    void resume_input() {
-        if (batching_ || awaiting_proxy_) return;
-        ref keep(this);
-        while (can_take_requests() && !in_request_ && part_ && !part_->raw.empty()) {
-            std::size_t before = part_->raw.size();
-            process(part_->raw.data(), part_->raw.size(), true);
-            if (part_ && part_->raw.size() == before) break; // no progress
-        }
-    }
-
-    void on_head(const char* begin, std::size_t n, bool nothing_after) {
-        head_done_ = true;
-        head_begin_ = begin;
-        head_len_ = n;
-        response_slot* sl = new response_slot;
-        sl->s = this;
-        sl->minor = msg_.version_minor;
-        sl->head_request = msg_.verb == verb::head;
-        sl->close = !msg_.keep_alive() || msg_.upgrade() || core_->stopping_;
-        push(sl);
-        cur_ = sl;
-        if (msg_.expect_continue() && msg_.has_body() && nothing_after) {
-            const_buffer b(continue_100);
-            emit(sl, &b, 1);
-        }
-    }
-
-    void on_body(std::string_view d) {
-        if (d.empty()) return;
-        if (!body_copied_ && body_.empty()) {
-            body_ = d;
-            return;
-        }
-        std::string& b = ensure_part().body;
-        if (!body_copied_) {
-            b.assign(body_.data(), body_.size());
-            body_copied_ = true;
-        }
-        b.append(d.data(), d.size());
-        body_ = std::string_view(b);
-    }
-
-    void dispatch() {
-        response_slot* sl = cur_;
-        cur_ = nullptr;
-        in_request_ = false;
-        head_done_ = false;
-        if (sl->close) no_more_ = true;
-        ++core_->requests_;
-        {
-            request_view req(msg_, body_, this);
-            response res(sl);
-            if (core_->handler_) {
-                core_->handler_(req, res);
-            } else {
-                res.status(404).end();
-            }
-        } // a response left unanswered in the handler is answered 500 here
-        body_ = std::string_view();
-        body_copied_ = false;
-        if (head_stable_) {
-            head_stable_ = false;
-            reset_headers();
-            if (part_) {
-                part_->head = std::string();
-                part_->body = std::string();
-            }
-        }
-    }
-
-    void on_parse_error() {
-        std::error_code ec = parser_.error();
-        response_slot* sl = cur_;
-        if (!sl) {
-            sl = new response_slot;
-            sl->s = this;
-            push(sl);
-        }
-        cur_ = nullptr;
-        in_request_ = false;
-        no_more_ = true;
-        sl->close = true;
-        sl->head_request = false;
-        sl->minor = 1;
-        answer_error(sl, suggested_status(ec));
-    }
-
-    void answer_error(response_slot* sl, int status) {
-        response res(sl);
-        res.status(static_cast<unsigned>(status));
-        res.header("Content-Type", "text/plain");
-        std::string_view why = reason_phrase(static_cast<unsigned>(status));
-        std::string body(why);
-        body += '\n';
-        res.end(body);
-    }
-
-    // Keeps what a partial request still needs; frees the buffer when none is.
-    void stash(const char* cur, const char* end, bool from_raw) {
-        if (no_more_ || state_ != st_open || (!in_request_ && cur == end)) {
-            part_.reset();
-            return;
-        }
-        partial& pt = ensure_part();
-        if (in_request_ && head_done_ && !head_stable_) {
-            // The head's views point into the input about to go away: copy and rebase.
-            pt.head.assign(head_begin_, head_len_);
-            pt.headers.assign(msg_.headers, msg_.headers + msg_.num_headers);
-            pt.headers.resize(core_->headers_.size());
-            const char* old = head_begin_;
-            const char* nb = pt.head.data();
-            auto rebase = [&](std::string_view& v) {
-                if (v.data() && v.data() >= old && v.data() < old + head_len_)
-                    v = std::string_view(nb + (v.data() - old), v.size());
-            };
-            rebase(msg_.method);
-            rebase(msg_.target);
-            for (std::uint32_t i = 0; i < msg_.num_headers; ++i) {
-                rebase(pt.headers[i].name);
-                rebase(pt.headers[i].value);
-            }
-            msg_.headers = pt.headers.data();
-            head_stable_ = true;
-        }
-        if (!body_copied_ && !body_.empty()) {
-            pt.body.assign(body_.data(), body_.size());
-            body_ = std::string_view(pt.body);
-            body_copied_ = true;
-        }
-        if (from_raw)
-            pt.raw.erase(0, static_cast<std::size_t>(cur - pt.raw.data()));
-        else
-            pt.raw.assign(cur, static_cast<std::size_t>(end - cur));
-    }
-
-    // ---- handing the connection over (response::take_over) ----
-
-    bool take_over(response_slot* sl, std::string_view head, response::takeover& out) {
-        if (dead_ || state_ != st_open || !rest_begin_ || sl != front_ || sl != back_ ||
-            sl->head_sent || sl->finished)
-            return false;
-        ref keep(this);
-        // Earlier responses of this batch first, then the new protocol's head.
-        if (!core_->batch_.empty()) {
-            const_buffer b(core_->batch_);
-            stream_.write(&b, 1);
-            core_->batch_.clear();
-        }
-        stream_.write(head);
-        out.rest.assign(rest_begin_, static_cast<std::size_t>(rest_end_ - rest_begin_));
-        sl->head_sent = true;
-        sl->finished = true;
-        reading_ = false;
-        stream_.read_stop();
-        if (drain_armed_) {
-            drain_armed_ = false;
-            stream_.on_drain(nullptr); // its callback points at this session
-        }
-        if (core_->settings_.write_timeout.count() > 0)
-            stream_.set_timeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
-                                 std::chrono::milliseconds(0));
-        out.stream = std::move(stream_);
-        dead_ = true;
-        if (queued()) core_->loop_->unschedule(this);
-        detach_all();
-        part_.reset();
-        core_->unlink(this);
-        --refs_; // the list's reference (`keep` still holds one)
-        return true;
-    }
-
-    // ---- timeouts ----
-
-    std::int64_t deadline() const noexcept {
-        const server_settings& st = core_->settings_;
-        auto us = [](std::chrono::milliseconds d) {
-            return static_cast<std::int64_t>(d.count()) * 1000;
-        };
-        if (dead_) return no_deadline;
-        if (state_ != st_open) return closing_since_ + us(st.linger_timeout);
-        if (awaiting_proxy_)
-            return st.header_timeout.count() > 0 ? request_start_ + us(st.header_timeout)
-                                                 : no_deadline;
-        if (dispatched() > 0) return no_deadline; // the handler's turn
-        if (in_request_) {
-            if (!head_done_)
-                return st.header_timeout.count() > 0 ? request_start_ + us(st.header_timeout)
-                                                     : no_deadline;
-        }
-        return st.idle_timeout.count() > 0 ? last_activity_ + us(st.idle_timeout) : no_deadline;
-    }
-
-    void rearm() {
-        if (dead_) return;
-        std::int64_t d = deadline();
-        if (d == no_deadline) {
-            if (queued()) core_->loop_->unschedule(this);
-            return;
-        }
-        if (!queued() || deadline_us > d) core_->loop_->schedule(this, d);
-    }
-
-    void on_timer() override {
-        if (dead_) return;
-        std::int64_t d = deadline();
-        if (d == no_deadline) return;
-        const std::int64_t now = core_->loop_->now_us();
-        if (d > now) return core_->loop_->schedule(this, d);
-        ref keep(this);
-        if (state_ == st_lingering && stream_.buffered_amount() > 0 &&
-            now < closing_since_ + core_->settings_.idle_timeout.count() * 1000) {
-            // The last response is still going out: give it up to the idle timeout.
-            return core_->loop_->schedule(this, now + 100000);
-        }
-        if (state_ == st_open && in_request_ && !head_done_ && dispatched() == 0) {
-            // Slowloris: 408 and close.
-            response_slot* sl = cur_;
-            if (!sl) {
-                sl = new response_slot;
-                sl->s = this;
-                push(sl);
-            }
-            cur_ = nullptr;
-            in_request_ = false;
-            no_more_ = true;
-            sl->close = true;
-            if (part_) part_->raw.clear();
-            answer_error(sl, 408);
-            update_reading();
-            rearm();
-            return;
-        }
-        close_now();
-    }
-
-    // ---- closing ----
-
-    // The response that closes the connection is complete: take no more requests;
-    // once its bytes are with the stream (after the batch, if one is being
-    // gathered), half-close and linger.
-    void begin_closing() {
-        if (state_ != st_open) return;
-        no_more_ = true;
-        detach_all();
-        if (batching_)
-            close_on_flush_ = true;
-        else
-            final_flushed({});
-    }
-
-    void final_flushed(std::error_code) {
-        if (dead_) return;
-        // Lingering close: FIN our side once the queue is out, discard what the peer
-        // still sends, close on its EOF or the linger timeout, so it reads our answer
-        // instead of a reset.
-        state_ = st_lingering;
-        part_.reset();
-        closing_since_ = core_->loop_->now_us();
-        stream_.shutdown_write();
-        update_reading();
-        rearm();
-    }
-
-    void close_now() {
-        if (dead_) return;
-        ref keep(this);
-        dead_ = true;
-        if (queued()) core_->loop_->unschedule(this);
-        reading_ = false;
-        stream_.close();
-        detach_all();
-        part_.reset();
-        core_->unlink(this);
-        --refs_; // the list's reference (`keep` still holds one)
-    }
-
-    // Graceful stop: no new requests; close once the current ones are answered.
-    void begin_stop() {
-        if (dead_ || state_ != st_open) return;
-        if (cur_) { // drop the partially received request
-            unlink_tail(cur_);
-            cur_ = nullptr;
-            in_request_ = false;
-        }
-        no_more_ = true;
-        if (!back_) return close_now();
-        back_->close = true;
-        update_reading();
-        rearm();
-    }
-
-    void want_drain() {
-        if (drain_armed_ || dead_) return;
-        drain_armed_ = true;
-        stream_.on_drain([r = ref(this)] {
-            r.s_->drain_armed_ = false;
-            if (!r.s_->dead_) r.s_->on_drained();
-        });
-    }
-
-    void on_drained() {
-        ref keep(this);
-        paused_ = false;
-        resume_input();
-        std::vector<unique_function<void()>> cbs;
-        for (response_slot* sl = front_; sl; sl = sl->next)
-            if (sl->on_drain) cbs.push_back(std::move(sl->on_drain));
-        for (auto& cb : cbs) {
-            if (dead_) break;
-            cb();
-        }
-        update_reading();
-    }
-
-    std::size_t dispatched() const noexcept { return queued_ - (cur_ ? 1 : 0); }
-
-    struct partial {
-        std::string raw;             // unconsumed input of the request in progress
-        std::string head;            // its head, once complete (the views point here)
-        std::string body;            // its body so far, when it spans reads or chunks
-        std::vector<header> headers; // its header array, rebased onto `head`
-    };
-
-    partial& ensure_part() {
-        if (!part_) part_.reset(new partial);
-        return *part_;
-    }
-
-    void reset_headers() {
-        msg_.headers = core_->headers_.data();
-        msg_.header_capacity = static_cast<std::uint32_t>(core_->headers_.size());
-    }
-
-    void push(response_slot* sl) {
-        if (back_)
-            back_->next = sl;
-        else
-            front_ = sl;
-        back_ = sl;
-        ++queued_;
-    }
-
-    void unlink_tail(response_slot* sl) {
-        response_slot* prev = nullptr;
-        for (response_slot* x = front_; x; prev = x, x = x->next)
-            if (x == sl) {
-                if (prev)
-                    prev->next = x->next;
-                else
-                    front_ = x->next;
-                if (back_ == x) back_ = prev;
-                --queued_;
-                x->s = nullptr;
-                x->next = nullptr;
-                release(x);
-                return;
-            }
-    }
-
-    void detach_all() {
-        response_slot* sl = front_;
-        front_ = back_ = nullptr;
-        queued_ = 0;
-        cur_ = nullptr;
-        while (sl) {
-            response_slot* next = sl->next;
-            sl->s = nullptr;
-            sl->next = nullptr;
-            sl->on_drain = nullptr;
-            unique_function<void()> cb = std::move(sl->on_close);
-            if (cb && !sl->finished) cb();
-            release(sl);
-            sl = next;
-        }
-    }
-
-    enum : std::uint8_t { st_open, st_closing, st_lingering };
-
-    server_core* core_;
-    server_session* prev_ = nullptr; // the server's list
-    server_session* next_ = nullptr;
-    tcp_stream stream_;
-    message msg_;
-    parser parser_;
-    std::unique_ptr<partial> part_;
-    // The client a PROXY header named (allocated only then).
-    std::unique_ptr<endpoint> proxied_client_;
-    response_slot* front_ = nullptr; // oldest unfinished response
-    response_slot* back_ = nullptr;
-    response_slot* cur_ = nullptr; // the request being received
-    std::size_t queued_ = 0;
-    std::string_view body_;
-    const char* head_begin_ = nullptr;
-    std::size_t head_len_ = 0;
-    // While an upgrade request is dispatched: the input after it (for take_over).
-    const char* rest_begin_ = nullptr;
-    const char* rest_end_ = nullptr;
-    std::int64_t last_activity_ = 0, request_start_ = 0, closing_since_ = 0;
-    std::uint32_t refs_ = 1; // the server's list
-    std::uint8_t state_ = st_open;
-    bool dead_ = false;
-    bool reading_ = false;
-    bool paused_ = false; // write queue high
-    bool no_more_ = false;
-    bool in_request_ = false;
-    bool head_done_ = false;
-    bool head_stable_ = false;
-    bool body_copied_ = false;
-    bool batching_ = false;
-    bool close_on_flush_ = false;
-    bool drain_armed_ = false;
-    bool awaiting_proxy_ = false; // settings_.proxy_protocol, until the header is read
-
-    friend class server_core;
+    static constexpr std::uint64_t unknown_length = ~std::uint64_t(0);
 };
-
-inline void server_core::accept(tcp_stream st) {
-    if (stopping_ || count_ >= settings_.max_connections) {
-        ++rejected_;
-        st.close();
-        return;
-    }
-    st.set_write_limits(settings_.write);
-    auto* s = new server_session(this, std::move(st));
-    s->next_ = sessions_;
-    if (sessions_) sessions_->prev_ = s;
-    sessions_ = s;
-    ++count_;
-    s->start();
-}
-
-inline void server_core::close_all() {
-    while (sessions_) sessions_->close_now();
-}
-
-inline void server_core::unlink(server_session* s) {
-    if (s->prev_)
-        s->prev_->next_ = s->next_;
-    else
-        sessions_ = s->next_;
-    if (s->next_) s->next_->prev_ = s->prev_;
-    s->prev_ = s->next_ = nullptr;
-    --count_;
-}
 
 } // namespace detail
 
-// ---- request_view ----
+class body_reader {
+  public:
+    using handler_type = detail::body_state::handler_type;
 
-inline endpoint request_view::client() const {
-    if (!session_) return endpoint();
-    if (session_->proxied_client_) return *session_->proxied_client_;
-    std::error_code ec;
-    return session_->stream_.remote_endpoint(ec);
-}
-
-// ---- response ----
-
-inline void response::reset() noexcept {
-    if (!sl_) return;
-    detail::response_slot* sl = sl_;
-    if (sl->s && !sl->finished) {
-        if (sl->head_sent)
-            end();
-        else
-            status(500).end();
+    body_reader() noexcept = default;
+    explicit body_reader(detail::ref<detail::body_state> st) noexcept : st_(std::move(st)) {}
+    body_reader(body_reader&& o) noexcept : st_(std::move(o.st_)) {}
+    body_reader& operator=(body_reader&& o) noexcept {
+        if (this != &o) {
+            reset();
+            st_ = std::move(o.st_);
+        }
+        return *this;
     }
-    sl_ = nullptr;
-    detail::release(sl);
-}
+    body_reader(const body_reader&) = delete;
+    body_reader& operator=(const body_reader&) = delete;
+    ~body_reader() { reset(); }
+
+    // The next piece: handler(ec, chunk); see the top of this file.
+    inline void read(handler_type handler);
+    // The rest of the body, whole: handler(ec, body).
+    inline void read_all(std::size_t limit, handler_type handler);
+    void read_all(handler_type handler) {
+        read_all(st_ ? static_cast<std::size_t>(st_->default_limit) : 0, std::move(handler));
+    }
+    // Cancels a pending read: its handler gets operation_aborted, from the loop. Returns
+    // false when none was pending. The body can be read on afterwards.
+    inline bool cancel();
+    // Gives the body up now (as destroying the reader does).
+    inline void reset() noexcept;
+
+    // The whole body has arrived (the next read says eof).
+    bool done() const noexcept { return st_ && !st_->s && st_->result == sluice::error::eof; }
+    // Body bytes handed to read() handlers so far.
+    std::uint64_t received() const noexcept { return st_ ? st_->received : 0; }
+    // The Content-Length, or -1 when the body is chunked.
+    std::int64_t length() const noexcept {
+        return st_ && st_->length != detail::body_state::unknown_length
+                   ? static_cast<std::int64_t>(st_->length)
+                   : -1;
+    }
+    explicit operator bool() const noexcept { return static_cast<bool>(st_); }
+
+#if SLUICE_HAS_COROUTINES
+    // co_await body.read(): result<std::string_view>, the data valid until the coroutine
+    // next suspends; eof ends the body. co_await body.read_all(limit): the same with the
+    // whole rest of the body. (The awaiters live in <sluice/http/server_coro.hpp>.)
+    template <class Op = detail::body_read_op>
+    [[nodiscard]] Op read() noexcept {
+        return Op(*this);
+    }
+    template <class Op = detail::body_read_all_op>
+    [[nodiscard]] Op read_all(std::size_t limit) noexcept {
+        return Op(*this, limit);
+    }
+    template <class Op = detail::body_read_all_op>
+    [[nodiscard]] Op read_all() noexcept {
+        return Op(*this, st_ ? static_cast<std::size_t>(st_->default_limit) : 0);
+    }
+#endif
+
+  private:
+    detail::ref<detail::body_state> st_;
+};
+
+} // namespace http
+} // namespace sluice
+
+// The member functions that drive the connection.
+// ---- end sluice/http/body.hpp ----
+// ---- begin sluice/http/response.hpp ----
+// sluice — the answer to one request of http::server (http::response), and the place a
+// handed-over connection keeps in the server's count (http::connection_slot).
+//
+// Responses: the handler gets a `response&`. Answer at once (end()), or move the
+// response out of the handler and answer later from any callback on the same loop.
+// A response dropped without end() is answered 500 (or, once streaming, ended).
+// Streaming: write() sends chunks (Transfer-Encoding: chunked), send_event() sends
+// Server-Sent Events; end() finishes. Pipelined requests are answered strictly in
+// order: output of a later response waits (buffered) until the earlier ones end.
+//
+// A response is a counted handle on its slot; the slot's link to its connection is
+// weak: once the connection is gone (closed, or the server destroyed) the handle stays
+// safe to use, is_open() is false and end()/write() do nothing.
+
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+// One request's place in its connection's response order. Counted: the session's queue
+// holds one reference until the response is complete and retired in order, and each
+// http::response handle holds one. `s` is the weak link to the session: null once the
+// connection is gone or the response is retired.
+struct response_slot final : ref_counted<response_slot> {
+    server_session* s = nullptr;
+    response_slot* next = nullptr; // the session's queue
+    std::uint16_t status = 200;
+    std::uint8_t minor = 1;
+    bool head_request = false;
+    bool close = false;      // Connection: close, then close after this response
+    bool head_sent = false;  // the head is produced (streaming started, or complete)
+    bool streaming = false;  // chunked (or close-delimited for HTTP/1.0)
+    bool finished = false;   // every byte produced
+    bool has_server = false; // the user supplied these
+    bool has_date = false;
+    bool has_type = false;
+    bool bad_header = false;
+    std::string reason;
+    std::string headers; // serialized user headers
+    std::string pending; // output produced while an earlier response is unfinished
+    unique_function<void()> on_close;
+    unique_function<void()> on_drain;
+};
+
+} // namespace detail
+
+// Keeps a connection that response::take_over() handed away counted in
+// server::connections() and against server_settings::max_connections, until it is
+// destroyed or reset(). Keep it with the connection (the WebSocket layer keeps it in its
+// connection). Move-only; safe to destroy after the server is gone (it then counts
+// nothing). Loop thread only.
+class connection_slot {
+  public:
+    connection_slot() noexcept = default;
+    connection_slot(connection_slot&& o) noexcept : core_(std::move(o.core_)) {}
+    inline connection_slot& operator=(connection_slot&& o) noexcept;
+    connection_slot(const connection_slot&) = delete;
+    connection_slot& operator=(const connection_slot&) = delete;
+    inline ~connection_slot();
+
+    // Frees the place now.
+    inline void reset() noexcept;
+    explicit operator bool() const noexcept { return static_cast<bool>(core_); }
+
+  private:
+    friend class detail::server_session;
+    explicit connection_slot(detail::ref<detail::server_core> c) noexcept : core_(std::move(c)) {}
+    detail::ref<detail::server_core> core_;
+};
+
+// The answer to one request. Move-only handle; see the top of this file.
+class response {
+  public:
+    response() noexcept = default;
+    explicit response(detail::ref<detail::response_slot> sl) noexcept : sl_(std::move(sl)) {}
+    response(response&& o) noexcept : sl_(std::move(o.sl_)) {}
+    // Moving onto a response that is still open answers that one first (as dropping it would).
+    response& operator=(response&& o) noexcept {
+        if (this != &o) {
+            reset();
+            sl_ = std::move(o.sl_);
+        }
+        return *this;
+    }
+    response(const response&) = delete;
+    response& operator=(const response&) = delete;
+    ~response() { reset(); }
+
+    // Before the head is sent (the first end/write/send_event): status and headers.
+    // Framing headers (Content-Length, Transfer-Encoding) are the server's and are
+    // ignored; `Connection: close` closes the connection after this response.
+    // A name or value that is not allowed on the wire is dropped and the response
+    // becomes a 500.
+    inline response& status(unsigned code, std::string_view reason = {});
+    inline response& header(std::string_view name, std::string_view value);
+
+    // Sends the whole response with Content-Length (no body for HEAD, 1xx, 204, 304).
+    // After streaming started: ends the stream (the body argument is sent first).
+    inline void end(std::string_view body = {});
+    // Streaming: the first call sends the head with Transfer-Encoding: chunked.
+    // Returns false when the response can no longer be written (connection gone).
+    inline bool write(std::string_view chunk);
+    // Server-Sent Events (text/event-stream, no-cache). `data` may hold several
+    // lines; each becomes a `data:` field. Empty event/id are omitted.
+    inline bool send_event(std::string_view data, std::string_view event = {},
+                           std::string_view id = {});
+    // An SSE comment line (": text"), e.g. a keep-alive ping.
+    inline bool send_comment(std::string_view text);
+
+    // The connection is alive and this response is not finished.
+    bool is_open() const noexcept { return sl_ && sl_->s && !sl_->finished; }
+    bool head_sent() const noexcept { return sl_ && sl_->head_sent; }
+    // Backpressure for streaming: stop producing while true; on_drain() (one-shot)
+    // says when to go on. Output waiting behind an earlier unfinished response counts,
+    // and past write_limits::hard_cap the connection is closed (no hole in the stream).
+    inline bool write_queue_high() const noexcept;
+    inline void on_drain(unique_function<void()> cb);
+    // Called once if the connection goes away before the response is finished (not
+    // when the server is destroyed: its callbacks are then destroyed uncalled).
+    void on_close(unique_function<void()> cb) {
+        if (sl_ && sl_->s && !sl_->finished) sl_->on_close = std::move(cb);
+    }
+
+    explicit operator bool() const noexcept { return static_cast<bool>(sl_); }
+
+    // Hands the connection over to another protocol (WebSocket, a tunnel). The request must
+    // be an upgrade (Upgrade + Connection: upgrade, or CONNECT) without a body, whose
+    // response has not started, with every earlier pipelined response finished. Writes
+    // `head` (the complete response head, e.g. a 101) and detaches the stream from the
+    // server: it is returned with the bytes the client sent after the request, and the
+    // server no longer manages it (no timeouts, not closed by stop() or close()). It still
+    // counts in connections() and against max_connections while `slot` lives. Otherwise
+    // nothing is sent, ec says why (http::error::not_upgradable) and the response is still
+    // the caller's to answer.
+    struct takeover {
+        tcp_stream stream;
+        std::string rest;
+        connection_slot slot;
+        std::error_code ec;
+    };
+    inline takeover take_over(std::string_view head);
+
+  private:
+    inline void reset() noexcept;
+    inline bool stream_bytes(std::string_view data, bool sse_head);
+    detail::ref<detail::response_slot> sl_;
+};
+
+// ---- what needs only the slot ----
 
 inline response& response::status(unsigned code, std::string_view reason) {
     if (!sl_ || sl_->head_sent || sl_->finished) return *this;
@@ -9914,6 +9507,48 @@ inline response& response::header(std::string_view name, std::string_view value)
     if (http::detail::iequals(name, "content-type")) sl_->has_type = true;
     return *this;
 }
+
+inline bool response::send_event(std::string_view data, std::string_view event,
+                                 std::string_view id) {
+    if (!sl_ || !sl_->s || sl_->finished) return false;
+    std::string ev;
+    auto field = [&](std::string_view name, std::string_view v) {
+        ev.append(name.data(), name.size());
+        ev += ": ";
+        ev.append(v.data(), v.size());
+        ev += '\n';
+    };
+    // A field value may not hold a line break: they would start new fields.
+    auto one_line = [](std::string_view v) {
+        return v.find_first_of("\r\n") == std::string_view::npos;
+    };
+    if (!one_line(event) || !one_line(id)) return false;
+    if (!event.empty()) field("event", event);
+    if (!id.empty()) field("id", id);
+    for (std::size_t i = 0;;) {
+        std::size_t j = data.find_first_of("\r\n", i);
+        if (j == std::string_view::npos) {
+            field("data", data.substr(i));
+            break;
+        }
+        field("data", data.substr(i, j - i));
+        if (data[j] == '\r' && j + 1 < data.size() && data[j + 1] == '\n') ++j;
+        i = j + 1;
+        if (i == data.size()) break; // a final line break adds no empty data line
+    }
+    ev += '\n';
+    return stream_bytes(ev, true);
+}
+
+inline bool response::send_comment(std::string_view text) {
+    if (text.find_first_of("\r\n") != std::string_view::npos) return false;
+    std::string line = ": ";
+    line.append(text.data(), text.size());
+    line += "\n\n";
+    return stream_bytes(line, true);
+}
+
+inline bool response::write(std::string_view chunk) { return stream_bytes(chunk, false); }
 
 namespace detail {
 
@@ -9969,123 +9604,1113 @@ inline void build_head(server_core& c, response_slot& sl, std::string& h, std::i
 }
 
 } // namespace detail
+} // namespace http
+} // namespace sluice
+
+// The member functions that drive the connection.
+// ---- end sluice/http/response.hpp ----
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+inline constexpr std::int64_t no_deadline = INT64_MAX;
+
+// The states of a connection (phase_) and what moves it between them:
+//
+//   proxy ───── PROXY header read ─────▶ idle          (settings.proxy_protocol only)
+//   idle ────── a request's first byte ─▶ head
+//   head ────── head complete ──────────▶ body         (on_request: the body is collected)
+//                                       ▶ body_stream  (on_request_stream: its handler ran)
+//   body ────── body complete ──────────▶ idle         (on_request runs)
+//   body_stream body complete ──────────▶ idle
+//   head, body, body_stream, idle
+//               a request with Connection: close (or an upgrade) is complete, a parse
+//               error, 408, 413, a body_reader left before the end of its body, stop()
+//                                       ─▶ answering    (no more requests are read)
+//   any of the above
+//               a response marked close is complete ─▶ closing (only inside a pass: its
+//               bytes leave with the batch) ─▶ lingering (FIN sent; input is discarded)
+//   lingering ─ EOF or linger_timeout ──▶ closed
+//   any ─────── close_now() (error, timeout, close()), take_over() ─▶ closed
+//
+// The flags that are not part of the state (bits_) are independent of it: whether a
+// read_start subscription is active, whether output is paused by the write queue,
+// whether a pass is running or queued, whether the stream's on_drain is armed, whether
+// a 100 Continue is owed to the first body read, whether held input needs more bytes.
+class server_session final : public ref_counted<server_session>, public sluice::detail::timer_node {
+  public:
+    enum class phase : std::uint8_t {
+        proxy,
+        idle,
+        head,
+        body,
+        body_stream,
+        answering,
+        closing,
+        lingering,
+        closed,
+    };
+    enum : std::uint8_t {
+        b_reading = 1,        // a read_start subscription of ours is active
+        b_paused = 2,         // the write queue passed its high watermark: no new requests
+        b_in_pass = 4,        // process() is running: output goes to batch_
+        b_pass_queued = 8,    // a deferred pass is queued
+        b_drain_armed = 16,   // the stream's on_drain is set
+        b_continue_owed = 32, // 100 Continue goes out at the first body read
+        b_need_bytes = 64,    // held input is an incomplete piece: only more bytes help
+    };
+
+    server_session(server_core* c, tcp_stream st)
+        : core_(c), stream_(std::move(st)), parser_(parser::request, msg_, c->settings_.limits) {
+        last_activity_ = c->loop_->now_us();
+        request_start_ = last_activity_; // the PROXY header is due within header_timeout
+        if (c->settings_.proxy_protocol) phase_ = phase::proxy;
+    }
+
+    void start() {
+        const server_settings& st = core_->settings_;
+        stream_.set_nodelay(true);
+        if (st.write_timeout.count() > 0)
+            stream_.set_timeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
+                                 st.write_timeout);
+        update_reading();
+        rearm();
+    }
+
+    bool has(std::uint8_t b) const noexcept { return (bits_ & b) != 0; }
+    void set(std::uint8_t b, bool on) noexcept {
+        bits_ = static_cast<std::uint8_t>(on ? bits_ | b : bits_ & ~b);
+    }
+    bool open() const noexcept { return phase_ < phase::closing; }
+    std::int64_t now() const noexcept { return core_->loop_->now_us(); }
+
+    // ---- output, in request order ----
+
+    // Bytes of `sl`: to the socket (or the batch) when sl is the oldest unfinished
+    // response, else kept in sl->pending (bounded by the write queue's hard cap).
+    void emit(response_slot* sl, const const_buffer* bufs, std::size_t n) {
+        if (front_ != sl) {
+            std::size_t total = 0;
+            for (std::size_t i = 0; i < n; ++i) total += bufs[i].size;
+            if (sl->pending.size() + total > core_->settings_.write.hard_cap)
+                return fail_soon(make_error_code(sluice::error::write_queue_full));
+            for (std::size_t i = 0; i < n; ++i)
+                sl->pending.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
+            return;
+        }
+        output(bufs, n);
+    }
+
+    void output(const const_buffer* bufs, std::size_t n) {
+        if (!open()) return;
+        if (has(b_in_pass)) {
+            for (std::size_t i = 0; i < n; ++i)
+                batch_.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
+            return;
+        }
+        stream_.write(bufs, n);
+        if (!stream_.is_open()) fail_soon(make_error_code(sluice::error::operation_aborted));
+    }
+
+    void flush_batch() {
+        if (!batch_.empty() && phase_ <= phase::closing) { // the closing response's bytes too
+            const_buffer b(batch_);
+            stream_.write(&b, 1);
+            if (!stream_.is_open()) fail_soon(make_error_code(sluice::error::operation_aborted));
+        }
+        batch_.clear();
+        core_->batch_spare_.give(std::move(batch_));
+        batch_ = std::string();
+    }
+
+    // A write the stream refused closed it (or output piled up past the cap): close from
+    // the loop, not inside the response call or pass that wrote.
+    void fail_soon(std::error_code ec) {
+        if (!open() || !core_->loop_) return;
+        set(b_reading, false); // the aborted read completion is ours: ignored
+        stream_.close();
+        core_->loop_->defer([s = ref<server_session>(this), ec] { s->close_now(ec, true); });
+    }
+
+    // The front may have finished: retire finished responses in order and let the
+    // next one's buffered output go.
+    void advance() {
+        while (front_ && front_->finished) {
+            response_slot* sl = front_;
+            front_ = sl->next;
+            if (!front_) back_ = nullptr;
+            --queued_;
+            sl->s = nullptr;
+            sl->next = nullptr;
+            const bool close = sl->close;
+            {
+                // The queue's reference, and callbacks that will never run; destroying
+                // them may run user code, so the queue is consistent first.
+                unique_function<void()> gone_close = std::move(sl->on_close);
+                unique_function<void()> gone_drain = std::move(sl->on_drain);
+                ref<response_slot> drop = ref<response_slot>::adopt(sl);
+            }
+            if (!open()) return;
+            if (close) return begin_closing();
+            if (front_ && !front_->pending.empty()) {
+                std::string out = std::move(front_->pending);
+                front_->pending = std::string();
+                const_buffer b(out);
+                output(&b, 1);
+            }
+        }
+        if (!front_) last_activity_ = now();
+        kick();
+    }
+
+    // ---- reading ----
+
+    bool can_take_requests() const noexcept {
+        return !has(b_paused) && dispatched() < core_->settings_.max_pipelined;
+    }
+
+    bool want_read() const noexcept {
+        const bool held = part_ && !part_->raw.empty() && !has(b_need_bytes);
+        switch (phase_) {
+        case phase::proxy:
+        case phase::lingering:
+            return true;
+        case phase::idle:
+        case phase::head:
+        case phase::body:
+            return can_take_requests() && !held;
+        case phase::body_stream: // only for a reader that asked, and has nothing held
+            return body_ && body_->handler && !held;
+        default:
+            return false;
+        }
+    }
+
+    // Held input can make progress in a pass now.
+    bool needs_pass() const noexcept {
+        if (!part_ || part_->raw.empty() || has(b_need_bytes)) return false;
+        switch (phase_) {
+        case phase::idle:
+        case phase::head:
+        case phase::body:
+            return can_take_requests();
+        case phase::body_stream:
+            return !body_ || body_->handler || body_->dropped || !parser_.in_body();
+        default:
+            return false;
+        }
+    }
+
+    void update_reading() {
+        if (phase_ == phase::closed) return;
+        const bool want = want_read();
+        if (want == has(b_reading)) return;
+        set(b_reading, want);
+        if (want) {
+            // A subscription of ours is told apart from an earlier one: a completion of a
+            // stopped one (or its release) is ignored.
+            ++read_gen_;
+            stream_.read_start([s = ref<server_session>(this),
+                                gen = read_gen_](std::error_code ec, std::string_view data) {
+                s->on_read(gen, ec, data);
+            });
+        } else {
+            stream_.read_stop();
+        }
+    }
+
+    // Something changed outside a pass (a response ended, a body read was asked for,
+    // the write queue drained): go on as far as the state allows.
+    void kick() {
+        if (has(b_in_pass) || phase_ == phase::closed) return;
+        if (needs_pass()) schedule_pass();
+        update_reading();
+        rearm();
+    }
+
+    void schedule_pass() {
+        if (has(b_pass_queued) || !core_->loop_) return;
+        set(b_pass_queued, true);
+        core_->loop_->defer([s = ref<server_session>(this)] {
+            s->set(b_pass_queued, false);
+            s->run_held();
+        });
+    }
+
+    void run_held() {
+        if (phase_ == phase::closed || has(b_in_pass)) return;
+        if (needs_pass())
+            process(part_->raw.data(), part_->raw.size(), true);
+        else
+            kick();
+    }
+
+    void on_read(std::uint32_t gen, std::error_code ec, std::string_view data) {
+        if (phase_ == phase::closed || gen != read_gen_ || !has(b_reading)) return;
+        ref<server_session> keep(this);
+        if (ec) {
+            set(b_reading, false);
+            // EOF while answers are pending is taken as the client going away (as
+            // nginx does): a half-closing client may lose asynchronous answers.
+            return close_now(ec == sluice::error::eof ? make_error_code(error::unexpected_eof) : ec,
+                             true);
+        }
+        if (phase_ == phase::lingering || phase_ == phase::answering) return; // discard
+        last_activity_ = now();
+        if (phase_ == phase::proxy) return on_proxy_header(data);
+        if (!part_ || part_->raw.empty()) {
+            process(data.data(), data.size(), false);
+        } else {
+            part_->raw.append(data.data(), data.size());
+            process(part_->raw.data(), part_->raw.size(), true);
+        }
+    }
+
+    // Before any HTTP when settings_.proxy_protocol is on. An incomplete header waits in
+    // part_->raw (bounded: proxy::parse fails past its size limits).
+    void on_proxy_header(std::string_view data) {
+        std::string_view in = data;
+        if (part_) {
+            part_->raw.append(data.data(), data.size());
+            in = part_->raw;
+        }
+        proxy::header h;
+        proxy::parse_result r = proxy::parse(in, h);
+        if (r.status == proxy::parse_status::error)
+            return close_now(make_error_code(sluice::error::operation_aborted), true);
+        if (r.status == proxy::parse_status::need_more) {
+            if (!part_) ensure_part().raw.assign(data.data(), data.size());
+            return;
+        }
+        phase_ = phase::idle;
+        if (h.proxied() && h.source.valid()) proxied_client_.reset(new endpoint(h.source));
+        if (part_) {
+            part_->raw.erase(0, r.consumed);
+            process(part_->raw.data(), part_->raw.size(), true);
+        } else {
+            process(data.data() + r.consumed, data.size() - r.consumed, false);
+        }
+    }
+
+    // ---- a pass: parse [p, p+len), dispatch every complete request ----
+
+    void process(const char* p, std::size_t len, bool from_raw) {
+        ref<server_session> keep(this);
+        const char* cur = p;
+        const char* const end = p + len;
+        set(b_in_pass, true);
+        set(b_need_bytes, false);
+        batch_ = core_->batch_spare_.take();
+        headers_ = core_->take_headers();
+        if (!(phase_ == phase::body && head_copied())) point_headers(headers_);
+        while (phase_ >= phase::idle && phase_ <= phase::body_stream) {
+            if (phase_ == phase::idle) {
+                if (cur == end || !can_take_requests()) break;
+                phase_ = phase::head;
+                request_start_ = now();
+            } else if (phase_ == phase::body_stream && parser_.in_body() && body_ &&
+                       !body_->handler && !body_->dropped) {
+                break; // backpressure: nobody asked for the next piece yet
+            }
+            const char* before = cur;
+            result r = parser_.feed(cur, static_cast<std::size_t>(end - cur));
+            cur += r.consumed;
+            if (r.ev == event::need_more) {
+                if (phase_ == phase::head && cur == end) phase_ = phase::idle; // blank lines
+                if (phase_ == phase::body_stream && body_ && body_->dropped) abandon_body();
+                set(b_need_bytes, cur != end);
+                break;
+            }
+            if (r.ev == event::head) {
+                on_head(before, r.consumed, cur, end);
+            } else if (r.ev == event::body) {
+                on_body(r.data);
+            } else if (r.ev == event::done) {
+                on_done(cur, end);
+                // Enough output gathered, or enough requests waiting for answers: keep
+                // the rest of the input for a later pass.
+                if (batch_.size() >= core_->settings_.write.high_watermark) break;
+            } else if (r.ev == event::upgrade) {
+                break; // what follows is not HTTP: the upgrade's response closes
+            } else {
+                on_parse_error();
+                break;
+            }
+        }
+        end_pass(cur, end, from_raw);
+    }
+
+    void end_pass(const char* cur, const char* end, bool from_raw) {
+        set(b_in_pass, false);
+        if (phase_ != phase::closed) stash(cur, end, from_raw);
+        if (msg_.headers == headers_.data()) point_headers(no_headers_);
+        core_->headers_spare_.give(std::move(headers_));
+        headers_ = std::vector<header>();
+        flush_batch();
+        if (phase_ == phase::closing) final_flushed();
+        if (!open()) return;
+        if (stream_.write_queue_high() && !has(b_paused)) {
+            set(b_paused, true);
+            want_drain();
+        }
+        kick();
+    }
+
+    void on_head(const char* begin, std::size_t n, const char* cur, const char* end) {
+        ref<response_slot> sl = make_ref<response_slot>();
+        sl->s = this;
+        sl->minor = msg_.version_minor;
+        sl->head_request = msg_.verb == verb::head;
+        sl->close = !msg_.keep_alive() || msg_.upgrade() || core_->stopping_;
+        push(sl.get());
+        if (core_->stream_handler_) return dispatch_stream(sl.get(), cur, end);
+        cur_ = sl.get();
+        phase_ = phase::body;
+        head_begin_ = begin;
+        head_len_ = n;
+        if (msg_.has_content_length() && msg_.content_length > core_->settings_.max_buffered_body)
+            return refuse(413);
+        if (msg_.expect_continue() && msg_.has_body() && cur == end) {
+            const_buffer b(continue_100);
+            emit(cur_, &b, 1);
+        }
+    }
+
+    void on_body(std::string_view d) {
+        if (d.empty()) return;
+        if (phase_ == phase::body_stream) return deliver(d);
+        if (!body_copied() && body_view_.empty()) {
+            body_view_ = d;
+        } else {
+            std::string& b = ensure_part().body;
+            if (b.empty()) b.assign(body_view_.data(), body_view_.size());
+            b.append(d.data(), d.size());
+            body_view_ = std::string_view(b);
+        }
+        if (body_view_.size() > core_->settings_.max_buffered_body) refuse(413);
+    }
+
+    void on_done(const char* cur, const char* end) {
+        if (phase_ == phase::body_stream) {
+            phase_ = after_request();
+            return finish_body();
+        }
+        // A buffered request: its handler runs now.
+        response_slot* sl = cur_;
+        cur_ = nullptr;
+        phase_ = sl->close ? phase::answering : phase::idle;
+        if (msg_.upgrade()) { // what follows belongs to the next protocol
+            rest_begin_ = cur;
+            rest_end_ = end;
+        }
+        ++core_->requests_;
+        {
+            request_view req(msg_, body_view_, this);
+            response res{ref<response_slot>(sl)};
+            if (core_->handler_) {
+                server_core::handler_type h = std::move(core_->handler_);
+                h(req, res);
+                if (!core_->handler_ && !core_->gone_) core_->handler_ = std::move(h);
+            } else {
+                res.status(404).end();
+            }
+        } // a response left unanswered in the handler is answered 500 here
+        rest_begin_ = rest_end_ = nullptr;
+        body_view_ = std::string_view();
+        if (part_ && head_copied()) {
+            part_->head = std::string();
+            part_->body = std::string();
+            part_->headers = std::vector<header>();
+            point_headers(headers_);
+        }
+    }
+
+    phase after_request() const noexcept {
+        return !msg_.keep_alive() || msg_.upgrade() || core_->stopping_ ? phase::answering
+                                                                        : phase::idle;
+    }
+
+    // A parse error (or a limit) while receiving a request: its answer closes.
+    void on_parse_error() {
+        std::error_code ec = parser_.error();
+        if (phase_ == phase::body_stream) { // the response is the handler's
+            phase_ = phase::answering;
+            close_after_responses();
+            return fail_body(ec, true);
+        }
+        refuse(suggested_status(ec));
+    }
+
+    // Answers the request being received with `status` and closes after it.
+    void refuse(int status) {
+        ref<response_slot> sl(cur_);
+        if (!sl) {
+            sl = make_ref<response_slot>();
+            sl->s = this;
+            push(sl.get());
+        }
+        cur_ = nullptr;
+        phase_ = phase::answering;
+        sl->close = true;
+        sl->head_request = false;
+        sl->minor = 1;
+        answer_error(sl.get(), status);
+    }
+
+    void answer_error(response_slot* sl, int status) {
+        response res{ref<response_slot>(sl)};
+        res.status(static_cast<unsigned>(status));
+        res.header("Content-Type", "text/plain");
+        std::string_view why = reason_phrase(static_cast<unsigned>(status));
+        std::string body(why);
+        body += '\n';
+        res.end(body);
+    }
+
+    // ---- streamed bodies (impl/session.hpp) ----
+
+    inline void dispatch_stream(response_slot* sl, const char* cur, const char* end);
+    inline void deliver(std::string_view d);
+    inline void finish_body();
+    inline void fail_body(std::error_code ec, bool inline_ok);
+    static inline void complete_later(server_core& c, body_state::handler_type h,
+                                      std::error_code ec);
+    inline void body_read_started();
+    inline void body_dropped();
+    inline void abandon_body();
+
+    // No further request on this connection: close once the responses are out.
+    void close_after_responses() {
+        if (back_)
+            back_->close = true;
+        else
+            begin_closing();
+    }
+
+    // ---- where a request's bytes are kept between passes ----
+
+    struct partial {
+        std::string raw;             // unparsed input
+        std::string head;            // a buffered request's head (its views point here)
+        std::string body;            // its body so far, when it spans reads or chunks
+        std::vector<header> headers; // its header array, rebased onto `head`
+    };
+
+    partial& ensure_part() {
+        if (!part_) part_.reset(new partial);
+        return *part_;
+    }
+    bool head_copied() const noexcept { return part_ && !part_->head.empty(); }
+    bool body_copied() const noexcept { return part_ && !part_->body.empty(); }
+
+    void point_headers(std::vector<header>& h) {
+        msg_.headers = h.data();
+        msg_.header_capacity = static_cast<std::uint32_t>(h.size());
+    }
+
+    // Keeps what the request in progress still needs; frees the buffer when none is.
+    void stash(const char* cur, const char* end, bool from_raw) {
+        const bool receiving = phase_ >= phase::idle && phase_ <= phase::body_stream;
+        if (!receiving || (phase_ != phase::body && cur == end)) {
+            part_.reset();
+            return;
+        }
+        partial& pt = ensure_part();
+        if (phase_ == phase::body && pt.head.empty()) {
+            // The head's views point into input about to go away: copy and rebase.
+            pt.head.assign(head_begin_, head_len_);
+            pt.headers.assign(msg_.headers, msg_.headers + msg_.num_headers);
+            pt.headers.resize(core_->max_headers_);
+            const char* old = head_begin_;
+            const char* nb = pt.head.data();
+            auto rebase = [&](std::string_view& v) {
+                if (v.data() && v.data() >= old && v.data() < old + head_len_)
+                    v = std::string_view(nb + (v.data() - old), v.size());
+            };
+            rebase(msg_.method);
+            rebase(msg_.target);
+            for (std::uint32_t i = 0; i < msg_.num_headers; ++i) {
+                rebase(pt.headers[i].name);
+                rebase(pt.headers[i].value);
+            }
+            point_headers(pt.headers);
+        }
+        if (phase_ == phase::body && !body_view_.empty() && pt.body.empty()) {
+            pt.body.assign(body_view_.data(), body_view_.size());
+            body_view_ = std::string_view(pt.body);
+        }
+        if (body_ && !body_->all_view.empty()) { // a read_all's piece, still in the input
+            body_->all.assign(body_->all_view.data(), body_->all_view.size());
+            body_->all_view = std::string_view();
+        }
+        if (from_raw)
+            pt.raw.erase(0, static_cast<std::size_t>(cur - pt.raw.data()));
+        else
+            pt.raw.assign(cur, static_cast<std::size_t>(end - cur));
+    }
+
+    // ---- handing over, timeouts, closing (impl/session.hpp) ----
+
+    inline bool take_over(response_slot* sl, std::string_view head, response::takeover& out);
+    inline std::int64_t deadline() const noexcept;
+    inline void rearm();
+    inline void on_timer() override;
+    inline void begin_closing();
+    inline void final_flushed();
+    inline void close_now(std::error_code reason, bool notify);
+    inline void begin_stop();
+    inline void detach_all(bool notify);
+
+    void want_drain() {
+        if (has(b_drain_armed) || !open()) return;
+        set(b_drain_armed, true);
+        stream_.on_drain([s = ref<server_session>(this)] {
+            s->set(b_drain_armed, false);
+            s->on_drained();
+        });
+    }
+
+    void on_drained() {
+        if (!open()) return;
+        set(b_paused, false);
+        std::vector<unique_function<void()>> cbs;
+        for (response_slot* sl = front_; sl; sl = sl->next)
+            if (sl->on_drain) cbs.push_back(std::move(sl->on_drain));
+        for (auto& cb : cbs) {
+            if (!open()) break;
+            cb();
+        }
+        kick();
+    }
+
+    std::size_t dispatched() const noexcept { return queued_ - (cur_ ? 1 : 0); }
+
+    // The queue holds one reference per slot.
+    void push(response_slot* sl) {
+        sl->add_ref();
+        if (back_)
+            back_->next = sl;
+        else
+            front_ = sl;
+        back_ = sl;
+        ++queued_;
+    }
+
+    void unlink_tail(response_slot* sl) {
+        response_slot* prev = nullptr;
+        for (response_slot* x = front_; x; prev = x, x = x->next)
+            if (x == sl) {
+                if (prev)
+                    prev->next = x->next;
+                else
+                    front_ = x->next;
+                if (back_ == x) back_ = prev;
+                --queued_;
+                x->s = nullptr;
+                x->next = nullptr;
+                ref<response_slot>::adopt(x).reset();
+                return;
+            }
+    }
+
+    ref<server_core> core_;
+    server_session* prev_ = nullptr; // the core's list
+    server_session* next_ = nullptr;
+    tcp_stream stream_;
+    message msg_;
+    parser parser_;
+    std::unique_ptr<partial> part_;
+    // The client a PROXY header named (allocated only then).
+    std::unique_ptr<endpoint> proxied_client_;
+    response_slot* front_ = nullptr; // oldest unfinished response
+    response_slot* back_ = nullptr;
+    response_slot* cur_ = nullptr; // the buffered request being received (it is back_)
+    std::size_t queued_ = 0;
+    ref<body_state> body_;        // the streamed body being received
+    std::string batch_;           // borrowed from the core while a pass gathers output
+    std::vector<header> headers_; // borrowed from the core for a pass
+    std::vector<header> no_headers_;
+    std::string_view body_view_; // a buffered body so far
+    const char* head_begin_ = nullptr;
+    std::size_t head_len_ = 0;
+    // While an upgrade request is dispatched: the input after it (for take_over).
+    const char* rest_begin_ = nullptr;
+    const char* rest_end_ = nullptr;
+    std::int64_t last_activity_ = 0, request_start_ = 0, closing_since_ = 0;
+    std::uint32_t read_gen_ = 0;
+    phase phase_ = phase::idle;
+    std::uint8_t bits_ = 0;
+};
+
+} // namespace detail
+} // namespace http
+} // namespace sluice
+
+// ---- begin sluice/http/impl/session.hpp ----
+// sluice — the members of an HTTP server connection that deal with streamed bodies,
+// handing the connection over, timeouts and closing. Part of <sluice/http/server.hpp>;
+// the states they move between are described in session.hpp.
+
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+// ---- streamed bodies ----
+
+inline void server_session::dispatch_stream(response_slot* sl, const char* cur, const char* end) {
+    phase_ = phase::body_stream;
+    ref<body_state> b = make_ref<body_state>(core_);
+    b->default_limit = core_->settings_.max_buffered_body;
+    if (msg_.has_content_length()) b->length = msg_.content_length;
+    if (msg_.has_body()) {
+        b->s = this;
+        body_ = b;
+        set(b_continue_owed, msg_.expect_continue() && cur == end);
+    } else {
+        b->result = make_error_code(sluice::error::eof);
+        b->length = 0;
+        if (msg_.upgrade()) { // what follows belongs to the next protocol
+            rest_begin_ = cur;
+            rest_end_ = end;
+        }
+    }
+    ++core_->requests_;
+    {
+        request_view req(msg_, std::string_view(), this);
+        response res{ref<response_slot>(sl)};
+        body_reader reader(std::move(b));
+        server_core::stream_handler_type h = std::move(core_->stream_handler_);
+        h(req, reader, res);
+        if (!core_->stream_handler_ && !core_->gone_) core_->stream_handler_ = std::move(h);
+    } // the reader left here gives up the body; the response unanswered: 500
+    rest_begin_ = rest_end_ = nullptr;
+}
+
+// A piece of a streamed body, inside a pass.
+inline void server_session::deliver(std::string_view d) {
+    body_state& b = *body_;
+    if (b.dropped) return; // skipped
+    if (b.all_mode) {
+        if (b.received + d.size() > b.limit) {
+            phase_ = phase::answering;
+            close_after_responses();
+            return fail_body(make_error_code(error::body_too_large), true);
+        }
+        b.received += d.size();
+        if (b.all.empty() && b.all_view.empty()) {
+            b.all_view = d; // maybe the whole body: no copy unless another piece comes
+        } else {
+            if (!b.all_view.empty()) b.all.assign(b.all_view.data(), b.all_view.size());
+            b.all_view = std::string_view();
+            b.all.append(d.data(), d.size());
+        }
+        return;
+    }
+    // The loop stops feeding while no read is pending, so a handler is here.
+    body_state::handler_type h = std::move(b.handler);
+    b.received += d.size();
+    if (h) h({}, d);
+}
+
+// The streamed body is complete (inside a pass): eof for its reader.
+inline void server_session::finish_body() {
+    if (!body_) return;
+    ref<body_state> b = std::move(body_);
+    b->s = nullptr;
+    b->result = make_error_code(sluice::error::eof);
+    if (b->dropped) return;
+    body_state::handler_type h = std::move(b->handler);
+    if (!h) return; // the next read gets eof from the loop
+    if (b->all_mode) {
+        b->all_mode = false;
+        std::string all = std::move(b->all);
+        std::string_view v = b->all_view.empty() ? std::string_view(all) : b->all_view;
+        b->all_view = std::string_view();
+        h({}, v);
+    } else {
+        h(b->result, std::string_view());
+    }
+}
+
+// The streamed body cannot be read to its end: `ec` for its reader (inline inside a
+// pass, else from the loop).
+inline void server_session::fail_body(std::error_code ec, bool inline_ok) {
+    if (!body_) return;
+    ref<body_state> b = std::move(body_);
+    b->s = nullptr;
+    b->result = ec;
+    b->all_mode = false;
+    b->all.clear();
+    b->all_view = std::string_view();
+    set(b_continue_owed, false);
+    body_state::handler_type h = std::move(b->handler);
+    if (!h) return;
+    if (inline_ok)
+        h(ec, std::string_view());
+    else
+        complete_later(*core_, std::move(h), ec);
+}
+
+inline void server_session::complete_later(server_core& c, body_state::handler_type h,
+                                           std::error_code ec) {
+    if (c.loop_) c.loop_->defer([h = std::move(h), ec]() mutable { h(ec, std::string_view()); });
+}
+
+// body_reader::read() or read_all() asked (the handler is set).
+inline void server_session::body_read_started() {
+    body_state& b = *body_;
+    if (b.all_mode && b.length != body_state::unknown_length && b.length > b.limit) {
+        // Refused from its Content-Length, before any of it is read (and before the
+        // client is asked for it).
+        phase_ = phase::answering;
+        close_after_responses();
+        fail_body(make_error_code(error::body_too_large), false);
+        return kick();
+    }
+    if (has(b_continue_owed)) {
+        set(b_continue_owed, false);
+        if (back_ && !back_->head_sent && !back_->finished) {
+            const_buffer c(continue_100);
+            emit(back_, &c, 1);
+        }
+    }
+    kick();
+}
+
+// The body_reader is gone before the end of its body. What is already received is
+// skipped (the pass that runs, or one queued for held input); if the body does not
+// end there, the connection closes after its response.
+inline void server_session::body_dropped() {
+    body_->dropped = true;
+    if (body_state::handler_type h = std::move(body_->handler))
+        complete_later(*core_, std::move(h), make_error_code(sluice::error::operation_aborted));
+    if (has(b_in_pass)) return;
+    if (part_ && !part_->raw.empty() && !has(b_need_bytes))
+        schedule_pass();
+    else
+        abandon_body();
+    kick();
+}
+
+inline void server_session::abandon_body() {
+    if (body_) {
+        body_->s = nullptr;
+        body_->result = make_error_code(sluice::error::operation_aborted);
+        body_.reset();
+    }
+    set(b_continue_owed, false);
+    phase_ = phase::answering;
+    close_after_responses();
+}
+
+// ---- handing the connection over (response::take_over) ----
+
+inline bool server_session::take_over(response_slot* sl, std::string_view head,
+                                      response::takeover& out) {
+    if (!open() || !rest_begin_ || sl != front_ || sl != back_ || sl->head_sent || sl->finished)
+        return false;
+    ref<server_session> keep(this);
+    // Earlier responses of this pass first, then the new protocol's head.
+    if (!batch_.empty()) {
+        const_buffer b(batch_);
+        stream_.write(&b, 1);
+        batch_.clear();
+    }
+    stream_.write(head);
+    out.rest.assign(rest_begin_, static_cast<std::size_t>(rest_end_ - rest_begin_));
+    sl->head_sent = true;
+    sl->finished = true;
+    set(b_reading, false);
+    stream_.read_stop();
+    if (has(b_drain_armed)) {
+        set(b_drain_armed, false);
+        stream_.on_drain(nullptr); // its callback refers to this session
+    }
+    if (core_->settings_.write_timeout.count() > 0)
+        stream_.set_timeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
+                             std::chrono::milliseconds(0));
+    out.stream = std::move(stream_);
+    out.slot = connection_slot(core_); // keeps the place this session had
+    phase_ = phase::closed;
+    if (queued()) core_->loop_->unschedule(this);
+    part_.reset();
+    core_->unlink(this, true);
+    detach_all(true);
+    return true;
+}
+
+// ---- timeouts ----
+
+inline std::int64_t server_session::deadline() const noexcept {
+    const server_settings& st = core_->settings_;
+    auto us = [](std::chrono::milliseconds d) {
+        return static_cast<std::int64_t>(d.count()) * 1000;
+    };
+    auto after = [&](std::int64_t since, std::chrono::milliseconds d) {
+        return d.count() > 0 ? since + us(d) : no_deadline;
+    };
+    switch (phase_) {
+    case phase::closed:
+        return no_deadline;
+    case phase::closing:
+    case phase::lingering:
+        return closing_since_ + us(st.linger_timeout);
+    case phase::proxy:
+        return after(request_start_, st.header_timeout);
+    default:
+        break;
+    }
+    // The client owes the body a reader asked for.
+    if (phase_ == phase::body_stream && body_ && body_->handler)
+        return after(last_activity_, st.idle_timeout);
+    if (dispatched() > 0) return no_deadline; // the handler's turn
+    if (phase_ == phase::head) return after(request_start_, st.header_timeout);
+    return after(last_activity_, st.idle_timeout);
+}
+
+inline void server_session::rearm() {
+    if (phase_ == phase::closed || !core_->loop_) return;
+    std::int64_t d = deadline();
+    if (d == no_deadline) {
+        if (queued()) core_->loop_->unschedule(this);
+        return;
+    }
+    if (!queued() || deadline_us > d) core_->loop_->schedule(this, d);
+}
+
+inline void server_session::on_timer() {
+    if (phase_ == phase::closed) return;
+    std::int64_t d = deadline();
+    if (d == no_deadline) return;
+    const std::int64_t t = now();
+    if (d > t) return core_->loop_->schedule(this, d);
+    ref<server_session> keep(this);
+    if (phase_ == phase::lingering && stream_.buffered_amount() > 0 &&
+        t < closing_since_ + core_->settings_.idle_timeout.count() * 1000) {
+        // The last response is still going out: give it up to the idle timeout.
+        return core_->loop_->schedule(this, t + 100000);
+    }
+    if (phase_ == phase::head && dispatched() == 0) { // slowloris: 408 and close
+        if (part_) part_->raw.clear();
+        refuse(408);
+        return kick();
+    }
+    close_now(make_error_code(sluice::error::timed_out), true);
+}
+
+// ---- closing ----
+
+// The response that closes the connection is complete: take no more requests; once
+// its bytes are with the stream (after the batch, inside a pass), half-close and
+// linger.
+inline void server_session::begin_closing() {
+    if (!open()) return;
+    ref<server_session> keep(this);
+    phase_ = phase::closing;
+    fail_body(make_error_code(sluice::error::operation_aborted), false);
+    detach_all(true);
+    if (phase_ == phase::closing && !has(b_in_pass)) final_flushed();
+}
+
+inline void server_session::final_flushed() {
+    if (phase_ != phase::closing) return;
+    // Lingering close: FIN our side once the queue is out, discard what the peer
+    // still sends, close on its EOF or the linger timeout, so it reads our answer
+    // instead of a reset.
+    phase_ = phase::lingering;
+    part_.reset();
+    closing_since_ = now();
+    stream_.shutdown_write();
+    update_reading();
+    rearm();
+}
+
+// Closes now. `reason` goes to a pending body read (from the loop); notify: call the
+// on_close callbacks of unfinished responses, else destroy them uncalled.
+inline void server_session::close_now(std::error_code reason, bool notify) {
+    if (phase_ == phase::closed) return;
+    ref<server_session> keep(this);
+    phase_ = phase::closed;
+    if (queued() && core_->loop_) core_->loop_->unschedule(this);
+    set(b_reading, false);
+    stream_.close();
+    part_.reset();
+    core_->unlink(this, false);
+    fail_body(reason, false);
+    detach_all(notify);
+}
+
+// Graceful stop: no new requests; close once the current ones are answered.
+inline void server_session::begin_stop() {
+    if (!open()) return;
+    ref<server_session> keep(this);
+    if (phase_ == phase::head || phase_ == phase::body) { // drop the partial request
+        if (cur_) unlink_tail(cur_);
+        cur_ = nullptr;
+    }
+    if (phase_ != phase::body_stream) phase_ = phase::answering; // a body being read goes on
+    if (!back_) {
+        if (phase_ == phase::body_stream)
+            begin_closing();
+        else
+            close_now(make_error_code(sluice::error::operation_aborted), true);
+        return;
+    }
+    back_->close = true;
+    kick();
+}
+
+// Every response loses its connection: first all links are cleared (so code run by
+// a callback or a destructor finds them all inert), then the callbacks run or go.
+inline void server_session::detach_all(bool notify) {
+    response_slot* first = front_;
+    front_ = back_ = cur_ = nullptr;
+    queued_ = 0;
+    for (response_slot* sl = first; sl; sl = sl->next) sl->s = nullptr;
+    std::vector<unique_function<void()>> calls;
+    while (first) {
+        response_slot* sl = first;
+        first = sl->next;
+        sl->next = nullptr;
+        unique_function<void()> gone_drain = std::move(sl->on_drain);
+        unique_function<void()> cb = std::move(sl->on_close);
+        if (cb && notify && !sl->finished) calls.push_back(std::move(cb));
+        ref<response_slot>::adopt(sl).reset();
+    }
+    for (auto& cb : calls) cb();
+}
+
+} // namespace detail
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/impl/session.hpp ----
+// ---- end sluice/http/session.hpp ----
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sluice {
+namespace http {
+
+// ---- request_view ----
+
+inline endpoint request_view::client() const {
+    if (!session_) return endpoint();
+    if (session_->proxied_client_) return *session_->proxied_client_;
+    std::error_code ec;
+    return session_->stream_.remote_endpoint(ec);
+}
+
+// ---- response ----
+
+inline void response::reset() noexcept {
+    if (!sl_) return;
+    if (sl_->s && !sl_->finished) {
+        if (sl_->head_sent)
+            end();
+        else
+            status(500).end();
+    }
+    sl_.reset();
+}
 
 inline void response::end(std::string_view body) {
     if (!sl_ || !sl_->s || sl_->finished) return;
     detail::server_session* s = sl_->s;
-    detail::server_core& c = *s->core_;
-    detail::server_session::ref keep(s);
-    if (sl_->head_sent) {
+    detail::ref<detail::server_session> keep(s);
+    detail::ref<detail::response_slot> sl = sl_; // the handle may go inside advance()
+    if (sl->head_sent) {
         if (!body.empty()) write(body);
-        if (!sl_->s) return;
-        sl_->finished = true;
+        if (!sl->s) return;
+        sl->finished = true;
         // HTTP/1.0 streams (and HEAD) have no terminator; the former end with a close.
-        if (sl_->streaming && sl_->minor >= 1 && !sl_->head_request) {
+        if (sl->streaming && sl->minor >= 1 && !sl->head_request) {
             const_buffer b(std::string_view("0\r\n\r\n"));
-            s->emit(sl_, &b, 1);
+            s->emit(sl.get(), &b, 1);
         }
-        if (s->front_ == sl_) s->advance();
+        if (sl->s && s->front_ == sl.get()) s->advance();
         return;
     }
-    std::string& h = c.scratch_;
-    detail::build_head(c, *sl_, h, sl_->bad_header ? 0 : static_cast<std::int64_t>(body.size()));
+    detail::server_core& c = *s->core_;
+    // The head is built in a buffer borrowed for these lines only: no user code runs
+    // before it is given back.
+    std::string h = c.head_spare_.take();
+    detail::build_head(c, *sl, h, sl->bad_header ? 0 : static_cast<std::int64_t>(body.size()));
     const bool bodyless =
-        sl_->head_request || sl_->status < 200 || sl_->status == 204 || sl_->status == 304;
-    if (sl_->bad_header) body = {};
-    sl_->head_sent = true;
-    sl_->finished = true;
+        sl->head_request || sl->status < 200 || sl->status == 204 || sl->status == 304;
+    if (sl->bad_header) body = {};
+    sl->head_sent = true;
+    sl->finished = true;
     const_buffer b[2] = {const_buffer(h), const_buffer(body)};
-    s->emit(sl_, b, bodyless || body.empty() ? 1 : 2);
-    if (!sl_->s) return;
-    if (s->front_ == sl_) s->advance();
+    s->emit(sl.get(), b, bodyless || body.empty() ? 1 : 2);
+    c.head_spare_.give(std::move(h));
+    if (sl->s && s->front_ == sl.get()) s->advance();
 }
 
 inline bool response::stream_bytes(std::string_view data, bool sse_head) {
     if (!sl_ || !sl_->s || sl_->finished) return false;
     detail::server_session* s = sl_->s;
-    detail::server_core& c = *s->core_;
-    detail::server_session::ref keep(s);
-    if (!sl_->head_sent) {
+    detail::ref<detail::server_session> keep(s);
+    detail::ref<detail::response_slot> sl = sl_;
+    if (!sl->head_sent) {
         if (sse_head) {
-            if (!sl_->has_type) header("Content-Type", "text/event-stream");
+            if (!sl->has_type) header("Content-Type", "text/event-stream");
             header("Cache-Control", "no-cache");
         }
-        std::string& h = c.scratch_;
-        detail::build_head(c, *sl_, h, -1);
-        sl_->head_sent = true;
-        sl_->streaming = true;
+        detail::server_core& c = *s->core_;
+        std::string h = c.head_spare_.take();
+        detail::build_head(c, *sl, h, -1);
+        sl->head_sent = true;
+        sl->streaming = true;
         const_buffer b(h);
-        s->emit(sl_, &b, 1);
-        if (!sl_->s) return false;
-        if (sl_->bad_header) {
+        s->emit(sl.get(), &b, 1);
+        c.head_spare_.give(std::move(h));
+        if (!sl->s) return false;
+        if (sl->bad_header) {
             // The head became a 500 with an empty body: that response is complete.
-            sl_->finished = true;
-            sl_->streaming = false;
-            if (s->front_ == sl_) s->advance();
+            sl->finished = true;
+            sl->streaming = false;
+            if (s->front_ == sl.get()) s->advance();
             return false;
         }
     }
-    if (data.empty() || sl_->head_request) return true;
-    if (sl_->minor >= 1) {
-        char size[24];
-        std::size_t n = http::detail::format_uint(data.size(), size, 16);
-        size[n++] = '\r';
-        size[n++] = '\n';
-        const_buffer b[3] = {const_buffer(size, n), const_buffer(data),
-                             const_buffer(std::string_view("\r\n"))};
-        s->emit(sl_, b, 3);
-    } else {
-        const_buffer b(data);
-        s->emit(sl_, &b, 1);
-    }
-    return sl_->s != nullptr;
-}
-
-inline bool response::write(std::string_view chunk) { return stream_bytes(chunk, false); }
-
-inline bool response::send_event(std::string_view data, std::string_view event,
-                                 std::string_view id) {
-    if (!sl_ || !sl_->s || sl_->finished) return false;
-    std::string ev;
-    auto field = [&](std::string_view name, std::string_view v) {
-        ev.append(name.data(), name.size());
-        ev += ": ";
-        ev.append(v.data(), v.size());
-        ev += '\n';
-    };
-    // A field value may not hold a line break: they would start new fields.
-    auto one_line = [](std::string_view v) {
-        return v.find_first_of("\r\n") == std::string_view::npos;
-    };
-    if (!one_line(event) || !one_line(id)) return false;
-    if (!event.empty()) field("event", event);
-    if (!id.empty()) field("id", id);
-    for (std::size_t i = 0;;) {
-        std::size_t j = data.find_first_of("\r\n", i);
-        if (j == std::string_view::npos) {
-            field("data", data.substr(i));
-            break;
+    if (!data.empty() && !sl->head_request) {
+        if (sl->minor >= 1) {
+            char size[24];
+            std::size_t n = http::detail::format_uint(data.size(), size, 16);
+            size[n++] = '\r';
+            size[n++] = '\n';
+            const_buffer b[3] = {const_buffer(size, n), const_buffer(data),
+                                 const_buffer(std::string_view("\r\n"))};
+            s->emit(sl.get(), b, 3);
+        } else {
+            const_buffer b(data);
+            s->emit(sl.get(), &b, 1);
         }
-        field("data", data.substr(i, j - i));
-        if (data[j] == '\r' && j + 1 < data.size() && data[j + 1] == '\n') ++j;
-        i = j + 1;
-        if (i == data.size()) break; // a final line break adds no empty data line
     }
-    ev += '\n';
-    return stream_bytes(ev, true);
-}
-
-inline bool response::send_comment(std::string_view text) {
-    if (text.find_first_of("\r\n") != std::string_view::npos) return false;
-    std::string line = ": ";
-    line.append(text.data(), text.size());
-    line += "\n\n";
-    return stream_bytes(line, true);
+    // A stream that refused a write is closed: the response cannot go on.
+    return sl->s != nullptr && s->open() && s->stream_.is_open();
 }
 
 inline response::takeover response::take_over(std::string_view head) {
     takeover t;
-    if (!sl_ || !sl_->s || !sl_->s->take_over(sl_, head, t))
+    if (!sl_ || !sl_->s || !sl_->s->take_over(sl_.get(), head, t))
         t.ec = make_error_code(error::not_upgradable);
     return t;
 }
@@ -10093,10 +10718,10 @@ inline response::takeover response::take_over(std::string_view head) {
 inline bool response::write_queue_high() const noexcept {
     if (!sl_ || !sl_->s) return false;
     detail::server_session* s = sl_->s;
-    if (s->front_ != sl_) return sl_->pending.size() >= s->core_->settings_.write.high_watermark;
-    if (s->batching_) // output gathered for one write at the end of this batch
-        return s->core_->batch_.size() + s->stream_.buffered_amount() >=
-               s->core_->settings_.write.high_watermark;
+    const std::size_t high = s->core_->settings_.write.high_watermark;
+    if (s->front_ != sl_.get()) return sl_->pending.size() >= high;
+    if (s->has(detail::server_session::b_in_pass)) // gathered for one write at the pass's end
+        return s->batch_.size() + s->stream_.buffered_amount() >= high;
     return s->stream_.write_queue_high();
 }
 
@@ -10106,32 +10731,199 @@ inline void response::on_drain(unique_function<void()> cb) {
     sl_->s->want_drain();
 }
 
-// ---- server ----
+// ---- connection_slot ----
+
+inline connection_slot& connection_slot::operator=(connection_slot&& o) noexcept {
+    if (this != &o) {
+        reset();
+        core_ = std::move(o.core_);
+    }
+    return *this;
+}
+
+inline connection_slot::~connection_slot() { reset(); }
+
+inline void connection_slot::reset() noexcept {
+    if (!core_) return;
+    --core_->count_;
+    core_.reset();
+}
+
+// ---- body_reader ----
+
+inline void body_reader::read(handler_type handler) {
+    if (!st_ || !handler) return; // nowhere to complete it from
+    detail::body_state& b = *st_;
+    if (b.handler) {
+        detail::server_session::complete_later(*b.core, std::move(handler),
+                                               make_error_code(sluice::error::in_progress));
+        return;
+    }
+    if (!b.s) { // the body ended, or failed: say so from the loop
+        detail::server_session::complete_later(*b.core, std::move(handler), b.result);
+        return;
+    }
+    b.all_mode = false;
+    b.handler = std::move(handler);
+    b.s->body_read_started();
+}
+
+inline void body_reader::read_all(std::size_t limit, handler_type handler) {
+    if (!st_ || !handler) return;
+    detail::body_state& b = *st_;
+    if (b.handler) {
+        detail::server_session::complete_later(*b.core, std::move(handler),
+                                               make_error_code(sluice::error::in_progress));
+        return;
+    }
+    if (!b.s) {
+        // Nothing more will come: eof means the rest is empty.
+        std::error_code ec = b.result == sluice::error::eof ? std::error_code() : b.result;
+        detail::server_session::complete_later(*b.core, std::move(handler), ec);
+        return;
+    }
+    b.all_mode = true;
+    b.limit = limit;
+    b.all.clear();
+    b.all_view = std::string_view();
+    b.handler = std::move(handler);
+    b.s->body_read_started();
+}
+
+inline bool body_reader::cancel() {
+    if (!st_ || !st_->handler) return false;
+    detail::body_state& b = *st_;
+    handler_type h = std::move(b.handler);
+    detail::server_session::complete_later(*b.core, std::move(h),
+                                           make_error_code(sluice::error::operation_aborted));
+    if (b.s) {
+        detail::ref<detail::server_session> keep(b.s);
+        // What a read_all collected is lost with it: the body cannot go on.
+        if (b.all_mode && (!b.all.empty() || !b.all_view.empty())) keep->abandon_body();
+        keep->kick(); // no read pending: stop reading the socket
+    }
+    b.all_mode = false;
+    b.all.clear();
+    b.all_view = std::string_view();
+    return true;
+}
+
+inline void body_reader::reset() noexcept {
+    if (!st_) return;
+    detail::ref<detail::body_state> b = std::move(st_);
+    if (b->s) {
+        detail::ref<detail::server_session> keep(b->s);
+        b->s->body_dropped();
+    } else if (b->handler) {
+        detail::server_session::complete_later(*b->core, std::move(b->handler),
+                                               make_error_code(sluice::error::operation_aborted));
+    }
+}
+
+namespace detail {
+
+// ---- server_core ----
+
+// The loop is being destroyed without shutdown(): let go silently, as its own pending
+// handlers are dropped uncalled.
+template <class Core>
+void core_loop_exit(Core& c) noexcept {
+    ref<Core> keep(&c);
+    c.stopping_ = true;
+    c.close_all(false);
+    c.listener_.close();
+    c.grace_timer_.close();
+    c.handler_ = nullptr;
+    c.stream_handler_ = nullptr;
+    c.loop_ = nullptr;
+}
+
+inline void server_core::accept(tcp_stream st) {
+    if (stopping_ || !loop_ || count_ >= settings_.max_connections) {
+        ++rejected_;
+        st.close();
+        return;
+    }
+    st.set_write_limits(settings_.write);
+    ref<server_session> s = make_ref<server_session>(this, std::move(st));
+    link(s.get());
+    s->start();
+}
+
+inline void server_core::close_all(bool notify) {
+    while (sessions_) {
+        ref<server_session> s(sessions_);
+        s->close_now(make_error_code(sluice::error::operation_aborted), notify);
+    }
+}
+
+inline void server_core::link(server_session* s) {
+    s->add_ref(); // the list's reference
+    s->next_ = sessions_;
+    if (sessions_) sessions_->prev_ = s;
+    sessions_ = s;
+    ++count_;
+}
+
+// Drops the list's reference (the caller holds another). keep_count: the place passes
+// to a connection_slot.
+inline void server_core::unlink(server_session* s, bool keep_count) {
+    if (s->prev_)
+        s->prev_->next_ = s->next_;
+    else
+        sessions_ = s->next_;
+    if (s->next_) s->next_->prev_ = s->prev_;
+    s->prev_ = s->next_ = nullptr;
+    if (!keep_count) --count_;
+    s->drop_ref();
+}
+
+} // namespace detail
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/impl/server.hpp ----
+
+#include <chrono>
+#include <vector>
+
+namespace sluice {
+namespace http {
 
 class server {
   public:
     using handler_type = detail::server_core::handler_type;
+    using stream_handler_type = detail::server_core::stream_handler_type;
 
     explicit server(loop& l, server_settings settings = {})
-        : core_(new detail::server_core(l, std::move(settings))) {}
+        : core_(detail::make_ref<detail::server_core>(l, std::move(settings))) {}
     server(server&&) noexcept = default;
     server& operator=(server&& o) noexcept {
         if (this != &o) {
-            close();
+            destroy();
             core_ = std::move(o.core_);
         }
         return *this;
     }
-    ~server() { close(); }
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+    ~server() { destroy(); }
 
-    // handler(const request_view&, response&). Set before listen().
-    void on_request(handler_type h) { core_->handler_ = std::move(h); }
+    // handler(const request_view&, response&), once the whole body has arrived.
+    void on_request(handler_type h) {
+        if (core_) core_->handler_ = std::move(h);
+    }
+    // handler(const request_view&, body_reader&, response&), once the head is complete.
+    // Takes precedence over on_request() (see the top of this file).
+    void on_request_stream(stream_handler_type h) {
+        if (core_) core_->stream_handler_ = std::move(h);
+    }
 
     std::error_code listen(const endpoint& ep, const listen_options& opt = {}) {
         if (auto ec = core_->listener_.listen(ep, opt)) return ec;
-        detail::server_core* c = core_.get();
-        core_->listener_.accept_each([c](std::error_code ec, tcp_stream st) {
-            if (ec) return; // the listener closed (the core may be gone)
+        // The listener belongs to the core; its handler's reference ends with the
+        // subscription (close() ends it).
+        core_->listener_.accept_each([c = core_](std::error_code ec, tcp_stream st) {
+            if (ec) return; // the listener closed
             c->accept(std::move(st));
         });
         return {};
@@ -10140,7 +10932,8 @@ class server {
     // Serves a connection accepted elsewhere (a loop_group, an inherited socket). The
     // stream must belong to this server's loop; the connection limit applies.
     void serve(tcp_stream st) {
-        if (st.get_loop() != core_->loop_) return; // wrong loop: closed by st's destructor
+        if (!core_ || !core_->loop_ || st.get_loop() != core_->loop_)
+            return; // wrong loop: closed by st's destructor
         core_->accept(std::move(st));
     }
 
@@ -10153,41 +10946,56 @@ class server {
     // left after `grace` is closed.
     template <class Rep, class Period>
     void stop(std::chrono::duration<Rep, Period> grace) {
-        if (!core_) return;
-        detail::server_core* c = core_.get();
-        c->stopping_ = true;
-        c->listener_.close();
-        for (detail::server_session* s = c->sessions_; s;) {
-            detail::server_session* next = s->next_;
-            detail::server_session::ref keep(s);
-            s->begin_stop();
-            s = next; // begin_stop unlinks only `s` itself
-        }
-        if (c->sessions_) {
-            c->grace_timer_ = sluice::timer(*c->loop_);
-            c->grace_timer_.start(grace, [c](std::error_code ec) {
-                if (!ec) c->close_all();
+        if (!core_ || !core_->loop_) return;
+        detail::server_core& c = *core_;
+        c.stopping_ = true;
+        c.listener_.close();
+        // Counted: a callback run by one connection's stop may end others.
+        std::vector<detail::ref<detail::server_session>> all;
+        for (detail::server_session* s = c.sessions_; s; s = s->next_) all.emplace_back(s);
+        for (auto& s : all) s->begin_stop();
+        if (c.sessions_ && c.loop_) {
+            c.grace_timer_ = sluice::timer(*c.loop_);
+            c.grace_timer_.start(grace, [core = core_](std::error_code ec) {
+                if (!ec) core->close_all(true);
             });
         }
     }
     void stop() { stop(std::chrono::seconds(5)); }
 
-    // Closes the listener and every connection now.
+    // Closes the listener and every connection now (on_close callbacks of unfinished
+    // responses run).
     void close() {
         if (!core_) return;
-        core_->stopping_ = true;
-        core_->listener_.close();
-        core_->grace_timer_.close();
-        core_->close_all();
+        detail::ref<detail::server_core> c = core_;
+        c->stopping_ = true;
+        c->listener_.close();
+        c->grace_timer_.close();
+        c->close_all(true);
     }
 
+    // Open connections, plus handed-over ones whose connection_slot lives.
     std::size_t connections() const noexcept { return core_ ? core_->count_ : 0; }
     std::size_t rejected_connections() const noexcept { return core_ ? core_->rejected_ : 0; }
     std::uint64_t requests() const noexcept { return core_ ? core_->requests_ : 0; }
     const server_settings& settings() const noexcept { return core_->settings_; }
 
   private:
-    std::unique_ptr<detail::server_core> core_;
+    // Closes everything; the handlers and callbacks go uncalled.
+    void destroy() noexcept {
+        if (!core_) return;
+        detail::ref<detail::server_core> c = std::move(core_);
+        c->gone_ = true;
+        c->stopping_ = true;
+        c->listener_.close();
+        c->grace_timer_.close();
+        c->close_all(false);
+        // Not running now: a running handler is held outside the core for its call.
+        c->handler_ = nullptr;
+        c->stream_handler_ = nullptr;
+    }
+
+    detail::ref<detail::server_core> core_;
 };
 
 } // namespace http
@@ -10412,21 +11220,58 @@ inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
 } // namespace sluice::http
 // ---- end sluice/http/client.hpp ----
 // ---- begin sluice/http/server_coro.hpp ----
-// sluice — the coroutine form of the HTTP server's handler (C++20 builds only).
+// sluice — the coroutine forms of the HTTP server's handlers (C++20 builds only).
 //
 //     http::on_request_coro(srv, loop, [](http::request req, http::response res) -> task<void> {
 //         co_await sleep_for(std::chrono::milliseconds(10));
 //         res.end("hello " + std::string(req.path()));
 //     });
 //
+//     http::on_request_stream_coro(srv, loop,
+//         [](http::request req, http::body_reader body, http::response res) -> task<void> {
+//             std::size_t n = 0;
+//             for (;;) {
+//                 auto r = co_await body.read(); // result<std::string_view>
+//                 if (r.ec == sluice::error::eof) break;
+//                 if (r.ec) co_return res.status(http::suggested_status(r.ec)).end();
+//                 n += r.value.size();               // valid until the next suspension
+//             }
+//             res.end(std::to_string(n) + " bytes\n");
+//         });
+//
 // The callback form hands out views valid only during the call; a coroutine outlives
-// that call, so it receives an owned copy of the request, and the response handle
-// moves into its frame. Answers still go out in request order (the server holds a
-// later response until earlier ones end), so a slow coroutine cannot reorder a
+// that call, so it receives an owned copy of the request, and the response (and the
+// body reader) move into its frame. Answers still go out in request order (the server
+// holds a later response until earlier ones end), so a slow coroutine cannot reorder a
 // pipeline.
 
 
 #if SLUICE_HAS_COROUTINES
+// ---- begin sluice/coro/result.hpp ----
+// sluice — what an awaited operation returns: an error code and a value, never an
+// exception. `auto [ec, n] = co_await read_some(s, buf);` or `if (auto r = ...; r)`.
+
+
+#include <system_error>
+#include <utility>
+
+namespace sluice {
+
+template <class T>
+struct result {
+    std::error_code ec;
+    T value{};
+
+    explicit operator bool() const noexcept { return !ec; } // true on success
+    bool ok() const noexcept { return !ec; }
+    T& operator*() & noexcept { return value; }
+    T&& operator*() && noexcept { return std::move(value); }
+    T* operator->() noexcept { return &value; }
+    const T* operator->() const noexcept { return &value; }
+};
+
+} // namespace sluice
+// ---- end sluice/coro/result.hpp ----
 // ---- begin sluice/coro/spawn.hpp ----
 // sluice — starting tasks: spawn() (detached, with a completion callback) and
 // run_until_complete() / sync_wait() (blocking, for main() and tests).
@@ -10472,31 +11317,6 @@ inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
 
 #if SLUICE_HAS_COROUTINES
 
-// ---- begin sluice/coro/result.hpp ----
-// sluice — what an awaited operation returns: an error code and a value, never an
-// exception. `auto [ec, n] = co_await read_some(s, buf);` or `if (auto r = ...; r)`.
-
-
-#include <system_error>
-#include <utility>
-
-namespace sluice {
-
-template <class T>
-struct result {
-    std::error_code ec;
-    T value{};
-
-    explicit operator bool() const noexcept { return !ec; } // true on success
-    bool ok() const noexcept { return !ec; }
-    T& operator*() & noexcept { return value; }
-    T&& operator*() && noexcept { return std::move(value); }
-    T* operator->() noexcept { return &value; }
-    const T* operator->() const noexcept { return &value; }
-};
-
-} // namespace sluice
-// ---- end sluice/coro/result.hpp ----
 // ---- begin sluice/coro/token.hpp ----
 // sluice — cancellation sources and tokens (C++17; the coroutine layer builds on them).
 //
@@ -11135,6 +11955,7 @@ auto sync_wait(loop& l, task<T> t, cancellation_token token = {}) {
 // ---- end sluice/coro/spawn.hpp ----
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -11144,7 +11965,7 @@ namespace sluice::http {
 struct request {
     std::string method;
     std::string target;
-    std::string body;
+    std::string body; // empty for on_request_stream_coro: read it from the body_reader
     std::vector<std::pair<std::string, std::string>> headers;
     unsigned version_minor = 1;
     bool keep_alive = true;
@@ -11182,6 +12003,69 @@ void on_request_coro(server& srv, loop& l, F handler) {
     });
 }
 
+// Installs `handler(request, body_reader, response) -> task<void>` as the server's
+// head-first handler (server::on_request_stream): it starts when the head is complete.
+template <class F>
+void on_request_stream_coro(server& srv, loop& l, F handler) {
+    srv.on_request_stream([&l, h = std::move(handler)](const request_view& v, body_reader& body,
+                                                       response& res) mutable {
+        spawn(l, h(request::copy_of(v), std::move(body), std::move(res)));
+    });
+}
+
+namespace detail {
+
+// co_await body.read(). The reader lives in the awaiting frame; the completion resumes
+// the coroutine inside the call that delivers the piece, so the view is valid until the
+// coroutine next suspends. Cancelling completes the read with operation_aborted.
+class body_read_op final : public sluice::detail::io_op<body_read_op> {
+  public:
+    explicit body_read_op(body_reader& b) noexcept : b_(&b) {}
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
+        return *b_ ? std::error_code() : make_error_code(sluice::error::not_open);
+    }
+    void initiate(const sluice::detail::coro_context&) {
+        b_->read(sluice::detail::resumer<body_read_op>(this));
+    }
+    void on_complete(std::error_code ec, std::string_view data) {
+        ec_ = ec;
+        data_ = data;
+        finish();
+    }
+    void on_cancel() override { b_->cancel(); }
+    sluice::result<std::string_view> await_resume() const noexcept { return {ec_, data_}; }
+
+  private:
+    body_reader* b_;
+    std::string_view data_;
+};
+
+// co_await body.read_all(limit): the rest of the body, whole (eof is not an error here:
+// an empty result is an empty body). Valid until the coroutine next suspends.
+class body_read_all_op final : public sluice::detail::io_op<body_read_all_op> {
+  public:
+    body_read_all_op(body_reader& b, std::size_t limit) noexcept : b_(&b), limit_(limit) {}
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
+        return *b_ ? std::error_code() : make_error_code(sluice::error::not_open);
+    }
+    void initiate(const sluice::detail::coro_context&) {
+        b_->read_all(limit_, sluice::detail::resumer<body_read_all_op>(this));
+    }
+    void on_complete(std::error_code ec, std::string_view data) {
+        ec_ = ec;
+        data_ = data;
+        finish();
+    }
+    void on_cancel() override { b_->cancel(); }
+    sluice::result<std::string_view> await_resume() const noexcept { return {ec_, data_}; }
+
+  private:
+    body_reader* b_;
+    std::size_t limit_;
+    std::string_view data_;
+};
+
+} // namespace detail
 } // namespace sluice::http
 #endif
 // ---- end sluice/http/server_coro.hpp ----

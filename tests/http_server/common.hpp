@@ -5,6 +5,7 @@
 
 #include <sluice/http.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,29 +27,37 @@ struct http_fixture {
     }
 };
 
-// A raw client: connects, sends bytes, collects everything it receives.
+// A raw client: connects, sends bytes, collects everything it receives. It may be
+// destroyed with a read pending: the aborted completion that follows finds it gone.
 struct raw_client {
     sluice::tcp_stream s;
     std::string in;
     bool connected = false;
     bool closed = false; // EOF or error seen
     std::error_code close_reason;
+    std::shared_ptr<raw_client*> self = std::make_shared<raw_client*>(this);
 
     raw_client(sluice::loop& l, std::uint16_t port, bool read = true) : s(l) {
-        s.connect(sluice::endpoint::loopback_v4(port), [this, read](std::error_code ec) {
+        s.connect(sluice::endpoint::loopback_v4(port), [me = self, read](std::error_code ec) {
+            if (!*me) return;
             REQUIRE_FALSE(ec);
-            connected = true;
-            if (read) start_reading();
+            (*me)->connected = true;
+            if (read) (*me)->start_reading();
         });
     }
+    raw_client(const raw_client&) = delete;
+    raw_client& operator=(const raw_client&) = delete;
+    ~raw_client() { *self = nullptr; }
     void start_reading() {
-        s.read_start([this](std::error_code ec, std::string_view d) {
+        s.read_start([me = self](std::error_code ec, std::string_view d) {
+            raw_client* c = *me;
+            if (!c) return;
             if (ec) {
-                closed = true;
-                close_reason = ec;
+                c->closed = true;
+                c->close_reason = ec;
                 return;
             }
-            in.append(d.data(), d.size());
+            c->in.append(d.data(), d.size());
         });
     }
     void send(std::string_view d) { s.write(std::string(d)); }

@@ -1,14 +1,26 @@
-// sluice — the coroutine form of the HTTP server's handler (C++20 builds only).
+// sluice — the coroutine forms of the HTTP server's handlers (C++20 builds only).
 //
 //     http::on_request_coro(srv, loop, [](http::request req, http::response res) -> task<void> {
 //         co_await sleep_for(std::chrono::milliseconds(10));
 //         res.end("hello " + std::string(req.path()));
 //     });
 //
+//     http::on_request_stream_coro(srv, loop,
+//         [](http::request req, http::body_reader body, http::response res) -> task<void> {
+//             std::size_t n = 0;
+//             for (;;) {
+//                 auto r = co_await body.read(); // result<std::string_view>
+//                 if (r.ec == sluice::error::eof) break;
+//                 if (r.ec) co_return res.status(http::suggested_status(r.ec)).end();
+//                 n += r.value.size();               // valid until the next suspension
+//             }
+//             res.end(std::to_string(n) + " bytes\n");
+//         });
+//
 // The callback form hands out views valid only during the call; a coroutine outlives
-// that call, so it receives an owned copy of the request, and the response handle
-// moves into its frame. Answers still go out in request order (the server holds a
-// later response until earlier ones end), so a slow coroutine cannot reorder a
+// that call, so it receives an owned copy of the request, and the response (and the
+// body reader) move into its frame. Answers still go out in request order (the server
+// holds a later response until earlier ones end), so a slow coroutine cannot reorder a
 // pipeline.
 #pragma once
 
@@ -16,10 +28,12 @@
 #include <sluice/http/server.hpp>
 
 #if SLUICE_HAS_COROUTINES
+#include <sluice/coro/result.hpp>
 #include <sluice/coro/spawn.hpp>
 #include <sluice/coro/task.hpp>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,7 +43,7 @@ namespace sluice::http {
 struct request {
     std::string method;
     std::string target;
-    std::string body;
+    std::string body; // empty for on_request_stream_coro: read it from the body_reader
     std::vector<std::pair<std::string, std::string>> headers;
     unsigned version_minor = 1;
     bool keep_alive = true;
@@ -67,5 +81,68 @@ void on_request_coro(server& srv, loop& l, F handler) {
     });
 }
 
+// Installs `handler(request, body_reader, response) -> task<void>` as the server's
+// head-first handler (server::on_request_stream): it starts when the head is complete.
+template <class F>
+void on_request_stream_coro(server& srv, loop& l, F handler) {
+    srv.on_request_stream([&l, h = std::move(handler)](const request_view& v, body_reader& body,
+                                                       response& res) mutable {
+        spawn(l, h(request::copy_of(v), std::move(body), std::move(res)));
+    });
+}
+
+namespace detail {
+
+// co_await body.read(). The reader lives in the awaiting frame; the completion resumes
+// the coroutine inside the call that delivers the piece, so the view is valid until the
+// coroutine next suspends. Cancelling completes the read with operation_aborted.
+class body_read_op final : public sluice::detail::io_op<body_read_op> {
+  public:
+    explicit body_read_op(body_reader& b) noexcept : b_(&b) {}
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
+        return *b_ ? std::error_code() : make_error_code(sluice::error::not_open);
+    }
+    void initiate(const sluice::detail::coro_context&) {
+        b_->read(sluice::detail::resumer<body_read_op>(this));
+    }
+    void on_complete(std::error_code ec, std::string_view data) {
+        ec_ = ec;
+        data_ = data;
+        finish();
+    }
+    void on_cancel() override { b_->cancel(); }
+    sluice::result<std::string_view> await_resume() const noexcept { return {ec_, data_}; }
+
+  private:
+    body_reader* b_;
+    std::string_view data_;
+};
+
+// co_await body.read_all(limit): the rest of the body, whole (eof is not an error here:
+// an empty result is an empty body). Valid until the coroutine next suspends.
+class body_read_all_op final : public sluice::detail::io_op<body_read_all_op> {
+  public:
+    body_read_all_op(body_reader& b, std::size_t limit) noexcept : b_(&b), limit_(limit) {}
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
+        return *b_ ? std::error_code() : make_error_code(sluice::error::not_open);
+    }
+    void initiate(const sluice::detail::coro_context&) {
+        b_->read_all(limit_, sluice::detail::resumer<body_read_all_op>(this));
+    }
+    void on_complete(std::error_code ec, std::string_view data) {
+        ec_ = ec;
+        data_ = data;
+        finish();
+    }
+    void on_cancel() override { b_->cancel(); }
+    sluice::result<std::string_view> await_resume() const noexcept { return {ec_, data_}; }
+
+  private:
+    body_reader* b_;
+    std::size_t limit_;
+    std::string_view data_;
+};
+
+} // namespace detail
 } // namespace sluice::http
 #endif

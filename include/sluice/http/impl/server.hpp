@@ -1,0 +1,287 @@
+// sluice — the member functions of http::response, http::body_reader,
+// http::connection_slot, http::request_view and the server core that need the session.
+// Part of <sluice/http/server.hpp>.
+#pragma once
+
+#include <sluice/http/session.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sluice {
+namespace http {
+
+// ---- request_view ----
+
+inline endpoint request_view::client() const {
+    if (!session_) return endpoint();
+    if (session_->proxied_client_) return *session_->proxied_client_;
+    std::error_code ec;
+    return session_->stream_.remote_endpoint(ec);
+}
+
+// ---- response ----
+
+inline void response::reset() noexcept {
+    if (!sl_) return;
+    if (sl_->s && !sl_->finished) {
+        if (sl_->head_sent)
+            end();
+        else
+            status(500).end();
+    }
+    sl_.reset();
+}
+
+inline void response::end(std::string_view body) {
+    if (!sl_ || !sl_->s || sl_->finished) return;
+    detail::server_session* s = sl_->s;
+    detail::ref<detail::server_session> keep(s);
+    detail::ref<detail::response_slot> sl = sl_; // the handle may go inside advance()
+    if (sl->head_sent) {
+        if (!body.empty()) write(body);
+        if (!sl->s) return;
+        sl->finished = true;
+        // HTTP/1.0 streams (and HEAD) have no terminator; the former end with a close.
+        if (sl->streaming && sl->minor >= 1 && !sl->head_request) {
+            const_buffer b(std::string_view("0\r\n\r\n"));
+            s->emit(sl.get(), &b, 1);
+        }
+        if (sl->s && s->front_ == sl.get()) s->advance();
+        return;
+    }
+    detail::server_core& c = *s->core_;
+    // The head is built in a buffer borrowed for these lines only: no user code runs
+    // before it is given back.
+    std::string h = c.head_spare_.take();
+    detail::build_head(c, *sl, h, sl->bad_header ? 0 : static_cast<std::int64_t>(body.size()));
+    const bool bodyless =
+        sl->head_request || sl->status < 200 || sl->status == 204 || sl->status == 304;
+    if (sl->bad_header) body = {};
+    sl->head_sent = true;
+    sl->finished = true;
+    const_buffer b[2] = {const_buffer(h), const_buffer(body)};
+    s->emit(sl.get(), b, bodyless || body.empty() ? 1 : 2);
+    c.head_spare_.give(std::move(h));
+    if (sl->s && s->front_ == sl.get()) s->advance();
+}
+
+inline bool response::stream_bytes(std::string_view data, bool sse_head) {
+    if (!sl_ || !sl_->s || sl_->finished) return false;
+    detail::server_session* s = sl_->s;
+    detail::ref<detail::server_session> keep(s);
+    detail::ref<detail::response_slot> sl = sl_;
+    if (!sl->head_sent) {
+        if (sse_head) {
+            if (!sl->has_type) header("Content-Type", "text/event-stream");
+            header("Cache-Control", "no-cache");
+        }
+        detail::server_core& c = *s->core_;
+        std::string h = c.head_spare_.take();
+        detail::build_head(c, *sl, h, -1);
+        sl->head_sent = true;
+        sl->streaming = true;
+        const_buffer b(h);
+        s->emit(sl.get(), &b, 1);
+        c.head_spare_.give(std::move(h));
+        if (!sl->s) return false;
+        if (sl->bad_header) {
+            // The head became a 500 with an empty body: that response is complete.
+            sl->finished = true;
+            sl->streaming = false;
+            if (s->front_ == sl.get()) s->advance();
+            return false;
+        }
+    }
+    if (!data.empty() && !sl->head_request) {
+        if (sl->minor >= 1) {
+            char size[24];
+            std::size_t n = http::detail::format_uint(data.size(), size, 16);
+            size[n++] = '\r';
+            size[n++] = '\n';
+            const_buffer b[3] = {const_buffer(size, n), const_buffer(data),
+                                 const_buffer(std::string_view("\r\n"))};
+            s->emit(sl.get(), b, 3);
+        } else {
+            const_buffer b(data);
+            s->emit(sl.get(), &b, 1);
+        }
+    }
+    // A stream that refused a write is closed: the response cannot go on.
+    return sl->s != nullptr && s->open() && s->stream_.is_open();
+}
+
+inline response::takeover response::take_over(std::string_view head) {
+    takeover t;
+    if (!sl_ || !sl_->s || !sl_->s->take_over(sl_.get(), head, t))
+        t.ec = make_error_code(error::not_upgradable);
+    return t;
+}
+
+inline bool response::write_queue_high() const noexcept {
+    if (!sl_ || !sl_->s) return false;
+    detail::server_session* s = sl_->s;
+    const std::size_t high = s->core_->settings_.write.high_watermark;
+    if (s->front_ != sl_.get()) return sl_->pending.size() >= high;
+    if (s->has(detail::server_session::b_in_pass)) // gathered for one write at the pass's end
+        return s->batch_.size() + s->stream_.buffered_amount() >= high;
+    return s->stream_.write_queue_high();
+}
+
+inline void response::on_drain(unique_function<void()> cb) {
+    if (!sl_ || !sl_->s) return;
+    sl_->on_drain = std::move(cb);
+    sl_->s->want_drain();
+}
+
+// ---- connection_slot ----
+
+inline connection_slot& connection_slot::operator=(connection_slot&& o) noexcept {
+    if (this != &o) {
+        reset();
+        core_ = std::move(o.core_);
+    }
+    return *this;
+}
+
+inline connection_slot::~connection_slot() { reset(); }
+
+inline void connection_slot::reset() noexcept {
+    if (!core_) return;
+    --core_->count_;
+    core_.reset();
+}
+
+// ---- body_reader ----
+
+inline void body_reader::read(handler_type handler) {
+    if (!st_ || !handler) return; // nowhere to complete it from
+    detail::body_state& b = *st_;
+    if (b.handler) {
+        detail::server_session::complete_later(*b.core, std::move(handler),
+                                               make_error_code(sluice::error::in_progress));
+        return;
+    }
+    if (!b.s) { // the body ended, or failed: say so from the loop
+        detail::server_session::complete_later(*b.core, std::move(handler), b.result);
+        return;
+    }
+    b.all_mode = false;
+    b.handler = std::move(handler);
+    b.s->body_read_started();
+}
+
+inline void body_reader::read_all(std::size_t limit, handler_type handler) {
+    if (!st_ || !handler) return;
+    detail::body_state& b = *st_;
+    if (b.handler) {
+        detail::server_session::complete_later(*b.core, std::move(handler),
+                                               make_error_code(sluice::error::in_progress));
+        return;
+    }
+    if (!b.s) {
+        // Nothing more will come: eof means the rest is empty.
+        std::error_code ec = b.result == sluice::error::eof ? std::error_code() : b.result;
+        detail::server_session::complete_later(*b.core, std::move(handler), ec);
+        return;
+    }
+    b.all_mode = true;
+    b.limit = limit;
+    b.all.clear();
+    b.all_view = std::string_view();
+    b.handler = std::move(handler);
+    b.s->body_read_started();
+}
+
+inline bool body_reader::cancel() {
+    if (!st_ || !st_->handler) return false;
+    detail::body_state& b = *st_;
+    handler_type h = std::move(b.handler);
+    detail::server_session::complete_later(*b.core, std::move(h),
+                                           make_error_code(sluice::error::operation_aborted));
+    if (b.s) {
+        detail::ref<detail::server_session> keep(b.s);
+        // What a read_all collected is lost with it: the body cannot go on.
+        if (b.all_mode && (!b.all.empty() || !b.all_view.empty())) keep->abandon_body();
+        keep->kick(); // no read pending: stop reading the socket
+    }
+    b.all_mode = false;
+    b.all.clear();
+    b.all_view = std::string_view();
+    return true;
+}
+
+inline void body_reader::reset() noexcept {
+    if (!st_) return;
+    detail::ref<detail::body_state> b = std::move(st_);
+    if (b->s) {
+        detail::ref<detail::server_session> keep(b->s);
+        b->s->body_dropped();
+    } else if (b->handler) {
+        detail::server_session::complete_later(*b->core, std::move(b->handler),
+                                               make_error_code(sluice::error::operation_aborted));
+    }
+}
+
+namespace detail {
+
+// ---- server_core ----
+
+// The loop is being destroyed without shutdown(): let go silently, as its own pending
+// handlers are dropped uncalled.
+template <class Core>
+void core_loop_exit(Core& c) noexcept {
+    ref<Core> keep(&c);
+    c.stopping_ = true;
+    c.close_all(false);
+    c.listener_.close();
+    c.grace_timer_.close();
+    c.handler_ = nullptr;
+    c.stream_handler_ = nullptr;
+    c.loop_ = nullptr;
+}
+
+inline void server_core::accept(tcp_stream st) {
+    if (stopping_ || !loop_ || count_ >= settings_.max_connections) {
+        ++rejected_;
+        st.close();
+        return;
+    }
+    st.set_write_limits(settings_.write);
+    ref<server_session> s = make_ref<server_session>(this, std::move(st));
+    link(s.get());
+    s->start();
+}
+
+inline void server_core::close_all(bool notify) {
+    while (sessions_) {
+        ref<server_session> s(sessions_);
+        s->close_now(make_error_code(sluice::error::operation_aborted), notify);
+    }
+}
+
+inline void server_core::link(server_session* s) {
+    s->add_ref(); // the list's reference
+    s->next_ = sessions_;
+    if (sessions_) sessions_->prev_ = s;
+    sessions_ = s;
+    ++count_;
+}
+
+// Drops the list's reference (the caller holds another). keep_count: the place passes
+// to a connection_slot.
+inline void server_core::unlink(server_session* s, bool keep_count) {
+    if (s->prev_)
+        s->prev_->next_ = s->next_;
+    else
+        sessions_ = s->next_;
+    if (s->next_) s->next_->prev_ = s->prev_;
+    s->prev_ = s->next_ = nullptr;
+    if (!keep_count) --count_;
+    s->drop_ref();
+}
+
+} // namespace detail
+} // namespace http
+} // namespace sluice

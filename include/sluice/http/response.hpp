@@ -1,0 +1,302 @@
+// sluice — the answer to one request of http::server (http::response), and the place a
+// handed-over connection keeps in the server's count (http::connection_slot).
+//
+// Responses: the handler gets a `response&`. Answer at once (end()), or move the
+// response out of the handler and answer later from any callback on the same loop.
+// A response dropped without end() is answered 500 (or, once streaming, ended).
+// Streaming: write() sends chunks (Transfer-Encoding: chunked), send_event() sends
+// Server-Sent Events; end() finishes. Pipelined requests are answered strictly in
+// order: output of a later response waits (buffered) until the earlier ones end.
+//
+// A response is a counted handle on its slot; the slot's link to its connection is
+// weak: once the connection is gone (closed, or the server destroyed) the handle stays
+// safe to use, is_open() is false and end()/write() do nothing.
+#pragma once
+
+#include <sluice/http/core.hpp>
+#include <sluice/http/error.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+// One request's place in its connection's response order. Counted: the session's queue
+// holds one reference until the response is complete and retired in order, and each
+// http::response handle holds one. `s` is the weak link to the session: null once the
+// connection is gone or the response is retired.
+struct response_slot final : ref_counted<response_slot> {
+    server_session* s = nullptr;
+    response_slot* next = nullptr; // the session's queue
+    std::uint16_t status = 200;
+    std::uint8_t minor = 1;
+    bool head_request = false;
+    bool close = false;      // Connection: close, then close after this response
+    bool head_sent = false;  // the head is produced (streaming started, or complete)
+    bool streaming = false;  // chunked (or close-delimited for HTTP/1.0)
+    bool finished = false;   // every byte produced
+    bool has_server = false; // the user supplied these
+    bool has_date = false;
+    bool has_type = false;
+    bool bad_header = false;
+    std::string reason;
+    std::string headers; // serialized user headers
+    std::string pending; // output produced while an earlier response is unfinished
+    unique_function<void()> on_close;
+    unique_function<void()> on_drain;
+};
+
+} // namespace detail
+
+// Keeps a connection that response::take_over() handed away counted in
+// server::connections() and against server_settings::max_connections, until it is
+// destroyed or reset(). Keep it with the connection (the WebSocket layer keeps it in its
+// connection). Move-only; safe to destroy after the server is gone (it then counts
+// nothing). Loop thread only.
+class connection_slot {
+  public:
+    connection_slot() noexcept = default;
+    connection_slot(connection_slot&& o) noexcept : core_(std::move(o.core_)) {}
+    inline connection_slot& operator=(connection_slot&& o) noexcept;
+    connection_slot(const connection_slot&) = delete;
+    connection_slot& operator=(const connection_slot&) = delete;
+    inline ~connection_slot();
+
+    // Frees the place now.
+    inline void reset() noexcept;
+    explicit operator bool() const noexcept { return static_cast<bool>(core_); }
+
+  private:
+    friend class detail::server_session;
+    explicit connection_slot(detail::ref<detail::server_core> c) noexcept : core_(std::move(c)) {}
+    detail::ref<detail::server_core> core_;
+};
+
+// The answer to one request. Move-only handle; see the top of this file.
+class response {
+  public:
+    response() noexcept = default;
+    explicit response(detail::ref<detail::response_slot> sl) noexcept : sl_(std::move(sl)) {}
+    response(response&& o) noexcept : sl_(std::move(o.sl_)) {}
+    // Moving onto a response that is still open answers that one first (as dropping it would).
+    response& operator=(response&& o) noexcept {
+        if (this != &o) {
+            reset();
+            sl_ = std::move(o.sl_);
+        }
+        return *this;
+    }
+    response(const response&) = delete;
+    response& operator=(const response&) = delete;
+    ~response() { reset(); }
+
+    // Before the head is sent (the first end/write/send_event): status and headers.
+    // Framing headers (Content-Length, Transfer-Encoding) are the server's and are
+    // ignored; `Connection: close` closes the connection after this response.
+    // A name or value that is not allowed on the wire is dropped and the response
+    // becomes a 500.
+    inline response& status(unsigned code, std::string_view reason = {});
+    inline response& header(std::string_view name, std::string_view value);
+
+    // Sends the whole response with Content-Length (no body for HEAD, 1xx, 204, 304).
+    // After streaming started: ends the stream (the body argument is sent first).
+    inline void end(std::string_view body = {});
+    // Streaming: the first call sends the head with Transfer-Encoding: chunked.
+    // Returns false when the response can no longer be written (connection gone).
+    inline bool write(std::string_view chunk);
+    // Server-Sent Events (text/event-stream, no-cache). `data` may hold several
+    // lines; each becomes a `data:` field. Empty event/id are omitted.
+    inline bool send_event(std::string_view data, std::string_view event = {},
+                           std::string_view id = {});
+    // An SSE comment line (": text"), e.g. a keep-alive ping.
+    inline bool send_comment(std::string_view text);
+
+    // The connection is alive and this response is not finished.
+    bool is_open() const noexcept { return sl_ && sl_->s && !sl_->finished; }
+    bool head_sent() const noexcept { return sl_ && sl_->head_sent; }
+    // Backpressure for streaming: stop producing while true; on_drain() (one-shot)
+    // says when to go on. Output waiting behind an earlier unfinished response counts,
+    // and past write_limits::hard_cap the connection is closed (no hole in the stream).
+    inline bool write_queue_high() const noexcept;
+    inline void on_drain(unique_function<void()> cb);
+    // Called once if the connection goes away before the response is finished (not
+    // when the server is destroyed: its callbacks are then destroyed uncalled).
+    void on_close(unique_function<void()> cb) {
+        if (sl_ && sl_->s && !sl_->finished) sl_->on_close = std::move(cb);
+    }
+
+    explicit operator bool() const noexcept { return static_cast<bool>(sl_); }
+
+    // Hands the connection over to another protocol (WebSocket, a tunnel). The request must
+    // be an upgrade (Upgrade + Connection: upgrade, or CONNECT) without a body, whose
+    // response has not started, with every earlier pipelined response finished. Writes
+    // `head` (the complete response head, e.g. a 101) and detaches the stream from the
+    // server: it is returned with the bytes the client sent after the request, and the
+    // server no longer manages it (no timeouts, not closed by stop() or close()). It still
+    // counts in connections() and against max_connections while `slot` lives. Otherwise
+    // nothing is sent, ec says why (http::error::not_upgradable) and the response is still
+    // the caller's to answer.
+    struct takeover {
+        tcp_stream stream;
+        std::string rest;
+        connection_slot slot;
+        std::error_code ec;
+    };
+    inline takeover take_over(std::string_view head);
+
+  private:
+    inline void reset() noexcept;
+    inline bool stream_bytes(std::string_view data, bool sse_head);
+    detail::ref<detail::response_slot> sl_;
+};
+
+// ---- what needs only the slot ----
+
+inline response& response::status(unsigned code, std::string_view reason) {
+    if (!sl_ || sl_->head_sent || sl_->finished) return *this;
+    if (code < 100 || code > 999) {
+        sl_->bad_header = true;
+        return *this;
+    }
+    sl_->status = static_cast<std::uint16_t>(code);
+    if (reason.data() && http::detail::valid_value(reason))
+        sl_->reason.assign(reason.data(), reason.size());
+    else
+        sl_->reason.clear();
+    return *this;
+}
+
+inline response& response::header(std::string_view name, std::string_view value) {
+    if (!sl_ || sl_->head_sent || sl_->finished) return *this;
+    if (http::detail::iequals(name, "content-length") ||
+        http::detail::iequals(name, "transfer-encoding"))
+        return *this;
+    if (http::detail::iequals(name, "connection")) {
+        bool close = false;
+        http::detail::for_each_list_item(value, [&](std::string_view t) {
+            if (http::detail::iequals(t, "close")) close = true;
+            return true;
+        });
+        if (close) sl_->close = true;
+        return *this;
+    }
+    std::size_t before = sl_->headers.size();
+    serializer<std::string> sr(sl_->headers);
+    sr.header(name, value);
+    if (sr.error()) {
+        sl_->headers.resize(before);
+        sl_->bad_header = true;
+        return *this;
+    }
+    if (http::detail::iequals(name, "server")) sl_->has_server = true;
+    if (http::detail::iequals(name, "date")) sl_->has_date = true;
+    if (http::detail::iequals(name, "content-type")) sl_->has_type = true;
+    return *this;
+}
+
+inline bool response::send_event(std::string_view data, std::string_view event,
+                                 std::string_view id) {
+    if (!sl_ || !sl_->s || sl_->finished) return false;
+    std::string ev;
+    auto field = [&](std::string_view name, std::string_view v) {
+        ev.append(name.data(), name.size());
+        ev += ": ";
+        ev.append(v.data(), v.size());
+        ev += '\n';
+    };
+    // A field value may not hold a line break: they would start new fields.
+    auto one_line = [](std::string_view v) {
+        return v.find_first_of("\r\n") == std::string_view::npos;
+    };
+    if (!one_line(event) || !one_line(id)) return false;
+    if (!event.empty()) field("event", event);
+    if (!id.empty()) field("id", id);
+    for (std::size_t i = 0;;) {
+        std::size_t j = data.find_first_of("\r\n", i);
+        if (j == std::string_view::npos) {
+            field("data", data.substr(i));
+            break;
+        }
+        field("data", data.substr(i, j - i));
+        if (data[j] == '\r' && j + 1 < data.size() && data[j + 1] == '\n') ++j;
+        i = j + 1;
+        if (i == data.size()) break; // a final line break adds no empty data line
+    }
+    ev += '\n';
+    return stream_bytes(ev, true);
+}
+
+inline bool response::send_comment(std::string_view text) {
+    if (text.find_first_of("\r\n") != std::string_view::npos) return false;
+    std::string line = ": ";
+    line.append(text.data(), text.size());
+    line += "\n\n";
+    return stream_bytes(line, true);
+}
+
+inline bool response::write(std::string_view chunk) { return stream_bytes(chunk, false); }
+
+namespace detail {
+
+// The response head into `h`. length < 0: streaming (chunked for HTTP/1.1).
+inline void build_head(server_core& c, response_slot& sl, std::string& h, std::int64_t length) {
+    h.clear();
+    if (sl.bad_header) {
+        sl.status = 500;
+        sl.reason.clear();
+        sl.headers.clear();
+        sl.has_server = sl.has_date = sl.has_type = false;
+        length = 0;
+    }
+    const std::string* common =
+        sl.status == 200 && sl.reason.empty() && !sl.has_server && !sl.has_date ? c.ok_head()
+                                                                                : nullptr;
+    if (common) {
+        h.assign(*common);
+    } else {
+        serializer<std::string> sr(h);
+        sr.status_line(sl.status,
+                       sl.reason.empty() ? std::string_view() : std::string_view(sl.reason));
+        if (!sl.has_server && !c.settings_.server_name.empty())
+            sr.header("Server", c.settings_.server_name);
+        if (!sl.has_date) sr.header("Date", c.dates_.now());
+    }
+    h += sl.headers; // checked by response::header
+    // The framing and Connection fields are the library's own: composed, not checked.
+    char tail[96];
+    std::size_t n = 0;
+    auto put = [&](std::string_view piece) {
+        std::memcpy(tail + n, piece.data(), piece.size());
+        n += piece.size();
+    };
+    const bool bodyless = sl.status < 200 || sl.status == 204 || sl.status == 304;
+    if (!bodyless) {
+        if (length >= 0) {
+            put("Content-Length: ");
+            n += format_uint(static_cast<std::uint64_t>(length), tail + n);
+            put("\r\n");
+        } else if (sl.minor >= 1) {
+            put("Transfer-Encoding: chunked\r\n");
+        } else {
+            sl.close = true; // HTTP/1.0 stream: delimited by the close
+        }
+    }
+    if (sl.close)
+        put("Connection: close\r\n");
+    else if (sl.minor == 0)
+        put("Connection: keep-alive\r\n");
+    put("\r\n");
+    h.append(tail, n);
+}
+
+} // namespace detail
+} // namespace http
+} // namespace sluice
+
+// The member functions that drive the connection.
+#include <sluice/http/session.hpp>
