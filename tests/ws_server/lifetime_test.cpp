@@ -212,3 +212,35 @@ TEST_CASE("ws: a pending read ends with closed, from the loop, when the connecti
     CHECK(r.calls == 1);
     CHECK(r.ec == ws::error::closed);
 }
+
+TEST_CASE("ws server: an upgraded connection keeps counting towards the HTTP server's "
+          "max_connections") {
+    // Regression (issue #16, bug 9): after the upgrade the http::server forgot the
+    // connection, so WebSocket connections escaped max_connections.
+    bounded_loop loop;
+    http::server_settings hs;
+    hs.max_connections = 1;
+    http::server web(loop, hs);
+    ws::server wss(loop);
+    wss.on_message([](ws::connection&, const ws::message&) {});
+    web.on_request([&](const http::request_view& req, http::response& res) { wss.upgrade(req, res); });
+    REQUIRE_FALSE(web.listen(sluice::endpoint::loopback_v4(0)));
+    std::error_code ec;
+    const std::uint16_t port = web.local_endpoint(ec).port();
+
+    auto peer = std::make_unique<raw_peer>(loop, port);
+    REQUIRE(loop.run_until([&] { return wss.size() == 1; }));
+    CHECK(web.connections() == 1);
+
+    raw_client second(loop, port); // over the limit while the WebSocket lives
+    REQUIRE(loop.run_until([&] { return second.closed; }));
+    CHECK(web.rejected_connections() == 1);
+
+    peer.reset(); // the WebSocket ends: its place is free again
+    REQUIRE(loop.run_until([&] { return wss.size() == 0 && web.connections() == 0; }));
+    raw_client third(loop, port);
+    third.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(loop.run_until([&] { return !third.in.empty() || third.closed; }));
+    CHECK(web.rejected_connections() == 1);
+    CHECK(third.in.rfind("HTTP/1.1 ", 0) == 0);
+}

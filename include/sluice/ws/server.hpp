@@ -12,7 +12,8 @@
 // the HTTP server already enforces the head limits and timeouts that a handshake needs.
 // upgrade() validates the handshake (RFC 6455 §4.2.1), answers it (101, or 400/403/405/426
 // with the reason), and takes the TCP stream over; from then on the http::server no longer
-// knows the connection.
+// reads or writes the connection, but still counts it in connections() and against its
+// max_connections until the WebSocket connection ends.
 //
 // Destroying a ws::server ends its open connections at once: each gets a 1001 (going away)
 // close frame if the kernel takes it right away, then its TCP connection is closed without
@@ -110,8 +111,9 @@ class server {
         }
         err = {};
         auto c = sluice::detail::make_ref<detail::conn_impl>(sh_, role::server, std::move(t.stream));
-        // Integration point: an upgraded connection keeps counting towards the http::server's
-        // max_connections while it lives: c->hold_until_end(<the takeover's slot token>).
+        // The upgraded connection keeps counting towards the http::server's
+        // max_connections (and connections()) until it ends.
+        c->hold_until_end(std::move(t.slot));
         connection handle(c.get());
         c->open(std::move(t.rest));
         return handle;
