@@ -28,10 +28,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Ports below the kernel's ephemeral range (32768 and up): a port the kernel handed out for
+# bind(0) is free again once this script lets it go, and under a parallel ctest another
+# test's outgoing connection could take it before our server binds it (seen: "nothing
+# listens on port 33497"). Below that range only explicit binds compete.
 free_ports() { python3 -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks: s.bind(("127.0.0.1", 0))
+import random, socket, sys
+socks, taken = [], set()
+while len(socks) < int(sys.argv[1]):
+    p = random.randrange(15000, 32000)
+    if p in taken: continue
+    s = socket.socket()
+    try: s.bind(("127.0.0.1", p))
+    except OSError: s.close(); continue
+    socks.append(s); taken.add(p)
 print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"; }
 
 wait_port() { # wait_port PORT: until something accepts there (at most 10 s)
@@ -39,7 +49,9 @@ wait_port() { # wait_port PORT: until something accepts there (at most 10 s)
     if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$1" 2>/dev/null; then return 0; fi
     sleep 0.1
   done
-  echo "FAIL: nothing listens on port $1"; return 1
+  echo "FAIL: nothing listens on port $1"
+  for f in "$work"/*.log; do echo "--- $f"; tail -5 "$f"; done
+  return 1
 }
 
 count=600
