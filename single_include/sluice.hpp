@@ -9151,7 +9151,9 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     stream_handler_type stream_handler_;
     std::size_t max_headers_;
     spare<std::string> batch_spare_; // a pass's gathered output
-    spare<std::string> head_spare_;  // a response head being built
+    // A response head being built: used only inside response::end()/write() between
+    // build_head() and emit(), which run no user code, so one buffer serves everyone.
+    std::string head_scratch_;
     spare<std::vector<header>> headers_spare_;
     date_cache dates_;
     // "HTTP/1.1 200 OK", Server and Date, the start of most responses: serialized and
@@ -10648,9 +10650,10 @@ inline void response::end(std::string_view body) {
         return;
     }
     detail::server_core& c = *s->core_;
-    // The head is built in a buffer borrowed for these lines only: no user code runs
-    // before it is given back.
-    std::string h = c.head_spare_.take();
+    // The head is built in the core's scratch buffer, shared by every connection: safe
+    // because it is used for these lines only, which run no user code and never start
+    // another connection's output (emit() only appends or writes the bytes).
+    std::string& h = c.head_scratch_;
     detail::build_head(c, *sl, h, sl->bad_header ? 0 : static_cast<std::int64_t>(body.size()));
     const bool bodyless =
         sl->head_request || sl->status < 200 || sl->status == 204 || sl->status == 304;
@@ -10659,7 +10662,6 @@ inline void response::end(std::string_view body) {
     sl->finished = true;
     const_buffer b[2] = {const_buffer(h), const_buffer(body)};
     s->emit(sl.get(), b, bodyless || body.empty() ? 1 : 2);
-    c.head_spare_.give(std::move(h));
     if (sl->s && s->front_ == sl.get()) s->advance();
 }
 
@@ -10674,13 +10676,12 @@ inline bool response::stream_bytes(std::string_view data, bool sse_head) {
             header("Cache-Control", "no-cache");
         }
         detail::server_core& c = *s->core_;
-        std::string h = c.head_spare_.take();
+        std::string& h = c.head_scratch_; // as in end(): used only within these lines
         detail::build_head(c, *sl, h, -1);
         sl->head_sent = true;
         sl->streaming = true;
         const_buffer b(h);
         s->emit(sl.get(), &b, 1);
-        c.head_spare_.give(std::move(h));
         if (!sl->s) return false;
         if (sl->bad_header) {
             // The head became a 500 with an empty body: that response is complete.

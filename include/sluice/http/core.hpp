@@ -158,7 +158,9 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     stream_handler_type stream_handler_;
     std::size_t max_headers_;
     spare<std::string> batch_spare_; // a pass's gathered output
-    spare<std::string> head_spare_;  // a response head being built
+    // A response head being built: used only inside response::end()/write() between
+    // build_head() and emit(), which run no user code, so one buffer serves everyone.
+    std::string head_scratch_;
     spare<std::vector<header>> headers_spare_;
     date_cache dates_;
     // "HTTP/1.1 200 OK", Server and Date, the start of most responses: serialized and
