@@ -7,6 +7,7 @@
 #include <sluice/ws.hpp>
 
 #include <optional>
+#include <vector>
 
 using namespace std::chrono_literals;
 namespace http = sluice::http;
@@ -130,4 +131,32 @@ TEST_CASE("ws coroutines: a loop destroyed without shutdown() destroys a chain w
         CHECK_FALSE(resumed);
         outliving.reset();
     }
+}
+
+TEST_CASE("ws coroutines: a loop destroyed while ws::async_connect dials destroys the chain") {
+    // The dial's handlers are dropped with the loop, uncalled: before, nothing owned the
+    // awaiting chain, which then leaked (LeakSanitizer) instead of being destroyed.
+    bool frame_destroyed = false, resumed = false;
+    {
+        test::bounded_loop loop;
+        // A listener that accepts and never answers: the dial waits for its 101.
+        sluice::tcp_listener silent(loop);
+        const std::uint16_t port = test::listen_loopback(silent);
+        std::vector<sluice::tcp_stream> held;
+        silent.accept_each([&](std::error_code e, sluice::tcp_stream s) {
+            if (!e) held.push_back(std::move(s));
+        });
+        auto dial = [&]() -> sluice::task<void> {
+            sets_on_destroy g{&frame_destroyed};
+            auto r = co_await ws::async_connect(loop, "ws://127.0.0.1:" + std::to_string(port) + "/");
+            (void)r;
+            resumed = true;
+        };
+        sluice::spawn(loop, dial());
+        REQUIRE(loop.run_until([&] { return !held.empty(); }));
+        loop.run_for(20ms);
+        CHECK_FALSE(frame_destroyed);
+    }
+    CHECK(frame_destroyed);
+    CHECK_FALSE(resumed);
 }

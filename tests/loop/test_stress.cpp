@@ -50,7 +50,13 @@ class tracker {
                 ++bad;
             }
         }
-        INFO("operations: " << ops_.size() << ", one-shot: " << one_shot);
+        std::size_t subscriptions = 0, calls = 0;
+        for (const op& o : ops_) {
+            subscriptions += o.k == kind::subscription;
+            calls += o.calls;
+        }
+        MESSAGE("operations: " << ops_.size() << " (one-shot " << one_shot << ", subscriptions "
+                               << subscriptions << "), handler calls: " << calls);
         CHECK(bad == 0);
         CHECK(late_calls_ == 0);
         CHECK(one_shot > 100); // the run did something

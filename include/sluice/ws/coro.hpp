@@ -83,8 +83,16 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
     bool registered_ = false;
 };
 
+class connect_op;
+
+// The dial's outcome reaches the awaiter through one resumer shared by the dial's two
+// handlers: the first of on_open / on_close resumes the chain, later events find it used.
+// If the dial's handlers are destroyed without either having run (only ~loop does that),
+// the resumer destroys the chain, as every dropped handler does (docs/guide/lifetimes.md
+// rule 4), instead of leaving it suspended for good.
 struct connect_slot {
-    class connect_op* op = nullptr;
+    inline explicit connect_slot(connect_op* op) noexcept; // needs connect_op complete
+    sluice::detail::resumer<connect_op> resume;
 };
 
 // Holds only pointers to the arguments, which live in async_connect's frame: GCC 12 may
@@ -95,40 +103,32 @@ class [[nodiscard]] connect_op final : public sluice::detail::io_op<connect_op> 
 
     connect_op(loop& l, const std::string& url, client_options& o) noexcept
         : l_(&l), url_(&url), opt_(&o) {}
-    ~connect_op() {
-        if (slot_) slot_->op = nullptr;
-    }
 
     std::error_code precheck(const sluice::detail::coro_context&) const noexcept { return {}; }
     void initiate(const sluice::detail::coro_context&) {
-        slot_ = std::make_shared<connect_slot>();
-        slot_->op = this;
+        auto slot = std::make_shared<connect_slot>(this);
         handlers h;
-        // Only the dial's outcome reaches this awaiter; later events find the slot empty.
-        h.on_open = [s = slot_](connection& c) {
-            if (connect_op* op = std::exchange(s->op, nullptr)) op->done(c, {});
-        };
-        h.on_close = [s = slot_](connection& c, const close_status& st) {
-            if (connect_op* op = std::exchange(s->op, nullptr))
-                op->done(c, st.ec ? st.ec : make_error_code(error::closed));
+        h.on_open = [slot](connection& c) { slot->resume(c, std::error_code()); };
+        h.on_close = [slot](connection& c, const close_status& st) {
+            slot->resume(c, st.ec ? st.ec : make_error_code(error::closed));
         };
         ws::connect(*l_, *url_, std::move(h), std::move(*opt_));
     }
-    result<connection> await_resume() noexcept { return {ec_, std::move(c_)}; }
-
-  private:
-    void done(connection& c, std::error_code ec) {
-        slot_.reset();
+    void on_complete(connection& c, std::error_code ec) {
         ec_ = ec;
         if (!ec) c_ = c;
         finish();
     }
+    result<connection> await_resume() noexcept { return {ec_, std::move(c_)}; }
+
+  private:
     loop* l_;
     const std::string* url_;
     client_options* opt_;
-    std::shared_ptr<connect_slot> slot_;
     connection c_;
 };
+
+inline connect_slot::connect_slot(connect_op* op) noexcept : resume(op) {}
 
 } // namespace detail
 
