@@ -28,21 +28,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Ports below the kernel's ephemeral range (32768 and up): a port the kernel handed out for
-# bind(0) is free again once this script lets it go, and under a parallel ctest another
-# test's outgoing connection could take it before our server binds it (seen: "nothing
-# listens on port 33497"). Below that range only explicit binds compete.
+# Free ports, below the kernel's ephemeral range (32768 and up) so that no other test's
+# outgoing connection takes one meanwhile. The probing sockets are closed *before* the
+# ports are printed: `read ... < <(free_ports N)` returns as soon as the line arrives,
+# and a server started then found the port still held by this script (seen: "listen on
+# port 24224: Address already in use").
 free_ports() { python3 -c '
 import random, socket, sys
-socks, taken = [], set()
-while len(socks) < int(sys.argv[1]):
+ports = []
+while len(ports) < int(sys.argv[1]):
     p = random.randrange(15000, 32000)
-    if p in taken: continue
+    if p in ports: continue
     s = socket.socket()
     try: s.bind(("127.0.0.1", p))
-    except OSError: s.close(); continue
-    socks.append(s); taken.add(p)
-print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"; }
+    except OSError: continue
+    finally: s.close()
+    ports.append(p)
+print(" ".join(map(str, ports)), flush=True)' "$1"; }
 
 wait_port() { # wait_port PORT: until something accepts there (at most 10 s)
   for _ in $(seq 100); do

@@ -52,12 +52,16 @@ trap 'stop_servers' EXIT
 trap 'stop_servers; exit 130' INT
 trap 'stop_servers; exit 143' TERM
 
-# Two distinct free loopback ports: bound together, then released.
+# Two distinct free loopback ports: bound together, then released *before* they are
+# printed (read returns as soon as the line arrives; a server started then must not find
+# them still held by this probe).
 read -r echo_port chat_port < <(/usr/bin/python3 -c '
 import socket
 a = socket.socket(); a.bind(("127.0.0.1", 0))
 b = socket.socket(); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])')
+ports = (a.getsockname()[1], b.getsockname()[1])
+a.close(); b.close()
+print(*ports, flush=True)')
 [ -n "${chat_port:-}" ] || { echo "run.sh: could not find free ports" >&2; exit 1; }
 
 start_server() { # NAME BIN PORT -> sets server_pid
