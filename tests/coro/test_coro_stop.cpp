@@ -16,24 +16,6 @@ namespace {
 const std::error_code aborted = make_error_code(sluice::error::operation_aborted);
 const std::error_code timed_out = make_error_code(sluice::error::timed_out);
 
-struct pair_on_loop {
-    sluice::tcp_listener listener;
-    sluice::tcp_stream client;
-    sluice::tcp_stream served;
-    explicit pair_on_loop(test::bounded_loop& loop) : listener(loop), client(loop) {
-        auto port = test::listen_loopback(listener);
-        listener.accept([this](std::error_code ec, sluice::tcp_stream s) {
-            REQUIRE_FALSE(ec);
-            served = std::move(s);
-        });
-        client.connect(sluice::endpoint::loopback_v4(port),
-                       [](std::error_code ec) { REQUIRE_FALSE(ec); });
-        REQUIRE(loop.run_until([&] { return client.connected() && served.is_open(); }));
-        sluice::platform::set_option(client.native_handle(), SOL_SOCKET, SO_SNDBUF, 32 * 1024);
-        sluice::platform::set_option(served.native_handle(), SOL_SOCKET, SO_RCVBUF, 32 * 1024);
-    }
-};
-
 // Writes 1 MiB chunks with callbacks until some bytes wait in the stream's queue.
 std::string fill(sluice::tcp_stream& s, std::error_code& ec_out) {
     std::string all;
@@ -51,7 +33,7 @@ std::string fill(sluice::tcp_stream& s, std::error_code& ec_out) {
 
 TEST_CASE("coro stop: an await on read_some resumes with operation_aborted after read_stop()") {
     test::bounded_loop loop;
-    pair_on_loop p(loop);
+    test::stream_pair p(loop);
     int resumed = 0;
     std::error_code seen;
     auto reader = [&]() -> task<void> {
@@ -72,7 +54,7 @@ TEST_CASE("coro stop: an await on read_some resumes with operation_aborted after
 TEST_CASE("coro stop: a timed-out write queued behind another is withdrawn alone; the other "
           "one's bytes all arrive") {
     test::bounded_loop loop;
-    pair_on_loop p(loop);
+    test::stream_pair p(loop);
     std::error_code first_ec;
     const std::string first = fill(p.client, first_ec); // started, partly sent
     REQUIRE(p.client.buffered_amount() > 0);
@@ -99,7 +81,7 @@ TEST_CASE("coro stop: a timed-out write queued behind another is withdrawn alone
 
 TEST_CASE("coro stop: a timed-out write whose bytes started to go out fails the stream") {
     test::bounded_loop loop;
-    pair_on_loop p(loop);
+    test::stream_pair p(loop);
     std::error_code awaited;
     bool done = false;
     const std::string big = test::pattern(32u << 20, 9);
@@ -149,7 +131,7 @@ TEST_CASE("coro stop: with_timeout ends resolve() while the lookup waits") {
 TEST_CASE("coro stop: a cancel that arrives after the stream object was destroyed reaches "
           "nothing freed") {
     test::bounded_loop loop;
-    pair_on_loop p(loop);
+    test::stream_pair p(loop);
     auto* s = new sluice::tcp_stream(std::move(p.client));
     sluice::cancellation_source src;
     int resumed = 0;

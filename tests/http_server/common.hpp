@@ -105,6 +105,13 @@ inline std::vector<parsed_response> parse_responses(std::string_view in,
     return out;
 }
 
+// A request to switch to a made-up protocol, and the answer that hands the connection over
+// (response::take_over).
+inline constexpr const char* other_protocol_request =
+    "GET /up HTTP/1.1\r\nHost: t\r\nUpgrade: test\r\nConnection: upgrade\r\n\r\n";
+inline constexpr const char* other_protocol_switch =
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n";
+
 inline std::string get_request(std::string_view target, std::string_view extra = {}) {
     return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
 }

@@ -13,14 +13,6 @@ namespace http = sluice::http;
 using test::parse_responses;
 using test::raw_client;
 
-namespace {
-
-const char* const upgrade_request = "GET /up HTTP/1.1\r\nHost: t\r\nUpgrade: test\r\n"
-                                    "Connection: upgrade\r\n\r\n";
-const char* const switching = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\n"
-                              "Connection: Upgrade\r\n\r\n";
-
-} // namespace
 
 TEST_CASE("http server: destroying the server closes its connections; kept handles stay safe") {
     test::bounded_loop loop;
@@ -112,12 +104,12 @@ TEST_CASE("http server: a drain callback armed before take_over does not outlive
             res.end("first");
             return;
         }
-        taken.push_back(res.take_over(switching));
+        taken.push_back(res.take_over(test::other_protocol_switch));
         CHECK_FALSE(taken.back().ec);
     });
     f.listen();
     raw_client c(f.loop, f.port);
-    c.send(test::get_request("/first") + upgrade_request);
+    c.send(test::get_request("/first") + test::other_protocol_request);
     REQUIRE(f.loop.run_until([&] { return taken.size() == 1; }));
     f.loop.run_for(30ms);
     REQUIRE(f.loop.run_until([&] { return c.in.find("101 Switching") != std::string::npos; }));

@@ -12,14 +12,6 @@ namespace http = sluice::http;
 using test::parse_responses;
 using test::raw_client;
 
-namespace {
-
-const char* const upgrade_request = "GET /up HTTP/1.1\r\nHost: t\r\nUpgrade: test\r\n"
-                                    "Connection: upgrade\r\n\r\n";
-const char* const switching = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\n"
-                              "Connection: Upgrade\r\n\r\n";
-
-} // namespace
 
 TEST_CASE("http server: a taken-over connection counts until its slot is destroyed") {
     http::server_settings s;
@@ -28,11 +20,11 @@ TEST_CASE("http server: a taken-over connection counts until its slot is destroy
     std::vector<http::response::takeover> taken;
     f.server.on_request([&](const http::request_view& req, http::response& res) {
         if (req.path() != "/up") return res.end("plain");
-        taken.push_back(res.take_over(switching));
+        taken.push_back(res.take_over(test::other_protocol_switch));
     });
     f.listen();
     raw_client a(f.loop, f.port);
-    a.send(std::string(upgrade_request) + "early bytes");
+    a.send(std::string(test::other_protocol_request) + "early bytes");
     REQUIRE(f.loop.run_until([&] { return taken.size() == 1; }));
     REQUIRE_FALSE(taken[0].ec);
     CHECK(taken[0].slot);
@@ -66,14 +58,14 @@ TEST_CASE("http server: a connection slot may outlive the server") {
     http::response::takeover t;
     bool got = false;
     srv->on_request([&](const http::request_view&, http::response& res) {
-        t = res.take_over(switching);
+        t = res.take_over(test::other_protocol_switch);
         got = true;
     });
     REQUIRE_FALSE(srv->listen(sluice::endpoint::loopback_v4(0)));
     std::error_code ec;
     const std::uint16_t port = srv->local_endpoint(ec).port();
     raw_client c(loop, port);
-    c.send(upgrade_request);
+    c.send(test::other_protocol_request);
     REQUIRE(loop.run_until([&] { return got; }));
     REQUIRE_FALSE(t.ec);
     CHECK(srv->connections() == 1);
@@ -91,11 +83,11 @@ TEST_CASE("http server: take_over from the head-first handler") {
     f.server.on_request_stream(
         [&](const http::request_view&, http::body_reader& body, http::response& res) {
             CHECK(body.length() == 0); // an upgrade request without a body
-            taken.push_back(res.take_over(switching));
+            taken.push_back(res.take_over(test::other_protocol_switch));
         });
     f.listen();
     raw_client c(f.loop, f.port);
-    c.send(std::string(upgrade_request) + "after");
+    c.send(std::string(test::other_protocol_request) + "after");
     REQUIRE(f.loop.run_until([&] { return taken.size() == 1; }));
     REQUIRE_FALSE(taken[0].ec);
     CHECK(taken[0].rest == "after");

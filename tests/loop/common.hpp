@@ -58,6 +58,27 @@ inline std::uint16_t listen_loopback(sluice::tcp_listener& l) {
     return ep.port();
 }
 
+// A connected pair on one loop: `client` dialled, `served` accepted; both kernel buffers
+// small, so that a few megabytes are enough to fill them.
+struct stream_pair {
+    sluice::tcp_listener listener;
+    sluice::tcp_stream client;
+    sluice::tcp_stream served;
+
+    explicit stream_pair(bounded_loop& loop) : listener(loop), client(loop) {
+        auto port = listen_loopback(listener);
+        listener.accept([this](std::error_code ec, sluice::tcp_stream s) {
+            REQUIRE_FALSE(ec);
+            served = std::move(s);
+        });
+        client.connect(sluice::endpoint::loopback_v4(port),
+                       [](std::error_code ec) { REQUIRE_FALSE(ec); });
+        REQUIRE(loop.run_until([&] { return client.connected() && served.is_open(); }));
+        sluice::platform::set_option(client.native_handle(), SOL_SOCKET, SO_SNDBUF, 32 * 1024);
+        sluice::platform::set_option(served.native_handle(), SOL_SOCKET, SO_RCVBUF, 32 * 1024);
+    }
+};
+
 // Occupies every thread of the process-wide pool, so that work submitted after it (a
 // name lookup) waits until release(): resolution made slow, deterministically.
 class pool_blocker {

@@ -12,28 +12,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A connected pair on one loop: `client` dialled, `served` accepted.
-struct stream_pair {
-    test::bounded_loop& loop;
-    sluice::tcp_listener listener;
-    sluice::tcp_stream client;
-    sluice::tcp_stream served;
-
-    explicit stream_pair(test::bounded_loop& l) : loop(l), listener(l), client(l) {
-        auto port = test::listen_loopback(listener);
-        listener.accept([this](std::error_code ec, sluice::tcp_stream s) {
-            REQUIRE_FALSE(ec);
-            served = std::move(s);
-        });
-        client.connect(sluice::endpoint::loopback_v4(port),
-                       [](std::error_code ec) { REQUIRE_FALSE(ec); });
-        REQUIRE(loop.run_until([&] { return client.connected() && served.is_open(); }));
-        // Small kernel buffers, so that a few megabytes are enough to fill them.
-        sluice::platform::set_option(client.native_handle(), SOL_SOCKET, SO_SNDBUF, 32 * 1024);
-        sluice::platform::set_option(served.native_handle(), SOL_SOCKET, SO_RCVBUF, 32 * 1024);
-    }
-};
-
 // Reads everything `s` receives until end of stream or an error.
 struct collector {
     std::string data;
@@ -97,7 +75,7 @@ TEST_CASE("exactly once: a stream deleted in a write completion never runs its r
 
 TEST_CASE("exactly once: read_stop() completes a pending read_some with operation_aborted") {
     test::bounded_loop loop;
-    stream_pair p(loop);
+    test::stream_pair p(loop);
     char buf[64];
     int calls = 0;
     std::error_code seen;
@@ -124,7 +102,7 @@ TEST_CASE("exactly once: read_stop() completes a pending read_some with operatio
 
 TEST_CASE("exactly once: read_stop() releases a read_start handler from the loop, uncalled") {
     test::bounded_loop loop;
-    stream_pair p(loop);
+    test::stream_pair p(loop);
     bool inside_stop = false, destroyed = false, destroyed_inside = false;
     auto token = std::shared_ptr<int>(new int(0), [&](int* x) {
         delete x;
@@ -165,7 +143,7 @@ TEST_CASE("exactly once: recv_stop() completes a pending recv_from with operatio
 
 TEST_CASE("no hole: a write past the hard cap fails the stream instead of leaving a gap") {
     test::bounded_loop loop;
-    stream_pair p(loop);
+    test::stream_pair p(loop);
     sluice::write_limits lim;
     lim.low_watermark = 0;
     lim.high_watermark = 1 << 20;
@@ -207,7 +185,7 @@ TEST_CASE("no hole: a write past the hard cap fails the stream instead of leavin
 
 TEST_CASE("no hole: a write after shutdown_write() fails the stream") {
     test::bounded_loop loop;
-    stream_pair p(loop);
+    test::stream_pair p(loop);
     std::error_code error_seen, write_ec;
     p.client.on_error([&](std::error_code ec) { error_seen = ec; });
     p.client.write("head");
@@ -221,7 +199,7 @@ TEST_CASE("no hole: a write after shutdown_write() fails the stream") {
 
 TEST_CASE("no hole: cancel_write() after bytes went out fails the stream") {
     test::bounded_loop loop;
-    stream_pair p(loop);
+    test::stream_pair p(loop);
     std::string big;
     std::error_code a_ec, b_ec;
     for (std::uint32_t i = 1; p.client.buffered_amount() == 0 && i <= 64; ++i) {
