@@ -12,6 +12,21 @@
 //   proxy/ http/ ws/  protocol codecs (sans-I/O) and their helpers in util/
 #pragma once
 
+// Layers this header can leave out, for a faster build of a program that does not use
+// them (docs/guide/README.md#compile-time). Each layer's own header still works when
+// included directly; these only thin out this umbrella.
+//   SLUICE_NO_GROUP      loop_group
+//   SLUICE_NO_WEBSOCKET  sluice::ws
+//   SLUICE_NO_HTTP       sluice::http; implies SLUICE_NO_WEBSOCKET (its handshake is HTTP)
+//   SLUICE_NO_PROXY      sluice::proxy; needs SLUICE_NO_HTTP (an HTTP server reads PROXY headers)
+// The coroutine layer has the library-wide switch SLUICE_DISABLE_COROUTINES (config.hpp).
+#if defined(SLUICE_NO_HTTP) && !defined(SLUICE_NO_WEBSOCKET)
+#define SLUICE_NO_WEBSOCKET 1
+#endif
+#if defined(SLUICE_NO_PROXY) && !defined(SLUICE_NO_HTTP)
+#error "SLUICE_NO_PROXY needs SLUICE_NO_HTTP too: the HTTP server reads PROXY protocol headers"
+#endif
+
 #include <sluice/version.hpp>
 #include <sluice/config.hpp>
 #include <sluice/util/function.hpp>
@@ -26,9 +41,19 @@
 #include <sluice/handles/tcp.hpp>
 #include <sluice/handles/unix.hpp>
 #include <sluice/handles/udp.hpp>
+#if !defined(SLUICE_NO_GROUP)
 #include <sluice/group/loop_group.hpp>
-// protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket
-#include <sluice/proxy/proxy_protocol.hpp>
-#include <sluice/http.hpp>
-#include <sluice/ws.hpp>
+#endif
+// Before the protocols, which use it where coroutines are on.
 #include <sluice/coro.hpp>
+// protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket. Nested,
+// each inside the one it builds on.
+#if !defined(SLUICE_NO_PROXY)
+#include <sluice/proxy/proxy_protocol.hpp>
+#if !defined(SLUICE_NO_HTTP)
+#include <sluice/http.hpp>
+#if !defined(SLUICE_NO_WEBSOCKET)
+#include <sluice/ws.hpp>
+#endif
+#endif
+#endif

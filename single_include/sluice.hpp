@@ -15,6 +15,21 @@
 //   group/     N loops on N threads sharing one port (SO_REUSEPORT or an acceptor)
 //   proxy/ http/ ws/  protocol codecs (sans-I/O) and their helpers in util/
 
+// Layers this header can leave out, for a faster build of a program that does not use
+// them (docs/guide/README.md#compile-time). Each layer's own header still works when
+// included directly; these only thin out this umbrella.
+//   SLUICE_NO_GROUP      loop_group
+//   SLUICE_NO_WEBSOCKET  sluice::ws
+//   SLUICE_NO_HTTP       sluice::http; implies SLUICE_NO_WEBSOCKET (its handshake is HTTP)
+//   SLUICE_NO_PROXY      sluice::proxy; needs SLUICE_NO_HTTP (an HTTP server reads PROXY headers)
+// The coroutine layer has the library-wide switch SLUICE_DISABLE_COROUTINES (config.hpp).
+#if defined(SLUICE_NO_HTTP) && !defined(SLUICE_NO_WEBSOCKET)
+#define SLUICE_NO_WEBSOCKET 1
+#endif
+#if defined(SLUICE_NO_PROXY) && !defined(SLUICE_NO_HTTP)
+#error "SLUICE_NO_PROXY needs SLUICE_NO_HTTP too: the HTTP server reads PROXY protocol headers"
+#endif
+
 // ---- begin sluice/version.hpp ----
 // sluice — version macros. The only place the version is written down.
 
@@ -5453,6 +5468,7 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
 
 } // namespace sluice
 // ---- end sluice/handles/udp.hpp ----
+#if !defined(SLUICE_NO_GROUP)
 // ---- begin sluice/group/loop_group.hpp ----
 // sluice — a group of loops, one per thread, serving one listening port.
 //
@@ -5682,7 +5698,1567 @@ class loop_group {
 
 } // namespace sluice
 // ---- end sluice/group/loop_group.hpp ----
-// protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket
+#endif
+// Before the protocols, which use it where coroutines are on.
+// ---- begin sluice/coro.hpp ----
+// sluice — the C++20 coroutine layer: task<T>, spawn / run_until_complete, awaitable
+// I/O over the same handles the callbacks use, cancellation, timeouts, when_all/any.
+// Absent (this header is empty) without coroutine support, e.g. in C++17 builds.
+
+
+#if SLUICE_HAS_COROUTINES
+// ---- begin sluice/coro/result.hpp ----
+// sluice — what an awaited operation returns: an error code and a value, never an
+// exception. `auto [ec, n] = co_await read_some(s, buf);` or `if (auto r = ...; r)`.
+
+
+#include <system_error>
+#include <utility>
+
+namespace sluice {
+
+template <class T>
+struct result {
+    std::error_code ec;
+    T value{};
+
+    explicit operator bool() const noexcept { return !ec; } // true on success
+    bool ok() const noexcept { return !ec; }
+    T& operator*() & noexcept { return value; }
+    T&& operator*() && noexcept { return std::move(value); }
+    T* operator->() noexcept { return &value; }
+    const T* operator->() const noexcept { return &value; }
+};
+
+} // namespace sluice
+// ---- end sluice/coro/result.hpp ----
+// ---- begin sluice/coro/token.hpp ----
+// sluice — cancellation sources and tokens (C++17; the coroutine layer builds on them).
+//
+// A cancellation_source is a one-shot flag with listeners; its tokens are cheap
+// copies that observe it. cancel() runs the listeners at once, on the calling thread,
+// and each listener only *requests* cancellation: a pending operation then completes
+// from its loop with error::operation_aborted, exactly once. Sources, tokens and
+// registrations belong to one loop thread (to cancel from another thread, post() the
+// cancel() to the loop). Registering costs no allocation: listeners are intrusive.
+
+
+#include <memory>
+#include <utility>
+
+namespace sluice {
+namespace detail {
+
+class cancel_signal;
+
+// One listener on a cancel_signal. Detaches itself when destroyed.
+class cancel_slot {
+  public:
+    cancel_slot() noexcept = default;
+    // Copies and moves never carry the registration.
+    cancel_slot(const cancel_slot&) noexcept {}
+    cancel_slot& operator=(const cancel_slot&) noexcept { return *this; }
+
+    virtual void on_cancel() = 0;
+    inline void attach(cancel_signal* s) noexcept;
+    inline void detach() noexcept;
+    bool attached() const noexcept { return sig_ != nullptr; }
+
+  protected:
+    ~cancel_slot() { detach(); }
+
+  private:
+    friend class cancel_signal;
+    cancel_signal* sig_ = nullptr;
+    cancel_slot* prev_ = nullptr;
+    cancel_slot* next_ = nullptr;
+};
+
+class cancel_signal {
+  public:
+    cancel_signal() noexcept = default;
+    cancel_signal(const cancel_signal&) = delete;
+    cancel_signal& operator=(const cancel_signal&) = delete;
+    ~cancel_signal() {
+        while (head_) head_->detach();
+    }
+
+    bool cancelled() const noexcept { return cancelled_; }
+    // Sets the flag and notifies every listener once (each is detached first, so a
+    // listener may attach or detach others freely).
+    void emit() {
+        if (cancelled_) return;
+        cancelled_ = true;
+        while (head_) {
+            cancel_slot* s = head_;
+            s->detach();
+            s->on_cancel();
+        }
+    }
+
+  private:
+    friend class cancel_slot;
+    bool cancelled_ = false;
+    cancel_slot* head_ = nullptr;
+};
+
+inline void cancel_slot::attach(cancel_signal* s) noexcept {
+    detach();
+    sig_ = s;
+    prev_ = nullptr;
+    next_ = s->head_;
+    if (next_) next_->prev_ = this;
+    s->head_ = this;
+}
+
+inline void cancel_slot::detach() noexcept {
+    if (!sig_) return;
+    if (prev_)
+        prev_->next_ = next_;
+    else
+        sig_->head_ = next_;
+    if (next_) next_->prev_ = prev_;
+    sig_ = nullptr;
+    prev_ = next_ = nullptr;
+}
+
+// Forwards one signal to another (a scope nested in a cancellable scope).
+class signal_link final : public cancel_slot {
+  public:
+    explicit signal_link(cancel_signal* target = nullptr) noexcept : target_(target) {}
+    void set_target(cancel_signal* t) noexcept { target_ = t; }
+    void on_cancel() override {
+        if (target_) target_->emit();
+    }
+
+  private:
+    cancel_signal* target_;
+};
+
+} // namespace detail
+
+class cancellation_source;
+
+// Observes a source. A default-constructed token can never be cancelled.
+class cancellation_token {
+  public:
+    cancellation_token() noexcept = default;
+    bool can_be_cancelled() const noexcept { return s_ != nullptr; }
+    bool is_cancelled() const noexcept { return s_ && s_->cancelled(); }
+    explicit operator bool() const noexcept { return can_be_cancelled(); }
+
+    // For the layers above.
+    detail::cancel_signal* signal() const noexcept { return s_.get(); }
+    const std::shared_ptr<detail::cancel_signal>& state() const noexcept { return s_; }
+
+  private:
+    friend class cancellation_source;
+    explicit cancellation_token(std::shared_ptr<detail::cancel_signal> s) noexcept
+        : s_(std::move(s)) {}
+    std::shared_ptr<detail::cancel_signal> s_;
+};
+
+class cancellation_source {
+  public:
+    cancellation_source() : s_(std::make_shared<detail::cancel_signal>()) {}
+    cancellation_token token() const { return cancellation_token(s_); }
+    // One-shot: later calls do nothing.
+    void cancel() { s_->emit(); }
+    bool is_cancelled() const noexcept { return s_->cancelled(); }
+
+  private:
+    std::shared_ptr<detail::cancel_signal> s_;
+};
+
+// Callback-style listener: fn() runs (once, on cancel()) while this object lives; at
+// once from the constructor if the token is already cancelled.
+class cancellation_registration final : private detail::cancel_slot {
+  public:
+    cancellation_registration(const cancellation_token& t, unique_function<void()> fn)
+        : keep_(t.state()), fn_(std::move(fn)) {
+        if (!keep_) return;
+        if (keep_->cancelled())
+            on_cancel();
+        else
+            attach(keep_.get());
+    }
+    cancellation_registration(const cancellation_registration&) = delete;
+    cancellation_registration& operator=(const cancellation_registration&) = delete;
+    ~cancellation_registration() { detach(); }
+
+  private:
+    void on_cancel() override {
+        if (fn_) {
+            unique_function<void()> f = std::move(fn_);
+            f();
+        }
+    }
+    std::shared_ptr<detail::cancel_signal> keep_;
+    unique_function<void()> fn_;
+};
+
+} // namespace sluice
+// ---- end sluice/coro/token.hpp ----
+// ---- begin sluice/coro/task.hpp ----
+// sluice — task<T>: a lazy coroutine with symmetric transfer.
+//
+// A task does nothing until it is awaited (or spawned); the awaiting coroutine is
+// suspended and control transfers straight into the task, and back at its end, with
+// no intermediate stack frame, so a long chain of awaits that complete synchronously
+// does not grow the stack.
+//
+// A chain is the spawned frame (its root) and every task awaited below it. What the
+// chain shares lives once, in the root frame, and every frame points at it: the root and
+// the loop the chain runs on, so hop() moves the whole chain at once and any frame then
+// sees the new loop. What is per frame is copied from the awaiter: the cancellation
+// scope its awaits listen to (with_timeout, with_cancellation and when_any open nested
+// ones) and whether the frame is pinned to its loop (see hop() in io.hpp).
+//
+// Ownership, the rule that keeps shutdown leak-free (docs/guide/lifetimes.md, rules 3, 4
+// and 8): a suspended chain is owned by the completion handler of the operation it waits
+// for, which the loop or a handle holds. That handler resumes the chain exactly once. If
+// it is destroyed without being run (only ~loop() does that), it destroys the chain's root
+// frame, and with it every frame of the chain (and their handles). A coroutine awaiting
+// outside any spawned chain has no root the library knows of: its own owner destroys it.
+//
+// Exceptions: sluice never throws, and awaits report errors as codes. Under
+// -fno-exceptions a body cannot throw. With exceptions, an exception escaping a task
+// is stored and rethrown from the co_await that awaited it; one escaping a spawned
+// task calls std::terminate() (like std::thread).
+
+
+#if SLUICE_HAS_COROUTINES
+
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace sluice {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+// Owns a chain of frames; destroy_chain() destroys all of them.
+class frame_root {
+  public:
+    virtual void destroy_chain() noexcept = 0;
+
+  protected:
+    ~frame_root() = default;
+};
+
+template <class D>
+std::int64_t duration_us(D d) noexcept {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+    if (std::chrono::duration_cast<D>(std::chrono::microseconds(us)) < d) ++us; // round up
+    return us < 0 ? 0 : us;
+}
+
+// The part of a chain's context that every frame shares, owned by the root frame.
+struct chain_state {
+    frame_root* root = nullptr;
+    // The loop whose thread runs the chain; hop() changes it for every frame at once.
+    sluice::loop* lp = nullptr;
+};
+
+// A frame's context: the shared part of its chain, and its own cancellation scope.
+struct coro_context {
+    chain_state* chain = nullptr;    // null outside a spawned chain
+    cancel_signal* cancel = nullptr; // the innermost scope this frame's awaits listen to
+    // Inside a scope bound to the loop it started on (a when_all/when_any child, whose
+    // siblings run on that loop; with_timeout, whose timer is in that loop; a cancellation
+    // source, which belongs to one thread): the chain cannot move, hop() refuses.
+    bool pinned = false;
+
+    sluice::loop* lp() const noexcept { return chain ? chain->lp : nullptr; }
+    frame_root* root() const noexcept { return chain ? chain->root : nullptr; }
+};
+
+struct promise_base {
+    coro_context ctx;
+    std::coroutine_handle<> continuation;
+    // 0: running inside the awaiter's start; 1: the awaiter suspended; 2: finished.
+    // A task that finishes before its awaiter suspends lets the awaiter go on without
+    // a resume call, so synchronous completions never nest on the stack (even where
+    // the compiler does not turn symmetric transfer into a tail call, e.g. under ASan).
+    std::atomic<std::uint8_t> handoff{0};
+    // Set by when_all / when_any: called at the end instead of resuming `continuation`;
+    // returns the coroutine to transfer to.
+    std::coroutine_handle<> (*notify)(void*) noexcept = nullptr;
+    void* notify_arg = nullptr;
+};
+
+template <class P>
+coro_context context_of(std::coroutine_handle<P> h) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, P>)
+        return h.promise().ctx;
+    else
+        return {};
+}
+
+struct task_final_awaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
+        promise_base& p = h.promise();
+        if (p.notify) return p.notify(p.notify_arg);
+        if (p.handoff.exchange(2, std::memory_order_acq_rel) == 1 && p.continuation)
+            return p.continuation;
+        return std::noop_coroutine();
+    }
+    void await_resume() const noexcept {}
+};
+
+struct task_promise_common : promise_base {
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    task_final_awaiter final_suspend() const noexcept { return {}; }
+#if SLUICE_HAS_EXCEPTIONS
+    std::exception_ptr exception;
+    void unhandled_exception() noexcept { exception = std::current_exception(); }
+    void rethrow_if_any() {
+        if (exception) std::rethrow_exception(std::exchange(exception, nullptr));
+    }
+#else
+    void unhandled_exception() noexcept { std::abort(); }
+    void rethrow_if_any() noexcept {}
+#endif
+};
+
+template <class T>
+struct task_promise : task_promise_common {
+    std::optional<T> value;
+    task<T> get_return_object() noexcept;
+    template <class U = T>
+    void return_value(U&& v) {
+        value.emplace(std::forward<U>(v));
+    }
+    T take() {
+        rethrow_if_any();
+        return std::move(*value);
+    }
+};
+
+template <>
+struct task_promise<void> : task_promise_common {
+    task<void> get_return_object() noexcept;
+    void return_void() noexcept {}
+    void take() { rethrow_if_any(); }
+};
+
+} // namespace detail
+
+template <class T>
+class [[nodiscard]] task {
+  public:
+    using promise_type = detail::task_promise<T>;
+    using handle_type = std::coroutine_handle<promise_type>;
+    using value_type = T;
+
+    task() noexcept = default;
+    explicit task(handle_type h) noexcept : h_(h) {}
+    task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    task& operator=(task&& o) noexcept {
+        if (this != &o) {
+            reset();
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    task(const task&) = delete;
+    task& operator=(const task&) = delete;
+    ~task() { reset(); }
+
+    bool valid() const noexcept { return static_cast<bool>(h_); }
+    bool done() const noexcept { return h_ && h_.done(); }
+    handle_type handle() const noexcept { return h_; }
+
+    // Awaiting transfers control into the task and back when it finishes.
+    struct awaiter {
+        handle_type h;
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> parent) {
+            return start(parent, detail::context_of(parent));
+        }
+        // Runs the task until it finishes or suspends; false when it finished.
+        bool start(std::coroutine_handle<> cont, const detail::coro_context& ctx) {
+            promise_type& p = h.promise();
+            p.ctx = ctx;
+            p.continuation = cont;
+            p.handoff.store(0, std::memory_order_relaxed);
+            h.resume();
+            return p.handoff.exchange(1, std::memory_order_acq_rel) != 2;
+        }
+        T await_resume() { return h.promise().take(); }
+        sluice::loop* hint_loop() const noexcept { return nullptr; }
+    };
+    awaiter operator co_await() && noexcept { return awaiter{h_}; }
+
+  private:
+    void reset() noexcept {
+        if (h_) std::exchange(h_, {}).destroy();
+    }
+    handle_type h_;
+};
+
+namespace detail {
+
+template <class T>
+task<T> task_promise<T>::get_return_object() noexcept {
+    return task<T>(std::coroutine_handle<task_promise<T>>::from_promise(*this));
+}
+inline task<void> task_promise<void>::get_return_object() noexcept {
+    return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
+}
+
+// The base of every I/O awaiter. The awaiter lives in the suspended frame; the
+// completion handler it gives the core is a resumer holding only a pointer to it (so
+// the handler fits the inline buffer and never allocates). The awaiter and its
+// resumer point at each other: if the frame goes first (a chain destroyed elsewhere)
+// the resumer is disarmed; if the resumer is destroyed unrun, it destroys the chain.
+//
+// Exactly once: a resumer runs at most once (it forgets the awaiter as it runs), and an
+// awaiter has one live resumer per step it started. The awaiter listens to its scope's
+// signal only while a step is pending (finish() detaches before resuming), so a cancel
+// that arrives after the completion was queued finds the handle with nothing to cancel
+// and changes nothing: the queued result is delivered. An operation of several steps
+// (read_exact) that starts its next step after its scope was cancelled must check
+// cancel_requested() and finish with operation_aborted instead.
+class op_base : public cancel_slot {
+  public:
+    op_base() noexcept = default;
+    op_base(const op_base&) noexcept : cancel_slot() {} // only before the start
+    op_base& operator=(const op_base&) = delete;
+    ~op_base() {
+        if (link_) *link_ = nullptr;
+    }
+
+    void on_cancel() override {}
+    sluice::loop* hint_loop() const noexcept { return nullptr; }
+
+    op_base** link_ = nullptr;
+    std::coroutine_handle<> cont_;
+    frame_root* root_ = nullptr;
+    // The signal bound to (it lives in an enclosing frame or the root, so it outlives this).
+    cancel_signal* scope_ = nullptr;
+    std::error_code ec_;
+    std::size_t n_ = 0;
+
+  protected:
+    // False when the context is already cancelled: the op must not start.
+    bool bind(std::coroutine_handle<> cont, const coro_context& ctx, bool cancellable = true) {
+        cont_ = cont;
+        root_ = ctx.root();
+        if (ctx.cancel && cancellable) {
+            if (ctx.cancel->cancelled()) return false;
+            scope_ = ctx.cancel;
+            attach(ctx.cancel);
+        }
+        return true;
+    }
+    void finish() {
+        detach();
+        std::exchange(cont_, {}).resume();
+    }
+    // True once the scope this awaiter listened to was cancelled.
+    bool cancel_requested() const noexcept { return scope_ && scope_->cancelled(); }
+
+  public:
+    // The resumer was destroyed unrun (~loop): the chain goes with it. Without a root (an
+    // await outside any spawned chain) the awaiting coroutine belongs to someone the
+    // library does not know, who destroys it; destroying the innermost frame here would
+    // have it destroyed twice, so it is left suspended.
+    void abandon() noexcept {
+        detach();
+        cont_ = {};
+        if (root_) root_->destroy_chain();
+    }
+};
+
+template <class Op>
+class resumer {
+  public:
+    explicit resumer(op_base* o) noexcept : op_(o) { o->link_ = &op_; }
+    resumer(resumer&& r) noexcept : op_(std::exchange(r.op_, nullptr)) {
+        if (op_) op_->link_ = &op_;
+    }
+    resumer& operator=(resumer&&) = delete;
+    resumer(const resumer&) = delete;
+    ~resumer() {
+        if (op_) {
+            op_base* o = std::exchange(op_, nullptr);
+            o->link_ = nullptr;
+            o->abandon();
+        }
+    }
+    template <class... A>
+    void operator()(A&&... a) {
+        op_base* o = std::exchange(op_, nullptr);
+        if (!o) return;
+        o->link_ = nullptr;
+        static_cast<Op*>(o)->on_complete(std::forward<A>(a)...);
+    }
+
+  private:
+    op_base* op_;
+};
+
+// A sluice awaiter exposes start(cont, ctx); a task exposes operator co_await.
+template <class A>
+decltype(auto) as_awaiter(A& a) {
+    if constexpr (requires { a.start(std::coroutine_handle<>{}, coro_context{}); })
+        return (a);
+    else
+        return std::move(a).operator co_await();
+}
+
+// CRTP helper for I/O awaiters: Derived provides precheck(ctx), initiate(),
+// on_complete(...), optionally on_cancel(), and await_resume().
+template <class Derived>
+class io_op : public op_base {
+  public:
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return start(h, context_of(h));
+    }
+    // False when the operation completed without suspending (it could not start).
+    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
+        Derived& d = static_cast<Derived&>(*this);
+        if (std::error_code ec = d.precheck(ctx)) {
+            ec_ = ec;
+            return false;
+        }
+        if (!bind(cont, ctx, Derived::cancellable)) {
+            ec_ = make_error_code(error::operation_aborted);
+            return false;
+        }
+        d.initiate(ctx);
+        return true;
+    }
+    static constexpr bool cancellable = true;
+};
+
+} // namespace detail
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/task.hpp ----
+// ---- begin sluice/coro/spawn.hpp ----
+// sluice — starting tasks: spawn() (detached, with a completion callback) and
+// run_until_complete() / sync_wait() (blocking, for main() and tests).
+//
+// A spawned task starts from the loop (posted, so spawn() may be called from any
+// thread) and its completion runs with the task's value on the thread of the loop the
+// chain runs on when it ends: the spawning loop, unless the chain hop()ed away and did
+// not come back. The spawned frame is the root of the chain and holds what its frames
+// share (detail::chain_state): destroying the loop with the task still suspended (or not
+// yet started) destroys the whole chain without running the completion; loop::shutdown()
+// instead resumes it with operation_aborted and lets it finish.
+
+
+#if SLUICE_HAS_COROUTINES
+
+
+#include <memory>
+#include <mutex>
+#include <optional>
+
+namespace sluice {
+namespace detail {
+
+struct detached_promise;
+
+struct detached {
+    using promise_type = detached_promise;
+    std::coroutine_handle<detached_promise> h;
+};
+
+struct detached_promise final : promise_base, frame_root {
+    chain_state chain;                   // every frame of the chain points here
+    std::shared_ptr<cancel_signal> keep; // the token that cancels the whole chain
+    detached get_return_object() noexcept {
+        return {std::coroutine_handle<detached_promise>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    void unhandled_exception() const noexcept { std::terminate(); }
+    void destroy_chain() noexcept override {
+        std::coroutine_handle<detached_promise>::from_promise(*this).destroy();
+    }
+};
+
+template <class T, class F>
+detached run_detached(task<T> t, F f) {
+    if constexpr (std::is_void_v<T>) {
+        co_await std::move(t);
+        f();
+    } else {
+        f(co_await std::move(t));
+    }
+}
+
+// Posted to the loop to start the frame; destroying it unrun destroys the frame.
+class starter {
+  public:
+    explicit starter(std::coroutine_handle<> h) noexcept : h_(h) {}
+    starter(starter&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    starter(const starter&) = delete;
+    ~starter() {
+        if (h_) h_.destroy();
+    }
+    void operator()() { std::exchange(h_, {}).resume(); }
+
+  private:
+    std::coroutine_handle<> h_;
+};
+
+} // namespace detail
+
+// Runs `t` on `l`, detached; completion(value) (or completion() for task<void>) runs
+// on the loop thread when it finishes. `token` cancels every pending await of it.
+template <class T, class F>
+void spawn(loop& l, task<T> t, F&& completion, cancellation_token token = {}) {
+    detail::detached d =
+        detail::run_detached<T, std::decay_t<F>>(std::move(t), std::forward<F>(completion));
+    detail::detached_promise& p = d.h.promise();
+    p.chain.root = &p;
+    p.chain.lp = &l;
+    p.ctx.chain = &p.chain;
+    if (token) {
+        p.keep = token.state();
+        p.ctx.cancel = p.keep.get();
+        p.ctx.pinned = true; // the source belongs to this loop's thread
+    }
+    l.post(detail::starter(d.h));
+}
+
+template <class T>
+void spawn(loop& l, task<T> t) {
+    spawn(l, std::move(t), [](auto&&...) {});
+}
+
+namespace detail {
+
+// Where run_until_complete's chain leaves its value. The completion may run on another
+// thread (the chain hop()ed away) and after run_until_complete returned (its loop ran out
+// of work meanwhile) and the loop was destroyed: it stops the loop only while
+// run_until_complete still waits, under the lock that run_until_complete takes to leave.
+template <class V>
+class sync_slot {
+  public:
+    explicit sync_slot(sluice::loop& l) noexcept : lp_(&l) {}
+    void set(V v) {
+        std::lock_guard<std::mutex> lock(m_);
+        value_.emplace(std::move(v));
+        if (lp_) lp_->stop();
+    }
+    bool ready() {
+        std::lock_guard<std::mutex> lock(m_);
+        return value_.has_value();
+    }
+    std::optional<V> leave() {
+        std::lock_guard<std::mutex> lock(m_);
+        lp_ = nullptr;
+        return std::move(value_);
+    }
+
+  private:
+    std::mutex m_;
+    sluice::loop* lp_;
+    std::optional<V> value_;
+};
+
+} // namespace detail
+
+// Runs the loop until `t` finishes; returns its value, or nothing when the loop ran out
+// of work first. The chain then stays suspended where it is: owned by this loop (and
+// destroyed with it), or by the loop it hop()ed to, where it may still finish (its value
+// is then dropped). For task<void>: true when it finished.
+template <class T>
+auto run_until_complete(loop& l, task<T> t, cancellation_token token = {}) {
+    using V = std::conditional_t<std::is_void_v<T>, bool, T>;
+    auto slot = std::make_shared<detail::sync_slot<V>>(l);
+    if constexpr (std::is_void_v<T>)
+        spawn(
+            l, std::move(t), [slot] { slot->set(true); }, std::move(token));
+    else
+        spawn(
+            l, std::move(t), [slot](T v) { slot->set(std::move(v)); }, std::move(token));
+    while (!slot->ready())
+        if (l.run() == 0 && !slot->ready()) break;
+    std::optional<V> out = slot->leave();
+    if constexpr (std::is_void_v<T>)
+        return out.has_value();
+    else
+        return out;
+}
+
+template <class T>
+auto sync_wait(loop& l, task<T> t, cancellation_token token = {}) {
+    return run_until_complete(l, std::move(t), std::move(token));
+}
+
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/spawn.hpp ----
+// ---- begin sluice/coro/io.hpp ----
+// sluice — awaitable I/O. Each awaiter drives the same handle operation a callback
+// user would call (stream::read_some, stream::write, timer::async_wait_us, ...), with
+// a completion handler that only resumes the coroutine: no second I/O path, and no
+// allocation per await (except where noted: connect copies its address list, and
+// sleep_for(loop, d) creates a timer; await a timer you keep to avoid that).
+//
+// Every awaiter listens to the awaiting chain's cancellation signal (see cancel.hpp):
+// cancelling completes the pending operation with error::operation_aborted, through
+// the handle's own cancel (stream::cancel_read, cancel_write, cancel_connect,
+// basic_listener::cancel_accept, udp_socket::cancel_recv, timer::cancel). An await
+// that starts after its signal fired completes at once with operation_aborted.
+// offload() and hop() cannot be interrupted: they finish, and the next await sees the
+// cancellation. send_to() is not cancellable once started.
+//
+// Every awaitable and every function returning one is [[nodiscard]]: an awaitable that
+// is not co_awaited does nothing, and a forgotten co_await must not compile silently.
+
+
+#if SLUICE_HAS_COROUTINES
+
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+namespace detail {
+
+// What an awaiter keeps of the handle it started on: a counted reference to the
+// implementation, so that a cancel arriving after the user destroyed or moved the handle
+// object reaches the right socket, or nothing, never freed memory.
+template <class Impl>
+Impl* live(const ref<Impl>& r) noexcept {
+    return r && !r->closed() && r->loop_ ? r.get() : nullptr;
+}
+
+template <class H>
+std::error_code check_handle(const H& h) noexcept {
+    if (!h.impl()) return make_error_code(error::not_open);
+    if (!h.get_loop()) return make_error_code(error::loop_gone);
+    return {};
+}
+
+class [[nodiscard]] read_some_op final : public io_op<read_some_op> {
+  public:
+    read_some_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
+        s_->read_some(b_, resumer<read_some_op>(this));
+    }
+    void on_complete(std::error_code ec, std::size_t n) {
+        ec_ = ec;
+        n_ = n;
+        finish();
+    }
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) i->cancel_read();
+    }
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    stream* s_;
+    mutable_buffer b_;
+    ref<stream_impl> impl_;
+};
+
+class [[nodiscard]] read_exact_op final : public io_op<read_exact_op> {
+  public:
+    read_exact_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
+        issue();
+    }
+    void on_complete(std::error_code ec, std::size_t n) {
+        n_ += n;
+        // A cancel that came while no step was pending (between two) ends it here.
+        if (!ec && n_ < b_.size && cancel_requested()) ec = make_error_code(error::operation_aborted);
+        if (!ec && n_ < b_.size) return issue();
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) i->cancel_read();
+    }
+    // On error, value is the number of bytes read before it.
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    void issue() {
+        // Through the implementation: the user's handle object may be gone by now.
+        stream_impl* i = live(impl_);
+        if (!i) return on_complete(make_error_code(error::not_open), 0);
+        if (i->read_cb_) return on_complete(make_error_code(error::in_progress), 0);
+        i->start_read(static_cast<char*>(b_.data) + n_, b_.size - n_,
+                      resumer<read_exact_op>(this), false);
+    }
+    stream* s_;
+    mutable_buffer b_;
+    ref<stream_impl> impl_;
+};
+
+class [[nodiscard]] write_op final : public io_op<write_op> {
+  public:
+    write_op(stream& s, const_buffer b) noexcept : s_(&s), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
+        id_ = s_->write_with_id(b_, resumer<write_op>(this));
+    }
+    void on_complete(std::error_code ec, std::size_t n) {
+        ec_ = ec;
+        n_ = n;
+        finish();
+    }
+    // Only this write: withdrawn if untouched and last, else the stream fails (no hole).
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) i->cancel_write(id_);
+    }
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    stream* s_;
+    const_buffer b_;
+    std::uint64_t id_ = 0;
+    ref<stream_impl> impl_;
+};
+
+class [[nodiscard]] connect_op final : public io_op<connect_op> {
+  public:
+    connect_op(tcp_stream& s, std::vector<endpoint> eps) : s_(&s), eps_(std::move(eps)) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
+        s_->connect(std::move(eps_), resumer<connect_op>(this));
+    }
+    void on_complete(std::error_code ec) {
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) i->cancel_connect(make_error_code(error::operation_aborted));
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    tcp_stream* s_;
+    std::vector<endpoint> eps_;
+    ref<stream_impl> impl_;
+};
+
+// Connects by name (tcp_stream::connect(host, port)): cancellable while the name lookup
+// still runs. Holds a pointer to the host, which lives in the calling coroutine's frame
+// (GCC 12 may copy an awaiter's bytes within a frame, which a std::string does not survive).
+class [[nodiscard]] connect_host_op final : public io_op<connect_host_op> {
+  public:
+    connect_host_op(tcp_stream& s, const std::string& host, std::uint16_t port) noexcept
+        : s_(&s), host_(&host), port_(port) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
+        s_->connect(*host_, port_, resumer<connect_host_op>(this));
+    }
+    void on_complete(std::error_code ec) {
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) i->cancel_connect(make_error_code(error::operation_aborted));
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    tcp_stream* s_;
+    const std::string* host_;
+    std::uint16_t port_;
+    ref<stream_impl> impl_;
+};
+
+// A name lookup on the chain's loop (detail::lookup_op): cancellable, and the loop never
+// waits for the worker thread. Holds a pointer to the host, like connect_host_op.
+class [[nodiscard]] resolve_op final : public io_op<resolve_op> {
+  public:
+    resolve_op(const std::string& host, std::uint16_t port, int socktype) noexcept
+        : host_(&host), port_(port), socktype_(socktype) {}
+    std::error_code precheck(const coro_context& ctx) const noexcept {
+        return ctx.lp() ? std::error_code() : make_error_code(error::not_open);
+    }
+    void initiate(const coro_context& ctx) {
+        op_ = lookup_op::start(*ctx.lp(), *host_, port_, socktype_, resumer<resolve_op>(this));
+    }
+    void on_complete(std::error_code ec, std::vector<endpoint> found) {
+        ec_ = ec;
+        found_ = std::move(found);
+        op_.reset();
+        finish();
+    }
+    void on_cancel() override {
+        if (op_) op_->close_with(make_error_code(error::operation_aborted));
+    }
+    result<std::vector<endpoint>> await_resume() noexcept { return {ec_, std::move(found_)}; }
+
+  private:
+    const std::string* host_;
+    std::uint16_t port_;
+    int socktype_;
+    ref<lookup_op> op_;
+    std::vector<endpoint> found_;
+};
+
+template <class S>
+class [[nodiscard]] accept_op final : public io_op<accept_op<S>> {
+  public:
+    explicit accept_op(basic_listener<S>& l) noexcept : l_(&l) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*l_); }
+    void initiate(const coro_context&) {
+        impl_ = l_->impl_ref();
+        l_->accept(resumer<accept_op>(this));
+    }
+    void on_complete(std::error_code ec, S s) {
+        this->ec_ = ec;
+        out_ = std::move(s);
+        this->finish();
+    }
+    void on_cancel() override {
+        if (listener_impl* i = live(impl_)) i->cancel_accept();
+    }
+    result<S> await_resume() noexcept { return {this->ec_, std::move(out_)}; }
+    sluice::loop* hint_loop() const noexcept { return l_->get_loop(); }
+
+  private:
+    basic_listener<S>* l_;
+    S out_;
+    ref<listener_impl> impl_;
+};
+
+class [[nodiscard]] sleep_op final : public io_op<sleep_op> {
+  public:
+    // Exactly one of `t` and `l` is set; with `l` the awaiter makes its own timer.
+    sleep_op(timer* t, sluice::loop* l, std::int64_t at_us) noexcept
+        : t_(t), l_(l), at_us_(at_us) {}
+    std::error_code precheck(const coro_context& ctx) {
+        if (!t_) {
+            if (!l_) l_ = ctx.lp();
+            if (!l_) return make_error_code(error::not_open);
+            own_ = timer(*l_);
+            t_ = &own_;
+        }
+        return check_handle(*t_);
+    }
+    void initiate(const coro_context&) {
+        std::int64_t left = at_us_ - loop::clock_us();
+        impl_ = t_->impl_ref();
+        t_->async_wait_us(left > 0 ? left : 0, resumer<sleep_op>(this));
+    }
+    void on_complete(std::error_code ec, std::size_t) {
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override {
+        if (timer_impl* i = live(impl_)) i->cancel(make_error_code(error::operation_aborted));
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+    sluice::loop* hint_loop() const noexcept { return t_ ? t_->get_loop() : l_; }
+
+  private:
+    timer* t_;
+    sluice::loop* l_;
+    std::int64_t at_us_;
+    timer own_;
+    ref<timer_impl> impl_;
+};
+
+template <class F>
+class [[nodiscard]] offload_op final : public io_op<offload_op<F>> {
+    using R = std::invoke_result_t<F&>;
+    struct empty {};
+    using slot = std::conditional_t<std::is_void_v<R>, empty, std::optional<R>>;
+
+  public:
+    static constexpr bool cancellable = false;
+    offload_op(sluice::loop* l, F f) : l_(l), f_(std::move(f)) {}
+    std::error_code precheck(const coro_context& ctx) {
+        if (!l_) l_ = ctx.lp();
+        if (!l_) return make_error_code(error::not_open);
+        return {};
+    }
+    void initiate(const coro_context&) {
+        l_->offload(
+            [this] {
+                if constexpr (std::is_void_v<R>)
+                    f_();
+                else
+                    value_.emplace(f_());
+            },
+            resumer<offload_op>(this));
+    }
+    void on_complete() { this->finish(); }
+    // The value of f(); awaiting outside a spawned chain without a loop is an error
+    // (std::abort, as there is no value to return).
+    R await_resume() {
+        if (this->ec_) std::abort();
+        if constexpr (!std::is_void_v<R>) return std::move(*value_);
+    }
+    sluice::loop* hint_loop() const noexcept { return l_; }
+
+  private:
+    sluice::loop* l_;
+    F f_;
+    slot value_;
+};
+
+class [[nodiscard]] hop_op final : public io_op<hop_op> {
+  public:
+    static constexpr bool cancellable = false;
+    explicit hop_op(sluice::loop& target) noexcept : target_(&target) {}
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        // A task whose awaiter has not suspended yet was started synchronously inside its
+        // parents' awaits, which are still on this thread's stack and touch their frames
+        // as they return (see task_final_awaiter's handoff).
+        if constexpr (std::is_base_of_v<promise_base, P>)
+            nested_ = h.promise().handoff.load(std::memory_order_relaxed) != 1;
+        return start(h, context_of(h));
+    }
+    std::error_code precheck(const coro_context& ctx) const noexcept {
+        if (ctx.pinned) return std::make_error_code(std::errc::operation_not_permitted);
+        return {};
+    }
+    void initiate(const coro_context& ctx) {
+        sluice::loop* home = ctx.lp();
+        if (!home) return target_->post(resumer<hop_op>(this)); // outside a spawned chain
+        // The whole chain moves: every frame reads its loop from the shared state.
+        ctx.chain->lp = target_;
+        if (!nested_) return target_->post(resumer<hop_op>(this));
+        // Posted from the home loop once the parents' awaits have returned, so the target
+        // thread resumes the chain only after their last touch, and the parents then
+        // always continue there, never on the home thread.
+        home->defer([target = target_, r = resumer<hop_op>(this)]() mutable {
+            target->post(std::move(r));
+        });
+    }
+    void on_complete() { finish(); }
+    // Empty once on the target's thread; std::errc::operation_not_permitted when the
+    // frame is pinned to its loop, and then it did not move.
+    [[nodiscard]] std::error_code await_resume() const noexcept { return ec_; }
+    sluice::loop* hint_loop() const noexcept { return nullptr; }
+
+  private:
+    sluice::loop* target_;
+    bool nested_ = true;
+};
+
+class [[nodiscard]] recv_from_op final : public io_op<recv_from_op> {
+  public:
+    recv_from_op(udp_socket& u, mutable_buffer b) noexcept : u_(&u), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
+    void initiate(const coro_context&) {
+        impl_ = u_->impl_ref();
+        u_->recv_from(b_, resumer<recv_from_op>(this));
+    }
+    void on_complete(std::error_code ec, std::string_view data, const endpoint& from) {
+        ec_ = ec;
+        n_ = data.size();
+        from_ = from;
+        finish();
+    }
+    void on_cancel() override {
+        if (udp_impl* i = live(impl_)) i->cancel_recv();
+    }
+    struct datagram {
+        std::size_t size = 0;
+        endpoint from;
+    };
+    // error std::errc::message_size: the datagram was truncated to the buffer.
+    result<datagram> await_resume() const noexcept { return {ec_, {n_, from_}}; }
+    sluice::loop* hint_loop() const noexcept { return u_->get_loop(); }
+
+  private:
+    udp_socket* u_;
+    mutable_buffer b_;
+    endpoint from_;
+    ref<udp_impl> impl_;
+};
+
+class [[nodiscard]] send_to_op final : public io_op<send_to_op> {
+  public:
+    static constexpr bool cancellable = false;
+    send_to_op(udp_socket& u, const endpoint& to, const_buffer b) noexcept
+        : u_(&u), to_(to), b_(b) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
+    void initiate(const coro_context&) { u_->send_to(to_, b_, resumer<send_to_op>(this)); }
+    void on_complete(std::error_code ec, std::size_t n) {
+        ec_ = ec;
+        n_ = n;
+        finish();
+    }
+    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
+    sluice::loop* hint_loop() const noexcept { return u_->get_loop(); }
+
+  private:
+    udp_socket* u_;
+    endpoint to_;
+    const_buffer b_;
+};
+
+} // namespace detail
+
+// ---- streams ----
+
+// At most buf.size bytes: {ec, n}; end of stream is error::eof.
+[[nodiscard]] inline detail::read_some_op read_some(stream& s, mutable_buffer buf) noexcept {
+    return detail::read_some_op(s, buf);
+}
+[[nodiscard]] inline detail::read_some_op read_some(stream& s, void* data,
+                                                    std::size_t size) noexcept {
+    return detail::read_some_op(s, mutable_buffer(data, size));
+}
+// Exactly buf.size bytes (several reads): {ec, bytes read}.
+[[nodiscard]] inline detail::read_exact_op read_exact(stream& s, mutable_buffer buf) noexcept {
+    return detail::read_exact_op(s, buf);
+}
+[[nodiscard]] inline detail::read_exact_op read_exact(stream& s, void* data,
+                                                      std::size_t size) noexcept {
+    return detail::read_exact_op(s, mutable_buffer(data, size));
+}
+// All the bytes (in order with every other write on the stream): {ec, size} once the
+// kernel has them. The buffer must stay valid until then.
+[[nodiscard]] inline detail::write_op write(stream& s, const_buffer data) noexcept {
+    return detail::write_op(s, data);
+}
+[[nodiscard]] inline detail::write_op write(stream& s, std::string_view data) noexcept {
+    return detail::write_op(s, const_buffer(data));
+}
+
+// ---- connecting and accepting ----
+
+[[nodiscard]] inline detail::connect_op connect(tcp_stream& s, const endpoint& ep) {
+    return detail::connect_op(s, std::vector<endpoint>{ep});
+}
+// The first address that accepts, tried in order.
+[[nodiscard]] inline detail::connect_op connect(tcp_stream& s, std::vector<endpoint> candidates) {
+    return detail::connect_op(s, std::move(candidates));
+}
+
+template <class S>
+[[nodiscard]] detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
+    return detail::accept_op<S>(l);
+}
+
+// ---- the thread pool and other loops ----
+
+// Runs f() on the thread pool and resumes on `l` with its value.
+template <class F>
+[[nodiscard]] detail::offload_op<std::decay_t<F>> offload(loop& l, F&& f) {
+    return detail::offload_op<std::decay_t<F>>(&l, std::forward<F>(f));
+}
+// The same on the loop the awaiting task was spawned on.
+template <class F>
+[[nodiscard]] detail::offload_op<std::decay_t<F>> offload(F&& f) {
+    return detail::offload_op<std::decay_t<F>>(nullptr, std::forward<F>(f));
+}
+
+// Moves the whole chain to `target`'s thread: this frame resumes there, and so do the
+// frames awaiting it when it returns. Every frame's later awaits that take their loop
+// from the chain (current_loop(), sleep_for(d), with_timeout, offload(f)) use `target`,
+// and the chain's completion runs there unless it hops back.
+// Returns an empty error_code once on `target`, or std::errc::operation_not_permitted
+// without moving when the frame is pinned to its loop: inside a when_all/when_any child
+// (its siblings run on this loop), a with_timeout/with_cancellation scope (its timer or
+// token belongs to this loop), or a chain spawned with a cancellation token.
+// While the chain is away, its home loop may run out of work and return from run():
+// hold a loop::keep_alive() guard there if it should wait for the chain to come back.
+// Beware thread identity cached across the co_await: clang (14) may reuse a value of
+// pthread_self()/std::this_thread::get_id() or a thread_local's address computed
+// before the hop.
+[[nodiscard]] inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
+
+// The coroutines below are templates only so that they are compiled where they are
+// used: GCC 12 emits the body of every inline, non-template coroutine (with local
+// linkage) in each translation unit that merely includes the header.
+
+// Resolves host:port on the thread pool; cancellable (with_timeout, a token) while the
+// lookup runs, whose answer is then discarded.
+template <class Unused = void>
+[[nodiscard]] task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
+                                                          int socktype = SOCK_STREAM) {
+    co_return co_await detail::resolve_op(host, port, socktype);
+}
+
+// Resolves, then connects (Happy Eyeballs, connect_options' defaults); cancellable at
+// every stage, the name lookup included.
+template <class Unused = void>
+[[nodiscard]] task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
+    co_return co_await detail::connect_host_op(s, host, port);
+}
+
+// ---- timers ----
+
+template <class Rep, class Period>
+[[nodiscard]] detail::sleep_op sleep_for(timer& t, std::chrono::duration<Rep, Period> d) noexcept {
+    return detail::sleep_op(&t, nullptr, loop::clock_us() + detail::duration_us(d));
+}
+template <class Rep, class Period>
+[[nodiscard]] detail::sleep_op sleep_for(loop& l, std::chrono::duration<Rep, Period> d) noexcept {
+    return detail::sleep_op(nullptr, &l, loop::clock_us() + detail::duration_us(d));
+}
+template <class Rep, class Period>
+[[nodiscard]] detail::sleep_op sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
+    return detail::sleep_op(nullptr, nullptr, loop::clock_us() + detail::duration_us(d));
+}
+[[nodiscard]] inline detail::sleep_op sleep_until(timer& t, loop::clock::time_point when) noexcept {
+    return detail::sleep_op(&t, nullptr, detail::duration_us(when.time_since_epoch()));
+}
+[[nodiscard]] inline detail::sleep_op sleep_until(loop& l, loop::clock::time_point when) noexcept {
+    return detail::sleep_op(nullptr, &l, detail::duration_us(when.time_since_epoch()));
+}
+
+namespace detail {
+struct [[nodiscard]] current_loop_awaiter {
+    sluice::loop* lp = nullptr;
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        lp = context_of(h).lp();
+        return false;
+    }
+    sluice::loop* await_resume() const noexcept { return lp; }
+};
+} // namespace detail
+
+// The loop the awaiting chain runs on (nullptr outside a spawned chain); never suspends.
+[[nodiscard]] inline detail::current_loop_awaiter current_loop() noexcept { return {}; }
+
+// ---- UDP ----
+
+[[nodiscard]] inline detail::recv_from_op recv_from(udp_socket& u, mutable_buffer buf) noexcept {
+    return detail::recv_from_op(u, buf);
+}
+[[nodiscard]] inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
+                                                const_buffer data) noexcept {
+    return detail::send_to_op(u, to, data);
+}
+[[nodiscard]] inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
+                                                std::string_view data) noexcept {
+    return detail::send_to_op(u, to, const_buffer(data));
+}
+
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/io.hpp ----
+// ---- begin sluice/coro/cancel.hpp ----
+// sluice — cancellation scopes for awaits: with_cancellation(), with_timeout(),
+// when_all(), when_any().
+//
+// A chain's awaits listen to the chain's cancellation signal (spawn(..., token) sets
+// it). These adaptors open a nested scope: a signal of their own, linked to the outer
+// one, so cancelling the outer scope still cancels everything inside.
+//
+//   auto [ec, n] = co_await with_timeout(read_some(s, buf), 2s); // ec == timed_out
+//   auto r = co_await with_cancellation(accept(listener), source.token());
+//   auto [a, b] = co_await when_all(task_a(), task_b());
+//   auto v = co_await when_any(task_a(), task_b()); // v.index(): the winner
+//
+// with_timeout maps operation_aborted to error::timed_out in the result (an
+// std::error_code or a result<T>) when its timer fired. The timer is a node in the
+// loop's timer heap inside the awaiter: no allocation.
+//
+// Each of these scopes is bound to the loop it started on (the timer is in that loop's
+// heap, a token's source belongs to that loop's thread, when_all/when_any children run
+// side by side there): the frames inside are pinned, and hop() there fails with
+// std::errc::operation_not_permitted instead of moving the chain.
+
+
+
+#if SLUICE_HAS_COROUTINES
+
+
+#include <array>
+#include <tuple>
+#include <variant>
+
+namespace sluice {
+namespace detail {
+
+template <class R>
+void mark_timed_out(R& r) noexcept {
+    if constexpr (std::is_same_v<R, std::error_code>) {
+        if (r == make_error_code(error::operation_aborted)) r = make_error_code(error::timed_out);
+    } else if constexpr (requires { r.ec = std::error_code(); }) {
+        if (r.ec == make_error_code(error::operation_aborted))
+            r.ec = make_error_code(error::timed_out);
+    }
+}
+
+// Awaits `A` inside a nested cancellation scope that the outer scope, an optional
+// token and an optional deadline can each cancel.
+template <class A>
+class [[nodiscard]] scoped_awaiter final : private timer_node, private cancel_slot {
+  public:
+    scoped_awaiter(A&& inner, std::int64_t timeout_us, cancellation_token token)
+        : inner_(std::move(inner)), timeout_us_(timeout_us), token_(std::move(token)),
+          token_link_(&sig_) {}
+    scoped_awaiter(scoped_awaiter&& o)
+        : inner_(std::move(o.inner_)), timeout_us_(o.timeout_us_), token_(std::move(o.token_)),
+          token_link_(&sig_) {}
+    ~scoped_awaiter() {
+        if (lp_) lp_->unschedule(this);
+    }
+
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return start(h, context_of(h));
+    }
+    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
+        coro_context inner = ctx;
+        inner.cancel = &sig_;
+        inner.pinned = true;
+        if (ctx.cancel) {
+            if (ctx.cancel->cancelled())
+                sig_.emit();
+            else
+                attach(ctx.cancel);
+        }
+        if (token_) {
+            if (token_.is_cancelled())
+                sig_.emit();
+            else
+                token_link_.attach(token_.signal());
+        }
+        if (timeout_us_ >= 0 && !sig_.cancelled()) {
+            lp_ = ctx.lp() ? ctx.lp() : as_awaiter(inner_).hint_loop();
+            if (lp_) lp_->schedule(static_cast<timer_node*>(this), loop::clock_us() + timeout_us_);
+        }
+        return as_awaiter(inner_).start(cont, inner);
+    }
+    decltype(auto) await_resume() {
+        if (lp_) lp_->unschedule(static_cast<timer_node*>(this));
+        cancel_slot::detach();
+        token_link_.detach();
+        decltype(auto) r = as_awaiter(inner_).await_resume();
+        if constexpr (!std::is_void_v<decltype(r)>)
+            if (fired_) mark_timed_out(r);
+        return r;
+    }
+    // True when the deadline passed (whatever the operation then returned).
+    bool timed_out() const noexcept { return fired_; }
+
+  private:
+    void on_timer() override {
+        fired_ = true;
+        sig_.emit();
+    }
+    void on_cancel() override { sig_.emit(); }
+
+    A inner_;
+    std::int64_t timeout_us_;
+    cancellation_token token_;
+    cancel_signal sig_;
+    signal_link token_link_;
+    sluice::loop* lp_ = nullptr;
+    bool fired_ = false;
+};
+
+template <class T>
+using value_or_monostate = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+template <class T>
+value_or_monostate<T> take_value(task<T>& t) {
+    if constexpr (std::is_void_v<T>) {
+        t.handle().promise().take();
+        return {};
+    } else {
+        return t.handle().promise().take();
+    }
+}
+
+template <class T>
+void start_child(task<T>& t, const coro_context& ctx,
+                 std::coroutine_handle<> (*notify)(void*) noexcept, void* arg) {
+    auto& p = t.handle().promise();
+    p.ctx = ctx;
+    p.notify = notify;
+    p.notify_arg = arg;
+    t.handle().resume();
+}
+
+template <class... Ts>
+class [[nodiscard]] when_all_awaiter {
+  public:
+    explicit when_all_awaiter(task<Ts>... t) : tasks_(std::move(t)...) {}
+    bool await_ready() const noexcept { return sizeof...(Ts) == 0; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return start(h, context_of(h));
+    }
+    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
+        cont_ = cont;
+        pending_ = sizeof...(Ts) + 1; // +1: no child can resume us while we start them
+        coro_context inner = ctx;
+        inner.pinned = true; // the children run side by side on this loop
+        std::apply([&](auto&... t) { (start_child(t, inner, &child_done, this), ...); }, tasks_);
+        return --pending_ != 0;
+    }
+    std::tuple<value_or_monostate<Ts>...> await_resume() {
+        return std::apply(
+            [](auto&... t) { return std::tuple<value_or_monostate<Ts>...>(take_value(t)...); },
+            tasks_);
+    }
+    sluice::loop* hint_loop() const noexcept { return nullptr; }
+
+  private:
+    static std::coroutine_handle<> child_done(void* self) noexcept {
+        auto* a = static_cast<when_all_awaiter*>(self);
+        return --a->pending_ == 0 ? a->cont_ : std::noop_coroutine();
+    }
+    std::tuple<task<Ts>...> tasks_;
+    std::size_t pending_ = 0;
+    std::coroutine_handle<> cont_;
+};
+
+template <class... Ts>
+class [[nodiscard]] when_any_awaiter : private cancel_slot {
+    static constexpr std::size_t none = static_cast<std::size_t>(-1);
+
+  public:
+    explicit when_any_awaiter(task<Ts>... t) : tasks_(std::move(t)...) {}
+    when_any_awaiter(when_any_awaiter&& o) noexcept : cancel_slot(), tasks_(std::move(o.tasks_)) {}
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return start(h, context_of(h));
+    }
+    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
+        cont_ = cont;
+        pending_ = sizeof...(Ts) + 1;
+        if (ctx.cancel) {
+            if (ctx.cancel->cancelled())
+                losers_.emit();
+            else
+                attach(ctx.cancel);
+        }
+        coro_context inner = ctx;
+        inner.cancel = &losers_;
+        inner.pinned = true; // the children run side by side on this loop
+        start_all(inner, std::index_sequence_for<Ts...>{});
+        return --pending_ != 0;
+    }
+    // The winner's value, at the winner's index.
+    std::variant<value_or_monostate<Ts>...> await_resume() {
+        detach();
+        return make<0>();
+    }
+    std::size_t winner() const noexcept { return winner_; }
+    sluice::loop* hint_loop() const noexcept { return nullptr; }
+
+  private:
+    struct child_ref {
+        when_any_awaiter* self;
+        std::size_t index;
+    };
+    template <std::size_t... I>
+    void start_all(const coro_context& ctx, std::index_sequence<I...>) {
+        ((refs_[I] = child_ref{this, I}), ...);
+        (start_child(std::get<I>(tasks_), ctx, &child_done, &refs_[I]), ...);
+    }
+    static std::coroutine_handle<> child_done(void* arg) noexcept {
+        auto* r = static_cast<child_ref*>(arg);
+        when_any_awaiter* a = r->self;
+        if (a->winner_ == none) {
+            a->winner_ = r->index;
+            a->losers_.emit(); // the others complete with operation_aborted
+        }
+        return --a->pending_ == 0 ? a->cont_ : std::noop_coroutine();
+    }
+    void on_cancel() override { losers_.emit(); }
+
+    template <std::size_t I>
+    std::variant<value_or_monostate<Ts>...> make() {
+        if constexpr (I + 1 < sizeof...(Ts)) {
+            if (winner_ != I) return make<I + 1>();
+        }
+        return std::variant<value_or_monostate<Ts>...>(std::in_place_index<I>,
+                                                       take_value(std::get<I>(tasks_)));
+    }
+
+    std::tuple<task<Ts>...> tasks_;
+    std::array<child_ref, sizeof...(Ts)> refs_{};
+    cancel_signal losers_;
+    std::size_t pending_ = 0;
+    std::size_t winner_ = none;
+    std::coroutine_handle<> cont_;
+};
+
+} // namespace detail
+
+// Cancels the await after `timeout`: operation_aborted then reads error::timed_out.
+template <class A, class Rep, class Period>
+[[nodiscard]] detail::scoped_awaiter<std::decay_t<A>>
+with_timeout(A&& awaitable, std::chrono::duration<Rep, Period> timeout) {
+    return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable),
+                                                   detail::duration_us(timeout), {});
+}
+
+// Cancels the await when `token` is cancelled (besides the chain's own signal).
+template <class A>
+[[nodiscard]] detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable,
+                                                                        cancellation_token token) {
+    return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable), -1,
+                                                   std::move(token));
+}
+
+// Runs the tasks concurrently on the awaiting chain's loop; resumes when all are done
+// with a tuple of their values (std::monostate for task<void>).
+template <class... Ts>
+[[nodiscard]] detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
+    return detail::when_all_awaiter<Ts...>(std::move(tasks)...);
+}
+
+// Runs the tasks concurrently; when the first finishes, the others are cancelled
+// (their pending awaits complete with operation_aborted) and awaited, then this
+// resumes with the first one's value at its index in the variant.
+template <class... Ts>
+[[nodiscard]] detail::when_any_awaiter<Ts...> when_any(task<Ts>... tasks) {
+    static_assert(sizeof...(Ts) > 0, "when_any needs at least one task");
+    return detail::when_any_awaiter<Ts...>(std::move(tasks)...);
+}
+
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/cancel.hpp ----
+#endif
+// ---- end sluice/coro.hpp ----
+// protocols: sans-I/O, bytes in -> events/bytes out; they never touch a socket. Nested,
+// each inside the one it builds on.
+#if !defined(SLUICE_NO_PROXY)
 // ---- begin sluice/proxy/proxy_protocol.hpp ----
 // sluice — the PROXY protocol, versions 1 and 2 (haproxy's proxy-protocol.txt), sans-I/O.
 //
@@ -6389,6 +7965,7 @@ inline bool append_v2(std::string& out, command cmd, const endpoint& source,
 } // namespace proxy
 } // namespace sluice
 // ---- end sluice/proxy/proxy_protocol.hpp ----
+#if !defined(SLUICE_NO_HTTP)
 // ---- begin sluice/http.hpp ----
 // sluice — HTTP/1.1, sans-I/O: parser, serializer, URL, CORS and Forwarded helpers.
 // Bytes in, views and bytes out; the server that drives them lives on the loop.
@@ -11248,712 +12825,6 @@ inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
 
 
 #if SLUICE_HAS_COROUTINES
-// ---- begin sluice/coro/result.hpp ----
-// sluice — what an awaited operation returns: an error code and a value, never an
-// exception. `auto [ec, n] = co_await read_some(s, buf);` or `if (auto r = ...; r)`.
-
-
-#include <system_error>
-#include <utility>
-
-namespace sluice {
-
-template <class T>
-struct result {
-    std::error_code ec;
-    T value{};
-
-    explicit operator bool() const noexcept { return !ec; } // true on success
-    bool ok() const noexcept { return !ec; }
-    T& operator*() & noexcept { return value; }
-    T&& operator*() && noexcept { return std::move(value); }
-    T* operator->() noexcept { return &value; }
-    const T* operator->() const noexcept { return &value; }
-};
-
-} // namespace sluice
-// ---- end sluice/coro/result.hpp ----
-// ---- begin sluice/coro/spawn.hpp ----
-// sluice — starting tasks: spawn() (detached, with a completion callback) and
-// run_until_complete() / sync_wait() (blocking, for main() and tests).
-//
-// A spawned task starts from the loop (posted, so spawn() may be called from any
-// thread) and its completion runs with the task's value on the thread of the loop the
-// chain runs on when it ends: the spawning loop, unless the chain hop()ed away and did
-// not come back. The spawned frame is the root of the chain and holds what its frames
-// share (detail::chain_state): destroying the loop with the task still suspended (or not
-// yet started) destroys the whole chain without running the completion; loop::shutdown()
-// instead resumes it with operation_aborted and lets it finish.
-
-
-#if SLUICE_HAS_COROUTINES
-
-// ---- begin sluice/coro/task.hpp ----
-// sluice — task<T>: a lazy coroutine with symmetric transfer.
-//
-// A task does nothing until it is awaited (or spawned); the awaiting coroutine is
-// suspended and control transfers straight into the task, and back at its end, with
-// no intermediate stack frame, so a long chain of awaits that complete synchronously
-// does not grow the stack.
-//
-// A chain is the spawned frame (its root) and every task awaited below it. What the
-// chain shares lives once, in the root frame, and every frame points at it: the root and
-// the loop the chain runs on, so hop() moves the whole chain at once and any frame then
-// sees the new loop. What is per frame is copied from the awaiter: the cancellation
-// scope its awaits listen to (with_timeout, with_cancellation and when_any open nested
-// ones) and whether the frame is pinned to its loop (see hop() in io.hpp).
-//
-// Ownership, the rule that keeps shutdown leak-free (docs/guide/lifetimes.md, rules 3, 4
-// and 8): a suspended chain is owned by the completion handler of the operation it waits
-// for, which the loop or a handle holds. That handler resumes the chain exactly once. If
-// it is destroyed without being run (only ~loop() does that), it destroys the chain's root
-// frame, and with it every frame of the chain (and their handles). A coroutine awaiting
-// outside any spawned chain has no root the library knows of: its own owner destroys it.
-//
-// Exceptions: sluice never throws, and awaits report errors as codes. Under
-// -fno-exceptions a body cannot throw. With exceptions, an exception escaping a task
-// is stored and rethrown from the co_await that awaited it; one escaping a spawned
-// task calls std::terminate() (like std::thread).
-
-
-#if SLUICE_HAS_COROUTINES
-
-// ---- begin sluice/coro/token.hpp ----
-// sluice — cancellation sources and tokens (C++17; the coroutine layer builds on them).
-//
-// A cancellation_source is a one-shot flag with listeners; its tokens are cheap
-// copies that observe it. cancel() runs the listeners at once, on the calling thread,
-// and each listener only *requests* cancellation: a pending operation then completes
-// from its loop with error::operation_aborted, exactly once. Sources, tokens and
-// registrations belong to one loop thread (to cancel from another thread, post() the
-// cancel() to the loop). Registering costs no allocation: listeners are intrusive.
-
-
-#include <memory>
-#include <utility>
-
-namespace sluice {
-namespace detail {
-
-class cancel_signal;
-
-// One listener on a cancel_signal. Detaches itself when destroyed.
-class cancel_slot {
-  public:
-    cancel_slot() noexcept = default;
-    // Copies and moves never carry the registration.
-    cancel_slot(const cancel_slot&) noexcept {}
-    cancel_slot& operator=(const cancel_slot&) noexcept { return *this; }
-
-    virtual void on_cancel() = 0;
-    inline void attach(cancel_signal* s) noexcept;
-    inline void detach() noexcept;
-    bool attached() const noexcept { return sig_ != nullptr; }
-
-  protected:
-    ~cancel_slot() { detach(); }
-
-  private:
-    friend class cancel_signal;
-    cancel_signal* sig_ = nullptr;
-    cancel_slot* prev_ = nullptr;
-    cancel_slot* next_ = nullptr;
-};
-
-class cancel_signal {
-  public:
-    cancel_signal() noexcept = default;
-    cancel_signal(const cancel_signal&) = delete;
-    cancel_signal& operator=(const cancel_signal&) = delete;
-    ~cancel_signal() {
-        while (head_) head_->detach();
-    }
-
-    bool cancelled() const noexcept { return cancelled_; }
-    // Sets the flag and notifies every listener once (each is detached first, so a
-    // listener may attach or detach others freely).
-    void emit() {
-        if (cancelled_) return;
-        cancelled_ = true;
-        while (head_) {
-            cancel_slot* s = head_;
-            s->detach();
-            s->on_cancel();
-        }
-    }
-
-  private:
-    friend class cancel_slot;
-    bool cancelled_ = false;
-    cancel_slot* head_ = nullptr;
-};
-
-inline void cancel_slot::attach(cancel_signal* s) noexcept {
-    detach();
-    sig_ = s;
-    prev_ = nullptr;
-    next_ = s->head_;
-    if (next_) next_->prev_ = this;
-    s->head_ = this;
-}
-
-inline void cancel_slot::detach() noexcept {
-    if (!sig_) return;
-    if (prev_)
-        prev_->next_ = next_;
-    else
-        sig_->head_ = next_;
-    if (next_) next_->prev_ = prev_;
-    sig_ = nullptr;
-    prev_ = next_ = nullptr;
-}
-
-// Forwards one signal to another (a scope nested in a cancellable scope).
-class signal_link final : public cancel_slot {
-  public:
-    explicit signal_link(cancel_signal* target = nullptr) noexcept : target_(target) {}
-    void set_target(cancel_signal* t) noexcept { target_ = t; }
-    void on_cancel() override {
-        if (target_) target_->emit();
-    }
-
-  private:
-    cancel_signal* target_;
-};
-
-} // namespace detail
-
-class cancellation_source;
-
-// Observes a source. A default-constructed token can never be cancelled.
-class cancellation_token {
-  public:
-    cancellation_token() noexcept = default;
-    bool can_be_cancelled() const noexcept { return s_ != nullptr; }
-    bool is_cancelled() const noexcept { return s_ && s_->cancelled(); }
-    explicit operator bool() const noexcept { return can_be_cancelled(); }
-
-    // For the layers above.
-    detail::cancel_signal* signal() const noexcept { return s_.get(); }
-    const std::shared_ptr<detail::cancel_signal>& state() const noexcept { return s_; }
-
-  private:
-    friend class cancellation_source;
-    explicit cancellation_token(std::shared_ptr<detail::cancel_signal> s) noexcept
-        : s_(std::move(s)) {}
-    std::shared_ptr<detail::cancel_signal> s_;
-};
-
-class cancellation_source {
-  public:
-    cancellation_source() : s_(std::make_shared<detail::cancel_signal>()) {}
-    cancellation_token token() const { return cancellation_token(s_); }
-    // One-shot: later calls do nothing.
-    void cancel() { s_->emit(); }
-    bool is_cancelled() const noexcept { return s_->cancelled(); }
-
-  private:
-    std::shared_ptr<detail::cancel_signal> s_;
-};
-
-// Callback-style listener: fn() runs (once, on cancel()) while this object lives; at
-// once from the constructor if the token is already cancelled.
-class cancellation_registration final : private detail::cancel_slot {
-  public:
-    cancellation_registration(const cancellation_token& t, unique_function<void()> fn)
-        : keep_(t.state()), fn_(std::move(fn)) {
-        if (!keep_) return;
-        if (keep_->cancelled())
-            on_cancel();
-        else
-            attach(keep_.get());
-    }
-    cancellation_registration(const cancellation_registration&) = delete;
-    cancellation_registration& operator=(const cancellation_registration&) = delete;
-    ~cancellation_registration() { detach(); }
-
-  private:
-    void on_cancel() override {
-        if (fn_) {
-            unique_function<void()> f = std::move(fn_);
-            f();
-        }
-    }
-    std::shared_ptr<detail::cancel_signal> keep_;
-    unique_function<void()> fn_;
-};
-
-} // namespace sluice
-// ---- end sluice/coro/token.hpp ----
-
-#include <atomic>
-#include <chrono>
-#include <coroutine>
-#include <cstdint>
-#include <cstdlib>
-#include <exception>
-#include <optional>
-#include <type_traits>
-#include <utility>
-
-namespace sluice {
-
-template <class T = void>
-class task;
-
-namespace detail {
-
-// Owns a chain of frames; destroy_chain() destroys all of them.
-class frame_root {
-  public:
-    virtual void destroy_chain() noexcept = 0;
-
-  protected:
-    ~frame_root() = default;
-};
-
-template <class D>
-std::int64_t duration_us(D d) noexcept {
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-    if (std::chrono::duration_cast<D>(std::chrono::microseconds(us)) < d) ++us; // round up
-    return us < 0 ? 0 : us;
-}
-
-// The part of a chain's context that every frame shares, owned by the root frame.
-struct chain_state {
-    frame_root* root = nullptr;
-    // The loop whose thread runs the chain; hop() changes it for every frame at once.
-    sluice::loop* lp = nullptr;
-};
-
-// A frame's context: the shared part of its chain, and its own cancellation scope.
-struct coro_context {
-    chain_state* chain = nullptr;    // null outside a spawned chain
-    cancel_signal* cancel = nullptr; // the innermost scope this frame's awaits listen to
-    // Inside a scope bound to the loop it started on (a when_all/when_any child, whose
-    // siblings run on that loop; with_timeout, whose timer is in that loop; a cancellation
-    // source, which belongs to one thread): the chain cannot move, hop() refuses.
-    bool pinned = false;
-
-    sluice::loop* lp() const noexcept { return chain ? chain->lp : nullptr; }
-    frame_root* root() const noexcept { return chain ? chain->root : nullptr; }
-};
-
-struct promise_base {
-    coro_context ctx;
-    std::coroutine_handle<> continuation;
-    // 0: running inside the awaiter's start; 1: the awaiter suspended; 2: finished.
-    // A task that finishes before its awaiter suspends lets the awaiter go on without
-    // a resume call, so synchronous completions never nest on the stack (even where
-    // the compiler does not turn symmetric transfer into a tail call, e.g. under ASan).
-    std::atomic<std::uint8_t> handoff{0};
-    // Set by when_all / when_any: called at the end instead of resuming `continuation`;
-    // returns the coroutine to transfer to.
-    std::coroutine_handle<> (*notify)(void*) noexcept = nullptr;
-    void* notify_arg = nullptr;
-};
-
-template <class P>
-coro_context context_of(std::coroutine_handle<P> h) noexcept {
-    if constexpr (std::is_base_of_v<promise_base, P>)
-        return h.promise().ctx;
-    else
-        return {};
-}
-
-struct task_final_awaiter {
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-        promise_base& p = h.promise();
-        if (p.notify) return p.notify(p.notify_arg);
-        if (p.handoff.exchange(2, std::memory_order_acq_rel) == 1 && p.continuation)
-            return p.continuation;
-        return std::noop_coroutine();
-    }
-    void await_resume() const noexcept {}
-};
-
-struct task_promise_common : promise_base {
-    std::suspend_always initial_suspend() const noexcept { return {}; }
-    task_final_awaiter final_suspend() const noexcept { return {}; }
-#if SLUICE_HAS_EXCEPTIONS
-    std::exception_ptr exception;
-    void unhandled_exception() noexcept { exception = std::current_exception(); }
-    void rethrow_if_any() {
-        if (exception) std::rethrow_exception(std::exchange(exception, nullptr));
-    }
-#else
-    void unhandled_exception() noexcept { std::abort(); }
-    void rethrow_if_any() noexcept {}
-#endif
-};
-
-template <class T>
-struct task_promise : task_promise_common {
-    std::optional<T> value;
-    task<T> get_return_object() noexcept;
-    template <class U = T>
-    void return_value(U&& v) {
-        value.emplace(std::forward<U>(v));
-    }
-    T take() {
-        rethrow_if_any();
-        return std::move(*value);
-    }
-};
-
-template <>
-struct task_promise<void> : task_promise_common {
-    task<void> get_return_object() noexcept;
-    void return_void() noexcept {}
-    void take() { rethrow_if_any(); }
-};
-
-} // namespace detail
-
-template <class T>
-class [[nodiscard]] task {
-  public:
-    using promise_type = detail::task_promise<T>;
-    using handle_type = std::coroutine_handle<promise_type>;
-    using value_type = T;
-
-    task() noexcept = default;
-    explicit task(handle_type h) noexcept : h_(h) {}
-    task(task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-    task& operator=(task&& o) noexcept {
-        if (this != &o) {
-            reset();
-            h_ = std::exchange(o.h_, {});
-        }
-        return *this;
-    }
-    task(const task&) = delete;
-    task& operator=(const task&) = delete;
-    ~task() { reset(); }
-
-    bool valid() const noexcept { return static_cast<bool>(h_); }
-    bool done() const noexcept { return h_ && h_.done(); }
-    handle_type handle() const noexcept { return h_; }
-
-    // Awaiting transfers control into the task and back when it finishes.
-    struct awaiter {
-        handle_type h;
-        bool await_ready() const noexcept { return false; }
-        template <class P>
-        bool await_suspend(std::coroutine_handle<P> parent) {
-            return start(parent, detail::context_of(parent));
-        }
-        // Runs the task until it finishes or suspends; false when it finished.
-        bool start(std::coroutine_handle<> cont, const detail::coro_context& ctx) {
-            promise_type& p = h.promise();
-            p.ctx = ctx;
-            p.continuation = cont;
-            p.handoff.store(0, std::memory_order_relaxed);
-            h.resume();
-            return p.handoff.exchange(1, std::memory_order_acq_rel) != 2;
-        }
-        T await_resume() { return h.promise().take(); }
-        sluice::loop* hint_loop() const noexcept { return nullptr; }
-    };
-    awaiter operator co_await() && noexcept { return awaiter{h_}; }
-
-  private:
-    void reset() noexcept {
-        if (h_) std::exchange(h_, {}).destroy();
-    }
-    handle_type h_;
-};
-
-namespace detail {
-
-template <class T>
-task<T> task_promise<T>::get_return_object() noexcept {
-    return task<T>(std::coroutine_handle<task_promise<T>>::from_promise(*this));
-}
-inline task<void> task_promise<void>::get_return_object() noexcept {
-    return task<void>(std::coroutine_handle<task_promise<void>>::from_promise(*this));
-}
-
-// The base of every I/O awaiter. The awaiter lives in the suspended frame; the
-// completion handler it gives the core is a resumer holding only a pointer to it (so
-// the handler fits the inline buffer and never allocates). The awaiter and its
-// resumer point at each other: if the frame goes first (a chain destroyed elsewhere)
-// the resumer is disarmed; if the resumer is destroyed unrun, it destroys the chain.
-//
-// Exactly once: a resumer runs at most once (it forgets the awaiter as it runs), and an
-// awaiter has one live resumer per step it started. The awaiter listens to its scope's
-// signal only while a step is pending (finish() detaches before resuming), so a cancel
-// that arrives after the completion was queued finds the handle with nothing to cancel
-// and changes nothing: the queued result is delivered. An operation of several steps
-// (read_exact) that starts its next step after its scope was cancelled must check
-// cancel_requested() and finish with operation_aborted instead.
-class op_base : public cancel_slot {
-  public:
-    op_base() noexcept = default;
-    op_base(const op_base&) noexcept : cancel_slot() {} // only before the start
-    op_base& operator=(const op_base&) = delete;
-    ~op_base() {
-        if (link_) *link_ = nullptr;
-    }
-
-    void on_cancel() override {}
-    sluice::loop* hint_loop() const noexcept { return nullptr; }
-
-    op_base** link_ = nullptr;
-    std::coroutine_handle<> cont_;
-    frame_root* root_ = nullptr;
-    // The signal bound to (it lives in an enclosing frame or the root, so it outlives this).
-    cancel_signal* scope_ = nullptr;
-    std::error_code ec_;
-    std::size_t n_ = 0;
-
-  protected:
-    // False when the context is already cancelled: the op must not start.
-    bool bind(std::coroutine_handle<> cont, const coro_context& ctx, bool cancellable = true) {
-        cont_ = cont;
-        root_ = ctx.root();
-        if (ctx.cancel && cancellable) {
-            if (ctx.cancel->cancelled()) return false;
-            scope_ = ctx.cancel;
-            attach(ctx.cancel);
-        }
-        return true;
-    }
-    void finish() {
-        detach();
-        std::exchange(cont_, {}).resume();
-    }
-    // True once the scope this awaiter listened to was cancelled.
-    bool cancel_requested() const noexcept { return scope_ && scope_->cancelled(); }
-
-  public:
-    // The resumer was destroyed unrun (~loop): the chain goes with it. Without a root (an
-    // await outside any spawned chain) the awaiting coroutine belongs to someone the
-    // library does not know, who destroys it; destroying the innermost frame here would
-    // have it destroyed twice, so it is left suspended.
-    void abandon() noexcept {
-        detach();
-        cont_ = {};
-        if (root_) root_->destroy_chain();
-    }
-};
-
-template <class Op>
-class resumer {
-  public:
-    explicit resumer(op_base* o) noexcept : op_(o) { o->link_ = &op_; }
-    resumer(resumer&& r) noexcept : op_(std::exchange(r.op_, nullptr)) {
-        if (op_) op_->link_ = &op_;
-    }
-    resumer& operator=(resumer&&) = delete;
-    resumer(const resumer&) = delete;
-    ~resumer() {
-        if (op_) {
-            op_base* o = std::exchange(op_, nullptr);
-            o->link_ = nullptr;
-            o->abandon();
-        }
-    }
-    template <class... A>
-    void operator()(A&&... a) {
-        op_base* o = std::exchange(op_, nullptr);
-        if (!o) return;
-        o->link_ = nullptr;
-        static_cast<Op*>(o)->on_complete(std::forward<A>(a)...);
-    }
-
-  private:
-    op_base* op_;
-};
-
-// A sluice awaiter exposes start(cont, ctx); a task exposes operator co_await.
-template <class A>
-decltype(auto) as_awaiter(A& a) {
-    if constexpr (requires { a.start(std::coroutine_handle<>{}, coro_context{}); })
-        return (a);
-    else
-        return std::move(a).operator co_await();
-}
-
-// CRTP helper for I/O awaiters: Derived provides precheck(ctx), initiate(),
-// on_complete(...), optionally on_cancel(), and await_resume().
-template <class Derived>
-class io_op : public op_base {
-  public:
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-        return start(h, context_of(h));
-    }
-    // False when the operation completed without suspending (it could not start).
-    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
-        Derived& d = static_cast<Derived&>(*this);
-        if (std::error_code ec = d.precheck(ctx)) {
-            ec_ = ec;
-            return false;
-        }
-        if (!bind(cont, ctx, Derived::cancellable)) {
-            ec_ = make_error_code(error::operation_aborted);
-            return false;
-        }
-        d.initiate(ctx);
-        return true;
-    }
-    static constexpr bool cancellable = true;
-};
-
-} // namespace detail
-} // namespace sluice
-
-#endif // SLUICE_HAS_COROUTINES
-// ---- end sluice/coro/task.hpp ----
-
-#include <memory>
-#include <mutex>
-#include <optional>
-
-namespace sluice {
-namespace detail {
-
-struct detached_promise;
-
-struct detached {
-    using promise_type = detached_promise;
-    std::coroutine_handle<detached_promise> h;
-};
-
-struct detached_promise final : promise_base, frame_root {
-    chain_state chain;                   // every frame of the chain points here
-    std::shared_ptr<cancel_signal> keep; // the token that cancels the whole chain
-    detached get_return_object() noexcept {
-        return {std::coroutine_handle<detached_promise>::from_promise(*this)};
-    }
-    std::suspend_always initial_suspend() const noexcept { return {}; }
-    std::suspend_never final_suspend() const noexcept { return {}; }
-    void return_void() const noexcept {}
-    void unhandled_exception() const noexcept { std::terminate(); }
-    void destroy_chain() noexcept override {
-        std::coroutine_handle<detached_promise>::from_promise(*this).destroy();
-    }
-};
-
-template <class T, class F>
-detached run_detached(task<T> t, F f) {
-    if constexpr (std::is_void_v<T>) {
-        co_await std::move(t);
-        f();
-    } else {
-        f(co_await std::move(t));
-    }
-}
-
-// Posted to the loop to start the frame; destroying it unrun destroys the frame.
-class starter {
-  public:
-    explicit starter(std::coroutine_handle<> h) noexcept : h_(h) {}
-    starter(starter&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-    starter(const starter&) = delete;
-    ~starter() {
-        if (h_) h_.destroy();
-    }
-    void operator()() { std::exchange(h_, {}).resume(); }
-
-  private:
-    std::coroutine_handle<> h_;
-};
-
-} // namespace detail
-
-// Runs `t` on `l`, detached; completion(value) (or completion() for task<void>) runs
-// on the loop thread when it finishes. `token` cancels every pending await of it.
-template <class T, class F>
-void spawn(loop& l, task<T> t, F&& completion, cancellation_token token = {}) {
-    detail::detached d =
-        detail::run_detached<T, std::decay_t<F>>(std::move(t), std::forward<F>(completion));
-    detail::detached_promise& p = d.h.promise();
-    p.chain.root = &p;
-    p.chain.lp = &l;
-    p.ctx.chain = &p.chain;
-    if (token) {
-        p.keep = token.state();
-        p.ctx.cancel = p.keep.get();
-        p.ctx.pinned = true; // the source belongs to this loop's thread
-    }
-    l.post(detail::starter(d.h));
-}
-
-template <class T>
-void spawn(loop& l, task<T> t) {
-    spawn(l, std::move(t), [](auto&&...) {});
-}
-
-namespace detail {
-
-// Where run_until_complete's chain leaves its value. The completion may run on another
-// thread (the chain hop()ed away) and after run_until_complete returned (its loop ran out
-// of work meanwhile) and the loop was destroyed: it stops the loop only while
-// run_until_complete still waits, under the lock that run_until_complete takes to leave.
-template <class V>
-class sync_slot {
-  public:
-    explicit sync_slot(sluice::loop& l) noexcept : lp_(&l) {}
-    void set(V v) {
-        std::lock_guard<std::mutex> lock(m_);
-        value_.emplace(std::move(v));
-        if (lp_) lp_->stop();
-    }
-    bool ready() {
-        std::lock_guard<std::mutex> lock(m_);
-        return value_.has_value();
-    }
-    std::optional<V> leave() {
-        std::lock_guard<std::mutex> lock(m_);
-        lp_ = nullptr;
-        return std::move(value_);
-    }
-
-  private:
-    std::mutex m_;
-    sluice::loop* lp_;
-    std::optional<V> value_;
-};
-
-} // namespace detail
-
-// Runs the loop until `t` finishes; returns its value, or nothing when the loop ran out
-// of work first. The chain then stays suspended where it is: owned by this loop (and
-// destroyed with it), or by the loop it hop()ed to, where it may still finish (its value
-// is then dropped). For task<void>: true when it finished.
-template <class T>
-auto run_until_complete(loop& l, task<T> t, cancellation_token token = {}) {
-    using V = std::conditional_t<std::is_void_v<T>, bool, T>;
-    auto slot = std::make_shared<detail::sync_slot<V>>(l);
-    if constexpr (std::is_void_v<T>)
-        spawn(
-            l, std::move(t), [slot] { slot->set(true); }, std::move(token));
-    else
-        spawn(
-            l, std::move(t), [slot](T v) { slot->set(std::move(v)); }, std::move(token));
-    while (!slot->ready())
-        if (l.run() == 0 && !slot->ready()) break;
-    std::optional<V> out = slot->leave();
-    if constexpr (std::is_void_v<T>)
-        return out.has_value();
-    else
-        return out;
-}
-
-template <class T>
-auto sync_wait(loop& l, task<T> t, cancellation_token token = {}) {
-    return run_until_complete(l, std::move(t), std::move(token));
-}
-
-} // namespace sluice
-
-#endif // SLUICE_HAS_COROUTINES
-// ---- end sluice/coro/spawn.hpp ----
 
 #include <string>
 #include <string_view>
@@ -12071,6 +12942,7 @@ class body_read_all_op final : public sluice::detail::io_op<body_read_all_op> {
 #endif
 // ---- end sluice/http/server_coro.hpp ----
 // ---- end sluice/http.hpp ----
+#if !defined(SLUICE_NO_WEBSOCKET)
 // ---- begin sluice/ws.hpp ----
 // sluice — WebSocket (RFC 6455): the sans-I/O handshake and frame codec, and the server and
 // client that run them on the loop.
@@ -15371,854 +16243,7 @@ template <class Unused = void>
 #endif // SLUICE_HAS_COROUTINES
 // ---- end sluice/ws/coro.hpp ----
 // ---- end sluice/ws.hpp ----
-// ---- begin sluice/coro.hpp ----
-// sluice — the C++20 coroutine layer: task<T>, spawn / run_until_complete, awaitable
-// I/O over the same handles the callbacks use, cancellation, timeouts, when_all/any.
-// Absent (this header is empty) without coroutine support, e.g. in C++17 builds.
-
-
-#if SLUICE_HAS_COROUTINES
-// ---- begin sluice/coro/io.hpp ----
-// sluice — awaitable I/O. Each awaiter drives the same handle operation a callback
-// user would call (stream::read_some, stream::write, timer::async_wait_us, ...), with
-// a completion handler that only resumes the coroutine: no second I/O path, and no
-// allocation per await (except where noted: connect copies its address list, and
-// sleep_for(loop, d) creates a timer; await a timer you keep to avoid that).
-//
-// Every awaiter listens to the awaiting chain's cancellation signal (see cancel.hpp):
-// cancelling completes the pending operation with error::operation_aborted, through
-// the handle's own cancel (stream::cancel_read, cancel_write, cancel_connect,
-// basic_listener::cancel_accept, udp_socket::cancel_recv, timer::cancel). An await
-// that starts after its signal fired completes at once with operation_aborted.
-// offload() and hop() cannot be interrupted: they finish, and the next await sees the
-// cancellation. send_to() is not cancellable once started.
-//
-// Every awaitable and every function returning one is [[nodiscard]]: an awaitable that
-// is not co_awaited does nothing, and a forgotten co_await must not compile silently.
-
-
-#if SLUICE_HAS_COROUTINES
-
-
-#include <string>
-#include <string_view>
-#include <vector>
-
-namespace sluice {
-namespace detail {
-
-// What an awaiter keeps of the handle it started on: a counted reference to the
-// implementation, so that a cancel arriving after the user destroyed or moved the handle
-// object reaches the right socket, or nothing, never freed memory.
-template <class Impl>
-Impl* live(const ref<Impl>& r) noexcept {
-    return r && !r->closed() && r->loop_ ? r.get() : nullptr;
-}
-
-template <class H>
-std::error_code check_handle(const H& h) noexcept {
-    if (!h.impl()) return make_error_code(error::not_open);
-    if (!h.get_loop()) return make_error_code(error::loop_gone);
-    return {};
-}
-
-class [[nodiscard]] read_some_op final : public io_op<read_some_op> {
-  public:
-    read_some_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
-    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) {
-        impl_ = s_->impl_ref();
-        s_->read_some(b_, resumer<read_some_op>(this));
-    }
-    void on_complete(std::error_code ec, std::size_t n) {
-        ec_ = ec;
-        n_ = n;
-        finish();
-    }
-    void on_cancel() override {
-        if (stream_impl* i = live(impl_)) i->cancel_read();
-    }
-    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
-    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
-
-  private:
-    stream* s_;
-    mutable_buffer b_;
-    ref<stream_impl> impl_;
-};
-
-class [[nodiscard]] read_exact_op final : public io_op<read_exact_op> {
-  public:
-    read_exact_op(stream& s, mutable_buffer b) noexcept : s_(&s), b_(b) {}
-    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) {
-        impl_ = s_->impl_ref();
-        issue();
-    }
-    void on_complete(std::error_code ec, std::size_t n) {
-        n_ += n;
-        // A cancel that came while no step was pending (between two) ends it here.
-        if (!ec && n_ < b_.size && cancel_requested()) ec = make_error_code(error::operation_aborted);
-        if (!ec && n_ < b_.size) return issue();
-        ec_ = ec;
-        finish();
-    }
-    void on_cancel() override {
-        if (stream_impl* i = live(impl_)) i->cancel_read();
-    }
-    // On error, value is the number of bytes read before it.
-    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
-    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
-
-  private:
-    void issue() {
-        // Through the implementation: the user's handle object may be gone by now.
-        stream_impl* i = live(impl_);
-        if (!i) return on_complete(make_error_code(error::not_open), 0);
-        if (i->read_cb_) return on_complete(make_error_code(error::in_progress), 0);
-        i->start_read(static_cast<char*>(b_.data) + n_, b_.size - n_,
-                      resumer<read_exact_op>(this), false);
-    }
-    stream* s_;
-    mutable_buffer b_;
-    ref<stream_impl> impl_;
-};
-
-class [[nodiscard]] write_op final : public io_op<write_op> {
-  public:
-    write_op(stream& s, const_buffer b) noexcept : s_(&s), b_(b) {}
-    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) {
-        impl_ = s_->impl_ref();
-        id_ = s_->write_with_id(b_, resumer<write_op>(this));
-    }
-    void on_complete(std::error_code ec, std::size_t n) {
-        ec_ = ec;
-        n_ = n;
-        finish();
-    }
-    // Only this write: withdrawn if untouched and last, else the stream fails (no hole).
-    void on_cancel() override {
-        if (stream_impl* i = live(impl_)) i->cancel_write(id_);
-    }
-    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
-    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
-
-  private:
-    stream* s_;
-    const_buffer b_;
-    std::uint64_t id_ = 0;
-    ref<stream_impl> impl_;
-};
-
-class [[nodiscard]] connect_op final : public io_op<connect_op> {
-  public:
-    connect_op(tcp_stream& s, std::vector<endpoint> eps) : s_(&s), eps_(std::move(eps)) {}
-    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) {
-        impl_ = s_->impl_ref();
-        s_->connect(std::move(eps_), resumer<connect_op>(this));
-    }
-    void on_complete(std::error_code ec) {
-        ec_ = ec;
-        finish();
-    }
-    void on_cancel() override {
-        if (stream_impl* i = live(impl_)) i->cancel_connect(make_error_code(error::operation_aborted));
-    }
-    std::error_code await_resume() const noexcept { return ec_; }
-    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
-
-  private:
-    tcp_stream* s_;
-    std::vector<endpoint> eps_;
-    ref<stream_impl> impl_;
-};
-
-// Connects by name (tcp_stream::connect(host, port)): cancellable while the name lookup
-// still runs. Holds a pointer to the host, which lives in the calling coroutine's frame
-// (GCC 12 may copy an awaiter's bytes within a frame, which a std::string does not survive).
-class [[nodiscard]] connect_host_op final : public io_op<connect_host_op> {
-  public:
-    connect_host_op(tcp_stream& s, const std::string& host, std::uint16_t port) noexcept
-        : s_(&s), host_(&host), port_(port) {}
-    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
-    void initiate(const coro_context&) {
-        impl_ = s_->impl_ref();
-        s_->connect(*host_, port_, resumer<connect_host_op>(this));
-    }
-    void on_complete(std::error_code ec) {
-        ec_ = ec;
-        finish();
-    }
-    void on_cancel() override {
-        if (stream_impl* i = live(impl_)) i->cancel_connect(make_error_code(error::operation_aborted));
-    }
-    std::error_code await_resume() const noexcept { return ec_; }
-    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
-
-  private:
-    tcp_stream* s_;
-    const std::string* host_;
-    std::uint16_t port_;
-    ref<stream_impl> impl_;
-};
-
-// A name lookup on the chain's loop (detail::lookup_op): cancellable, and the loop never
-// waits for the worker thread. Holds a pointer to the host, like connect_host_op.
-class [[nodiscard]] resolve_op final : public io_op<resolve_op> {
-  public:
-    resolve_op(const std::string& host, std::uint16_t port, int socktype) noexcept
-        : host_(&host), port_(port), socktype_(socktype) {}
-    std::error_code precheck(const coro_context& ctx) const noexcept {
-        return ctx.lp() ? std::error_code() : make_error_code(error::not_open);
-    }
-    void initiate(const coro_context& ctx) {
-        op_ = lookup_op::start(*ctx.lp(), *host_, port_, socktype_, resumer<resolve_op>(this));
-    }
-    void on_complete(std::error_code ec, std::vector<endpoint> found) {
-        ec_ = ec;
-        found_ = std::move(found);
-        op_.reset();
-        finish();
-    }
-    void on_cancel() override {
-        if (op_) op_->close_with(make_error_code(error::operation_aborted));
-    }
-    result<std::vector<endpoint>> await_resume() noexcept { return {ec_, std::move(found_)}; }
-
-  private:
-    const std::string* host_;
-    std::uint16_t port_;
-    int socktype_;
-    ref<lookup_op> op_;
-    std::vector<endpoint> found_;
-};
-
-template <class S>
-class [[nodiscard]] accept_op final : public io_op<accept_op<S>> {
-  public:
-    explicit accept_op(basic_listener<S>& l) noexcept : l_(&l) {}
-    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*l_); }
-    void initiate(const coro_context&) {
-        impl_ = l_->impl_ref();
-        l_->accept(resumer<accept_op>(this));
-    }
-    void on_complete(std::error_code ec, S s) {
-        this->ec_ = ec;
-        out_ = std::move(s);
-        this->finish();
-    }
-    void on_cancel() override {
-        if (listener_impl* i = live(impl_)) i->cancel_accept();
-    }
-    result<S> await_resume() noexcept { return {this->ec_, std::move(out_)}; }
-    sluice::loop* hint_loop() const noexcept { return l_->get_loop(); }
-
-  private:
-    basic_listener<S>* l_;
-    S out_;
-    ref<listener_impl> impl_;
-};
-
-class [[nodiscard]] sleep_op final : public io_op<sleep_op> {
-  public:
-    // Exactly one of `t` and `l` is set; with `l` the awaiter makes its own timer.
-    sleep_op(timer* t, sluice::loop* l, std::int64_t at_us) noexcept
-        : t_(t), l_(l), at_us_(at_us) {}
-    std::error_code precheck(const coro_context& ctx) {
-        if (!t_) {
-            if (!l_) l_ = ctx.lp();
-            if (!l_) return make_error_code(error::not_open);
-            own_ = timer(*l_);
-            t_ = &own_;
-        }
-        return check_handle(*t_);
-    }
-    void initiate(const coro_context&) {
-        std::int64_t left = at_us_ - loop::clock_us();
-        impl_ = t_->impl_ref();
-        t_->async_wait_us(left > 0 ? left : 0, resumer<sleep_op>(this));
-    }
-    void on_complete(std::error_code ec, std::size_t) {
-        ec_ = ec;
-        finish();
-    }
-    void on_cancel() override {
-        if (timer_impl* i = live(impl_)) i->cancel(make_error_code(error::operation_aborted));
-    }
-    std::error_code await_resume() const noexcept { return ec_; }
-    sluice::loop* hint_loop() const noexcept { return t_ ? t_->get_loop() : l_; }
-
-  private:
-    timer* t_;
-    sluice::loop* l_;
-    std::int64_t at_us_;
-    timer own_;
-    ref<timer_impl> impl_;
-};
-
-template <class F>
-class [[nodiscard]] offload_op final : public io_op<offload_op<F>> {
-    using R = std::invoke_result_t<F&>;
-    struct empty {};
-    using slot = std::conditional_t<std::is_void_v<R>, empty, std::optional<R>>;
-
-  public:
-    static constexpr bool cancellable = false;
-    offload_op(sluice::loop* l, F f) : l_(l), f_(std::move(f)) {}
-    std::error_code precheck(const coro_context& ctx) {
-        if (!l_) l_ = ctx.lp();
-        if (!l_) return make_error_code(error::not_open);
-        return {};
-    }
-    void initiate(const coro_context&) {
-        l_->offload(
-            [this] {
-                if constexpr (std::is_void_v<R>)
-                    f_();
-                else
-                    value_.emplace(f_());
-            },
-            resumer<offload_op>(this));
-    }
-    void on_complete() { this->finish(); }
-    // The value of f(); awaiting outside a spawned chain without a loop is an error
-    // (std::abort, as there is no value to return).
-    R await_resume() {
-        if (this->ec_) std::abort();
-        if constexpr (!std::is_void_v<R>) return std::move(*value_);
-    }
-    sluice::loop* hint_loop() const noexcept { return l_; }
-
-  private:
-    sluice::loop* l_;
-    F f_;
-    slot value_;
-};
-
-class [[nodiscard]] hop_op final : public io_op<hop_op> {
-  public:
-    static constexpr bool cancellable = false;
-    explicit hop_op(sluice::loop& target) noexcept : target_(&target) {}
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-        // A task whose awaiter has not suspended yet was started synchronously inside its
-        // parents' awaits, which are still on this thread's stack and touch their frames
-        // as they return (see task_final_awaiter's handoff).
-        if constexpr (std::is_base_of_v<promise_base, P>)
-            nested_ = h.promise().handoff.load(std::memory_order_relaxed) != 1;
-        return start(h, context_of(h));
-    }
-    std::error_code precheck(const coro_context& ctx) const noexcept {
-        if (ctx.pinned) return std::make_error_code(std::errc::operation_not_permitted);
-        return {};
-    }
-    void initiate(const coro_context& ctx) {
-        sluice::loop* home = ctx.lp();
-        if (!home) return target_->post(resumer<hop_op>(this)); // outside a spawned chain
-        // The whole chain moves: every frame reads its loop from the shared state.
-        ctx.chain->lp = target_;
-        if (!nested_) return target_->post(resumer<hop_op>(this));
-        // Posted from the home loop once the parents' awaits have returned, so the target
-        // thread resumes the chain only after their last touch, and the parents then
-        // always continue there, never on the home thread.
-        home->defer([target = target_, r = resumer<hop_op>(this)]() mutable {
-            target->post(std::move(r));
-        });
-    }
-    void on_complete() { finish(); }
-    // Empty once on the target's thread; std::errc::operation_not_permitted when the
-    // frame is pinned to its loop, and then it did not move.
-    [[nodiscard]] std::error_code await_resume() const noexcept { return ec_; }
-    sluice::loop* hint_loop() const noexcept { return nullptr; }
-
-  private:
-    sluice::loop* target_;
-    bool nested_ = true;
-};
-
-class [[nodiscard]] recv_from_op final : public io_op<recv_from_op> {
-  public:
-    recv_from_op(udp_socket& u, mutable_buffer b) noexcept : u_(&u), b_(b) {}
-    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
-    void initiate(const coro_context&) {
-        impl_ = u_->impl_ref();
-        u_->recv_from(b_, resumer<recv_from_op>(this));
-    }
-    void on_complete(std::error_code ec, std::string_view data, const endpoint& from) {
-        ec_ = ec;
-        n_ = data.size();
-        from_ = from;
-        finish();
-    }
-    void on_cancel() override {
-        if (udp_impl* i = live(impl_)) i->cancel_recv();
-    }
-    struct datagram {
-        std::size_t size = 0;
-        endpoint from;
-    };
-    // error std::errc::message_size: the datagram was truncated to the buffer.
-    result<datagram> await_resume() const noexcept { return {ec_, {n_, from_}}; }
-    sluice::loop* hint_loop() const noexcept { return u_->get_loop(); }
-
-  private:
-    udp_socket* u_;
-    mutable_buffer b_;
-    endpoint from_;
-    ref<udp_impl> impl_;
-};
-
-class [[nodiscard]] send_to_op final : public io_op<send_to_op> {
-  public:
-    static constexpr bool cancellable = false;
-    send_to_op(udp_socket& u, const endpoint& to, const_buffer b) noexcept
-        : u_(&u), to_(to), b_(b) {}
-    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*u_); }
-    void initiate(const coro_context&) { u_->send_to(to_, b_, resumer<send_to_op>(this)); }
-    void on_complete(std::error_code ec, std::size_t n) {
-        ec_ = ec;
-        n_ = n;
-        finish();
-    }
-    result<std::size_t> await_resume() const noexcept { return {ec_, n_}; }
-    sluice::loop* hint_loop() const noexcept { return u_->get_loop(); }
-
-  private:
-    udp_socket* u_;
-    endpoint to_;
-    const_buffer b_;
-};
-
-} // namespace detail
-
-// ---- streams ----
-
-// At most buf.size bytes: {ec, n}; end of stream is error::eof.
-[[nodiscard]] inline detail::read_some_op read_some(stream& s, mutable_buffer buf) noexcept {
-    return detail::read_some_op(s, buf);
-}
-[[nodiscard]] inline detail::read_some_op read_some(stream& s, void* data,
-                                                    std::size_t size) noexcept {
-    return detail::read_some_op(s, mutable_buffer(data, size));
-}
-// Exactly buf.size bytes (several reads): {ec, bytes read}.
-[[nodiscard]] inline detail::read_exact_op read_exact(stream& s, mutable_buffer buf) noexcept {
-    return detail::read_exact_op(s, buf);
-}
-[[nodiscard]] inline detail::read_exact_op read_exact(stream& s, void* data,
-                                                      std::size_t size) noexcept {
-    return detail::read_exact_op(s, mutable_buffer(data, size));
-}
-// All the bytes (in order with every other write on the stream): {ec, size} once the
-// kernel has them. The buffer must stay valid until then.
-[[nodiscard]] inline detail::write_op write(stream& s, const_buffer data) noexcept {
-    return detail::write_op(s, data);
-}
-[[nodiscard]] inline detail::write_op write(stream& s, std::string_view data) noexcept {
-    return detail::write_op(s, const_buffer(data));
-}
-
-// ---- connecting and accepting ----
-
-[[nodiscard]] inline detail::connect_op connect(tcp_stream& s, const endpoint& ep) {
-    return detail::connect_op(s, std::vector<endpoint>{ep});
-}
-// The first address that accepts, tried in order.
-[[nodiscard]] inline detail::connect_op connect(tcp_stream& s, std::vector<endpoint> candidates) {
-    return detail::connect_op(s, std::move(candidates));
-}
-
-template <class S>
-[[nodiscard]] detail::accept_op<S> accept(basic_listener<S>& l) noexcept {
-    return detail::accept_op<S>(l);
-}
-
-// ---- the thread pool and other loops ----
-
-// Runs f() on the thread pool and resumes on `l` with its value.
-template <class F>
-[[nodiscard]] detail::offload_op<std::decay_t<F>> offload(loop& l, F&& f) {
-    return detail::offload_op<std::decay_t<F>>(&l, std::forward<F>(f));
-}
-// The same on the loop the awaiting task was spawned on.
-template <class F>
-[[nodiscard]] detail::offload_op<std::decay_t<F>> offload(F&& f) {
-    return detail::offload_op<std::decay_t<F>>(nullptr, std::forward<F>(f));
-}
-
-// Moves the whole chain to `target`'s thread: this frame resumes there, and so do the
-// frames awaiting it when it returns. Every frame's later awaits that take their loop
-// from the chain (current_loop(), sleep_for(d), with_timeout, offload(f)) use `target`,
-// and the chain's completion runs there unless it hops back.
-// Returns an empty error_code once on `target`, or std::errc::operation_not_permitted
-// without moving when the frame is pinned to its loop: inside a when_all/when_any child
-// (its siblings run on this loop), a with_timeout/with_cancellation scope (its timer or
-// token belongs to this loop), or a chain spawned with a cancellation token.
-// While the chain is away, its home loop may run out of work and return from run():
-// hold a loop::keep_alive() guard there if it should wait for the chain to come back.
-// Beware thread identity cached across the co_await: clang (14) may reuse a value of
-// pthread_self()/std::this_thread::get_id() or a thread_local's address computed
-// before the hop.
-[[nodiscard]] inline detail::hop_op hop(loop& target) noexcept { return detail::hop_op(target); }
-
-// The coroutines below are templates only so that they are compiled where they are
-// used: GCC 12 emits the body of every inline, non-template coroutine (with local
-// linkage) in each translation unit that merely includes the header.
-
-// Resolves host:port on the thread pool; cancellable (with_timeout, a token) while the
-// lookup runs, whose answer is then discarded.
-template <class Unused = void>
-[[nodiscard]] task<result<std::vector<endpoint>>> resolve(std::string host, std::uint16_t port,
-                                                          int socktype = SOCK_STREAM) {
-    co_return co_await detail::resolve_op(host, port, socktype);
-}
-
-// Resolves, then connects (Happy Eyeballs, connect_options' defaults); cancellable at
-// every stage, the name lookup included.
-template <class Unused = void>
-[[nodiscard]] task<std::error_code> connect(tcp_stream& s, std::string host, std::uint16_t port) {
-    co_return co_await detail::connect_host_op(s, host, port);
-}
-
-// ---- timers ----
-
-template <class Rep, class Period>
-[[nodiscard]] detail::sleep_op sleep_for(timer& t, std::chrono::duration<Rep, Period> d) noexcept {
-    return detail::sleep_op(&t, nullptr, loop::clock_us() + detail::duration_us(d));
-}
-template <class Rep, class Period>
-[[nodiscard]] detail::sleep_op sleep_for(loop& l, std::chrono::duration<Rep, Period> d) noexcept {
-    return detail::sleep_op(nullptr, &l, loop::clock_us() + detail::duration_us(d));
-}
-template <class Rep, class Period>
-[[nodiscard]] detail::sleep_op sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
-    return detail::sleep_op(nullptr, nullptr, loop::clock_us() + detail::duration_us(d));
-}
-[[nodiscard]] inline detail::sleep_op sleep_until(timer& t, loop::clock::time_point when) noexcept {
-    return detail::sleep_op(&t, nullptr, detail::duration_us(when.time_since_epoch()));
-}
-[[nodiscard]] inline detail::sleep_op sleep_until(loop& l, loop::clock::time_point when) noexcept {
-    return detail::sleep_op(nullptr, &l, detail::duration_us(when.time_since_epoch()));
-}
-
-namespace detail {
-struct [[nodiscard]] current_loop_awaiter {
-    sluice::loop* lp = nullptr;
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        lp = context_of(h).lp();
-        return false;
-    }
-    sluice::loop* await_resume() const noexcept { return lp; }
-};
-} // namespace detail
-
-// The loop the awaiting chain runs on (nullptr outside a spawned chain); never suspends.
-[[nodiscard]] inline detail::current_loop_awaiter current_loop() noexcept { return {}; }
-
-// ---- UDP ----
-
-[[nodiscard]] inline detail::recv_from_op recv_from(udp_socket& u, mutable_buffer buf) noexcept {
-    return detail::recv_from_op(u, buf);
-}
-[[nodiscard]] inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
-                                                const_buffer data) noexcept {
-    return detail::send_to_op(u, to, data);
-}
-[[nodiscard]] inline detail::send_to_op send_to(udp_socket& u, const endpoint& to,
-                                                std::string_view data) noexcept {
-    return detail::send_to_op(u, to, const_buffer(data));
-}
-
-} // namespace sluice
-
-#endif // SLUICE_HAS_COROUTINES
-// ---- end sluice/coro/io.hpp ----
-// ---- begin sluice/coro/cancel.hpp ----
-// sluice — cancellation scopes for awaits: with_cancellation(), with_timeout(),
-// when_all(), when_any().
-//
-// A chain's awaits listen to the chain's cancellation signal (spawn(..., token) sets
-// it). These adaptors open a nested scope: a signal of their own, linked to the outer
-// one, so cancelling the outer scope still cancels everything inside.
-//
-//   auto [ec, n] = co_await with_timeout(read_some(s, buf), 2s); // ec == timed_out
-//   auto r = co_await with_cancellation(accept(listener), source.token());
-//   auto [a, b] = co_await when_all(task_a(), task_b());
-//   auto v = co_await when_any(task_a(), task_b()); // v.index(): the winner
-//
-// with_timeout maps operation_aborted to error::timed_out in the result (an
-// std::error_code or a result<T>) when its timer fired. The timer is a node in the
-// loop's timer heap inside the awaiter: no allocation.
-//
-// Each of these scopes is bound to the loop it started on (the timer is in that loop's
-// heap, a token's source belongs to that loop's thread, when_all/when_any children run
-// side by side there): the frames inside are pinned, and hop() there fails with
-// std::errc::operation_not_permitted instead of moving the chain.
-
-
-
-#if SLUICE_HAS_COROUTINES
-
-
-#include <array>
-#include <tuple>
-#include <variant>
-
-namespace sluice {
-namespace detail {
-
-template <class R>
-void mark_timed_out(R& r) noexcept {
-    if constexpr (std::is_same_v<R, std::error_code>) {
-        if (r == make_error_code(error::operation_aborted)) r = make_error_code(error::timed_out);
-    } else if constexpr (requires { r.ec = std::error_code(); }) {
-        if (r.ec == make_error_code(error::operation_aborted))
-            r.ec = make_error_code(error::timed_out);
-    }
-}
-
-// Awaits `A` inside a nested cancellation scope that the outer scope, an optional
-// token and an optional deadline can each cancel.
-template <class A>
-class [[nodiscard]] scoped_awaiter final : private timer_node, private cancel_slot {
-  public:
-    scoped_awaiter(A&& inner, std::int64_t timeout_us, cancellation_token token)
-        : inner_(std::move(inner)), timeout_us_(timeout_us), token_(std::move(token)),
-          token_link_(&sig_) {}
-    scoped_awaiter(scoped_awaiter&& o)
-        : inner_(std::move(o.inner_)), timeout_us_(o.timeout_us_), token_(std::move(o.token_)),
-          token_link_(&sig_) {}
-    ~scoped_awaiter() {
-        if (lp_) lp_->unschedule(this);
-    }
-
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-        return start(h, context_of(h));
-    }
-    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
-        coro_context inner = ctx;
-        inner.cancel = &sig_;
-        inner.pinned = true;
-        if (ctx.cancel) {
-            if (ctx.cancel->cancelled())
-                sig_.emit();
-            else
-                attach(ctx.cancel);
-        }
-        if (token_) {
-            if (token_.is_cancelled())
-                sig_.emit();
-            else
-                token_link_.attach(token_.signal());
-        }
-        if (timeout_us_ >= 0 && !sig_.cancelled()) {
-            lp_ = ctx.lp() ? ctx.lp() : as_awaiter(inner_).hint_loop();
-            if (lp_) lp_->schedule(static_cast<timer_node*>(this), loop::clock_us() + timeout_us_);
-        }
-        return as_awaiter(inner_).start(cont, inner);
-    }
-    decltype(auto) await_resume() {
-        if (lp_) lp_->unschedule(static_cast<timer_node*>(this));
-        cancel_slot::detach();
-        token_link_.detach();
-        decltype(auto) r = as_awaiter(inner_).await_resume();
-        if constexpr (!std::is_void_v<decltype(r)>)
-            if (fired_) mark_timed_out(r);
-        return r;
-    }
-    // True when the deadline passed (whatever the operation then returned).
-    bool timed_out() const noexcept { return fired_; }
-
-  private:
-    void on_timer() override {
-        fired_ = true;
-        sig_.emit();
-    }
-    void on_cancel() override { sig_.emit(); }
-
-    A inner_;
-    std::int64_t timeout_us_;
-    cancellation_token token_;
-    cancel_signal sig_;
-    signal_link token_link_;
-    sluice::loop* lp_ = nullptr;
-    bool fired_ = false;
-};
-
-template <class T>
-using value_or_monostate = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
-
-template <class T>
-value_or_monostate<T> take_value(task<T>& t) {
-    if constexpr (std::is_void_v<T>) {
-        t.handle().promise().take();
-        return {};
-    } else {
-        return t.handle().promise().take();
-    }
-}
-
-template <class T>
-void start_child(task<T>& t, const coro_context& ctx,
-                 std::coroutine_handle<> (*notify)(void*) noexcept, void* arg) {
-    auto& p = t.handle().promise();
-    p.ctx = ctx;
-    p.notify = notify;
-    p.notify_arg = arg;
-    t.handle().resume();
-}
-
-template <class... Ts>
-class [[nodiscard]] when_all_awaiter {
-  public:
-    explicit when_all_awaiter(task<Ts>... t) : tasks_(std::move(t)...) {}
-    bool await_ready() const noexcept { return sizeof...(Ts) == 0; }
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-        return start(h, context_of(h));
-    }
-    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
-        cont_ = cont;
-        pending_ = sizeof...(Ts) + 1; // +1: no child can resume us while we start them
-        coro_context inner = ctx;
-        inner.pinned = true; // the children run side by side on this loop
-        std::apply([&](auto&... t) { (start_child(t, inner, &child_done, this), ...); }, tasks_);
-        return --pending_ != 0;
-    }
-    std::tuple<value_or_monostate<Ts>...> await_resume() {
-        return std::apply(
-            [](auto&... t) { return std::tuple<value_or_monostate<Ts>...>(take_value(t)...); },
-            tasks_);
-    }
-    sluice::loop* hint_loop() const noexcept { return nullptr; }
-
-  private:
-    static std::coroutine_handle<> child_done(void* self) noexcept {
-        auto* a = static_cast<when_all_awaiter*>(self);
-        return --a->pending_ == 0 ? a->cont_ : std::noop_coroutine();
-    }
-    std::tuple<task<Ts>...> tasks_;
-    std::size_t pending_ = 0;
-    std::coroutine_handle<> cont_;
-};
-
-template <class... Ts>
-class [[nodiscard]] when_any_awaiter : private cancel_slot {
-    static constexpr std::size_t none = static_cast<std::size_t>(-1);
-
-  public:
-    explicit when_any_awaiter(task<Ts>... t) : tasks_(std::move(t)...) {}
-    when_any_awaiter(when_any_awaiter&& o) noexcept : cancel_slot(), tasks_(std::move(o.tasks_)) {}
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h) {
-        return start(h, context_of(h));
-    }
-    bool start(std::coroutine_handle<> cont, const coro_context& ctx) {
-        cont_ = cont;
-        pending_ = sizeof...(Ts) + 1;
-        if (ctx.cancel) {
-            if (ctx.cancel->cancelled())
-                losers_.emit();
-            else
-                attach(ctx.cancel);
-        }
-        coro_context inner = ctx;
-        inner.cancel = &losers_;
-        inner.pinned = true; // the children run side by side on this loop
-        start_all(inner, std::index_sequence_for<Ts...>{});
-        return --pending_ != 0;
-    }
-    // The winner's value, at the winner's index.
-    std::variant<value_or_monostate<Ts>...> await_resume() {
-        detach();
-        return make<0>();
-    }
-    std::size_t winner() const noexcept { return winner_; }
-    sluice::loop* hint_loop() const noexcept { return nullptr; }
-
-  private:
-    struct child_ref {
-        when_any_awaiter* self;
-        std::size_t index;
-    };
-    template <std::size_t... I>
-    void start_all(const coro_context& ctx, std::index_sequence<I...>) {
-        ((refs_[I] = child_ref{this, I}), ...);
-        (start_child(std::get<I>(tasks_), ctx, &child_done, &refs_[I]), ...);
-    }
-    static std::coroutine_handle<> child_done(void* arg) noexcept {
-        auto* r = static_cast<child_ref*>(arg);
-        when_any_awaiter* a = r->self;
-        if (a->winner_ == none) {
-            a->winner_ = r->index;
-            a->losers_.emit(); // the others complete with operation_aborted
-        }
-        return --a->pending_ == 0 ? a->cont_ : std::noop_coroutine();
-    }
-    void on_cancel() override { losers_.emit(); }
-
-    template <std::size_t I>
-    std::variant<value_or_monostate<Ts>...> make() {
-        if constexpr (I + 1 < sizeof...(Ts)) {
-            if (winner_ != I) return make<I + 1>();
-        }
-        return std::variant<value_or_monostate<Ts>...>(std::in_place_index<I>,
-                                                       take_value(std::get<I>(tasks_)));
-    }
-
-    std::tuple<task<Ts>...> tasks_;
-    std::array<child_ref, sizeof...(Ts)> refs_{};
-    cancel_signal losers_;
-    std::size_t pending_ = 0;
-    std::size_t winner_ = none;
-    std::coroutine_handle<> cont_;
-};
-
-} // namespace detail
-
-// Cancels the await after `timeout`: operation_aborted then reads error::timed_out.
-template <class A, class Rep, class Period>
-[[nodiscard]] detail::scoped_awaiter<std::decay_t<A>>
-with_timeout(A&& awaitable, std::chrono::duration<Rep, Period> timeout) {
-    return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable),
-                                                   detail::duration_us(timeout), {});
-}
-
-// Cancels the await when `token` is cancelled (besides the chain's own signal).
-template <class A>
-[[nodiscard]] detail::scoped_awaiter<std::decay_t<A>> with_cancellation(A&& awaitable,
-                                                                        cancellation_token token) {
-    return detail::scoped_awaiter<std::decay_t<A>>(std::forward<A>(awaitable), -1,
-                                                   std::move(token));
-}
-
-// Runs the tasks concurrently on the awaiting chain's loop; resumes when all are done
-// with a tuple of their values (std::monostate for task<void>).
-template <class... Ts>
-[[nodiscard]] detail::when_all_awaiter<Ts...> when_all(task<Ts>... tasks) {
-    return detail::when_all_awaiter<Ts...>(std::move(tasks)...);
-}
-
-// Runs the tasks concurrently; when the first finishes, the others are cancelled
-// (their pending awaits complete with operation_aborted) and awaited, then this
-// resumes with the first one's value at its index in the variant.
-template <class... Ts>
-[[nodiscard]] detail::when_any_awaiter<Ts...> when_any(task<Ts>... tasks) {
-    static_assert(sizeof...(Ts) > 0, "when_any needs at least one task");
-    return detail::when_any_awaiter<Ts...>(std::move(tasks)...);
-}
-
-} // namespace sluice
-
-#endif // SLUICE_HAS_COROUTINES
-// ---- end sluice/coro/cancel.hpp ----
 #endif
-// ---- end sluice/coro.hpp ----
+#endif
+#endif
 // ---- end sluice.hpp ----
