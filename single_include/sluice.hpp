@@ -49,6 +49,36 @@
 //   SLUICE_DISABLE_X  defined by the user to opt out of X even when it is available
 // Nothing here includes an OS header; platform/ does that.
 
+// ---- begin sluice/separate_compilation.hpp ----
+// sluice — header-only (the default) or separate compilation, like asio's.
+//
+// Header-only: every function is inline and compiled in each translation unit that uses
+// it. Separate compilation: every translation unit defines SLUICE_SEPARATE_COMPILATION,
+// and exactly one of them also defines SLUICE_IMPLEMENTATION before including
+// <sluice.hpp>. The heavy non-template functions (declared SLUICE_DECL, their bodies in
+// the impl/*.ipp parts) are then compiled once, in that one, and the others see only
+// their declarations: less to parse, instantiate and generate per translation unit.
+// Class layouts are the same in both modes; templates and small inline functions stay
+// in the headers.
+
+#if defined(SLUICE_IMPLEMENTATION) && !defined(SLUICE_SEPARATE_COMPILATION)
+#define SLUICE_SEPARATE_COMPILATION 1
+#endif
+
+// Written before a function compiled out of line in separate compilation.
+#if defined(SLUICE_SEPARATE_COMPILATION)
+#define SLUICE_DECL
+#else
+#define SLUICE_DECL inline
+#endif
+
+// 1 where the bodies of SLUICE_DECL functions are compiled.
+#if !defined(SLUICE_SEPARATE_COMPILATION) || defined(SLUICE_IMPLEMENTATION)
+#define SLUICE_COMPILE_BODIES 1
+#else
+#define SLUICE_COMPILE_BODIES 0
+#endif
+// ---- end sluice/separate_compilation.hpp ----
 
 #if defined(_WIN32)
 #define SLUICE_WINDOWS 1
@@ -420,19 +450,34 @@ class error_category_impl final : public std::error_category {
 };
 } // namespace detail
 
-inline const std::error_category& error_category() noexcept {
-    static const detail::error_category_impl instance;
-    return instance;
-}
+SLUICE_DECL const std::error_category& error_category() noexcept;
 
-inline std::error_code make_error_code(error e) noexcept {
-    return {static_cast<int>(e), error_category()};
-}
+SLUICE_DECL std::error_code make_error_code(error e) noexcept;
 
 } // namespace sluice
 
 template <>
 struct std::is_error_code_enum<sluice::error> : std::true_type {};
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/platform/impl/error.ipp ----
+// sluice — out-of-line bodies of sluice/platform/error.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+
+SLUICE_DECL const std::error_category& error_category() noexcept {
+    static const detail::error_category_impl instance;
+    return instance;
+}
+
+SLUICE_DECL std::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+} // namespace sluice
+// ---- end sluice/platform/impl/error.ipp ----
+#endif
 // ---- end sluice/platform/error.hpp ----
 // ---- begin sluice/platform/socket.hpp ----
 // sluice — the socket primitives every layer above uses. This file and the backend
@@ -1468,7 +1513,22 @@ class endpoint {
 };
 
 namespace platform {
-inline endpoint local_endpoint(native_socket s, std::error_code& ec) {
+SLUICE_DECL endpoint local_endpoint(native_socket s, std::error_code& ec);
+SLUICE_DECL endpoint remote_endpoint(native_socket s, std::error_code& ec);
+} // namespace platform
+
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/platform/impl/endpoint.ipp ----
+// sluice — out-of-line bodies of sluice/platform/endpoint.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace platform {
+
+SLUICE_DECL endpoint local_endpoint(native_socket s, std::error_code& ec) {
     endpoint ep;
     socklen_t len = endpoint::capacity();
     if (::getsockname(s, ep.data(), &len) != 0) {
@@ -1479,7 +1539,8 @@ inline endpoint local_endpoint(native_socket s, std::error_code& ec) {
     ec.clear();
     return ep;
 }
-inline endpoint remote_endpoint(native_socket s, std::error_code& ec) {
+
+SLUICE_DECL endpoint remote_endpoint(native_socket s, std::error_code& ec) {
     endpoint ep;
     socklen_t len = endpoint::capacity();
     if (::getpeername(s, ep.data(), &len) != 0) {
@@ -1491,8 +1552,9 @@ inline endpoint remote_endpoint(native_socket s, std::error_code& ec) {
     return ep;
 }
 } // namespace platform
-
 } // namespace sluice
+// ---- end sluice/platform/impl/endpoint.ipp ----
+#endif
 // ---- end sluice/platform/endpoint.hpp ----
 // ---- begin sluice/backend/make_poller.hpp ----
 // sluice — choosing a poller. `automatic` takes the best one compiled in, in order of
@@ -2549,14 +2611,54 @@ struct registry {
     struct sigaction previous[max_signal + 1];
 #endif
 };
-inline registry& reg() {
+SLUICE_DECL registry& reg();
+
+inline std::uint64_t bit(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
+
+SLUICE_DECL void deliver(int signo) noexcept;
+
+SLUICE_DECL int acquire_slot(const platform::wakeup_fd* wake) noexcept;
+
+// After this returns no delivery uses the slot's wakeup descriptor: the loop may close it.
+SLUICE_DECL void release_slot(int i) noexcept;
+
+#if defined(SLUICE_POSIX)
+
+// deliver() touches only lock-free atomics and write(2), which preserves errno.
+extern "C" inline void sluice_signal_handler(int signo) { deliver(signo); }
+
+SLUICE_DECL std::error_code install(int signo);
+
+SLUICE_DECL void uninstall(int signo);
+
+#elif defined(SLUICE_WINDOWS)
+
+// Returning TRUE keeps the default action (ending the process) from running; the
+// handler is only installed while some loop asked for SIGINT.
+SLUICE_DECL BOOL WINAPI console_ctrl_handler(DWORD type) noexcept;
+
+SLUICE_DECL std::error_code install(int signo);
+
+SLUICE_DECL void uninstall(int signo);
+
+#endif
+
+} // namespace sluice::detail::signals
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/loop/impl/signals.ipp ----
+// sluice — out-of-line bodies of sluice/loop/signals.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice::detail::signals {
+
+SLUICE_DECL registry& reg() {
     static registry r;
     return r;
 }
 
-inline std::uint64_t bit(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
-
-inline void deliver(int signo) noexcept {
+SLUICE_DECL void deliver(int signo) noexcept {
     for (auto& s : slots) {
         if (!s.owned.load(std::memory_order_relaxed)) continue;
         // Announce the use before reading the pointer (both sequentially consistent, as
@@ -2572,7 +2674,7 @@ inline void deliver(int signo) noexcept {
     }
 }
 
-inline int acquire_slot(const platform::wakeup_fd* wake) noexcept {
+SLUICE_DECL int acquire_slot(const platform::wakeup_fd* wake) noexcept {
     for (int i = 0; i < max_loops; ++i) {
         bool expected = false;
         if (slots[i].owned.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
@@ -2585,8 +2687,7 @@ inline int acquire_slot(const platform::wakeup_fd* wake) noexcept {
     return -1;
 }
 
-// After this returns no delivery uses the slot's wakeup descriptor: the loop may close it.
-inline void release_slot(int i) noexcept {
+SLUICE_DECL void release_slot(int i) noexcept {
     slot& s = slots[i];
     s.wanted.store(0, std::memory_order_relaxed);
     s.wake.store(nullptr, std::memory_order_seq_cst);
@@ -2597,13 +2698,13 @@ inline void release_slot(int i) noexcept {
     s.pending.store(0, std::memory_order_relaxed);
     s.owned.store(false, std::memory_order_release);
 }
+} // namespace sluice::detail::signals
+
+namespace sluice::detail::signals {
 
 #if defined(SLUICE_POSIX)
 
-// deliver() touches only lock-free atomics and write(2), which preserves errno.
-extern "C" inline void sluice_signal_handler(int signo) { deliver(signo); }
-
-inline std::error_code install(int signo) {
+SLUICE_DECL std::error_code install(int signo) {
     if (signo < 1 || signo > max_signal) return std::make_error_code(std::errc::invalid_argument);
     std::lock_guard<std::mutex> lock(reg().mutex);
     if (reg().users[signo]++ == 0) {
@@ -2619,23 +2720,26 @@ inline std::error_code install(int signo) {
     return {};
 }
 
-inline void uninstall(int signo) {
+SLUICE_DECL void uninstall(int signo) {
     std::lock_guard<std::mutex> lock(reg().mutex);
     if (reg().users[signo] > 0 && --reg().users[signo] == 0)
         ::sigaction(signo, &reg().previous[signo], nullptr);
 }
+#endif
+} // namespace sluice::detail::signals
 
+namespace sluice::detail::signals {
+
+#if defined(SLUICE_POSIX)
 #elif defined(SLUICE_WINDOWS)
 
-// Returning TRUE keeps the default action (ending the process) from running; the
-// handler is only installed while some loop asked for SIGINT.
-inline BOOL WINAPI console_ctrl_handler(DWORD type) noexcept {
+SLUICE_DECL BOOL WINAPI console_ctrl_handler(DWORD type) noexcept {
     if (type != CTRL_C_EVENT && type != CTRL_BREAK_EVENT) return FALSE;
     deliver(SIGINT);
     return TRUE;
 }
 
-inline std::error_code install(int signo) {
+SLUICE_DECL std::error_code install(int signo) {
     if (signo != SIGINT) return std::make_error_code(std::errc::not_supported);
     std::lock_guard<std::mutex> lock(reg().mutex);
     if (reg().users[signo]++ == 0 && !::SetConsoleCtrlHandler(&console_ctrl_handler, TRUE)) {
@@ -2645,15 +2749,15 @@ inline std::error_code install(int signo) {
     return {};
 }
 
-inline void uninstall(int signo) {
+SLUICE_DECL void uninstall(int signo) {
     std::lock_guard<std::mutex> lock(reg().mutex);
     if (signo == SIGINT && reg().users[signo] > 0 && --reg().users[signo] == 0)
         ::SetConsoleCtrlHandler(&console_ctrl_handler, FALSE);
 }
-
 #endif
-
 } // namespace sluice::detail::signals
+// ---- end sluice/loop/impl/signals.ipp ----
+#endif
 // ---- end sluice/loop/signals.hpp ----
 // ---- begin sluice/loop/thread_pool.hpp ----
 // sluice — the process-wide pool that runs blocking work (name resolution, file I/O,
@@ -3882,9 +3986,9 @@ class connector;
 inline void connector_own_ready(connector* c);
 inline void connector_cancel(connector* c, std::error_code reason);
 inline void delete_connector(connector* c) noexcept;
-inline connector* make_connector(stream_impl& s, io_handler done, const connect_options& o);
-inline void connector_start(connector* c, std::vector<endpoint> targets);
-inline void connector_lookup(connector* c, std::string host, std::uint16_t port);
+SLUICE_DECL connector* make_connector(stream_impl& s, io_handler done, const connect_options& o);
+SLUICE_DECL void connector_start(connector* c, std::vector<endpoint> targets);
+SLUICE_DECL void connector_lookup(connector* c, std::string host, std::uint16_t port);
 
 struct write_entry {
     shared_bytes bytes;
@@ -4604,46 +4708,13 @@ class resolver_category_impl final : public std::error_category {
 };
 } // namespace detail
 
-inline const std::error_category& resolver_category() noexcept {
-    static const detail::resolver_category_impl instance;
-    return instance;
-}
+SLUICE_DECL const std::error_category& resolver_category() noexcept;
 
 using resolve_handler = unique_function<void(std::error_code, std::vector<endpoint>)>;
 
 // Blocking; prefer resolve() on a loop.
-inline std::vector<endpoint> resolve_now(const std::string& host, std::uint16_t port, int socktype,
-                                         std::error_code& ec) {
-    std::vector<endpoint> out;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = socktype;
-#if defined(SLUICE_WINDOWS)
-    // No AI_ADDRCONFIG: Windows does not count loopback as configured, so on a host
-    // without a network even "localhost" would fail to resolve.
-    if ((ec = platform::winsock_start())) return out;
-#else
-    hints.ai_flags = AI_ADDRCONFIG;
-#endif
-    addrinfo* res = nullptr;
-    std::string service = std::to_string(port);
-    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
-    if (rc != 0) {
-#if defined(EAI_SYSTEM)
-        if (rc == EAI_SYSTEM) {
-            ec = platform::last_error();
-            return out;
-        }
-#endif
-        ec = std::error_code(rc, resolver_category());
-        return out;
-    }
-    for (addrinfo* ai = res; ai; ai = ai->ai_next)
-        out.emplace_back(ai->ai_addr, static_cast<socklen_t>(ai->ai_addrlen));
-    ::freeaddrinfo(res);
-    ec = out.empty() ? make_error_code(error::resolve_failed) : std::error_code{};
-    return out;
-}
+SLUICE_DECL std::vector<endpoint> resolve_now(const std::string& host, std::uint16_t port,
+                                              int socktype, std::error_code& ec);
 
 namespace detail {
 
@@ -4733,12 +4804,64 @@ class lookup_op final : public io_object {
 } // namespace detail
 
 // Resolves on the thread pool; handler(ec, addresses) runs on the loop thread.
-inline void resolve(loop& l, std::string host, std::uint16_t port, resolve_handler handler,
-                    int socktype = SOCK_STREAM) {
-    detail::lookup_op::start(l, std::move(host), port, socktype, std::move(handler));
-}
+SLUICE_DECL void resolve(loop& l, std::string host, std::uint16_t port, resolve_handler handler,
+                         int socktype = SOCK_STREAM);
 
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/handles/impl/resolve.ipp ----
+// sluice — out-of-line bodies of sluice/handles/resolve.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+
+SLUICE_DECL const std::error_category& resolver_category() noexcept {
+    static const detail::resolver_category_impl instance;
+    return instance;
+}
+
+SLUICE_DECL std::vector<endpoint> resolve_now(const std::string& host, std::uint16_t port,
+                                              int socktype, std::error_code& ec) {
+    std::vector<endpoint> out;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = socktype;
+#if defined(SLUICE_WINDOWS)
+    // No AI_ADDRCONFIG: Windows does not count loopback as configured, so on a host
+    // without a network even "localhost" would fail to resolve.
+    if ((ec = platform::winsock_start())) return out;
+#else
+    hints.ai_flags = AI_ADDRCONFIG;
+#endif
+    addrinfo* res = nullptr;
+    std::string service = std::to_string(port);
+    int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
+    if (rc != 0) {
+#if defined(EAI_SYSTEM)
+        if (rc == EAI_SYSTEM) {
+            ec = platform::last_error();
+            return out;
+        }
+#endif
+        ec = std::error_code(rc, resolver_category());
+        return out;
+    }
+    for (addrinfo* ai = res; ai; ai = ai->ai_next)
+        out.emplace_back(ai->ai_addr, static_cast<socklen_t>(ai->ai_addrlen));
+    ::freeaddrinfo(res);
+    ec = out.empty() ? make_error_code(error::resolve_failed) : std::error_code{};
+    return out;
+}
+
+SLUICE_DECL void resolve(loop& l, std::string host, std::uint16_t port, resolve_handler handler,
+                         int socktype) {
+    detail::lookup_op::start(l, std::move(host), port, socktype, std::move(handler));
+}
+} // namespace sluice
+// ---- end sluice/handles/impl/resolve.ipp ----
+#endif
 // ---- end sluice/handles/resolve.hpp ----
 
 #include <memory>
@@ -4750,17 +4873,7 @@ namespace sluice::detail {
 
 // RFC 8305 §4: IPv6 first, then the families alternate; within a family the resolver's
 // order (RFC 6724) is kept.
-inline std::vector<endpoint> happy_eyeballs_order(const std::vector<endpoint>& in) {
-    std::vector<const endpoint*> v6, other;
-    for (const endpoint& e : in) (e.family() == AF_INET6 ? v6 : other).push_back(&e);
-    std::vector<endpoint> out;
-    out.reserve(in.size());
-    for (std::size_t i = 0; i < v6.size() || i < other.size(); ++i) {
-        if (i < v6.size()) out.push_back(*v6[i]);
-        if (i < other.size()) out.push_back(*other[i]);
-    }
-    return out;
-}
+SLUICE_DECL std::vector<endpoint> happy_eyeballs_order(const std::vector<endpoint>& in);
 
 class connector;
 
@@ -4937,17 +5050,46 @@ inline void connect_attempt::on_ready(unsigned events) {
 inline void connector_own_ready(connector* c) { c->own_ready(); }
 inline void connector_cancel(connector* c, std::error_code reason) { c->finish(reason); }
 inline void delete_connector(connector* c) noexcept { delete c; }
-inline connector* make_connector(stream_impl& s, io_handler done, const connect_options& o) {
-    return new connector(s, std::move(done), o);
-}
-inline void connector_start(connector* c, std::vector<endpoint> targets) {
-    c->start(std::move(targets));
-}
-inline void connector_lookup(connector* c, std::string host, std::uint16_t port) {
-    c->lookup(std::move(host), port);
-}
+SLUICE_DECL connector* make_connector(stream_impl& s, io_handler done, const connect_options& o);
+SLUICE_DECL void connector_start(connector* c, std::vector<endpoint> targets);
+SLUICE_DECL void connector_lookup(connector* c, std::string host, std::uint16_t port);
 
 } // namespace sluice::detail
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/handles/impl/connect.ipp ----
+// sluice — out-of-line bodies of sluice/handles/connect.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice::detail {
+
+SLUICE_DECL std::vector<endpoint> happy_eyeballs_order(const std::vector<endpoint>& in) {
+    std::vector<const endpoint*> v6, other;
+    for (const endpoint& e : in) (e.family() == AF_INET6 ? v6 : other).push_back(&e);
+    std::vector<endpoint> out;
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < v6.size() || i < other.size(); ++i) {
+        if (i < v6.size()) out.push_back(*v6[i]);
+        if (i < other.size()) out.push_back(*other[i]);
+    }
+    return out;
+}
+
+SLUICE_DECL connector* make_connector(stream_impl& s, io_handler done, const connect_options& o) {
+    return new connector(s, std::move(done), o);
+}
+
+SLUICE_DECL void connector_start(connector* c, std::vector<endpoint> targets) {
+    c->start(std::move(targets));
+}
+
+SLUICE_DECL void connector_lookup(connector* c, std::string host, std::uint16_t port) {
+    c->lookup(std::move(host), port);
+}
+} // namespace sluice::detail
+// ---- end sluice/handles/impl/connect.ipp ----
+#endif
 // ---- end sluice/handles/connect.hpp ----
 // ---- end sluice/handles/stream.hpp ----
 // ---- begin sluice/handles/tcp.hpp ----
@@ -7485,14 +7627,9 @@ class proxy_category_impl final : public std::error_category {
 
 } // namespace detail
 
-inline const std::error_category& proxy_category() noexcept {
-    static const detail::proxy_category_impl cat;
-    return cat;
-}
+SLUICE_DECL const std::error_category& proxy_category() noexcept;
 
-inline std::error_code make_error_code(error e) noexcept {
-    return std::error_code(static_cast<int>(e), proxy_category());
-}
+SLUICE_DECL std::error_code make_error_code(error e) noexcept;
 
 // The longest v1 line, CRLF included ("PROXY UNKNOWN" with two full IPv6 addresses).
 inline constexpr std::size_t v1_max_size = 107;
@@ -7597,16 +7734,7 @@ class tlv_range {
 };
 
 // Each TLV's 3-byte type and length, then its value, filling `bytes` exactly.
-inline bool valid_tlvs(std::string_view bytes) noexcept {
-    while (!bytes.empty()) {
-        if (bytes.size() < 3) return false;
-        std::size_t n = static_cast<std::size_t>(static_cast<unsigned char>(bytes[1])) << 8 |
-                        static_cast<unsigned char>(bytes[2]);
-        if (n > bytes.size() - 3) return false;
-        bytes.remove_prefix(3 + n);
-    }
-    return true;
-}
+SLUICE_DECL bool valid_tlvs(std::string_view bytes) noexcept;
 
 // The value of an ssl TLV: what the client presented, then sub-TLVs (version, cn, ...).
 struct ssl_info {
@@ -7616,15 +7744,7 @@ struct ssl_info {
     tlv_range sub;
 };
 
-inline bool parse_ssl(std::string_view value, ssl_info& out) noexcept {
-    if (value.size() < 5 || !valid_tlvs(value.substr(5))) return false;
-    out.client = static_cast<std::uint8_t>(value[0]);
-    out.verify = 0;
-    for (std::size_t i = 1; i < 5; ++i)
-        out.verify = out.verify << 8 | static_cast<unsigned char>(value[i]);
-    out.sub = tlv_range(value.substr(5));
-    return true;
-}
+SLUICE_DECL bool parse_ssl(std::string_view value, ssl_info& out) noexcept;
 
 struct header {
     int version = 0; // 1 or 2
@@ -7660,20 +7780,111 @@ struct parse_result {
 namespace detail {
 
 // CRC32C (Castagnoli, reflected 0x82F63B78), bit by bit: headers are small and rare.
-inline std::uint32_t crc32c_update(std::uint32_t crc, const unsigned char* p,
-                                   std::size_t n) noexcept {
+SLUICE_DECL std::uint32_t crc32c_update(std::uint32_t crc, const unsigned char* p,
+                                        std::size_t n) noexcept;
+SLUICE_DECL std::uint32_t crc32c(std::string_view s) noexcept;
+
+// The checksum of `whole` with the 4 bytes at `field` taken as zero.
+SLUICE_DECL std::uint32_t crc32c_zeroed(std::string_view whole, std::size_t field) noexcept;
+
+SLUICE_DECL endpoint inet_endpoint(const std::uint8_t* addr, bool v6, std::uint16_t port) noexcept;
+
+SLUICE_DECL std::string_view unix_path_view(std::string_view block) noexcept;
+
+SLUICE_DECL endpoint unix_endpoint(std::string_view path) noexcept;
+
+SLUICE_DECL parse_result fail(error e) noexcept;
+
+SLUICE_DECL parse_result parse_v1(std::string_view in, header& out) noexcept;
+
+SLUICE_DECL parse_result parse_v2(std::string_view in, header& out, const limits& lim) noexcept;
+
+SLUICE_DECL void put_u16(std::string& out, std::size_t v);
+
+} // namespace detail
+
+// Parses the header at the start of `in`; see the top of this file. `out` is filled
+// when the result is complete, and left empty otherwise.
+SLUICE_DECL parse_result parse(std::string_view in, header& out, const limits& lim = {}) noexcept;
+
+// ---- writing, for a proxy or a test: the header to put before the client's bytes ----
+
+// "PROXY TCP4|TCP6 src dst sport dport\r\n"; "PROXY UNKNOWN\r\n" unless both endpoints
+// are IPv4 or both IPv6.
+SLUICE_DECL void append_v1(std::string& out, const endpoint& source, const endpoint& destination);
+
+SLUICE_DECL void append_tlv(std::string& out, std::uint8_t type, std::string_view value);
+
+// A v2 header: PROXY over TCP with both endpoints when they are of one family (IPv4,
+// IPv6 or, where available, Unix stream), LOCAL or PROXY-UNSPEC otherwise, then `tlvs`
+// (encoded with append_tlv) and, if asked, a CRC32C TLV. False, and nothing appended,
+// when the TLVs do not fit the 16-bit length.
+SLUICE_DECL bool append_v2(std::string& out, command cmd, const endpoint& source,
+                           const endpoint& destination, std::string_view tlvs = {},
+                           bool checksum = false);
+
+} // namespace proxy
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/proxy/impl/proxy_protocol.ipp ----
+// sluice — out-of-line bodies of sluice/proxy/proxy_protocol.hpp: compiled in every translation
+// unit when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace proxy {
+
+SLUICE_DECL const std::error_category& proxy_category() noexcept {
+    static const detail::proxy_category_impl cat;
+    return cat;
+}
+
+SLUICE_DECL std::error_code make_error_code(error e) noexcept {
+    return std::error_code(static_cast<int>(e), proxy_category());
+}
+
+SLUICE_DECL bool valid_tlvs(std::string_view bytes) noexcept {
+    while (!bytes.empty()) {
+        if (bytes.size() < 3) return false;
+        std::size_t n = static_cast<std::size_t>(static_cast<unsigned char>(bytes[1])) << 8 |
+                        static_cast<unsigned char>(bytes[2]);
+        if (n > bytes.size() - 3) return false;
+        bytes.remove_prefix(3 + n);
+    }
+    return true;
+}
+
+SLUICE_DECL bool parse_ssl(std::string_view value, ssl_info& out) noexcept {
+    if (value.size() < 5 || !valid_tlvs(value.substr(5))) return false;
+    out.client = static_cast<std::uint8_t>(value[0]);
+    out.verify = 0;
+    for (std::size_t i = 1; i < 5; ++i)
+        out.verify = out.verify << 8 | static_cast<unsigned char>(value[i]);
+    out.sub = tlv_range(value.substr(5));
+    return true;
+}
+} // namespace proxy
+} // namespace sluice
+
+namespace sluice {
+namespace proxy {
+namespace detail {
+
+SLUICE_DECL std::uint32_t crc32c_update(std::uint32_t crc, const unsigned char* p,
+                                        std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
         crc ^= p[i];
         for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
     }
     return crc;
 }
-inline std::uint32_t crc32c(std::string_view s) noexcept {
+
+SLUICE_DECL std::uint32_t crc32c(std::string_view s) noexcept {
     return ~crc32c_update(~0u, reinterpret_cast<const unsigned char*>(s.data()), s.size());
 }
 
-// The checksum of `whole` with the 4 bytes at `field` taken as zero.
-inline std::uint32_t crc32c_zeroed(std::string_view whole, std::size_t field) noexcept {
+SLUICE_DECL std::uint32_t crc32c_zeroed(std::string_view whole, std::size_t field) noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(whole.data());
     const unsigned char zeros[4] = {0, 0, 0, 0};
     std::uint32_t crc = crc32c_update(~0u, p, field);
@@ -7682,7 +7893,7 @@ inline std::uint32_t crc32c_zeroed(std::string_view whole, std::size_t field) no
     return ~crc;
 }
 
-inline endpoint inet_endpoint(const std::uint8_t* addr, bool v6, std::uint16_t port) noexcept {
+SLUICE_DECL endpoint inet_endpoint(const std::uint8_t* addr, bool v6, std::uint16_t port) noexcept {
     if (v6) {
         sockaddr_in6 sa;
         std::memset(&sa, 0, sizeof sa);
@@ -7699,13 +7910,13 @@ inline endpoint inet_endpoint(const std::uint8_t* addr, bool v6, std::uint16_t p
     return endpoint(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
 }
 
-inline std::string_view unix_path_view(std::string_view block) noexcept {
+SLUICE_DECL std::string_view unix_path_view(std::string_view block) noexcept {
     if (!block.empty() && block[0] != '\0') return block.substr(0, block.find('\0'));
     while (!block.empty() && block.back() == '\0') block.remove_suffix(1);
     return block; // abstract: leading NUL kept; all NULs: unnamed, empty
 }
 
-inline endpoint unix_endpoint(std::string_view path) noexcept {
+SLUICE_DECL endpoint unix_endpoint(std::string_view path) noexcept {
 #if SLUICE_HAS_UNIX_SOCKETS
     std::error_code ec;
     if (!path.empty()) return endpoint::unix_path(path, ec);
@@ -7715,11 +7926,11 @@ inline endpoint unix_endpoint(std::string_view path) noexcept {
     return endpoint();
 }
 
-inline parse_result fail(error e) noexcept {
+SLUICE_DECL parse_result fail(error e) noexcept {
     return parse_result{parse_status::error, 0, make_error_code(e)};
 }
 
-inline parse_result parse_v1(std::string_view in, header& out) noexcept {
+SLUICE_DECL parse_result parse_v1(std::string_view in, header& out) noexcept {
     constexpr std::string_view magic = "PROXY ";
     const std::size_t k = in.size() < magic.size() ? in.size() : magic.size();
     if (in.substr(0, k) != magic.substr(0, k)) return fail(error::not_proxy);
@@ -7764,7 +7975,7 @@ inline parse_result parse_v1(std::string_view in, header& out) noexcept {
     return parse_result{parse_status::complete, lf + 1, {}};
 }
 
-inline parse_result parse_v2(std::string_view in, header& out, const limits& lim) noexcept {
+SLUICE_DECL parse_result parse_v2(std::string_view in, header& out, const limits& lim) noexcept {
     const std::size_t k = in.size() < v2_signature.size() ? in.size() : v2_signature.size();
     if (in.substr(0, k) != v2_signature.substr(0, k)) return fail(error::not_proxy);
     const auto at = [&](std::size_t i) { return static_cast<unsigned char>(in[i]); };
@@ -7846,16 +8057,18 @@ inline parse_result parse_v2(std::string_view in, header& out, const limits& lim
     return parse_result{parse_status::complete, total, {}};
 }
 
-inline void put_u16(std::string& out, std::size_t v) {
+SLUICE_DECL void put_u16(std::string& out, std::size_t v) {
     out += static_cast<char>((v >> 8) & 0xff);
     out += static_cast<char>(v & 0xff);
 }
-
 } // namespace detail
+} // namespace proxy
+} // namespace sluice
 
-// Parses the header at the start of `in`; see the top of this file. `out` is filled
-// when the result is complete, and left empty otherwise.
-inline parse_result parse(std::string_view in, header& out, const limits& lim = {}) noexcept {
+namespace sluice {
+namespace proxy {
+
+SLUICE_DECL parse_result parse(std::string_view in, header& out, const limits& lim) noexcept {
     out = header();
     parse_result r = detail::fail(error::not_proxy);
     if (in.empty())
@@ -7868,11 +8081,7 @@ inline parse_result parse(std::string_view in, header& out, const limits& lim = 
     return r;
 }
 
-// ---- writing, for a proxy or a test: the header to put before the client's bytes ----
-
-// "PROXY TCP4|TCP6 src dst sport dport\r\n"; "PROXY UNKNOWN\r\n" unless both endpoints
-// are IPv4 or both IPv6.
-inline void append_v1(std::string& out, const endpoint& source, const endpoint& destination) {
+SLUICE_DECL void append_v1(std::string& out, const endpoint& source, const endpoint& destination) {
     const int f = source.family();
     if ((f != AF_INET && f != AF_INET6) || destination.family() != f) {
         out += "PROXY UNKNOWN\r\n";
@@ -7889,19 +8098,14 @@ inline void append_v1(std::string& out, const endpoint& source, const endpoint& 
     out += "\r\n";
 }
 
-inline void append_tlv(std::string& out, std::uint8_t type, std::string_view value) {
+SLUICE_DECL void append_tlv(std::string& out, std::uint8_t type, std::string_view value) {
     out += static_cast<char>(type);
     detail::put_u16(out, value.size());
     out.append(value.data(), value.size());
 }
 
-// A v2 header: PROXY over TCP with both endpoints when they are of one family (IPv4,
-// IPv6 or, where available, Unix stream), LOCAL or PROXY-UNSPEC otherwise, then `tlvs`
-// (encoded with append_tlv) and, if asked, a CRC32C TLV. False, and nothing appended,
-// when the TLVs do not fit the 16-bit length.
-inline bool append_v2(std::string& out, command cmd, const endpoint& source,
-                      const endpoint& destination, std::string_view tlvs = {},
-                      bool checksum = false) {
+SLUICE_DECL bool append_v2(std::string& out, command cmd, const endpoint& source,
+                           const endpoint& destination, std::string_view tlvs, bool checksum) {
     unsigned char fam = 0x00;
     std::size_t addr_len = 0;
     const int f = source.family();
@@ -7961,9 +8165,10 @@ inline bool append_v2(std::string& out, command cmd, const endpoint& source,
     }
     return true;
 }
-
 } // namespace proxy
 } // namespace sluice
+// ---- end sluice/proxy/impl/proxy_protocol.ipp ----
+#endif
 // ---- end sluice/proxy/proxy_protocol.hpp ----
 #if !defined(SLUICE_NO_HTTP)
 // ---- begin sluice/http.hpp ----
@@ -8146,17 +8351,37 @@ class http_category_impl final : public std::error_category {
 
 } // namespace detail
 
-inline const std::error_category& http_category() noexcept {
+SLUICE_DECL const std::error_category& http_category() noexcept;
+
+SLUICE_DECL std::error_code make_error_code(error e) noexcept;
+
+// The status a server should answer (then close) when a request fails to parse.
+SLUICE_DECL int suggested_status(error e) noexcept;
+
+SLUICE_DECL int suggested_status(const std::error_code& ec) noexcept;
+
+} // namespace http
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/error.ipp ----
+// sluice — out-of-line bodies of sluice/http/error.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+
+SLUICE_DECL const std::error_category& http_category() noexcept {
     static const detail::http_category_impl cat;
     return cat;
 }
 
-inline std::error_code make_error_code(error e) noexcept {
+SLUICE_DECL std::error_code make_error_code(error e) noexcept {
     return std::error_code(static_cast<int>(e), http_category());
 }
 
-// The status a server should answer (then close) when a request fails to parse.
-inline int suggested_status(error e) noexcept {
+SLUICE_DECL int suggested_status(error e) noexcept {
     switch (e) {
     case error::version_not_supported:
         return 505;
@@ -8174,14 +8399,15 @@ inline int suggested_status(error e) noexcept {
     }
 }
 
-inline int suggested_status(const std::error_code& ec) noexcept {
+SLUICE_DECL int suggested_status(const std::error_code& ec) noexcept {
     if (!ec) return 200;
     if (ec.category() != http_category()) return 500;
     return suggested_status(static_cast<error>(ec.value()));
 }
-
 } // namespace http
 } // namespace sluice
+// ---- end sluice/http/impl/error.ipp ----
+#endif
 // ---- end sluice/http/error.hpp ----
 // ---- begin sluice/http/message.hpp ----
 // sluice — HTTP message view types shared by the parser, serializer and helpers.
@@ -9312,106 +9538,14 @@ inline void put(out_buffer& b, const char* p, std::size_t n) noexcept { b.append
 inline bool overflowed(const std::string&) noexcept { return false; }
 inline bool overflowed(const out_buffer& b) noexcept { return b.overflowed(); }
 
-inline std::size_t format_uint(std::uint64_t v, char* out, unsigned base = 10) noexcept {
-    char tmp[24];
-    std::size_t n = 0;
-    do {
-        unsigned d = static_cast<unsigned>(v % base);
-        tmp[n++] = static_cast<char>(d < 10 ? '0' + d : 'A' + d - 10);
-        v /= base;
-    } while (v);
-    for (std::size_t i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
-    return n;
-}
+SLUICE_DECL std::size_t format_uint(std::uint64_t v, char* out, unsigned base = 10) noexcept;
 
-inline bool valid_token(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    for (char c : s)
-        if (!has(static_cast<unsigned char>(c), c_token)) return false;
-    return true;
-}
-inline bool valid_value(std::string_view s) noexcept {
-    for (char c : s)
-        if (!has(static_cast<unsigned char>(c), c_text)) return false;
-    return true;
-}
+SLUICE_DECL bool valid_token(std::string_view s) noexcept;
+SLUICE_DECL bool valid_value(std::string_view s) noexcept;
 } // namespace detail
 
 // Standard reason phrases for the common codes ("" for others; still valid).
-inline std::string_view reason_phrase(unsigned status) noexcept {
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 101:
-        return "Switching Protocols";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 206:
-        return "Partial Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 303:
-        return "See Other";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 411:
-        return "Length Required";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 417:
-        return "Expectation Failed";
-    case 426:
-        return "Upgrade Required";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "";
-    }
-}
+SLUICE_DECL std::string_view reason_phrase(unsigned status) noexcept;
 
 template <class Sink>
 class serializer {
@@ -9507,7 +9641,155 @@ class serializer {
 // IMF-fixdate (RFC 9110 5.6.7) of a Unix time, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
 // Computed by hand: gmtime is not thread-safe and gmtime_r is not standard C++.
 inline constexpr std::size_t imf_fixdate_size = 29;
-inline void format_imf_fixdate(std::int64_t unix_seconds, char out[imf_fixdate_size]) noexcept {
+SLUICE_DECL void format_imf_fixdate(std::int64_t unix_seconds, char out[imf_fixdate_size]) noexcept;
+
+// The Date value changes once a second while a server answers many requests a
+// second: format it once per second. One cache per thread (no locking).
+class date_cache {
+  public:
+    std::string_view get(std::int64_t unix_seconds) noexcept {
+        if (unix_seconds != sec_) {
+            sec_ = unix_seconds;
+            format_imf_fixdate(unix_seconds, buf_);
+            ++formats_;
+        }
+        return std::string_view(buf_, imf_fixdate_size);
+    }
+    template <class Clock, class Duration>
+    std::string_view get(std::chrono::time_point<Clock, Duration> t) noexcept {
+        return get(static_cast<std::int64_t>(
+            std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count()));
+    }
+    std::string_view now() noexcept { return get(std::chrono::system_clock::now()); }
+    std::uint64_t formats() const noexcept { return formats_; }
+
+  private:
+    std::int64_t sec_ = INT64_MIN;
+    std::uint64_t formats_ = 0;
+    char buf_[imf_fixdate_size] = {};
+};
+
+} // namespace http
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/serializer.ipp ----
+// sluice — out-of-line bodies of sluice/http/serializer.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+SLUICE_DECL std::size_t format_uint(std::uint64_t v, char* out, unsigned base) noexcept {
+    char tmp[24];
+    std::size_t n = 0;
+    do {
+        unsigned d = static_cast<unsigned>(v % base);
+        tmp[n++] = static_cast<char>(d < 10 ? '0' + d : 'A' + d - 10);
+        v /= base;
+    } while (v);
+    for (std::size_t i = 0; i < n; ++i) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+SLUICE_DECL bool valid_token(std::string_view s) noexcept {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!has(static_cast<unsigned char>(c), c_token)) return false;
+    return true;
+}
+
+SLUICE_DECL bool valid_value(std::string_view s) noexcept {
+    for (char c : s)
+        if (!has(static_cast<unsigned char>(c), c_text)) return false;
+    return true;
+}
+} // namespace detail
+} // namespace http
+} // namespace sluice
+
+namespace sluice {
+namespace http {
+
+SLUICE_DECL std::string_view reason_phrase(unsigned status) noexcept {
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "";
+    }
+}
+
+SLUICE_DECL void format_imf_fixdate(std::int64_t unix_seconds,
+                                    char out[imf_fixdate_size]) noexcept {
     std::int64_t days = unix_seconds / 86400, secs = unix_seconds % 86400;
     if (secs < 0) secs += 86400, --days;
     // Civil date from days since 1970-01-01 (era-based, proleptic Gregorian).
@@ -9547,35 +9829,10 @@ inline void format_imf_fixdate(std::int64_t unix_seconds, char out[imf_fixdate_s
     two(out + 23, secs % 60);
     std::memcpy(out + 25, " GMT", 4);
 }
-
-// The Date value changes once a second while a server answers many requests a
-// second: format it once per second. One cache per thread (no locking).
-class date_cache {
-  public:
-    std::string_view get(std::int64_t unix_seconds) noexcept {
-        if (unix_seconds != sec_) {
-            sec_ = unix_seconds;
-            format_imf_fixdate(unix_seconds, buf_);
-            ++formats_;
-        }
-        return std::string_view(buf_, imf_fixdate_size);
-    }
-    template <class Clock, class Duration>
-    std::string_view get(std::chrono::time_point<Clock, Duration> t) noexcept {
-        return get(static_cast<std::int64_t>(
-            std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count()));
-    }
-    std::string_view now() noexcept { return get(std::chrono::system_clock::now()); }
-    std::uint64_t formats() const noexcept { return formats_; }
-
-  private:
-    std::int64_t sec_ = INT64_MIN;
-    std::uint64_t formats_ = 0;
-    char buf_[imf_fixdate_size] = {};
-};
-
 } // namespace http
 } // namespace sluice
+// ---- end sluice/http/impl/serializer.ipp ----
+#endif
 // ---- end sluice/http/serializer.hpp ----
 // ---- begin sluice/http/url.hpp ----
 // sluice — request-target helpers: split, percent-decode, query iteration, and
@@ -9607,109 +9864,22 @@ struct target_parts {
 };
 
 namespace detail {
-inline int url_hex(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+SLUICE_DECL int url_hex(char c) noexcept;
 inline bool url_alpha(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-inline void split_query(std::string_view s, target_parts& out) noexcept {
-    std::size_t q = s.find('?');
-    if (q == std::string_view::npos) {
-        out.path = s;
-        return;
-    }
-    out.path = s.substr(0, q);
-    out.query = s.substr(q + 1);
-    out.has_query = true;
-}
+SLUICE_DECL void split_query(std::string_view s, target_parts& out) noexcept;
 } // namespace detail
 
 // Splits a request-target (RFC 9112 3.2) into its parts; views into `target`.
-inline std::error_code split_target(std::string_view target, target_parts& out) noexcept {
-    out = target_parts();
-    if (target.empty()) return make_error_code(error::bad_url);
-    if (target[0] == '/') {
-        out.form = target_parts::origin_form;
-        detail::split_query(target, out);
-        return {};
-    }
-    if (target == "*") {
-        out.form = target_parts::asterisk_form;
-        return {};
-    }
-    std::size_t colon = target.find(':');
-    if (colon != std::string_view::npos && target.substr(colon, 3) == "://") {
-        std::string_view scheme = target.substr(0, colon);
-        if (scheme.empty() || !detail::url_alpha(scheme[0])) return make_error_code(error::bad_url);
-        for (char c : scheme)
-            if (!detail::url_alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' &&
-                c != '.')
-                return make_error_code(error::bad_url);
-        std::string_view rest = target.substr(colon + 3);
-        std::size_t a = rest.find_first_of("/?");
-        out.form = target_parts::absolute_form;
-        out.scheme = scheme;
-        out.authority = rest.substr(0, a);
-        if (out.authority.empty()) return make_error_code(error::bad_url);
-        if (a != std::string_view::npos) detail::split_query(rest.substr(a), out);
-        if (!out.path.empty() && out.path[0] != '/') out.path = {};
-        return {};
-    }
-    // authority-form (CONNECT): host ":" port
-    if (colon == std::string_view::npos || colon == 0 || colon + 1 == target.size() ||
-        target.find('/') != std::string_view::npos)
-        return make_error_code(error::bad_url);
-    std::size_t pcolon = target.rfind(':');
-    for (char c : target.substr(pcolon + 1))
-        if (c < '0' || c > '9') return make_error_code(error::bad_url);
-    out.form = target_parts::authority_form;
-    out.authority = target;
-    return {};
-}
+SLUICE_DECL std::error_code split_target(std::string_view target, target_parts& out) noexcept;
 
 // Appends the decoded form of `in` to `out`. A '%' must start "%XX" with two hex
 // digits. With plus_as_space, '+' is a space (HTML form encoding in queries).
-inline std::error_code percent_decode(std::string_view in, std::string& out,
-                                      bool plus_as_space = false) {
-    out.reserve(out.size() + in.size());
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        char c = in[i];
-        if (c == '%') {
-            if (in.size() - i < 3) return make_error_code(error::bad_percent_encoding);
-            int h = detail::url_hex(in[i + 1]), l = detail::url_hex(in[i + 2]);
-            if (h < 0 || l < 0) return make_error_code(error::bad_percent_encoding);
-            out.push_back(static_cast<char>(h * 16 + l));
-            i += 2;
-        } else if (c == '+' && plus_as_space) {
-            out.push_back(' ');
-        } else {
-            out.push_back(c);
-        }
-    }
-    return {};
-}
+SLUICE_DECL std::error_code percent_decode(std::string_view in, std::string& out,
+                                           bool plus_as_space = false);
 
 // In place, without allocating: returns the decoded length (<= n).
-inline std::size_t percent_decode_inplace(char* s, std::size_t n, std::error_code& ec,
-                                          bool plus_as_space = false) noexcept {
-    std::size_t w = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        char c = s[i];
-        if (c == '%') {
-            if (n - i < 3) return ec = make_error_code(error::bad_percent_encoding), 0;
-            int h = detail::url_hex(s[i + 1]), l = detail::url_hex(s[i + 2]);
-            if (h < 0 || l < 0) return ec = make_error_code(error::bad_percent_encoding), 0;
-            s[w++] = static_cast<char>(h * 16 + l);
-            i += 2;
-        } else {
-            s[w++] = (c == '+' && plus_as_space) ? ' ' : c;
-        }
-    }
-    ec.clear();
-    return w;
-}
+SLUICE_DECL std::size_t percent_decode_inplace(char* s, std::size_t n, std::error_code& ec,
+                                               bool plus_as_space = false) noexcept;
 
 struct query_param {
     std::string_view key;   // raw
@@ -9780,7 +9950,127 @@ class query_params {
 // Normalises an origin-form path (see the top of the file) into `out`, which
 // then starts with '/' and holds decoded bytes with no "." / ".." segments and no
 // empty segments; a trailing '/' is kept.
-inline std::error_code normalize_path(std::string_view raw, std::string& out) {
+SLUICE_DECL std::error_code normalize_path(std::string_view raw, std::string& out);
+
+} // namespace http
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/url.ipp ----
+// sluice — out-of-line bodies of sluice/http/url.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+SLUICE_DECL int url_hex(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+SLUICE_DECL void split_query(std::string_view s, target_parts& out) noexcept {
+    std::size_t q = s.find('?');
+    if (q == std::string_view::npos) {
+        out.path = s;
+        return;
+    }
+    out.path = s.substr(0, q);
+    out.query = s.substr(q + 1);
+    out.has_query = true;
+}
+} // namespace detail
+} // namespace http
+} // namespace sluice
+
+namespace sluice {
+namespace http {
+
+SLUICE_DECL std::error_code split_target(std::string_view target, target_parts& out) noexcept {
+    out = target_parts();
+    if (target.empty()) return make_error_code(error::bad_url);
+    if (target[0] == '/') {
+        out.form = target_parts::origin_form;
+        detail::split_query(target, out);
+        return {};
+    }
+    if (target == "*") {
+        out.form = target_parts::asterisk_form;
+        return {};
+    }
+    std::size_t colon = target.find(':');
+    if (colon != std::string_view::npos && target.substr(colon, 3) == "://") {
+        std::string_view scheme = target.substr(0, colon);
+        if (scheme.empty() || !detail::url_alpha(scheme[0])) return make_error_code(error::bad_url);
+        for (char c : scheme)
+            if (!detail::url_alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' &&
+                c != '.')
+                return make_error_code(error::bad_url);
+        std::string_view rest = target.substr(colon + 3);
+        std::size_t a = rest.find_first_of("/?");
+        out.form = target_parts::absolute_form;
+        out.scheme = scheme;
+        out.authority = rest.substr(0, a);
+        if (out.authority.empty()) return make_error_code(error::bad_url);
+        if (a != std::string_view::npos) detail::split_query(rest.substr(a), out);
+        if (!out.path.empty() && out.path[0] != '/') out.path = {};
+        return {};
+    }
+    // authority-form (CONNECT): host ":" port
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == target.size() ||
+        target.find('/') != std::string_view::npos)
+        return make_error_code(error::bad_url);
+    std::size_t pcolon = target.rfind(':');
+    for (char c : target.substr(pcolon + 1))
+        if (c < '0' || c > '9') return make_error_code(error::bad_url);
+    out.form = target_parts::authority_form;
+    out.authority = target;
+    return {};
+}
+
+SLUICE_DECL std::error_code percent_decode(std::string_view in, std::string& out,
+                                           bool plus_as_space) {
+    out.reserve(out.size() + in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        char c = in[i];
+        if (c == '%') {
+            if (in.size() - i < 3) return make_error_code(error::bad_percent_encoding);
+            int h = detail::url_hex(in[i + 1]), l = detail::url_hex(in[i + 2]);
+            if (h < 0 || l < 0) return make_error_code(error::bad_percent_encoding);
+            out.push_back(static_cast<char>(h * 16 + l));
+            i += 2;
+        } else if (c == '+' && plus_as_space) {
+            out.push_back(' ');
+        } else {
+            out.push_back(c);
+        }
+    }
+    return {};
+}
+
+SLUICE_DECL std::size_t percent_decode_inplace(char* s, std::size_t n, std::error_code& ec,
+                                               bool plus_as_space) noexcept {
+    std::size_t w = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        char c = s[i];
+        if (c == '%') {
+            if (n - i < 3) return ec = make_error_code(error::bad_percent_encoding), 0;
+            int h = detail::url_hex(s[i + 1]), l = detail::url_hex(s[i + 2]);
+            if (h < 0 || l < 0) return ec = make_error_code(error::bad_percent_encoding), 0;
+            s[w++] = static_cast<char>(h * 16 + l);
+            i += 2;
+        } else {
+            s[w++] = (c == '+' && plus_as_space) ? ' ' : c;
+        }
+    }
+    ec.clear();
+    return w;
+}
+
+SLUICE_DECL std::error_code normalize_path(std::string_view raw, std::string& out) {
     out.clear();
     if (raw.empty() || raw[0] != '/') return make_error_code(error::bad_path);
     out.push_back('/');
@@ -9819,9 +10109,10 @@ inline std::error_code normalize_path(std::string_view raw, std::string& out) {
     }
     return {};
 }
-
 } // namespace http
 } // namespace sluice
+// ---- end sluice/http/impl/url.ipp ----
+#endif
 // ---- end sluice/http/url.hpp ----
 // ---- begin sluice/http/cors.hpp ----
 // sluice — CORS (Fetch standard, "CORS protocol") as a pure function: given the
@@ -10066,14 +10357,9 @@ class forwarded_category_impl final : public std::error_category {
 
 } // namespace detail
 
-inline const std::error_category& forwarded_category() noexcept {
-    static const detail::forwarded_category_impl cat;
-    return cat;
-}
+SLUICE_DECL const std::error_category& forwarded_category() noexcept;
 
-inline std::error_code make_error_code(forwarded_error e) noexcept {
-    return std::error_code(static_cast<int>(e), forwarded_category());
-}
+SLUICE_DECL std::error_code make_error_code(forwarded_error e) noexcept;
 
 // One hop: an X-Forwarded-For entry, or the for= / by= of a Forwarded element.
 struct forwarded_node {
@@ -10102,111 +10388,16 @@ struct forwarded_element {
 
 namespace detail {
 
-inline bool is_obfuscated_id(std::string_view s) noexcept {
-    if (s.size() < 2 || s[0] != '_') return false;
-    for (char c : s.substr(1)) {
-        const bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
-        if (!alnum && c != '.' && c != '_' && c != '-') return false;
-    }
-    return true;
-}
+SLUICE_DECL bool is_obfuscated_id(std::string_view s) noexcept;
 
 // `s` is a whole node. Forwarded brackets IPv6 and allows obfuscated names and ports;
 // X-Forwarded-For also takes a bare IPv6 address.
-inline std::error_code parse_node(std::string_view s, forwarded_node& out, bool xff) noexcept {
-    out = forwarded_node();
-    std::string_view name = s, port;
-    bool bracketed = false;
-    if (!s.empty() && s[0] == '[') {
-        std::size_t close = s.find(']');
-        if (close == std::string_view::npos) return forwarded_error::bad_node;
-        name = s.substr(1, close - 1);
-        bracketed = true;
-        std::string_view after = s.substr(close + 1);
-        if (!after.empty()) {
-            if (after[0] != ':') return forwarded_error::bad_node;
-            port = after.substr(1);
-            if (port.empty()) return forwarded_error::bad_port;
-        }
-    } else {
-        std::size_t colon = s.find(':');
-        if (colon != std::string_view::npos && !(xff && s.find(':', colon + 1) != s.npos)) {
-            name = s.substr(0, colon);
-            port = s.substr(colon + 1);
-            if (port.empty()) return forwarded_error::bad_port;
-        }
-    }
-    std::uint8_t v4[4], v6[16];
-    if (bracketed || (xff && name.find(':') != std::string_view::npos)) {
-        if (!sluice::detail::parse_ipv6_text(name, v6)) return forwarded_error::bad_node;
-        out.type = forwarded_node::kind::ipv6;
-    } else if (sluice::detail::parse_ipv4_text(name, v4)) {
-        out.type = forwarded_node::kind::ipv4;
-    } else if (iequals(name, "unknown")) {
-        out.type = forwarded_node::kind::unknown;
-    } else if (!xff && is_obfuscated_id(name)) {
-        out.type = forwarded_node::kind::obfuscated;
-    } else {
-        return forwarded_error::bad_node;
-    }
-    out.name = name;
-    if (!port.empty()) {
-        // RFC 7239: port = 1*5DIGIT, so leading zeros are allowed there.
-        if (!xff && is_obfuscated_id(port)) {
-            out.port = port;
-        } else if (sluice::detail::parse_port_text(port, out.port_number, !xff)) {
-            out.port = port;
-        } else {
-            return forwarded_error::bad_port;
-        }
-    }
-    return {};
-}
+SLUICE_DECL std::error_code parse_node(std::string_view s, forwarded_node& out, bool xff) noexcept;
 
-inline bool is_scheme(std::string_view s) noexcept {
-    if (s.empty() || (s[0] | 0x20) < 'a' || (s[0] | 0x20) > 'z') return false;
-    for (char c : s) {
-        const bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
-        if (!alnum && c != '+' && c != '-' && c != '.') return false;
-    }
-    return true;
-}
+SLUICE_DECL bool is_scheme(std::string_view s) noexcept;
 
 // uri-host [ ":" port ] (RFC 3986): a reg-name, an IPv4 address or a bracketed IPv6 one.
-inline bool is_host(std::string_view s) noexcept {
-    std::string_view name = s, port;
-    if (!s.empty() && s[0] == '[') {
-        std::size_t close = s.find(']');
-        std::uint8_t v6[16];
-        if (close == std::string_view::npos ||
-            !sluice::detail::parse_ipv6_text(s.substr(1, close - 1), v6))
-            return false;
-        name = {};
-        port = s.substr(close + 1);
-    } else {
-        std::size_t colon = s.find(':');
-        if (colon != std::string_view::npos) {
-            name = s.substr(0, colon);
-            port = s.substr(colon);
-        }
-        if (name.empty()) return false;
-        for (std::size_t i = 0; i < name.size(); ++i) {
-            const char c = name[i];
-            if (c == '%') {
-                if (i + 2 >= name.size() || hexval(static_cast<unsigned char>(name[i + 1])) < 0 ||
-                    hexval(static_cast<unsigned char>(name[i + 2])) < 0)
-                    return false;
-                i += 2;
-                continue;
-            }
-            if (c == ':' || c == '[' || c == ']' || !has(static_cast<unsigned char>(c), c_host))
-                return false;
-        }
-    }
-    if (port.empty()) return true;
-    std::uint16_t p = 0;
-    return port[0] == ':' && sluice::detail::parse_port_text(port.substr(1), p, true);
-}
+SLUICE_DECL bool is_host(std::string_view s) noexcept;
 
 // Reads Forwarded elements one at a time from the start of a field value.
 class forwarded_cursor {
@@ -10357,43 +10548,20 @@ inline std::error_code for_each_xff(std::string_view value, F&& f) {
     return detail::for_each_xff_entry(value, f);
 }
 
-inline std::error_code xff_count(std::string_view value, std::size_t& n) noexcept {
-    n = 0;
-    return detail::for_each_xff_entry(value, [&](const forwarded_node&) { ++n; });
-}
+SLUICE_DECL std::error_code xff_count(std::string_view value, std::size_t& n) noexcept;
 
 // The entry `n` places from the right: 0 is the one the nearest proxy appended. With k
 // trusted proxies in front of the server, n = k - 1 is the client the outermost one saw.
 // The whole list must be well-formed.
-inline std::error_code xff_from_right(std::string_view value, std::size_t n,
-                                      forwarded_node& out) noexcept {
-    out = forwarded_node();
-    std::size_t count = 0;
-    if (std::error_code ec = xff_count(value, count)) return ec;
-    if (n >= count) return forwarded_error::too_few_hops;
-    std::size_t i = 0;
-    (void)detail::for_each_xff_entry(value, [&](const forwarded_node& node) {
-        if (i++ == count - 1 - n) out = node;
-    });
-    return {};
-}
+SLUICE_DECL std::error_code xff_from_right(std::string_view value, std::size_t n,
+                                           forwarded_node& out) noexcept;
 
 // The leftmost entry: the original client as the first proxy claims it (untrusted).
-inline std::error_code xff_client(std::string_view value, forwarded_node& out) noexcept {
-    std::size_t count = 0;
-    if (std::error_code ec = xff_count(value, count)) return ec;
-    return xff_from_right(value, count - 1, out);
-}
+SLUICE_DECL std::error_code xff_client(std::string_view value, forwarded_node& out) noexcept;
 
 // Appends `hop`'s address (no port, IPv6 without brackets, as proxies write it) to an
 // X-Forwarded-For value; an endpoint that is not IPv4 or IPv6 is written "unknown".
-inline void append_xff(std::string& value, const endpoint& hop) {
-    if (!value.empty()) value += ", ";
-    if (hop.family() == AF_INET || hop.family() == AF_INET6)
-        value += hop.address();
-    else
-        value += "unknown";
-}
+SLUICE_DECL void append_xff(std::string& value, const endpoint& hop);
 
 // ---- Forwarded (RFC 7239) ----
 
@@ -10407,14 +10575,198 @@ inline std::error_code for_each_forwarded(std::string_view value, F&& f) {
     return ec;
 }
 
-inline std::error_code forwarded_count(std::string_view value, std::size_t& n) noexcept {
+SLUICE_DECL std::error_code forwarded_count(std::string_view value, std::size_t& n) noexcept;
+
+// The element `n` places from the right (0: the nearest proxy's); see xff_from_right.
+SLUICE_DECL std::error_code forwarded_from_right(std::string_view value, std::size_t n,
+                                                 forwarded_element& out) noexcept;
+
+// The leftmost element (untrusted, see the top of this file).
+SLUICE_DECL std::error_code forwarded_first(std::string_view value,
+                                            forwarded_element& out) noexcept;
+
+// Appends one element for `client` to a Forwarded value: for= (quoted and bracketed as
+// the grammar needs; "unknown" for a non-IP endpoint; with the port if asked), then
+// proto= and host= when given. An invalid proto or host appends nothing.
+SLUICE_DECL std::error_code append_forwarded(std::string& value, const endpoint& client,
+                                             std::string_view proto = {},
+                                             std::string_view host = {}, bool with_port = false);
+
+} // namespace http
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/forwarded.ipp ----
+// sluice — out-of-line bodies of sluice/http/forwarded.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+
+SLUICE_DECL const std::error_category& forwarded_category() noexcept {
+    static const detail::forwarded_category_impl cat;
+    return cat;
+}
+
+SLUICE_DECL std::error_code make_error_code(forwarded_error e) noexcept {
+    return std::error_code(static_cast<int>(e), forwarded_category());
+}
+} // namespace http
+} // namespace sluice
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+SLUICE_DECL bool is_obfuscated_id(std::string_view s) noexcept {
+    if (s.size() < 2 || s[0] != '_') return false;
+    for (char c : s.substr(1)) {
+        const bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+        if (!alnum && c != '.' && c != '_' && c != '-') return false;
+    }
+    return true;
+}
+
+SLUICE_DECL std::error_code parse_node(std::string_view s, forwarded_node& out, bool xff) noexcept {
+    out = forwarded_node();
+    std::string_view name = s, port;
+    bool bracketed = false;
+    if (!s.empty() && s[0] == '[') {
+        std::size_t close = s.find(']');
+        if (close == std::string_view::npos) return forwarded_error::bad_node;
+        name = s.substr(1, close - 1);
+        bracketed = true;
+        std::string_view after = s.substr(close + 1);
+        if (!after.empty()) {
+            if (after[0] != ':') return forwarded_error::bad_node;
+            port = after.substr(1);
+            if (port.empty()) return forwarded_error::bad_port;
+        }
+    } else {
+        std::size_t colon = s.find(':');
+        if (colon != std::string_view::npos && !(xff && s.find(':', colon + 1) != s.npos)) {
+            name = s.substr(0, colon);
+            port = s.substr(colon + 1);
+            if (port.empty()) return forwarded_error::bad_port;
+        }
+    }
+    std::uint8_t v4[4], v6[16];
+    if (bracketed || (xff && name.find(':') != std::string_view::npos)) {
+        if (!sluice::detail::parse_ipv6_text(name, v6)) return forwarded_error::bad_node;
+        out.type = forwarded_node::kind::ipv6;
+    } else if (sluice::detail::parse_ipv4_text(name, v4)) {
+        out.type = forwarded_node::kind::ipv4;
+    } else if (iequals(name, "unknown")) {
+        out.type = forwarded_node::kind::unknown;
+    } else if (!xff && is_obfuscated_id(name)) {
+        out.type = forwarded_node::kind::obfuscated;
+    } else {
+        return forwarded_error::bad_node;
+    }
+    out.name = name;
+    if (!port.empty()) {
+        // RFC 7239: port = 1*5DIGIT, so leading zeros are allowed there.
+        if (!xff && is_obfuscated_id(port)) {
+            out.port = port;
+        } else if (sluice::detail::parse_port_text(port, out.port_number, !xff)) {
+            out.port = port;
+        } else {
+            return forwarded_error::bad_port;
+        }
+    }
+    return {};
+}
+
+SLUICE_DECL bool is_scheme(std::string_view s) noexcept {
+    if (s.empty() || (s[0] | 0x20) < 'a' || (s[0] | 0x20) > 'z') return false;
+    for (char c : s) {
+        const bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+        if (!alnum && c != '+' && c != '-' && c != '.') return false;
+    }
+    return true;
+}
+
+SLUICE_DECL bool is_host(std::string_view s) noexcept {
+    std::string_view name = s, port;
+    if (!s.empty() && s[0] == '[') {
+        std::size_t close = s.find(']');
+        std::uint8_t v6[16];
+        if (close == std::string_view::npos ||
+            !sluice::detail::parse_ipv6_text(s.substr(1, close - 1), v6))
+            return false;
+        name = {};
+        port = s.substr(close + 1);
+    } else {
+        std::size_t colon = s.find(':');
+        if (colon != std::string_view::npos) {
+            name = s.substr(0, colon);
+            port = s.substr(colon);
+        }
+        if (name.empty()) return false;
+        for (std::size_t i = 0; i < name.size(); ++i) {
+            const char c = name[i];
+            if (c == '%') {
+                if (i + 2 >= name.size() || hexval(static_cast<unsigned char>(name[i + 1])) < 0 ||
+                    hexval(static_cast<unsigned char>(name[i + 2])) < 0)
+                    return false;
+                i += 2;
+                continue;
+            }
+            if (c == ':' || c == '[' || c == ']' || !has(static_cast<unsigned char>(c), c_host))
+                return false;
+        }
+    }
+    if (port.empty()) return true;
+    std::uint16_t p = 0;
+    return port[0] == ':' && sluice::detail::parse_port_text(port.substr(1), p, true);
+}
+} // namespace detail
+} // namespace http
+} // namespace sluice
+
+namespace sluice {
+namespace http {
+
+SLUICE_DECL std::error_code xff_count(std::string_view value, std::size_t& n) noexcept {
+    n = 0;
+    return detail::for_each_xff_entry(value, [&](const forwarded_node&) { ++n; });
+}
+
+SLUICE_DECL std::error_code xff_from_right(std::string_view value, std::size_t n,
+                                           forwarded_node& out) noexcept {
+    out = forwarded_node();
+    std::size_t count = 0;
+    if (std::error_code ec = xff_count(value, count)) return ec;
+    if (n >= count) return forwarded_error::too_few_hops;
+    std::size_t i = 0;
+    (void)detail::for_each_xff_entry(value, [&](const forwarded_node& node) {
+        if (i++ == count - 1 - n) out = node;
+    });
+    return {};
+}
+
+SLUICE_DECL std::error_code xff_client(std::string_view value, forwarded_node& out) noexcept {
+    std::size_t count = 0;
+    if (std::error_code ec = xff_count(value, count)) return ec;
+    return xff_from_right(value, count - 1, out);
+}
+
+SLUICE_DECL void append_xff(std::string& value, const endpoint& hop) {
+    if (!value.empty()) value += ", ";
+    if (hop.family() == AF_INET || hop.family() == AF_INET6)
+        value += hop.address();
+    else
+        value += "unknown";
+}
+
+SLUICE_DECL std::error_code forwarded_count(std::string_view value, std::size_t& n) noexcept {
     n = 0;
     return for_each_forwarded(value, [&](const forwarded_element&) { ++n; });
 }
 
-// The element `n` places from the right (0: the nearest proxy's); see xff_from_right.
-inline std::error_code forwarded_from_right(std::string_view value, std::size_t n,
-                                            forwarded_element& out) noexcept {
+SLUICE_DECL std::error_code forwarded_from_right(std::string_view value, std::size_t n,
+                                                 forwarded_element& out) noexcept {
     out = forwarded_element();
     std::size_t count = 0;
     if (std::error_code ec = forwarded_count(value, count)) return ec;
@@ -10426,19 +10778,16 @@ inline std::error_code forwarded_from_right(std::string_view value, std::size_t 
     return {};
 }
 
-// The leftmost element (untrusted, see the top of this file).
-inline std::error_code forwarded_first(std::string_view value, forwarded_element& out) noexcept {
+SLUICE_DECL std::error_code forwarded_first(std::string_view value,
+                                            forwarded_element& out) noexcept {
     std::size_t count = 0;
     if (std::error_code ec = forwarded_count(value, count)) return ec;
     return forwarded_from_right(value, count - 1, out);
 }
 
-// Appends one element for `client` to a Forwarded value: for= (quoted and bracketed as
-// the grammar needs; "unknown" for a non-IP endpoint; with the port if asked), then
-// proto= and host= when given. An invalid proto or host appends nothing.
-inline std::error_code append_forwarded(std::string& value, const endpoint& client,
-                                        std::string_view proto = {}, std::string_view host = {},
-                                        bool with_port = false) {
+SLUICE_DECL std::error_code append_forwarded(std::string& value, const endpoint& client,
+                                             std::string_view proto, std::string_view host,
+                                             bool with_port) {
     if (!proto.empty() && !detail::is_scheme(proto)) return forwarded_error::bad_proto;
     if (!host.empty() && !detail::is_host(host)) return forwarded_error::bad_host;
     if (!value.empty()) value += ", ";
@@ -10472,9 +10821,10 @@ inline std::error_code append_forwarded(std::string& value, const endpoint& clie
     }
     return {};
 }
-
 } // namespace http
 } // namespace sluice
+// ---- end sluice/http/impl/forwarded.ipp ----
+#endif
 // ---- end sluice/http/forwarded.hpp ----
 // on the loop
 // ---- begin sluice/http/server.hpp ----
@@ -10663,7 +11013,7 @@ class request_view {
     // The client's address: the source of the connection's PROXY header when
     // server_settings::proxy_protocol is on and the header named one (not LOCAL or
     // UNKNOWN), else the peer of the TCP connection (a getpeername() call).
-    inline endpoint client() const;
+    SLUICE_DECL endpoint client() const;
 
   private:
     std::size_t query_pos() const noexcept {
@@ -10767,12 +11117,12 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
         return h;
     }
 
-    inline void accept(tcp_stream st);
+    SLUICE_DECL void accept(tcp_stream st);
     // Closes every session now; notify: call the on_close callbacks of unfinished
     // responses (close(), the grace timer) or destroy them uncalled (the server is gone).
-    inline void close_all(bool notify);
-    inline void link(server_session* s);
-    inline void unlink(server_session* s, bool keep_count);
+    SLUICE_DECL void close_all(bool notify);
+    SLUICE_DECL void link(server_session* s);
+    SLUICE_DECL void unlink(server_session* s, bool keep_count);
 };
 
 } // namespace detail
@@ -10837,17 +11187,17 @@ class body_reader {
     ~body_reader() { reset(); }
 
     // The next piece: handler(ec, chunk); see the top of this file.
-    inline void read(handler_type handler);
+    SLUICE_DECL void read(handler_type handler);
     // The rest of the body, whole: handler(ec, body).
-    inline void read_all(std::size_t limit, handler_type handler);
+    SLUICE_DECL void read_all(std::size_t limit, handler_type handler);
     void read_all(handler_type handler) {
         read_all(st_ ? static_cast<std::size_t>(st_->default_limit) : 0, std::move(handler));
     }
     // Cancels a pending read: its handler gets operation_aborted, from the loop. Returns
     // false when none was pending. The body can be read on afterwards.
-    inline bool cancel();
+    SLUICE_DECL bool cancel();
     // Gives the body up now (as destroying the reader does).
-    inline void reset() noexcept;
+    SLUICE_DECL void reset() noexcept;
 
     // The whole body has arrived (the next read says eof).
     bool done() const noexcept { return st_ && !st_->s && st_->result == sluice::error::eof; }
@@ -10950,13 +11300,13 @@ class connection_slot {
   public:
     connection_slot() noexcept = default;
     connection_slot(connection_slot&& o) noexcept : core_(std::move(o.core_)) {}
-    inline connection_slot& operator=(connection_slot&& o) noexcept;
+    SLUICE_DECL connection_slot& operator=(connection_slot&& o) noexcept;
     connection_slot(const connection_slot&) = delete;
     connection_slot& operator=(const connection_slot&) = delete;
-    inline ~connection_slot();
+    SLUICE_DECL ~connection_slot();
 
     // Frees the place now.
-    inline void reset() noexcept;
+    SLUICE_DECL void reset() noexcept;
     explicit operator bool() const noexcept { return static_cast<bool>(core_); }
 
   private:
@@ -10993,7 +11343,7 @@ class response {
 
     // Sends the whole response with Content-Length (no body for HEAD, 1xx, 204, 304).
     // After streaming started: ends the stream (the body argument is sent first).
-    inline void end(std::string_view body = {});
+    SLUICE_DECL void end(std::string_view body = {});
     // Streaming: the first call sends the head with Transfer-Encoding: chunked.
     // Returns false when the response can no longer be written (connection gone).
     inline bool write(std::string_view chunk);
@@ -11010,8 +11360,8 @@ class response {
     // Backpressure for streaming: stop producing while true; on_drain() (one-shot)
     // says when to go on. Output waiting behind an earlier unfinished response counts,
     // and past write_limits::hard_cap the connection is closed (no hole in the stream).
-    inline bool write_queue_high() const noexcept;
-    inline void on_drain(unique_function<void()> cb);
+    SLUICE_DECL bool write_queue_high() const noexcept;
+    SLUICE_DECL void on_drain(unique_function<void()> cb);
     // Called once if the connection goes away before the response is finished (not
     // when the server is destroyed: its callbacks are then destroyed uncalled).
     void on_close(unique_function<void()> cb) {
@@ -11035,11 +11385,11 @@ class response {
         connection_slot slot;
         std::error_code ec;
     };
-    inline takeover take_over(std::string_view head);
+    SLUICE_DECL takeover take_over(std::string_view head);
 
   private:
-    inline void reset() noexcept;
-    inline bool stream_bytes(std::string_view data, bool sse_head);
+    SLUICE_DECL void reset() noexcept;
+    SLUICE_DECL bool stream_bytes(std::string_view data, bool sse_head);
     detail::ref<detail::response_slot> sl_;
 };
 
@@ -11656,15 +12006,15 @@ class server_session final : public ref_counted<server_session>, public sluice::
 
     // ---- streamed bodies (impl/session.hpp) ----
 
-    inline void dispatch_stream(response_slot* sl, const char* cur, const char* end);
-    inline void deliver(std::string_view d);
-    inline void finish_body();
-    inline void fail_body(std::error_code ec, bool inline_ok);
-    static inline void complete_later(server_core& c, body_state::handler_type h,
-                                      std::error_code ec);
-    inline void body_read_started();
-    inline void body_dropped();
-    inline void abandon_body();
+    SLUICE_DECL void dispatch_stream(response_slot* sl, const char* cur, const char* end);
+    SLUICE_DECL void deliver(std::string_view d);
+    SLUICE_DECL void finish_body();
+    SLUICE_DECL void fail_body(std::error_code ec, bool inline_ok);
+    static SLUICE_DECL void complete_later(server_core& c, body_state::handler_type h,
+                                           std::error_code ec);
+    SLUICE_DECL void body_read_started();
+    SLUICE_DECL void body_dropped();
+    SLUICE_DECL void abandon_body();
 
     // No further request on this connection: close once the responses are out.
     void close_after_responses() {
@@ -11738,15 +12088,15 @@ class server_session final : public ref_counted<server_session>, public sluice::
 
     // ---- handing over, timeouts, closing (impl/session.hpp) ----
 
-    inline bool take_over(response_slot* sl, std::string_view head, response::takeover& out);
-    inline std::int64_t deadline() const noexcept;
-    inline void rearm();
-    inline void on_timer() override;
-    inline void begin_closing();
-    inline void final_flushed();
-    inline void close_now(std::error_code reason, bool notify);
-    inline void begin_stop();
-    inline void detach_all(bool notify);
+    SLUICE_DECL bool take_over(response_slot* sl, std::string_view head, response::takeover& out);
+    SLUICE_DECL std::int64_t deadline() const noexcept;
+    SLUICE_DECL void rearm();
+    SLUICE_DECL void on_timer() override;
+    SLUICE_DECL void begin_closing();
+    SLUICE_DECL void final_flushed();
+    SLUICE_DECL void close_now(std::error_code reason, bool notify);
+    SLUICE_DECL void begin_stop();
+    SLUICE_DECL void detach_all(bool notify);
 
     void want_drain() {
         if (has(b_drain_armed) || !open()) return;
@@ -11833,6 +12183,7 @@ class server_session final : public ref_counted<server_session>, public sluice::
 } // namespace http
 } // namespace sluice
 
+#if SLUICE_COMPILE_BODIES
 // ---- begin sluice/http/impl/session.hpp ----
 // sluice — the members of an HTTP server connection that deal with streamed bodies,
 // handing the connection over, timeouts and closing. Part of <sluice/http/server.hpp>;
@@ -11851,7 +12202,8 @@ namespace detail {
 
 // ---- streamed bodies ----
 
-inline void server_session::dispatch_stream(response_slot* sl, const char* cur, const char* end) {
+SLUICE_DECL void server_session::dispatch_stream(response_slot* sl, const char* cur,
+                                                 const char* end) {
     phase_ = phase::body_stream;
     ref<body_state> b = make_ref<body_state>(core_);
     b->default_limit = core_->settings_.max_buffered_body;
@@ -11881,7 +12233,7 @@ inline void server_session::dispatch_stream(response_slot* sl, const char* cur, 
 }
 
 // A piece of a streamed body, inside a pass.
-inline void server_session::deliver(std::string_view d) {
+SLUICE_DECL void server_session::deliver(std::string_view d) {
     body_state& b = *body_;
     if (b.dropped) return; // skipped
     if (b.all_mode) {
@@ -11907,7 +12259,7 @@ inline void server_session::deliver(std::string_view d) {
 }
 
 // The streamed body is complete (inside a pass): eof for its reader.
-inline void server_session::finish_body() {
+SLUICE_DECL void server_session::finish_body() {
     if (!body_) return;
     ref<body_state> b = std::move(body_);
     b->s = nullptr;
@@ -11928,7 +12280,7 @@ inline void server_session::finish_body() {
 
 // The streamed body cannot be read to its end: `ec` for its reader (inline inside a
 // pass, else from the loop).
-inline void server_session::fail_body(std::error_code ec, bool inline_ok) {
+SLUICE_DECL void server_session::fail_body(std::error_code ec, bool inline_ok) {
     if (!body_) return;
     ref<body_state> b = std::move(body_);
     b->s = nullptr;
@@ -11945,13 +12297,13 @@ inline void server_session::fail_body(std::error_code ec, bool inline_ok) {
         complete_later(*core_, std::move(h), ec);
 }
 
-inline void server_session::complete_later(server_core& c, body_state::handler_type h,
-                                           std::error_code ec) {
+SLUICE_DECL void server_session::complete_later(server_core& c, body_state::handler_type h,
+                                                std::error_code ec) {
     if (c.loop_) c.loop_->defer([h = std::move(h), ec]() mutable { h(ec, std::string_view()); });
 }
 
 // body_reader::read() or read_all() asked (the handler is set).
-inline void server_session::body_read_started() {
+SLUICE_DECL void server_session::body_read_started() {
     body_state& b = *body_;
     if (b.all_mode && b.length != body_state::unknown_length && b.length > b.limit) {
         // Refused from its Content-Length, before any of it is read (and before the
@@ -11974,7 +12326,7 @@ inline void server_session::body_read_started() {
 // The body_reader is gone before the end of its body. What is already received is
 // skipped (the pass that runs, or one queued for held input); if the body does not
 // end there, the connection closes after its response.
-inline void server_session::body_dropped() {
+SLUICE_DECL void server_session::body_dropped() {
     body_->dropped = true;
     if (body_state::handler_type h = std::move(body_->handler))
         complete_later(*core_, std::move(h), make_error_code(sluice::error::operation_aborted));
@@ -11986,7 +12338,7 @@ inline void server_session::body_dropped() {
     kick();
 }
 
-inline void server_session::abandon_body() {
+SLUICE_DECL void server_session::abandon_body() {
     if (body_) {
         body_->s = nullptr;
         body_->result = make_error_code(sluice::error::operation_aborted);
@@ -11999,8 +12351,8 @@ inline void server_session::abandon_body() {
 
 // ---- handing the connection over (response::take_over) ----
 
-inline bool server_session::take_over(response_slot* sl, std::string_view head,
-                                      response::takeover& out) {
+SLUICE_DECL bool server_session::take_over(response_slot* sl, std::string_view head,
+                                           response::takeover& out) {
     if (!open() || !rest_begin_ || sl != front_ || sl != back_ || sl->head_sent || sl->finished)
         return false;
     ref<server_session> keep(this);
@@ -12035,7 +12387,7 @@ inline bool server_session::take_over(response_slot* sl, std::string_view head,
 
 // ---- timeouts ----
 
-inline std::int64_t server_session::deadline() const noexcept {
+SLUICE_DECL std::int64_t server_session::deadline() const noexcept {
     const server_settings& st = core_->settings_;
     auto us = [](std::chrono::milliseconds d) {
         return static_cast<std::int64_t>(d.count()) * 1000;
@@ -12062,7 +12414,7 @@ inline std::int64_t server_session::deadline() const noexcept {
     return after(last_activity_, st.idle_timeout);
 }
 
-inline void server_session::rearm() {
+SLUICE_DECL void server_session::rearm() {
     if (phase_ == phase::closed || !core_->loop_) return;
     std::int64_t d = deadline();
     if (d == no_deadline) {
@@ -12072,7 +12424,7 @@ inline void server_session::rearm() {
     if (!queued() || deadline_us > d) core_->loop_->schedule(this, d);
 }
 
-inline void server_session::on_timer() {
+SLUICE_DECL void server_session::on_timer() {
     if (phase_ == phase::closed) return;
     std::int64_t d = deadline();
     if (d == no_deadline) return;
@@ -12097,7 +12449,7 @@ inline void server_session::on_timer() {
 // The response that closes the connection is complete: take no more requests; once
 // its bytes are with the stream (after the batch, inside a pass), half-close and
 // linger.
-inline void server_session::begin_closing() {
+SLUICE_DECL void server_session::begin_closing() {
     if (!open()) return;
     ref<server_session> keep(this);
     phase_ = phase::closing;
@@ -12106,7 +12458,7 @@ inline void server_session::begin_closing() {
     if (phase_ == phase::closing && !has(b_in_pass)) final_flushed();
 }
 
-inline void server_session::final_flushed() {
+SLUICE_DECL void server_session::final_flushed() {
     if (phase_ != phase::closing) return;
     // Lingering close: FIN our side once the queue is out, discard what the peer
     // still sends, close on its EOF or the linger timeout, so it reads our answer
@@ -12121,7 +12473,7 @@ inline void server_session::final_flushed() {
 
 // Closes now. `reason` goes to a pending body read (from the loop); notify: call the
 // on_close callbacks of unfinished responses, else destroy them uncalled.
-inline void server_session::close_now(std::error_code reason, bool notify) {
+SLUICE_DECL void server_session::close_now(std::error_code reason, bool notify) {
     if (phase_ == phase::closed) return;
     ref<server_session> keep(this);
     phase_ = phase::closed;
@@ -12135,7 +12487,7 @@ inline void server_session::close_now(std::error_code reason, bool notify) {
 }
 
 // Graceful stop: no new requests; close once the current ones are answered.
-inline void server_session::begin_stop() {
+SLUICE_DECL void server_session::begin_stop() {
     if (!open()) return;
     ref<server_session> keep(this);
     if (phase_ == phase::head || phase_ == phase::body) { // drop the partial request
@@ -12156,7 +12508,7 @@ inline void server_session::begin_stop() {
 
 // Every response loses its connection: first all links are cleared (so code run by
 // a callback or a destructor finds them all inert), then the callbacks run or go.
-inline void server_session::detach_all(bool notify) {
+SLUICE_DECL void server_session::detach_all(bool notify) {
     response_slot* first = front_;
     front_ = back_ = cur_ = nullptr;
     queued_ = 0;
@@ -12178,18 +12530,20 @@ inline void server_session::detach_all(bool notify) {
 } // namespace http
 } // namespace sluice
 // ---- end sluice/http/impl/session.hpp ----
+#endif
 // ---- end sluice/http/session.hpp ----
 
 #include <string>
 #include <string_view>
 #include <utility>
 
+#if SLUICE_COMPILE_BODIES
 namespace sluice {
 namespace http {
 
 // ---- request_view ----
 
-inline endpoint request_view::client() const {
+SLUICE_DECL endpoint request_view::client() const {
     if (!session_) return endpoint();
     if (session_->proxied_client_) return *session_->proxied_client_;
     std::error_code ec;
@@ -12198,7 +12552,7 @@ inline endpoint request_view::client() const {
 
 // ---- response ----
 
-inline void response::reset() noexcept {
+SLUICE_DECL void response::reset() noexcept {
     if (!sl_) return;
     if (sl_->s && !sl_->finished) {
         if (sl_->head_sent)
@@ -12209,7 +12563,7 @@ inline void response::reset() noexcept {
     sl_.reset();
 }
 
-inline void response::end(std::string_view body) {
+SLUICE_DECL void response::end(std::string_view body) {
     if (!sl_ || !sl_->s || sl_->finished) return;
     detail::server_session* s = sl_->s;
     detail::ref<detail::server_session> keep(s);
@@ -12242,7 +12596,7 @@ inline void response::end(std::string_view body) {
     if (sl->s && s->front_ == sl.get()) s->advance();
 }
 
-inline bool response::stream_bytes(std::string_view data, bool sse_head) {
+SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
     if (!sl_ || !sl_->s || sl_->finished) return false;
     detail::server_session* s = sl_->s;
     detail::ref<detail::server_session> keep(s);
@@ -12286,14 +12640,14 @@ inline bool response::stream_bytes(std::string_view data, bool sse_head) {
     return sl->s != nullptr && s->open() && s->stream_.is_open();
 }
 
-inline response::takeover response::take_over(std::string_view head) {
+SLUICE_DECL response::takeover response::take_over(std::string_view head) {
     takeover t;
     if (!sl_ || !sl_->s || !sl_->s->take_over(sl_.get(), head, t))
         t.ec = make_error_code(error::not_upgradable);
     return t;
 }
 
-inline bool response::write_queue_high() const noexcept {
+SLUICE_DECL bool response::write_queue_high() const noexcept {
     if (!sl_ || !sl_->s) return false;
     detail::server_session* s = sl_->s;
     const std::size_t high = s->core_->settings_.write.high_watermark;
@@ -12303,7 +12657,7 @@ inline bool response::write_queue_high() const noexcept {
     return s->stream_.write_queue_high();
 }
 
-inline void response::on_drain(unique_function<void()> cb) {
+SLUICE_DECL void response::on_drain(unique_function<void()> cb) {
     if (!sl_ || !sl_->s) return;
     sl_->on_drain = std::move(cb);
     sl_->s->want_drain();
@@ -12311,7 +12665,7 @@ inline void response::on_drain(unique_function<void()> cb) {
 
 // ---- connection_slot ----
 
-inline connection_slot& connection_slot::operator=(connection_slot&& o) noexcept {
+SLUICE_DECL connection_slot& connection_slot::operator=(connection_slot&& o) noexcept {
     if (this != &o) {
         reset();
         core_ = std::move(o.core_);
@@ -12319,9 +12673,9 @@ inline connection_slot& connection_slot::operator=(connection_slot&& o) noexcept
     return *this;
 }
 
-inline connection_slot::~connection_slot() { reset(); }
+SLUICE_DECL connection_slot::~connection_slot() { reset(); }
 
-inline void connection_slot::reset() noexcept {
+SLUICE_DECL void connection_slot::reset() noexcept {
     if (!core_) return;
     --core_->count_;
     core_.reset();
@@ -12329,7 +12683,7 @@ inline void connection_slot::reset() noexcept {
 
 // ---- body_reader ----
 
-inline void body_reader::read(handler_type handler) {
+SLUICE_DECL void body_reader::read(handler_type handler) {
     if (!st_ || !handler) return; // nowhere to complete it from
     detail::body_state& b = *st_;
     if (b.handler) {
@@ -12346,7 +12700,7 @@ inline void body_reader::read(handler_type handler) {
     b.s->body_read_started();
 }
 
-inline void body_reader::read_all(std::size_t limit, handler_type handler) {
+SLUICE_DECL void body_reader::read_all(std::size_t limit, handler_type handler) {
     if (!st_ || !handler) return;
     detail::body_state& b = *st_;
     if (b.handler) {
@@ -12368,7 +12722,7 @@ inline void body_reader::read_all(std::size_t limit, handler_type handler) {
     b.s->body_read_started();
 }
 
-inline bool body_reader::cancel() {
+SLUICE_DECL bool body_reader::cancel() {
     if (!st_ || !st_->handler) return false;
     detail::body_state& b = *st_;
     handler_type h = std::move(b.handler);
@@ -12386,7 +12740,7 @@ inline bool body_reader::cancel() {
     return true;
 }
 
-inline void body_reader::reset() noexcept {
+SLUICE_DECL void body_reader::reset() noexcept {
     if (!st_) return;
     detail::ref<detail::body_state> b = std::move(st_);
     if (b->s) {
@@ -12398,6 +12752,12 @@ inline void body_reader::reset() noexcept {
     }
 }
 
+} // namespace http
+} // namespace sluice
+#endif
+
+namespace sluice {
+namespace http {
 namespace detail {
 
 // ---- server_core ----
@@ -12416,7 +12776,8 @@ void core_loop_exit(Core& c) noexcept {
     c.loop_ = nullptr;
 }
 
-inline void server_core::accept(tcp_stream st) {
+#if SLUICE_COMPILE_BODIES
+SLUICE_DECL void server_core::accept(tcp_stream st) {
     if (stopping_ || !loop_ || count_ >= settings_.max_connections) {
         ++rejected_;
         st.close();
@@ -12428,14 +12789,14 @@ inline void server_core::accept(tcp_stream st) {
     s->start();
 }
 
-inline void server_core::close_all(bool notify) {
+SLUICE_DECL void server_core::close_all(bool notify) {
     while (sessions_) {
         ref<server_session> s(sessions_);
         s->close_now(make_error_code(sluice::error::operation_aborted), notify);
     }
 }
 
-inline void server_core::link(server_session* s) {
+SLUICE_DECL void server_core::link(server_session* s) {
     s->add_ref(); // the list's reference
     s->next_ = sessions_;
     if (sessions_) sessions_->prev_ = s;
@@ -12445,7 +12806,7 @@ inline void server_core::link(server_session* s) {
 
 // Drops the list's reference (the caller holds another). keep_count: the place passes
 // to a connection_slot.
-inline void server_core::unlink(server_session* s, bool keep_count) {
+SLUICE_DECL void server_core::unlink(server_session* s, bool keep_count) {
     if (s->prev_)
         s->prev_->next_ = s->next_;
     else
@@ -12456,6 +12817,7 @@ inline void server_core::unlink(server_session* s, bool keep_count) {
     s->drop_ref();
 }
 
+#endif
 } // namespace detail
 } // namespace http
 } // namespace sluice
@@ -12980,7 +13342,37 @@ inline constexpr base64_table base64_decode_table{};
 inline constexpr std::size_t base64_encoded_size(std::size_t n) noexcept { return (n + 2) / 3 * 4; }
 
 // Writes exactly base64_encoded_size(n) characters to out.
-inline void base64_encode(const void* data, std::size_t n, char* out) noexcept {
+SLUICE_DECL void base64_encode(const void* data, std::size_t n, char* out) noexcept;
+
+SLUICE_DECL std::string base64_encode(const void* data, std::size_t n);
+
+inline std::string base64_encode(std::string_view s) { return base64_encode(s.data(), s.size()); }
+
+// Upper bound on the decoded size; the exact size is returned by base64_decode.
+inline constexpr std::size_t base64_decoded_max(std::size_t n) noexcept { return n / 4 * 3; }
+
+// Strict decode: length a multiple of 4, only alphabet characters, '=' only as the last one or
+// two characters, and the unused bits before the padding zero. Returns false on any violation
+// (out_len is then unspecified). `out` must hold base64_decoded_max(in.size()) bytes.
+SLUICE_DECL bool base64_decode(std::string_view in, std::uint8_t* out,
+                               std::size_t& out_len) noexcept;
+
+// Convenience form; returns false (and leaves out empty) on invalid input.
+SLUICE_DECL bool base64_decode(std::string_view in, std::string& out);
+
+} // namespace util
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/util/impl/base64.ipp ----
+// sluice — out-of-line bodies of sluice/util/base64.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace util {
+
+SLUICE_DECL void base64_encode(const void* data, std::size_t n, char* out) noexcept {
     const auto* p = static_cast<const std::uint8_t*>(data);
     for (; n >= 3; n -= 3, p += 3, out += 4) {
         std::uint32_t v = (std::uint32_t{p[0]} << 16) | (std::uint32_t{p[1]} << 8) | p[2];
@@ -13003,21 +13395,14 @@ inline void base64_encode(const void* data, std::size_t n, char* out) noexcept {
     }
 }
 
-inline std::string base64_encode(const void* data, std::size_t n) {
+SLUICE_DECL std::string base64_encode(const void* data, std::size_t n) {
     std::string s(base64_encoded_size(n), '\0');
     base64_encode(data, n, &s[0]);
     return s;
 }
 
-inline std::string base64_encode(std::string_view s) { return base64_encode(s.data(), s.size()); }
-
-// Upper bound on the decoded size; the exact size is returned by base64_decode.
-inline constexpr std::size_t base64_decoded_max(std::size_t n) noexcept { return n / 4 * 3; }
-
-// Strict decode: length a multiple of 4, only alphabet characters, '=' only as the last one or
-// two characters, and the unused bits before the padding zero. Returns false on any violation
-// (out_len is then unspecified). `out` must hold base64_decoded_max(in.size()) bytes.
-inline bool base64_decode(std::string_view in, std::uint8_t* out, std::size_t& out_len) noexcept {
+SLUICE_DECL bool base64_decode(std::string_view in, std::uint8_t* out,
+                               std::size_t& out_len) noexcept {
     const auto& t = detail::base64_decode_table.v;
     out_len = 0;
     if (in.size() % 4 != 0) return false;
@@ -13056,8 +13441,7 @@ inline bool base64_decode(std::string_view in, std::uint8_t* out, std::size_t& o
     return true;
 }
 
-// Convenience form; returns false (and leaves out empty) on invalid input.
-inline bool base64_decode(std::string_view in, std::string& out) {
+SLUICE_DECL bool base64_decode(std::string_view in, std::string& out) {
     out.assign(base64_decoded_max(in.size()), '\0');
     std::size_t len = 0;
     if (!base64_decode(in, reinterpret_cast<std::uint8_t*>(&out[0]), len)) {
@@ -13067,9 +13451,10 @@ inline bool base64_decode(std::string_view in, std::string& out) {
     out.resize(len);
     return true;
 }
-
 } // namespace util
 } // namespace sluice
+// ---- end sluice/util/impl/base64.ipp ----
+#endif
 // ---- end sluice/util/base64.hpp ----
 // ---- begin sluice/util/sha1.hpp ----
 // sluice — SHA-1 (RFC 3174), only for the WebSocket accept value.
@@ -13464,14 +13849,9 @@ class ws_category_impl final : public std::error_category {
 };
 } // namespace detail
 
-inline const std::error_category& ws_category() noexcept {
-    static const detail::ws_category_impl cat;
-    return cat;
-}
+SLUICE_DECL const std::error_category& ws_category() noexcept;
 
-inline std::error_code make_error_code(error e) noexcept {
-    return {static_cast<int>(e), ws_category()};
-}
+SLUICE_DECL std::error_code make_error_code(error e) noexcept;
 
 // The close code to send when failing the connection for `e`; 0 when `e` is not a peer
 // protocol violation (local usage or handshake errors send no close frame).
@@ -13512,6 +13892,28 @@ namespace std {
 template <>
 struct is_error_code_enum<sluice::ws::error> : true_type {};
 } // namespace std
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/error.ipp ----
+// sluice — out-of-line bodies of sluice/ws/error.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL const std::error_category& ws_category() noexcept {
+    static const detail::ws_category_impl cat;
+    return cat;
+}
+
+SLUICE_DECL std::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), ws_category()};
+}
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/impl/error.ipp ----
+#endif
 // ---- end sluice/ws/error.hpp ----
 // ---- begin sluice/ws/random.hpp ----
 // sluice — pluggable random source for masking keys and handshake nonces.
@@ -13704,7 +14106,53 @@ inline constexpr std::size_t header_size(std::uint64_t length, bool masked) noex
 
 // Serializes h (always with the minimal length form) into out, which must hold
 // header_size(h.length, h.masked) bytes. Returns the bytes written.
-inline std::size_t write_header(std::uint8_t* out, const frame_header& h) noexcept {
+SLUICE_DECL std::size_t write_header(std::uint8_t* out, const frame_header& h) noexcept;
+
+// Checks that depend only on the first two header bytes and the role, so a bad frame fails
+// before the rest of its header arrives. `allowed_rsv` is the set of RSV bits an extension
+// negotiated; others fail here, the extension gets to veto the ones it owns.
+SLUICE_DECL error check_header_prefix(std::uint8_t b0, std::uint8_t b1, role r,
+                                      std::uint8_t allowed_rsv) noexcept;
+
+enum class parse_status : std::uint8_t { complete, incomplete, invalid };
+
+// Parses the wire form at p[0..n). Only the rules of the wire format itself are checked here
+// (minimal length encoding, 64-bit MSB); opcode, RSV, masking and control-frame rules are in
+// check_header_prefix, fragmentation rules in the codec. On `complete`, header_len is set.
+SLUICE_DECL parse_status parse_header(const std::uint8_t* p, std::size_t n, frame_header& h,
+                                      std::size_t& header_len, error& err) noexcept;
+
+// XORs n bytes of src with the 4-byte key, starting at key byte `phase` (the payload offset
+// modulo 4, so a payload delivered in pieces keeps its rotation), into dst; dst may equal src
+// but must not otherwise overlap it. Returns the phase after the last byte.
+//
+// Word-at-a-time: the key is expanded to 8 (or 16) bytes in memory order, which makes the XOR
+// independent of endianness; memcpy loads/stores keep it free of alignment and aliasing UB and
+// compile to plain moves.
+SLUICE_DECL std::size_t mask_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
+                                  const std::uint8_t key[4], std::size_t phase) noexcept;
+
+SLUICE_DECL std::size_t mask_inplace(std::uint8_t* data, std::size_t n, const std::uint8_t key[4],
+                                     std::size_t phase) noexcept;
+
+// Writes one complete frame (header + payload, masked when h.masked) into out, which must hold
+// header_size(h.length, h.masked) + h.length bytes. h.length must equal n.
+SLUICE_DECL std::size_t write_frame(std::uint8_t* out, const frame_header& h, const void* payload,
+                                    std::size_t n) noexcept;
+
+} // namespace ws
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/frame.ipp ----
+// sluice — out-of-line bodies of sluice/ws/frame.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL std::size_t write_header(std::uint8_t* out, const frame_header& h) noexcept {
     std::size_t i = 0;
     out[i++] = static_cast<std::uint8_t>((h.fin ? 0x80u : 0u) | (h.rsv & 0x70u) |
                                          static_cast<unsigned>(h.op));
@@ -13726,11 +14174,8 @@ inline std::size_t write_header(std::uint8_t* out, const frame_header& h) noexce
     return i;
 }
 
-// Checks that depend only on the first two header bytes and the role, so a bad frame fails
-// before the rest of its header arrives. `allowed_rsv` is the set of RSV bits an extension
-// negotiated; others fail here, the extension gets to veto the ones it owns.
-inline error check_header_prefix(std::uint8_t b0, std::uint8_t b1, role r,
-                                 std::uint8_t allowed_rsv) noexcept {
+SLUICE_DECL error check_header_prefix(std::uint8_t b0, std::uint8_t b1, role r,
+                                      std::uint8_t allowed_rsv) noexcept {
     if (b0 & 0x70u & ~allowed_rsv) return error::reserved_bits;
     const unsigned op = b0 & 0x0Fu;
     if (!is_known_opcode(op)) return error::unknown_opcode;
@@ -13744,13 +14189,8 @@ inline error check_header_prefix(std::uint8_t b0, std::uint8_t b1, role r,
     return error{};
 }
 
-enum class parse_status : std::uint8_t { complete, incomplete, invalid };
-
-// Parses the wire form at p[0..n). Only the rules of the wire format itself are checked here
-// (minimal length encoding, 64-bit MSB); opcode, RSV, masking and control-frame rules are in
-// check_header_prefix, fragmentation rules in the codec. On `complete`, header_len is set.
-inline parse_status parse_header(const std::uint8_t* p, std::size_t n, frame_header& h,
-                                 std::size_t& header_len, error& err) noexcept {
+SLUICE_DECL parse_status parse_header(const std::uint8_t* p, std::size_t n, frame_header& h,
+                                      std::size_t& header_len, error& err) noexcept {
     if (n < 2) return parse_status::incomplete;
     const std::size_t need = header_size_from_byte1(p[1]);
     if (n < need) return parse_status::incomplete;
@@ -13793,15 +14233,8 @@ inline parse_status parse_header(const std::uint8_t* p, std::size_t n, frame_hea
     return parse_status::complete;
 }
 
-// XORs n bytes of src with the 4-byte key, starting at key byte `phase` (the payload offset
-// modulo 4, so a payload delivered in pieces keeps its rotation), into dst; dst may equal src
-// but must not otherwise overlap it. Returns the phase after the last byte.
-//
-// Word-at-a-time: the key is expanded to 8 (or 16) bytes in memory order, which makes the XOR
-// independent of endianness; memcpy loads/stores keep it free of alignment and aliasing UB and
-// compile to plain moves.
-inline std::size_t mask_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
-                             const std::uint8_t key[4], std::size_t phase) noexcept {
+SLUICE_DECL std::size_t mask_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
+                                  const std::uint8_t key[4], std::size_t phase) noexcept {
     phase &= 3;
     // Bring dst to an 8-byte boundary so stores do not straddle cache lines.
     while (n != 0 && (reinterpret_cast<std::uintptr_t>(dst) & 7u) != 0) {
@@ -13860,15 +14293,13 @@ inline std::size_t mask_copy(std::uint8_t* dst, const std::uint8_t* src, std::si
     return phase;
 }
 
-inline std::size_t mask_inplace(std::uint8_t* data, std::size_t n, const std::uint8_t key[4],
-                                std::size_t phase) noexcept {
+SLUICE_DECL std::size_t mask_inplace(std::uint8_t* data, std::size_t n, const std::uint8_t key[4],
+                                     std::size_t phase) noexcept {
     return mask_copy(data, data, n, key, phase);
 }
 
-// Writes one complete frame (header + payload, masked when h.masked) into out, which must hold
-// header_size(h.length, h.masked) + h.length bytes. h.length must equal n.
-inline std::size_t write_frame(std::uint8_t* out, const frame_header& h, const void* payload,
-                               std::size_t n) noexcept {
+SLUICE_DECL std::size_t write_frame(std::uint8_t* out, const frame_header& h, const void* payload,
+                                    std::size_t n) noexcept {
     std::size_t i = write_header(out, h);
     if (n != 0) {
         if (h.masked)
@@ -13878,9 +14309,10 @@ inline std::size_t write_frame(std::uint8_t* out, const frame_header& h, const v
     }
     return i + n;
 }
-
 } // namespace ws
 } // namespace sluice
+// ---- end sluice/ws/impl/frame.ipp ----
+#endif
 // ---- end sluice/ws/frame.hpp ----
 // ---- begin sluice/ws/extension.hpp ----
 // sluice — the hook a negotiated extension (e.g. permessage-deflate, RFC 7692) plugs into.
@@ -14680,13 +15112,7 @@ class header_list {
 };
 
 // Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)), RFC 6455 §4.2.2 item 5.
-inline std::string compute_accept(std::string_view key) {
-    util::sha1 s;
-    s.update(key);
-    s.update(websocket_guid);
-    const auto d = s.finish();
-    return util::base64_encode(d.data(), d.size());
-}
+SLUICE_DECL std::string compute_accept(std::string_view key);
 
 // "HTTP/1.1" or a later 1.x.
 inline constexpr bool is_http11_or_later(std::string_view v) noexcept {
@@ -14754,7 +15180,74 @@ struct server_handshake {
 };
 
 namespace detail {
-inline const char* reason_phrase(int status) noexcept {
+SLUICE_DECL const char* reason_phrase(int status) noexcept;
+
+SLUICE_DECL server_handshake reject(error e);
+} // namespace detail
+
+// Validates an opening handshake request and produces the response to send: the 101 on
+// success, or an error status (400, 403, 405, 426) with Connection: close.
+SLUICE_DECL server_handshake accept_handshake(const request_view& req,
+                                              const server_config& cfg = {});
+
+// ---------------------------------------------------------------- client side
+
+struct client_config {
+    std::string_view host;            // Host header value (authority, with port if not default)
+    std::string_view target = "/";    // request-target
+    std::string_view origin{};        // sent when non-empty
+    string_list subprotocols{};       // offered, in preference order
+    std::string_view extra_headers{}; // raw "Name: value\r\n" lines
+};
+
+struct client_request {
+    std::string key;     // the Sec-WebSocket-Key sent (needed to verify the response)
+    std::string request; // the complete request head to send
+};
+
+// Builds the request with a fresh 16-byte nonce from rng (std::random_device by default).
+SLUICE_DECL client_request make_client_request(const client_config& cfg, random_source rng = {});
+
+struct response_view {
+    std::string_view version; // "HTTP/1.1"
+    int status = 0;
+    header_list headers;
+};
+
+// Verifies the server's answer (RFC 6455 §4.1, the client's checks 1-6). On success
+// `subprotocol` (if given) receives the selected subprotocol, empty if none. Any
+// Sec-WebSocket-Extensions in the response fails, since this client offers none.
+SLUICE_DECL std::error_code verify_response(const response_view& res, std::string_view key,
+                                            const client_config& cfg,
+                                            std::string_view* subprotocol = nullptr);
+
+} // namespace ws
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/handshake.ipp ----
+// sluice — out-of-line bodies of sluice/ws/handshake.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL std::string compute_accept(std::string_view key) {
+    util::sha1 s;
+    s.update(key);
+    s.update(websocket_guid);
+    const auto d = s.finish();
+    return util::base64_encode(d.data(), d.size());
+}
+} // namespace ws
+} // namespace sluice
+
+namespace sluice {
+namespace ws {
+namespace detail {
+
+SLUICE_DECL const char* reason_phrase(int status) noexcept {
     switch (status) {
     case 101:
         return "Switching Protocols";
@@ -14771,7 +15264,7 @@ inline const char* reason_phrase(int status) noexcept {
     }
 }
 
-inline server_handshake reject(error e) {
+SLUICE_DECL server_handshake reject(error e) {
     server_handshake r;
     r.ec = make_error_code(e);
     r.status = http_status_for(e);
@@ -14783,10 +15276,13 @@ inline server_handshake reject(error e) {
     return r;
 }
 } // namespace detail
+} // namespace ws
+} // namespace sluice
 
-// Validates an opening handshake request and produces the response to send: the 101 on
-// success, or an error status (400, 403, 405, 426) with Connection: close.
-inline server_handshake accept_handshake(const request_view& req, const server_config& cfg = {}) {
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL server_handshake accept_handshake(const request_view& req, const server_config& cfg) {
     const header_list& h = req.headers;
     if (req.method != "GET") return detail::reject(error::bad_method);
     if (!is_http11_or_later(req.version)) return detail::reject(error::bad_http_version);
@@ -14831,23 +15327,7 @@ inline server_handshake accept_handshake(const request_view& req, const server_c
     return r;
 }
 
-// ---------------------------------------------------------------- client side
-
-struct client_config {
-    std::string_view host;            // Host header value (authority, with port if not default)
-    std::string_view target = "/";    // request-target
-    std::string_view origin{};        // sent when non-empty
-    string_list subprotocols{};       // offered, in preference order
-    std::string_view extra_headers{}; // raw "Name: value\r\n" lines
-};
-
-struct client_request {
-    std::string key;     // the Sec-WebSocket-Key sent (needed to verify the response)
-    std::string request; // the complete request head to send
-};
-
-// Builds the request with a fresh 16-byte nonce from rng (std::random_device by default).
-inline client_request make_client_request(const client_config& cfg, random_source rng = {}) {
+SLUICE_DECL client_request make_client_request(const client_config& cfg, random_source rng) {
     std::uint8_t nonce[16];
     rng(nonce, sizeof nonce);
     client_request r;
@@ -14879,18 +15359,9 @@ inline client_request make_client_request(const client_config& cfg, random_sourc
     return r;
 }
 
-struct response_view {
-    std::string_view version; // "HTTP/1.1"
-    int status = 0;
-    header_list headers;
-};
-
-// Verifies the server's answer (RFC 6455 §4.1, the client's checks 1-6). On success
-// `subprotocol` (if given) receives the selected subprotocol, empty if none. Any
-// Sec-WebSocket-Extensions in the response fails, since this client offers none.
-inline std::error_code verify_response(const response_view& res, std::string_view key,
-                                       const client_config& cfg,
-                                       std::string_view* subprotocol = nullptr) {
+SLUICE_DECL std::error_code verify_response(const response_view& res, std::string_view key,
+                                            const client_config& cfg,
+                                            std::string_view* subprotocol) {
     const header_list& h = res.headers;
     if (!is_http11_or_later(res.version) || res.status != 101) return error::bad_status;
     if (!h.has_token("Upgrade", "websocket")) return error::missing_upgrade;
@@ -14910,9 +15381,10 @@ inline std::error_code verify_response(const response_view& res, std::string_vie
     if (subprotocol) *subprotocol = chosen;
     return {};
 }
-
 } // namespace ws
 } // namespace sluice
+// ---- end sluice/ws/impl/handshake.ipp ----
+#endif
 // ---- end sluice/ws/handshake.hpp ----
 // On the loop: connections, the server (HTTP upgrade), the client, the coroutine face.
 // ---- begin sluice/ws/connection.hpp ----

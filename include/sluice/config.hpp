@@ -7,6 +7,7 @@
 // Nothing here includes an OS header; platform/ does that.
 #pragma once
 
+#include <sluice/separate_compilation.hpp>
 #include <sluice/version.hpp>
 
 #if defined(_WIN32)

@@ -24,17 +24,7 @@ namespace sluice::detail {
 
 // RFC 8305 §4: IPv6 first, then the families alternate; within a family the resolver's
 // order (RFC 6724) is kept.
-inline std::vector<endpoint> happy_eyeballs_order(const std::vector<endpoint>& in) {
-    std::vector<const endpoint*> v6, other;
-    for (const endpoint& e : in) (e.family() == AF_INET6 ? v6 : other).push_back(&e);
-    std::vector<endpoint> out;
-    out.reserve(in.size());
-    for (std::size_t i = 0; i < v6.size() || i < other.size(); ++i) {
-        if (i < v6.size()) out.push_back(*v6[i]);
-        if (i < other.size()) out.push_back(*other[i]);
-    }
-    return out;
-}
+SLUICE_DECL std::vector<endpoint> happy_eyeballs_order(const std::vector<endpoint>& in);
 
 class connector;
 
@@ -211,14 +201,12 @@ inline void connect_attempt::on_ready(unsigned events) {
 inline void connector_own_ready(connector* c) { c->own_ready(); }
 inline void connector_cancel(connector* c, std::error_code reason) { c->finish(reason); }
 inline void delete_connector(connector* c) noexcept { delete c; }
-inline connector* make_connector(stream_impl& s, io_handler done, const connect_options& o) {
-    return new connector(s, std::move(done), o);
-}
-inline void connector_start(connector* c, std::vector<endpoint> targets) {
-    c->start(std::move(targets));
-}
-inline void connector_lookup(connector* c, std::string host, std::uint16_t port) {
-    c->lookup(std::move(host), port);
-}
+SLUICE_DECL connector* make_connector(stream_impl& s, io_handler done, const connect_options& o);
+SLUICE_DECL void connector_start(connector* c, std::vector<endpoint> targets);
+SLUICE_DECL void connector_lookup(connector* c, std::string host, std::uint16_t port);
 
 } // namespace sluice::detail
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/handles/impl/connect.ipp>
+#endif

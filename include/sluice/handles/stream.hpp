@@ -56,9 +56,9 @@ class connector;
 inline void connector_own_ready(connector* c);
 inline void connector_cancel(connector* c, std::error_code reason);
 inline void delete_connector(connector* c) noexcept;
-inline connector* make_connector(stream_impl& s, io_handler done, const connect_options& o);
-inline void connector_start(connector* c, std::vector<endpoint> targets);
-inline void connector_lookup(connector* c, std::string host, std::uint16_t port);
+SLUICE_DECL connector* make_connector(stream_impl& s, io_handler done, const connect_options& o);
+SLUICE_DECL void connector_start(connector* c, std::vector<endpoint> targets);
+SLUICE_DECL void connector_lookup(connector* c, std::string host, std::uint16_t port);
 
 struct write_entry {
     shared_bytes bytes;

@@ -93,17 +93,17 @@ class body_reader {
     ~body_reader() { reset(); }
 
     // The next piece: handler(ec, chunk); see the top of this file.
-    inline void read(handler_type handler);
+    SLUICE_DECL void read(handler_type handler);
     // The rest of the body, whole: handler(ec, body).
-    inline void read_all(std::size_t limit, handler_type handler);
+    SLUICE_DECL void read_all(std::size_t limit, handler_type handler);
     void read_all(handler_type handler) {
         read_all(st_ ? static_cast<std::size_t>(st_->default_limit) : 0, std::move(handler));
     }
     // Cancels a pending read: its handler gets operation_aborted, from the loop. Returns
     // false when none was pending. The body can be read on afterwards.
-    inline bool cancel();
+    SLUICE_DECL bool cancel();
     // Gives the body up now (as destroying the reader does).
-    inline void reset() noexcept;
+    SLUICE_DECL void reset() noexcept;
 
     // The whole body has arrived (the next read says eof).
     bool done() const noexcept { return st_ && !st_->s && st_->result == sluice::error::eof; }

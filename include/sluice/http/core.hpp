@@ -93,7 +93,7 @@ class request_view {
     // The client's address: the source of the connection's PROXY header when
     // server_settings::proxy_protocol is on and the header named one (not LOCAL or
     // UNKNOWN), else the peer of the TCP connection (a getpeername() call).
-    inline endpoint client() const;
+    SLUICE_DECL endpoint client() const;
 
   private:
     std::size_t query_pos() const noexcept {
@@ -197,12 +197,12 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
         return h;
     }
 
-    inline void accept(tcp_stream st);
+    SLUICE_DECL void accept(tcp_stream st);
     // Closes every session now; notify: call the on_close callbacks of unfinished
     // responses (close(), the grace timer) or destroy them uncalled (the server is gone).
-    inline void close_all(bool notify);
-    inline void link(server_session* s);
-    inline void unlink(server_session* s, bool keep_count);
+    SLUICE_DECL void close_all(bool notify);
+    SLUICE_DECL void link(server_session* s);
+    SLUICE_DECL void unlink(server_session* s, bool keep_count);
 };
 
 } // namespace detail

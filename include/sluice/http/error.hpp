@@ -175,39 +175,18 @@ class http_category_impl final : public std::error_category {
 
 } // namespace detail
 
-inline const std::error_category& http_category() noexcept {
-    static const detail::http_category_impl cat;
-    return cat;
-}
+SLUICE_DECL const std::error_category& http_category() noexcept;
 
-inline std::error_code make_error_code(error e) noexcept {
-    return std::error_code(static_cast<int>(e), http_category());
-}
+SLUICE_DECL std::error_code make_error_code(error e) noexcept;
 
 // The status a server should answer (then close) when a request fails to parse.
-inline int suggested_status(error e) noexcept {
-    switch (e) {
-    case error::version_not_supported:
-        return 505;
-    case error::request_line_too_long:
-        return 414;
-    case error::head_too_large:
-    case error::too_many_headers:
-        return 431;
-    case error::body_too_large:
-        return 413;
-    case error::unknown_transfer_coding:
-        return 501;
-    default:
-        return 400;
-    }
-}
+SLUICE_DECL int suggested_status(error e) noexcept;
 
-inline int suggested_status(const std::error_code& ec) noexcept {
-    if (!ec) return 200;
-    if (ec.category() != http_category()) return 500;
-    return suggested_status(static_cast<error>(ec.value()));
-}
+SLUICE_DECL int suggested_status(const std::error_code& ec) noexcept;
 
 } // namespace http
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/http/impl/error.ipp>
+#endif

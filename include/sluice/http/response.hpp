@@ -62,13 +62,13 @@ class connection_slot {
   public:
     connection_slot() noexcept = default;
     connection_slot(connection_slot&& o) noexcept : core_(std::move(o.core_)) {}
-    inline connection_slot& operator=(connection_slot&& o) noexcept;
+    SLUICE_DECL connection_slot& operator=(connection_slot&& o) noexcept;
     connection_slot(const connection_slot&) = delete;
     connection_slot& operator=(const connection_slot&) = delete;
-    inline ~connection_slot();
+    SLUICE_DECL ~connection_slot();
 
     // Frees the place now.
-    inline void reset() noexcept;
+    SLUICE_DECL void reset() noexcept;
     explicit operator bool() const noexcept { return static_cast<bool>(core_); }
 
   private:
@@ -105,7 +105,7 @@ class response {
 
     // Sends the whole response with Content-Length (no body for HEAD, 1xx, 204, 304).
     // After streaming started: ends the stream (the body argument is sent first).
-    inline void end(std::string_view body = {});
+    SLUICE_DECL void end(std::string_view body = {});
     // Streaming: the first call sends the head with Transfer-Encoding: chunked.
     // Returns false when the response can no longer be written (connection gone).
     inline bool write(std::string_view chunk);
@@ -122,8 +122,8 @@ class response {
     // Backpressure for streaming: stop producing while true; on_drain() (one-shot)
     // says when to go on. Output waiting behind an earlier unfinished response counts,
     // and past write_limits::hard_cap the connection is closed (no hole in the stream).
-    inline bool write_queue_high() const noexcept;
-    inline void on_drain(unique_function<void()> cb);
+    SLUICE_DECL bool write_queue_high() const noexcept;
+    SLUICE_DECL void on_drain(unique_function<void()> cb);
     // Called once if the connection goes away before the response is finished (not
     // when the server is destroyed: its callbacks are then destroyed uncalled).
     void on_close(unique_function<void()> cb) {
@@ -147,11 +147,11 @@ class response {
         connection_slot slot;
         std::error_code ec;
     };
-    inline takeover take_over(std::string_view head);
+    SLUICE_DECL takeover take_over(std::string_view head);
 
   private:
-    inline void reset() noexcept;
-    inline bool stream_bytes(std::string_view data, bool sse_head);
+    SLUICE_DECL void reset() noexcept;
+    SLUICE_DECL bool stream_bytes(std::string_view data, bool sse_head);
     detail::ref<detail::response_slot> sl_;
 };
 

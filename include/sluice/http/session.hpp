@@ -493,15 +493,15 @@ class server_session final : public ref_counted<server_session>, public sluice::
 
     // ---- streamed bodies (impl/session.hpp) ----
 
-    inline void dispatch_stream(response_slot* sl, const char* cur, const char* end);
-    inline void deliver(std::string_view d);
-    inline void finish_body();
-    inline void fail_body(std::error_code ec, bool inline_ok);
-    static inline void complete_later(server_core& c, body_state::handler_type h,
-                                      std::error_code ec);
-    inline void body_read_started();
-    inline void body_dropped();
-    inline void abandon_body();
+    SLUICE_DECL void dispatch_stream(response_slot* sl, const char* cur, const char* end);
+    SLUICE_DECL void deliver(std::string_view d);
+    SLUICE_DECL void finish_body();
+    SLUICE_DECL void fail_body(std::error_code ec, bool inline_ok);
+    static SLUICE_DECL void complete_later(server_core& c, body_state::handler_type h,
+                                           std::error_code ec);
+    SLUICE_DECL void body_read_started();
+    SLUICE_DECL void body_dropped();
+    SLUICE_DECL void abandon_body();
 
     // No further request on this connection: close once the responses are out.
     void close_after_responses() {
@@ -575,15 +575,15 @@ class server_session final : public ref_counted<server_session>, public sluice::
 
     // ---- handing over, timeouts, closing (impl/session.hpp) ----
 
-    inline bool take_over(response_slot* sl, std::string_view head, response::takeover& out);
-    inline std::int64_t deadline() const noexcept;
-    inline void rearm();
-    inline void on_timer() override;
-    inline void begin_closing();
-    inline void final_flushed();
-    inline void close_now(std::error_code reason, bool notify);
-    inline void begin_stop();
-    inline void detach_all(bool notify);
+    SLUICE_DECL bool take_over(response_slot* sl, std::string_view head, response::takeover& out);
+    SLUICE_DECL std::int64_t deadline() const noexcept;
+    SLUICE_DECL void rearm();
+    SLUICE_DECL void on_timer() override;
+    SLUICE_DECL void begin_closing();
+    SLUICE_DECL void final_flushed();
+    SLUICE_DECL void close_now(std::error_code reason, bool notify);
+    SLUICE_DECL void begin_stop();
+    SLUICE_DECL void detach_all(bool notify);
 
     void want_drain() {
         if (has(b_drain_armed) || !open()) return;
@@ -670,5 +670,7 @@ class server_session final : public ref_counted<server_session>, public sluice::
 } // namespace http
 } // namespace sluice
 
+#if SLUICE_COMPILE_BODIES
 #include <sluice/http/impl/session.hpp>
+#endif
 #include <sluice/http/impl/server.hpp>

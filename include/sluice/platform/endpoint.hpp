@@ -136,28 +136,12 @@ class endpoint {
 };
 
 namespace platform {
-inline endpoint local_endpoint(native_socket s, std::error_code& ec) {
-    endpoint ep;
-    socklen_t len = endpoint::capacity();
-    if (::getsockname(s, ep.data(), &len) != 0) {
-        ec = last_error();
-        return {};
-    }
-    ep.resize(len);
-    ec.clear();
-    return ep;
-}
-inline endpoint remote_endpoint(native_socket s, std::error_code& ec) {
-    endpoint ep;
-    socklen_t len = endpoint::capacity();
-    if (::getpeername(s, ep.data(), &len) != 0) {
-        ec = last_error();
-        return {};
-    }
-    ep.resize(len);
-    ec.clear();
-    return ep;
-}
+SLUICE_DECL endpoint local_endpoint(native_socket s, std::error_code& ec);
+SLUICE_DECL endpoint remote_endpoint(native_socket s, std::error_code& ec);
 } // namespace platform
 
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/platform/impl/endpoint.ipp>
+#endif

@@ -78,16 +78,15 @@ class error_category_impl final : public std::error_category {
 };
 } // namespace detail
 
-inline const std::error_category& error_category() noexcept {
-    static const detail::error_category_impl instance;
-    return instance;
-}
+SLUICE_DECL const std::error_category& error_category() noexcept;
 
-inline std::error_code make_error_code(error e) noexcept {
-    return {static_cast<int>(e), error_category()};
-}
+SLUICE_DECL std::error_code make_error_code(error e) noexcept;
 
 } // namespace sluice
 
 template <>
 struct std::is_error_code_enum<sluice::error> : std::true_type {};
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/platform/impl/error.ipp>
+#endif

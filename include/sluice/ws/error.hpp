@@ -156,14 +156,9 @@ class ws_category_impl final : public std::error_category {
 };
 } // namespace detail
 
-inline const std::error_category& ws_category() noexcept {
-    static const detail::ws_category_impl cat;
-    return cat;
-}
+SLUICE_DECL const std::error_category& ws_category() noexcept;
 
-inline std::error_code make_error_code(error e) noexcept {
-    return {static_cast<int>(e), ws_category()};
-}
+SLUICE_DECL std::error_code make_error_code(error e) noexcept;
 
 // The close code to send when failing the connection for `e`; 0 when `e` is not a peer
 // protocol violation (local usage or handshake errors send no close frame).
@@ -204,3 +199,7 @@ namespace std {
 template <>
 struct is_error_code_enum<sluice::ws::error> : true_type {};
 } // namespace std
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/ws/impl/error.ipp>
+#endif

@@ -9,12 +9,13 @@
 #include <string_view>
 #include <utility>
 
+#if SLUICE_COMPILE_BODIES
 namespace sluice {
 namespace http {
 
 // ---- request_view ----
 
-inline endpoint request_view::client() const {
+SLUICE_DECL endpoint request_view::client() const {
     if (!session_) return endpoint();
     if (session_->proxied_client_) return *session_->proxied_client_;
     std::error_code ec;
@@ -23,7 +24,7 @@ inline endpoint request_view::client() const {
 
 // ---- response ----
 
-inline void response::reset() noexcept {
+SLUICE_DECL void response::reset() noexcept {
     if (!sl_) return;
     if (sl_->s && !sl_->finished) {
         if (sl_->head_sent)
@@ -34,7 +35,7 @@ inline void response::reset() noexcept {
     sl_.reset();
 }
 
-inline void response::end(std::string_view body) {
+SLUICE_DECL void response::end(std::string_view body) {
     if (!sl_ || !sl_->s || sl_->finished) return;
     detail::server_session* s = sl_->s;
     detail::ref<detail::server_session> keep(s);
@@ -67,7 +68,7 @@ inline void response::end(std::string_view body) {
     if (sl->s && s->front_ == sl.get()) s->advance();
 }
 
-inline bool response::stream_bytes(std::string_view data, bool sse_head) {
+SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
     if (!sl_ || !sl_->s || sl_->finished) return false;
     detail::server_session* s = sl_->s;
     detail::ref<detail::server_session> keep(s);
@@ -111,14 +112,14 @@ inline bool response::stream_bytes(std::string_view data, bool sse_head) {
     return sl->s != nullptr && s->open() && s->stream_.is_open();
 }
 
-inline response::takeover response::take_over(std::string_view head) {
+SLUICE_DECL response::takeover response::take_over(std::string_view head) {
     takeover t;
     if (!sl_ || !sl_->s || !sl_->s->take_over(sl_.get(), head, t))
         t.ec = make_error_code(error::not_upgradable);
     return t;
 }
 
-inline bool response::write_queue_high() const noexcept {
+SLUICE_DECL bool response::write_queue_high() const noexcept {
     if (!sl_ || !sl_->s) return false;
     detail::server_session* s = sl_->s;
     const std::size_t high = s->core_->settings_.write.high_watermark;
@@ -128,7 +129,7 @@ inline bool response::write_queue_high() const noexcept {
     return s->stream_.write_queue_high();
 }
 
-inline void response::on_drain(unique_function<void()> cb) {
+SLUICE_DECL void response::on_drain(unique_function<void()> cb) {
     if (!sl_ || !sl_->s) return;
     sl_->on_drain = std::move(cb);
     sl_->s->want_drain();
@@ -136,7 +137,7 @@ inline void response::on_drain(unique_function<void()> cb) {
 
 // ---- connection_slot ----
 
-inline connection_slot& connection_slot::operator=(connection_slot&& o) noexcept {
+SLUICE_DECL connection_slot& connection_slot::operator=(connection_slot&& o) noexcept {
     if (this != &o) {
         reset();
         core_ = std::move(o.core_);
@@ -144,9 +145,9 @@ inline connection_slot& connection_slot::operator=(connection_slot&& o) noexcept
     return *this;
 }
 
-inline connection_slot::~connection_slot() { reset(); }
+SLUICE_DECL connection_slot::~connection_slot() { reset(); }
 
-inline void connection_slot::reset() noexcept {
+SLUICE_DECL void connection_slot::reset() noexcept {
     if (!core_) return;
     --core_->count_;
     core_.reset();
@@ -154,7 +155,7 @@ inline void connection_slot::reset() noexcept {
 
 // ---- body_reader ----
 
-inline void body_reader::read(handler_type handler) {
+SLUICE_DECL void body_reader::read(handler_type handler) {
     if (!st_ || !handler) return; // nowhere to complete it from
     detail::body_state& b = *st_;
     if (b.handler) {
@@ -171,7 +172,7 @@ inline void body_reader::read(handler_type handler) {
     b.s->body_read_started();
 }
 
-inline void body_reader::read_all(std::size_t limit, handler_type handler) {
+SLUICE_DECL void body_reader::read_all(std::size_t limit, handler_type handler) {
     if (!st_ || !handler) return;
     detail::body_state& b = *st_;
     if (b.handler) {
@@ -193,7 +194,7 @@ inline void body_reader::read_all(std::size_t limit, handler_type handler) {
     b.s->body_read_started();
 }
 
-inline bool body_reader::cancel() {
+SLUICE_DECL bool body_reader::cancel() {
     if (!st_ || !st_->handler) return false;
     detail::body_state& b = *st_;
     handler_type h = std::move(b.handler);
@@ -211,7 +212,7 @@ inline bool body_reader::cancel() {
     return true;
 }
 
-inline void body_reader::reset() noexcept {
+SLUICE_DECL void body_reader::reset() noexcept {
     if (!st_) return;
     detail::ref<detail::body_state> b = std::move(st_);
     if (b->s) {
@@ -223,6 +224,12 @@ inline void body_reader::reset() noexcept {
     }
 }
 
+} // namespace http
+} // namespace sluice
+#endif
+
+namespace sluice {
+namespace http {
 namespace detail {
 
 // ---- server_core ----
@@ -241,7 +248,8 @@ void core_loop_exit(Core& c) noexcept {
     c.loop_ = nullptr;
 }
 
-inline void server_core::accept(tcp_stream st) {
+#if SLUICE_COMPILE_BODIES
+SLUICE_DECL void server_core::accept(tcp_stream st) {
     if (stopping_ || !loop_ || count_ >= settings_.max_connections) {
         ++rejected_;
         st.close();
@@ -253,14 +261,14 @@ inline void server_core::accept(tcp_stream st) {
     s->start();
 }
 
-inline void server_core::close_all(bool notify) {
+SLUICE_DECL void server_core::close_all(bool notify) {
     while (sessions_) {
         ref<server_session> s(sessions_);
         s->close_now(make_error_code(sluice::error::operation_aborted), notify);
     }
 }
 
-inline void server_core::link(server_session* s) {
+SLUICE_DECL void server_core::link(server_session* s) {
     s->add_ref(); // the list's reference
     s->next_ = sessions_;
     if (sessions_) sessions_->prev_ = s;
@@ -270,7 +278,7 @@ inline void server_core::link(server_session* s) {
 
 // Drops the list's reference (the caller holds another). keep_count: the place passes
 // to a connection_slot.
-inline void server_core::unlink(server_session* s, bool keep_count) {
+SLUICE_DECL void server_core::unlink(server_session* s, bool keep_count) {
     if (s->prev_)
         s->prev_->next_ = s->next_;
     else
@@ -281,6 +289,7 @@ inline void server_core::unlink(server_session* s, bool keep_count) {
     s->drop_ref();
 }
 
+#endif
 } // namespace detail
 } // namespace http
 } // namespace sluice

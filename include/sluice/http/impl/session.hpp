@@ -17,7 +17,8 @@ namespace detail {
 
 // ---- streamed bodies ----
 
-inline void server_session::dispatch_stream(response_slot* sl, const char* cur, const char* end) {
+SLUICE_DECL void server_session::dispatch_stream(response_slot* sl, const char* cur,
+                                                 const char* end) {
     phase_ = phase::body_stream;
     ref<body_state> b = make_ref<body_state>(core_);
     b->default_limit = core_->settings_.max_buffered_body;
@@ -47,7 +48,7 @@ inline void server_session::dispatch_stream(response_slot* sl, const char* cur, 
 }
 
 // A piece of a streamed body, inside a pass.
-inline void server_session::deliver(std::string_view d) {
+SLUICE_DECL void server_session::deliver(std::string_view d) {
     body_state& b = *body_;
     if (b.dropped) return; // skipped
     if (b.all_mode) {
@@ -73,7 +74,7 @@ inline void server_session::deliver(std::string_view d) {
 }
 
 // The streamed body is complete (inside a pass): eof for its reader.
-inline void server_session::finish_body() {
+SLUICE_DECL void server_session::finish_body() {
     if (!body_) return;
     ref<body_state> b = std::move(body_);
     b->s = nullptr;
@@ -94,7 +95,7 @@ inline void server_session::finish_body() {
 
 // The streamed body cannot be read to its end: `ec` for its reader (inline inside a
 // pass, else from the loop).
-inline void server_session::fail_body(std::error_code ec, bool inline_ok) {
+SLUICE_DECL void server_session::fail_body(std::error_code ec, bool inline_ok) {
     if (!body_) return;
     ref<body_state> b = std::move(body_);
     b->s = nullptr;
@@ -111,13 +112,13 @@ inline void server_session::fail_body(std::error_code ec, bool inline_ok) {
         complete_later(*core_, std::move(h), ec);
 }
 
-inline void server_session::complete_later(server_core& c, body_state::handler_type h,
-                                           std::error_code ec) {
+SLUICE_DECL void server_session::complete_later(server_core& c, body_state::handler_type h,
+                                                std::error_code ec) {
     if (c.loop_) c.loop_->defer([h = std::move(h), ec]() mutable { h(ec, std::string_view()); });
 }
 
 // body_reader::read() or read_all() asked (the handler is set).
-inline void server_session::body_read_started() {
+SLUICE_DECL void server_session::body_read_started() {
     body_state& b = *body_;
     if (b.all_mode && b.length != body_state::unknown_length && b.length > b.limit) {
         // Refused from its Content-Length, before any of it is read (and before the
@@ -140,7 +141,7 @@ inline void server_session::body_read_started() {
 // The body_reader is gone before the end of its body. What is already received is
 // skipped (the pass that runs, or one queued for held input); if the body does not
 // end there, the connection closes after its response.
-inline void server_session::body_dropped() {
+SLUICE_DECL void server_session::body_dropped() {
     body_->dropped = true;
     if (body_state::handler_type h = std::move(body_->handler))
         complete_later(*core_, std::move(h), make_error_code(sluice::error::operation_aborted));
@@ -152,7 +153,7 @@ inline void server_session::body_dropped() {
     kick();
 }
 
-inline void server_session::abandon_body() {
+SLUICE_DECL void server_session::abandon_body() {
     if (body_) {
         body_->s = nullptr;
         body_->result = make_error_code(sluice::error::operation_aborted);
@@ -165,8 +166,8 @@ inline void server_session::abandon_body() {
 
 // ---- handing the connection over (response::take_over) ----
 
-inline bool server_session::take_over(response_slot* sl, std::string_view head,
-                                      response::takeover& out) {
+SLUICE_DECL bool server_session::take_over(response_slot* sl, std::string_view head,
+                                           response::takeover& out) {
     if (!open() || !rest_begin_ || sl != front_ || sl != back_ || sl->head_sent || sl->finished)
         return false;
     ref<server_session> keep(this);
@@ -201,7 +202,7 @@ inline bool server_session::take_over(response_slot* sl, std::string_view head,
 
 // ---- timeouts ----
 
-inline std::int64_t server_session::deadline() const noexcept {
+SLUICE_DECL std::int64_t server_session::deadline() const noexcept {
     const server_settings& st = core_->settings_;
     auto us = [](std::chrono::milliseconds d) {
         return static_cast<std::int64_t>(d.count()) * 1000;
@@ -228,7 +229,7 @@ inline std::int64_t server_session::deadline() const noexcept {
     return after(last_activity_, st.idle_timeout);
 }
 
-inline void server_session::rearm() {
+SLUICE_DECL void server_session::rearm() {
     if (phase_ == phase::closed || !core_->loop_) return;
     std::int64_t d = deadline();
     if (d == no_deadline) {
@@ -238,7 +239,7 @@ inline void server_session::rearm() {
     if (!queued() || deadline_us > d) core_->loop_->schedule(this, d);
 }
 
-inline void server_session::on_timer() {
+SLUICE_DECL void server_session::on_timer() {
     if (phase_ == phase::closed) return;
     std::int64_t d = deadline();
     if (d == no_deadline) return;
@@ -263,7 +264,7 @@ inline void server_session::on_timer() {
 // The response that closes the connection is complete: take no more requests; once
 // its bytes are with the stream (after the batch, inside a pass), half-close and
 // linger.
-inline void server_session::begin_closing() {
+SLUICE_DECL void server_session::begin_closing() {
     if (!open()) return;
     ref<server_session> keep(this);
     phase_ = phase::closing;
@@ -272,7 +273,7 @@ inline void server_session::begin_closing() {
     if (phase_ == phase::closing && !has(b_in_pass)) final_flushed();
 }
 
-inline void server_session::final_flushed() {
+SLUICE_DECL void server_session::final_flushed() {
     if (phase_ != phase::closing) return;
     // Lingering close: FIN our side once the queue is out, discard what the peer
     // still sends, close on its EOF or the linger timeout, so it reads our answer
@@ -287,7 +288,7 @@ inline void server_session::final_flushed() {
 
 // Closes now. `reason` goes to a pending body read (from the loop); notify: call the
 // on_close callbacks of unfinished responses, else destroy them uncalled.
-inline void server_session::close_now(std::error_code reason, bool notify) {
+SLUICE_DECL void server_session::close_now(std::error_code reason, bool notify) {
     if (phase_ == phase::closed) return;
     ref<server_session> keep(this);
     phase_ = phase::closed;
@@ -301,7 +302,7 @@ inline void server_session::close_now(std::error_code reason, bool notify) {
 }
 
 // Graceful stop: no new requests; close once the current ones are answered.
-inline void server_session::begin_stop() {
+SLUICE_DECL void server_session::begin_stop() {
     if (!open()) return;
     ref<server_session> keep(this);
     if (phase_ == phase::head || phase_ == phase::body) { // drop the partial request
@@ -322,7 +323,7 @@ inline void server_session::begin_stop() {
 
 // Every response loses its connection: first all links are cleared (so code run by
 // a callback or a destructor finds them all inert), then the callbacks run or go.
-inline void server_session::detach_all(bool notify) {
+SLUICE_DECL void server_session::detach_all(bool notify) {
     response_slot* first = front_;
     front_ = back_ = cur_ = nullptr;
     queued_ = 0;
