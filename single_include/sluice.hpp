@@ -549,7 +549,57 @@ SLUICE_DECL std::error_code make_error_code(error e) noexcept {
 namespace sluice::platform {
 
 // The text Windows has for a WSA or Win32 error code, without the trailing line break.
-inline std::string win32_message(int code) {
+SLUICE_DECL std::string win32_message(int code);
+
+namespace detail {
+// Portable conditions for the codes a socket program meets, so that tests such as
+// ec == std::errc::connection_refused read the same on Windows as on POSIX.
+SLUICE_DECL std::errc win32_to_errc(int code, bool& known) noexcept;
+
+class win32_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "win32"; }
+    std::string message(int ev) const override { return win32_message(ev); }
+    std::error_condition default_error_condition(int ev) const noexcept override {
+        bool known = false;
+        std::errc e = win32_to_errc(ev, known);
+        if (known) return std::make_error_condition(e);
+        return {ev, *this};
+    }
+    // MinGW's errno.h gives EAGAIN and EWOULDBLOCK different values, so the one
+    // would-block code must match both conditions.
+    bool equivalent(int ev, const std::error_condition& cond) const noexcept override {
+        if (ev == WSAEWOULDBLOCK && cond == std::errc::resource_unavailable_try_again) return true;
+        return default_error_condition(ev) == cond;
+    }
+};
+} // namespace detail
+
+// The category of every WSA and Win32 code sluice reports on Windows (what
+// system_category is for errno on POSIX).
+SLUICE_DECL const std::error_category& win32_category() noexcept;
+
+// Winsock must be started before the first socket or name lookup. Once per process,
+// thread-safe (a function-local static). WSACleanup is never called: at exit the
+// process's sockets go anyway, and static destructors of other objects (a loop held
+// in a global) may still close sockets after ours would have run.
+SLUICE_DECL std::error_code winsock_start() noexcept;
+
+} // namespace sluice::platform
+
+#endif // SLUICE_WINDOWS
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/platform/impl/windows.ipp ----
+// sluice — out-of-line bodies of sluice/platform/windows.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice::platform {
+
+#if defined(SLUICE_WINDOWS)
+
+SLUICE_DECL std::string win32_message(int code) {
     char buf[512];
     DWORD n = ::FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
                                static_cast<DWORD>(code), 0, buf, sizeof buf, nullptr);
@@ -557,11 +607,15 @@ inline std::string win32_message(int code) {
     if (n == 0) return "unknown Windows error " + std::to_string(code);
     return std::string(buf, n);
 }
+#endif
+} // namespace sluice::platform
 
+namespace sluice::platform {
 namespace detail {
-// Portable conditions for the codes a socket program meets, so that tests such as
-// ec == std::errc::connection_refused read the same on Windows as on POSIX.
-inline std::errc win32_to_errc(int code, bool& known) noexcept {
+
+#if defined(SLUICE_WINDOWS)
+
+SLUICE_DECL std::errc win32_to_errc(int code, bool& known) noexcept {
     known = true;
     switch (code) {
     case WSAEINTR:
@@ -664,38 +718,20 @@ inline std::errc win32_to_errc(int code, bool& known) noexcept {
         return std::errc::invalid_argument;
     }
 }
-
-class win32_category_impl final : public std::error_category {
-  public:
-    const char* name() const noexcept override { return "win32"; }
-    std::string message(int ev) const override { return win32_message(ev); }
-    std::error_condition default_error_condition(int ev) const noexcept override {
-        bool known = false;
-        std::errc e = win32_to_errc(ev, known);
-        if (known) return std::make_error_condition(e);
-        return {ev, *this};
-    }
-    // MinGW's errno.h gives EAGAIN and EWOULDBLOCK different values, so the one
-    // would-block code must match both conditions.
-    bool equivalent(int ev, const std::error_condition& cond) const noexcept override {
-        if (ev == WSAEWOULDBLOCK && cond == std::errc::resource_unavailable_try_again) return true;
-        return default_error_condition(ev) == cond;
-    }
-};
+#endif
 } // namespace detail
+} // namespace sluice::platform
 
-// The category of every WSA and Win32 code sluice reports on Windows (what
-// system_category is for errno on POSIX).
-inline const std::error_category& win32_category() noexcept {
+namespace sluice::platform {
+
+#if defined(SLUICE_WINDOWS)
+
+SLUICE_DECL const std::error_category& win32_category() noexcept {
     static const detail::win32_category_impl instance;
     return instance;
 }
 
-// Winsock must be started before the first socket or name lookup. Once per process,
-// thread-safe (a function-local static). WSACleanup is never called: at exit the
-// process's sockets go anyway, and static destructors of other objects (a loop held
-// in a global) may still close sockets after ours would have run.
-inline std::error_code winsock_start() noexcept {
+SLUICE_DECL std::error_code winsock_start() noexcept {
     struct session {
         int rc;
         session() noexcept {
@@ -706,10 +742,10 @@ inline std::error_code winsock_start() noexcept {
     static const session s;
     return s.rc ? std::error_code(s.rc, win32_category()) : std::error_code();
 }
-
+#endif
 } // namespace sluice::platform
-
-#endif // SLUICE_WINDOWS
+// ---- end sluice/platform/impl/windows.ipp ----
+#endif
 // ---- end sluice/platform/windows.hpp ----
 #include <cerrno>
 #include <climits>
@@ -728,21 +764,233 @@ namespace platform {
 
 inline std::error_code last_error() noexcept { return {errno, std::system_category()}; }
 
-inline bool would_block(const std::error_code& ec) noexcept {
+SLUICE_DECL bool would_block(const std::error_code& ec) noexcept;
+
+// Out of descriptors or kernel memory: a listener backs off instead of spinning.
+SLUICE_DECL bool out_of_descriptors(const std::error_code& ec) noexcept;
+
+// Sockets are created non-blocking and close-on-exec in one call where the OS can
+// (no window where a fork+exec leaks them), and never raise SIGPIPE.
+SLUICE_DECL native_socket open_socket(int family, int type, std::error_code& ec) noexcept;
+
+SLUICE_DECL std::error_code make_nonblocking(native_socket s) noexcept;
+
+#if defined(MSG_NOSIGNAL)
+inline constexpr int send_flags = MSG_NOSIGNAL;
+#else
+inline constexpr int send_flags = 0; // SO_NOSIGPIPE was set at creation
+#endif
+
+// The hot path's calls below return bytes (>= 0) or -errno, so a successful read or
+// write builds no std::error_code (whose default constructor is an out-of-line call
+// into the C++ runtime for system_category()).
+SLUICE_DECL const std::error_category& system_errors() noexcept;
+inline bool would_block_errno(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK; }
+
+SLUICE_DECL std::ptrdiff_t recv_raw(native_socket s, void* data, std::size_t size) noexcept;
+
+// One buffer: send(), which the kernel handles with less work than sendmsg().
+SLUICE_DECL std::ptrdiff_t send_raw(native_socket s, const void* data, std::size_t size) noexcept;
+
+SLUICE_DECL void close_socket(native_socket s) noexcept;
+
+SLUICE_DECL std::error_code set_option(native_socket s, int level, int name, int value) noexcept;
+
+// A listener that may rebind its port right after a restart (connections of the
+// previous process still in TIME_WAIT).
+inline void allow_rebind(native_socket s) noexcept { set_option(s, SOL_SOCKET, SO_REUSEADDR, 1); }
+
+SLUICE_DECL std::error_code pending_socket_error(native_socket s) noexcept;
+
+SLUICE_DECL std::error_code bind_socket(native_socket s, const sockaddr* addr, socklen_t len) noexcept;
+
+SLUICE_DECL std::error_code listen_socket(native_socket s, int backlog) noexcept;
+
+// Starts a non-blocking connect: success means connected or in progress (the socket
+// becomes writable when it is decided).
+SLUICE_DECL std::error_code start_connect(native_socket s, const sockaddr* addr,
+                                     socklen_t len) noexcept;
+
+// A connect that completes at once (UDP: it only sets the default peer).
+SLUICE_DECL std::error_code connect_now(native_socket s, const sockaddr* addr, socklen_t len) noexcept;
+
+// Gathered send of up to `count` buffers; returns bytes sent (0 with ec set on error,
+// ec would_block when the socket buffer is full). EINTR is retried here.
+SLUICE_DECL std::size_t send_gather(native_socket s, const const_buffer* bufs, std::size_t count,
+                               std::error_code& ec) noexcept;
+
+// Returns bytes read; 0 with no error means the peer closed its side.
+SLUICE_DECL std::size_t recv_some(native_socket s, void* data, std::size_t size,
+                             std::error_code& ec) noexcept;
+
+// One datagram to `to`, or to the connected peer when `to` is null.
+SLUICE_DECL std::error_code send_datagram(native_socket s, const void* data, std::size_t size,
+                                     const sockaddr* to, socklen_t to_len) noexcept;
+
+// One datagram into `data`; returns its size (at most `size`). A datagram that did
+// not fit is cut to `size` and reported with std::errc::message_size. `from_len` is
+// in: the capacity of `from`, out: the sender's address length.
+SLUICE_DECL std::size_t recv_datagram(native_socket s, void* data, std::size_t size, sockaddr* from,
+                                 socklen_t* from_len, std::error_code& ec) noexcept;
+
+SLUICE_DECL std::error_code shutdown_write(native_socket s) noexcept;
+
+// The next close sends a reset instead of a FIN: a stream that failed must not look to
+// its peer like one that ended (a close-delimited body would pass for complete).
+SLUICE_DECL void reset_on_close(native_socket s) noexcept;
+
+SLUICE_DECL native_socket accept_socket(native_socket listener, sockaddr_storage* peer, socklen_t* len,
+                                   std::error_code& ec) noexcept;
+
+// An fd the loop can make readable from any thread, or from a signal handler.
+// Linux: one eventfd. Elsewhere: a non-blocking pipe.
+class wakeup_fd {
+  public:
+    SLUICE_DECL std::error_code open() noexcept;
+    SLUICE_DECL ~wakeup_fd();
+    native_socket read_end() const noexcept { return rfd_; }
+    // Async-signal-safe: one write(2), errno preserved.
+    SLUICE_DECL void notify() const noexcept;
+    SLUICE_DECL void drain() const noexcept;
+
+  private:
+    int rfd_ = -1;
+    int wfd_ = -1;
+};
+
+} // namespace platform
+
+#elif defined(SLUICE_WINDOWS)
+
+// Windows: SOCKET handles, WSA error codes (platform::win32_category()), no SIGPIPE
+// (send never raises a signal), no accept4 and no close-on-exec flags (handles are
+// made non-inheritable instead, so a child process started with inheritance on does
+// not keep our sockets open).
+using native_socket = SOCKET;
+inline constexpr native_socket invalid_socket = INVALID_SOCKET;
+
+namespace platform {
+
+inline const std::error_category& system_errors() noexcept { return win32_category(); }
+
+inline std::error_code last_error() noexcept { return {::WSAGetLastError(), win32_category()}; }
+// For the non-socket calls (SetConsoleCtrlHandler, SetHandleInformation).
+SLUICE_DECL std::error_code last_win32_error() noexcept;
+
+inline bool would_block_errno(int e) noexcept { return e == WSAEWOULDBLOCK; }
+
+SLUICE_DECL bool would_block(const std::error_code& ec) noexcept;
+
+SLUICE_DECL bool out_of_descriptors(const std::error_code& ec) noexcept;
+
+// Winsock takes int lengths.
+SLUICE_DECL int clamp_len(std::size_t n) noexcept;
+
+SLUICE_DECL std::error_code make_nonblocking(native_socket s) noexcept;
+
+SLUICE_DECL void close_socket(native_socket s) noexcept;
+
+SLUICE_DECL void make_uninheritable(native_socket s) noexcept;
+
+SLUICE_DECL std::error_code set_option(native_socket s, int level, int name, int value) noexcept;
+
+// Nothing to do: Windows lets a listener rebind a port whose old connections are in
+// TIME_WAIT without any option, and its SO_REUSEADDR means something else (a second
+// live socket may bind the same port and steal connections).
+inline void allow_rebind(native_socket) noexcept {}
+
+SLUICE_DECL native_socket open_socket(int family, int type, std::error_code& ec) noexcept;
+
+SLUICE_DECL std::ptrdiff_t recv_raw(native_socket s, void* data, std::size_t size) noexcept;
+
+SLUICE_DECL std::ptrdiff_t send_raw(native_socket s, const void* data, std::size_t size) noexcept;
+
+SLUICE_DECL std::error_code pending_socket_error(native_socket s) noexcept;
+
+SLUICE_DECL std::error_code bind_socket(native_socket s, const sockaddr* addr, socklen_t len) noexcept;
+
+SLUICE_DECL std::error_code listen_socket(native_socket s, int backlog) noexcept;
+
+// A non-blocking connect in progress reports WSAEWOULDBLOCK (not EINPROGRESS).
+SLUICE_DECL std::error_code start_connect(native_socket s, const sockaddr* addr,
+                                     socklen_t len) noexcept;
+
+SLUICE_DECL std::error_code connect_now(native_socket s, const sockaddr* addr, socklen_t len) noexcept;
+
+SLUICE_DECL std::size_t send_gather(native_socket s, const const_buffer* bufs, std::size_t count,
+                               std::error_code& ec) noexcept;
+
+SLUICE_DECL std::size_t recv_some(native_socket s, void* data, std::size_t size,
+                             std::error_code& ec) noexcept;
+
+SLUICE_DECL std::error_code send_datagram(native_socket s, const void* data, std::size_t size,
+                                     const sockaddr* to, socklen_t to_len) noexcept;
+
+// Windows reports a datagram larger than the buffer as the error WSAEMSGSIZE, with
+// the buffer filled and the rest dropped: the same outcome as POSIX's MSG_TRUNC.
+SLUICE_DECL std::size_t recv_datagram(native_socket s, void* data, std::size_t size, sockaddr* from,
+                                 socklen_t* from_len, std::error_code& ec) noexcept;
+
+SLUICE_DECL std::error_code shutdown_write(native_socket s) noexcept;
+
+// See the POSIX version: close with a reset.
+SLUICE_DECL void reset_on_close(native_socket s) noexcept;
+
+// No accept4: the accepted socket is made non-blocking and non-inheritable after.
+SLUICE_DECL native_socket accept_socket(native_socket listener, sockaddr_storage* peer, socklen_t* len,
+                                   std::error_code& ec) noexcept;
+
+// Windows can only wait on sockets, so the wakeup is a connected loopback TCP pair:
+// notify() sends a byte on one end, the loop watches the other. TCP rather than UDP
+// because a dropped wakeup datagram would leave the loop asleep with work queued.
+class wakeup_fd {
+  public:
+    SLUICE_DECL std::error_code open() noexcept;
+    SLUICE_DECL ~wakeup_fd();
+    native_socket read_end() const noexcept { return rfd_; }
+    // Called from any thread (and from the console control handler's thread); the
+    // caller's last-error values are preserved.
+    SLUICE_DECL void notify() const noexcept;
+    SLUICE_DECL void drain() const noexcept;
+
+  private:
+    // Listens on 127.0.0.1:0, connects, accepts, and checks that the accepted peer is
+    // our own connecting socket (another local process could race us to the port).
+    SLUICE_DECL std::error_code connect_pair(native_socket lst) noexcept;
+
+    native_socket rfd_ = invalid_socket;
+    native_socket wfd_ = invalid_socket;
+};
+
+} // namespace platform
+
+#endif
+
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/platform/impl/socket.ipp ----
+// sluice — out-of-line bodies of sluice/platform/socket.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace platform {
+
+#if defined(SLUICE_POSIX)
+
+SLUICE_DECL bool would_block(const std::error_code& ec) noexcept {
     return ec.category() == std::system_category() &&
            (ec.value() == EAGAIN || ec.value() == EWOULDBLOCK);
 }
 
-// Out of descriptors or kernel memory: a listener backs off instead of spinning.
-inline bool out_of_descriptors(const std::error_code& ec) noexcept {
+SLUICE_DECL bool out_of_descriptors(const std::error_code& ec) noexcept {
     if (ec.category() != std::system_category()) return false;
     int e = ec.value();
     return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 }
 
-// Sockets are created non-blocking and close-on-exec in one call where the OS can
-// (no window where a fork+exec leaks them), and never raise SIGPIPE.
-inline native_socket open_socket(int family, int type, std::error_code& ec) noexcept {
+SLUICE_DECL native_socket open_socket(int family, int type, std::error_code& ec) noexcept {
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
     native_socket s = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s < 0) {
@@ -770,7 +1018,7 @@ inline native_socket open_socket(int family, int type, std::error_code& ec) noex
     return s;
 }
 
-inline std::error_code make_nonblocking(native_socket s) noexcept {
+SLUICE_DECL std::error_code make_nonblocking(native_socket s) noexcept {
     int fl = ::fcntl(s, F_GETFL, 0);
     if (fl < 0) return last_error();
     if (!(fl & O_NONBLOCK) && ::fcntl(s, F_SETFL, fl | O_NONBLOCK) < 0) return last_error();
@@ -781,22 +1029,12 @@ inline std::error_code make_nonblocking(native_socket s) noexcept {
     return {};
 }
 
-#if defined(MSG_NOSIGNAL)
-inline constexpr int send_flags = MSG_NOSIGNAL;
-#else
-inline constexpr int send_flags = 0; // SO_NOSIGPIPE was set at creation
-#endif
-
-// The hot path's calls below return bytes (>= 0) or -errno, so a successful read or
-// write builds no std::error_code (whose default constructor is an out-of-line call
-// into the C++ runtime for system_category()).
-inline const std::error_category& system_errors() noexcept {
+SLUICE_DECL const std::error_category& system_errors() noexcept {
     static const std::error_category& cat = std::system_category();
     return cat;
 }
-inline bool would_block_errno(int e) noexcept { return e == EAGAIN || e == EWOULDBLOCK; }
 
-inline std::ptrdiff_t recv_raw(native_socket s, void* data, std::size_t size) noexcept {
+SLUICE_DECL std::ptrdiff_t recv_raw(native_socket s, void* data, std::size_t size) noexcept {
     for (;;) {
         ssize_t r = ::recv(s, data, size, 0);
         if (r >= 0) return r;
@@ -804,8 +1042,7 @@ inline std::ptrdiff_t recv_raw(native_socket s, void* data, std::size_t size) no
     }
 }
 
-// One buffer: send(), which the kernel handles with less work than sendmsg().
-inline std::ptrdiff_t send_raw(native_socket s, const void* data, std::size_t size) noexcept {
+SLUICE_DECL std::ptrdiff_t send_raw(native_socket s, const void* data, std::size_t size) noexcept {
     for (;;) {
         ssize_t r = ::send(s, data, size, send_flags);
         if (r >= 0) return r;
@@ -813,55 +1050,48 @@ inline std::ptrdiff_t send_raw(native_socket s, const void* data, std::size_t si
     }
 }
 
-inline void close_socket(native_socket s) noexcept {
+SLUICE_DECL void close_socket(native_socket s) noexcept {
     if (s != invalid_socket)
         ::close(s); // no retry on EINTR: the fd is released either way on Linux
 }
 
-inline std::error_code set_option(native_socket s, int level, int name, int value) noexcept {
+SLUICE_DECL std::error_code set_option(native_socket s, int level, int name, int value) noexcept {
     if (::setsockopt(s, level, name, &value, sizeof value) != 0) return last_error();
     return {};
 }
 
-// A listener that may rebind its port right after a restart (connections of the
-// previous process still in TIME_WAIT).
-inline void allow_rebind(native_socket s) noexcept { set_option(s, SOL_SOCKET, SO_REUSEADDR, 1); }
-
-inline std::error_code pending_socket_error(native_socket s) noexcept {
+SLUICE_DECL std::error_code pending_socket_error(native_socket s) noexcept {
     int err = 0;
     socklen_t len = sizeof err;
     if (::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return last_error();
     return {err, std::system_category()};
 }
 
-inline std::error_code bind_socket(native_socket s, const sockaddr* addr, socklen_t len) noexcept {
+SLUICE_DECL std::error_code bind_socket(native_socket s, const sockaddr* addr,
+                                        socklen_t len) noexcept {
     if (::bind(s, addr, len) != 0) return last_error();
     return {};
 }
 
-inline std::error_code listen_socket(native_socket s, int backlog) noexcept {
+SLUICE_DECL std::error_code listen_socket(native_socket s, int backlog) noexcept {
     if (::listen(s, backlog) != 0) return last_error();
     return {};
 }
 
-// Starts a non-blocking connect: success means connected or in progress (the socket
-// becomes writable when it is decided).
-inline std::error_code start_connect(native_socket s, const sockaddr* addr,
-                                     socklen_t len) noexcept {
+SLUICE_DECL std::error_code start_connect(native_socket s, const sockaddr* addr,
+                                          socklen_t len) noexcept {
     if (::connect(s, addr, len) != 0 && errno != EINPROGRESS) return last_error();
     return {};
 }
 
-// A connect that completes at once (UDP: it only sets the default peer).
-inline std::error_code connect_now(native_socket s, const sockaddr* addr, socklen_t len) noexcept {
+SLUICE_DECL std::error_code connect_now(native_socket s, const sockaddr* addr,
+                                        socklen_t len) noexcept {
     if (::connect(s, addr, len) != 0) return last_error();
     return {};
 }
 
-// Gathered send of up to `count` buffers; returns bytes sent (0 with ec set on error,
-// ec would_block when the socket buffer is full). EINTR is retried here.
-inline std::size_t send_gather(native_socket s, const const_buffer* bufs, std::size_t count,
-                               std::error_code& ec) noexcept {
+SLUICE_DECL std::size_t send_gather(native_socket s, const const_buffer* bufs, std::size_t count,
+                                    std::error_code& ec) noexcept {
     constexpr std::size_t max_iov = 64;
     iovec iov[max_iov];
     std::size_t n = count < max_iov ? count : max_iov;
@@ -884,9 +1114,8 @@ inline std::size_t send_gather(native_socket s, const const_buffer* bufs, std::s
     }
 }
 
-// Returns bytes read; 0 with no error means the peer closed its side.
-inline std::size_t recv_some(native_socket s, void* data, std::size_t size,
-                             std::error_code& ec) noexcept {
+SLUICE_DECL std::size_t recv_some(native_socket s, void* data, std::size_t size,
+                                  std::error_code& ec) noexcept {
     for (;;) {
         ssize_t r = ::recv(s, data, size, 0);
         if (r >= 0) {
@@ -899,9 +1128,8 @@ inline std::size_t recv_some(native_socket s, void* data, std::size_t size,
     }
 }
 
-// One datagram to `to`, or to the connected peer when `to` is null.
-inline std::error_code send_datagram(native_socket s, const void* data, std::size_t size,
-                                     const sockaddr* to, socklen_t to_len) noexcept {
+SLUICE_DECL std::error_code send_datagram(native_socket s, const void* data, std::size_t size,
+                                          const sockaddr* to, socklen_t to_len) noexcept {
     for (;;) {
         ssize_t r = to ? ::sendto(s, data, size, send_flags, to, to_len)
                        : ::send(s, data, size, send_flags);
@@ -911,11 +1139,8 @@ inline std::error_code send_datagram(native_socket s, const void* data, std::siz
     }
 }
 
-// One datagram into `data`; returns its size (at most `size`). A datagram that did
-// not fit is cut to `size` and reported with std::errc::message_size. `from_len` is
-// in: the capacity of `from`, out: the sender's address length.
-inline std::size_t recv_datagram(native_socket s, void* data, std::size_t size, sockaddr* from,
-                                 socklen_t* from_len, std::error_code& ec) noexcept {
+SLUICE_DECL std::size_t recv_datagram(native_socket s, void* data, std::size_t size, sockaddr* from,
+                                      socklen_t* from_len, std::error_code& ec) noexcept {
     iovec iov{data, size};
     msghdr msg{};
     msg.msg_name = from;
@@ -937,22 +1162,20 @@ inline std::size_t recv_datagram(native_socket s, void* data, std::size_t size, 
     return static_cast<std::size_t>(r);
 }
 
-inline std::error_code shutdown_write(native_socket s) noexcept {
+SLUICE_DECL std::error_code shutdown_write(native_socket s) noexcept {
     if (::shutdown(s, SHUT_WR) != 0) return last_error();
     return {};
 }
 
-// The next close sends a reset instead of a FIN: a stream that failed must not look to
-// its peer like one that ended (a close-delimited body would pass for complete).
-inline void reset_on_close(native_socket s) noexcept {
+SLUICE_DECL void reset_on_close(native_socket s) noexcept {
     struct linger lg {};
     lg.l_onoff = 1;
     lg.l_linger = 0;
     ::setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
-inline native_socket accept_socket(native_socket listener, sockaddr_storage* peer, socklen_t* len,
-                                   std::error_code& ec) noexcept {
+SLUICE_DECL native_socket accept_socket(native_socket listener, sockaddr_storage* peer,
+                                        socklen_t* len, std::error_code& ec) noexcept {
     for (;;) {
 #if defined(__linux__)
         native_socket s = ::accept4(listener, reinterpret_cast<sockaddr*>(peer), len,
@@ -979,118 +1202,94 @@ inline native_socket accept_socket(native_socket listener, sockaddr_storage* pee
     }
 }
 
-// An fd the loop can make readable from any thread, or from a signal handler.
-// Linux: one eventfd. Elsewhere: a non-blocking pipe.
-class wakeup_fd {
-  public:
-    std::error_code open() noexcept {
+SLUICE_DECL std::error_code wakeup_fd::open() noexcept {
 #if defined(__linux__)
-        rfd_ = wfd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (rfd_ < 0) return last_error();
+    rfd_ = wfd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rfd_ < 0) return last_error();
 #else
-        int p[2];
-        if (::pipe(p) != 0) return last_error();
-        for (int fd : p) {
-            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
-            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-        }
-        rfd_ = p[0];
-        wfd_ = p[1];
+    int p[2];
+    if (::pipe(p) != 0) return last_error();
+    for (int fd : p) {
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    rfd_ = p[0];
+    wfd_ = p[1];
 #endif
-        return {};
-    }
-    ~wakeup_fd() {
-        if (rfd_ >= 0) ::close(rfd_);
-        if (wfd_ >= 0 && wfd_ != rfd_) ::close(wfd_);
-    }
-    native_socket read_end() const noexcept { return rfd_; }
-    // Async-signal-safe: one write(2), errno preserved.
-    void notify() const noexcept {
-        int saved = errno;
+    return {};
+}
+
+SLUICE_DECL wakeup_fd::~wakeup_fd() {
+    if (rfd_ >= 0) ::close(rfd_);
+    if (wfd_ >= 0 && wfd_ != rfd_) ::close(wfd_);
+}
+
+SLUICE_DECL void wakeup_fd::notify() const noexcept {
+    int saved = errno;
 #if defined(__linux__)
-        std::uint64_t one = 1;
-        ssize_t r = ::write(wfd_, &one, sizeof one);
+    std::uint64_t one = 1;
+    ssize_t r = ::write(wfd_, &one, sizeof one);
 #else
-        char one = 1;
-        ssize_t r = ::write(wfd_, &one, 1);
+    char one = 1;
+    ssize_t r = ::write(wfd_, &one, 1);
 #endif
-        (void)r; // a full pipe or counter already means "wake up"
-        errno = saved;
-    }
-    void drain() const noexcept {
-        char buf[64];
-        while (::read(rfd_, buf, sizeof buf) > 0) {
-        }
-    }
+    (void)r; // a full pipe or counter already means "wake up"
+    errno = saved;
+}
 
-  private:
-    int rfd_ = -1;
-    int wfd_ = -1;
-};
-
+SLUICE_DECL void wakeup_fd::drain() const noexcept {
+    char buf[64];
+    while (::read(rfd_, buf, sizeof buf) > 0) {
+    }
+}
+#endif
 } // namespace platform
+} // namespace sluice
 
-#elif defined(SLUICE_WINDOWS)
-
-// Windows: SOCKET handles, WSA error codes (platform::win32_category()), no SIGPIPE
-// (send never raises a signal), no accept4 and no close-on-exec flags (handles are
-// made non-inheritable instead, so a child process started with inheritance on does
-// not keep our sockets open).
-using native_socket = SOCKET;
-inline constexpr native_socket invalid_socket = INVALID_SOCKET;
-
+namespace sluice {
 namespace platform {
 
-inline const std::error_category& system_errors() noexcept { return win32_category(); }
+#if defined(SLUICE_POSIX)
+#elif defined(SLUICE_WINDOWS)
 
-inline std::error_code last_error() noexcept { return {::WSAGetLastError(), win32_category()}; }
-// For the non-socket calls (SetConsoleCtrlHandler, SetHandleInformation).
-inline std::error_code last_win32_error() noexcept {
+SLUICE_DECL std::error_code last_win32_error() noexcept {
     return {static_cast<int>(::GetLastError()), win32_category()};
 }
 
-inline bool would_block_errno(int e) noexcept { return e == WSAEWOULDBLOCK; }
-
-inline bool would_block(const std::error_code& ec) noexcept {
+SLUICE_DECL bool would_block(const std::error_code& ec) noexcept {
     return ec.value() == WSAEWOULDBLOCK && ec.category() == win32_category();
 }
 
-inline bool out_of_descriptors(const std::error_code& ec) noexcept {
+SLUICE_DECL bool out_of_descriptors(const std::error_code& ec) noexcept {
     if (ec.category() != win32_category()) return false;
     return ec.value() == WSAEMFILE || ec.value() == WSAENOBUFS;
 }
 
-// Winsock takes int lengths.
-inline int clamp_len(std::size_t n) noexcept {
+SLUICE_DECL int clamp_len(std::size_t n) noexcept {
     return n > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(n);
 }
 
-inline std::error_code make_nonblocking(native_socket s) noexcept {
+SLUICE_DECL std::error_code make_nonblocking(native_socket s) noexcept {
     u_long on = 1;
     if (::ioctlsocket(s, FIONBIO, &on) != 0) return last_error();
     return {};
 }
 
-inline void close_socket(native_socket s) noexcept {
+SLUICE_DECL void close_socket(native_socket s) noexcept {
     if (s != invalid_socket) ::closesocket(s);
 }
 
-inline void make_uninheritable(native_socket s) noexcept {
+SLUICE_DECL void make_uninheritable(native_socket s) noexcept {
     ::SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0);
 }
 
-inline std::error_code set_option(native_socket s, int level, int name, int value) noexcept {
+SLUICE_DECL std::error_code set_option(native_socket s, int level, int name, int value) noexcept {
     if (::setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value) != 0)
         return last_error();
     return {};
 }
 
-// Nothing to do: Windows lets a listener rebind a port whose old connections are in
-// TIME_WAIT without any option, and its SO_REUSEADDR means something else (a second
-// live socket may bind the same port and steal connections).
-inline void allow_rebind(native_socket) noexcept {}
-
-inline native_socket open_socket(int family, int type, std::error_code& ec) noexcept {
+SLUICE_DECL native_socket open_socket(int family, int type, std::error_code& ec) noexcept {
     if (auto e = winsock_start()) {
         ec = e;
         return invalid_socket;
@@ -1130,19 +1329,19 @@ inline native_socket open_socket(int family, int type, std::error_code& ec) noex
     return s;
 }
 
-inline std::ptrdiff_t recv_raw(native_socket s, void* data, std::size_t size) noexcept {
+SLUICE_DECL std::ptrdiff_t recv_raw(native_socket s, void* data, std::size_t size) noexcept {
     int r = ::recv(s, static_cast<char*>(data), clamp_len(size), 0);
     if (r != SOCKET_ERROR) return r;
     return -static_cast<std::ptrdiff_t>(::WSAGetLastError());
 }
 
-inline std::ptrdiff_t send_raw(native_socket s, const void* data, std::size_t size) noexcept {
+SLUICE_DECL std::ptrdiff_t send_raw(native_socket s, const void* data, std::size_t size) noexcept {
     int r = ::send(s, static_cast<const char*>(data), clamp_len(size), 0);
     if (r != SOCKET_ERROR) return r;
     return -static_cast<std::ptrdiff_t>(::WSAGetLastError());
 }
 
-inline std::error_code pending_socket_error(native_socket s) noexcept {
+SLUICE_DECL std::error_code pending_socket_error(native_socket s) noexcept {
     int err = 0;
     int len = sizeof err;
     if (::getsockopt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len) != 0)
@@ -1150,30 +1349,31 @@ inline std::error_code pending_socket_error(native_socket s) noexcept {
     return {err, win32_category()};
 }
 
-inline std::error_code bind_socket(native_socket s, const sockaddr* addr, socklen_t len) noexcept {
+SLUICE_DECL std::error_code bind_socket(native_socket s, const sockaddr* addr,
+                                        socklen_t len) noexcept {
     if (::bind(s, addr, len) != 0) return last_error();
     return {};
 }
 
-inline std::error_code listen_socket(native_socket s, int backlog) noexcept {
+SLUICE_DECL std::error_code listen_socket(native_socket s, int backlog) noexcept {
     if (::listen(s, backlog) != 0) return last_error();
     return {};
 }
 
-// A non-blocking connect in progress reports WSAEWOULDBLOCK (not EINPROGRESS).
-inline std::error_code start_connect(native_socket s, const sockaddr* addr,
-                                     socklen_t len) noexcept {
+SLUICE_DECL std::error_code start_connect(native_socket s, const sockaddr* addr,
+                                          socklen_t len) noexcept {
     if (::connect(s, addr, len) != 0 && ::WSAGetLastError() != WSAEWOULDBLOCK) return last_error();
     return {};
 }
 
-inline std::error_code connect_now(native_socket s, const sockaddr* addr, socklen_t len) noexcept {
+SLUICE_DECL std::error_code connect_now(native_socket s, const sockaddr* addr,
+                                        socklen_t len) noexcept {
     if (::connect(s, addr, len) != 0) return last_error();
     return {};
 }
 
-inline std::size_t send_gather(native_socket s, const const_buffer* bufs, std::size_t count,
-                               std::error_code& ec) noexcept {
+SLUICE_DECL std::size_t send_gather(native_socket s, const const_buffer* bufs, std::size_t count,
+                                    std::error_code& ec) noexcept {
     constexpr std::size_t max_bufs = 64;
     WSABUF wb[max_bufs];
     DWORD n = 0;
@@ -1195,8 +1395,8 @@ inline std::size_t send_gather(native_socket s, const const_buffer* bufs, std::s
     return sent;
 }
 
-inline std::size_t recv_some(native_socket s, void* data, std::size_t size,
-                             std::error_code& ec) noexcept {
+SLUICE_DECL std::size_t recv_some(native_socket s, void* data, std::size_t size,
+                                  std::error_code& ec) noexcept {
     int r = ::recv(s, static_cast<char*>(data), clamp_len(size), 0);
     if (r == SOCKET_ERROR) {
         ec = last_error();
@@ -1206,18 +1406,16 @@ inline std::size_t recv_some(native_socket s, void* data, std::size_t size,
     return static_cast<std::size_t>(r);
 }
 
-inline std::error_code send_datagram(native_socket s, const void* data, std::size_t size,
-                                     const sockaddr* to, socklen_t to_len) noexcept {
+SLUICE_DECL std::error_code send_datagram(native_socket s, const void* data, std::size_t size,
+                                          const sockaddr* to, socklen_t to_len) noexcept {
     const char* p = static_cast<const char*>(data);
     int r = to ? ::sendto(s, p, clamp_len(size), 0, to, to_len) : ::send(s, p, clamp_len(size), 0);
     if (r == SOCKET_ERROR) return last_error();
     return {};
 }
 
-// Windows reports a datagram larger than the buffer as the error WSAEMSGSIZE, with
-// the buffer filled and the rest dropped: the same outcome as POSIX's MSG_TRUNC.
-inline std::size_t recv_datagram(native_socket s, void* data, std::size_t size, sockaddr* from,
-                                 socklen_t* from_len, std::error_code& ec) noexcept {
+SLUICE_DECL std::size_t recv_datagram(native_socket s, void* data, std::size_t size, sockaddr* from,
+                                      socklen_t* from_len, std::error_code& ec) noexcept {
     int cap = clamp_len(size);
     int r = ::recvfrom(s, static_cast<char*>(data), cap, 0, from, from_len);
     if (r != SOCKET_ERROR) {
@@ -1233,22 +1431,20 @@ inline std::size_t recv_datagram(native_socket s, void* data, std::size_t size, 
     return 0;
 }
 
-inline std::error_code shutdown_write(native_socket s) noexcept {
+SLUICE_DECL std::error_code shutdown_write(native_socket s) noexcept {
     if (::shutdown(s, SD_SEND) != 0) return last_error();
     return {};
 }
 
-// See the POSIX version: close with a reset.
-inline void reset_on_close(native_socket s) noexcept {
+SLUICE_DECL void reset_on_close(native_socket s) noexcept {
     LINGER lg{};
     lg.l_onoff = 1;
     lg.l_linger = 0;
     ::setsockopt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&lg), sizeof lg);
 }
 
-// No accept4: the accepted socket is made non-blocking and non-inheritable after.
-inline native_socket accept_socket(native_socket listener, sockaddr_storage* peer, socklen_t* len,
-                                   std::error_code& ec) noexcept {
+SLUICE_DECL native_socket accept_socket(native_socket listener, sockaddr_storage* peer,
+                                        socklen_t* len, std::error_code& ec) noexcept {
     native_socket s = ::accept(listener, reinterpret_cast<sockaddr*>(peer), len);
     if (s == invalid_socket) {
         ec = last_error();
@@ -1264,117 +1460,104 @@ inline native_socket accept_socket(native_socket listener, sockaddr_storage* pee
     return s;
 }
 
-// Windows can only wait on sockets, so the wakeup is a connected loopback TCP pair:
-// notify() sends a byte on one end, the loop watches the other. TCP rather than UDP
-// because a dropped wakeup datagram would leave the loop asleep with work queued.
-class wakeup_fd {
-  public:
-    std::error_code open() noexcept {
-        std::error_code ec;
-        native_socket lst = open_socket(AF_INET, SOCK_STREAM, ec);
-        if (ec) return ec;
-        ec = connect_pair(lst);
-        close_socket(lst);
-        if (ec) {
-            close_socket(rfd_);
-            close_socket(wfd_);
-            rfd_ = wfd_ = invalid_socket;
-        }
-        return ec;
-    }
-    ~wakeup_fd() {
+SLUICE_DECL std::error_code wakeup_fd::open() noexcept {
+    std::error_code ec;
+    native_socket lst = open_socket(AF_INET, SOCK_STREAM, ec);
+    if (ec) return ec;
+    ec = connect_pair(lst);
+    close_socket(lst);
+    if (ec) {
         close_socket(rfd_);
         close_socket(wfd_);
+        rfd_ = wfd_ = invalid_socket;
     }
-    native_socket read_end() const noexcept { return rfd_; }
-    // Called from any thread (and from the console control handler's thread); the
-    // caller's last-error values are preserved.
-    void notify() const noexcept {
-        int saved_wsa = ::WSAGetLastError();
-        int saved_errno = errno;
-        char one = 1;
-        ::send(wfd_, &one, 1, 0); // WSAEWOULDBLOCK: bytes already wait, the loop wakes
-        errno = saved_errno;
-        ::WSASetLastError(saved_wsa);
+    return ec;
+}
+
+SLUICE_DECL wakeup_fd::~wakeup_fd() {
+    close_socket(rfd_);
+    close_socket(wfd_);
+}
+
+SLUICE_DECL void wakeup_fd::notify() const noexcept {
+    int saved_wsa = ::WSAGetLastError();
+    int saved_errno = errno;
+    char one = 1;
+    ::send(wfd_, &one, 1, 0); // WSAEWOULDBLOCK: bytes already wait, the loop wakes
+    errno = saved_errno;
+    ::WSASetLastError(saved_wsa);
+}
+
+SLUICE_DECL void wakeup_fd::drain() const noexcept {
+    char buf[64];
+    while (::recv(rfd_, buf, sizeof buf, 0) > 0) {
     }
-    void drain() const noexcept {
-        char buf[64];
-        while (::recv(rfd_, buf, sizeof buf, 0) > 0) {
+}
+
+SLUICE_DECL std::error_code wakeup_fd::connect_pair(native_socket lst) noexcept {
+    std::error_code ec;
+    set_option(lst, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int len = sizeof addr;
+    if (::bind(lst, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(lst, 1) != 0 ||
+        ::getsockname(lst, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+        return last_error();
+    wfd_ = open_socket(AF_INET, SOCK_STREAM, ec);
+    if (ec) return ec;
+    if (::connect(wfd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 &&
+        ::WSAGetLastError() != WSAEWOULDBLOCK)
+        return last_error();
+    sockaddr_in mine{};
+    int mine_len = sizeof mine;
+    if (::getsockname(wfd_, reinterpret_cast<sockaddr*>(&mine), &mine_len) != 0)
+        return last_error();
+    // The listener is non-blocking: wait (bounded) for the connection to arrive.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        fd_set r;
+        FD_ZERO(&r);
+        FD_SET(lst, &r);
+        timeval tv{0, 50000};
+        if (::select(0, &r, nullptr, nullptr, &tv) == SOCKET_ERROR) return last_error();
+        if (!FD_ISSET(lst, &r)) continue;
+        sockaddr_in peer{};
+        int peer_len = sizeof peer;
+        native_socket s = ::accept(lst, reinterpret_cast<sockaddr*>(&peer), &peer_len);
+        if (s == invalid_socket) {
+            if (::WSAGetLastError() == WSAEWOULDBLOCK) continue;
+            return last_error();
         }
-    }
-
-  private:
-    // Listens on 127.0.0.1:0, connects, accepts, and checks that the accepted peer is
-    // our own connecting socket (another local process could race us to the port).
-    std::error_code connect_pair(native_socket lst) noexcept {
-        std::error_code ec;
-        set_option(lst, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int len = sizeof addr;
-        if (::bind(lst, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(lst, 1) != 0 ||
-            ::getsockname(lst, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-            return last_error();
-        wfd_ = open_socket(AF_INET, SOCK_STREAM, ec);
-        if (ec) return ec;
-        if (::connect(wfd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 &&
-            ::WSAGetLastError() != WSAEWOULDBLOCK)
-            return last_error();
-        sockaddr_in mine{};
-        int mine_len = sizeof mine;
-        if (::getsockname(wfd_, reinterpret_cast<sockaddr*>(&mine), &mine_len) != 0)
-            return last_error();
-        // The listener is non-blocking: wait (bounded) for the connection to arrive.
-        for (int attempt = 0; attempt < 100; ++attempt) {
-            fd_set r;
-            FD_ZERO(&r);
-            FD_SET(lst, &r);
-            timeval tv{0, 50000};
-            if (::select(0, &r, nullptr, nullptr, &tv) == SOCKET_ERROR) return last_error();
-            if (!FD_ISSET(lst, &r)) continue;
-            sockaddr_in peer{};
-            int peer_len = sizeof peer;
-            native_socket s = ::accept(lst, reinterpret_cast<sockaddr*>(&peer), &peer_len);
-            if (s == invalid_socket) {
-                if (::WSAGetLastError() == WSAEWOULDBLOCK) continue;
-                return last_error();
-            }
-            if (peer.sin_port != mine.sin_port || peer.sin_addr.s_addr != mine.sin_addr.s_addr) {
-                ::closesocket(s); // not ours
-                continue;
-            }
-            make_uninheritable(s);
-            if ((ec = make_nonblocking(s))) {
-                ::closesocket(s);
-                return ec;
-            }
-            rfd_ = s;
-            // A one-byte send must not wait for the ack of the previous one (Nagle).
-            set_option(wfd_, IPPROTO_TCP, TCP_NODELAY, 1);
-            // Our side of the connect is decided by now on loopback; make sure before
-            // the first notify() relies on it.
-            fd_set w;
-            FD_ZERO(&w);
-            FD_SET(wfd_, &w);
-            timeval wait_tv{5, 0};
-            int ready = ::select(0, nullptr, &w, nullptr, &wait_tv);
-            if (ready == SOCKET_ERROR) return last_error();
-            if (ready == 0) return std::make_error_code(std::errc::timed_out);
-            return pending_socket_error(wfd_);
+        if (peer.sin_port != mine.sin_port || peer.sin_addr.s_addr != mine.sin_addr.s_addr) {
+            ::closesocket(s); // not ours
+            continue;
         }
-        return std::make_error_code(std::errc::timed_out);
+        make_uninheritable(s);
+        if ((ec = make_nonblocking(s))) {
+            ::closesocket(s);
+            return ec;
+        }
+        rfd_ = s;
+        // A one-byte send must not wait for the ack of the previous one (Nagle).
+        set_option(wfd_, IPPROTO_TCP, TCP_NODELAY, 1);
+        // Our side of the connect is decided by now on loopback; make sure before
+        // the first notify() relies on it.
+        fd_set w;
+        FD_ZERO(&w);
+        FD_SET(wfd_, &w);
+        timeval wait_tv{5, 0};
+        int ready = ::select(0, nullptr, &w, nullptr, &wait_tv);
+        if (ready == SOCKET_ERROR) return last_error();
+        if (ready == 0) return std::make_error_code(std::errc::timed_out);
+        return pending_socket_error(wfd_);
     }
-
-    native_socket rfd_ = invalid_socket;
-    native_socket wfd_ = invalid_socket;
-};
-
-} // namespace platform
-
+    return std::make_error_code(std::errc::timed_out);
+}
 #endif
-
+} // namespace platform
 } // namespace sluice
+// ---- end sluice/platform/impl/socket.ipp ----
+#endif
 // ---- end sluice/platform/socket.hpp ----
 // ---- begin sluice/platform/endpoint.hpp ----
 // sluice — a socket address of any family (IPv4, IPv6, Unix path) in one value type.
@@ -2777,58 +2960,20 @@ namespace sluice::detail {
 
 class thread_pool {
   public:
-    static thread_pool& instance() {
-        static thread_pool pool;
-        return pool;
-    }
+    SLUICE_DECL static thread_pool& instance();
 
-    void submit(unique_function<void()> job) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        if (threads_.empty()) start_locked();
-        jobs_.push_back(std::move(job));
-        lock.unlock();
-        cv_.notify_one();
-    }
+    SLUICE_DECL void submit(unique_function<void()> job);
 
-    std::size_t size() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return threads_.size();
-    }
+    SLUICE_DECL std::size_t size() const;
 
-    ~thread_pool() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            stopping_ = true;
-        }
-        cv_.notify_all();
-        for (auto& t : threads_) t.join();
-    }
+    SLUICE_DECL ~thread_pool();
 
   private:
     thread_pool() = default;
 
-    void start_locked() {
-        std::size_t n = 4;
-        if (const char* env = std::getenv("SLUICE_THREADPOOL_SIZE")) {
-            long v = std::strtol(env, nullptr, 10);
-            if (v >= 1 && v <= 256) n = static_cast<std::size_t>(v);
-        }
-        for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
-    }
+    SLUICE_DECL void start_locked();
 
-    void work() {
-        for (;;) {
-            unique_function<void()> job;
-            {
-                std::unique_lock<std::mutex> lock(mutex_);
-                cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-                if (jobs_.empty()) return;
-                job = std::move(jobs_.front());
-                jobs_.pop_front();
-            }
-            job();
-        }
-    }
+    SLUICE_DECL void work();
 
     mutable std::mutex mutex_;
     std::condition_variable cv_;
@@ -2838,6 +2983,67 @@ class thread_pool {
 };
 
 } // namespace sluice::detail
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/loop/impl/thread_pool.ipp ----
+// sluice — out-of-line bodies of sluice/loop/thread_pool.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice::detail {
+
+SLUICE_DECL thread_pool& thread_pool::instance() {
+    static thread_pool pool;
+    return pool;
+}
+
+SLUICE_DECL void thread_pool::submit(unique_function<void()> job) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (threads_.empty()) start_locked();
+    jobs_.push_back(std::move(job));
+    lock.unlock();
+    cv_.notify_one();
+}
+
+SLUICE_DECL std::size_t thread_pool::size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return threads_.size();
+}
+
+SLUICE_DECL thread_pool::~thread_pool() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+SLUICE_DECL void thread_pool::start_locked() {
+    std::size_t n = 4;
+    if (const char* env = std::getenv("SLUICE_THREADPOOL_SIZE")) {
+        long v = std::strtol(env, nullptr, 10);
+        if (v >= 1 && v <= 256) n = static_cast<std::size_t>(v);
+    }
+    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
+}
+
+SLUICE_DECL void thread_pool::work() {
+    for (;;) {
+        unique_function<void()> job;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;
+            job = std::move(jobs_.front());
+            jobs_.pop_front();
+        }
+        job();
+    }
+}
+} // namespace sluice::detail
+// ---- end sluice/loop/impl/thread_pool.ipp ----
+#endif
 // ---- end sluice/loop/thread_pool.hpp ----
 // ---- begin sluice/loop/timer_heap.hpp ----
 // sluice — 4-ary min-heap of timers. O(log n) insert, cancel and pop; cancel is by
@@ -2871,24 +3077,9 @@ class timer_heap {
     std::size_t size() const noexcept { return heap_.size(); }
     timer_node* top() const noexcept { return heap_.front().node; }
 
-    void push(timer_node* n) {
-        n->heap_index = heap_.size();
-        heap_.push_back({n->deadline_us, n});
-        sift_up(n->heap_index);
-    }
+    SLUICE_DECL void push(timer_node* n);
 
-    void remove(timer_node* n) noexcept {
-        std::size_t i = n->heap_index;
-        if (i == timer_node::not_queued) return;
-        n->heap_index = timer_node::not_queued;
-        entry last = heap_.back();
-        heap_.pop_back();
-        if (i == heap_.size()) return;
-        if (i > 0 && less(last, heap_[(i - 1) / 4]))
-            sift_up(i, last);
-        else
-            sift_down(i, last);
-    }
+    SLUICE_DECL void remove(timer_node* n) noexcept;
 
     // Used by the loop when it goes away: every node is forgotten at once.
     template <class F>
@@ -2910,44 +3101,82 @@ class timer_heap {
         std::int64_t deadline_us;
         timer_node* node;
     };
-    static bool less(const entry& a, const entry& b) noexcept {
-        return a.deadline_us < b.deadline_us ||
-               (a.deadline_us == b.deadline_us && a.node->seq < b.node->seq);
-    }
-    void place(std::size_t i, const entry& e) noexcept {
-        heap_[i] = e;
-        e.node->heap_index = i;
-    }
+    SLUICE_DECL static bool less(const entry& a, const entry& b) noexcept;
+    SLUICE_DECL void place(std::size_t i, const entry& e) noexcept;
     void sift_up(std::size_t i) noexcept { sift_up(i, heap_[i]); }
-    void sift_up(std::size_t i, entry e) noexcept {
-        while (i > 0) {
-            std::size_t parent = (i - 1) / 4;
-            if (!less(e, heap_[parent])) break;
-            place(i, heap_[parent]);
-            i = parent;
-        }
-        place(i, e);
-    }
-    void sift_down(std::size_t i, entry e) noexcept {
-        const std::size_t size = heap_.size();
-        for (;;) {
-            std::size_t first = 4 * i + 1;
-            if (first >= size) break;
-            std::size_t best = first;
-            std::size_t end = first + 4 < size ? first + 4 : size;
-            for (std::size_t c = first + 1; c < end; ++c)
-                if (less(heap_[c], heap_[best])) best = c;
-            if (!less(heap_[best], e)) break;
-            place(i, heap_[best]);
-            i = best;
-        }
-        place(i, e);
-    }
+    SLUICE_DECL void sift_up(std::size_t i, entry e) noexcept;
+    SLUICE_DECL void sift_down(std::size_t i, entry e) noexcept;
 
     std::vector<entry> heap_;
 };
 
 } // namespace sluice::detail
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/loop/impl/timer_heap.ipp ----
+// sluice — out-of-line bodies of sluice/loop/timer_heap.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice::detail {
+
+SLUICE_DECL void timer_heap::push(timer_node* n) {
+    n->heap_index = heap_.size();
+    heap_.push_back({n->deadline_us, n});
+    sift_up(n->heap_index);
+}
+
+SLUICE_DECL void timer_heap::remove(timer_node* n) noexcept {
+    std::size_t i = n->heap_index;
+    if (i == timer_node::not_queued) return;
+    n->heap_index = timer_node::not_queued;
+    entry last = heap_.back();
+    heap_.pop_back();
+    if (i == heap_.size()) return;
+    if (i > 0 && less(last, heap_[(i - 1) / 4]))
+        sift_up(i, last);
+    else
+        sift_down(i, last);
+}
+
+SLUICE_DECL bool timer_heap::less(const entry& a, const entry& b) noexcept {
+    return a.deadline_us < b.deadline_us ||
+           (a.deadline_us == b.deadline_us && a.node->seq < b.node->seq);
+}
+
+SLUICE_DECL void timer_heap::place(std::size_t i, const entry& e) noexcept {
+    heap_[i] = e;
+    e.node->heap_index = i;
+}
+
+SLUICE_DECL void timer_heap::sift_up(std::size_t i, entry e) noexcept {
+    while (i > 0) {
+        std::size_t parent = (i - 1) / 4;
+        if (!less(e, heap_[parent])) break;
+        place(i, heap_[parent]);
+        i = parent;
+    }
+    place(i, e);
+}
+
+SLUICE_DECL void timer_heap::sift_down(std::size_t i, entry e) noexcept {
+    const std::size_t size = heap_.size();
+    for (;;) {
+        std::size_t first = 4 * i + 1;
+        if (first >= size) break;
+        std::size_t best = first;
+        std::size_t end = first + 4 < size ? first + 4 : size;
+        for (std::size_t c = first + 1; c < end; ++c)
+            if (less(heap_[c], heap_[best])) best = c;
+        if (!less(heap_[best], e)) break;
+        place(i, heap_[best]);
+        i = best;
+    }
+    place(i, e);
+}
+} // namespace sluice::detail
+// ---- end sluice/loop/impl/timer_heap.ipp ----
+#endif
 // ---- end sluice/loop/timer_heap.hpp ----
 
 #include <algorithm>
@@ -4882,154 +5111,46 @@ class connector;
 class connect_attempt final : public io_object {
   public:
     connect_attempt(loop& l, connector* owner) noexcept : io_object(l), owner_(owner) {}
-    inline void on_ready(unsigned events) override;
-    void close_with(std::error_code) override {
-        if (closed()) return;
-        owner_ = nullptr;
-        loop_->retire(this);
-    }
+    SLUICE_DECL void on_ready(unsigned events) override;
+    SLUICE_DECL void close_with(std::error_code) override;
     connector* owner_;
 };
 
 class connector final : public timer_node {
   public:
-    connector(stream_impl& s, io_handler done, const connect_options& opt)
-        : s_(s), done_(std::move(done)), delay_us_(opt.attempt_delay.count() * 1000) {
-        if (opt.timeout.count() > 0) {
-            deadline_us_ = loop::clock_us() + opt.timeout.count() * 1000;
-            s_.loop_->schedule(this, deadline_us_);
-        }
-    }
-    ~connector() {
-        if (queued()) s_.loop_->unschedule(this);
-        if (lookup_) lookup_->abandon();
-        for (auto& a : attempts_) a->close_with(make_error_code(error::operation_aborted));
-    }
+    SLUICE_DECL connector(stream_impl& s, io_handler done, const connect_options& opt);
+    SLUICE_DECL ~connector();
     connector(const connector&) = delete;
     connector& operator=(const connector&) = delete;
 
-    void lookup(std::string host, std::uint16_t port) {
-        // `this` is a weak link: the destructor abandons the lookup, whose handler is then
-        // released uncalled, so the handler only ever runs while this connector exists.
-        lookup_ = lookup_op::start(
-            *s_.loop_, std::move(host), port, SOCK_STREAM,
-            [this](std::error_code ec, std::vector<endpoint> eps) {
-                lookup_.reset();
-                if (ec) return finish(ec);
-                start(std::move(eps));
-            });
-    }
+    SLUICE_DECL void lookup(std::string host, std::uint16_t port);
 
-    void start(std::vector<endpoint> targets) {
-        targets_ = targets.size() > 1 ? happy_eyeballs_order(targets) : std::move(targets);
-        last_error_ = make_error_code(error::resolve_failed);
-        if (!launch_next() && !in_flight()) finish(last_error_);
-    }
+    SLUICE_DECL void start(std::vector<endpoint> targets);
 
     // The stream's own attempt reported (writable or failed).
-    void own_ready() {
-        std::error_code ec = platform::pending_socket_error(s_.fd_);
-        if (!ec) return win({});
-        last_error_ = ec;
-        s_.drop_socket();
-        own_in_flight_ = false;
-        attempt_failed();
-    }
+    SLUICE_DECL void own_ready();
 
-    void attempt_ready(connect_attempt* a) {
-        std::error_code ec = platform::pending_socket_error(a->fd_);
-        if (!ec) return win(a);
-        last_error_ = ec;
-        for (auto it = attempts_.begin(); it != attempts_.end(); ++it)
-            if (it->get() == a) {
-                ref<connect_attempt> gone = std::move(*it);
-                attempts_.erase(it);
-                gone->close_with(ec);
-                break;
-            }
-        attempt_failed();
-    }
+    SLUICE_DECL void attempt_ready(connect_attempt* a);
 
-    void on_timer() override {
-        const std::int64_t now = s_.loop_->now_us();
-        if (deadline_us_ && now >= deadline_us_) return finish(make_error_code(error::timed_out));
-        if (next_attempt_us_ && now >= next_attempt_us_) {
-            next_attempt_us_ = 0;
-            launch_next();
-        }
-        reschedule();
-    }
+    SLUICE_DECL void on_timer() override;
 
     // Ends the connect with `ec` (the handler is queued); the stream then deletes this.
-    void finish(std::error_code ec) {
-        if (own_in_flight_ && ec) s_.drop_socket();
-        own_in_flight_ = false;
-        s_.loop_->complete(std::move(done_), ec, 0);
-        s_.connect_ended(!ec); // deletes this: nothing may follow
-    }
+    SLUICE_DECL void finish(std::error_code ec);
 
   private:
     bool in_flight() const noexcept { return own_in_flight_ || !attempts_.empty(); }
 
     // A failed attempt starts the next one at once (RFC 8305 §5).
-    void attempt_failed() {
-        if (!launch_next() && !in_flight()) return finish(last_error_);
-        reschedule();
-    }
+    SLUICE_DECL void attempt_failed();
 
     // Starts the next address that can be started; false when none is left.
-    bool launch_next() {
-        loop& l = *s_.loop_;
-        while (next_ < targets_.size()) {
-            const endpoint& ep = targets_[next_++];
-            std::error_code ec;
-            native_socket fd = platform::open_socket(ep.family(), SOCK_STREAM, ec);
-            if (!ec) ec = platform::start_connect(fd, ep.data(), ep.size());
-            if (ec) {
-                platform::close_socket(fd);
-                last_error_ = ec;
-                continue; // unreachable at once: the next address now
-            }
-            if (!own_in_flight_ && s_.fd_ == invalid_socket) {
-                s_.fd_ = fd;
-                own_in_flight_ = true;
-                s_.update_interest(); // writable: the result of the connect
-            } else {
-                ref<connect_attempt> a(new connect_attempt(l, this));
-                a->fd_ = fd;
-                l.adopt(a.get());
-                l.watch(a.get(), ev_write);
-                attempts_.push_back(std::move(a));
-            }
-            next_attempt_us_ = next_ < targets_.size() ? loop::clock_us() + delay_us_ : 0;
-            reschedule();
-            return true;
-        }
-        next_attempt_us_ = 0;
-        return false;
-    }
+    SLUICE_DECL bool launch_next();
 
     // The first to connect: the stream's own socket (a == nullptr) or a parallel one,
     // whose descriptor then moves to the stream.
-    void win(connect_attempt* a) {
-        if (a) {
-            if (own_in_flight_) s_.drop_socket();
-            s_.loop_->unwatch_now(a);
-            s_.fd_ = std::exchange(a->fd_, invalid_socket);
-        }
-        own_in_flight_ = false;
-        finish({});
-    }
+    SLUICE_DECL void win(connect_attempt* a);
 
-    void reschedule() {
-        std::int64_t at = deadline_us_;
-        if (next_attempt_us_ && (!at || next_attempt_us_ < at)) at = next_attempt_us_;
-        if (!at) {
-            if (queued()) s_.loop_->unschedule(this);
-            return;
-        }
-        s_.loop_->schedule(this, at);
-    }
+    SLUICE_DECL void reschedule();
 
     stream_impl& s_; // the owner: this lives inside its stream_ext
     io_handler done_;
@@ -5088,6 +5209,142 @@ SLUICE_DECL void connector_lookup(connector* c, std::string host, std::uint16_t 
     c->lookup(std::move(host), port);
 }
 } // namespace sluice::detail
+
+namespace sluice::detail {
+
+SLUICE_DECL void connect_attempt::close_with(std::error_code) {
+    if (closed()) return;
+    owner_ = nullptr;
+    loop_->retire(this);
+}
+
+SLUICE_DECL connector::connector(stream_impl& s, io_handler done, const connect_options& opt)
+    : s_(s), done_(std::move(done)), delay_us_(opt.attempt_delay.count() * 1000) {
+    if (opt.timeout.count() > 0) {
+        deadline_us_ = loop::clock_us() + opt.timeout.count() * 1000;
+        s_.loop_->schedule(this, deadline_us_);
+    }
+}
+
+SLUICE_DECL connector::~connector() {
+    if (queued()) s_.loop_->unschedule(this);
+    if (lookup_) lookup_->abandon();
+    for (auto& a : attempts_) a->close_with(make_error_code(error::operation_aborted));
+}
+
+SLUICE_DECL void connector::lookup(std::string host, std::uint16_t port) {
+    // `this` is a weak link: the destructor abandons the lookup, whose handler is then
+    // released uncalled, so the handler only ever runs while this connector exists.
+    lookup_ = lookup_op::start(*s_.loop_, std::move(host), port, SOCK_STREAM,
+                               [this](std::error_code ec, std::vector<endpoint> eps) {
+                                   lookup_.reset();
+                                   if (ec) return finish(ec);
+                                   start(std::move(eps));
+                               });
+}
+
+SLUICE_DECL void connector::start(std::vector<endpoint> targets) {
+    targets_ = targets.size() > 1 ? happy_eyeballs_order(targets) : std::move(targets);
+    last_error_ = make_error_code(error::resolve_failed);
+    if (!launch_next() && !in_flight()) finish(last_error_);
+}
+
+SLUICE_DECL void connector::own_ready() {
+    std::error_code ec = platform::pending_socket_error(s_.fd_);
+    if (!ec) return win({});
+    last_error_ = ec;
+    s_.drop_socket();
+    own_in_flight_ = false;
+    attempt_failed();
+}
+
+SLUICE_DECL void connector::attempt_ready(connect_attempt* a) {
+    std::error_code ec = platform::pending_socket_error(a->fd_);
+    if (!ec) return win(a);
+    last_error_ = ec;
+    for (auto it = attempts_.begin(); it != attempts_.end(); ++it)
+        if (it->get() == a) {
+            ref<connect_attempt> gone = std::move(*it);
+            attempts_.erase(it);
+            gone->close_with(ec);
+            break;
+        }
+    attempt_failed();
+}
+
+SLUICE_DECL void connector::on_timer() {
+    const std::int64_t now = s_.loop_->now_us();
+    if (deadline_us_ && now >= deadline_us_) return finish(make_error_code(error::timed_out));
+    if (next_attempt_us_ && now >= next_attempt_us_) {
+        next_attempt_us_ = 0;
+        launch_next();
+    }
+    reschedule();
+}
+
+SLUICE_DECL void connector::finish(std::error_code ec) {
+    if (own_in_flight_ && ec) s_.drop_socket();
+    own_in_flight_ = false;
+    s_.loop_->complete(std::move(done_), ec, 0);
+    s_.connect_ended(!ec); // deletes this: nothing may follow
+}
+
+SLUICE_DECL void connector::attempt_failed() {
+    if (!launch_next() && !in_flight()) return finish(last_error_);
+    reschedule();
+}
+
+SLUICE_DECL bool connector::launch_next() {
+    loop& l = *s_.loop_;
+    while (next_ < targets_.size()) {
+        const endpoint& ep = targets_[next_++];
+        std::error_code ec;
+        native_socket fd = platform::open_socket(ep.family(), SOCK_STREAM, ec);
+        if (!ec) ec = platform::start_connect(fd, ep.data(), ep.size());
+        if (ec) {
+            platform::close_socket(fd);
+            last_error_ = ec;
+            continue; // unreachable at once: the next address now
+        }
+        if (!own_in_flight_ && s_.fd_ == invalid_socket) {
+            s_.fd_ = fd;
+            own_in_flight_ = true;
+            s_.update_interest(); // writable: the result of the connect
+        } else {
+            ref<connect_attempt> a(new connect_attempt(l, this));
+            a->fd_ = fd;
+            l.adopt(a.get());
+            l.watch(a.get(), ev_write);
+            attempts_.push_back(std::move(a));
+        }
+        next_attempt_us_ = next_ < targets_.size() ? loop::clock_us() + delay_us_ : 0;
+        reschedule();
+        return true;
+    }
+    next_attempt_us_ = 0;
+    return false;
+}
+
+SLUICE_DECL void connector::win(connect_attempt* a) {
+    if (a) {
+        if (own_in_flight_) s_.drop_socket();
+        s_.loop_->unwatch_now(a);
+        s_.fd_ = std::exchange(a->fd_, invalid_socket);
+    }
+    own_in_flight_ = false;
+    finish({});
+}
+
+SLUICE_DECL void connector::reschedule() {
+    std::int64_t at = deadline_us_;
+    if (next_attempt_us_ && (!at || next_attempt_us_ < at)) at = next_attempt_us_;
+    if (!at) {
+        if (queued()) s_.loop_->unschedule(this);
+        return;
+    }
+    s_.loop_->schedule(this, at);
+}
+} // namespace sluice::detail
 // ---- end sluice/handles/impl/connect.ipp ----
 #endif
 // ---- end sluice/handles/connect.hpp ----
@@ -5117,92 +5374,24 @@ struct listen_options {
 namespace detail {
 
 // A stream on `l` for a connected, non-blocking socket.
-inline stream_impl* adopt_connected(loop& l, native_socket s) {
-    auto* impl = new stream_impl(l);
-    impl->fd_ = s;
-    impl->flags_ = stream_impl::connected;
-    l.adopt(impl);
-    return impl;
-}
+SLUICE_DECL stream_impl* adopt_connected(loop& l, native_socket s);
 
 class listener_impl final : public io_object, public timer_node {
   public:
     using io_object::io_object;
     using accept_handler = unique_function<void(std::error_code, stream_impl*)>;
 
-    void on_ready(unsigned) override {
-        for (int batch = 0; batch < 64 && (accept_cb_ || handoff_) && !closed(); ++batch) {
-            std::error_code ec;
-            native_socket s = platform::accept_socket(fd_, nullptr, nullptr, ec);
-            if (ec) {
-                if (platform::would_block(ec)) return;
-                if (platform::out_of_descriptors(ec)) {
-                    ++backoffs_;
-                    loop_->watch(this, 0);
-                    loop_->schedule(this, loop::clock_us() + 100000);
-                    return;
-                }
-                continue; // ECONNABORTED and friends: that client is gone, try the next
-            }
-            if (handoff_) { // the socket goes to another loop (see loop_group)
-                handoff_(s);
-                continue;
-            }
-            stream_impl* impl = adopt_connected(*loop_, s);
-            // The handler is moved out while it runs: it may close this listener or
-            // start another accept; it is put back only if neither happened.
-            accept_handler h = std::move(accept_cb_);
-            if (!continuous_) loop_->watch(this, 0);
-            h({}, impl);
-            if (continuous_ && !accept_cb_ && !closed()) accept_cb_ = std::move(h);
-        }
-    }
+    SLUICE_DECL void on_ready(unsigned) override;
 
     void on_timer() override {
         if ((accept_cb_ || handoff_) && !closed()) loop_->watch(this, ev_read);
     }
 
-    void close_with(std::error_code reason) override {
-        if (closed()) return;
-        loop_->unschedule(this);
-        handoff_ = nullptr;
-        if (accept_cb_) {
-            accept_handler h = std::move(accept_cb_);
-            loop_->defer([h = std::move(h), reason]() mutable { h(reason, nullptr); });
-        }
-        loop_->retire(this);
-    }
+    SLUICE_DECL void close_with(std::error_code reason) override;
 
-    bool cancel_accept() {
-        if (!accept_cb_) return false;
-        loop_->unschedule(this);
-        loop_->watch(this, 0);
-        continuous_ = false;
-        loop_->defer([h = std::move(accept_cb_)]() mutable {
-            h(make_error_code(error::operation_aborted), nullptr);
-        });
-        return true;
-    }
+    SLUICE_DECL bool cancel_accept();
 
-    std::error_code open(const endpoint& ep, const listen_options& opt, int type) {
-        std::error_code ec;
-        fd_ = platform::open_socket(ep.family(), type, ec);
-        if (ec) return ec;
-        if (ep.family() == AF_INET || ep.family() == AF_INET6) {
-            if (opt.reuse_address) platform::allow_rebind(fd_);
-#if defined(SO_REUSEPORT)
-            if (opt.reuse_port)
-                if (auto e = platform::set_option(fd_, SOL_SOCKET, SO_REUSEPORT, 1)) return e;
-#else
-            // Windows has no SO_REUSEPORT (its SO_REUSEADDR does not balance connections).
-            if (opt.reuse_port) return std::make_error_code(std::errc::not_supported);
-#endif
-            if (ep.family() == AF_INET6)
-                platform::set_option(fd_, IPPROTO_IPV6, IPV6_V6ONLY, opt.v6_only ? 1 : 0);
-        }
-        if (auto ec = platform::bind_socket(fd_, ep.data(), ep.size())) return ec;
-        return platform::listen_socket(fd_, opt.backlog);
-    }
+    SLUICE_DECL std::error_code open(const endpoint& ep, const listen_options& opt, int type);
 
     // Set instead of accept_cb_: every accepted socket is passed on raw, without a
     // stream on this loop (the caller owns it from then on).
@@ -5277,6 +5466,98 @@ class basic_listener : public detail::basic_handle<detail::listener_impl> {
 };
 
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/handles/impl/listener.ipp ----
+// sluice — out-of-line bodies of sluice/handles/listener.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace detail {
+
+SLUICE_DECL stream_impl* adopt_connected(loop& l, native_socket s) {
+    auto* impl = new stream_impl(l);
+    impl->fd_ = s;
+    impl->flags_ = stream_impl::connected;
+    l.adopt(impl);
+    return impl;
+}
+
+SLUICE_DECL void listener_impl::on_ready(unsigned) {
+    for (int batch = 0; batch < 64 && (accept_cb_ || handoff_) && !closed(); ++batch) {
+        std::error_code ec;
+        native_socket s = platform::accept_socket(fd_, nullptr, nullptr, ec);
+        if (ec) {
+            if (platform::would_block(ec)) return;
+            if (platform::out_of_descriptors(ec)) {
+                ++backoffs_;
+                loop_->watch(this, 0);
+                loop_->schedule(this, loop::clock_us() + 100000);
+                return;
+            }
+            continue; // ECONNABORTED and friends: that client is gone, try the next
+        }
+        if (handoff_) { // the socket goes to another loop (see loop_group)
+            handoff_(s);
+            continue;
+        }
+        stream_impl* impl = adopt_connected(*loop_, s);
+        // The handler is moved out while it runs: it may close this listener or
+        // start another accept; it is put back only if neither happened.
+        accept_handler h = std::move(accept_cb_);
+        if (!continuous_) loop_->watch(this, 0);
+        h({}, impl);
+        if (continuous_ && !accept_cb_ && !closed()) accept_cb_ = std::move(h);
+    }
+}
+
+SLUICE_DECL void listener_impl::close_with(std::error_code reason) {
+    if (closed()) return;
+    loop_->unschedule(this);
+    handoff_ = nullptr;
+    if (accept_cb_) {
+        accept_handler h = std::move(accept_cb_);
+        loop_->defer([h = std::move(h), reason]() mutable { h(reason, nullptr); });
+    }
+    loop_->retire(this);
+}
+
+SLUICE_DECL bool listener_impl::cancel_accept() {
+    if (!accept_cb_) return false;
+    loop_->unschedule(this);
+    loop_->watch(this, 0);
+    continuous_ = false;
+    loop_->defer([h = std::move(accept_cb_)]() mutable {
+        h(make_error_code(error::operation_aborted), nullptr);
+    });
+    return true;
+}
+
+SLUICE_DECL std::error_code listener_impl::open(const endpoint& ep, const listen_options& opt,
+                                                int type) {
+    std::error_code ec;
+    fd_ = platform::open_socket(ep.family(), type, ec);
+    if (ec) return ec;
+    if (ep.family() == AF_INET || ep.family() == AF_INET6) {
+        if (opt.reuse_address) platform::allow_rebind(fd_);
+#if defined(SO_REUSEPORT)
+        if (opt.reuse_port)
+            if (auto e = platform::set_option(fd_, SOL_SOCKET, SO_REUSEPORT, 1)) return e;
+#else
+        // Windows has no SO_REUSEPORT (its SO_REUSEADDR does not balance connections).
+        if (opt.reuse_port) return std::make_error_code(std::errc::not_supported);
+#endif
+        if (ep.family() == AF_INET6)
+            platform::set_option(fd_, IPPROTO_IPV6, IPV6_V6ONLY, opt.v6_only ? 1 : 0);
+    }
+    if (auto ec = platform::bind_socket(fd_, ep.data(), ep.size())) return ec;
+    return platform::listen_socket(fd_, opt.backlog);
+}
+} // namespace detail
+} // namespace sluice
+// ---- end sluice/handles/impl/listener.ipp ----
+#endif
 // ---- end sluice/handles/listener.hpp ----
 
 namespace sluice {
@@ -5403,101 +5684,26 @@ class udp_impl final : public io_object {
   public:
     using io_object::io_object;
 
-    void update_interest() {
-        unsigned mask = (recv_cb_ ? ev_read : 0u) | (queue_.empty() ? 0u : ev_write);
-        loop_->watch(this, mask);
-    }
+    SLUICE_DECL void update_interest();
 
-    void on_ready(unsigned events) override {
-        if (events & ev_write) flush();
-        if (!closed() && (events & ev_read) && recv_cb_) receive();
-    }
+    SLUICE_DECL void on_ready(unsigned events) override;
 
-    std::error_code send_now(const datagram& d, const void* data, std::size_t size) {
-        return platform::send_datagram(fd_, data, size, d.connected ? nullptr : d.to.data(),
-                                       d.to.size());
-    }
+    SLUICE_DECL std::error_code send_now(const datagram& d, const void* data, std::size_t size);
 
-    void send(const endpoint* to, const_buffer data, io_handler done) {
-        datagram d{to ? *to : endpoint{}, to == nullptr, {}, nullptr};
-        if (queue_.empty()) {
-            std::error_code ec = send_now(d, data.data, data.size);
-            if (!ec || !platform::would_block(ec))
-                return loop_->complete(std::move(done), ec, ec ? 0 : data.size);
-        }
-        if (queued_bytes_ + data.size > queue_cap_)
-            return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
-        d.bytes = shared_bytes(data);
-        d.done = std::move(done);
-        queued_bytes_ += data.size;
-        queue_.push_back(std::move(d));
-        update_interest();
-    }
+    SLUICE_DECL void send(const endpoint* to, const_buffer data, io_handler done);
 
-    void flush() {
-        while (!queue_.empty()) {
-            datagram& d = queue_.front();
-            std::error_code ec = send_now(d, d.bytes.data(), d.bytes.size());
-            if (ec && platform::would_block(ec)) break;
-            queued_bytes_ -= d.bytes.size();
-            loop_->complete(std::move(d.done), ec, ec ? 0 : d.bytes.size());
-            queue_.pop_front();
-        }
-        update_interest();
-    }
+    SLUICE_DECL void flush();
 
     // recv_each reads up to this many datagrams per readiness event: one per event
     // starves a game loop that polls once per frame, an unbounded drain lets one busy
     // socket starve every other handle of the loop.
     static constexpr int datagrams_per_event = 64;
 
-    void receive() {
-        for (int i = 0; i < datagrams_per_event && recv_cb_; ++i) {
-            char* buf = recv_buf_ ? recv_buf_ : loop_->shared_buffer();
-            std::size_t cap = recv_buf_ ? recv_len_ : loop::shared_buffer_size;
-            endpoint from;
-            socklen_t from_len = endpoint::capacity();
-            std::error_code ec;
-            std::size_t n = platform::recv_datagram(fd_, buf, cap, from.data(), &from_len, ec);
-            if (ec && platform::would_block(ec)) break;
-            from.resize(from_len);
-            std::string_view data(buf, n);
-            recv_handler h = std::move(recv_cb_);
-            const bool continuous = continuous_;
-            if (!continuous) recv_buf_ = nullptr;
-            h(ec, data, from);
-            if (closed()) return;
-            // The handler may have called recv_stop() (continuous_ cleared) or started
-            // a new receive (recv_cb_ set): either way this burst is over.
-            if (!continuous || !continuous_ || recv_cb_) break;
-            recv_cb_ = std::move(h);
-            if (ec) break; // e.g. a refused port on a connected socket: report it once
-        }
-        if (!closed()) update_interest();
-    }
+    SLUICE_DECL void receive();
 
-    bool cancel_recv() {
-        if (!recv_cb_) return false;
-        recv_buf_ = nullptr;
-        continuous_ = false;
-        loop_->defer([h = std::move(recv_cb_)]() mutable {
-            h(make_error_code(error::operation_aborted), {}, endpoint{});
-        });
-        update_interest();
-        return true;
-    }
+    SLUICE_DECL bool cancel_recv();
 
-    void close_with(std::error_code reason) override {
-        if (closed()) return;
-        if (recv_cb_) {
-            loop_->defer(
-                [h = std::move(recv_cb_), reason]() mutable { h(reason, {}, endpoint{}); });
-        }
-        for (auto& d : queue_) loop_->complete(std::move(d.done), reason, 0);
-        queue_.clear();
-        queued_bytes_ = 0;
-        loop_->retire(this);
-    }
+    SLUICE_DECL void close_with(std::error_code reason) override;
 
     recv_handler recv_cb_;
     char* recv_buf_ = nullptr;
@@ -5609,6 +5815,110 @@ class udp_socket : public detail::basic_handle<detail::udp_impl> {
 };
 
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/handles/impl/udp.ipp ----
+// sluice — out-of-line bodies of sluice/handles/udp.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace detail {
+
+SLUICE_DECL void udp_impl::update_interest() {
+    unsigned mask = (recv_cb_ ? ev_read : 0u) | (queue_.empty() ? 0u : ev_write);
+    loop_->watch(this, mask);
+}
+
+SLUICE_DECL void udp_impl::on_ready(unsigned events) {
+    if (events & ev_write) flush();
+    if (!closed() && (events & ev_read) && recv_cb_) receive();
+}
+
+SLUICE_DECL std::error_code udp_impl::send_now(const datagram& d, const void* data,
+                                               std::size_t size) {
+    return platform::send_datagram(fd_, data, size, d.connected ? nullptr : d.to.data(),
+                                   d.to.size());
+}
+
+SLUICE_DECL void udp_impl::send(const endpoint* to, const_buffer data, io_handler done) {
+    datagram d{to ? *to : endpoint{}, to == nullptr, {}, nullptr};
+    if (queue_.empty()) {
+        std::error_code ec = send_now(d, data.data, data.size);
+        if (!ec || !platform::would_block(ec))
+            return loop_->complete(std::move(done), ec, ec ? 0 : data.size);
+    }
+    if (queued_bytes_ + data.size > queue_cap_)
+        return loop_->complete(std::move(done), make_error_code(error::write_queue_full), 0);
+    d.bytes = shared_bytes(data);
+    d.done = std::move(done);
+    queued_bytes_ += data.size;
+    queue_.push_back(std::move(d));
+    update_interest();
+}
+
+SLUICE_DECL void udp_impl::flush() {
+    while (!queue_.empty()) {
+        datagram& d = queue_.front();
+        std::error_code ec = send_now(d, d.bytes.data(), d.bytes.size());
+        if (ec && platform::would_block(ec)) break;
+        queued_bytes_ -= d.bytes.size();
+        loop_->complete(std::move(d.done), ec, ec ? 0 : d.bytes.size());
+        queue_.pop_front();
+    }
+    update_interest();
+}
+
+SLUICE_DECL void udp_impl::receive() {
+    for (int i = 0; i < datagrams_per_event && recv_cb_; ++i) {
+        char* buf = recv_buf_ ? recv_buf_ : loop_->shared_buffer();
+        std::size_t cap = recv_buf_ ? recv_len_ : loop::shared_buffer_size;
+        endpoint from;
+        socklen_t from_len = endpoint::capacity();
+        std::error_code ec;
+        std::size_t n = platform::recv_datagram(fd_, buf, cap, from.data(), &from_len, ec);
+        if (ec && platform::would_block(ec)) break;
+        from.resize(from_len);
+        std::string_view data(buf, n);
+        recv_handler h = std::move(recv_cb_);
+        const bool continuous = continuous_;
+        if (!continuous) recv_buf_ = nullptr;
+        h(ec, data, from);
+        if (closed()) return;
+        // The handler may have called recv_stop() (continuous_ cleared) or started
+        // a new receive (recv_cb_ set): either way this burst is over.
+        if (!continuous || !continuous_ || recv_cb_) break;
+        recv_cb_ = std::move(h);
+        if (ec) break; // e.g. a refused port on a connected socket: report it once
+    }
+    if (!closed()) update_interest();
+}
+
+SLUICE_DECL bool udp_impl::cancel_recv() {
+    if (!recv_cb_) return false;
+    recv_buf_ = nullptr;
+    continuous_ = false;
+    loop_->defer([h = std::move(recv_cb_)]() mutable {
+        h(make_error_code(error::operation_aborted), {}, endpoint{});
+    });
+    update_interest();
+    return true;
+}
+
+SLUICE_DECL void udp_impl::close_with(std::error_code reason) {
+    if (closed()) return;
+    if (recv_cb_) {
+        loop_->defer([h = std::move(recv_cb_), reason]() mutable { h(reason, {}, endpoint{}); });
+    }
+    for (auto& d : queue_) loop_->complete(std::move(d.done), reason, 0);
+    queue_.clear();
+    queued_bytes_ = 0;
+    loop_->retire(this);
+}
+} // namespace detail
+} // namespace sluice
+// ---- end sluice/handles/impl/udp.ipp ----
+#endif
 // ---- end sluice/handles/udp.hpp ----
 #if !defined(SLUICE_NO_GROUP)
 // ---- begin sluice/group/loop_group.hpp ----
@@ -5646,16 +5956,8 @@ enum class spread { reuse_port, acceptor };
 enum class handoff_policy { round_robin, least_connections };
 
 // Command-line names: "reuseport" | "acceptor", and "rr" | "least".
-inline bool parse_spread(std::string_view name, spread& out) noexcept {
-    if (name == "reuseport") return out = spread::reuse_port, true;
-    if (name == "acceptor") return out = spread::acceptor, true;
-    return false;
-}
-inline bool parse_policy(std::string_view name, handoff_policy& out) noexcept {
-    if (name == "rr") return out = handoff_policy::round_robin, true;
-    if (name == "least") return out = handoff_policy::least_connections, true;
-    return false;
-}
+SLUICE_DECL bool parse_spread(std::string_view name, spread& out) noexcept;
+SLUICE_DECL bool parse_policy(std::string_view name, handoff_policy& out) noexcept;
 
 // SO_REUSEPORT where the system has it; elsewhere (Windows) an acceptor, so that the
 // defaults work everywhere.
@@ -5677,14 +5979,7 @@ class loop_group {
   public:
     using connection_handler = unique_function<void(tcp_stream)>;
 
-    explicit loop_group(std::size_t loops, backend b = backend::automatic)
-        : in_flight_(loops ? loops : 1), handed_(loops ? loops : 1) {
-        if (loops == 0) loops = 1;
-        for (std::size_t i = 0; i < loops; ++i) {
-            loops_.push_back(std::make_unique<loop>(b));
-            if (!status_) status_ = loops_.back()->status();
-        }
-    }
+    SLUICE_DECL explicit loop_group(std::size_t loops, backend b = backend::automatic);
     loop_group(const loop_group&) = delete;
     loop_group& operator=(const loop_group&) = delete;
 
@@ -5693,67 +5988,20 @@ class loop_group {
     std::size_t size() const noexcept { return loops_.size(); }
     loop& at(std::size_t i) { return *loops_[i]; }
     // The index of loop `l` in this group, or size() when it is not one of them.
-    std::size_t index_of(const loop* l) const noexcept {
-        for (std::size_t i = 0; i < loops_.size(); ++i)
-            if (loops_[i].get() == l) return i;
-        return loops_.size();
-    }
+    SLUICE_DECL std::size_t index_of(const loop* l) const noexcept;
 
     // Starts listening; call before run(), from the thread that will call run().
     // `on_connection` runs on the thread of the loop that owns each new stream.
-    std::error_code listen(const endpoint& ep, connection_handler on_connection,
-                           const group_listen_options& opt = {}) {
-        if (status_) return status_;
-        if (!listeners_.empty()) return make_error_code(error::already_open);
-        handler_ = std::move(on_connection);
-        options_ = opt;
-        if (opt.spread == spread::reuse_port) {
-            listen_options lo = opt.listen;
-            lo.reuse_port = loops_.size() > 1;
-            endpoint bound = ep;
-            for (std::size_t i = 0; i < loops_.size(); ++i) {
-                listeners_.emplace_back(*loops_[i]);
-                if (auto ec = listeners_.back().listen(bound, lo)) return fail(ec);
-                // Port 0: every later socket joins the port the kernel chose first.
-                if (bound.port() == 0) {
-                    std::error_code ec;
-                    bound = listeners_.back().local_endpoint(ec);
-                    if (ec) return fail(ec);
-                }
-                listeners_.back().accept_each([this, i](std::error_code ec, tcp_stream s) {
-                    if (ec) return;
-                    ++handed_[i]; // loop i's thread only
-                    handler_(std::move(s));
-                });
-            }
-            return {};
-        }
-        listeners_.emplace_back(*loops_[0]);
-        if (auto ec = listeners_.back().listen(ep, opt.listen)) return fail(ec);
-        listeners_.back().impl()->handoff_ = [this](native_socket s) { hand_off(s); };
-        loops_[0]->watch(listeners_.back().impl(), detail::ev_read);
-        return {};
-    }
+    SLUICE_DECL std::error_code listen(const endpoint& ep, connection_handler on_connection,
+                           const group_listen_options& opt = {});
 
     // The local address of the (first) listening socket, e.g. to learn a port 0 choice.
-    endpoint local_endpoint(std::error_code& ec) const {
-        if (listeners_.empty()) {
-            ec = make_error_code(error::not_open);
-            return {};
-        }
-        return listeners_.front().local_endpoint(ec);
-    }
+    SLUICE_DECL endpoint local_endpoint(std::error_code& ec) const;
 
     // Runs loop 0 on the calling thread and every other loop on a thread of its own,
     // until stop(); then each loop shuts down on its own thread, letting queued writes
     // flush for up to `grace`. Returns when all threads are done.
-    void run(std::chrono::milliseconds grace = std::chrono::seconds(1)) {
-        std::vector<std::thread> threads;
-        for (std::size_t i = 1; i < loops_.size(); ++i)
-            threads.emplace_back([this, i, grace] { run_one(i, grace); });
-        run_one(0, grace);
-        for (auto& t : threads) t.join();
-    }
+    SLUICE_DECL void run(std::chrono::milliseconds grace = std::chrono::seconds(1));
 
     // Thread-safe: every loop returns from run() after its current batch (a stop()
     // before run() makes run() return after one turn).
@@ -5770,63 +6018,15 @@ class loop_group {
     std::size_t handed(std::size_t i) const noexcept { return handed_[i]; }
 
   private:
-    std::error_code fail(std::error_code ec) {
-        listeners_.clear();
-        return ec;
-    }
+    SLUICE_DECL std::error_code fail(std::error_code ec);
 
     // Each loop shuts down on its own thread: that closes its listener, too.
-    void run_one(std::size_t i, std::chrono::milliseconds grace) {
-        loop& l = *loops_[i];
-        {
-            // A worker with no connection yet has nothing registered; keep it running
-            // so that connections handed to it later are served.
-            auto guard = l.keep_alive();
-            l.run();
-        }
-        l.shutdown(grace);
-    }
+    SLUICE_DECL void run_one(std::size_t i, std::chrono::milliseconds grace);
 
-    std::size_t choose() {
-        const std::size_t n = loops_.size();
-        const std::size_t first = (options_.acceptor_serves || n == 1) ? 0 : 1;
-        const std::size_t count = n - first;
-        if (options_.policy == handoff_policy::round_robin) return first + (next_++ % count);
-        // Least connections; ties go round robin so an idle group still spreads.
-        std::size_t best = first + (next_++ % count);
-        std::size_t best_load = connections(best);
-        for (std::size_t k = 0; k < count; ++k) {
-            std::size_t i = first + k;
-            std::size_t c = connections(i);
-            if (c < best_load) best = i, best_load = c;
-        }
-        return best;
-    }
+    SLUICE_DECL std::size_t choose();
 
     // Acceptor thread (loop 0).
-    void hand_off(native_socket s) {
-        std::size_t i = choose();
-        ++handed_[i];
-        if (i == 0) {
-            handler_(tcp_stream(detail::adopt_connected(*loops_[0], s)));
-            return;
-        }
-        in_flight_[i].fetch_add(1, std::memory_order_relaxed);
-        // The socket is closed if the worker is gone before it runs this.
-        struct owned {
-            native_socket fd;
-            explicit owned(native_socket f) : fd(f) {}
-            owned(owned&& o) noexcept : fd(std::exchange(o.fd, invalid_socket)) {}
-            ~owned() { platform::close_socket(fd); }
-        };
-        loop* worker = loops_[i].get();
-        worker->post([this, i, worker, sock = owned(s)]() mutable {
-            tcp_stream stream(
-                detail::adopt_connected(*worker, std::exchange(sock.fd, invalid_socket)));
-            in_flight_[i].fetch_sub(1, std::memory_order_relaxed);
-            handler_(std::move(stream));
-        });
-    }
+    SLUICE_DECL void hand_off(native_socket s);
 
     std::vector<std::unique_ptr<loop>> loops_;
     std::vector<std::atomic<std::size_t>> in_flight_;
@@ -5839,6 +6039,149 @@ class loop_group {
 };
 
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/group/impl/loop_group.ipp ----
+// sluice — out-of-line bodies of sluice/group/loop_group.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+
+SLUICE_DECL bool parse_spread(std::string_view name, spread& out) noexcept {
+    if (name == "reuseport") return out = spread::reuse_port, true;
+    if (name == "acceptor") return out = spread::acceptor, true;
+    return false;
+}
+
+SLUICE_DECL bool parse_policy(std::string_view name, handoff_policy& out) noexcept {
+    if (name == "rr") return out = handoff_policy::round_robin, true;
+    if (name == "least") return out = handoff_policy::least_connections, true;
+    return false;
+}
+
+SLUICE_DECL loop_group::loop_group(std::size_t loops, backend b)
+    : in_flight_(loops ? loops : 1), handed_(loops ? loops : 1) {
+    if (loops == 0) loops = 1;
+    for (std::size_t i = 0; i < loops; ++i) {
+        loops_.push_back(std::make_unique<loop>(b));
+        if (!status_) status_ = loops_.back()->status();
+    }
+}
+
+SLUICE_DECL std::size_t loop_group::index_of(const loop* l) const noexcept {
+    for (std::size_t i = 0; i < loops_.size(); ++i)
+        if (loops_[i].get() == l) return i;
+    return loops_.size();
+}
+
+SLUICE_DECL std::error_code loop_group::listen(const endpoint& ep, connection_handler on_connection,
+                                               const group_listen_options& opt) {
+    if (status_) return status_;
+    if (!listeners_.empty()) return make_error_code(error::already_open);
+    handler_ = std::move(on_connection);
+    options_ = opt;
+    if (opt.spread == spread::reuse_port) {
+        listen_options lo = opt.listen;
+        lo.reuse_port = loops_.size() > 1;
+        endpoint bound = ep;
+        for (std::size_t i = 0; i < loops_.size(); ++i) {
+            listeners_.emplace_back(*loops_[i]);
+            if (auto ec = listeners_.back().listen(bound, lo)) return fail(ec);
+            // Port 0: every later socket joins the port the kernel chose first.
+            if (bound.port() == 0) {
+                std::error_code ec;
+                bound = listeners_.back().local_endpoint(ec);
+                if (ec) return fail(ec);
+            }
+            listeners_.back().accept_each([this, i](std::error_code ec, tcp_stream s) {
+                if (ec) return;
+                ++handed_[i]; // loop i's thread only
+                handler_(std::move(s));
+            });
+        }
+        return {};
+    }
+    listeners_.emplace_back(*loops_[0]);
+    if (auto ec = listeners_.back().listen(ep, opt.listen)) return fail(ec);
+    listeners_.back().impl()->handoff_ = [this](native_socket s) { hand_off(s); };
+    loops_[0]->watch(listeners_.back().impl(), detail::ev_read);
+    return {};
+}
+
+SLUICE_DECL endpoint loop_group::local_endpoint(std::error_code& ec) const {
+    if (listeners_.empty()) {
+        ec = make_error_code(error::not_open);
+        return {};
+    }
+    return listeners_.front().local_endpoint(ec);
+}
+
+SLUICE_DECL void loop_group::run(std::chrono::milliseconds grace) {
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < loops_.size(); ++i)
+        threads.emplace_back([this, i, grace] { run_one(i, grace); });
+    run_one(0, grace);
+    for (auto& t : threads) t.join();
+}
+
+SLUICE_DECL std::error_code loop_group::fail(std::error_code ec) {
+    listeners_.clear();
+    return ec;
+}
+
+SLUICE_DECL void loop_group::run_one(std::size_t i, std::chrono::milliseconds grace) {
+    loop& l = *loops_[i];
+    {
+        // A worker with no connection yet has nothing registered; keep it running
+        // so that connections handed to it later are served.
+        auto guard = l.keep_alive();
+        l.run();
+    }
+    l.shutdown(grace);
+}
+
+SLUICE_DECL std::size_t loop_group::choose() {
+    const std::size_t n = loops_.size();
+    const std::size_t first = (options_.acceptor_serves || n == 1) ? 0 : 1;
+    const std::size_t count = n - first;
+    if (options_.policy == handoff_policy::round_robin) return first + (next_++ % count);
+    // Least connections; ties go round robin so an idle group still spreads.
+    std::size_t best = first + (next_++ % count);
+    std::size_t best_load = connections(best);
+    for (std::size_t k = 0; k < count; ++k) {
+        std::size_t i = first + k;
+        std::size_t c = connections(i);
+        if (c < best_load) best = i, best_load = c;
+    }
+    return best;
+}
+
+SLUICE_DECL void loop_group::hand_off(native_socket s) {
+    std::size_t i = choose();
+    ++handed_[i];
+    if (i == 0) {
+        handler_(tcp_stream(detail::adopt_connected(*loops_[0], s)));
+        return;
+    }
+    in_flight_[i].fetch_add(1, std::memory_order_relaxed);
+    // The socket is closed if the worker is gone before it runs this.
+    struct owned {
+        native_socket fd;
+        explicit owned(native_socket f) : fd(f) {}
+        owned(owned&& o) noexcept : fd(std::exchange(o.fd, invalid_socket)) {}
+        ~owned() { platform::close_socket(fd); }
+    };
+    loop* worker = loops_[i].get();
+    worker->post([this, i, worker, sock = owned(s)]() mutable {
+        tcp_stream stream(detail::adopt_connected(*worker, std::exchange(sock.fd, invalid_socket)));
+        in_flight_[i].fetch_sub(1, std::memory_order_relaxed);
+        handler_(std::move(stream));
+    });
+}
+} // namespace sluice
+// ---- end sluice/group/impl/loop_group.ipp ----
+#endif
 // ---- end sluice/group/loop_group.hpp ----
 #endif
 // Before the protocols, which use it where coroutines are on.
@@ -8775,78 +9118,21 @@ class parser {
           lenient_(static_cast<std::uint16_t>(l.lenient)), bits_(k == response ? b_response : 0) {}
 
     // Feed the unconsumed bytes (see the top of this file). Never reads past len.
-    result feed(const char* data, std::size_t len) noexcept {
-        switch (state_) {
-        case s_head:
-            return feed_head(data, len);
-        case s_body_cl: {
-            std::size_t n = len < remaining_ ? len : static_cast<std::size_t>(remaining_);
-            if (n == 0) return {event::need_more, 0, {}};
-            remaining_ -= n;
-            if (remaining_ == 0) state_ = s_done_pending;
-            return {event::body, n, std::string_view(data, n)};
-        }
-        case s_body_eof:
-            if (len == 0) return {event::need_more, 0, {}};
-            if (len > body_budget_) return fail(error::body_too_large);
-            body_budget_ -= len;
-            return {event::body, len, std::string_view(data, len)};
-        case s_trailers:
-            return feed_trailers(data, len);
-        case s_done_pending:
-            return done(0);
-        case s_upgraded:
-            return {event::upgrade, 0, {}};
-        case s_error:
-            return {event::error, 0, {}};
-        default:
-            return feed_chunked(data, len);
-        }
-    }
+    SLUICE_DECL result feed(const char* data, std::size_t len) noexcept;
     result feed(std::string_view s) noexcept { return feed(s.data(), s.size()); }
 
     // The peer closed the stream: completes a read-until-close body, and reports
     // unexpected_eof if a message was cut short. Pass the unconsumed bytes, if any,
     // so that a malformed partial head reports its precise error instead.
-    result finish(const char* data, std::size_t len) noexcept {
-        if (state_ == s_head && scanned_ != 0 && len >= scanned_) {
-            std::size_t n = len < max_head_ ? len : max_head_;
-            if (parse_head(data, n, false) < 0) return {event::error, 0, {}};
-        }
-        return finish();
-    }
-    result finish() noexcept {
-        switch (state_) {
-        case s_body_eof:
-        case s_done_pending:
-            return done(0);
-        case s_head:
-            if (scanned_ == 0) return {event::need_more, 0, {}};
-            return fail(error::unexpected_eof);
-        case s_upgraded:
-            return {event::upgrade, 0, {}};
-        case s_error:
-            return {event::error, 0, {}};
-        default:
-            return fail(error::unexpected_eof);
-        }
-    }
+    SLUICE_DECL result finish(const char* data, std::size_t len) noexcept;
+    SLUICE_DECL result finish() noexcept;
 
     // For a response parser: the request this response answers (HEAD responses
     // have no body; a 2xx to CONNECT starts a tunnel). Set before each response.
-    void response_to(verb v) noexcept {
-        bits_ = static_cast<std::uint8_t>(bits_ & ~(b_resp_head | b_resp_connect));
-        if (v == verb::head) bits_ |= b_resp_head;
-        if (v == verb::connect) bits_ |= b_resp_connect;
-    }
+    SLUICE_DECL void response_to(verb v) noexcept;
 
     // Back to the start of a message (e.g. after a declined upgrade, or to reuse).
-    void reset() noexcept {
-        state_ = s_head;
-        scanned_ = 0;
-        bits_ &= b_response;
-        err_ = 0;
-    }
+    SLUICE_DECL void reset() noexcept;
 
     std::error_code error() const noexcept {
         return err_ ? make_error_code(static_cast<http::error>(err_)) : std::error_code();
@@ -8891,579 +9177,36 @@ class parser {
         bits_ = static_cast<std::uint8_t>((bits_ & ~b_dfa_mask) | (s << b_dfa_shift));
     }
 
-    result fail(http::error e) noexcept {
-        err_ = static_cast<std::uint8_t>(e);
-        state_ = s_error;
-        return {event::error, 0, {}};
-    }
+    SLUICE_DECL result fail(http::error e) noexcept;
 
-    result done(std::size_t consumed) noexcept {
-        state_ = msg_->upgrade() ? s_upgraded : s_head;
-        scanned_ = 0;
-        bits_ &= b_response;
-        return {event::done, consumed, {}};
-    }
+    SLUICE_DECL result done(std::size_t consumed) noexcept;
 
     // Looks for the blank line that ends a head or trailer section, over the bytes
     // not seen before. Returns the section length, or 0 if it is not there yet.
-    std::size_t scan_blank_line(const char* data, std::size_t n, bool count) noexcept {
-        const char* p = data + scanned_;
-        const char* e = data + n;
-        if (count) work_ += static_cast<std::uint64_t>(e - p);
-        unsigned st = dfa();
-        while (p < e) {
-            if (st == 0) {
-                const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(e - p));
-                if (!lf) {
-                    p = e;
-                    break;
-                }
-                p = static_cast<const char*>(lf);
-                if (count && !(bits_ & b_line_seen)) {
-                    bits_ |= b_line_seen;
-                    if (!is_response() && static_cast<std::size_t>(p - data) > max_line_ + 1u)
-                        bits_ |= b_line_long;
-                }
-                st = 1;
-                ++p;
-                continue;
-            }
-            char c = *p++;
-            if (c == '\n') return static_cast<std::size_t>(p - data);
-            st = (st == 1 && c == '\r') ? 2 : 0;
-        }
-        scanned_ = static_cast<std::uint32_t>(n);
-        set_dfa(st);
-        return 0;
-    }
+    SLUICE_DECL std::size_t scan_blank_line(const char* data, std::size_t n, bool count) noexcept;
 
-    result feed_head(const char* data, std::size_t len) noexcept {
-        std::size_t skipped = 0;
-        if (scanned_ == 0) {
-            // RFC 9112 2.2: ignore empty lines before a request line.
-            while (skipped < len) {
-                char c = data[skipped];
-                if (c == '\n') {
-                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
-                    ++skipped;
-                } else if (c == '\r') {
-                    if (skipped + 1 == len) return {event::need_more, skipped, {}};
-                    if (data[skipped + 1] != '\n') return fail(error::bare_cr);
-                    skipped += 2;
-                } else {
-                    break;
-                }
-            }
-            data += skipped;
-            len -= skipped;
-            if (len == 0) return {event::need_more, skipped, {}};
-        }
-        const std::size_t cap = max_head_;
-        const std::size_t n = len < cap ? len : cap;
-        if (scanned_ == 0) {
-            // Optimistic: most heads arrive whole, so parse straight away.
-            work_ += n;
-            long r = parse_head(data, n, len >= cap);
-            if (r > 0) return head_done(static_cast<std::size_t>(r) + skipped);
-            if (r < 0) return {event::error, 0, {}};
-            scanned_ = static_cast<std::uint32_t>(n);
-            unsigned st = 0;
-            if (data[n - 1] == '\n')
-                st = 1;
-            else if (n >= 2 && data[n - 1] == '\r' && data[n - 2] == '\n')
-                st = 2;
-            set_dfa(st);
-            return {event::need_more, skipped, {}};
-        }
-        if (n < scanned_) return {event::need_more, 0, {}}; // caller lost bytes: wait
-        std::size_t end = scan_blank_line(data, n, true);
-        // Over a limit: one last parse of what is there reports the first problem,
-        // exactly as if it had all arrived at once.
-        const bool over = (bits_ & b_line_long) ||
-                          (!is_response() && !(bits_ & b_line_seen) && n > max_line_ + 1u) ||
-                          (end == 0 && len >= cap);
-        if (end == 0 && !over) return {event::need_more, 0, {}};
-        work_ += end ? end : n;
-        long r = end ? parse_head(data, end, false) : parse_head(data, n, true);
-        if (r > 0) return head_done(static_cast<std::size_t>(r));
-        if (r == 0) return fail(is_response() ? error::bad_status_line : error::bad_request_line);
-        return {event::error, 0, {}};
-    }
+    SLUICE_DECL result feed_head(const char* data, std::size_t len) noexcept;
 
-    result head_done(std::size_t consumed) noexcept {
-        const message& m = *msg_;
-        scanned_ = 0;
-        bits_ &= b_response | b_resp_head | b_resp_connect;
-        body_budget_ = max_body_;
-        if (!(m.flags & message::f_body)) {
-            state_ = s_done_pending;
-        } else if (m.chunked()) {
-            state_ = s_chunk_size_first;
-        } else if (m.close_delimited()) {
-            state_ = s_body_eof;
-        } else {
-            remaining_ = m.content_length;
-            state_ = s_body_cl;
-        }
-        return {event::head, consumed, {}};
-    }
+    SLUICE_DECL result head_done(std::size_t consumed) noexcept;
 
     // >0: head length; 0: incomplete; <0: error (err_ set, state_ = s_error).
-    long parse_head(const char* buf, std::size_t len, bool at_limit) noexcept {
-        message& m = *msg_;
-        const char* p = buf;
-        const char* const end = buf + len;
-        m.method = m.target = m.reason = std::string_view();
-        m.content_length = 0;
-        m.num_headers = m.num_trailers = 0;
-        m.status = 0;
-        m.verb = verb::other;
-        m.version_minor = 1;
-        m.flags = 0;
+    SLUICE_DECL long parse_head(const char* buf, std::size_t len, bool at_limit) noexcept;
 
-        auto more_line = [&]() -> long {
-            if (!is_response() && (len > max_line_ + 1u || at_limit))
-                return bad(error::request_line_too_long);
-            if (at_limit) return bad(error::head_too_large);
-            return 0;
-        };
-        // Too short for a version, yet the line ended: malformed, not incomplete.
-        auto short_line = [&](http::error e) -> long {
-            for (const char* q = p; q < end; ++q)
-                if (*q == '\r' || *q == '\n') return bad(e);
-            return more_line();
-        };
-        auto line_end = [&](http::error other) -> long { // 1 ok, 0 more, -1 error
-            if (p == end) return 0;
-            if (*p == '\r') {
-                if (end - p < 2) return 0;
-                if (p[1] != '\n') return bad(error::bare_cr);
-                p += 2;
-                return 1;
-            }
-            if (*p == '\n') {
-                if (!allow(lenient::bare_lf)) return bad(error::bare_lf);
-                ++p;
-                return 1;
-            }
-            return bad(*p == 0 ? error::nul_byte : other);
-        };
-
-        if (!is_response()) {
-            const char* m0 = p;
-            p = detail::scan_class(p, end, detail::c_token);
-            if (p == end) return more_line();
-            if (*p != ' ' || p == m0) return bad(*p == 0 ? error::nul_byte : error::bad_method);
-            m.method = std::string_view(m0, static_cast<std::size_t>(p - m0));
-            m.verb = to_verb(m.method);
-            const char* t0 = ++p;
-            p = detail::scan_class(
-                p, end, allow(lenient::target_chars) ? detail::c_vtarget : detail::c_target);
-            if (p == end) return more_line();
-            if (*p != ' ' || p == t0) return bad(*p == 0 ? error::nul_byte : error::bad_target);
-            m.target = std::string_view(t0, static_cast<std::size_t>(p - t0));
-            ++p;
-            if (end - p < 8) return short_line(error::bad_version);
-            long v = version(p);
-            if (v < 0) return v;
-            p += 8;
-            long r = line_end(error::bad_version);
-            if (r == 0) return more_line();
-            if (r < 0) return r;
-            if (static_cast<std::size_t>(p - buf) > max_line_ + 2u)
-                return bad(error::request_line_too_long);
-        } else {
-            if (end - p < 9) return short_line(error::bad_status_line);
-            long v = version(p);
-            if (v < 0) return v == -2 ? v : bad(error::bad_status_line);
-            p += 8;
-            if (*p++ != ' ') return bad(error::bad_status_line);
-            if (end - p < 3) return short_line(error::bad_status_line);
-            unsigned s = 0;
-            for (int i = 0; i < 3; ++i) {
-                unsigned d = static_cast<unsigned char>(p[i]) - '0';
-                if (d > 9) return bad(error::bad_status_line);
-                s = s * 10 + d;
-            }
-            if (s < 100) return bad(error::bad_status_line);
-            m.status = static_cast<std::uint16_t>(s);
-            p += 3;
-            if (p == end) return more_line();
-            http::error after = error::bad_status_line;
-            if (*p == ' ') {
-                const char* r0 = ++p;
-                p = detail::find_value_end(p, end);
-                m.reason = std::string_view(r0, static_cast<std::size_t>(p - r0));
-                after = error::bad_reason;
-            }
-            long r = line_end(after);
-            if (r == 0) return more_line();
-            if (r < 0) return r;
-        }
-
-        bits_ |= b_line_seen; // the scan that may follow need not measure this line
-        std::uint32_t cap = m.header_capacity < max_headers_ ? m.header_capacity : max_headers_;
-        std::uint32_t n = 0;
-        long r = parse_fields(p, end, m.headers, cap, n);
-        if (r == 0) return at_limit ? bad(error::head_too_large) : 0;
-        if (r < 0) return r;
-        m.num_headers = n;
-        if (!apply_semantics(m)) return -1;
-        return static_cast<long>(p - buf);
-    }
-
-    long bad(http::error e) noexcept {
-        err_ = static_cast<std::uint8_t>(e);
-        state_ = s_error;
-        return -1;
-    }
+    SLUICE_DECL long bad(http::error e) noexcept;
 
     // "HTTP/1.x" at p (8 bytes available). Sets the minor version.
-    long version(const char* p) noexcept {
-        if (std::memcmp(p, "HTTP/", 5) != 0) return bad(error::bad_version);
-        unsigned maj = static_cast<unsigned char>(p[5]) - '0';
-        unsigned min = static_cast<unsigned char>(p[7]) - '0';
-        if (maj > 9 || min > 9 || p[6] != '.') return bad(error::bad_version);
-        if (maj != 1) {
-            bad(error::version_not_supported);
-            return -2;
-        }
-        // RFC 9110 6.2: a higher minor version is handled as the highest we know.
-        msg_->version_minor = static_cast<std::uint8_t>(min == 0 ? 0 : 1);
-        return 0;
-    }
+    SLUICE_DECL long version(const char* p) noexcept;
 
     // Field lines up to and including the blank line. 1 done, 0 more, -1 error.
-    long parse_fields(const char*& pr, const char* end, header* hs, std::uint32_t cap,
-                      std::uint32_t& n) noexcept {
-        const char* p = pr;
-        for (;;) {
-            if (p == end) return 0;
-            unsigned char c = static_cast<unsigned char>(*p);
-            if (c == '\r') {
-                if (end - p < 2) return 0;
-                if (p[1] != '\n') return bad(error::bare_cr);
-                pr = p + 2;
-                return 1;
-            }
-            if (c == '\n') {
-                if (!allow(lenient::bare_lf)) return bad(error::bare_lf);
-                pr = p + 1;
-                return 1;
-            }
-            const char* n0 = p;
-            std::string_view name;
-            if (c == ' ' || c == '\t') {
-                if (!allow(lenient::obs_fold) || n == 0) return bad(error::obs_fold);
-            } else {
-                p = detail::scan_class(p, end, detail::c_token);
-                if (p == end) return 0;
-                if (*p != ':') {
-                    c = static_cast<unsigned char>(*p);
-                    if (c == ' ' || c == '\t') return bad(error::whitespace_before_colon);
-                    return bad(c == 0 ? error::nul_byte : error::bad_header_name);
-                }
-                if (p == n0) return bad(error::bad_header_name);
-                name = std::string_view(n0, static_cast<std::size_t>(p - n0));
-                ++p;
-            }
-            while (p < end && detail::is_ows(*p)) ++p;
-            const char* v0 = p;
-            p = detail::find_value_end(p, end);
-            if (p == end) return 0;
-            const char* ve = p;
-            c = static_cast<unsigned char>(*p);
-            if (c == '\r') {
-                if (end - p < 2) return 0;
-                if (p[1] != '\n') return bad(error::bare_cr);
-                p += 2;
-            } else if (c == '\n') {
-                if (!allow(lenient::bare_lf)) return bad(error::bare_lf);
-                ++p;
-            } else {
-                return bad(c == 0 ? error::nul_byte : error::bad_header_value);
-            }
-            while (ve > v0 && detail::is_ows(ve[-1])) --ve;
-            if (name.data() == nullptr) { // obs-fold continuation (lenient)
-                std::string_view& pv = hs[n - 1].value;
-                const char* s = pv.empty() ? v0 : pv.data();
-                if (ve > v0) pv = std::string_view(s, static_cast<std::size_t>(ve - s));
-                continue;
-            }
-            if (n >= cap) return bad(error::too_many_headers);
-            hs[n].name = name;
-            hs[n].value = std::string_view(v0, static_cast<std::size_t>(ve - v0));
-            ++n;
-        }
-    }
+    SLUICE_DECL long parse_fields(const char*& pr, const char* end, header* hs, std::uint32_t cap,
+                      std::uint32_t& n) noexcept;
 
     // Framing and connection rules of RFC 9112 6 and 9.
-    bool apply_semantics(message& m) noexcept {
-        bool cl = false, te = false, chunked_last = false, chunked_seen = false;
-        bool conn_close = false, conn_ka = false, conn_upgrade = false, has_upgrade = false;
-        unsigned hosts = 0;
-        std::uint64_t clv = 0;
-        http::error err{};
-        bool ok = true;
-        for (std::uint32_t i = 0; i < m.num_headers && ok; ++i) {
-            std::string_view nm = m.headers[i].name, v = m.headers[i].value;
-            switch (nm.size()) {
-            case 4:
-                if (!detail::name_is(nm, "host", 4)) break;
-                ++hosts;
-                for (char ch : v)
-                    if (!detail::has(static_cast<unsigned char>(ch), detail::c_host)) {
-                        err = error::bad_host;
-                        ok = false;
-                        break;
-                    }
-                break;
-            case 6:
-                if (detail::name_is(nm, "expect", 6) && detail::iequals(v, "100-continue"))
-                    m.flags |= message::f_expect_continue;
-                break;
-            case 7:
-                if (detail::name_is(nm, "upgrade", 7)) has_upgrade = true;
-                break;
-            case 10:
-                if (!detail::name_is(nm, "connection", 10)) break;
-                detail::for_each_list_item(v, [&](std::string_view t) {
-                    if (detail::iequals(t, "close"))
-                        conn_close = true;
-                    else if (detail::iequals(t, "keep-alive"))
-                        conn_ka = true;
-                    else if (detail::iequals(t, "upgrade"))
-                        conn_upgrade = true;
-                    return true;
-                });
-                break;
-            case 14: {
-                if (!detail::name_is(nm, "content-length", 14)) break;
-                bool any = false;
-                ok = detail::for_each_list_item(v, [&](std::string_view t) {
-                    std::uint64_t x = 0;
-                    if (t.size() > 18) return err = error::bad_content_length, false;
-                    for (char ch : t) {
-                        unsigned d = static_cast<unsigned char>(ch) - '0';
-                        if (d > 9) return err = error::bad_content_length, false;
-                        x = x * 10 + d;
-                    }
-                    any = true;
-                    if (cl) {
-                        if (x != clv) return err = error::conflicting_content_length, false;
-                        if (!allow(lenient::duplicate_content_length))
-                            return err = error::duplicate_content_length, false;
-                    }
-                    cl = true;
-                    clv = x;
-                    return true;
-                });
-                if (ok && !any) err = error::bad_content_length, ok = false;
-                break;
-            }
-            case 17: {
-                if (!detail::name_is(nm, "transfer-encoding", 17)) break;
-                te = true;
-                bool any = false;
-                ok = detail::for_each_list_item(v, [&](std::string_view t) {
-                    std::size_t semi = t.find(';'); // transfer parameters
-                    if (semi != std::string_view::npos) {
-                        t = t.substr(0, semi);
-                        while (!t.empty() && detail::is_ows(t.back())) t.remove_suffix(1);
-                    }
-                    any = true;
-                    if (detail::iequals(t, "chunked")) {
-                        // chunked twice would frame the body twice: ambiguous.
-                        if (chunked_seen) return err = error::bad_transfer_encoding, false;
-                        chunked_seen = chunked_last = true;
-                        return true;
-                    }
-                    chunked_last = false;
-                    if (detail::iequals(t, "gzip") || detail::iequals(t, "deflate") ||
-                        detail::iequals(t, "compress") || detail::iequals(t, "x-gzip") ||
-                        detail::iequals(t, "x-compress"))
-                        return true;
-                    return err = error::unknown_transfer_coding, false;
-                });
-                if (ok && !any) err = error::bad_transfer_encoding, ok = false;
-                break;
-            }
-            default:
-                break;
-            }
-        }
-        if (!ok) return bad(err), false;
-        const bool req = !is_response();
-        if (te) {
-            if (m.version_minor == 0) return bad(error::transfer_encoding_http10), false;
-            if (cl && !allow(lenient::content_length_with_te))
-                return bad(error::content_length_with_transfer_encoding), false;
-            cl = false;
-            // Without chunked last a request body has no end (RFC 9112 6.3 p4).
-            if (!chunked_last && req) return bad(error::transfer_encoding_not_chunked), false;
-            m.flags |= message::f_transfer_encoding;
-        }
-        if (req) {
-            if (m.version_minor == 1 && hosts == 0 && !allow(lenient::missing_host))
-                return bad(error::missing_host), false;
-            if (hosts > 1) return bad(error::duplicate_host), false;
-            if (m.version_minor == 0)
-                m.flags &= static_cast<std::uint8_t>(~message::f_expect_continue);
-        } else {
-            m.flags &= static_cast<std::uint8_t>(~message::f_expect_continue);
-        }
-        if (cl) {
-            m.flags |= message::f_content_length;
-            m.content_length = clv;
-        }
-        bool keep = m.version_minor == 1 ? !conn_close : (conn_ka && !conn_close);
-        bool body = true;
-        if (req) {
-            if (m.verb == verb::connect || (has_upgrade && conn_upgrade))
-                m.flags |= message::f_upgrade;
-        } else {
-            unsigned s = m.status;
-            if (s == 101 || ((bits_ & b_resp_connect) && s >= 200 && s < 300)) {
-                m.flags |= message::f_upgrade;
-                body = false;
-            } else if (s < 200 || s == 204 || s == 304 || (bits_ & b_resp_head)) {
-                body = false;
-            }
-        }
-        if (body) {
-            if (te) {
-                if (chunked_last)
-                    m.flags |= message::f_chunked;
-                else
-                    m.flags |= message::f_close_delimited;
-            } else if (!cl && !req) {
-                m.flags |= message::f_close_delimited;
-            }
-            if (m.flags & message::f_close_delimited) keep = false;
-            if (cl && clv > max_body_) return bad(error::body_too_large), false;
-            if (!cl || clv > 0) m.flags |= message::f_body;
-            if (!te && !cl && req) m.flags &= static_cast<std::uint8_t>(~message::f_body);
-        }
-        if (keep) m.flags |= message::f_keep_alive;
-        return true;
-    }
+    SLUICE_DECL bool apply_semantics(message& m) noexcept;
 
-    result feed_chunked(const char* data, std::size_t len) noexcept {
-        std::size_t i = 0;
-        while (i < len) {
-            unsigned char c = static_cast<unsigned char>(data[i]);
-            bool line_done = false;
-            switch (state_) {
-            case s_chunk_size_first: {
-                int h = detail::hexval(c);
-                if (h < 0) return fail(error::bad_chunk_size);
-                remaining_ = static_cast<std::uint64_t>(h);
-                count_ = 1;
-                state_ = s_chunk_size;
-                ++i;
-                break;
-            }
-            case s_chunk_size: {
-                int h = detail::hexval(c);
-                if (h >= 0) {
-                    if (count_ >= 16) return fail(error::chunk_size_overflow);
-                    remaining_ = (remaining_ << 4) | static_cast<std::uint64_t>(h);
-                    ++count_;
-                } else if (c == '\r') {
-                    state_ = s_chunk_size_lf;
-                } else if (c == '\n') {
-                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
-                    line_done = true;
-                } else if (c == ';' || c == ' ' || c == '\t') {
-                    state_ = s_chunk_ext;
-                    count_ = 1;
-                } else {
-                    return fail(error::bad_chunk_size);
-                }
-                ++i;
-                break;
-            }
-            case s_chunk_ext:
-                if (c == '\r') {
-                    state_ = s_chunk_size_lf;
-                } else if (c == '\n') {
-                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
-                    line_done = true;
-                } else if (c == 0) {
-                    return fail(error::nul_byte);
-                } else if (!detail::has(c, detail::c_text)) {
-                    return fail(error::bad_chunk_extension);
-                } else if (++count_ > max_ext_) {
-                    return fail(error::chunk_extension_too_long);
-                }
-                ++i;
-                break;
-            case s_chunk_size_lf:
-                if (c != '\n') return fail(error::bare_cr);
-                line_done = true;
-                ++i;
-                break;
-            case s_chunk_data: {
-                std::size_t n = len - i;
-                if (n > remaining_) n = static_cast<std::size_t>(remaining_);
-                remaining_ -= n;
-                if (remaining_ == 0) state_ = s_chunk_data_cr;
-                return {event::body, i + n, std::string_view(data + i, n)};
-            }
-            case s_chunk_data_cr:
-                if (c == '\r') {
-                    state_ = s_chunk_data_lf;
-                } else if (c == '\n' && allow(lenient::bare_lf)) {
-                    state_ = s_chunk_size_first;
-                } else {
-                    return fail(error::bad_chunk_end);
-                }
-                ++i;
-                break;
-            case s_chunk_data_lf:
-                if (c != '\n') return fail(error::bad_chunk_end);
-                state_ = s_chunk_size_first;
-                ++i;
-                break;
-            default:
-                return {event::error, 0, {}};
-            }
-            if (line_done) {
-                if (remaining_ == 0) {
-                    state_ = s_trailers;
-                    scanned_ = 0;
-                    set_dfa(1); // a blank line right away means no trailers
-                    result r = feed_trailers(data + i, len - i);
-                    r.consumed += i;
-                    return r;
-                }
-                if (remaining_ > body_budget_) return fail(error::body_too_large);
-                body_budget_ -= remaining_;
-                state_ = s_chunk_data;
-            }
-        }
-        return {event::need_more, len, {}};
-    }
+    SLUICE_DECL result feed_chunked(const char* data, std::size_t len) noexcept;
 
-    result feed_trailers(const char* data, std::size_t len) noexcept {
-        std::size_t n = len < max_head_ ? len : max_head_;
-        if (n < scanned_) return {event::need_more, 0, {}};
-        std::size_t end = scan_blank_line(data, n, false);
-        if (end == 0) {
-            if (len >= max_head_) return fail(error::head_too_large);
-            return {event::need_more, 0, {}};
-        }
-        message& m = *msg_;
-        std::uint32_t cap = m.header_capacity < max_headers_ ? m.header_capacity : max_headers_;
-        cap = cap > m.num_headers ? cap - m.num_headers : 0;
-        std::uint32_t cnt = 0;
-        const char* p = data;
-        long r = parse_fields(p, data + end, m.headers + m.num_headers, cap, cnt);
-        if (r < 0) return {event::error, 0, {}};
-        if (r == 0) return fail(error::bad_chunk_end);
-        m.num_trailers = cnt;
-        return done(end);
-    }
+    SLUICE_DECL result feed_trailers(const char* data, std::size_t len) noexcept;
 
     message* msg_;
     std::uint64_t remaining_ = 0;
@@ -9484,6 +9227,653 @@ class parser {
 
 } // namespace http
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/parser.ipp ----
+// sluice — out-of-line bodies of sluice/http/parser.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+
+SLUICE_DECL result parser::feed(const char* data, std::size_t len) noexcept {
+    switch (state_) {
+    case s_head:
+        return feed_head(data, len);
+    case s_body_cl: {
+        std::size_t n = len < remaining_ ? len : static_cast<std::size_t>(remaining_);
+        if (n == 0) return {event::need_more, 0, {}};
+        remaining_ -= n;
+        if (remaining_ == 0) state_ = s_done_pending;
+        return {event::body, n, std::string_view(data, n)};
+    }
+    case s_body_eof:
+        if (len == 0) return {event::need_more, 0, {}};
+        if (len > body_budget_) return fail(error::body_too_large);
+        body_budget_ -= len;
+        return {event::body, len, std::string_view(data, len)};
+    case s_trailers:
+        return feed_trailers(data, len);
+    case s_done_pending:
+        return done(0);
+    case s_upgraded:
+        return {event::upgrade, 0, {}};
+    case s_error:
+        return {event::error, 0, {}};
+    default:
+        return feed_chunked(data, len);
+    }
+}
+
+SLUICE_DECL result parser::finish(const char* data, std::size_t len) noexcept {
+    if (state_ == s_head && scanned_ != 0 && len >= scanned_) {
+        std::size_t n = len < max_head_ ? len : max_head_;
+        if (parse_head(data, n, false) < 0) return {event::error, 0, {}};
+    }
+    return finish();
+}
+
+SLUICE_DECL result parser::finish() noexcept {
+    switch (state_) {
+    case s_body_eof:
+    case s_done_pending:
+        return done(0);
+    case s_head:
+        if (scanned_ == 0) return {event::need_more, 0, {}};
+        return fail(error::unexpected_eof);
+    case s_upgraded:
+        return {event::upgrade, 0, {}};
+    case s_error:
+        return {event::error, 0, {}};
+    default:
+        return fail(error::unexpected_eof);
+    }
+}
+
+SLUICE_DECL void parser::response_to(verb v) noexcept {
+    bits_ = static_cast<std::uint8_t>(bits_ & ~(b_resp_head | b_resp_connect));
+    if (v == verb::head) bits_ |= b_resp_head;
+    if (v == verb::connect) bits_ |= b_resp_connect;
+}
+
+SLUICE_DECL void parser::reset() noexcept {
+    state_ = s_head;
+    scanned_ = 0;
+    bits_ &= b_response;
+    err_ = 0;
+}
+
+SLUICE_DECL result parser::fail(http::error e) noexcept {
+    err_ = static_cast<std::uint8_t>(e);
+    state_ = s_error;
+    return {event::error, 0, {}};
+}
+
+SLUICE_DECL result parser::done(std::size_t consumed) noexcept {
+    state_ = msg_->upgrade() ? s_upgraded : s_head;
+    scanned_ = 0;
+    bits_ &= b_response;
+    return {event::done, consumed, {}};
+}
+
+SLUICE_DECL std::size_t parser::scan_blank_line(const char* data, std::size_t n,
+                                                bool count) noexcept {
+    const char* p = data + scanned_;
+    const char* e = data + n;
+    if (count) work_ += static_cast<std::uint64_t>(e - p);
+    unsigned st = dfa();
+    while (p < e) {
+        if (st == 0) {
+            const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(e - p));
+            if (!lf) {
+                p = e;
+                break;
+            }
+            p = static_cast<const char*>(lf);
+            if (count && !(bits_ & b_line_seen)) {
+                bits_ |= b_line_seen;
+                if (!is_response() && static_cast<std::size_t>(p - data) > max_line_ + 1u)
+                    bits_ |= b_line_long;
+            }
+            st = 1;
+            ++p;
+            continue;
+        }
+        char c = *p++;
+        if (c == '\n') return static_cast<std::size_t>(p - data);
+        st = (st == 1 && c == '\r') ? 2 : 0;
+    }
+    scanned_ = static_cast<std::uint32_t>(n);
+    set_dfa(st);
+    return 0;
+}
+
+SLUICE_DECL result parser::feed_head(const char* data, std::size_t len) noexcept {
+    std::size_t skipped = 0;
+    if (scanned_ == 0) {
+        // RFC 9112 2.2: ignore empty lines before a request line.
+        while (skipped < len) {
+            char c = data[skipped];
+            if (c == '\n') {
+                if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                ++skipped;
+            } else if (c == '\r') {
+                if (skipped + 1 == len) return {event::need_more, skipped, {}};
+                if (data[skipped + 1] != '\n') return fail(error::bare_cr);
+                skipped += 2;
+            } else {
+                break;
+            }
+        }
+        data += skipped;
+        len -= skipped;
+        if (len == 0) return {event::need_more, skipped, {}};
+    }
+    const std::size_t cap = max_head_;
+    const std::size_t n = len < cap ? len : cap;
+    if (scanned_ == 0) {
+        // Optimistic: most heads arrive whole, so parse straight away.
+        work_ += n;
+        long r = parse_head(data, n, len >= cap);
+        if (r > 0) return head_done(static_cast<std::size_t>(r) + skipped);
+        if (r < 0) return {event::error, 0, {}};
+        scanned_ = static_cast<std::uint32_t>(n);
+        unsigned st = 0;
+        if (data[n - 1] == '\n')
+            st = 1;
+        else if (n >= 2 && data[n - 1] == '\r' && data[n - 2] == '\n')
+            st = 2;
+        set_dfa(st);
+        return {event::need_more, skipped, {}};
+    }
+    if (n < scanned_) return {event::need_more, 0, {}}; // caller lost bytes: wait
+    std::size_t end = scan_blank_line(data, n, true);
+    // Over a limit: one last parse of what is there reports the first problem,
+    // exactly as if it had all arrived at once.
+    const bool over = (bits_ & b_line_long) ||
+                      (!is_response() && !(bits_ & b_line_seen) && n > max_line_ + 1u) ||
+                      (end == 0 && len >= cap);
+    if (end == 0 && !over) return {event::need_more, 0, {}};
+    work_ += end ? end : n;
+    long r = end ? parse_head(data, end, false) : parse_head(data, n, true);
+    if (r > 0) return head_done(static_cast<std::size_t>(r));
+    if (r == 0) return fail(is_response() ? error::bad_status_line : error::bad_request_line);
+    return {event::error, 0, {}};
+}
+
+SLUICE_DECL result parser::head_done(std::size_t consumed) noexcept {
+    const message& m = *msg_;
+    scanned_ = 0;
+    bits_ &= b_response | b_resp_head | b_resp_connect;
+    body_budget_ = max_body_;
+    if (!(m.flags & message::f_body)) {
+        state_ = s_done_pending;
+    } else if (m.chunked()) {
+        state_ = s_chunk_size_first;
+    } else if (m.close_delimited()) {
+        state_ = s_body_eof;
+    } else {
+        remaining_ = m.content_length;
+        state_ = s_body_cl;
+    }
+    return {event::head, consumed, {}};
+}
+
+SLUICE_DECL long parser::parse_head(const char* buf, std::size_t len, bool at_limit) noexcept {
+    message& m = *msg_;
+    const char* p = buf;
+    const char* const end = buf + len;
+    m.method = m.target = m.reason = std::string_view();
+    m.content_length = 0;
+    m.num_headers = m.num_trailers = 0;
+    m.status = 0;
+    m.verb = verb::other;
+    m.version_minor = 1;
+    m.flags = 0;
+
+    auto more_line = [&]() -> long {
+        if (!is_response() && (len > max_line_ + 1u || at_limit))
+            return bad(error::request_line_too_long);
+        if (at_limit) return bad(error::head_too_large);
+        return 0;
+    };
+    // Too short for a version, yet the line ended: malformed, not incomplete.
+    auto short_line = [&](http::error e) -> long {
+        for (const char* q = p; q < end; ++q)
+            if (*q == '\r' || *q == '\n') return bad(e);
+        return more_line();
+    };
+    auto line_end = [&](http::error other) -> long { // 1 ok, 0 more, -1 error
+        if (p == end) return 0;
+        if (*p == '\r') {
+            if (end - p < 2) return 0;
+            if (p[1] != '\n') return bad(error::bare_cr);
+            p += 2;
+            return 1;
+        }
+        if (*p == '\n') {
+            if (!allow(lenient::bare_lf)) return bad(error::bare_lf);
+            ++p;
+            return 1;
+        }
+        return bad(*p == 0 ? error::nul_byte : other);
+    };
+
+    if (!is_response()) {
+        const char* m0 = p;
+        p = detail::scan_class(p, end, detail::c_token);
+        if (p == end) return more_line();
+        if (*p != ' ' || p == m0) return bad(*p == 0 ? error::nul_byte : error::bad_method);
+        m.method = std::string_view(m0, static_cast<std::size_t>(p - m0));
+        m.verb = to_verb(m.method);
+        const char* t0 = ++p;
+        p = detail::scan_class(p, end,
+                               allow(lenient::target_chars) ? detail::c_vtarget : detail::c_target);
+        if (p == end) return more_line();
+        if (*p != ' ' || p == t0) return bad(*p == 0 ? error::nul_byte : error::bad_target);
+        m.target = std::string_view(t0, static_cast<std::size_t>(p - t0));
+        ++p;
+        if (end - p < 8) return short_line(error::bad_version);
+        long v = version(p);
+        if (v < 0) return v;
+        p += 8;
+        long r = line_end(error::bad_version);
+        if (r == 0) return more_line();
+        if (r < 0) return r;
+        if (static_cast<std::size_t>(p - buf) > max_line_ + 2u)
+            return bad(error::request_line_too_long);
+    } else {
+        if (end - p < 9) return short_line(error::bad_status_line);
+        long v = version(p);
+        if (v < 0) return v == -2 ? v : bad(error::bad_status_line);
+        p += 8;
+        if (*p++ != ' ') return bad(error::bad_status_line);
+        if (end - p < 3) return short_line(error::bad_status_line);
+        unsigned s = 0;
+        for (int i = 0; i < 3; ++i) {
+            unsigned d = static_cast<unsigned char>(p[i]) - '0';
+            if (d > 9) return bad(error::bad_status_line);
+            s = s * 10 + d;
+        }
+        if (s < 100) return bad(error::bad_status_line);
+        m.status = static_cast<std::uint16_t>(s);
+        p += 3;
+        if (p == end) return more_line();
+        http::error after = error::bad_status_line;
+        if (*p == ' ') {
+            const char* r0 = ++p;
+            p = detail::find_value_end(p, end);
+            m.reason = std::string_view(r0, static_cast<std::size_t>(p - r0));
+            after = error::bad_reason;
+        }
+        long r = line_end(after);
+        if (r == 0) return more_line();
+        if (r < 0) return r;
+    }
+
+    bits_ |= b_line_seen; // the scan that may follow need not measure this line
+    std::uint32_t cap = m.header_capacity < max_headers_ ? m.header_capacity : max_headers_;
+    std::uint32_t n = 0;
+    long r = parse_fields(p, end, m.headers, cap, n);
+    if (r == 0) return at_limit ? bad(error::head_too_large) : 0;
+    if (r < 0) return r;
+    m.num_headers = n;
+    if (!apply_semantics(m)) return -1;
+    return static_cast<long>(p - buf);
+}
+
+SLUICE_DECL long parser::bad(http::error e) noexcept {
+    err_ = static_cast<std::uint8_t>(e);
+    state_ = s_error;
+    return -1;
+}
+
+SLUICE_DECL long parser::version(const char* p) noexcept {
+    if (std::memcmp(p, "HTTP/", 5) != 0) return bad(error::bad_version);
+    unsigned maj = static_cast<unsigned char>(p[5]) - '0';
+    unsigned min = static_cast<unsigned char>(p[7]) - '0';
+    if (maj > 9 || min > 9 || p[6] != '.') return bad(error::bad_version);
+    if (maj != 1) {
+        bad(error::version_not_supported);
+        return -2;
+    }
+    // RFC 9110 6.2: a higher minor version is handled as the highest we know.
+    msg_->version_minor = static_cast<std::uint8_t>(min == 0 ? 0 : 1);
+    return 0;
+}
+
+SLUICE_DECL long parser::parse_fields(const char*& pr, const char* end, header* hs,
+                                      std::uint32_t cap, std::uint32_t& n) noexcept {
+    const char* p = pr;
+    for (;;) {
+        if (p == end) return 0;
+        unsigned char c = static_cast<unsigned char>(*p);
+        if (c == '\r') {
+            if (end - p < 2) return 0;
+            if (p[1] != '\n') return bad(error::bare_cr);
+            pr = p + 2;
+            return 1;
+        }
+        if (c == '\n') {
+            if (!allow(lenient::bare_lf)) return bad(error::bare_lf);
+            pr = p + 1;
+            return 1;
+        }
+        const char* n0 = p;
+        std::string_view name;
+        if (c == ' ' || c == '\t') {
+            if (!allow(lenient::obs_fold) || n == 0) return bad(error::obs_fold);
+        } else {
+            p = detail::scan_class(p, end, detail::c_token);
+            if (p == end) return 0;
+            if (*p != ':') {
+                c = static_cast<unsigned char>(*p);
+                if (c == ' ' || c == '\t') return bad(error::whitespace_before_colon);
+                return bad(c == 0 ? error::nul_byte : error::bad_header_name);
+            }
+            if (p == n0) return bad(error::bad_header_name);
+            name = std::string_view(n0, static_cast<std::size_t>(p - n0));
+            ++p;
+        }
+        while (p < end && detail::is_ows(*p)) ++p;
+        const char* v0 = p;
+        p = detail::find_value_end(p, end);
+        if (p == end) return 0;
+        const char* ve = p;
+        c = static_cast<unsigned char>(*p);
+        if (c == '\r') {
+            if (end - p < 2) return 0;
+            if (p[1] != '\n') return bad(error::bare_cr);
+            p += 2;
+        } else if (c == '\n') {
+            if (!allow(lenient::bare_lf)) return bad(error::bare_lf);
+            ++p;
+        } else {
+            return bad(c == 0 ? error::nul_byte : error::bad_header_value);
+        }
+        while (ve > v0 && detail::is_ows(ve[-1])) --ve;
+        if (name.data() == nullptr) { // obs-fold continuation (lenient)
+            std::string_view& pv = hs[n - 1].value;
+            const char* s = pv.empty() ? v0 : pv.data();
+            if (ve > v0) pv = std::string_view(s, static_cast<std::size_t>(ve - s));
+            continue;
+        }
+        if (n >= cap) return bad(error::too_many_headers);
+        hs[n].name = name;
+        hs[n].value = std::string_view(v0, static_cast<std::size_t>(ve - v0));
+        ++n;
+    }
+}
+
+SLUICE_DECL bool parser::apply_semantics(message& m) noexcept {
+    bool cl = false, te = false, chunked_last = false, chunked_seen = false;
+    bool conn_close = false, conn_ka = false, conn_upgrade = false, has_upgrade = false;
+    unsigned hosts = 0;
+    std::uint64_t clv = 0;
+    http::error err{};
+    bool ok = true;
+    for (std::uint32_t i = 0; i < m.num_headers && ok; ++i) {
+        std::string_view nm = m.headers[i].name, v = m.headers[i].value;
+        switch (nm.size()) {
+        case 4:
+            if (!detail::name_is(nm, "host", 4)) break;
+            ++hosts;
+            for (char ch : v)
+                if (!detail::has(static_cast<unsigned char>(ch), detail::c_host)) {
+                    err = error::bad_host;
+                    ok = false;
+                    break;
+                }
+            break;
+        case 6:
+            if (detail::name_is(nm, "expect", 6) && detail::iequals(v, "100-continue"))
+                m.flags |= message::f_expect_continue;
+            break;
+        case 7:
+            if (detail::name_is(nm, "upgrade", 7)) has_upgrade = true;
+            break;
+        case 10:
+            if (!detail::name_is(nm, "connection", 10)) break;
+            detail::for_each_list_item(v, [&](std::string_view t) {
+                if (detail::iequals(t, "close"))
+                    conn_close = true;
+                else if (detail::iequals(t, "keep-alive"))
+                    conn_ka = true;
+                else if (detail::iequals(t, "upgrade"))
+                    conn_upgrade = true;
+                return true;
+            });
+            break;
+        case 14: {
+            if (!detail::name_is(nm, "content-length", 14)) break;
+            bool any = false;
+            ok = detail::for_each_list_item(v, [&](std::string_view t) {
+                std::uint64_t x = 0;
+                if (t.size() > 18) return err = error::bad_content_length, false;
+                for (char ch : t) {
+                    unsigned d = static_cast<unsigned char>(ch) - '0';
+                    if (d > 9) return err = error::bad_content_length, false;
+                    x = x * 10 + d;
+                }
+                any = true;
+                if (cl) {
+                    if (x != clv) return err = error::conflicting_content_length, false;
+                    if (!allow(lenient::duplicate_content_length))
+                        return err = error::duplicate_content_length, false;
+                }
+                cl = true;
+                clv = x;
+                return true;
+            });
+            if (ok && !any) err = error::bad_content_length, ok = false;
+            break;
+        }
+        case 17: {
+            if (!detail::name_is(nm, "transfer-encoding", 17)) break;
+            te = true;
+            bool any = false;
+            ok = detail::for_each_list_item(v, [&](std::string_view t) {
+                std::size_t semi = t.find(';'); // transfer parameters
+                if (semi != std::string_view::npos) {
+                    t = t.substr(0, semi);
+                    while (!t.empty() && detail::is_ows(t.back())) t.remove_suffix(1);
+                }
+                any = true;
+                if (detail::iequals(t, "chunked")) {
+                    // chunked twice would frame the body twice: ambiguous.
+                    if (chunked_seen) return err = error::bad_transfer_encoding, false;
+                    chunked_seen = chunked_last = true;
+                    return true;
+                }
+                chunked_last = false;
+                if (detail::iequals(t, "gzip") || detail::iequals(t, "deflate") ||
+                    detail::iequals(t, "compress") || detail::iequals(t, "x-gzip") ||
+                    detail::iequals(t, "x-compress"))
+                    return true;
+                return err = error::unknown_transfer_coding, false;
+            });
+            if (ok && !any) err = error::bad_transfer_encoding, ok = false;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    if (!ok) return bad(err), false;
+    const bool req = !is_response();
+    if (te) {
+        if (m.version_minor == 0) return bad(error::transfer_encoding_http10), false;
+        if (cl && !allow(lenient::content_length_with_te))
+            return bad(error::content_length_with_transfer_encoding), false;
+        cl = false;
+        // Without chunked last a request body has no end (RFC 9112 6.3 p4).
+        if (!chunked_last && req) return bad(error::transfer_encoding_not_chunked), false;
+        m.flags |= message::f_transfer_encoding;
+    }
+    if (req) {
+        if (m.version_minor == 1 && hosts == 0 && !allow(lenient::missing_host))
+            return bad(error::missing_host), false;
+        if (hosts > 1) return bad(error::duplicate_host), false;
+        if (m.version_minor == 0) m.flags &= static_cast<std::uint8_t>(~message::f_expect_continue);
+    } else {
+        m.flags &= static_cast<std::uint8_t>(~message::f_expect_continue);
+    }
+    if (cl) {
+        m.flags |= message::f_content_length;
+        m.content_length = clv;
+    }
+    bool keep = m.version_minor == 1 ? !conn_close : (conn_ka && !conn_close);
+    bool body = true;
+    if (req) {
+        if (m.verb == verb::connect || (has_upgrade && conn_upgrade)) m.flags |= message::f_upgrade;
+    } else {
+        unsigned s = m.status;
+        if (s == 101 || ((bits_ & b_resp_connect) && s >= 200 && s < 300)) {
+            m.flags |= message::f_upgrade;
+            body = false;
+        } else if (s < 200 || s == 204 || s == 304 || (bits_ & b_resp_head)) {
+            body = false;
+        }
+    }
+    if (body) {
+        if (te) {
+            if (chunked_last)
+                m.flags |= message::f_chunked;
+            else
+                m.flags |= message::f_close_delimited;
+        } else if (!cl && !req) {
+            m.flags |= message::f_close_delimited;
+        }
+        if (m.flags & message::f_close_delimited) keep = false;
+        if (cl && clv > max_body_) return bad(error::body_too_large), false;
+        if (!cl || clv > 0) m.flags |= message::f_body;
+        if (!te && !cl && req) m.flags &= static_cast<std::uint8_t>(~message::f_body);
+    }
+    if (keep) m.flags |= message::f_keep_alive;
+    return true;
+}
+
+SLUICE_DECL result parser::feed_chunked(const char* data, std::size_t len) noexcept {
+    std::size_t i = 0;
+    while (i < len) {
+        unsigned char c = static_cast<unsigned char>(data[i]);
+        bool line_done = false;
+        switch (state_) {
+        case s_chunk_size_first: {
+            int h = detail::hexval(c);
+            if (h < 0) return fail(error::bad_chunk_size);
+            remaining_ = static_cast<std::uint64_t>(h);
+            count_ = 1;
+            state_ = s_chunk_size;
+            ++i;
+            break;
+        }
+        case s_chunk_size: {
+            int h = detail::hexval(c);
+            if (h >= 0) {
+                if (count_ >= 16) return fail(error::chunk_size_overflow);
+                remaining_ = (remaining_ << 4) | static_cast<std::uint64_t>(h);
+                ++count_;
+            } else if (c == '\r') {
+                state_ = s_chunk_size_lf;
+            } else if (c == '\n') {
+                if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                line_done = true;
+            } else if (c == ';' || c == ' ' || c == '\t') {
+                state_ = s_chunk_ext;
+                count_ = 1;
+            } else {
+                return fail(error::bad_chunk_size);
+            }
+            ++i;
+            break;
+        }
+        case s_chunk_ext:
+            if (c == '\r') {
+                state_ = s_chunk_size_lf;
+            } else if (c == '\n') {
+                if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                line_done = true;
+            } else if (c == 0) {
+                return fail(error::nul_byte);
+            } else if (!detail::has(c, detail::c_text)) {
+                return fail(error::bad_chunk_extension);
+            } else if (++count_ > max_ext_) {
+                return fail(error::chunk_extension_too_long);
+            }
+            ++i;
+            break;
+        case s_chunk_size_lf:
+            if (c != '\n') return fail(error::bare_cr);
+            line_done = true;
+            ++i;
+            break;
+        case s_chunk_data: {
+            std::size_t n = len - i;
+            if (n > remaining_) n = static_cast<std::size_t>(remaining_);
+            remaining_ -= n;
+            if (remaining_ == 0) state_ = s_chunk_data_cr;
+            return {event::body, i + n, std::string_view(data + i, n)};
+        }
+        case s_chunk_data_cr:
+            if (c == '\r') {
+                state_ = s_chunk_data_lf;
+            } else if (c == '\n' && allow(lenient::bare_lf)) {
+                state_ = s_chunk_size_first;
+            } else {
+                return fail(error::bad_chunk_end);
+            }
+            ++i;
+            break;
+        case s_chunk_data_lf:
+            if (c != '\n') return fail(error::bad_chunk_end);
+            state_ = s_chunk_size_first;
+            ++i;
+            break;
+        default:
+            return {event::error, 0, {}};
+        }
+        if (line_done) {
+            if (remaining_ == 0) {
+                state_ = s_trailers;
+                scanned_ = 0;
+                set_dfa(1); // a blank line right away means no trailers
+                result r = feed_trailers(data + i, len - i);
+                r.consumed += i;
+                return r;
+            }
+            if (remaining_ > body_budget_) return fail(error::body_too_large);
+            body_budget_ -= remaining_;
+            state_ = s_chunk_data;
+        }
+    }
+    return {event::need_more, len, {}};
+}
+
+SLUICE_DECL result parser::feed_trailers(const char* data, std::size_t len) noexcept {
+    std::size_t n = len < max_head_ ? len : max_head_;
+    if (n < scanned_) return {event::need_more, 0, {}};
+    std::size_t end = scan_blank_line(data, n, false);
+    if (end == 0) {
+        if (len >= max_head_) return fail(error::head_too_large);
+        return {event::need_more, 0, {}};
+    }
+    message& m = *msg_;
+    std::uint32_t cap = m.header_capacity < max_headers_ ? m.header_capacity : max_headers_;
+    cap = cap > m.num_headers ? cap - m.num_headers : 0;
+    std::uint32_t cnt = 0;
+    const char* p = data;
+    long r = parse_fields(p, data + end, m.headers + m.num_headers, cap, cnt);
+    if (r < 0) return {event::error, 0, {}};
+    if (r == 0) return fail(error::bad_chunk_end);
+    m.num_trailers = cnt;
+    return done(end);
+}
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/impl/parser.ipp ----
+#endif
 // ---- end sluice/http/parser.hpp ----
 // ---- begin sluice/http/serializer.hpp ----
 // sluice — HTTP/1.1 message serializer, Date header cache, 100 Continue.
@@ -10172,7 +10562,7 @@ class cors_decision {
     const header* end() const noexcept { return headers + count; }
 
   private:
-    inline void evaluate(const cors_policy& policy, const message& req);
+    SLUICE_DECL void evaluate(const cors_policy& policy, const message& req);
     void add(std::string_view n, std::string_view v) noexcept {
         if (count < 8) headers[count++] = header{n, v};
     }
@@ -10180,13 +10570,34 @@ class cors_decision {
 };
 
 namespace detail {
-inline bool cors_list_has(const std::vector<std::string>& list, std::string_view v,
-                          bool case_insensitive) {
+SLUICE_DECL bool cors_list_has(const std::vector<std::string>& list, std::string_view v,
+                          bool case_insensitive);
+SLUICE_DECL std::string cors_join(const std::vector<std::string>& list);
+SLUICE_DECL std::string_view cors_trim(std::string_view s) noexcept;
+} // namespace detail
+
+
+} // namespace http
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/cors.ipp ----
+// sluice — out-of-line bodies of sluice/http/cors.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+SLUICE_DECL bool cors_list_has(const std::vector<std::string>& list, std::string_view v,
+                               bool case_insensitive) {
     for (const std::string& s : list)
         if (case_insensitive ? iequals(s, v) : s == v) return true;
     return false;
 }
-inline std::string cors_join(const std::vector<std::string>& list) {
+
+SLUICE_DECL std::string cors_join(const std::vector<std::string>& list) {
     std::string out;
     for (const std::string& s : list) {
         if (!out.empty()) out += ", ";
@@ -10194,14 +10605,20 @@ inline std::string cors_join(const std::vector<std::string>& list) {
     }
     return out;
 }
-inline std::string_view cors_trim(std::string_view s) noexcept {
+
+SLUICE_DECL std::string_view cors_trim(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
 }
 } // namespace detail
+} // namespace http
+} // namespace sluice
 
-inline void cors_decision::evaluate(const cors_policy& policy, const message& req) {
+namespace sluice {
+namespace http {
+
+SLUICE_DECL void cors_decision::evaluate(const cors_policy& policy, const message& req) {
     cors_decision& d = *this;
     const header* origin = req.find("Origin");
     if (!origin) return;
@@ -10261,9 +10678,10 @@ inline void cors_decision::evaluate(const cors_policy& policy, const message& re
         d.add("Access-Control-Expose-Headers", d.exposed_);
     }
 }
-
 } // namespace http
 } // namespace sluice
+// ---- end sluice/http/impl/cors.ipp ----
+#endif
 // ---- end sluice/http/cors.hpp ----
 // ---- begin sluice/http/forwarded.hpp ----
 // sluice — X-Forwarded-For and Forwarded (RFC 7239): who the client was, as the proxies
@@ -11097,25 +11515,9 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     std::uint64_t requests_ = 0;
     sluice::timer grace_timer_;
 
-    const std::string* ok_head() {
-        std::string_view date = dates_.now();
-        if (dates_.formats() != ok_head_date_) {
-            ok_head_date_ = dates_.formats();
-            ok_head_.clear();
-            serializer<std::string> sr(ok_head_);
-            sr.status_line(200);
-            if (!settings_.server_name.empty()) sr.header("Server", settings_.server_name);
-            sr.header("Date", date);
-            ok_head_valid_ = !sr.error();
-        }
-        return ok_head_valid_ ? &ok_head_ : nullptr;
-    }
+    SLUICE_DECL const std::string* ok_head();
 
-    std::vector<header> take_headers() {
-        std::vector<header> h = headers_spare_.take();
-        h.resize(max_headers_);
-        return h;
-    }
+    SLUICE_DECL std::vector<header> take_headers();
 
     SLUICE_DECL void accept(tcp_stream st);
     // Closes every session now; notify: call the on_close callbacks of unfinished
@@ -11128,6 +11530,41 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
 } // namespace detail
 } // namespace http
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/core.ipp ----
+// sluice — out-of-line bodies of sluice/http/core.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+SLUICE_DECL const std::string* server_core::ok_head() {
+    std::string_view date = dates_.now();
+    if (dates_.formats() != ok_head_date_) {
+        ok_head_date_ = dates_.formats();
+        ok_head_.clear();
+        serializer<std::string> sr(ok_head_);
+        sr.status_line(200);
+        if (!settings_.server_name.empty()) sr.header("Server", settings_.server_name);
+        sr.header("Date", date);
+        ok_head_valid_ = !sr.error();
+    }
+    return ok_head_valid_ ? &ok_head_ : nullptr;
+}
+
+SLUICE_DECL std::vector<header> server_core::take_headers() {
+    std::vector<header> h = headers_spare_.take();
+    h.resize(max_headers_);
+    return h;
+}
+} // namespace detail
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/impl/core.ipp ----
+#endif
 // ---- end sluice/http/core.hpp ----
 
 #include <cstdint>
@@ -11322,13 +11759,7 @@ class response {
     explicit response(detail::ref<detail::response_slot> sl) noexcept : sl_(std::move(sl)) {}
     response(response&& o) noexcept : sl_(std::move(o.sl_)) {}
     // Moving onto a response that is still open answers that one first (as dropping it would).
-    response& operator=(response&& o) noexcept {
-        if (this != &o) {
-            reset();
-            sl_ = std::move(o.sl_);
-        }
-        return *this;
-    }
+    SLUICE_DECL response& operator=(response&& o) noexcept;
     response(const response&) = delete;
     response& operator=(const response&) = delete;
     ~response() { reset(); }
@@ -11338,8 +11769,8 @@ class response {
     // ignored; `Connection: close` closes the connection after this response.
     // A name or value that is not allowed on the wire is dropped and the response
     // becomes a 500.
-    inline response& status(unsigned code, std::string_view reason = {});
-    inline response& header(std::string_view name, std::string_view value);
+    SLUICE_DECL response& status(unsigned code, std::string_view reason = {});
+    SLUICE_DECL response& header(std::string_view name, std::string_view value);
 
     // Sends the whole response with Content-Length (no body for HEAD, 1xx, 204, 304).
     // After streaming started: ends the stream (the body argument is sent first).
@@ -11352,7 +11783,7 @@ class response {
     inline bool send_event(std::string_view data, std::string_view event = {},
                            std::string_view id = {});
     // An SSE comment line (": text"), e.g. a keep-alive ping.
-    inline bool send_comment(std::string_view text);
+    SLUICE_DECL bool send_comment(std::string_view text);
 
     // The connection is alive and this response is not finished.
     bool is_open() const noexcept { return sl_ && sl_->s && !sl_->finished; }
@@ -11395,7 +11826,41 @@ class response {
 
 // ---- what needs only the slot ----
 
-inline response& response::status(unsigned code, std::string_view reason) {
+
+
+
+
+inline bool response::write(std::string_view chunk) { return stream_bytes(chunk, false); }
+
+namespace detail {
+
+// The response head into `h`. length < 0: streaming (chunked for HTTP/1.1).
+SLUICE_DECL void build_head(server_core& c, response_slot& sl, std::string& h, std::int64_t length);
+
+} // namespace detail
+} // namespace http
+} // namespace sluice
+
+// The member functions that drive the connection.
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/response.ipp ----
+// sluice — out-of-line bodies of sluice/http/response.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+
+SLUICE_DECL response& response::operator=(response&& o) noexcept {
+    if (this != &o) {
+        reset();
+        sl_ = std::move(o.sl_);
+    }
+    return *this;
+}
+
+SLUICE_DECL response& response::status(unsigned code, std::string_view reason) {
     if (!sl_ || sl_->head_sent || sl_->finished) return *this;
     if (code < 100 || code > 999) {
         sl_->bad_header = true;
@@ -11409,7 +11874,7 @@ inline response& response::status(unsigned code, std::string_view reason) {
     return *this;
 }
 
-inline response& response::header(std::string_view name, std::string_view value) {
+SLUICE_DECL response& response::header(std::string_view name, std::string_view value) {
     if (!sl_ || sl_->head_sent || sl_->finished) return *this;
     if (http::detail::iequals(name, "content-length") ||
         http::detail::iequals(name, "transfer-encoding"))
@@ -11437,8 +11902,8 @@ inline response& response::header(std::string_view name, std::string_view value)
     return *this;
 }
 
-inline bool response::send_event(std::string_view data, std::string_view event,
-                                 std::string_view id) {
+SLUICE_DECL bool response::send_event(std::string_view data, std::string_view event,
+                                      std::string_view id) {
     if (!sl_ || !sl_->s || sl_->finished) return false;
     std::string ev;
     auto field = [&](std::string_view name, std::string_view v) {
@@ -11469,20 +11934,22 @@ inline bool response::send_event(std::string_view data, std::string_view event,
     return stream_bytes(ev, true);
 }
 
-inline bool response::send_comment(std::string_view text) {
+SLUICE_DECL bool response::send_comment(std::string_view text) {
     if (text.find_first_of("\r\n") != std::string_view::npos) return false;
     std::string line = ": ";
     line.append(text.data(), text.size());
     line += "\n\n";
     return stream_bytes(line, true);
 }
+} // namespace http
+} // namespace sluice
 
-inline bool response::write(std::string_view chunk) { return stream_bytes(chunk, false); }
-
+namespace sluice {
+namespace http {
 namespace detail {
 
-// The response head into `h`. length < 0: streaming (chunked for HTTP/1.1).
-inline void build_head(server_core& c, response_slot& sl, std::string& h, std::int64_t length) {
+SLUICE_DECL void build_head(server_core& c, response_slot& sl, std::string& h,
+                            std::int64_t length) {
     h.clear();
     if (sl.bad_header) {
         sl.status = 500;
@@ -11531,12 +11998,11 @@ inline void build_head(server_core& c, response_slot& sl, std::string& h, std::i
     put("\r\n");
     h.append(tail, n);
 }
-
 } // namespace detail
 } // namespace http
 } // namespace sluice
-
-// The member functions that drive the connection.
+// ---- end sluice/http/impl/response.ipp ----
+#endif
 // ---- end sluice/http/response.hpp ----
 
 #include <cstdint>
@@ -11597,22 +12063,9 @@ class server_session final : public ref_counted<server_session>, public sluice::
         b_need_bytes = 64,    // held input is an incomplete piece: only more bytes help
     };
 
-    server_session(server_core* c, tcp_stream st)
-        : core_(c), stream_(std::move(st)), parser_(parser::request, msg_, c->settings_.limits) {
-        last_activity_ = c->loop_->now_us();
-        request_start_ = last_activity_; // the PROXY header is due within header_timeout
-        if (c->settings_.proxy_protocol) phase_ = phase::proxy;
-    }
+    SLUICE_DECL server_session(server_core* c, tcp_stream st);
 
-    void start() {
-        const server_settings& st = core_->settings_;
-        stream_.set_nodelay(true);
-        if (st.write_timeout.count() > 0)
-            stream_.set_timeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
-                                 st.write_timeout);
-        update_reading();
-        rearm();
-    }
+    SLUICE_DECL void start();
 
     bool has(std::uint8_t b) const noexcept { return (bits_ & b) != 0; }
     void set(std::uint8_t b, bool on) noexcept {
@@ -11625,80 +12078,19 @@ class server_session final : public ref_counted<server_session>, public sluice::
 
     // Bytes of `sl`: to the socket (or the batch) when sl is the oldest unfinished
     // response, else kept in sl->pending (bounded by the write queue's hard cap).
-    void emit(response_slot* sl, const const_buffer* bufs, std::size_t n) {
-        if (front_ != sl) {
-            std::size_t total = 0;
-            for (std::size_t i = 0; i < n; ++i) total += bufs[i].size;
-            if (sl->pending.size() + total > core_->settings_.write.hard_cap)
-                return fail_soon(make_error_code(sluice::error::write_queue_full));
-            for (std::size_t i = 0; i < n; ++i)
-                sl->pending.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
-            return;
-        }
-        output(bufs, n);
-    }
+    SLUICE_DECL void emit(response_slot* sl, const const_buffer* bufs, std::size_t n);
 
-    void output(const const_buffer* bufs, std::size_t n) {
-        if (!open()) return;
-        if (has(b_in_pass)) {
-            for (std::size_t i = 0; i < n; ++i)
-                batch_.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
-            return;
-        }
-        stream_.write(bufs, n);
-        if (!stream_.is_open()) fail_soon(make_error_code(sluice::error::operation_aborted));
-    }
+    SLUICE_DECL void output(const const_buffer* bufs, std::size_t n);
 
-    void flush_batch() {
-        if (!batch_.empty() && phase_ <= phase::closing) { // the closing response's bytes too
-            const_buffer b(batch_);
-            stream_.write(&b, 1);
-            if (!stream_.is_open()) fail_soon(make_error_code(sluice::error::operation_aborted));
-        }
-        batch_.clear();
-        core_->batch_spare_.give(std::move(batch_));
-        batch_ = std::string();
-    }
+    SLUICE_DECL void flush_batch();
 
     // A write the stream refused closed it (or output piled up past the cap): close from
     // the loop, not inside the response call or pass that wrote.
-    void fail_soon(std::error_code ec) {
-        if (!open() || !core_->loop_) return;
-        set(b_reading, false); // the aborted read completion is ours: ignored
-        stream_.close();
-        core_->loop_->defer([s = ref<server_session>(this), ec] { s->close_now(ec, true); });
-    }
+    SLUICE_DECL void fail_soon(std::error_code ec);
 
     // The front may have finished: retire finished responses in order and let the
     // next one's buffered output go.
-    void advance() {
-        while (front_ && front_->finished) {
-            response_slot* sl = front_;
-            front_ = sl->next;
-            if (!front_) back_ = nullptr;
-            --queued_;
-            sl->s = nullptr;
-            sl->next = nullptr;
-            const bool close = sl->close;
-            {
-                // The queue's reference, and callbacks that will never run; destroying
-                // them may run user code, so the queue is consistent first.
-                unique_function<void()> gone_close = std::move(sl->on_close);
-                unique_function<void()> gone_drain = std::move(sl->on_drain);
-                ref<response_slot> drop = ref<response_slot>::adopt(sl);
-            }
-            if (!open()) return;
-            if (close) return begin_closing();
-            if (front_ && !front_->pending.empty()) {
-                std::string out = std::move(front_->pending);
-                front_->pending = std::string();
-                const_buffer b(out);
-                output(&b, 1);
-            }
-        }
-        if (!front_) last_activity_ = now();
-        kick();
-    }
+    SLUICE_DECL void advance();
 
     // ---- reading ----
 
@@ -11706,303 +12098,48 @@ class server_session final : public ref_counted<server_session>, public sluice::
         return !has(b_paused) && dispatched() < core_->settings_.max_pipelined;
     }
 
-    bool want_read() const noexcept {
-        const bool held = part_ && !part_->raw.empty() && !has(b_need_bytes);
-        switch (phase_) {
-        case phase::proxy:
-        case phase::lingering:
-            return true;
-        case phase::idle:
-        case phase::head:
-        case phase::body:
-            return can_take_requests() && !held;
-        case phase::body_stream: // only for a reader that asked, and has nothing held
-            return body_ && body_->handler && !held;
-        default:
-            return false;
-        }
-    }
+    SLUICE_DECL bool want_read() const noexcept;
 
     // Held input can make progress in a pass now.
-    bool needs_pass() const noexcept {
-        if (!part_ || part_->raw.empty() || has(b_need_bytes)) return false;
-        switch (phase_) {
-        case phase::idle:
-        case phase::head:
-        case phase::body:
-            return can_take_requests();
-        case phase::body_stream:
-            return !body_ || body_->handler || body_->dropped || !parser_.in_body();
-        default:
-            return false;
-        }
-    }
+    SLUICE_DECL bool needs_pass() const noexcept;
 
-    void update_reading() {
-        if (phase_ == phase::closed) return;
-        const bool want = want_read();
-        if (want == has(b_reading)) return;
-        set(b_reading, want);
-        if (want) {
-            // A subscription of ours is told apart from an earlier one: a completion of a
-            // stopped one (or its release) is ignored.
-            ++read_gen_;
-            stream_.read_start([s = ref<server_session>(this),
-                                gen = read_gen_](std::error_code ec, std::string_view data) {
-                s->on_read(gen, ec, data);
-            });
-        } else {
-            stream_.read_stop();
-        }
-    }
+    SLUICE_DECL void update_reading();
 
     // Something changed outside a pass (a response ended, a body read was asked for,
     // the write queue drained): go on as far as the state allows.
-    void kick() {
-        if (has(b_in_pass) || phase_ == phase::closed) return;
-        if (needs_pass()) schedule_pass();
-        update_reading();
-        rearm();
-    }
+    SLUICE_DECL void kick();
 
-    void schedule_pass() {
-        if (has(b_pass_queued) || !core_->loop_) return;
-        set(b_pass_queued, true);
-        core_->loop_->defer([s = ref<server_session>(this)] {
-            s->set(b_pass_queued, false);
-            s->run_held();
-        });
-    }
+    SLUICE_DECL void schedule_pass();
 
-    void run_held() {
-        if (phase_ == phase::closed || has(b_in_pass)) return;
-        if (needs_pass())
-            process(part_->raw.data(), part_->raw.size(), true);
-        else
-            kick();
-    }
+    SLUICE_DECL void run_held();
 
-    void on_read(std::uint32_t gen, std::error_code ec, std::string_view data) {
-        if (phase_ == phase::closed || gen != read_gen_ || !has(b_reading)) return;
-        ref<server_session> keep(this);
-        if (ec) {
-            set(b_reading, false);
-            // EOF while answers are pending is taken as the client going away (as
-            // nginx does): a half-closing client may lose asynchronous answers.
-            return close_now(ec == sluice::error::eof ? make_error_code(error::unexpected_eof) : ec,
-                             true);
-        }
-        if (phase_ == phase::lingering || phase_ == phase::answering) return; // discard
-        last_activity_ = now();
-        if (phase_ == phase::proxy) return on_proxy_header(data);
-        if (!part_ || part_->raw.empty()) {
-            process(data.data(), data.size(), false);
-        } else {
-            part_->raw.append(data.data(), data.size());
-            process(part_->raw.data(), part_->raw.size(), true);
-        }
-    }
+    SLUICE_DECL void on_read(std::uint32_t gen, std::error_code ec, std::string_view data);
 
     // Before any HTTP when settings_.proxy_protocol is on. An incomplete header waits in
     // part_->raw (bounded: proxy::parse fails past its size limits).
-    void on_proxy_header(std::string_view data) {
-        std::string_view in = data;
-        if (part_) {
-            part_->raw.append(data.data(), data.size());
-            in = part_->raw;
-        }
-        proxy::header h;
-        proxy::parse_result r = proxy::parse(in, h);
-        if (r.status == proxy::parse_status::error)
-            return close_now(make_error_code(sluice::error::operation_aborted), true);
-        if (r.status == proxy::parse_status::need_more) {
-            if (!part_) ensure_part().raw.assign(data.data(), data.size());
-            return;
-        }
-        phase_ = phase::idle;
-        if (h.proxied() && h.source.valid()) proxied_client_.reset(new endpoint(h.source));
-        if (part_) {
-            part_->raw.erase(0, r.consumed);
-            process(part_->raw.data(), part_->raw.size(), true);
-        } else {
-            process(data.data() + r.consumed, data.size() - r.consumed, false);
-        }
-    }
+    SLUICE_DECL void on_proxy_header(std::string_view data);
 
     // ---- a pass: parse [p, p+len), dispatch every complete request ----
 
-    void process(const char* p, std::size_t len, bool from_raw) {
-        ref<server_session> keep(this);
-        const char* cur = p;
-        const char* const end = p + len;
-        set(b_in_pass, true);
-        set(b_need_bytes, false);
-        batch_ = core_->batch_spare_.take();
-        headers_ = core_->take_headers();
-        if (!(phase_ == phase::body && head_copied())) point_headers(headers_);
-        while (phase_ >= phase::idle && phase_ <= phase::body_stream) {
-            if (phase_ == phase::idle) {
-                if (cur == end || !can_take_requests()) break;
-                phase_ = phase::head;
-                request_start_ = now();
-            } else if (phase_ == phase::body_stream && parser_.in_body() && body_ &&
-                       !body_->handler && !body_->dropped) {
-                break; // backpressure: nobody asked for the next piece yet
-            }
-            const char* before = cur;
-            result r = parser_.feed(cur, static_cast<std::size_t>(end - cur));
-            cur += r.consumed;
-            if (r.ev == event::need_more) {
-                if (phase_ == phase::head && cur == end) phase_ = phase::idle; // blank lines
-                if (phase_ == phase::body_stream && body_ && body_->dropped) abandon_body();
-                set(b_need_bytes, cur != end);
-                break;
-            }
-            if (r.ev == event::head) {
-                on_head(before, r.consumed, cur, end);
-            } else if (r.ev == event::body) {
-                on_body(r.data);
-            } else if (r.ev == event::done) {
-                on_done(cur, end);
-                // Enough output gathered, or enough requests waiting for answers: keep
-                // the rest of the input for a later pass.
-                if (batch_.size() >= core_->settings_.write.high_watermark) break;
-            } else if (r.ev == event::upgrade) {
-                break; // what follows is not HTTP: the upgrade's response closes
-            } else {
-                on_parse_error();
-                break;
-            }
-        }
-        end_pass(cur, end, from_raw);
-    }
+    SLUICE_DECL void process(const char* p, std::size_t len, bool from_raw);
 
-    void end_pass(const char* cur, const char* end, bool from_raw) {
-        set(b_in_pass, false);
-        if (phase_ != phase::closed) stash(cur, end, from_raw);
-        if (msg_.headers == headers_.data()) point_headers(no_headers_);
-        core_->headers_spare_.give(std::move(headers_));
-        headers_ = std::vector<header>();
-        flush_batch();
-        if (phase_ == phase::closing) final_flushed();
-        if (!open()) return;
-        if (stream_.write_queue_high() && !has(b_paused)) {
-            set(b_paused, true);
-            want_drain();
-        }
-        kick();
-    }
+    SLUICE_DECL void end_pass(const char* cur, const char* end, bool from_raw);
 
-    void on_head(const char* begin, std::size_t n, const char* cur, const char* end) {
-        ref<response_slot> sl = make_ref<response_slot>();
-        sl->s = this;
-        sl->minor = msg_.version_minor;
-        sl->head_request = msg_.verb == verb::head;
-        sl->close = !msg_.keep_alive() || msg_.upgrade() || core_->stopping_;
-        push(sl.get());
-        if (core_->stream_handler_) return dispatch_stream(sl.get(), cur, end);
-        cur_ = sl.get();
-        phase_ = phase::body;
-        head_begin_ = begin;
-        head_len_ = n;
-        if (msg_.has_content_length() && msg_.content_length > core_->settings_.max_buffered_body)
-            return refuse(413);
-        if (msg_.expect_continue() && msg_.has_body() && cur == end) {
-            const_buffer b(continue_100);
-            emit(cur_, &b, 1);
-        }
-    }
+    SLUICE_DECL void on_head(const char* begin, std::size_t n, const char* cur, const char* end);
 
-    void on_body(std::string_view d) {
-        if (d.empty()) return;
-        if (phase_ == phase::body_stream) return deliver(d);
-        if (!body_copied() && body_view_.empty()) {
-            body_view_ = d;
-        } else {
-            std::string& b = ensure_part().body;
-            if (b.empty()) b.assign(body_view_.data(), body_view_.size());
-            b.append(d.data(), d.size());
-            body_view_ = std::string_view(b);
-        }
-        if (body_view_.size() > core_->settings_.max_buffered_body) refuse(413);
-    }
+    SLUICE_DECL void on_body(std::string_view d);
 
-    void on_done(const char* cur, const char* end) {
-        if (phase_ == phase::body_stream) {
-            phase_ = after_request();
-            return finish_body();
-        }
-        // A buffered request: its handler runs now.
-        response_slot* sl = cur_;
-        cur_ = nullptr;
-        phase_ = sl->close ? phase::answering : phase::idle;
-        if (msg_.upgrade()) { // what follows belongs to the next protocol
-            rest_begin_ = cur;
-            rest_end_ = end;
-        }
-        ++core_->requests_;
-        {
-            request_view req(msg_, body_view_, this);
-            response res{ref<response_slot>(sl)};
-            if (core_->handler_) {
-                server_core::handler_type h = std::move(core_->handler_);
-                h(req, res);
-                if (!core_->handler_ && !core_->gone_) core_->handler_ = std::move(h);
-            } else {
-                res.status(404).end();
-            }
-        } // a response left unanswered in the handler is answered 500 here
-        rest_begin_ = rest_end_ = nullptr;
-        body_view_ = std::string_view();
-        if (part_ && head_copied()) {
-            part_->head = std::string();
-            part_->body = std::string();
-            part_->headers = std::vector<header>();
-            point_headers(headers_);
-        }
-    }
+    SLUICE_DECL void on_done(const char* cur, const char* end);
 
-    phase after_request() const noexcept {
-        return !msg_.keep_alive() || msg_.upgrade() || core_->stopping_ ? phase::answering
-                                                                        : phase::idle;
-    }
+    SLUICE_DECL phase after_request() const noexcept;
 
     // A parse error (or a limit) while receiving a request: its answer closes.
-    void on_parse_error() {
-        std::error_code ec = parser_.error();
-        if (phase_ == phase::body_stream) { // the response is the handler's
-            phase_ = phase::answering;
-            close_after_responses();
-            return fail_body(ec, true);
-        }
-        refuse(suggested_status(ec));
-    }
+    SLUICE_DECL void on_parse_error();
 
     // Answers the request being received with `status` and closes after it.
-    void refuse(int status) {
-        ref<response_slot> sl(cur_);
-        if (!sl) {
-            sl = make_ref<response_slot>();
-            sl->s = this;
-            push(sl.get());
-        }
-        cur_ = nullptr;
-        phase_ = phase::answering;
-        sl->close = true;
-        sl->head_request = false;
-        sl->minor = 1;
-        answer_error(sl.get(), status);
-    }
+    SLUICE_DECL void refuse(int status);
 
-    void answer_error(response_slot* sl, int status) {
-        response res{ref<response_slot>(sl)};
-        res.status(static_cast<unsigned>(status));
-        res.header("Content-Type", "text/plain");
-        std::string_view why = reason_phrase(static_cast<unsigned>(status));
-        std::string body(why);
-        body += '\n';
-        res.end(body);
-    }
+    SLUICE_DECL void answer_error(response_slot* sl, int status);
 
     // ---- streamed bodies (impl/session.hpp) ----
 
@@ -12017,12 +12154,7 @@ class server_session final : public ref_counted<server_session>, public sluice::
     SLUICE_DECL void abandon_body();
 
     // No further request on this connection: close once the responses are out.
-    void close_after_responses() {
-        if (back_)
-            back_->close = true;
-        else
-            begin_closing();
-    }
+    SLUICE_DECL void close_after_responses();
 
     // ---- where a request's bytes are kept between passes ----
 
@@ -12033,58 +12165,14 @@ class server_session final : public ref_counted<server_session>, public sluice::
         std::vector<header> headers; // its header array, rebased onto `head`
     };
 
-    partial& ensure_part() {
-        if (!part_) part_.reset(new partial);
-        return *part_;
-    }
+    SLUICE_DECL partial& ensure_part();
     bool head_copied() const noexcept { return part_ && !part_->head.empty(); }
     bool body_copied() const noexcept { return part_ && !part_->body.empty(); }
 
-    void point_headers(std::vector<header>& h) {
-        msg_.headers = h.data();
-        msg_.header_capacity = static_cast<std::uint32_t>(h.size());
-    }
+    SLUICE_DECL void point_headers(std::vector<header>& h);
 
     // Keeps what the request in progress still needs; frees the buffer when none is.
-    void stash(const char* cur, const char* end, bool from_raw) {
-        const bool receiving = phase_ >= phase::idle && phase_ <= phase::body_stream;
-        if (!receiving || (phase_ != phase::body && cur == end)) {
-            part_.reset();
-            return;
-        }
-        partial& pt = ensure_part();
-        if (phase_ == phase::body && pt.head.empty()) {
-            // The head's views point into input about to go away: copy and rebase.
-            pt.head.assign(head_begin_, head_len_);
-            pt.headers.assign(msg_.headers, msg_.headers + msg_.num_headers);
-            pt.headers.resize(core_->max_headers_);
-            const char* old = head_begin_;
-            const char* nb = pt.head.data();
-            auto rebase = [&](std::string_view& v) {
-                if (v.data() && v.data() >= old && v.data() < old + head_len_)
-                    v = std::string_view(nb + (v.data() - old), v.size());
-            };
-            rebase(msg_.method);
-            rebase(msg_.target);
-            for (std::uint32_t i = 0; i < msg_.num_headers; ++i) {
-                rebase(pt.headers[i].name);
-                rebase(pt.headers[i].value);
-            }
-            point_headers(pt.headers);
-        }
-        if (phase_ == phase::body && !body_view_.empty() && pt.body.empty()) {
-            pt.body.assign(body_view_.data(), body_view_.size());
-            body_view_ = std::string_view(pt.body);
-        }
-        if (body_ && !body_->all_view.empty()) { // a read_all's piece, still in the input
-            body_->all.assign(body_->all_view.data(), body_->all_view.size());
-            body_->all_view = std::string_view();
-        }
-        if (from_raw)
-            pt.raw.erase(0, static_cast<std::size_t>(cur - pt.raw.data()));
-        else
-            pt.raw.assign(cur, static_cast<std::size_t>(end - cur));
-    }
+    SLUICE_DECL void stash(const char* cur, const char* end, bool from_raw);
 
     // ---- handing over, timeouts, closing (impl/session.hpp) ----
 
@@ -12098,57 +12186,16 @@ class server_session final : public ref_counted<server_session>, public sluice::
     SLUICE_DECL void begin_stop();
     SLUICE_DECL void detach_all(bool notify);
 
-    void want_drain() {
-        if (has(b_drain_armed) || !open()) return;
-        set(b_drain_armed, true);
-        stream_.on_drain([s = ref<server_session>(this)] {
-            s->set(b_drain_armed, false);
-            s->on_drained();
-        });
-    }
+    SLUICE_DECL void want_drain();
 
-    void on_drained() {
-        if (!open()) return;
-        set(b_paused, false);
-        std::vector<unique_function<void()>> cbs;
-        for (response_slot* sl = front_; sl; sl = sl->next)
-            if (sl->on_drain) cbs.push_back(std::move(sl->on_drain));
-        for (auto& cb : cbs) {
-            if (!open()) break;
-            cb();
-        }
-        kick();
-    }
+    SLUICE_DECL void on_drained();
 
     std::size_t dispatched() const noexcept { return queued_ - (cur_ ? 1 : 0); }
 
     // The queue holds one reference per slot.
-    void push(response_slot* sl) {
-        sl->add_ref();
-        if (back_)
-            back_->next = sl;
-        else
-            front_ = sl;
-        back_ = sl;
-        ++queued_;
-    }
+    SLUICE_DECL void push(response_slot* sl);
 
-    void unlink_tail(response_slot* sl) {
-        response_slot* prev = nullptr;
-        for (response_slot* x = front_; x; prev = x, x = x->next)
-            if (x == sl) {
-                if (prev)
-                    prev->next = x->next;
-                else
-                    front_ = x->next;
-                if (back_ == x) back_ = prev;
-                --queued_;
-                x->s = nullptr;
-                x->next = nullptr;
-                ref<response_slot>::adopt(x).reset();
-                return;
-            }
-    }
+    SLUICE_DECL void unlink_tail(response_slot* sl);
 
     ref<server_core> core_;
     server_session* prev_ = nullptr; // the core's list
@@ -12531,6 +12578,506 @@ SLUICE_DECL void server_session::detach_all(bool notify) {
 } // namespace sluice
 // ---- end sluice/http/impl/session.hpp ----
 #endif
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/session.ipp ----
+// sluice — out-of-line bodies of sluice/http/session.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+SLUICE_DECL server_session::server_session(server_core* c, tcp_stream st)
+    : core_(c), stream_(std::move(st)), parser_(parser::request, msg_, c->settings_.limits) {
+    last_activity_ = c->loop_->now_us();
+    request_start_ = last_activity_; // the PROXY header is due within header_timeout
+    if (c->settings_.proxy_protocol) phase_ = phase::proxy;
+}
+
+SLUICE_DECL void server_session::start() {
+    const server_settings& st = core_->settings_;
+    stream_.set_nodelay(true);
+    if (st.write_timeout.count() > 0)
+        stream_.set_timeouts(std::chrono::milliseconds(0), std::chrono::milliseconds(0),
+                             st.write_timeout);
+    update_reading();
+    rearm();
+}
+
+SLUICE_DECL void server_session::emit(response_slot* sl, const const_buffer* bufs, std::size_t n) {
+    if (front_ != sl) {
+        std::size_t total = 0;
+        for (std::size_t i = 0; i < n; ++i) total += bufs[i].size;
+        if (sl->pending.size() + total > core_->settings_.write.hard_cap)
+            return fail_soon(make_error_code(sluice::error::write_queue_full));
+        for (std::size_t i = 0; i < n; ++i)
+            sl->pending.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
+        return;
+    }
+    output(bufs, n);
+}
+
+SLUICE_DECL void server_session::output(const const_buffer* bufs, std::size_t n) {
+    if (!open()) return;
+    if (has(b_in_pass)) {
+        for (std::size_t i = 0; i < n; ++i)
+            batch_.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
+        return;
+    }
+    stream_.write(bufs, n);
+    if (!stream_.is_open()) fail_soon(make_error_code(sluice::error::operation_aborted));
+}
+
+SLUICE_DECL void server_session::flush_batch() {
+    if (!batch_.empty() && phase_ <= phase::closing) { // the closing response's bytes too
+        const_buffer b(batch_);
+        stream_.write(&b, 1);
+        if (!stream_.is_open()) fail_soon(make_error_code(sluice::error::operation_aborted));
+    }
+    batch_.clear();
+    core_->batch_spare_.give(std::move(batch_));
+    batch_ = std::string();
+}
+
+SLUICE_DECL void server_session::fail_soon(std::error_code ec) {
+    if (!open() || !core_->loop_) return;
+    set(b_reading, false); // the aborted read completion is ours: ignored
+    stream_.close();
+    core_->loop_->defer([s = ref<server_session>(this), ec] { s->close_now(ec, true); });
+}
+
+SLUICE_DECL void server_session::advance() {
+    while (front_ && front_->finished) {
+        response_slot* sl = front_;
+        front_ = sl->next;
+        if (!front_) back_ = nullptr;
+        --queued_;
+        sl->s = nullptr;
+        sl->next = nullptr;
+        const bool close = sl->close;
+        {
+            // The queue's reference, and callbacks that will never run; destroying
+            // them may run user code, so the queue is consistent first.
+            unique_function<void()> gone_close = std::move(sl->on_close);
+            unique_function<void()> gone_drain = std::move(sl->on_drain);
+            ref<response_slot> drop = ref<response_slot>::adopt(sl);
+        }
+        if (!open()) return;
+        if (close) return begin_closing();
+        if (front_ && !front_->pending.empty()) {
+            std::string out = std::move(front_->pending);
+            front_->pending = std::string();
+            const_buffer b(out);
+            output(&b, 1);
+        }
+    }
+    if (!front_) last_activity_ = now();
+    kick();
+}
+
+SLUICE_DECL bool server_session::want_read() const noexcept {
+    const bool held = part_ && !part_->raw.empty() && !has(b_need_bytes);
+    switch (phase_) {
+    case phase::proxy:
+    case phase::lingering:
+        return true;
+    case phase::idle:
+    case phase::head:
+    case phase::body:
+        return can_take_requests() && !held;
+    case phase::body_stream: // only for a reader that asked, and has nothing held
+        return body_ && body_->handler && !held;
+    default:
+        return false;
+    }
+}
+
+SLUICE_DECL bool server_session::needs_pass() const noexcept {
+    if (!part_ || part_->raw.empty() || has(b_need_bytes)) return false;
+    switch (phase_) {
+    case phase::idle:
+    case phase::head:
+    case phase::body:
+        return can_take_requests();
+    case phase::body_stream:
+        return !body_ || body_->handler || body_->dropped || !parser_.in_body();
+    default:
+        return false;
+    }
+}
+
+SLUICE_DECL void server_session::update_reading() {
+    if (phase_ == phase::closed) return;
+    const bool want = want_read();
+    if (want == has(b_reading)) return;
+    set(b_reading, want);
+    if (want) {
+        // A subscription of ours is told apart from an earlier one: a completion of a
+        // stopped one (or its release) is ignored.
+        ++read_gen_;
+        stream_.read_start([s = ref<server_session>(this), gen = read_gen_](std::error_code ec,
+                                                                            std::string_view data) {
+            s->on_read(gen, ec, data);
+        });
+    } else {
+        stream_.read_stop();
+    }
+}
+
+SLUICE_DECL void server_session::kick() {
+    if (has(b_in_pass) || phase_ == phase::closed) return;
+    if (needs_pass()) schedule_pass();
+    update_reading();
+    rearm();
+}
+
+SLUICE_DECL void server_session::schedule_pass() {
+    if (has(b_pass_queued) || !core_->loop_) return;
+    set(b_pass_queued, true);
+    core_->loop_->defer([s = ref<server_session>(this)] {
+        s->set(b_pass_queued, false);
+        s->run_held();
+    });
+}
+
+SLUICE_DECL void server_session::run_held() {
+    if (phase_ == phase::closed || has(b_in_pass)) return;
+    if (needs_pass())
+        process(part_->raw.data(), part_->raw.size(), true);
+    else
+        kick();
+}
+
+SLUICE_DECL void server_session::on_read(std::uint32_t gen, std::error_code ec,
+                                         std::string_view data) {
+    if (phase_ == phase::closed || gen != read_gen_ || !has(b_reading)) return;
+    ref<server_session> keep(this);
+    if (ec) {
+        set(b_reading, false);
+        // EOF while answers are pending is taken as the client going away (as
+        // nginx does): a half-closing client may lose asynchronous answers.
+        return close_now(ec == sluice::error::eof ? make_error_code(error::unexpected_eof) : ec,
+                         true);
+    }
+    if (phase_ == phase::lingering || phase_ == phase::answering) return; // discard
+    last_activity_ = now();
+    if (phase_ == phase::proxy) return on_proxy_header(data);
+    if (!part_ || part_->raw.empty()) {
+        process(data.data(), data.size(), false);
+    } else {
+        part_->raw.append(data.data(), data.size());
+        process(part_->raw.data(), part_->raw.size(), true);
+    }
+}
+
+SLUICE_DECL void server_session::on_proxy_header(std::string_view data) {
+    std::string_view in = data;
+    if (part_) {
+        part_->raw.append(data.data(), data.size());
+        in = part_->raw;
+    }
+    proxy::header h;
+    proxy::parse_result r = proxy::parse(in, h);
+    if (r.status == proxy::parse_status::error)
+        return close_now(make_error_code(sluice::error::operation_aborted), true);
+    if (r.status == proxy::parse_status::need_more) {
+        if (!part_) ensure_part().raw.assign(data.data(), data.size());
+        return;
+    }
+    phase_ = phase::idle;
+    if (h.proxied() && h.source.valid()) proxied_client_.reset(new endpoint(h.source));
+    if (part_) {
+        part_->raw.erase(0, r.consumed);
+        process(part_->raw.data(), part_->raw.size(), true);
+    } else {
+        process(data.data() + r.consumed, data.size() - r.consumed, false);
+    }
+}
+
+SLUICE_DECL void server_session::process(const char* p, std::size_t len, bool from_raw) {
+    ref<server_session> keep(this);
+    const char* cur = p;
+    const char* const end = p + len;
+    set(b_in_pass, true);
+    set(b_need_bytes, false);
+    batch_ = core_->batch_spare_.take();
+    headers_ = core_->take_headers();
+    if (!(phase_ == phase::body && head_copied())) point_headers(headers_);
+    while (phase_ >= phase::idle && phase_ <= phase::body_stream) {
+        if (phase_ == phase::idle) {
+            if (cur == end || !can_take_requests()) break;
+            phase_ = phase::head;
+            request_start_ = now();
+        } else if (phase_ == phase::body_stream && parser_.in_body() && body_ && !body_->handler &&
+                   !body_->dropped) {
+            break; // backpressure: nobody asked for the next piece yet
+        }
+        const char* before = cur;
+        result r = parser_.feed(cur, static_cast<std::size_t>(end - cur));
+        cur += r.consumed;
+        if (r.ev == event::need_more) {
+            if (phase_ == phase::head && cur == end) phase_ = phase::idle; // blank lines
+            if (phase_ == phase::body_stream && body_ && body_->dropped) abandon_body();
+            set(b_need_bytes, cur != end);
+            break;
+        }
+        if (r.ev == event::head) {
+            on_head(before, r.consumed, cur, end);
+        } else if (r.ev == event::body) {
+            on_body(r.data);
+        } else if (r.ev == event::done) {
+            on_done(cur, end);
+            // Enough output gathered, or enough requests waiting for answers: keep
+            // the rest of the input for a later pass.
+            if (batch_.size() >= core_->settings_.write.high_watermark) break;
+        } else if (r.ev == event::upgrade) {
+            break; // what follows is not HTTP: the upgrade's response closes
+        } else {
+            on_parse_error();
+            break;
+        }
+    }
+    end_pass(cur, end, from_raw);
+}
+
+SLUICE_DECL void server_session::end_pass(const char* cur, const char* end, bool from_raw) {
+    set(b_in_pass, false);
+    if (phase_ != phase::closed) stash(cur, end, from_raw);
+    if (msg_.headers == headers_.data()) point_headers(no_headers_);
+    core_->headers_spare_.give(std::move(headers_));
+    headers_ = std::vector<header>();
+    flush_batch();
+    if (phase_ == phase::closing) final_flushed();
+    if (!open()) return;
+    if (stream_.write_queue_high() && !has(b_paused)) {
+        set(b_paused, true);
+        want_drain();
+    }
+    kick();
+}
+
+SLUICE_DECL void server_session::on_head(const char* begin, std::size_t n, const char* cur,
+                                         const char* end) {
+    ref<response_slot> sl = make_ref<response_slot>();
+    sl->s = this;
+    sl->minor = msg_.version_minor;
+    sl->head_request = msg_.verb == verb::head;
+    sl->close = !msg_.keep_alive() || msg_.upgrade() || core_->stopping_;
+    push(sl.get());
+    if (core_->stream_handler_) return dispatch_stream(sl.get(), cur, end);
+    cur_ = sl.get();
+    phase_ = phase::body;
+    head_begin_ = begin;
+    head_len_ = n;
+    if (msg_.has_content_length() && msg_.content_length > core_->settings_.max_buffered_body)
+        return refuse(413);
+    if (msg_.expect_continue() && msg_.has_body() && cur == end) {
+        const_buffer b(continue_100);
+        emit(cur_, &b, 1);
+    }
+}
+
+SLUICE_DECL void server_session::on_body(std::string_view d) {
+    if (d.empty()) return;
+    if (phase_ == phase::body_stream) return deliver(d);
+    if (!body_copied() && body_view_.empty()) {
+        body_view_ = d;
+    } else {
+        std::string& b = ensure_part().body;
+        if (b.empty()) b.assign(body_view_.data(), body_view_.size());
+        b.append(d.data(), d.size());
+        body_view_ = std::string_view(b);
+    }
+    if (body_view_.size() > core_->settings_.max_buffered_body) refuse(413);
+}
+
+SLUICE_DECL void server_session::on_done(const char* cur, const char* end) {
+    if (phase_ == phase::body_stream) {
+        phase_ = after_request();
+        return finish_body();
+    }
+    // A buffered request: its handler runs now.
+    response_slot* sl = cur_;
+    cur_ = nullptr;
+    phase_ = sl->close ? phase::answering : phase::idle;
+    if (msg_.upgrade()) { // what follows belongs to the next protocol
+        rest_begin_ = cur;
+        rest_end_ = end;
+    }
+    ++core_->requests_;
+    {
+        request_view req(msg_, body_view_, this);
+        response res{ref<response_slot>(sl)};
+        if (core_->handler_) {
+            server_core::handler_type h = std::move(core_->handler_);
+            h(req, res);
+            if (!core_->handler_ && !core_->gone_) core_->handler_ = std::move(h);
+        } else {
+            res.status(404).end();
+        }
+    } // a response left unanswered in the handler is answered 500 here
+    rest_begin_ = rest_end_ = nullptr;
+    body_view_ = std::string_view();
+    if (part_ && head_copied()) {
+        part_->head = std::string();
+        part_->body = std::string();
+        part_->headers = std::vector<header>();
+        point_headers(headers_);
+    }
+}
+
+SLUICE_DECL server_session::phase server_session::after_request() const noexcept {
+    return !msg_.keep_alive() || msg_.upgrade() || core_->stopping_ ? phase::answering
+                                                                    : phase::idle;
+}
+
+SLUICE_DECL void server_session::on_parse_error() {
+    std::error_code ec = parser_.error();
+    if (phase_ == phase::body_stream) { // the response is the handler's
+        phase_ = phase::answering;
+        close_after_responses();
+        return fail_body(ec, true);
+    }
+    refuse(suggested_status(ec));
+}
+
+SLUICE_DECL void server_session::refuse(int status) {
+    ref<response_slot> sl(cur_);
+    if (!sl) {
+        sl = make_ref<response_slot>();
+        sl->s = this;
+        push(sl.get());
+    }
+    cur_ = nullptr;
+    phase_ = phase::answering;
+    sl->close = true;
+    sl->head_request = false;
+    sl->minor = 1;
+    answer_error(sl.get(), status);
+}
+
+SLUICE_DECL void server_session::answer_error(response_slot* sl, int status) {
+    response res{ref<response_slot>(sl)};
+    res.status(static_cast<unsigned>(status));
+    res.header("Content-Type", "text/plain");
+    std::string_view why = reason_phrase(static_cast<unsigned>(status));
+    std::string body(why);
+    body += '\n';
+    res.end(body);
+}
+
+SLUICE_DECL void server_session::close_after_responses() {
+    if (back_)
+        back_->close = true;
+    else
+        begin_closing();
+}
+
+SLUICE_DECL server_session::partial& server_session::ensure_part() {
+    if (!part_) part_.reset(new partial);
+    return *part_;
+}
+
+SLUICE_DECL void server_session::point_headers(std::vector<header>& h) {
+    msg_.headers = h.data();
+    msg_.header_capacity = static_cast<std::uint32_t>(h.size());
+}
+
+SLUICE_DECL void server_session::stash(const char* cur, const char* end, bool from_raw) {
+    const bool receiving = phase_ >= phase::idle && phase_ <= phase::body_stream;
+    if (!receiving || (phase_ != phase::body && cur == end)) {
+        part_.reset();
+        return;
+    }
+    partial& pt = ensure_part();
+    if (phase_ == phase::body && pt.head.empty()) {
+        // The head's views point into input about to go away: copy and rebase.
+        pt.head.assign(head_begin_, head_len_);
+        pt.headers.assign(msg_.headers, msg_.headers + msg_.num_headers);
+        pt.headers.resize(core_->max_headers_);
+        const char* old = head_begin_;
+        const char* nb = pt.head.data();
+        auto rebase = [&](std::string_view& v) {
+            if (v.data() && v.data() >= old && v.data() < old + head_len_)
+                v = std::string_view(nb + (v.data() - old), v.size());
+        };
+        rebase(msg_.method);
+        rebase(msg_.target);
+        for (std::uint32_t i = 0; i < msg_.num_headers; ++i) {
+            rebase(pt.headers[i].name);
+            rebase(pt.headers[i].value);
+        }
+        point_headers(pt.headers);
+    }
+    if (phase_ == phase::body && !body_view_.empty() && pt.body.empty()) {
+        pt.body.assign(body_view_.data(), body_view_.size());
+        body_view_ = std::string_view(pt.body);
+    }
+    if (body_ && !body_->all_view.empty()) { // a read_all's piece, still in the input
+        body_->all.assign(body_->all_view.data(), body_->all_view.size());
+        body_->all_view = std::string_view();
+    }
+    if (from_raw)
+        pt.raw.erase(0, static_cast<std::size_t>(cur - pt.raw.data()));
+    else
+        pt.raw.assign(cur, static_cast<std::size_t>(end - cur));
+}
+
+SLUICE_DECL void server_session::want_drain() {
+    if (has(b_drain_armed) || !open()) return;
+    set(b_drain_armed, true);
+    stream_.on_drain([s = ref<server_session>(this)] {
+        s->set(b_drain_armed, false);
+        s->on_drained();
+    });
+}
+
+SLUICE_DECL void server_session::on_drained() {
+    if (!open()) return;
+    set(b_paused, false);
+    std::vector<unique_function<void()>> cbs;
+    for (response_slot* sl = front_; sl; sl = sl->next)
+        if (sl->on_drain) cbs.push_back(std::move(sl->on_drain));
+    for (auto& cb : cbs) {
+        if (!open()) break;
+        cb();
+    }
+    kick();
+}
+
+SLUICE_DECL void server_session::push(response_slot* sl) {
+    sl->add_ref();
+    if (back_)
+        back_->next = sl;
+    else
+        front_ = sl;
+    back_ = sl;
+    ++queued_;
+}
+
+SLUICE_DECL void server_session::unlink_tail(response_slot* sl) {
+    response_slot* prev = nullptr;
+    for (response_slot* x = front_; x; prev = x, x = x->next)
+        if (x == sl) {
+            if (prev)
+                prev->next = x->next;
+            else
+                front_ = x->next;
+            if (back_ == x) back_ = prev;
+            --queued_;
+            x->s = nullptr;
+            x->next = nullptr;
+            ref<response_slot>::adopt(x).reset();
+            return;
+        }
+}
+} // namespace detail
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/impl/session.ipp ----
+#endif
 // ---- end sluice/http/session.hpp ----
 
 #include <string>
@@ -12837,13 +13384,7 @@ class server {
     explicit server(loop& l, server_settings settings = {})
         : core_(detail::make_ref<detail::server_core>(l, std::move(settings))) {}
     server(server&&) noexcept = default;
-    server& operator=(server&& o) noexcept {
-        if (this != &o) {
-            destroy();
-            core_ = std::move(o.core_);
-        }
-        return *this;
-    }
+    SLUICE_DECL server& operator=(server&& o) noexcept;
     server(const server&) = delete;
     server& operator=(const server&) = delete;
     ~server() { destroy(); }
@@ -12858,24 +13399,11 @@ class server {
         if (core_) core_->stream_handler_ = std::move(h);
     }
 
-    std::error_code listen(const endpoint& ep, const listen_options& opt = {}) {
-        if (auto ec = core_->listener_.listen(ep, opt)) return ec;
-        // The listener belongs to the core; its handler's reference ends with the
-        // subscription (close() ends it).
-        core_->listener_.accept_each([c = core_](std::error_code ec, tcp_stream st) {
-            if (ec) return; // the listener closed
-            c->accept(std::move(st));
-        });
-        return {};
-    }
+    SLUICE_DECL std::error_code listen(const endpoint& ep, const listen_options& opt = {});
 
     // Serves a connection accepted elsewhere (a loop_group, an inherited socket). The
     // stream must belong to this server's loop; the connection limit applies.
-    void serve(tcp_stream st) {
-        if (!core_ || !core_->loop_ || st.get_loop() != core_->loop_)
-            return; // wrong loop: closed by st's destructor
-        core_->accept(std::move(st));
-    }
+    SLUICE_DECL void serve(tcp_stream st);
 
     endpoint local_endpoint(std::error_code& ec) const {
         return core_->listener_.local_endpoint(ec);
@@ -12905,14 +13433,7 @@ class server {
 
     // Closes the listener and every connection now (on_close callbacks of unfinished
     // responses run).
-    void close() {
-        if (!core_) return;
-        detail::ref<detail::server_core> c = core_;
-        c->stopping_ = true;
-        c->listener_.close();
-        c->grace_timer_.close();
-        c->close_all(true);
-    }
+    SLUICE_DECL void close();
 
     // Open connections, plus handed-over ones whose connection_slot lives.
     std::size_t connections() const noexcept { return core_ ? core_->count_ : 0; }
@@ -12922,24 +13443,73 @@ class server {
 
   private:
     // Closes everything; the handlers and callbacks go uncalled.
-    void destroy() noexcept {
-        if (!core_) return;
-        detail::ref<detail::server_core> c = std::move(core_);
-        c->gone_ = true;
-        c->stopping_ = true;
-        c->listener_.close();
-        c->grace_timer_.close();
-        c->close_all(false);
-        // Not running now: a running handler is held outside the core for its call.
-        c->handler_ = nullptr;
-        c->stream_handler_ = nullptr;
-    }
+    SLUICE_DECL void destroy() noexcept;
 
     detail::ref<detail::server_core> core_;
 };
 
 } // namespace http
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/server.ipp ----
+// sluice — out-of-line bodies of sluice/http/server.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+
+SLUICE_DECL server& server::operator=(server&& o) noexcept {
+    if (this != &o) {
+        destroy();
+        core_ = std::move(o.core_);
+    }
+    return *this;
+}
+
+SLUICE_DECL std::error_code server::listen(const endpoint& ep, const listen_options& opt) {
+    if (auto ec = core_->listener_.listen(ep, opt)) return ec;
+    // The listener belongs to the core; its handler's reference ends with the
+    // subscription (close() ends it).
+    core_->listener_.accept_each([c = core_](std::error_code ec, tcp_stream st) {
+        if (ec) return; // the listener closed
+        c->accept(std::move(st));
+    });
+    return {};
+}
+
+SLUICE_DECL void server::serve(tcp_stream st) {
+    if (!core_ || !core_->loop_ || st.get_loop() != core_->loop_)
+        return; // wrong loop: closed by st's destructor
+    core_->accept(std::move(st));
+}
+
+SLUICE_DECL void server::close() {
+    if (!core_) return;
+    detail::ref<detail::server_core> c = core_;
+    c->stopping_ = true;
+    c->listener_.close();
+    c->grace_timer_.close();
+    c->close_all(true);
+}
+
+SLUICE_DECL void server::destroy() noexcept {
+    if (!core_) return;
+    detail::ref<detail::server_core> c = std::move(core_);
+    c->gone_ = true;
+    c->stopping_ = true;
+    c->listener_.close();
+    c->grace_timer_.close();
+    c->close_all(false);
+    // Not running now: a running handler is held outside the core for its call.
+    c->handler_ = nullptr;
+    c->stream_handler_ = nullptr;
+}
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/impl/server.ipp ----
+#endif
 // ---- end sluice/http/server.hpp ----
 // ---- begin sluice/http/client.hpp ----
 // sluice — a minimal HTTP/1.1 client for simple requests: one request per
@@ -12989,7 +13559,60 @@ struct url_parts {
 };
 
 // "http://host[:port][/path[?query]]", host may be [IPv6].
-inline bool split_url(std::string_view url, url_parts& out) {
+SLUICE_DECL bool split_url(std::string_view url, url_parts& out);
+
+// One fetch. Counted (detail::ref_counted): every handler it gives the timer, the stream
+// or the loop holds a reference, never `this` raw, so the operation lives until the last of
+// them has run or been dropped, whatever finishes it first (the timeout may expire while
+// name resolution is still queued on the thread pool).
+class fetch_op final : public sluice::detail::ref_counted<fetch_op> {
+  public:
+    using op_ref = sluice::detail::ref<fetch_op>;
+
+    fetch_op(loop& l, request_options opt, fetch_handler h)
+        : stream_(l), timer_(l), opt_(std::move(opt)), handler_(std::move(h)),
+          parser_(parser::response, msg_) {}
+
+    SLUICE_DECL void start(const url_parts& u);
+
+  private:
+    // Bytes of the response held now: its head, the body collected, what is not parsed yet.
+    std::size_t held() const noexcept { return head_bytes_ + res_.body.size() + buf_.size(); }
+
+    SLUICE_DECL void on_data(std::error_code ec, std::string_view data);
+
+    SLUICE_DECL void finish(std::error_code ec);
+
+    tcp_stream stream_;
+    timer timer_;
+    request_options opt_;
+    fetch_handler handler_; // empty once finished
+    message_storage<64> msg_;
+    parser parser_;
+    std::string request_, buf_;
+    client_response res_;
+    std::size_t head_bytes_ = 0; // of the response being collected
+};
+
+} // namespace detail
+
+// GET (or opt.method) `url`; handler(ec, response) runs once on the loop thread.
+// Any status is a success at this level: check response.status.
+SLUICE_DECL void fetch(loop& l, std::string_view url, request_options opt, fetch_handler handler);
+SLUICE_DECL void fetch(loop& l, std::string_view url, fetch_handler handler);
+
+} // namespace sluice::http
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/client.ipp ----
+// sluice — out-of-line bodies of sluice/http/client.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice::http {
+namespace detail {
+
+SLUICE_DECL bool split_url(std::string_view url, url_parts& out) {
     constexpr std::string_view scheme = "http://";
     if (url.size() <= scheme.size() || !iequals(url.substr(0, scheme.size()), scheme)) return false;
     url.remove_prefix(scheme.size());
@@ -13027,122 +13650,94 @@ inline bool split_url(std::string_view url, url_parts& out) {
     return true;
 }
 
-// One fetch. Counted (detail::ref_counted): every handler it gives the timer, the stream
-// or the loop holds a reference, never `this` raw, so the operation lives until the last of
-// them has run or been dropped, whatever finishes it first (the timeout may expire while
-// name resolution is still queued on the thread pool).
-class fetch_op final : public sluice::detail::ref_counted<fetch_op> {
-  public:
-    using op_ref = sluice::detail::ref<fetch_op>;
+SLUICE_DECL void fetch_op::start(const url_parts& u) {
+    parser_.response_to(to_verb(opt_.method));
+    timer_.start(opt_.timeout, [self = op_ref(this)](std::error_code ec) {
+        if (!ec) self->finish(make_error_code(sluice::error::timed_out));
+    });
+    serializer<std::string> s(request_);
+    s.request_line(opt_.method, u.target);
+    std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+    if (u.port != 80) host += ":" + std::to_string(u.port);
+    s.header("Host", host).header("Connection", "close");
+    for (auto& h : opt_.headers) s.header(h.first, h.second);
+    if (!opt_.body.empty()) s.content_length(opt_.body.size());
+    s.end_head();
+    if (auto ec = s.error()) return finish(ec);
+    request_ += opt_.body;
+    stream_.connect(u.host, u.port, [self = op_ref(this)](std::error_code ec) {
+        if (!self->handler_) return; // finished meanwhile (timed out)
+        if (ec) return self->finish(ec);
+        self->stream_.write(self->request_);
+        self->stream_.read_start(
+            [self](std::error_code e, std::string_view data) { self->on_data(e, data); });
+    });
+}
 
-    fetch_op(loop& l, request_options opt, fetch_handler h)
-        : stream_(l), timer_(l), opt_(std::move(opt)), handler_(std::move(h)),
-          parser_(parser::response, msg_) {}
-
-    void start(const url_parts& u) {
-        parser_.response_to(to_verb(opt_.method));
-        timer_.start(opt_.timeout, [self = op_ref(this)](std::error_code ec) {
-            if (!ec) self->finish(make_error_code(sluice::error::timed_out));
-        });
-        serializer<std::string> s(request_);
-        s.request_line(opt_.method, u.target);
-        std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-        if (u.port != 80) host += ":" + std::to_string(u.port);
-        s.header("Host", host).header("Connection", "close");
-        for (auto& h : opt_.headers) s.header(h.first, h.second);
-        if (!opt_.body.empty()) s.content_length(opt_.body.size());
-        s.end_head();
-        if (auto ec = s.error()) return finish(ec);
-        request_ += opt_.body;
-        stream_.connect(u.host, u.port, [self = op_ref(this)](std::error_code ec) {
-            if (!self->handler_) return; // finished meanwhile (timed out)
-            if (ec) return self->finish(ec);
-            self->stream_.write(self->request_);
-            self->stream_.read_start([self](std::error_code e, std::string_view data) {
-                self->on_data(e, data);
-            });
-        });
-    }
-
-  private:
-    // Bytes of the response held now: its head, the body collected, what is not parsed yet.
-    std::size_t held() const noexcept { return head_bytes_ + res_.body.size() + buf_.size(); }
-
-    void on_data(std::error_code ec, std::string_view data) {
-        if (!handler_) return;
-        if (ec && ec != sluice::error::eof) return finish(ec);
-        if (!ec) buf_.append(data); // at most one read past the limit, checked below
-        std::size_t off = 0;
-        for (;;) {
-            result r = ec ? parser_.finish(buf_.data() + off, buf_.size() - off)
-                          : parser_.feed(buf_.data() + off, buf_.size() - off);
-            off += r.consumed;
-            switch (r.ev) {
-            case event::head:
-                head_bytes_ = r.consumed;
-                res_.status = msg_.status;
-                res_.reason = std::string(msg_.reason);
-                for (std::uint32_t i = 0; i < msg_.num_headers; ++i)
-                    res_.headers.emplace_back(std::string(msg_.headers[i].name),
-                                              std::string(msg_.headers[i].value));
+SLUICE_DECL void fetch_op::on_data(std::error_code ec, std::string_view data) {
+    if (!handler_) return;
+    if (ec && ec != sluice::error::eof) return finish(ec);
+    if (!ec) buf_.append(data); // at most one read past the limit, checked below
+    std::size_t off = 0;
+    for (;;) {
+        result r = ec ? parser_.finish(buf_.data() + off, buf_.size() - off)
+                      : parser_.feed(buf_.data() + off, buf_.size() - off);
+        off += r.consumed;
+        switch (r.ev) {
+        case event::head:
+            head_bytes_ = r.consumed;
+            res_.status = msg_.status;
+            res_.reason = std::string(msg_.reason);
+            for (std::uint32_t i = 0; i < msg_.num_headers; ++i)
+                res_.headers.emplace_back(std::string(msg_.headers[i].name),
+                                          std::string(msg_.headers[i].value));
+            continue;
+        case event::body:
+            // The limit covers the whole response as collected: fail as soon as a
+            // piece of body would take it past.
+            if (head_bytes_ + res_.body.size() + r.data.size() > opt_.max_response)
+                return finish(make_error_code(error::body_too_large));
+            res_.body.append(r.data);
+            continue;
+        case event::done:
+            if (res_.status >= 100 && res_.status < 200) { // interim: the real answer follows
+                res_ = client_response{};
+                head_bytes_ = 0;
                 continue;
-            case event::body:
-                // The limit covers the whole response as collected: fail as soon as a
-                // piece of body would take it past.
-                if (head_bytes_ + res_.body.size() + r.data.size() > opt_.max_response)
-                    return finish(make_error_code(error::body_too_large));
-                res_.body.append(r.data);
-                continue;
-            case event::done:
-                if (res_.status >= 100 && res_.status < 200) { // interim: the real answer follows
-                    res_ = client_response{};
-                    head_bytes_ = 0;
-                    continue;
-                }
-                return finish({});
-            case event::error:
-                return finish(parser_.error());
-            case event::upgrade:
-                return finish(std::make_error_code(std::errc::protocol_not_supported));
-            case event::need_more:
-                break;
             }
+            return finish({});
+        case event::error:
+            return finish(parser_.error());
+        case event::upgrade:
+            return finish(std::make_error_code(std::errc::protocol_not_supported));
+        case event::need_more:
             break;
         }
-        buf_.erase(0, off);
-        if (held() > opt_.max_response) return finish(make_error_code(error::body_too_large));
-        if (ec) finish(make_error_code(error::unexpected_eof));
+        break;
     }
+    buf_.erase(0, off);
+    if (held() > opt_.max_response) return finish(make_error_code(error::body_too_large));
+    if (ec) finish(make_error_code(error::unexpected_eof));
+}
 
-    void finish(std::error_code ec) {
-        if (!handler_) return;
-        fetch_handler h = std::move(handler_);
-        timer_.cancel();
-        stream_.close();
-        client_response res = std::move(res_);
-        loop* l = stream_.get_loop();
-        // Report from the loop, never inside the call that finished (start() may).
-        l->defer([self = op_ref(this), h = std::move(h), ec, res = std::move(res)]() mutable {
-            h(ec, std::move(res));
-        });
-    }
-
-    tcp_stream stream_;
-    timer timer_;
-    request_options opt_;
-    fetch_handler handler_; // empty once finished
-    message_storage<64> msg_;
-    parser parser_;
-    std::string request_, buf_;
-    client_response res_;
-    std::size_t head_bytes_ = 0; // of the response being collected
-};
-
+SLUICE_DECL void fetch_op::finish(std::error_code ec) {
+    if (!handler_) return;
+    fetch_handler h = std::move(handler_);
+    timer_.cancel();
+    stream_.close();
+    client_response res = std::move(res_);
+    loop* l = stream_.get_loop();
+    // Report from the loop, never inside the call that finished (start() may).
+    l->defer([self = op_ref(this), h = std::move(h), ec, res = std::move(res)]() mutable {
+        h(ec, std::move(res));
+    });
+}
 } // namespace detail
+} // namespace sluice::http
 
-// GET (or opt.method) `url`; handler(ec, response) runs once on the loop thread.
-// Any status is a success at this level: check response.status.
-inline void fetch(loop& l, std::string_view url, request_options opt, fetch_handler handler) {
+namespace sluice::http {
+
+SLUICE_DECL void fetch(loop& l, std::string_view url, request_options opt, fetch_handler handler) {
     detail::url_parts u;
     if (!detail::split_url(url, u)) {
         l.defer([h = std::move(handler)]() mutable {
@@ -13153,11 +13748,13 @@ inline void fetch(loop& l, std::string_view url, request_options opt, fetch_hand
     // From here the operation's handlers hold it (see fetch_op).
     sluice::detail::make_ref<detail::fetch_op>(l, std::move(opt), std::move(handler))->start(u);
 }
-inline void fetch(loop& l, std::string_view url, fetch_handler handler) {
+
+SLUICE_DECL void fetch(loop& l, std::string_view url, fetch_handler handler) {
     fetch(l, url, request_options{}, std::move(handler));
 }
-
 } // namespace sluice::http
+// ---- end sluice/http/impl/client.ipp ----
+#endif
 // ---- end sluice/http/client.hpp ----
 // ---- begin sluice/http/server_coro.hpp ----
 // sluice — the coroutine forms of the HTTP server's handlers (C++20 builds only).
@@ -13477,64 +14074,16 @@ class sha1 {
 
     sha1() noexcept { reset(); }
 
-    void reset() noexcept {
-        h_[0] = 0x67452301u;
-        h_[1] = 0xEFCDAB89u;
-        h_[2] = 0x98BADCFEu;
-        h_[3] = 0x10325476u;
-        h_[4] = 0xC3D2E1F0u;
-        total_ = 0;
-        used_ = 0;
-    }
+    SLUICE_DECL void reset() noexcept;
 
-    void update(const void* data, std::size_t n) noexcept {
-        const auto* p = static_cast<const std::uint8_t*>(data);
-        total_ += n;
-        if (used_ != 0) {
-            std::size_t take = 64 - used_ < n ? 64 - used_ : n;
-            std::memcpy(block_ + used_, p, take);
-            used_ += take;
-            p += take;
-            n -= take;
-            if (used_ < 64) return;
-            compress(block_);
-            used_ = 0;
-        }
-        for (; n >= 64; p += 64, n -= 64) compress(p);
-        if (n != 0) std::memcpy(block_, p, n);
-        used_ = n;
-    }
+    SLUICE_DECL void update(const void* data, std::size_t n) noexcept;
 
     void update(std::string_view s) noexcept { update(s.data(), s.size()); }
 
     // Pads per RFC 3174 §4 and returns the digest; the object must be reset() before reuse.
-    digest finish() noexcept {
-        const std::uint64_t bits = total_ * 8u;
-        block_[used_++] = 0x80;
-        if (used_ > 56) {
-            std::memset(block_ + used_, 0, 64 - used_);
-            compress(block_);
-            used_ = 0;
-        }
-        std::memset(block_ + used_, 0, 56 - used_);
-        for (int i = 0; i < 8; ++i)
-            block_[56 + i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-        compress(block_);
-        digest out{};
-        for (int i = 0; i < 5; ++i) {
-            out[4 * i + 0] = static_cast<std::uint8_t>(h_[i] >> 24);
-            out[4 * i + 1] = static_cast<std::uint8_t>(h_[i] >> 16);
-            out[4 * i + 2] = static_cast<std::uint8_t>(h_[i] >> 8);
-            out[4 * i + 3] = static_cast<std::uint8_t>(h_[i]);
-        }
-        return out;
-    }
+    SLUICE_DECL digest finish() noexcept;
 
-    static digest hash(const void* data, std::size_t n) noexcept {
-        sha1 s;
-        s.update(data, n);
-        return s.finish();
-    }
+    SLUICE_DECL static digest hash(const void* data, std::size_t n) noexcept;
     static digest hash(std::string_view s) noexcept { return hash(s.data(), s.size()); }
 
   private:
@@ -13542,41 +14091,7 @@ class sha1 {
         return (x << r) | (x >> (32 - r));
     }
 
-    void compress(const std::uint8_t* p) noexcept {
-        std::uint32_t w[80];
-        for (int t = 0; t < 16; ++t)
-            w[t] = (std::uint32_t{p[4 * t]} << 24) | (std::uint32_t{p[4 * t + 1]} << 16) |
-                   (std::uint32_t{p[4 * t + 2]} << 8) | std::uint32_t{p[4 * t + 3]};
-        for (int t = 16; t < 80; ++t) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
-        std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4];
-        for (int t = 0; t < 80; ++t) {
-            std::uint32_t f, k;
-            if (t < 20) {
-                f = (b & c) | (~b & d);
-                k = 0x5A827999u;
-            } else if (t < 40) {
-                f = b ^ c ^ d;
-                k = 0x6ED9EBA1u;
-            } else if (t < 60) {
-                f = (b & c) | (b & d) | (c & d);
-                k = 0x8F1BBCDCu;
-            } else {
-                f = b ^ c ^ d;
-                k = 0xCA62C1D6u;
-            }
-            std::uint32_t tmp = rotl(a, 5) + f + e + w[t] + k;
-            e = d;
-            d = c;
-            c = rotl(b, 30);
-            b = a;
-            a = tmp;
-        }
-        h_[0] += a;
-        h_[1] += b;
-        h_[2] += c;
-        h_[3] += d;
-        h_[4] += e;
-    }
+    SLUICE_DECL void compress(const std::uint8_t* p) noexcept;
 
     std::uint32_t h_[5];
     std::uint64_t total_;
@@ -13586,6 +14101,110 @@ class sha1 {
 
 } // namespace util
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/util/impl/sha1.ipp ----
+// sluice — out-of-line bodies of sluice/util/sha1.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace util {
+
+SLUICE_DECL void sha1::reset() noexcept {
+    h_[0] = 0x67452301u;
+    h_[1] = 0xEFCDAB89u;
+    h_[2] = 0x98BADCFEu;
+    h_[3] = 0x10325476u;
+    h_[4] = 0xC3D2E1F0u;
+    total_ = 0;
+    used_ = 0;
+}
+
+SLUICE_DECL void sha1::update(const void* data, std::size_t n) noexcept {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    total_ += n;
+    if (used_ != 0) {
+        std::size_t take = 64 - used_ < n ? 64 - used_ : n;
+        std::memcpy(block_ + used_, p, take);
+        used_ += take;
+        p += take;
+        n -= take;
+        if (used_ < 64) return;
+        compress(block_);
+        used_ = 0;
+    }
+    for (; n >= 64; p += 64, n -= 64) compress(p);
+    if (n != 0) std::memcpy(block_, p, n);
+    used_ = n;
+}
+
+SLUICE_DECL sha1::digest sha1::finish() noexcept {
+    const std::uint64_t bits = total_ * 8u;
+    block_[used_++] = 0x80;
+    if (used_ > 56) {
+        std::memset(block_ + used_, 0, 64 - used_);
+        compress(block_);
+        used_ = 0;
+    }
+    std::memset(block_ + used_, 0, 56 - used_);
+    for (int i = 0; i < 8; ++i) block_[56 + i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+    compress(block_);
+    digest out{};
+    for (int i = 0; i < 5; ++i) {
+        out[4 * i + 0] = static_cast<std::uint8_t>(h_[i] >> 24);
+        out[4 * i + 1] = static_cast<std::uint8_t>(h_[i] >> 16);
+        out[4 * i + 2] = static_cast<std::uint8_t>(h_[i] >> 8);
+        out[4 * i + 3] = static_cast<std::uint8_t>(h_[i]);
+    }
+    return out;
+}
+
+SLUICE_DECL sha1::digest sha1::hash(const void* data, std::size_t n) noexcept {
+    sha1 s;
+    s.update(data, n);
+    return s.finish();
+}
+
+SLUICE_DECL void sha1::compress(const std::uint8_t* p) noexcept {
+    std::uint32_t w[80];
+    for (int t = 0; t < 16; ++t)
+        w[t] = (std::uint32_t{p[4 * t]} << 24) | (std::uint32_t{p[4 * t + 1]} << 16) |
+               (std::uint32_t{p[4 * t + 2]} << 8) | std::uint32_t{p[4 * t + 3]};
+    for (int t = 16; t < 80; ++t) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+    std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4];
+    for (int t = 0; t < 80; ++t) {
+        std::uint32_t f, k;
+        if (t < 20) {
+            f = (b & c) | (~b & d);
+            k = 0x5A827999u;
+        } else if (t < 40) {
+            f = b ^ c ^ d;
+            k = 0x6ED9EBA1u;
+        } else if (t < 60) {
+            f = (b & c) | (b & d) | (c & d);
+            k = 0x8F1BBCDCu;
+        } else {
+            f = b ^ c ^ d;
+            k = 0xCA62C1D6u;
+        }
+        std::uint32_t tmp = rotl(a, 5) + f + e + w[t] + k;
+        e = d;
+        d = c;
+        c = rotl(b, 30);
+        b = a;
+        a = tmp;
+    }
+    h_[0] += a;
+    h_[1] += b;
+    h_[2] += c;
+    h_[3] += d;
+    h_[4] += e;
+}
+} // namespace util
+} // namespace sluice
+// ---- end sluice/util/impl/sha1.ipp ----
+#endif
 // ---- end sluice/util/sha1.hpp ----
 // ---- begin sluice/util/utf8.hpp ----
 // sluice — incremental UTF-8 validation (RFC 3629).
@@ -13682,15 +14301,30 @@ class utf8_validator {
     bool bad_ = false;
 };
 
-inline bool is_valid_utf8(const void* data, std::size_t n) noexcept {
-    utf8_validator v;
-    return v.feed(data, n) && v.complete();
-}
+SLUICE_DECL bool is_valid_utf8(const void* data, std::size_t n) noexcept;
 
 inline bool is_valid_utf8(std::string_view s) noexcept { return is_valid_utf8(s.data(), s.size()); }
 
 } // namespace util
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/util/impl/utf8.ipp ----
+// sluice — out-of-line bodies of sluice/util/utf8.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace util {
+
+SLUICE_DECL bool is_valid_utf8(const void* data, std::size_t n) noexcept {
+    utf8_validator v;
+    return v.feed(data, n) && v.complete();
+}
+} // namespace util
+} // namespace sluice
+// ---- end sluice/util/impl/utf8.ipp ----
+#endif
 // ---- end sluice/util/utf8.hpp ----
 // ---- begin sluice/ws/error.hpp ----
 // sluice — WebSocket errors as std::error_code, and the close code each protocol error sends.
@@ -14543,93 +15177,32 @@ class codec {
     }
 
     // A whole message (op = text or binary), split per options::fragment_size.
-    std::error_code encode_message(opcode op, const void* p, std::size_t n, std::string& out) {
-        const std::size_t old = out.size();
-        out.resize(old + encoded_size(n));
-        std::size_t written = 0;
-        const std::error_code ec = encode_message(
-            op, p, n, reinterpret_cast<std::uint8_t*>(&out[0]) + old, out.size() - old, written);
-        out.resize(old + written);
-        return ec;
-    }
+    SLUICE_DECL std::error_code encode_message(opcode op, const void* p, std::size_t n, std::string& out);
 
     // Bytes encode_message needs for an n-byte payload under the current fragment size.
-    std::size_t encoded_size(std::size_t n) const noexcept {
-        const bool m = role_ == role::client;
-        if (fragment_size_ == 0 || n <= fragment_size_) return header_size(n, m) + n;
-        const std::size_t full = n / fragment_size_, rest = n % fragment_size_;
-        return full * header_size(fragment_size_, m) + (rest ? header_size(rest, m) : 0) + n;
-    }
+    SLUICE_DECL std::size_t encoded_size(std::size_t n) const noexcept;
 
     // Caller-buffer form: writes into out[0..cap), sets written.
-    std::error_code encode_message(opcode op, const void* p, std::size_t n, std::uint8_t* out,
-                                   std::size_t cap, std::size_t& written) {
-        written = 0;
-        if (close_sent_) return error::closed;
-        if (out_msg_open_) return error::message_in_progress;
-        if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
-        if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
-        if (cap < encoded_size(n)) return error::buffer_too_small;
-        written = write_frames(out, op, static_cast<const std::uint8_t*>(p), n, true);
-        return {};
-    }
+    SLUICE_DECL std::error_code encode_message(opcode op, const void* p, std::size_t n, std::uint8_t* out,
+                                   std::size_t cap, std::size_t& written);
 
     // The same checks as encode_message, then only the frame header (into out, at least
     // max_header_size bytes), for a payload that goes out as is: lets a server gather the header
     // with the caller's bytes instead of copying them. error::buffer_too_small when that is not
     // possible (client frames are masked; a message larger than fragment_size is split): use
     // encode_message then.
-    std::error_code encode_header(opcode op, const void* p, std::size_t n, std::uint8_t* out,
-                                  std::size_t& written) {
-        written = 0;
-        if (const std::error_code ec = can_start_message(op)) return ec;
-        if (role_ == role::client || (fragment_size_ != 0 && n > fragment_size_))
-            return error::buffer_too_small;
-        if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
-        frame_header fh;
-        fh.fin = true;
-        fh.op = op;
-        fh.length = n;
-        written = write_header(out, fh);
-        return {};
-    }
+    SLUICE_DECL std::error_code encode_header(opcode op, const void* p, std::size_t n, std::uint8_t* out,
+                                  std::size_t& written);
 
     // Whether a new message may be sent now (frames prepared elsewhere, e.g. one encoded
     // broadcast shared by many connections, must respect the same order rules).
-    std::error_code can_start_message(opcode op) const noexcept {
-        if (close_sent_) return error::closed;
-        if (out_msg_open_) return error::message_in_progress;
-        if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
-        return {};
-    }
+    SLUICE_DECL std::error_code can_start_message(opcode op) const noexcept;
 
     // Streams one message in parts: the first call opens it with op (text or binary), later
     // calls continue it (op ignored), fin = true ends it. Control frames may be sent between
     // parts; another message may not.
-    std::error_code encode_part(opcode op, const void* p, std::size_t n, bool fin,
-                                std::string& out) {
-        if (close_sent_) return error::closed;
-        const auto* bytes = static_cast<const std::uint8_t*>(p);
-        opcode first = opcode::continuation;
-        if (!out_msg_open_) {
-            if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
-            first = op;
-            out_op_ = op;
-            tx_utf8_.reset();
-        }
-        if (out_op_ == opcode::text) {
-            util::utf8_validator v = tx_utf8_;
-            if (!v.feed(bytes, n) || (fin && !v.complete())) return error::invalid_utf8;
-            tx_utf8_ = v;
-        }
-        const std::size_t old = out.size();
-        out.resize(old + encoded_size(n));
-        const std::size_t w =
-            write_frames(reinterpret_cast<std::uint8_t*>(&out[0]) + old, first, bytes, n, fin);
-        out.resize(old + w);
-        out_msg_open_ = !fin;
-        return {};
-    }
+    SLUICE_DECL std::error_code encode_part(opcode op, const void* p, std::size_t n, bool fin,
+                                std::string& out);
 
     std::error_code encode_ping(std::string_view payload, std::string& out) {
         return encode_control(opcode::ping, payload, out);
@@ -14641,22 +15214,7 @@ class codec {
     // Starts (or, from a close event handler, answers) the close handshake. code 1005
     // (close_code::no_status) sends an empty close body; otherwise code must be valid to send
     // and reason (<= 123 bytes) valid UTF-8.
-    std::error_code encode_close(std::uint16_t code, std::string_view reason, std::string& out) {
-        if (close_sent_) return error::closed;
-        std::uint8_t body[max_control_payload];
-        std::size_t n = 0;
-        if (code == close_code::no_status) {
-            if (!reason.empty()) return error::invalid_close_code;
-        } else {
-            if (!is_valid_close_code(code)) return error::invalid_close_code;
-            if (reason.size() > max_control_payload - 2) return error::payload_too_long;
-            if (!util::is_valid_utf8(reason)) return error::invalid_utf8;
-            n = close_body(body, code, reason);
-        }
-        append_control(opcode::close, body, n, out);
-        close_sent_ = true;
-        return {};
-    }
+    SLUICE_DECL std::error_code encode_close(std::uint16_t code, std::string_view reason, std::string& out);
 
     // ---- state
     role get_role() const noexcept { return role_; }
@@ -14684,43 +15242,9 @@ class codec {
         return ext_ ? static_cast<std::uint8_t>(ext_->rsv_bits() & 0x70u) : std::uint8_t{0};
     }
 
-    std::size_t take_bytes(const std::uint8_t* data, std::size_t n, std::size_t upto) noexcept {
-        std::size_t take = upto - scratch_len_;
-        if (take > n) take = n;
-        std::memcpy(scratch_ + scratch_len_, data, take);
-        scratch_len_ = static_cast<std::uint8_t>(scratch_len_ + take);
-        return take;
-    }
+    SLUICE_DECL std::size_t take_bytes(const std::uint8_t* data, std::size_t n, std::size_t upto) noexcept;
 
-    error begin_frame(const frame_header& fh) noexcept {
-        if (fh.rsv != 0) {
-            // check_header_prefix already rejected bits outside allowed_rsv(), so ext_ is set.
-            const error e = ext_->on_header(fh.rsv, fh.op, fh.fin);
-            if (e != error{}) return e;
-        }
-        if (!is_control(fh.op)) {
-            if (fh.op == opcode::continuation) {
-                if (!in_msg_) return error::unexpected_continuation;
-            } else {
-                if (in_msg_) return error::expected_continuation;
-                in_msg_ = true;
-                msg_op_ = fh.op;
-                msg_size_ = 0;
-                rx_utf8_.reset();
-                transformed_ = fh.rsv != 0;
-            }
-            if (!transformed_ && fh.length > max_message_ - msg_size_)
-                return error::message_too_big;
-        }
-        frame_op_ = fh.op;
-        frame_fin_ = fh.fin;
-        frame_masked_ = fh.masked;
-        std::memcpy(mask_, fh.mask, 4);
-        phase_ = 0;
-        remaining_ = fh.length;
-        state_ = rx_state::payload;
-        return error{};
-    }
+    SLUICE_DECL error begin_frame(const frame_header& fh) noexcept;
 
     template <class Handler>
     struct sink_impl final : extension_sink {
@@ -14911,53 +15435,18 @@ class codec {
         return make_error_code(e);
     }
 
-    static std::size_t close_body(std::uint8_t* body, std::uint16_t code,
-                                  std::string_view reason) noexcept {
-        body[0] = static_cast<std::uint8_t>(code >> 8);
-        body[1] = static_cast<std::uint8_t>(code);
-        if (!reason.empty()) std::memcpy(body + 2, reason.data(), reason.size());
-        return 2 + reason.size();
-    }
+    SLUICE_DECL static std::size_t close_body(std::uint8_t* body, std::uint16_t code,
+                                  std::string_view reason) noexcept;
 
-    std::size_t build_frame(std::uint8_t* out, opcode op, bool fin, const std::uint8_t* p,
-                            std::size_t n) {
-        frame_header fh;
-        fh.fin = fin;
-        fh.op = op;
-        fh.length = n;
-        fh.masked = role_ == role::client;
-        if (fh.masked) rng_(fh.mask, 4);
-        return write_frame(out, fh, p, n);
-    }
+    SLUICE_DECL std::size_t build_frame(std::uint8_t* out, opcode op, bool fin, const std::uint8_t* p,
+                            std::size_t n);
 
-    std::size_t write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p, std::size_t n,
-                             bool fin) {
-        const std::size_t frag = fragment_size_ == 0 ? n : fragment_size_;
-        std::size_t w = 0;
-        opcode op = first;
-        do {
-            const std::size_t k = n < frag ? n : frag;
-            w += build_frame(out + w, op, fin && k == n, p, k);
-            p += k;
-            n -= k;
-            op = opcode::continuation;
-        } while (n != 0);
-        return w;
-    }
+    SLUICE_DECL std::size_t write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p, std::size_t n,
+                             bool fin);
 
-    std::error_code encode_control(opcode op, std::string_view payload, std::string& out) {
-        if (close_sent_) return error::closed;
-        if (payload.size() > max_control_payload) return error::payload_too_long;
-        append_control(op, reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size(),
-                       out);
-        return {};
-    }
+    SLUICE_DECL std::error_code encode_control(opcode op, std::string_view payload, std::string& out);
 
-    void append_control(opcode op, const std::uint8_t* p, std::size_t n, std::string& out) {
-        std::uint8_t tmp[max_header_size + max_control_payload];
-        const std::size_t w = build_frame(tmp, op, true, p, n);
-        out.append(reinterpret_cast<const char*>(tmp), w);
-    }
+    SLUICE_DECL void append_control(opcode op, const std::uint8_t* p, std::size_t n, std::string& out);
 
     // Configuration.
     std::uint64_t max_message_;
@@ -15001,6 +15490,202 @@ class codec {
 
 } // namespace ws
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/codec.ipp ----
+// sluice — out-of-line bodies of sluice/ws/codec.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL std::error_code codec::encode_message(opcode op, const void* p, std::size_t n,
+                                                  std::string& out) {
+    const std::size_t old = out.size();
+    out.resize(old + encoded_size(n));
+    std::size_t written = 0;
+    const std::error_code ec = encode_message(
+        op, p, n, reinterpret_cast<std::uint8_t*>(&out[0]) + old, out.size() - old, written);
+    out.resize(old + written);
+    return ec;
+}
+
+SLUICE_DECL std::size_t codec::encoded_size(std::size_t n) const noexcept {
+    const bool m = role_ == role::client;
+    if (fragment_size_ == 0 || n <= fragment_size_) return header_size(n, m) + n;
+    const std::size_t full = n / fragment_size_, rest = n % fragment_size_;
+    return full * header_size(fragment_size_, m) + (rest ? header_size(rest, m) : 0) + n;
+}
+
+SLUICE_DECL std::error_code codec::encode_message(opcode op, const void* p, std::size_t n,
+                                                  std::uint8_t* out, std::size_t cap,
+                                                  std::size_t& written) {
+    written = 0;
+    if (close_sent_) return error::closed;
+    if (out_msg_open_) return error::message_in_progress;
+    if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+    if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
+    if (cap < encoded_size(n)) return error::buffer_too_small;
+    written = write_frames(out, op, static_cast<const std::uint8_t*>(p), n, true);
+    return {};
+}
+
+SLUICE_DECL std::error_code codec::encode_header(opcode op, const void* p, std::size_t n,
+                                                 std::uint8_t* out, std::size_t& written) {
+    written = 0;
+    if (const std::error_code ec = can_start_message(op)) return ec;
+    if (role_ == role::client || (fragment_size_ != 0 && n > fragment_size_))
+        return error::buffer_too_small;
+    if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
+    frame_header fh;
+    fh.fin = true;
+    fh.op = op;
+    fh.length = n;
+    written = write_header(out, fh);
+    return {};
+}
+
+SLUICE_DECL std::error_code codec::can_start_message(opcode op) const noexcept {
+    if (close_sent_) return error::closed;
+    if (out_msg_open_) return error::message_in_progress;
+    if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+    return {};
+}
+
+SLUICE_DECL std::error_code codec::encode_part(opcode op, const void* p, std::size_t n, bool fin,
+                                               std::string& out) {
+    if (close_sent_) return error::closed;
+    const auto* bytes = static_cast<const std::uint8_t*>(p);
+    opcode first = opcode::continuation;
+    if (!out_msg_open_) {
+        if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+        first = op;
+        out_op_ = op;
+        tx_utf8_.reset();
+    }
+    if (out_op_ == opcode::text) {
+        util::utf8_validator v = tx_utf8_;
+        if (!v.feed(bytes, n) || (fin && !v.complete())) return error::invalid_utf8;
+        tx_utf8_ = v;
+    }
+    const std::size_t old = out.size();
+    out.resize(old + encoded_size(n));
+    const std::size_t w =
+        write_frames(reinterpret_cast<std::uint8_t*>(&out[0]) + old, first, bytes, n, fin);
+    out.resize(old + w);
+    out_msg_open_ = !fin;
+    return {};
+}
+
+SLUICE_DECL std::error_code codec::encode_close(std::uint16_t code, std::string_view reason,
+                                                std::string& out) {
+    if (close_sent_) return error::closed;
+    std::uint8_t body[max_control_payload];
+    std::size_t n = 0;
+    if (code == close_code::no_status) {
+        if (!reason.empty()) return error::invalid_close_code;
+    } else {
+        if (!is_valid_close_code(code)) return error::invalid_close_code;
+        if (reason.size() > max_control_payload - 2) return error::payload_too_long;
+        if (!util::is_valid_utf8(reason)) return error::invalid_utf8;
+        n = close_body(body, code, reason);
+    }
+    append_control(opcode::close, body, n, out);
+    close_sent_ = true;
+    return {};
+}
+
+SLUICE_DECL std::size_t codec::take_bytes(const std::uint8_t* data, std::size_t n,
+                                          std::size_t upto) noexcept {
+    std::size_t take = upto - scratch_len_;
+    if (take > n) take = n;
+    std::memcpy(scratch_ + scratch_len_, data, take);
+    scratch_len_ = static_cast<std::uint8_t>(scratch_len_ + take);
+    return take;
+}
+
+SLUICE_DECL error codec::begin_frame(const frame_header& fh) noexcept {
+    if (fh.rsv != 0) {
+        // check_header_prefix already rejected bits outside allowed_rsv(), so ext_ is set.
+        const error e = ext_->on_header(fh.rsv, fh.op, fh.fin);
+        if (e != error{}) return e;
+    }
+    if (!is_control(fh.op)) {
+        if (fh.op == opcode::continuation) {
+            if (!in_msg_) return error::unexpected_continuation;
+        } else {
+            if (in_msg_) return error::expected_continuation;
+            in_msg_ = true;
+            msg_op_ = fh.op;
+            msg_size_ = 0;
+            rx_utf8_.reset();
+            transformed_ = fh.rsv != 0;
+        }
+        if (!transformed_ && fh.length > max_message_ - msg_size_) return error::message_too_big;
+    }
+    frame_op_ = fh.op;
+    frame_fin_ = fh.fin;
+    frame_masked_ = fh.masked;
+    std::memcpy(mask_, fh.mask, 4);
+    phase_ = 0;
+    remaining_ = fh.length;
+    state_ = rx_state::payload;
+    return error{};
+}
+
+SLUICE_DECL std::size_t codec::close_body(std::uint8_t* body, std::uint16_t code,
+                                          std::string_view reason) noexcept {
+    body[0] = static_cast<std::uint8_t>(code >> 8);
+    body[1] = static_cast<std::uint8_t>(code);
+    if (!reason.empty()) std::memcpy(body + 2, reason.data(), reason.size());
+    return 2 + reason.size();
+}
+
+SLUICE_DECL std::size_t codec::build_frame(std::uint8_t* out, opcode op, bool fin,
+                                           const std::uint8_t* p, std::size_t n) {
+    frame_header fh;
+    fh.fin = fin;
+    fh.op = op;
+    fh.length = n;
+    fh.masked = role_ == role::client;
+    if (fh.masked) rng_(fh.mask, 4);
+    return write_frame(out, fh, p, n);
+}
+
+SLUICE_DECL std::size_t codec::write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p,
+                                            std::size_t n, bool fin) {
+    const std::size_t frag = fragment_size_ == 0 ? n : fragment_size_;
+    std::size_t w = 0;
+    opcode op = first;
+    do {
+        const std::size_t k = n < frag ? n : frag;
+        w += build_frame(out + w, op, fin && k == n, p, k);
+        p += k;
+        n -= k;
+        op = opcode::continuation;
+    } while (n != 0);
+    return w;
+}
+
+SLUICE_DECL std::error_code codec::encode_control(opcode op, std::string_view payload,
+                                                  std::string& out) {
+    if (close_sent_) return error::closed;
+    if (payload.size() > max_control_payload) return error::payload_too_long;
+    append_control(op, reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size(), out);
+    return {};
+}
+
+SLUICE_DECL void codec::append_control(opcode op, const std::uint8_t* p, std::size_t n,
+                                       std::string& out) {
+    std::uint8_t tmp[max_header_size + max_control_payload];
+    const std::size_t w = build_frame(tmp, op, true, p, n);
+    out.append(reinterpret_cast<const char*>(tmp), w);
+}
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/impl/codec.ipp ----
+#endif
 // ---- end sluice/ws/codec.hpp ----
 // ---- begin sluice/ws/handshake.hpp ----
 // sluice — the WebSocket opening handshake (RFC 6455 §4), sans-I/O.
@@ -15479,19 +16164,7 @@ struct prepared_message {
 };
 
 // Server frames are unmasked, so one encoding fits every connection. Text must be UTF-8.
-inline std::error_code prepare(opcode op, const void* data, std::size_t n, prepared_message& out) {
-    if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
-    if (op == opcode::text && !util::is_valid_utf8(data, n)) return error::invalid_utf8;
-    frame_header fh;
-    fh.op = op;
-    fh.length = n;
-    const std::size_t hl = header_size(n, false);
-    std::string tmp(hl + n, '\0');
-    write_frame(reinterpret_cast<std::uint8_t*>(&tmp[0]), fh, data, n);
-    out.op = op;
-    out.frame = shared_bytes(tmp.data(), tmp.size());
-    return {};
-}
+SLUICE_DECL std::error_code prepare(opcode op, const void* data, std::size_t n, prepared_message& out);
 
 class connection;
 
@@ -15522,14 +16195,11 @@ struct shared_state final : sluice::detail::loop_resident,
     // without calling anyone (the loop drops its own pending handlers uncalled too). The
     // connections' own references (the open list's, their read handlers') cannot be seen
     // by the loop, which is why this endpoint is a loop_resident.
-    inline void on_loop_exit() noexcept override; // see stream_ext::on_timer
+    SLUICE_DECL void on_loop_exit() noexcept override; // see stream_ext::on_timer
     // The owner (ws::server) is being destroyed: end every open connection and let go of
     // the handlers; see conn_impl::end_by_owner().
-    inline void end_for_owner();
-    void drop_handlers() {
-        handlers gone(std::move(h)); // destroyed after h is reset: their captures may
-        h = handlers{};              // hold the last reference to a connection, or to this
-    }
+    SLUICE_DECL void end_for_owner();
+    SLUICE_DECL void drop_handlers();
 
     loop* lp; // null once the loop is gone
     settings cfg;
@@ -15594,10 +16264,7 @@ class conn_impl final : public sluice::detail::timer_node,
           stream_(std::move(st)), sh_(std::move(sh)) {
         stream_.set_write_limits(sh_->cfg.write);
     }
-    ~conn_impl() {
-        if (queued() && sh_->lp) sh_->lp->unschedule(this);
-        delete stash_;
-    }
+    SLUICE_DECL ~conn_impl();
     conn_impl(const conn_impl&) = delete;
     conn_impl& operator=(const conn_impl&) = delete;
 
@@ -15614,155 +16281,46 @@ class conn_impl final : public sluice::detail::timer_node,
 
     // ---- sending ----
 
-    std::error_code send(opcode op, const void* p, std::size_t n) {
-        if (!open_) return error::closed;
-        if (over_cap(codec_.encoded_size(n)))
-            return make_error_code(sluice::error::write_queue_full);
-        std::uint8_t head[max_header_size];
-        std::size_t hl = 0;
-        std::error_code ec = codec_.encode_header(op, p, n, head, hl);
-        if (!ec) {
-            const_buffer b[2] = {const_buffer(head, hl), const_buffer(p, n)};
-            stream_.write(b, n ? 2 : 1);
-            return {};
-        }
-        if (ec != error::buffer_too_small) return ec;
-        // Masked (client) or fragmented: the payload must be transformed, into the
-        // endpoint's scratch buffer (write() copies only what the kernel does not take).
-        std::string& out = scratch();
-        ec = codec_.encode_message(op, p, n, out);
-        if (!ec) stream_.write(std::string_view(out));
-        if (out.capacity() > (std::size_t{1} << 20)) std::string().swap(out); // not kept
-        return ec;
-    }
+    SLUICE_DECL std::error_code send(opcode op, const void* p, std::size_t n);
 
-    std::error_code send(const prepared_message& pm) {
-        if (!open_) return error::closed;
-        if (codec_.get_role() != role::server) return error::masked_frame; // must be masked
-        if (std::error_code ec = codec_.can_start_message(pm.op)) return ec;
-        if (over_cap(pm.frame.size())) return make_error_code(sluice::error::write_queue_full);
-        stream_.write(pm.frame);
-        return {};
-    }
+    SLUICE_DECL std::error_code send(const prepared_message& pm);
 
-    std::error_code control(opcode op, std::string_view payload) {
-        if (!open_) return error::closed;
-        std::string& out = scratch();
-        std::error_code ec = op == opcode::ping ? codec_.encode_ping(payload, out)
-                                                : codec_.encode_pong(payload, out);
-        if (!ec) stream_.write(std::string_view(out));
-        return ec;
-    }
+    SLUICE_DECL std::error_code control(opcode op, std::string_view payload);
 
-    std::error_code close(std::uint16_t code, std::string_view reason) {
-        if (!open_) return error::closed;
-        std::string& out = scratch();
-        std::error_code ec = codec_.encode_close(code, reason, out);
-        if (ec) return ec;
-        stream_.write(std::string_view(out));
-        if (codec_.close_received() && codec_.get_role() == role::server) {
-            // Our answer to the peer's close (sent from its on_close): the handshake is done.
-            finish();
-            linger();
-        } else {
-            start_closing();
-        }
-        return {};
-    }
+    SLUICE_DECL std::error_code close(std::uint16_t code, std::string_view reason);
 
     // Drops the TCP connection now, without a close handshake.
-    void abort(std::error_code why) {
-        if (!open_) return;
-        conn_ref k(this);
-        report(close_code::abnormal, {}, why);
-        stream_.close();
-        finish();
-    }
+    SLUICE_DECL void abort(std::error_code why);
 
     // A client whose handshake failed: on_close hears why (the connection never opened).
-    void fail_handshake(std::error_code ec) {
-        conn_ref k(this);
-        report(close_code::abnormal, {}, ec);
-        stream_.close();
-    }
+    SLUICE_DECL void fail_handshake(std::error_code ec);
 
     // The owner (ws::server) is being destroyed. Its handlers must not run again, so the
     // connection cannot wait for a close handshake: a 1001 close frame goes out if the
     // kernel takes it now (best effort: it is dropped when queued behind unsent data, and a
     // peer still sending may get a reset instead), then the TCP connection is closed.
     // on_close is not called; a pending read completes with operation_aborted, from the loop.
-    void end_by_owner() {
-        if (!open_) return;
-        conn_ref k(this);
-        owner_gone_ = true;
-        if (!reported_) close_code_ = close_code::going_away;
-        reported_ = true;
-        if (!codec_.close_sent()) {
-            std::string& out = scratch();
-            if (!codec_.encode_close(close_code::going_away, {}, out))
-                stream_.write(std::string_view(out));
-        }
-        stream_.close();
-        finish();
-    }
+    SLUICE_DECL void end_by_owner();
 
     // The loop is going away: close and forget, calling no handler and resuming no reader
     // (a reader hears on_dropped(), the counterpart of a handler destroyed uncalled).
-    void drop_silently() noexcept {
-        if (!open_) return;
-        // No stack reference: the open list's keeps this alive until finish() drops it,
-        // last (GCC 12 takes a nested counted reference for a use after free at -O3).
-        reported_ = true;
-        if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
-        stream_.close();
-        finish();
-    }
+    SLUICE_DECL void drop_silently() noexcept;
 
     // ---- receiving ----
 
-    void pause() {
-        paused_ = true;
-        codec_.pause(); // stops a consume() in progress after the current event
-        if (!in_feed_) stop_reading();
-    }
+    SLUICE_DECL void pause();
 
-    void resume() {
-        paused_ = false;
-        codec_.resume();
-        pump();
-    }
+    SLUICE_DECL void resume();
 
     // Why a read cannot start now (it would never complete): the loop is gone (nothing to
     // complete on), or another read is pending.
-    std::error_code cannot_read() const noexcept {
-        if (!sh_->lp) return make_error_code(sluice::error::loop_gone);
-        if (reader_) return make_error_code(sluice::error::in_progress);
-        return {};
-    }
+    SLUICE_DECL std::error_code cannot_read() const noexcept;
 
     // r gets the next message, or the end of the connection, exactly once, from the loop;
     // unless the read is refused at start (cannot_read(): r is never called).
-    std::error_code read(message_reader* r) {
-        if (std::error_code ec = cannot_read()) return ec;
-        reader_ = r;
-        if (!open_) {
-            complete_reader_later();
-            return {};
-        }
-        if (!paused_) codec_.resume();
-        if (!in_feed_) pump();
-        return {};
-    }
+    SLUICE_DECL std::error_code read(message_reader* r);
     // Withdraws r (it will not be called): a cancelled or destroyed awaiter.
-    void cancel_read(message_reader* r) noexcept {
-        if (reader_ != r) return;
-        reader_ = nullptr;
-        // Pulled and nobody reading: hold input back rather than deliver it to no one.
-        if (open_ && pull_mode() && !closing_) {
-            codec_.pause();
-            if (!in_feed_) stop_reading();
-        }
-    }
+    SLUICE_DECL void cancel_read(message_reader* r) noexcept;
 
     // ---- state ----
 
@@ -15781,15 +16339,9 @@ class conn_impl final : public sluice::detail::timer_node,
     conn_impl* prev = nullptr;
 
   private:
-    std::string& scratch() noexcept {
-        sh_->scratch.clear();
-        return sh_->scratch;
-    }
+    SLUICE_DECL std::string& scratch() noexcept;
 
-    bool over_cap(std::size_t more) const noexcept {
-        const std::size_t cap = sh_->cfg.write.hard_cap, have = stream_.buffered_amount();
-        return more > cap || have > cap - more;
-    }
+    SLUICE_DECL bool over_cap(std::size_t more) const noexcept;
 
     bool pull_mode() const noexcept { return !sh_->h.on_message; }
 
@@ -15799,167 +16351,30 @@ class conn_impl final : public sluice::detail::timer_node,
 
     // Feeds what was held back, then reads from the socket while input is wanted. Input
     // held back is fed from a deferred call, never inside the call that asked for it.
-    void pump() {
-        if (!wants_input()) return;
-        if (stash_ && !stash_->empty()) {
-            if (feed_scheduled_) return;
-            feed_scheduled_ = true;
-            sh_->lp->defer([k = conn_ref(this)] { k->feed_held(); });
-            return;
-        }
-        if (!reading_) start_reading();
-    }
+    SLUICE_DECL void pump();
 
-    void feed_held() {
-        feed_scheduled_ = false;
-        if (open_ && wants_input() && stash_ && !stash_->empty()) {
-            std::string held = std::move(*stash_);
-            stash_->clear();
-            feed(&held[0], held.size());
-            if (open_) pump();
-        }
-    }
+    SLUICE_DECL void feed_held();
 
-    void start_reading() {
-        reading_ = true;
-        stream_.read_start(
-            [k = conn_ref(this)](std::error_code ec, std::string_view d) { k->on_read(ec, d); });
-    }
+    SLUICE_DECL void start_reading();
 
-    void stop_reading() {
-        if (!reading_) return;
-        reading_ = false;
-        stream_.read_stop();
-    }
+    SLUICE_DECL void stop_reading();
 
-    void on_read(std::error_code ec, std::string_view d) {
-        conn_ref k(this);
-        if (draining_) {
-            if (ec) end_linger();
-            return; // after the close: discarded
-        }
-        if (ec) {
-            reading_ = false;
-            if (!open_) return;
-            // The peer closed or the transport failed. After a complete close handshake
-            // this is the normal end (the client waits for the server's FIN).
-            if (!(codec_.close_sent() && codec_.close_received()))
-                report(close_code::abnormal, {}, ec);
-            stream_.close();
-            return finish();
-        }
-        if (!open_) return; // a chunk delivered after the end (the stream stops soon)
-        last_rx_ = sh_->lp->now_us();
-        ping_out_ = false;
-        // The loop's read buffer is writable: the codec unmasks in place.
-        feed(const_cast<char*>(d.data()), d.size());
-        if (open_ && !wants_input()) stop_reading();
-    }
+    SLUICE_DECL void on_read(std::error_code ec, std::string_view d);
 
-    void feed(char* data, std::size_t n) {
-        in_feed_ = true;
-        std::uint8_t* p = reinterpret_cast<std::uint8_t*>(data);
-        std::vector<std::uint8_t> pool;
-        if (!sh_->spares.empty()) {
-            pool.swap(sh_->spares.back());
-            sh_->spares.pop_back();
-        }
-        // Pulled with no reader: hold everything back (nobody would get a message).
-        if (!paused_ && pull_mode() && !reader_ && !closing_) codec_.pause();
-        auto r = codec_.consume(
-            p, n, [this](const event& ev) { on_event(ev); }, &pool);
-        if (pool.capacity() != 0 && sh_->spares.size() < shared_state::max_spares)
-            sh_->spares.push_back(std::move(pool));
-        in_feed_ = false;
-        if (open_ && r.consumed < n) {
-            // Paused (by pause() or a pull with no reader): keep the rest for later.
-            if (!stash_) stash_ = new std::string;
-            stash_->append(data + r.consumed, n - r.consumed);
-        }
-        if (open_ && !paused_ && pull_mode() && !reader_ && !closing_) codec_.pause();
-    }
+    SLUICE_DECL void feed(char* data, std::size_t n);
 
-    void on_event(const event& ev) {
-        // Ended from a handler (abort(), the server destroyed) during this feed: the codec
-        // stops after this event; deliver nothing more.
-        if (!open_ && ev.type != event_type::send) return;
-        switch (ev.type) {
-        case event_type::message:
-        case event_type::fragment: {
-            message m{ev.op, ev.view(), ev.fin};
-            if (message_reader* r = std::exchange(reader_, nullptr)) {
-                r->on_message(&m, {});
-                if (!reader_ && pull_mode() && !closing_) codec_.pause(); // none wanted yet
-            } else if (sh_->h.on_message) {
-                with_handle([&](connection& c) { sh_->h.on_message(c, m); });
-            }
-            break;
-        }
-        case event_type::ping:
-            if (sh_->h.on_ping) with_handle([&](connection& c) { sh_->h.on_ping(c, ev.view()); });
-            break;
-        case event_type::pong:
-            if (sh_->h.on_pong) with_handle([&](connection& c) { sh_->h.on_pong(c, ev.view()); });
-            break;
-        case event_type::close:
-            report(ev.code, ev.view(), {});
-            if (codec_.get_role() == role::client) start_closing(); // wait for the server's FIN
-            break;
-        case event_type::send:
-            stream_.write(const_buffer(ev.data, ev.size));
-            break;
-        case event_type::fail:
-            report(ev.code, {}, ev.ec);
-            break;
-        case event_type::disconnect:
-            finish();
-            linger(); // the server closes first (RFC 6455 §7.1.1)
-            break;
-        }
-    }
+    SLUICE_DECL void on_event(const event& ev);
 
     template <class F>
     void with_handle(F&& f);
 
-    void report(std::uint16_t code, std::string_view reason, std::error_code ec) {
-        if (reported_) return;
-        reported_ = true;
-        close_code_ = code;
-        close_status st{code, reason, ec};
-        if (sh_->h.on_close) with_handle([&](connection& c) { sh_->h.on_close(c, st); });
-    }
+    SLUICE_DECL void report(std::uint16_t code, std::string_view reason, std::error_code ec);
 
-    void start_closing() {
-        if (closing_) return;
-        closing_ = true;
-        if (!paused_) codec_.resume();
-        pump(); // the peer's answer must be read even in pull mode with no reader
-        rearm(sh_->lp->now_us() + us(sh_->cfg.close_timeout));
-    }
+    SLUICE_DECL void start_closing();
 
     // The end: unlink, stop everything, tell a pending reader (from the loop), drop the open
     // list's reference.
-    void finish() {
-        if (!open_) return;
-        // No stack `ref` here: the open reference is dropped last, so `this` lives through it
-        // (and GCC 12 reports nested counted references as use-after-free).
-        open_ = false;
-        codec_.pause(); // a consume() in progress stops after the current event
-        stop_reading();
-        if (queued()) sh_->lp->unschedule(this);
-        if (prev)
-            prev->next = next;
-        else if (sh_->first == this)
-            sh_->first = next;
-        if (next) next->prev = prev;
-        prev = next = nullptr;
-        --sh_->open;
-        delete stash_;
-        stash_ = nullptr;
-        held_.reset(); // e.g. the HTTP server's connection slot
-        complete_reader_later();
-        drop_ref(); // the open list's reference: last, may free this
-    }
+    SLUICE_DECL void finish();
 
     // The connection has ended: whatever reader is registered when the loop gets to it
     // hears so (at most one such call queued). If the loop is destroyed first, the reader
@@ -15987,31 +16402,16 @@ class conn_impl final : public sluice::detail::timer_node,
             if (message_reader* r = std::exchange(c->reader_, nullptr)) r->on_dropped();
         }
     };
-    void complete_reader_later() {
-        if (!reader_ || reader_queued_ || !sh_->lp) return;
-        reader_queued_ = true;
-        sh_->lp->defer(reader_completion(this));
-    }
+    SLUICE_DECL void complete_reader_later();
 
     // Closing the TCP connection on our side while the peer may still be sending (it has
     // not read our close yet, or is in the middle of a message we refused) would make the
     // kernel answer with a reset, and a reset can destroy our close frame before the peer
     // reads it. So: FIN after the queued bytes, read and discard until the peer's FIN or
     // close_timeout, then close. The read handler's reference keeps this object alive.
-    void linger() {
-        draining_ = true;
-        stream_.shutdown_write();
-        start_reading();
-        rearm(sh_->lp->now_us() + us(sh_->cfg.close_timeout));
-    }
+    SLUICE_DECL void linger();
 
-    void end_linger() {
-        if (!draining_) return;
-        draining_ = false;
-        if (queued()) sh_->lp->unschedule(this);
-        reading_ = false;
-        stream_.close(); // drops the read handler, and with it this object's last use
-    }
+    SLUICE_DECL void end_linger();
 
     // ---- timers: one node, lazily re-armed (reads only move last_rx_) ----
 
@@ -16019,42 +16419,11 @@ class conn_impl final : public sluice::detail::timer_node,
         return static_cast<std::int64_t>(d.count()) * 1000;
     }
 
-    std::int64_t next_deadline(std::int64_t now) const noexcept {
-        const settings& c = sh_->cfg;
-        std::int64_t d = INT64_MAX;
-        if (c.ping_interval.count() > 0) d = (ping_out_ ? now : last_rx_) + us(c.ping_interval);
-        if (c.idle_timeout.count() > 0 && last_rx_ + us(c.idle_timeout) < d)
-            d = last_rx_ + us(c.idle_timeout);
-        return d;
-    }
+    SLUICE_DECL std::int64_t next_deadline(std::int64_t now) const noexcept;
 
-    void rearm(std::int64_t d) {
-        if (d == INT64_MAX) return;
-        if (queued()) sh_->lp->unschedule(this);
-        sh_->lp->schedule(this, d);
-    }
+    SLUICE_DECL void rearm(std::int64_t d);
 
-    void on_timer() override {
-        if (draining_) return end_linger();
-        if (!open_) return;
-        conn_ref k(this);
-        const std::int64_t now = sh_->lp->now_us();
-        if (closing_) { // the close handshake did not complete in time
-            report(close_code::abnormal, {}, make_error_code(sluice::error::timed_out));
-            stream_.close();
-            return finish();
-        }
-        const settings& c = sh_->cfg;
-        if (c.idle_timeout.count() > 0 && now >= last_rx_ + us(c.idle_timeout)) {
-            close(close_code::going_away, "idle timeout");
-            return;
-        }
-        if (c.ping_interval.count() > 0 && !ping_out_ && now >= last_rx_ + us(c.ping_interval)) {
-            ping_out_ = true;
-            control(opcode::ping, {});
-        }
-        rearm(next_deadline(now));
-    }
+    SLUICE_DECL void on_timer() override;
 
     codec codec_;
     tcp_stream stream_;
@@ -16142,13 +16511,7 @@ class connection {
     std::uint16_t close_code() const noexcept { return c_ ? c_->close_code() : 0; }
     explicit operator bool() const noexcept { return c_ != nullptr; }
     role get_role() const noexcept { return c_ ? c_->get_role() : role::server; }
-    endpoint remote_endpoint(std::error_code& ec) const {
-        if (!c_) {
-            ec = make_error_code(error::closed);
-            return {};
-        }
-        return c_->stream().remote_endpoint(ec);
-    }
+    SLUICE_DECL endpoint remote_endpoint(std::error_code& ec) const;
     // One pointer of the application's own, per connection.
     void* user_data() const noexcept { return c_ ? c_->user : nullptr; }
     void set_user_data(void* p) noexcept {
@@ -16175,13 +16538,440 @@ void conn_impl::with_handle(F&& f) {
     f(c);
 }
 
-inline void shared_state::on_loop_exit() noexcept {
+
+
+
+} // namespace detail
+
+} // namespace ws
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/connection.ipp ----
+// sluice — out-of-line bodies of sluice/ws/connection.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL std::error_code prepare(opcode op, const void* data, std::size_t n,
+                                    prepared_message& out) {
+    if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+    if (op == opcode::text && !util::is_valid_utf8(data, n)) return error::invalid_utf8;
+    frame_header fh;
+    fh.op = op;
+    fh.length = n;
+    const std::size_t hl = header_size(n, false);
+    std::string tmp(hl + n, '\0');
+    write_frame(reinterpret_cast<std::uint8_t*>(&tmp[0]), fh, data, n);
+    out.op = op;
+    out.frame = shared_bytes(tmp.data(), tmp.size());
+    return {};
+}
+} // namespace ws
+} // namespace sluice
+
+namespace sluice {
+namespace ws {
+namespace detail {
+
+SLUICE_DECL void shared_state::drop_handlers() {
+    handlers gone(std::move(h)); // destroyed after h is reset: their captures may
+    h = handlers{};              // hold the last reference to a connection, or to this
+}
+
+SLUICE_DECL conn_impl::~conn_impl() {
+    if (queued() && sh_->lp) sh_->lp->unschedule(this);
+    delete stash_;
+}
+
+SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_t n) {
+    if (!open_) return error::closed;
+    if (over_cap(codec_.encoded_size(n))) return make_error_code(sluice::error::write_queue_full);
+    std::uint8_t head[max_header_size];
+    std::size_t hl = 0;
+    std::error_code ec = codec_.encode_header(op, p, n, head, hl);
+    if (!ec) {
+        const_buffer b[2] = {const_buffer(head, hl), const_buffer(p, n)};
+        stream_.write(b, n ? 2 : 1);
+        return {};
+    }
+    if (ec != error::buffer_too_small) return ec;
+    // Masked (client) or fragmented: the payload must be transformed, into the
+    // endpoint's scratch buffer (write() copies only what the kernel does not take).
+    std::string& out = scratch();
+    ec = codec_.encode_message(op, p, n, out);
+    if (!ec) stream_.write(std::string_view(out));
+    if (out.capacity() > (std::size_t{1} << 20)) std::string().swap(out); // not kept
+    return ec;
+}
+
+SLUICE_DECL std::error_code conn_impl::send(const prepared_message& pm) {
+    if (!open_) return error::closed;
+    if (codec_.get_role() != role::server) return error::masked_frame; // must be masked
+    if (std::error_code ec = codec_.can_start_message(pm.op)) return ec;
+    if (over_cap(pm.frame.size())) return make_error_code(sluice::error::write_queue_full);
+    stream_.write(pm.frame);
+    return {};
+}
+
+SLUICE_DECL std::error_code conn_impl::control(opcode op, std::string_view payload) {
+    if (!open_) return error::closed;
+    std::string& out = scratch();
+    std::error_code ec =
+        op == opcode::ping ? codec_.encode_ping(payload, out) : codec_.encode_pong(payload, out);
+    if (!ec) stream_.write(std::string_view(out));
+    return ec;
+}
+
+SLUICE_DECL std::error_code conn_impl::close(std::uint16_t code, std::string_view reason) {
+    if (!open_) return error::closed;
+    std::string& out = scratch();
+    std::error_code ec = codec_.encode_close(code, reason, out);
+    if (ec) return ec;
+    stream_.write(std::string_view(out));
+    if (codec_.close_received() && codec_.get_role() == role::server) {
+        // Our answer to the peer's close (sent from its on_close): the handshake is done.
+        finish();
+        linger();
+    } else {
+        start_closing();
+    }
+    return {};
+}
+
+SLUICE_DECL void conn_impl::abort(std::error_code why) {
+    if (!open_) return;
+    conn_ref k(this);
+    report(close_code::abnormal, {}, why);
+    stream_.close();
+    finish();
+}
+
+SLUICE_DECL void conn_impl::fail_handshake(std::error_code ec) {
+    conn_ref k(this);
+    report(close_code::abnormal, {}, ec);
+    stream_.close();
+}
+
+SLUICE_DECL void conn_impl::end_by_owner() {
+    if (!open_) return;
+    conn_ref k(this);
+    owner_gone_ = true;
+    if (!reported_) close_code_ = close_code::going_away;
+    reported_ = true;
+    if (!codec_.close_sent()) {
+        std::string& out = scratch();
+        if (!codec_.encode_close(close_code::going_away, {}, out))
+            stream_.write(std::string_view(out));
+    }
+    stream_.close();
+    finish();
+}
+
+SLUICE_DECL void conn_impl::drop_silently() noexcept {
+    if (!open_) return;
+    // No stack reference: the open list's keeps this alive until finish() drops it,
+    // last (GCC 12 takes a nested counted reference for a use after free at -O3).
+    reported_ = true;
+    if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
+    stream_.close();
+    finish();
+}
+
+SLUICE_DECL void conn_impl::pause() {
+    paused_ = true;
+    codec_.pause(); // stops a consume() in progress after the current event
+    if (!in_feed_) stop_reading();
+}
+
+SLUICE_DECL void conn_impl::resume() {
+    paused_ = false;
+    codec_.resume();
+    pump();
+}
+
+SLUICE_DECL std::error_code conn_impl::cannot_read() const noexcept {
+    if (!sh_->lp) return make_error_code(sluice::error::loop_gone);
+    if (reader_) return make_error_code(sluice::error::in_progress);
+    return {};
+}
+
+SLUICE_DECL std::error_code conn_impl::read(message_reader* r) {
+    if (std::error_code ec = cannot_read()) return ec;
+    reader_ = r;
+    if (!open_) {
+        complete_reader_later();
+        return {};
+    }
+    if (!paused_) codec_.resume();
+    if (!in_feed_) pump();
+    return {};
+}
+
+SLUICE_DECL void conn_impl::cancel_read(message_reader* r) noexcept {
+    if (reader_ != r) return;
+    reader_ = nullptr;
+    // Pulled and nobody reading: hold input back rather than deliver it to no one.
+    if (open_ && pull_mode() && !closing_) {
+        codec_.pause();
+        if (!in_feed_) stop_reading();
+    }
+}
+
+SLUICE_DECL std::string& conn_impl::scratch() noexcept {
+    sh_->scratch.clear();
+    return sh_->scratch;
+}
+
+SLUICE_DECL bool conn_impl::over_cap(std::size_t more) const noexcept {
+    const std::size_t cap = sh_->cfg.write.hard_cap, have = stream_.buffered_amount();
+    return more > cap || have > cap - more;
+}
+
+SLUICE_DECL void conn_impl::pump() {
+    if (!wants_input()) return;
+    if (stash_ && !stash_->empty()) {
+        if (feed_scheduled_) return;
+        feed_scheduled_ = true;
+        sh_->lp->defer([k = conn_ref(this)] { k->feed_held(); });
+        return;
+    }
+    if (!reading_) start_reading();
+}
+
+SLUICE_DECL void conn_impl::feed_held() {
+    feed_scheduled_ = false;
+    if (open_ && wants_input() && stash_ && !stash_->empty()) {
+        std::string held = std::move(*stash_);
+        stash_->clear();
+        feed(&held[0], held.size());
+        if (open_) pump();
+    }
+}
+
+SLUICE_DECL void conn_impl::start_reading() {
+    reading_ = true;
+    stream_.read_start(
+        [k = conn_ref(this)](std::error_code ec, std::string_view d) { k->on_read(ec, d); });
+}
+
+SLUICE_DECL void conn_impl::stop_reading() {
+    if (!reading_) return;
+    reading_ = false;
+    stream_.read_stop();
+}
+
+SLUICE_DECL void conn_impl::on_read(std::error_code ec, std::string_view d) {
+    conn_ref k(this);
+    if (draining_) {
+        if (ec) end_linger();
+        return; // after the close: discarded
+    }
+    if (ec) {
+        reading_ = false;
+        if (!open_) return;
+        // The peer closed or the transport failed. After a complete close handshake
+        // this is the normal end (the client waits for the server's FIN).
+        if (!(codec_.close_sent() && codec_.close_received())) report(close_code::abnormal, {}, ec);
+        stream_.close();
+        return finish();
+    }
+    if (!open_) return; // a chunk delivered after the end (the stream stops soon)
+    last_rx_ = sh_->lp->now_us();
+    ping_out_ = false;
+    // The loop's read buffer is writable: the codec unmasks in place.
+    feed(const_cast<char*>(d.data()), d.size());
+    if (open_ && !wants_input()) stop_reading();
+}
+
+SLUICE_DECL void conn_impl::feed(char* data, std::size_t n) {
+    in_feed_ = true;
+    std::uint8_t* p = reinterpret_cast<std::uint8_t*>(data);
+    std::vector<std::uint8_t> pool;
+    if (!sh_->spares.empty()) {
+        pool.swap(sh_->spares.back());
+        sh_->spares.pop_back();
+    }
+    // Pulled with no reader: hold everything back (nobody would get a message).
+    if (!paused_ && pull_mode() && !reader_ && !closing_) codec_.pause();
+    auto r = codec_.consume(
+        p, n, [this](const event& ev) { on_event(ev); }, &pool);
+    if (pool.capacity() != 0 && sh_->spares.size() < shared_state::max_spares)
+        sh_->spares.push_back(std::move(pool));
+    in_feed_ = false;
+    if (open_ && r.consumed < n) {
+        // Paused (by pause() or a pull with no reader): keep the rest for later.
+        if (!stash_) stash_ = new std::string;
+        stash_->append(data + r.consumed, n - r.consumed);
+    }
+    if (open_ && !paused_ && pull_mode() && !reader_ && !closing_) codec_.pause();
+}
+
+SLUICE_DECL void conn_impl::on_event(const event& ev) {
+    // Ended from a handler (abort(), the server destroyed) during this feed: the codec
+    // stops after this event; deliver nothing more.
+    if (!open_ && ev.type != event_type::send) return;
+    switch (ev.type) {
+    case event_type::message:
+    case event_type::fragment: {
+        message m{ev.op, ev.view(), ev.fin};
+        if (message_reader* r = std::exchange(reader_, nullptr)) {
+            r->on_message(&m, {});
+            if (!reader_ && pull_mode() && !closing_) codec_.pause(); // none wanted yet
+        } else if (sh_->h.on_message) {
+            with_handle([&](connection& c) { sh_->h.on_message(c, m); });
+        }
+        break;
+    }
+    case event_type::ping:
+        if (sh_->h.on_ping) with_handle([&](connection& c) { sh_->h.on_ping(c, ev.view()); });
+        break;
+    case event_type::pong:
+        if (sh_->h.on_pong) with_handle([&](connection& c) { sh_->h.on_pong(c, ev.view()); });
+        break;
+    case event_type::close:
+        report(ev.code, ev.view(), {});
+        if (codec_.get_role() == role::client) start_closing(); // wait for the server's FIN
+        break;
+    case event_type::send:
+        stream_.write(const_buffer(ev.data, ev.size));
+        break;
+    case event_type::fail:
+        report(ev.code, {}, ev.ec);
+        break;
+    case event_type::disconnect:
+        finish();
+        linger(); // the server closes first (RFC 6455 §7.1.1)
+        break;
+    }
+}
+
+SLUICE_DECL void conn_impl::report(std::uint16_t code, std::string_view reason,
+                                   std::error_code ec) {
+    if (reported_) return;
+    reported_ = true;
+    close_code_ = code;
+    close_status st{code, reason, ec};
+    if (sh_->h.on_close) with_handle([&](connection& c) { sh_->h.on_close(c, st); });
+}
+
+SLUICE_DECL void conn_impl::start_closing() {
+    if (closing_) return;
+    closing_ = true;
+    if (!paused_) codec_.resume();
+    pump(); // the peer's answer must be read even in pull mode with no reader
+    rearm(sh_->lp->now_us() + us(sh_->cfg.close_timeout));
+}
+
+SLUICE_DECL void conn_impl::finish() {
+    if (!open_) return;
+    // No stack `ref` here: the open reference is dropped last, so `this` lives through it
+    // (and GCC 12 reports nested counted references as use-after-free).
+    open_ = false;
+    codec_.pause(); // a consume() in progress stops after the current event
+    stop_reading();
+    if (queued()) sh_->lp->unschedule(this);
+    if (prev)
+        prev->next = next;
+    else if (sh_->first == this)
+        sh_->first = next;
+    if (next) next->prev = prev;
+    prev = next = nullptr;
+    --sh_->open;
+    delete stash_;
+    stash_ = nullptr;
+    held_.reset(); // e.g. the HTTP server's connection slot
+    complete_reader_later();
+    drop_ref(); // the open list's reference: last, may free this
+}
+
+SLUICE_DECL void conn_impl::complete_reader_later() {
+    if (!reader_ || reader_queued_ || !sh_->lp) return;
+    reader_queued_ = true;
+    sh_->lp->defer(reader_completion(this));
+}
+
+SLUICE_DECL void conn_impl::linger() {
+    draining_ = true;
+    stream_.shutdown_write();
+    start_reading();
+    rearm(sh_->lp->now_us() + us(sh_->cfg.close_timeout));
+}
+
+SLUICE_DECL void conn_impl::end_linger() {
+    if (!draining_) return;
+    draining_ = false;
+    if (queued()) sh_->lp->unschedule(this);
+    reading_ = false;
+    stream_.close(); // drops the read handler, and with it this object's last use
+}
+
+SLUICE_DECL std::int64_t conn_impl::next_deadline(std::int64_t now) const noexcept {
+    const settings& c = sh_->cfg;
+    std::int64_t d = INT64_MAX;
+    if (c.ping_interval.count() > 0) d = (ping_out_ ? now : last_rx_) + us(c.ping_interval);
+    if (c.idle_timeout.count() > 0 && last_rx_ + us(c.idle_timeout) < d)
+        d = last_rx_ + us(c.idle_timeout);
+    return d;
+}
+
+SLUICE_DECL void conn_impl::rearm(std::int64_t d) {
+    if (d == INT64_MAX) return;
+    if (queued()) sh_->lp->unschedule(this);
+    sh_->lp->schedule(this, d);
+}
+
+SLUICE_DECL void conn_impl::on_timer() {
+    if (draining_) return end_linger();
+    if (!open_) return;
+    conn_ref k(this);
+    const std::int64_t now = sh_->lp->now_us();
+    if (closing_) { // the close handshake did not complete in time
+        report(close_code::abnormal, {}, make_error_code(sluice::error::timed_out));
+        stream_.close();
+        return finish();
+    }
+    const settings& c = sh_->cfg;
+    if (c.idle_timeout.count() > 0 && now >= last_rx_ + us(c.idle_timeout)) {
+        close(close_code::going_away, "idle timeout");
+        return;
+    }
+    if (c.ping_interval.count() > 0 && !ping_out_ && now >= last_rx_ + us(c.ping_interval)) {
+        ping_out_ = true;
+        control(opcode::ping, {});
+    }
+    rearm(next_deadline(now));
+}
+} // namespace detail
+} // namespace ws
+} // namespace sluice
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL endpoint connection::remote_endpoint(std::error_code& ec) const {
+    if (!c_) {
+        ec = make_error_code(error::closed);
+        return {};
+    }
+    return c_->stream().remote_endpoint(ec);
+}
+} // namespace ws
+} // namespace sluice
+
+namespace sluice {
+namespace ws {
+namespace detail {
+
+SLUICE_DECL void shared_state::on_loop_exit() noexcept {
     sluice::detail::ref<shared_state> keep(this); // the last connection may hold the last one
     while (first) first->drop_silently();
     lp = nullptr;
 }
 
-inline void shared_state::end_for_owner() {
+SLUICE_DECL void shared_state::end_for_owner() {
     sluice::detail::ref<shared_state> keep(this);
     while (first) first->end_by_owner();
     // No handler runs again (every connection has ended), but one may be running now: the
@@ -16202,7 +16992,7 @@ inline void shared_state::end_for_owner() {
         drop_handlers();
 }
 
-inline void conn_impl::open(std::string rest) {
+SLUICE_DECL void conn_impl::open(std::string rest) {
     open_ = true;
     add_ref(); // the open list's reference, dropped by finish()
     last_rx_ = sh_->lp->now_us();
@@ -16218,11 +17008,11 @@ inline void conn_impl::open(std::string rest) {
     if (pull_mode() && !reader_) codec_.pause();
     pump();
 }
-
 } // namespace detail
-
 } // namespace ws
 } // namespace sluice
+// ---- end sluice/ws/impl/connection.ipp ----
+#endif
 // ---- end sluice/ws/connection.hpp ----
 // ---- begin sluice/ws/server.hpp ----
 // sluice — WebSocket server: turns upgrade requests of an http::server into connections.
@@ -16267,27 +17057,12 @@ class server {
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
-    server& on_open(unique_function<void(connection&)> f) {
-        sh_->h.on_open = std::move(f);
-        return *this;
-    }
+    SLUICE_DECL server& on_open(unique_function<void(connection&)> f);
     // Without an on_message handler, connections are read by pulling (read()).
-    server& on_message(unique_function<void(connection&, const message&)> f) {
-        sh_->h.on_message = std::move(f);
-        return *this;
-    }
-    server& on_ping(unique_function<void(connection&, std::string_view)> f) {
-        sh_->h.on_ping = std::move(f);
-        return *this;
-    }
-    server& on_pong(unique_function<void(connection&, std::string_view)> f) {
-        sh_->h.on_pong = std::move(f);
-        return *this;
-    }
-    server& on_close(unique_function<void(connection&, const close_status&)> f) {
-        sh_->h.on_close = std::move(f);
-        return *this;
-    }
+    SLUICE_DECL server& on_message(unique_function<void(connection&, const message&)> f);
+    SLUICE_DECL server& on_ping(unique_function<void(connection&, std::string_view)> f);
+    SLUICE_DECL server& on_pong(unique_function<void(connection&, std::string_view)> f);
+    SLUICE_DECL server& on_close(unique_function<void(connection&, const close_status&)> f);
 
     // Settings apply to connections upgraded after the change.
     settings& config() noexcept { return sh_->cfg; }
@@ -16299,65 +17074,17 @@ class server {
     // Answers the request: a WebSocket handshake becomes an open connection (on_open has run
     // when this returns); anything else is answered with the handshake's error status and
     // an empty connection is returned (*ec says why).
-    connection upgrade(const http::request_view& req, http::response& res,
-                       std::error_code* ec = nullptr) {
-        std::error_code dummy;
-        std::error_code& err = ec ? *ec : dummy;
-        std::vector<header_field> fields;
-        fields.reserve(static_cast<std::size_t>(req.end() - req.begin()));
-        for (const http::header& h : req) fields.push_back({h.name, h.value});
-        request_view rv;
-        rv.method = req.method();
-        rv.version = req.version_minor() >= 1 ? "HTTP/1.1" : "HTTP/1.0";
-        rv.headers = header_list(fields);
-
-        std::vector<std::string_view> offered(protocols_.begin(), protocols_.end());
-        server_config cfg;
-        cfg.subprotocols = string_list(offered.data(), offered.size());
-        if (origin_) cfg.check_origin = origin_hook::from(origin_);
-        server_handshake hs = accept_handshake(rv, cfg);
-        if (!hs.ok()) {
-            err = hs.ec;
-            res.status(static_cast<unsigned>(hs.status)).header("Content-Type", "text/plain");
-            if (hs.ec == error::bad_version)
-                res.header("Sec-WebSocket-Version", "13").header("Upgrade", "websocket");
-            if (hs.ec == error::bad_method) res.header("Allow", "GET");
-            res.header("Connection", "close");
-            res.end(err.message() + "\n");
-            return {};
-        }
-        http::response::takeover t = res.take_over(hs.response);
-        if (t.ec) {
-            err = t.ec;
-            res.status(500).header("Connection", "close").end();
-            return {};
-        }
-        err = {};
-        auto c = sluice::detail::make_ref<detail::conn_impl>(sh_, role::server, std::move(t.stream));
-        // The upgraded connection keeps counting towards the http::server's
-        // max_connections (and connections()) until it ends.
-        c->hold_until_end(std::move(t.slot));
-        connection handle(c.get());
-        c->open(std::move(t.rest));
-        return handle;
-    }
+    SLUICE_DECL connection upgrade(const http::request_view& req, http::response& res,
+                       std::error_code* ec = nullptr);
 
     // Sends one message to every open connection, encoded once and shared (no copy per
     // connection). Returns how many connections took it (those closing, or whose queue is
     // at its hard cap, are skipped).
-    std::size_t broadcast(opcode op, const void* data, std::size_t n) {
-        prepared_message pm;
-        if (prepare(op, data, n, pm)) return 0;
-        return broadcast(pm);
-    }
+    SLUICE_DECL std::size_t broadcast(opcode op, const void* data, std::size_t n);
     std::size_t broadcast_text(std::string_view s) {
         return broadcast(opcode::text, s.data(), s.size());
     }
-    std::size_t broadcast(const prepared_message& pm) {
-        std::size_t sent = 0;
-        for_each([&](connection& c) { sent += c.send(pm) ? 0 : 1; });
-        return sent;
-    }
+    SLUICE_DECL std::size_t broadcast(const prepared_message& pm);
 
     // f(connection&) for each open connection; f may close the one it is given.
     template <class F>
@@ -16378,12 +17105,7 @@ class server {
     std::size_t size() const noexcept { return sh_->open; }
     // Heap bytes the open connections hold for incoming data (see
     // connection::receive_buffer_bytes()), plus the reassembly buffers kept for reuse.
-    std::size_t receive_buffer_bytes() const noexcept {
-        std::size_t n = 0;
-        for (const detail::conn_impl* c = sh_->first; c; c = c->next) n += c->receive_buffer_bytes();
-        for (const auto& b : sh_->spares) n += b.capacity();
-        return n;
-    }
+    SLUICE_DECL std::size_t receive_buffer_bytes() const noexcept;
 
   private:
     sluice::detail::ref<detail::shared_state> sh_;
@@ -16393,6 +17115,106 @@ class server {
 
 } // namespace ws
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/server.ipp ----
+// sluice — out-of-line bodies of sluice/ws/server.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL server& server::on_open(unique_function<void(connection&)> f) {
+    sh_->h.on_open = std::move(f);
+    return *this;
+}
+
+SLUICE_DECL server& server::on_message(unique_function<void(connection&, const message&)> f) {
+    sh_->h.on_message = std::move(f);
+    return *this;
+}
+
+SLUICE_DECL server& server::on_ping(unique_function<void(connection&, std::string_view)> f) {
+    sh_->h.on_ping = std::move(f);
+    return *this;
+}
+
+SLUICE_DECL server& server::on_pong(unique_function<void(connection&, std::string_view)> f) {
+    sh_->h.on_pong = std::move(f);
+    return *this;
+}
+
+SLUICE_DECL server& server::on_close(unique_function<void(connection&, const close_status&)> f) {
+    sh_->h.on_close = std::move(f);
+    return *this;
+}
+
+SLUICE_DECL connection server::upgrade(const http::request_view& req, http::response& res,
+                                       std::error_code* ec) {
+    std::error_code dummy;
+    std::error_code& err = ec ? *ec : dummy;
+    std::vector<header_field> fields;
+    fields.reserve(static_cast<std::size_t>(req.end() - req.begin()));
+    for (const http::header& h : req) fields.push_back({h.name, h.value});
+    request_view rv;
+    rv.method = req.method();
+    rv.version = req.version_minor() >= 1 ? "HTTP/1.1" : "HTTP/1.0";
+    rv.headers = header_list(fields);
+
+    std::vector<std::string_view> offered(protocols_.begin(), protocols_.end());
+    server_config cfg;
+    cfg.subprotocols = string_list(offered.data(), offered.size());
+    if (origin_) cfg.check_origin = origin_hook::from(origin_);
+    server_handshake hs = accept_handshake(rv, cfg);
+    if (!hs.ok()) {
+        err = hs.ec;
+        res.status(static_cast<unsigned>(hs.status)).header("Content-Type", "text/plain");
+        if (hs.ec == error::bad_version)
+            res.header("Sec-WebSocket-Version", "13").header("Upgrade", "websocket");
+        if (hs.ec == error::bad_method) res.header("Allow", "GET");
+        res.header("Connection", "close");
+        res.end(err.message() + "\n");
+        return {};
+    }
+    http::response::takeover t = res.take_over(hs.response);
+    if (t.ec) {
+        err = t.ec;
+        res.status(500).header("Connection", "close").end();
+        return {};
+    }
+    err = {};
+    auto c = sluice::detail::make_ref<detail::conn_impl>(sh_, role::server, std::move(t.stream));
+    // The upgraded connection keeps counting towards the http::server's
+    // max_connections (and connections()) until it ends.
+    c->hold_until_end(std::move(t.slot));
+    connection handle(c.get());
+    c->open(std::move(t.rest));
+    return handle;
+}
+
+SLUICE_DECL std::size_t server::broadcast(opcode op, const void* data, std::size_t n) {
+    prepared_message pm;
+    if (prepare(op, data, n, pm)) return 0;
+    return broadcast(pm);
+}
+
+SLUICE_DECL std::size_t server::broadcast(const prepared_message& pm) {
+    std::size_t sent = 0;
+    for_each([&](connection& c) { sent += c.send(pm) ? 0 : 1; });
+    return sent;
+}
+
+SLUICE_DECL std::size_t server::receive_buffer_bytes() const noexcept {
+    std::size_t n = 0;
+    for (const detail::conn_impl* c = sh_->first; c; c = c->next) n += c->receive_buffer_bytes();
+    for (const auto& b : sh_->spares) n += b.capacity();
+    return n;
+}
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/impl/server.ipp ----
+#endif
 // ---- end sluice/ws/server.hpp ----
 // ---- begin sluice/ws/client.hpp ----
 // sluice — WebSocket client: dials ws://host[:port]/path and hands back a connection.
@@ -16435,107 +17257,22 @@ class dial final : public sluice::detail::ref_counted<dial> {
   public:
     using dial_ref = sluice::detail::ref<dial>;
 
-    dial(loop& l, handlers h, client_options o)
-        : timer_(l), opt_(std::move(o)), parser_(http::parser::response, msg_) {
-        sh_ = sluice::detail::make_ref<shared_state>(l, opt_.settings);
-        sh_->h = std::move(h);
-        conn_ = sluice::detail::make_ref<conn_impl>(sh_, role::client, tcp_stream(l));
-    }
+    SLUICE_DECL dial(loop& l, handlers h, client_options o);
     dial(const dial&) = delete;
     dial& operator=(const dial&) = delete;
 
     connection handle() const { return connection(conn_.get()); }
 
-    void start(std::string_view url) {
-        std::string_view rest;
-        if (url.size() > 5 && http::detail::iequals(url.substr(0, 5), "ws://"))
-            rest = url.substr(5);
-        else if (url.size() > 6 && http::detail::iequals(url.substr(0, 6), "wss://"))
-            return later(std::make_error_code(std::errc::protocol_not_supported));
-        else
-            return later(make_error_code(http::error::bad_url));
-        http::detail::url_parts u;
-        if (!http::detail::split_url("http://" + std::string(rest), u))
-            return later(make_error_code(http::error::bad_url));
-
-        std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-        if (u.port != 80) host += ":" + std::to_string(u.port);
-        std::string extra;
-        for (auto& h : opt_.headers) {
-            if (h.first.find_first_of("\r\n:") != std::string::npos ||
-                h.second.find_first_of("\r\n") != std::string::npos)
-                return later(make_error_code(http::error::invalid_field));
-            extra += h.first + ": " + h.second + "\r\n";
-        }
-        for (const std::string& p : opt_.subprotocols) offered_.push_back(p);
-        cfg_.host = host;
-        cfg_.target = u.target;
-        cfg_.origin = opt_.origin;
-        cfg_.subprotocols = string_list(offered_.data(), offered_.size());
-        cfg_.extra_headers = extra;
-        client_request req = make_client_request(cfg_, sh_->cfg.codec.rng);
-        key_ = std::move(req.key);
-        request_ = std::move(req.request);
-        cfg_.host = cfg_.target = cfg_.origin = cfg_.extra_headers = {}; // locals die here
-
-        timer_.start(opt_.handshake_timeout, [d = dial_ref(this)](std::error_code ec) {
-            if (!ec) d->finish(make_error_code(sluice::error::timed_out));
-        });
-        parser_.response_to(http::verb::get);
-        conn_->stream().connect(u.host, u.port, [d = dial_ref(this)](std::error_code ec) {
-            if (d->done_) return;
-            if (ec) return d->finish(ec);
-            tcp_stream& st = d->conn_->stream();
-            st.set_nodelay(true);
-            st.write(std::string_view(d->request_));
-            st.read_start([d2 = d](std::error_code e, std::string_view data) {
-                d2->on_data(e, data);
-            });
-        });
-    }
+    SLUICE_DECL void start(std::string_view url);
 
   private:
     void later(std::error_code ec) {
         sh_->lp->defer([d = dial_ref(this), ec] { d->finish(ec); });
     }
 
-    void on_data(std::error_code ec, std::string_view d) {
-        if (done_) return;
-        if (ec)
-            return finish(ec == sluice::error::eof ? make_error_code(http::error::unexpected_eof)
-                                                   : ec);
-        if (buf_.size() + d.size() > http::limits{}.max_head + 4096)
-            return finish(make_error_code(http::error::head_too_large));
-        buf_.append(d.data(), d.size());
-        http::result r = parser_.feed(buf_.data(), buf_.size());
-        if (r.ev == http::event::need_more) return;
-        if (r.ev != http::event::head)
-            return finish(parser_.error() ? parser_.error() : make_error_code(error::bad_status));
-        std::vector<header_field> fields;
-        for (std::uint32_t i = 0; i < msg_.num_headers; ++i)
-            fields.push_back({msg_.headers[i].name, msg_.headers[i].value});
-        response_view rv;
-        rv.version = msg_.version_minor >= 1 ? "HTTP/1.1" : "HTTP/1.0";
-        rv.status = msg_.status;
-        rv.headers = header_list(fields);
-        cfg_.subprotocols = string_list(offered_.data(), offered_.size());
-        if (std::error_code v = verify_response(rv, key_, cfg_)) return finish(v);
-        // Frames the server sent right behind its 101 belong to the connection.
-        std::string rest = buf_.substr(r.consumed);
-        conn_->stream().read_stop();
-        finish({}, std::move(rest));
-    }
+    SLUICE_DECL void on_data(std::error_code ec, std::string_view d);
 
-    void finish(std::error_code ec, std::string rest = {}) {
-        if (done_) return;
-        done_ = true;
-        timer_.cancel();
-        conn_ref c = std::move(conn_);
-        if (ec)
-            c->fail_handshake(ec);
-        else
-            c->open(std::move(rest));
-    }
+    SLUICE_DECL void finish(std::error_code ec, std::string rest = {});
 
     timer timer_;
     client_options opt_;
@@ -16552,15 +17289,127 @@ class dial final : public sluice::detail::ref_counted<dial> {
 } // namespace detail
 
 // Dials a WebSocket server; see the top of this file.
-inline connection connect(loop& l, std::string_view url, handlers h, client_options opt = {}) {
+SLUICE_DECL connection connect(loop& l, std::string_view url, handlers h, client_options opt = {});
+
+} // namespace ws
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/client.ipp ----
+// sluice — out-of-line bodies of sluice/ws/client.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace ws {
+namespace detail {
+
+SLUICE_DECL dial::dial(loop& l, handlers h, client_options o)
+    : timer_(l), opt_(std::move(o)), parser_(http::parser::response, msg_) {
+    sh_ = sluice::detail::make_ref<shared_state>(l, opt_.settings);
+    sh_->h = std::move(h);
+    conn_ = sluice::detail::make_ref<conn_impl>(sh_, role::client, tcp_stream(l));
+}
+
+SLUICE_DECL void dial::start(std::string_view url) {
+    std::string_view rest;
+    if (url.size() > 5 && http::detail::iequals(url.substr(0, 5), "ws://"))
+        rest = url.substr(5);
+    else if (url.size() > 6 && http::detail::iequals(url.substr(0, 6), "wss://"))
+        return later(std::make_error_code(std::errc::protocol_not_supported));
+    else
+        return later(make_error_code(http::error::bad_url));
+    http::detail::url_parts u;
+    if (!http::detail::split_url("http://" + std::string(rest), u))
+        return later(make_error_code(http::error::bad_url));
+
+    std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+    if (u.port != 80) host += ":" + std::to_string(u.port);
+    std::string extra;
+    for (auto& h : opt_.headers) {
+        if (h.first.find_first_of("\r\n:") != std::string::npos ||
+            h.second.find_first_of("\r\n") != std::string::npos)
+            return later(make_error_code(http::error::invalid_field));
+        extra += h.first + ": " + h.second + "\r\n";
+    }
+    for (const std::string& p : opt_.subprotocols) offered_.push_back(p);
+    cfg_.host = host;
+    cfg_.target = u.target;
+    cfg_.origin = opt_.origin;
+    cfg_.subprotocols = string_list(offered_.data(), offered_.size());
+    cfg_.extra_headers = extra;
+    client_request req = make_client_request(cfg_, sh_->cfg.codec.rng);
+    key_ = std::move(req.key);
+    request_ = std::move(req.request);
+    cfg_.host = cfg_.target = cfg_.origin = cfg_.extra_headers = {}; // locals die here
+
+    timer_.start(opt_.handshake_timeout, [d = dial_ref(this)](std::error_code ec) {
+        if (!ec) d->finish(make_error_code(sluice::error::timed_out));
+    });
+    parser_.response_to(http::verb::get);
+    conn_->stream().connect(u.host, u.port, [d = dial_ref(this)](std::error_code ec) {
+        if (d->done_) return;
+        if (ec) return d->finish(ec);
+        tcp_stream& st = d->conn_->stream();
+        st.set_nodelay(true);
+        st.write(std::string_view(d->request_));
+        st.read_start([d2 = d](std::error_code e, std::string_view data) { d2->on_data(e, data); });
+    });
+}
+
+SLUICE_DECL void dial::on_data(std::error_code ec, std::string_view d) {
+    if (done_) return;
+    if (ec)
+        return finish(ec == sluice::error::eof ? make_error_code(http::error::unexpected_eof) : ec);
+    if (buf_.size() + d.size() > http::limits{}.max_head + 4096)
+        return finish(make_error_code(http::error::head_too_large));
+    buf_.append(d.data(), d.size());
+    http::result r = parser_.feed(buf_.data(), buf_.size());
+    if (r.ev == http::event::need_more) return;
+    if (r.ev != http::event::head)
+        return finish(parser_.error() ? parser_.error() : make_error_code(error::bad_status));
+    std::vector<header_field> fields;
+    for (std::uint32_t i = 0; i < msg_.num_headers; ++i)
+        fields.push_back({msg_.headers[i].name, msg_.headers[i].value});
+    response_view rv;
+    rv.version = msg_.version_minor >= 1 ? "HTTP/1.1" : "HTTP/1.0";
+    rv.status = msg_.status;
+    rv.headers = header_list(fields);
+    cfg_.subprotocols = string_list(offered_.data(), offered_.size());
+    if (std::error_code v = verify_response(rv, key_, cfg_)) return finish(v);
+    // Frames the server sent right behind its 101 belong to the connection.
+    std::string rest = buf_.substr(r.consumed);
+    conn_->stream().read_stop();
+    finish({}, std::move(rest));
+}
+
+SLUICE_DECL void dial::finish(std::error_code ec, std::string rest) {
+    if (done_) return;
+    done_ = true;
+    timer_.cancel();
+    conn_ref c = std::move(conn_);
+    if (ec)
+        c->fail_handshake(ec);
+    else
+        c->open(std::move(rest));
+}
+} // namespace detail
+} // namespace ws
+} // namespace sluice
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL connection connect(loop& l, std::string_view url, handlers h, client_options opt) {
     auto d = sluice::detail::make_ref<detail::dial>(l, std::move(h), std::move(opt));
     connection c = d->handle();
     d->start(url); // from here its handlers hold it
     return c;
 }
-
 } // namespace ws
 } // namespace sluice
+// ---- end sluice/ws/impl/client.ipp ----
+#endif
 // ---- end sluice/ws/client.hpp ----
 // ---- begin sluice/ws/coro.hpp ----
 // sluice — the coroutine face of WebSocket connections (C++20 builds only).

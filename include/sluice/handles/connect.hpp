@@ -33,154 +33,46 @@ class connector;
 class connect_attempt final : public io_object {
   public:
     connect_attempt(loop& l, connector* owner) noexcept : io_object(l), owner_(owner) {}
-    inline void on_ready(unsigned events) override;
-    void close_with(std::error_code) override {
-        if (closed()) return;
-        owner_ = nullptr;
-        loop_->retire(this);
-    }
+    SLUICE_DECL void on_ready(unsigned events) override;
+    SLUICE_DECL void close_with(std::error_code) override;
     connector* owner_;
 };
 
 class connector final : public timer_node {
   public:
-    connector(stream_impl& s, io_handler done, const connect_options& opt)
-        : s_(s), done_(std::move(done)), delay_us_(opt.attempt_delay.count() * 1000) {
-        if (opt.timeout.count() > 0) {
-            deadline_us_ = loop::clock_us() + opt.timeout.count() * 1000;
-            s_.loop_->schedule(this, deadline_us_);
-        }
-    }
-    ~connector() {
-        if (queued()) s_.loop_->unschedule(this);
-        if (lookup_) lookup_->abandon();
-        for (auto& a : attempts_) a->close_with(make_error_code(error::operation_aborted));
-    }
+    SLUICE_DECL connector(stream_impl& s, io_handler done, const connect_options& opt);
+    SLUICE_DECL ~connector();
     connector(const connector&) = delete;
     connector& operator=(const connector&) = delete;
 
-    void lookup(std::string host, std::uint16_t port) {
-        // `this` is a weak link: the destructor abandons the lookup, whose handler is then
-        // released uncalled, so the handler only ever runs while this connector exists.
-        lookup_ = lookup_op::start(
-            *s_.loop_, std::move(host), port, SOCK_STREAM,
-            [this](std::error_code ec, std::vector<endpoint> eps) {
-                lookup_.reset();
-                if (ec) return finish(ec);
-                start(std::move(eps));
-            });
-    }
+    SLUICE_DECL void lookup(std::string host, std::uint16_t port);
 
-    void start(std::vector<endpoint> targets) {
-        targets_ = targets.size() > 1 ? happy_eyeballs_order(targets) : std::move(targets);
-        last_error_ = make_error_code(error::resolve_failed);
-        if (!launch_next() && !in_flight()) finish(last_error_);
-    }
+    SLUICE_DECL void start(std::vector<endpoint> targets);
 
     // The stream's own attempt reported (writable or failed).
-    void own_ready() {
-        std::error_code ec = platform::pending_socket_error(s_.fd_);
-        if (!ec) return win({});
-        last_error_ = ec;
-        s_.drop_socket();
-        own_in_flight_ = false;
-        attempt_failed();
-    }
+    SLUICE_DECL void own_ready();
 
-    void attempt_ready(connect_attempt* a) {
-        std::error_code ec = platform::pending_socket_error(a->fd_);
-        if (!ec) return win(a);
-        last_error_ = ec;
-        for (auto it = attempts_.begin(); it != attempts_.end(); ++it)
-            if (it->get() == a) {
-                ref<connect_attempt> gone = std::move(*it);
-                attempts_.erase(it);
-                gone->close_with(ec);
-                break;
-            }
-        attempt_failed();
-    }
+    SLUICE_DECL void attempt_ready(connect_attempt* a);
 
-    void on_timer() override {
-        const std::int64_t now = s_.loop_->now_us();
-        if (deadline_us_ && now >= deadline_us_) return finish(make_error_code(error::timed_out));
-        if (next_attempt_us_ && now >= next_attempt_us_) {
-            next_attempt_us_ = 0;
-            launch_next();
-        }
-        reschedule();
-    }
+    SLUICE_DECL void on_timer() override;
 
     // Ends the connect with `ec` (the handler is queued); the stream then deletes this.
-    void finish(std::error_code ec) {
-        if (own_in_flight_ && ec) s_.drop_socket();
-        own_in_flight_ = false;
-        s_.loop_->complete(std::move(done_), ec, 0);
-        s_.connect_ended(!ec); // deletes this: nothing may follow
-    }
+    SLUICE_DECL void finish(std::error_code ec);
 
   private:
     bool in_flight() const noexcept { return own_in_flight_ || !attempts_.empty(); }
 
     // A failed attempt starts the next one at once (RFC 8305 §5).
-    void attempt_failed() {
-        if (!launch_next() && !in_flight()) return finish(last_error_);
-        reschedule();
-    }
+    SLUICE_DECL void attempt_failed();
 
     // Starts the next address that can be started; false when none is left.
-    bool launch_next() {
-        loop& l = *s_.loop_;
-        while (next_ < targets_.size()) {
-            const endpoint& ep = targets_[next_++];
-            std::error_code ec;
-            native_socket fd = platform::open_socket(ep.family(), SOCK_STREAM, ec);
-            if (!ec) ec = platform::start_connect(fd, ep.data(), ep.size());
-            if (ec) {
-                platform::close_socket(fd);
-                last_error_ = ec;
-                continue; // unreachable at once: the next address now
-            }
-            if (!own_in_flight_ && s_.fd_ == invalid_socket) {
-                s_.fd_ = fd;
-                own_in_flight_ = true;
-                s_.update_interest(); // writable: the result of the connect
-            } else {
-                ref<connect_attempt> a(new connect_attempt(l, this));
-                a->fd_ = fd;
-                l.adopt(a.get());
-                l.watch(a.get(), ev_write);
-                attempts_.push_back(std::move(a));
-            }
-            next_attempt_us_ = next_ < targets_.size() ? loop::clock_us() + delay_us_ : 0;
-            reschedule();
-            return true;
-        }
-        next_attempt_us_ = 0;
-        return false;
-    }
+    SLUICE_DECL bool launch_next();
 
     // The first to connect: the stream's own socket (a == nullptr) or a parallel one,
     // whose descriptor then moves to the stream.
-    void win(connect_attempt* a) {
-        if (a) {
-            if (own_in_flight_) s_.drop_socket();
-            s_.loop_->unwatch_now(a);
-            s_.fd_ = std::exchange(a->fd_, invalid_socket);
-        }
-        own_in_flight_ = false;
-        finish({});
-    }
+    SLUICE_DECL void win(connect_attempt* a);
 
-    void reschedule() {
-        std::int64_t at = deadline_us_;
-        if (next_attempt_us_ && (!at || next_attempt_us_ < at)) at = next_attempt_us_;
-        if (!at) {
-            if (queued()) s_.loop_->unschedule(this);
-            return;
-        }
-        s_.loop_->schedule(this, at);
-    }
+    SLUICE_DECL void reschedule();
 
     stream_impl& s_; // the owner: this lives inside its stream_ext
     io_handler done_;

@@ -177,25 +177,9 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     std::uint64_t requests_ = 0;
     sluice::timer grace_timer_;
 
-    const std::string* ok_head() {
-        std::string_view date = dates_.now();
-        if (dates_.formats() != ok_head_date_) {
-            ok_head_date_ = dates_.formats();
-            ok_head_.clear();
-            serializer<std::string> sr(ok_head_);
-            sr.status_line(200);
-            if (!settings_.server_name.empty()) sr.header("Server", settings_.server_name);
-            sr.header("Date", date);
-            ok_head_valid_ = !sr.error();
-        }
-        return ok_head_valid_ ? &ok_head_ : nullptr;
-    }
+    SLUICE_DECL const std::string* ok_head();
 
-    std::vector<header> take_headers() {
-        std::vector<header> h = headers_spare_.take();
-        h.resize(max_headers_);
-        return h;
-    }
+    SLUICE_DECL std::vector<header> take_headers();
 
     SLUICE_DECL void accept(tcp_stream st);
     // Closes every session now; notify: call the on_close callbacks of unfinished
@@ -208,3 +192,7 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
 } // namespace detail
 } // namespace http
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/http/impl/core.ipp>
+#endif

@@ -48,13 +48,7 @@ class server {
     explicit server(loop& l, server_settings settings = {})
         : core_(detail::make_ref<detail::server_core>(l, std::move(settings))) {}
     server(server&&) noexcept = default;
-    server& operator=(server&& o) noexcept {
-        if (this != &o) {
-            destroy();
-            core_ = std::move(o.core_);
-        }
-        return *this;
-    }
+    SLUICE_DECL server& operator=(server&& o) noexcept;
     server(const server&) = delete;
     server& operator=(const server&) = delete;
     ~server() { destroy(); }
@@ -69,24 +63,11 @@ class server {
         if (core_) core_->stream_handler_ = std::move(h);
     }
 
-    std::error_code listen(const endpoint& ep, const listen_options& opt = {}) {
-        if (auto ec = core_->listener_.listen(ep, opt)) return ec;
-        // The listener belongs to the core; its handler's reference ends with the
-        // subscription (close() ends it).
-        core_->listener_.accept_each([c = core_](std::error_code ec, tcp_stream st) {
-            if (ec) return; // the listener closed
-            c->accept(std::move(st));
-        });
-        return {};
-    }
+    SLUICE_DECL std::error_code listen(const endpoint& ep, const listen_options& opt = {});
 
     // Serves a connection accepted elsewhere (a loop_group, an inherited socket). The
     // stream must belong to this server's loop; the connection limit applies.
-    void serve(tcp_stream st) {
-        if (!core_ || !core_->loop_ || st.get_loop() != core_->loop_)
-            return; // wrong loop: closed by st's destructor
-        core_->accept(std::move(st));
-    }
+    SLUICE_DECL void serve(tcp_stream st);
 
     endpoint local_endpoint(std::error_code& ec) const {
         return core_->listener_.local_endpoint(ec);
@@ -116,14 +97,7 @@ class server {
 
     // Closes the listener and every connection now (on_close callbacks of unfinished
     // responses run).
-    void close() {
-        if (!core_) return;
-        detail::ref<detail::server_core> c = core_;
-        c->stopping_ = true;
-        c->listener_.close();
-        c->grace_timer_.close();
-        c->close_all(true);
-    }
+    SLUICE_DECL void close();
 
     // Open connections, plus handed-over ones whose connection_slot lives.
     std::size_t connections() const noexcept { return core_ ? core_->count_ : 0; }
@@ -133,21 +107,14 @@ class server {
 
   private:
     // Closes everything; the handlers and callbacks go uncalled.
-    void destroy() noexcept {
-        if (!core_) return;
-        detail::ref<detail::server_core> c = std::move(core_);
-        c->gone_ = true;
-        c->stopping_ = true;
-        c->listener_.close();
-        c->grace_timer_.close();
-        c->close_all(false);
-        // Not running now: a running handler is held outside the core for its call.
-        c->handler_ = nullptr;
-        c->stream_handler_ = nullptr;
-    }
+    SLUICE_DECL void destroy() noexcept;
 
     detail::ref<detail::server_core> core_;
 };
 
 } // namespace http
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/http/impl/server.ipp>
+#endif

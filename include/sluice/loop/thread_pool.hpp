@@ -17,58 +17,20 @@ namespace sluice::detail {
 
 class thread_pool {
   public:
-    static thread_pool& instance() {
-        static thread_pool pool;
-        return pool;
-    }
+    SLUICE_DECL static thread_pool& instance();
 
-    void submit(unique_function<void()> job) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        if (threads_.empty()) start_locked();
-        jobs_.push_back(std::move(job));
-        lock.unlock();
-        cv_.notify_one();
-    }
+    SLUICE_DECL void submit(unique_function<void()> job);
 
-    std::size_t size() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return threads_.size();
-    }
+    SLUICE_DECL std::size_t size() const;
 
-    ~thread_pool() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            stopping_ = true;
-        }
-        cv_.notify_all();
-        for (auto& t : threads_) t.join();
-    }
+    SLUICE_DECL ~thread_pool();
 
   private:
     thread_pool() = default;
 
-    void start_locked() {
-        std::size_t n = 4;
-        if (const char* env = std::getenv("SLUICE_THREADPOOL_SIZE")) {
-            long v = std::strtol(env, nullptr, 10);
-            if (v >= 1 && v <= 256) n = static_cast<std::size_t>(v);
-        }
-        for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
-    }
+    SLUICE_DECL void start_locked();
 
-    void work() {
-        for (;;) {
-            unique_function<void()> job;
-            {
-                std::unique_lock<std::mutex> lock(mutex_);
-                cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-                if (jobs_.empty()) return;
-                job = std::move(jobs_.front());
-                jobs_.pop_front();
-            }
-            job();
-        }
-    }
+    SLUICE_DECL void work();
 
     mutable std::mutex mutex_;
     std::condition_variable cv_;
@@ -78,3 +40,7 @@ class thread_pool {
 };
 
 } // namespace sluice::detail
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/loop/impl/thread_pool.ipp>
+#endif

@@ -31,24 +31,9 @@ class timer_heap {
     std::size_t size() const noexcept { return heap_.size(); }
     timer_node* top() const noexcept { return heap_.front().node; }
 
-    void push(timer_node* n) {
-        n->heap_index = heap_.size();
-        heap_.push_back({n->deadline_us, n});
-        sift_up(n->heap_index);
-    }
+    SLUICE_DECL void push(timer_node* n);
 
-    void remove(timer_node* n) noexcept {
-        std::size_t i = n->heap_index;
-        if (i == timer_node::not_queued) return;
-        n->heap_index = timer_node::not_queued;
-        entry last = heap_.back();
-        heap_.pop_back();
-        if (i == heap_.size()) return;
-        if (i > 0 && less(last, heap_[(i - 1) / 4]))
-            sift_up(i, last);
-        else
-            sift_down(i, last);
-    }
+    SLUICE_DECL void remove(timer_node* n) noexcept;
 
     // Used by the loop when it goes away: every node is forgotten at once.
     template <class F>
@@ -70,41 +55,17 @@ class timer_heap {
         std::int64_t deadline_us;
         timer_node* node;
     };
-    static bool less(const entry& a, const entry& b) noexcept {
-        return a.deadline_us < b.deadline_us ||
-               (a.deadline_us == b.deadline_us && a.node->seq < b.node->seq);
-    }
-    void place(std::size_t i, const entry& e) noexcept {
-        heap_[i] = e;
-        e.node->heap_index = i;
-    }
+    SLUICE_DECL static bool less(const entry& a, const entry& b) noexcept;
+    SLUICE_DECL void place(std::size_t i, const entry& e) noexcept;
     void sift_up(std::size_t i) noexcept { sift_up(i, heap_[i]); }
-    void sift_up(std::size_t i, entry e) noexcept {
-        while (i > 0) {
-            std::size_t parent = (i - 1) / 4;
-            if (!less(e, heap_[parent])) break;
-            place(i, heap_[parent]);
-            i = parent;
-        }
-        place(i, e);
-    }
-    void sift_down(std::size_t i, entry e) noexcept {
-        const std::size_t size = heap_.size();
-        for (;;) {
-            std::size_t first = 4 * i + 1;
-            if (first >= size) break;
-            std::size_t best = first;
-            std::size_t end = first + 4 < size ? first + 4 : size;
-            for (std::size_t c = first + 1; c < end; ++c)
-                if (less(heap_[c], heap_[best])) best = c;
-            if (!less(heap_[best], e)) break;
-            place(i, heap_[best]);
-            i = best;
-        }
-        place(i, e);
-    }
+    SLUICE_DECL void sift_up(std::size_t i, entry e) noexcept;
+    SLUICE_DECL void sift_down(std::size_t i, entry e) noexcept;
 
     std::vector<entry> heap_;
 };
 
 } // namespace sluice::detail
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/loop/impl/timer_heap.ipp>
+#endif

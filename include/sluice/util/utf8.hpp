@@ -94,12 +94,13 @@ class utf8_validator {
     bool bad_ = false;
 };
 
-inline bool is_valid_utf8(const void* data, std::size_t n) noexcept {
-    utf8_validator v;
-    return v.feed(data, n) && v.complete();
-}
+SLUICE_DECL bool is_valid_utf8(const void* data, std::size_t n) noexcept;
 
 inline bool is_valid_utf8(std::string_view s) noexcept { return is_valid_utf8(s.data(), s.size()); }
 
 } // namespace util
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/util/impl/utf8.ipp>
+#endif

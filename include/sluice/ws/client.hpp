@@ -45,107 +45,22 @@ class dial final : public sluice::detail::ref_counted<dial> {
   public:
     using dial_ref = sluice::detail::ref<dial>;
 
-    dial(loop& l, handlers h, client_options o)
-        : timer_(l), opt_(std::move(o)), parser_(http::parser::response, msg_) {
-        sh_ = sluice::detail::make_ref<shared_state>(l, opt_.settings);
-        sh_->h = std::move(h);
-        conn_ = sluice::detail::make_ref<conn_impl>(sh_, role::client, tcp_stream(l));
-    }
+    SLUICE_DECL dial(loop& l, handlers h, client_options o);
     dial(const dial&) = delete;
     dial& operator=(const dial&) = delete;
 
     connection handle() const { return connection(conn_.get()); }
 
-    void start(std::string_view url) {
-        std::string_view rest;
-        if (url.size() > 5 && http::detail::iequals(url.substr(0, 5), "ws://"))
-            rest = url.substr(5);
-        else if (url.size() > 6 && http::detail::iequals(url.substr(0, 6), "wss://"))
-            return later(std::make_error_code(std::errc::protocol_not_supported));
-        else
-            return later(make_error_code(http::error::bad_url));
-        http::detail::url_parts u;
-        if (!http::detail::split_url("http://" + std::string(rest), u))
-            return later(make_error_code(http::error::bad_url));
-
-        std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-        if (u.port != 80) host += ":" + std::to_string(u.port);
-        std::string extra;
-        for (auto& h : opt_.headers) {
-            if (h.first.find_first_of("\r\n:") != std::string::npos ||
-                h.second.find_first_of("\r\n") != std::string::npos)
-                return later(make_error_code(http::error::invalid_field));
-            extra += h.first + ": " + h.second + "\r\n";
-        }
-        for (const std::string& p : opt_.subprotocols) offered_.push_back(p);
-        cfg_.host = host;
-        cfg_.target = u.target;
-        cfg_.origin = opt_.origin;
-        cfg_.subprotocols = string_list(offered_.data(), offered_.size());
-        cfg_.extra_headers = extra;
-        client_request req = make_client_request(cfg_, sh_->cfg.codec.rng);
-        key_ = std::move(req.key);
-        request_ = std::move(req.request);
-        cfg_.host = cfg_.target = cfg_.origin = cfg_.extra_headers = {}; // locals die here
-
-        timer_.start(opt_.handshake_timeout, [d = dial_ref(this)](std::error_code ec) {
-            if (!ec) d->finish(make_error_code(sluice::error::timed_out));
-        });
-        parser_.response_to(http::verb::get);
-        conn_->stream().connect(u.host, u.port, [d = dial_ref(this)](std::error_code ec) {
-            if (d->done_) return;
-            if (ec) return d->finish(ec);
-            tcp_stream& st = d->conn_->stream();
-            st.set_nodelay(true);
-            st.write(std::string_view(d->request_));
-            st.read_start([d2 = d](std::error_code e, std::string_view data) {
-                d2->on_data(e, data);
-            });
-        });
-    }
+    SLUICE_DECL void start(std::string_view url);
 
   private:
     void later(std::error_code ec) {
         sh_->lp->defer([d = dial_ref(this), ec] { d->finish(ec); });
     }
 
-    void on_data(std::error_code ec, std::string_view d) {
-        if (done_) return;
-        if (ec)
-            return finish(ec == sluice::error::eof ? make_error_code(http::error::unexpected_eof)
-                                                   : ec);
-        if (buf_.size() + d.size() > http::limits{}.max_head + 4096)
-            return finish(make_error_code(http::error::head_too_large));
-        buf_.append(d.data(), d.size());
-        http::result r = parser_.feed(buf_.data(), buf_.size());
-        if (r.ev == http::event::need_more) return;
-        if (r.ev != http::event::head)
-            return finish(parser_.error() ? parser_.error() : make_error_code(error::bad_status));
-        std::vector<header_field> fields;
-        for (std::uint32_t i = 0; i < msg_.num_headers; ++i)
-            fields.push_back({msg_.headers[i].name, msg_.headers[i].value});
-        response_view rv;
-        rv.version = msg_.version_minor >= 1 ? "HTTP/1.1" : "HTTP/1.0";
-        rv.status = msg_.status;
-        rv.headers = header_list(fields);
-        cfg_.subprotocols = string_list(offered_.data(), offered_.size());
-        if (std::error_code v = verify_response(rv, key_, cfg_)) return finish(v);
-        // Frames the server sent right behind its 101 belong to the connection.
-        std::string rest = buf_.substr(r.consumed);
-        conn_->stream().read_stop();
-        finish({}, std::move(rest));
-    }
+    SLUICE_DECL void on_data(std::error_code ec, std::string_view d);
 
-    void finish(std::error_code ec, std::string rest = {}) {
-        if (done_) return;
-        done_ = true;
-        timer_.cancel();
-        conn_ref c = std::move(conn_);
-        if (ec)
-            c->fail_handshake(ec);
-        else
-            c->open(std::move(rest));
-    }
+    SLUICE_DECL void finish(std::error_code ec, std::string rest = {});
 
     timer timer_;
     client_options opt_;
@@ -162,12 +77,11 @@ class dial final : public sluice::detail::ref_counted<dial> {
 } // namespace detail
 
 // Dials a WebSocket server; see the top of this file.
-inline connection connect(loop& l, std::string_view url, handlers h, client_options opt = {}) {
-    auto d = sluice::detail::make_ref<detail::dial>(l, std::move(h), std::move(opt));
-    connection c = d->handle();
-    d->start(url); // from here its handlers hold it
-    return c;
-}
+SLUICE_DECL connection connect(loop& l, std::string_view url, handlers h, client_options opt = {});
 
 } // namespace ws
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+#include <sluice/ws/impl/client.ipp>
+#endif
