@@ -13,7 +13,7 @@
 #pragma once
 
 // Layers this header can leave out, for a faster build of a program that does not use
-// them (docs/guide/README.md#compile-time). Each layer's own header still works when
+// them (README.md, "Compile time"). Each layer's own header still works when
 // included directly; these only thin out this umbrella.
 //   SLUICE_NO_GROUP      loop_group
 //   SLUICE_NO_WEBSOCKET  sluice::ws
