@@ -17,7 +17,8 @@
 # timed too (compile only): that cost is paid once per program, not per unit.
 # Wall seconds, median of RUNS (default 7) rounds after one untimed warm-up; each round
 # builds every unit once, in turn, so a change in the machine's load hits all of them
-# alike. Sizes are the -Os builds after strip (bytes). Every server must echo a line.
+# alike; CPU seconds (user + system) are reported beside them. Sizes are the -Os builds
+# after strip (bytes). Every server must echo a line.
 #
 #   bash bench/compile/run.sh            full run: writes docs/bench/compile.md and build/bench/compile.tsv
 #   bash bench/compile/run.sh --smoke    CI: one build of each, every server must echo a line;
@@ -87,23 +88,27 @@ build() { # unit, optimisation -> $out/<unit><opt> (an object for the implementa
   [ -n "${link[$u]:-}" ] && extra=("$out/${link[$u]}$opt.o")
   g++ -std=c++17 -pthread -Isingle_include "${d[@]}" "$opt" "${src[$u]}" "${extra[@]}" -o "$out/$u$opt"
 }
-now() { date +%s.%N; }
 median() { tr -s ' ' '\n' <<< "$1" | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-declare -A secs samples bytes
+# Wall time, and CPU time (user + system, the compiler's processes included): on a
+# shared machine the CPU seconds move less with the load than the wall seconds do.
+declare -A secs cpu samples cpu_samples bytes
+TIMEFORMAT='%R %U %S'
 for opt in -O0 -O2; do
   for u in "${units[@]}"; do build "$u" "$opt"; done # warm-up; the implementation objects first
   for _ in $(seq "$runs"); do
     for u in "${units[@]}"; do
-      t0=$(now)
-      build "$u" "$opt"
-      t1=$(now)
-      samples[$u,$opt]="${samples[$u,$opt]:-} $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')"
+      { time build "$u" "$opt"; } 2>"$out/time.txt"
+      read -r real user sys < <(tail -1 "$out/time.txt")
+      samples[$u,$opt]="${samples[$u,$opt]:-} $real"
+      cpu_samples[$u,$opt]="${cpu_samples[$u,$opt]:-} $(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.3f", u+s}')"
     done
   done
   for u in "${units[@]}"; do
     secs[$u,$opt]=$(median "${samples[$u,$opt]}")
-    printf '%-13s %s: %s s (runs:%s)\n' "$u" "$opt" "${secs[$u,$opt]}" "${samples[$u,$opt]}"
+    cpu[$u,$opt]=$(median "${cpu_samples[$u,$opt]}")
+    printf '%-13s %s: %s s wall (runs:%s), %s s CPU\n' "$u" "$opt" "${secs[$u,$opt]}" \
+      "${samples[$u,$opt]}" "${cpu[$u,$opt]}"
   done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -163,14 +168,15 @@ fi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 lines() { wc -l < "$1" | tr -d ' '; }
 row() { # label, unit
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${secs[$2,-O0]}" \
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${secs[$2,-O0]}" \
     "$(ratio "${secs[$2,-O0]}" "${secs[asio,-O0]}")" "$(ratio "${secs[$2,-O0]}" "${secs[asio_sep,-O0]}")" \
-    "${secs[$2,-O2]}" "$(ratio "${secs[$2,-O2]}" "${secs[asio,-O2]}")" \
-    "$(ratio "${secs[$2,-O2]}" "${secs[asio_sep,-O2]}")"
+    "${cpu[$2,-O0]}" "$(ratio "${cpu[$2,-O0]}" "${cpu[asio,-O0]}")" \
+    "$(ratio "${cpu[$2,-O0]}" "${cpu[asio_sep,-O0]}")" \
+    "${secs[$2,-O2]}" "$(ratio "${secs[$2,-O2]}" "${secs[asio,-O2]}")"
 }
 aim() { # label, unit, against, limit
-  local r; r=$(ratio "${secs[$2,-O0]}" "${secs[$3,-O0]}")
-  printf '| %s | %s | at most %s | %s |\n' "$1" "$r" "$4" \
+  local r c; r=$(ratio "${secs[$2,-O0]}" "${secs[$3,-O0]}"); c=$(ratio "${cpu[$2,-O0]}" "${cpu[$3,-O0]}")
+  printf '| %s | %s | %s | at most %s | %s |\n' "$1" "$r" "$c" "$4" \
     "$(awk -v r="$r" -v l="$4" 'BEGIN{print (r <= l ? "yes" : "**no**")}')"
 }
 mkdir -p docs/bench
@@ -184,7 +190,8 @@ md=docs/bench/compile.md
   echo "(Debian libasio-dev). Regenerate: \`bash bench/compile/run.sh\`."
   echo "The machine is shared with other jobs: load average (1, 5, 15 min) $load_before before"
   echo "the timed builds and $load_after after them. Every round builds each unit once, in turn,"
-  echo "so a change of load falls on all of them alike; the ratios are steadier than the seconds."
+  echo "so a change of load falls on all of them alike; the ratios are steadier than the seconds,"
+  echo "and the CPU seconds (user + system of the compiler's processes) steadier than the wall ones."
   echo
   echo "The same minimal TCP echo server (127.0.0.1, every byte back, stops on SIGINT/SIGTERM):"
   echo "bench/compile/hello_echo_sluice.cpp ($(lines bench/compile/hello_echo_sluice.cpp) lines, the README's callback server) and"
@@ -195,8 +202,8 @@ md=docs/bench/compile.md
   echo "only linked; its own cost is in the last rows. The modes are described in"
   echo "[the README](../../README.md#compile-time-leaving-layers-out-and-separate-compilation)."
   echo
-  echo "| translation unit | -O0 (s) | / asio | / asio separate | -O2 (s) | / asio | / asio separate |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| translation unit | -O0 wall (s) | / asio | / asio separate | -O0 CPU (s) | / asio | / asio separate | -O2 wall (s) | / asio |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   row "empty \`int main() {}\` (g++ alone)" empty
   row "the ${std_count} standard headers sluice includes, nothing else" std
   row "sluice, whole single header (header-only)" sluice
@@ -210,8 +217,8 @@ md=docs/bench/compile.md
   echo
   echo "The aims of issue 21 (g++ -O0, this echo server, against asio's equivalent unit):"
   echo
-  echo "| aim | sluice / asio | aim | met |"
-  echo "|---|---:|---:|---|"
+  echo "| aim | sluice / asio, wall | CPU | aim | met (wall) |"
+  echo "|---|---:|---:|---:|---|"
   aim "separate compilation, against asio header-only" sluice_sep asio 0.5
   aim "separate compilation, against asio's separate compilation" sluice_sep asio_sep 0.5
   aim "whole single header, header-only" sluice asio 0.8
