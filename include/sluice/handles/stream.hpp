@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <string>
@@ -89,6 +90,11 @@ struct stream_ext final : timer_node {
     io_handler on_error;       // called once if the stream fails
     connector* conn = nullptr; // owned, while a connect is in progress
     std::uint64_t last_write_id = 0;
+    // Bytes a completion backend received while no read wanted them (a read_stop() with
+    // bytes in flight), or beyond a read_some() buffer, or an error that came with them:
+    // the next reads get them first, in order.
+    std::string stash;
+    int stash_error = 0;
     // Timeouts in microseconds (0 = off) and the times they are measured from.
     std::int64_t idle_us = 0, read_us = 0, write_us = 0;
     std::int64_t last_activity = 0, read_started = 0, write_progress = 0;
@@ -115,13 +121,80 @@ class stream_impl final : public io_object {
 
     void update_interest() {
         unsigned mask = 0;
+        bool receive = false;
         if (flags_ & connecting) {
             if (fd_ != invalid_socket) mask = ev_write; // the stream's own attempt
         } else {
-            if (read_cb_ && !(flags_ & eof_seen)) mask |= ev_read;
+            const bool wants_bytes =
+                read_cb_ && !(flags_ & eof_seen) && !(ext_ && ext_->stash_error);
+            // With a completion backend every read of a connected stream goes through its
+            // receive, never a recv() beside it: bytes cannot overtake each other.
+            if (loop_->receives() && (flags_ & connected))
+                receive = wants_bytes;
+            else if (wants_bytes && !stashed())
+                mask |= ev_read;
             if (ext_ && !ext_->queue.empty()) mask |= ev_write;
         }
         loop_->watch(this, mask);
+        loop_->receive(this, receive);
+    }
+
+    bool stashed() const noexcept {
+        return ext_ && (!ext_->stash.empty() || ext_->stash_error);
+    }
+
+    // Bytes from a completion backend (loop::receive).
+    void on_data(int res, const char* data) override {
+        if (res > 0) {
+            const auto n = static_cast<std::size_t>(res);
+            if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
+            if (stashed() || !read_cb_) {
+                ext().stash.append(data, n); // behind what is kept already
+                return;
+            }
+            if (read_buf_) { // read_some(): what does not fit is kept for the next read
+                std::size_t m = n < read_len_ ? n : read_len_;
+                std::memcpy(read_buf_, data, m);
+                if (m < n) ext().stash.append(data + m, n - m);
+                return deliver_read({}, m);
+            }
+            loop_->set_read_data(data);
+            return deliver_read({}, n);
+        }
+        if (res == 0) {
+            flags_ |= eof_seen;
+        } else {
+            ext().stash_error = -res;
+        }
+        if (read_cb_ && !(ext_ && !ext_->stash.empty())) deliver_kept();
+    }
+
+    // Hands the next read what was kept: bytes first, then an error, then end of stream.
+    void deliver_kept() {
+        if (ext_ && !ext_->stash.empty()) {
+            std::string& st = ext_->stash;
+            if (read_buf_) {
+                std::size_t m = st.size() < read_len_ ? st.size() : read_len_;
+                std::memcpy(read_buf_, st.data(), m);
+                st.erase(0, m);
+                return deliver_read({}, m);
+            }
+            // Moved out first: the handler may stop, or read again into a new stash.
+            std::string chunk = std::move(st);
+            st.clear();
+            loop_->set_read_data(chunk.data());
+            deliver_read({}, chunk.size());
+            if (!closed() && read_cb_ && (stashed() || (flags_ & eof_seen)))
+                loop_->defer([s = ref<stream_impl>(this)] {
+                    if (!s->closed() && s->read_cb_) s->deliver_kept();
+                });
+            return;
+        }
+        if (ext_ && ext_->stash_error) {
+            std::error_code ec(std::exchange(ext_->stash_error, 0), platform::system_errors());
+            return deliver_read(ec, 0);
+        }
+        if (flags_ & eof_seen) deliver_read(make_error_code(error::eof), 0);
     }
 
     void on_ready(unsigned events) override {
@@ -143,6 +216,14 @@ class stream_impl final : public io_object {
             flags_ |= continuous;
         else
             flags_ &= static_cast<std::uint8_t>(~continuous);
+        if (stashed()) {
+            // Kept bytes first, from the loop as always; a receive goes on meanwhile and
+            // appends behind them.
+            loop_->defer([s = ref<stream_impl>(this)] {
+                if (!s->closed() && s->read_cb_) s->deliver_kept();
+            });
+            return update_interest();
+        }
         if (flags_ & eof_seen) {
             // Reported from the loop, never from here; and only if the read is still
             // there then, so that a read_stop() in between ends it silently as promised.
@@ -177,6 +258,7 @@ class stream_impl final : public io_object {
         char* buf = read_buf_ ? read_buf_ : loop_->shared_buffer();
         std::size_t cap = read_buf_ ? read_len_ : loop::shared_buffer_size;
         std::ptrdiff_t r = platform::recv_raw(fd_, buf, cap);
+        if (!read_buf_) loop_->set_read_data(buf);
         std::error_code ec(0, platform::system_errors());
         std::size_t n = 0;
         if (r < 0) {
@@ -463,6 +545,7 @@ class stream_impl final : public io_object {
     // Closes the descriptor of a failed or losing attempt without closing the handle.
     void drop_socket() {
         loop_->unwatch_now(this);
+        loop_->closing(fd_);
         platform::close_socket(fd_);
         fd_ = invalid_socket;
     }
@@ -562,7 +645,7 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         io_handler wrapped = [h = std::forward<H>(handler),
                               lp = impl_ ? impl_->loop_ : nullptr](std::error_code ec,
                                                                    std::size_t n) mutable {
-            h(ec, ec ? std::string_view() : std::string_view(lp->shared_buffer(), n));
+            h(ec, ec ? std::string_view() : std::string_view(lp->read_data(), n));
         };
         if (auto ec = unusable()) return fail(std::move(wrapped), ec);
         if (impl_->read_cb_) return fail(std::move(wrapped), make_error_code(error::in_progress));

@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -118,7 +119,8 @@ class loop {
 
     explicit loop(backend b = backend::automatic)
         : remote_(std::make_shared<detail::remote_queue>()) {
-        poller_ = detail::make_poller(b, status_);
+        poller_ = detail::make_poller(b, status_, backend_note_);
+        receives_ = poller_ && poller_->receives();
         if (!status_) status_ = wake_.open();
         if (!status_) status_ = poller_->set(wake_.read_end(), 0, detail::ev_read, wake_marker());
         if (!status_) remote_->wake = &wake_;
@@ -177,6 +179,9 @@ class loop {
     std::error_code status() const noexcept { return status_; }
     backend backend_kind() const noexcept { return poller_ ? poller_->kind() : backend::automatic; }
     const char* backend_name() const noexcept { return to_string(backend_kind()); }
+    // Why the loop does not run on the backend it was asked for (io_uring refused by the
+    // kernel, say: "io_uring_setup: Operation not permitted (...); using epoll"), or "".
+    const std::string& backend_note() const noexcept { return backend_note_; }
     // The epoll/kqueue descriptor, readable when this loop has work: register it in a
     // foreign loop (GUI, game engine) and call poll() when it fires. -1 for poll/select.
     std::intptr_t native_handle() const noexcept { return poller_ ? poller_->native_handle() : -1; }
@@ -443,6 +448,19 @@ class loop {
         }
     }
 
+    // Completion reads (io_uring): whether the backend receives for streams itself, and
+    // turning that on or off for one. See backend.hpp, poller::receives().
+    bool receives() const noexcept { return receives_; }
+    void receive(detail::io_object* o, bool on) {
+        if (o->closed() || static_cast<bool>(o->state_ & detail::io_object::receiving_bit) == on)
+            return;
+        count_receiving(o, on);
+        poller_->receive(o->fd_, o, on);
+    }
+    // Where the bytes of the read being delivered are: the shared buffer, or a backend's.
+    const char* read_data() const noexcept { return read_data_; }
+    void set_read_data(const char* p) noexcept { read_data_ = p; }
+
     // Registers a new object in the live list and takes the loop's reference.
     void adopt(detail::io_object* o) {
         o->add_ref();
@@ -455,9 +473,11 @@ class loop {
     // Called from close_with(): stop watching, close the descriptor, and hand the
     // object to the end-of-iteration release.
     void retire(detail::io_object* o) {
+        if (o->state_ & detail::io_object::receiving_bit) count_receiving(o, false);
         o->state_ |= detail::io_object::closed_bit;
         unwatch_now(o);
         if (o->fd_ != invalid_socket) {
+            if (poller_) poller_->closing(o->fd_);
             platform::close_socket(o->fd_);
             o->fd_ = invalid_socket;
         }
@@ -504,6 +524,11 @@ class loop {
     }
     static constexpr std::size_t shared_buffer_size = 64 * 1024;
 
+    // A handle closes a descriptor of its own (not through retire()).
+    void closing(native_socket fd) noexcept {
+        if (poller_) poller_->closing(fd);
+    }
+
     std::error_code poller_set(detail::io_object* o, unsigned mask) {
         return poller_->set(o->fd_, o->registered_, mask, o);
     }
@@ -518,8 +543,18 @@ class loop {
 
     void* wake_marker() noexcept { return &wake_; }
 
+    void count_receiving(detail::io_object* o, bool on) noexcept {
+        if (on) {
+            o->state_ |= detail::io_object::receiving_bit;
+            ++receiving_count_;
+        } else {
+            o->state_ &= static_cast<std::uint8_t>(~detail::io_object::receiving_bit);
+            --receiving_count_;
+        }
+    }
+
     bool alive() const noexcept {
-        return registered_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
+        return registered_count_ > 0 || receiving_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
                pending_offloads_ > 0 || outstanding_work_ > 0 || has_local_work() ||
                remote_->nonempty.load(std::memory_order_acquire) ||
                remote_->external_refs.load(std::memory_order_acquire) > 0;
@@ -613,6 +648,13 @@ class loop {
             auto* o = static_cast<detail::io_object*>(events_[i].user);
             if (o->closed()) continue;
             ++handlers_run_;
+            if (events_[i].events & detail::ev_data) {
+                // The end of stream or an error ends the backend's receive on its own.
+                if (events_[i].res <= 0 && (o->state_ & detail::io_object::receiving_bit))
+                    count_receiving(o, false);
+                o->on_data(events_[i].res, events_[i].data);
+                continue;
+            }
             o->on_ready(events_[i].events & o->registered_);
         }
         if (woken) {
@@ -773,6 +815,10 @@ class loop {
     static constexpr int max_events = 256;
 
     std::unique_ptr<detail::poller> poller_;
+    std::string backend_note_;
+    bool receives_ = false;
+    std::size_t receiving_count_ = 0;
+    const char* read_data_ = nullptr;
     std::error_code status_;
     platform::wakeup_fd wake_;
     std::shared_ptr<detail::remote_queue> remote_;
