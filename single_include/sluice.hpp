@@ -2904,6 +2904,7 @@ inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec, std::
         std::unique_ptr<poller> p(new uring_poller(ec, note));
         if (!ec) return p;
         note += "; using epoll";
+        ec.clear();
         b = backend::epoll;
     }
 #endif
@@ -4637,8 +4638,10 @@ class stream_impl final : public io_object {
                 read_cb_ && !(flags_ & eof_seen) && !(ext_ && ext_->stash_error);
             // With a completion backend every read of a connected stream goes through its
             // receive, never a recv() beside it: bytes cannot overtake each other.
+            // While bytes are kept, the receive pauses: the reader takes those first, and
+            // what is kept cannot grow faster than it reads.
             if (loop_->receives() && (flags_ & connected))
-                receive = wants_bytes;
+                receive = wants_bytes && !stashed();
             else if (wants_bytes && !stashed())
                 mask |= ev_read;
             if (ext_ && !ext_->queue.empty()) mask |= ev_write;
@@ -4687,9 +4690,16 @@ class stream_impl final : public io_object {
                 st.erase(0, m);
                 return deliver_read({}, m);
             }
-            // Moved out first: the handler may stop, or read again into a new stash.
-            std::string chunk = std::move(st);
-            st.clear();
+            // Taken out first: the handler may stop, or read again into the stash. At most
+            // what a read from the shared buffer would give, as on every other backend.
+            std::string chunk;
+            if (st.size() <= loop::shared_buffer_size) {
+                chunk = std::move(st);
+                st.clear();
+            } else {
+                chunk.assign(st, 0, loop::shared_buffer_size);
+                st.erase(0, loop::shared_buffer_size);
+            }
             loop_->set_read_data(chunk.data());
             deliver_read({}, chunk.size());
             if (!closed() && read_cb_ && (stashed() || (flags_ & eof_seen)))

@@ -28,6 +28,7 @@ inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec, std::
         std::unique_ptr<poller> p(new uring_poller(ec, note));
         if (!ec) return p;
         note += "; using epoll";
+        ec.clear();
         b = backend::epoll;
     }
 #endif
