@@ -46,9 +46,8 @@ inline const char* to_string(backend b) noexcept {
 namespace detail {
 
 // ev_data: a completion backend received bytes for the handle (receive()): `res` bytes at
-// `data`, valid until the next wait, or 0 (end of stream) or -errno; ev_data_end: that
-// receive has ended, and must be asked for again to go on.
-enum : unsigned { ev_read = 1u, ev_write = 2u, ev_data = 4u, ev_data_end = 8u };
+// `data`, valid until the next wait, or 0 (end of stream) or -errno (either ends it).
+enum : unsigned { ev_read = 1u, ev_write = 2u, ev_data = 4u };
 
 struct ready_event {
     void* user;
@@ -117,13 +116,17 @@ class poller {
     // the bytes out as ev_data events, saving a recv() per read (io_uring's multishot
     // receive into a provided-buffer ring). receive(fd, user, true) starts that for a
     // watched or unwatched descriptor, false stops it; bytes already received when it
-    // stops still arrive as ev_data events, and ev_data_end says the receive is over.
+    // stops still arrive as ev_data events; one with res <= 0 ends the receive.
     virtual bool receives() const noexcept { return false; }
     virtual void receive(native_socket, void*, bool) noexcept {}
     // The descriptor is about to be closed (after set(fd, mask, 0) if it was watched). A
     // completion backend must let go of it now: a request still in flight would hold the
     // socket open, and the peer would not see the close until the loop waits again.
     virtual void closing(native_socket) noexcept {}
+    // The socket error the last wait() reported together with `user`'s readiness, for a
+    // backend whose events carry one (kqueue: EV_EOF with the error in fflags); {} when
+    // none came, and always for the others. Meaningful while that batch is dispatched.
+    virtual std::error_code reported_error(const void* /*user*/) const noexcept { return {}; }
     virtual backend kind() const noexcept = 0;
     // The pollable descriptor (epoll/kqueue fd) for embedding into another loop, or -1.
     virtual std::intptr_t native_handle() const noexcept { return -1; }
