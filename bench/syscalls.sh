@@ -176,7 +176,7 @@ md=docs/bench/syscalls.md
 {
   echo "# System calls per echo message and per HTTP request"
   echo
-  echo "Measured $(date -u +%Y-%m-%d) on Linux $(uname -r), $(strace -V | head -1), g++ $(g++ -dumpfullversion),"
+  echo "Measured $(date -u +%Y-%m-%d) on Linux $(uname -r), $(strace -V | head -1 | sed "s/ -- version//"), g++ $(g++ -dumpfullversion),"
   echo "sluice $sluice_rev. Regenerate: \`bash bench/syscalls.sh\` (about two minutes)."
   echo
   echo "Each cell is the server's system calls (\`strace -c -f -p\`, attached to the server only;"
