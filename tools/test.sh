@@ -88,4 +88,6 @@ for target in http_parser ws_frame proxy_protocol; do
 done
 echo "== 6. benchmark smoke run (every suite; every server answers, every byte checks)"
 bash bench/run.sh --smoke
+echo "== 7. cross-architecture: aarch64, armhf, s390x under qemu-user"
+bash tools/test-cross.sh
 echo "all tests passed"
