@@ -1597,6 +1597,10 @@ class poller {
     // and the loop then stops with that error instead of waiting again.
     virtual int wait(std::int64_t timeout_us, ready_event* out, int capacity,
                      std::error_code& ec) noexcept = 0;
+    // The socket error the last wait() reported together with `user`'s readiness, for a
+    // backend whose events carry one (kqueue: EV_EOF with the error in fflags); {} when
+    // none came, and always for the others. Meaningful while that batch is dispatched.
+    virtual std::error_code reported_error(const void* /*user*/) const noexcept { return {}; }
     virtual backend kind() const noexcept = 0;
     // The pollable descriptor (epoll/kqueue fd) for embedding into another loop, or -1.
     virtual std::intptr_t native_handle() const noexcept { return -1; }
@@ -1691,7 +1695,8 @@ class epoll_poller final : public poller {
 // ---- begin sluice/backend/kqueue.hpp ----
 // sluice — kqueue backend (macOS, BSDs; on Linux when SLUICE_HAS_KQUEUE is forced
 // with an emulation library such as libkqueue). Read and write are separate filters,
-// so set() adds or deletes only the filters whose bit changed.
+// so set() adds or deletes only the filters whose bit changed. A socket's error comes
+// with its EV_EOF event (in fflags) and is kept for reported_error().
 
 
 #if SLUICE_HAS_KQUEUE
@@ -1717,17 +1722,25 @@ class kqueue_poller final : public poller {
 
     std::error_code set(native_socket fd, unsigned old_mask, unsigned new_mask,
                         void* user) noexcept override {
+        // A filter whose bit did not change is left alone: adding it again would cost
+        // a change entry for nothing (and re-arm it under some emulations).
         struct kevent ch[2];
         int n = 0;
-        auto change = [&](unsigned bit, short filter) {
-            bool had = old_mask & bit, want = new_mask & bit;
-            if (want)
-                EV_SET(&ch[n++], fd, filter, EV_ADD | EV_ENABLE, 0, 0, user);
-            else if (had)
-                EV_SET(&ch[n++], fd, filter, EV_DELETE, 0, 0, nullptr);
-        };
-        change(ev_read, EVFILT_READ);
-        change(ev_write, EVFILT_WRITE);
+        const unsigned changed = old_mask ^ new_mask;
+        if (changed & ev_read) {
+            struct kevent& c = ch[n++];
+            if (new_mask & ev_read)
+                EV_SET(&c, fd, EVFILT_READ, EV_ADD | EV_ENABLE, 0, 0, user);
+            else
+                EV_SET(&c, fd, EVFILT_READ, EV_DELETE, 0, 0, nullptr);
+        }
+        if (changed & ev_write) {
+            struct kevent& c = ch[n++];
+            if (new_mask & ev_write)
+                EV_SET(&c, fd, EVFILT_WRITE, EV_ADD | EV_ENABLE, 0, 0, user);
+            else
+                EV_SET(&c, fd, EVFILT_WRITE, EV_DELETE, 0, 0, nullptr);
+        }
         if (n && ::kevent(kq_, ch, n, nullptr, 0, nullptr) != 0) {
             if (new_mask == 0 && (errno == EBADF || errno == ENOENT)) return {};
             return platform::last_error();
@@ -1737,10 +1750,10 @@ class kqueue_poller final : public poller {
 
     int wait(std::int64_t timeout_us, ready_event* out, int capacity,
              std::error_code& ec) noexcept override {
-        constexpr int batch = 256;
         struct kevent evs[batch];
         timespec ts{};
         timespec* tsp = to_timespec(timeout_us, ts);
+        reported_count_ = 0;
         int n = ::kevent(kq_, nullptr, 0, evs, capacity < batch ? capacity : batch, tsp);
         if (n < 0) {
             if (errno == EINTR) return 0;
@@ -1751,18 +1764,41 @@ class kqueue_poller final : public poller {
         }
         int filled = 0;
         for (int i = 0; i < n; ++i) {
+            void* user = reinterpret_cast<void*>(evs[i].udata);
             unsigned e = evs[i].filter == EVFILT_READ ? ev_read : ev_write;
-            if (evs[i].flags & (EV_EOF | EV_ERROR)) e = ev_read | ev_write;
-            out[filled++] = {reinterpret_cast<void*>(evs[i].udata), e};
+            if (evs[i].flags & (EV_EOF | EV_ERROR)) {
+                e = ev_read | ev_write;
+                // kqueue(2): a socket's EV_EOF carries its pending error in fflags; that
+                // is where BSD reports a refused connect.
+                if ((evs[i].flags & EV_EOF) && evs[i].fflags)
+                    reported_[reported_count_++] = {user, static_cast<int>(evs[i].fflags)};
+            }
+            out[filled++] = {user, e};
         }
         return filled;
+    }
+
+    std::error_code reported_error(const void* user) const noexcept override {
+        for (int i = 0; i < reported_count_; ++i)
+            if (reported_[i].user == user) return {reported_[i].error, std::system_category()};
+        return {};
     }
 
     backend kind() const noexcept override { return backend::kqueue; }
     std::intptr_t native_handle() const noexcept override { return kq_; }
 
   private:
+    static constexpr int batch = 256; // events taken per wait
+
+    struct reported {
+        const void* user;
+        int error;
+    };
+
     int kq_ = -1;
+    // The errors the last wait's events carried, at most one per event.
+    reported reported_[batch];
+    int reported_count_ = 0;
 };
 
 } // namespace sluice::detail
@@ -3322,6 +3358,12 @@ class loop {
         return poller_->set(o->fd_, o->registered_, mask, o);
     }
 
+    // The error the poller reported with o's readiness in the batch being dispatched
+    // ({} if none; see poller::reported_error).
+    std::error_code reported_error(const detail::io_object* o) const noexcept {
+        return poller_ ? poller_->reported_error(o) : std::error_code();
+    }
+
   private:
     enum class mode { until_idle, once, nowait };
 
@@ -4800,7 +4842,7 @@ class connector final : public timer_node {
 
     // The stream's own attempt reported (writable or failed).
     void own_ready() {
-        std::error_code ec = platform::pending_socket_error(s_.fd_);
+        std::error_code ec = connect_result(s_);
         if (!ec) return win({});
         last_error_ = ec;
         s_.drop_socket();
@@ -4809,7 +4851,7 @@ class connector final : public timer_node {
     }
 
     void attempt_ready(connect_attempt* a) {
-        std::error_code ec = platform::pending_socket_error(a->fd_);
+        std::error_code ec = connect_result(*a);
         if (!ec) return win(a);
         last_error_ = ec;
         for (auto it = attempts_.begin(); it != attempts_.end(); ++it)
@@ -4842,6 +4884,14 @@ class connector final : public timer_node {
 
   private:
     bool in_flight() const noexcept { return own_in_flight_ || !attempts_.empty(); }
+
+    // How an attempt that became ready ended: BSD's kqueue reports a refused connect on
+    // the event itself (EV_EOF, the error in fflags), so that comes first; SO_ERROR
+    // is the answer everywhere else.
+    std::error_code connect_result(const io_object& o) const noexcept {
+        std::error_code ec = s_.loop_->reported_error(&o);
+        return ec ? ec : platform::pending_socket_error(o.fd_);
+    }
 
     // A failed attempt starts the next one at once (RFC 8305 §5).
     void attempt_failed() {

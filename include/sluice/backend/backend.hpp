@@ -105,6 +105,10 @@ class poller {
     // and the loop then stops with that error instead of waiting again.
     virtual int wait(std::int64_t timeout_us, ready_event* out, int capacity,
                      std::error_code& ec) noexcept = 0;
+    // The socket error the last wait() reported together with `user`'s readiness, for a
+    // backend whose events carry one (kqueue: EV_EOF with the error in fflags); {} when
+    // none came, and always for the others. Meaningful while that batch is dispatched.
+    virtual std::error_code reported_error(const void* /*user*/) const noexcept { return {}; }
     virtual backend kind() const noexcept = 0;
     // The pollable descriptor (epoll/kqueue fd) for embedding into another loop, or -1.
     virtual std::intptr_t native_handle() const noexcept { return -1; }

@@ -89,7 +89,7 @@ class connector final : public timer_node {
 
     // The stream's own attempt reported (writable or failed).
     void own_ready() {
-        std::error_code ec = platform::pending_socket_error(s_.fd_);
+        std::error_code ec = connect_result(s_);
         if (!ec) return win({});
         last_error_ = ec;
         s_.drop_socket();
@@ -98,7 +98,7 @@ class connector final : public timer_node {
     }
 
     void attempt_ready(connect_attempt* a) {
-        std::error_code ec = platform::pending_socket_error(a->fd_);
+        std::error_code ec = connect_result(*a);
         if (!ec) return win(a);
         last_error_ = ec;
         for (auto it = attempts_.begin(); it != attempts_.end(); ++it)
@@ -131,6 +131,14 @@ class connector final : public timer_node {
 
   private:
     bool in_flight() const noexcept { return own_in_flight_ || !attempts_.empty(); }
+
+    // How an attempt that became ready ended: BSD's kqueue reports a refused connect on
+    // the event itself (EV_EOF, the error in fflags), so that comes first; SO_ERROR
+    // is the answer everywhere else.
+    std::error_code connect_result(const io_object& o) const noexcept {
+        std::error_code ec = s_.loop_->reported_error(&o);
+        return ec ? ec : platform::pending_socket_error(o.fd_);
+    }
 
     // A failed attempt starts the next one at once (RFC 8305 §5).
     void attempt_failed() {

@@ -508,6 +508,12 @@ class loop {
         return poller_->set(o->fd_, o->registered_, mask, o);
     }
 
+    // The error the poller reported with o's readiness in the batch being dispatched
+    // ({} if none; see poller::reported_error).
+    std::error_code reported_error(const detail::io_object* o) const noexcept {
+        return poller_ ? poller_->reported_error(o) : std::error_code();
+    }
+
   private:
     enum class mode { until_idle, once, nowait };
 
