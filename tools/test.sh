@@ -7,6 +7,8 @@
 #   4. Windows: mingw-w64 cross build, -Werror, the whole suite under wine (WSAPoll, select)
 #   5. the parser fuzzers (HTTP, WebSocket) for a bounded time each
 #   6. every benchmark suite in smoke mode: every peer server answers, every byte checks
+#   7. aarch64, armhf and s390x: cross-built -O3 -Werror, the suites under qemu-user
+#      (tools/test-cross.sh says which run where), and a checksummed echo run
 # Usage: bash tools/test.sh            (FUZZ_SECONDS=N to change step 5's budget)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -88,4 +90,6 @@ for target in http_parser ws_frame proxy_protocol; do
 done
 echo "== 6. benchmark smoke run (every suite; every server answers, every byte checks)"
 bash bench/run.sh --smoke
+echo "== 7. cross-architecture: aarch64, armhf, s390x under qemu-user"
+bash tools/test-cross.sh
 echo "all tests passed"
