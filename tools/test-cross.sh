@@ -146,8 +146,12 @@ test_arch() {
   done
   echo "  \"wire: ...\" cases      $wire, in the runs above" >>"$dir.summary"
   if on_list "$loop_arches" "$a"; then
+    # Left out under emulation: the io_uring fallback case installs a seccomp filter,
+    # which qemu-user refuses for its guest (prctl fails); it tests the kernel's policy,
+    # not the architecture, and runs natively in steps 2 and 3.
     for b in "${loop_backends[@]}"; do
-      run "test_loop $b" SLUICE_BACKEND="$b" timeout "$per_test" "${emu[@]}" "$dir/tests/test_loop"
+      run "test_loop $b" SLUICE_BACKEND="$b" timeout "$per_test" "${emu[@]}" "$dir/tests/test_loop" \
+        --test-case-exclude='io_uring refused by a seccomp filter*'
     done
   fi
   if on_list "$full_arches" "$a"; then
