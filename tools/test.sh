@@ -55,7 +55,10 @@ cmake -S . -B build/clang-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COM
   -DSLUICE_MULTIPLE_HEADERS=OFF -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_TEST_EXCLUDE=test_coro_alloc \
   -DCMAKE_CXX_FLAGS="$warn -O1 -g $tsan" -DCMAKE_EXE_LINKER_FLAGS="$tsan" >/dev/null
 cmake --build build/clang-tsan -j "$jobs" --target test_loop test_coro
-for b in epoll poll select; do
+# io_uring too where CMake's probe found it working (it printed why not otherwise).
+tsan_backends="epoll poll select"
+grep -q 'test_loop\.io_uring' build/clang-tsan/tests/CTestTestfile.cmake && tsan_backends="$tsan_backends io_uring"
+for b in $tsan_backends; do
   echo "-- TSan, SLUICE_BACKEND=$b"
   # halt_on_error: the first race fails the step; exitcode makes a report fail it even
   # when the test's own assertions pass.
