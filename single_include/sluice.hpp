@@ -3172,6 +3172,113 @@ class io_object : public ref_counted<io_object> {
 } // namespace detail
 } // namespace sluice
 // ---- end sluice/loop/io_object.hpp ----
+// ---- begin sluice/loop/remote.hpp ----
+// sluice — the part of a loop other threads may reach: posted work and its wakeup
+// (detail::remote_queue), post_handle to post from anywhere, and keep_alive_guard. All
+// three hold the queue by a shared pointer, so whoever outlives the loop finds a closed
+// queue instead of freed memory (docs/guide/loop.md, "Work from other threads").
+
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+
+class loop;
+
+namespace detail {
+
+// The part of a loop other threads may reach: posted work, the wakeup and the count of
+// keep_alive() guards. Shared (post_handle, keep_alive_guard, detached pool jobs) so that
+// whoever outlives the loop finds a closed queue instead of freed memory.
+struct remote_queue {
+    std::mutex mutex;
+    std::vector<unique_function<void()>> items;
+    std::atomic<bool> nonempty{false};
+    std::atomic<bool> wake_pending{false};
+    // keep_alive() guards alive: run() does not return while this is non-zero.
+    std::atomic<std::size_t> external_refs{0};
+    // Null until the loop has started and once it is gone. Written under `mutex` by the
+    // loop's thread only; the loop's wakeup descriptor stays open while this is set.
+    const platform::wakeup_fd* wake = nullptr;
+
+    // Queues fn and wakes the loop. False when the loop is gone (or never started): fn is
+    // then left untouched in the caller's hands, to be destroyed there, outside the lock.
+    bool push(unique_function<void()>&& fn) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!wake) return false;
+        items.push_back(std::move(fn));
+        nonempty.store(true, std::memory_order_release);
+        if (!wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
+        return true;
+    }
+    // Wakes the loop without queueing anything, so that it looks again at whether it has
+    // work left (the last keep_alive() guard went). Nothing happens once it is gone.
+    void poke() {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (wake && !wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
+    }
+};
+
+} // namespace detail
+
+// A copyable, thread-safe way to post to a loop that may be destroyed while the handle
+// lives (a worker thread, a pool job, another loop). Get one with loop::poster().
+class post_handle {
+  public:
+    // An empty handle: post() returns false.
+    post_handle() noexcept = default;
+
+    // Queues fn to run on the loop's thread exactly once, after everything posted before
+    // it from the same thread, and returns true. Once the loop is gone (or when it never
+    // started: loop::status()), returns false and fn is destroyed unrun here, on the
+    // calling thread, before post() returns. A function queued while the loop lived but
+    // not run before ~loop is destroyed unrun by ~loop, on the loop's thread.
+    bool post(unique_function<void()> fn) const { return q_ && q_->push(std::move(fn)); }
+
+  private:
+    friend class sluice::loop;
+    explicit post_handle(std::shared_ptr<detail::remote_queue> q) noexcept : q_(std::move(q)) {}
+    std::shared_ptr<detail::remote_queue> q_;
+};
+
+// An object that keeps run() from returning while it exists (e.g. while another
+// thread will post work). Created while the loop exists; moved, reset and destroyed
+// on any thread, before or after the loop is gone (it holds the loop's shared state,
+// not the loop).
+class keep_alive_guard {
+  public:
+    keep_alive_guard() noexcept = default; // holds nothing
+    explicit keep_alive_guard(std::shared_ptr<detail::remote_queue> q) : q_(std::move(q)) {
+        q_->external_refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    keep_alive_guard(keep_alive_guard&& o) noexcept = default; // leaves `o` empty
+    keep_alive_guard& operator=(keep_alive_guard&& o) noexcept {
+        if (this != &o) {
+            reset();
+            q_ = std::move(o.q_);
+        }
+        return *this;
+    }
+    keep_alive_guard(const keep_alive_guard&) = delete;
+    keep_alive_guard& operator=(const keep_alive_guard&) = delete;
+    ~keep_alive_guard() { reset(); }
+    // Lets go now; the last guard wakes the loop so that run() may return.
+    void reset() {
+        if (std::shared_ptr<detail::remote_queue> q = std::move(q_))
+            if (q->external_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) q->poke();
+    }
+
+  private:
+    std::shared_ptr<detail::remote_queue> q_;
+};
+
+} // namespace sluice
+// ---- end sluice/loop/remote.hpp ----
 // ---- begin sluice/loop/signals.hpp ----
 // sluice — delivering signals to loops. The process-wide handler only does
 // async-signal-safe things: it sets a bit in each subscribed loop's pending mask and
@@ -3193,6 +3300,7 @@ class io_object : public ref_counted<io_object> {
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace sluice::detail::signals {
 
@@ -3326,6 +3434,85 @@ inline void uninstall(int signo) {
 #endif
 
 } // namespace sluice::detail::signals
+
+namespace sluice::detail {
+
+// One loop's signal subscriptions: which numbers it wants, its slot in the process-wide
+// table, and delivering what arrived. The loop owns one and calls run() when woken.
+class loop_signals {
+  public:
+    loop_signals() = default;
+    loop_signals(const loop_signals&) = delete;
+    loop_signals& operator=(const loop_signals&) = delete;
+    ~loop_signals() {
+        if (slot_ < 0) return;
+        for (auto& h : handlers_) signals::uninstall(h.signo);
+        signals::release_slot(slot_);
+    }
+
+    std::error_code subscribe(int signo, unique_function<void(int)> handler,
+                              const platform::wakeup_fd* wake) {
+        if (slot_ < 0) {
+            slot_ = signals::acquire_slot(wake);
+            if (slot_ < 0) return std::make_error_code(std::errc::resource_unavailable_try_again);
+        }
+        if (entry* e = find(signo)) {
+            e->fn = std::move(handler);
+            return {};
+        }
+        if (auto ec = signals::install(signo)) return ec;
+        handlers_.push_back({signo, std::move(handler)});
+        signals::slots[slot_].wanted.fetch_or(signals::bit(signo));
+        return {};
+    }
+
+    void cancel(int signo) {
+        for (auto it = handlers_.begin(); it != handlers_.end(); ++it)
+            if (it->signo == signo) {
+                signals::slots[slot_].wanted.fetch_and(~signals::bit(signo));
+                signals::uninstall(signo);
+                handlers_.erase(it);
+                return;
+            }
+    }
+
+    // Calls the handler of every signal that arrived; returns how many ran.
+    std::size_t run() {
+        if (slot_ < 0) return 0;
+        std::size_t ran = 0;
+        std::uint64_t pending = signals::slots[slot_].pending.exchange(0);
+        for (int signo = 1; pending && signo <= signals::max_signal; ++signo) {
+            if (!(pending & signals::bit(signo))) continue;
+            pending &= ~signals::bit(signo);
+            entry* e = find(signo);
+            if (!e || !e->fn) continue;
+            // Called from here, not from the table: the handler may cancel() or replace its
+            // own subscription without destroying itself while it runs. Afterwards it goes
+            // back unless it was cancelled or replaced; then it is released here.
+            unique_function<void(int)> fn = std::move(e->fn);
+            ++ran;
+            fn(signo);
+            if (entry* again = find(signo))
+                if (!again->fn) again->fn = std::move(fn);
+        }
+        return ran;
+    }
+
+  private:
+    struct entry {
+        int signo;
+        unique_function<void(int)> fn;
+    };
+    entry* find(int signo) noexcept {
+        for (auto& h : handlers_)
+            if (h.signo == signo) return &h;
+        return nullptr;
+    }
+    std::vector<entry> handlers_;
+    int slot_ = -1;
+};
+
+} // namespace sluice::detail
 // ---- end sluice/loop/signals.hpp ----
 // ---- begin sluice/loop/thread_pool.hpp ----
 // sluice — the process-wide pool that runs blocking work (name resolution, file I/O,
@@ -3536,38 +3723,6 @@ using io_handler = unique_function<void(std::error_code, std::size_t)>;
 
 namespace detail {
 
-// The part of a loop other threads may reach: posted work, the wakeup and the count of
-// keep_alive() guards. Shared (post_handle, keep_alive_guard, detached pool jobs) so that
-// whoever outlives the loop finds a closed queue instead of freed memory.
-struct remote_queue {
-    std::mutex mutex;
-    std::vector<unique_function<void()>> items;
-    std::atomic<bool> nonempty{false};
-    std::atomic<bool> wake_pending{false};
-    // keep_alive() guards alive: run() does not return while this is non-zero.
-    std::atomic<std::size_t> external_refs{0};
-    // Null until the loop has started and once it is gone. Written under `mutex` by the
-    // loop's thread only; the loop's wakeup descriptor stays open while this is set.
-    const platform::wakeup_fd* wake = nullptr;
-
-    // Queues fn and wakes the loop. False when the loop is gone (or never started): fn is
-    // then left untouched in the caller's hands, to be destroyed there, outside the lock.
-    bool push(unique_function<void()>&& fn) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!wake) return false;
-        items.push_back(std::move(fn));
-        nonempty.store(true, std::memory_order_release);
-        if (!wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
-        return true;
-    }
-    // Wakes the loop without queueing anything, so that it looks again at whether it has
-    // work left (the last keep_alive() guard went). Nothing happens once it is gone.
-    void poke() {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (wake && !wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
-    }
-};
-
 // Something above the handle layer that keeps objects alive by references the loop's
 // handles cannot see (a WebSocket endpoint's open connections). When the loop is destroyed
 // without shutdown(), it calls on_loop_exit() first so those objects can let go, silently,
@@ -3591,28 +3746,6 @@ struct pending_completion {
 };
 
 } // namespace detail
-
-class loop;
-
-// A copyable, thread-safe way to post to a loop that may be destroyed while the handle
-// lives (a worker thread, a pool job, another loop). Get one with loop::poster().
-class post_handle {
-  public:
-    // An empty handle: post() returns false.
-    post_handle() noexcept = default;
-
-    // Queues fn to run on the loop's thread exactly once, after everything posted before
-    // it from the same thread, and returns true. Once the loop is gone (or when it never
-    // started: loop::status()), returns false and fn is destroyed unrun here, on the
-    // calling thread, before post() returns. A function queued while the loop lived but
-    // not run before ~loop is destroyed unrun by ~loop, on the loop's thread.
-    bool post(unique_function<void()> fn) const { return q_ && q_->push(std::move(fn)); }
-
-  private:
-    friend class loop;
-    explicit post_handle(std::shared_ptr<detail::remote_queue> q) noexcept : q_(std::move(q)) {}
-    std::shared_ptr<detail::remote_queue> q_;
-};
 
 class loop {
   public:
@@ -3656,10 +3789,7 @@ class loop {
             discard_local_work();
             release_closed();
         }
-        if (signal_slot_ >= 0) {
-            for (auto& h : signal_handlers_) detail::signals::uninstall(h.signo);
-            detail::signals::release_slot(signal_slot_);
-        }
+        signals_.reset(); // before the wakeup descriptor it points at
         // Wrappers that outlive the loop see loop_ == nullptr (error::loop_gone).
         while (zombies_) {
             detail::io_object* o = zombies_;
@@ -3782,65 +3912,19 @@ class loop {
         if (f) released_fns_.push_back(std::move(f));
     }
 
-    // An object that keeps run() from returning while it exists (e.g. while another
-    // thread will post work). Created while the loop exists; moved, reset and destroyed
-    // on any thread, before or after the loop is gone (it holds the loop's shared state,
-    // not the loop).
-    class keep_alive_guard {
-      public:
-        keep_alive_guard() noexcept = default; // holds nothing
-        explicit keep_alive_guard(loop& l) : q_(l.remote_) {
-            q_->external_refs.fetch_add(1, std::memory_order_relaxed);
-        }
-        keep_alive_guard(keep_alive_guard&& o) noexcept = default; // leaves `o` empty
-        keep_alive_guard& operator=(keep_alive_guard&& o) noexcept {
-            if (this != &o) {
-                reset();
-                q_ = std::move(o.q_);
-            }
-            return *this;
-        }
-        keep_alive_guard(const keep_alive_guard&) = delete;
-        keep_alive_guard& operator=(const keep_alive_guard&) = delete;
-        ~keep_alive_guard() { reset(); }
-        // Lets go now; the last guard wakes the loop so that run() may return.
-        void reset() {
-            if (std::shared_ptr<detail::remote_queue> q = std::move(q_))
-                if (q->external_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) q->poke();
-        }
-
-      private:
-        std::shared_ptr<detail::remote_queue> q_;
-    };
-    keep_alive_guard keep_alive() { return keep_alive_guard(*this); }
+    // An object that keeps run() from returning while it exists (remote.hpp).
+    using keep_alive_guard = sluice::keep_alive_guard;
+    keep_alive_guard keep_alive() { return keep_alive_guard(remote_); }
 
     // Delivers `signo` (e.g. SIGINT, SIGTERM) to `handler` on this loop's thread.
     // Signal handlers do not keep run() alive on their own. Windows: only SIGINT (the
     // console's Ctrl-C and Ctrl-Break); other numbers fail with std::errc::not_supported.
     std::error_code on_signal(int signo, unique_function<void(int)> handler) {
-        if (signal_slot_ < 0) {
-            signal_slot_ = detail::signals::acquire_slot(&wake_);
-            if (signal_slot_ < 0)
-                return std::make_error_code(std::errc::resource_unavailable_try_again);
-        }
-        for (auto& h : signal_handlers_)
-            if (h.signo == signo) {
-                h.fn = std::move(handler);
-                return {};
-            }
-        if (auto ec = detail::signals::install(signo)) return ec;
-        signal_handlers_.push_back({signo, std::move(handler)});
-        detail::signals::slots[signal_slot_].wanted.fetch_or(detail::signals::bit(signo));
-        return {};
+        if (!signals_) signals_.reset(new detail::loop_signals());
+        return signals_->subscribe(signo, std::move(handler), &wake_);
     }
     void cancel_signal(int signo) {
-        for (auto it = signal_handlers_.begin(); it != signal_handlers_.end(); ++it)
-            if (it->signo == signo) {
-                detail::signals::slots[signal_slot_].wanted.fetch_and(~detail::signals::bit(signo));
-                detail::signals::uninstall(signo);
-                signal_handlers_.erase(it);
-                return;
-            }
+        if (signals_) signals_->cancel(signo);
     }
 
     // Structured shutdown: closes listeners, timers and idle handles now; lets streams
@@ -4043,11 +4127,6 @@ class loop {
   private:
     enum class mode { until_idle, once, nowait };
 
-    struct signal_entry {
-        int signo;
-        unique_function<void(int)> fn;
-    };
-
     void* wake_marker() noexcept { return &wake_; }
 
     void count_receiving(detail::io_object* o, bool on) noexcept {
@@ -4249,28 +4328,7 @@ class loop {
     }
 
     void run_signals() {
-        if (signal_slot_ < 0) return;
-        std::uint64_t pending = detail::signals::slots[signal_slot_].pending.exchange(0);
-        for (int signo = 1; pending && signo <= detail::signals::max_signal; ++signo) {
-            if (!(pending & detail::signals::bit(signo))) continue;
-            pending &= ~detail::signals::bit(signo);
-            signal_entry* e = find_signal(signo);
-            if (!e || !e->fn) continue;
-            // Called from here, not from the table: the handler may cancel_signal() or
-            // replace its own subscription (on_signal) without destroying itself while
-            // it runs. Afterwards it goes back unless it was cancelled or replaced; then
-            // it is released here, from the loop.
-            unique_function<void(int)> fn = std::move(e->fn);
-            ++handlers_run_;
-            fn(signo);
-            if (signal_entry* again = find_signal(signo))
-                if (!again->fn) again->fn = std::move(fn);
-        }
-    }
-    signal_entry* find_signal(int signo) noexcept {
-        for (auto& h : signal_handlers_)
-            if (h.signo == signo) return &h;
-        return nullptr;
+        if (signals_) handlers_run_ += signals_->run();
     }
 
     void release_closed() {
@@ -4343,8 +4401,7 @@ class loop {
     std::vector<unique_function<void()>> local_, running_local_, running_remote_;
     std::vector<io_handler> released_, running_released_;
     std::vector<unique_function<void()>> released_fns_, running_released_fns_;
-    std::vector<signal_entry> signal_handlers_;
-    int signal_slot_ = -1;
+    std::unique_ptr<detail::loop_signals> signals_; // on the first on_signal()
     std::size_t registered_count_ = 0;
     std::size_t pending_offloads_ = 0; // offload() jobs whose done has not run yet
     std::size_t outstanding_work_ = 0; // work_started() minus work_finished()
@@ -4551,8 +4608,14 @@ class timer : public detail::basic_handle<detail::timer_impl> {
 } // namespace sluice
 // ---- end sluice/handles/timer.hpp ----
 // ---- begin sluice/handles/stream.hpp ----
-// sluice — connected byte streams (TCP and Unix domain), shared by tcp_stream and
-// unix_stream.
+// sluice — connected byte streams (TCP and Unix domain): the operations tcp_stream and
+// unix_stream share. How they work inside the loop (reads, the write queue, why a
+// stream fails rather than leave a hole) is in stream_impl.hpp.
+
+// ---- begin sluice/handles/stream_impl.hpp ----
+// sluice — what a connected byte stream (TCP or Unix domain) is inside the loop:
+// detail::stream_impl, its reads, its write queue and its failure rules. The handle users
+// hold is in stream.hpp.
 //
 // Reads: read_some() into the caller's buffer, or read_start() which reads into the
 // loop's shared buffer and hands out a view; a stream that is waiting for data owns
@@ -5179,203 +5242,6 @@ class stream_impl final : public io_object {
 inline void stream_ext::on_timer() { owner->check_timeouts(); }
 
 } // namespace detail
-
-// Operations common to TCP and Unix streams.
-class stream : public detail::basic_handle<detail::stream_impl> {
-  public:
-    using basic_handle::basic_handle;
-
-    // Reads at most buf.size bytes into buf: handler(ec, n). End of stream is
-    // error::eof. One read at a time; a second one fails with error::in_progress.
-    void read_some(mutable_buffer buf, io_handler handler) {
-        if (auto ec = unusable()) return fail(std::move(handler), ec);
-        if (impl_->read_cb_) return fail(std::move(handler), make_error_code(error::in_progress));
-        impl_->start_read(static_cast<char*>(buf.data), buf.size, std::move(handler), false);
-    }
-
-    // Reads continuously into the loop's shared buffer: handler(ec, data) per chunk,
-    // until read_stop(), an error or end of stream (error::eof). `data` is valid only
-    // during the call. A subscription: read_stop() ends it without a call; a close or an
-    // error ends it with one last call carrying the error.
-    template <class H>
-    void read_start(H&& handler) {
-        // The loop outlives every call of this handler (rule 4), so a plain pointer to it
-        // is safe here, where one to the stream would not be.
-        io_handler wrapped = [h = std::forward<H>(handler),
-                              lp = impl_ ? impl_->loop_ : nullptr](std::error_code ec,
-                                                                   std::size_t n) mutable {
-            h(ec, ec ? std::string_view() : std::string_view(lp->read_data(), n));
-        };
-        if (auto ec = unusable()) return fail(std::move(wrapped), ec);
-        if (impl_->read_cb_) return fail(std::move(wrapped), make_error_code(error::in_progress));
-        impl_->start_read(nullptr, 0, std::move(wrapped), true);
-    }
-    // Ends read_start() silently (its handler is released from the loop, uncalled); a
-    // pending read_some() completes with operation_aborted instead.
-    void read_stop() {
-        if (impl_ && !impl_->closed() && impl_->loop_) impl_->stop_read();
-    }
-    // Cancels a pending read (read_some or read_start): its handler gets
-    // operation_aborted (from the loop, once). Returns false when no read was pending
-    // (a completion already queued still runs).
-    bool cancel_read() { return !unusable() && impl_->cancel_read(); }
-    // Cancels every queued write: each handler gets operation_aborted. When some bytes
-    // of the first one have already gone out, the rest cannot be withdrawn without a
-    // hole in the stream, so the stream fails (closed with a reset; rule 5).
-    bool cancel_write() { return !unusable() && impl_->cancel_writes(); }
-    // The coroutine layer's write (one buffer): returns an id for cancel_write(id), or 0
-    // when the write completed (or failed) at once.
-    std::uint64_t write_with_id(const_buffer data, io_handler handler) {
-        if (auto ec = unusable()) {
-            fail(std::move(handler), ec);
-            return 0;
-        }
-        return impl_->write(&data, 1, std::move(handler), nullptr);
-    }
-    // Cancels that one write: withdrawn (its handler gets operation_aborted) when none of
-    // its bytes went out and no write is queued behind it; otherwise the stream fails.
-    // False when it is no longer queued.
-    bool cancel_write(std::uint64_t id) { return !unusable() && impl_->cancel_write(id); }
-    // Cancels a connect in progress (name lookup or attempts): the handler gets
-    // operation_aborted and the stream may connect again.
-    bool cancel_connect() {
-        return !unusable() && impl_->cancel_connect(make_error_code(error::operation_aborted));
-    }
-
-    // Sends all the bytes, in order with every other write: handler(ec, n) once they
-    // are all handed to the kernel (optional). Copies only what cannot be sent now.
-    // A write the stream must refuse fails the stream (see the top of this file).
-    void write(const_buffer data, io_handler handler = nullptr) {
-        write_impl(&data, 1, std::move(handler));
-    }
-    void write(std::string_view data, io_handler handler = nullptr) {
-        const_buffer b(data);
-        write_impl(&b, 1, std::move(handler));
-    }
-    void write(const const_buffer* bufs, std::size_t count, io_handler handler = nullptr) {
-        write_impl(bufs, count, std::move(handler));
-    }
-    // Zero-copy for data shared between many streams (broadcast): queues a reference.
-    void write(shared_bytes data, io_handler handler = nullptr) {
-        if (auto ec = unusable()) return fail(std::move(handler), ec);
-        const_buffer b(data.data(), data.size());
-        impl_->write(&b, 1, std::move(handler), &data);
-    }
-
-    // Called once, from the loop, if the stream fails: a refused write, a send error, a
-    // timeout, a cancelled write that had started. Not called when you close it.
-    void on_error(unique_function<void(std::error_code)> cb) {
-        if (unusable()) return;
-        detail::stream_ext& x = impl_->ext();
-        impl_->loop_->release_later(std::move(x.on_error));
-        if (cb) x.on_error = detail::ec_only(std::move(cb));
-    }
-
-    // Bytes accepted by write() and not yet handed to the kernel.
-    std::size_t buffered_amount() const noexcept {
-        return impl_ && impl_->ext_ ? impl_->ext_->buffered : 0;
-    }
-    void set_write_limits(const write_limits& limits) {
-        if (impl_) impl_->ext().limits = limits;
-    }
-    // True once the queue holds at least the high watermark: time to stop producing.
-    bool write_queue_high() const noexcept {
-        return impl_ && impl_->ext_ && impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
-    }
-    // One-shot: cb() once the queue is at or below the low watermark — on the next
-    // loop turn if it already is. Typical use: stop reading when write_queue_high(),
-    // resume from on_drain(). Replaces a previous callback (an empty one just clears
-    // it); dropped on close.
-    void on_drain(unique_function<void()> cb) {
-        if (unusable()) return;
-        if (!cb) { // forget a callback set earlier
-            if (impl_->ext_ && impl_->ext_->on_drain)
-                impl_->loop_->release_later(std::move(impl_->ext_->on_drain));
-            return;
-        }
-        detail::stream_ext& x = impl_->ext();
-        if (x.buffered <= x.limits.low_watermark) {
-            if (x.on_drain) impl_->loop_->release_later(std::move(x.on_drain));
-            impl_->loop_->defer([s = impl_, cb = std::move(cb)]() mutable {
-                if (!s->closed()) cb();
-            });
-        } else {
-            x.on_drain = std::move(cb);
-        }
-    }
-
-    // Half-close: sends FIN once queued writes are flushed; reading continues. A write
-    // after it fails the stream.
-    void shutdown_write() {
-        if (!unusable()) impl_->shutdown_write();
-    }
-    // Closes after queued writes are flushed (pending reads are aborted now).
-    void close_after_flush() {
-        if (unusable()) return;
-        if (impl_->ext_ && !impl_->ext_->queue.empty())
-            impl_->begin_shutdown();
-        else
-            close();
-    }
-
-    // Timeouts fail the stream with error::timed_out (pending operations get it):
-    // idle = no byte read or written for that long; read = a pending read got no data
-    // for that long; write = queued bytes made no progress for that long. Zero: off.
-    template <class Rep, class Period>
-    void set_timeouts(std::chrono::duration<Rep, Period> idle,
-                      std::chrono::duration<Rep, Period> read,
-                      std::chrono::duration<Rep, Period> write) {
-        if (unusable()) return;
-        auto us = [](auto d) {
-            return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-        };
-        detail::stream_ext& x = impl_->ext();
-        x.idle_us = us(idle);
-        x.read_us = us(read);
-        x.write_us = us(write);
-        x.last_activity = x.read_started = x.write_progress = impl_->loop_->now_us();
-        impl_->loop_->unschedule(&x);
-        impl_->arm_timeouts();
-    }
-
-    bool connected() const noexcept {
-        return impl_ && (impl_->flags_ & detail::stream_impl::connected);
-    }
-
-    endpoint local_endpoint(std::error_code& ec) const {
-        return platform::local_endpoint(native_handle(), ec);
-    }
-    endpoint remote_endpoint(std::error_code& ec) const {
-        return platform::remote_endpoint(native_handle(), ec);
-    }
-
-  protected:
-    explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_.get()); }
-
-    void write_impl(const const_buffer* bufs, std::size_t count, io_handler&& handler) {
-        if (auto ec = unusable()) return fail(std::move(handler), ec);
-        impl_->write(bufs, count, std::move(handler), nullptr);
-    }
-
-    // Why a connect cannot start: the handle is unusable, or it is connecting or
-    // connected already (a second connect disturbs nothing).
-    std::error_code cannot_connect() const noexcept {
-        if (auto ec = unusable()) return ec;
-        if (impl_->flags_ & detail::stream_impl::connecting)
-            return make_error_code(error::in_progress);
-        if ((impl_->flags_ & detail::stream_impl::connected) || impl_->fd_ != invalid_socket)
-            return make_error_code(error::already_open);
-        return {};
-    }
-
-    template <class H>
-    void connect_to(std::vector<endpoint> targets, H&& handler, const connect_options& opt) {
-        io_handler h = detail::ec_only(std::forward<H>(handler));
-        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
-        impl_->start_connect(std::move(targets), std::move(h), opt);
-    }
-};
-
 } // namespace sluice
 
 // ---- begin sluice/handles/connect.hpp ----
@@ -5773,6 +5639,207 @@ inline void connector_lookup(connector* c, std::string host, std::uint16_t port)
 
 } // namespace sluice::detail
 // ---- end sluice/handles/connect.hpp ----
+// ---- end sluice/handles/stream_impl.hpp ----
+
+namespace sluice {
+
+// Operations common to TCP and Unix streams.
+class stream : public detail::basic_handle<detail::stream_impl> {
+  public:
+    using basic_handle::basic_handle;
+
+    // Reads at most buf.size bytes into buf: handler(ec, n). End of stream is
+    // error::eof. One read at a time; a second one fails with error::in_progress.
+    void read_some(mutable_buffer buf, io_handler handler) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        if (impl_->read_cb_) return fail(std::move(handler), make_error_code(error::in_progress));
+        impl_->start_read(static_cast<char*>(buf.data), buf.size, std::move(handler), false);
+    }
+
+    // Reads continuously into the loop's shared buffer: handler(ec, data) per chunk,
+    // until read_stop(), an error or end of stream (error::eof). `data` is valid only
+    // during the call. A subscription: read_stop() ends it without a call; a close or an
+    // error ends it with one last call carrying the error.
+    template <class H>
+    void read_start(H&& handler) {
+        // The loop outlives every call of this handler (rule 4), so a plain pointer to it
+        // is safe here, where one to the stream would not be.
+        io_handler wrapped = [h = std::forward<H>(handler),
+                              lp = impl_ ? impl_->loop_ : nullptr](std::error_code ec,
+                                                                   std::size_t n) mutable {
+            h(ec, ec ? std::string_view() : std::string_view(lp->read_data(), n));
+        };
+        if (auto ec = unusable()) return fail(std::move(wrapped), ec);
+        if (impl_->read_cb_) return fail(std::move(wrapped), make_error_code(error::in_progress));
+        impl_->start_read(nullptr, 0, std::move(wrapped), true);
+    }
+    // Ends read_start() silently (its handler is released from the loop, uncalled); a
+    // pending read_some() completes with operation_aborted instead.
+    void read_stop() {
+        if (impl_ && !impl_->closed() && impl_->loop_) impl_->stop_read();
+    }
+    // Cancels a pending read (read_some or read_start): its handler gets
+    // operation_aborted (from the loop, once). Returns false when no read was pending
+    // (a completion already queued still runs).
+    bool cancel_read() { return !unusable() && impl_->cancel_read(); }
+    // Cancels every queued write: each handler gets operation_aborted. When some bytes
+    // of the first one have already gone out, the rest cannot be withdrawn without a
+    // hole in the stream, so the stream fails (closed with a reset; rule 5).
+    bool cancel_write() { return !unusable() && impl_->cancel_writes(); }
+    // The coroutine layer's write (one buffer): returns an id for cancel_write(id), or 0
+    // when the write completed (or failed) at once.
+    std::uint64_t write_with_id(const_buffer data, io_handler handler) {
+        if (auto ec = unusable()) {
+            fail(std::move(handler), ec);
+            return 0;
+        }
+        return impl_->write(&data, 1, std::move(handler), nullptr);
+    }
+    // Cancels that one write: withdrawn (its handler gets operation_aborted) when none of
+    // its bytes went out and no write is queued behind it; otherwise the stream fails.
+    // False when it is no longer queued.
+    bool cancel_write(std::uint64_t id) { return !unusable() && impl_->cancel_write(id); }
+    // Cancels a connect in progress (name lookup or attempts): the handler gets
+    // operation_aborted and the stream may connect again.
+    bool cancel_connect() {
+        return !unusable() && impl_->cancel_connect(make_error_code(error::operation_aborted));
+    }
+
+    // Sends all the bytes, in order with every other write: handler(ec, n) once they
+    // are all handed to the kernel (optional). Copies only what cannot be sent now.
+    // A write the stream must refuse fails the stream (see the top of this file).
+    void write(const_buffer data, io_handler handler = nullptr) {
+        write_impl(&data, 1, std::move(handler));
+    }
+    void write(std::string_view data, io_handler handler = nullptr) {
+        const_buffer b(data);
+        write_impl(&b, 1, std::move(handler));
+    }
+    void write(const const_buffer* bufs, std::size_t count, io_handler handler = nullptr) {
+        write_impl(bufs, count, std::move(handler));
+    }
+    // Zero-copy for data shared between many streams (broadcast): queues a reference.
+    void write(shared_bytes data, io_handler handler = nullptr) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        const_buffer b(data.data(), data.size());
+        impl_->write(&b, 1, std::move(handler), &data);
+    }
+
+    // Called once, from the loop, if the stream fails: a refused write, a send error, a
+    // timeout, a cancelled write that had started. Not called when you close it.
+    void on_error(unique_function<void(std::error_code)> cb) {
+        if (unusable()) return;
+        detail::stream_ext& x = impl_->ext();
+        impl_->loop_->release_later(std::move(x.on_error));
+        if (cb) x.on_error = detail::ec_only(std::move(cb));
+    }
+
+    // Bytes accepted by write() and not yet handed to the kernel.
+    std::size_t buffered_amount() const noexcept {
+        return impl_ && impl_->ext_ ? impl_->ext_->buffered : 0;
+    }
+    void set_write_limits(const write_limits& limits) {
+        if (impl_) impl_->ext().limits = limits;
+    }
+    // True once the queue holds at least the high watermark: time to stop producing.
+    bool write_queue_high() const noexcept {
+        return impl_ && impl_->ext_ && impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
+    }
+    // One-shot: cb() once the queue is at or below the low watermark — on the next
+    // loop turn if it already is. Typical use: stop reading when write_queue_high(),
+    // resume from on_drain(). Replaces a previous callback (an empty one just clears
+    // it); dropped on close.
+    void on_drain(unique_function<void()> cb) {
+        if (unusable()) return;
+        if (!cb) { // forget a callback set earlier
+            if (impl_->ext_ && impl_->ext_->on_drain)
+                impl_->loop_->release_later(std::move(impl_->ext_->on_drain));
+            return;
+        }
+        detail::stream_ext& x = impl_->ext();
+        if (x.buffered <= x.limits.low_watermark) {
+            if (x.on_drain) impl_->loop_->release_later(std::move(x.on_drain));
+            impl_->loop_->defer([s = impl_, cb = std::move(cb)]() mutable {
+                if (!s->closed()) cb();
+            });
+        } else {
+            x.on_drain = std::move(cb);
+        }
+    }
+
+    // Half-close: sends FIN once queued writes are flushed; reading continues. A write
+    // after it fails the stream.
+    void shutdown_write() {
+        if (!unusable()) impl_->shutdown_write();
+    }
+    // Closes after queued writes are flushed (pending reads are aborted now).
+    void close_after_flush() {
+        if (unusable()) return;
+        if (impl_->ext_ && !impl_->ext_->queue.empty())
+            impl_->begin_shutdown();
+        else
+            close();
+    }
+
+    // Timeouts fail the stream with error::timed_out (pending operations get it):
+    // idle = no byte read or written for that long; read = a pending read got no data
+    // for that long; write = queued bytes made no progress for that long. Zero: off.
+    template <class Rep, class Period>
+    void set_timeouts(std::chrono::duration<Rep, Period> idle,
+                      std::chrono::duration<Rep, Period> read,
+                      std::chrono::duration<Rep, Period> write) {
+        if (unusable()) return;
+        auto us = [](auto d) {
+            return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+        };
+        detail::stream_ext& x = impl_->ext();
+        x.idle_us = us(idle);
+        x.read_us = us(read);
+        x.write_us = us(write);
+        x.last_activity = x.read_started = x.write_progress = impl_->loop_->now_us();
+        impl_->loop_->unschedule(&x);
+        impl_->arm_timeouts();
+    }
+
+    bool connected() const noexcept {
+        return impl_ && (impl_->flags_ & detail::stream_impl::connected);
+    }
+
+    endpoint local_endpoint(std::error_code& ec) const {
+        return platform::local_endpoint(native_handle(), ec);
+    }
+    endpoint remote_endpoint(std::error_code& ec) const {
+        return platform::remote_endpoint(native_handle(), ec);
+    }
+
+  protected:
+    explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_.get()); }
+
+    void write_impl(const const_buffer* bufs, std::size_t count, io_handler&& handler) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        impl_->write(bufs, count, std::move(handler), nullptr);
+    }
+
+    // Why a connect cannot start: the handle is unusable, or it is connecting or
+    // connected already (a second connect disturbs nothing).
+    std::error_code cannot_connect() const noexcept {
+        if (auto ec = unusable()) return ec;
+        if (impl_->flags_ & detail::stream_impl::connecting)
+            return make_error_code(error::in_progress);
+        if ((impl_->flags_ & detail::stream_impl::connected) || impl_->fd_ != invalid_socket)
+            return make_error_code(error::already_open);
+        return {};
+    }
+
+    template <class H>
+    void connect_to(std::vector<endpoint> targets, H&& handler, const connect_options& opt) {
+        io_handler h = detail::ec_only(std::forward<H>(handler));
+        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
+        impl_->start_connect(std::move(targets), std::move(h), opt);
+    }
+};
+
+} // namespace sluice
 // ---- end sluice/handles/stream.hpp ----
 // ---- begin sluice/handles/tcp.hpp ----
 // sluice — TCP streams and listeners.

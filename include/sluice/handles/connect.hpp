@@ -13,7 +13,7 @@
 #pragma once
 
 #include <sluice/handles/resolve.hpp>
-#include <sluice/handles/stream.hpp>
+#include <sluice/handles/stream_impl.hpp>
 
 #include <memory>
 #include <string>
