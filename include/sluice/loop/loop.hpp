@@ -12,6 +12,7 @@
 
 #include <sluice/backend/make_poller.hpp>
 #include <sluice/loop/io_object.hpp>
+#include <sluice/loop/remote.hpp>
 #include <sluice/loop/signals.hpp>
 #include <sluice/loop/thread_pool.hpp>
 #include <sluice/loop/timer_heap.hpp>
@@ -34,38 +35,6 @@ namespace sluice {
 using io_handler = unique_function<void(std::error_code, std::size_t)>;
 
 namespace detail {
-
-// The part of a loop other threads may reach: posted work, the wakeup and the count of
-// keep_alive() guards. Shared (post_handle, keep_alive_guard, detached pool jobs) so that
-// whoever outlives the loop finds a closed queue instead of freed memory.
-struct remote_queue {
-    std::mutex mutex;
-    std::vector<unique_function<void()>> items;
-    std::atomic<bool> nonempty{false};
-    std::atomic<bool> wake_pending{false};
-    // keep_alive() guards alive: run() does not return while this is non-zero.
-    std::atomic<std::size_t> external_refs{0};
-    // Null until the loop has started and once it is gone. Written under `mutex` by the
-    // loop's thread only; the loop's wakeup descriptor stays open while this is set.
-    const platform::wakeup_fd* wake = nullptr;
-
-    // Queues fn and wakes the loop. False when the loop is gone (or never started): fn is
-    // then left untouched in the caller's hands, to be destroyed there, outside the lock.
-    bool push(unique_function<void()>&& fn) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!wake) return false;
-        items.push_back(std::move(fn));
-        nonempty.store(true, std::memory_order_release);
-        if (!wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
-        return true;
-    }
-    // Wakes the loop without queueing anything, so that it looks again at whether it has
-    // work left (the last keep_alive() guard went). Nothing happens once it is gone.
-    void poke() {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (wake && !wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
-    }
-};
 
 // Something above the handle layer that keeps objects alive by references the loop's
 // handles cannot see (a WebSocket endpoint's open connections). When the loop is destroyed
@@ -90,28 +59,6 @@ struct pending_completion {
 };
 
 } // namespace detail
-
-class loop;
-
-// A copyable, thread-safe way to post to a loop that may be destroyed while the handle
-// lives (a worker thread, a pool job, another loop). Get one with loop::poster().
-class post_handle {
-  public:
-    // An empty handle: post() returns false.
-    post_handle() noexcept = default;
-
-    // Queues fn to run on the loop's thread exactly once, after everything posted before
-    // it from the same thread, and returns true. Once the loop is gone (or when it never
-    // started: loop::status()), returns false and fn is destroyed unrun here, on the
-    // calling thread, before post() returns. A function queued while the loop lived but
-    // not run before ~loop is destroyed unrun by ~loop, on the loop's thread.
-    bool post(unique_function<void()> fn) const { return q_ && q_->push(std::move(fn)); }
-
-  private:
-    friend class loop;
-    explicit post_handle(std::shared_ptr<detail::remote_queue> q) noexcept : q_(std::move(q)) {}
-    std::shared_ptr<detail::remote_queue> q_;
-};
 
 class loop {
   public:
@@ -155,10 +102,7 @@ class loop {
             discard_local_work();
             release_closed();
         }
-        if (signal_slot_ >= 0) {
-            for (auto& h : signal_handlers_) detail::signals::uninstall(h.signo);
-            detail::signals::release_slot(signal_slot_);
-        }
+        signals_.reset(); // before the wakeup descriptor it points at
         // Wrappers that outlive the loop see loop_ == nullptr (error::loop_gone).
         while (zombies_) {
             detail::io_object* o = zombies_;
@@ -281,65 +225,19 @@ class loop {
         if (f) released_fns_.push_back(std::move(f));
     }
 
-    // An object that keeps run() from returning while it exists (e.g. while another
-    // thread will post work). Created while the loop exists; moved, reset and destroyed
-    // on any thread, before or after the loop is gone (it holds the loop's shared state,
-    // not the loop).
-    class keep_alive_guard {
-      public:
-        keep_alive_guard() noexcept = default; // holds nothing
-        explicit keep_alive_guard(loop& l) : q_(l.remote_) {
-            q_->external_refs.fetch_add(1, std::memory_order_relaxed);
-        }
-        keep_alive_guard(keep_alive_guard&& o) noexcept = default; // leaves `o` empty
-        keep_alive_guard& operator=(keep_alive_guard&& o) noexcept {
-            if (this != &o) {
-                reset();
-                q_ = std::move(o.q_);
-            }
-            return *this;
-        }
-        keep_alive_guard(const keep_alive_guard&) = delete;
-        keep_alive_guard& operator=(const keep_alive_guard&) = delete;
-        ~keep_alive_guard() { reset(); }
-        // Lets go now; the last guard wakes the loop so that run() may return.
-        void reset() {
-            if (std::shared_ptr<detail::remote_queue> q = std::move(q_))
-                if (q->external_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) q->poke();
-        }
-
-      private:
-        std::shared_ptr<detail::remote_queue> q_;
-    };
-    keep_alive_guard keep_alive() { return keep_alive_guard(*this); }
+    // An object that keeps run() from returning while it exists (remote.hpp).
+    using keep_alive_guard = sluice::keep_alive_guard;
+    keep_alive_guard keep_alive() { return keep_alive_guard(remote_); }
 
     // Delivers `signo` (e.g. SIGINT, SIGTERM) to `handler` on this loop's thread.
     // Signal handlers do not keep run() alive on their own. Windows: only SIGINT (the
     // console's Ctrl-C and Ctrl-Break); other numbers fail with std::errc::not_supported.
     std::error_code on_signal(int signo, unique_function<void(int)> handler) {
-        if (signal_slot_ < 0) {
-            signal_slot_ = detail::signals::acquire_slot(&wake_);
-            if (signal_slot_ < 0)
-                return std::make_error_code(std::errc::resource_unavailable_try_again);
-        }
-        for (auto& h : signal_handlers_)
-            if (h.signo == signo) {
-                h.fn = std::move(handler);
-                return {};
-            }
-        if (auto ec = detail::signals::install(signo)) return ec;
-        signal_handlers_.push_back({signo, std::move(handler)});
-        detail::signals::slots[signal_slot_].wanted.fetch_or(detail::signals::bit(signo));
-        return {};
+        if (!signals_) signals_.reset(new detail::loop_signals());
+        return signals_->subscribe(signo, std::move(handler), &wake_);
     }
     void cancel_signal(int signo) {
-        for (auto it = signal_handlers_.begin(); it != signal_handlers_.end(); ++it)
-            if (it->signo == signo) {
-                detail::signals::slots[signal_slot_].wanted.fetch_and(~detail::signals::bit(signo));
-                detail::signals::uninstall(signo);
-                signal_handlers_.erase(it);
-                return;
-            }
+        if (signals_) signals_->cancel(signo);
     }
 
     // Structured shutdown: closes listeners, timers and idle handles now; lets streams
@@ -542,11 +440,6 @@ class loop {
   private:
     enum class mode { until_idle, once, nowait };
 
-    struct signal_entry {
-        int signo;
-        unique_function<void(int)> fn;
-    };
-
     void* wake_marker() noexcept { return &wake_; }
 
     void count_receiving(detail::io_object* o, bool on) noexcept {
@@ -748,28 +641,7 @@ class loop {
     }
 
     void run_signals() {
-        if (signal_slot_ < 0) return;
-        std::uint64_t pending = detail::signals::slots[signal_slot_].pending.exchange(0);
-        for (int signo = 1; pending && signo <= detail::signals::max_signal; ++signo) {
-            if (!(pending & detail::signals::bit(signo))) continue;
-            pending &= ~detail::signals::bit(signo);
-            signal_entry* e = find_signal(signo);
-            if (!e || !e->fn) continue;
-            // Called from here, not from the table: the handler may cancel_signal() or
-            // replace its own subscription (on_signal) without destroying itself while
-            // it runs. Afterwards it goes back unless it was cancelled or replaced; then
-            // it is released here, from the loop.
-            unique_function<void(int)> fn = std::move(e->fn);
-            ++handlers_run_;
-            fn(signo);
-            if (signal_entry* again = find_signal(signo))
-                if (!again->fn) again->fn = std::move(fn);
-        }
-    }
-    signal_entry* find_signal(int signo) noexcept {
-        for (auto& h : signal_handlers_)
-            if (h.signo == signo) return &h;
-        return nullptr;
+        if (signals_) handlers_run_ += signals_->run();
     }
 
     void release_closed() {
@@ -842,8 +714,7 @@ class loop {
     std::vector<unique_function<void()>> local_, running_local_, running_remote_;
     std::vector<io_handler> released_, running_released_;
     std::vector<unique_function<void()>> released_fns_, running_released_fns_;
-    std::vector<signal_entry> signal_handlers_;
-    int signal_slot_ = -1;
+    std::unique_ptr<detail::loop_signals> signals_; // on the first on_signal()
     std::size_t registered_count_ = 0;
     std::size_t pending_offloads_ = 0; // offload() jobs whose done has not run yet
     std::size_t outstanding_work_ = 0; // work_started() minus work_finished()
