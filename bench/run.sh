@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole benchmark suite, in one run: sluice side by side with libuv, libevent,
-# standalone asio (callbacks and coroutines), nginx (one worker) and a hand-written
-# epoll reference, all from Debian packages. Each suite checks every server's answers
+# The whole benchmark suite, in one run: sluice (on epoll, and on io_uring) side by side
+# with libuv, libevent, standalone asio (callbacks and coroutines), nginx (one worker), a
+# hand-written epoll reference and a liburing reference, all from Debian packages; and
+# the system calls each makes per message (bench/syscalls.sh). Each suite checks every server's answers
 # before it measures; see the script of each for its rules.
 #
 #   bash bench/run.sh            full: every suite, then docs/bench/README.md (the ratio
@@ -29,17 +30,19 @@ flag=(); [ $mode = smoke ] && flag=(--smoke)
 [ $mode = full ] && { command -v gnuplot >/dev/null || {
   export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq gnuplot-nox >/dev/null; }; }
 
-suites=(echo http timers idle compile multicore scaleout instructions ws)
+# A suite is bench/NAME/run.sh, or bench/NAME.sh for one without files of its own.
+suites=(echo http timers idle compile multicore scaleout instructions ws syscalls)
 # shellcheck disable=SC2206 # split on purpose
 [ -n "$only" ] && suites=($only)
 [ "$only" = summary ] && suites=()
 for s in "${suites[@]+"${suites[@]}"}"; do
   echo "=== bench/$s"
   start=$(date +%s)
+  script=bench/$s/run.sh; [ -f "$script" ] || script=bench/$s.sh
   if [ "$s" = multicore ]; then
-    bash "bench/$s/run.sh" "${flag[@]}" "${threads[@]}"
+    bash "$script" "${flag[@]}" "${threads[@]}"
   else
-    bash "bench/$s/run.sh" "${flag[@]}"
+    bash "$script" "${flag[@]}"
   fi
   echo "=== bench/$s: $(( $(date +%s) - start )) s"
 done
@@ -56,17 +59,26 @@ for suite in ["echo", "http", "timers", "idle", "compile", "instructions"]:
             w, server, value, unit, better = line.rstrip("\n").split("\t")
             rows.setdefault(w, {})[server] = (float(value), unit, better)
 
-peers = ["epoll", "libuv", "asio", "asio-coro", "libevent", "nginx"]
+peers = ["epoll", "liburing", "libuv", "asio", "asio-coro", "libevent", "nginx"]
+URING = "sluice io_uring"  # the server name bench/echo and bench/http give sluice on io_uring
 aims = {  # (workload prefix, peer) -> aim for sluice/peer, from issue 5
     ("echo", "libuv"): (">=", 1.2), ("echo", "asio"): (">=", 1.2), ("echo", "epoll"): (">=", 0.9),
     ("http", "libuv"): (">=", 1.2), ("http", "asio"): (">=", 1.2), ("http", "nginx"): (">=", 1.0),
     ("http", "epoll"): (">=", 0.9), ("idle", "libuv"): ("<=", 1.0), ("compile", "asio"): ("<=", 0.3),
 }
 
-def ratio(w, p):
-    if p not in rows[w] or "sluice" not in rows[w]:
+def ratio(w, p, mine="sluice"):
+    if p not in rows[w] or mine not in rows[w]:
         return None
-    return rows[w]["sluice"][0] / rows[w][p][0] if rows[w][p][0] else None
+    return rows[w][mine][0] / rows[w][p][0] if rows[w][p][0] else None
+
+# Issue 17's aims, as (workload prefixes, peer, op, target) on sluice io_uring / peer:
+# rates at least 1.2x the epoll reference's and asio's, CPU per message at most 0.8x
+# theirs, on 64 B x 100 and x 1,000 and both HTTP workloads; at one connection no worse
+# than 0.95x sluice on epoll.
+uring_many = ("echo 64 B x 100", "echo 64 B x 1000", "http keep-alive", "http pipelined x16")
+uring_aims = [(uring_many, p, op, t) for p in ("epoll", "asio") for op, t in ((">=", 1.2), ("cpu<=", 0.8))]
+uring_aims.append((("echo 64 B x 1",), "sluice", ">=", 0.95))
 
 cpu = ""
 with open("/proc/cpuinfo") as f:
@@ -99,6 +111,45 @@ for w, cells in rows.items():
 out.append("")
 out.append("![summary](summary.png)\n")
 
+uring_rows = [w for w in rows if URING in rows[w]]
+if uring_rows:
+    uring_peers = ["sluice"] + peers
+    out.append("## sluice on io_uring\n")
+    out.append("Each cell is **sluice io_uring / peer**, read as above; the first column is sluice on "
+               "its epoll backend. The liburing reference is to io_uring what the epoll reference is "
+               "to epoll (bench/echo/uring_echo.c).\n")
+    out.append("| workload | sluice io_uring | " + " | ".join(uring_peers) + " |")
+    out.append("|---|---:|" + "---:|" * len(uring_peers))
+    for w in uring_rows:
+        v, unit, better = rows[w][URING]
+        sv = f"{v:,.0f} {unit}" if v >= 100 else f"{v:.2f} {unit}"
+        line = f"| {w} ({'higher' if better == 'higher' else 'lower'} is better) | {sv} |"
+        for p in uring_peers:
+            r = ratio(w, p, URING)
+            line += f" {r:.2f} |" if r is not None else " |"
+        out.append(line)
+    out.append("")
+    out.append("### The aims of issue 17, against this run\n")
+    out.append("Throughput aims hold only where the load generator is not the ceiling; the CPU "
+               "aims hold everywhere. The epoll backend's aim (at least 1.0x the epoll reference) "
+               "is the sluice / epoll column of the first table.\n")
+    out.append("| aim | workload | measured | met |")
+    out.append("|---|---|---:|---|")
+    for prefixes, peer, op, target in uring_aims:
+        for prefix in prefixes:
+            w = prefix + (", server CPU" if op == "cpu<=" else "")
+            if w not in rows:
+                continue
+            r = ratio(w, peer, URING)
+            if r is None:
+                continue
+            what = "CPU per message" if op == "cpu<=" else "rate"
+            cmp = "<=" if op == "cpu<=" else op
+            met = r <= target if cmp == "<=" else r >= target
+            name = "sluice epoll" if peer == "sluice" else peer
+            out.append(f"| io_uring/{name} {what} {cmp} {target} | {w} | {r:.2f} | {'yes' if met else '**no**'} |")
+    out.append("")
+
 out.append("## The aims of issue 5, against this run\n")
 out.append("Throughput aims compare rates (sluice / peer). The same aims are also shown for the "
            "server's CPU time per message or request, as peer / sluice (1.2 = sluice spends "
@@ -123,14 +174,15 @@ for w in rows:
 out.append("")
 out.append("Pages: [echo](echo.md), [http](http.md), [timers](timers.md), [idle memory](idle.md), "
            "[compile time and size](compile.md), [multi-core](multicore.md), [scale-out](scaleout.md), "
-           "[instructions](instructions.md), [WebSocket](ws.md).\n")
+           "[instructions](instructions.md), [WebSocket](ws.md), [system calls](syscalls.md).\n")
 with open("docs/bench/README.md", "w") as f:
     f.write("\n".join(out))
 
-# Chart: the throughput and cost ratios against libuv, asio and the epoll reference.
+# Chart: the throughput and cost ratios against libuv, asio and the epoll reference, and
+# sluice io_uring against the epoll reference.
 with open("build/bench/summary.dat", "w") as f:
     for w in rows:
-        vals = [ratio(w, p) for p in ["epoll", "libuv", "asio", "nginx"]]
+        vals = [ratio(w, p) for p in ["epoll", "libuv", "asio", "nginx"]] + [ratio(w, "epoll", URING)]
         f.write('"%s" %s\n' % (w.replace(" instructions/", " instr/"),
                               " ".join("%.3f" % v if v is not None else "NaN" for v in vals)))
 print("\n".join(out))
@@ -147,6 +199,6 @@ set xtics rotate by -35 font ",9"
 set logscale y
 set yrange [0.01:20]
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 2
-plot "build/bench/summary.dat" using 2:xtic(1) title "vs epoll reference", "" using 3 title "vs libuv", "" using 4 title "vs asio", "" using 5 title "vs nginx"
+plot "build/bench/summary.dat" using 2:xtic(1) title "vs epoll reference", "" using 3 title "vs libuv", "" using 4 title "vs asio", "" using 5 title "vs nginx", "" using 6 title "io_uring vs epoll reference"
 GP
 echo "wrote docs/bench/README.md and docs/bench/summary.png"

@@ -4,7 +4,7 @@
 // hand each connection to a loop by --policy rr (round robin) or least (fewest open
 // connections). SIGINT/SIGTERM shut down gracefully.
 //
-//   echo_server [--port 7000] [--backend epoll|poll|select] [--threads 1]
+//   echo_server [--port 7000] [--backend epoll|io_uring|poll|select] [--threads 1]
 //               [--spread reuseport|acceptor] [--policy rr|least]
 #include <sluice.hpp>
 
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
                  !(!std::strcmp(argv[i], "--spread") && sluice::parse_spread(value, opt.spread)) &&
                  !(!std::strcmp(argv[i], "--policy") && sluice::parse_policy(value, opt.policy))) {
             std::fprintf(stderr,
-                         "usage: echo_server [--port P] [--backend epoll|poll|select] "
+                         "usage: echo_server [--port P] [--backend epoll|io_uring|poll|select] "
                          "[--threads N] [--spread reuseport|acceptor] [--policy rr|least]\n");
             return 2;
         }
@@ -70,6 +70,9 @@ int main(int argc, char** argv) {
     group.at(0).on_signal(SIGTERM, [&](int) { group.stop(); });
     std::printf("echo_server: listening on port %u, backend %s, %d thread(s)\n", port,
                 group.at(0).backend_name(), threads);
+    // Asked for io_uring where the kernel refuses it: say so, and why.
+    if (!group.at(0).backend_note().empty())
+        std::printf("echo_server: %s\n", group.at(0).backend_note().c_str());
     std::fflush(stdout);
     group.run(std::chrono::seconds(1));
     std::printf("echo_server: stopped\n");

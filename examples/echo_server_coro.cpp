@@ -2,7 +2,7 @@
 // One task per connection; the write awaits until the kernel has the bytes, so a
 // slow reader holds back its own sender (bounded memory without watermarks).
 //
-//   echo_server_coro [--port 7000] [--backend epoll|poll|select] [--threads 1]
+//   echo_server_coro [--port 7000] [--backend epoll|io_uring|poll|select] [--threads 1]
 #include <sluice.hpp>
 
 #include <csignal>
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--backend") &&
                  sluice::parse_backend(argv[i + 1], backend)) {
         } else {
-            std::fprintf(stderr, "usage: echo_server_coro [--port P] [--backend epoll|poll|select] "
+            std::fprintf(stderr, "usage: echo_server_coro [--port P] [--backend epoll|io_uring|poll|select] "
                                  "[--threads N]\n");
             return 2;
         }

@@ -7,7 +7,7 @@
 // header (from HAProxy or nginx in front of it), and GET /client answers the client
 // address that header named.
 //
-//   http_hello [--port 8080] [--threads 1] [--backend epoll|poll|select]
+//   http_hello [--port 8080] [--threads 1] [--backend epoll|io_uring|poll|select]
 //              [--spread reuseport|acceptor] [--policy rr|least] [--proxy-protocol on]
 #include <sluice.hpp>
 
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
                  !(!std::strcmp(argv[i], "--spread") && sluice::parse_spread(value, opt.spread)) &&
                  !(!std::strcmp(argv[i], "--policy") && sluice::parse_policy(value, opt.policy))) {
             std::fprintf(stderr, "usage: http_hello [--port P] [--threads N] "
-                                 "[--backend epoll|poll|select] [--spread reuseport|acceptor] "
+                                 "[--backend epoll|io_uring|poll|select] [--spread reuseport|acceptor] "
                                  "[--policy rr|least] [--proxy-protocol on]\n");
             return 2;
         }
@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
     group.at(0).on_signal(SIGTERM, [&](int) { group.stop(); });
     std::printf("http_hello: listening on port %u, backend %s, %d thread(s)\n", port,
                 group.at(0).backend_name(), threads);
+    // Asked for io_uring where the kernel refuses it: say so, and why.
+    if (!group.at(0).backend_note().empty())
+        std::printf("http_hello: %s\n", group.at(0).backend_note().c_str());
     std::fflush(stdout);
     group.run(std::chrono::seconds(1));
     std::printf("http_hello: stopped\n");

@@ -104,6 +104,22 @@
 #endif
 #endif
 
+// io_uring: Linux, written against the kernel interface (<linux/io_uring.h> and the raw
+// syscalls), so it needs no library. Compiled in wherever the kernel headers are new
+// enough to describe it (5.11: timeouts passed to io_uring_enter); whether the running
+// kernel allows it is found out at run time (backend/io_uring.hpp).
+#if !defined(SLUICE_HAS_IO_URING)
+#if defined(__linux__) && !defined(SLUICE_DISABLE_IO_URING) && defined(__has_include)
+#if __has_include(<linux/io_uring.h>)
+#define SLUICE_HAS_IO_URING 1
+#else
+#define SLUICE_HAS_IO_URING 0
+#endif
+#else
+#define SLUICE_HAS_IO_URING 0
+#endif
+#endif
+
 // kqueue: macOS and the BSDs.
 #if !defined(SLUICE_HAS_KQUEUE)
 #if (defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) ||  \
@@ -1743,7 +1759,10 @@ SLUICE_DECL endpoint remote_endpoint(native_socket s, std::error_code& ec) {
 // sluice — choosing a poller. `automatic` takes the best one compiled in, in order of
 // performance: epoll, kqueue, poll, select (on Windows that is poll, meaning WSAPoll).
 // An explicit choice that is not compiled in fails with error::backend_unavailable
-// rather than silently using another.
+// rather than silently using another. io_uring is the exception, because whether it
+// works is up to the running kernel and its policy (a sysctl, a container's seccomp
+// profile), not to the build: asked for and refused, the loop runs on epoll and `note`
+// says why, so the same program runs everywhere and tells where it could not.
 
 // ---- begin sluice/backend/epoll.hpp ----
 // sluice — epoll backend (Linux). Level-triggered: the loop only changes interest
@@ -1773,8 +1792,9 @@ namespace sluice {
 
 // backend::poll is poll(2) on POSIX and WSAPoll on Windows; select is select() on both
 // (see select.hpp for what FD_SETSIZE means on Windows). epoll and kqueue are never
-// available on Windows.
-enum class backend { automatic, epoll, kqueue, poll, select };
+// available on Windows; io_uring only on Linux, and only where the running kernel
+// allows it (else the loop falls back to epoll and says why: loop::backend_note()).
+enum class backend { automatic, epoll, kqueue, poll, select, io_uring };
 
 inline const char* to_string(backend b) noexcept {
     switch (b) {
@@ -1788,17 +1808,23 @@ inline const char* to_string(backend b) noexcept {
         return "poll";
     case backend::select:
         return "select";
+    case backend::io_uring:
+        return "io_uring";
     }
     return "?";
 }
 
 namespace detail {
 
-enum : unsigned { ev_read = 1u, ev_write = 2u };
+// ev_data: a completion backend received bytes for the handle (receive()): `res` bytes at
+// `data`, valid until the next wait, or 0 (end of stream) or -errno (either ends it).
+enum : unsigned { ev_read = 1u, ev_write = 2u, ev_data = 4u };
 
 struct ready_event {
     void* user;
     unsigned events;
+    int res = 0;                // ev_data only
+    const char* data = nullptr; // ev_data only
 };
 
 // The longest single wait handed to the kernel (about 11.6 days). A timer further out
@@ -1857,6 +1883,21 @@ class poller {
     // and the loop then stops with that error instead of waiting again.
     virtual int wait(std::int64_t timeout_us, ready_event* out, int capacity,
                      std::error_code& ec) noexcept = 0;
+    // Completion reads: true when the backend can receive into buffers of its own and hand
+    // the bytes out as ev_data events, saving a recv() per read (io_uring's multishot
+    // receive into a provided-buffer ring). receive(fd, user, true) starts that for a
+    // watched or unwatched descriptor, false stops it; bytes already received when it
+    // stops still arrive as ev_data events; one with res <= 0 ends the receive.
+    virtual bool receives() const noexcept { return false; }
+    virtual void receive(native_socket, void*, bool) noexcept {}
+    // The descriptor is about to be closed (after set(fd, mask, 0) if it was watched). A
+    // completion backend must let go of it now: a request still in flight would hold the
+    // socket open, and the peer would not see the close until the loop waits again.
+    virtual void closing(native_socket) noexcept {}
+    // The socket error the last wait() reported together with `user`'s readiness, for a
+    // backend whose events carry one (kqueue: EV_EOF with the error in fflags); {} when
+    // none came, and always for the others. Meaningful while that batch is dispatched.
+    virtual std::error_code reported_error(const void* /*user*/) const noexcept { return {}; }
     virtual backend kind() const noexcept = 0;
     // The pollable descriptor (epoll/kqueue fd) for embedding into another loop, or -1.
     virtual std::intptr_t native_handle() const noexcept { return -1; }
@@ -1948,10 +1989,609 @@ class epoll_poller final : public poller {
 } // namespace sluice::detail
 #endif
 // ---- end sluice/backend/epoll.hpp ----
+// ---- begin sluice/backend/io_uring.hpp ----
+// sluice — io_uring backend (Linux), written against the kernel interface: the rings are
+// mapped and driven with the raw io_uring_setup / io_uring_enter / io_uring_register
+// syscalls, so the library still has no dependency (no liburing).
+//
+// What pays, and why it is shaped this way:
+// - One io_uring_enter per loop turn both submits every queued change and waits (with the
+//   timeout passed in the same call, IORING_ENTER_EXT_ARG), where epoll needs one
+//   epoll_ctl per change plus the wait.
+// - IORING_SETUP_SINGLE_ISSUER + DEFER_TASKRUN: completions are processed in the waiting
+//   thread at the wait, not by interrupting it. The ring is created disabled and enabled
+//   on the first wait, so the thread that runs the loop (not the one that built it)
+//   becomes its one issuer. Older kernels fall back to COOP_TASKRUN, then to no flags.
+// - Readiness is a one-shot IORING_OP_POLL_ADD per descriptor, re-armed after each event
+//   while the handle still wants it. Arming a poll checks readiness at once, so this is
+//   level-triggered exactly like the other backends (a multishot poll would report only
+//   new wake-ups, and a handle that read part of what was there would wait forever).
+//
+// A completion that arrives for a registration that was changed or removed in between
+// (it may already sit in the completion ring) carries an older generation in its
+// user_data and is dropped: the loop never hears of a handle it stopped watching.
+
+
+#if SLUICE_HAS_IO_URING
+// ---- begin sluice/backend/uring_ring.hpp ----
+// sluice — the io_uring rings themselves (backend/io_uring.hpp drives them): setup with a
+// ladder of flags, the mapped submission and completion queues, and a provided-buffer
+// ring. Raw syscalls only; knows nothing about handles.
+
+
+#if SLUICE_HAS_IO_URING
+#include <linux/io_uring.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+// The numbers came after Linux unified its syscall tables: the same on every architecture.
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup 425
+#endif
+#ifndef __NR_io_uring_enter
+#define __NR_io_uring_enter 426
+#endif
+#ifndef __NR_io_uring_register
+#define __NR_io_uring_register 427
+#endif
+
+namespace sluice::detail {
+
+// The ring pair itself: setup with a ladder of flags, submission slots, the completion
+// queue. Knows nothing about handles.
+class uring {
+  public:
+    uring() = default;
+    uring(const uring&) = delete;
+    uring& operator=(const uring&) = delete;
+    ~uring() { close(); }
+
+    // Creates the rings; on failure returns the error and sets `why` to what failed.
+    std::error_code open(unsigned entries, unsigned cq_entries, std::string& why) noexcept {
+        static constexpr unsigned ladder[] = {
+#if defined(IORING_SETUP_DEFER_TASKRUN) && defined(IORING_SETUP_SINGLE_ISSUER)
+            IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
+#endif
+#if defined(IORING_SETUP_COOP_TASKRUN)
+            IORING_SETUP_COOP_TASKRUN,
+#endif
+            0u};
+        int err = 0;
+        for (unsigned extra : ladder) {
+            io_uring_params p;
+            std::memset(&p, 0, sizeof p);
+            p.flags = extra | IORING_SETUP_CQSIZE;
+            p.cq_entries = cq_entries;
+            int fd = static_cast<int>(::syscall(__NR_io_uring_setup, entries, &p));
+            if (fd < 0) {
+                err = errno;
+                // EINVAL: this kernel does not know a flag; try fewer. Anything else
+                // (ENOSYS, EPERM from a sysctl or a seccomp filter, ENOMEM) is final.
+                if (err == EINVAL) continue;
+                break;
+            }
+            fd_ = fd;
+            flags_ = p.flags;
+            if (!(p.features & IORING_FEAT_EXT_ARG)) {
+                why = "io_uring: kernel too old (needs IORING_FEAT_EXT_ARG, Linux 5.11)";
+                close();
+                return std::make_error_code(std::errc::function_not_supported);
+            }
+            if (auto ec = map(p)) {
+                why = std::string("io_uring: mmap of the rings failed: ") + ec.message();
+                close();
+                return ec;
+            }
+            return {};
+        }
+        why = std::string("io_uring_setup: ") + std::strerror(err);
+        if (err == EPERM)
+            why += " (kernel.io_uring_disabled, or a seccomp profile such as Docker's default)";
+        else if (err == ENOSYS)
+            why += " (the kernel has no io_uring, or a seccomp profile hides it)";
+        return {err, std::system_category()};
+    }
+
+    void close() noexcept {
+        if (sq_ptr_ && sq_ptr_ != MAP_FAILED) ::munmap(sq_ptr_, sq_len_);
+        if (cq_ptr_ && cq_ptr_ != MAP_FAILED && cq_ptr_ != sq_ptr_) ::munmap(cq_ptr_, cq_len_);
+        if (sqes_ && sqes_ != MAP_FAILED) ::munmap(sqes_, sqes_len_);
+        sq_ptr_ = cq_ptr_ = nullptr;
+        sqes_ = nullptr;
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+    int fd() const noexcept { return fd_; }
+    // Whether the calling thread is the one that runs the ring (or none does yet).
+    bool on_owner_thread() const noexcept { return !enabled_ || owner_ == static_cast<pid_t>(::syscall(SYS_gettid)); }
+    void forget_fd() noexcept { fd_ = -1; }
+    unsigned setup_flags() const noexcept { return flags_; }
+
+    bool has_room(unsigned n) const noexcept {
+        return sq_entries_ - (sq_tail_ - __atomic_load_n(sq_khead_, __ATOMIC_ACQUIRE)) >= n;
+    }
+
+    // A zeroed submission slot, or null when the queue is full (enter() first).
+    io_uring_sqe* next_sqe() noexcept {
+        unsigned head = __atomic_load_n(sq_khead_, __ATOMIC_ACQUIRE);
+        if (sq_tail_ - head >= sq_entries_) return nullptr;
+        io_uring_sqe* e = &sqes_[sq_tail_ & sq_mask_];
+        std::memset(e, 0, sizeof *e);
+        ++sq_tail_;
+        return e;
+    }
+
+    // Hands queued submissions to the kernel and, when min_complete > 0, waits up to
+    // timeout_us (< 0: without limit) for that many completions. Returns 0 or -errno
+    // (ETIME and EINTR are not errors for the caller, who reaps what is there either way).
+    int enter(unsigned min_complete, std::int64_t timeout_us) noexcept {
+        if (!enabled_) {
+            enabled_ = true;
+            owner_ = static_cast<pid_t>(::syscall(SYS_gettid));
+            if (flags_ & IORING_SETUP_R_DISABLED) {
+                if (::syscall(__NR_io_uring_register, fd_, IORING_REGISTER_ENABLE_RINGS, nullptr,
+                              0) < 0)
+                    return -errno;
+            }
+        }
+        __atomic_store_n(sq_ktail_, sq_tail_, __ATOMIC_RELEASE);
+        unsigned to_submit = sq_tail_ - __atomic_load_n(sq_khead_, __ATOMIC_ACQUIRE);
+        io_uring_getevents_arg arg;
+        std::memset(&arg, 0, sizeof arg);
+        __kernel_timespec ts{};
+        if (timeout_us >= 0 && min_complete > 0) {
+            if (timeout_us > max_wait_us) timeout_us = max_wait_us;
+            ts.tv_sec = timeout_us / 1000000;
+            ts.tv_nsec = (timeout_us % 1000000) * 1000;
+            arg.ts = reinterpret_cast<std::uint64_t>(&ts);
+        }
+        long r = ::syscall(__NR_io_uring_enter, fd_, to_submit, min_complete,
+                           IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
+        return r < 0 ? -errno : 0;
+    }
+
+    bool cq_empty() const noexcept {
+        return *cq_khead_ == __atomic_load_n(cq_ktail_, __ATOMIC_ACQUIRE);
+    }
+
+    // Calls f(cqe) for up to `max` completions, oldest first, and releases their slots.
+    // f returns false to leave that completion (and the rest) for the next call.
+    template <class F>
+    unsigned reap(F&& f) noexcept {
+        unsigned head = *cq_khead_;
+        const unsigned tail = __atomic_load_n(cq_ktail_, __ATOMIC_ACQUIRE);
+        unsigned seen = 0;
+        while (head != tail) {
+            if (!f(cqes_[head & cq_mask_])) break;
+            ++head;
+            ++seen;
+        }
+        __atomic_store_n(cq_khead_, head, __ATOMIC_RELEASE);
+        return seen;
+    }
+
+  private:
+    std::error_code map(const io_uring_params& p) noexcept {
+        sq_len_ = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+        cq_len_ = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+        const bool single = p.features & IORING_FEAT_SINGLE_MMAP;
+        if (single && cq_len_ > sq_len_) sq_len_ = cq_len_;
+        sq_ptr_ = ::mmap(nullptr, sq_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_,
+                         IORING_OFF_SQ_RING);
+        if (sq_ptr_ == MAP_FAILED) return {errno, std::system_category()};
+        cq_ptr_ = single ? sq_ptr_
+                         : ::mmap(nullptr, cq_len_, PROT_READ | PROT_WRITE,
+                                  MAP_SHARED | MAP_POPULATE, fd_, IORING_OFF_CQ_RING);
+        if (cq_ptr_ == MAP_FAILED) return {errno, std::system_category()};
+        sqes_len_ = p.sq_entries * sizeof(io_uring_sqe);
+        void* s = ::mmap(nullptr, sqes_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                         fd_, IORING_OFF_SQES);
+        if (s == MAP_FAILED) return {errno, std::system_category()};
+        sqes_ = static_cast<io_uring_sqe*>(s);
+        auto* sq = static_cast<char*>(sq_ptr_);
+        auto* cq = static_cast<char*>(cq_ptr_);
+        sq_khead_ = reinterpret_cast<unsigned*>(sq + p.sq_off.head);
+        sq_ktail_ = reinterpret_cast<unsigned*>(sq + p.sq_off.tail);
+        sq_mask_ = *reinterpret_cast<unsigned*>(sq + p.sq_off.ring_mask);
+        sq_entries_ = *reinterpret_cast<unsigned*>(sq + p.sq_off.ring_entries);
+        // Slot i of the index array always names sqe i: submissions stay in ring order.
+        auto* array = reinterpret_cast<unsigned*>(sq + p.sq_off.array);
+        for (unsigned i = 0; i < sq_entries_; ++i) array[i] = i;
+        sq_tail_ = *sq_ktail_;
+        cq_khead_ = reinterpret_cast<unsigned*>(cq + p.cq_off.head);
+        cq_ktail_ = reinterpret_cast<unsigned*>(cq + p.cq_off.tail);
+        cq_mask_ = *reinterpret_cast<unsigned*>(cq + p.cq_off.ring_mask);
+        cqes_ = reinterpret_cast<io_uring_cqe*>(cq + p.cq_off.cqes);
+        return {};
+    }
+
+    int fd_ = -1;
+    unsigned flags_ = 0;
+    bool enabled_ = false;
+    pid_t owner_ = 0;
+    void* sq_ptr_ = nullptr;
+    void* cq_ptr_ = nullptr;
+    std::size_t sq_len_ = 0, cq_len_ = 0, sqes_len_ = 0;
+    io_uring_sqe* sqes_ = nullptr;
+    io_uring_cqe* cqes_ = nullptr;
+    unsigned* sq_khead_ = nullptr;
+    unsigned* sq_ktail_ = nullptr;
+    unsigned* cq_khead_ = nullptr;
+    unsigned* cq_ktail_ = nullptr;
+    unsigned sq_mask_ = 0, sq_entries_ = 0, cq_mask_ = 0;
+    unsigned sq_tail_ = 0; // ours; published to the kernel by enter()
+};
+
+// A provided-buffer ring (IORING_REGISTER_PBUF_RING, Linux 5.19): the kernel picks a free
+// buffer for each receive, so a connection waiting for data owns no read buffer. The ring
+// of descriptors is registered when the loop starts (that tells whether the kernel can do
+// it); the buffers themselves are allocated on the first receive.
+class provided_buffers {
+  public:
+    static constexpr unsigned count = 256;       // a power of two
+    static constexpr unsigned size = 8 * 1024;   // bytes per buffer
+    static constexpr unsigned short group = 0;
+
+    provided_buffers() = default;
+    provided_buffers(const provided_buffers&) = delete;
+    provided_buffers& operator=(const provided_buffers&) = delete;
+    ~provided_buffers() {
+        if (ring_) ::munmap(ring_, ring_len());
+        if (memory_) ::munmap(memory_, std::size_t(count) * size);
+    }
+
+    // Registers the (empty) ring with `ring_fd`; false when the kernel cannot.
+    bool attach(int ring_fd) noexcept {
+        void* r = ::mmap(nullptr, ring_len(), PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (r == MAP_FAILED) return false;
+        ring_ = static_cast<io_uring_buf_ring*>(r);
+        io_uring_buf_reg reg;
+        std::memset(&reg, 0, sizeof reg);
+        reg.ring_addr = reinterpret_cast<std::uint64_t>(ring_);
+        reg.ring_entries = count;
+        reg.bgid = group;
+        if (::syscall(__NR_io_uring_register, ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
+            ::munmap(ring_, ring_len());
+            ring_ = nullptr;
+            return false;
+        }
+        return true;
+    }
+
+    // Allocates the buffers and hands them all to the kernel (once).
+    bool fill() noexcept {
+        if (memory_) return true;
+        void* m = ::mmap(nullptr, std::size_t(count) * size, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) return false;
+        memory_ = static_cast<char*>(m);
+        for (unsigned short id = 0; id < count; ++id) give_back(id);
+        publish();
+        return true;
+    }
+
+    const char* data(unsigned short id) const noexcept { return memory_ + std::size_t(id) * size; }
+
+    // Returns a buffer to the kernel; visible to it after publish().
+    void give_back(unsigned short id) noexcept {
+        io_uring_buf& b = entries()[tail_ & (count - 1)];
+        b.addr = reinterpret_cast<std::uint64_t>(data(id));
+        b.len = size;
+        b.bid = id;
+        ++tail_;
+    }
+    // The tail overlays the first entry's `resv` (the kernel's layout).
+    void publish() noexcept { __atomic_store_n(&entries()[0].resv, tail_, __ATOMIC_RELEASE); }
+
+  private:
+    static std::size_t ring_len() noexcept { return count * sizeof(io_uring_buf); }
+    // The ring is an array of io_uring_buf. Not through io_uring_buf_ring::bufs: in C++
+    // the empty struct that __DECLARE_FLEX_ARRAY puts before it takes a byte, which moves
+    // the array 8 bytes away from where the kernel reads it.
+    io_uring_buf* entries() noexcept { return reinterpret_cast<io_uring_buf*>(ring_); }
+    io_uring_buf_ring* ring_ = nullptr;
+    char* memory_ = nullptr;
+    unsigned short tail_ = 0;
+};
+
+} // namespace sluice::detail
+#endif
+// ---- end sluice/backend/uring_ring.hpp ----
+
+#include <poll.h>
+
+#include <vector>
+
+namespace sluice::detail {
+
+class uring_poller final : public poller {
+  public:
+    // On failure `ec` is set and `why` says what failed (the loop then falls back).
+    uring_poller(std::error_code& ec, std::string& why) noexcept {
+        ec = ring_.open(256, 4096, why);
+        // Multishot receive (6.0) and buffer rings (5.19): without them reads stay recv()
+        // calls after readiness, as on epoll.
+        if (!ec) receives_ = buffers_.attach(ring_.fd());
+    }
+
+    std::error_code set(native_socket fd, unsigned old_mask, unsigned new_mask,
+                        void* user) noexcept override {
+        if (fd < 0) return std::make_error_code(std::errc::bad_file_descriptor);
+        slot& s = at(fd);
+        s.user = user;
+        s.wanted = static_cast<std::uint8_t>(new_mask);
+        // A new registration (the number may belong to a new socket now) or a removal
+        // (the socket is about to be closed): a poll still in flight watches the old file
+        // and must go, whatever it watches.
+        if (old_mask == 0 || new_mask == 0) s.renew = true;
+        mark(fd);
+        return {};
+    }
+
+    bool receives() const noexcept override { return receives_; }
+
+    void receive(native_socket fd, void* user, bool on) noexcept override {
+        if (fd < 0) return;
+        slot& s = at(fd);
+        s.user = user;
+        s.recv_wanted = on;
+        mark(fd);
+    }
+
+    int wait(std::int64_t timeout_us, ready_event* out, int capacity,
+             std::error_code& ec) noexcept override {
+        // The bytes handed out by the last call were valid until now.
+        if (!lent_.empty()) {
+            for (unsigned short id : lent_) buffers_.give_back(id);
+            buffers_.publish();
+            lent_.clear();
+        }
+        if (!ring_.cq_empty()) timeout_us = 0; // a batch left over from the last call
+        if (!arm_changes()) timeout_us = 0;    // the rest goes in with the next turn
+        int r = ring_.enter(timeout_us == 0 ? 0 : 1, timeout_us);
+        if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
+            ec.assign(-r, std::system_category());
+            // EBADF: the descriptor was closed behind our back; EOPNOTSUPP: its number now
+            // names something else. Either way it is not ours to close any more.
+            if (r == -EBADF || r == -EOPNOTSUPP) ring_.forget_fd();
+            return 0;
+        }
+        int filled = 0;
+        ring_.reap([&](const io_uring_cqe& c) {
+            if (c.user_data == ignore) return true; // a removal's own completion
+            if (filled == capacity) return false;
+            if (c.user_data & recv_bit)
+                take_received(c, out, filled);
+            else
+                take_ready(c, out, filled);
+            return true;
+        });
+        return filled;
+    }
+
+    // A request in flight holds a reference to the file: until it is gone, closing the
+    // descriptor would not close the socket. The removals go to the kernel now, and the
+    // cancelled requests are released by the same call (deferred task work runs there).
+    void closing(native_socket fd) noexcept override {
+        const auto i = static_cast<std::size_t>(fd);
+        if (fd < 0 || i >= slots_.size()) return;
+        slot& s = slots_[i];
+        s.wanted = 0;
+        s.recv_wanted = false;
+        const bool polled = s.armed, receiving = s.recv_armed && !s.recv_cancelled;
+        // From here the slot forgets both requests: their completions no longer match it
+        // (what the receive took is dropped with the socket; its buffers still go back).
+        s.armed = 0;
+        s.recv_armed = s.recv_cancelled = false;
+        const std::uint32_t recv_gen = s.recv_gen++;
+        if (!polled && !receiving) return;
+        // Only the thread that runs the loop enters the ring (a loop destroyed from
+        // another thread: the ring's own teardown ends the requests).
+        if (!ring_.on_owner_thread()) return;
+        if (!ring_.has_room(2) && !flush()) return;
+        if (polled) {
+            io_uring_sqe* e = ring_.next_sqe();
+            e->opcode = IORING_OP_POLL_REMOVE;
+            e->fd = -1;
+            e->addr = tag(s.armed_gen, fd);
+            e->user_data = ignore;
+        }
+        if (receiving) {
+            io_uring_sqe* e = ring_.next_sqe();
+            e->opcode = IORING_OP_ASYNC_CANCEL;
+            e->fd = -1;
+            e->addr = recv_bit | tag(recv_gen, fd);
+            e->user_data = ignore;
+        }
+        ring_.enter(0, 0);
+    }
+
+    backend kind() const noexcept override { return backend::io_uring; }
+    std::intptr_t native_handle() const noexcept override { return ring_.fd(); }
+
+  private:
+    struct slot {
+        void* user = nullptr;
+        std::uint32_t gen = 0;       // bumped for every new poll request
+        std::uint32_t armed_gen = 0; // the generation of the poll in flight
+        std::uint32_t recv_gen = 0;  // the receive's; bumped when its socket closes
+        std::uint8_t wanted = 0;     // what the loop wants polled
+        std::uint8_t armed = 0;      // what the poll in flight watches (0: none)
+        bool marked = false;         // on the changes list
+        bool renew = false;          // the poll in flight must go even if it matches
+        bool recv_wanted = false;    // the handle wants bytes received for it
+        bool recv_armed = false;     // a multishot receive is in flight
+        bool recv_cancelled = false; // ... and asked to stop
+    };
+    // user_data: the descriptor in the low 32 bits, a generation above, and the top bit
+    // telling a receive from a poll; `ignore` marks requests whose completions mean nothing.
+    static constexpr std::uint64_t recv_bit = std::uint64_t(1) << 63;
+    static constexpr std::uint64_t ignore = ~std::uint64_t(0);
+    static std::uint64_t tag(std::uint32_t gen, int fd) noexcept {
+        return (std::uint64_t(gen & 0x7fffffffu) << 32) | std::uint32_t(fd);
+    }
+
+    slot& at(int fd) {
+        const auto i = static_cast<std::size_t>(fd);
+        if (i >= slots_.size()) slots_.resize(i + 1 > 2 * slots_.size() ? i + 1 : 2 * slots_.size());
+        return slots_[i];
+    }
+
+    void mark(int fd) {
+        slot& s = slots_[static_cast<std::size_t>(fd)];
+        if (s.marked) return;
+        s.marked = true;
+        changes_.push_back(fd);
+    }
+
+    void take_ready(const io_uring_cqe& c, ready_event* out, int& filled) noexcept {
+        const auto fd = static_cast<std::size_t>(c.user_data & 0xffffffffu);
+        if (fd >= slots_.size()) return;
+        slot& s = slots_[fd];
+        if (!s.armed || tag(s.armed_gen, static_cast<int>(fd)) != c.user_data)
+            return; // changed or removed since
+        s.armed = 0;
+        if (s.wanted) mark(static_cast<int>(fd)); // re-armed before the next wait
+        if (c.res == -ECANCELED) return;
+        unsigned e = 0;
+        if (c.res < 0) {
+            e = ev_read | ev_write; // the handle's next syscall says what is wrong
+        } else {
+            const unsigned re = static_cast<unsigned>(c.res);
+            if (re & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) e |= ev_read;
+            if (re & (POLLOUT | POLLHUP | POLLERR)) e |= ev_write;
+        }
+        out[filled++] = {s.user, e, 0, nullptr};
+    }
+
+    // Bytes received (or the end of a receive). Bytes are never dropped while the socket
+    // is open, even after the handle asked to stop: it keeps them for its next read.
+    void take_received(const io_uring_cqe& c, ready_event* out, int& filled) noexcept {
+        const bool has_buffer = c.flags & IORING_CQE_F_BUFFER;
+        const auto id = static_cast<unsigned short>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+        if (has_buffer) lent_.push_back(id); // back to the kernel at the next wait
+        const auto fd = static_cast<std::size_t>(c.user_data & 0xffffffffu);
+        if (fd >= slots_.size()) return;
+        slot& s = slots_[fd];
+        const bool current = (c.user_data & ~recv_bit) == tag(s.recv_gen, static_cast<int>(fd));
+        const bool ended = !(c.flags & IORING_CQE_F_MORE);
+        if (current && ended) {
+            s.recv_armed = false;
+            s.recv_cancelled = false;
+            if (c.res > 0 || c.res == -ENOBUFS || c.res == -ECANCELED) {
+                // Stopped by the kernel (out of buffers, say) or by us: go on if still wanted.
+                if (s.recv_wanted) mark(static_cast<int>(fd));
+            } else {
+                s.recv_wanted = false; // end of stream or an error ends the receive
+            }
+        }
+        if (!current || c.res == -ENOBUFS || c.res == -ECANCELED) return;
+        out[filled++] = {s.user, ev_data, c.res, has_buffer ? buffers_.data(id) : nullptr};
+    }
+
+    // Turns the changes since the last wait into submissions. False when the submission
+    // queue could not take them all (the rest stay listed).
+    bool arm_changes() noexcept {
+        std::size_t done = 0;
+        for (; done < changes_.size(); ++done) {
+            const int fd = changes_[done];
+            slot& s = slots_[static_cast<std::size_t>(fd)];
+            if (!ring_.has_room(2) && !flush()) break;
+            s.marked = false;
+            if (s.armed && (s.armed != s.wanted || s.renew)) remove(s, fd);
+            s.renew = false;
+            if (!s.armed && s.wanted) add_poll(s, fd);
+            if (s.recv_armed && !s.recv_wanted && !s.recv_cancelled) cancel_receive(s, fd);
+            if (!s.recv_armed && s.recv_wanted) {
+                if (!buffers_.fill()) {
+                    // No memory for the buffers: this socket's reads fail rather than hang.
+                    s.recv_wanted = false;
+                    continue;
+                }
+                add_receive(s, fd);
+            }
+        }
+        changes_.erase(changes_.begin(), changes_.begin() + static_cast<std::ptrdiff_t>(done));
+        return changes_.empty();
+    }
+
+    void add_poll(slot& s, int fd) noexcept {
+        io_uring_sqe* e = ring_.next_sqe();
+        unsigned events = ((s.wanted & ev_read) ? POLLIN | POLLRDHUP : 0u) |
+                          ((s.wanted & ev_write) ? POLLOUT : 0u);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        // The kernel reads poll32_events as two swapped halves on big-endian.
+        events = (events << 16) | (events >> 16);
+#endif
+        e->opcode = IORING_OP_POLL_ADD;
+        e->fd = fd;
+        e->poll32_events = events;
+        ++s.gen;
+        e->user_data = tag(s.gen, fd);
+        s.armed = s.wanted;
+        s.armed_gen = s.gen;
+    }
+
+    void remove(slot& s, int fd) noexcept {
+        io_uring_sqe* e = ring_.next_sqe();
+        e->opcode = IORING_OP_POLL_REMOVE;
+        e->fd = -1;
+        e->addr = tag(s.armed_gen, fd);
+        e->user_data = ignore;
+        s.armed = 0;
+    }
+
+    void add_receive(slot& s, int fd) noexcept {
+        io_uring_sqe* e = ring_.next_sqe();
+        e->opcode = IORING_OP_RECV;
+        e->fd = fd;
+        e->ioprio = IORING_RECV_MULTISHOT;
+        e->flags = IOSQE_BUFFER_SELECT;
+        e->buf_group = provided_buffers::group;
+        e->user_data = recv_bit | tag(s.recv_gen, fd);
+        s.recv_armed = true;
+        s.recv_cancelled = false;
+    }
+
+    // What the receive already took still arrives (and is kept by the handle).
+    void cancel_receive(slot& s, int fd) noexcept {
+        io_uring_sqe* e = ring_.next_sqe();
+        e->opcode = IORING_OP_ASYNC_CANCEL;
+        e->fd = -1;
+        e->addr = recv_bit | tag(s.recv_gen, fd);
+        e->user_data = ignore;
+        s.recv_cancelled = true;
+    }
+
+    // The submission queue is full: hand it to the kernel without waiting.
+    bool flush() noexcept {
+        ring_.enter(0, 0);
+        return ring_.has_room(2);
+    }
+
+    uring ring_;
+    provided_buffers buffers_;
+    bool receives_ = false;
+    std::vector<slot> slots_;
+    std::vector<int> changes_;
+    std::vector<unsigned short> lent_; // buffers handed out by the last wait
+};
+
+} // namespace sluice::detail
+#endif
+// ---- end sluice/backend/io_uring.hpp ----
 // ---- begin sluice/backend/kqueue.hpp ----
 // sluice — kqueue backend (macOS, BSDs; on Linux when SLUICE_HAS_KQUEUE is forced
 // with an emulation library such as libkqueue). Read and write are separate filters,
-// so set() adds or deletes only the filters whose bit changed.
+// so set() adds or deletes only the filters whose bit changed. A socket's error comes
+// with its EV_EOF event (in fflags) and is kept for reported_error().
 
 
 #if SLUICE_HAS_KQUEUE
@@ -1977,17 +2617,25 @@ class kqueue_poller final : public poller {
 
     std::error_code set(native_socket fd, unsigned old_mask, unsigned new_mask,
                         void* user) noexcept override {
+        // A filter whose bit did not change is left alone: adding it again would cost
+        // a change entry for nothing (and re-arm it under some emulations).
         struct kevent ch[2];
         int n = 0;
-        auto change = [&](unsigned bit, short filter) {
-            bool had = old_mask & bit, want = new_mask & bit;
-            if (want)
-                EV_SET(&ch[n++], fd, filter, EV_ADD | EV_ENABLE, 0, 0, user);
-            else if (had)
-                EV_SET(&ch[n++], fd, filter, EV_DELETE, 0, 0, nullptr);
-        };
-        change(ev_read, EVFILT_READ);
-        change(ev_write, EVFILT_WRITE);
+        const unsigned changed = old_mask ^ new_mask;
+        if (changed & ev_read) {
+            struct kevent& c = ch[n++];
+            if (new_mask & ev_read)
+                EV_SET(&c, fd, EVFILT_READ, EV_ADD | EV_ENABLE, 0, 0, user);
+            else
+                EV_SET(&c, fd, EVFILT_READ, EV_DELETE, 0, 0, nullptr);
+        }
+        if (changed & ev_write) {
+            struct kevent& c = ch[n++];
+            if (new_mask & ev_write)
+                EV_SET(&c, fd, EVFILT_WRITE, EV_ADD | EV_ENABLE, 0, 0, user);
+            else
+                EV_SET(&c, fd, EVFILT_WRITE, EV_DELETE, 0, 0, nullptr);
+        }
         if (n && ::kevent(kq_, ch, n, nullptr, 0, nullptr) != 0) {
             if (new_mask == 0 && (errno == EBADF || errno == ENOENT)) return {};
             return platform::last_error();
@@ -1997,10 +2645,10 @@ class kqueue_poller final : public poller {
 
     int wait(std::int64_t timeout_us, ready_event* out, int capacity,
              std::error_code& ec) noexcept override {
-        constexpr int batch = 256;
         struct kevent evs[batch];
         timespec ts{};
         timespec* tsp = to_timespec(timeout_us, ts);
+        reported_count_ = 0;
         int n = ::kevent(kq_, nullptr, 0, evs, capacity < batch ? capacity : batch, tsp);
         if (n < 0) {
             if (errno == EINTR) return 0;
@@ -2011,18 +2659,41 @@ class kqueue_poller final : public poller {
         }
         int filled = 0;
         for (int i = 0; i < n; ++i) {
+            void* user = reinterpret_cast<void*>(evs[i].udata);
             unsigned e = evs[i].filter == EVFILT_READ ? ev_read : ev_write;
-            if (evs[i].flags & (EV_EOF | EV_ERROR)) e = ev_read | ev_write;
-            out[filled++] = {reinterpret_cast<void*>(evs[i].udata), e};
+            if (evs[i].flags & (EV_EOF | EV_ERROR)) {
+                e = ev_read | ev_write;
+                // kqueue(2): a socket's EV_EOF carries its pending error in fflags; that
+                // is where BSD reports a refused connect.
+                if ((evs[i].flags & EV_EOF) && evs[i].fflags)
+                    reported_[reported_count_++] = {user, static_cast<int>(evs[i].fflags)};
+            }
+            out[filled++] = {user, e};
         }
         return filled;
+    }
+
+    std::error_code reported_error(const void* user) const noexcept override {
+        for (int i = 0; i < reported_count_; ++i)
+            if (reported_[i].user == user) return {reported_[i].error, std::system_category()};
+        return {};
     }
 
     backend kind() const noexcept override { return backend::kqueue; }
     std::intptr_t native_handle() const noexcept override { return kq_; }
 
   private:
+    static constexpr int batch = 256; // events taken per wait
+
+    struct reported {
+        const void* user;
+        int error;
+    };
+
     int kq_ = -1;
+    // The errors the last wait's events carried, at most one per event.
+    reported reported_[batch];
+    int reported_count_ = 0;
 };
 
 } // namespace sluice::detail
@@ -2516,11 +3187,22 @@ class wsapoll_poller final : public poller {
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace sluice::detail {
 
-inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec) {
+inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec, std::string& note) {
     ec.clear();
+    note.clear();
+#if SLUICE_HAS_IO_URING
+    if (b == backend::io_uring) {
+        std::unique_ptr<poller> p(new uring_poller(ec, note));
+        if (!ec) return p;
+        note += "; using epoll";
+        ec.clear();
+        b = backend::epoll;
+    }
+#endif
     if (b == backend::automatic) {
 #if SLUICE_HAS_EPOLL
         b = backend::epoll;
@@ -2569,11 +3251,12 @@ inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec) {
 } // namespace sluice::detail
 
 namespace sluice {
-// Parses "epoll" / "kqueue" / "poll" / "select" / "automatic"; false on anything else.
+// Parses "epoll" / "kqueue" / "poll" / "select" / "io_uring" / "automatic"; false on
+// anything else.
 inline bool parse_backend(const char* name, backend& out) noexcept {
     if (!name) return false;
-    for (backend b :
-         {backend::automatic, backend::epoll, backend::kqueue, backend::poll, backend::select})
+    for (backend b : {backend::automatic, backend::epoll, backend::kqueue, backend::poll,
+                      backend::select, backend::io_uring})
         if (std::strcmp(name, to_string(b)) == 0) {
             out = b;
             return true;
@@ -2719,6 +3402,9 @@ class io_object : public ref_counted<io_object> {
 
     // Readiness reported by the poller for fd_ (ev_read / ev_write bits).
     virtual void on_ready(unsigned) {}
+    // Bytes a completion backend received for fd_ (loop::receive): `res` bytes at `data`,
+    // valid during the call; 0 at end of stream, -errno on an error (the receive is over).
+    virtual void on_data(int, const char*) {}
     // Close the descriptor and complete every pending operation with `reason`.
     virtual void close_with(std::error_code reason) = 0;
     // Loop shutdown: close now, or once queued writes are flushed.
@@ -2740,11 +3426,119 @@ class io_object : public ref_counted<io_object> {
     static constexpr std::uint8_t dirty_bit = 2;
     static constexpr std::uint8_t linked_bit = 4;
     static constexpr std::uint8_t zombie_bit = 8; // closed, loop done with it, still referenced
+    static constexpr std::uint8_t receiving_bit = 16; // the backend receives for it
 };
 
 } // namespace detail
 } // namespace sluice
 // ---- end sluice/loop/io_object.hpp ----
+// ---- begin sluice/loop/remote.hpp ----
+// sluice — the part of a loop other threads may reach: posted work and its wakeup
+// (detail::remote_queue), post_handle to post from anywhere, and keep_alive_guard. All
+// three hold the queue by a shared pointer, so whoever outlives the loop finds a closed
+// queue instead of freed memory (docs/guide/loop.md, "Work from other threads").
+
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+
+class loop;
+
+namespace detail {
+
+// The part of a loop other threads may reach: posted work, the wakeup and the count of
+// keep_alive() guards. Shared (post_handle, keep_alive_guard, detached pool jobs) so that
+// whoever outlives the loop finds a closed queue instead of freed memory.
+struct remote_queue {
+    std::mutex mutex;
+    std::vector<unique_function<void()>> items;
+    std::atomic<bool> nonempty{false};
+    std::atomic<bool> wake_pending{false};
+    // keep_alive() guards alive: run() does not return while this is non-zero.
+    std::atomic<std::size_t> external_refs{0};
+    // Null until the loop has started and once it is gone. Written under `mutex` by the
+    // loop's thread only; the loop's wakeup descriptor stays open while this is set.
+    const platform::wakeup_fd* wake = nullptr;
+
+    // Queues fn and wakes the loop. False when the loop is gone (or never started): fn is
+    // then left untouched in the caller's hands, to be destroyed there, outside the lock.
+    bool push(unique_function<void()>&& fn) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!wake) return false;
+        items.push_back(std::move(fn));
+        nonempty.store(true, std::memory_order_release);
+        if (!wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
+        return true;
+    }
+    // Wakes the loop without queueing anything, so that it looks again at whether it has
+    // work left (the last keep_alive() guard went). Nothing happens once it is gone.
+    void poke() {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (wake && !wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
+    }
+};
+
+} // namespace detail
+
+// A copyable, thread-safe way to post to a loop that may be destroyed while the handle
+// lives (a worker thread, a pool job, another loop). Get one with loop::poster().
+class post_handle {
+  public:
+    // An empty handle: post() returns false.
+    post_handle() noexcept = default;
+
+    // Queues fn to run on the loop's thread exactly once, after everything posted before
+    // it from the same thread, and returns true. Once the loop is gone (or when it never
+    // started: loop::status()), returns false and fn is destroyed unrun here, on the
+    // calling thread, before post() returns. A function queued while the loop lived but
+    // not run before ~loop is destroyed unrun by ~loop, on the loop's thread.
+    bool post(unique_function<void()> fn) const { return q_ && q_->push(std::move(fn)); }
+
+  private:
+    friend class sluice::loop;
+    explicit post_handle(std::shared_ptr<detail::remote_queue> q) noexcept : q_(std::move(q)) {}
+    std::shared_ptr<detail::remote_queue> q_;
+};
+
+// An object that keeps run() from returning while it exists (e.g. while another
+// thread will post work). Created while the loop exists; moved, reset and destroyed
+// on any thread, before or after the loop is gone (it holds the loop's shared state,
+// not the loop).
+class keep_alive_guard {
+  public:
+    keep_alive_guard() noexcept = default; // holds nothing
+    explicit keep_alive_guard(std::shared_ptr<detail::remote_queue> q) : q_(std::move(q)) {
+        q_->external_refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    keep_alive_guard(keep_alive_guard&& o) noexcept = default; // leaves `o` empty
+    keep_alive_guard& operator=(keep_alive_guard&& o) noexcept {
+        if (this != &o) {
+            reset();
+            q_ = std::move(o.q_);
+        }
+        return *this;
+    }
+    keep_alive_guard(const keep_alive_guard&) = delete;
+    keep_alive_guard& operator=(const keep_alive_guard&) = delete;
+    ~keep_alive_guard() { reset(); }
+    // Lets go now; the last guard wakes the loop so that run() may return.
+    void reset() {
+        if (std::shared_ptr<detail::remote_queue> q = std::move(q_))
+            if (q->external_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) q->poke();
+    }
+
+  private:
+    std::shared_ptr<detail::remote_queue> q_;
+};
+
+} // namespace sluice
+// ---- end sluice/loop/remote.hpp ----
 // ---- begin sluice/loop/signals.hpp ----
 // sluice — delivering signals to loops. The process-wide handler only does
 // async-signal-safe things: it sets a bit in each subscribed loop's pending mask and
@@ -2766,6 +3560,7 @@ class io_object : public ref_counted<io_object> {
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace sluice::detail::signals {
 
@@ -2827,6 +3622,85 @@ SLUICE_DECL void uninstall(int signo);
 #endif
 
 } // namespace sluice::detail::signals
+
+namespace sluice::detail {
+
+// One loop's signal subscriptions: which numbers it wants, its slot in the process-wide
+// table, and delivering what arrived. The loop owns one and calls run() when woken.
+class loop_signals {
+  public:
+    loop_signals() = default;
+    loop_signals(const loop_signals&) = delete;
+    loop_signals& operator=(const loop_signals&) = delete;
+    ~loop_signals() {
+        if (slot_ < 0) return;
+        for (auto& h : handlers_) signals::uninstall(h.signo);
+        signals::release_slot(slot_);
+    }
+
+    std::error_code subscribe(int signo, unique_function<void(int)> handler,
+                              const platform::wakeup_fd* wake) {
+        if (slot_ < 0) {
+            slot_ = signals::acquire_slot(wake);
+            if (slot_ < 0) return std::make_error_code(std::errc::resource_unavailable_try_again);
+        }
+        if (entry* e = find(signo)) {
+            e->fn = std::move(handler);
+            return {};
+        }
+        if (auto ec = signals::install(signo)) return ec;
+        handlers_.push_back({signo, std::move(handler)});
+        signals::slots[slot_].wanted.fetch_or(signals::bit(signo));
+        return {};
+    }
+
+    void cancel(int signo) {
+        for (auto it = handlers_.begin(); it != handlers_.end(); ++it)
+            if (it->signo == signo) {
+                signals::slots[slot_].wanted.fetch_and(~signals::bit(signo));
+                signals::uninstall(signo);
+                handlers_.erase(it);
+                return;
+            }
+    }
+
+    // Calls the handler of every signal that arrived; returns how many ran.
+    std::size_t run() {
+        if (slot_ < 0) return 0;
+        std::size_t ran = 0;
+        std::uint64_t pending = signals::slots[slot_].pending.exchange(0);
+        for (int signo = 1; pending && signo <= signals::max_signal; ++signo) {
+            if (!(pending & signals::bit(signo))) continue;
+            pending &= ~signals::bit(signo);
+            entry* e = find(signo);
+            if (!e || !e->fn) continue;
+            // Called from here, not from the table: the handler may cancel() or replace its
+            // own subscription without destroying itself while it runs. Afterwards it goes
+            // back unless it was cancelled or replaced; then it is released here.
+            unique_function<void(int)> fn = std::move(e->fn);
+            ++ran;
+            fn(signo);
+            if (entry* again = find(signo))
+                if (!again->fn) again->fn = std::move(fn);
+        }
+        return ran;
+    }
+
+  private:
+    struct entry {
+        int signo;
+        unique_function<void(int)> fn;
+    };
+    entry* find(int signo) noexcept {
+        for (auto& h : handlers_)
+            if (h.signo == signo) return &h;
+        return nullptr;
+    }
+    std::vector<entry> handlers_;
+    int slot_ = -1;
+};
+
+} // namespace sluice::detail
 
 #if SLUICE_COMPILE_BODIES
 // ---- begin sluice/loop/impl/signals.ipp ----
@@ -3187,6 +4061,7 @@ SLUICE_DECL void timer_heap::sift_down(std::size_t i, entry e) noexcept {
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -3195,38 +4070,6 @@ namespace sluice {
 using io_handler = unique_function<void(std::error_code, std::size_t)>;
 
 namespace detail {
-
-// The part of a loop other threads may reach: posted work, the wakeup and the count of
-// keep_alive() guards. Shared (post_handle, keep_alive_guard, detached pool jobs) so that
-// whoever outlives the loop finds a closed queue instead of freed memory.
-struct remote_queue {
-    std::mutex mutex;
-    std::vector<unique_function<void()>> items;
-    std::atomic<bool> nonempty{false};
-    std::atomic<bool> wake_pending{false};
-    // keep_alive() guards alive: run() does not return while this is non-zero.
-    std::atomic<std::size_t> external_refs{0};
-    // Null until the loop has started and once it is gone. Written under `mutex` by the
-    // loop's thread only; the loop's wakeup descriptor stays open while this is set.
-    const platform::wakeup_fd* wake = nullptr;
-
-    // Queues fn and wakes the loop. False when the loop is gone (or never started): fn is
-    // then left untouched in the caller's hands, to be destroyed there, outside the lock.
-    bool push(unique_function<void()>&& fn) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!wake) return false;
-        items.push_back(std::move(fn));
-        nonempty.store(true, std::memory_order_release);
-        if (!wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
-        return true;
-    }
-    // Wakes the loop without queueing anything, so that it looks again at whether it has
-    // work left (the last keep_alive() guard went). Nothing happens once it is gone.
-    void poke() {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (wake && !wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
-    }
-};
 
 // Something above the handle layer that keeps objects alive by references the loop's
 // handles cannot see (a WebSocket endpoint's open connections). When the loop is destroyed
@@ -3252,35 +4095,14 @@ struct pending_completion {
 
 } // namespace detail
 
-class loop;
-
-// A copyable, thread-safe way to post to a loop that may be destroyed while the handle
-// lives (a worker thread, a pool job, another loop). Get one with loop::poster().
-class post_handle {
-  public:
-    // An empty handle: post() returns false.
-    post_handle() noexcept = default;
-
-    // Queues fn to run on the loop's thread exactly once, after everything posted before
-    // it from the same thread, and returns true. Once the loop is gone (or when it never
-    // started: loop::status()), returns false and fn is destroyed unrun here, on the
-    // calling thread, before post() returns. A function queued while the loop lived but
-    // not run before ~loop is destroyed unrun by ~loop, on the loop's thread.
-    bool post(unique_function<void()> fn) const { return q_ && q_->push(std::move(fn)); }
-
-  private:
-    friend class loop;
-    explicit post_handle(std::shared_ptr<detail::remote_queue> q) noexcept : q_(std::move(q)) {}
-    std::shared_ptr<detail::remote_queue> q_;
-};
-
 class loop {
   public:
     using clock = std::chrono::steady_clock;
 
     explicit loop(backend b = backend::automatic)
         : remote_(std::make_shared<detail::remote_queue>()) {
-        poller_ = detail::make_poller(b, status_);
+        poller_ = detail::make_poller(b, status_, backend_note_);
+        receives_ = poller_ && poller_->receives();
         if (!status_) status_ = wake_.open();
         if (!status_) status_ = poller_->set(wake_.read_end(), 0, detail::ev_read, wake_marker());
         if (!status_) remote_->wake = &wake_;
@@ -3315,10 +4137,7 @@ class loop {
             discard_local_work();
             release_closed();
         }
-        if (signal_slot_ >= 0) {
-            for (auto& h : signal_handlers_) detail::signals::uninstall(h.signo);
-            detail::signals::release_slot(signal_slot_);
-        }
+        signals_.reset(); // before the wakeup descriptor it points at
         // Wrappers that outlive the loop see loop_ == nullptr (error::loop_gone).
         while (zombies_) {
             detail::io_object* o = zombies_;
@@ -3339,6 +4158,9 @@ class loop {
     std::error_code status() const noexcept { return status_; }
     backend backend_kind() const noexcept { return poller_ ? poller_->kind() : backend::automatic; }
     const char* backend_name() const noexcept { return to_string(backend_kind()); }
+    // Why the loop does not run on the backend it was asked for (io_uring refused by the
+    // kernel, say: "io_uring_setup: Operation not permitted (...); using epoll"), or "".
+    const std::string& backend_note() const noexcept { return backend_note_; }
     // The epoll/kqueue descriptor, readable when this loop has work: register it in a
     // foreign loop (GUI, game engine) and call poll() when it fires. -1 for poll/select.
     std::intptr_t native_handle() const noexcept { return poller_ ? poller_->native_handle() : -1; }
@@ -3438,65 +4260,19 @@ class loop {
         if (f) released_fns_.push_back(std::move(f));
     }
 
-    // An object that keeps run() from returning while it exists (e.g. while another
-    // thread will post work). Created while the loop exists; moved, reset and destroyed
-    // on any thread, before or after the loop is gone (it holds the loop's shared state,
-    // not the loop).
-    class keep_alive_guard {
-      public:
-        keep_alive_guard() noexcept = default; // holds nothing
-        explicit keep_alive_guard(loop& l) : q_(l.remote_) {
-            q_->external_refs.fetch_add(1, std::memory_order_relaxed);
-        }
-        keep_alive_guard(keep_alive_guard&& o) noexcept = default; // leaves `o` empty
-        keep_alive_guard& operator=(keep_alive_guard&& o) noexcept {
-            if (this != &o) {
-                reset();
-                q_ = std::move(o.q_);
-            }
-            return *this;
-        }
-        keep_alive_guard(const keep_alive_guard&) = delete;
-        keep_alive_guard& operator=(const keep_alive_guard&) = delete;
-        ~keep_alive_guard() { reset(); }
-        // Lets go now; the last guard wakes the loop so that run() may return.
-        void reset() {
-            if (std::shared_ptr<detail::remote_queue> q = std::move(q_))
-                if (q->external_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) q->poke();
-        }
-
-      private:
-        std::shared_ptr<detail::remote_queue> q_;
-    };
-    keep_alive_guard keep_alive() { return keep_alive_guard(*this); }
+    // An object that keeps run() from returning while it exists (remote.hpp).
+    using keep_alive_guard = sluice::keep_alive_guard;
+    keep_alive_guard keep_alive() { return keep_alive_guard(remote_); }
 
     // Delivers `signo` (e.g. SIGINT, SIGTERM) to `handler` on this loop's thread.
     // Signal handlers do not keep run() alive on their own. Windows: only SIGINT (the
     // console's Ctrl-C and Ctrl-Break); other numbers fail with std::errc::not_supported.
     std::error_code on_signal(int signo, unique_function<void(int)> handler) {
-        if (signal_slot_ < 0) {
-            signal_slot_ = detail::signals::acquire_slot(&wake_);
-            if (signal_slot_ < 0)
-                return std::make_error_code(std::errc::resource_unavailable_try_again);
-        }
-        for (auto& h : signal_handlers_)
-            if (h.signo == signo) {
-                h.fn = std::move(handler);
-                return {};
-            }
-        if (auto ec = detail::signals::install(signo)) return ec;
-        signal_handlers_.push_back({signo, std::move(handler)});
-        detail::signals::slots[signal_slot_].wanted.fetch_or(detail::signals::bit(signo));
-        return {};
+        if (!signals_) signals_.reset(new detail::loop_signals());
+        return signals_->subscribe(signo, std::move(handler), &wake_);
     }
     void cancel_signal(int signo) {
-        for (auto it = signal_handlers_.begin(); it != signal_handlers_.end(); ++it)
-            if (it->signo == signo) {
-                detail::signals::slots[signal_slot_].wanted.fetch_and(~detail::signals::bit(signo));
-                detail::signals::uninstall(signo);
-                signal_handlers_.erase(it);
-                return;
-            }
+        if (signals_) signals_->cancel(signo);
     }
 
     // Structured shutdown: closes listeners, timers and idle handles now; lets streams
@@ -3605,6 +4381,19 @@ class loop {
         }
     }
 
+    // Completion reads (io_uring): whether the backend receives for streams itself, and
+    // turning that on or off for one. See backend.hpp, poller::receives().
+    bool receives() const noexcept { return receives_; }
+    void receive(detail::io_object* o, bool on) {
+        if (o->closed() || static_cast<bool>(o->state_ & detail::io_object::receiving_bit) == on)
+            return;
+        count_receiving(o, on);
+        poller_->receive(o->fd_, o, on);
+    }
+    // Where the bytes of the read being delivered are: the shared buffer, or a backend's.
+    const char* read_data() const noexcept { return read_data_; }
+    void set_read_data(const char* p) noexcept { read_data_ = p; }
+
     // Registers a new object in the live list and takes the loop's reference.
     void adopt(detail::io_object* o) {
         o->add_ref();
@@ -3617,9 +4406,11 @@ class loop {
     // Called from close_with(): stop watching, close the descriptor, and hand the
     // object to the end-of-iteration release.
     void retire(detail::io_object* o) {
+        if (o->state_ & detail::io_object::receiving_bit) count_receiving(o, false);
         o->state_ |= detail::io_object::closed_bit;
         unwatch_now(o);
         if (o->fd_ != invalid_socket) {
+            if (poller_) poller_->closing(o->fd_);
             platform::close_socket(o->fd_);
             o->fd_ = invalid_socket;
         }
@@ -3666,22 +4457,38 @@ class loop {
     }
     static constexpr std::size_t shared_buffer_size = 64 * 1024;
 
+    // A handle closes a descriptor of its own (not through retire()).
+    void closing(native_socket fd) noexcept {
+        if (poller_) poller_->closing(fd);
+    }
+
     std::error_code poller_set(detail::io_object* o, unsigned mask) {
         return poller_->set(o->fd_, o->registered_, mask, o);
+    }
+
+    // The error the poller reported with o's readiness in the batch being dispatched
+    // ({} if none; see poller::reported_error).
+    std::error_code reported_error(const detail::io_object* o) const noexcept {
+        return poller_ ? poller_->reported_error(o) : std::error_code();
     }
 
   private:
     enum class mode { until_idle, once, nowait };
 
-    struct signal_entry {
-        int signo;
-        unique_function<void(int)> fn;
-    };
-
     void* wake_marker() noexcept { return &wake_; }
 
+    void count_receiving(detail::io_object* o, bool on) noexcept {
+        if (on) {
+            o->state_ |= detail::io_object::receiving_bit;
+            ++receiving_count_;
+        } else {
+            o->state_ &= static_cast<std::uint8_t>(~detail::io_object::receiving_bit);
+            --receiving_count_;
+        }
+    }
+
     bool alive() const noexcept {
-        return registered_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
+        return registered_count_ > 0 || receiving_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
                pending_offloads_ > 0 || outstanding_work_ > 0 || has_local_work() ||
                remote_->nonempty.load(std::memory_order_acquire) ||
                remote_->external_refs.load(std::memory_order_acquire) > 0;
@@ -3775,6 +4582,13 @@ class loop {
             auto* o = static_cast<detail::io_object*>(events_[i].user);
             if (o->closed()) continue;
             ++handlers_run_;
+            if (events_[i].events & detail::ev_data) {
+                // The end of stream or an error ends the backend's receive on its own.
+                if (events_[i].res <= 0 && (o->state_ & detail::io_object::receiving_bit))
+                    count_receiving(o, false);
+                o->on_data(events_[i].res, events_[i].data);
+                continue;
+            }
             o->on_ready(events_[i].events & o->registered_);
         }
         if (woken) {
@@ -3862,28 +4676,7 @@ class loop {
     }
 
     void run_signals() {
-        if (signal_slot_ < 0) return;
-        std::uint64_t pending = detail::signals::slots[signal_slot_].pending.exchange(0);
-        for (int signo = 1; pending && signo <= detail::signals::max_signal; ++signo) {
-            if (!(pending & detail::signals::bit(signo))) continue;
-            pending &= ~detail::signals::bit(signo);
-            signal_entry* e = find_signal(signo);
-            if (!e || !e->fn) continue;
-            // Called from here, not from the table: the handler may cancel_signal() or
-            // replace its own subscription (on_signal) without destroying itself while
-            // it runs. Afterwards it goes back unless it was cancelled or replaced; then
-            // it is released here, from the loop.
-            unique_function<void(int)> fn = std::move(e->fn);
-            ++handlers_run_;
-            fn(signo);
-            if (signal_entry* again = find_signal(signo))
-                if (!again->fn) again->fn = std::move(fn);
-        }
-    }
-    signal_entry* find_signal(int signo) noexcept {
-        for (auto& h : signal_handlers_)
-            if (h.signo == signo) return &h;
-        return nullptr;
+        if (signals_) handlers_run_ += signals_->run();
     }
 
     void release_closed() {
@@ -3935,6 +4728,10 @@ class loop {
     static constexpr int max_events = 256;
 
     std::unique_ptr<detail::poller> poller_;
+    std::string backend_note_;
+    bool receives_ = false;
+    std::size_t receiving_count_ = 0;
+    const char* read_data_ = nullptr;
     std::error_code status_;
     platform::wakeup_fd wake_;
     std::shared_ptr<detail::remote_queue> remote_;
@@ -3952,8 +4749,7 @@ class loop {
     std::vector<unique_function<void()>> local_, running_local_, running_remote_;
     std::vector<io_handler> released_, running_released_;
     std::vector<unique_function<void()>> released_fns_, running_released_fns_;
-    std::vector<signal_entry> signal_handlers_;
-    int signal_slot_ = -1;
+    std::unique_ptr<detail::loop_signals> signals_; // on the first on_signal()
     std::size_t registered_count_ = 0;
     std::size_t pending_offloads_ = 0; // offload() jobs whose done has not run yet
     std::size_t outstanding_work_ = 0; // work_started() minus work_finished()
@@ -4160,8 +4956,14 @@ class timer : public detail::basic_handle<detail::timer_impl> {
 } // namespace sluice
 // ---- end sluice/handles/timer.hpp ----
 // ---- begin sluice/handles/stream.hpp ----
-// sluice — connected byte streams (TCP and Unix domain), shared by tcp_stream and
-// unix_stream.
+// sluice — connected byte streams (TCP and Unix domain): the operations tcp_stream and
+// unix_stream share. How they work inside the loop (reads, the write queue, why a
+// stream fails rather than leave a hole) is in stream_impl.hpp.
+
+// ---- begin sluice/handles/stream_impl.hpp ----
+// sluice — what a connected byte stream (TCP or Unix domain) is inside the loop:
+// detail::stream_impl, its reads, its write queue and its failure rules. The handle users
+// hold is in stream.hpp.
 //
 // Reads: read_some() into the caller's buffer, or read_start() which reads into the
 // loop's shared buffer and hands out a view; a stream that is waiting for data owns
@@ -4183,6 +4985,7 @@ class timer : public detail::basic_handle<detail::timer_impl> {
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <string>
@@ -4248,6 +5051,11 @@ struct stream_ext final : timer_node {
     io_handler on_error;       // called once if the stream fails
     connector* conn = nullptr; // owned, while a connect is in progress
     std::uint64_t last_write_id = 0;
+    // Bytes a completion backend received while no read wanted them (a read_stop() with
+    // bytes in flight), or beyond a read_some() buffer, or an error that came with them:
+    // the next reads get them first, in order.
+    std::string stash;
+    int stash_error = 0;
     // Timeouts in microseconds (0 = off) and the times they are measured from.
     std::int64_t idle_us = 0, read_us = 0, write_us = 0;
     std::int64_t last_activity = 0, read_started = 0, write_progress = 0;
@@ -4274,13 +5082,89 @@ class stream_impl final : public io_object {
 
     void update_interest() {
         unsigned mask = 0;
+        bool receive = false;
         if (flags_ & connecting) {
             if (fd_ != invalid_socket) mask = ev_write; // the stream's own attempt
         } else {
-            if (read_cb_ && !(flags_ & eof_seen)) mask |= ev_read;
+            const bool wants_bytes =
+                read_cb_ && !(flags_ & eof_seen) && !(ext_ && ext_->stash_error);
+            // With a completion backend every read of a connected stream goes through its
+            // receive, never a recv() beside it: bytes cannot overtake each other.
+            // While bytes are kept, the receive pauses: the reader takes those first, and
+            // what is kept cannot grow faster than it reads.
+            if (loop_->receives() && (flags_ & connected))
+                receive = wants_bytes && !stashed();
+            else if (wants_bytes && !stashed())
+                mask |= ev_read;
             if (ext_ && !ext_->queue.empty()) mask |= ev_write;
         }
         loop_->watch(this, mask);
+        loop_->receive(this, receive);
+    }
+
+    bool stashed() const noexcept {
+        return ext_ && (!ext_->stash.empty() || ext_->stash_error);
+    }
+
+    // Bytes from a completion backend (loop::receive).
+    void on_data(int res, const char* data) override {
+        if (res > 0) {
+            const auto n = static_cast<std::size_t>(res);
+            if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
+            if (stashed() || !read_cb_) {
+                ext().stash.append(data, n); // behind what is kept already
+                return;
+            }
+            if (read_buf_) { // read_some(): what does not fit is kept for the next read
+                std::size_t m = n < read_len_ ? n : read_len_;
+                std::memcpy(read_buf_, data, m);
+                if (m < n) ext().stash.append(data + m, n - m);
+                return deliver_read({}, m);
+            }
+            loop_->set_read_data(data);
+            return deliver_read({}, n);
+        }
+        if (res == 0) {
+            flags_ |= eof_seen;
+        } else {
+            ext().stash_error = -res;
+        }
+        if (read_cb_ && !(ext_ && !ext_->stash.empty())) deliver_kept();
+    }
+
+    // Hands the next read what was kept: bytes first, then an error, then end of stream.
+    void deliver_kept() {
+        if (ext_ && !ext_->stash.empty()) {
+            std::string& st = ext_->stash;
+            if (read_buf_) {
+                std::size_t m = st.size() < read_len_ ? st.size() : read_len_;
+                std::memcpy(read_buf_, st.data(), m);
+                st.erase(0, m);
+                return deliver_read({}, m);
+            }
+            // Taken out first: the handler may stop, or read again into the stash. At most
+            // what a read from the shared buffer would give, as on every other backend.
+            std::string chunk;
+            if (st.size() <= loop::shared_buffer_size) {
+                chunk = std::move(st);
+                st.clear();
+            } else {
+                chunk.assign(st, 0, loop::shared_buffer_size);
+                st.erase(0, loop::shared_buffer_size);
+            }
+            loop_->set_read_data(chunk.data());
+            deliver_read({}, chunk.size());
+            if (!closed() && read_cb_ && (stashed() || (flags_ & eof_seen)))
+                loop_->defer([s = ref<stream_impl>(this)] {
+                    if (!s->closed() && s->read_cb_) s->deliver_kept();
+                });
+            return;
+        }
+        if (ext_ && ext_->stash_error) {
+            std::error_code ec(std::exchange(ext_->stash_error, 0), platform::system_errors());
+            return deliver_read(ec, 0);
+        }
+        if (flags_ & eof_seen) deliver_read(make_error_code(error::eof), 0);
     }
 
     void on_ready(unsigned events) override {
@@ -4302,6 +5186,14 @@ class stream_impl final : public io_object {
             flags_ |= continuous;
         else
             flags_ &= static_cast<std::uint8_t>(~continuous);
+        if (stashed()) {
+            // Kept bytes first, from the loop as always; a receive goes on meanwhile and
+            // appends behind them.
+            loop_->defer([s = ref<stream_impl>(this)] {
+                if (!s->closed() && s->read_cb_) s->deliver_kept();
+            });
+            return update_interest();
+        }
         if (flags_ & eof_seen) {
             // Reported from the loop, never from here; and only if the read is still
             // there then, so that a read_stop() in between ends it silently as promised.
@@ -4336,6 +5228,7 @@ class stream_impl final : public io_object {
         char* buf = read_buf_ ? read_buf_ : loop_->shared_buffer();
         std::size_t cap = read_buf_ ? read_len_ : loop::shared_buffer_size;
         std::ptrdiff_t r = platform::recv_raw(fd_, buf, cap);
+        if (!read_buf_) loop_->set_read_data(buf);
         std::error_code ec(0, platform::system_errors());
         std::size_t n = 0;
         if (r < 0) {
@@ -4622,6 +5515,7 @@ class stream_impl final : public io_object {
     // Closes the descriptor of a failed or losing attempt without closing the handle.
     void drop_socket() {
         loop_->unwatch_now(this);
+        loop_->closing(fd_);
         platform::close_socket(fd_);
         fd_ = invalid_socket;
     }
@@ -4696,203 +5590,6 @@ class stream_impl final : public io_object {
 inline void stream_ext::on_timer() { owner->check_timeouts(); }
 
 } // namespace detail
-
-// Operations common to TCP and Unix streams.
-class stream : public detail::basic_handle<detail::stream_impl> {
-  public:
-    using basic_handle::basic_handle;
-
-    // Reads at most buf.size bytes into buf: handler(ec, n). End of stream is
-    // error::eof. One read at a time; a second one fails with error::in_progress.
-    void read_some(mutable_buffer buf, io_handler handler) {
-        if (auto ec = unusable()) return fail(std::move(handler), ec);
-        if (impl_->read_cb_) return fail(std::move(handler), make_error_code(error::in_progress));
-        impl_->start_read(static_cast<char*>(buf.data), buf.size, std::move(handler), false);
-    }
-
-    // Reads continuously into the loop's shared buffer: handler(ec, data) per chunk,
-    // until read_stop(), an error or end of stream (error::eof). `data` is valid only
-    // during the call. A subscription: read_stop() ends it without a call; a close or an
-    // error ends it with one last call carrying the error.
-    template <class H>
-    void read_start(H&& handler) {
-        // The loop outlives every call of this handler (rule 4), so a plain pointer to it
-        // is safe here, where one to the stream would not be.
-        io_handler wrapped = [h = std::forward<H>(handler),
-                              lp = impl_ ? impl_->loop_ : nullptr](std::error_code ec,
-                                                                   std::size_t n) mutable {
-            h(ec, ec ? std::string_view() : std::string_view(lp->shared_buffer(), n));
-        };
-        if (auto ec = unusable()) return fail(std::move(wrapped), ec);
-        if (impl_->read_cb_) return fail(std::move(wrapped), make_error_code(error::in_progress));
-        impl_->start_read(nullptr, 0, std::move(wrapped), true);
-    }
-    // Ends read_start() silently (its handler is released from the loop, uncalled); a
-    // pending read_some() completes with operation_aborted instead.
-    void read_stop() {
-        if (impl_ && !impl_->closed() && impl_->loop_) impl_->stop_read();
-    }
-    // Cancels a pending read (read_some or read_start): its handler gets
-    // operation_aborted (from the loop, once). Returns false when no read was pending
-    // (a completion already queued still runs).
-    bool cancel_read() { return !unusable() && impl_->cancel_read(); }
-    // Cancels every queued write: each handler gets operation_aborted. When some bytes
-    // of the first one have already gone out, the rest cannot be withdrawn without a
-    // hole in the stream, so the stream fails (closed with a reset; rule 5).
-    bool cancel_write() { return !unusable() && impl_->cancel_writes(); }
-    // The coroutine layer's write (one buffer): returns an id for cancel_write(id), or 0
-    // when the write completed (or failed) at once.
-    std::uint64_t write_with_id(const_buffer data, io_handler handler) {
-        if (auto ec = unusable()) {
-            fail(std::move(handler), ec);
-            return 0;
-        }
-        return impl_->write(&data, 1, std::move(handler), nullptr);
-    }
-    // Cancels that one write: withdrawn (its handler gets operation_aborted) when none of
-    // its bytes went out and no write is queued behind it; otherwise the stream fails.
-    // False when it is no longer queued.
-    bool cancel_write(std::uint64_t id) { return !unusable() && impl_->cancel_write(id); }
-    // Cancels a connect in progress (name lookup or attempts): the handler gets
-    // operation_aborted and the stream may connect again.
-    bool cancel_connect() {
-        return !unusable() && impl_->cancel_connect(make_error_code(error::operation_aborted));
-    }
-
-    // Sends all the bytes, in order with every other write: handler(ec, n) once they
-    // are all handed to the kernel (optional). Copies only what cannot be sent now.
-    // A write the stream must refuse fails the stream (see the top of this file).
-    void write(const_buffer data, io_handler handler = nullptr) {
-        write_impl(&data, 1, std::move(handler));
-    }
-    void write(std::string_view data, io_handler handler = nullptr) {
-        const_buffer b(data);
-        write_impl(&b, 1, std::move(handler));
-    }
-    void write(const const_buffer* bufs, std::size_t count, io_handler handler = nullptr) {
-        write_impl(bufs, count, std::move(handler));
-    }
-    // Zero-copy for data shared between many streams (broadcast): queues a reference.
-    void write(shared_bytes data, io_handler handler = nullptr) {
-        if (auto ec = unusable()) return fail(std::move(handler), ec);
-        const_buffer b(data.data(), data.size());
-        impl_->write(&b, 1, std::move(handler), &data);
-    }
-
-    // Called once, from the loop, if the stream fails: a refused write, a send error, a
-    // timeout, a cancelled write that had started. Not called when you close it.
-    void on_error(unique_function<void(std::error_code)> cb) {
-        if (unusable()) return;
-        detail::stream_ext& x = impl_->ext();
-        impl_->loop_->release_later(std::move(x.on_error));
-        if (cb) x.on_error = detail::ec_only(std::move(cb));
-    }
-
-    // Bytes accepted by write() and not yet handed to the kernel.
-    std::size_t buffered_amount() const noexcept {
-        return impl_ && impl_->ext_ ? impl_->ext_->buffered : 0;
-    }
-    void set_write_limits(const write_limits& limits) {
-        if (impl_) impl_->ext().limits = limits;
-    }
-    // True once the queue holds at least the high watermark: time to stop producing.
-    bool write_queue_high() const noexcept {
-        return impl_ && impl_->ext_ && impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
-    }
-    // One-shot: cb() once the queue is at or below the low watermark — on the next
-    // loop turn if it already is. Typical use: stop reading when write_queue_high(),
-    // resume from on_drain(). Replaces a previous callback (an empty one just clears
-    // it); dropped on close.
-    void on_drain(unique_function<void()> cb) {
-        if (unusable()) return;
-        if (!cb) { // forget a callback set earlier
-            if (impl_->ext_ && impl_->ext_->on_drain)
-                impl_->loop_->release_later(std::move(impl_->ext_->on_drain));
-            return;
-        }
-        detail::stream_ext& x = impl_->ext();
-        if (x.buffered <= x.limits.low_watermark) {
-            if (x.on_drain) impl_->loop_->release_later(std::move(x.on_drain));
-            impl_->loop_->defer([s = impl_, cb = std::move(cb)]() mutable {
-                if (!s->closed()) cb();
-            });
-        } else {
-            x.on_drain = std::move(cb);
-        }
-    }
-
-    // Half-close: sends FIN once queued writes are flushed; reading continues. A write
-    // after it fails the stream.
-    void shutdown_write() {
-        if (!unusable()) impl_->shutdown_write();
-    }
-    // Closes after queued writes are flushed (pending reads are aborted now).
-    void close_after_flush() {
-        if (unusable()) return;
-        if (impl_->ext_ && !impl_->ext_->queue.empty())
-            impl_->begin_shutdown();
-        else
-            close();
-    }
-
-    // Timeouts fail the stream with error::timed_out (pending operations get it):
-    // idle = no byte read or written for that long; read = a pending read got no data
-    // for that long; write = queued bytes made no progress for that long. Zero: off.
-    template <class Rep, class Period>
-    void set_timeouts(std::chrono::duration<Rep, Period> idle,
-                      std::chrono::duration<Rep, Period> read,
-                      std::chrono::duration<Rep, Period> write) {
-        if (unusable()) return;
-        auto us = [](auto d) {
-            return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-        };
-        detail::stream_ext& x = impl_->ext();
-        x.idle_us = us(idle);
-        x.read_us = us(read);
-        x.write_us = us(write);
-        x.last_activity = x.read_started = x.write_progress = impl_->loop_->now_us();
-        impl_->loop_->unschedule(&x);
-        impl_->arm_timeouts();
-    }
-
-    bool connected() const noexcept {
-        return impl_ && (impl_->flags_ & detail::stream_impl::connected);
-    }
-
-    endpoint local_endpoint(std::error_code& ec) const {
-        return platform::local_endpoint(native_handle(), ec);
-    }
-    endpoint remote_endpoint(std::error_code& ec) const {
-        return platform::remote_endpoint(native_handle(), ec);
-    }
-
-  protected:
-    explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_.get()); }
-
-    void write_impl(const const_buffer* bufs, std::size_t count, io_handler&& handler) {
-        if (auto ec = unusable()) return fail(std::move(handler), ec);
-        impl_->write(bufs, count, std::move(handler), nullptr);
-    }
-
-    // Why a connect cannot start: the handle is unusable, or it is connecting or
-    // connected already (a second connect disturbs nothing).
-    std::error_code cannot_connect() const noexcept {
-        if (auto ec = unusable()) return ec;
-        if (impl_->flags_ & detail::stream_impl::connecting)
-            return make_error_code(error::in_progress);
-        if ((impl_->flags_ & detail::stream_impl::connected) || impl_->fd_ != invalid_socket)
-            return make_error_code(error::already_open);
-        return {};
-    }
-
-    template <class H>
-    void connect_to(std::vector<endpoint> targets, H&& handler, const connect_options& opt) {
-        io_handler h = detail::ec_only(std::forward<H>(handler));
-        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
-        impl_->start_connect(std::move(targets), std::move(h), opt);
-    }
-};
-
 } // namespace sluice
 
 // ---- begin sluice/handles/connect.hpp ----
@@ -5140,6 +5837,14 @@ class connector final : public timer_node {
   private:
     bool in_flight() const noexcept { return own_in_flight_ || !attempts_.empty(); }
 
+    // How an attempt that became ready ended: BSD's kqueue reports a refused connect on
+    // the event itself (EV_EOF, the error in fflags), so that comes first; SO_ERROR
+    // is the answer everywhere else.
+    std::error_code connect_result(const io_object& o) const noexcept {
+        std::error_code ec = s_.loop_->reported_error(&o);
+        return ec ? ec : platform::pending_socket_error(o.fd_);
+    }
+
     // A failed attempt starts the next one at once (RFC 8305 §5).
     SLUICE_DECL void attempt_failed();
 
@@ -5250,7 +5955,7 @@ SLUICE_DECL void connector::start(std::vector<endpoint> targets) {
 }
 
 SLUICE_DECL void connector::own_ready() {
-    std::error_code ec = platform::pending_socket_error(s_.fd_);
+    std::error_code ec = connect_result(s_);
     if (!ec) return win({});
     last_error_ = ec;
     s_.drop_socket();
@@ -5259,7 +5964,7 @@ SLUICE_DECL void connector::own_ready() {
 }
 
 SLUICE_DECL void connector::attempt_ready(connect_attempt* a) {
-    std::error_code ec = platform::pending_socket_error(a->fd_);
+    std::error_code ec = connect_result(*a);
     if (!ec) return win(a);
     last_error_ = ec;
     for (auto it = attempts_.begin(); it != attempts_.end(); ++it)
@@ -5348,6 +6053,207 @@ SLUICE_DECL void connector::reschedule() {
 // ---- end sluice/handles/impl/connect.ipp ----
 #endif
 // ---- end sluice/handles/connect.hpp ----
+// ---- end sluice/handles/stream_impl.hpp ----
+
+namespace sluice {
+
+// Operations common to TCP and Unix streams.
+class stream : public detail::basic_handle<detail::stream_impl> {
+  public:
+    using basic_handle::basic_handle;
+
+    // Reads at most buf.size bytes into buf: handler(ec, n). End of stream is
+    // error::eof. One read at a time; a second one fails with error::in_progress.
+    void read_some(mutable_buffer buf, io_handler handler) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        if (impl_->read_cb_) return fail(std::move(handler), make_error_code(error::in_progress));
+        impl_->start_read(static_cast<char*>(buf.data), buf.size, std::move(handler), false);
+    }
+
+    // Reads continuously into the loop's shared buffer: handler(ec, data) per chunk,
+    // until read_stop(), an error or end of stream (error::eof). `data` is valid only
+    // during the call. A subscription: read_stop() ends it without a call; a close or an
+    // error ends it with one last call carrying the error.
+    template <class H>
+    void read_start(H&& handler) {
+        // The loop outlives every call of this handler (rule 4), so a plain pointer to it
+        // is safe here, where one to the stream would not be.
+        io_handler wrapped = [h = std::forward<H>(handler),
+                              lp = impl_ ? impl_->loop_ : nullptr](std::error_code ec,
+                                                                   std::size_t n) mutable {
+            h(ec, ec ? std::string_view() : std::string_view(lp->read_data(), n));
+        };
+        if (auto ec = unusable()) return fail(std::move(wrapped), ec);
+        if (impl_->read_cb_) return fail(std::move(wrapped), make_error_code(error::in_progress));
+        impl_->start_read(nullptr, 0, std::move(wrapped), true);
+    }
+    // Ends read_start() silently (its handler is released from the loop, uncalled); a
+    // pending read_some() completes with operation_aborted instead.
+    void read_stop() {
+        if (impl_ && !impl_->closed() && impl_->loop_) impl_->stop_read();
+    }
+    // Cancels a pending read (read_some or read_start): its handler gets
+    // operation_aborted (from the loop, once). Returns false when no read was pending
+    // (a completion already queued still runs).
+    bool cancel_read() { return !unusable() && impl_->cancel_read(); }
+    // Cancels every queued write: each handler gets operation_aborted. When some bytes
+    // of the first one have already gone out, the rest cannot be withdrawn without a
+    // hole in the stream, so the stream fails (closed with a reset; rule 5).
+    bool cancel_write() { return !unusable() && impl_->cancel_writes(); }
+    // The coroutine layer's write (one buffer): returns an id for cancel_write(id), or 0
+    // when the write completed (or failed) at once.
+    std::uint64_t write_with_id(const_buffer data, io_handler handler) {
+        if (auto ec = unusable()) {
+            fail(std::move(handler), ec);
+            return 0;
+        }
+        return impl_->write(&data, 1, std::move(handler), nullptr);
+    }
+    // Cancels that one write: withdrawn (its handler gets operation_aborted) when none of
+    // its bytes went out and no write is queued behind it; otherwise the stream fails.
+    // False when it is no longer queued.
+    bool cancel_write(std::uint64_t id) { return !unusable() && impl_->cancel_write(id); }
+    // Cancels a connect in progress (name lookup or attempts): the handler gets
+    // operation_aborted and the stream may connect again.
+    bool cancel_connect() {
+        return !unusable() && impl_->cancel_connect(make_error_code(error::operation_aborted));
+    }
+
+    // Sends all the bytes, in order with every other write: handler(ec, n) once they
+    // are all handed to the kernel (optional). Copies only what cannot be sent now.
+    // A write the stream must refuse fails the stream (see the top of this file).
+    void write(const_buffer data, io_handler handler = nullptr) {
+        write_impl(&data, 1, std::move(handler));
+    }
+    void write(std::string_view data, io_handler handler = nullptr) {
+        const_buffer b(data);
+        write_impl(&b, 1, std::move(handler));
+    }
+    void write(const const_buffer* bufs, std::size_t count, io_handler handler = nullptr) {
+        write_impl(bufs, count, std::move(handler));
+    }
+    // Zero-copy for data shared between many streams (broadcast): queues a reference.
+    void write(shared_bytes data, io_handler handler = nullptr) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        const_buffer b(data.data(), data.size());
+        impl_->write(&b, 1, std::move(handler), &data);
+    }
+
+    // Called once, from the loop, if the stream fails: a refused write, a send error, a
+    // timeout, a cancelled write that had started. Not called when you close it.
+    void on_error(unique_function<void(std::error_code)> cb) {
+        if (unusable()) return;
+        detail::stream_ext& x = impl_->ext();
+        impl_->loop_->release_later(std::move(x.on_error));
+        if (cb) x.on_error = detail::ec_only(std::move(cb));
+    }
+
+    // Bytes accepted by write() and not yet handed to the kernel.
+    std::size_t buffered_amount() const noexcept {
+        return impl_ && impl_->ext_ ? impl_->ext_->buffered : 0;
+    }
+    void set_write_limits(const write_limits& limits) {
+        if (impl_) impl_->ext().limits = limits;
+    }
+    // True once the queue holds at least the high watermark: time to stop producing.
+    bool write_queue_high() const noexcept {
+        return impl_ && impl_->ext_ && impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
+    }
+    // One-shot: cb() once the queue is at or below the low watermark — on the next
+    // loop turn if it already is. Typical use: stop reading when write_queue_high(),
+    // resume from on_drain(). Replaces a previous callback (an empty one just clears
+    // it); dropped on close.
+    void on_drain(unique_function<void()> cb) {
+        if (unusable()) return;
+        if (!cb) { // forget a callback set earlier
+            if (impl_->ext_ && impl_->ext_->on_drain)
+                impl_->loop_->release_later(std::move(impl_->ext_->on_drain));
+            return;
+        }
+        detail::stream_ext& x = impl_->ext();
+        if (x.buffered <= x.limits.low_watermark) {
+            if (x.on_drain) impl_->loop_->release_later(std::move(x.on_drain));
+            impl_->loop_->defer([s = impl_, cb = std::move(cb)]() mutable {
+                if (!s->closed()) cb();
+            });
+        } else {
+            x.on_drain = std::move(cb);
+        }
+    }
+
+    // Half-close: sends FIN once queued writes are flushed; reading continues. A write
+    // after it fails the stream.
+    void shutdown_write() {
+        if (!unusable()) impl_->shutdown_write();
+    }
+    // Closes after queued writes are flushed (pending reads are aborted now).
+    void close_after_flush() {
+        if (unusable()) return;
+        if (impl_->ext_ && !impl_->ext_->queue.empty())
+            impl_->begin_shutdown();
+        else
+            close();
+    }
+
+    // Timeouts fail the stream with error::timed_out (pending operations get it):
+    // idle = no byte read or written for that long; read = a pending read got no data
+    // for that long; write = queued bytes made no progress for that long. Zero: off.
+    template <class Rep, class Period>
+    void set_timeouts(std::chrono::duration<Rep, Period> idle,
+                      std::chrono::duration<Rep, Period> read,
+                      std::chrono::duration<Rep, Period> write) {
+        if (unusable()) return;
+        auto us = [](auto d) {
+            return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+        };
+        detail::stream_ext& x = impl_->ext();
+        x.idle_us = us(idle);
+        x.read_us = us(read);
+        x.write_us = us(write);
+        x.last_activity = x.read_started = x.write_progress = impl_->loop_->now_us();
+        impl_->loop_->unschedule(&x);
+        impl_->arm_timeouts();
+    }
+
+    bool connected() const noexcept {
+        return impl_ && (impl_->flags_ & detail::stream_impl::connected);
+    }
+
+    endpoint local_endpoint(std::error_code& ec) const {
+        return platform::local_endpoint(native_handle(), ec);
+    }
+    endpoint remote_endpoint(std::error_code& ec) const {
+        return platform::remote_endpoint(native_handle(), ec);
+    }
+
+  protected:
+    explicit stream(loop& l) : basic_handle(new detail::stream_impl(l)) { l.adopt(impl_.get()); }
+
+    void write_impl(const const_buffer* bufs, std::size_t count, io_handler&& handler) {
+        if (auto ec = unusable()) return fail(std::move(handler), ec);
+        impl_->write(bufs, count, std::move(handler), nullptr);
+    }
+
+    // Why a connect cannot start: the handle is unusable, or it is connecting or
+    // connected already (a second connect disturbs nothing).
+    std::error_code cannot_connect() const noexcept {
+        if (auto ec = unusable()) return ec;
+        if (impl_->flags_ & detail::stream_impl::connecting)
+            return make_error_code(error::in_progress);
+        if ((impl_->flags_ & detail::stream_impl::connected) || impl_->fd_ != invalid_socket)
+            return make_error_code(error::already_open);
+        return {};
+    }
+
+    template <class H>
+    void connect_to(std::vector<endpoint> targets, H&& handler, const connect_options& opt) {
+        io_handler h = detail::ec_only(std::forward<H>(handler));
+        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
+        impl_->start_connect(std::move(targets), std::move(h), opt);
+    }
+};
+
+} // namespace sluice
 // ---- end sluice/handles/stream.hpp ----
 // ---- begin sluice/handles/tcp.hpp ----
 // sluice — TCP streams and listeners.
@@ -9946,11 +10852,15 @@ class serializer {
         if (status < 100 || status > 999) return fail();
         if (reason.data() == nullptr) reason = reason_phrase(status);
         if (!detail::valid_value(reason)) return fail();
-        char line[16] = {
-            'H', 'T', 'T', 'P', '/', '1', '.', static_cast<char>('0' + (minor ? 1 : 0)), ' '};
-        detail::format_uint(status, line + 9);
-        line[12] = ' ';
-        raw(line, 13);
+        // The range check above makes the code exactly three digits, so they are
+        // written in place: a general digit loop here lets GCC's vectoriser assume up
+        // to 20 digits and warn that they overflow the line (-Wstringop-overflow).
+        char line[] = "HTTP/1.1 000 ";
+        if (!minor) line[7] = '0';
+        line[9] = static_cast<char>('0' + status / 100);
+        line[10] = static_cast<char>('0' + status / 10 % 10);
+        line[11] = static_cast<char>('0' + status % 10);
+        raw(line, sizeof line - 1);
         raw(reason);
         return raw("\r\n", 2);
     }

@@ -4,6 +4,8 @@
 // The library already includes its OS socket headers; this adds only what it lacks.
 #pragma once
 
+#include <cerrno>
+
 #include <sluice.hpp>
 
 #include <chrono>
@@ -55,13 +57,23 @@ inline void close_socket(socket_t s) {
 }
 
 // One blocking send() that never raises SIGPIPE; bytes sent, or -1.
+// Both retry EINTR, as blocking POSIX code must: besides signals, the kernel interrupts
+// a blocking call of a thread that used an io_uring ring when that ring is torn down
+// (docs/guide/loop.md), and a socket with SO_RCVTIMEO then fails with EINTR instead of
+// restarting.
 inline long send_some(socket_t s, const void* data, std::size_t size) {
 #if defined(_WIN32)
     return ::send(s, static_cast<const char*>(data), static_cast<int>(size), 0);
-#elif defined(MSG_NOSIGNAL)
-    return static_cast<long>(::send(s, data, size, MSG_NOSIGNAL));
 #else
-    return static_cast<long>(::send(s, data, size, 0));
+    long r;
+#if defined(MSG_NOSIGNAL)
+    while ((r = static_cast<long>(::send(s, data, size, MSG_NOSIGNAL))) < 0 && errno == EINTR) {
+    }
+#else
+    while ((r = static_cast<long>(::send(s, data, size, 0))) < 0 && errno == EINTR) {
+    }
+#endif
+    return r;
 #endif
 }
 
@@ -70,7 +82,10 @@ inline long recv_some(socket_t s, void* data, std::size_t size) {
 #if defined(_WIN32)
     return ::recv(s, static_cast<char*>(data), static_cast<int>(size), 0);
 #else
-    return static_cast<long>(::recv(s, data, size, 0));
+    long r;
+    while ((r = static_cast<long>(::recv(s, data, size, 0))) < 0 && errno == EINTR) {
+    }
+    return r;
 #endif
 }
 

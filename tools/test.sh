@@ -7,6 +7,8 @@
 #   4. Windows: mingw-w64 cross build, -Werror, the whole suite under wine (WSAPoll, select)
 #   5. the parser fuzzers (HTTP, WebSocket) for a bounded time each
 #   6. every benchmark suite in smoke mode: every peer server answers, every byte checks
+#   7. aarch64, armhf and s390x: cross-built -O3 -Werror, the suites under qemu-user
+#      (tools/test-cross.sh says which run where), and a checksummed echo run
 # Usage: bash tools/test.sh            (FUZZ_SECONDS=N to change step 5's budget)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +55,10 @@ cmake -S . -B build/clang-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COM
   -DSLUICE_MULTIPLE_HEADERS=OFF -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_TEST_EXCLUDE=test_coro_alloc \
   -DCMAKE_CXX_FLAGS="$warn -O1 -g $tsan" -DCMAKE_EXE_LINKER_FLAGS="$tsan" >/dev/null
 cmake --build build/clang-tsan -j "$jobs" --target test_loop test_coro
-for b in epoll poll select; do
+# io_uring too where CMake's probe found it working (it printed why not otherwise).
+tsan_backends="epoll poll select"
+grep -q 'test_loop\.io_uring' build/clang-tsan/tests/CTestTestfile.cmake && tsan_backends="$tsan_backends io_uring"
+for b in $tsan_backends; do
   echo "-- TSan, SLUICE_BACKEND=$b"
   # halt_on_error: the first race fails the step; exitcode makes a report fail it even
   # when the test's own assertions pass.
@@ -88,4 +93,6 @@ for target in http_parser ws_frame proxy_protocol; do
 done
 echo "== 6. benchmark smoke run (every suite; every server answers, every byte checks)"
 bash bench/run.sh --smoke
+echo "== 7. cross-architecture: aarch64, armhf, s390x under qemu-user"
+bash tools/test-cross.sh
 echo "all tests passed"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TechEmpower-style plaintext (GET /plaintext -> 200 "Hello, World!" with Server and Date),
-# side by side: sluice (examples/http_hello.cpp, its HTTP server), the hand-written epoll
-# reference, libuv, libevent (bufferevent) and standalone asio (bench/http/*_http.c*: the
+# side by side: sluice (examples/http_hello.cpp, its HTTP server; on its epoll backend, and
+# as "sluice io_uring" on its io_uring backend), the hand-written epoll reference, libuv, libevent (bufferevent) and standalone asio (bench/http/*_http.c*: the
 # same "\r\n\r\n" framing on each library's I/O layer), all from Debian packages, built -O2,
 # and Debian's nginx with one worker. Every server runs one thread pinned to core 0, wrk
 # (one thread) runs on core 1.
@@ -48,8 +48,13 @@ bpids=()
 for b in "${builds[@]}"; do $b & bpids+=($!); done
 for k in "${!bpids[@]}"; do wait "${bpids[$k]}" || { echo "FAIL: build: ${builds[$k]}"; exit 1; }; done
 
-servers=(sluice epoll libuv libevent asio nginx)
-declare -A bin=([sluice]=sluice_http_hello [epoll]=epoll_http [libuv]=uv_http [libevent]=event_http [asio]=asio_http)
+# A server is a key; its command line is bin[key] (binary, then arguments), its name in the
+# tables and in http.tsv is name[key] or the key. Both sluice servers name their backend:
+# "automatic" may change what it picks.
+servers=(sluice sluice_uring epoll libuv libevent asio nginx)
+declare -A bin=([sluice]="sluice_http_hello --backend epoll" [sluice_uring]="sluice_http_hello --backend io_uring"
+  [epoll]=epoll_http [libuv]=uv_http [libevent]=event_http [asio]=asio_http)
+declare -A name=([sluice_uring]="sluice io_uring")
 workloads=("http keep-alive" "http pipelined x16")
 conns=256
 pin_server=""; pin_wrk=""
@@ -79,17 +84,25 @@ start() {
     bench_nginx_conf 1 $port "$work" >"$work/nginx.conf"
     $pin_server "$nginx" -p "$work" -e "$work/nginx.error.log" -c "$work/nginx.conf" >"$log" 2>&1 &
   else
-    $pin_server "$out/${bin[$1]}" --port $port >"$log" 2>&1 &
+    # shellcheck disable=SC2086 # split on purpose
+    $pin_server "$out/"${bin[$1]} --port $port >"$log" 2>&1 &
   fi
   pid=$!
   for _ in $(seq 100); do
     # Alive is checked around the probe: a server that lost the port to someone else must
     # not be measured through the other listener.
     kill -0 $pid 2>/dev/null || break
-    if listening $port && kill -0 $pid 2>/dev/null; then return 0; fi
+    if listening $port && kill -0 $pid 2>/dev/null; then backend_check "$1"; return 0; fi
     sleep 0.05
   done
   echo "FAIL: $1 did not start on port $port"; cat "$log"; exit 1
+}
+# sluice falls back to epoll when the kernel refuses io_uring; that column must not quietly
+# measure epoll. The server's first line names the backend it runs on.
+backend_check() {
+  local want
+  case $1 in sluice) want=epoll ;; sluice_uring) want=io_uring ;; *) return 0 ;; esac
+  grep -q "backend $want," "$log" || { echo "FAIL: $1 does not run on $want: $(cat "$log")"; stop; exit 1; }
 }
 
 check() { # server when
@@ -152,7 +165,7 @@ for round in $(seq "$rounds"); do
       samples[$s,$w]="${samples[$s,$w]:-} $r"
       cpu_samples[$s,$w]="${cpu_samples[$s,$w]:-} $(awk -v t=$((t1 - t0)) -v hz="$tck" \
         '/requests in/ {printf "%.3f", ($1 > 0 ? t * 1e6 / hz / $1 : 0)}' "$work/wrk.out")"
-      printf 'round %d %-9s :%d %-19s %9s req/s\n' "$round" "$s" $port "$w" "$r"
+      printf 'round %d %-12s :%d %-19s %9s req/s\n' "$round" "$s" $port "$w" "$r"
     done
     check "$s" "after measuring"
     stop
@@ -169,8 +182,8 @@ done
 tsv=$out/http.tsv
 : >"$tsv"
 for w in "${workloads[@]}"; do
-  for s in "${servers[@]}"; do printf '%s\t%s\t%s\treq/s\thigher\n' "$w" "$s" "${rate[$s,$w]}" >>"$tsv"; done
-  for s in "${servers[@]}"; do printf '%s, server CPU\t%s\t%s\tus/req\tlower\n' "$w" "$s" "${cpu[$s,$w]}" >>"$tsv"; done
+  for s in "${servers[@]}"; do printf '%s\t%s\t%s\treq/s\thigher\n' "$w" "${name[$s]:-$s}" "${rate[$s,$w]}" >>"$tsv"; done
+  for s in "${servers[@]}"; do printf '%s, server CPU\t%s\t%s\tus/req\tlower\n' "$w" "${name[$s]:-$s}" "${cpu[$s,$w]}" >>"$tsv"; done
 done
 [ $smoke = 1 ] && { echo "http smoke: every server passed curl, check.py and wrk without errors; wrote $tsv"; exit 0; }
 
@@ -189,7 +202,9 @@ md=docs/bench/http.md
   echo "server is one thread on core 0, wrk one thread on core 1, over loopback, $conns connections."
   echo "Regenerate: \`bash bench/http/run.sh\`."
   echo
-  echo "- **sluice**: \`examples/http_hello.cpp\` on sluice's \`http::server\` (full HTTP/1.1 parser)."
+  echo "- **sluice**: \`examples/http_hello.cpp\` on sluice's \`http::server\` (full HTTP/1.1 parser),"
+  echo "  \`--backend epoll\`; **sluice io_uring**: the same binary with \`--backend io_uring\` (the"
+  echo "  script checks each runs on the backend named)."
   echo "- **epoll**: the hand-written reference, \`bench/http/epoll_http.c\`: level-triggered, one"
   echo "  \`send\` per read; the least a server can do, not a real HTTP server."
   echo "- **libuv**, **libevent**, **asio**: \`bench/http/{uv,event,asio}_http.c*\`, the same"
@@ -208,36 +223,42 @@ md=docs/bench/http.md
   echo
   echo "| server | ${workloads[0]} | ${workloads[1]} |"
   echo "|---|---:|---:|"
-  for s in "${servers[@]}"; do echo "| $s | ${rate[$s,${workloads[0]}]} | ${rate[$s,${workloads[1]}]} |"; done
+  for s in "${servers[@]}"; do echo "| ${name[$s]:-$s} | ${rate[$s,${workloads[0]}]} | ${rate[$s,${workloads[1]}]} |"; done
   echo
-  echo "Ratios, sluice / peer (above 1.0: sluice is faster):"
+  echo "Ratios, sluice / peer (above 1.0: sluice is faster), for each backend of sluice:"
   echo
-  echo "| peer | ${workloads[0]} | ${workloads[1]} |"
-  echo "|---|---:|---:|"
+  echo "| peer | sluice, ${workloads[0]} | sluice, ${workloads[1]} | sluice io_uring, ${workloads[0]} | sluice io_uring, ${workloads[1]} |"
+  echo "|---|---:|---:|---:|---:|"
   for s in "${servers[@]}"; do
-    [ "$s" = sluice ] && continue
-    row="| $s |"
-    for w in "${workloads[@]}"; do
-      row="$row $(awk -v a="${rate[sluice,$w]}" -v b="${rate[$s,$w]}" 'BEGIN{printf "%.2f", a/b}') |"
+    row="| ${name[$s]:-$s} |"
+    for mine in sluice sluice_uring; do
+      for w in "${workloads[@]}"; do
+        row="$row $(awk -v a="${rate[$mine,$w]}" -v b="${rate[$s,$w]}" 'BEGIN{printf "%.2f", a/b}') |"
+      done
     done
     echo "$row"
   done
   echo
   echo "Server CPU time (user + system, from /proc/PID/stat; nginx: master and worker) per"
-  echo "request, in µs: what each server spent, whatever the client's ceiling."
+  echo "request, in µs: what each server spent, whatever the client's ceiling; then sluice's"
+  echo "CPU per request over the server's (below 1.0: sluice spends less)."
   echo
-  echo "| server | ${workloads[0]} | ${workloads[1]} | sluice / server, keep-alive | sluice / server, pipelined |"
-  echo "|---|---:|---:|---:|---:|"
+  echo "| server | ${workloads[0]} | ${workloads[1]} | sluice / server, keep-alive | sluice / server, pipelined | sluice io_uring / server, keep-alive | sluice io_uring / server, pipelined |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
   for s in "${servers[@]}"; do
-    echo "| $s | ${cpu[$s,${workloads[0]}]} | ${cpu[$s,${workloads[1]}]} |" \
-      "$(awk -v a="${cpu[sluice,${workloads[0]}]}" -v b="${cpu[$s,${workloads[0]}]}" 'BEGIN{printf "%.2f", (b > 0 ? a/b : 0)}') |" \
-      "$(awk -v a="${cpu[sluice,${workloads[1]}]}" -v b="${cpu[$s,${workloads[1]}]}" 'BEGIN{printf "%.2f", (b > 0 ? a/b : 0)}') |"
+    row="| ${name[$s]:-$s} | ${cpu[$s,${workloads[0]}]} | ${cpu[$s,${workloads[1]}]} |"
+    for mine in sluice sluice_uring; do
+      for w in "${workloads[@]}"; do
+        row="$row $(awk -v a="${cpu[$mine,$w]}" -v b="${cpu[$s,$w]}" 'BEGIN{printf "%.2f", (b > 0 ? a/b : 0)}') |"
+      done
+    done
+    echo "$row"
   done
   echo
   echo "![requests per second](http.png)"
 } >"$md"
 dat=$work/http.dat
-for s in "${servers[@]}"; do echo "\"$s\" ${rate[$s,${workloads[0]}]} ${rate[$s,${workloads[1]}]}" >>"$dat"; done
+for s in "${servers[@]}"; do echo "\"${name[$s]:-$s}\" ${rate[$s,${workloads[0]}]} ${rate[$s,${workloads[1]}]}" >>"$dat"; done
 gnuplot <<GP
 set terminal pngcairo size 900,450
 set output "docs/bench/http.png"

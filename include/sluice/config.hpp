@@ -34,6 +34,22 @@
 #endif
 #endif
 
+// io_uring: Linux, written against the kernel interface (<linux/io_uring.h> and the raw
+// syscalls), so it needs no library. Compiled in wherever the kernel headers are new
+// enough to describe it (5.11: timeouts passed to io_uring_enter); whether the running
+// kernel allows it is found out at run time (backend/io_uring.hpp).
+#if !defined(SLUICE_HAS_IO_URING)
+#if defined(__linux__) && !defined(SLUICE_DISABLE_IO_URING) && defined(__has_include)
+#if __has_include(<linux/io_uring.h>)
+#define SLUICE_HAS_IO_URING 1
+#else
+#define SLUICE_HAS_IO_URING 0
+#endif
+#else
+#define SLUICE_HAS_IO_URING 0
+#endif
+#endif
+
 // kqueue: macOS and the BSDs.
 #if !defined(SLUICE_HAS_KQUEUE)
 #if (defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) ||  \

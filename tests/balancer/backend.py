@@ -69,15 +69,16 @@ def main():
             pass
 
         def reply(self, body, extra=()):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("X-Seen-XFF", self.headers.get("X-Forwarded-For", ""))
-            for k, v in extra:
-                self.send_header(k, v)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+            # Head and body in one write: the kill test SIGKILLs this process at a random
+            # moment, and a response cut between its head and its body (two writes) can be
+            # retried by no proxy once the head went on; what it checks is the retry of
+            # requests the backend never answered.
+            lines = ["HTTP/1.1 200 OK", "Content-Type: text/plain",
+                     "Content-Length: %d" % len(body),
+                     "X-Seen-XFF: " + self.headers.get("X-Forwarded-For", "")]
+            lines += ["%s: %s" % (k, v) for k, v in extra]
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            self.wfile.write(head + (body if self.command != "HEAD" else b""))
 
         def do_GET(self):
             url = urllib.parse.urlsplit(self.path)

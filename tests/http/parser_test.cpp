@@ -914,3 +914,94 @@ TEST_CASE("http parser: limits are exact") {
               http::error::chunk_extension_too_long);
     }
 }
+
+// ---- wire: lengths above 4 GiB and past 2^64 ----
+// A body length held in 32 bits, or parsed with a wrapping multiply, passes every small
+// case above. The body limit is set one below and exactly at the announced length, which
+// pins the parsed value to the byte without sending gigabytes.
+
+namespace {
+struct fed_request {
+    http::event last;
+    std::error_code ec;
+    std::uint64_t content_length = 0;
+    std::string body;
+};
+
+// Feeds `in` whole to a fresh request parser; stops at need_more, done, upgrade or error.
+fed_request feed_request(const std::string& in, std::uint64_t max_body) {
+    http::message_storage<16> m;
+    http::limits l;
+    l.max_body = max_body;
+    http::parser p(http::parser::request, m, l);
+    fed_request r{http::event::need_more, {}, 0, {}};
+    std::size_t off = 0;
+    for (;;) {
+        http::result x = p.feed(in.data() + off, in.size() - off);
+        off += x.consumed;
+        if (x.ev == http::event::head) r.content_length = m.content_length;
+        if (x.ev == http::event::body) r.body.append(x.data.data(), x.data.size());
+        if (x.ev != http::event::head && x.ev != http::event::body) {
+            r.last = x.ev;
+            break;
+        }
+    }
+    r.ec = p.error();
+    return r;
+}
+
+const std::string post = "POST / HTTP/1.1\r\nHost: a\r\n";
+const std::string chunked_post = post + "Transfer-Encoding: chunked\r\n\r\n";
+constexpr std::uint64_t above_4gib = 4294967301u; // 2^32 + 5
+constexpr std::uint64_t all_ones = ~std::uint64_t{0};
+} // namespace
+
+TEST_CASE("wire: http Content-Length above 4 GiB is parsed exactly") {
+    const std::string in = post + "Content-Length: 4294967301\r\n\r\nabc";
+    fed_request r = feed_request(in, above_4gib);
+    CHECK_FALSE(r.ec);
+    CHECK(r.last == http::event::need_more); // 4294967298 more bytes to come
+    CHECK(r.content_length == above_4gib);
+    CHECK(r.body == "abc");
+    CHECK(feed_request(in, above_4gib - 1).ec == http::error::body_too_large);
+
+    r = feed_request(post + "Content-Length: 999999999999999999\r\n\r\n", all_ones);
+    CHECK_FALSE(r.ec);
+    CHECK(r.content_length == 999999999999999999u); // the longest accepted (18 digits)
+}
+
+TEST_CASE("wire: http Content-Length at or past 2^64 is refused, not wrapped") {
+    for (const char* v : {"18446744073709551616", "18446744073709551621", "18446744073709551615",
+                          "36893488147419103232", "9999999999999999999"}) {
+        CAPTURE(v);
+        fed_request r = feed_request(post + "Content-Length: " + v + "\r\n\r\n", all_ones);
+        CHECK(r.last == http::event::error);
+        CHECK(r.ec == http::error::bad_content_length);
+    }
+}
+
+TEST_CASE("wire: http chunk size above 4 GiB is parsed exactly") {
+    // After a 0x100000005-byte chunk header, everything that follows is chunk data, the
+    // bytes that would end the message included: a size cut to 32 bits (5) would end it.
+    const std::string in = chunked_post + "100000005\r\n" + "hello\r\n0\r\n\r\n";
+    fed_request r = feed_request(in, above_4gib);
+    CHECK_FALSE(r.ec);
+    CHECK(r.last == http::event::need_more);
+    CHECK(r.body == "hello\r\n0\r\n\r\n");
+    CHECK(feed_request(in, above_4gib - 1).ec == http::error::body_too_large);
+
+    r = feed_request(chunked_post + "FFFFFFFFFFFFFFFF\r\nabc", all_ones); // 2^64 - 1
+    CHECK_FALSE(r.ec);
+    CHECK(r.body == "abc");
+    CHECK(feed_request(chunked_post + "FFFFFFFFFFFFFFFF\r\nabc", all_ones - 1).ec ==
+          http::error::body_too_large);
+}
+
+TEST_CASE("wire: http chunk size at or past 2^64 is refused, not wrapped") {
+    for (const char* v : {"10000000000000000", "10000000000000005", "FFFFFFFFFFFFFFFFF"}) {
+        CAPTURE(v);
+        fed_request r = feed_request(chunked_post + v + "\r\nabc", all_ones);
+        CHECK(r.last == http::event::error);
+        CHECK(r.ec == http::error::chunk_size_overflow);
+    }
+}

@@ -84,6 +84,12 @@ TEST_CASE("http serializer: refuses response splitting and bad fields") {
         s.status_line(42);
         CHECK(s.error() == http::error::invalid_field);
     }
+    SUBCASE("four-digit status") {
+        http::serializer<std::string> s(out);
+        s.status_line(1000);
+        CHECK(s.error() == http::error::invalid_field);
+        CHECK(out.empty());
+    }
 }
 
 TEST_CASE("http serializer: fixed buffer, no allocation, overflow reported") {
@@ -105,6 +111,10 @@ TEST_CASE("http serializer: custom reason, HTTP/1.0, unknown status") {
     http::serializer<std::string> s(out);
     s.status_line(299, {}, 0).end_head();
     CHECK(out == "HTTP/1.0 299 \r\n\r\n");
+    out.clear();
+    http::serializer<std::string> edges(out);
+    edges.status_line(100, "").status_line(999, "");
+    CHECK(out == "HTTP/1.1 100 \r\nHTTP/1.1 999 \r\n");
     out.clear();
     http::serializer<std::string> s2(out);
     s2.status_line(200, "Fine");

@@ -7,6 +7,9 @@
 #include "common.hpp"
 
 #include <atomic>
+#if !defined(_WIN32)
+#include <poll.h>
+#endif
 #include <thread>
 #include <vector>
 
@@ -156,14 +159,29 @@ TEST_CASE("Windows: SIGINT (Ctrl-C, Ctrl-Break) can be subscribed; other signals
 }
 #endif
 
-TEST_CASE("native_handle is pollable for embedding (epoll/kqueue)") {
+TEST_CASE("native_handle is pollable for embedding (epoll/kqueue/io_uring)") {
     test::bounded_loop loop;
-    if (loop.backend_kind() == sluice::backend::epoll ||
-        loop.backend_kind() == sluice::backend::kqueue) {
-        CHECK(loop.native_handle() >= 0);
-    } else {
+    const auto k = loop.backend_kind();
+    if (k != sluice::backend::epoll && k != sluice::backend::kqueue &&
+        k != sluice::backend::io_uring) {
         CHECK(loop.native_handle() == -1);
+        return;
     }
+    REQUIRE(loop.native_handle() >= 0);
+#if !defined(_WIN32)
+    // Embedded in another loop, the handle must say "readable" when sluice has I/O to
+    // dispatch: data arriving on a watched stream.
+    test::stream_pair p(loop);
+    std::string got;
+    p.served.read_start([&](std::error_code, std::string_view d) { got.append(d); });
+    loop.poll(); // the read interest reaches the kernel
+    pollfd outer{static_cast<int>(loop.native_handle()), POLLIN, 0};
+    CHECK(::poll(&outer, 1, 0) == 0); // nothing to do yet
+    p.client.write(std::string_view("ping"));
+    CHECK(::poll(&outer, 1, 5000) == 1);
+    CHECK((outer.revents & POLLIN));
+    REQUIRE(loop.run_until([&] { return got == "ping"; }));
+#endif
 }
 
 TEST_CASE("an unavailable backend is an error, not a silent fallback") {

@@ -450,3 +450,68 @@ TEST_CASE("proxy: error messages") {
         CHECK(ec.message().find("unknown") == std::string::npos);
     }
 }
+
+// ---- wire: every multi-byte PROXY v2 field in network byte order ----
+// The round trip above passes even if writer and parser share a byte-order bug; these
+// compare with hand-written bytes (haproxy's proxy-protocol.txt §2.2), and use values
+// whose two bytes differ so that a swap shows.
+
+TEST_CASE("wire: proxy v2 written for IPv4 and IPv6, byte by byte") {
+    const std::string sig = "\r\n\r\n" + std::string(1, '\0') + "\r\nQUIT\n";
+    REQUIRE(sig == proxy::v2_signature);
+    std::string s;
+    REQUIRE(proxy::append_v2(s, proxy::command::proxy, endpoint::parse("203.0.113.7", 51000),
+                             endpoint::parse("192.0.2.1", 0x1F90)));
+    CHECK(s == sig + bytes({0x21, 0x11, 0x00, 0x0C,       // PROXY, TCP/IPv4, length 12
+                            203, 0, 113, 7, 192, 0, 2, 1, // source, destination
+                            0xC7, 0x38, 0x1F, 0x90}));    // ports 51000, 8080
+
+    s.clear();
+    REQUIRE(proxy::append_v2(s, proxy::command::proxy,
+                             endpoint::parse("2001:db8:102:304:506:708:90a:b0c", 0x1234),
+                             endpoint::parse("fe80::abcd", 443)));
+    CHECK(s ==
+          sig + bytes({0x21, 0x21, 0x00, 0x24, // TCP/IPv6, length 36
+                       0x20, 0x01, 0x0d, 0xb8, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+                       0x09, 0x0a, 0x0b, 0x0c, 0xfe, 0x80, 0,    0,    0,    0,    0,    0,
+                       0,    0,    0,    0,    0,    0,    0xab, 0xcd, 0x12, 0x34, 0x01, 0xbb}));
+}
+
+TEST_CASE("wire: proxy v2 header and TLV lengths above 255, and the CRC32C value") {
+    // A 0x0102-byte TLV value: TLV length 01 02; header length 12 + 3 + 258 = 0x0111.
+    const std::string value(0x0102, 'v');
+    std::string t;
+    proxy::append_tlv(t, 0xe1, value);
+    CHECK(t.substr(0, 3) == bytes({0xe1, 0x01, 0x02}));
+    std::string s;
+    REQUIRE(proxy::append_v2(s, proxy::command::proxy, endpoint::parse("10.0.0.1", 0x0102),
+                             endpoint::parse("10.0.0.2", 0x0201), t));
+    CHECK(s.substr(12, 4) == bytes({0x21, 0x11, 0x01, 0x11}));
+    CHECK(s.substr(24, 4) == bytes({0x01, 0x02, 0x02, 0x01}));
+    std::string keep;
+    proxy::header h = parse_valid(s, keep);
+    CHECK(h.source.port() == 0x0102);
+    CHECK(h.destination.port() == 0x0201);
+    CHECK(h.tlvs().find(0xe1) == std::string_view(value));
+
+    // Parsed from hand-written bytes: the length's high byte counts.
+    const std::string by_hand =
+        v2(0x21, 0x11, tcp4_block + bytes({0xe2, 0x01, 0x00}) + std::string(0x100, 'w'));
+    REQUIRE(by_hand.substr(14, 2) == bytes({0x01, 0x0f}));
+    h = parse_valid(by_hand, keep);
+    CHECK(h.tlvs().find(0xe2) == std::string_view(std::string(0x100, 'w')));
+
+    // The checksum TLV holds the CRC32C of the whole header (with that field zero) as a
+    // big-endian 32-bit value.
+    s.clear();
+    REQUIRE(proxy::append_v2(s, proxy::command::proxy, endpoint::parse("10.0.0.1", 1000),
+                             endpoint::parse("10.0.0.2", 80), {}, true));
+    REQUIRE(s.size() == 16 + 12 + 7);
+    CHECK(s.substr(28, 3) == bytes({0x03, 0x00, 0x04}));
+    std::string zeroed = s;
+    zeroed.replace(31, 4, std::string(4, '\0'));
+    const std::uint32_t crc = proxy::detail::crc32c(zeroed);
+    CHECK(s.substr(31) ==
+          bytes({static_cast<int>(crc >> 24), static_cast<int>((crc >> 16) & 0xff),
+                 static_cast<int>((crc >> 8) & 0xff), static_cast<int>(crc & 0xff)}));
+}

@@ -2,6 +2,7 @@
 #include <ostream> // doctest prints std::error_code through operator<<
 #include <doctest/doctest.h>
 
+#include <sluice/util/sha1.hpp>
 #include <sluice/ws/handshake.hpp>
 
 #include <string>
@@ -53,8 +54,16 @@ std::vector<header_field> split_head(std::string_view head, std::string_view& fi
 
 // RFC 6455 §1.3 and §4.2.2 give s3pPLMBiTxaQ9kYGzzhZRbK+xOo= for this key (the value that
 // SHA-1 + base64 produce; both are checked against their own RFC vectors in util_test.cpp).
-TEST_CASE("handshake: RFC 6455 accept example") {
+// SHA-1 works on big-endian 32-bit words: its digest bytes are checked too, so a word
+// stored in host order on a little- or big-endian target fails here.
+TEST_CASE("wire: handshake accept key for the RFC 6455 sample key") {
     CHECK(compute_accept(sample_key) == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    std::string concatenated(sample_key);
+    concatenated += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    const sluice::util::sha1::digest want = {0xb3, 0x7a, 0x4f, 0x2c, 0xc0, 0x62, 0x4f,
+                                             0x16, 0x90, 0xf6, 0x46, 0x06, 0xcf, 0x38,
+                                             0x59, 0x45, 0xb2, 0xbe, 0xc4, 0xea};
+    CHECK(sluice::util::sha1::hash(concatenated) == want);
 }
 
 TEST_CASE("handshake: token lists and header lookup") {

@@ -21,8 +21,9 @@ namespace sluice {
 
 // backend::poll is poll(2) on POSIX and WSAPoll on Windows; select is select() on both
 // (see select.hpp for what FD_SETSIZE means on Windows). epoll and kqueue are never
-// available on Windows.
-enum class backend { automatic, epoll, kqueue, poll, select };
+// available on Windows; io_uring only on Linux, and only where the running kernel
+// allows it (else the loop falls back to epoll and says why: loop::backend_note()).
+enum class backend { automatic, epoll, kqueue, poll, select, io_uring };
 
 inline const char* to_string(backend b) noexcept {
     switch (b) {
@@ -36,17 +37,23 @@ inline const char* to_string(backend b) noexcept {
         return "poll";
     case backend::select:
         return "select";
+    case backend::io_uring:
+        return "io_uring";
     }
     return "?";
 }
 
 namespace detail {
 
-enum : unsigned { ev_read = 1u, ev_write = 2u };
+// ev_data: a completion backend received bytes for the handle (receive()): `res` bytes at
+// `data`, valid until the next wait, or 0 (end of stream) or -errno (either ends it).
+enum : unsigned { ev_read = 1u, ev_write = 2u, ev_data = 4u };
 
 struct ready_event {
     void* user;
     unsigned events;
+    int res = 0;                // ev_data only
+    const char* data = nullptr; // ev_data only
 };
 
 // The longest single wait handed to the kernel (about 11.6 days). A timer further out
@@ -105,6 +112,21 @@ class poller {
     // and the loop then stops with that error instead of waiting again.
     virtual int wait(std::int64_t timeout_us, ready_event* out, int capacity,
                      std::error_code& ec) noexcept = 0;
+    // Completion reads: true when the backend can receive into buffers of its own and hand
+    // the bytes out as ev_data events, saving a recv() per read (io_uring's multishot
+    // receive into a provided-buffer ring). receive(fd, user, true) starts that for a
+    // watched or unwatched descriptor, false stops it; bytes already received when it
+    // stops still arrive as ev_data events; one with res <= 0 ends the receive.
+    virtual bool receives() const noexcept { return false; }
+    virtual void receive(native_socket, void*, bool) noexcept {}
+    // The descriptor is about to be closed (after set(fd, mask, 0) if it was watched). A
+    // completion backend must let go of it now: a request still in flight would hold the
+    // socket open, and the peer would not see the close until the loop waits again.
+    virtual void closing(native_socket) noexcept {}
+    // The socket error the last wait() reported together with `user`'s readiness, for a
+    // backend whose events carry one (kqueue: EV_EOF with the error in fflags); {} when
+    // none came, and always for the others. Meaningful while that batch is dispatched.
+    virtual std::error_code reported_error(const void* /*user*/) const noexcept { return {}; }
     virtual backend kind() const noexcept = 0;
     // The pollable descriptor (epoll/kqueue fd) for embedding into another loop, or -1.
     virtual std::intptr_t native_handle() const noexcept { return -1; }

@@ -1,10 +1,14 @@
 // sluice — choosing a poller. `automatic` takes the best one compiled in, in order of
 // performance: epoll, kqueue, poll, select (on Windows that is poll, meaning WSAPoll).
 // An explicit choice that is not compiled in fails with error::backend_unavailable
-// rather than silently using another.
+// rather than silently using another. io_uring is the exception, because whether it
+// works is up to the running kernel and its policy (a sysctl, a container's seccomp
+// profile), not to the build: asked for and refused, the loop runs on epoll and `note`
+// says why, so the same program runs everywhere and tells where it could not.
 #pragma once
 
 #include <sluice/backend/epoll.hpp>
+#include <sluice/backend/io_uring.hpp>
 #include <sluice/backend/kqueue.hpp>
 #include <sluice/backend/poll.hpp>
 #include <sluice/backend/select.hpp>
@@ -12,11 +16,22 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace sluice::detail {
 
-inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec) {
+inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec, std::string& note) {
     ec.clear();
+    note.clear();
+#if SLUICE_HAS_IO_URING
+    if (b == backend::io_uring) {
+        std::unique_ptr<poller> p(new uring_poller(ec, note));
+        if (!ec) return p;
+        note += "; using epoll";
+        ec.clear();
+        b = backend::epoll;
+    }
+#endif
     if (b == backend::automatic) {
 #if SLUICE_HAS_EPOLL
         b = backend::epoll;
@@ -65,11 +80,12 @@ inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec) {
 } // namespace sluice::detail
 
 namespace sluice {
-// Parses "epoll" / "kqueue" / "poll" / "select" / "automatic"; false on anything else.
+// Parses "epoll" / "kqueue" / "poll" / "select" / "io_uring" / "automatic"; false on
+// anything else.
 inline bool parse_backend(const char* name, backend& out) noexcept {
     if (!name) return false;
-    for (backend b :
-         {backend::automatic, backend::epoll, backend::kqueue, backend::poll, backend::select})
+    for (backend b : {backend::automatic, backend::epoll, backend::kqueue, backend::poll,
+                      backend::select, backend::io_uring})
         if (std::strcmp(name, to_string(b)) == 0) {
             out = b;
             return true;

@@ -13,7 +13,7 @@
 #pragma once
 
 #include <sluice/handles/resolve.hpp>
-#include <sluice/handles/stream.hpp>
+#include <sluice/handles/stream_impl.hpp>
 
 #include <memory>
 #include <string>
@@ -61,6 +61,14 @@ class connector final : public timer_node {
 
   private:
     bool in_flight() const noexcept { return own_in_flight_ || !attempts_.empty(); }
+
+    // How an attempt that became ready ended: BSD's kqueue reports a refused connect on
+    // the event itself (EV_EOF, the error in fflags), so that comes first; SO_ERROR
+    // is the answer everywhere else.
+    std::error_code connect_result(const io_object& o) const noexcept {
+        std::error_code ec = s_.loop_->reported_error(&o);
+        return ec ? ec : platform::pending_socket_error(o.fd_);
+    }
 
     // A failed attempt starts the next one at once (RFC 8305 §5).
     SLUICE_DECL void attempt_failed();

@@ -27,6 +27,9 @@ class io_object : public ref_counted<io_object> {
 
     // Readiness reported by the poller for fd_ (ev_read / ev_write bits).
     virtual void on_ready(unsigned) {}
+    // Bytes a completion backend received for fd_ (loop::receive): `res` bytes at `data`,
+    // valid during the call; 0 at end of stream, -errno on an error (the receive is over).
+    virtual void on_data(int, const char*) {}
     // Close the descriptor and complete every pending operation with `reason`.
     virtual void close_with(std::error_code reason) = 0;
     // Loop shutdown: close now, or once queued writes are flushed.
@@ -48,6 +51,7 @@ class io_object : public ref_counted<io_object> {
     static constexpr std::uint8_t dirty_bit = 2;
     static constexpr std::uint8_t linked_bit = 4;
     static constexpr std::uint8_t zombie_bit = 8; // closed, loop done with it, still referenced
+    static constexpr std::uint8_t receiving_bit = 16; // the backend receives for it
 };
 
 } // namespace detail

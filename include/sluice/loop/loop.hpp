@@ -12,6 +12,7 @@
 
 #include <sluice/backend/make_poller.hpp>
 #include <sluice/loop/io_object.hpp>
+#include <sluice/loop/remote.hpp>
 #include <sluice/loop/signals.hpp>
 #include <sluice/loop/thread_pool.hpp>
 #include <sluice/loop/timer_heap.hpp>
@@ -25,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -33,38 +35,6 @@ namespace sluice {
 using io_handler = unique_function<void(std::error_code, std::size_t)>;
 
 namespace detail {
-
-// The part of a loop other threads may reach: posted work, the wakeup and the count of
-// keep_alive() guards. Shared (post_handle, keep_alive_guard, detached pool jobs) so that
-// whoever outlives the loop finds a closed queue instead of freed memory.
-struct remote_queue {
-    std::mutex mutex;
-    std::vector<unique_function<void()>> items;
-    std::atomic<bool> nonempty{false};
-    std::atomic<bool> wake_pending{false};
-    // keep_alive() guards alive: run() does not return while this is non-zero.
-    std::atomic<std::size_t> external_refs{0};
-    // Null until the loop has started and once it is gone. Written under `mutex` by the
-    // loop's thread only; the loop's wakeup descriptor stays open while this is set.
-    const platform::wakeup_fd* wake = nullptr;
-
-    // Queues fn and wakes the loop. False when the loop is gone (or never started): fn is
-    // then left untouched in the caller's hands, to be destroyed there, outside the lock.
-    bool push(unique_function<void()>&& fn) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!wake) return false;
-        items.push_back(std::move(fn));
-        nonempty.store(true, std::memory_order_release);
-        if (!wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
-        return true;
-    }
-    // Wakes the loop without queueing anything, so that it looks again at whether it has
-    // work left (the last keep_alive() guard went). Nothing happens once it is gone.
-    void poke() {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (wake && !wake_pending.exchange(true, std::memory_order_acq_rel)) wake->notify();
-    }
-};
 
 // Something above the handle layer that keeps objects alive by references the loop's
 // handles cannot see (a WebSocket endpoint's open connections). When the loop is destroyed
@@ -90,35 +60,14 @@ struct pending_completion {
 
 } // namespace detail
 
-class loop;
-
-// A copyable, thread-safe way to post to a loop that may be destroyed while the handle
-// lives (a worker thread, a pool job, another loop). Get one with loop::poster().
-class post_handle {
-  public:
-    // An empty handle: post() returns false.
-    post_handle() noexcept = default;
-
-    // Queues fn to run on the loop's thread exactly once, after everything posted before
-    // it from the same thread, and returns true. Once the loop is gone (or when it never
-    // started: loop::status()), returns false and fn is destroyed unrun here, on the
-    // calling thread, before post() returns. A function queued while the loop lived but
-    // not run before ~loop is destroyed unrun by ~loop, on the loop's thread.
-    bool post(unique_function<void()> fn) const { return q_ && q_->push(std::move(fn)); }
-
-  private:
-    friend class loop;
-    explicit post_handle(std::shared_ptr<detail::remote_queue> q) noexcept : q_(std::move(q)) {}
-    std::shared_ptr<detail::remote_queue> q_;
-};
-
 class loop {
   public:
     using clock = std::chrono::steady_clock;
 
     explicit loop(backend b = backend::automatic)
         : remote_(std::make_shared<detail::remote_queue>()) {
-        poller_ = detail::make_poller(b, status_);
+        poller_ = detail::make_poller(b, status_, backend_note_);
+        receives_ = poller_ && poller_->receives();
         if (!status_) status_ = wake_.open();
         if (!status_) status_ = poller_->set(wake_.read_end(), 0, detail::ev_read, wake_marker());
         if (!status_) remote_->wake = &wake_;
@@ -153,10 +102,7 @@ class loop {
             discard_local_work();
             release_closed();
         }
-        if (signal_slot_ >= 0) {
-            for (auto& h : signal_handlers_) detail::signals::uninstall(h.signo);
-            detail::signals::release_slot(signal_slot_);
-        }
+        signals_.reset(); // before the wakeup descriptor it points at
         // Wrappers that outlive the loop see loop_ == nullptr (error::loop_gone).
         while (zombies_) {
             detail::io_object* o = zombies_;
@@ -177,6 +123,9 @@ class loop {
     std::error_code status() const noexcept { return status_; }
     backend backend_kind() const noexcept { return poller_ ? poller_->kind() : backend::automatic; }
     const char* backend_name() const noexcept { return to_string(backend_kind()); }
+    // Why the loop does not run on the backend it was asked for (io_uring refused by the
+    // kernel, say: "io_uring_setup: Operation not permitted (...); using epoll"), or "".
+    const std::string& backend_note() const noexcept { return backend_note_; }
     // The epoll/kqueue descriptor, readable when this loop has work: register it in a
     // foreign loop (GUI, game engine) and call poll() when it fires. -1 for poll/select.
     std::intptr_t native_handle() const noexcept { return poller_ ? poller_->native_handle() : -1; }
@@ -276,65 +225,19 @@ class loop {
         if (f) released_fns_.push_back(std::move(f));
     }
 
-    // An object that keeps run() from returning while it exists (e.g. while another
-    // thread will post work). Created while the loop exists; moved, reset and destroyed
-    // on any thread, before or after the loop is gone (it holds the loop's shared state,
-    // not the loop).
-    class keep_alive_guard {
-      public:
-        keep_alive_guard() noexcept = default; // holds nothing
-        explicit keep_alive_guard(loop& l) : q_(l.remote_) {
-            q_->external_refs.fetch_add(1, std::memory_order_relaxed);
-        }
-        keep_alive_guard(keep_alive_guard&& o) noexcept = default; // leaves `o` empty
-        keep_alive_guard& operator=(keep_alive_guard&& o) noexcept {
-            if (this != &o) {
-                reset();
-                q_ = std::move(o.q_);
-            }
-            return *this;
-        }
-        keep_alive_guard(const keep_alive_guard&) = delete;
-        keep_alive_guard& operator=(const keep_alive_guard&) = delete;
-        ~keep_alive_guard() { reset(); }
-        // Lets go now; the last guard wakes the loop so that run() may return.
-        void reset() {
-            if (std::shared_ptr<detail::remote_queue> q = std::move(q_))
-                if (q->external_refs.fetch_sub(1, std::memory_order_acq_rel) == 1) q->poke();
-        }
-
-      private:
-        std::shared_ptr<detail::remote_queue> q_;
-    };
-    keep_alive_guard keep_alive() { return keep_alive_guard(*this); }
+    // An object that keeps run() from returning while it exists (remote.hpp).
+    using keep_alive_guard = sluice::keep_alive_guard;
+    keep_alive_guard keep_alive() { return keep_alive_guard(remote_); }
 
     // Delivers `signo` (e.g. SIGINT, SIGTERM) to `handler` on this loop's thread.
     // Signal handlers do not keep run() alive on their own. Windows: only SIGINT (the
     // console's Ctrl-C and Ctrl-Break); other numbers fail with std::errc::not_supported.
     std::error_code on_signal(int signo, unique_function<void(int)> handler) {
-        if (signal_slot_ < 0) {
-            signal_slot_ = detail::signals::acquire_slot(&wake_);
-            if (signal_slot_ < 0)
-                return std::make_error_code(std::errc::resource_unavailable_try_again);
-        }
-        for (auto& h : signal_handlers_)
-            if (h.signo == signo) {
-                h.fn = std::move(handler);
-                return {};
-            }
-        if (auto ec = detail::signals::install(signo)) return ec;
-        signal_handlers_.push_back({signo, std::move(handler)});
-        detail::signals::slots[signal_slot_].wanted.fetch_or(detail::signals::bit(signo));
-        return {};
+        if (!signals_) signals_.reset(new detail::loop_signals());
+        return signals_->subscribe(signo, std::move(handler), &wake_);
     }
     void cancel_signal(int signo) {
-        for (auto it = signal_handlers_.begin(); it != signal_handlers_.end(); ++it)
-            if (it->signo == signo) {
-                detail::signals::slots[signal_slot_].wanted.fetch_and(~detail::signals::bit(signo));
-                detail::signals::uninstall(signo);
-                signal_handlers_.erase(it);
-                return;
-            }
+        if (signals_) signals_->cancel(signo);
     }
 
     // Structured shutdown: closes listeners, timers and idle handles now; lets streams
@@ -443,6 +346,19 @@ class loop {
         }
     }
 
+    // Completion reads (io_uring): whether the backend receives for streams itself, and
+    // turning that on or off for one. See backend.hpp, poller::receives().
+    bool receives() const noexcept { return receives_; }
+    void receive(detail::io_object* o, bool on) {
+        if (o->closed() || static_cast<bool>(o->state_ & detail::io_object::receiving_bit) == on)
+            return;
+        count_receiving(o, on);
+        poller_->receive(o->fd_, o, on);
+    }
+    // Where the bytes of the read being delivered are: the shared buffer, or a backend's.
+    const char* read_data() const noexcept { return read_data_; }
+    void set_read_data(const char* p) noexcept { read_data_ = p; }
+
     // Registers a new object in the live list and takes the loop's reference.
     void adopt(detail::io_object* o) {
         o->add_ref();
@@ -455,9 +371,11 @@ class loop {
     // Called from close_with(): stop watching, close the descriptor, and hand the
     // object to the end-of-iteration release.
     void retire(detail::io_object* o) {
+        if (o->state_ & detail::io_object::receiving_bit) count_receiving(o, false);
         o->state_ |= detail::io_object::closed_bit;
         unwatch_now(o);
         if (o->fd_ != invalid_socket) {
+            if (poller_) poller_->closing(o->fd_);
             platform::close_socket(o->fd_);
             o->fd_ = invalid_socket;
         }
@@ -504,22 +422,38 @@ class loop {
     }
     static constexpr std::size_t shared_buffer_size = 64 * 1024;
 
+    // A handle closes a descriptor of its own (not through retire()).
+    void closing(native_socket fd) noexcept {
+        if (poller_) poller_->closing(fd);
+    }
+
     std::error_code poller_set(detail::io_object* o, unsigned mask) {
         return poller_->set(o->fd_, o->registered_, mask, o);
+    }
+
+    // The error the poller reported with o's readiness in the batch being dispatched
+    // ({} if none; see poller::reported_error).
+    std::error_code reported_error(const detail::io_object* o) const noexcept {
+        return poller_ ? poller_->reported_error(o) : std::error_code();
     }
 
   private:
     enum class mode { until_idle, once, nowait };
 
-    struct signal_entry {
-        int signo;
-        unique_function<void(int)> fn;
-    };
-
     void* wake_marker() noexcept { return &wake_; }
 
+    void count_receiving(detail::io_object* o, bool on) noexcept {
+        if (on) {
+            o->state_ |= detail::io_object::receiving_bit;
+            ++receiving_count_;
+        } else {
+            o->state_ &= static_cast<std::uint8_t>(~detail::io_object::receiving_bit);
+            --receiving_count_;
+        }
+    }
+
     bool alive() const noexcept {
-        return registered_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
+        return registered_count_ > 0 || receiving_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
                pending_offloads_ > 0 || outstanding_work_ > 0 || has_local_work() ||
                remote_->nonempty.load(std::memory_order_acquire) ||
                remote_->external_refs.load(std::memory_order_acquire) > 0;
@@ -613,6 +547,13 @@ class loop {
             auto* o = static_cast<detail::io_object*>(events_[i].user);
             if (o->closed()) continue;
             ++handlers_run_;
+            if (events_[i].events & detail::ev_data) {
+                // The end of stream or an error ends the backend's receive on its own.
+                if (events_[i].res <= 0 && (o->state_ & detail::io_object::receiving_bit))
+                    count_receiving(o, false);
+                o->on_data(events_[i].res, events_[i].data);
+                continue;
+            }
             o->on_ready(events_[i].events & o->registered_);
         }
         if (woken) {
@@ -700,28 +641,7 @@ class loop {
     }
 
     void run_signals() {
-        if (signal_slot_ < 0) return;
-        std::uint64_t pending = detail::signals::slots[signal_slot_].pending.exchange(0);
-        for (int signo = 1; pending && signo <= detail::signals::max_signal; ++signo) {
-            if (!(pending & detail::signals::bit(signo))) continue;
-            pending &= ~detail::signals::bit(signo);
-            signal_entry* e = find_signal(signo);
-            if (!e || !e->fn) continue;
-            // Called from here, not from the table: the handler may cancel_signal() or
-            // replace its own subscription (on_signal) without destroying itself while
-            // it runs. Afterwards it goes back unless it was cancelled or replaced; then
-            // it is released here, from the loop.
-            unique_function<void(int)> fn = std::move(e->fn);
-            ++handlers_run_;
-            fn(signo);
-            if (signal_entry* again = find_signal(signo))
-                if (!again->fn) again->fn = std::move(fn);
-        }
-    }
-    signal_entry* find_signal(int signo) noexcept {
-        for (auto& h : signal_handlers_)
-            if (h.signo == signo) return &h;
-        return nullptr;
+        if (signals_) handlers_run_ += signals_->run();
     }
 
     void release_closed() {
@@ -773,6 +693,10 @@ class loop {
     static constexpr int max_events = 256;
 
     std::unique_ptr<detail::poller> poller_;
+    std::string backend_note_;
+    bool receives_ = false;
+    std::size_t receiving_count_ = 0;
+    const char* read_data_ = nullptr;
     std::error_code status_;
     platform::wakeup_fd wake_;
     std::shared_ptr<detail::remote_queue> remote_;
@@ -790,8 +714,7 @@ class loop {
     std::vector<unique_function<void()>> local_, running_local_, running_remote_;
     std::vector<io_handler> released_, running_released_;
     std::vector<unique_function<void()>> released_fns_, running_released_fns_;
-    std::vector<signal_entry> signal_handlers_;
-    int signal_slot_ = -1;
+    std::unique_ptr<detail::loop_signals> signals_; // on the first on_signal()
     std::size_t registered_count_ = 0;
     std::size_t pending_offloads_ = 0; // offload() jobs whose done has not run yet
     std::size_t outstanding_work_ = 0; // work_started() minus work_finished()

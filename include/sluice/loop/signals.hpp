@@ -14,12 +14,14 @@
 #pragma once
 
 #include <sluice/platform/socket.hpp>
+#include <sluice/util/function.hpp>
 
 #include <atomic>
 #include <csignal>
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace sluice::detail::signals {
 
@@ -81,6 +83,85 @@ SLUICE_DECL void uninstall(int signo);
 #endif
 
 } // namespace sluice::detail::signals
+
+namespace sluice::detail {
+
+// One loop's signal subscriptions: which numbers it wants, its slot in the process-wide
+// table, and delivering what arrived. The loop owns one and calls run() when woken.
+class loop_signals {
+  public:
+    loop_signals() = default;
+    loop_signals(const loop_signals&) = delete;
+    loop_signals& operator=(const loop_signals&) = delete;
+    ~loop_signals() {
+        if (slot_ < 0) return;
+        for (auto& h : handlers_) signals::uninstall(h.signo);
+        signals::release_slot(slot_);
+    }
+
+    std::error_code subscribe(int signo, unique_function<void(int)> handler,
+                              const platform::wakeup_fd* wake) {
+        if (slot_ < 0) {
+            slot_ = signals::acquire_slot(wake);
+            if (slot_ < 0) return std::make_error_code(std::errc::resource_unavailable_try_again);
+        }
+        if (entry* e = find(signo)) {
+            e->fn = std::move(handler);
+            return {};
+        }
+        if (auto ec = signals::install(signo)) return ec;
+        handlers_.push_back({signo, std::move(handler)});
+        signals::slots[slot_].wanted.fetch_or(signals::bit(signo));
+        return {};
+    }
+
+    void cancel(int signo) {
+        for (auto it = handlers_.begin(); it != handlers_.end(); ++it)
+            if (it->signo == signo) {
+                signals::slots[slot_].wanted.fetch_and(~signals::bit(signo));
+                signals::uninstall(signo);
+                handlers_.erase(it);
+                return;
+            }
+    }
+
+    // Calls the handler of every signal that arrived; returns how many ran.
+    std::size_t run() {
+        if (slot_ < 0) return 0;
+        std::size_t ran = 0;
+        std::uint64_t pending = signals::slots[slot_].pending.exchange(0);
+        for (int signo = 1; pending && signo <= signals::max_signal; ++signo) {
+            if (!(pending & signals::bit(signo))) continue;
+            pending &= ~signals::bit(signo);
+            entry* e = find(signo);
+            if (!e || !e->fn) continue;
+            // Called from here, not from the table: the handler may cancel() or replace its
+            // own subscription without destroying itself while it runs. Afterwards it goes
+            // back unless it was cancelled or replaced; then it is released here.
+            unique_function<void(int)> fn = std::move(e->fn);
+            ++ran;
+            fn(signo);
+            if (entry* again = find(signo))
+                if (!again->fn) again->fn = std::move(fn);
+        }
+        return ran;
+    }
+
+  private:
+    struct entry {
+        int signo;
+        unique_function<void(int)> fn;
+    };
+    entry* find(int signo) noexcept {
+        for (auto& h : handlers_)
+            if (h.signo == signo) return &h;
+        return nullptr;
+    }
+    std::vector<entry> handlers_;
+    int slot_ = -1;
+};
+
+} // namespace sluice::detail
 
 #if SLUICE_COMPILE_BODIES
 #include <sluice/loop/impl/signals.ipp>

@@ -71,7 +71,7 @@ SLUICE_DECL void connector::start(std::vector<endpoint> targets) {
 }
 
 SLUICE_DECL void connector::own_ready() {
-    std::error_code ec = platform::pending_socket_error(s_.fd_);
+    std::error_code ec = connect_result(s_);
     if (!ec) return win({});
     last_error_ = ec;
     s_.drop_socket();
@@ -80,7 +80,7 @@ SLUICE_DECL void connector::own_ready() {
 }
 
 SLUICE_DECL void connector::attempt_ready(connect_attempt* a) {
-    std::error_code ec = platform::pending_socket_error(a->fd_);
+    std::error_code ec = connect_result(*a);
     if (!ec) return win(a);
     last_error_ = ec;
     for (auto it = attempts_.begin(); it != attempts_.end(); ++it)
