@@ -1764,12 +1764,6 @@ SLUICE_DECL endpoint remote_endpoint(native_socket s, std::error_code& ec) {
 // profile), not to the build: asked for and refused, the loop runs on epoll and `note`
 // says why, so the same program runs everywhere and tells where it could not.
 
-// ---- begin sluice/backend/epoll.hpp ----
-// sluice — epoll backend (Linux). Level-triggered: the loop only changes interest
-// when a handle's wanted mask really changes, so a connection that keeps reading costs
-// no epoll_ctl per read. Waits use epoll_pwait2 (microsecond timeout) when the kernel
-// has it, epoll_wait with the timeout rounded up otherwise — never early.
-
 // ---- begin sluice/backend/backend.hpp ----
 // sluice — the interface every poller implements.
 //
@@ -1906,6 +1900,35 @@ class poller {
 } // namespace detail
 } // namespace sluice
 // ---- end sluice/backend/backend.hpp ----
+
+#include <memory>
+#include <string>
+
+namespace sluice::detail {
+
+SLUICE_DECL std::unique_ptr<poller> make_poller(backend b, std::error_code& ec, std::string& note);
+
+} // namespace sluice::detail
+
+namespace sluice {
+// Parses "epoll" / "kqueue" / "poll" / "select" / "io_uring" / "automatic"; false on
+// anything else.
+SLUICE_DECL bool parse_backend(const char* name, backend& out) noexcept;
+} // namespace sluice
+
+// The pollers themselves are needed only where make_poller() is compiled.
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/backend/impl/make_poller.ipp ----
+// sluice — out-of-line bodies of sluice/backend/make_poller.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+// ---- begin sluice/backend/epoll.hpp ----
+// sluice — epoll backend (Linux). Level-triggered: the loop only changes interest
+// when a handle's wanted mask really changes, so a connection that keeps reading costs
+// no epoll_ctl per read. Waits use epoll_pwait2 (microsecond timeout) when the kernel
+// has it, epoll_wait with the timeout rounded up otherwise — never early.
+
 
 #if SLUICE_HAS_EPOLL
 #include <sys/epoll.h>
@@ -3191,7 +3214,7 @@ class wsapoll_poller final : public poller {
 
 namespace sluice::detail {
 
-inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec, std::string& note) {
+SLUICE_DECL std::unique_ptr<poller> make_poller(backend b, std::error_code& ec, std::string& note) {
     ec.clear();
     note.clear();
 #if SLUICE_HAS_IO_URING
@@ -3251,9 +3274,7 @@ inline std::unique_ptr<poller> make_poller(backend b, std::error_code& ec, std::
 } // namespace sluice::detail
 
 namespace sluice {
-// Parses "epoll" / "kqueue" / "poll" / "select" / "io_uring" / "automatic"; false on
-// anything else.
-inline bool parse_backend(const char* name, backend& out) noexcept {
+SLUICE_DECL bool parse_backend(const char* name, backend& out) noexcept {
     if (!name) return false;
     for (backend b : {backend::automatic, backend::epoll, backend::kqueue, backend::poll,
                       backend::select, backend::io_uring})
@@ -3264,6 +3285,8 @@ inline bool parse_backend(const char* name, backend& out) noexcept {
     return false;
 }
 } // namespace sluice
+// ---- end sluice/backend/impl/make_poller.ipp ----
+#endif
 // ---- end sluice/backend/make_poller.hpp ----
 // ---- begin sluice/loop/loop.hpp ----
 // sluice — the event loop.
@@ -4099,52 +4122,14 @@ class loop {
   public:
     using clock = std::chrono::steady_clock;
 
-    explicit loop(backend b = backend::automatic)
-        : remote_(std::make_shared<detail::remote_queue>()) {
-        poller_ = detail::make_poller(b, status_, backend_note_);
-        receives_ = poller_ && poller_->receives();
-        if (!status_) status_ = wake_.open();
-        if (!status_) status_ = poller_->set(wake_.read_end(), 0, detail::ev_read, wake_marker());
-        if (!status_) remote_->wake = &wake_;
-        now_us_ = clock_us();
-    }
+    SLUICE_DECL explicit loop(backend b = backend::automatic);
 
     // Closes every handle and destroys every pending handler WITHOUT invoking it (the
     // objects those handlers refer to may already be gone — asio's rule; call
     // shutdown() first to have them run with operation_aborted). Waits for the work of
     // this loop's in-flight offload() jobs (it may refer to the caller's frame), whose
     // completions are then destroyed here too; does not wait for offload_detached() jobs.
-    ~loop() {
-        while (residents_) {
-            detail::loop_resident* r = residents_;
-            remove_resident(r);
-            r->on_loop_exit();
-        }
-        {
-            for_each_live([](detail::io_object* o) {
-                o->close_with(make_error_code(error::operation_aborted));
-            });
-            discard_local_work();
-            while (offloads_in_flight_.load(std::memory_order_acquire) > 0)
-                std::this_thread::sleep_for(std::chrono::microseconds(200));
-            std::vector<unique_function<void()>> orphans;
-            {
-                std::lock_guard<std::mutex> lock(remote_->mutex);
-                remote_->wake = nullptr;
-                orphans.swap(remote_->items);
-            }
-            orphans.clear();
-            discard_local_work();
-            release_closed();
-        }
-        signals_.reset(); // before the wakeup descriptor it points at
-        // Wrappers that outlive the loop see loop_ == nullptr (error::loop_gone).
-        while (zombies_) {
-            detail::io_object* o = zombies_;
-            forget_zombie(o);
-            o->loop_ = nullptr;
-        }
-    }
+    SLUICE_DECL ~loop();
 
     loop(const loop&) = delete;
     loop& operator=(const loop&) = delete;
@@ -4204,25 +4189,7 @@ class loop {
     // then destroyed unrun); shutdown() waits for it and runs `done`. `work` and its
     // captures are destroyed on the pool thread before `done` is queued. On a loop whose
     // backend never started (status()), both are destroyed unrun at once.
-    void offload(unique_function<void()> work, unique_function<void()> done) {
-        if (!remote_->wake) return; // written by this thread only: no lock needed to read it
-        ++pending_offloads_;
-        offloads_in_flight_.fetch_add(1, std::memory_order_relaxed);
-        detail::thread_pool::instance().submit(
-            [this, work = std::move(work), done = std::move(done)]() mutable {
-                {
-                    unique_function<void()> w = std::move(work);
-                    w();
-                }
-                // Accepted: ~loop closes the queue only after in-flight jobs are done.
-                remote_->push([this, done = std::move(done)]() mutable {
-                    --pending_offloads_;
-                    done();
-                });
-                // Last touch of the loop: its destructor waits for this to reach zero.
-                offloads_in_flight_.fetch_sub(1, std::memory_order_release);
-            });
-    }
+    SLUICE_DECL void offload(unique_function<void()> work, unique_function<void()> done);
 
     // Loop thread only; for the library's own blocking work (name resolution). `work` runs
     // on the thread pool and must own everything it touches (it may outlive the loop);
@@ -4230,18 +4197,7 @@ class loop {
     // then (or never started), `done` is destroyed unrun on the pool thread. ~loop() does
     // not wait for the job, and the job does not keep run() alive by itself: count it
     // with work_started() / work_finished() when it should.
-    void offload_detached(unique_function<void()> work, unique_function<void()> done) {
-        detail::thread_pool::instance().submit(
-            [q = remote_, work = std::move(work), done = std::move(done)]() mutable {
-                {
-                    unique_function<void()> w = std::move(work);
-                    w();
-                }
-                // Refused once the loop is gone: `done` stays in this job and is destroyed
-                // with it, on this thread.
-                q->push(std::move(done));
-            });
-    }
+    SLUICE_DECL void offload_detached(unique_function<void()> work, unique_function<void()> done);
 
     // Loop thread only: a count of pending operations that keep run() from returning
     // although they have no descriptor or timer registered (a name lookup in progress on
@@ -4267,10 +4223,7 @@ class loop {
     // Delivers `signo` (e.g. SIGINT, SIGTERM) to `handler` on this loop's thread.
     // Signal handlers do not keep run() alive on their own. Windows: only SIGINT (the
     // console's Ctrl-C and Ctrl-Break); other numbers fail with std::errc::not_supported.
-    std::error_code on_signal(int signo, unique_function<void(int)> handler) {
-        if (!signals_) signals_.reset(new detail::loop_signals());
-        return signals_->subscribe(signo, std::move(handler), &wake_);
-    }
+    SLUICE_DECL std::error_code on_signal(int signo, unique_function<void(int)> handler);
     void cancel_signal(int signo) {
         if (signals_) signals_->cancel(signo);
     }
@@ -4302,27 +4255,7 @@ class loop {
 
   private:
     // The body of shutdown(), run from outside any handler.
-    void shutdown_now(std::int64_t grace_us) {
-        shutting_down_ = true;
-        ++running_;
-        const std::int64_t deadline = clock_us() + grace_us;
-        for_each_live([](detail::io_object* o) { o->begin_shutdown(); });
-        // A dead poller reports no readiness: nothing can flush, so no grace.
-        while (!status_ && live_head_ && clock_us() < deadline) iterate(deadline - clock_us());
-        for_each_live(
-            [](detail::io_object* o) { o->close_with(make_error_code(error::operation_aborted)); });
-        // Handlers may react to their abort by starting new operations; those fail
-        // at once, so a few rounds drain everything.
-        for (int round = 0; round < 8 && has_local_work(); ++round) run_local();
-        while (pending_offloads_ > 0) iterate(-1);
-        for (int round = 0; round < 8 && (has_local_work() || remote_->nonempty.load()); ++round) {
-            run_remote();
-            run_local();
-        }
-        release_closed();
-        --running_;
-        shutting_down_ = false;
-    }
+    SLUICE_DECL void shutdown_now(std::int64_t grace_us);
 
   public:
     // See detail::loop_resident (loop thread only).
@@ -4405,26 +4338,7 @@ class loop {
 
     // Called from close_with(): stop watching, close the descriptor, and hand the
     // object to the end-of-iteration release.
-    void retire(detail::io_object* o) {
-        if (o->state_ & detail::io_object::receiving_bit) count_receiving(o, false);
-        o->state_ |= detail::io_object::closed_bit;
-        unwatch_now(o);
-        if (o->fd_ != invalid_socket) {
-            if (poller_) poller_->closing(o->fd_);
-            platform::close_socket(o->fd_);
-            o->fd_ = invalid_socket;
-        }
-        if (o->state_ & detail::io_object::linked_bit) {
-            o->state_ &= static_cast<std::uint8_t>(~detail::io_object::linked_bit);
-            if (o->prev_)
-                o->prev_->next_ = o->next_;
-            else
-                live_head_ = o->next_;
-            if (o->next_) o->next_->prev_ = o->prev_;
-            o->prev_ = o->next_ = nullptr;
-            closing_.push_back(o);
-        }
-    }
+    SLUICE_DECL void retire(detail::io_object* o);
 
     // Removes the descriptor from the poller immediately (before it is closed).
     void unwatch_now(detail::io_object* o) noexcept {
@@ -4495,215 +4409,32 @@ class loop {
     }
     // Destroys queued handlers without running them. Destroying one may close a handle
     // it owned, which queues more; those are taken in the next round.
-    void discard_local_work() {
-        for (int round = 0; round < 16 && has_local_work(); ++round) {
-            std::deque<detail::pending_completion> c;
-            std::vector<unique_function<void()>> l;
-            std::vector<io_handler> r;
-            std::vector<unique_function<void()>> rf;
-            c.swap(completions_);
-            l.swap(local_);
-            r.swap(released_);
-            rf.swap(released_fns_);
-        }
-    }
+    SLUICE_DECL void discard_local_work();
 
     bool has_local_work() const noexcept {
         return !completions_.empty() || !local_.empty() || !released_.empty() ||
                !released_fns_.empty();
     }
 
-    std::size_t drive(mode m, std::int64_t budget_us) {
-        if (status_) return 0;
-        handlers_run_ = 0;
-        const std::int64_t deadline = budget_us >= 0 ? clock_us() + budget_us : -1;
-        ++running_;
-        for (;;) {
-            std::int64_t timeout = -1;
-            if (m == mode::nowait)
-                timeout = 0;
-            else if (deadline >= 0)
-                timeout = deadline - clock_us() > 0 ? deadline - clock_us() : 0;
-            iterate(timeout);
-            if (status_) break;            // the poller failed: the loop is dead
-            if (shutdown_deferred_) break; // a handler asked for shutdown()
-            if (stop_requested_.exchange(false, std::memory_order_acq_rel)) break;
-            if (m != mode::until_idle || !alive()) break;
-            if (deadline >= 0 && clock_us() >= deadline) break;
-        }
-        --running_;
-        if (shutdown_deferred_ && running_ == 0) {
-            shutdown_deferred_ = false;
-            shutdown_now(deferred_grace_us_);
-        }
-        return handlers_run_;
-    }
+    SLUICE_DECL std::size_t drive(mode m, std::int64_t budget_us);
 
     // One turn: due timers, queued completions, interest changes, wait, dispatch,
     // posted work, signals, timers again, completions again, frees.
-    void iterate(std::int64_t max_wait_us) {
-        now_us_ = clock_us();
-        run_timers();
-        run_local();
-        apply_interest();
-        std::int64_t timeout = max_wait_us;
-        if (has_local_work() || remote_->nonempty.load(std::memory_order_acquire) ||
-            stop_requested_.load(std::memory_order_acquire))
-            timeout = 0;
-        else if (!timers_.empty()) {
-            std::int64_t until = timers_.top()->deadline_us - clock_us();
-            if (until < 0) until = 0;
-            if (timeout < 0 || until < timeout) timeout = until;
-        } else if (timeout < 0 && !alive())
-            timeout = 0;
-        int n = 0;
-        if (!status_) {
-            std::error_code ec;
-            n = poller_->wait(timeout, events_, max_events, ec);
-            if (ec) {
-                // Waiting again would fail again at once: a busy spin. The loop dies with
-                // the error instead (status()); this turn still runs what is due.
-                status_ = ec;
-                n = 0;
-            }
-        } else if (timeout != 0) {
-            // Only shutdown() turns a dead loop, waiting for offload() completions that
-            // arrive through the queue: nap instead of spinning.
-            std::this_thread::sleep_for(
-                std::chrono::microseconds(timeout < 0 || timeout > 1000 ? 1000 : timeout));
-        }
-        now_us_ = clock_us();
-        bool woken = false;
-        for (int i = 0; i < n; ++i) {
-            if (events_[i].user == wake_marker()) {
-                woken = true;
-                continue;
-            }
-            auto* o = static_cast<detail::io_object*>(events_[i].user);
-            if (o->closed()) continue;
-            ++handlers_run_;
-            if (events_[i].events & detail::ev_data) {
-                // The end of stream or an error ends the backend's receive on its own.
-                if (events_[i].res <= 0 && (o->state_ & detail::io_object::receiving_bit))
-                    count_receiving(o, false);
-                o->on_data(events_[i].res, events_[i].data);
-                continue;
-            }
-            o->on_ready(events_[i].events & o->registered_);
-        }
-        if (woken) {
-            // Drain before clearing the flag: clearing first would let a poster see the
-            // flag down, notify, and have that notification eaten by this drain while
-            // its own flag stays up — every later post would then skip the wakeup.
-            wake_.drain();
-            remote_->wake_pending.store(false, std::memory_order_seq_cst);
-            run_signals();
-        }
-        run_remote();
-        run_timers();
-        run_local();
-        release_closed();
-    }
+    SLUICE_DECL void iterate(std::int64_t max_wait_us);
 
-    void apply_interest() {
-        for (std::size_t i = 0; i < dirty_.size(); ++i) {
-            detail::io_object* o = dirty_[i];
-            o->state_ &= static_cast<std::uint8_t>(~detail::io_object::dirty_bit);
-            if (o->closed() || o->wanted_ == o->registered_) continue;
-            std::error_code ec = poller_set(o, o->wanted_);
-            if (ec) {
-                // The poller refused the descriptor (e.g. select and FD_SETSIZE): the
-                // handle fails with that error rather than waiting forever.
-                o->close_with(ec);
-                continue;
-            }
-            if (!o->registered_ && o->wanted_) ++registered_count_;
-            if (o->registered_ && !o->wanted_) --registered_count_;
-            o->registered_ = o->wanted_;
-        }
-        dirty_.clear();
-    }
+    SLUICE_DECL void apply_interest();
 
-    void run_timers() {
-        while (!timers_.empty() && timers_.top()->deadline_us <= now_us_) {
-            detail::timer_node* n = timers_.top();
-            timers_.remove(n);
-            ++handlers_run_;
-            n->on_timer();
-        }
-    }
+    SLUICE_DECL void run_timers();
 
-    void run_local() {
-        // Only what was queued before this call runs now; what the handlers queue runs
-        // in the next round, so a handler that always re-queues cannot starve I/O.
-        if (!completions_.empty()) {
-            running_completions_.swap(completions_);
-            for (auto& c : running_completions_) {
-                ++handlers_run_;
-                c.handler(c.ec, c.bytes);
-            }
-            running_completions_.clear();
-        }
-        if (!local_.empty()) {
-            running_local_.swap(local_);
-            for (auto& fn : running_local_) {
-                ++handlers_run_;
-                fn();
-            }
-            running_local_.clear();
-        }
-        if (!released_.empty() || !released_fns_.empty()) {
-            // Destroying them may release more: those go in the next round.
-            running_released_.swap(released_);
-            running_released_fns_.swap(released_fns_);
-            running_released_.clear();
-            running_released_fns_.clear();
-        }
-    }
+    SLUICE_DECL void run_local();
 
-    void run_remote() {
-        if (!remote_->nonempty.load(std::memory_order_acquire)) return;
-        {
-            std::lock_guard<std::mutex> lock(remote_->mutex);
-            running_remote_.swap(remote_->items);
-            remote_->nonempty.store(false, std::memory_order_relaxed);
-        }
-        for (auto& fn : running_remote_) {
-            ++handlers_run_;
-            fn();
-        }
-        running_remote_.clear();
-    }
+    SLUICE_DECL void run_remote();
 
     void run_signals() {
         if (signals_) handlers_run_ += signals_->run();
     }
 
-    void release_closed() {
-        // Releasing may run destructors that close further objects; loop until quiet.
-        while (!closing_.empty()) {
-            // An interest change queued before the close must not outlive the object
-            // (a connect handler that closes and deletes its stream leaves one): drop
-            // closed objects from the queue before any of them can be freed.
-            if (!dirty_.empty()) {
-                dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(),
-                                            [](detail::io_object* o) { return o->closed(); }),
-                             dirty_.end());
-            }
-            std::vector<detail::io_object*> batch;
-            batch.swap(closing_);
-            for (detail::io_object* o : batch) {
-                if (o->use_count() > 1) { // someone else still refers to it
-                    o->state_ |= detail::io_object::zombie_bit;
-                    o->prev_ = nullptr;
-                    o->next_ = zombies_;
-                    if (zombies_) zombies_->prev_ = o;
-                    zombies_ = o;
-                }
-                o->drop_ref(); // the loop's reference
-            }
-        }
-    }
+    SLUICE_DECL void release_closed();
 
   public:
     void forget_zombie(detail::io_object* o) noexcept {
@@ -4774,6 +4505,339 @@ inline io_object::~io_object() {
 } // namespace detail
 
 } // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/loop/impl/loop.ipp ----
+// sluice — out-of-line bodies of sluice/loop/loop.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+
+SLUICE_DECL loop::loop(backend b) : remote_(std::make_shared<detail::remote_queue>()) {
+    poller_ = detail::make_poller(b, status_, backend_note_);
+    receives_ = poller_ && poller_->receives();
+    if (!status_) status_ = wake_.open();
+    if (!status_) status_ = poller_->set(wake_.read_end(), 0, detail::ev_read, wake_marker());
+    if (!status_) remote_->wake = &wake_;
+    now_us_ = clock_us();
+}
+
+SLUICE_DECL loop::~loop() {
+    while (residents_) {
+        detail::loop_resident* r = residents_;
+        remove_resident(r);
+        r->on_loop_exit();
+    }
+    {
+        for_each_live(
+            [](detail::io_object* o) { o->close_with(make_error_code(error::operation_aborted)); });
+        discard_local_work();
+        while (offloads_in_flight_.load(std::memory_order_acquire) > 0)
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        std::vector<unique_function<void()>> orphans;
+        {
+            std::lock_guard<std::mutex> lock(remote_->mutex);
+            remote_->wake = nullptr;
+            orphans.swap(remote_->items);
+        }
+        orphans.clear();
+        discard_local_work();
+        release_closed();
+    }
+    signals_.reset(); // before the wakeup descriptor it points at
+    // Wrappers that outlive the loop see loop_ == nullptr (error::loop_gone).
+    while (zombies_) {
+        detail::io_object* o = zombies_;
+        forget_zombie(o);
+        o->loop_ = nullptr;
+    }
+}
+
+SLUICE_DECL void loop::offload(unique_function<void()> work, unique_function<void()> done) {
+    if (!remote_->wake) return; // written by this thread only: no lock needed to read it
+    ++pending_offloads_;
+    offloads_in_flight_.fetch_add(1, std::memory_order_relaxed);
+    detail::thread_pool::instance().submit(
+        [this, work = std::move(work), done = std::move(done)]() mutable {
+            {
+                unique_function<void()> w = std::move(work);
+                w();
+            }
+            // Accepted: ~loop closes the queue only after in-flight jobs are done.
+            remote_->push([this, done = std::move(done)]() mutable {
+                --pending_offloads_;
+                done();
+            });
+            // Last touch of the loop: its destructor waits for this to reach zero.
+            offloads_in_flight_.fetch_sub(1, std::memory_order_release);
+        });
+}
+
+SLUICE_DECL void loop::offload_detached(unique_function<void()> work,
+                                        unique_function<void()> done) {
+    detail::thread_pool::instance().submit(
+        [q = remote_, work = std::move(work), done = std::move(done)]() mutable {
+            {
+                unique_function<void()> w = std::move(work);
+                w();
+            }
+            // Refused once the loop is gone: `done` stays in this job and is destroyed
+            // with it, on this thread.
+            q->push(std::move(done));
+        });
+}
+
+SLUICE_DECL std::error_code loop::on_signal(int signo, unique_function<void(int)> handler) {
+    if (!signals_) signals_.reset(new detail::loop_signals());
+    return signals_->subscribe(signo, std::move(handler), &wake_);
+}
+
+SLUICE_DECL void loop::shutdown_now(std::int64_t grace_us) {
+    shutting_down_ = true;
+    ++running_;
+    const std::int64_t deadline = clock_us() + grace_us;
+    for_each_live([](detail::io_object* o) { o->begin_shutdown(); });
+    // A dead poller reports no readiness: nothing can flush, so no grace.
+    while (!status_ && live_head_ && clock_us() < deadline) iterate(deadline - clock_us());
+    for_each_live(
+        [](detail::io_object* o) { o->close_with(make_error_code(error::operation_aborted)); });
+    // Handlers may react to their abort by starting new operations; those fail
+    // at once, so a few rounds drain everything.
+    for (int round = 0; round < 8 && has_local_work(); ++round) run_local();
+    while (pending_offloads_ > 0) iterate(-1);
+    for (int round = 0; round < 8 && (has_local_work() || remote_->nonempty.load()); ++round) {
+        run_remote();
+        run_local();
+    }
+    release_closed();
+    --running_;
+    shutting_down_ = false;
+}
+
+SLUICE_DECL void loop::retire(detail::io_object* o) {
+    if (o->state_ & detail::io_object::receiving_bit) count_receiving(o, false);
+    o->state_ |= detail::io_object::closed_bit;
+    unwatch_now(o);
+    if (o->fd_ != invalid_socket) {
+        if (poller_) poller_->closing(o->fd_);
+        platform::close_socket(o->fd_);
+        o->fd_ = invalid_socket;
+    }
+    if (o->state_ & detail::io_object::linked_bit) {
+        o->state_ &= static_cast<std::uint8_t>(~detail::io_object::linked_bit);
+        if (o->prev_)
+            o->prev_->next_ = o->next_;
+        else
+            live_head_ = o->next_;
+        if (o->next_) o->next_->prev_ = o->prev_;
+        o->prev_ = o->next_ = nullptr;
+        closing_.push_back(o);
+    }
+}
+
+SLUICE_DECL void loop::discard_local_work() {
+    for (int round = 0; round < 16 && has_local_work(); ++round) {
+        std::deque<detail::pending_completion> c;
+        std::vector<unique_function<void()>> l;
+        std::vector<io_handler> r;
+        std::vector<unique_function<void()>> rf;
+        c.swap(completions_);
+        l.swap(local_);
+        r.swap(released_);
+        rf.swap(released_fns_);
+    }
+}
+
+SLUICE_DECL std::size_t loop::drive(mode m, std::int64_t budget_us) {
+    if (status_) return 0;
+    handlers_run_ = 0;
+    const std::int64_t deadline = budget_us >= 0 ? clock_us() + budget_us : -1;
+    ++running_;
+    for (;;) {
+        std::int64_t timeout = -1;
+        if (m == mode::nowait)
+            timeout = 0;
+        else if (deadline >= 0)
+            timeout = deadline - clock_us() > 0 ? deadline - clock_us() : 0;
+        iterate(timeout);
+        if (status_) break;            // the poller failed: the loop is dead
+        if (shutdown_deferred_) break; // a handler asked for shutdown()
+        if (stop_requested_.exchange(false, std::memory_order_acq_rel)) break;
+        if (m != mode::until_idle || !alive()) break;
+        if (deadline >= 0 && clock_us() >= deadline) break;
+    }
+    --running_;
+    if (shutdown_deferred_ && running_ == 0) {
+        shutdown_deferred_ = false;
+        shutdown_now(deferred_grace_us_);
+    }
+    return handlers_run_;
+}
+
+SLUICE_DECL void loop::iterate(std::int64_t max_wait_us) {
+    now_us_ = clock_us();
+    run_timers();
+    run_local();
+    apply_interest();
+    std::int64_t timeout = max_wait_us;
+    if (has_local_work() || remote_->nonempty.load(std::memory_order_acquire) ||
+        stop_requested_.load(std::memory_order_acquire))
+        timeout = 0;
+    else if (!timers_.empty()) {
+        std::int64_t until = timers_.top()->deadline_us - clock_us();
+        if (until < 0) until = 0;
+        if (timeout < 0 || until < timeout) timeout = until;
+    } else if (timeout < 0 && !alive())
+        timeout = 0;
+    int n = 0;
+    if (!status_) {
+        std::error_code ec;
+        n = poller_->wait(timeout, events_, max_events, ec);
+        if (ec) {
+            // Waiting again would fail again at once: a busy spin. The loop dies with
+            // the error instead (status()); this turn still runs what is due.
+            status_ = ec;
+            n = 0;
+        }
+    } else if (timeout != 0) {
+        // Only shutdown() turns a dead loop, waiting for offload() completions that
+        // arrive through the queue: nap instead of spinning.
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(timeout < 0 || timeout > 1000 ? 1000 : timeout));
+    }
+    now_us_ = clock_us();
+    bool woken = false;
+    for (int i = 0; i < n; ++i) {
+        if (events_[i].user == wake_marker()) {
+            woken = true;
+            continue;
+        }
+        auto* o = static_cast<detail::io_object*>(events_[i].user);
+        if (o->closed()) continue;
+        ++handlers_run_;
+        if (events_[i].events & detail::ev_data) {
+            // The end of stream or an error ends the backend's receive on its own.
+            if (events_[i].res <= 0 && (o->state_ & detail::io_object::receiving_bit))
+                count_receiving(o, false);
+            o->on_data(events_[i].res, events_[i].data);
+            continue;
+        }
+        o->on_ready(events_[i].events & o->registered_);
+    }
+    if (woken) {
+        // Drain before clearing the flag: clearing first would let a poster see the
+        // flag down, notify, and have that notification eaten by this drain while
+        // its own flag stays up — every later post would then skip the wakeup.
+        wake_.drain();
+        remote_->wake_pending.store(false, std::memory_order_seq_cst);
+        run_signals();
+    }
+    run_remote();
+    run_timers();
+    run_local();
+    release_closed();
+}
+
+SLUICE_DECL void loop::apply_interest() {
+    for (std::size_t i = 0; i < dirty_.size(); ++i) {
+        detail::io_object* o = dirty_[i];
+        o->state_ &= static_cast<std::uint8_t>(~detail::io_object::dirty_bit);
+        if (o->closed() || o->wanted_ == o->registered_) continue;
+        std::error_code ec = poller_set(o, o->wanted_);
+        if (ec) {
+            // The poller refused the descriptor (e.g. select and FD_SETSIZE): the
+            // handle fails with that error rather than waiting forever.
+            o->close_with(ec);
+            continue;
+        }
+        if (!o->registered_ && o->wanted_) ++registered_count_;
+        if (o->registered_ && !o->wanted_) --registered_count_;
+        o->registered_ = o->wanted_;
+    }
+    dirty_.clear();
+}
+
+SLUICE_DECL void loop::run_timers() {
+    while (!timers_.empty() && timers_.top()->deadline_us <= now_us_) {
+        detail::timer_node* n = timers_.top();
+        timers_.remove(n);
+        ++handlers_run_;
+        n->on_timer();
+    }
+}
+
+SLUICE_DECL void loop::run_local() {
+    // Only what was queued before this call runs now; what the handlers queue runs
+    // in the next round, so a handler that always re-queues cannot starve I/O.
+    if (!completions_.empty()) {
+        running_completions_.swap(completions_);
+        for (auto& c : running_completions_) {
+            ++handlers_run_;
+            c.handler(c.ec, c.bytes);
+        }
+        running_completions_.clear();
+    }
+    if (!local_.empty()) {
+        running_local_.swap(local_);
+        for (auto& fn : running_local_) {
+            ++handlers_run_;
+            fn();
+        }
+        running_local_.clear();
+    }
+    if (!released_.empty() || !released_fns_.empty()) {
+        // Destroying them may release more: those go in the next round.
+        running_released_.swap(released_);
+        running_released_fns_.swap(released_fns_);
+        running_released_.clear();
+        running_released_fns_.clear();
+    }
+}
+
+SLUICE_DECL void loop::run_remote() {
+    if (!remote_->nonempty.load(std::memory_order_acquire)) return;
+    {
+        std::lock_guard<std::mutex> lock(remote_->mutex);
+        running_remote_.swap(remote_->items);
+        remote_->nonempty.store(false, std::memory_order_relaxed);
+    }
+    for (auto& fn : running_remote_) {
+        ++handlers_run_;
+        fn();
+    }
+    running_remote_.clear();
+}
+
+SLUICE_DECL void loop::release_closed() {
+    // Releasing may run destructors that close further objects; loop until quiet.
+    while (!closing_.empty()) {
+        // An interest change queued before the close must not outlive the object
+        // (a connect handler that closes and deletes its stream leaves one): drop
+        // closed objects from the queue before any of them can be freed.
+        if (!dirty_.empty()) {
+            dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(),
+                                        [](detail::io_object* o) { return o->closed(); }),
+                         dirty_.end());
+        }
+        std::vector<detail::io_object*> batch;
+        batch.swap(closing_);
+        for (detail::io_object* o : batch) {
+            if (o->use_count() > 1) { // someone else still refers to it
+                o->state_ |= detail::io_object::zombie_bit;
+                o->prev_ = nullptr;
+                o->next_ = zombies_;
+                if (zombies_) zombies_->prev_ = o;
+                zombies_ = o;
+            }
+            o->drop_ref(); // the loop's reference
+        }
+    }
+}
+
+} // namespace sluice
+// ---- end sluice/loop/impl/loop.ipp ----
+#endif
 // ---- end sluice/loop/loop.hpp ----
 // ---- begin sluice/handles/timer.hpp ----
 // sluice — timers. Deadlines are taken from a fresh clock reading when the timer is
@@ -5041,7 +5105,7 @@ struct stream_ext final : timer_node {
     // Declared inline, not only defined so: a virtual function declared without it is the
     // class's key function, and GCC then emits the vtable, and everything it reaches, in
     // every translation unit that includes the header.
-    inline void on_timer() override;
+    SLUICE_DECL void on_timer() override;
 
     stream_impl* owner;
     std::deque<write_entry> queue;
@@ -5080,498 +5144,89 @@ class stream_impl final : public io_object {
         return *ext_;
     }
 
-    void update_interest() {
-        unsigned mask = 0;
-        bool receive = false;
-        if (flags_ & connecting) {
-            if (fd_ != invalid_socket) mask = ev_write; // the stream's own attempt
-        } else {
-            const bool wants_bytes =
-                read_cb_ && !(flags_ & eof_seen) && !(ext_ && ext_->stash_error);
-            // With a completion backend every read of a connected stream goes through its
-            // receive, never a recv() beside it: bytes cannot overtake each other.
-            // While bytes are kept, the receive pauses: the reader takes those first, and
-            // what is kept cannot grow faster than it reads.
-            if (loop_->receives() && (flags_ & connected))
-                receive = wants_bytes && !stashed();
-            else if (wants_bytes && !stashed())
-                mask |= ev_read;
-            if (ext_ && !ext_->queue.empty()) mask |= ev_write;
-        }
-        loop_->watch(this, mask);
-        loop_->receive(this, receive);
-    }
+    SLUICE_DECL void update_interest();
 
     bool stashed() const noexcept {
         return ext_ && (!ext_->stash.empty() || ext_->stash_error);
     }
 
     // Bytes from a completion backend (loop::receive).
-    void on_data(int res, const char* data) override {
-        if (res > 0) {
-            const auto n = static_cast<std::size_t>(res);
-            if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
-            if (stashed() || !read_cb_) {
-                ext().stash.append(data, n); // behind what is kept already
-                return;
-            }
-            if (read_buf_) { // read_some(): what does not fit is kept for the next read
-                std::size_t m = n < read_len_ ? n : read_len_;
-                std::memcpy(read_buf_, data, m);
-                if (m < n) ext().stash.append(data + m, n - m);
-                return deliver_read({}, m);
-            }
-            loop_->set_read_data(data);
-            return deliver_read({}, n);
-        }
-        if (res == 0) {
-            flags_ |= eof_seen;
-        } else {
-            ext().stash_error = -res;
-        }
-        if (read_cb_ && !(ext_ && !ext_->stash.empty())) deliver_kept();
-    }
+    SLUICE_DECL void on_data(int res, const char* data) override;
 
     // Hands the next read what was kept: bytes first, then an error, then end of stream.
-    void deliver_kept() {
-        if (ext_ && !ext_->stash.empty()) {
-            std::string& st = ext_->stash;
-            if (read_buf_) {
-                std::size_t m = st.size() < read_len_ ? st.size() : read_len_;
-                std::memcpy(read_buf_, st.data(), m);
-                st.erase(0, m);
-                return deliver_read({}, m);
-            }
-            // Taken out first: the handler may stop, or read again into the stash. At most
-            // what a read from the shared buffer would give, as on every other backend.
-            std::string chunk;
-            if (st.size() <= loop::shared_buffer_size) {
-                chunk = std::move(st);
-                st.clear();
-            } else {
-                chunk.assign(st, 0, loop::shared_buffer_size);
-                st.erase(0, loop::shared_buffer_size);
-            }
-            loop_->set_read_data(chunk.data());
-            deliver_read({}, chunk.size());
-            if (!closed() && read_cb_ && (stashed() || (flags_ & eof_seen)))
-                loop_->defer([s = ref<stream_impl>(this)] {
-                    if (!s->closed() && s->read_cb_) s->deliver_kept();
-                });
-            return;
-        }
-        if (ext_ && ext_->stash_error) {
-            std::error_code ec(std::exchange(ext_->stash_error, 0), platform::system_errors());
-            return deliver_read(ec, 0);
-        }
-        if (flags_ & eof_seen) deliver_read(make_error_code(error::eof), 0);
-    }
+    SLUICE_DECL void deliver_kept();
 
-    void on_ready(unsigned events) override {
-        if (flags_ & connecting) {
-            if (events && ext_ && ext_->conn) connector_own_ready(ext_->conn);
-            return;
-        }
-        if ((events & ev_write) && ext_ && !ext_->queue.empty()) flush();
-        if (!closed() && (events & ev_read) && read_cb_) do_read();
-    }
+    SLUICE_DECL void on_ready(unsigned events) override;
 
     // ---- reading ----
 
-    void start_read(char* buf, std::size_t len, io_handler h, bool keep_reading) {
-        read_cb_ = std::move(h);
-        read_buf_ = buf;
-        read_len_ = len;
-        if (keep_reading)
-            flags_ |= continuous;
-        else
-            flags_ &= static_cast<std::uint8_t>(~continuous);
-        if (stashed()) {
-            // Kept bytes first, from the loop as always; a receive goes on meanwhile and
-            // appends behind them.
-            loop_->defer([s = ref<stream_impl>(this)] {
-                if (!s->closed() && s->read_cb_) s->deliver_kept();
-            });
-            return update_interest();
-        }
-        if (flags_ & eof_seen) {
-            // Reported from the loop, never from here; and only if the read is still
-            // there then, so that a read_stop() in between ends it silently as promised.
-            return loop_->defer([s = ref<stream_impl>(this)] {
-                if (!s->closed() && s->read_cb_ && (s->flags_ & eof_seen))
-                    s->deliver_read(make_error_code(error::eof), 0);
-            });
-        }
-        if (ext_ && ext_->read_us) {
-            ext_->read_started = loop_->now_us();
-            arm_timeouts();
-        }
-        update_interest();
-    }
+    SLUICE_DECL void start_read(char* buf, std::size_t len, io_handler h, bool keep_reading);
 
     // A one-shot read completes with operation_aborted; a subscription (read_start) ends
     // silently, its handler released from the loop (docs/guide/lifetimes.md rule 3).
-    void stop_read() {
-        const bool subscription = flags_ & continuous;
-        flags_ &= static_cast<std::uint8_t>(~continuous);
-        read_buf_ = nullptr;
-        if (read_cb_) {
-            if (subscription)
-                loop_->release_later(std::move(read_cb_));
-            else
-                loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
-        }
-        update_interest();
-    }
+    SLUICE_DECL void stop_read();
 
-    void do_read() {
-        char* buf = read_buf_ ? read_buf_ : loop_->shared_buffer();
-        std::size_t cap = read_buf_ ? read_len_ : loop::shared_buffer_size;
-        std::ptrdiff_t r = platform::recv_raw(fd_, buf, cap);
-        if (!read_buf_) loop_->set_read_data(buf);
-        std::error_code ec(0, platform::system_errors());
-        std::size_t n = 0;
-        if (r < 0) {
-            if (platform::would_block_errno(static_cast<int>(-r))) return;
-            ec.assign(static_cast<int>(-r), platform::system_errors());
-        } else {
-            n = static_cast<std::size_t>(r);
-            if (n == 0 && cap != 0) {
-                flags_ |= eof_seen;
-                ec = make_error_code(error::eof);
-            }
-        }
-        if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
-        deliver_read(ec, n);
-    }
+    SLUICE_DECL void do_read();
 
     // From the loop's dispatch (or a deferred call): the handler may run here.
-    void deliver_read(std::error_code ec, std::size_t n) {
-        if (ec) flags_ &= static_cast<std::uint8_t>(~continuous);
-        if (flags_ & continuous) {
-            // Moved out while it runs: it may stop this read or start another one; it
-            // is put back only if neither happened.
-            io_handler h = std::move(read_cb_);
-            h(ec, n);
-            if ((flags_ & continuous) && !read_cb_ && !closed()) read_cb_ = std::move(h);
-        } else {
-            io_handler h = std::move(read_cb_);
-            read_buf_ = nullptr;
-            h(ec, n);
-        }
-        if (!closed()) update_interest();
-    }
+    SLUICE_DECL void deliver_read(std::error_code ec, std::size_t n);
 
     // ---- writing ----
 
     // `done` by reference: the public overloads hand it down without a move per layer.
     // Returns the queued write's id, or 0 when it completed (or failed) at once.
-    std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
-                        shared_bytes* shared) {
-        std::size_t total = 0;
-        for (std::size_t i = 0; i < count; ++i) total += bufs[i].size;
-        std::size_t buffered = ext_ ? ext_->buffered : 0;
-        std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
-        if (flags_ & (shutdown_requested | write_shut))
-            return refuse(std::move(done), std::make_error_code(std::errc::broken_pipe));
-        if (total > cap || buffered > cap - total)
-            return refuse(std::move(done), make_error_code(error::write_queue_full));
+    SLUICE_DECL std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
+                                    shared_bytes* shared);
 
-        std::size_t sent = 0;
-        if (buffered == 0 && (flags_ & connected) && count == 1) {
-            // Fastest path: one buffer, nothing queued (an echo, a response).
-            std::ptrdiff_t r = platform::send_raw(fd_, bufs[0].data, total);
-            if (r < 0 && !platform::would_block_errno(static_cast<int>(-r)))
-                return refuse(std::move(done), {static_cast<int>(-r), platform::system_errors()});
-            if (r > 0) {
-                sent = static_cast<std::size_t>(r);
-                if (ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
-            }
-            if (sent == total) {
-                if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, total);
-                return 0;
-            }
-        } else if (buffered == 0 && (flags_ & connected)) {
-            // Fast path: nothing queued, so these bytes may go out now, in order.
-            std::error_code ec;
-            std::size_t first = 0, skip = 0;
-            while (sent < total) {
-                std::size_t n = platform::send_gather(fd_, bufs + first, count - first, ec);
-                if (ec) break;
-                sent += n;
-                // Advance over the buffers that went out completely.
-                n += skip;
-                while (first < count && n >= bufs[first].size) n -= bufs[first++].size;
-                skip = n;
-                if (first < count && skip) break; // partial buffer: queue the rest
-            }
-            if (ec && !platform::would_block(ec)) return refuse(std::move(done), ec);
-            if (ext_ && sent) ext_->last_activity = ext_->write_progress = loop_->now_us();
-            if (sent == total) {
-                loop_->complete(std::move(done), {}, total);
-                return 0;
-            }
-        }
-
-        // Queue what is left: one copy, or a reference when the caller gave shared bytes.
-        stream_ext& x = ext();
-        bool was_empty = x.queue.empty();
-        std::size_t left = total - sent;
-        const std::uint64_t id = ++x.last_write_id;
-        if (shared && count == 1) {
-            x.queue.push_back({*shared, sent, std::move(done), total, id, sent > 0});
-        } else {
-            std::string joined;
-            joined.reserve(left);
-            std::size_t pos = 0;
-            for (std::size_t i = 0; i < count; ++i) {
-                const char* p = static_cast<const char*>(bufs[i].data);
-                std::size_t n = bufs[i].size;
-                if (pos + n > sent) {
-                    std::size_t from = sent > pos ? sent - pos : 0;
-                    joined.append(p + from, n - from);
-                }
-                pos += n;
-            }
-            x.queue.push_back({shared_bytes(joined.data(), joined.size()), 0, std::move(done), total,
-                               id, sent > 0});
-        }
-        x.buffered += left;
-        if (was_empty) {
-            x.write_progress = loop_->now_us();
-            if (x.write_us) arm_timeouts();
-        }
-        update_interest();
-        return id;
-    }
-
-    void flush() {
-        stream_ext& x = *ext_;
-        while (!x.queue.empty()) {
-            constexpr std::size_t max_bufs = 64;
-            const_buffer bufs[max_bufs];
-            std::size_t n = 0;
-            for (auto it = x.queue.begin(); it != x.queue.end() && n < max_bufs; ++it, ++n)
-                bufs[n] =
-                    const_buffer(it->bytes.data() + it->offset, it->bytes.size() - it->offset);
-            std::error_code ec;
-            std::size_t sent = platform::send_gather(fd_, bufs, n, ec);
-            if (ec) {
-                if (platform::would_block(ec)) break;
-                return fail(ec);
-            }
-            x.buffered -= sent;
-            x.last_activity = x.write_progress = loop_->now_us();
-            bool socket_full = false;
-            while (sent > 0) {
-                write_entry& e = x.queue.front();
-                e.started = true;
-                std::size_t left = e.bytes.size() - e.offset;
-                if (sent < left) {
-                    e.offset += sent;
-                    socket_full = true; // the kernel took less than offered
-                    break;
-                }
-                sent -= left;
-                loop_->complete(std::move(e.done), {}, e.request_size);
-                x.queue.pop_front();
-            }
-            if (socket_full) break;
-        }
-        if (x.on_drain && x.buffered <= x.limits.low_watermark) {
-            unique_function<void()> cb = std::move(x.on_drain); // one-shot
-            cb();
-        }
-        if (closed()) return;
-        if (x.queue.empty()) queue_drained();
-        if (!closed()) update_interest();
-    }
+    SLUICE_DECL void flush();
 
     // What a shutdown or close waited for, once the queue is empty.
-    void queue_drained() {
-        if (flags_ & close_after_flush) return close_with(make_error_code(error::operation_aborted));
-        if ((flags_ & shutdown_requested) && !(flags_ & write_shut) && (flags_ & connected)) {
-            flags_ |= write_shut;
-            platform::shutdown_write(fd_);
-        }
-    }
+    SLUICE_DECL void queue_drained();
 
     // A write the stream cannot take: it completes with `ec`, and the stream fails, so
     // that no later write can follow the missing bytes.
-    std::uint64_t refuse(io_handler&& done, std::error_code ec) {
-        loop_->complete(std::move(done), ec, 0);
-        fail(ec);
-        return 0;
-    }
+    SLUICE_DECL std::uint64_t refuse(io_handler&& done, std::error_code ec);
 
     // The stream failed (rule 5): on_error hears why, the peer gets a reset, every
     // pending operation completes with `ec`.
-    void fail(std::error_code ec) {
-        if (closed()) return;
-        if (ext_ && ext_->on_error) loop_->complete(std::move(ext_->on_error), ec, 0);
-        // An owner paused for backpressure may wait for nothing but on_drain: it runs (the
-        // queue is gone), and the owner's next operation reports the failure. Without it a
-        // stream that failed under backpressure kept its owner waiting for good.
-        if (ext_ && ext_->on_drain) loop_->defer(std::move(ext_->on_drain));
-        if (fd_ != invalid_socket && (flags_ & connected)) platform::reset_on_close(fd_);
-        close_with(ec);
-    }
+    SLUICE_DECL void fail(std::error_code ec);
 
-    bool cancel_read() {
-        if (!read_cb_) return false;
-        read_buf_ = nullptr;
-        flags_ &= static_cast<std::uint8_t>(~continuous);
-        loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
-        update_interest();
-        return true;
-    }
+    SLUICE_DECL bool cancel_read();
 
     // Cancels every queued write. Only the front write can have started; if it has, its
     // remaining bytes cannot be withdrawn without a hole, and the stream fails.
-    bool cancel_writes() {
-        if (!ext_ || ext_->queue.empty()) return false;
-        if (ext_->queue.front().started) {
-            fail(make_error_code(error::operation_aborted));
-            return true;
-        }
-        for (auto& e : ext_->queue)
-            loop_->complete(std::move(e.done), make_error_code(error::operation_aborted), 0);
-        ext_->queue.clear();
-        ext_->buffered = 0;
-        queue_drained();
-        if (!closed()) update_interest();
-        return true;
-    }
+    SLUICE_DECL bool cancel_writes();
 
     // Cancels one write: withdrawn when none of its bytes went out and nothing is queued
     // behind it, else the stream fails. False when it is no longer queued.
-    bool cancel_write(std::uint64_t id) {
-        if (!ext_ || id == 0) return false;
-        auto& q = ext_->queue;
-        for (auto it = q.begin(); it != q.end(); ++it) {
-            if (it->id != id) continue;
-            if (it->started || std::next(it) != q.end()) {
-                fail(make_error_code(error::operation_aborted));
-                return true;
-            }
-            loop_->complete(std::move(it->done), make_error_code(error::operation_aborted), 0);
-            ext_->buffered -= it->bytes.size() - it->offset;
-            q.erase(it);
-            if (q.empty()) queue_drained();
-            if (!closed()) update_interest();
-            return true;
-        }
-        return false;
-    }
+    SLUICE_DECL bool cancel_write(std::uint64_t id);
 
-    void shutdown_write() {
-        flags_ |= shutdown_requested;
-        if ((!ext_ || ext_->queue.empty()) && !(flags_ & write_shut) && (flags_ & connected)) {
-            flags_ |= write_shut;
-            platform::shutdown_write(fd_);
-        }
-    }
+    SLUICE_DECL void shutdown_write();
 
-    void begin_shutdown() override {
-        if (ext_ && !ext_->queue.empty() && (flags_ & connected)) {
-            flags_ |= close_after_flush;
-            flags_ &= static_cast<std::uint8_t>(~continuous);
-            read_buf_ = nullptr;
-            // The loop is shutting down: a read, even a subscription, gets its last call.
-            if (read_cb_)
-                loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
-            update_interest();
-        } else {
-            close_with(make_error_code(error::operation_aborted));
-        }
-    }
+    SLUICE_DECL void begin_shutdown() override;
 
     // ---- connecting (connect.hpp drives it) ----
 
-    void start_connect(std::vector<endpoint> targets, io_handler done,
-                       const connect_options& opt) {
-        connector* c = begin_connect(std::move(done), opt);
-        connector_start(c, std::move(targets));
-    }
-    void start_connect(std::string host, std::uint16_t port, io_handler done,
-                       const connect_options& opt) {
-        connector* c = begin_connect(std::move(done), opt);
-        connector_lookup(c, std::move(host), port);
-    }
+    SLUICE_DECL void start_connect(std::vector<endpoint> targets, io_handler done,
+                                   const connect_options& opt);
+    SLUICE_DECL void start_connect(std::string host, std::uint16_t port, io_handler done,
+                                   const connect_options& opt);
     // The connector ended (it has queued its handler): forget it.
-    void connect_ended(bool ok) {
-        flags_ &= static_cast<std::uint8_t>(~connecting);
-        if (ok) flags_ |= connected;
-        connector* c = std::exchange(ext_->conn, nullptr);
-        delete_connector(c);
-        if (!closed()) update_interest();
-    }
-    bool cancel_connect(std::error_code reason) {
-        if (!(flags_ & connecting) || !ext_ || !ext_->conn) return false;
-        connector_cancel(ext_->conn, reason);
-        return true;
-    }
+    SLUICE_DECL void connect_ended(bool ok);
+    SLUICE_DECL bool cancel_connect(std::error_code reason);
 
     // Closes the descriptor of a failed or losing attempt without closing the handle.
-    void drop_socket() {
-        loop_->unwatch_now(this);
-        loop_->closing(fd_);
-        platform::close_socket(fd_);
-        fd_ = invalid_socket;
-    }
+    SLUICE_DECL void drop_socket();
 
     // ---- timeouts ----
 
-    void arm_timeouts() {
-        stream_ext& x = *ext_;
-        std::int64_t shortest = (std::numeric_limits<std::int64_t>::max)();
-        for (std::int64_t t : {x.idle_us, x.read_us, x.write_us})
-            if (t > 0 && t < shortest) shortest = t;
-        if (shortest == (std::numeric_limits<std::int64_t>::max)()) return loop_->unschedule(&x);
-        if (!x.queued()) loop_->schedule(&x, loop::clock_us() + shortest);
-    }
+    SLUICE_DECL void arm_timeouts();
 
-    void check_timeouts() {
-        stream_ext& x = *ext_;
-        const std::int64_t now = loop_->now_us();
-        std::int64_t next = (std::numeric_limits<std::int64_t>::max)();
-        bool expired = false;
-        auto consider = [&](bool active, std::int64_t since, std::int64_t limit) {
-            if (!active || limit <= 0) return;
-            if (since + limit <= now)
-                expired = true;
-            else if (since + limit < next)
-                next = since + limit;
-        };
-        consider(true, x.last_activity, x.idle_us);
-        consider(static_cast<bool>(read_cb_), x.read_started, x.read_us);
-        consider(!x.queue.empty(), x.write_progress, x.write_us);
-        if (expired) return fail(make_error_code(error::timed_out));
-        if (next != (std::numeric_limits<std::int64_t>::max)()) loop_->schedule(&x, next);
-    }
+    SLUICE_DECL void check_timeouts();
 
     // ---- closing ----
 
-    void close_with(std::error_code reason) override {
-        if (closed()) return;
-        if (read_cb_) {
-            read_buf_ = nullptr;
-            loop_->complete(std::move(read_cb_), reason, 0);
-        }
-        if (ext_) {
-            loop_->unschedule(ext_.get());
-            if (ext_->conn) connector_cancel(ext_->conn, reason);
-            for (auto& e : ext_->queue) loop_->complete(std::move(e.done), reason, 0);
-            ext_->queue.clear();
-            ext_->buffered = 0;
-            // Closed by its owner, or after on_error was queued: released, not called.
-            loop_->release_later(std::move(ext_->on_error));
-            if (ext_->on_drain) loop_->release_later(std::move(ext_->on_drain));
-        }
-        flags_ = 0;
-        loop_->count_stream(false);
-        loop_->retire(this);
-    }
+    SLUICE_DECL void close_with(std::error_code reason) override;
 
     io_handler read_cb_;
     char* read_buf_ = nullptr;
@@ -5579,15 +5234,8 @@ class stream_impl final : public io_object {
     std::unique_ptr<stream_ext> ext_;
 
   private:
-    connector* begin_connect(io_handler done, const connect_options& opt) {
-        flags_ |= connecting;
-        stream_ext& x = ext();
-        x.conn = make_connector(*this, std::move(done), opt);
-        return x.conn;
-    }
+    SLUICE_DECL connector* begin_connect(io_handler done, const connect_options& opt);
 };
-
-inline void stream_ext::on_timer() { owner->check_timeouts(); }
 
 } // namespace detail
 } // namespace sluice
@@ -6053,6 +5701,490 @@ SLUICE_DECL void connector::reschedule() {
 // ---- end sluice/handles/impl/connect.ipp ----
 #endif
 // ---- end sluice/handles/connect.hpp ----
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/handles/impl/stream_impl.ipp ----
+// sluice — out-of-line bodies of sluice/handles/stream_impl.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice::detail {
+
+SLUICE_DECL void stream_ext::on_timer() { owner->check_timeouts(); }
+
+SLUICE_DECL void stream_impl::update_interest() {
+    unsigned mask = 0;
+    bool receive = false;
+    if (flags_ & connecting) {
+        if (fd_ != invalid_socket) mask = ev_write; // the stream's own attempt
+    } else {
+        const bool wants_bytes = read_cb_ && !(flags_ & eof_seen) && !(ext_ && ext_->stash_error);
+        // With a completion backend every read of a connected stream goes through its
+        // receive, never a recv() beside it: bytes cannot overtake each other.
+        // While bytes are kept, the receive pauses: the reader takes those first, and
+        // what is kept cannot grow faster than it reads.
+        if (loop_->receives() && (flags_ & connected))
+            receive = wants_bytes && !stashed();
+        else if (wants_bytes && !stashed())
+            mask |= ev_read;
+        if (ext_ && !ext_->queue.empty()) mask |= ev_write;
+    }
+    loop_->watch(this, mask);
+    loop_->receive(this, receive);
+}
+
+SLUICE_DECL void stream_impl::on_data(int res, const char* data) {
+    if (res > 0) {
+        const auto n = static_cast<std::size_t>(res);
+        if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
+        if (stashed() || !read_cb_) {
+            ext().stash.append(data, n); // behind what is kept already
+            return;
+        }
+        if (read_buf_) { // read_some(): what does not fit is kept for the next read
+            std::size_t m = n < read_len_ ? n : read_len_;
+            std::memcpy(read_buf_, data, m);
+            if (m < n) ext().stash.append(data + m, n - m);
+            return deliver_read({}, m);
+        }
+        loop_->set_read_data(data);
+        return deliver_read({}, n);
+    }
+    if (res == 0) {
+        flags_ |= eof_seen;
+    } else {
+        ext().stash_error = -res;
+    }
+    if (read_cb_ && !(ext_ && !ext_->stash.empty())) deliver_kept();
+}
+
+SLUICE_DECL void stream_impl::deliver_kept() {
+    if (ext_ && !ext_->stash.empty()) {
+        std::string& st = ext_->stash;
+        if (read_buf_) {
+            std::size_t m = st.size() < read_len_ ? st.size() : read_len_;
+            std::memcpy(read_buf_, st.data(), m);
+            st.erase(0, m);
+            return deliver_read({}, m);
+        }
+        // Taken out first: the handler may stop, or read again into the stash. At most
+        // what a read from the shared buffer would give, as on every other backend.
+        std::string chunk;
+        if (st.size() <= loop::shared_buffer_size) {
+            chunk = std::move(st);
+            st.clear();
+        } else {
+            chunk.assign(st, 0, loop::shared_buffer_size);
+            st.erase(0, loop::shared_buffer_size);
+        }
+        loop_->set_read_data(chunk.data());
+        deliver_read({}, chunk.size());
+        if (!closed() && read_cb_ && (stashed() || (flags_ & eof_seen)))
+            loop_->defer([s = ref<stream_impl>(this)] {
+                if (!s->closed() && s->read_cb_) s->deliver_kept();
+            });
+        return;
+    }
+    if (ext_ && ext_->stash_error) {
+        std::error_code ec(std::exchange(ext_->stash_error, 0), platform::system_errors());
+        return deliver_read(ec, 0);
+    }
+    if (flags_ & eof_seen) deliver_read(make_error_code(error::eof), 0);
+}
+
+SLUICE_DECL void stream_impl::on_ready(unsigned events) {
+    if (flags_ & connecting) {
+        if (events && ext_ && ext_->conn) connector_own_ready(ext_->conn);
+        return;
+    }
+    if ((events & ev_write) && ext_ && !ext_->queue.empty()) flush();
+    if (!closed() && (events & ev_read) && read_cb_) do_read();
+}
+
+SLUICE_DECL void stream_impl::start_read(char* buf, std::size_t len, io_handler h,
+                                         bool keep_reading) {
+    read_cb_ = std::move(h);
+    read_buf_ = buf;
+    read_len_ = len;
+    if (keep_reading)
+        flags_ |= continuous;
+    else
+        flags_ &= static_cast<std::uint8_t>(~continuous);
+    if (stashed()) {
+        // Kept bytes first, from the loop as always; a receive goes on meanwhile and
+        // appends behind them.
+        loop_->defer([s = ref<stream_impl>(this)] {
+            if (!s->closed() && s->read_cb_) s->deliver_kept();
+        });
+        return update_interest();
+    }
+    if (flags_ & eof_seen) {
+        // Reported from the loop, never from here; and only if the read is still
+        // there then, so that a read_stop() in between ends it silently as promised.
+        return loop_->defer([s = ref<stream_impl>(this)] {
+            if (!s->closed() && s->read_cb_ && (s->flags_ & eof_seen))
+                s->deliver_read(make_error_code(error::eof), 0);
+        });
+    }
+    if (ext_ && ext_->read_us) {
+        ext_->read_started = loop_->now_us();
+        arm_timeouts();
+    }
+    update_interest();
+}
+
+SLUICE_DECL void stream_impl::stop_read() {
+    const bool subscription = flags_ & continuous;
+    flags_ &= static_cast<std::uint8_t>(~continuous);
+    read_buf_ = nullptr;
+    if (read_cb_) {
+        if (subscription)
+            loop_->release_later(std::move(read_cb_));
+        else
+            loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
+    }
+    update_interest();
+}
+
+SLUICE_DECL void stream_impl::do_read() {
+    char* buf = read_buf_ ? read_buf_ : loop_->shared_buffer();
+    std::size_t cap = read_buf_ ? read_len_ : loop::shared_buffer_size;
+    std::ptrdiff_t r = platform::recv_raw(fd_, buf, cap);
+    if (!read_buf_) loop_->set_read_data(buf);
+    std::error_code ec(0, platform::system_errors());
+    std::size_t n = 0;
+    if (r < 0) {
+        if (platform::would_block_errno(static_cast<int>(-r))) return;
+        ec.assign(static_cast<int>(-r), platform::system_errors());
+    } else {
+        n = static_cast<std::size_t>(r);
+        if (n == 0 && cap != 0) {
+            flags_ |= eof_seen;
+            ec = make_error_code(error::eof);
+        }
+    }
+    if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
+    deliver_read(ec, n);
+}
+
+SLUICE_DECL void stream_impl::deliver_read(std::error_code ec, std::size_t n) {
+    if (ec) flags_ &= static_cast<std::uint8_t>(~continuous);
+    if (flags_ & continuous) {
+        // Moved out while it runs: it may stop this read or start another one; it
+        // is put back only if neither happened.
+        io_handler h = std::move(read_cb_);
+        h(ec, n);
+        if ((flags_ & continuous) && !read_cb_ && !closed()) read_cb_ = std::move(h);
+    } else {
+        io_handler h = std::move(read_cb_);
+        read_buf_ = nullptr;
+        h(ec, n);
+    }
+    if (!closed()) update_interest();
+}
+
+SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size_t count,
+                                             io_handler&& done, shared_bytes* shared) {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < count; ++i) total += bufs[i].size;
+    std::size_t buffered = ext_ ? ext_->buffered : 0;
+    std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
+    if (flags_ & (shutdown_requested | write_shut))
+        return refuse(std::move(done), std::make_error_code(std::errc::broken_pipe));
+    if (total > cap || buffered > cap - total)
+        return refuse(std::move(done), make_error_code(error::write_queue_full));
+
+    std::size_t sent = 0;
+    if (buffered == 0 && (flags_ & connected) && count == 1) {
+        // Fastest path: one buffer, nothing queued (an echo, a response).
+        std::ptrdiff_t r = platform::send_raw(fd_, bufs[0].data, total);
+        if (r < 0 && !platform::would_block_errno(static_cast<int>(-r)))
+            return refuse(std::move(done), {static_cast<int>(-r), platform::system_errors()});
+        if (r > 0) {
+            sent = static_cast<std::size_t>(r);
+            if (ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
+        }
+        if (sent == total) {
+            if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, total);
+            return 0;
+        }
+    } else if (buffered == 0 && (flags_ & connected)) {
+        // Fast path: nothing queued, so these bytes may go out now, in order.
+        std::error_code ec;
+        std::size_t first = 0, skip = 0;
+        while (sent < total) {
+            std::size_t n = platform::send_gather(fd_, bufs + first, count - first, ec);
+            if (ec) break;
+            sent += n;
+            // Advance over the buffers that went out completely.
+            n += skip;
+            while (first < count && n >= bufs[first].size) n -= bufs[first++].size;
+            skip = n;
+            if (first < count && skip) break; // partial buffer: queue the rest
+        }
+        if (ec && !platform::would_block(ec)) return refuse(std::move(done), ec);
+        if (ext_ && sent) ext_->last_activity = ext_->write_progress = loop_->now_us();
+        if (sent == total) {
+            loop_->complete(std::move(done), {}, total);
+            return 0;
+        }
+    }
+
+    // Queue what is left: one copy, or a reference when the caller gave shared bytes.
+    stream_ext& x = ext();
+    bool was_empty = x.queue.empty();
+    std::size_t left = total - sent;
+    const std::uint64_t id = ++x.last_write_id;
+    if (shared && count == 1) {
+        x.queue.push_back({*shared, sent, std::move(done), total, id, sent > 0});
+    } else {
+        std::string joined;
+        joined.reserve(left);
+        std::size_t pos = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            const char* p = static_cast<const char*>(bufs[i].data);
+            std::size_t n = bufs[i].size;
+            if (pos + n > sent) {
+                std::size_t from = sent > pos ? sent - pos : 0;
+                joined.append(p + from, n - from);
+            }
+            pos += n;
+        }
+        x.queue.push_back(
+            {shared_bytes(joined.data(), joined.size()), 0, std::move(done), total, id, sent > 0});
+    }
+    x.buffered += left;
+    if (was_empty) {
+        x.write_progress = loop_->now_us();
+        if (x.write_us) arm_timeouts();
+    }
+    update_interest();
+    return id;
+}
+
+SLUICE_DECL void stream_impl::flush() {
+    stream_ext& x = *ext_;
+    while (!x.queue.empty()) {
+        constexpr std::size_t max_bufs = 64;
+        const_buffer bufs[max_bufs];
+        std::size_t n = 0;
+        for (auto it = x.queue.begin(); it != x.queue.end() && n < max_bufs; ++it, ++n)
+            bufs[n] = const_buffer(it->bytes.data() + it->offset, it->bytes.size() - it->offset);
+        std::error_code ec;
+        std::size_t sent = platform::send_gather(fd_, bufs, n, ec);
+        if (ec) {
+            if (platform::would_block(ec)) break;
+            return fail(ec);
+        }
+        x.buffered -= sent;
+        x.last_activity = x.write_progress = loop_->now_us();
+        bool socket_full = false;
+        while (sent > 0) {
+            write_entry& e = x.queue.front();
+            e.started = true;
+            std::size_t left = e.bytes.size() - e.offset;
+            if (sent < left) {
+                e.offset += sent;
+                socket_full = true; // the kernel took less than offered
+                break;
+            }
+            sent -= left;
+            loop_->complete(std::move(e.done), {}, e.request_size);
+            x.queue.pop_front();
+        }
+        if (socket_full) break;
+    }
+    if (x.on_drain && x.buffered <= x.limits.low_watermark) {
+        unique_function<void()> cb = std::move(x.on_drain); // one-shot
+        cb();
+    }
+    if (closed()) return;
+    if (x.queue.empty()) queue_drained();
+    if (!closed()) update_interest();
+}
+
+SLUICE_DECL void stream_impl::queue_drained() {
+    if (flags_ & close_after_flush) return close_with(make_error_code(error::operation_aborted));
+    if ((flags_ & shutdown_requested) && !(flags_ & write_shut) && (flags_ & connected)) {
+        flags_ |= write_shut;
+        platform::shutdown_write(fd_);
+    }
+}
+
+SLUICE_DECL std::uint64_t stream_impl::refuse(io_handler&& done, std::error_code ec) {
+    loop_->complete(std::move(done), ec, 0);
+    fail(ec);
+    return 0;
+}
+
+SLUICE_DECL void stream_impl::fail(std::error_code ec) {
+    if (closed()) return;
+    if (ext_ && ext_->on_error) loop_->complete(std::move(ext_->on_error), ec, 0);
+    // An owner paused for backpressure may wait for nothing but on_drain: it runs (the
+    // queue is gone), and the owner's next operation reports the failure. Without it a
+    // stream that failed under backpressure kept its owner waiting for good.
+    if (ext_ && ext_->on_drain) loop_->defer(std::move(ext_->on_drain));
+    if (fd_ != invalid_socket && (flags_ & connected)) platform::reset_on_close(fd_);
+    close_with(ec);
+}
+
+SLUICE_DECL bool stream_impl::cancel_read() {
+    if (!read_cb_) return false;
+    read_buf_ = nullptr;
+    flags_ &= static_cast<std::uint8_t>(~continuous);
+    loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
+    update_interest();
+    return true;
+}
+
+SLUICE_DECL bool stream_impl::cancel_writes() {
+    if (!ext_ || ext_->queue.empty()) return false;
+    if (ext_->queue.front().started) {
+        fail(make_error_code(error::operation_aborted));
+        return true;
+    }
+    for (auto& e : ext_->queue)
+        loop_->complete(std::move(e.done), make_error_code(error::operation_aborted), 0);
+    ext_->queue.clear();
+    ext_->buffered = 0;
+    queue_drained();
+    if (!closed()) update_interest();
+    return true;
+}
+
+SLUICE_DECL bool stream_impl::cancel_write(std::uint64_t id) {
+    if (!ext_ || id == 0) return false;
+    auto& q = ext_->queue;
+    for (auto it = q.begin(); it != q.end(); ++it) {
+        if (it->id != id) continue;
+        if (it->started || std::next(it) != q.end()) {
+            fail(make_error_code(error::operation_aborted));
+            return true;
+        }
+        loop_->complete(std::move(it->done), make_error_code(error::operation_aborted), 0);
+        ext_->buffered -= it->bytes.size() - it->offset;
+        q.erase(it);
+        if (q.empty()) queue_drained();
+        if (!closed()) update_interest();
+        return true;
+    }
+    return false;
+}
+
+SLUICE_DECL void stream_impl::shutdown_write() {
+    flags_ |= shutdown_requested;
+    if ((!ext_ || ext_->queue.empty()) && !(flags_ & write_shut) && (flags_ & connected)) {
+        flags_ |= write_shut;
+        platform::shutdown_write(fd_);
+    }
+}
+
+SLUICE_DECL void stream_impl::begin_shutdown() {
+    if (ext_ && !ext_->queue.empty() && (flags_ & connected)) {
+        flags_ |= close_after_flush;
+        flags_ &= static_cast<std::uint8_t>(~continuous);
+        read_buf_ = nullptr;
+        // The loop is shutting down: a read, even a subscription, gets its last call.
+        if (read_cb_)
+            loop_->complete(std::move(read_cb_), make_error_code(error::operation_aborted), 0);
+        update_interest();
+    } else {
+        close_with(make_error_code(error::operation_aborted));
+    }
+}
+
+SLUICE_DECL void stream_impl::start_connect(std::vector<endpoint> targets, io_handler done,
+                                            const connect_options& opt) {
+    connector* c = begin_connect(std::move(done), opt);
+    connector_start(c, std::move(targets));
+}
+
+SLUICE_DECL void stream_impl::start_connect(std::string host, std::uint16_t port, io_handler done,
+                                            const connect_options& opt) {
+    connector* c = begin_connect(std::move(done), opt);
+    connector_lookup(c, std::move(host), port);
+}
+
+SLUICE_DECL void stream_impl::connect_ended(bool ok) {
+    flags_ &= static_cast<std::uint8_t>(~connecting);
+    if (ok) flags_ |= connected;
+    connector* c = std::exchange(ext_->conn, nullptr);
+    delete_connector(c);
+    if (!closed()) update_interest();
+}
+
+SLUICE_DECL bool stream_impl::cancel_connect(std::error_code reason) {
+    if (!(flags_ & connecting) || !ext_ || !ext_->conn) return false;
+    connector_cancel(ext_->conn, reason);
+    return true;
+}
+
+SLUICE_DECL void stream_impl::drop_socket() {
+    loop_->unwatch_now(this);
+    loop_->closing(fd_);
+    platform::close_socket(fd_);
+    fd_ = invalid_socket;
+}
+
+SLUICE_DECL void stream_impl::arm_timeouts() {
+    stream_ext& x = *ext_;
+    std::int64_t shortest = (std::numeric_limits<std::int64_t>::max)();
+    for (std::int64_t t : {x.idle_us, x.read_us, x.write_us})
+        if (t > 0 && t < shortest) shortest = t;
+    if (shortest == (std::numeric_limits<std::int64_t>::max)()) return loop_->unschedule(&x);
+    if (!x.queued()) loop_->schedule(&x, loop::clock_us() + shortest);
+}
+
+SLUICE_DECL void stream_impl::check_timeouts() {
+    stream_ext& x = *ext_;
+    const std::int64_t now = loop_->now_us();
+    std::int64_t next = (std::numeric_limits<std::int64_t>::max)();
+    bool expired = false;
+    auto consider = [&](bool active, std::int64_t since, std::int64_t limit) {
+        if (!active || limit <= 0) return;
+        if (since + limit <= now)
+            expired = true;
+        else if (since + limit < next)
+            next = since + limit;
+    };
+    consider(true, x.last_activity, x.idle_us);
+    consider(static_cast<bool>(read_cb_), x.read_started, x.read_us);
+    consider(!x.queue.empty(), x.write_progress, x.write_us);
+    if (expired) return fail(make_error_code(error::timed_out));
+    if (next != (std::numeric_limits<std::int64_t>::max)()) loop_->schedule(&x, next);
+}
+
+SLUICE_DECL void stream_impl::close_with(std::error_code reason) {
+    if (closed()) return;
+    if (read_cb_) {
+        read_buf_ = nullptr;
+        loop_->complete(std::move(read_cb_), reason, 0);
+    }
+    if (ext_) {
+        loop_->unschedule(ext_.get());
+        if (ext_->conn) connector_cancel(ext_->conn, reason);
+        for (auto& e : ext_->queue) loop_->complete(std::move(e.done), reason, 0);
+        ext_->queue.clear();
+        ext_->buffered = 0;
+        // Closed by its owner, or after on_error was queued: released, not called.
+        loop_->release_later(std::move(ext_->on_error));
+        if (ext_->on_drain) loop_->release_later(std::move(ext_->on_drain));
+    }
+    flags_ = 0;
+    loop_->count_stream(false);
+    loop_->retire(this);
+}
+
+SLUICE_DECL connector* stream_impl::begin_connect(io_handler done, const connect_options& opt) {
+    flags_ |= connecting;
+    stream_ext& x = ext();
+    x.conn = make_connector(*this, std::move(done), opt);
+    return x.conn;
+}
+
+} // namespace sluice::detail
+// ---- end sluice/handles/impl/stream_impl.ipp ----
+#endif
 // ---- end sluice/handles/stream_impl.hpp ----
 
 namespace sluice {
