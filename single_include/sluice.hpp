@@ -3582,7 +3582,6 @@ class keep_alive_guard {
 #include <csignal>
 #include <cstdint>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 namespace sluice::detail::signals {
@@ -3731,6 +3730,8 @@ class loop_signals {
 // header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
 
 
+#include <thread>
+
 namespace sluice::detail::signals {
 
 SLUICE_DECL registry& reg() {
@@ -3839,109 +3840,6 @@ SLUICE_DECL void uninstall(int signo) {
 // ---- end sluice/loop/impl/signals.ipp ----
 #endif
 // ---- end sluice/loop/signals.hpp ----
-// ---- begin sluice/loop/thread_pool.hpp ----
-// sluice — the process-wide pool that runs blocking work (name resolution, file I/O,
-// user jobs) so a loop thread never blocks. Threads start on first use; the size is
-// SLUICE_THREADPOOL_SIZE from the environment, else 4 (libuv's default, enough for
-// getaddrinfo bursts without oversubscribing small machines).
-
-
-#include <condition_variable>
-#include <cstdlib>
-#include <deque>
-#include <mutex>
-#include <thread>
-#include <vector>
-
-namespace sluice::detail {
-
-class thread_pool {
-  public:
-    SLUICE_DECL static thread_pool& instance();
-
-    SLUICE_DECL void submit(unique_function<void()> job);
-
-    SLUICE_DECL std::size_t size() const;
-
-    SLUICE_DECL ~thread_pool();
-
-  private:
-    thread_pool() = default;
-
-    SLUICE_DECL void start_locked();
-
-    SLUICE_DECL void work();
-
-    mutable std::mutex mutex_;
-    std::condition_variable cv_;
-    std::deque<unique_function<void()>> jobs_;
-    std::vector<std::thread> threads_;
-    bool stopping_ = false;
-};
-
-} // namespace sluice::detail
-
-#if SLUICE_COMPILE_BODIES
-// ---- begin sluice/loop/impl/thread_pool.ipp ----
-// sluice — out-of-line bodies of sluice/loop/thread_pool.hpp: compiled in every translation unit
-// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
-
-
-namespace sluice::detail {
-
-SLUICE_DECL thread_pool& thread_pool::instance() {
-    static thread_pool pool;
-    return pool;
-}
-
-SLUICE_DECL void thread_pool::submit(unique_function<void()> job) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (threads_.empty()) start_locked();
-    jobs_.push_back(std::move(job));
-    lock.unlock();
-    cv_.notify_one();
-}
-
-SLUICE_DECL std::size_t thread_pool::size() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return threads_.size();
-}
-
-SLUICE_DECL thread_pool::~thread_pool() {
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        stopping_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-}
-
-SLUICE_DECL void thread_pool::start_locked() {
-    std::size_t n = 4;
-    if (const char* env = std::getenv("SLUICE_THREADPOOL_SIZE")) {
-        long v = std::strtol(env, nullptr, 10);
-        if (v >= 1 && v <= 256) n = static_cast<std::size_t>(v);
-    }
-    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
-}
-
-SLUICE_DECL void thread_pool::work() {
-    for (;;) {
-        unique_function<void()> job;
-        {
-            std::unique_lock<std::mutex> lock(mutex_);
-            cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-            if (jobs_.empty()) return;
-            job = std::move(jobs_.front());
-            jobs_.pop_front();
-        }
-        job();
-    }
-}
-} // namespace sluice::detail
-// ---- end sluice/loop/impl/thread_pool.ipp ----
-#endif
-// ---- end sluice/loop/thread_pool.hpp ----
 // ---- begin sluice/loop/timer_heap.hpp ----
 // sluice — 4-ary min-heap of timers. O(log n) insert, cancel and pop; cancel is by
 // index stored in the node, so no search. Ties break on a sequence number taken at
@@ -4076,14 +3974,12 @@ SLUICE_DECL void timer_heap::sift_down(std::size_t i, entry e) noexcept {
 #endif
 // ---- end sluice/loop/timer_heap.hpp ----
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <string>
 #include <utility>
 #include <vector>
@@ -4511,6 +4407,112 @@ inline io_object::~io_object() {
 // sluice — out-of-line bodies of sluice/loop/loop.hpp: compiled in every translation unit
 // when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
 
+// ---- begin sluice/loop/thread_pool.hpp ----
+// sluice — the process-wide pool that runs blocking work (name resolution, file I/O,
+// user jobs) so a loop thread never blocks. Threads start on first use; the size is
+// SLUICE_THREADPOOL_SIZE from the environment, else 4 (libuv's default, enough for
+// getaddrinfo bursts without oversubscribing small machines).
+
+
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sluice::detail {
+
+class thread_pool {
+  public:
+    SLUICE_DECL static thread_pool& instance();
+
+    SLUICE_DECL void submit(unique_function<void()> job);
+
+    SLUICE_DECL std::size_t size() const;
+
+    SLUICE_DECL ~thread_pool();
+
+  private:
+    thread_pool() = default;
+
+    SLUICE_DECL void start_locked();
+
+    SLUICE_DECL void work();
+
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<unique_function<void()>> jobs_;
+    std::vector<std::thread> threads_;
+    bool stopping_ = false;
+};
+
+} // namespace sluice::detail
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/loop/impl/thread_pool.ipp ----
+// sluice — out-of-line bodies of sluice/loop/thread_pool.hpp: compiled in every translation unit
+// when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice::detail {
+
+SLUICE_DECL thread_pool& thread_pool::instance() {
+    static thread_pool pool;
+    return pool;
+}
+
+SLUICE_DECL void thread_pool::submit(unique_function<void()> job) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (threads_.empty()) start_locked();
+    jobs_.push_back(std::move(job));
+    lock.unlock();
+    cv_.notify_one();
+}
+
+SLUICE_DECL std::size_t thread_pool::size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return threads_.size();
+}
+
+SLUICE_DECL thread_pool::~thread_pool() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+SLUICE_DECL void thread_pool::start_locked() {
+    std::size_t n = 4;
+    if (const char* env = std::getenv("SLUICE_THREADPOOL_SIZE")) {
+        long v = std::strtol(env, nullptr, 10);
+        if (v >= 1 && v <= 256) n = static_cast<std::size_t>(v);
+    }
+    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
+}
+
+SLUICE_DECL void thread_pool::work() {
+    for (;;) {
+        unique_function<void()> job;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;
+            job = std::move(jobs_.front());
+            jobs_.pop_front();
+        }
+        job();
+    }
+}
+} // namespace sluice::detail
+// ---- end sluice/loop/impl/thread_pool.ipp ----
+#endif
+// ---- end sluice/loop/thread_pool.hpp ----
+
+#include <algorithm>
+#include <thread>
 
 namespace sluice {
 
@@ -14456,20 +14458,7 @@ class server {
     // left after `grace` is closed.
     template <class Rep, class Period>
     void stop(std::chrono::duration<Rep, Period> grace) {
-        if (!core_ || !core_->loop_) return;
-        detail::server_core& c = *core_;
-        c.stopping_ = true;
-        c.listener_.close();
-        // Counted: a callback run by one connection's stop may end others.
-        std::vector<detail::ref<detail::server_session>> all;
-        for (detail::server_session* s = c.sessions_; s; s = s->next_) all.emplace_back(s);
-        for (auto& s : all) s->begin_stop();
-        if (c.sessions_ && c.loop_) {
-            c.grace_timer_ = sluice::timer(*c.loop_);
-            c.grace_timer_.start(grace, [core = core_](std::error_code ec) {
-                if (!ec) core->close_all(true);
-            });
-        }
+        stop_within(std::chrono::duration_cast<std::chrono::microseconds>(grace));
     }
     void stop() { stop(std::chrono::seconds(5)); }
 
@@ -14484,6 +14473,7 @@ class server {
     const server_settings& settings() const noexcept { return core_->settings_; }
 
   private:
+    SLUICE_DECL void stop_within(std::chrono::microseconds grace);
     // Closes everything; the handlers and callbacks go uncalled.
     SLUICE_DECL void destroy() noexcept;
 
@@ -14525,6 +14515,23 @@ SLUICE_DECL void server::serve(tcp_stream st) {
     if (!core_ || !core_->loop_ || st.get_loop() != core_->loop_)
         return; // wrong loop: closed by st's destructor
     core_->accept(std::move(st));
+}
+
+SLUICE_DECL void server::stop_within(std::chrono::microseconds grace) {
+    if (!core_ || !core_->loop_) return;
+    detail::server_core& c = *core_;
+    c.stopping_ = true;
+    c.listener_.close();
+    // Counted: a callback run by one connection's stop may end others.
+    std::vector<detail::ref<detail::server_session>> all;
+    for (detail::server_session* s = c.sessions_; s; s = s->next_) all.emplace_back(s);
+    for (auto& s : all) s->begin_stop();
+    if (c.sessions_ && c.loop_) {
+        c.grace_timer_ = sluice::timer(*c.loop_);
+        c.grace_timer_.start(grace, [core = core_](std::error_code ec) {
+            if (!ec) core->close_all(true);
+        });
+    }
 }
 
 SLUICE_DECL void server::close() {

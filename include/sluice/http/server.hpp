@@ -78,20 +78,7 @@ class server {
     // left after `grace` is closed.
     template <class Rep, class Period>
     void stop(std::chrono::duration<Rep, Period> grace) {
-        if (!core_ || !core_->loop_) return;
-        detail::server_core& c = *core_;
-        c.stopping_ = true;
-        c.listener_.close();
-        // Counted: a callback run by one connection's stop may end others.
-        std::vector<detail::ref<detail::server_session>> all;
-        for (detail::server_session* s = c.sessions_; s; s = s->next_) all.emplace_back(s);
-        for (auto& s : all) s->begin_stop();
-        if (c.sessions_ && c.loop_) {
-            c.grace_timer_ = sluice::timer(*c.loop_);
-            c.grace_timer_.start(grace, [core = core_](std::error_code ec) {
-                if (!ec) core->close_all(true);
-            });
-        }
+        stop_within(std::chrono::duration_cast<std::chrono::microseconds>(grace));
     }
     void stop() { stop(std::chrono::seconds(5)); }
 
@@ -106,6 +93,7 @@ class server {
     const server_settings& settings() const noexcept { return core_->settings_; }
 
   private:
+    SLUICE_DECL void stop_within(std::chrono::microseconds grace);
     // Closes everything; the handlers and callbacks go uncalled.
     SLUICE_DECL void destroy() noexcept;
 

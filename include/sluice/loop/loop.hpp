@@ -14,18 +14,15 @@
 #include <sluice/loop/io_object.hpp>
 #include <sluice/loop/remote.hpp>
 #include <sluice/loop/signals.hpp>
-#include <sluice/loop/thread_pool.hpp>
 #include <sluice/loop/timer_heap.hpp>
 #include <sluice/util/function.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <string>
 #include <utility>
 #include <vector>

@@ -20,7 +20,6 @@
 #include <csignal>
 #include <cstdint>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 namespace sluice::detail::signals {

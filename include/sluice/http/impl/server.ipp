@@ -32,6 +32,23 @@ SLUICE_DECL void server::serve(tcp_stream st) {
     core_->accept(std::move(st));
 }
 
+SLUICE_DECL void server::stop_within(std::chrono::microseconds grace) {
+    if (!core_ || !core_->loop_) return;
+    detail::server_core& c = *core_;
+    c.stopping_ = true;
+    c.listener_.close();
+    // Counted: a callback run by one connection's stop may end others.
+    std::vector<detail::ref<detail::server_session>> all;
+    for (detail::server_session* s = c.sessions_; s; s = s->next_) all.emplace_back(s);
+    for (auto& s : all) s->begin_stop();
+    if (c.sessions_ && c.loop_) {
+        c.grace_timer_ = sluice::timer(*c.loop_);
+        c.grace_timer_.start(grace, [core = core_](std::error_code ec) {
+            if (!ec) core->close_all(true);
+        });
+    }
+}
+
 SLUICE_DECL void server::close() {
     if (!core_) return;
     detail::ref<detail::server_core> c = core_;

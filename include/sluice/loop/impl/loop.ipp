@@ -3,6 +3,10 @@
 #pragma once
 
 #include <sluice/loop/loop.hpp>
+#include <sluice/loop/thread_pool.hpp>
+
+#include <algorithm>
+#include <thread>
 
 namespace sluice {
 

@@ -4,6 +4,8 @@
 
 #include <sluice/loop/signals.hpp>
 
+#include <thread>
+
 namespace sluice::detail::signals {
 
 SLUICE_DECL registry& reg() {
