@@ -787,7 +787,7 @@ TEST_CASE("error: category, messages and close codes") {
     CHECK(close_code_for(error::extension_failed) == 1002);
     CHECK(close_code_for(error::closed) == 0);
     CHECK(close_code_for(error::bad_key) == 0);
-    for (int i = 1; i <= static_cast<int>(error::unexpected_extension); ++i)
+    for (int i = 1; i <= static_cast<int>(error::bad_extension_response); ++i)
         CHECK(make_error_code(static_cast<error>(i)).message() != "unknown sluice.ws error");
 }
 

@@ -88,6 +88,20 @@ class codec {
         : max_message_(o.max_message_size), ext_(o.ext), rng_(o.rng),
           fragment_size_(o.fragment_size), role_(r), reassemble_(o.reassemble),
           auto_pong_(o.auto_pong) {}
+    ~codec() {
+        if (owns_ext_) delete ext_;
+    }
+    codec(const codec&) = delete;
+    codec& operator=(const codec&) = delete;
+
+    // Installs an extension negotiated for this connection (extension_negotiator), which the
+    // codec then owns; replaces options::ext. Before the first byte is fed or encoded.
+    void adopt_extension(std::unique_ptr<extension> e) noexcept {
+        if (owns_ext_) delete ext_;
+        ext_ = e.release();
+        owns_ext_ = ext_ != nullptr;
+    }
+    extension* get_extension() const noexcept { return ext_; }
 
     // Consumes all n bytes (partial headers and control payloads are kept internally), unless
     // the handler calls pause(): see consume(). Returns the error that failed the connection,
@@ -187,7 +201,9 @@ class codec {
         return encode_message(opcode::binary, p, n, out);
     }
 
-    // A whole message (op = text or binary), split per options::fragment_size.
+    // A whole message (op = text or binary), split per options::fragment_size. An extension
+    // that transforms outgoing messages (permessage-deflate) applies here, and to the
+    // caller-buffer form below; encode_part and prepared frames always go out as they are.
     SLUICE_DECL std::error_code encode_message(opcode op, const void* p, std::size_t n, std::string& out);
 
     // Bytes encode_message needs for an n-byte payload under the current fragment size.
@@ -200,8 +216,8 @@ class codec {
     // The same checks as encode_message, then only the frame header (into out, at least
     // max_header_size bytes), for a payload that goes out as is: lets a server gather the header
     // with the caller's bytes instead of copying them. error::buffer_too_small when that is not
-    // possible (client frames are masked; a message larger than fragment_size is split): use
-    // encode_message then.
+    // possible (client frames are masked; a message larger than fragment_size is split; an
+    // extension transforms it): use encode_message then.
     SLUICE_DECL std::error_code encode_header(opcode op, const void* p, std::size_t n, std::uint8_t* out,
                                   std::size_t& written);
 
@@ -450,10 +466,18 @@ class codec {
                                   std::string_view reason) noexcept;
 
     SLUICE_DECL std::size_t build_frame(std::uint8_t* out, opcode op, bool fin, const std::uint8_t* p,
-                            std::size_t n);
+                            std::size_t n, std::uint8_t rsv = 0);
 
+    // rsv goes on the first frame only (RFC 7692 §6.1).
     SLUICE_DECL std::size_t write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p, std::size_t n,
-                             bool fin);
+                             bool fin, std::uint8_t rsv = 0);
+
+    // The checks every whole outgoing message passes.
+    SLUICE_DECL std::error_code check_message(opcode op, const void* p, std::size_t n) const;
+
+    // Runs the extension's transform when it wants this message: `tmp` then holds the
+    // payload to send, and the result is the first frame's RSV bits (0: send p as it is).
+    SLUICE_DECL std::uint8_t transform(opcode op, const void* p, std::size_t n, std::string& tmp);
 
     SLUICE_DECL std::error_code encode_control(opcode op, std::string_view payload, std::string& out);
 
@@ -497,6 +521,7 @@ class codec {
     bool out_msg_open_ = false;
     bool disconnect_ = false;
     bool paused_ = false;
+    bool owns_ext_ = false; // ext_ came from adopt_extension()
 };
 
 } // namespace ws

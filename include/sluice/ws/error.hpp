@@ -74,6 +74,9 @@ enum class error : std::uint8_t {
     bad_accept,
     unexpected_subprotocol,
     unexpected_extension,
+    // Later additions, numbered after the rest so existing values stay put.
+    bad_compressed_data,    // peer: a compressed message does not inflate (1007)
+    bad_extension_response, // client: the server's extension parameters are invalid
 };
 
 namespace detail {
@@ -150,6 +153,10 @@ class ws_category_impl final : public std::error_category {
             return "server selected a subprotocol that was not offered";
         case error::unexpected_extension:
             return "server selected an extension that was not offered";
+        case error::bad_compressed_data:
+            return "compressed message is not valid DEFLATE data";
+        case error::bad_extension_response:
+            return "server's extension parameters are invalid for the offer";
         }
         return "unknown sluice.ws error";
     }
@@ -166,6 +173,7 @@ inline constexpr std::uint16_t close_code_for(error e) noexcept {
     switch (e) {
     case error::invalid_utf8:
     case error::invalid_close_reason:
+    case error::bad_compressed_data:
         return close_code::invalid_payload;
     case error::message_too_big:
         return close_code::message_too_big;

@@ -199,6 +199,9 @@ struct client_config {
     std::string_view origin{};        // sent when non-empty
     string_list subprotocols{};       // offered, in preference order
     std::string_view extra_headers{}; // raw "Name: value\r\n" lines
+    // true: the request offered extensions (in extra_headers) and the caller checks the
+    // response's Sec-WebSocket-Extensions itself (extension_negotiator::accept_response).
+    bool extensions_offered = false;
 };
 
 struct client_request {
@@ -217,7 +220,7 @@ struct response_view {
 
 // Verifies the server's answer (RFC 6455 §4.1, the client's checks 1-6). On success
 // `subprotocol` (if given) receives the selected subprotocol, empty if none. Any
-// Sec-WebSocket-Extensions in the response fails, since this client offers none.
+// Sec-WebSocket-Extensions in the response fails unless cfg.extensions_offered.
 SLUICE_DECL std::error_code verify_response(const response_view& res, std::string_view key,
                                             const client_config& cfg,
                                             std::string_view* subprotocol = nullptr);

@@ -9,13 +9,33 @@ namespace ws {
 
 SLUICE_DECL std::error_code codec::encode_message(opcode op, const void* p, std::size_t n,
                                                   std::string& out) {
+    std::string tmp;
+    if (const std::error_code ec = check_message(op, p, n)) return ec;
+    const std::uint8_t rsv = transform(op, p, n, tmp);
+    if (rsv != 0) {
+        p = tmp.data();
+        n = tmp.size();
+    }
     const std::size_t old = out.size();
     out.resize(old + encoded_size(n));
-    std::size_t written = 0;
-    const std::error_code ec = encode_message(
-        op, p, n, reinterpret_cast<std::uint8_t*>(&out[0]) + old, out.size() - old, written);
-    out.resize(old + written);
-    return ec;
+    const std::size_t w = write_frames(reinterpret_cast<std::uint8_t*>(&out[0]) + old, op,
+                                       static_cast<const std::uint8_t*>(p), n, true, rsv);
+    out.resize(old + w);
+    return {};
+}
+
+SLUICE_DECL std::error_code codec::check_message(opcode op, const void* p, std::size_t n) const {
+    if (close_sent_) return error::closed;
+    if (out_msg_open_) return error::message_in_progress;
+    if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+    if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
+    return {};
+}
+
+SLUICE_DECL std::uint8_t codec::transform(opcode op, const void* p, std::size_t n,
+                                          std::string& tmp) {
+    if (!ext_ || !ext_->transforms(op, n)) return 0;
+    return ext_->encode(op, static_cast<const std::uint8_t*>(p), n, tmp);
 }
 
 SLUICE_DECL std::size_t codec::encoded_size(std::size_t n) const noexcept {
@@ -29,12 +49,16 @@ SLUICE_DECL std::error_code codec::encode_message(opcode op, const void* p, std:
                                                   std::uint8_t* out, std::size_t cap,
                                                   std::size_t& written) {
     written = 0;
-    if (close_sent_) return error::closed;
-    if (out_msg_open_) return error::message_in_progress;
-    if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
-    if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
+    if (const std::error_code ec = check_message(op, p, n)) return ec;
+    std::string tmp;
+    // The extension may shrink or grow the payload: checked against cap once transformed.
+    const std::uint8_t rsv = transform(op, p, n, tmp);
+    if (rsv != 0) {
+        p = tmp.data();
+        n = tmp.size();
+    }
     if (cap < encoded_size(n)) return error::buffer_too_small;
-    written = write_frames(out, op, static_cast<const std::uint8_t*>(p), n, true);
+    written = write_frames(out, op, static_cast<const std::uint8_t*>(p), n, true, rsv);
     return {};
 }
 
@@ -42,7 +66,8 @@ SLUICE_DECL std::error_code codec::encode_header(opcode op, const void* p, std::
                                                  std::uint8_t* out, std::size_t& written) {
     written = 0;
     if (const std::error_code ec = can_start_message(op)) return ec;
-    if (role_ == role::client || (fragment_size_ != 0 && n > fragment_size_))
+    if (role_ == role::client || (fragment_size_ != 0 && n > fragment_size_) ||
+        (ext_ && ext_->transforms(op, n)))
         return error::buffer_too_small;
     if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
     frame_header fh;
@@ -150,9 +175,11 @@ SLUICE_DECL std::size_t codec::close_body(std::uint8_t* body, std::uint16_t code
 }
 
 SLUICE_DECL std::size_t codec::build_frame(std::uint8_t* out, opcode op, bool fin,
-                                           const std::uint8_t* p, std::size_t n) {
+                                           const std::uint8_t* p, std::size_t n,
+                                           std::uint8_t rsv) {
     frame_header fh;
     fh.fin = fin;
+    fh.rsv = rsv;
     fh.op = op;
     fh.length = n;
     fh.masked = role_ == role::client;
@@ -161,16 +188,17 @@ SLUICE_DECL std::size_t codec::build_frame(std::uint8_t* out, opcode op, bool fi
 }
 
 SLUICE_DECL std::size_t codec::write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p,
-                                            std::size_t n, bool fin) {
+                                            std::size_t n, bool fin, std::uint8_t rsv) {
     const std::size_t frag = fragment_size_ == 0 ? n : fragment_size_;
     std::size_t w = 0;
     opcode op = first;
     do {
         const std::size_t k = n < frag ? n : frag;
-        w += build_frame(out + w, op, fin && k == n, p, k);
+        w += build_frame(out + w, op, fin && k == n, p, k, rsv);
         p += k;
         n -= k;
         op = opcode::continuation;
+        rsv = 0;
     } while (n != 0);
     return w;
 }

@@ -143,7 +143,8 @@ SLUICE_DECL std::error_code verify_response(const response_view& res, std::strin
     if (h.count("Sec-WebSocket-Accept") != 1 ||
         h.get("Sec-WebSocket-Accept") != compute_accept(key))
         return error::bad_accept;
-    if (h.count("Sec-WebSocket-Extensions") != 0) return error::unexpected_extension;
+    if (!cfg.extensions_offered && h.count("Sec-WebSocket-Extensions") != 0)
+        return error::unexpected_extension;
     std::string_view chosen;
     const std::size_t np = h.count("Sec-WebSocket-Protocol");
     if (np > 1) return error::unexpected_subprotocol;
