@@ -15450,6 +15450,9 @@ enum class error : std::uint8_t {
     bad_accept,
     unexpected_subprotocol,
     unexpected_extension,
+    // Later additions, numbered after the rest so existing values stay put.
+    bad_compressed_data,    // peer: a compressed message does not inflate (1007)
+    bad_extension_response, // client: the server's extension parameters are invalid
 };
 
 namespace detail {
@@ -15526,6 +15529,10 @@ class ws_category_impl final : public std::error_category {
             return "server selected a subprotocol that was not offered";
         case error::unexpected_extension:
             return "server selected an extension that was not offered";
+        case error::bad_compressed_data:
+            return "compressed message is not valid DEFLATE data";
+        case error::bad_extension_response:
+            return "server's extension parameters are invalid for the offer";
         }
         return "unknown sluice.ws error";
     }
@@ -15542,6 +15549,7 @@ inline constexpr std::uint16_t close_code_for(error e) noexcept {
     switch (e) {
     case error::invalid_utf8:
     case error::invalid_close_reason:
+    case error::bad_compressed_data:
         return close_code::invalid_payload;
     case error::message_too_big:
         return close_code::message_too_big;
@@ -16004,10 +16012,407 @@ SLUICE_DECL std::size_t write_frame(std::uint8_t* out, const frame_header& h, co
 // connection (1002); with one, the bits it negotiated are handed to it, it decides which frames
 // may carry them, and it transforms the payload of messages that use them. The codec still
 // does UTF-8 validation and the max-message-size limit on the *transformed* bytes.
+//
+// Why negotiation is an interface too (extension_negotiator): the server and the client run
+// the handshake, but the extensions themselves are opt-in headers with dependencies of their
+// own (permessage-deflate needs zlib, <sluice/ws/deflate.hpp>); the core only carries the
+// Sec-WebSocket-Extensions values to whatever the settings name and installs the extension
+// it returns in the connection's codec.
+
+// ---- begin sluice/ws/handshake.hpp ----
+// sluice — the WebSocket opening handshake (RFC 6455 §4), sans-I/O.
+//
+// Why it takes a method, a version and a list of header views instead of a parsed request
+// type: the handshake must work with any HTTP parser (sluice's own, or a user's), so it only
+// needs name/value string views. Names compare case-insensitively; a header may repeat, and
+// list-valued headers (Upgrade, Connection, Sec-WebSocket-Protocol) are read across repeats.
 
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+
+inline constexpr std::string_view websocket_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+namespace detail {
+inline constexpr char ascii_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+inline constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+} // namespace detail
+
+inline constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (detail::ascii_lower(a[i]) != detail::ascii_lower(b[i])) return false;
+    return true;
+}
+
+inline constexpr std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && detail::is_ows(s.front())) s.remove_prefix(1);
+    while (!s.empty() && detail::is_ows(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// Calls f(element) for each non-empty, OWS-trimmed element of a comma-separated list value;
+// stops early when f returns true and reports whether it did.
+template <class F>
+bool for_each_list_element(std::string_view v, F&& f) {
+    while (true) {
+        const std::size_t c = v.find(',');
+        const std::string_view el = trim_ows(v.substr(0, c));
+        if (!el.empty() && f(el)) return true;
+        if (c == std::string_view::npos) return false;
+        v.remove_prefix(c + 1);
+    }
+}
+
+struct header_field {
+    std::string_view name;
+    std::string_view value;
+};
+
+// A non-owning view of header fields.
+class header_list {
+  public:
+    constexpr header_list() noexcept = default;
+    constexpr header_list(const header_field* d, std::size_t n) noexcept : data_(d), size_(n) {}
+    template <std::size_t N>
+    constexpr header_list(const header_field (&a)[N]) noexcept : data_(a), size_(N) {}
+    header_list(const std::vector<header_field>& v) noexcept : data_(v.data()), size_(v.size()) {}
+
+    std::size_t count(std::string_view name) const noexcept {
+        std::size_t c = 0;
+        for (std::size_t i = 0; i < size_; ++i) c += iequals(data_[i].name, name) ? 1 : 0;
+        return c;
+    }
+
+    // The value of the first field called `name` (OWS-trimmed), or an empty view.
+    std::string_view get(std::string_view name) const noexcept {
+        for (std::size_t i = 0; i < size_; ++i)
+            if (iequals(data_[i].name, name)) return trim_ows(data_[i].value);
+        return {};
+    }
+
+    // Whether any element of any `name` field equals token, case-insensitively.
+    bool has_token(std::string_view name, std::string_view token) const {
+        for (std::size_t i = 0; i < size_; ++i)
+            if (iequals(data_[i].name, name) &&
+                for_each_list_element(data_[i].value,
+                                      [&](std::string_view el) { return iequals(el, token); }))
+                return true;
+        return false;
+    }
+
+    // f(element) for each list element of every `name` field; stops when f returns true.
+    template <class F>
+    bool for_each_element(std::string_view name, F&& f) const {
+        for (std::size_t i = 0; i < size_; ++i)
+            if (iequals(data_[i].name, name) && for_each_list_element(data_[i].value, f))
+                return true;
+        return false;
+    }
+
+    const header_field* begin() const noexcept { return data_; }
+    const header_field* end() const noexcept { return data_ + size_; }
+    std::size_t size() const noexcept { return size_; }
+
+  private:
+    const header_field* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+// Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)), RFC 6455 §4.2.2 item 5.
+SLUICE_DECL std::string compute_accept(std::string_view key);
+
+// "HTTP/1.1" or a later 1.x.
+inline constexpr bool is_http11_or_later(std::string_view v) noexcept {
+    if (v.size() < 8 || v.substr(0, 7) != "HTTP/1.") return false;
+    for (std::size_t i = 7; i < v.size(); ++i)
+        if (v[i] < '0' || v[i] > '9') return false;
+    return v.size() > 8 || v[7] >= '1';
+}
+
+// A list of strings the caller owns (subprotocols).
+struct string_list {
+    const std::string_view* data = nullptr;
+    std::size_t size = 0;
+    constexpr string_list() noexcept = default;
+    constexpr string_list(const std::string_view* d, std::size_t n) noexcept : data(d), size(n) {}
+    template <std::size_t N>
+    constexpr string_list(const std::string_view (&a)[N]) noexcept : data(a), size(N) {}
+    bool contains(std::string_view s) const noexcept {
+        for (std::size_t i = 0; i < size; ++i)
+            if (data[i] == s) return true;
+        return false;
+    }
+};
+
+// ---------------------------------------------------------------- server side
+
+struct request_view {
+    std::string_view method;
+    std::string_view version; // "HTTP/1.1"
+    header_list headers;
+};
+
+struct origin_hook {
+    // Return true to accept. `origin` is empty when the request has no Origin header (non-
+    // browser clients need not send one).
+    using fn_t = bool (*)(void* ctx, std::string_view origin);
+    fn_t fn = nullptr;
+    void* ctx = nullptr;
+
+    template <class F>
+    static origin_hook from(F& f) noexcept {
+        origin_hook h;
+        h.fn = [](void* c, std::string_view o) -> bool { return (*static_cast<F*>(c))(o); };
+        h.ctx = &f;
+        return h;
+    }
+};
+
+struct server_config {
+    // Subprotocols the server speaks, most preferred first; the first that the client also
+    // offered is selected. Subprotocol names compare case-sensitively.
+    string_list subprotocols{};
+    origin_hook check_origin{};
+    // Raw header lines ("Name: value\r\n") appended to the 101 response.
+    std::string_view extra_headers{};
+};
+
+struct server_handshake {
+    std::error_code ec;           // empty on success
+    int status = 0;               // 101 on success, else the HTTP error status
+    std::string response;         // the complete response head to send
+    std::string_view subprotocol; // the selected one (a view into the request), may be empty
+
+    bool ok() const noexcept { return status == 101; }
+};
+
+namespace detail {
+SLUICE_DECL const char* reason_phrase(int status) noexcept;
+
+SLUICE_DECL server_handshake reject(error e);
+} // namespace detail
+
+// Validates an opening handshake request and produces the response to send: the 101 on
+// success, or an error status (400, 403, 405, 426) with Connection: close.
+SLUICE_DECL server_handshake accept_handshake(const request_view& req,
+                                              const server_config& cfg = {});
+
+// ---------------------------------------------------------------- client side
+
+struct client_config {
+    std::string_view host;            // Host header value (authority, with port if not default)
+    std::string_view target = "/";    // request-target
+    std::string_view origin{};        // sent when non-empty
+    string_list subprotocols{};       // offered, in preference order
+    std::string_view extra_headers{}; // raw "Name: value\r\n" lines
+    // true: the request offered extensions (in extra_headers) and the caller checks the
+    // response's Sec-WebSocket-Extensions itself (extension_negotiator::accept_response).
+    bool extensions_offered = false;
+};
+
+struct client_request {
+    std::string key;     // the Sec-WebSocket-Key sent (needed to verify the response)
+    std::string request; // the complete request head to send
+};
+
+// Builds the request with a fresh 16-byte nonce from rng (std::random_device by default).
+SLUICE_DECL client_request make_client_request(const client_config& cfg, random_source rng = {});
+
+struct response_view {
+    std::string_view version; // "HTTP/1.1"
+    int status = 0;
+    header_list headers;
+};
+
+// Verifies the server's answer (RFC 6455 §4.1, the client's checks 1-6). On success
+// `subprotocol` (if given) receives the selected subprotocol, empty if none. Any
+// Sec-WebSocket-Extensions in the response fails unless cfg.extensions_offered.
+SLUICE_DECL std::error_code verify_response(const response_view& res, std::string_view key,
+                                            const client_config& cfg,
+                                            std::string_view* subprotocol = nullptr);
+
+} // namespace ws
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/handshake.ipp ----
+// sluice — out-of-line bodies of sluice/ws/handshake.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL std::string compute_accept(std::string_view key) {
+    util::sha1 s;
+    s.update(key);
+    s.update(websocket_guid);
+    const auto d = s.finish();
+    return util::base64_encode(d.data(), d.size());
+}
+} // namespace ws
+} // namespace sluice
+
+namespace sluice {
+namespace ws {
+namespace detail {
+
+SLUICE_DECL const char* reason_phrase(int status) noexcept {
+    switch (status) {
+    case 101:
+        return "Switching Protocols";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 405:
+        return "Method Not Allowed";
+    case 426:
+        return "Upgrade Required";
+    default:
+        return "Error";
+    }
+}
+
+SLUICE_DECL server_handshake reject(error e) {
+    server_handshake r;
+    r.ec = make_error_code(e);
+    r.status = http_status_for(e);
+    r.response = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
+    if (e == error::bad_version)
+        r.response += "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+    if (e == error::bad_method) r.response += "Allow: GET\r\n";
+    r.response += "Connection: close\r\nContent-Length: 0\r\n\r\n";
+    return r;
+}
+} // namespace detail
+} // namespace ws
+} // namespace sluice
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL server_handshake accept_handshake(const request_view& req, const server_config& cfg) {
+    const header_list& h = req.headers;
+    if (req.method != "GET") return detail::reject(error::bad_method);
+    if (!is_http11_or_later(req.version)) return detail::reject(error::bad_http_version);
+    if (h.count("Host") != 1 || h.get("Host").empty()) return detail::reject(error::missing_host);
+    if (!h.has_token("Upgrade", "websocket")) return detail::reject(error::missing_upgrade);
+    if (!h.has_token("Connection", "upgrade"))
+        return detail::reject(error::missing_connection_upgrade);
+    if (h.count("Sec-WebSocket-Key") != 1) return detail::reject(error::bad_key);
+    const std::string_view key = h.get("Sec-WebSocket-Key");
+    std::uint8_t raw[18];
+    std::size_t raw_len = 0;
+    if (key.size() != 24 || !util::base64_decode(key, raw, raw_len) || raw_len != 16)
+        return detail::reject(error::bad_key);
+    if (h.count("Sec-WebSocket-Version") != 1 || h.get("Sec-WebSocket-Version") != "13")
+        return detail::reject(error::bad_version);
+    if (cfg.check_origin.fn != nullptr &&
+        !cfg.check_origin.fn(cfg.check_origin.ctx, h.get("Origin")))
+        return detail::reject(error::origin_rejected);
+
+    server_handshake r;
+    for (std::size_t i = 0; i < cfg.subprotocols.size && r.subprotocol.empty(); ++i) {
+        const std::string_view want = cfg.subprotocols.data[i];
+        h.for_each_element("Sec-WebSocket-Protocol", [&](std::string_view el) {
+            if (el != want) return false;
+            r.subprotocol = el;
+            return true;
+        });
+    }
+    r.status = 101;
+    r.response.reserve(160 + cfg.extra_headers.size());
+    r.response += "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Accept: ";
+    r.response += compute_accept(key);
+    r.response += "\r\n";
+    if (!r.subprotocol.empty()) {
+        r.response += "Sec-WebSocket-Protocol: ";
+        r.response += r.subprotocol;
+        r.response += "\r\n";
+    }
+    r.response += cfg.extra_headers;
+    r.response += "\r\n";
+    return r;
+}
+
+SLUICE_DECL client_request make_client_request(const client_config& cfg, random_source rng) {
+    std::uint8_t nonce[16];
+    rng(nonce, sizeof nonce);
+    client_request r;
+    r.key = util::base64_encode(nonce, sizeof nonce);
+    std::string& q = r.request;
+    q.reserve(160 + cfg.host.size() + cfg.target.size() + cfg.extra_headers.size());
+    q += "GET ";
+    q += cfg.target.empty() ? std::string_view("/") : cfg.target;
+    q += " HTTP/1.1\r\nHost: ";
+    q += cfg.host;
+    q += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";
+    q += r.key;
+    q += "\r\nSec-WebSocket-Version: 13\r\n";
+    if (!cfg.origin.empty()) {
+        q += "Origin: ";
+        q += cfg.origin;
+        q += "\r\n";
+    }
+    if (cfg.subprotocols.size != 0) {
+        q += "Sec-WebSocket-Protocol: ";
+        for (std::size_t i = 0; i < cfg.subprotocols.size; ++i) {
+            if (i) q += ", ";
+            q += cfg.subprotocols.data[i];
+        }
+        q += "\r\n";
+    }
+    q += cfg.extra_headers;
+    q += "\r\n";
+    return r;
+}
+
+SLUICE_DECL std::error_code verify_response(const response_view& res, std::string_view key,
+                                            const client_config& cfg,
+                                            std::string_view* subprotocol) {
+    const header_list& h = res.headers;
+    if (!is_http11_or_later(res.version) || res.status != 101) return error::bad_status;
+    if (!h.has_token("Upgrade", "websocket")) return error::missing_upgrade;
+    if (!h.has_token("Connection", "upgrade")) return error::missing_connection_upgrade;
+    if (h.count("Sec-WebSocket-Accept") != 1 ||
+        h.get("Sec-WebSocket-Accept") != compute_accept(key))
+        return error::bad_accept;
+    if (!cfg.extensions_offered && h.count("Sec-WebSocket-Extensions") != 0)
+        return error::unexpected_extension;
+    std::string_view chosen;
+    const std::size_t np = h.count("Sec-WebSocket-Protocol");
+    if (np > 1) return error::unexpected_subprotocol;
+    if (np == 1) {
+        chosen = h.get("Sec-WebSocket-Protocol");
+        if (chosen.empty() || !cfg.subprotocols.contains(chosen))
+            return error::unexpected_subprotocol;
+    }
+    if (subprotocol) *subprotocol = chosen;
+    return {};
+}
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/impl/handshake.ipp ----
+#endif
+// ---- end sluice/ws/handshake.hpp ----
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
 
 namespace sluice {
 namespace ws {
@@ -16037,6 +16442,43 @@ class extension {
     // bytes to `out`; propagate any error it returns.
     virtual error decode(const std::uint8_t* data, std::size_t n, bool last,
                          extension_sink& out) noexcept = 0;
+
+    // ---- outbound (optional): whole messages sent with encode_message/send.
+
+    // Whether a data message of n bytes would be transformed: the codec then cannot send
+    // the caller's bytes as they are (no zero-copy header-only path).
+    virtual bool transforms(opcode, std::size_t) const noexcept { return false; }
+
+    // Appends the transformed payload of a whole message to `out` and returns the RSV bits
+    // for its first frame (0: sent as is, `out` untouched). Called only when transforms().
+    virtual std::uint8_t encode(opcode, const std::uint8_t*, std::size_t, std::string&) noexcept {
+        return 0;
+    }
+};
+
+// Negotiates an extension in the opening handshake (RFC 6455 §9). One negotiator serves all
+// the connections of a server or a client (it may keep resources they share, such as a pool
+// of compressor states); each negotiated connection gets an extension object of its own.
+// Called on the loop thread of the connection being negotiated; a negotiator shared by
+// several loops must synchronize what it shares.
+class extension_negotiator {
+  public:
+    virtual ~extension_negotiator() = default;
+
+    // Server: picks from the request's Sec-WebSocket-Extensions offers. On acceptance, sets
+    // `response` to the value of the response's Sec-WebSocket-Extensions header and returns
+    // the connection's extension; returns null (and leaves `response` empty) to decline.
+    virtual std::unique_ptr<extension> accept_offer(const header_list& request,
+                                                    std::string& response) = 0;
+
+    // Client: the value of the request's Sec-WebSocket-Extensions header (empty: no offer).
+    virtual void make_offer(std::string& offer) = 0;
+
+    // Client: validates the response's Sec-WebSocket-Extensions against the offer. Returns
+    // the connection's extension, or null: with `ec` set the response is invalid and the
+    // connection must fail (RFC 6455 §4.1), with `ec` clear the server accepted none.
+    virtual std::unique_ptr<extension> accept_response(const header_list& response,
+                                                       std::error_code& ec) = 0;
 };
 
 } // namespace ws
@@ -16126,6 +16568,20 @@ class codec {
         : max_message_(o.max_message_size), ext_(o.ext), rng_(o.rng),
           fragment_size_(o.fragment_size), role_(r), reassemble_(o.reassemble),
           auto_pong_(o.auto_pong) {}
+    ~codec() {
+        if (owns_ext_) delete ext_;
+    }
+    codec(const codec&) = delete;
+    codec& operator=(const codec&) = delete;
+
+    // Installs an extension negotiated for this connection (extension_negotiator), which the
+    // codec then owns; replaces options::ext. Before the first byte is fed or encoded.
+    void adopt_extension(std::unique_ptr<extension> e) noexcept {
+        if (owns_ext_) delete ext_;
+        ext_ = e.release();
+        owns_ext_ = ext_ != nullptr;
+    }
+    extension* get_extension() const noexcept { return ext_; }
 
     // Consumes all n bytes (partial headers and control payloads are kept internally), unless
     // the handler calls pause(): see consume(). Returns the error that failed the connection,
@@ -16225,7 +16681,9 @@ class codec {
         return encode_message(opcode::binary, p, n, out);
     }
 
-    // A whole message (op = text or binary), split per options::fragment_size.
+    // A whole message (op = text or binary), split per options::fragment_size. An extension
+    // that transforms outgoing messages (permessage-deflate) applies here, and to the
+    // caller-buffer form below; encode_part and prepared frames always go out as they are.
     SLUICE_DECL std::error_code encode_message(opcode op, const void* p, std::size_t n, std::string& out);
 
     // Bytes encode_message needs for an n-byte payload under the current fragment size.
@@ -16238,8 +16696,8 @@ class codec {
     // The same checks as encode_message, then only the frame header (into out, at least
     // max_header_size bytes), for a payload that goes out as is: lets a server gather the header
     // with the caller's bytes instead of copying them. error::buffer_too_small when that is not
-    // possible (client frames are masked; a message larger than fragment_size is split): use
-    // encode_message then.
+    // possible (client frames are masked; a message larger than fragment_size is split; an
+    // extension transforms it): use encode_message then.
     SLUICE_DECL std::error_code encode_header(opcode op, const void* p, std::size_t n, std::uint8_t* out,
                                   std::size_t& written);
 
@@ -16488,10 +16946,18 @@ class codec {
                                   std::string_view reason) noexcept;
 
     SLUICE_DECL std::size_t build_frame(std::uint8_t* out, opcode op, bool fin, const std::uint8_t* p,
-                            std::size_t n);
+                            std::size_t n, std::uint8_t rsv = 0);
 
+    // rsv goes on the first frame only (RFC 7692 §6.1).
     SLUICE_DECL std::size_t write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p, std::size_t n,
-                             bool fin);
+                             bool fin, std::uint8_t rsv = 0);
+
+    // The checks every whole outgoing message passes.
+    SLUICE_DECL std::error_code check_message(opcode op, const void* p, std::size_t n) const;
+
+    // Runs the extension's transform when it wants this message: `tmp` then holds the
+    // payload to send, and the result is the first frame's RSV bits (0: send p as it is).
+    SLUICE_DECL std::uint8_t transform(opcode op, const void* p, std::size_t n, std::string& tmp);
 
     SLUICE_DECL std::error_code encode_control(opcode op, std::string_view payload, std::string& out);
 
@@ -16535,6 +17001,7 @@ class codec {
     bool out_msg_open_ = false;
     bool disconnect_ = false;
     bool paused_ = false;
+    bool owns_ext_ = false; // ext_ came from adopt_extension()
 };
 
 } // namespace ws
@@ -16551,13 +17018,33 @@ namespace ws {
 
 SLUICE_DECL std::error_code codec::encode_message(opcode op, const void* p, std::size_t n,
                                                   std::string& out) {
+    std::string tmp;
+    if (const std::error_code ec = check_message(op, p, n)) return ec;
+    const std::uint8_t rsv = transform(op, p, n, tmp);
+    if (rsv != 0) {
+        p = tmp.data();
+        n = tmp.size();
+    }
     const std::size_t old = out.size();
     out.resize(old + encoded_size(n));
-    std::size_t written = 0;
-    const std::error_code ec = encode_message(
-        op, p, n, reinterpret_cast<std::uint8_t*>(&out[0]) + old, out.size() - old, written);
-    out.resize(old + written);
-    return ec;
+    const std::size_t w = write_frames(reinterpret_cast<std::uint8_t*>(&out[0]) + old, op,
+                                       static_cast<const std::uint8_t*>(p), n, true, rsv);
+    out.resize(old + w);
+    return {};
+}
+
+SLUICE_DECL std::error_code codec::check_message(opcode op, const void* p, std::size_t n) const {
+    if (close_sent_) return error::closed;
+    if (out_msg_open_) return error::message_in_progress;
+    if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
+    if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
+    return {};
+}
+
+SLUICE_DECL std::uint8_t codec::transform(opcode op, const void* p, std::size_t n,
+                                          std::string& tmp) {
+    if (!ext_ || !ext_->transforms(op, n)) return 0;
+    return ext_->encode(op, static_cast<const std::uint8_t*>(p), n, tmp);
 }
 
 SLUICE_DECL std::size_t codec::encoded_size(std::size_t n) const noexcept {
@@ -16571,12 +17058,16 @@ SLUICE_DECL std::error_code codec::encode_message(opcode op, const void* p, std:
                                                   std::uint8_t* out, std::size_t cap,
                                                   std::size_t& written) {
     written = 0;
-    if (close_sent_) return error::closed;
-    if (out_msg_open_) return error::message_in_progress;
-    if (op != opcode::text && op != opcode::binary) return error::unknown_opcode;
-    if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
+    if (const std::error_code ec = check_message(op, p, n)) return ec;
+    std::string tmp;
+    // The extension may shrink or grow the payload: checked against cap once transformed.
+    const std::uint8_t rsv = transform(op, p, n, tmp);
+    if (rsv != 0) {
+        p = tmp.data();
+        n = tmp.size();
+    }
     if (cap < encoded_size(n)) return error::buffer_too_small;
-    written = write_frames(out, op, static_cast<const std::uint8_t*>(p), n, true);
+    written = write_frames(out, op, static_cast<const std::uint8_t*>(p), n, true, rsv);
     return {};
 }
 
@@ -16584,7 +17075,8 @@ SLUICE_DECL std::error_code codec::encode_header(opcode op, const void* p, std::
                                                  std::uint8_t* out, std::size_t& written) {
     written = 0;
     if (const std::error_code ec = can_start_message(op)) return ec;
-    if (role_ == role::client || (fragment_size_ != 0 && n > fragment_size_))
+    if (role_ == role::client || (fragment_size_ != 0 && n > fragment_size_) ||
+        (ext_ && ext_->transforms(op, n)))
         return error::buffer_too_small;
     if (op == opcode::text && !util::is_valid_utf8(p, n)) return error::invalid_utf8;
     frame_header fh;
@@ -16692,9 +17184,11 @@ SLUICE_DECL std::size_t codec::close_body(std::uint8_t* body, std::uint16_t code
 }
 
 SLUICE_DECL std::size_t codec::build_frame(std::uint8_t* out, opcode op, bool fin,
-                                           const std::uint8_t* p, std::size_t n) {
+                                           const std::uint8_t* p, std::size_t n,
+                                           std::uint8_t rsv) {
     frame_header fh;
     fh.fin = fin;
+    fh.rsv = rsv;
     fh.op = op;
     fh.length = n;
     fh.masked = role_ == role::client;
@@ -16703,16 +17197,17 @@ SLUICE_DECL std::size_t codec::build_frame(std::uint8_t* out, opcode op, bool fi
 }
 
 SLUICE_DECL std::size_t codec::write_frames(std::uint8_t* out, opcode first, const std::uint8_t* p,
-                                            std::size_t n, bool fin) {
+                                            std::size_t n, bool fin, std::uint8_t rsv) {
     const std::size_t frag = fragment_size_ == 0 ? n : fragment_size_;
     std::size_t w = 0;
     opcode op = first;
     do {
         const std::size_t k = n < frag ? n : frag;
-        w += build_frame(out + w, op, fin && k == n, p, k);
+        w += build_frame(out + w, op, fin && k == n, p, k, rsv);
         p += k;
         n -= k;
         op = opcode::continuation;
+        rsv = 0;
     } while (n != 0);
     return w;
 }
@@ -16736,390 +17231,6 @@ SLUICE_DECL void codec::append_control(opcode op, const std::uint8_t* p, std::si
 // ---- end sluice/ws/impl/codec.ipp ----
 #endif
 // ---- end sluice/ws/codec.hpp ----
-// ---- begin sluice/ws/handshake.hpp ----
-// sluice — the WebSocket opening handshake (RFC 6455 §4), sans-I/O.
-//
-// Why it takes a method, a version and a list of header views instead of a parsed request
-// type: the handshake must work with any HTTP parser (sluice's own, or a user's), so it only
-// needs name/value string views. Names compare case-insensitively; a header may repeat, and
-// list-valued headers (Upgrade, Connection, Sec-WebSocket-Protocol) are read across repeats.
-
-
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <vector>
-
-namespace sluice {
-namespace ws {
-
-inline constexpr std::string_view websocket_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-namespace detail {
-inline constexpr char ascii_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-inline constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-} // namespace detail
-
-inline constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (detail::ascii_lower(a[i]) != detail::ascii_lower(b[i])) return false;
-    return true;
-}
-
-inline constexpr std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && detail::is_ows(s.front())) s.remove_prefix(1);
-    while (!s.empty() && detail::is_ows(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-// Calls f(element) for each non-empty, OWS-trimmed element of a comma-separated list value;
-// stops early when f returns true and reports whether it did.
-template <class F>
-bool for_each_list_element(std::string_view v, F&& f) {
-    while (true) {
-        const std::size_t c = v.find(',');
-        const std::string_view el = trim_ows(v.substr(0, c));
-        if (!el.empty() && f(el)) return true;
-        if (c == std::string_view::npos) return false;
-        v.remove_prefix(c + 1);
-    }
-}
-
-struct header_field {
-    std::string_view name;
-    std::string_view value;
-};
-
-// A non-owning view of header fields.
-class header_list {
-  public:
-    constexpr header_list() noexcept = default;
-    constexpr header_list(const header_field* d, std::size_t n) noexcept : data_(d), size_(n) {}
-    template <std::size_t N>
-    constexpr header_list(const header_field (&a)[N]) noexcept : data_(a), size_(N) {}
-    header_list(const std::vector<header_field>& v) noexcept : data_(v.data()), size_(v.size()) {}
-
-    std::size_t count(std::string_view name) const noexcept {
-        std::size_t c = 0;
-        for (std::size_t i = 0; i < size_; ++i) c += iequals(data_[i].name, name) ? 1 : 0;
-        return c;
-    }
-
-    // The value of the first field called `name` (OWS-trimmed), or an empty view.
-    std::string_view get(std::string_view name) const noexcept {
-        for (std::size_t i = 0; i < size_; ++i)
-            if (iequals(data_[i].name, name)) return trim_ows(data_[i].value);
-        return {};
-    }
-
-    // Whether any element of any `name` field equals token, case-insensitively.
-    bool has_token(std::string_view name, std::string_view token) const {
-        for (std::size_t i = 0; i < size_; ++i)
-            if (iequals(data_[i].name, name) &&
-                for_each_list_element(data_[i].value,
-                                      [&](std::string_view el) { return iequals(el, token); }))
-                return true;
-        return false;
-    }
-
-    // f(element) for each list element of every `name` field; stops when f returns true.
-    template <class F>
-    bool for_each_element(std::string_view name, F&& f) const {
-        for (std::size_t i = 0; i < size_; ++i)
-            if (iequals(data_[i].name, name) && for_each_list_element(data_[i].value, f))
-                return true;
-        return false;
-    }
-
-    const header_field* begin() const noexcept { return data_; }
-    const header_field* end() const noexcept { return data_ + size_; }
-    std::size_t size() const noexcept { return size_; }
-
-  private:
-    const header_field* data_ = nullptr;
-    std::size_t size_ = 0;
-};
-
-// Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)), RFC 6455 §4.2.2 item 5.
-SLUICE_DECL std::string compute_accept(std::string_view key);
-
-// "HTTP/1.1" or a later 1.x.
-inline constexpr bool is_http11_or_later(std::string_view v) noexcept {
-    if (v.size() < 8 || v.substr(0, 7) != "HTTP/1.") return false;
-    for (std::size_t i = 7; i < v.size(); ++i)
-        if (v[i] < '0' || v[i] > '9') return false;
-    return v.size() > 8 || v[7] >= '1';
-}
-
-// A list of strings the caller owns (subprotocols).
-struct string_list {
-    const std::string_view* data = nullptr;
-    std::size_t size = 0;
-    constexpr string_list() noexcept = default;
-    constexpr string_list(const std::string_view* d, std::size_t n) noexcept : data(d), size(n) {}
-    template <std::size_t N>
-    constexpr string_list(const std::string_view (&a)[N]) noexcept : data(a), size(N) {}
-    bool contains(std::string_view s) const noexcept {
-        for (std::size_t i = 0; i < size; ++i)
-            if (data[i] == s) return true;
-        return false;
-    }
-};
-
-// ---------------------------------------------------------------- server side
-
-struct request_view {
-    std::string_view method;
-    std::string_view version; // "HTTP/1.1"
-    header_list headers;
-};
-
-struct origin_hook {
-    // Return true to accept. `origin` is empty when the request has no Origin header (non-
-    // browser clients need not send one).
-    using fn_t = bool (*)(void* ctx, std::string_view origin);
-    fn_t fn = nullptr;
-    void* ctx = nullptr;
-
-    template <class F>
-    static origin_hook from(F& f) noexcept {
-        origin_hook h;
-        h.fn = [](void* c, std::string_view o) -> bool { return (*static_cast<F*>(c))(o); };
-        h.ctx = &f;
-        return h;
-    }
-};
-
-struct server_config {
-    // Subprotocols the server speaks, most preferred first; the first that the client also
-    // offered is selected. Subprotocol names compare case-sensitively.
-    string_list subprotocols{};
-    origin_hook check_origin{};
-    // Raw header lines ("Name: value\r\n") appended to the 101 response.
-    std::string_view extra_headers{};
-};
-
-struct server_handshake {
-    std::error_code ec;           // empty on success
-    int status = 0;               // 101 on success, else the HTTP error status
-    std::string response;         // the complete response head to send
-    std::string_view subprotocol; // the selected one (a view into the request), may be empty
-
-    bool ok() const noexcept { return status == 101; }
-};
-
-namespace detail {
-SLUICE_DECL const char* reason_phrase(int status) noexcept;
-
-SLUICE_DECL server_handshake reject(error e);
-} // namespace detail
-
-// Validates an opening handshake request and produces the response to send: the 101 on
-// success, or an error status (400, 403, 405, 426) with Connection: close.
-SLUICE_DECL server_handshake accept_handshake(const request_view& req,
-                                              const server_config& cfg = {});
-
-// ---------------------------------------------------------------- client side
-
-struct client_config {
-    std::string_view host;            // Host header value (authority, with port if not default)
-    std::string_view target = "/";    // request-target
-    std::string_view origin{};        // sent when non-empty
-    string_list subprotocols{};       // offered, in preference order
-    std::string_view extra_headers{}; // raw "Name: value\r\n" lines
-};
-
-struct client_request {
-    std::string key;     // the Sec-WebSocket-Key sent (needed to verify the response)
-    std::string request; // the complete request head to send
-};
-
-// Builds the request with a fresh 16-byte nonce from rng (std::random_device by default).
-SLUICE_DECL client_request make_client_request(const client_config& cfg, random_source rng = {});
-
-struct response_view {
-    std::string_view version; // "HTTP/1.1"
-    int status = 0;
-    header_list headers;
-};
-
-// Verifies the server's answer (RFC 6455 §4.1, the client's checks 1-6). On success
-// `subprotocol` (if given) receives the selected subprotocol, empty if none. Any
-// Sec-WebSocket-Extensions in the response fails, since this client offers none.
-SLUICE_DECL std::error_code verify_response(const response_view& res, std::string_view key,
-                                            const client_config& cfg,
-                                            std::string_view* subprotocol = nullptr);
-
-} // namespace ws
-} // namespace sluice
-
-#if SLUICE_COMPILE_BODIES
-// ---- begin sluice/ws/impl/handshake.ipp ----
-// sluice — out-of-line bodies of sluice/ws/handshake.hpp: compiled in every translation unit when
-// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
-
-
-namespace sluice {
-namespace ws {
-
-SLUICE_DECL std::string compute_accept(std::string_view key) {
-    util::sha1 s;
-    s.update(key);
-    s.update(websocket_guid);
-    const auto d = s.finish();
-    return util::base64_encode(d.data(), d.size());
-}
-} // namespace ws
-} // namespace sluice
-
-namespace sluice {
-namespace ws {
-namespace detail {
-
-SLUICE_DECL const char* reason_phrase(int status) noexcept {
-    switch (status) {
-    case 101:
-        return "Switching Protocols";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 405:
-        return "Method Not Allowed";
-    case 426:
-        return "Upgrade Required";
-    default:
-        return "Error";
-    }
-}
-
-SLUICE_DECL server_handshake reject(error e) {
-    server_handshake r;
-    r.ec = make_error_code(e);
-    r.status = http_status_for(e);
-    r.response = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
-    if (e == error::bad_version)
-        r.response += "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
-    if (e == error::bad_method) r.response += "Allow: GET\r\n";
-    r.response += "Connection: close\r\nContent-Length: 0\r\n\r\n";
-    return r;
-}
-} // namespace detail
-} // namespace ws
-} // namespace sluice
-
-namespace sluice {
-namespace ws {
-
-SLUICE_DECL server_handshake accept_handshake(const request_view& req, const server_config& cfg) {
-    const header_list& h = req.headers;
-    if (req.method != "GET") return detail::reject(error::bad_method);
-    if (!is_http11_or_later(req.version)) return detail::reject(error::bad_http_version);
-    if (h.count("Host") != 1 || h.get("Host").empty()) return detail::reject(error::missing_host);
-    if (!h.has_token("Upgrade", "websocket")) return detail::reject(error::missing_upgrade);
-    if (!h.has_token("Connection", "upgrade"))
-        return detail::reject(error::missing_connection_upgrade);
-    if (h.count("Sec-WebSocket-Key") != 1) return detail::reject(error::bad_key);
-    const std::string_view key = h.get("Sec-WebSocket-Key");
-    std::uint8_t raw[18];
-    std::size_t raw_len = 0;
-    if (key.size() != 24 || !util::base64_decode(key, raw, raw_len) || raw_len != 16)
-        return detail::reject(error::bad_key);
-    if (h.count("Sec-WebSocket-Version") != 1 || h.get("Sec-WebSocket-Version") != "13")
-        return detail::reject(error::bad_version);
-    if (cfg.check_origin.fn != nullptr &&
-        !cfg.check_origin.fn(cfg.check_origin.ctx, h.get("Origin")))
-        return detail::reject(error::origin_rejected);
-
-    server_handshake r;
-    for (std::size_t i = 0; i < cfg.subprotocols.size && r.subprotocol.empty(); ++i) {
-        const std::string_view want = cfg.subprotocols.data[i];
-        h.for_each_element("Sec-WebSocket-Protocol", [&](std::string_view el) {
-            if (el != want) return false;
-            r.subprotocol = el;
-            return true;
-        });
-    }
-    r.status = 101;
-    r.response.reserve(160 + cfg.extra_headers.size());
-    r.response += "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                  "Connection: Upgrade\r\nSec-WebSocket-Accept: ";
-    r.response += compute_accept(key);
-    r.response += "\r\n";
-    if (!r.subprotocol.empty()) {
-        r.response += "Sec-WebSocket-Protocol: ";
-        r.response += r.subprotocol;
-        r.response += "\r\n";
-    }
-    r.response += cfg.extra_headers;
-    r.response += "\r\n";
-    return r;
-}
-
-SLUICE_DECL client_request make_client_request(const client_config& cfg, random_source rng) {
-    std::uint8_t nonce[16];
-    rng(nonce, sizeof nonce);
-    client_request r;
-    r.key = util::base64_encode(nonce, sizeof nonce);
-    std::string& q = r.request;
-    q.reserve(160 + cfg.host.size() + cfg.target.size() + cfg.extra_headers.size());
-    q += "GET ";
-    q += cfg.target.empty() ? std::string_view("/") : cfg.target;
-    q += " HTTP/1.1\r\nHost: ";
-    q += cfg.host;
-    q += "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ";
-    q += r.key;
-    q += "\r\nSec-WebSocket-Version: 13\r\n";
-    if (!cfg.origin.empty()) {
-        q += "Origin: ";
-        q += cfg.origin;
-        q += "\r\n";
-    }
-    if (cfg.subprotocols.size != 0) {
-        q += "Sec-WebSocket-Protocol: ";
-        for (std::size_t i = 0; i < cfg.subprotocols.size; ++i) {
-            if (i) q += ", ";
-            q += cfg.subprotocols.data[i];
-        }
-        q += "\r\n";
-    }
-    q += cfg.extra_headers;
-    q += "\r\n";
-    return r;
-}
-
-SLUICE_DECL std::error_code verify_response(const response_view& res, std::string_view key,
-                                            const client_config& cfg,
-                                            std::string_view* subprotocol) {
-    const header_list& h = res.headers;
-    if (!is_http11_or_later(res.version) || res.status != 101) return error::bad_status;
-    if (!h.has_token("Upgrade", "websocket")) return error::missing_upgrade;
-    if (!h.has_token("Connection", "upgrade")) return error::missing_connection_upgrade;
-    if (h.count("Sec-WebSocket-Accept") != 1 ||
-        h.get("Sec-WebSocket-Accept") != compute_accept(key))
-        return error::bad_accept;
-    if (h.count("Sec-WebSocket-Extensions") != 0) return error::unexpected_extension;
-    std::string_view chosen;
-    const std::size_t np = h.count("Sec-WebSocket-Protocol");
-    if (np > 1) return error::unexpected_subprotocol;
-    if (np == 1) {
-        chosen = h.get("Sec-WebSocket-Protocol");
-        if (chosen.empty() || !cfg.subprotocols.contains(chosen))
-            return error::unexpected_subprotocol;
-    }
-    if (subprotocol) *subprotocol = chosen;
-    return {};
-}
-} // namespace ws
-} // namespace sluice
-// ---- end sluice/ws/impl/handshake.ipp ----
-#endif
-// ---- end sluice/ws/handshake.hpp ----
 // On the loop: connections, the server (HTTP upgrade), the client, the coroutine face.
 // ---- begin sluice/ws/connection.hpp ----
 // sluice — a WebSocket connection on the loop: the sans-I/O codec driven by a tcp_stream.
@@ -17186,6 +17297,10 @@ struct settings {
     std::chrono::milliseconds close_timeout{5000};
     // Outgoing queue: watermarks for write_queue_high()/on_drain(), and the hard cap.
     write_limits write{};
+    // Negotiates an extension in the handshake (offered by a client, accepted by a server),
+    // e.g. std::make_shared<ws::permessage_deflate>() from <sluice/ws/deflate.hpp>. Shared
+    // by every connection; null: none.
+    std::shared_ptr<extension_negotiator> extensions{};
 };
 
 struct message {
@@ -17327,6 +17442,9 @@ class conn_impl final : public sluice::detail::timer_node,
         using T = std::decay_t<Token>;
         held_ = std::unique_ptr<held_token>(new held_token_of<T>(std::forward<Token>(t)));
     }
+
+    // The extension negotiated in the handshake (owned by the codec from here on).
+    void set_extension(std::unique_ptr<extension> e) noexcept { codec_.adopt_extension(std::move(e)); }
 
     // ---- sending ----
 
@@ -18215,6 +18333,13 @@ SLUICE_DECL connection server::upgrade(const http::request_view& req, http::resp
     server_config cfg;
     cfg.subprotocols = string_list(offered.data(), offered.size());
     if (origin_) cfg.check_origin = origin_hook::from(origin_);
+    std::unique_ptr<extension> ext;
+    std::string ext_header;
+    if (sh_->cfg.extensions) {
+        ext = sh_->cfg.extensions->accept_offer(rv.headers, ext_header);
+        if (ext) ext_header = "Sec-WebSocket-Extensions: " + ext_header + "\r\n";
+        cfg.extra_headers = ext_header;
+    }
     server_handshake hs = accept_handshake(rv, cfg);
     if (!hs.ok()) {
         err = hs.ec;
@@ -18237,6 +18362,7 @@ SLUICE_DECL connection server::upgrade(const http::request_view& req, http::resp
     // The upgraded connection keeps counting towards the http::server's
     // max_connections (and connections()) until it ends.
     c->hold_until_end(std::move(t.slot));
+    c->set_extension(std::move(ext));
     connection handle(c.get());
     c->open(std::move(t.rest));
     return handle;
@@ -18381,6 +18507,12 @@ SLUICE_DECL void dial::start(std::string_view url) {
             return later(make_error_code(http::error::invalid_field));
         extra += h.first + ": " + h.second + "\r\n";
     }
+    if (sh_->cfg.extensions) {
+        std::string offer;
+        sh_->cfg.extensions->make_offer(offer);
+        if (!offer.empty()) extra += "Sec-WebSocket-Extensions: " + offer + "\r\n";
+        cfg_.extensions_offered = !offer.empty();
+    }
     for (const std::string& p : opt_.subprotocols) offered_.push_back(p);
     cfg_.host = host;
     cfg_.target = u.target;
@@ -18426,6 +18558,12 @@ SLUICE_DECL void dial::on_data(std::error_code ec, std::string_view d) {
     rv.headers = header_list(fields);
     cfg_.subprotocols = string_list(offered_.data(), offered_.size());
     if (std::error_code v = verify_response(rv, key_, cfg_)) return finish(v);
+    if (cfg_.extensions_offered) {
+        std::error_code xe;
+        std::unique_ptr<extension> x = sh_->cfg.extensions->accept_response(rv.headers, xe);
+        if (xe) return finish(xe); // an invalid answer fails the connection (RFC 6455 §4.1)
+        conn_->set_extension(std::move(x));
+    }
     // Frames the server sent right behind its 101 belong to the connection.
     std::string rest = buf_.substr(r.consumed);
     conn_->stream().read_stop();
@@ -18612,6 +18750,625 @@ template <class Unused = void>
 
 #endif // SLUICE_HAS_COROUTINES
 // ---- end sluice/ws/coro.hpp ----
+// permessage-deflate needs zlib, so it is opt-in: define SLUICE_WITH_ZLIB (and link -lz), or
+// include <sluice/ws/deflate.hpp> yourself.
+#if defined(SLUICE_WITH_ZLIB)
+// ---- begin sluice/ws/deflate.hpp ----
+// sluice — permessage-deflate (RFC 7692) on zlib: opt-in, the only part of sluice that needs
+// a library (link -lz). Not included by <sluice.hpp> unless SLUICE_WITH_ZLIB is defined first;
+// or include <sluice/ws/deflate.hpp> itself.
+//
+//     auto pmd = std::make_shared<ws::permessage_deflate>(ws::deflate_settings{});
+//     wss.config().extensions = pmd;              // a ws::server: accepts offers
+//     opts.settings.extensions = pmd;             // ws::connect: offers it
+//
+// Memory. A compressor with context takeover keeps its zlib state between messages: about
+// (1 << (window_bits + 2)) + (1 << (mem_level + 9)) bytes plus ~6 KB (268 KB at 15/8, 14 KB
+// at 10/3); an inflater keeps 1 << window_bits bytes plus ~7 KB (39 KB at 15). Without
+// context takeover (the defaults, both directions) a connection holds no zlib state while
+// idle: a stream is taken for one message from a small pool shared by the negotiator's
+// connections (pool_size per direction) and given back when the message ends.
+//
+// Limits. The inflated size is what counts against options::max_message_size: output goes
+// to the codec in chunks of at most 8 KB and the message fails with 1009 the moment it passes
+// the limit, so a "zip bomb" (a few KB that inflate to GBs) costs the limit at most.
+//
+// zlib cannot compress with a raw 256-byte window (windowBits 8): a window_bits of 8 is used
+// as 9, and a connection whose peer limits our compressor to 8 bits sends uncompressed
+// messages (RSV1 clear is always valid). Our inflater never uses fewer than 9 bits either
+// (a larger window accepts everything a smaller one does), because some peers' zlib quietly
+// compresses with 9 when asked for 8.
+
+
+#include <zlib.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+
+// Per server (or per client) settings. "own" is the compressor of this endpoint, "peer" the
+// other side's (whose output our inflater reads).
+struct deflate_settings {
+    bool enabled = true;
+    // Our compressor's LZ77 window, 9..15 (8 is used as 9; see the top of this file).
+    int window_bits = 15;
+    // The window we ask the peer to compress with, 8..15 (15: no request). A server can only
+    // ask this of a client whose offer carries client_max_window_bits.
+    int peer_window_bits = 15;
+    // zlib memLevel of our compressor, 1..9: memory against speed and ratio.
+    int mem_level = 8;
+    // zlib compression level, 0..9 (-1: zlib's default, 6).
+    int level = Z_DEFAULT_COMPRESSION;
+    // Messages shorter than this go out uncompressed (RSV1 clear).
+    std::size_t min_size = 64;
+    // Our compressor starts afresh for every message (we announce it: server_ or
+    // client_no_context_takeover): no compressor state while idle, a worse ratio on small
+    // similar messages.
+    bool no_context_takeover = true;
+    // Ask the peer to do the same, so that our inflater keeps nothing between messages.
+    bool peer_no_context_takeover = true;
+    // Idle zlib streams kept for reuse per direction by the connections that use no context
+    // takeover (shared by all connections of this negotiator).
+    std::size_t pool_size = 2;
+};
+
+// The parameters of one permessage-deflate offer or response (RFC 7692 §7.1). A window-bits
+// value of 0 means the parameter came without a value.
+struct deflate_params {
+    bool server_no_context_takeover = false;
+    bool client_no_context_takeover = false;
+    bool has_server_max_window_bits = false;
+    bool has_client_max_window_bits = false;
+    int server_max_window_bits = 0;
+    int client_max_window_bits = 0;
+};
+
+enum class deflate_parse : std::uint8_t {
+    ok,          // permessage-deflate with valid parameters
+    other,       // another extension
+    invalid,     // permessage-deflate, but unknown, duplicate or malformed parameters
+};
+
+// One element of Sec-WebSocket-Extensions: `permessage-deflate; param[=value]; ...`. Values may
+// be tokens or quoted strings (RFC 6455 §9.1); window bits are 8..15 without leading zeros;
+// server_max_window_bits needs a value, client_max_window_bits may go without in an offer.
+SLUICE_DECL deflate_parse parse_deflate_params(std::string_view element,
+                                               deflate_params& out) noexcept;
+
+// What one connection uses, once negotiated.
+struct deflate_agreement {
+    int own_window_bits = 15;  // our compressor; 8 means "do not compress" (zlib cannot)
+    int peer_window_bits = 15; // our inflater (raised to 9 when used, see above)
+    bool own_no_context_takeover = false;
+    bool peer_no_context_takeover = false;
+};
+
+// Server: the first acceptable permessage-deflate offer among the request's (malformed ones
+// are declined, RFC 7692 §5, and the next is tried). On acceptance sets `response` to the
+// Sec-WebSocket-Extensions value to send and returns true.
+SLUICE_DECL bool negotiate_deflate_offer(const header_list& request, const deflate_settings& cfg,
+                                         deflate_agreement& out, std::string& response);
+
+// Client: the offer's Sec-WebSocket-Extensions value.
+SLUICE_DECL std::string make_deflate_offer(const deflate_settings& cfg);
+
+// Client: checks the response against the offer make_deflate_offer(cfg) made. `accepted` is
+// false when the server took no extension; an error means the connection must fail.
+SLUICE_DECL std::error_code check_deflate_response(const header_list& response,
+                                                   const deflate_settings& cfg,
+                                                   deflate_agreement& out, bool& accepted);
+
+namespace detail {
+
+struct zlib_pool;
+
+// One z_stream and the bytes zlib allocated for it (counted by our allocator).
+struct zstream {
+    z_stream s{};
+    zlib_pool* pool = nullptr;
+    std::size_t bytes = 0;
+    int bits = 0;
+    bool deflater = false;
+};
+
+// Shared by a negotiator and its connections' extensions (which may outlive it).
+struct zlib_pool {
+    explicit zlib_pool(const deflate_settings& c) noexcept : cfg(c) {}
+    SLUICE_DECL ~zlib_pool();
+    zlib_pool(const zlib_pool&) = delete;
+    zlib_pool& operator=(const zlib_pool&) = delete;
+
+    // A fresh (or reset) stream; null when zlib fails (out of memory, bad parameters).
+    SLUICE_DECL zstream* take(bool deflater, int bits);
+    // Resets s and keeps it for reuse (or frees it beyond pool_size).
+    SLUICE_DECL void give(zstream* s) noexcept;
+    SLUICE_DECL static void destroy(zstream* s) noexcept;
+
+    deflate_settings cfg;
+    std::mutex m; // a negotiator may be shared by the servers of several loops
+    std::vector<zstream*> idle;
+    std::atomic<std::size_t> bytes{0}; // allocated by zlib (and our z_stream wrappers) now
+};
+
+} // namespace detail
+
+// The extension of one connection.
+class deflate_extension final : public extension {
+  public:
+    deflate_extension(std::shared_ptr<detail::zlib_pool> pool, const deflate_agreement& a) noexcept
+        : pool_(std::move(pool)), a_(a) {}
+    SLUICE_DECL ~deflate_extension() override;
+    deflate_extension(const deflate_extension&) = delete;
+    deflate_extension& operator=(const deflate_extension&) = delete;
+
+    std::uint8_t rsv_bits() const noexcept override { return rsv1; }
+    // RSV1 only on the first frame of a data message (RFC 7692 §6.1): on a control frame or
+    // a continuation it fails the connection with 1002.
+    SLUICE_DECL error on_header(std::uint8_t rsv, opcode op, bool fin) noexcept override;
+    SLUICE_DECL error decode(const std::uint8_t* data, std::size_t n, bool last,
+                             extension_sink& out) noexcept override;
+    SLUICE_DECL bool transforms(opcode op, std::size_t n) const noexcept override;
+    SLUICE_DECL std::uint8_t encode(opcode op, const std::uint8_t* p, std::size_t n,
+                                    std::string& out) noexcept override;
+
+    const deflate_agreement& agreement() const noexcept { return a_; }
+    // zlib bytes this connection holds now (0 between messages without context takeover).
+    std::size_t zlib_bytes() const noexcept {
+        return (def_ ? def_->bytes : 0) + (inf_ ? inf_->bytes : 0);
+    }
+
+  private:
+    SLUICE_DECL error inflate_some(const std::uint8_t* data, std::size_t n,
+                                   extension_sink& out) noexcept;
+
+    std::shared_ptr<detail::zlib_pool> pool_;
+    detail::zstream* def_ = nullptr;
+    detail::zstream* inf_ = nullptr;
+    deflate_agreement a_;
+    bool inflate_ended_ = false; // the peer's message ended its DEFLATE stream (BFINAL)
+    bool broken_ = false;        // our compressor failed: everything goes out uncompressed
+};
+
+// The negotiator to put in ws::settings::extensions (server and client alike).
+class permessage_deflate final : public extension_negotiator {
+  public:
+    explicit permessage_deflate(const deflate_settings& s = {})
+        : pool_(std::make_shared<detail::zlib_pool>(s)) {}
+
+    SLUICE_DECL std::unique_ptr<extension> accept_offer(const header_list& request,
+                                                        std::string& response) override;
+    SLUICE_DECL void make_offer(std::string& offer) override;
+    SLUICE_DECL std::unique_ptr<extension> accept_response(const header_list& response,
+                                                           std::error_code& ec) override;
+
+    const deflate_settings& config() const noexcept { return pool_->cfg; }
+    // Bytes zlib holds now for all of this negotiator's connections and its pool.
+    std::size_t zlib_bytes() const noexcept { return pool_->bytes.load(); }
+
+  private:
+    std::shared_ptr<detail::zlib_pool> pool_;
+};
+
+} // namespace ws
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/deflate.ipp ----
+// sluice — out-of-line bodies of sluice/ws/deflate.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION (which
+// must then include <sluice/ws/deflate.hpp> too, or define SLUICE_WITH_ZLIB).
+
+
+#include <cstdlib>
+#include <cstring>
+
+namespace sluice {
+namespace ws {
+namespace detail {
+
+inline int clamp_bits(int v, int lo) noexcept { return v < lo ? lo : v > 15 ? 15 : v; }
+
+// 8..15, digits only, no leading zero (RFC 7692 §7.1.2).
+inline int parse_window_bits(std::string_view v) noexcept {
+    if (v.size() == 1 && v[0] >= '8' && v[0] <= '9') return v[0] - '0';
+    if (v.size() == 2 && v[0] == '1' && v[1] >= '0' && v[1] <= '5') return 10 + (v[1] - '0');
+    return -1;
+}
+
+} // namespace detail
+
+SLUICE_DECL deflate_parse parse_deflate_params(std::string_view element,
+                                               deflate_params& out) noexcept {
+    out = deflate_params{};
+    std::size_t semi = element.find(';');
+    if (!iequals(trim_ows(element.substr(0, semi)), "permessage-deflate"))
+        return deflate_parse::other;
+    while (semi != std::string_view::npos) {
+        element.remove_prefix(semi + 1);
+        semi = element.find(';');
+        const std::string_view param = trim_ows(element.substr(0, semi));
+        const std::size_t eq = param.find('=');
+        const std::string_view name = trim_ows(param.substr(0, eq));
+        std::string_view value;
+        const bool has_value = eq != std::string_view::npos;
+        if (has_value) {
+            value = trim_ows(param.substr(eq + 1));
+            // A quoted string must hold a token after unquoting (RFC 6455 §9.1); window
+            // bits are digits, so an escape or an empty quote can only be malformed.
+            if (!value.empty() && value.front() == '"') {
+                if (value.size() < 3 || value.back() != '"') return deflate_parse::invalid;
+                value = value.substr(1, value.size() - 2);
+                if (value.find_first_of("\"\\") != std::string_view::npos)
+                    return deflate_parse::invalid;
+            }
+            if (value.empty()) return deflate_parse::invalid;
+        }
+        if (name == "server_no_context_takeover" || name == "client_no_context_takeover") {
+            bool& flag = name[0] == 's' ? out.server_no_context_takeover
+                                        : out.client_no_context_takeover;
+            if (flag || has_value) return deflate_parse::invalid;
+            flag = true;
+        } else if (name == "server_max_window_bits" || name == "client_max_window_bits") {
+            const bool server = name[0] == 's';
+            bool& seen = server ? out.has_server_max_window_bits : out.has_client_max_window_bits;
+            int& bits = server ? out.server_max_window_bits : out.client_max_window_bits;
+            if (seen) return deflate_parse::invalid;
+            seen = true;
+            if (has_value) {
+                bits = detail::parse_window_bits(value);
+                if (bits < 0) return deflate_parse::invalid;
+            } else if (server) {
+                return deflate_parse::invalid; // server_max_window_bits always has a value
+            }
+        } else {
+            return deflate_parse::invalid; // unknown (or empty) parameter
+        }
+    }
+    return deflate_parse::ok;
+}
+
+SLUICE_DECL bool negotiate_deflate_offer(const header_list& request, const deflate_settings& cfg,
+                                         deflate_agreement& out, std::string& response) {
+    response.clear();
+    if (!cfg.enabled) return false;
+    return request.for_each_element("Sec-WebSocket-Extensions", [&](std::string_view el) {
+        deflate_params p;
+        if (parse_deflate_params(el, p) != deflate_parse::ok) return false; // try the next
+        deflate_agreement a;
+        a.own_window_bits = detail::clamp_bits(cfg.window_bits, 9);
+        if (p.has_server_max_window_bits && p.server_max_window_bits < a.own_window_bits)
+            a.own_window_bits = p.server_max_window_bits; // 8: we send uncompressed
+        bool limit_client = false;
+        if (p.has_client_max_window_bits) {
+            const int offered = p.client_max_window_bits ? p.client_max_window_bits : 15;
+            a.peer_window_bits = detail::clamp_bits(cfg.peer_window_bits, 8);
+            if (offered < a.peer_window_bits) a.peer_window_bits = offered;
+            limit_client = a.peer_window_bits < 15;
+        }
+        a.own_no_context_takeover = cfg.no_context_takeover || p.server_no_context_takeover;
+        // The client's own hint is made binding by echoing it (RFC 7692 §7.1.1.2).
+        a.peer_no_context_takeover = cfg.peer_no_context_takeover || p.client_no_context_takeover;
+        response = "permessage-deflate";
+        if (a.own_no_context_takeover) response += "; server_no_context_takeover";
+        if (a.peer_no_context_takeover) response += "; client_no_context_takeover";
+        if (p.has_server_max_window_bits || a.own_window_bits < 15)
+            response += "; server_max_window_bits=" + std::to_string(a.own_window_bits);
+        if (limit_client)
+            response += "; client_max_window_bits=" + std::to_string(a.peer_window_bits);
+        out = a;
+        return true;
+    });
+}
+
+SLUICE_DECL std::string make_deflate_offer(const deflate_settings& cfg) {
+    if (!cfg.enabled) return {};
+    std::string offer = "permessage-deflate";
+    if (cfg.no_context_takeover) offer += "; client_no_context_takeover";
+    if (cfg.peer_no_context_takeover) offer += "; server_no_context_takeover";
+    const int peer = detail::clamp_bits(cfg.peer_window_bits, 8);
+    if (peer < 15) offer += "; server_max_window_bits=" + std::to_string(peer);
+    const int own = detail::clamp_bits(cfg.window_bits, 9);
+    offer += "; client_max_window_bits";
+    if (own < 15) offer += "=" + std::to_string(own);
+    return offer;
+}
+
+SLUICE_DECL std::error_code check_deflate_response(const header_list& response,
+                                                   const deflate_settings& cfg,
+                                                   deflate_agreement& out, bool& accepted) {
+    accepted = false;
+    std::size_t n = 0;
+    std::string_view chosen;
+    response.for_each_element("Sec-WebSocket-Extensions", [&](std::string_view el) {
+        if (n++ == 0) chosen = el;
+        return false;
+    });
+    if (n == 0) return {};
+    deflate_params p;
+    // We offered exactly one extension once: anything else, or more, fails (RFC 6455 §4.1).
+    if (!cfg.enabled || n > 1) return error::unexpected_extension;
+    const deflate_parse r = parse_deflate_params(chosen, p);
+    if (r == deflate_parse::other) return error::unexpected_extension;
+    if (r == deflate_parse::invalid) return error::bad_extension_response;
+    const int own = detail::clamp_bits(cfg.window_bits, 9);
+    const int peer = detail::clamp_bits(cfg.peer_window_bits, 8);
+    // client_max_window_bits: we offered it; a response must give a value within ours.
+    if (p.has_client_max_window_bits && (p.client_max_window_bits == 0 || p.client_max_window_bits > own))
+        return error::bad_extension_response;
+    if (p.has_server_max_window_bits && p.server_max_window_bits > peer)
+        return error::bad_extension_response;
+    // What we asked of the server, an accepting server must confirm (RFC 7692 §7.1.1.1, §7.1.2.1).
+    if (peer < 15 && !p.has_server_max_window_bits) return error::bad_extension_response;
+    if (cfg.peer_no_context_takeover && !p.server_no_context_takeover)
+        return error::bad_extension_response;
+    deflate_agreement a;
+    a.own_window_bits = p.has_client_max_window_bits ? p.client_max_window_bits : own;
+    a.peer_window_bits = p.has_server_max_window_bits ? p.server_max_window_bits : 15;
+    a.own_no_context_takeover = cfg.no_context_takeover || p.client_no_context_takeover;
+    a.peer_no_context_takeover = p.server_no_context_takeover;
+    out = a;
+    accepted = true;
+    return {};
+}
+
+namespace detail {
+
+// zlib's allocator: counts what each stream (and the pool) holds. A header before each
+// block remembers its size, since zfree is not told it.
+inline voidpf zlib_alloc(voidpf opaque, uInt items, uInt size) {
+    const std::size_t n = static_cast<std::size_t>(items) * size;
+    auto* h = static_cast<std::size_t*>(std::malloc(n + 16));
+    if (!h) return Z_NULL;
+    h[0] = n;
+    auto* s = static_cast<zstream*>(opaque);
+    s->bytes += n;
+    s->pool->bytes += n;
+    return reinterpret_cast<unsigned char*>(h) + 16;
+}
+
+inline void zlib_free(voidpf opaque, voidpf p) {
+    if (!p) return;
+    auto* h = reinterpret_cast<std::size_t*>(static_cast<unsigned char*>(p) - 16);
+    auto* s = static_cast<zstream*>(opaque);
+    s->bytes -= h[0];
+    s->pool->bytes -= h[0];
+    std::free(h);
+}
+
+SLUICE_DECL zlib_pool::~zlib_pool() {
+    for (zstream* s : idle) destroy(s);
+}
+
+SLUICE_DECL zstream* zlib_pool::take(bool deflater, int bits) {
+    {
+        std::lock_guard<std::mutex> lock(m);
+        for (std::size_t i = 0; i < idle.size(); ++i) {
+            zstream* s = idle[i];
+            if (s->deflater != deflater || s->bits != bits) continue;
+            idle[i] = idle.back();
+            idle.pop_back();
+            return s;
+        }
+    }
+    auto* s = new zstream;
+    s->pool = this;
+    s->bits = bits;
+    s->deflater = deflater;
+    s->s.zalloc = zlib_alloc;
+    s->s.zfree = zlib_free;
+    s->s.opaque = s;
+    bytes += sizeof(zstream);
+    // Negative window bits: raw DEFLATE, no zlib header or checksum (RFC 7692 §7.2).
+    const int rc = deflater ? deflateInit2(&s->s, cfg.level, Z_DEFLATED, -bits,
+                                           cfg.mem_level < 1 ? 1 : cfg.mem_level > 9 ? 9
+                                                                                     : cfg.mem_level,
+                                           Z_DEFAULT_STRATEGY)
+                            : inflateInit2(&s->s, -bits);
+    if (rc != Z_OK) {
+        bytes -= sizeof(zstream);
+        delete s;
+        return nullptr;
+    }
+    return s;
+}
+
+SLUICE_DECL void zlib_pool::give(zstream* s) noexcept {
+    if (!s) return;
+    {
+        std::lock_guard<std::mutex> lock(m);
+        std::size_t same = 0;
+        for (zstream* x : idle) same += x->deflater == s->deflater ? 1 : 0;
+        if (same < cfg.pool_size) {
+            if (s->deflater)
+                deflateReset(&s->s);
+            else
+                inflateReset(&s->s);
+            idle.push_back(s);
+            return;
+        }
+    }
+    destroy(s);
+}
+
+SLUICE_DECL void zlib_pool::destroy(zstream* s) noexcept {
+    if (!s) return;
+    if (s->deflater)
+        deflateEnd(&s->s);
+    else
+        inflateEnd(&s->s);
+    s->pool->bytes -= sizeof(zstream);
+    delete s;
+}
+
+} // namespace detail
+
+SLUICE_DECL deflate_extension::~deflate_extension() {
+    // A stream left mid-message (the connection failed) is not reused.
+    detail::zlib_pool::destroy(def_);
+    detail::zlib_pool::destroy(inf_);
+}
+
+SLUICE_DECL error deflate_extension::on_header(std::uint8_t rsv, opcode op, bool) noexcept {
+    if (rsv != rsv1 || is_control(op) || op == opcode::continuation) return error::extension_failed;
+    return error{};
+}
+
+SLUICE_DECL error deflate_extension::inflate_some(const std::uint8_t* data, std::size_t n,
+                                                  extension_sink& out) noexcept {
+    // Bytes after a final block (BFINAL, RFC 7692 §7.2.3.4: padding, our tail) mean nothing.
+    if (n == 0 || inflate_ended_) return error{};
+    unsigned char buf[8192];
+    z_stream& z = inf_->s;
+    z.next_in = const_cast<Bytef*>(data); // zlib's API is not const, it does not write there
+    z.avail_in = 0; // not what a final block left unread
+    while (true) {
+        // avail_in is a uInt: feed a huge frame in pieces.
+        const std::size_t chunk = n > (1u << 30) ? (1u << 30) : n;
+        if (z.avail_in == 0) {
+            z.avail_in = static_cast<uInt>(chunk);
+            n -= chunk;
+        }
+        z.next_out = buf;
+        z.avail_out = sizeof buf;
+        const int rc = inflate(&z, Z_SYNC_FLUSH);
+        const std::size_t produced = sizeof buf - z.avail_out;
+        if (produced != 0) {
+            const error e = out.write(buf, produced);
+            if (e != error{}) return e; // e.g. past max_message_size: stop inflating now
+        }
+        if (rc == Z_STREAM_END) {
+            inflate_ended_ = true;
+            return error{};
+        }
+        if (rc != Z_OK && rc != Z_BUF_ERROR) return error::bad_compressed_data;
+        if (z.avail_in == 0 && n == 0 && z.avail_out != 0) return error{};
+        if (rc == Z_BUF_ERROR && z.avail_out != 0) return error::bad_compressed_data;
+    }
+}
+
+SLUICE_DECL error deflate_extension::decode(const std::uint8_t* data, std::size_t n, bool last,
+                                            extension_sink& out) noexcept {
+    if (!inf_) {
+        inf_ = pool_->take(false, detail::clamp_bits(a_.peer_window_bits, 9));
+        if (!inf_) return error::bad_compressed_data; // zlib could not allocate
+        inflate_ended_ = false;
+    }
+    error e = inflate_some(data, n, out);
+    if (e != error{} || !last) return e;
+    // RFC 7692 §7.2.2: the sender removed the empty stored block's 00 00 FF FF; put it back
+    // (unless the message ended its stream with a final block, §7.2.3.5).
+    static const std::uint8_t tail[4] = {0x00, 0x00, 0xFF, 0xFF};
+    if (!inflate_ended_) e = inflate_some(tail, 4, out);
+    if (e != error{}) return e;
+    if (a_.peer_no_context_takeover) {
+        pool_->give(inf_);
+        inf_ = nullptr;
+    } else if (inflate_ended_) {
+        // A final block ended the stream; the next message still refers to this window.
+        unsigned char dict[32768];
+        uInt len = sizeof dict;
+        if (inflateGetDictionary(&inf_->s, dict, &len) != Z_OK || inflateReset(&inf_->s) != Z_OK ||
+            inflateSetDictionary(&inf_->s, dict, len) != Z_OK)
+            return error::bad_compressed_data;
+        inflate_ended_ = false;
+    }
+    return error{};
+}
+
+SLUICE_DECL bool deflate_extension::transforms(opcode op, std::size_t n) const noexcept {
+    return (op == opcode::text || op == opcode::binary) && !broken_ && a_.own_window_bits >= 9 &&
+           n >= pool_->cfg.min_size;
+}
+
+SLUICE_DECL std::uint8_t deflate_extension::encode(opcode, const std::uint8_t* p, std::size_t n,
+                                                   std::string& out) noexcept {
+    if (!def_) def_ = pool_->take(true, a_.own_window_bits);
+    if (!def_) return 0; // zlib could not allocate: this message goes out as it is
+    z_stream& z = def_->s;
+    const std::size_t old = out.size();
+    out.resize(old + deflateBound(&z, static_cast<uLong>(n > (1u << 30) ? (1u << 30) : n)) + 16);
+    z.next_in = const_cast<Bytef*>(p);
+    z.avail_in = 0;
+    std::size_t left = n;
+    std::size_t w = old;
+    bool ok = true;
+    while (ok) {
+        if (z.avail_in == 0 && left != 0) {
+            const std::size_t chunk = left > (1u << 30) ? (1u << 30) : left;
+            z.avail_in = static_cast<uInt>(chunk);
+            left -= chunk;
+        }
+        if (w == out.size()) out.resize(out.size() + out.size() / 2 + 64);
+        const std::size_t room = out.size() - w;
+        z.next_out = reinterpret_cast<Bytef*>(&out[w]);
+        z.avail_out = static_cast<uInt>(room > (1u << 30) ? (1u << 30) : room);
+        const uInt before = z.avail_out;
+        const int rc = deflate(&z, left != 0 ? Z_NO_FLUSH : Z_SYNC_FLUSH);
+        w += before - z.avail_out;
+        if (rc != Z_OK && rc != Z_BUF_ERROR) ok = false;
+        // Flushed once all input is in and zlib left room in the output (zlib's rule).
+        else if (left == 0 && z.avail_in == 0 && z.avail_out != 0) break;
+    }
+    // A sync flush ends in an empty stored block, 00 00 FF FF, which is not sent (§7.2.1).
+    if (!ok || w < old + 4 || std::memcmp(&out[w - 4], "\x00\x00\xFF\xFF", 4) != 0) {
+        // Our history may now differ from the peer's: never compress on this connection
+        // again (uncompressed messages do not touch the peer's inflater).
+        broken_ = true;
+        out.resize(old);
+        detail::zlib_pool::destroy(def_);
+        def_ = nullptr;
+        return 0;
+    }
+    w -= 4;
+    if (w == old) out.push_back('\0'); // an empty message compresses to one 0x00 (§7.2.3.6)
+    else out.resize(w);
+    if (a_.own_no_context_takeover) {
+        pool_->give(def_);
+        def_ = nullptr;
+        // No history to keep in step: a message that did not shrink goes out as it is.
+        if (out.size() - old >= n) {
+            out.resize(old);
+            return 0;
+        }
+    }
+    return rsv1;
+}
+
+SLUICE_DECL std::unique_ptr<extension> permessage_deflate::accept_offer(const header_list& request,
+                                                                        std::string& response) {
+    deflate_agreement a;
+    if (!negotiate_deflate_offer(request, pool_->cfg, a, response)) return nullptr;
+    return std::unique_ptr<extension>(new deflate_extension(pool_, a));
+}
+
+SLUICE_DECL void permessage_deflate::make_offer(std::string& offer) {
+    offer = make_deflate_offer(pool_->cfg);
+}
+
+SLUICE_DECL std::unique_ptr<extension> permessage_deflate::accept_response(
+    const header_list& response, std::error_code& ec) {
+    deflate_agreement a;
+    bool accepted = false;
+    ec = check_deflate_response(response, pool_->cfg, a, accepted);
+    if (ec || !accepted) return nullptr;
+    return std::unique_ptr<extension>(new deflate_extension(pool_, a));
+}
+
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/impl/deflate.ipp ----
+#endif
+// ---- end sluice/ws/deflate.hpp ----
+#endif
 // ---- end sluice/ws.hpp ----
 #endif
 #endif

@@ -17,3 +17,8 @@
 #include <sluice/ws/server.hpp>
 #include <sluice/ws/client.hpp>
 #include <sluice/ws/coro.hpp>
+// permessage-deflate needs zlib, so it is opt-in: define SLUICE_WITH_ZLIB (and link -lz), or
+// include <sluice/ws/deflate.hpp> yourself.
+#if defined(SLUICE_WITH_ZLIB)
+#include <sluice/ws/deflate.hpp>
+#endif

@@ -70,6 +70,10 @@ struct settings {
     std::chrono::milliseconds close_timeout{5000};
     // Outgoing queue: watermarks for write_queue_high()/on_drain(), and the hard cap.
     write_limits write{};
+    // Negotiates an extension in the handshake (offered by a client, accepted by a server),
+    // e.g. std::make_shared<ws::permessage_deflate>() from <sluice/ws/deflate.hpp>. Shared
+    // by every connection; null: none.
+    std::shared_ptr<extension_negotiator> extensions{};
 };
 
 struct message {
@@ -211,6 +215,9 @@ class conn_impl final : public sluice::detail::timer_node,
         using T = std::decay_t<Token>;
         held_ = std::unique_ptr<held_token>(new held_token_of<T>(std::forward<Token>(t)));
     }
+
+    // The extension negotiated in the handshake (owned by the codec from here on).
+    void set_extension(std::unique_ptr<extension> e) noexcept { codec_.adopt_extension(std::move(e)); }
 
     // ---- sending ----
 

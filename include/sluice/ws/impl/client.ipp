@@ -36,6 +36,12 @@ SLUICE_DECL void dial::start(std::string_view url) {
             return later(make_error_code(http::error::invalid_field));
         extra += h.first + ": " + h.second + "\r\n";
     }
+    if (sh_->cfg.extensions) {
+        std::string offer;
+        sh_->cfg.extensions->make_offer(offer);
+        if (!offer.empty()) extra += "Sec-WebSocket-Extensions: " + offer + "\r\n";
+        cfg_.extensions_offered = !offer.empty();
+    }
     for (const std::string& p : opt_.subprotocols) offered_.push_back(p);
     cfg_.host = host;
     cfg_.target = u.target;
@@ -81,6 +87,12 @@ SLUICE_DECL void dial::on_data(std::error_code ec, std::string_view d) {
     rv.headers = header_list(fields);
     cfg_.subprotocols = string_list(offered_.data(), offered_.size());
     if (std::error_code v = verify_response(rv, key_, cfg_)) return finish(v);
+    if (cfg_.extensions_offered) {
+        std::error_code xe;
+        std::unique_ptr<extension> x = sh_->cfg.extensions->accept_response(rv.headers, xe);
+        if (xe) return finish(xe); // an invalid answer fails the connection (RFC 6455 §4.1)
+        conn_->set_extension(std::move(x));
+    }
     // Frames the server sent right behind its 101 belong to the connection.
     std::string rest = buf_.substr(r.consumed);
     conn_->stream().read_stop();

@@ -48,6 +48,13 @@ SLUICE_DECL connection server::upgrade(const http::request_view& req, http::resp
     server_config cfg;
     cfg.subprotocols = string_list(offered.data(), offered.size());
     if (origin_) cfg.check_origin = origin_hook::from(origin_);
+    std::unique_ptr<extension> ext;
+    std::string ext_header;
+    if (sh_->cfg.extensions) {
+        ext = sh_->cfg.extensions->accept_offer(rv.headers, ext_header);
+        if (ext) ext_header = "Sec-WebSocket-Extensions: " + ext_header + "\r\n";
+        cfg.extra_headers = ext_header;
+    }
     server_handshake hs = accept_handshake(rv, cfg);
     if (!hs.ok()) {
         err = hs.ec;
@@ -70,6 +77,7 @@ SLUICE_DECL connection server::upgrade(const http::request_view& req, http::resp
     // The upgraded connection keeps counting towards the http::server's
     // max_connections (and connections()) until it ends.
     c->hold_until_end(std::move(t.slot));
+    c->set_extension(std::move(ext));
     connection handle(c.get());
     c->open(std::move(t.rest));
     return handle;
