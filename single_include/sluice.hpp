@@ -19285,8 +19285,10 @@ SLUICE_DECL error deflate_extension::decode(const std::uint8_t* data, std::size_
 }
 
 SLUICE_DECL bool deflate_extension::transforms(opcode op, std::size_t n) const noexcept {
+    // An empty message goes out as it is: there is nothing to gain, and zlib refuses a sync
+    // flush with no input right after another one (Z_BUF_ERROR, no output).
     return (op == opcode::text || op == opcode::binary) && !broken_ && a_.own_window_bits >= 9 &&
-           n >= pool_->cfg.min_size;
+           n != 0 && n >= pool_->cfg.min_size;
 }
 
 SLUICE_DECL std::uint8_t deflate_extension::encode(opcode, const std::uint8_t* p, std::size_t n,
@@ -19328,9 +19330,7 @@ SLUICE_DECL std::uint8_t deflate_extension::encode(opcode, const std::uint8_t* p
         def_ = nullptr;
         return 0;
     }
-    w -= 4;
-    if (w == old) out.push_back('\0'); // an empty message compresses to one 0x00 (§7.2.3.6)
-    else out.resize(w);
+    out.resize(w - 4);
     if (a_.own_no_context_takeover) {
         pool_->give(def_);
         def_ = nullptr;
