@@ -3,7 +3,10 @@
 // the connection with 1009). A client that stops reading pauses its own input: while the
 // echo queue is above its high watermark the connection reads nothing more.
 //
-//   ws_echo [--port 9001] [--host 127.0.0.1] [--max-message BYTES]
+// --deflate on: permessage-deflate (RFC 7692) for clients that offer it, with context
+// takeover unless the client asks for none; the build links zlib for it (SLUICE_WITH_ZLIB).
+//
+//   ws_echo [--port 9001] [--host 127.0.0.1] [--max-message BYTES] [--deflate on|off]
 #include <sluice.hpp>
 
 #include <csignal>
@@ -19,6 +22,7 @@ int main(int argc, char** argv) {
     std::uint16_t port = 9001;
     std::string host = "127.0.0.1";
     unsigned long long max_message = 16ull << 20;
+    bool deflate = false;
     for (int i = 1; i < argc; i += 2) {
         const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
         if (v && !std::strcmp(argv[i], "--port"))
@@ -27,8 +31,12 @@ int main(int argc, char** argv) {
             host = v;
         else if (v && !std::strcmp(argv[i], "--max-message"))
             max_message = std::strtoull(v, nullptr, 10);
+        else if (v && !std::strcmp(argv[i], "--deflate") &&
+                 (!std::strcmp(v, "on") || !std::strcmp(v, "off")))
+            deflate = !std::strcmp(v, "on");
         else {
-            std::fprintf(stderr, "usage: ws_echo [--port P] [--host ADDR] [--max-message BYTES]\n");
+            std::fprintf(stderr, "usage: ws_echo [--port P] [--host ADDR] [--max-message BYTES]"
+                                 " [--deflate on|off]\n");
             return 2;
         }
     }
@@ -37,6 +45,17 @@ int main(int argc, char** argv) {
     http::server web(loop);
     ws::server echo(loop);
     echo.config().codec.max_message_size = max_message;
+    if (deflate) {
+#if defined(SLUICE_WITH_ZLIB)
+        ws::deflate_settings d;
+        d.no_context_takeover = false; // the client decides (server_no_context_takeover)
+        d.peer_no_context_takeover = false;
+        echo.config().extensions = std::make_shared<ws::permessage_deflate>(d);
+#else
+        std::fprintf(stderr, "ws_echo: built without zlib (SLUICE_WITH_ZLIB): no --deflate\n");
+        return 2;
+#endif
+    }
     echo.on_message([](ws::connection& c, const ws::message& m) {
         if (std::error_code ec = c.send(m.op, m.data.data(), m.data.size())) {
             std::fprintf(stderr, "ws_echo: send: %s\n", ec.message().c_str());
@@ -69,7 +88,8 @@ int main(int argc, char** argv) {
     };
     loop.on_signal(SIGINT, stop);
     loop.on_signal(SIGTERM, stop);
-    std::printf("ws_echo: listening on ws://%s:%u/\n", host.c_str(), port);
+    std::printf("ws_echo: listening on ws://%s:%u/%s\n", host.c_str(), port,
+                deflate ? " (permessage-deflate on)" : "");
     std::fflush(stdout);
     loop.run();
     loop.shutdown(std::chrono::seconds(1)); // lets the close frames go out
