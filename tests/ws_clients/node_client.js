@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Conformance checks of a sluice WebSocket echo server with a real client.
 //
-// Usage: node node_client.js PORT
+// Usage: node node_client.js PORT [--deflate off|takeover|server-nct|client-nct]
 //
 // Drives examples/ws_echo (ws://127.0.0.1:PORT/) with the `ws` package and
 // checks that every message comes back as sent (text as text, binary as
@@ -10,6 +10,12 @@
 // Every check opens its own connection and is bounded by a timeout. Prints one
 // line per check and a closing "node: N passed, N failed" line; exits 1 if any
 // check failed.
+//
+// --deflate: off (the default) offers nothing and checks that the server accepts
+// nothing; the other modes offer permessage-deflate (compressing every message,
+// threshold 0) with context takeover, or asking for server_no_context_takeover,
+// or announcing client_no_context_takeover, and a first check asserts from the
+// 101 response that the server accepted exactly that.
 'use strict';
 
 const crypto = require('crypto');
@@ -44,13 +50,24 @@ function describe(m) {
 }
 
 // One connection: received messages are queued; recv() takes them in order.
+const DEFLATE_MODES = {
+  off: false,
+  takeover: { threshold: 0 },
+  'server-nct': { threshold: 0, serverNoContextTakeover: true },
+  'client-nct': { threshold: 0, clientNoContextTakeover: true },
+};
+let deflateMode = 'off';
+
 class Conn {
   constructor(port, options = {}) {
     this.ws = new WebSocket(`ws://127.0.0.1:${port}/`, {
       maxPayload: SERVER_LIMIT + MiB,
       handshakeTimeout: 5000,
+      perMessageDeflate: DEFLATE_MODES[deflateMode],
       ...options,
     });
+    this.upgradeHeaders = null;
+    this.ws.once('upgrade', (res) => { this.upgradeHeaders = res.headers; });
     this.queue = [];
     this.waiters = [];
     this.pongs = [];
@@ -303,7 +320,37 @@ async function checkClose(c, code, reason) {
   if (info.reason !== reason) console.log(`      note: close reason came back as ${JSON.stringify(info.reason)} (sent ${JSON.stringify(reason)})`);
 }
 
+async function checkNegotiated(c) {
+  const header = (c.upgradeHeaders || {})['sec-websocket-extensions'];
+  console.log(`      Sec-WebSocket-Extensions: ${JSON.stringify(header)}; ws.extensions ${JSON.stringify(c.ws.extensions)}`);
+  if (deflateMode === 'off') {
+    check(header === undefined, `the server accepted an extension nobody offered: ${header}`);
+    return;
+  }
+  check(typeof header === 'string' && header.startsWith('permessage-deflate'),
+    `the server did not accept permessage-deflate (response header ${JSON.stringify(header)})`);
+  check(c.ws.extensions === 'permessage-deflate', `ws runs ${JSON.stringify(c.ws.extensions)}, not permessage-deflate`);
+  if (deflateMode === 'server-nct') {
+    check(header.includes('server_no_context_takeover'), `server_no_context_takeover was asked for, not confirmed: ${header}`);
+  }
+  if (deflateMode === 'client-nct') {
+    check(header.includes('client_no_context_takeover'), `client_no_context_takeover was announced, not echoed: ${header}`);
+  }
+  if (deflateMode === 'takeover') {
+    check(!header.includes('no_context_takeover'), `context takeover was expected: ${header}`);
+  }
+  // Fragmented and compressed (RSV1 on the first frame only), then similar messages that
+  // context takeover shrinks.
+  const part = 'compressible fragment ✓ '.repeat(200);
+  c.send(part, { binary: false, fin: false, compress: true });
+  c.send(part, { binary: false, fin: false, compress: true });
+  c.send(part, { binary: false, fin: true, compress: true });
+  checkEcho(text(part + part + part), await c.recv('fragmented compressed message'), 'fragmented compressed message');
+  for (let i = 0; i < 20; i++) await roundtrip(c, text(`${part} #${i}`), `similar compressed message ${i}`);
+}
+
 const CHECKS = [
+  ['negotiated extensions', checkNegotiated, 30],
   ['text round-trip (ASCII and non-ASCII UTF-8)', checkText, 30],
   ['binary round-trip (all 256 byte values)', checkBinary, 30],
   ['empty text and binary messages', checkEmpty, 30],
@@ -334,11 +381,14 @@ async function runCheck(port, fn, closes) {
 
 async function main() {
   const port = process.argv[2];
-  if (!/^\d+$/.test(port || '')) {
-    console.error('usage: node node_client.js PORT');
+  const args = process.argv.slice(3);
+  if (args.length === 2 && args[0] === '--deflate' && args[1] in DEFLATE_MODES) deflateMode = args[1];
+  if (!/^\d+$/.test(port || '') || (args.length !== 0 && deflateMode !== args[1])) {
+    console.error('usage: node node_client.js PORT [--deflate off|takeover|server-nct|client-nct]');
     return 2;
   }
-  console.log(`node ${process.version}, ws ${require('ws/package.json').version} against ws://127.0.0.1:${port}/`);
+  console.log(`node ${process.version}, ws ${require('ws/package.json').version} against ws://127.0.0.1:${port}/` +
+    `, permessage-deflate: ${deflateMode}`);
   let passed = 0;
   let failed = 0;
   for (const [name, fn, limit, closes] of CHECKS) {

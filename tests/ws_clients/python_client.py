@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Conformance checks of a sluice WebSocket echo server with a real client.
 
-Usage: /usr/bin/python3 python_client.py PORT
+Usage: /usr/bin/python3 python_client.py PORT [--deflate on|off]
 
 Drives examples/ws_echo (ws://127.0.0.1:PORT/) with the `websockets` asyncio
 client (Debian's python3-websockets, written for its 10.x API) and checks that
@@ -10,6 +10,11 @@ message closes the connection with 1009 and that a client's close is echoed.
 Every check opens its own connection and is bounded by a timeout. Prints one
 line per check and a closing "python: N passed, N failed" line; exits 1 if any
 check failed.
+
+The client offers permessage-deflate (the websockets default); --deflate says
+whether the server must accept it (ws_echo --deflate on) or decline it (the
+default), and a first check asserts exactly that, so the other checks are known
+to have run compressed (or not).
 """
 
 import asyncio
@@ -296,6 +301,21 @@ async def check_close(c, code, reason):
             print(f"      note: close reason came back as {rcvd.reason!r} (sent {reason!r})", flush=True)
 
 
+async def check_negotiated(c, want_deflate):
+    async with c.connect() as ws:
+        header = ws.response_headers.get("Sec-WebSocket-Extensions")
+        names = [type(e).__name__ for e in ws.extensions]
+        print(f"      Sec-WebSocket-Extensions: {header!r}; extensions in use: {names}", flush=True)
+        if want_deflate:
+            check(header is not None and header.startswith("permessage-deflate"),
+                  f"the server did not accept permessage-deflate (response header {header!r})")
+            check(len(ws.extensions) == 1, f"the client runs no extension ({names})")
+            await roundtrip(ws, "compressed " * 100, "a compressible text message")
+        else:
+            check(header is None, f"the server accepted an extension it should not: {header!r}")
+        await close_normally(ws)
+
+
 CHECKS = [
     ("text round-trip (ASCII and non-ASCII UTF-8)", check_text, 30),
     ("binary round-trip (all 256 byte values)", check_binary, 30),
@@ -312,10 +332,12 @@ CHECKS = [
 ]
 
 
-async def main(port):
+async def main(port, want_deflate):
     c = Client(port)
     passed = failed = 0
-    for name, fn, limit in CHECKS:
+    negotiated = ("permessage-deflate " + ("accepted" if want_deflate else "declined"),
+                  lambda c: check_negotiated(c, want_deflate), 30)
+    for name, fn, limit in [negotiated] + CHECKS:
         t = time.monotonic()
         try:
             await asyncio.wait_for(fn(c), limit)
@@ -337,8 +359,14 @@ async def main(port):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or not sys.argv[1].isdigit():
-        print("usage: python_client.py PORT", file=sys.stderr)
+    args = sys.argv[1:]
+    ok = len(args) in (1, 3) and args[0].isdigit()
+    if len(args) == 3:
+        ok = ok and args[1] == "--deflate" and args[2] in ("on", "off")
+    if not ok:
+        print("usage: python_client.py PORT [--deflate on|off]", file=sys.stderr)
         sys.exit(2)
-    print(f"python websockets {websockets.__version__} against ws://127.0.0.1:{sys.argv[1]}/", flush=True)
-    sys.exit(asyncio.run(main(int(sys.argv[1]))))
+    deflate = len(args) == 3 and args[2] == "on"
+    print(f"python websockets {websockets.__version__} against ws://127.0.0.1:{args[0]}/"
+          f"{' (permessage-deflate expected)' if deflate else ''}", flush=True)
+    sys.exit(asyncio.run(main(int(args[0]), deflate)))

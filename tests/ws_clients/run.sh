@@ -5,7 +5,13 @@
 #
 # Starts BUILD_DIR/examples/ws_echo and BUILD_DIR/examples/chat on free
 # loopback ports, runs python_client.py and node_client.js against ws_echo and
-# chromium_chat.js against chat, prints one summary line per client and a
+# chromium_chat.js against chat; then the deflate pass against a second ws_echo
+# started with --deflate on: deflate_bomb.py (against a third, fresh ws_echo
+# with a 4 MiB limit, whose peak RSS it measures), the same python and node checks with
+# permessage-deflate negotiated (node three ways: context takeover,
+# server_no_context_takeover, client_no_context_takeover) and
+# chromium_deflate.js. The plain runs check that nothing was negotiated, the
+# deflate runs that permessage-deflate was. Prints one summary line per client and a
 # closing "ws_clients: N passed, N failed" line (counting the clients' checks),
 # and exits non-zero if any client failed or a server died. Only the servers it
 # started are stopped. Set WS_CLIENTS_NO_INSTALL=1 to skip install.sh.
@@ -55,18 +61,19 @@ trap 'stop_servers; exit 143' TERM
 # Two distinct free loopback ports: bound together, then released *before* they are
 # printed (read returns as soon as the line arrives; a server started then must not find
 # them still held by this probe).
-read -r echo_port chat_port < <(/usr/bin/python3 -c '
+read -r echo_port chat_port deflate_port bomb_port < <(/usr/bin/python3 -c '
 import socket
-a = socket.socket(); a.bind(("127.0.0.1", 0))
-b = socket.socket(); b.bind(("127.0.0.1", 0))
-ports = (a.getsockname()[1], b.getsockname()[1])
-a.close(); b.close()
+socks = [socket.socket() for _ in range(4)]
+for s in socks: s.bind(("127.0.0.1", 0))
+ports = [s.getsockname()[1] for s in socks]
+for s in socks: s.close()
 print(*ports, flush=True)')
-[ -n "${chat_port:-}" ] || { echo "run.sh: could not find free ports" >&2; exit 1; }
+[ -n "${bomb_port:-}" ] || { echo "run.sh: could not find free ports" >&2; exit 1; }
 
-start_server() { # NAME BIN PORT -> sets server_pid
+start_server() { # NAME BIN PORT [ARGS...] -> sets server_pid
     local name=$1 bin=$2 port=$3
-    "$bin" --port "$port" >"$logs/$name.log" 2>&1 &
+    shift 3
+    "$bin" --port "$port" "$@" >"$logs/$name.log" 2>&1 &
     server_pid=$!
     pids+=("$server_pid")
 }
@@ -96,9 +103,17 @@ wait_listening() { # NAME PID PORT
 
 start_server ws_echo "$ws_echo" "$echo_port"; echo_pid=$server_pid
 start_server chat "$chat" "$chat_port"; chat_pid=$server_pid
-echo "run.sh: ws_echo pid $echo_pid on port $echo_port, chat pid $chat_pid on port $chat_port, logs in $logs"
+start_server ws_echo_deflate "$ws_echo" "$deflate_port" --deflate on; deflate_pid=$server_pid
+# The zip bomb's own server: fresh (its peak RSS is measured) and with a 4 MiB limit.
+bomb_limit=4194304
+start_server ws_echo_bomb "$ws_echo" "$bomb_port" --deflate on --max-message "$bomb_limit"; bomb_pid=$server_pid
+echo "run.sh: ws_echo pid $echo_pid on port $echo_port, chat pid $chat_pid on port $chat_port," \
+     "ws_echo --deflate on pid $deflate_pid on port $deflate_port (and pid $bomb_pid on $bomb_port" \
+     "for the zip bomb), logs in $logs"
 wait_listening ws_echo "$echo_pid" "$echo_port" || exit 1
 wait_listening chat "$chat_pid" "$chat_port" || exit 1
+wait_listening ws_echo_deflate "$deflate_pid" "$deflate_port" || exit 1
+wait_listening ws_echo_bomb "$bomb_pid" "$bomb_port" || exit 1
 
 summary=()
 total_passed=0
@@ -144,12 +159,19 @@ run_client() { # NAME SERVER SERVER_PID TIMEOUT COMMAND...
         any_failed=1
         server_log "$server"
     fi
-    summary+=("$(printf '%-9s %s  %3d passed, %d failed  against %-7s %4d s%s' "$name" "$status" "$p" "$f" "$server" "$secs" "$note")")
+    summary+=("$(printf '%-16s %s  %3d passed, %d failed  against %-15s %4d s%s' "$name" "$status" "$p" "$f" "$server" "$secs" "$note")")
 }
 
 run_client python ws_echo "$echo_pid" 900 /usr/bin/python3 "$here/python_client.py" "$echo_port"
 run_client node ws_echo "$echo_pid" 900 node "$here/node_client.js" "$echo_port"
 run_client chromium chat "$chat_pid" 240 node "$here/chromium_chat.js" "$chat_port"
+# The deflate pass.
+run_client bomb ws_echo_bomb "$bomb_pid" 300 /usr/bin/python3 "$here/deflate_bomb.py" "$bomb_port" "$bomb_pid" "$bomb_limit"
+run_client python-deflate ws_echo_deflate "$deflate_pid" 900 /usr/bin/python3 "$here/python_client.py" "$deflate_port" --deflate on
+for mode in takeover server-nct client-nct; do
+    run_client "node-$mode" ws_echo_deflate "$deflate_pid" 900 node "$here/node_client.js" "$deflate_port" --deflate "$mode"
+done
+run_client chromium-deflate ws_echo_deflate "$deflate_pid" 300 node "$here/chromium_deflate.js" "$deflate_port"
 
 stop_servers
 echo
