@@ -77,9 +77,12 @@ bash tools/test-windows.sh
 echo "== 5. fuzzers"
 secs=${FUZZ_SECONDS:-30}
 mkdir -p build/fuzz
-for target in http_parser ws_frame proxy_protocol; do
+for target in http_parser ws_frame proxy_protocol ws_deflate; do
   corpus=${target%%_*}
-  clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude "fuzz/$target.cpp" -o "build/fuzz/$target"
+  libs=""
+  [ "$target" = ws_deflate ] && libs="-lz" # permessage-deflate is the one part on zlib
+  # shellcheck disable=SC2086 # $libs is empty or one flag
+  clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude "fuzz/$target.cpp" -o "build/fuzz/$target" $libs
   rm -rf "build/fuzz/$target.corpus" && cp -r "fuzz/corpus/$corpus" "build/fuzz/$target.corpus"
   # A crash must fail the run: keep the fuzzer's own exit status, show the log on failure.
   if ! "build/fuzz/$target" -max_total_time="$secs" -print_final_stats=1 "build/fuzz/$target.corpus" \
