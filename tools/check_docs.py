@@ -11,7 +11,8 @@ Usage: check_docs.py CXX [--readme-only | --guides-only] [--include DIR] [-j N]
 
 Each block is a translation unit of its own, compiled against the single header with
 -Wall -Wextra -Wpedantic -Werror: -std=c++20 when it contains co_await, else -std=c++17
-(the library's floor).
+(the library's floor). A block that opts in to permessage-deflate (SLUICE_WITH_ZLIB) is
+linked with -lz too, as its readers must.
 """
 import argparse
 import concurrent.futures
@@ -49,6 +50,8 @@ def check(cxx, include, path, number, line, code, run, workdir):
         exe = pathlib.Path(tmp) / "snippet"
         cmd = [cxx, std, *WARNINGS, "-pthread", "-I", str(include), str(src)]
         cmd += ["-o", str(exe)] if run else ["-fsyntax-only"]
+        if run and "SLUICE_WITH_ZLIB" in code:
+            cmd.append("-lz")
         built = subprocess.run(cmd, capture_output=True, text=True)
         if built.returncode != 0:
             return f"{where}: does not compile with {cxx} {std}:\n{built.stderr[-4000:]}"
