@@ -5,11 +5,13 @@
 
 bool echo_over_loopback();
 bool protocols_work();
+bool deflate_works();
 
 int main() {
     const bool echoed = echo_over_loopback();
     const bool parsed = protocols_work();
-    std::printf("echo over loopback: %s, protocols: %s\n", echoed ? "ok" : "FAILED",
-                parsed ? "ok" : "FAILED");
-    return echoed && parsed ? 0 : 1;
+    const bool deflated = deflate_works();
+    std::printf("echo over loopback: %s, protocols: %s, deflate: %s\n", echoed ? "ok" : "FAILED",
+                parsed ? "ok" : "FAILED", deflated ? "ok" : "FAILED");
+    return echoed && parsed && deflated ? 0 : 1;
 }

@@ -16,13 +16,14 @@ for cxx in "$@"; do
     for inc in include single_include; do
       what="$cxx $flags $inc"
       objs=()
-      for unit in impl net protocols main; do
+      # deflate.cpp (and impl.cpp) opt in to permessage-deflate, hence -lz below.
+      for unit in impl net protocols deflate main; do
         # shellcheck disable=SC2086 # $flags is a list of flags
         "$cxx" $flags -Wall -Wextra -Wpedantic -Werror -DSLUICE_SEPARATE_COMPILATION -O0 -c \
           -I "$root/$inc" "$root/tests/separate/$unit.cpp" -o "$work/$unit.o"
         objs+=("$work/$unit.o")
       done
-      "$cxx" "${objs[@]}" -pthread -o "$work/separate"
+      "$cxx" "${objs[@]}" -pthread -lz -o "$work/separate"
       if ! "$work/separate" >"$work/out.txt"; then
         echo "FAIL ($what): $(cat "$work/out.txt")"; fail=1; continue
       fi
@@ -31,7 +32,7 @@ for cxx in "$@"; do
         echo "FAIL ($what): impl.o defines only $out_of_line sluice functions out of line"; fail=1; continue
       fi
       nm --defined-only "$work/impl.o" | awk '$2 == "T" {print $3}' | sort -u >"$work/impl.syms"
-      again=$(for o in net protocols; do nm --defined-only "$work/$o.o" | awk '{print $3}'; done |
+      again=$(for o in net protocols deflate; do nm --defined-only "$work/$o.o" | awk '{print $3}'; done |
               sort -u | comm -12 - "$work/impl.syms" | c++filt | head -5)
       if [ -n "$again" ]; then
         echo "FAIL ($what): compiled outside impl.o too:"; echo "$again"; fail=1; continue
