@@ -649,3 +649,43 @@ TEST_CASE("deflate: a message that does not shrink goes out uncompressed without
     REQUIRE(r.messages.size() == 1);
     CHECK(r.messages[0].second == random);
 }
+
+TEST_CASE("deflate: streamed delivery gives one fragment per piece received, not per inflate") {
+    // Regression: with reassemble off, every 8 KB the inflater produced became an event of
+    // its own, so a handler that paused (or a pulled connection with no reader yet) still
+    // received the rest of the piece, and a pulled connection lost it.
+    deflate_settings s = takeover_settings();
+    pair_of_codecs p(s, s);
+    options o;
+    o.reassemble = false;
+    codec rx(role::server, o);
+    std::vector<header_field> f;
+    rx.adopt_extension(extension_for(p.server_pmd, "permessage-deflate"));
+    const std::string t = sample_text(100000, 9);
+    std::string wire;
+    REQUIRE_FALSE(p.client.encode_text(t, wire));
+    std::vector<std::pair<std::string, bool>> got;
+    auto* d = reinterpret_cast<std::uint8_t*>(&wire[0]);
+    const std::size_t half = wire.size() / 2;
+    for (std::size_t at : {std::size_t{0}, half}) {
+        const std::size_t n = at == 0 ? half : wire.size() - half;
+        rx.feed(d + at, n, [&](const event& ev) {
+            if (ev.type == event_type::fragment) got.emplace_back(std::string(ev.view()), ev.fin);
+        });
+    }
+    REQUIRE(got.size() == 2); // one per read: the second carries the end of the message
+    CHECK_FALSE(got[0].second);
+    CHECK(got[1].second);
+    CHECK(got[0].first + got[1].first == t);
+    CHECK(rx.buffered_capacity() == 0);
+    // An empty compressed message (RFC 7692 §7.2.3.6's lone 0x00): one empty final fragment.
+    got.clear();
+    std::string empty = frame(opcode::text, bytes({0x00}), true, rsv1, true);
+    rx.feed(reinterpret_cast<std::uint8_t*>(&empty[0]), empty.size(), [&](const event& ev) {
+        CHECK(ev.type == event_type::fragment);
+        got.emplace_back(std::string(ev.view()), ev.fin);
+    });
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].first.empty());
+    CHECK(got[0].second);
+}

@@ -315,12 +315,20 @@ class codec {
         if (frame_done) state_ = rx_state::header;
         const bool last = frame_done && frame_fin_;
         if (transformed_) {
+            // Streamed (reassemble off): what the extension decodes from this piece is
+            // collected and delivered as one fragment, so a handler that pauses after it
+            // gets nothing more from this call (an inflater writes in many small chunks).
             sink_impl<Handler> sink(this, &h);
-            if (k != 0 || last) {
-                const error e = ext_->decode(p, k, last, sink);
-                if (e != error{}) return e;
+            collecting_ = !reassemble_;
+            error e{};
+            if (k != 0 || last) e = ext_->decode(p, k, last, sink);
+            if (e == error{} && last) e = deliver(nullptr, 0, true, h);
+            collecting_ = false;
+            if (e == error{} && !buf_.empty() && !reassemble_) {
+                emit(h, event_type::fragment, buf_.data(), buf_.size(), false);
+                buf_.clear();
             }
-            return last ? deliver(nullptr, 0, true, h) : error{};
+            return e;
         }
         if (k == 0 && !last) return error{};
         return deliver(p, k, last, h);
@@ -334,9 +342,9 @@ class codec {
             if (!rx_utf8_.feed(p, k)) return error::invalid_utf8;
             if (last && !rx_utf8_.complete()) return error::invalid_utf8;
         }
-        if (!reassemble_) {
+        if (!reassemble_ && !collecting_) {
             if (k != 0 || last) emit(h, event_type::fragment, p, k, last);
-        } else if (last && msg_size_ == k) {
+        } else if (last && msg_size_ == k && !collecting_) {
             emit(h, event_type::message, p, k, true); // the whole message is in this read
         } else {
             if (k != 0) {
@@ -353,7 +361,10 @@ class codec {
                 }
                 buf_.insert(buf_.end(), p, p + k);
             }
-            if (last) {
+            if (last && collecting_) {
+                emit(h, event_type::fragment, buf_.data(), buf_.size(), true);
+                buf_.clear();
+            } else if (last) {
                 emit(h, event_type::message, buf_.data(), buf_.size(), true);
                 buf_.clear(); // consume() frees or pools it
             }
@@ -522,6 +533,7 @@ class codec {
     bool disconnect_ = false;
     bool paused_ = false;
     bool owns_ext_ = false; // ext_ came from adopt_extension()
+    bool collecting_ = false; // streamed delivery of an extension's output, see on_payload
 };
 
 } // namespace ws
