@@ -30,6 +30,8 @@ async def main():
                 else:
                     await ws.send(m)
         finally:
+            # close_code is None until the TCP connection is closed too.
+            await ws.wait_closed()
             code = ws.close_code
             if not done.done():
                 done.set_result(code)

@@ -284,6 +284,9 @@ TEST_CASE("deflate client: sluice's client against python websockets' server") {
         REQUIRE(loop.run_until([&] { return rc.closed; }));
         CHECK(rc.st.code == 1000);
     }
+    std::string said; // what the python server printed after its port
+    while (std::fgets(line, sizeof line, py)) said += line;
+    MESSAGE("python_server: " << said);
     CHECK(pclose(py) == 0); // the python side saw a clean 1000
 }
 #endif
