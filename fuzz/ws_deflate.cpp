@@ -1,7 +1,7 @@
 // libFuzzer target for permessage-deflate's inflate path (link -lz).
 //
-// The first input byte picks context takeover, the peer's window bits, a size limit and how
-// the rest is split into frames; the rest is compressed payload, sent as RSV1 frames (the
+// The first input byte picks context takeover, the peer's window bits, a size limit, how
+// the rest is split into frames and whether messages are reassembled or streamed; the rest is compressed payload, sent as RSV1 frames (the
 // first with RSV1, continuations without) into a server codec whose deflate extension was
 // negotiated through the real handshake functions. Checked invariants: no out-of-bounds
 // access or leak (sanitizers); a failure closes with 1007 (bad data), 1009 (over the limit)
@@ -70,6 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     options o;
     o.max_message_size = (mode & 0x10) ? 1000 : std::uint64_t{1} << 20;
     const std::size_t pieces = 1 + ((mode >> 5) & 3); // frames per message
+    o.reassemble = (mode & 0x80) == 0;
 
     // 1. Random bytes as compressed payload, twice (the second message meets the state the
     // first one left, with context takeover).
@@ -89,9 +90,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
         }
         bool failed = false;
+        std::uint64_t streamed = 0; // bytes of the current message delivered in fragments
         server.feed(reinterpret_cast<std::uint8_t*>(&wire[0]), wire.size(), [&](const event& ev) {
             check(!failed || ev.type == event_type::send || ev.type == event_type::disconnect);
             if (ev.type == event_type::message) check(ev.size <= o.max_message_size);
+            if (ev.type == event_type::fragment) {
+                streamed += ev.size;
+                check(streamed <= o.max_message_size);
+                if (ev.fin) streamed = 0;
+            }
             if (ev.type == event_type::fail) {
                 failed = true;
                 check(ev.code == 1007 || ev.code == 1009 || ev.code == 1002);
