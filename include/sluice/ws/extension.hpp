@@ -15,7 +15,6 @@
 #include <sluice/config.hpp>
 #include <sluice/ws/error.hpp>
 #include <sluice/ws/frame.hpp>
-#include <sluice/ws/handshake.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +24,8 @@
 
 namespace sluice {
 namespace ws {
+
+class header_list; // handshake.hpp; only referred to here, so the codec need not include it
 
 class extension_sink {
   public:

@@ -52,7 +52,10 @@ SLUICE_DECL connection server::upgrade(const http::request_view& req, http::resp
     std::string ext_header;
     if (sh_->cfg.extensions) {
         ext = sh_->cfg.extensions->accept_offer(rv.headers, ext_header);
-        if (ext) ext_header = "Sec-WebSocket-Extensions: " + ext_header + "\r\n";
+        if (ext)
+            ext_header = "Sec-WebSocket-Extensions: " + ext_header + "\r\n";
+        else
+            ext_header.clear(); // declined: nothing to add
         cfg.extra_headers = ext_header;
     }
     server_handshake hs = accept_handshake(rv, cfg);
