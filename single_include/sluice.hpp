@@ -17417,6 +17417,19 @@ struct shared_state final : sluice::detail::loop_resident,
     topic_table topics;
 };
 
+// A pending wait for the send queue to drain (ws::drained): told once, from the loop, that
+// the queue is back at the low watermark ({}), or that the connection ended (error::closed;
+// operation_aborted when its server was destroyed). on_dropped(): the loop is being
+// destroyed and the wait will never complete.
+class drain_waiter {
+  public:
+    virtual void on_drained(std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
+
+  protected:
+    ~drain_waiter() = default;
+};
+
 // Per-connection data of the application's (typed, no RTTI: a per-type tag address tells
 // the types apart), made at upgrade and destroyed when the connection ends.
 struct data_box {
@@ -17443,6 +17456,9 @@ struct conn_extras {
     std::unique_ptr<data_box> data;
     subscription* subs = nullptr; // this connection's topics (subscription::next_of_conn)
     std::size_t sub_count = 0;
+    unique_function<void()> on_drain; // connection::on_drain's callback
+    drain_waiter* waiter = nullptr;    // ws::drained's awaiter (weak: it withdraws itself)
+    bool waiter_queued = false;        // its end-of-connection completion is queued
 };
 
 // A pending pull (read()): gets one message, or the error that ended the connection, once,
@@ -17590,6 +17606,11 @@ class conn_impl final : public sluice::detail::timer_node,
         return (limit_hit_ && stream_.buffered_amount() > low_mark()) || stream_.write_queue_high();
     }
     SLUICE_DECL void on_drain(unique_function<void()> cb);
+    // w hears once, from the loop, when the queue drains or the connection ends; refused
+    // (w never called) with sluice::error::in_progress while another wait is pending, or
+    // loop_gone.
+    SLUICE_DECL std::error_code wait_drain(drain_waiter* w);
+    SLUICE_DECL void cancel_drain(drain_waiter* w) noexcept;
     // The send limit in force (settings::send_limit and write.hard_cap, whichever is lower).
     SLUICE_DECL std::size_t send_limit() const noexcept;
     // The low watermark in force (settings::write's, clamped under the high one).
@@ -17671,6 +17692,33 @@ class conn_impl final : public sluice::detail::timer_node,
         }
     };
     SLUICE_DECL void complete_reader_later();
+
+    // Arms the stream's drain callback for whoever waits here (on_drain, wait_drain).
+    SLUICE_DECL void arm_drain();
+    SLUICE_DECL void drained();
+    // The connection ended with a drain wait pending: it completes from the loop, or hears
+    // on_dropped() if the loop is destroyed first.
+    struct waiter_completion {
+        conn_ref c;
+        bool armed = true;
+        explicit waiter_completion(conn_impl* x) : c(x) {}
+        waiter_completion(waiter_completion&& o) noexcept
+            : c(std::move(o.c)), armed(std::exchange(o.armed, false)) {}
+        waiter_completion& operator=(waiter_completion&&) = delete;
+        void operator()() {
+            armed = false;
+            conn_extras& x = *c->extras_;
+            x.waiter_queued = false;
+            if (drain_waiter* w = std::exchange(x.waiter, nullptr))
+                w->on_drained(c->owner_gone_ ? make_error_code(sluice::error::operation_aborted)
+                                             : make_error_code(error::closed));
+        }
+        ~waiter_completion() {
+            if (!c || !armed) return;
+            c->extras_->waiter_queued = false;
+            if (drain_waiter* w = std::exchange(c->extras_->waiter, nullptr)) w->on_dropped();
+        }
+    };
 
     // Closing the TCP connection on our side while the peer may still be sending (it has
     // not read our close yet, or is in the middle of a message we refused) would make the
@@ -17776,8 +17824,9 @@ class connection {
     // write_queue_high(): time to stop producing — the queue is at the high watermark, or a
     // send was refused at the send limit (settings::send_limit) since it last drained.
     // on_drain(cb): cb once, when the queue is back at the low watermark (on the next loop
-    // turn if it already is; when the connection ends, too: check is_open()). One callback
-    // at a time: a new one replaces the last. In a coroutine: co_await ws::drained(conn).
+    // turn if it already is); if the connection ends first, cb is destroyed uncalled. One
+    // callback at a time: a new one replaces the last. In a coroutine, co_await
+    // ws::drained(conn) (sluice/ws/coro.hpp), which also hears the end of the connection.
     std::size_t buffered_amount() const noexcept { return c_ ? c_->stream().buffered_amount() : 0; }
     bool write_queue_high() const noexcept { return c_ && c_->write_queue_high(); }
     void on_drain(unique_function<void()> cb) {
@@ -18003,6 +18052,8 @@ SLUICE_DECL void conn_impl::drop_silently() noexcept {
     // last (GCC 12 takes a nested counted reference for a use after free at -O3).
     reported_ = true;
     if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
+    if (extras_)
+        if (drain_waiter* w = std::exchange(extras_->waiter, nullptr)) w->on_dropped();
     stream_.close();
     finish();
 }
@@ -18092,7 +18143,47 @@ SLUICE_DECL std::error_code conn_impl::refuse_send() {
 }
 
 SLUICE_DECL void conn_impl::on_drain(unique_function<void()> cb) {
-    stream_.on_drain(std::move(cb));
+    if (!cb && !extras_) return;
+    conn_extras& x = extras();
+    if (x.on_drain && sh_->lp) sh_->lp->release_later(std::move(x.on_drain)); // replaced
+    x.on_drain = std::move(cb);
+    if (x.on_drain) arm_drain();
+}
+
+SLUICE_DECL std::error_code conn_impl::wait_drain(drain_waiter* w) {
+    if (!sh_->lp) return make_error_code(sluice::error::loop_gone);
+    conn_extras& x = extras();
+    if (x.waiter) return make_error_code(sluice::error::in_progress);
+    x.waiter = w;
+    if (!open_) {
+        if (!x.waiter_queued) {
+            x.waiter_queued = true;
+            sh_->lp->defer(waiter_completion(this));
+        }
+        return {};
+    }
+    arm_drain();
+    return {};
+}
+
+SLUICE_DECL void conn_impl::cancel_drain(drain_waiter* w) noexcept {
+    if (extras_ && extras_->waiter == w) extras_->waiter = nullptr;
+}
+
+SLUICE_DECL void conn_impl::arm_drain() {
+    // The stream's one-shot slot belongs to the connection: it tells both waiters. A
+    // re-arm replaces the previous lambda, which only held a reference.
+    stream_.on_drain([k = conn_ref(this)] { k->drained(); });
+}
+
+SLUICE_DECL void conn_impl::drained() {
+    if (!open_ || !extras_) return;
+    limit_hit_ = false;
+    conn_ref k(this);
+    unique_function<void()> cb = std::move(extras_->on_drain);
+    drain_waiter* w = std::exchange(extras_->waiter, nullptr);
+    if (cb) cb();
+    if (w) w->on_drained({});
 }
 
 SLUICE_DECL conn_extras& conn_impl::extras() {
@@ -18300,6 +18391,11 @@ SLUICE_DECL void conn_impl::finish() {
         // The application's data ends with the connection, after on_close has seen it;
         // moved out first, so its destructor finds the connection without it.
         std::unique_ptr<data_box> gone = std::move(extras_->data);
+        if (extras_->on_drain && sh_->lp) sh_->lp->release_later(std::move(extras_->on_drain));
+        if (extras_->waiter && !extras_->waiter_queued && sh_->lp) {
+            extras_->waiter_queued = true;
+            sh_->lp->defer(waiter_completion(this));
+        }
     }
     complete_reader_later();
     drop_ref(); // the open list's reference: last, may free this
@@ -19006,6 +19102,58 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
     bool registered_ = false;
 };
 
+// ws::drained(c): the send queue is back at its low watermark.
+class [[nodiscard]] drained_op final : public sluice::detail::io_op<drained_op>,
+                                       public drain_waiter {
+  public:
+    explicit drained_op(connection c) noexcept : c_(std::move(c)) {}
+    drained_op(const drained_op& o) noexcept : io_op<drained_op>(o), drain_waiter(), c_(o.c_) {}
+    ~drained_op() {
+        if (registered_) c_.impl()->cancel_drain(this);
+    }
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
+        if (!c_) return make_error_code(error::closed);
+        if (!c_.impl()->get_loop()) return make_error_code(sluice::error::loop_gone);
+        return {};
+    }
+    void initiate(const sluice::detail::coro_context&) {
+        // Refused only by another pending wait on this connection.
+        if (std::error_code ec = c_.impl()->wait_drain(this)) {
+            c_.impl()->get_loop()->defer([r = sluice::detail::resumer<drained_op>(this), ec]() mutable {
+                r(ec);
+            });
+            return;
+        }
+        registered_ = true;
+    }
+    void on_drained(std::error_code ec) override {
+        registered_ = false;
+        ec_ = ec;
+        finish();
+    }
+    void on_complete(std::error_code ec) { // refused, or cancelled: from a deferred call
+        ec_ = ec;
+        finish();
+    }
+    void on_dropped() noexcept override {
+        registered_ = false;
+        abandon();
+    }
+    void on_cancel() override {
+        if (!registered_) return;
+        registered_ = false;
+        c_.impl()->cancel_drain(this);
+        c_.impl()->get_loop()->defer([r = sluice::detail::resumer<drained_op>(this)]() mutable {
+            r(make_error_code(sluice::error::operation_aborted));
+        });
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+
+  private:
+    connection c_;
+    bool registered_ = false;
+};
+
 class connect_op;
 
 // The dial's outcome reaches the awaiter through one resumer shared by the dial's two
@@ -19058,6 +19206,19 @@ inline connect_slot::connect_slot(connect_op* op) noexcept : resume(op) {}
 // The next message (pull mode: the server or client has no on_message handler).
 [[nodiscard]] inline detail::read_op read(const connection& c) noexcept {
     return detail::read_op(c);
+}
+
+// Waits until c's send queue is back at its low watermark (at once, from the loop, if it
+// already is): {} then; error::closed when the connection ended first (operation_aborted
+// when its server was destroyed), sluice::error::in_progress while another coroutine waits
+// on the same connection. Cancellable (with_timeout, a token). Shares nothing with
+// connection::on_drain(): both may wait at once.
+//     for (auto& m : backlog) {
+//         c.send_text(m);
+//         if (c.write_queue_high() && co_await ws::drained(c)) break;
+//     }
+[[nodiscard]] inline detail::drained_op drained(const connection& c) noexcept {
+    return detail::drained_op(c);
 }
 
 // Dials url; the connection is in pull mode (read it with ws::read).

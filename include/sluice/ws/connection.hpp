@@ -170,6 +170,19 @@ struct shared_state final : sluice::detail::loop_resident,
     topic_table topics;
 };
 
+// A pending wait for the send queue to drain (ws::drained): told once, from the loop, that
+// the queue is back at the low watermark ({}), or that the connection ended (error::closed;
+// operation_aborted when its server was destroyed). on_dropped(): the loop is being
+// destroyed and the wait will never complete.
+class drain_waiter {
+  public:
+    virtual void on_drained(std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
+
+  protected:
+    ~drain_waiter() = default;
+};
+
 // Per-connection data of the application's (typed, no RTTI: a per-type tag address tells
 // the types apart), made at upgrade and destroyed when the connection ends.
 struct data_box {
@@ -196,6 +209,9 @@ struct conn_extras {
     std::unique_ptr<data_box> data;
     subscription* subs = nullptr; // this connection's topics (subscription::next_of_conn)
     std::size_t sub_count = 0;
+    unique_function<void()> on_drain; // connection::on_drain's callback
+    drain_waiter* waiter = nullptr;    // ws::drained's awaiter (weak: it withdraws itself)
+    bool waiter_queued = false;        // its end-of-connection completion is queued
 };
 
 // A pending pull (read()): gets one message, or the error that ended the connection, once,
@@ -343,6 +359,11 @@ class conn_impl final : public sluice::detail::timer_node,
         return (limit_hit_ && stream_.buffered_amount() > low_mark()) || stream_.write_queue_high();
     }
     SLUICE_DECL void on_drain(unique_function<void()> cb);
+    // w hears once, from the loop, when the queue drains or the connection ends; refused
+    // (w never called) with sluice::error::in_progress while another wait is pending, or
+    // loop_gone.
+    SLUICE_DECL std::error_code wait_drain(drain_waiter* w);
+    SLUICE_DECL void cancel_drain(drain_waiter* w) noexcept;
     // The send limit in force (settings::send_limit and write.hard_cap, whichever is lower).
     SLUICE_DECL std::size_t send_limit() const noexcept;
     // The low watermark in force (settings::write's, clamped under the high one).
@@ -424,6 +445,33 @@ class conn_impl final : public sluice::detail::timer_node,
         }
     };
     SLUICE_DECL void complete_reader_later();
+
+    // Arms the stream's drain callback for whoever waits here (on_drain, wait_drain).
+    SLUICE_DECL void arm_drain();
+    SLUICE_DECL void drained();
+    // The connection ended with a drain wait pending: it completes from the loop, or hears
+    // on_dropped() if the loop is destroyed first.
+    struct waiter_completion {
+        conn_ref c;
+        bool armed = true;
+        explicit waiter_completion(conn_impl* x) : c(x) {}
+        waiter_completion(waiter_completion&& o) noexcept
+            : c(std::move(o.c)), armed(std::exchange(o.armed, false)) {}
+        waiter_completion& operator=(waiter_completion&&) = delete;
+        void operator()() {
+            armed = false;
+            conn_extras& x = *c->extras_;
+            x.waiter_queued = false;
+            if (drain_waiter* w = std::exchange(x.waiter, nullptr))
+                w->on_drained(c->owner_gone_ ? make_error_code(sluice::error::operation_aborted)
+                                             : make_error_code(error::closed));
+        }
+        ~waiter_completion() {
+            if (!c || !armed) return;
+            c->extras_->waiter_queued = false;
+            if (drain_waiter* w = std::exchange(c->extras_->waiter, nullptr)) w->on_dropped();
+        }
+    };
 
     // Closing the TCP connection on our side while the peer may still be sending (it has
     // not read our close yet, or is in the middle of a message we refused) would make the
@@ -529,8 +577,9 @@ class connection {
     // write_queue_high(): time to stop producing — the queue is at the high watermark, or a
     // send was refused at the send limit (settings::send_limit) since it last drained.
     // on_drain(cb): cb once, when the queue is back at the low watermark (on the next loop
-    // turn if it already is; when the connection ends, too: check is_open()). One callback
-    // at a time: a new one replaces the last. In a coroutine: co_await ws::drained(conn).
+    // turn if it already is); if the connection ends first, cb is destroyed uncalled. One
+    // callback at a time: a new one replaces the last. In a coroutine, co_await
+    // ws::drained(conn) (sluice/ws/coro.hpp), which also hears the end of the connection.
     std::size_t buffered_amount() const noexcept { return c_ ? c_->stream().buffered_amount() : 0; }
     bool write_queue_high() const noexcept { return c_ && c_->write_queue_high(); }
     void on_drain(unique_function<void()> cb) {

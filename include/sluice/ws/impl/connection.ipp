@@ -43,7 +43,7 @@ SLUICE_DECL conn_impl::~conn_impl() {
 }
 
 SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_t n) {
-    if (!open_ || codec_.close_sent()) return error::closed;
+    if (!open_ || codec_.close_sent() || !stream_.is_open()) return error::closed;
     if (over_limit(codec_.encoded_size(n))) return refuse_send();
     std::uint8_t head[max_header_size];
     std::size_t hl = 0;
@@ -64,7 +64,7 @@ SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_
 }
 
 SLUICE_DECL std::error_code conn_impl::send(const prepared_message& pm) {
-    if (!open_ || codec_.close_sent()) return error::closed;
+    if (!open_ || codec_.close_sent() || !stream_.is_open()) return error::closed;
     if (codec_.get_role() != role::server) return error::masked_frame; // must be masked
     if (std::error_code ec = codec_.can_start_message(pm.op)) return ec;
     if (over_limit(pm.frame.size())) return refuse_send();
@@ -132,6 +132,8 @@ SLUICE_DECL void conn_impl::drop_silently() noexcept {
     // last (GCC 12 takes a nested counted reference for a use after free at -O3).
     reported_ = true;
     if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
+    if (extras_)
+        if (drain_waiter* w = std::exchange(extras_->waiter, nullptr)) w->on_dropped();
     stream_.close();
     finish();
 }
@@ -221,7 +223,49 @@ SLUICE_DECL std::error_code conn_impl::refuse_send() {
 }
 
 SLUICE_DECL void conn_impl::on_drain(unique_function<void()> cb) {
-    stream_.on_drain(std::move(cb));
+    if (!cb && !extras_) return;
+    conn_extras& x = extras();
+    if (x.on_drain && sh_->lp) sh_->lp->release_later(std::move(x.on_drain)); // replaced
+    x.on_drain = std::move(cb);
+    if (x.on_drain) arm_drain();
+}
+
+SLUICE_DECL std::error_code conn_impl::wait_drain(drain_waiter* w) {
+    if (!sh_->lp) return make_error_code(sluice::error::loop_gone);
+    conn_extras& x = extras();
+    if (x.waiter) return make_error_code(sluice::error::in_progress);
+    x.waiter = w;
+    if (!open_) {
+        if (!x.waiter_queued) {
+            x.waiter_queued = true;
+            sh_->lp->defer(waiter_completion(this));
+        }
+        return {};
+    }
+    arm_drain();
+    return {};
+}
+
+SLUICE_DECL void conn_impl::cancel_drain(drain_waiter* w) noexcept {
+    if (extras_ && extras_->waiter == w) extras_->waiter = nullptr;
+}
+
+SLUICE_DECL void conn_impl::arm_drain() {
+    // The stream's one-shot slot belongs to the connection: it tells both waiters. A
+    // re-arm replaces the previous lambda, which only held a reference.
+    stream_.on_drain([k = conn_ref(this)] { k->drained(); });
+}
+
+SLUICE_DECL void conn_impl::drained() {
+    // A failed stream runs its drain callback too (so that a producer paused for
+    // backpressure wakes up): that is the end of the connection, which finish() reports.
+    if (!open_ || !extras_ || !stream_.is_open()) return;
+    limit_hit_ = false;
+    conn_ref k(this);
+    unique_function<void()> cb = std::move(extras_->on_drain);
+    drain_waiter* w = std::exchange(extras_->waiter, nullptr);
+    if (cb) cb();
+    if (w) w->on_drained({});
 }
 
 SLUICE_DECL conn_extras& conn_impl::extras() {
@@ -424,11 +468,17 @@ SLUICE_DECL void conn_impl::finish() {
     delete stash_;
     stash_ = nullptr;
     held_.reset(); // e.g. the HTTP server's connection slot
+    if (stream_.is_open()) stream_.on_error({}); // its reference to this
     if (extras_) {
         unsubscribe_all();
         // The application's data ends with the connection, after on_close has seen it;
         // moved out first, so its destructor finds the connection without it.
         std::unique_ptr<data_box> gone = std::move(extras_->data);
+        if (extras_->on_drain && sh_->lp) sh_->lp->release_later(std::move(extras_->on_drain));
+        if (extras_->waiter && !extras_->waiter_queued && sh_->lp) {
+            extras_->waiter_queued = true;
+            sh_->lp->defer(waiter_completion(this));
+        }
     }
     complete_reader_later();
     drop_ref(); // the open list's reference: last, may free this
@@ -548,6 +598,12 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
     sh_->first = this;
     ++sh_->open;
     if (!rest.empty()) stash_ = new std::string(std::move(rest));
+    // A stream that fails (a send refused by the kernel, a reset) ends the connection now,
+    // even one in pull mode that is not reading and so would not hear of it otherwise.
+    // The handler's reference is dropped by finish() (or run, from the loop, before it).
+    stream_.on_error([k = conn_ref(this)](std::error_code ec) {
+        if (k->open_) k->abort(ec);
+    });
     conn_ref k(this);
     if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
     if (!open_) return;
