@@ -17963,7 +17963,7 @@ SLUICE_DECL conn_impl::~conn_impl() {
 }
 
 SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_t n) {
-    if (!open_ || codec_.close_sent()) return error::closed;
+    if (!open_ || codec_.close_sent() || !stream_.is_open()) return error::closed;
     if (over_limit(codec_.encoded_size(n))) return refuse_send();
     std::uint8_t head[max_header_size];
     std::size_t hl = 0;
@@ -17984,7 +17984,7 @@ SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_
 }
 
 SLUICE_DECL std::error_code conn_impl::send(const prepared_message& pm) {
-    if (!open_ || codec_.close_sent()) return error::closed;
+    if (!open_ || codec_.close_sent() || !stream_.is_open()) return error::closed;
     if (codec_.get_role() != role::server) return error::masked_frame; // must be masked
     if (std::error_code ec = codec_.can_start_message(pm.op)) return ec;
     if (over_limit(pm.frame.size())) return refuse_send();
@@ -18177,7 +18177,9 @@ SLUICE_DECL void conn_impl::arm_drain() {
 }
 
 SLUICE_DECL void conn_impl::drained() {
-    if (!open_ || !extras_) return;
+    // A failed stream runs its drain callback too (so that a producer paused for
+    // backpressure wakes up): that is the end of the connection, which finish() reports.
+    if (!open_ || !extras_ || !stream_.is_open()) return;
     limit_hit_ = false;
     conn_ref k(this);
     unique_function<void()> cb = std::move(extras_->on_drain);
@@ -18386,6 +18388,7 @@ SLUICE_DECL void conn_impl::finish() {
     delete stash_;
     stash_ = nullptr;
     held_.reset(); // e.g. the HTTP server's connection slot
+    if (stream_.is_open()) stream_.on_error({}); // its reference to this
     if (extras_) {
         unsubscribe_all();
         // The application's data ends with the connection, after on_close has seen it;
@@ -18515,6 +18518,12 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
     sh_->first = this;
     ++sh_->open;
     if (!rest.empty()) stash_ = new std::string(std::move(rest));
+    // A stream that fails (a send refused by the kernel, a reset) ends the connection now,
+    // even one in pull mode that is not reading and so would not hear of it otherwise.
+    // The handler's reference is dropped by finish() (or run, from the loop, before it).
+    stream_.on_error([k = conn_ref(this)](std::error_code ec) {
+        if (k->open_) k->abort(ec);
+    });
     conn_ref k(this);
     if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
     if (!open_) return;
