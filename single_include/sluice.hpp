@@ -6290,8 +6290,11 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         if (impl_) impl_->ext().limits = limits;
     }
     // True once the queue holds at least the high watermark: time to stop producing.
+    // An empty queue is never high, whatever the watermark (a high watermark of 0 means
+    // "any byte queued").
     bool write_queue_high() const noexcept {
-        return impl_ && impl_->ext_ && impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
+        return impl_ && impl_->ext_ && impl_->ext_->buffered != 0 &&
+               impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
     }
     // One-shot: cb() once the queue is at or below the low watermark — on the next
     // loop turn if it already is. Typical use: stop reading when write_queue_high(),
@@ -15437,6 +15440,8 @@ enum class error : std::uint8_t {
     payload_too_long,
     invalid_close_code,
     buffer_too_small,
+    too_many_topics,
+    topic_too_long,
     // Handshake failures (server side: the status in http_status_for; client side: fail).
     bad_method,
     bad_http_version,
@@ -15502,6 +15507,10 @@ class ws_category_impl final : public std::error_category {
             return "close code may not be sent";
         case error::buffer_too_small:
             return "output buffer too small";
+        case error::too_many_topics:
+            return "connection is subscribed to settings::max_topics topics already";
+        case error::topic_too_long:
+            return "topic name is empty or longer than settings::max_topic_size";
         case error::bad_method:
             return "handshake request method is not GET";
         case error::bad_http_version:
@@ -17159,8 +17168,132 @@ SLUICE_DECL std::error_code verify_response(const response_view& res, std::strin
 // error::closed once the connection ended (operation_aborted when its server was
 // destroyed); a read that cannot start is refused by read()'s return value.
 
+// ---- begin sluice/ws/topics.hpp ----
+// sluice — topics: which connections of a server listen to which names (rooms, channels).
+//
+// A topic exists while it has subscribers. Each (topic, connection) pair is one small
+// `subscription` record that sits in two places at once: in the topic's array of
+// subscribers (at `index`, so leaving is a swap with the last entry, O(1)) and in the
+// connection's own singly linked list (so a closing connection leaves all its topics
+// without searching for them). Publishing walks one topic's array: its cost is linear in
+// that topic's subscribers and independent of how many topics or connections exist.
+//
+// Topic names are looked up by string_view without building a std::string: the map's key
+// views the name stored in the entry itself, which never moves (entries are allocated
+// once, and freed when their last subscriber leaves).
+
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+namespace detail {
+
+class conn_impl;
+struct topic_entry;
+
+struct subscription {
+    topic_entry* topic;
+    conn_impl* conn;
+    std::size_t index;         // position in topic->subscribers
+    subscription* next_of_conn; // the connection's next subscription
+};
+
+struct topic_entry {
+    std::string name;
+    std::vector<subscription*> subscribers;
+};
+
+class topic_table {
+  public:
+    topic_table() = default;
+    topic_table(const topic_table&) = delete;
+    topic_table& operator=(const topic_table&) = delete;
+    // Connections leave their topics when they end, and hold the table's owner alive
+    // until then, so by now it is empty; whatever is left is freed anyway.
+    SLUICE_DECL ~topic_table();
+
+    SLUICE_DECL topic_entry* find(std::string_view name) const noexcept;
+    // Adds c to `name` (creating the topic); the caller checked that c is not in it yet.
+    SLUICE_DECL subscription* add(conn_impl* c, std::string_view name);
+    // Takes s out of its topic (freeing the topic when it empties) and frees s.
+    SLUICE_DECL void remove(subscription* s) noexcept;
+
+    std::size_t size() const noexcept { return map_.size(); }
+
+    // The connections a publish goes to, reused between publishes (a publish from inside
+    // another one's handler takes a vector of its own).
+    std::vector<sluice::detail::ref<conn_impl>> scratch;
+    bool scratch_busy = false;
+
+  private:
+    std::unordered_map<std::string_view, std::unique_ptr<topic_entry>> map_;
+};
+
+} // namespace detail
+} // namespace ws
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/topics.ipp ----
+// sluice — out-of-line bodies of sluice/ws/topics.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace ws {
+namespace detail {
+
+SLUICE_DECL topic_table::~topic_table() {
+    for (auto& kv : map_)
+        for (subscription* s : kv.second->subscribers) delete s;
+}
+
+SLUICE_DECL topic_entry* topic_table::find(std::string_view name) const noexcept {
+    auto it = map_.find(name);
+    return it == map_.end() ? nullptr : it->second.get();
+}
+
+SLUICE_DECL subscription* topic_table::add(conn_impl* c, std::string_view name) {
+    topic_entry* t = find(name);
+    if (!t) {
+        std::unique_ptr<topic_entry> e(new topic_entry());
+        e->name.assign(name.data(), name.size());
+        t = e.get();
+        map_.emplace(std::string_view(t->name), std::move(e)); // the key views t->name
+    }
+    auto* s = new subscription{t, c, t->subscribers.size(), nullptr};
+    t->subscribers.push_back(s);
+    return s;
+}
+
+SLUICE_DECL void topic_table::remove(subscription* s) noexcept {
+    topic_entry* t = s->topic;
+    subscription* last = t->subscribers.back();
+    t->subscribers[s->index] = last;
+    last->index = s->index;
+    t->subscribers.pop_back();
+    delete s;
+    if (t->subscribers.empty()) {
+        auto it = map_.find(std::string_view(t->name));
+        map_.erase(it); // frees t, whose name the key views: erased by position, not by key
+    }
+}
+
+} // namespace detail
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/impl/topics.ipp ----
+#endif
+// ---- end sluice/ws/topics.hpp ----
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17171,6 +17304,12 @@ SLUICE_DECL std::error_code verify_response(const response_view& res, std::strin
 
 namespace sluice {
 namespace ws {
+
+// What a send beyond settings::send_limit does.
+enum class send_limit_policy : std::uint8_t {
+    close, // the connection is closed with 1008 (policy violation); the send fails
+    drop,  // this message is dropped (the send fails with write_queue_full); the connection stays
+};
 
 struct settings {
     // Protocol limits and behaviour: max_message_size (16 MiB by default; larger -> 1009),
@@ -17186,6 +17325,19 @@ struct settings {
     std::chrono::milliseconds close_timeout{5000};
     // Outgoing queue: watermarks for write_queue_high()/on_drain(), and the hard cap.
     write_limits write{};
+    // Backpressure that protects by default: the bytes queued for one peer (sent by us, not
+    // yet taken by its TCP window) may not pass this. A send that would is not queued, and
+    // `on_send_limit` says what then: close the connection with 1008 (the default: a peer
+    // that cannot keep up is told so rather than silently missing messages), or drop that
+    // message and keep going (the send returns write_queue_full; write_queue_high() stays
+    // true until the queue drains to the low watermark). 0: no limit but write.hard_cap.
+    // The effective limit is the smaller of the two; the watermarks are clamped under it,
+    // so every combination works (see connection::write_queue_high()).
+    std::size_t send_limit = 1024 * 1024;
+    send_limit_policy on_send_limit = send_limit_policy::close;
+    // Topics (rooms, channels): how many one connection may join, and the longest name.
+    std::size_t max_topics = 256;
+    std::size_t max_topic_size = 256;
 };
 
 struct message {
@@ -17262,6 +17414,51 @@ struct shared_state final : sluice::detail::loop_resident,
     // Frames that must be built before they are written (masked, fragmented, control).
     std::string scratch;
     std::size_t open = 0;
+    topic_table topics;
+};
+
+// A pending wait for the send queue to drain (ws::drained): told once, from the loop, that
+// the queue is back at the low watermark ({}), or that the connection ended (error::closed;
+// operation_aborted when its server was destroyed). on_dropped(): the loop is being
+// destroyed and the wait will never complete.
+class drain_waiter {
+  public:
+    virtual void on_drained(std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
+
+  protected:
+    ~drain_waiter() = default;
+};
+
+// Per-connection data of the application's (typed, no RTTI: a per-type tag address tells
+// the types apart), made at upgrade and destroyed when the connection ends.
+struct data_box {
+    const void* tag;
+    virtual ~data_box() = default; // defined in the class: no key function
+};
+template <class T>
+struct type_tag {
+    static constexpr char id = 0; // inline (C++17): one address per type in the program
+};
+template <class T>
+struct data_box_of final : data_box {
+    template <class U>
+    explicit data_box_of(U&& x) : value(std::forward<U>(x)) {
+        tag = &type_tag<T>::id;
+    }
+    T value;
+};
+
+// What a connection has only when the application uses it: its pointer, its typed data,
+// its topics. Allocated on first use, so a connection that uses none costs one pointer.
+struct conn_extras {
+    void* user = nullptr;
+    std::unique_ptr<data_box> data;
+    subscription* subs = nullptr; // this connection's topics (subscription::next_of_conn)
+    std::size_t sub_count = 0;
+    unique_function<void()> on_drain; // connection::on_drain's callback
+    drain_waiter* waiter = nullptr;    // ws::drained's awaiter (weak: it withdraws itself)
+    bool waiter_queued = false;        // its end-of-connection completion is queued
 };
 
 // A pending pull (read()): gets one message, or the error that ended the connection, once,
@@ -17304,14 +17501,15 @@ class conn_impl final : public sluice::detail::timer_node,
     bool draining_ : 1;
     bool reader_queued_ : 1; // a reader_completion is queued
     bool owner_gone_ : 1;    // ended by end_by_owner(): readers get operation_aborted
+    bool limit_hit_ : 1;     // a send was refused at the send limit; cleared on drain
 
   public:
     conn_impl(sluice::detail::ref<shared_state> sh, role r, tcp_stream st)
         : open_(false), reading_(false), paused_(false), in_feed_(false), feed_scheduled_(false),
           closing_(false), reported_(false), ping_out_(false), draining_(false),
-          reader_queued_(false), owner_gone_(false), codec_(r, sh->cfg.codec),
+          reader_queued_(false), owner_gone_(false), limit_hit_(false), codec_(r, sh->cfg.codec),
           stream_(std::move(st)), sh_(std::move(sh)) {
-        stream_.set_write_limits(sh_->cfg.write);
+        apply_limits();
     }
     SLUICE_DECL ~conn_impl();
     conn_impl(const conn_impl&) = delete;
@@ -17383,14 +17581,56 @@ class conn_impl final : public sluice::detail::timer_node,
     std::size_t receive_buffer_bytes() const noexcept {
         return codec_.footprint() + (stash_ ? stash_->capacity() : 0);
     }
-    void* user = nullptr;
+    // ---- the application's: pointer, typed data, topics ----
+
+    SLUICE_DECL conn_extras& extras();
+    conn_extras* extras_if_any() const noexcept { return extras_; }
+    // Takes ownership; the data lives until the connection ends (finish()).
+    void set_data(std::unique_ptr<data_box> d) { extras().data = std::move(d); }
+    template <class T>
+    T* data() const noexcept {
+        data_box* b = extras_ ? extras_->data.get() : nullptr;
+        return b && b->tag == &type_tag<T>::id ? &static_cast<data_box_of<T>*>(b)->value : nullptr;
+    }
+
+    SLUICE_DECL std::error_code subscribe(std::string_view topic);
+    SLUICE_DECL bool unsubscribe(std::string_view topic) noexcept;
+    SLUICE_DECL bool subscribed(std::string_view topic) const noexcept;
+    SLUICE_DECL void unsubscribe_all() noexcept;
+
+    // ---- backpressure ----
+
+    // Queued bytes at or above the high watermark, or a send refused at the limit since the
+    // queue last drained to the low one.
+    bool write_queue_high() const noexcept {
+        return (limit_hit_ && stream_.buffered_amount() > low_mark()) || stream_.write_queue_high();
+    }
+    SLUICE_DECL void on_drain(unique_function<void()> cb);
+    // w hears once, from the loop, when the queue drains or the connection ends; refused
+    // (w never called) with sluice::error::in_progress while another wait is pending, or
+    // loop_gone.
+    SLUICE_DECL std::error_code wait_drain(drain_waiter* w);
+    SLUICE_DECL void cancel_drain(drain_waiter* w) noexcept;
+    // The send limit in force (settings::send_limit and write.hard_cap, whichever is lower).
+    SLUICE_DECL std::size_t send_limit() const noexcept;
+    // The low watermark in force (settings::write's, clamped under the high one).
+    SLUICE_DECL std::size_t low_mark() const noexcept;
+
+    shared_state& shared() const noexcept { return *sh_; }
+
     conn_impl* next = nullptr; // the endpoint's list of open connections
     conn_impl* prev = nullptr;
 
   private:
     SLUICE_DECL std::string& scratch() noexcept;
 
-    SLUICE_DECL bool over_cap(std::size_t more) const noexcept;
+    // Applies the settings' limits to the stream: watermarks clamped under the send limit,
+    // the stream's own cap just above it so that a close or pong always fits.
+    SLUICE_DECL void apply_limits();
+    // Whether a send of `more` bytes is refused (see the definition); refuse_send()
+    // applies settings::on_send_limit and returns the send's error.
+    SLUICE_DECL bool over_limit(std::size_t more) noexcept;
+    SLUICE_DECL std::error_code refuse_send();
 
     bool pull_mode() const noexcept { return !sh_->h.on_message; }
 
@@ -17453,6 +17693,33 @@ class conn_impl final : public sluice::detail::timer_node,
     };
     SLUICE_DECL void complete_reader_later();
 
+    // Arms the stream's drain callback for whoever waits here (on_drain, wait_drain).
+    SLUICE_DECL void arm_drain();
+    SLUICE_DECL void drained();
+    // The connection ended with a drain wait pending: it completes from the loop, or hears
+    // on_dropped() if the loop is destroyed first.
+    struct waiter_completion {
+        conn_ref c;
+        bool armed = true;
+        explicit waiter_completion(conn_impl* x) : c(x) {}
+        waiter_completion(waiter_completion&& o) noexcept
+            : c(std::move(o.c)), armed(std::exchange(o.armed, false)) {}
+        waiter_completion& operator=(waiter_completion&&) = delete;
+        void operator()() {
+            armed = false;
+            conn_extras& x = *c->extras_;
+            x.waiter_queued = false;
+            if (drain_waiter* w = std::exchange(x.waiter, nullptr))
+                w->on_drained(c->owner_gone_ ? make_error_code(sluice::error::operation_aborted)
+                                             : make_error_code(error::closed));
+        }
+        ~waiter_completion() {
+            if (!c || !armed) return;
+            c->extras_->waiter_queued = false;
+            if (drain_waiter* w = std::exchange(c->extras_->waiter, nullptr)) w->on_dropped();
+        }
+    };
+
     // Closing the TCP connection on our side while the peer may still be sending (it has
     // not read our close yet, or is in the middle of a message we refused) would make the
     // kernel answer with a reset, and a reset can destroy our close frame before the peer
@@ -17480,10 +17747,15 @@ class conn_impl final : public sluice::detail::timer_node,
     message_reader* reader_ = nullptr; // weak: the reader withdraws itself (cancel_read)
     std::string* stash_ = nullptr; // input held back while paused (null otherwise)
     std::unique_ptr<held_token> held_; // see hold_until_end()
+    conn_extras* extras_ = nullptr;     // see extras()
     std::int64_t last_rx_ = 0;
 
     friend class sluice::ws::connection;
 };
+
+// Sends pm to every subscriber of `topic` but `except`; how many took it.
+SLUICE_DECL std::size_t publish_to(shared_state& sh, std::string_view topic,
+                                   const prepared_message& pm, const conn_impl* except);
 
 } // namespace detail
 
@@ -17548,11 +17820,39 @@ class connection {
         return c_ ? c_->receive_buffer_bytes() : 0;
     }
 
-    // Backpressure of outgoing messages (see stream).
+    // Backpressure of outgoing messages. buffered_amount(): bytes queued for the peer.
+    // write_queue_high(): time to stop producing — the queue is at the high watermark, or a
+    // send was refused at the send limit (settings::send_limit) since it last drained.
+    // on_drain(cb): cb once, when the queue is back at the low watermark (on the next loop
+    // turn if it already is); if the connection ends first, cb is destroyed uncalled. One
+    // callback at a time: a new one replaces the last. In a coroutine, co_await
+    // ws::drained(conn) (sluice/ws/coro.hpp), which also hears the end of the connection.
     std::size_t buffered_amount() const noexcept { return c_ ? c_->stream().buffered_amount() : 0; }
-    bool write_queue_high() const noexcept { return c_ && c_->stream().write_queue_high(); }
+    bool write_queue_high() const noexcept { return c_ && c_->write_queue_high(); }
     void on_drain(unique_function<void()> cb) {
-        if (c_ && c_->is_open()) c_->stream().on_drain(std::move(cb));
+        if (c_ && c_->is_open()) c_->on_drain(std::move(cb));
+    }
+    // The bytes that may be queued for this peer (see settings::send_limit).
+    std::size_t send_limit() const noexcept { return c_ ? c_->send_limit() : 0; }
+
+    // Topics of this connection's server (see ws::server::publish). subscribe() fails with
+    // error::closed on an ended connection, error::topic_too_long for an empty name or one
+    // longer than settings::max_topic_size, error::too_many_topics past settings::max_topics;
+    // subscribing twice is not an error. A connection leaves all its topics when it ends.
+    std::error_code subscribe(std::string_view topic) {
+        return c_ ? c_->subscribe(topic) : make_error_code(error::closed);
+    }
+    // False when it was not subscribed.
+    bool unsubscribe(std::string_view topic) noexcept { return c_ && c_->unsubscribe(topic); }
+    bool is_subscribed(std::string_view topic) const noexcept {
+        return c_ && c_->subscribed(topic);
+    }
+    // Sends to every other subscriber of `topic` (not to this connection); see
+    // ws::server::publish. Returns how many took it.
+    SLUICE_DECL std::size_t publish(std::string_view topic, opcode op, const void* data,
+                                    std::size_t n) const;
+    std::size_t publish(std::string_view topic, std::string_view text) const {
+        return publish(topic, opcode::text, text.data(), text.size());
     }
 
     bool is_open() const noexcept { return c_ && c_->is_open(); }
@@ -17561,10 +17861,19 @@ class connection {
     explicit operator bool() const noexcept { return c_ != nullptr; }
     role get_role() const noexcept { return c_ ? c_->get_role() : role::server; }
     SLUICE_DECL endpoint remote_endpoint(std::error_code& ec) const;
-    // One pointer of the application's own, per connection.
-    void* user_data() const noexcept { return c_ ? c_->user : nullptr; }
-    void set_user_data(void* p) noexcept {
-        if (c_) c_->user = p;
+    // The data given to ws::server::upgrade(req, res, data) for this connection, if it was
+    // a T (no RTTI involved); null otherwise, and once the connection has ended (its data is
+    // destroyed then, after on_close).
+    template <class T>
+    T* data() const noexcept {
+        return c_ ? c_->data<T>() : nullptr;
+    }
+    // One untyped pointer of the application's own, per connection.
+    void* user_data() const noexcept {
+        return c_ && c_->extras_if_any() ? c_->extras_if_any()->user : nullptr;
+    }
+    void set_user_data(void* p) {
+        if (c_) c_->extras().user = p;
     }
 
     friend bool operator==(const connection& a, const connection& b) noexcept {
@@ -17572,6 +17881,11 @@ class connection {
     }
     friend bool operator!=(const connection& a, const connection& b) noexcept {
         return a.c_ != b.c_;
+    }
+    // Ordered and hashed by identity (std::less on the pointer: a total order), so
+    // connections can key a std::map, std::set or std::unordered_map.
+    friend bool operator<(const connection& a, const connection& b) noexcept {
+        return std::less<const detail::conn_impl*>()(a.c_.get(), b.c_.get());
     }
     detail::conn_impl* impl() const noexcept { return c_.get(); }
 
@@ -17595,11 +17909,22 @@ void conn_impl::with_handle(F&& f) {
 } // namespace ws
 } // namespace sluice
 
+namespace std {
+template <>
+struct hash<sluice::ws::connection> {
+    std::size_t operator()(const sluice::ws::connection& c) const noexcept {
+        return std::hash<const void*>()(c.impl());
+    }
+};
+} // namespace std
+
 #if SLUICE_COMPILE_BODIES
 // ---- begin sluice/ws/impl/connection.ipp ----
 // sluice — out-of-line bodies of sluice/ws/connection.hpp: compiled in every translation unit when
 // header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
 
+
+#include <algorithm>
 
 namespace sluice {
 namespace ws {
@@ -17633,11 +17958,13 @@ SLUICE_DECL void shared_state::drop_handlers() {
 SLUICE_DECL conn_impl::~conn_impl() {
     if (queued() && sh_->lp) sh_->lp->unschedule(this);
     delete stash_;
+    if (extras_) unsubscribe_all(); // normally done by finish()
+    delete extras_;
 }
 
 SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_t n) {
-    if (!open_) return error::closed;
-    if (over_cap(codec_.encoded_size(n))) return make_error_code(sluice::error::write_queue_full);
+    if (!open_ || codec_.close_sent() || !stream_.is_open()) return error::closed;
+    if (over_limit(codec_.encoded_size(n))) return refuse_send();
     std::uint8_t head[max_header_size];
     std::size_t hl = 0;
     std::error_code ec = codec_.encode_header(op, p, n, head, hl);
@@ -17657,10 +17984,10 @@ SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_
 }
 
 SLUICE_DECL std::error_code conn_impl::send(const prepared_message& pm) {
-    if (!open_) return error::closed;
+    if (!open_ || codec_.close_sent() || !stream_.is_open()) return error::closed;
     if (codec_.get_role() != role::server) return error::masked_frame; // must be masked
     if (std::error_code ec = codec_.can_start_message(pm.op)) return ec;
-    if (over_cap(pm.frame.size())) return make_error_code(sluice::error::write_queue_full);
+    if (over_limit(pm.frame.size())) return refuse_send();
     stream_.write(pm.frame);
     return {};
 }
@@ -17725,6 +18052,8 @@ SLUICE_DECL void conn_impl::drop_silently() noexcept {
     // last (GCC 12 takes a nested counted reference for a use after free at -O3).
     reported_ = true;
     if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
+    if (extras_)
+        if (drain_waiter* w = std::exchange(extras_->waiter, nullptr)) w->on_dropped();
     stream_.close();
     finish();
 }
@@ -17774,9 +18103,136 @@ SLUICE_DECL std::string& conn_impl::scratch() noexcept {
     return sh_->scratch;
 }
 
-SLUICE_DECL bool conn_impl::over_cap(std::size_t more) const noexcept {
-    const std::size_t cap = sh_->cfg.write.hard_cap, have = stream_.buffered_amount();
-    return more > cap || have > cap - more;
+// Room above write.hard_cap on the stream itself, so that a close frame or a pong is never
+// refused by the stream (which would fail the connection) when data filled the cap.
+constexpr std::size_t control_room = 4096;
+
+SLUICE_DECL std::size_t conn_impl::send_limit() const noexcept {
+    const settings& c = sh_->cfg;
+    return c.send_limit && c.send_limit < c.write.hard_cap ? c.send_limit : c.write.hard_cap;
+}
+
+SLUICE_DECL std::size_t conn_impl::low_mark() const noexcept {
+    const write_limits& w = sh_->cfg.write;
+    return std::min(w.low_watermark, std::min(w.high_watermark, send_limit()));
+}
+
+SLUICE_DECL void conn_impl::apply_limits() {
+    const write_limits& w = sh_->cfg.write;
+    write_limits eff;
+    eff.high_watermark = std::min(w.high_watermark, send_limit());
+    eff.low_watermark = low_mark();
+    eff.hard_cap = w.hard_cap > SIZE_MAX - control_room ? SIZE_MAX : w.hard_cap + control_room;
+    stream_.set_write_limits(eff);
+}
+
+// Refused: the queue is at the send limit already (a message is never split, so one that
+// starts below the limit is queued whole: the queue stays under limit + one message), or
+// the message would take it past write.hard_cap.
+SLUICE_DECL bool conn_impl::over_limit(std::size_t more) noexcept {
+    const std::size_t have = stream_.buffered_amount(), cap = sh_->cfg.write.hard_cap;
+    if (limit_hit_ && have <= low_mark()) limit_hit_ = false; // drained since
+    return have >= send_limit() || more > cap || have > cap - more;
+}
+
+SLUICE_DECL std::error_code conn_impl::refuse_send() {
+    limit_hit_ = true;
+    if (sh_->cfg.on_send_limit == send_limit_policy::close)
+        (void)close(close_code::policy_violation, "send limit exceeded");
+    return make_error_code(sluice::error::write_queue_full);
+}
+
+SLUICE_DECL void conn_impl::on_drain(unique_function<void()> cb) {
+    if (!cb && !extras_) return;
+    conn_extras& x = extras();
+    if (x.on_drain && sh_->lp) sh_->lp->release_later(std::move(x.on_drain)); // replaced
+    x.on_drain = std::move(cb);
+    if (x.on_drain) arm_drain();
+}
+
+SLUICE_DECL std::error_code conn_impl::wait_drain(drain_waiter* w) {
+    if (!sh_->lp) return make_error_code(sluice::error::loop_gone);
+    conn_extras& x = extras();
+    if (x.waiter) return make_error_code(sluice::error::in_progress);
+    x.waiter = w;
+    if (!open_) {
+        if (!x.waiter_queued) {
+            x.waiter_queued = true;
+            sh_->lp->defer(waiter_completion(this));
+        }
+        return {};
+    }
+    arm_drain();
+    return {};
+}
+
+SLUICE_DECL void conn_impl::cancel_drain(drain_waiter* w) noexcept {
+    if (extras_ && extras_->waiter == w) extras_->waiter = nullptr;
+}
+
+SLUICE_DECL void conn_impl::arm_drain() {
+    // The stream's one-shot slot belongs to the connection: it tells both waiters. A
+    // re-arm replaces the previous lambda, which only held a reference.
+    stream_.on_drain([k = conn_ref(this)] { k->drained(); });
+}
+
+SLUICE_DECL void conn_impl::drained() {
+    // A failed stream runs its drain callback too (so that a producer paused for
+    // backpressure wakes up): that is the end of the connection, which finish() reports.
+    if (!open_ || !extras_ || !stream_.is_open()) return;
+    limit_hit_ = false;
+    conn_ref k(this);
+    unique_function<void()> cb = std::move(extras_->on_drain);
+    drain_waiter* w = std::exchange(extras_->waiter, nullptr);
+    if (cb) cb();
+    if (w) w->on_drained({});
+}
+
+SLUICE_DECL conn_extras& conn_impl::extras() {
+    if (!extras_) extras_ = new conn_extras();
+    return *extras_;
+}
+
+SLUICE_DECL std::error_code conn_impl::subscribe(std::string_view topic) {
+    if (!open_) return error::closed;
+    if (topic.empty() || topic.size() > sh_->cfg.max_topic_size) return error::topic_too_long;
+    if (subscribed(topic)) return {};
+    conn_extras& x = extras();
+    if (x.sub_count >= sh_->cfg.max_topics) return error::too_many_topics;
+    subscription* s = sh_->topics.add(this, topic);
+    s->next_of_conn = x.subs;
+    x.subs = s;
+    ++x.sub_count;
+    return {};
+}
+
+SLUICE_DECL bool conn_impl::unsubscribe(std::string_view topic) noexcept {
+    if (!extras_) return false;
+    for (subscription** at = &extras_->subs; *at; at = &(*at)->next_of_conn) {
+        subscription* s = *at;
+        if (s->topic->name != topic) continue;
+        *at = s->next_of_conn;
+        --extras_->sub_count;
+        sh_->topics.remove(s);
+        return true;
+    }
+    return false;
+}
+
+SLUICE_DECL bool conn_impl::subscribed(std::string_view topic) const noexcept {
+    if (!extras_) return false;
+    for (const subscription* s = extras_->subs; s; s = s->next_of_conn)
+        if (s->topic->name == topic) return true;
+    return false;
+}
+
+SLUICE_DECL void conn_impl::unsubscribe_all() noexcept {
+    if (!extras_) return;
+    while (subscription* s = extras_->subs) {
+        extras_->subs = s->next_of_conn;
+        sh_->topics.remove(s);
+    }
+    extras_->sub_count = 0;
 }
 
 SLUICE_DECL void conn_impl::pump() {
@@ -17932,6 +18388,18 @@ SLUICE_DECL void conn_impl::finish() {
     delete stash_;
     stash_ = nullptr;
     held_.reset(); // e.g. the HTTP server's connection slot
+    if (stream_.is_open()) stream_.on_error({}); // its reference to this
+    if (extras_) {
+        unsubscribe_all();
+        // The application's data ends with the connection, after on_close has seen it;
+        // moved out first, so its destructor finds the connection without it.
+        std::unique_ptr<data_box> gone = std::move(extras_->data);
+        if (extras_->on_drain && sh_->lp) sh_->lp->release_later(std::move(extras_->on_drain));
+        if (extras_->waiter && !extras_->waiter_queued && sh_->lp) {
+            extras_->waiter_queued = true;
+            sh_->lp->defer(waiter_completion(this));
+        }
+    }
     complete_reader_later();
     drop_ref(); // the open list's reference: last, may free this
 }
@@ -18050,6 +18518,12 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
     sh_->first = this;
     ++sh_->open;
     if (!rest.empty()) stash_ = new std::string(std::move(rest));
+    // A stream that fails (a send refused by the kernel, a reset) ends the connection now,
+    // even one in pull mode that is not reading and so would not hear of it otherwise.
+    // The handler's reference is dropped by finish() (or run, from the loop, before it).
+    stream_.on_error([k = conn_ref(this)](std::error_code ec) {
+        if (k->open_) k->abort(ec);
+    });
     conn_ref k(this);
     if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
     if (!open_) return;
@@ -18057,7 +18531,44 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
     if (pull_mode() && !reader_) codec_.pause();
     pump();
 }
+SLUICE_DECL std::size_t publish_to(shared_state& sh, std::string_view topic,
+                                   const prepared_message& pm, const conn_impl* except) {
+    topic_entry* t = sh.topics.find(topic);
+    if (!t) return 0;
+    // Sending can end a subscriber (the send limit's close policy; a close answered at
+    // once), which takes it out of this topic while we walk it: walk a counted copy. The
+    // copy's storage is reused by the next publish, unless this one runs inside another.
+    std::vector<conn_ref> own;
+    std::vector<conn_ref>& targets = sh.topics.scratch_busy ? own : sh.topics.scratch;
+    const bool owner = !sh.topics.scratch_busy;
+    sh.topics.scratch_busy = true;
+    targets.reserve(t->subscribers.size());
+    for (const subscription* s : t->subscribers)
+        if (s->conn != except) targets.emplace_back(s->conn);
+    std::size_t sent = 0;
+    for (conn_ref& c : targets) sent += c->send(pm) ? 0 : 1;
+    targets.clear();
+    if (owner) sh.topics.scratch_busy = false;
+    return sent;
+}
+
 } // namespace detail
+} // namespace ws
+} // namespace sluice
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL std::size_t connection::publish(std::string_view topic, opcode op, const void* data,
+                                            std::size_t n) const {
+    if (!c_ || !c_->is_open()) return 0;
+    detail::shared_state& sh = c_->shared();
+    if (!sh.topics.find(topic)) return 0;
+    prepared_message pm;
+    if (prepare(op, data, n, pm)) return 0;
+    return detail::publish_to(sh, topic, pm, c_.get());
+}
+
 } // namespace ws
 } // namespace sluice
 // ---- end sluice/ws/impl/connection.ipp ----
@@ -18089,7 +18600,9 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
 // the loop. Handles to those connections stay valid and report !is_open().
 
 
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -18123,8 +18636,26 @@ class server {
     // Answers the request: a WebSocket handshake becomes an open connection (on_open has run
     // when this returns); anything else is answered with the handshake's error status and
     // an empty connection is returned (*ec says why).
-    SLUICE_DECL connection upgrade(const http::request_view& req, http::response& res,
-                       std::error_code* ec = nullptr);
+    connection upgrade(const http::request_view& req, http::response& res,
+                       std::error_code* ec = nullptr) {
+        return upgrade_with(req, res, nullptr, ec);
+    }
+    // The same, giving the connection data of the application's own, made from the request
+    // (its path, headers, query): `data` is moved into the connection before on_open runs,
+    // conn.data<T>() returns it (null for any other T), and it is destroyed when the
+    // connection ends, after on_close. Nothing is kept when the handshake fails.
+    //     struct member { std::string room, name; };
+    //     ws.upgrade(req, res, member{std::string(req.path().substr(4)), "guest"});
+    //     ... conn.data<member>()->room
+    template <class T, class D = std::decay_t<T>,
+              class = std::enable_if_t<!std::is_pointer<D>::value && !std::is_null_pointer<D>::value>>
+    connection upgrade(const http::request_view& req, http::response& res, T&& data,
+                       std::error_code* ec = nullptr) {
+        return upgrade_with(req, res,
+                            std::unique_ptr<detail::data_box>(
+                                new detail::data_box_of<D>(std::forward<T>(data))),
+                            ec);
+    }
 
     // Sends one message to every open connection, encoded once and shared (no copy per
     // connection). Returns how many connections took it (those closing, or whose queue is
@@ -18134,6 +18665,22 @@ class server {
         return broadcast(opcode::text, s.data(), s.size());
     }
     SLUICE_DECL std::size_t broadcast(const prepared_message& pm);
+
+    // Topics (rooms, channels): connection::subscribe(topic) joins one, a connection leaves
+    // all of its topics when it ends. publish() sends one message to every subscriber of a
+    // topic, encoded once and shared (no copy per subscriber), in subscription order for
+    // none in particular; its cost is linear in that topic's subscribers. Returns how many
+    // took it: a subscriber at its send limit does not (settings::on_send_limit), and 0 when
+    // the topic has none or a text message is not UTF-8.
+    SLUICE_DECL std::size_t publish(std::string_view topic, opcode op, const void* data,
+                                    std::size_t n);
+    std::size_t publish(std::string_view topic, std::string_view text) {
+        return publish(topic, opcode::text, text.data(), text.size());
+    }
+    SLUICE_DECL std::size_t publish(std::string_view topic, const prepared_message& pm);
+    // Subscribers of one topic; topics that have any.
+    SLUICE_DECL std::size_t subscribers(std::string_view topic) const noexcept;
+    std::size_t topics() const noexcept { return sh_->topics.size(); }
 
     // f(connection&) for each open connection; f may close the one it is given.
     template <class F>
@@ -18157,6 +18704,10 @@ class server {
     SLUICE_DECL std::size_t receive_buffer_bytes() const noexcept;
 
   private:
+    SLUICE_DECL connection upgrade_with(const http::request_view& req, http::response& res,
+                                        std::unique_ptr<detail::data_box> data,
+                                        std::error_code* ec);
+
     sluice::detail::ref<detail::shared_state> sh_;
     std::vector<std::string> protocols_;
     unique_function<bool(std::string_view)> origin_;
@@ -18199,8 +18750,9 @@ SLUICE_DECL server& server::on_close(unique_function<void(connection&, const clo
     return *this;
 }
 
-SLUICE_DECL connection server::upgrade(const http::request_view& req, http::response& res,
-                                       std::error_code* ec) {
+SLUICE_DECL connection server::upgrade_with(const http::request_view& req, http::response& res,
+                                            std::unique_ptr<detail::data_box> data,
+                                            std::error_code* ec) {
     std::error_code dummy;
     std::error_code& err = ec ? *ec : dummy;
     std::vector<header_field> fields;
@@ -18237,6 +18789,7 @@ SLUICE_DECL connection server::upgrade(const http::request_view& req, http::resp
     // The upgraded connection keeps counting towards the http::server's
     // max_connections (and connections()) until it ends.
     c->hold_until_end(std::move(t.slot));
+    if (data) c->set_data(std::move(data));
     connection handle(c.get());
     c->open(std::move(t.rest));
     return handle;
@@ -18252,6 +18805,23 @@ SLUICE_DECL std::size_t server::broadcast(const prepared_message& pm) {
     std::size_t sent = 0;
     for_each([&](connection& c) { sent += c.send(pm) ? 0 : 1; });
     return sent;
+}
+
+SLUICE_DECL std::size_t server::publish(std::string_view topic, opcode op, const void* data,
+                                        std::size_t n) {
+    if (!sh_->topics.find(topic)) return 0; // nobody listens: nothing to encode
+    prepared_message pm;
+    if (prepare(op, data, n, pm)) return 0;
+    return detail::publish_to(*sh_, topic, pm, nullptr);
+}
+
+SLUICE_DECL std::size_t server::publish(std::string_view topic, const prepared_message& pm) {
+    return detail::publish_to(*sh_, topic, pm, nullptr);
+}
+
+SLUICE_DECL std::size_t server::subscribers(std::string_view topic) const noexcept {
+    const detail::topic_entry* t = sh_->topics.find(topic);
+    return t ? t->subscribers.size() : 0;
 }
 
 SLUICE_DECL std::size_t server::receive_buffer_bytes() const noexcept {
@@ -18541,6 +19111,58 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
     bool registered_ = false;
 };
 
+// ws::drained(c): the send queue is back at its low watermark.
+class [[nodiscard]] drained_op final : public sluice::detail::io_op<drained_op>,
+                                       public drain_waiter {
+  public:
+    explicit drained_op(connection c) noexcept : c_(std::move(c)) {}
+    drained_op(const drained_op& o) noexcept : io_op<drained_op>(o), drain_waiter(), c_(o.c_) {}
+    ~drained_op() {
+        if (registered_) c_.impl()->cancel_drain(this);
+    }
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
+        if (!c_) return make_error_code(error::closed);
+        if (!c_.impl()->get_loop()) return make_error_code(sluice::error::loop_gone);
+        return {};
+    }
+    void initiate(const sluice::detail::coro_context&) {
+        // Refused only by another pending wait on this connection.
+        if (std::error_code ec = c_.impl()->wait_drain(this)) {
+            c_.impl()->get_loop()->defer([r = sluice::detail::resumer<drained_op>(this), ec]() mutable {
+                r(ec);
+            });
+            return;
+        }
+        registered_ = true;
+    }
+    void on_drained(std::error_code ec) override {
+        registered_ = false;
+        ec_ = ec;
+        finish();
+    }
+    void on_complete(std::error_code ec) { // refused, or cancelled: from a deferred call
+        ec_ = ec;
+        finish();
+    }
+    void on_dropped() noexcept override {
+        registered_ = false;
+        abandon();
+    }
+    void on_cancel() override {
+        if (!registered_) return;
+        registered_ = false;
+        c_.impl()->cancel_drain(this);
+        c_.impl()->get_loop()->defer([r = sluice::detail::resumer<drained_op>(this)]() mutable {
+            r(make_error_code(sluice::error::operation_aborted));
+        });
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+
+  private:
+    connection c_;
+    bool registered_ = false;
+};
+
 class connect_op;
 
 // The dial's outcome reaches the awaiter through one resumer shared by the dial's two
@@ -18593,6 +19215,19 @@ inline connect_slot::connect_slot(connect_op* op) noexcept : resume(op) {}
 // The next message (pull mode: the server or client has no on_message handler).
 [[nodiscard]] inline detail::read_op read(const connection& c) noexcept {
     return detail::read_op(c);
+}
+
+// Waits until c's send queue is back at its low watermark (at once, from the loop, if it
+// already is): {} then; error::closed when the connection ended first (operation_aborted
+// when its server was destroyed), sluice::error::in_progress while another coroutine waits
+// on the same connection. Cancellable (with_timeout, a token). Shares nothing with
+// connection::on_drain(): both may wait at once.
+//     for (auto& m : backlog) {
+//         c.send_text(m);
+//         if (c.write_queue_high() && co_await ws::drained(c)) break;
+//     }
+[[nodiscard]] inline detail::drained_op drained(const connection& c) noexcept {
+    return detail::drained_op(c);
 }
 
 // Dials url; the connection is in pull mode (read it with ws::read).
