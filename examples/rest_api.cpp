@@ -175,9 +175,12 @@ int main(int argc, char** argv) {
         next();
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - start).count();
-        std::printf("%.*s %.*s -> %u%s (%lld us)\n", static_cast<int>(req.method().size()),
+        // The route taken (or the status the router answered): the response's own status
+        // is the handler's business, and a streamed answer is still going on here.
+        const std::string route = req.status() == 200 ? std::string(req.pattern()) : std::to_string(req.status());
+        std::printf("%.*s %.*s -> %s%s (%lld us)\n", static_cast<int>(req.method().size()),
                     req.method().data(), static_cast<int>(req.target().size()), req.target().data(),
-                    req.status(), res ? "" : ", answered asynchronously", static_cast<long long>(us));
+                    route.c_str(), res ? "" : ", answered asynchronously", static_cast<long long>(us));
         std::fflush(stdout);
     });
     router.on_error([](http::route_request& req, http::response& res, unsigned status) {
