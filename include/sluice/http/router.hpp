@@ -140,6 +140,10 @@ inline void route_step(route_run& run, std::size_t i);
 // The rest of a middleware chain: call it once to go on (see the top of this file).
 class route_next {
   public:
+    // Not kept: it points into the running chain, which ends with the middleware's call.
+    route_next(const route_next&) = delete;
+    route_next& operator=(const route_next&) = delete;
+
     void operator()() {
         if (called_) return;
         called_ = true;
