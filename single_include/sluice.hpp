@@ -12766,6 +12766,10 @@ struct response_slot final : ref_counted<response_slot> {
     bool has_date = false;
     bool has_type = false;
     bool bad_header = false;
+    // content_length(): the streamed body's announced size (-1: chunked), and how much
+    // of it write() sent so far.
+    std::int64_t declared_length = -1;
+    std::uint64_t streamed = 0;
     std::string reason;
     std::string headers; // serialized user headers
     std::string pending; // output produced while an earlier response is unfinished
@@ -12825,6 +12829,12 @@ class response {
     // Streaming: the first call sends the head with Transfer-Encoding: chunked.
     // Returns false when the response can no longer be written (connection gone).
     inline bool write(std::string_view chunk);
+    // Before streaming: the body write() sends will be exactly `n` bytes, announced with
+    // Content-Length instead of chunked framing (a download whose size is known, streamed
+    // as the client drains it). write() then refuses (returns false) bytes past `n`; an
+    // end() before `n` bytes were written closes the connection after the response, the
+    // only way left to tell the client the body is cut short.
+    inline response& content_length(std::uint64_t n);
     // Server-Sent Events (text/event-stream, no-cache). `data` may hold several
     // lines; each becomes a `data:` field. Empty event/id are omitted.
     inline bool send_event(std::string_view data, std::string_view event = {},
@@ -12878,6 +12888,15 @@ class response {
 
 
 inline bool response::write(std::string_view chunk) { return stream_bytes(chunk, false); }
+
+inline response& response::content_length(std::uint64_t n) {
+    if (!sl_ || sl_->head_sent || sl_->finished) return *this;
+    if (n > static_cast<std::uint64_t>(INT64_MAX))
+        sl_->bad_header = true;
+    else
+        sl_->declared_length = static_cast<std::int64_t>(n);
+    return *this;
+}
 
 namespace detail {
 
@@ -14166,6 +14185,9 @@ SLUICE_DECL void response::end(std::string_view body) {
         if (!body.empty()) write(body);
         if (!sl->s) return;
         sl->finished = true;
+        if (sl->declared_length >= 0 && !sl->head_request &&
+            sl->streamed < static_cast<std::uint64_t>(sl->declared_length))
+            sl->close = true; // cut short: only the close can say so
         // HTTP/1.0 streams (and HEAD) have no terminator; the former end with a close.
         if (sl->streaming && sl->minor >= 1 && !sl->head_request) {
             const_buffer b(std::string_view("0\r\n\r\n"));
@@ -14202,9 +14224,9 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
         }
         detail::server_core& c = *s->core_;
         std::string& h = c.head_scratch_; // as in end(): used only within these lines
-        detail::build_head(c, *sl, h, -1);
+        detail::build_head(c, *sl, h, sl->declared_length);
         sl->head_sent = true;
-        sl->streaming = true;
+        sl->streaming = sl->declared_length < 0;
         const_buffer b(h);
         s->emit(sl.get(), &b, 1);
         if (!sl->s) return false;
@@ -14217,7 +14239,13 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
         }
     }
     if (!data.empty() && !sl->head_request) {
-        if (sl->minor >= 1) {
+        if (sl->declared_length >= 0) { // announced with Content-Length: sent as it is
+            if (data.size() > static_cast<std::uint64_t>(sl->declared_length) - sl->streamed)
+                return false;
+            sl->streamed += data.size();
+            const_buffer b(data);
+            s->emit(sl.get(), &b, 1);
+        } else if (sl->minor >= 1) {
             char size[24];
             std::size_t n = http::detail::format_uint(data.size(), size, 16);
             size[n++] = '\r';
@@ -14952,6 +14980,853 @@ class body_read_all_op final : public sluice::detail::io_op<body_read_all_op> {
 } // namespace sluice::http
 #endif
 // ---- end sluice/http/server_coro.hpp ----
+// ---- begin sluice/http/router.hpp ----
+// sluice — a request router for http::server: method + path patterns with named
+// parameters, sub-routers mounted under a prefix, middleware, 404/405 answers.
+//
+//     http::router r;
+//     r.get("/items/{id}", [](http::route_request& req, http::response& res) {
+//         res.end("item " + std::string(req.param("id")));
+//     });
+//     r.stream("POST", "/upload", [](http::route_request&, http::body_reader& body,
+//                                    http::response& res) { /* read as it arrives */ });
+//     r.use([](http::route_request& req, http::response& res, http::route_next& next) {
+//         res.header("X-Served-By", "sluice"); // before the handler
+//         next();                              // the rest of the chain, then the handler
+//     });
+//     if (r.error()) return 1;                 // a bad pattern, a duplicate route
+//     r.attach(server);                        // installs server.on_request_stream
+//
+// Patterns and matching are in impl/route_tree.hpp (pure: router::match() is usable
+// without a server). Two kinds of route:
+//   - route()/get()/post()/...: the body is read whole first (up to
+//     router_limits::max_body, else 413), then the middlewares and the handler run with
+//     req.body(). A request without a body runs at once, on the server's views.
+//   - stream(): middlewares and handler run as soon as the head is complete; the body is
+//     the handler's to read from the body_reader (backpressure, any size).
+// HEAD is answered by the GET route (the server sends no body). A request no route takes
+// is answered by the error handler (on_error; plain text by default): 404, 405 with
+// `Allow`, 400 for a malformed path, 414 past max_segments, 413 for a buffered body
+// over the limit.
+//
+// Middleware: use(mw) adds mw(req, res, next) to the router's chain. Calling next() runs
+// the rest of the chain and the handler, inside that call: code before it runs before the
+// handler, code after it once the handler returned (which may have moved the response out
+// to answer later: `res` is then empty). Not calling next() short-circuits: the
+// middleware answers. next() must be called (if at all) during the middleware's call.
+// The root's middlewares see every request, including those answered 404/405; a mounted
+// router's run after its parent's, for the requests routed to one of its routes.
+//
+// Lifetime: the router is a handle on counted state; attach() makes the server keep the
+// state, so the handle may go. Register routes before serving. One router's state is
+// used from one loop's thread (build one per loop for a loop_group).
+
+// ---- begin sluice/http/impl/route_tree.hpp ----
+// sluice — the router's matching, sans-I/O: route patterns in a segment trie, and a
+// request's method and raw path matched against it. Part of <sluice/http/router.hpp>.
+//
+// Patterns: "/items/{id}" (a parameter: one non-empty segment), "/files/{rest...}" (a
+// wildcard: the rest of the path, possibly empty; last segment only), anything else a
+// literal segment compared with the decoded request segment. A literal may not hold '%',
+// '{' or '}': literals are written decoded ("/café"), so there is one spelling of each.
+//
+// Matching walks the trie one segment at a time: a literal child is found by binary
+// search, so the cost depends on the path's length and the routes sharing its prefix,
+// not on how many routes exist. At each node the candidates are tried from the most
+// specific down: literal, then parameter, then wildcard, then a router mounted there;
+// a candidate whose subtree does not match gives way to the next. Every node is entered
+// at most once per match (a node consumes a fixed number of segments), so the walk is
+// bounded by the trie's size even when it has to back out.
+//
+// Each segment is percent-decoded on its own before matching: "%2F" inside a segment is
+// a '/' in that segment's value and never splits it. An invalid escape, a NUL, or a "."
+// or ".." segment makes the request a 400 (a router that resolved dot segments would
+// let "/public/../admin" reach a route the prefix was meant to keep out).
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace http {
+
+// Why registering a route failed (router::error() keeps the first).
+enum class route_error {
+    bad_pattern = 1, // not starting with '/', a bad {name}, '%' or a brace in a literal
+    bad_method,      // empty, or not an HTTP token
+    duplicate_route, // the same method and pattern (or two routers at one prefix)
+    too_many_params, // more than router_limits::max_params
+    too_many_segments,
+    empty_router, // mount() of a router handle that was moved from
+};
+
+} // namespace http
+} // namespace sluice
+
+namespace std {
+template <>
+struct is_error_code_enum<sluice::http::route_error> : true_type {};
+} // namespace std
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+class route_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "sluice.http.route"; }
+    std::string message(int ev) const override {
+        switch (static_cast<route_error>(ev)) {
+        case route_error::bad_pattern:
+            return "invalid route pattern";
+        case route_error::bad_method:
+            return "invalid route method";
+        case route_error::duplicate_route:
+            return "a route with this method and pattern already exists";
+        case route_error::too_many_params:
+            return "route pattern has too many parameters";
+        case route_error::too_many_segments:
+            return "route pattern has too many segments";
+        case route_error::empty_router:
+            return "the router to mount is empty (moved from)";
+        }
+        return "unknown sluice.http.route error";
+    }
+};
+
+} // namespace detail
+
+inline const std::error_category& route_category() noexcept {
+    static const detail::route_category_impl cat;
+    return cat;
+}
+
+inline std::error_code make_error_code(route_error e) noexcept {
+    return std::error_code(static_cast<int>(e), route_category());
+}
+
+// Every limit has a default that fits real APIs; a request over one is refused, a
+// pattern over one is a registration error.
+struct router_limits {
+    std::size_t max_segments = 32; // per request path (414 past it) and per pattern
+    std::size_t max_params = 16;   // parameters (and wildcard) per pattern
+    std::size_t max_mount_depth = 8;
+    // Bodies of buffered routes (router::route): 0 = the server's max_buffered_body.
+    // Larger bodies are answered 413 through the error handler.
+    std::size_t max_body = 0;
+};
+
+// The outcome of matching one request. Parameter values are decoded copies held here, so
+// a match may be moved and kept.
+class route_match {
+  public:
+    static constexpr std::uint32_t none = ~std::uint32_t(0);
+
+    // 200 when a route matched, else the status to answer: 400 (bad percent-encoding or
+    // a dot segment), 404, 405 (allow() lists the path's methods), 414 (too many segments).
+    unsigned status = 404;
+    // The matched route: an id in the tree that holds it (the root's, or a mounted
+    // router's: owner), and the trees passed through on the way, root first.
+    std::uint32_t route = none;
+    void* owner = nullptr;
+    std::vector<void*> trail;
+
+    bool found() const noexcept { return status == 200; }
+    // "GET, HEAD, POST" for a 405.
+    std::string_view allow() const noexcept { return allow_; }
+    std::size_t param_count() const noexcept { return params_.size(); }
+    std::string_view param_name(std::size_t i) const noexcept { return params_[i].name; }
+    std::string_view param_value(std::size_t i) const noexcept {
+        return std::string_view(decoded_).substr(params_[i].offset, params_[i].length);
+    }
+    // The decoded value of parameter `name`, or an empty view.
+    std::string_view param(std::string_view name) const noexcept {
+        for (std::size_t i = 0; i < params_.size(); ++i)
+            if (params_[i].name == name) return param_value(i);
+        return {};
+    }
+
+  private:
+    friend class route_tree;
+    struct param_entry {
+        std::string_view name; // into the route's pattern, which the router keeps
+        std::size_t offset, length;
+    };
+    std::string decoded_; // the decoded segments, joined by '/'
+    std::vector<param_entry> params_;
+    std::string allow_;
+};
+
+// One router's trie. Mounted trees are other routers' and are only pointed to: the
+// router keeps them alive.
+class route_tree {
+  public:
+    static constexpr std::uint32_t none = route_match::none;
+
+    explicit route_tree(void* owner, router_limits limits = {})
+        : owner_(owner), limits_(limits), nodes_(1) {}
+
+    const router_limits& limits() const noexcept { return limits_; }
+
+    // Adds `pattern` for `method` as route `id`; the parameter names are kept with it.
+    std::error_code add(std::string_view method, std::string_view pattern, std::uint32_t id) {
+        if (!valid_method(method)) return make_error_code(route_error::bad_method);
+        std::vector<std::string> names;
+        std::uint32_t n = 0;
+        if (auto ec = descend(pattern, true, n, names)) return ec;
+        for (const method_route& m : nodes_[n].methods)
+            if (m.method == method) return make_error_code(route_error::duplicate_route);
+        nodes_[n].methods.push_back(method_route{std::string(method), id});
+        if (names_.size() <= id) names_.resize(id + 1);
+        names_[id] = std::move(names);
+        return {};
+    }
+
+    // Hands what is not matched under `prefix` (literal segments only) to `sub`.
+    std::error_code mount(std::string_view prefix, const route_tree* sub) {
+        std::vector<std::string> names;
+        std::uint32_t n = 0;
+        if (auto ec = descend(prefix, false, n, names)) return ec;
+        if (nodes_[n].mount) return make_error_code(route_error::duplicate_route);
+        nodes_[n].mount = sub;
+        return {};
+    }
+
+    // Matches a request: `method` as sent ("HEAD" falls back to the GET route), `raw_path`
+    // still percent-encoded, starting with '/', without the query.
+    route_match match(std::string_view method, std::string_view raw_path) const {
+        route_match m;
+        if (raw_path.empty() || raw_path[0] != '/') {
+            m.status = 400;
+            return m;
+        }
+        walk_state w{method, m, {}, {}, {}};
+        // Decoded segments never grow, so the views into decoded_ stay valid while it fills.
+        m.decoded_.reserve(raw_path.size());
+        raw_path.remove_prefix(1);
+        if (!raw_path.empty()) {
+            for (std::size_t i = 0;;) {
+                std::size_t j = raw_path.find('/', i);
+                if (j == std::string_view::npos) j = raw_path.size();
+                if (w.segs.size() == limits_.max_segments) {
+                    m.status = 414;
+                    return m;
+                }
+                if (!w.segs.empty()) m.decoded_.push_back('/');
+                const std::size_t start = m.decoded_.size();
+                if (percent_decode(raw_path.substr(i, j - i), m.decoded_)) {
+                    m.status = 400;
+                    return m;
+                }
+                std::string_view seg(m.decoded_.data() + start, m.decoded_.size() - start);
+                if (seg == "." || seg == ".." || seg.find('\0') != std::string_view::npos) {
+                    m.status = 400;
+                    return m;
+                }
+                w.segs.push_back(seg);
+                if (j == raw_path.size()) break;
+                i = j + 1;
+            }
+        }
+        if (walk(w, 0, 0, 0)) {
+            m.status = 200;
+            return m;
+        }
+        m.status = w.allowed.empty() ? 404 : 405;
+        if (!w.allowed.empty()) {
+            // A GET route answers HEAD too.
+            if (std::find(w.allowed.begin(), w.allowed.end(), "GET") != w.allowed.end() &&
+                std::find(w.allowed.begin(), w.allowed.end(), "HEAD") == w.allowed.end())
+                w.allowed.insert(std::find(w.allowed.begin(), w.allowed.end(), "GET") + 1, "HEAD");
+            for (std::string_view a : w.allowed) {
+                if (!m.allow_.empty()) m.allow_ += ", ";
+                m.allow_.append(a.data(), a.size());
+            }
+        }
+        return m;
+    }
+
+  private:
+    struct method_route {
+        std::string method;
+        std::uint32_t route;
+    };
+    struct node {
+        std::vector<std::pair<std::string, std::uint32_t>> literals; // sorted by text
+        std::uint32_t param = 0;    // the {name} child (0: none; node 0 is the root)
+        std::uint32_t wildcard = 0; // the {name...} child
+        const route_tree* mount = nullptr;
+        std::vector<method_route> methods;
+    };
+    struct walk_state {
+        std::string_view method;
+        route_match& m;
+        std::vector<std::string_view> segs;
+        // Parameters captured on the current path: {segment index, whole rest?}.
+        std::vector<std::pair<std::size_t, bool>> captured;
+        std::vector<std::string_view> allowed; // methods of the path's nodes (for 405)
+    };
+
+    static bool token_char(char c) noexcept {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    }
+    static bool valid_method(std::string_view m) noexcept {
+        if (m.empty()) return false;
+        for (char c : m)
+            if (!token_char(c)) return false;
+        return true;
+    }
+    static bool valid_name(std::string_view n) noexcept {
+        if (n.empty()) return false;
+        for (char c : n)
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+                return false;
+        return true;
+    }
+
+    // Walks (creating) the nodes of `pattern`; `n` is the last one.
+    std::error_code descend(std::string_view pattern, bool params_allowed, std::uint32_t& n,
+                            std::vector<std::string>& names) {
+        if (pattern.empty() || pattern[0] != '/') return make_error_code(route_error::bad_pattern);
+        pattern.remove_prefix(1);
+        n = 0;
+        if (pattern.empty()) return {};
+        std::size_t count = 0;
+        for (std::size_t i = 0;;) {
+            std::size_t j = pattern.find('/', i);
+            if (j == std::string_view::npos) j = pattern.size();
+            const bool last = j == pattern.size();
+            std::string_view seg = pattern.substr(i, j - i);
+            if (++count > limits_.max_segments) return make_error_code(route_error::too_many_segments);
+            if (!seg.empty() && seg.front() == '{') {
+                if (!params_allowed || seg.size() < 3 || seg.back() != '}')
+                    return make_error_code(route_error::bad_pattern);
+                std::string_view name = seg.substr(1, seg.size() - 2);
+                const bool rest = name.size() > 3 && name.substr(name.size() - 3) == "...";
+                if (rest) name.remove_suffix(3);
+                if (!valid_name(name) || (rest && !last))
+                    return make_error_code(route_error::bad_pattern);
+                for (const std::string& other : names)
+                    if (other == name) return make_error_code(route_error::bad_pattern);
+                if (names.size() == limits_.max_params)
+                    return make_error_code(route_error::too_many_params);
+                names.emplace_back(name);
+                std::uint32_t& child = rest ? nodes_[n].wildcard : nodes_[n].param;
+                if (!child) {
+                    const auto created = static_cast<std::uint32_t>(nodes_.size());
+                    nodes_.emplace_back(); // may move nodes_: `child` is not used after
+                    (rest ? nodes_[n].wildcard : nodes_[n].param) = created;
+                    n = created;
+                } else {
+                    n = child;
+                }
+            } else {
+                if (seg.find_first_of("{}%") != std::string_view::npos)
+                    return make_error_code(route_error::bad_pattern);
+                auto& lits = nodes_[n].literals;
+                auto it = std::lower_bound(lits.begin(), lits.end(), seg,
+                                           [](const auto& a, std::string_view b) { return a.first < b; });
+                if (it != lits.end() && it->first == seg) {
+                    n = it->second;
+                } else {
+                    const auto created = static_cast<std::uint32_t>(nodes_.size());
+                    lits.insert(it, {std::string(seg), created});
+                    nodes_.emplace_back();
+                    n = created;
+                }
+            }
+            if (last) return {};
+            i = j + 1;
+        }
+    }
+
+    // A route of node `x` for the request's method, or none (noting the path's methods).
+    std::uint32_t route_at(walk_state& w, const node& x) const {
+        const method_route* get = nullptr;
+        for (const method_route& r : x.methods) {
+            if (r.method == w.method) return r.route;
+            if (r.method == "GET") get = &r;
+        }
+        if (get && w.method == "HEAD") return get->route;
+        for (const method_route& r : x.methods)
+            if (std::find(w.allowed.begin(), w.allowed.end(), r.method) == w.allowed.end())
+                w.allowed.push_back(r.method);
+        return none;
+    }
+
+    bool take(walk_state& w, std::uint32_t route) const {
+        route_match& m = w.m;
+        m.route = route;
+        m.owner = owner_;
+        m.params_.clear();
+        const std::vector<std::string>& names = names_[route];
+        for (std::size_t k = 0; k < w.captured.size() && k < names.size(); ++k) {
+            const std::size_t seg = w.captured[k].first;
+            std::size_t offset = m.decoded_.size(), length = 0;
+            if (seg < w.segs.size()) {
+                offset = static_cast<std::size_t>(w.segs[seg].data() - m.decoded_.data());
+                length = w.captured[k].second ? m.decoded_.size() - offset : w.segs[seg].size();
+            }
+            m.params_.push_back({names[k], offset, length});
+        }
+        return true;
+    }
+
+    // Matches segs[i..] from node `n`; true once a route for the method is found.
+    bool walk(walk_state& w, std::uint32_t n, std::size_t i, std::size_t depth) const {
+        const node& x = nodes_[n];
+        if (i == w.segs.size() && !x.methods.empty()) {
+            std::uint32_t r = route_at(w, x);
+            if (r != none) return take(w, r);
+        }
+        if (i < w.segs.size()) {
+            const auto& lits = x.literals;
+            auto it = std::lower_bound(lits.begin(), lits.end(), w.segs[i],
+                                       [](const auto& a, std::string_view b) { return a.first < b; });
+            if (it != lits.end() && it->first == w.segs[i] && walk(w, it->second, i + 1, depth))
+                return true;
+            if (x.param && !w.segs[i].empty()) {
+                w.captured.emplace_back(i, false);
+                if (walk(w, x.param, i + 1, depth)) return true;
+                w.captured.pop_back();
+            }
+        }
+        if (x.wildcard && i < w.segs.size()) { // "/static/{p...}" needs the "/" after static
+            const node& rest = nodes_[x.wildcard];
+            w.captured.emplace_back(i, true);
+            std::uint32_t r = rest.methods.empty() ? none : route_at(w, rest);
+            if (r != none) return take(w, r);
+            w.captured.pop_back();
+        }
+        if (x.mount && depth < limits_.max_mount_depth) {
+            // The mounted router sees only its own parameters.
+            std::vector<std::pair<std::size_t, bool>> outer;
+            outer.swap(w.captured);
+            w.m.trail.push_back(owner_);
+            if (x.mount->walk(w, 0, i, depth + 1)) return true;
+            w.m.trail.pop_back();
+            outer.swap(w.captured);
+        }
+        return false;
+    }
+
+    void* owner_;
+    router_limits limits_;
+    std::vector<node> nodes_;                     // [0] is "/"
+    std::vector<std::vector<std::string>> names_; // parameter names, by route id
+};
+
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/impl/route_tree.hpp ----
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace http {
+
+// First query parameter whose decoded key is `key`, decoded into `value` ('+' is a space).
+// False when absent or malformed.
+inline bool query_value(std::string_view query, std::string_view key, std::string& value) {
+    std::string k;
+    for (const query_param& p : query_params(query)) {
+        k.clear();
+        if (percent_decode(p.key, k, true) || k != key) continue;
+        value.clear();
+        return !percent_decode(p.value, value, true);
+    }
+    return false;
+}
+
+namespace detail {
+struct router_state_access; // grants route_request's internals to the router
+} // namespace detail
+
+// What middlewares and handlers see: the request (views valid during the call, as for
+// server handlers) and the routing outcome.
+class route_request {
+  public:
+    route_request(const request_view& v, const route_match& m, std::string_view pattern,
+                  const endpoint* client = nullptr) noexcept
+        : v_(&v), m_(&m), pattern_(pattern), client_(client) {}
+
+    const request_view& view() const noexcept { return *v_; }
+    std::string_view method() const noexcept { return v_->method(); }
+    http::verb verb() const noexcept { return v_->verb(); }
+    std::string_view target() const noexcept { return v_->target(); }
+    std::string_view path() const noexcept { return v_->path(); } // raw (still encoded)
+    std::string_view query() const noexcept { return v_->query(); }
+    std::string_view get(std::string_view name) const noexcept { return v_->get(name); }
+    const header* begin() const noexcept { return v_->begin(); }
+    const header* end() const noexcept { return v_->end(); }
+    std::string_view body() const noexcept { return v_->body(); }
+    endpoint client() const { return client_ ? *client_ : v_->client(); }
+
+    // Path parameters, decoded: param("id") for "/items/{id}"; empty when absent.
+    std::string_view param(std::string_view name) const noexcept { return m_->param(name); }
+    std::size_t param_count() const noexcept { return m_->param_count(); }
+    std::string_view param_name(std::size_t i) const noexcept { return m_->param_name(i); }
+    std::string_view param_value(std::size_t i) const noexcept { return m_->param_value(i); }
+    // A query parameter, decoded (see query_value).
+    bool query_param(std::string_view key, std::string& value) const {
+        return query_value(query(), key, value);
+    }
+
+    // 200 when a route matched, else what the router will answer (400/404/405/413/414).
+    unsigned status() const noexcept { return status_ ? status_ : m_->status; }
+    std::string_view allow() const noexcept { return m_->allow(); }
+    // The matched route's pattern as registered ("/items/{id}"): for logs and metrics.
+    std::string_view pattern() const noexcept { return pattern_; }
+
+  private:
+    friend struct detail::router_state_access;
+    const request_view* v_;
+    const route_match* m_;
+    std::string_view pattern_;
+    const endpoint* client_;
+    unsigned status_ = 0; // an error found after matching (the body over the limit)
+};
+
+class route_next;
+using route_handler = unique_function<void(route_request&, response&)>;
+using route_stream_handler = unique_function<void(route_request&, body_reader&, response&)>;
+using route_middleware = unique_function<void(route_request&, response&, route_next&)>;
+// Answers a request no route takes; `status` is also req.status().
+using route_error_handler = unique_function<void(route_request&, response&, unsigned status)>;
+
+namespace detail {
+
+struct router_state;
+
+// One request going through a chain of middlewares to its end.
+struct route_run {
+    route_request& req;
+    response& res;
+    body_reader* body;
+    std::vector<route_middleware*> chain;
+    router_state* owner; // the matched route's router, or null
+    router_state* root;
+};
+inline void route_step(route_run& run, std::size_t i);
+
+} // namespace detail
+
+// The rest of a middleware chain: call it once to go on (see the top of this file).
+class route_next {
+  public:
+    // Not kept: it points into the running chain, which ends with the middleware's call.
+    route_next(const route_next&) = delete;
+    route_next& operator=(const route_next&) = delete;
+
+    void operator()() {
+        if (called_) return;
+        called_ = true;
+        detail::route_step(*run_, index_);
+    }
+    bool called() const noexcept { return called_; }
+
+  private:
+    friend void detail::route_step(detail::route_run&, std::size_t);
+    route_next(detail::route_run& run, std::size_t index) noexcept : run_(&run), index_(index) {}
+    detail::route_run* run_;
+    std::size_t index_;
+    bool called_ = false;
+};
+
+namespace detail {
+
+struct router_state_access {
+    static void set_status(route_request& r, unsigned s) noexcept { r.status_ = s; }
+    static std::uint32_t route(const route_request& r) noexcept { return r.m_->route; }
+};
+
+// A buffered route's request kept while its body arrives: the head copied (the server's
+// views die with its call) and the match.
+struct held_request final : ref_counted<held_request> {
+    held_request(const request_view& v, route_match m) : match(std::move(m)), client(v.client()) {
+        const message& src = v.msg();
+        msg = src;
+        method.assign(src.method.data(), src.method.size());
+        target.assign(src.target.data(), src.target.size());
+        fields.reserve(src.num_headers);
+        for (const header& h : src) fields.emplace_back(std::string(h.name), std::string(h.value));
+        // `fields` is complete and never changes again: views into it stay valid.
+        headers.reserve(fields.size() + 1);
+        for (const auto& f : fields) headers.push_back(header{f.first, f.second});
+        headers.push_back(header{}); // never empty: data() must not be null
+        msg.method = method;
+        msg.target = target;
+        msg.headers = headers.data();
+        msg.header_capacity = static_cast<std::uint32_t>(headers.size());
+        msg.num_headers = static_cast<std::uint32_t>(fields.size());
+        msg.num_trailers = 0;
+    }
+    route_match match;
+    endpoint client;
+    std::string method, target;
+    std::vector<std::pair<std::string, std::string>> fields;
+    std::vector<header> headers;
+    message msg;
+    body_reader body;
+    response res;
+};
+
+struct router_state final : ref_counted<router_state> {
+    struct route_entry {
+        std::string pattern;
+        route_handler buffered; // one of the two is set
+        route_stream_handler streamed;
+    };
+
+    explicit router_state(router_limits limits) : tree(this, limits) {}
+
+    route_tree tree;
+    std::vector<route_entry> routes; // by route id
+    std::vector<route_middleware> middlewares;
+    route_error_handler on_error;
+    std::vector<ref<router_state>> mounted;
+    std::error_code first_error;
+
+    std::error_code keep(std::error_code ec) {
+        if (ec && !first_error) first_error = ec;
+        return ec;
+    }
+
+    std::error_code add(std::string_view method, std::string_view pattern, route_entry e) {
+        const auto id = static_cast<std::uint32_t>(routes.size());
+        if (auto ec = tree.add(method, pattern, id)) return keep(ec);
+        e.pattern.assign(pattern.data(), pattern.size());
+        routes.push_back(std::move(e));
+        return {};
+    }
+
+    route_match match(std::string_view method, std::string_view target) const {
+        target_parts parts;
+        route_match m;
+        if (split_target(target, parts) || (parts.form != target_parts::origin_form &&
+                                            parts.form != target_parts::absolute_form)) {
+            m.status = 400;
+            return m;
+        }
+        return tree.match(method, parts.path.empty() ? std::string_view("/") : parts.path);
+    }
+
+    // The server's stream handler: every request of the servers this router is attached to.
+    void serve(const request_view& v, body_reader& body, response& res) {
+        route_match m = match(v.method(), v.target());
+        router_state* owner = m.found() ? static_cast<router_state*>(m.owner) : nullptr;
+        if (owner && owner->routes[m.route].buffered && !body.done()) {
+            ref<held_request> held = make_ref<held_request>(v, std::move(m));
+            held->body = std::move(body);
+            held->res = std::move(res);
+            const std::size_t limit = owner->tree.limits().max_body;
+            auto on_body = [self = ref<router_state>(this), held](std::error_code ec,
+                                                                  std::string_view all) {
+                request_view owned(held->msg, all);
+                self->run(owned, held->match, held->res, nullptr,
+                          ec ? static_cast<unsigned>(suggested_status(ec)) : 0, &held->client);
+                held->body.reset(); // breaks the cycle held -> reader -> this handler
+            };
+            if (limit)
+                held->body.read_all(limit, std::move(on_body));
+            else
+                held->body.read_all(std::move(on_body));
+            return;
+        }
+        run(v, m, res, &body, 0, nullptr);
+    }
+
+    void run(const request_view& v, const route_match& m, response& res, body_reader* body,
+             unsigned late_status, const endpoint* client) {
+        router_state* owner = m.found() ? static_cast<router_state*>(m.owner) : nullptr;
+        route_request req(v, m, owner ? std::string_view(owner->routes[m.route].pattern) : "",
+                          client);
+        if (late_status) router_state_access::set_status(req, late_status);
+        route_run r{req, res, body, {}, owner, this};
+        auto add_chain = [&r](router_state* s) {
+            for (route_middleware& mw : s->middlewares) r.chain.push_back(&mw);
+        };
+        add_chain(this);
+        if (owner) {
+            // trail: the routers passed through (root first, it is `this`), then the owner.
+            for (std::size_t i = 1; i < m.trail.size(); ++i)
+                add_chain(static_cast<router_state*>(m.trail[i]));
+            if (owner != this) add_chain(owner);
+        }
+        route_step(r, 0);
+    }
+
+    // The end of the chain: the route, or the answer to a request none takes.
+    static void finish(route_run& r) {
+        const unsigned status = r.req.status();
+        if (status == 200) {
+            route_entry& e = r.owner->routes[router_state_access::route(r.req)];
+            if (e.streamed) {
+                body_reader none;
+                e.streamed(r.req, r.body ? *r.body : none, r.res);
+            } else {
+                e.buffered(r.req, r.res);
+            }
+            return;
+        }
+        if (status == 405) r.res.header("Allow", r.req.allow());
+        // The innermost router with an error handler answers.
+        router_state* who = r.owner && r.owner->on_error ? r.owner : r.root;
+        if (who->on_error) return who->on_error(r.req, r.res, status);
+        r.res.status(status).header("Content-Type", "text/plain");
+        std::string text(reason_phrase(status));
+        text += '\n';
+        r.res.end(text);
+    }
+};
+
+inline void route_step(route_run& run, std::size_t i) {
+    if (i == run.chain.size()) return router_state::finish(run);
+    route_next next(run, i + 1);
+    (*run.chain[i])(run.req, run.res, next);
+}
+
+} // namespace detail
+
+// A move-only handle on a router's routes, middlewares and mounted routers.
+class router {
+  public:
+    explicit router(router_limits limits = {})
+        : st_(detail::make_ref<detail::router_state>(limits)) {}
+    router(router&&) noexcept = default;
+    router& operator=(router&&) noexcept = default;
+    router(const router&) = delete;
+    router& operator=(const router&) = delete;
+
+    // A route whose body is read whole before its handler runs; see the top of the file.
+    std::error_code route(std::string_view method, std::string_view pattern, route_handler h) {
+        if (!st_) return make_error_code(route_error::empty_router);
+        return st_->add(method, pattern, {std::string(), std::move(h), nullptr});
+    }
+    std::error_code get(std::string_view pattern, route_handler h) {
+        return route("GET", pattern, std::move(h));
+    }
+    std::error_code post(std::string_view pattern, route_handler h) {
+        return route("POST", pattern, std::move(h));
+    }
+    std::error_code put(std::string_view pattern, route_handler h) {
+        return route("PUT", pattern, std::move(h));
+    }
+    std::error_code patch(std::string_view pattern, route_handler h) {
+        return route("PATCH", pattern, std::move(h));
+    }
+    std::error_code delete_(std::string_view pattern, route_handler h) {
+        return route("DELETE", pattern, std::move(h));
+    }
+    // A route that runs at the end of the head and reads its body from the body_reader.
+    std::error_code stream(std::string_view method, std::string_view pattern,
+                           route_stream_handler h) {
+        if (!st_) return make_error_code(route_error::empty_router);
+        return st_->add(method, pattern, {std::string(), nullptr, std::move(h)});
+    }
+
+    // Hands the requests under `prefix` ("/api": literal segments only) that this
+    // router's own routes do not take to `sub`, which then matches the rest of the path
+    // ("/api/items" is "/items" there; its "/" is "/api" itself).
+    std::error_code mount(std::string_view prefix, router&& sub) {
+        if (!st_ || !sub.st_) return make_error_code(route_error::empty_router);
+        if (auto ec = st_->tree.mount(prefix, &sub.st_->tree)) return st_->keep(ec);
+        st_->mounted.push_back(std::move(sub.st_));
+        return {};
+    }
+
+    void use(route_middleware mw) {
+        if (st_) st_->middlewares.push_back(std::move(mw));
+    }
+    void on_error(route_error_handler h) {
+        if (st_) st_->on_error = std::move(h);
+    }
+
+    // The first registration that failed (each also returns its own error).
+    std::error_code error() const noexcept {
+        return st_ ? st_->first_error : make_error_code(route_error::empty_router);
+    }
+
+    // Pure matching: what a request with this method and target (path and query, as
+    // sent) would be routed to.
+    route_match match(std::string_view method, std::string_view target) const {
+        return st_ ? st_->match(method, target) : route_match();
+    }
+
+    // Serves every request of `s` (server::on_request_stream); `s` keeps the routes.
+    void attach(server& s) const {
+        if (!st_) return;
+        s.on_request_stream([st = st_](const request_view& v, body_reader& b, response& r) {
+            st->serve(v, b, r);
+        });
+    }
+
+  private:
+    detail::ref<detail::router_state> st_;
+};
+
+} // namespace http
+} // namespace sluice
+
+#if SLUICE_HAS_COROUTINES
+
+namespace sluice::http {
+
+// A routed request the coroutine owns: the request, its path parameters and its pattern.
+struct routed_request : request {
+    std::vector<std::pair<std::string, std::string>> params;
+    std::string pattern;
+
+    static routed_request copy_of(const route_request& r) {
+        routed_request out;
+        static_cast<request&>(out) = request::copy_of(r.view());
+        for (std::size_t i = 0; i < r.param_count(); ++i)
+            out.params.emplace_back(std::string(r.param_name(i)), std::string(r.param_value(i)));
+        out.pattern = std::string(r.pattern());
+        return out;
+    }
+    std::string_view param(std::string_view name) const noexcept {
+        for (const auto& p : params)
+            if (p.first == name) return p.second;
+        return {};
+    }
+    bool query_param(std::string_view key, std::string& value) const {
+        return query_value(query(), key, value);
+    }
+};
+
+// co_route(loop, f): a route handler that runs f(routed_request, response) -> task<void>
+// as a task on `l` (the server's loop). The middlewares ran before it starts.
+template <class F>
+route_handler co_route(loop& l, F f) {
+    return [&l, f = std::move(f)](route_request& req, response& res) mutable {
+        spawn(l, f(routed_request::copy_of(req), std::move(res)));
+    };
+}
+
+// co_stream_route(loop, f): f(routed_request, body_reader, response) -> task<void>, for
+// router::stream(); `co_await body.read()` reads the body as it arrives.
+template <class F>
+route_stream_handler co_stream_route(loop& l, F f) {
+    return [&l, f = std::move(f)](route_request& req, body_reader& body, response& res) mutable {
+        spawn(l, f(routed_request::copy_of(req), std::move(body), std::move(res)));
+    };
+}
+
+} // namespace sluice::http
+#endif
+// ---- end sluice/http/router.hpp ----
 // ---- end sluice/http.hpp ----
 #if !defined(SLUICE_NO_WEBSOCKET)
 // ---- begin sluice/ws.hpp ----

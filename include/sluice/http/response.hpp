@@ -44,6 +44,10 @@ struct response_slot final : ref_counted<response_slot> {
     bool has_date = false;
     bool has_type = false;
     bool bad_header = false;
+    // content_length(): the streamed body's announced size (-1: chunked), and how much
+    // of it write() sent so far.
+    std::int64_t declared_length = -1;
+    std::uint64_t streamed = 0;
     std::string reason;
     std::string headers; // serialized user headers
     std::string pending; // output produced while an earlier response is unfinished
@@ -103,6 +107,12 @@ class response {
     // Streaming: the first call sends the head with Transfer-Encoding: chunked.
     // Returns false when the response can no longer be written (connection gone).
     inline bool write(std::string_view chunk);
+    // Before streaming: the body write() sends will be exactly `n` bytes, announced with
+    // Content-Length instead of chunked framing (a download whose size is known, streamed
+    // as the client drains it). write() then refuses (returns false) bytes past `n`; an
+    // end() before `n` bytes were written closes the connection after the response, the
+    // only way left to tell the client the body is cut short.
+    inline response& content_length(std::uint64_t n);
     // Server-Sent Events (text/event-stream, no-cache). `data` may hold several
     // lines; each becomes a `data:` field. Empty event/id are omitted.
     inline bool send_event(std::string_view data, std::string_view event = {},
@@ -156,6 +166,15 @@ class response {
 
 
 inline bool response::write(std::string_view chunk) { return stream_bytes(chunk, false); }
+
+inline response& response::content_length(std::uint64_t n) {
+    if (!sl_ || sl_->head_sent || sl_->finished) return *this;
+    if (n > static_cast<std::uint64_t>(INT64_MAX))
+        sl_->bad_header = true;
+    else
+        sl_->declared_length = static_cast<std::int64_t>(n);
+    return *this;
+}
 
 namespace detail {
 

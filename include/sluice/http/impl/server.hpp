@@ -44,6 +44,9 @@ SLUICE_DECL void response::end(std::string_view body) {
         if (!body.empty()) write(body);
         if (!sl->s) return;
         sl->finished = true;
+        if (sl->declared_length >= 0 && !sl->head_request &&
+            sl->streamed < static_cast<std::uint64_t>(sl->declared_length))
+            sl->close = true; // cut short: only the close can say so
         // HTTP/1.0 streams (and HEAD) have no terminator; the former end with a close.
         if (sl->streaming && sl->minor >= 1 && !sl->head_request) {
             const_buffer b(std::string_view("0\r\n\r\n"));
@@ -80,9 +83,9 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
         }
         detail::server_core& c = *s->core_;
         std::string& h = c.head_scratch_; // as in end(): used only within these lines
-        detail::build_head(c, *sl, h, -1);
+        detail::build_head(c, *sl, h, sl->declared_length);
         sl->head_sent = true;
-        sl->streaming = true;
+        sl->streaming = sl->declared_length < 0;
         const_buffer b(h);
         s->emit(sl.get(), &b, 1);
         if (!sl->s) return false;
@@ -95,7 +98,13 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
         }
     }
     if (!data.empty() && !sl->head_request) {
-        if (sl->minor >= 1) {
+        if (sl->declared_length >= 0) { // announced with Content-Length: sent as it is
+            if (data.size() > static_cast<std::uint64_t>(sl->declared_length) - sl->streamed)
+                return false;
+            sl->streamed += data.size();
+            const_buffer b(data);
+            s->emit(sl.get(), &b, 1);
+        } else if (sl->minor >= 1) {
             char size[24];
             std::size_t n = http::detail::format_uint(data.size(), size, 16);
             size[n++] = '\r';
