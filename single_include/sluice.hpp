@@ -9486,6 +9486,8 @@ enum class error {
     buffer_too_small,
     // server
     not_upgradable,
+    // parser (appended: the values above keep their numbers)
+    connect_with_body,
 };
 
 } // namespace http
@@ -9593,6 +9595,8 @@ class http_category_impl final : public std::error_category {
         case error::not_upgradable:
             return "the connection cannot be handed over (not an upgrade request, or an "
                    "earlier response is unfinished)";
+        case error::connect_with_body:
+            return "CONNECT request with Content-Length or Transfer-Encoding";
         }
         return "unknown sluice.http error";
     }
@@ -10608,6 +10612,15 @@ SLUICE_DECL bool parser::apply_semantics(message& m) noexcept {
     }
     if (!ok) return bad(err), false;
     const bool req = !is_response();
+    // RFC 9110 9.3.6: "A CONNECT request message does not have content"; after its head
+    // the bytes belong to the tunnel. A Content-Length or Transfer-Encoding on it would
+    // make a peer that honours them read those bytes as a body while one that does not
+    // (llhttp, for one, starts the tunnel right after a CONNECT head) passes them into
+    // the tunnel: the two disagree on where the tunnel starts. Ignoring them is that
+    // second reading; refusing (400) is the only one no peer can contradict.
+    // Content-Length: 0 announces no content, so it is accepted.
+    if (req && m.verb == verb::connect && (te || (cl && clv != 0)))
+        return bad(error::connect_with_body), false;
     if (te) {
         if (m.version_minor == 0) return bad(error::transfer_encoding_http10), false;
         if (cl && !allow(lenient::content_length_with_te))

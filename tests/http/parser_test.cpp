@@ -735,7 +735,7 @@ TEST_CASE("http parser: error codes map to statuses and messages") {
     CHECK(ec.message() == "CR not followed by LF");
     // every code has its own message
     std::vector<std::string> seen;
-    for (int i = 1; i <= static_cast<int>(E::buffer_too_small); ++i) {
+    for (int i = 1; i <= static_cast<int>(E::connect_with_body); ++i) {
         std::string m = http::http_category().message(i);
         CHECK(m != "unknown sluice.http error");
         for (auto& s : seen) CHECK(s != m);
@@ -1004,4 +1004,26 @@ TEST_CASE("wire: http chunk size at or past 2^64 is refused, not wrapped") {
         CHECK(r.last == http::event::error);
         CHECK(r.ec == http::error::chunk_size_overflow);
     }
+}
+
+// ---- RFC 9110 9.3.6: a CONNECT request has no content ----
+
+TEST_CASE("http parser: CONNECT is never framed by Content-Length or Transfer-Encoding") {
+    using E = http::error;
+    const std::string C = "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n";
+    CHECK(run_all(C + "Content-Length: 5\r\n\r\nhello\x16\x03").ec == E::connect_with_body);
+    CHECK(run_all(C + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n").ec ==
+          E::connect_with_body);
+    CHECK(run_all(C + "Transfer-Encoding: gzip, chunked\r\n\r\n").ec == E::connect_with_body);
+    CHECK(http::suggested_status(E::connect_with_body) == 400);
+    // Content-Length: 0 announces no content: harmless, the tunnel starts after the head
+    outcome r = run_all(C + "Content-Length: 0\r\n\r\n\x16\x03");
+    CHECK(!r.ec);
+    CHECK(r.upgraded);
+    CHECK(r.rest == "\x16\x03");
+    // the client side is unchanged: a 2xx to CONNECT ignores both (RFC 9110 9.3.6)
+    outcome c = run_all("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nraw", resp(http::verb::connect));
+    CHECK(!c.ec);
+    CHECK(c.upgraded);
+    CHECK(c.rest == "raw");
 }

@@ -472,6 +472,15 @@ SLUICE_DECL bool parser::apply_semantics(message& m) noexcept {
     }
     if (!ok) return bad(err), false;
     const bool req = !is_response();
+    // RFC 9110 9.3.6: "A CONNECT request message does not have content"; after its head
+    // the bytes belong to the tunnel. A Content-Length or Transfer-Encoding on it would
+    // make a peer that honours them read those bytes as a body while one that does not
+    // (llhttp, for one, starts the tunnel right after a CONNECT head) passes them into
+    // the tunnel: the two disagree on where the tunnel starts. Ignoring them is that
+    // second reading; refusing (400) is the only one no peer can contradict.
+    // Content-Length: 0 announces no content, so it is accepted.
+    if (req && m.verb == verb::connect && (te || (cl && clv != 0)))
+        return bad(error::connect_with_body), false;
     if (te) {
         if (m.version_minor == 0) return bad(error::transfer_encoding_http10), false;
         if (cl && !allow(lenient::content_length_with_te))
