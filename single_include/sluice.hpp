@@ -9870,7 +9870,7 @@ struct limits {
     std::uint32_t max_head = 8192;            // request/status line + header fields
     std::uint32_t max_request_line = 8192;    // checked first: a long URL is 414, not 431
     std::uint16_t max_headers = 64;           // also bounded by the caller's array
-    std::uint16_t max_chunk_extension = 1024; // bytes of extensions on one chunk line
+    std::uint16_t max_chunk_extension = 1024; // bytes after the size on a chunk line (0: none)
     std::uint64_t max_body = std::uint64_t(64) << 20;
     unsigned lenient = 0;
 };
@@ -10060,7 +10060,17 @@ class parser {
         s_body_eof,
         s_chunk_size_first,
         s_chunk_size,
-        s_chunk_ext,
+        // chunk-ext (RFC 9112 7.1.1), one state per place in the grammar
+        s_chunk_size_ws,     // BWS after the size: only ";" may follow
+        s_chunk_ext_name0,   // after ";" and BWS: a token must start
+        s_chunk_ext_name,    // in the name
+        s_chunk_ext_name_ws, // BWS after the name: "=" or ";" must follow
+        s_chunk_ext_val0,    // after "=" and BWS: a token or quoted-string must start
+        s_chunk_ext_val,     // in a token value
+        s_chunk_ext_quoted,  // in a quoted-string
+        s_chunk_ext_escape,  // after a backslash in a quoted-string
+        s_chunk_ext_val_end, // right after the closing quote
+        s_chunk_ext_val_ws,  // BWS after a value: only ";" may follow
         s_chunk_size_lf,
         s_chunk_data,
         s_chunk_data_cr,
@@ -10673,85 +10683,156 @@ SLUICE_DECL bool parser::apply_semantics(message& m) noexcept {
     return true;
 }
 
+// The chunk-size line follows RFC 9112 7.1.1 exactly:
+//   chunk          = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+//   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//   chunk-ext-name = token
+//   chunk-ext-val  = token / quoted-string
+// BWS appears only before a ";" and around "=", so whitespace after the size or after an
+// extension is accepted only when a ";" (or, after a name, "=") follows: "2 \r\n",
+// "2;a \r\n" and "2 junk" are refused, as are an empty name ("2;"), "=" without a value,
+// an unbalanced quote and any byte a quoted-string may not hold. Lenient parsers that
+// skip to the CRLF let a proxy and a server disagree on where a chunk starts, the
+// smuggling that strict framing exists to prevent. Every byte after the size counts
+// against max_chunk_extension, checked before it can wrap.
 SLUICE_DECL result parser::feed_chunked(const char* data, std::size_t len) noexcept {
     std::size_t i = 0;
     while (i < len) {
         unsigned char c = static_cast<unsigned char>(data[i]);
         bool line_done = false;
-        switch (state_) {
-        case s_chunk_size_first: {
-            int h = detail::hexval(c);
-            if (h < 0) return fail(error::bad_chunk_size);
-            remaining_ = static_cast<std::uint64_t>(h);
-            count_ = 1;
-            state_ = s_chunk_size;
-            ++i;
-            break;
-        }
-        case s_chunk_size: {
-            int h = detail::hexval(c);
-            if (h >= 0) {
-                if (count_ >= 16) return fail(error::chunk_size_overflow);
-                remaining_ = (remaining_ << 4) | static_cast<std::uint64_t>(h);
+        if (state_ >= s_chunk_size_ws && state_ <= s_chunk_ext_val_ws) {
+            // [BWS] ";" BWS name [BWS "=" BWS value], over and over, up to the CRLF
+            const bool ws = c == ' ' || c == '\t';
+            const bool tok = detail::has(c, detail::c_token);
+            const bool eol = c == '\r' || c == '\n';
+            const http::error bad_ext =
+                c == 0 ? error::nul_byte
+                       : state_ == s_chunk_size_ws ? error::bad_chunk_size : error::bad_chunk_extension;
+            if (!eol) {
+                if (count_ >= max_ext_) return fail(error::chunk_extension_too_long);
                 ++count_;
-            } else if (c == '\r') {
-                state_ = s_chunk_size_lf;
-            } else if (c == '\n') {
-                if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
-                line_done = true;
-            } else if (c == ';' || c == ' ' || c == '\t') {
-                state_ = s_chunk_ext;
+            }
+            switch (state_) {
+            case s_chunk_size_ws:
+            case s_chunk_ext_val_ws:
+            case s_chunk_ext_name_ws:
+                if (ws) break;
+                if (c == ';') {
+                    state_ = s_chunk_ext_name0;
+                } else if (c == '=' && state_ == s_chunk_ext_name_ws) {
+                    state_ = s_chunk_ext_val0;
+                } else {
+                    return fail(bad_ext);
+                }
+                break;
+            case s_chunk_ext_name0:
+                if (ws) break;
+                if (!tok) return fail(bad_ext);
+                state_ = s_chunk_ext_name;
+                break;
+            case s_chunk_ext_val0:
+                if (ws) break;
+                if (c == '"')
+                    state_ = s_chunk_ext_quoted;
+                else if (tok)
+                    state_ = s_chunk_ext_val;
+                else
+                    return fail(bad_ext);
+                break;
+            case s_chunk_ext_quoted:
+                // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+                if (c == '"')
+                    state_ = s_chunk_ext_val_end;
+                else if (c == '\\')
+                    state_ = s_chunk_ext_escape;
+                else if (!detail::has(c, detail::c_text))
+                    return fail(bad_ext);
+                break;
+            case s_chunk_ext_escape:
+                // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+                if (!detail::has(c, detail::c_text)) return fail(bad_ext);
+                state_ = s_chunk_ext_quoted;
+                break;
+            default: // s_chunk_ext_name, s_chunk_ext_val, s_chunk_ext_val_end: the line may end
+                if (c == '\r') {
+                    state_ = s_chunk_size_lf;
+                } else if (c == '\n') {
+                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                    line_done = true;
+                } else if (ws) {
+                    state_ = state_ == s_chunk_ext_name ? s_chunk_ext_name_ws : s_chunk_ext_val_ws;
+                } else if (c == ';') {
+                    state_ = s_chunk_ext_name0;
+                } else if (c == '=' && state_ == s_chunk_ext_name) {
+                    state_ = s_chunk_ext_val0;
+                } else if (!tok || state_ == s_chunk_ext_val_end) {
+                    return fail(bad_ext);
+                }
+                break;
+            }
+            ++i;
+        } else {
+            switch (state_) {
+            case s_chunk_size_first: {
+                int h = detail::hexval(c);
+                if (h < 0) return fail(error::bad_chunk_size);
+                remaining_ = static_cast<std::uint64_t>(h);
                 count_ = 1;
-            } else {
-                return fail(error::bad_chunk_size);
+                state_ = s_chunk_size;
+                ++i;
+                break;
             }
-            ++i;
-            break;
-        }
-        case s_chunk_ext:
-            if (c == '\r') {
-                state_ = s_chunk_size_lf;
-            } else if (c == '\n') {
-                if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+            case s_chunk_size: {
+                int h = detail::hexval(c);
+                if (h >= 0) {
+                    if (count_ >= 16) return fail(error::chunk_size_overflow);
+                    remaining_ = (remaining_ << 4) | static_cast<std::uint64_t>(h);
+                    ++count_;
+                } else if (c == '\r') {
+                    state_ = s_chunk_size_lf;
+                } else if (c == '\n') {
+                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                    line_done = true;
+                } else if (c == ';' || c == ' ' || c == '\t') {
+                    if (max_ext_ == 0) return fail(error::chunk_extension_too_long);
+                    count_ = 1;
+                    state_ = c == ';' ? s_chunk_ext_name0 : s_chunk_size_ws;
+                } else {
+                    return fail(error::bad_chunk_size);
+                }
+                ++i;
+                break;
+            }
+            case s_chunk_size_lf:
+                if (c != '\n') return fail(error::bare_cr);
                 line_done = true;
-            } else if (c == 0) {
-                return fail(error::nul_byte);
-            } else if (!detail::has(c, detail::c_text)) {
-                return fail(error::bad_chunk_extension);
-            } else if (++count_ > max_ext_) {
-                return fail(error::chunk_extension_too_long);
+                ++i;
+                break;
+            case s_chunk_data: {
+                std::size_t n = len - i;
+                if (n > remaining_) n = static_cast<std::size_t>(remaining_);
+                remaining_ -= n;
+                if (remaining_ == 0) state_ = s_chunk_data_cr;
+                return {event::body, i + n, std::string_view(data + i, n)};
             }
-            ++i;
-            break;
-        case s_chunk_size_lf:
-            if (c != '\n') return fail(error::bare_cr);
-            line_done = true;
-            ++i;
-            break;
-        case s_chunk_data: {
-            std::size_t n = len - i;
-            if (n > remaining_) n = static_cast<std::size_t>(remaining_);
-            remaining_ -= n;
-            if (remaining_ == 0) state_ = s_chunk_data_cr;
-            return {event::body, i + n, std::string_view(data + i, n)};
-        }
-        case s_chunk_data_cr:
-            if (c == '\r') {
-                state_ = s_chunk_data_lf;
-            } else if (c == '\n' && allow(lenient::bare_lf)) {
+            case s_chunk_data_cr:
+                if (c == '\r') {
+                    state_ = s_chunk_data_lf;
+                } else if (c == '\n' && allow(lenient::bare_lf)) {
+                    state_ = s_chunk_size_first;
+                } else {
+                    return fail(error::bad_chunk_end);
+                }
+                ++i;
+                break;
+            case s_chunk_data_lf:
+                if (c != '\n') return fail(error::bad_chunk_end);
                 state_ = s_chunk_size_first;
-            } else {
-                return fail(error::bad_chunk_end);
+                ++i;
+                break;
+            default:
+                return {event::error, 0, {}};
             }
-            ++i;
-            break;
-        case s_chunk_data_lf:
-            if (c != '\n') return fail(error::bad_chunk_end);
-            state_ = s_chunk_size_first;
-            ++i;
-            break;
-        default:
-            return {event::error, 0, {}};
         }
         if (line_done) {
             if (remaining_ == 0) {

@@ -1006,6 +1006,115 @@ TEST_CASE("wire: http chunk size at or past 2^64 is refused, not wrapped") {
     }
 }
 
+// ---- RFC 9112 7.1.1: the chunk-size line, exactly ----
+//   chunk          = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+//   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//   chunk-ext-name = token
+//   chunk-ext-val  = token / quoted-string
+// Whitespace is allowed only where BWS is: before a ";" and around "=".
+
+namespace {
+const std::string chunked_head =
+    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+} // namespace
+
+TEST_CASE("http parser: chunk extensions that follow the grammar") {
+    const char* lines[] = {
+        "2;a",          "2;a=b",          "2;a=\"\"",         "2;a=\"x y\"",
+        "2;a=\"q\\\"x\"", "2;a=\"\\\\\"",   "2 ;a",             "2\t;a",
+        "2; a",         "2;a =b",         "2;a= b",           "2 \t; \t a \t = \t \"v\"",
+        "2;a;b;c",      "2;a=b ;c",       "2;a=\"x\" ;c=\"y\"", "2;a=\"caf\xc3\xa9\"",
+        "2;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~",
+    };
+    for (const char* l : lines) {
+        INFO(std::string(l));
+        outcome r = run_all(chunked_head + l + "\r\nok\r\n0\r\n\r\n");
+        CHECK(!r.ec);
+        REQUIRE(r.msgs.size() == 1);
+        CHECK(r.msgs[0].body == "ok");
+    }
+    // the last chunk carries extensions the same way
+    outcome r = run_all(chunked_head + "2\r\nok\r\n0;a=\"b\" ;c\r\n\r\n");
+    CHECK(!r.ec);
+    CHECK(r.msgs.size() == 1);
+}
+
+TEST_CASE("http parser: chunk-size lines off the grammar are rejected") {
+    using E = http::error;
+    struct bad_line {
+        const char* line;
+        E err;
+    } cases[] = {
+        {"2 erfrferferf", E::bad_chunk_size},   // junk after the size
+        {"2 ", E::bad_chunk_size},              // BWS not followed by ";"
+        {"2\t", E::bad_chunk_size},
+        {"2 \t ", E::bad_chunk_size},
+        {"2 x;a", E::bad_chunk_size},
+        {"2;", E::bad_chunk_extension},         // empty extension name
+        {"2; ", E::bad_chunk_extension},
+        {"2;;a", E::bad_chunk_extension},
+        {"2;a;", E::bad_chunk_extension},
+        {"2;=b", E::bad_chunk_extension},
+        {"2;a ", E::bad_chunk_extension},       // BWS not followed by ";" or "="
+        {"2;a=b ", E::bad_chunk_extension},
+        {"2;a=\"b\" ", E::bad_chunk_extension},
+        {"2;a=", E::bad_chunk_extension},       // "=" without a value
+        {"2;a= ", E::bad_chunk_extension},
+        {"2;a==b", E::bad_chunk_extension},
+        {"2;a=b=c", E::bad_chunk_extension},
+        {"2;a b", E::bad_chunk_extension},
+        {"2;a=b c", E::bad_chunk_extension},
+        {"2;a@b", E::bad_chunk_extension},      // not a token
+        {"2;a=b@c", E::bad_chunk_extension},
+        {"2;a=(b)", E::bad_chunk_extension},
+        {"2;a=\"b", E::bad_chunk_extension},    // unbalanced quotes
+        {"2;a=\"b\\\"", E::bad_chunk_extension},
+        {"2;a=b\"", E::bad_chunk_extension},
+        {"2;a=\"b\"c", E::bad_chunk_extension}, // junk after a quoted-string
+        {"2;\"a\"", E::bad_chunk_extension},    // a name is a token, never quoted
+        {"2;a=\"b\x01\"", E::bad_chunk_extension}, // CTL in a quoted-string
+        {"2;a=\"b\x7f\"", E::bad_chunk_extension},
+        {"2;a=\"b\\\x01\"", E::bad_chunk_extension}, // CTL in a quoted-pair
+        {"2;a\x7f", E::bad_chunk_extension},
+    };
+    for (const bad_line& c : cases) {
+        INFO(std::string(c.line));
+        CHECK(run_all(chunked_head + c.line + "\r\nok\r\n0\r\n\r\n").ec ==
+              http::make_error_code(c.err));
+    }
+    // bare LF where CRLF is required, with and without extensions (lenient::bare_lf aside)
+    CHECK(run_all(chunked_head + "2;a\nok\r\n0\r\n\r\n").ec == E::bare_lf);
+    CHECK(run_all(chunked_head + "2;a=\"b\"\nok\r\n0\r\n\r\n").ec == E::bare_lf);
+    CHECK(run_all(chunked_head + "2\r\nok\r\n0;a\n\r\n").ec == E::bare_lf);
+    CHECK(run_all(chunked_head + "2;a\rok\r\n0\r\n\r\n").ec == E::bare_cr);
+    // a CR inside a quoted-string never ends the line
+    CHECK(run_all(chunked_head + "2;a=\"b\r\nok\r\n0\r\n\r\n").ec == E::bad_chunk_extension);
+    // lenient bare LF still ends a well-formed extension
+    CHECK(!run_all(chunked_head + "2;a=\"b\"\nok\r\n0\r\n\r\n", len(http::lenient::bare_lf)).ec);
+}
+
+TEST_CASE("http parser: chunk extension length limit") {
+    options o;
+    o.lim.max_chunk_extension = 8; // bytes after the size, BWS included
+    CHECK(!run_all(chunked_head + "2;abcdefg\r\nok\r\n0\r\n\r\n", o).ec);
+    CHECK(!run_all(chunked_head + "2 ;a=\"b\"\r\nok\r\n0\r\n\r\n", o).ec);
+    CHECK(run_all(chunked_head + "2 ;a=\"bcd\"\r\nok\r\n0\r\n\r\n", o).ec ==
+          http::error::chunk_extension_too_long);
+    CHECK(run_all(chunked_head + "2;abcdefgh\r\nok\r\n0\r\n\r\n", o).ec ==
+          http::error::chunk_extension_too_long);
+    o.lim.max_chunk_extension = 0; // no extensions at all
+    CHECK(!run_all(chunked_head + "2\r\nok\r\n0\r\n\r\n", o).ec);
+    CHECK(run_all(chunked_head + "2;a\r\nok\r\n0\r\n\r\n", o).ec ==
+          http::error::chunk_extension_too_long);
+    // the default stays bounded
+    CHECK(http::limits().max_chunk_extension == 1024);
+    CHECK(run_all(chunked_head + "2;a=\"" + std::string(1100, 'x') + "\"\r\nok\r\n0\r\n\r\n").ec ==
+          http::error::chunk_extension_too_long);
+    o.lim.max_chunk_extension = 65535; // the widest limit does not wrap around
+    std::string ext = ";a=" + std::string(65532, 'x');
+    CHECK(!run_all(chunked_head + "2" + ext + "\r\nok\r\n0\r\n\r\n", o).ec);
+}
+
 // ---- RFC 9110 9.3.6: a CONNECT request has no content ----
 
 TEST_CASE("http parser: CONNECT is never framed by Content-Length or Transfer-Encoding") {

@@ -57,7 +57,7 @@ struct limits {
     std::uint32_t max_head = 8192;            // request/status line + header fields
     std::uint32_t max_request_line = 8192;    // checked first: a long URL is 414, not 431
     std::uint16_t max_headers = 64;           // also bounded by the caller's array
-    std::uint16_t max_chunk_extension = 1024; // bytes of extensions on one chunk line
+    std::uint16_t max_chunk_extension = 1024; // bytes after the size on a chunk line (0: none)
     std::uint64_t max_body = std::uint64_t(64) << 20;
     unsigned lenient = 0;
 };
@@ -247,7 +247,17 @@ class parser {
         s_body_eof,
         s_chunk_size_first,
         s_chunk_size,
-        s_chunk_ext,
+        // chunk-ext (RFC 9112 7.1.1), one state per place in the grammar
+        s_chunk_size_ws,     // BWS after the size: only ";" may follow
+        s_chunk_ext_name0,   // after ";" and BWS: a token must start
+        s_chunk_ext_name,    // in the name
+        s_chunk_ext_name_ws, // BWS after the name: "=" or ";" must follow
+        s_chunk_ext_val0,    // after "=" and BWS: a token or quoted-string must start
+        s_chunk_ext_val,     // in a token value
+        s_chunk_ext_quoted,  // in a quoted-string
+        s_chunk_ext_escape,  // after a backslash in a quoted-string
+        s_chunk_ext_val_end, // right after the closing quote
+        s_chunk_ext_val_ws,  // BWS after a value: only ";" may follow
         s_chunk_size_lf,
         s_chunk_data,
         s_chunk_data_cr,
