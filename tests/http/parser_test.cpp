@@ -670,6 +670,12 @@ TEST_CASE("http parser: invalid messages, each with its own error") {
          "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n",
          E::request_line_too_long,
          {}},
+        {"bad char past a small request-line limit", // the limit is met first
+         "GET /" + std::string(30, 'a') + "\" HTTP/1.1\r\nHost: a\r\n\r\n",
+         E::request_line_too_long, small_line},
+        {"bad char within a small request-line limit",
+         "GET /" + std::string(15, 'a') + "\" HTTP/1.1\r\nHost: a\r\n\r\n", E::bad_target,
+         small_line},
         {"request line over a small limit",
          "GET /" + std::string(30, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", E::request_line_too_long,
          small_line},

@@ -332,6 +332,11 @@ SLUICE_DECL long parser::parse_head(const char* buf, std::size_t len, bool at_li
     message& m = *msg_;
     const char* p = buf;
     const char* const end = buf + len;
+    // A request line is read no further than max_request_line + CRLF: an incremental
+    // caller sees no more of it before the limit fails it, and a one-shot parse must
+    // report the same first problem (a bad byte past the limit is not reached).
+    const char* lim = end;
+    if (!is_response() && len > max_line_ + 2u) lim = buf + max_line_ + 2;
     m.method = m.target = m.reason = std::string_view();
     m.content_length = 0;
     m.num_headers = m.num_trailers = 0;
@@ -350,9 +355,9 @@ SLUICE_DECL long parser::parse_head(const char* buf, std::size_t len, bool at_li
     };
     // After the version (request) or the status or reason (response): CRLF.
     auto line_end = [&](http::error other, unsigned at) -> long { // 1 ok, 0 more, -1 error
-        if (p == end) return more_line(at);
+        if (p == lim) return more_line(at);
         if (*p == '\r') {
-            if (end - p < 2) return more_line(h_line_cr);
+            if (lim - p < 2) return more_line(h_line_cr);
             if (p[1] != '\n') return bad(error::bare_cr);
             p += 2;
             return 1;
@@ -367,21 +372,21 @@ SLUICE_DECL long parser::parse_head(const char* buf, std::size_t len, bool at_li
 
     if (!is_response()) {
         const char* m0 = p;
-        p = detail::scan_class(p, end, detail::c_token);
-        if (p == end) return more_line(p == m0 ? h_method0 : h_method);
+        p = detail::scan_class(p, lim, detail::c_token);
+        if (p == lim) return more_line(p == m0 ? h_method0 : h_method);
         if (*p != ' ' || p == m0) return bad(*p == 0 ? error::nul_byte : error::bad_method);
         m.method = std::string_view(m0, static_cast<std::size_t>(p - m0));
         m.verb = to_verb(m.method);
         const char* t0 = ++p;
-        p = detail::scan_class(p, end,
+        p = detail::scan_class(p, lim,
                                allow(lenient::target_chars) ? detail::c_vtarget : detail::c_target);
-        if (p == end) return more_line(p == t0 ? h_target0 : h_target);
+        if (p == lim) return more_line(p == t0 ? h_target0 : h_target);
         if (*p != ' ' || p == t0) return bad(*p == 0 ? error::nul_byte : error::bad_target);
         m.target = std::string_view(t0, static_cast<std::size_t>(p - t0));
         ++p;
-        long v = version(p, end);
+        long v = version(p, lim);
         if (v < 0) return v;
-        if (v == 0) return more_line(h_v0 + static_cast<unsigned>(end - p));
+        if (v == 0) return more_line(h_v0 + static_cast<unsigned>(lim - p));
         p += 8;
         long r = line_end(error::bad_version, h_rl_end);
         if (r <= 0) return r;
