@@ -10099,10 +10099,10 @@ class parser {
         h_target,
         h_v0, // h_v0 + k: k bytes of "HTTP/d.d" seen (h_v0 ... h_v7)
         h_v7 = h_v0 + 7,
-        h_rl_end,      // after a request's version: CR (or LF)
-        h_line_cr,     // after the CR that ends the request or status line
-        h_sp,          // after a response's version: SP
-        h_d0,          // h_d0 + k: k status digits seen
+        h_rl_end,                // after a request's version: CR (or LF)
+        h_line_cr,               // after the CR that ends the request or status line
+        h_sp,                    // after a response's version: SP
+        h_d0,                    // h_d0 + k: k status digits seen
         h_status_end = h_d0 + 3, // SP, CR (or LF)
         h_reason,
         f_line,     // start of a field line (count_ fields so far)
@@ -10887,9 +10887,9 @@ SLUICE_DECL result parser::feed_chunked(const char* data, std::size_t len) noexc
             const bool ws = c == ' ' || c == '\t';
             const bool tok = detail::has(c, detail::c_token);
             const bool eol = c == '\r' || c == '\n';
-            const http::error bad_ext =
-                c == 0 ? error::nul_byte
-                       : state_ == s_chunk_size_ws ? error::bad_chunk_size : error::bad_chunk_extension;
+            const http::error bad_ext = c == 0                      ? error::nul_byte
+                                        : state_ == s_chunk_size_ws ? error::bad_chunk_size
+                                                                    : error::bad_chunk_extension;
             if (!eol) {
                 if (count_ >= max_ext_) return fail(error::chunk_extension_too_long);
                 ++count_;

@@ -1020,16 +1020,27 @@ TEST_CASE("wire: http chunk size at or past 2^64 is refused, not wrapped") {
 // Whitespace is allowed only where BWS is: before a ";" and around "=".
 
 namespace {
-const std::string chunked_head =
-    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+const std::string chunked_head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
 } // namespace
 
 TEST_CASE("http parser: chunk extensions that follow the grammar") {
     const char* lines[] = {
-        "2;a",          "2;a=b",          "2;a=\"\"",         "2;a=\"x y\"",
-        "2;a=\"q\\\"x\"", "2;a=\"\\\\\"",   "2 ;a",             "2\t;a",
-        "2; a",         "2;a =b",         "2;a= b",           "2 \t; \t a \t = \t \"v\"",
-        "2;a;b;c",      "2;a=b ;c",       "2;a=\"x\" ;c=\"y\"", "2;a=\"caf\xc3\xa9\"",
+        "2;a",
+        "2;a=b",
+        "2;a=\"\"",
+        "2;a=\"x y\"",
+        "2;a=\"q\\\"x\"",
+        "2;a=\"\\\\\"",
+        "2 ;a",
+        "2\t;a",
+        "2; a",
+        "2;a =b",
+        "2;a= b",
+        "2 \t; \t a \t = \t \"v\"",
+        "2;a;b;c",
+        "2;a=b ;c",
+        "2;a=\"x\" ;c=\"y\"",
+        "2;a=\"caf\xc3\xa9\"",
         "2;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~",
     };
     for (const char* l : lines) {
@@ -1051,33 +1062,33 @@ TEST_CASE("http parser: chunk-size lines off the grammar are rejected") {
         const char* line;
         E err;
     } cases[] = {
-        {"2 erfrferferf", E::bad_chunk_size},   // junk after the size
-        {"2 ", E::bad_chunk_size},              // BWS not followed by ";"
+        {"2 erfrferferf", E::bad_chunk_size}, // junk after the size
+        {"2 ", E::bad_chunk_size},            // BWS not followed by ";"
         {"2\t", E::bad_chunk_size},
         {"2 \t ", E::bad_chunk_size},
         {"2 x;a", E::bad_chunk_size},
-        {"2;", E::bad_chunk_extension},         // empty extension name
+        {"2;", E::bad_chunk_extension}, // empty extension name
         {"2; ", E::bad_chunk_extension},
         {"2;;a", E::bad_chunk_extension},
         {"2;a;", E::bad_chunk_extension},
         {"2;=b", E::bad_chunk_extension},
-        {"2;a ", E::bad_chunk_extension},       // BWS not followed by ";" or "="
+        {"2;a ", E::bad_chunk_extension}, // BWS not followed by ";" or "="
         {"2;a=b ", E::bad_chunk_extension},
         {"2;a=\"b\" ", E::bad_chunk_extension},
-        {"2;a=", E::bad_chunk_extension},       // "=" without a value
+        {"2;a=", E::bad_chunk_extension}, // "=" without a value
         {"2;a= ", E::bad_chunk_extension},
         {"2;a==b", E::bad_chunk_extension},
         {"2;a=b=c", E::bad_chunk_extension},
         {"2;a b", E::bad_chunk_extension},
         {"2;a=b c", E::bad_chunk_extension},
-        {"2;a@b", E::bad_chunk_extension},      // not a token
+        {"2;a@b", E::bad_chunk_extension}, // not a token
         {"2;a=b@c", E::bad_chunk_extension},
         {"2;a=(b)", E::bad_chunk_extension},
-        {"2;a=\"b", E::bad_chunk_extension},    // unbalanced quotes
+        {"2;a=\"b", E::bad_chunk_extension}, // unbalanced quotes
         {"2;a=\"b\\\"", E::bad_chunk_extension},
         {"2;a=b\"", E::bad_chunk_extension},
-        {"2;a=\"b\"c", E::bad_chunk_extension}, // junk after a quoted-string
-        {"2;\"a\"", E::bad_chunk_extension},    // a name is a token, never quoted
+        {"2;a=\"b\"c", E::bad_chunk_extension},    // junk after a quoted-string
+        {"2;\"a\"", E::bad_chunk_extension},       // a name is a token, never quoted
         {"2;a=\"b\x01\"", E::bad_chunk_extension}, // CTL in a quoted-string
         {"2;a=\"b\x7f\"", E::bad_chunk_extension},
         {"2;a=\"b\\\x01\"", E::bad_chunk_extension}, // CTL in a quoted-pair
@@ -1137,7 +1148,8 @@ TEST_CASE("http parser: CONNECT is never framed by Content-Length or Transfer-En
     CHECK(r.upgraded);
     CHECK(r.rest == "\x16\x03");
     // the client side is unchanged: a 2xx to CONNECT ignores both (RFC 9110 9.3.6)
-    outcome c = run_all("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nraw", resp(http::verb::connect));
+    outcome c =
+        run_all("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nraw", resp(http::verb::connect));
     CHECK(!c.ec);
     CHECK(c.upgraded);
     CHECK(c.rest == "raw");
@@ -1240,8 +1252,22 @@ TEST_CASE("http parser: one byte at a time, a bad head fails at the offending by
         {"empty name", R, ": x\r\n" + TAIL, E::bad_header_name, {}, 0},
         {"line without colon", R + "Hello", "\r\n" + TAIL, E::bad_header_name, {}, 0},
         {"NUL in name", R + "X", std::string(1, '\0') + ": 1\r\n" + TAIL, E::nul_byte, {}, 0},
-        {"CTL in value", R + "X: a", "\x01" "b\r\n" + TAIL, E::bad_header_value, {}, 0},
-        {"DEL in value", R + "X: a", "\x7f" "b\r\n" + TAIL, E::bad_header_value, {}, 0},
+        {"CTL in value",
+         R + "X: a",
+         "\x01"
+         "b\r\n" +
+             TAIL,
+         E::bad_header_value,
+         {},
+         0},
+        {"DEL in value",
+         R + "X: a",
+         "\x7f"
+         "b\r\n" +
+             TAIL,
+         E::bad_header_value,
+         {},
+         0},
         {"NUL in value", R + "X: a", std::string(1, '\0') + "b\r\n" + TAIL, E::nul_byte, {}, 0},
         {"bare CR in value", R + "X: a\r", "b\r\n" + TAIL, E::bare_cr, {}, 0},
         {"bare LF in value", R + "X: a", "\n" + TAIL, E::bare_lf, {}, 0},
@@ -1249,18 +1275,23 @@ TEST_CASE("http parser: one byte at a time, a bad head fails at the offending by
         {"obs-fold tab", R + "X: a\r\n", "\tb\r\n" + TAIL, E::obs_fold, {}, 0},
         {"obs-fold before any field", RL, " Host: a\r\n" + TAIL, E::obs_fold,
          len(http::lenient::obs_fold), 0},
-        {"late bad name in a long head", T + "X-Late", " : 1\r\n" + TAIL,
-         E::whitespace_before_colon, {}, 0},
-        {"late CTL in a long head", T + "X-Late: 1", "\x02\r\n" + TAIL, E::bad_header_value, {},
+        {"late bad name in a long head",
+         T + "X-Late",
+         " : 1\r\n" + TAIL,
+         E::whitespace_before_colon,
+         {},
          0},
+        {"late CTL in a long head", T + "X-Late: 1", "\x02\r\n" + TAIL, E::bad_header_value, {}, 0},
         {"bare CR as blank line", R + "\r", "X" + TAIL, E::bare_cr, {}, 0},
         {"bare LF as blank line", R, "\n", E::bare_lf, {}, 0},
         {"too many headers", "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r", "\n" + TAIL,
-         E::too_many_headers, [] {
+         E::too_many_headers,
+         [] {
              options o;
              o.lim.max_headers = 3;
              return o;
-         }(), 0},
+         }(),
+         0},
         // lenient modes still stop at the first byte they do not allow
         {"lenient bare LF, bad name", "GET / HTTP/1.1\nHost: a\nX", "(: 1\n\n", E::bad_header_name,
          len(http::lenient::bare_lf), 0},
@@ -1288,8 +1319,12 @@ TEST_CASE("http parser: one byte at a time, a bad head fails at the offending by
         {"chunk junk", CH + "2 ", "erfrferferf\r\nok\r\n0\r\n\r\n", E::bad_chunk_size, {}, 0},
         {"chunk trailing BWS", CH + "2 ", "\r\nok\r\n0\r\n\r\n", E::bad_chunk_size, {}, 0},
         {"chunk empty ext name", CH + "2;", "\r\nok\r\n0\r\n\r\n", E::bad_chunk_extension, {}, 0},
-        {"chunk unbalanced quote", CH + "2;a=\"b", "\r\nok\r\n0\r\n\r\n", E::bad_chunk_extension,
-         {}, 0},
+        {"chunk unbalanced quote",
+         CH + "2;a=\"b",
+         "\r\nok\r\n0\r\n\r\n",
+         E::bad_chunk_extension,
+         {},
+         0},
     };
     for (const early_case& c : cases) {
         INFO(std::string(c.name));
@@ -1316,8 +1351,8 @@ TEST_CASE("http parser: every one-byte corruption fails as early byte by byte as
         "2;e=\"v\"\r\nok\r\n0\r\nT: 1\r\n\r\n",
     };
     const std::string resps[] = {"HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 0\r\n\r\n"};
-    const char subs[] = {'\0', '\x01', ' ', '\t', '\r', '\n', '"', ':', '(', ';', '=',
-                         '\\', '\x7f', 'x', '0', '2', '/', '.', 'H', '\xc3'};
+    const char subs[] = {'\0', '\x01', ' ',    '\t', '\r', '\n', '"', ':', '(', ';',
+                         '=',  '\\',   '\x7f', 'x',  '0',  '2',  '/', '.', 'H', '\xc3'};
     unsigned failed = 0, checked = 0;
     auto sweep = [&](const std::string& base, const options& o) {
         for (std::size_t i = 0; i < base.size(); ++i)

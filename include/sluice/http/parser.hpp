@@ -286,10 +286,10 @@ class parser {
         h_target,
         h_v0, // h_v0 + k: k bytes of "HTTP/d.d" seen (h_v0 ... h_v7)
         h_v7 = h_v0 + 7,
-        h_rl_end,      // after a request's version: CR (or LF)
-        h_line_cr,     // after the CR that ends the request or status line
-        h_sp,          // after a response's version: SP
-        h_d0,          // h_d0 + k: k status digits seen
+        h_rl_end,                // after a request's version: CR (or LF)
+        h_line_cr,               // after the CR that ends the request or status line
+        h_sp,                    // after a response's version: SP
+        h_d0,                    // h_d0 + k: k status digits seen
         h_status_end = h_d0 + 3, // SP, CR (or LF)
         h_reason,
         f_line,     // start of a field line (count_ fields so far)

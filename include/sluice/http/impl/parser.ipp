@@ -708,9 +708,9 @@ SLUICE_DECL result parser::feed_chunked(const char* data, std::size_t len) noexc
             const bool ws = c == ' ' || c == '\t';
             const bool tok = detail::has(c, detail::c_token);
             const bool eol = c == '\r' || c == '\n';
-            const http::error bad_ext =
-                c == 0 ? error::nul_byte
-                       : state_ == s_chunk_size_ws ? error::bad_chunk_size : error::bad_chunk_extension;
+            const http::error bad_ext = c == 0                      ? error::nul_byte
+                                        : state_ == s_chunk_size_ws ? error::bad_chunk_size
+                                                                    : error::bad_chunk_extension;
             if (!eol) {
                 if (count_ >= max_ext_) return fail(error::chunk_extension_too_long);
                 ++count_;
