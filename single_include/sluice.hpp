@@ -13098,8 +13098,11 @@ class response {
     ~response() { reset(); }
 
     // Before the head is sent (the first end/write/send_event): status and headers.
-    // Framing headers (Content-Length, Transfer-Encoding) are the server's and are
-    // ignored; `Connection: close` closes the connection after this response.
+    // Transfer-Encoding is the server's and is ignored. Content-Length is kept as the
+    // body's size (as content_length(n)): a streamed body keeps it instead of chunked
+    // framing, a HEAD answer announces it, and a value that is not a length, or an end()
+    // body of another size, makes the response a 500. `Connection: close` closes the
+    // connection after this response.
     // A name or value that is not allowed on the wire is dropped and the response
     // becomes a 500.
     SLUICE_DECL response& status(unsigned code, std::string_view reason = {});
@@ -13224,9 +13227,21 @@ SLUICE_DECL response& response::status(unsigned code, std::string_view reason) {
 
 SLUICE_DECL response& response::header(std::string_view name, std::string_view value) {
     if (!sl_ || sl_->head_sent || sl_->finished) return *this;
-    if (http::detail::iequals(name, "content-length") ||
-        http::detail::iequals(name, "transfer-encoding"))
-        return *this;
+    if (http::detail::iequals(name, "content-length")) {
+        // Kept as the body's size: 1*DIGIT (RFC 9110 §8.6), no sign, no overflow. Anything
+        // else would be a lie on the wire: the response becomes a 500.
+        std::uint64_t n = 0;
+        bool ok = !value.empty() && value.size() <= 19;
+        for (char ch : value) ok = ok && ch >= '0' && ch <= '9';
+        if (ok)
+            for (char ch : value) n = n * 10 + static_cast<std::uint64_t>(ch - '0');
+        if (!ok) {
+            sl_->bad_header = true;
+            return *this;
+        }
+        return content_length(n);
+    }
+    if (http::detail::iequals(name, "transfer-encoding")) return *this; // the server's
     if (http::detail::iequals(name, "connection")) {
         bool close = false;
         http::detail::for_each_list_item(value, [&](std::string_view t) {
@@ -14483,7 +14498,16 @@ SLUICE_DECL void response::end(std::string_view body) {
     // because it is used for these lines only, which run no user code and never start
     // another connection's output (emit() only appends or writes the bytes).
     std::string& h = c.head_scratch_;
-    detail::build_head(c, *sl, h, sl->bad_header ? 0 : static_cast<std::int64_t>(body.size()));
+    // A length the handler set (header or content_length()) must be the body's; a HEAD
+    // answer announces it without sending the body.
+    std::int64_t length = static_cast<std::int64_t>(body.size());
+    if (sl->declared_length >= 0 && sl->declared_length != length) {
+        if (sl->head_request && body.empty())
+            length = sl->declared_length;
+        else
+            sl->bad_header = true;
+    }
+    detail::build_head(c, *sl, h, sl->bad_header ? 0 : length);
     const bool bodyless =
         sl->head_request || sl->status < 200 || sl->status == 204 || sl->status == 304;
     if (sl->bad_header) body = {};

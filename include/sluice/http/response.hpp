@@ -94,8 +94,11 @@ class response {
     ~response() { reset(); }
 
     // Before the head is sent (the first end/write/send_event): status and headers.
-    // Framing headers (Content-Length, Transfer-Encoding) are the server's and are
-    // ignored; `Connection: close` closes the connection after this response.
+    // Transfer-Encoding is the server's and is ignored. Content-Length is kept as the
+    // body's size (as content_length(n)): a streamed body keeps it instead of chunked
+    // framing, a HEAD answer announces it, and a value that is not a length, or an end()
+    // body of another size, makes the response a 500. `Connection: close` closes the
+    // connection after this response.
     // A name or value that is not allowed on the wire is dropped and the response
     // becomes a 500.
     SLUICE_DECL response& status(unsigned code, std::string_view reason = {});

@@ -60,7 +60,16 @@ SLUICE_DECL void response::end(std::string_view body) {
     // because it is used for these lines only, which run no user code and never start
     // another connection's output (emit() only appends or writes the bytes).
     std::string& h = c.head_scratch_;
-    detail::build_head(c, *sl, h, sl->bad_header ? 0 : static_cast<std::int64_t>(body.size()));
+    // A length the handler set (header or content_length()) must be the body's; a HEAD
+    // answer announces it without sending the body.
+    std::int64_t length = static_cast<std::int64_t>(body.size());
+    if (sl->declared_length >= 0 && sl->declared_length != length) {
+        if (sl->head_request && body.empty())
+            length = sl->declared_length;
+        else
+            sl->bad_header = true;
+    }
+    detail::build_head(c, *sl, h, sl->bad_header ? 0 : length);
     const bool bodyless =
         sl->head_request || sl->status < 200 || sl->status == 204 || sl->status == 304;
     if (sl->bad_header) body = {};
