@@ -13034,6 +13034,18 @@ namespace detail {
 // holds one reference until the response is complete and retired in order, and each
 // http::response handle holds one. `s` is the weak link to the session: null once the
 // connection is gone or the response is retired.
+// A coroutine waiting for a response's output to drain (http::drained): told once that it
+// drained ({}), or that the connection went away (sluice::error::not_open); on_dropped()
+// when the server is destroyed and the wait will never complete.
+class response_drain_waiter {
+  public:
+    virtual void on_drained(std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
+
+  protected:
+    ~response_drain_waiter() = default;
+};
+
 struct response_slot final : ref_counted<response_slot> {
     server_session* s = nullptr;
     response_slot* next = nullptr; // the session's queue
@@ -13057,6 +13069,7 @@ struct response_slot final : ref_counted<response_slot> {
     std::string pending; // output produced while an earlier response is unfinished
     unique_function<void()> on_close;
     unique_function<void()> on_drain;
+    response_drain_waiter* waiter = nullptr; // weak: it withdraws itself
 };
 
 } // namespace detail
@@ -13135,6 +13148,13 @@ class response {
     // and past write_limits::hard_cap the connection is closed (no hole in the stream).
     SLUICE_DECL bool write_queue_high() const noexcept;
     SLUICE_DECL void on_drain(unique_function<void()> cb);
+    // The coroutine form of on_drain (co_await http::drained(res), server_coro.hpp): one
+    // waiter, besides any on_drain callback; refused with in_progress while another waits,
+    // or not_open when the connection is gone.
+    SLUICE_DECL std::error_code wait_drain(detail::response_drain_waiter* w);
+    void cancel_drain(detail::response_drain_waiter* w) noexcept {
+        if (sl_ && sl_->waiter == w) sl_->waiter = nullptr;
+    }
     // Called once if the connection goes away before the response is finished (not
     // when the server is destroyed: its callbacks are then destroyed uncalled).
     void on_close(unique_function<void()> cb) {
@@ -13924,6 +13944,7 @@ SLUICE_DECL void server_session::detach_all(bool notify) {
     queued_ = 0;
     for (response_slot* sl = first; sl; sl = sl->next) sl->s = nullptr;
     std::vector<unique_function<void()>> calls;
+    std::vector<response_drain_waiter*> waiters;
     while (first) {
         response_slot* sl = first;
         first = sl->next;
@@ -13931,9 +13952,18 @@ SLUICE_DECL void server_session::detach_all(bool notify) {
         unique_function<void()> gone_drain = std::move(sl->on_drain);
         unique_function<void()> cb = std::move(sl->on_close);
         if (cb && notify && !sl->finished) calls.push_back(std::move(cb));
+        if (response_drain_waiter* w = std::exchange(sl->waiter, nullptr)) waiters.push_back(w);
         ref<response_slot>::adopt(sl).reset();
     }
     for (auto& cb : calls) cb();
+    // A waiting coroutine hears that its connection is gone, as on_close callbacks do; when
+    // the server is being destroyed (no notify) it is dropped, as handlers are.
+    for (response_drain_waiter* w : waiters) {
+        if (notify)
+            w->on_drained(make_error_code(sluice::error::not_open));
+        else
+            w->on_dropped();
+    }
 }
 
 } // namespace detail
@@ -14401,11 +14431,18 @@ SLUICE_DECL void server_session::on_drained() {
     if (!open()) return;
     set(b_paused, false);
     std::vector<unique_function<void()>> cbs;
-    for (response_slot* sl = front_; sl; sl = sl->next)
+    std::vector<ref<response_slot>> waiting; // counted: a resumed waiter may end its response
+    for (response_slot* sl = front_; sl; sl = sl->next) {
         if (sl->on_drain) cbs.push_back(std::move(sl->on_drain));
+        if (sl->waiter) waiting.emplace_back(sl);
+    }
     for (auto& cb : cbs) {
         if (!open()) break;
         cb();
+    }
+    for (auto& sl : waiting) {
+        if (!open()) break; // detach_all() told them
+        if (response_drain_waiter* w = std::exchange(sl->waiter, nullptr)) w->on_drained({});
     }
     kick();
 }
@@ -14589,6 +14626,14 @@ SLUICE_DECL void response::on_drain(unique_function<void()> cb) {
     if (!sl_ || !sl_->s) return;
     sl_->on_drain = std::move(cb);
     sl_->s->want_drain();
+}
+
+SLUICE_DECL std::error_code response::wait_drain(detail::response_drain_waiter* w) {
+    if (!sl_ || !sl_->s) return make_error_code(sluice::error::not_open);
+    if (sl_->waiter) return make_error_code(sluice::error::in_progress);
+    sl_->waiter = w;
+    sl_->s->want_drain();
+    return {};
 }
 
 // ---- connection_slot ----
@@ -15282,7 +15327,74 @@ class body_read_all_op final : public sluice::detail::io_op<body_read_all_op> {
     std::string_view data_;
 };
 
+// co_await http::drained(res): the response's output is back at the low watermark.
+class [[nodiscard]] response_drained_op final : public sluice::detail::io_op<response_drained_op>,
+                                                public response_drain_waiter {
+  public:
+    explicit response_drained_op(response& r) noexcept : res_(&r) {}
+    response_drained_op(const response_drained_op& o) noexcept
+        : io_op<response_drained_op>(o), response_drain_waiter(), res_(o.res_) {}
+    ~response_drained_op() {
+        if (registered_) res_->cancel_drain(this);
+    }
+    std::error_code precheck(const sluice::detail::coro_context& ctx) const noexcept {
+        if (!ctx.lp()) return make_error_code(sluice::error::loop_gone); // nowhere to resume
+        return res_->is_open() ? std::error_code() : make_error_code(sluice::error::not_open);
+    }
+    void initiate(const sluice::detail::coro_context& ctx) {
+        lp_ = ctx.lp();
+        if (std::error_code ec = res_->wait_drain(this)) { // another coroutine waits already
+            lp_->defer([r = sluice::detail::resumer<response_drained_op>(this), ec]() mutable {
+                r(ec);
+            });
+            return;
+        }
+        registered_ = true;
+    }
+    void on_drained(std::error_code ec) override {
+        registered_ = false;
+        ec_ = ec;
+        finish();
+    }
+    void on_complete(std::error_code ec) { // refused, or cancelled: from a deferred call
+        ec_ = ec;
+        finish();
+    }
+    void on_dropped() noexcept override {
+        registered_ = false;
+        abandon();
+    }
+    void on_cancel() override {
+        if (!registered_) return;
+        registered_ = false;
+        res_->cancel_drain(this);
+        lp_->defer([r = sluice::detail::resumer<response_drained_op>(this)]() mutable {
+            r(make_error_code(sluice::error::operation_aborted));
+        });
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+
+  private:
+    response* res_;
+    sluice::loop* lp_ = nullptr;
+    bool registered_ = false;
+};
+
 } // namespace detail
+
+// Waits until the response's output is back at the low watermark (at once, from the loop,
+// when it already is): a producer that awaits this whenever res.write_queue_high() never
+// outruns a slow client. {} then; sluice::error::not_open when the connection went away
+// (the response's on_close has run), in_progress while another coroutine waits on it.
+// Cancellable (with_timeout, a token).
+//     while (more) {
+//         res.write(next_piece());
+//         if (res.write_queue_high() && co_await http::drained(res)) co_return;
+//     }
+[[nodiscard]] inline detail::response_drained_op drained(response& res) noexcept {
+    return detail::response_drained_op(res);
+}
+
 } // namespace sluice::http
 #endif
 // ---- end sluice/http/server_coro.hpp ----

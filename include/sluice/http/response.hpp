@@ -30,6 +30,18 @@ namespace detail {
 // holds one reference until the response is complete and retired in order, and each
 // http::response handle holds one. `s` is the weak link to the session: null once the
 // connection is gone or the response is retired.
+// A coroutine waiting for a response's output to drain (http::drained): told once that it
+// drained ({}), or that the connection went away (sluice::error::not_open); on_dropped()
+// when the server is destroyed and the wait will never complete.
+class response_drain_waiter {
+  public:
+    virtual void on_drained(std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
+
+  protected:
+    ~response_drain_waiter() = default;
+};
+
 struct response_slot final : ref_counted<response_slot> {
     server_session* s = nullptr;
     response_slot* next = nullptr; // the session's queue
@@ -53,6 +65,7 @@ struct response_slot final : ref_counted<response_slot> {
     std::string pending; // output produced while an earlier response is unfinished
     unique_function<void()> on_close;
     unique_function<void()> on_drain;
+    response_drain_waiter* waiter = nullptr; // weak: it withdraws itself
 };
 
 } // namespace detail
@@ -131,6 +144,13 @@ class response {
     // and past write_limits::hard_cap the connection is closed (no hole in the stream).
     SLUICE_DECL bool write_queue_high() const noexcept;
     SLUICE_DECL void on_drain(unique_function<void()> cb);
+    // The coroutine form of on_drain (co_await http::drained(res), server_coro.hpp): one
+    // waiter, besides any on_drain callback; refused with in_progress while another waits,
+    // or not_open when the connection is gone.
+    SLUICE_DECL std::error_code wait_drain(detail::response_drain_waiter* w);
+    void cancel_drain(detail::response_drain_waiter* w) noexcept {
+        if (sl_ && sl_->waiter == w) sl_->waiter = nullptr;
+    }
     // Called once if the connection goes away before the response is finished (not
     // when the server is destroyed: its callbacks are then destroyed uncalled).
     void on_close(unique_function<void()> cb) {

@@ -153,6 +153,14 @@ SLUICE_DECL void response::on_drain(unique_function<void()> cb) {
     sl_->s->want_drain();
 }
 
+SLUICE_DECL std::error_code response::wait_drain(detail::response_drain_waiter* w) {
+    if (!sl_ || !sl_->s) return make_error_code(sluice::error::not_open);
+    if (sl_->waiter) return make_error_code(sluice::error::in_progress);
+    sl_->waiter = w;
+    sl_->s->want_drain();
+    return {};
+}
+
 // ---- connection_slot ----
 
 SLUICE_DECL connection_slot& connection_slot::operator=(connection_slot&& o) noexcept {
