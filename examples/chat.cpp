@@ -1,10 +1,17 @@
-// The main demo: a chat room. GET / serves the page; /ws is the WebSocket every open page
-// joins; each text message is broadcast to everyone in the room (the sender included),
-// encoded once and shared by all connections. Open http://127.0.0.1:8080/ in two tabs.
+// The main demo: chat rooms. GET / serves the page; the page joins the room named in its
+// address (http://127.0.0.1:8080/#kitchen joins "kitchen"; no name: "lobby") through the
+// WebSocket /ws/ROOM. Each room is a topic: a text message is published to everyone in its
+// room (the sender included), encoded once and shared by all of them. Open
+// http://127.0.0.1:8080/ in two tabs.
+//
+// A reader that cannot keep up is closed with 1008 once 1 MiB is queued for it (the
+// WebSocket server's default send limit), so one stalled client never makes the server
+// buffer a flood for it; the others get every message, in order.
 //
 //   chat [--port 8080] [--host 127.0.0.1]
 #include <sluice.hpp>
 
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -43,7 +50,8 @@ static constexpr std::string_view page = R"html(<!doctype html>
   const status = document.getElementById('status');
   const log = document.getElementById('log');
   const text = document.getElementById('text');
-  const sock = new WebSocket(new URL('/ws', location.href).href.replace(/^http/, 'ws'));
+  const room = decodeURIComponent(location.hash.slice(1)) || 'lobby';
+  const sock = new WebSocket(new URL('/ws/' + encodeURIComponent(room), location.href).href.replace(/^http/, 'ws'));
   sock.onopen = () => { status.textContent = 'connected'; };
   sock.onclose = (e) => { status.textContent = 'closed (' + e.code + ')'; };
   sock.onmessage = (e) => {
@@ -62,6 +70,20 @@ static constexpr std::string_view page = R"html(<!doctype html>
 </html>
 )html";
 
+// What each connection carries: its room, made from the request at upgrade.
+struct member {
+    std::string room;
+};
+
+// Room names as they appear in the path (percent-encoded names are not decoded here):
+// 1 to 64 letters, digits, '-' and '_'.
+static bool valid_room(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (char ch : name)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') return false;
+    return true;
+}
+
 int main(int argc, char** argv) {
     std::uint16_t port = 8080;
     std::string host = "127.0.0.1";
@@ -79,19 +101,28 @@ int main(int argc, char** argv) {
 
     sluice::loop loop;
     http::server web(loop);
-    ws::server room(loop);
-    room.config().codec.max_message_size = 64 * 1024; // chat lines, not files
-    room.on_message([&](ws::connection& c, const ws::message& m) {
+    ws::server rooms(loop);
+    rooms.config().codec.max_message_size = 64 * 1024; // chat lines, not files
+    rooms.on_open([](ws::connection& c) {
+        if (c.subscribe(c.data<member>()->room)) c.close(ws::close_code::policy_violation);
+    });
+    rooms.on_message([&](ws::connection& c, const ws::message& m) {
         if (!m.is_text()) {
             c.close(ws::close_code::unsupported_data, "text only");
             return;
         }
-        room.broadcast_text(m.data);
+        rooms.publish(c.data<member>()->room, m.data);
     });
     web.on_request([&](const http::request_view& req, http::response& res) {
-        if (req.path() == "/ws") {
-            room.upgrade(req, res);
-        } else if (req.path() == "/") {
+        std::string_view path = req.path();
+        if (path == "/ws" || path.rfind("/ws/", 0) == 0) {
+            std::string_view name = path.size() > 4 ? path.substr(4) : "lobby";
+            if (!valid_room(name)) {
+                res.status(404).header("Content-Type", "text/plain").end("No such room\n");
+                return;
+            }
+            rooms.upgrade(req, res, member{std::string(name)});
+        } else if (path == "/") {
             res.header("Content-Type", "text/html; charset=utf-8").end(page);
         } else {
             res.status(404).header("Content-Type", "text/plain").end("Not Found\n");
@@ -111,7 +142,7 @@ int main(int argc, char** argv) {
     }
     auto stop = [&](int) {
         web.close();
-        room.close_all(ws::close_code::going_away, "server stopping");
+        rooms.close_all(ws::close_code::going_away, "server stopping");
         loop.stop();
     };
     loop.on_signal(SIGINT, stop);

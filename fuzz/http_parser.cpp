@@ -4,7 +4,9 @@
 // Byte 0 picks request/response, lenient flags and a split point; the rest is the
 // stream. The stream is parsed whole, split in two, and (when short) one byte at
 // a time, each feed from an exact-size heap copy so ASan sees any over-read; all
-// runs must agree. The URL helpers run on every parsed target.
+// runs must agree. Byte at a time, an error must come with the very byte that makes
+// it, exactly where the bytes up to it, handed over at once, first fail with the same
+// code. The URL helpers run on every parsed target.
 #include <sluice/http.hpp>
 
 #include <cstdint>
@@ -21,6 +23,7 @@ namespace {
 struct trace {
     std::string log;
     int err = 0;
+    std::size_t err_at = 0; // bytes available when feed() reported the error
     bool operator==(const trace& o) const { return log == o.log && err == o.err; }
 };
 
@@ -29,7 +32,7 @@ void check(bool ok) {
 }
 
 trace run(const std::uint8_t* data, std::size_t size, std::uint8_t cfg,
-          const std::vector<std::size_t>& arrivals) {
+          const std::vector<std::size_t>& arrivals, bool eof = true) {
     trace t;
     std::string body;
     http::message_storage<16> m;
@@ -40,6 +43,7 @@ trace run(const std::uint8_t* data, std::size_t size, std::uint8_t cfg,
     http::parser p(cfg & 1 ? http::parser::response : http::parser::request, m, lim);
     if (cfg & 2) p.response_to(http::verb::head);
     std::size_t off = 0, ai = 0, avail = arrivals.empty() ? size : arrivals[0];
+    bool finished = false;
     for (int steps = 0; steps < 100000; ++steps) {
         std::size_t n = avail - off;
         std::unique_ptr<char[]> buf(new char[n ? n : 1]);
@@ -52,6 +56,8 @@ trace run(const std::uint8_t* data, std::size_t size, std::uint8_t cfg,
                 avail = ++ai < arrivals.size() ? arrivals[ai] : size;
                 continue;
             }
+            if (!eof) break; // the peer is still there: no finish()
+            finished = true;
             std::size_t rest = size - off;
             std::unique_ptr<char[]> tail(new char[rest ? rest : 1]);
             if (rest) std::memcpy(tail.get(), data + off, rest);
@@ -105,6 +111,7 @@ trace run(const std::uint8_t* data, std::size_t size, std::uint8_t cfg,
         case http::event::error:
             check(static_cast<bool>(p.error()));
             t.err = p.error().value();
+            t.err_at = finished ? 0 : avail;
             check(!p.error().message().empty());
             check(http::suggested_status(p.error()) >= 400);
             return t;
@@ -132,6 +139,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         trace one = run(data, size, cfg, bytes);
         check(whole.err == one.err);
         check(whole.log == one.log);
+        if (one.err_at) {
+            check(run(data, one.err_at, cfg, {}, false).err == one.err);
+            check(run(data, one.err_at - 1, cfg, {}, false).err == 0);
+        }
     }
     return 0;
 }

@@ -6290,8 +6290,11 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         if (impl_) impl_->ext().limits = limits;
     }
     // True once the queue holds at least the high watermark: time to stop producing.
+    // An empty queue is never high, whatever the watermark (a high watermark of 0 means
+    // "any byte queued").
     bool write_queue_high() const noexcept {
-        return impl_ && impl_->ext_ && impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
+        return impl_ && impl_->ext_ && impl_->ext_->buffered != 0 &&
+               impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
     }
     // One-shot: cb() once the queue is at or below the low watermark — on the next
     // loop turn if it already is. Typical use: stop reading when write_queue_high(),
@@ -9620,6 +9623,8 @@ enum class error {
     buffer_too_small,
     // server
     not_upgradable,
+    // parser (appended: the values above keep their numbers)
+    connect_with_body,
 };
 
 } // namespace http
@@ -9727,6 +9732,8 @@ class http_category_impl final : public std::error_category {
         case error::not_upgradable:
             return "the connection cannot be handed over (not an upgrade request, or an "
                    "earlier response is unfinished)";
+        case error::connect_with_body:
+            return "CONNECT request with Content-Length or Transfer-Encoding";
         }
         return "unknown sluice.http error";
     }
@@ -9964,8 +9971,10 @@ struct message_storage : message {
 // Why this shape: the head is parsed only once it is complete, so the head's
 // views are plain pointers into the caller's buffer. Until then feed() consumes
 // nothing and the caller presents the same bytes again plus new ones; the parser
-// remembers how far it looked for the blank line (a tiny DFA over new bytes only),
-// so byte-at-a-time input costs one scan plus one parse: at most 2x one-shot input.
+// checks the new bytes only, with a small state machine that resumes where the last
+// call stopped, so a malformed request line or field is refused as soon as its first
+// bad byte arrives (with the code a one-shot parse gives), and byte-at-a-time input
+// costs one scan plus one parse: at most 2x one-shot input.
 // Head views stay valid while the caller keeps those bytes (it may discard them
 // after it has used the head). Bodies, chunked or not, come out as views, with the
 // chunk framing consumed silently. After `done` the parser is ready for the next
@@ -10000,7 +10009,7 @@ struct limits {
     std::uint32_t max_head = 8192;            // request/status line + header fields
     std::uint32_t max_request_line = 8192;    // checked first: a long URL is 414, not 431
     std::uint16_t max_headers = 64;           // also bounded by the caller's array
-    std::uint16_t max_chunk_extension = 1024; // bytes of extensions on one chunk line
+    std::uint16_t max_chunk_extension = 1024; // bytes after the size on a chunk line (0: none)
     std::uint64_t max_body = std::uint64_t(64) << 20;
     unsigned lenient = 0;
 };
@@ -10190,7 +10199,17 @@ class parser {
         s_body_eof,
         s_chunk_size_first,
         s_chunk_size,
-        s_chunk_ext,
+        // chunk-ext (RFC 9112 7.1.1), one state per place in the grammar
+        s_chunk_size_ws,     // BWS after the size: only ";" may follow
+        s_chunk_ext_name0,   // after ";" and BWS: a token must start
+        s_chunk_ext_name,    // in the name
+        s_chunk_ext_name_ws, // BWS after the name: "=" or ";" must follow
+        s_chunk_ext_val0,    // after "=" and BWS: a token or quoted-string must start
+        s_chunk_ext_val,     // in a token value
+        s_chunk_ext_quoted,  // in a quoted-string
+        s_chunk_ext_escape,  // after a backslash in a quoted-string
+        s_chunk_ext_val_end, // right after the closing quote
+        s_chunk_ext_val_ws,  // BWS after a value: only ";" may follow
         s_chunk_size_lf,
         s_chunk_data,
         s_chunk_data_cr,
@@ -10204,38 +10223,64 @@ class parser {
         b_response = 1,
         b_resp_head = 2,
         b_resp_connect = 4,
-        b_line_seen = 8, // the first LF of the head has been found by the scan
-        b_dfa_shift = 4, // bits 4-5: blank-line DFA (0 none, 1 after LF, 2 after LF CR)
-        b_dfa_mask = 0x30,
+        b_line_seen = 8,    // the first LF of the head has been found by the scan
+        b_fold = 0x10,      // the field line being checked is an obs-fold continuation
         b_line_long = 0x40, // that first line is longer than max_request_line
     };
+    // Where scan_head stands in a head or trailer section (hstate_), one state per place in
+    // the grammar; parse_head leaves the same state when it runs out of bytes.
+    enum : std::uint8_t {
+        h_method0, // request line: nothing of the method yet
+        h_method,
+        h_target0, // after the SP that ends the method
+        h_target,
+        h_v0, // h_v0 + k: k bytes of "HTTP/d.d" seen (h_v0 ... h_v7)
+        h_v7 = h_v0 + 7,
+        h_rl_end,                // after a request's version: CR (or LF)
+        h_line_cr,               // after the CR that ends the request or status line
+        h_sp,                    // after a response's version: SP
+        h_d0,                    // h_d0 + k: k status digits seen
+        h_status_end = h_d0 + 3, // SP, CR (or LF)
+        h_reason,
+        f_line,     // start of a field line (count_ fields so far)
+        f_blank_cr, // after the CR of the blank line
+        f_name,
+        f_value, // from the colon (or the fold) to the line end
+        f_cr,    // after the CR that ends a field line
+    };
+    static constexpr std::size_t k_bad = ~std::size_t(0);
 
     bool is_response() const noexcept { return bits_ & b_response; }
     bool allow(unsigned f) const noexcept { return lenient_ & f; }
-    unsigned dfa() const noexcept { return (bits_ & b_dfa_mask) >> b_dfa_shift; }
-    void set_dfa(unsigned s) noexcept {
-        bits_ = static_cast<std::uint8_t>((bits_ & ~b_dfa_mask) | (s << b_dfa_shift));
-    }
 
     SLUICE_DECL result fail(http::error e) noexcept;
 
     SLUICE_DECL result done(std::size_t consumed) noexcept;
 
-    // Looks for the blank line that ends a head or trailer section, over the bytes
-    // not seen before. Returns the section length, or 0 if it is not there yet.
-    SLUICE_DECL std::size_t scan_blank_line(const char* data, std::size_t n, bool count) noexcept;
+    // Checks the head or trailer section bytes [scanned_, n) from state hstate_, so each byte
+    // is looked at once however the bytes arrive. Returns the section length once its blank
+    // line is in, 0 if more is needed, or k_bad with scanned_ just past the first byte no
+    // valid section can hold: parsing the bytes up to there then names the error.
+    SLUICE_DECL std::size_t scan_head(const char* data, std::size_t n, bool count) noexcept;
+
+    // Header fields the section may hold (the trailers share the caller's array).
+    SLUICE_DECL std::uint32_t field_cap() const noexcept;
 
     SLUICE_DECL result feed_head(const char* data, std::size_t len) noexcept;
 
     SLUICE_DECL result head_done(std::size_t consumed) noexcept;
 
-    // >0: head length; 0: incomplete; <0: error (err_ set, state_ = s_error).
+    // >0: head length; 0: incomplete (hstate_, count_ and b_fold then describe where it
+    // stopped, for scan_head to resume); <0: error (err_ set, state_ = s_error). Every
+    // error is reported as soon as the bytes up to it are there, so a prefix fails with
+    // the code the whole head fails with.
     SLUICE_DECL long parse_head(const char* buf, std::size_t len, bool at_limit) noexcept;
 
     SLUICE_DECL long bad(http::error e) noexcept;
 
-    // "HTTP/1.x" at p (8 bytes available). Sets the minor version.
-    SLUICE_DECL long version(const char* p) noexcept;
+    // "HTTP/1.x" at p, checked as far as the bytes before end go. 1 complete (sets the
+    // minor version), 0 a valid prefix, -1 error (bad_version or version_not_supported).
+    SLUICE_DECL long version(const char* p, const char* end) noexcept;
 
     // Field lines up to and including the blank line. 1 done, 0 more, -1 error.
     SLUICE_DECL long parse_fields(const char*& pr, const char* end, header* hs, std::uint32_t cap,
@@ -10263,6 +10308,7 @@ class parser {
     std::uint8_t state_ = s_head;
     std::uint8_t bits_;
     std::uint8_t err_ = 0;
+    std::uint8_t hstate_ = 0;
 };
 
 } // namespace http
@@ -10357,35 +10403,171 @@ SLUICE_DECL result parser::done(std::size_t consumed) noexcept {
     return {event::done, consumed, {}};
 }
 
-SLUICE_DECL std::size_t parser::scan_blank_line(const char* data, std::size_t n,
-                                                bool count) noexcept {
+SLUICE_DECL std::uint32_t parser::field_cap() const noexcept {
+    const message& m = *msg_;
+    std::uint32_t cap = m.header_capacity < max_headers_ ? m.header_capacity : max_headers_;
+    if (state_ == s_trailers) cap = cap > m.num_headers ? cap - m.num_headers : 0;
+    return cap;
+}
+
+// The same grammar as parse_head and parse_fields, byte by byte: every byte either moves
+// on or is the first one those would refuse. Long runs (target, names, values, reason)
+// go through the same bulk scanners they use.
+SLUICE_DECL std::size_t parser::scan_head(const char* data, std::size_t n, bool count) noexcept {
     const char* p = data + scanned_;
-    const char* e = data + n;
+    const char* const e = data + n;
     if (count) work_ += static_cast<std::uint64_t>(e - p);
-    unsigned st = dfa();
+    const bool lf_ok = allow(lenient::bare_lf);
+    const unsigned char tcls = allow(lenient::target_chars) ? detail::c_vtarget : detail::c_target;
+    unsigned st = hstate_;
+    auto bad_at = [&](const char* q) {
+        scanned_ = static_cast<std::uint32_t>(q - data + 1);
+        return k_bad;
+    };
+    // The LF that ends the request or status line: measure it as the old scan did.
+    auto line_seen = [&](const char* lf) {
+        bits_ |= b_line_seen;
+        if (!is_response() && static_cast<std::size_t>(lf - data) > max_line_ + 1u)
+            bits_ |= b_line_long;
+        count_ = 0;
+        bits_ &= static_cast<std::uint8_t>(~b_fold);
+    };
     while (p < e) {
-        if (st == 0) {
-            const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(e - p));
-            if (!lf) {
-                p = e;
+        const unsigned char c = static_cast<unsigned char>(*p);
+        switch (st) {
+        case h_method0:
+            if (!detail::has(c, detail::c_token)) return bad_at(p);
+            st = h_method;
+            ++p;
+            break;
+        case h_method:
+            p = detail::scan_class(p, e, detail::c_token);
+            if (p == e) break;
+            if (*p != ' ') return bad_at(p);
+            st = h_target0;
+            ++p;
+            break;
+        case h_target0:
+            if (!detail::has(c, tcls)) return bad_at(p);
+            st = h_target;
+            ++p;
+            break;
+        case h_target:
+            p = detail::scan_class(p, e, tcls);
+            if (p == e) break;
+            if (*p != ' ') return bad_at(p);
+            st = h_v0;
+            ++p;
+            break;
+        case h_rl_end:
+        case h_status_end:
+            if (c == '\r') {
+                st = h_line_cr;
+            } else if (c == '\n' && lf_ok) {
+                line_seen(p);
+                st = f_line;
+            } else if (c == ' ' && st == h_status_end) {
+                st = h_reason;
+            } else {
+                return bad_at(p);
+            }
+            ++p;
+            break;
+        case h_reason:
+            p = detail::find_value_end(p, e);
+            if (p == e) break;
+            if (*p == '\r') {
+                st = h_line_cr;
+            } else if (*p == '\n' && lf_ok) {
+                line_seen(p);
+                st = f_line;
+            } else {
+                return bad_at(p);
+            }
+            ++p;
+            break;
+        case h_line_cr:
+            if (c != '\n') return bad_at(p);
+            line_seen(p);
+            st = f_line;
+            ++p;
+            break;
+        case h_sp:
+            if (c != ' ') return bad_at(p);
+            st = h_d0;
+            ++p;
+            break;
+        case h_d0:
+        case h_d0 + 1:
+        case h_d0 + 2:
+            // a status below 100 is refused at its first digit
+            if (static_cast<unsigned>(c - '0') > 9u || (st == h_d0 && c == '0')) return bad_at(p);
+            ++st;
+            ++p;
+            break;
+        case f_line:
+            if (c == '\r') {
+                st = f_blank_cr;
+            } else if (c == '\n') {
+                if (!lf_ok) return bad_at(p);
+                return static_cast<std::size_t>(p + 1 - data);
+            } else if (c == ' ' || c == '\t') {
+                if (!allow(lenient::obs_fold) || count_ == 0) return bad_at(p);
+                bits_ |= b_fold;
+                st = f_value;
+            } else if (detail::has(c, detail::c_token)) {
+                bits_ &= static_cast<std::uint8_t>(~b_fold);
+                st = f_name;
+            } else {
+                return bad_at(p);
+            }
+            ++p;
+            break;
+        case f_blank_cr:
+            if (c != '\n') return bad_at(p);
+            return static_cast<std::size_t>(p + 1 - data);
+        case f_name:
+            p = detail::scan_class(p, e, detail::c_token);
+            if (p == e) break;
+            if (*p != ':') return bad_at(p);
+            st = f_value;
+            ++p;
+            break;
+        case f_value:
+            p = detail::find_value_end(p, e);
+            if (p == e) break;
+            if (*p == '\r') {
+                st = f_cr;
+                ++p;
                 break;
             }
-            p = static_cast<const char*>(lf);
-            if (count && !(bits_ & b_line_seen)) {
-                bits_ |= b_line_seen;
-                if (!is_response() && static_cast<std::size_t>(p - data) > max_line_ + 1u)
-                    bits_ |= b_line_long;
+            if (*p != '\n' || !lf_ok) return bad_at(p);
+            goto field_end;
+        case f_cr:
+            if (c != '\n') return bad_at(p);
+        field_end:
+            // parse_fields counts a field once its line has ended
+            if (!(bits_ & b_fold)) {
+                if (count_ >= field_cap()) return bad_at(p);
+                ++count_;
             }
-            st = 1;
+            st = f_line;
             ++p;
-            continue;
+            break;
+        default: { // h_v0 ... h_v7: "HTTP/" DIGIT "." DIGIT, major version 1
+            const unsigned k = st - h_v0;
+            bool ok = k < 5    ? c == static_cast<unsigned char>("HTTP/"[k])
+                      : k == 6 ? c == '.'
+                               : static_cast<unsigned>(c - '0') <= 9u;
+            if (!ok || (k == 7 && p[-2] != '1')) return bad_at(p);
+            st = k < 7 ? st + 1 : is_response() ? unsigned(h_sp) : unsigned(h_rl_end);
+            ++p;
+            break;
         }
-        char c = *p++;
-        if (c == '\n') return static_cast<std::size_t>(p - data);
-        st = (st == 1 && c == '\r') ? 2 : 0;
+        }
     }
     scanned_ = static_cast<std::uint32_t>(n);
-    set_dfa(st);
+    hstate_ = static_cast<std::uint8_t>(st);
     return 0;
 }
 
@@ -10413,22 +10595,24 @@ SLUICE_DECL result parser::feed_head(const char* data, std::size_t len) noexcept
     const std::size_t cap = max_head_;
     const std::size_t n = len < cap ? len : cap;
     if (scanned_ == 0) {
-        // Optimistic: most heads arrive whole, so parse straight away.
+        // Optimistic: most heads arrive whole, so parse straight away. If they do not,
+        // parse_head has left hstate_ where it stopped, and scan_head goes on from there.
         work_ += n;
         long r = parse_head(data, n, len >= cap);
         if (r > 0) return head_done(static_cast<std::size_t>(r) + skipped);
         if (r < 0) return {event::error, 0, {}};
         scanned_ = static_cast<std::uint32_t>(n);
-        unsigned st = 0;
-        if (data[n - 1] == '\n')
-            st = 1;
-        else if (n >= 2 && data[n - 1] == '\r' && data[n - 2] == '\n')
-            st = 2;
-        set_dfa(st);
         return {event::need_more, skipped, {}};
     }
     if (n < scanned_) return {event::need_more, 0, {}}; // caller lost bytes: wait
-    std::size_t end = scan_blank_line(data, n, true);
+    std::size_t end = scan_head(data, n, true);
+    if (end == k_bad) {
+        // The first byte no head may hold: the bytes up to it fail as the whole head
+        // would, so a parse of just those names the error.
+        work_ += scanned_;
+        if (parse_head(data, scanned_, false) < 0) return {event::error, 0, {}};
+        return fail(is_response() ? error::bad_status_line : error::bad_request_line);
+    }
     // Over a limit: one last parse of what is there reports the first problem,
     // exactly as if it had all arrived at once.
     const bool over = (bits_ & b_line_long) ||
@@ -10464,6 +10648,11 @@ SLUICE_DECL long parser::parse_head(const char* buf, std::size_t len, bool at_li
     message& m = *msg_;
     const char* p = buf;
     const char* const end = buf + len;
+    // A request line is read no further than max_request_line + CRLF: an incremental
+    // caller sees no more of it before the limit fails it, and a one-shot parse must
+    // report the same first problem (a bad byte past the limit is not reached).
+    const char* lim = end;
+    if (!is_response() && len > max_line_ + 2u) lim = buf + max_line_ + 2;
     m.method = m.target = m.reason = std::string_view();
     m.content_length = 0;
     m.num_headers = m.num_trailers = 0;
@@ -10472,22 +10661,19 @@ SLUICE_DECL long parser::parse_head(const char* buf, std::size_t len, bool at_li
     m.version_minor = 1;
     m.flags = 0;
 
-    auto more_line = [&]() -> long {
+    // The request or status line is cut short at `end`, in state `at` of scan_head.
+    auto more_line = [&](unsigned at) -> long {
+        hstate_ = static_cast<std::uint8_t>(at);
         if (!is_response() && (len > max_line_ + 1u || at_limit))
             return bad(error::request_line_too_long);
         if (at_limit) return bad(error::head_too_large);
         return 0;
     };
-    // Too short for a version, yet the line ended: malformed, not incomplete.
-    auto short_line = [&](http::error e) -> long {
-        for (const char* q = p; q < end; ++q)
-            if (*q == '\r' || *q == '\n') return bad(e);
-        return more_line();
-    };
-    auto line_end = [&](http::error other) -> long { // 1 ok, 0 more, -1 error
-        if (p == end) return 0;
+    // After the version (request) or the status or reason (response): CRLF.
+    auto line_end = [&](http::error other, unsigned at) -> long { // 1 ok, 0 more, -1 error
+        if (p == lim) return more_line(at);
         if (*p == '\r') {
-            if (end - p < 2) return 0;
+            if (lim - p < 2) return more_line(h_line_cr);
             if (p[1] != '\n') return bad(error::bare_cr);
             p += 2;
             return 1;
@@ -10502,54 +10688,56 @@ SLUICE_DECL long parser::parse_head(const char* buf, std::size_t len, bool at_li
 
     if (!is_response()) {
         const char* m0 = p;
-        p = detail::scan_class(p, end, detail::c_token);
-        if (p == end) return more_line();
+        p = detail::scan_class(p, lim, detail::c_token);
+        if (p == lim) return more_line(p == m0 ? h_method0 : h_method);
         if (*p != ' ' || p == m0) return bad(*p == 0 ? error::nul_byte : error::bad_method);
         m.method = std::string_view(m0, static_cast<std::size_t>(p - m0));
         m.verb = to_verb(m.method);
         const char* t0 = ++p;
-        p = detail::scan_class(p, end,
+        p = detail::scan_class(p, lim,
                                allow(lenient::target_chars) ? detail::c_vtarget : detail::c_target);
-        if (p == end) return more_line();
+        if (p == lim) return more_line(p == t0 ? h_target0 : h_target);
         if (*p != ' ' || p == t0) return bad(*p == 0 ? error::nul_byte : error::bad_target);
         m.target = std::string_view(t0, static_cast<std::size_t>(p - t0));
         ++p;
-        if (end - p < 8) return short_line(error::bad_version);
-        long v = version(p);
+        long v = version(p, lim);
         if (v < 0) return v;
+        if (v == 0) return more_line(h_v0 + static_cast<unsigned>(lim - p));
         p += 8;
-        long r = line_end(error::bad_version);
-        if (r == 0) return more_line();
-        if (r < 0) return r;
+        long r = line_end(error::bad_version, h_rl_end);
+        if (r <= 0) return r;
         if (static_cast<std::size_t>(p - buf) > max_line_ + 2u)
             return bad(error::request_line_too_long);
     } else {
-        if (end - p < 9) return short_line(error::bad_status_line);
-        long v = version(p);
-        if (v < 0) return v == -2 ? v : bad(error::bad_status_line);
+        long v = version(p, end);
+        if (v < 0)
+            return err_ == static_cast<std::uint8_t>(error::version_not_supported)
+                       ? v
+                       : bad(error::bad_status_line);
+        if (v == 0) return more_line(h_v0 + static_cast<unsigned>(end - p));
         p += 8;
+        if (p == end) return more_line(h_sp);
         if (*p++ != ' ') return bad(error::bad_status_line);
-        if (end - p < 3) return short_line(error::bad_status_line);
         unsigned s = 0;
-        for (int i = 0; i < 3; ++i) {
-            unsigned d = static_cast<unsigned char>(p[i]) - '0';
-            if (d > 9) return bad(error::bad_status_line);
+        for (unsigned i = 0; i < 3; ++i, ++p) {
+            if (p == end) return more_line(h_d0 + i);
+            unsigned d = static_cast<unsigned char>(*p) - '0';
+            // below 100 exactly when the first digit is 0: refused right there
+            if (d > 9 || (i == 0 && d == 0)) return bad(error::bad_status_line);
             s = s * 10 + d;
         }
-        if (s < 100) return bad(error::bad_status_line);
         m.status = static_cast<std::uint16_t>(s);
-        p += 3;
-        if (p == end) return more_line();
         http::error after = error::bad_status_line;
-        if (*p == ' ') {
+        unsigned at = h_status_end;
+        if (p != end && *p == ' ') {
             const char* r0 = ++p;
             p = detail::find_value_end(p, end);
             m.reason = std::string_view(r0, static_cast<std::size_t>(p - r0));
             after = error::bad_reason;
+            at = h_reason;
         }
-        long r = line_end(after);
-        if (r == 0) return more_line();
-        if (r < 0) return r;
+        long r = line_end(after, at);
+        if (r <= 0) return r;
     }
 
     bits_ |= b_line_seen; // the scan that may follow need not measure this line
@@ -10569,28 +10757,38 @@ SLUICE_DECL long parser::bad(http::error e) noexcept {
     return -1;
 }
 
-SLUICE_DECL long parser::version(const char* p) noexcept {
-    if (std::memcmp(p, "HTTP/", 5) != 0) return bad(error::bad_version);
-    unsigned maj = static_cast<unsigned char>(p[5]) - '0';
-    unsigned min = static_cast<unsigned char>(p[7]) - '0';
-    if (maj > 9 || min > 9 || p[6] != '.') return bad(error::bad_version);
-    if (maj != 1) {
-        bad(error::version_not_supported);
-        return -2;
+SLUICE_DECL long parser::version(const char* p, const char* end) noexcept {
+    // Byte by byte, so that a prefix that cannot become "HTTP/1.x" fails at once.
+    const std::size_t k = end - p < 8 ? static_cast<std::size_t>(end - p) : 8;
+    for (std::size_t i = 0; i < k; ++i) {
+        unsigned char c = static_cast<unsigned char>(p[i]);
+        bool ok = i < 5    ? c == static_cast<unsigned char>("HTTP/"[i])
+                  : i == 6 ? c == '.'
+                           : static_cast<unsigned>(c - '0') <= 9u;
+        if (!ok) return bad(error::bad_version);
     }
+    if (k < 8) return 0;
+    if (p[5] != '1') return bad(error::version_not_supported);
     // RFC 9110 6.2: a higher minor version is handled as the highest we know.
-    msg_->version_minor = static_cast<std::uint8_t>(min == 0 ? 0 : 1);
-    return 0;
+    msg_->version_minor = static_cast<std::uint8_t>(p[7] == '0' ? 0 : 1);
+    return 1;
 }
 
 SLUICE_DECL long parser::parse_fields(const char*& pr, const char* end, header* hs,
                                       std::uint32_t cap, std::uint32_t& n) noexcept {
     const char* p = pr;
+    // Cut short at `end` in state `at` of scan_head (with the count and fold it needs).
+    auto more = [&](unsigned at, bool fold) -> long {
+        hstate_ = static_cast<std::uint8_t>(at);
+        count_ = static_cast<std::uint16_t>(n);
+        bits_ = static_cast<std::uint8_t>(fold ? bits_ | b_fold : bits_ & ~b_fold);
+        return 0;
+    };
     for (;;) {
-        if (p == end) return 0;
+        if (p == end) return more(f_line, false);
         unsigned char c = static_cast<unsigned char>(*p);
         if (c == '\r') {
-            if (end - p < 2) return 0;
+            if (end - p < 2) return more(f_blank_cr, false);
             if (p[1] != '\n') return bad(error::bare_cr);
             pr = p + 2;
             return 1;
@@ -10606,7 +10804,7 @@ SLUICE_DECL long parser::parse_fields(const char*& pr, const char* end, header* 
             if (!allow(lenient::obs_fold) || n == 0) return bad(error::obs_fold);
         } else {
             p = detail::scan_class(p, end, detail::c_token);
-            if (p == end) return 0;
+            if (p == end) return more(f_name, false);
             if (*p != ':') {
                 c = static_cast<unsigned char>(*p);
                 if (c == ' ' || c == '\t') return bad(error::whitespace_before_colon);
@@ -10616,14 +10814,15 @@ SLUICE_DECL long parser::parse_fields(const char*& pr, const char* end, header* 
             name = std::string_view(n0, static_cast<std::size_t>(p - n0));
             ++p;
         }
+        const bool fold = name.data() == nullptr;
         while (p < end && detail::is_ows(*p)) ++p;
         const char* v0 = p;
         p = detail::find_value_end(p, end);
-        if (p == end) return 0;
+        if (p == end) return more(f_value, fold);
         const char* ve = p;
         c = static_cast<unsigned char>(*p);
         if (c == '\r') {
-            if (end - p < 2) return 0;
+            if (end - p < 2) return more(f_cr, fold);
             if (p[1] != '\n') return bad(error::bare_cr);
             p += 2;
         } else if (c == '\n') {
@@ -10633,7 +10832,7 @@ SLUICE_DECL long parser::parse_fields(const char*& pr, const char* end, header* 
             return bad(c == 0 ? error::nul_byte : error::bad_header_value);
         }
         while (ve > v0 && detail::is_ows(ve[-1])) --ve;
-        if (name.data() == nullptr) { // obs-fold continuation (lenient)
+        if (fold) { // obs-fold continuation (lenient)
             std::string_view& pv = hs[n - 1].value;
             const char* s = pv.empty() ? v0 : pv.data();
             if (ve > v0) pv = std::string_view(s, static_cast<std::size_t>(ve - s));
@@ -10742,6 +10941,15 @@ SLUICE_DECL bool parser::apply_semantics(message& m) noexcept {
     }
     if (!ok) return bad(err), false;
     const bool req = !is_response();
+    // RFC 9110 9.3.6: "A CONNECT request message does not have content"; after its head
+    // the bytes belong to the tunnel. A Content-Length or Transfer-Encoding on it would
+    // make a peer that honours them read those bytes as a body while one that does not
+    // (llhttp, for one, starts the tunnel right after a CONNECT head) passes them into
+    // the tunnel: the two disagree on where the tunnel starts. Ignoring them is that
+    // second reading; refusing (400) is the only one no peer can contradict.
+    // Content-Length: 0 announces no content, so it is accepted.
+    if (req && m.verb == verb::connect && (te || (cl && clv != 0)))
+        return bad(error::connect_with_body), false;
     if (te) {
         if (m.version_minor == 0) return bad(error::transfer_encoding_http10), false;
         if (cl && !allow(lenient::content_length_with_te))
@@ -10794,91 +11002,164 @@ SLUICE_DECL bool parser::apply_semantics(message& m) noexcept {
     return true;
 }
 
+// The chunk-size line follows RFC 9112 7.1.1 exactly:
+//   chunk          = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+//   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//   chunk-ext-name = token
+//   chunk-ext-val  = token / quoted-string
+// BWS appears only before a ";" and around "=", so whitespace after the size or after an
+// extension is accepted only when a ";" (or, after a name, "=") follows: "2 \r\n",
+// "2;a \r\n" and "2 junk" are refused, as are an empty name ("2;"), "=" without a value,
+// an unbalanced quote and any byte a quoted-string may not hold. Lenient parsers that
+// skip to the CRLF let a proxy and a server disagree on where a chunk starts, the
+// smuggling that strict framing exists to prevent. Every byte after the size counts
+// against max_chunk_extension, checked before it can wrap.
 SLUICE_DECL result parser::feed_chunked(const char* data, std::size_t len) noexcept {
     std::size_t i = 0;
     while (i < len) {
         unsigned char c = static_cast<unsigned char>(data[i]);
         bool line_done = false;
-        switch (state_) {
-        case s_chunk_size_first: {
-            int h = detail::hexval(c);
-            if (h < 0) return fail(error::bad_chunk_size);
-            remaining_ = static_cast<std::uint64_t>(h);
-            count_ = 1;
-            state_ = s_chunk_size;
-            ++i;
-            break;
-        }
-        case s_chunk_size: {
-            int h = detail::hexval(c);
-            if (h >= 0) {
-                if (count_ >= 16) return fail(error::chunk_size_overflow);
-                remaining_ = (remaining_ << 4) | static_cast<std::uint64_t>(h);
+        if (state_ >= s_chunk_size_ws && state_ <= s_chunk_ext_val_ws) {
+            // [BWS] ";" BWS name [BWS "=" BWS value], over and over, up to the CRLF
+            const bool ws = c == ' ' || c == '\t';
+            const bool tok = detail::has(c, detail::c_token);
+            const bool eol = c == '\r' || c == '\n';
+            const http::error bad_ext = c == 0                      ? error::nul_byte
+                                        : state_ == s_chunk_size_ws ? error::bad_chunk_size
+                                                                    : error::bad_chunk_extension;
+            if (!eol) {
+                if (count_ >= max_ext_) return fail(error::chunk_extension_too_long);
                 ++count_;
-            } else if (c == '\r') {
-                state_ = s_chunk_size_lf;
-            } else if (c == '\n') {
-                if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
-                line_done = true;
-            } else if (c == ';' || c == ' ' || c == '\t') {
-                state_ = s_chunk_ext;
+            }
+            switch (state_) {
+            case s_chunk_size_ws:
+            case s_chunk_ext_val_ws:
+            case s_chunk_ext_name_ws:
+                if (ws) break;
+                if (c == ';') {
+                    state_ = s_chunk_ext_name0;
+                } else if (c == '=' && state_ == s_chunk_ext_name_ws) {
+                    state_ = s_chunk_ext_val0;
+                } else {
+                    return fail(bad_ext);
+                }
+                break;
+            case s_chunk_ext_name0:
+                if (ws) break;
+                if (!tok) return fail(bad_ext);
+                state_ = s_chunk_ext_name;
+                break;
+            case s_chunk_ext_val0:
+                if (ws) break;
+                if (c == '"')
+                    state_ = s_chunk_ext_quoted;
+                else if (tok)
+                    state_ = s_chunk_ext_val;
+                else
+                    return fail(bad_ext);
+                break;
+            case s_chunk_ext_quoted:
+                // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+                if (c == '"')
+                    state_ = s_chunk_ext_val_end;
+                else if (c == '\\')
+                    state_ = s_chunk_ext_escape;
+                else if (!detail::has(c, detail::c_text))
+                    return fail(bad_ext);
+                break;
+            case s_chunk_ext_escape:
+                // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+                if (!detail::has(c, detail::c_text)) return fail(bad_ext);
+                state_ = s_chunk_ext_quoted;
+                break;
+            default: // s_chunk_ext_name, s_chunk_ext_val, s_chunk_ext_val_end: the line may end
+                if (c == '\r') {
+                    state_ = s_chunk_size_lf;
+                } else if (c == '\n') {
+                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                    line_done = true;
+                } else if (ws) {
+                    state_ = state_ == s_chunk_ext_name ? s_chunk_ext_name_ws : s_chunk_ext_val_ws;
+                } else if (c == ';') {
+                    state_ = s_chunk_ext_name0;
+                } else if (c == '=' && state_ == s_chunk_ext_name) {
+                    state_ = s_chunk_ext_val0;
+                } else if (!tok || state_ == s_chunk_ext_val_end) {
+                    return fail(bad_ext);
+                }
+                break;
+            }
+            ++i;
+        } else {
+            switch (state_) {
+            case s_chunk_size_first: {
+                int h = detail::hexval(c);
+                if (h < 0) return fail(error::bad_chunk_size);
+                remaining_ = static_cast<std::uint64_t>(h);
                 count_ = 1;
-            } else {
-                return fail(error::bad_chunk_size);
+                state_ = s_chunk_size;
+                ++i;
+                break;
             }
-            ++i;
-            break;
-        }
-        case s_chunk_ext:
-            if (c == '\r') {
-                state_ = s_chunk_size_lf;
-            } else if (c == '\n') {
-                if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+            case s_chunk_size: {
+                int h = detail::hexval(c);
+                if (h >= 0) {
+                    if (count_ >= 16) return fail(error::chunk_size_overflow);
+                    remaining_ = (remaining_ << 4) | static_cast<std::uint64_t>(h);
+                    ++count_;
+                } else if (c == '\r') {
+                    state_ = s_chunk_size_lf;
+                } else if (c == '\n') {
+                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                    line_done = true;
+                } else if (c == ';' || c == ' ' || c == '\t') {
+                    if (max_ext_ == 0) return fail(error::chunk_extension_too_long);
+                    count_ = 1;
+                    state_ = c == ';' ? s_chunk_ext_name0 : s_chunk_size_ws;
+                } else {
+                    return fail(error::bad_chunk_size);
+                }
+                ++i;
+                break;
+            }
+            case s_chunk_size_lf:
+                if (c != '\n') return fail(error::bare_cr);
                 line_done = true;
-            } else if (c == 0) {
-                return fail(error::nul_byte);
-            } else if (!detail::has(c, detail::c_text)) {
-                return fail(error::bad_chunk_extension);
-            } else if (++count_ > max_ext_) {
-                return fail(error::chunk_extension_too_long);
+                ++i;
+                break;
+            case s_chunk_data: {
+                std::size_t n = len - i;
+                if (n > remaining_) n = static_cast<std::size_t>(remaining_);
+                remaining_ -= n;
+                if (remaining_ == 0) state_ = s_chunk_data_cr;
+                return {event::body, i + n, std::string_view(data + i, n)};
             }
-            ++i;
-            break;
-        case s_chunk_size_lf:
-            if (c != '\n') return fail(error::bare_cr);
-            line_done = true;
-            ++i;
-            break;
-        case s_chunk_data: {
-            std::size_t n = len - i;
-            if (n > remaining_) n = static_cast<std::size_t>(remaining_);
-            remaining_ -= n;
-            if (remaining_ == 0) state_ = s_chunk_data_cr;
-            return {event::body, i + n, std::string_view(data + i, n)};
-        }
-        case s_chunk_data_cr:
-            if (c == '\r') {
-                state_ = s_chunk_data_lf;
-            } else if (c == '\n' && allow(lenient::bare_lf)) {
+            case s_chunk_data_cr:
+                if (c == '\r') {
+                    state_ = s_chunk_data_lf;
+                } else if (c == '\n' && allow(lenient::bare_lf)) {
+                    state_ = s_chunk_size_first;
+                } else {
+                    return fail(error::bad_chunk_end);
+                }
+                ++i;
+                break;
+            case s_chunk_data_lf:
+                if (c != '\n') return fail(error::bad_chunk_end);
                 state_ = s_chunk_size_first;
-            } else {
-                return fail(error::bad_chunk_end);
+                ++i;
+                break;
+            default:
+                return {event::error, 0, {}};
             }
-            ++i;
-            break;
-        case s_chunk_data_lf:
-            if (c != '\n') return fail(error::bad_chunk_end);
-            state_ = s_chunk_size_first;
-            ++i;
-            break;
-        default:
-            return {event::error, 0, {}};
         }
         if (line_done) {
             if (remaining_ == 0) {
                 state_ = s_trailers;
                 scanned_ = 0;
-                set_dfa(1); // a blank line right away means no trailers
+                hstate_ = f_line; // a blank line right away means no trailers
+                count_ = 0;
+                bits_ &= static_cast<std::uint8_t>(~b_fold);
                 result r = feed_trailers(data + i, len - i);
                 r.consumed += i;
                 return r;
@@ -10894,16 +11175,20 @@ SLUICE_DECL result parser::feed_chunked(const char* data, std::size_t len) noexc
 SLUICE_DECL result parser::feed_trailers(const char* data, std::size_t len) noexcept {
     std::size_t n = len < max_head_ ? len : max_head_;
     if (n < scanned_) return {event::need_more, 0, {}};
-    std::size_t end = scan_blank_line(data, n, false);
+    std::size_t end = scan_head(data, n, false);
+    message& m = *msg_;
+    const std::uint32_t cap = field_cap();
+    std::uint32_t cnt = 0;
+    const char* p = data;
+    if (end == k_bad) { // the fields up to the first bad byte name the error
+        if (parse_fields(p, data + scanned_, m.headers + m.num_headers, cap, cnt) < 0)
+            return {event::error, 0, {}};
+        return fail(error::bad_header_name);
+    }
     if (end == 0) {
         if (len >= max_head_) return fail(error::head_too_large);
         return {event::need_more, 0, {}};
     }
-    message& m = *msg_;
-    std::uint32_t cap = m.header_capacity < max_headers_ ? m.header_capacity : max_headers_;
-    cap = cap > m.num_headers ? cap - m.num_headers : 0;
-    std::uint32_t cnt = 0;
-    const char* p = data;
     long r = parse_fields(p, data + end, m.headers + m.num_headers, cap, cnt);
     if (r < 0) return {event::error, 0, {}};
     if (r == 0) return fail(error::bad_chunk_end);
@@ -12749,6 +13034,18 @@ namespace detail {
 // holds one reference until the response is complete and retired in order, and each
 // http::response handle holds one. `s` is the weak link to the session: null once the
 // connection is gone or the response is retired.
+// A coroutine waiting for a response's output to drain (http::drained): told once that it
+// drained ({}), or that the connection went away (sluice::error::not_open); on_dropped()
+// when the server is destroyed and the wait will never complete.
+class response_drain_waiter {
+  public:
+    virtual void on_drained(std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
+
+  protected:
+    ~response_drain_waiter() = default;
+};
+
 struct response_slot final : ref_counted<response_slot> {
     server_session* s = nullptr;
     response_slot* next = nullptr; // the session's queue
@@ -12763,11 +13060,16 @@ struct response_slot final : ref_counted<response_slot> {
     bool has_date = false;
     bool has_type = false;
     bool bad_header = false;
+    // content_length(): the streamed body's announced size (-1: chunked), and how much
+    // of it write() sent so far.
+    std::int64_t declared_length = -1;
+    std::uint64_t streamed = 0;
     std::string reason;
     std::string headers; // serialized user headers
     std::string pending; // output produced while an earlier response is unfinished
     unique_function<void()> on_close;
     unique_function<void()> on_drain;
+    response_drain_waiter* waiter = nullptr; // weak: it withdraws itself
 };
 
 } // namespace detail
@@ -12809,8 +13111,11 @@ class response {
     ~response() { reset(); }
 
     // Before the head is sent (the first end/write/send_event): status and headers.
-    // Framing headers (Content-Length, Transfer-Encoding) are the server's and are
-    // ignored; `Connection: close` closes the connection after this response.
+    // Transfer-Encoding is the server's and is ignored. Content-Length is kept as the
+    // body's size (as content_length(n)): a streamed body keeps it instead of chunked
+    // framing, a HEAD answer announces it, and a value that is not a length, or an end()
+    // body of another size, makes the response a 500. `Connection: close` closes the
+    // connection after this response.
     // A name or value that is not allowed on the wire is dropped and the response
     // becomes a 500.
     SLUICE_DECL response& status(unsigned code, std::string_view reason = {});
@@ -12822,6 +13127,12 @@ class response {
     // Streaming: the first call sends the head with Transfer-Encoding: chunked.
     // Returns false when the response can no longer be written (connection gone).
     inline bool write(std::string_view chunk);
+    // Before streaming: the body write() sends will be exactly `n` bytes, announced with
+    // Content-Length instead of chunked framing (a download whose size is known, streamed
+    // as the client drains it). write() then refuses (returns false) bytes past `n`; an
+    // end() before `n` bytes were written closes the connection after the response, the
+    // only way left to tell the client the body is cut short.
+    inline response& content_length(std::uint64_t n);
     // Server-Sent Events (text/event-stream, no-cache). `data` may hold several
     // lines; each becomes a `data:` field. Empty event/id are omitted.
     inline bool send_event(std::string_view data, std::string_view event = {},
@@ -12837,6 +13148,13 @@ class response {
     // and past write_limits::hard_cap the connection is closed (no hole in the stream).
     SLUICE_DECL bool write_queue_high() const noexcept;
     SLUICE_DECL void on_drain(unique_function<void()> cb);
+    // The coroutine form of on_drain (co_await http::drained(res), server_coro.hpp): one
+    // waiter, besides any on_drain callback; refused with in_progress while another waits,
+    // or not_open when the connection is gone.
+    SLUICE_DECL std::error_code wait_drain(detail::response_drain_waiter* w);
+    void cancel_drain(detail::response_drain_waiter* w) noexcept {
+        if (sl_ && sl_->waiter == w) sl_->waiter = nullptr;
+    }
     // Called once if the connection goes away before the response is finished (not
     // when the server is destroyed: its callbacks are then destroyed uncalled).
     void on_close(unique_function<void()> cb) {
@@ -12875,6 +13193,15 @@ class response {
 
 
 inline bool response::write(std::string_view chunk) { return stream_bytes(chunk, false); }
+
+inline response& response::content_length(std::uint64_t n) {
+    if (!sl_ || sl_->head_sent || sl_->finished) return *this;
+    if (n > static_cast<std::uint64_t>(INT64_MAX))
+        sl_->bad_header = true;
+    else
+        sl_->declared_length = static_cast<std::int64_t>(n);
+    return *this;
+}
 
 namespace detail {
 
@@ -12920,9 +13247,21 @@ SLUICE_DECL response& response::status(unsigned code, std::string_view reason) {
 
 SLUICE_DECL response& response::header(std::string_view name, std::string_view value) {
     if (!sl_ || sl_->head_sent || sl_->finished) return *this;
-    if (http::detail::iequals(name, "content-length") ||
-        http::detail::iequals(name, "transfer-encoding"))
-        return *this;
+    if (http::detail::iequals(name, "content-length")) {
+        // Kept as the body's size: 1*DIGIT (RFC 9110 §8.6), no sign, no overflow. Anything
+        // else would be a lie on the wire: the response becomes a 500.
+        std::uint64_t n = 0;
+        bool ok = !value.empty() && value.size() <= 19;
+        for (char ch : value) ok = ok && ch >= '0' && ch <= '9';
+        if (ok)
+            for (char ch : value) n = n * 10 + static_cast<std::uint64_t>(ch - '0');
+        if (!ok) {
+            sl_->bad_header = true;
+            return *this;
+        }
+        return content_length(n);
+    }
+    if (http::detail::iequals(name, "transfer-encoding")) return *this; // the server's
     if (http::detail::iequals(name, "connection")) {
         bool close = false;
         http::detail::for_each_list_item(value, [&](std::string_view t) {
@@ -13605,6 +13944,7 @@ SLUICE_DECL void server_session::detach_all(bool notify) {
     queued_ = 0;
     for (response_slot* sl = first; sl; sl = sl->next) sl->s = nullptr;
     std::vector<unique_function<void()>> calls;
+    std::vector<response_drain_waiter*> waiters;
     while (first) {
         response_slot* sl = first;
         first = sl->next;
@@ -13612,9 +13952,18 @@ SLUICE_DECL void server_session::detach_all(bool notify) {
         unique_function<void()> gone_drain = std::move(sl->on_drain);
         unique_function<void()> cb = std::move(sl->on_close);
         if (cb && notify && !sl->finished) calls.push_back(std::move(cb));
+        if (response_drain_waiter* w = std::exchange(sl->waiter, nullptr)) waiters.push_back(w);
         ref<response_slot>::adopt(sl).reset();
     }
     for (auto& cb : calls) cb();
+    // A waiting coroutine hears that its connection is gone, as on_close callbacks do; when
+    // the server is being destroyed (no notify) it is dropped, as handlers are.
+    for (response_drain_waiter* w : waiters) {
+        if (notify)
+            w->on_drained(make_error_code(sluice::error::not_open));
+        else
+            w->on_dropped();
+    }
 }
 
 } // namespace detail
@@ -14082,11 +14431,18 @@ SLUICE_DECL void server_session::on_drained() {
     if (!open()) return;
     set(b_paused, false);
     std::vector<unique_function<void()>> cbs;
-    for (response_slot* sl = front_; sl; sl = sl->next)
+    std::vector<ref<response_slot>> waiting; // counted: a resumed waiter may end its response
+    for (response_slot* sl = front_; sl; sl = sl->next) {
         if (sl->on_drain) cbs.push_back(std::move(sl->on_drain));
+        if (sl->waiter) waiting.emplace_back(sl);
+    }
     for (auto& cb : cbs) {
         if (!open()) break;
         cb();
+    }
+    for (auto& sl : waiting) {
+        if (!open()) break; // detach_all() told them
+        if (response_drain_waiter* w = std::exchange(sl->waiter, nullptr)) w->on_drained({});
     }
     kick();
 }
@@ -14163,6 +14519,9 @@ SLUICE_DECL void response::end(std::string_view body) {
         if (!body.empty()) write(body);
         if (!sl->s) return;
         sl->finished = true;
+        if (sl->declared_length >= 0 && !sl->head_request &&
+            sl->streamed < static_cast<std::uint64_t>(sl->declared_length))
+            sl->close = true; // cut short: only the close can say so
         // HTTP/1.0 streams (and HEAD) have no terminator; the former end with a close.
         if (sl->streaming && sl->minor >= 1 && !sl->head_request) {
             const_buffer b(std::string_view("0\r\n\r\n"));
@@ -14176,7 +14535,16 @@ SLUICE_DECL void response::end(std::string_view body) {
     // because it is used for these lines only, which run no user code and never start
     // another connection's output (emit() only appends or writes the bytes).
     std::string& h = c.head_scratch_;
-    detail::build_head(c, *sl, h, sl->bad_header ? 0 : static_cast<std::int64_t>(body.size()));
+    // A length the handler set (header or content_length()) must be the body's; a HEAD
+    // answer announces it without sending the body.
+    std::int64_t length = static_cast<std::int64_t>(body.size());
+    if (sl->declared_length >= 0 && sl->declared_length != length) {
+        if (sl->head_request && body.empty())
+            length = sl->declared_length;
+        else
+            sl->bad_header = true;
+    }
+    detail::build_head(c, *sl, h, sl->bad_header ? 0 : length);
     const bool bodyless =
         sl->head_request || sl->status < 200 || sl->status == 204 || sl->status == 304;
     if (sl->bad_header) body = {};
@@ -14199,9 +14567,9 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
         }
         detail::server_core& c = *s->core_;
         std::string& h = c.head_scratch_; // as in end(): used only within these lines
-        detail::build_head(c, *sl, h, -1);
+        detail::build_head(c, *sl, h, sl->declared_length);
         sl->head_sent = true;
-        sl->streaming = true;
+        sl->streaming = sl->declared_length < 0;
         const_buffer b(h);
         s->emit(sl.get(), &b, 1);
         if (!sl->s) return false;
@@ -14214,7 +14582,13 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
         }
     }
     if (!data.empty() && !sl->head_request) {
-        if (sl->minor >= 1) {
+        if (sl->declared_length >= 0) { // announced with Content-Length: sent as it is
+            if (data.size() > static_cast<std::uint64_t>(sl->declared_length) - sl->streamed)
+                return false;
+            sl->streamed += data.size();
+            const_buffer b(data);
+            s->emit(sl.get(), &b, 1);
+        } else if (sl->minor >= 1) {
             char size[24];
             std::size_t n = http::detail::format_uint(data.size(), size, 16);
             size[n++] = '\r';
@@ -14252,6 +14626,14 @@ SLUICE_DECL void response::on_drain(unique_function<void()> cb) {
     if (!sl_ || !sl_->s) return;
     sl_->on_drain = std::move(cb);
     sl_->s->want_drain();
+}
+
+SLUICE_DECL std::error_code response::wait_drain(detail::response_drain_waiter* w) {
+    if (!sl_ || !sl_->s) return make_error_code(sluice::error::not_open);
+    if (sl_->waiter) return make_error_code(sluice::error::in_progress);
+    sl_->waiter = w;
+    sl_->s->want_drain();
+    return {};
 }
 
 // ---- connection_slot ----
@@ -14381,10 +14763,9 @@ SLUICE_DECL void server_core::accept(tcp_stream st) {
 }
 
 SLUICE_DECL void server_core::close_all(bool notify) {
-    while (sessions_) {
-        ref<server_session> s(sessions_);
-        s->close_now(make_error_code(sluice::error::operation_aborted), notify);
-    }
+    // close_now() keeps the session alive while it runs and unlinks it. No counted
+    // reference here as well: GCC 12 at -O3 takes the nested pair for a use after free.
+    while (sessions_) sessions_->close_now(make_error_code(sluice::error::operation_aborted), notify);
 }
 
 SLUICE_DECL void server_core::link(server_session* s) {
@@ -14945,10 +15326,985 @@ class body_read_all_op final : public sluice::detail::io_op<body_read_all_op> {
     std::string_view data_;
 };
 
+// co_await http::drained(res): the response's output is back at the low watermark.
+class [[nodiscard]] response_drained_op final : public sluice::detail::io_op<response_drained_op>,
+                                                public response_drain_waiter {
+  public:
+    explicit response_drained_op(response& r) noexcept : res_(&r) {}
+    response_drained_op(const response_drained_op& o) noexcept
+        : io_op<response_drained_op>(o), response_drain_waiter(), res_(o.res_) {}
+    ~response_drained_op() {
+        if (registered_) res_->cancel_drain(this);
+    }
+    std::error_code precheck(const sluice::detail::coro_context& ctx) const noexcept {
+        if (!ctx.lp()) return make_error_code(sluice::error::loop_gone); // nowhere to resume
+        return res_->is_open() ? std::error_code() : make_error_code(sluice::error::not_open);
+    }
+    void initiate(const sluice::detail::coro_context& ctx) {
+        lp_ = ctx.lp();
+        if (std::error_code ec = res_->wait_drain(this)) { // another coroutine waits already
+            lp_->defer([r = sluice::detail::resumer<response_drained_op>(this), ec]() mutable {
+                r(ec);
+            });
+            return;
+        }
+        registered_ = true;
+    }
+    void on_drained(std::error_code ec) override {
+        registered_ = false;
+        ec_ = ec;
+        finish();
+    }
+    void on_complete(std::error_code ec) { // refused, or cancelled: from a deferred call
+        ec_ = ec;
+        finish();
+    }
+    void on_dropped() noexcept override {
+        registered_ = false;
+        abandon();
+    }
+    void on_cancel() override {
+        if (!registered_) return;
+        registered_ = false;
+        res_->cancel_drain(this);
+        lp_->defer([r = sluice::detail::resumer<response_drained_op>(this)]() mutable {
+            r(make_error_code(sluice::error::operation_aborted));
+        });
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+
+  private:
+    response* res_;
+    sluice::loop* lp_ = nullptr;
+    bool registered_ = false;
+};
+
 } // namespace detail
+
+// Waits until the response's output is back at the low watermark (at once, from the loop,
+// when it already is): a producer that awaits this whenever res.write_queue_high() never
+// outruns a slow client. {} then; sluice::error::not_open when the connection went away
+// (the response's on_close has run), in_progress while another coroutine waits on it.
+// Cancellable (with_timeout, a token).
+//     while (more) {
+//         res.write(next_piece());
+//         if (res.write_queue_high() && co_await http::drained(res)) co_return;
+//     }
+[[nodiscard]] inline detail::response_drained_op drained(response& res) noexcept {
+    return detail::response_drained_op(res);
+}
+
 } // namespace sluice::http
 #endif
 // ---- end sluice/http/server_coro.hpp ----
+// ---- begin sluice/http/router.hpp ----
+// sluice — a request router for http::server: method + path patterns with named
+// parameters, sub-routers mounted under a prefix, middleware, 404/405 answers.
+//
+//     http::router r;
+//     r.get("/items/{id}", [](http::route_request& req, http::response& res) {
+//         res.end("item " + std::string(req.param("id")));
+//     });
+//     r.stream("POST", "/upload", [](http::route_request&, http::body_reader& body,
+//                                    http::response& res) { /* read as it arrives */ });
+//     r.use([](http::route_request& req, http::response& res, http::route_next& next) {
+//         res.header("X-Served-By", "sluice"); // before the handler
+//         next();                              // the rest of the chain, then the handler
+//     });
+//     if (r.error()) return 1;                 // a bad pattern, a duplicate route
+//     r.attach(server);                        // installs server.on_request_stream
+//
+// Patterns and matching are in impl/route_tree.hpp (pure: router::match() is usable
+// without a server). Two kinds of route:
+//   - route()/get()/post()/...: the body is read whole first (up to
+//     router_limits::max_body, else 413), then the middlewares and the handler run with
+//     req.body(). A request without a body runs at once, on the server's views.
+//   - stream(): middlewares and handler run as soon as the head is complete; the body is
+//     the handler's to read from the body_reader (backpressure, any size).
+// HEAD is answered by the GET route (the server sends no body). A request no route takes
+// is answered by the error handler (on_error; plain text by default): 404, 405 with
+// `Allow`, 400 for a malformed path, 414 past max_segments, 413 for a buffered body
+// over the limit.
+//
+// Middleware: use(mw) adds mw(req, res, next) to the router's chain. Calling next() runs
+// the rest of the chain and the handler, inside that call: code before it runs before the
+// handler, code after it once the handler returned (which may have moved the response out
+// to answer later: `res` is then empty). Not calling next() short-circuits: the
+// middleware answers. next() must be called (if at all) during the middleware's call.
+// The root's middlewares see every request, including those answered 404/405; a mounted
+// router's run after its parent's, for the requests routed to one of its routes.
+//
+// Lifetime: the router is a handle on counted state; attach() makes the server keep the
+// state, so the handle may go. Register routes before serving. One router's state is
+// used from one loop's thread (build one per loop for a loop_group).
+
+// ---- begin sluice/http/impl/route_tree.hpp ----
+// sluice — the router's matching, sans-I/O: route patterns in a segment trie, and a
+// request's method and raw path matched against it. Part of <sluice/http/router.hpp>.
+//
+// Patterns: "/items/{id}" (a parameter: one non-empty segment), "/files/{rest...}" (a
+// wildcard: the rest of the path, possibly empty; last segment only), anything else a
+// literal segment compared with the decoded request segment. A literal may not hold '%',
+// '{' or '}': literals are written decoded ("/café"), so there is one spelling of each.
+//
+// Matching walks the trie one segment at a time: a literal child is found by binary
+// search, so the cost depends on the path's length and the routes sharing its prefix,
+// not on how many routes exist. At each node the candidates are tried from the most
+// specific down: literal, then parameter, then wildcard, then a router mounted there;
+// a candidate whose subtree does not match gives way to the next. Every node is entered
+// at most once per match (a node consumes a fixed number of segments), so the walk is
+// bounded by the trie's size even when it has to back out.
+//
+// Each segment is percent-decoded on its own before matching: "%2F" inside a segment is
+// a '/' in that segment's value and never splits it. An invalid escape, a NUL, or a "."
+// or ".." segment makes the request a 400 (a router that resolved dot segments would
+// let "/public/../admin" reach a route the prefix was meant to keep out).
+
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace http {
+
+// Why registering a route failed (router::error() keeps the first).
+enum class route_error {
+    bad_pattern = 1, // not starting with '/', a bad {name}, '%' or a brace in a literal
+    bad_method,      // empty, or not an HTTP token
+    duplicate_route, // the same method and pattern (or two routers at one prefix)
+    too_many_params, // more than router_limits::max_params
+    too_many_segments,
+    empty_router, // mount() of a router handle that was moved from
+};
+
+} // namespace http
+} // namespace sluice
+
+namespace std {
+template <>
+struct is_error_code_enum<sluice::http::route_error> : true_type {};
+} // namespace std
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+class route_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "sluice.http.route"; }
+    std::string message(int ev) const override {
+        switch (static_cast<route_error>(ev)) {
+        case route_error::bad_pattern:
+            return "invalid route pattern";
+        case route_error::bad_method:
+            return "invalid route method";
+        case route_error::duplicate_route:
+            return "a route with this method and pattern already exists";
+        case route_error::too_many_params:
+            return "route pattern has too many parameters";
+        case route_error::too_many_segments:
+            return "route pattern has too many segments";
+        case route_error::empty_router:
+            return "the router to mount is empty (moved from)";
+        }
+        return "unknown sluice.http.route error";
+    }
+};
+
+} // namespace detail
+
+inline const std::error_category& route_category() noexcept {
+    static const detail::route_category_impl cat;
+    return cat;
+}
+
+inline std::error_code make_error_code(route_error e) noexcept {
+    return std::error_code(static_cast<int>(e), route_category());
+}
+
+// Every limit has a default that fits real APIs; a request over one is refused, a
+// pattern over one is a registration error.
+struct router_limits {
+    std::size_t max_segments = 32; // per request path (414 past it) and per pattern
+    std::size_t max_params = 16;   // parameters (and wildcard) per pattern
+    std::size_t max_mount_depth = 8;
+    // Bodies of buffered routes (router::route): 0 = the server's max_buffered_body.
+    // Larger bodies are answered 413 through the error handler.
+    std::size_t max_body = 0;
+};
+
+// The outcome of matching one request. Parameter values are decoded copies held here, so
+// a match may be moved and kept.
+class route_match {
+  public:
+    static constexpr std::uint32_t none = ~std::uint32_t(0);
+
+    // 200 when a route matched, else the status to answer: 400 (bad percent-encoding or
+    // a dot segment), 404, 405 (allow() lists the path's methods), 414 (too many segments).
+    unsigned status = 404;
+    // The matched route: an id in the tree that holds it (the root's, or a mounted
+    // router's: owner), and the trees passed through on the way, root first.
+    std::uint32_t route = none;
+    void* owner = nullptr;
+    std::vector<void*> trail;
+
+    bool found() const noexcept { return status == 200; }
+    // "GET, HEAD, POST" for a 405.
+    std::string_view allow() const noexcept { return allow_; }
+    std::size_t param_count() const noexcept { return params_.size(); }
+    std::string_view param_name(std::size_t i) const noexcept { return params_[i].name; }
+    std::string_view param_value(std::size_t i) const noexcept {
+        return std::string_view(decoded_).substr(params_[i].offset, params_[i].length);
+    }
+    // The decoded value of parameter `name`, or an empty view.
+    std::string_view param(std::string_view name) const noexcept {
+        for (std::size_t i = 0; i < params_.size(); ++i)
+            if (params_[i].name == name) return param_value(i);
+        return {};
+    }
+
+  private:
+    friend class route_tree;
+    struct param_entry {
+        std::string_view name; // into the route's pattern, which the router keeps
+        std::size_t offset, length;
+    };
+    std::string decoded_; // the decoded segments, joined by '/'
+    std::vector<param_entry> params_;
+    std::string allow_;
+};
+
+// One router's trie. Mounted trees are other routers' and are only pointed to: the
+// router keeps them alive.
+class route_tree {
+  public:
+    static constexpr std::uint32_t none = route_match::none;
+
+    explicit route_tree(void* owner, router_limits limits = {})
+        : owner_(owner), limits_(limits), nodes_(1) {}
+
+    const router_limits& limits() const noexcept { return limits_; }
+
+    // Adds `pattern` for `method` as route `id`; the parameter names are kept with it.
+    SLUICE_DECL std::error_code add(std::string_view method, std::string_view pattern,
+                                    std::uint32_t id);
+
+    // Hands what is not matched under `prefix` (literal segments only) to `sub`.
+    SLUICE_DECL std::error_code mount(std::string_view prefix, const route_tree* sub);
+
+    // Matches a request: `method` as sent ("HEAD" falls back to the GET route), `raw_path`
+    // still percent-encoded, starting with '/', without the query.
+    SLUICE_DECL route_match match(std::string_view method, std::string_view raw_path) const;
+
+  private:
+    struct method_route {
+        std::string method;
+        std::uint32_t route;
+    };
+    struct node {
+        std::vector<std::pair<std::string, std::uint32_t>> literals; // sorted by text
+        std::uint32_t param = 0;    // the {name} child (0: none; node 0 is the root)
+        std::uint32_t wildcard = 0; // the {name...} child
+        const route_tree* mount = nullptr;
+        std::vector<method_route> methods;
+    };
+    struct walk_state {
+        std::string_view method;
+        route_match& m;
+        std::vector<std::string_view> segs;
+        // Parameters captured on the current path: {segment index, whole rest?}.
+        std::vector<std::pair<std::size_t, bool>> captured;
+        std::vector<std::string_view> allowed; // methods of the path's nodes (for 405)
+    };
+
+    static bool token_char(char c) noexcept {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    }
+    static bool valid_method(std::string_view m) noexcept {
+        if (m.empty()) return false;
+        for (char c : m)
+            if (!token_char(c)) return false;
+        return true;
+    }
+    static bool valid_name(std::string_view n) noexcept {
+        if (n.empty()) return false;
+        for (char c : n)
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_'))
+                return false;
+        return true;
+    }
+
+    // Walks (creating) the nodes of `pattern`; `n` is the last one.
+    SLUICE_DECL std::error_code descend(std::string_view pattern, bool params_allowed,
+                                        std::uint32_t& n, std::vector<std::string>& names);
+
+    // A route of node `x` for the request's method, or none (noting the path's methods).
+    SLUICE_DECL std::uint32_t route_at(walk_state& w, const node& x) const;
+
+    SLUICE_DECL bool take(walk_state& w, std::uint32_t route) const;
+
+    // Matches segs[i..] from node `n`; true once a route for the method is found.
+    SLUICE_DECL bool walk(walk_state& w, std::uint32_t n, std::size_t i, std::size_t depth) const;
+
+    void* owner_;
+    router_limits limits_;
+    std::vector<node> nodes_;                     // [0] is "/"
+    std::vector<std::vector<std::string>> names_; // parameter names, by route id
+};
+
+} // namespace http
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/route_tree.ipp ----
+// sluice — out-of-line bodies of sluice/http/impl/route_tree.hpp: compiled in every translation
+// unit when header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+SLUICE_DECL std::error_code route_tree::add(std::string_view method, std::string_view pattern,
+                                            std::uint32_t id) {
+    if (!valid_method(method)) return make_error_code(route_error::bad_method);
+    std::vector<std::string> names;
+    std::uint32_t n = 0;
+    if (auto ec = descend(pattern, true, n, names)) return ec;
+    for (const method_route& m : nodes_[n].methods)
+        if (m.method == method) return make_error_code(route_error::duplicate_route);
+    nodes_[n].methods.push_back(method_route{std::string(method), id});
+    if (names_.size() <= id) names_.resize(id + 1);
+    names_[id] = std::move(names);
+    return {};
+}
+
+SLUICE_DECL std::error_code route_tree::mount(std::string_view prefix, const route_tree* sub) {
+    std::vector<std::string> names;
+    std::uint32_t n = 0;
+    if (auto ec = descend(prefix, false, n, names)) return ec;
+    if (nodes_[n].mount) return make_error_code(route_error::duplicate_route);
+    nodes_[n].mount = sub;
+    return {};
+}
+
+SLUICE_DECL route_match route_tree::match(std::string_view method,
+                                          std::string_view raw_path) const {
+    route_match m;
+    if (raw_path.empty() || raw_path[0] != '/') {
+        m.status = 400;
+        return m;
+    }
+    walk_state w{method, m, {}, {}, {}};
+    // Decoded segments never grow, so the views into decoded_ stay valid while it fills.
+    m.decoded_.reserve(raw_path.size());
+    raw_path.remove_prefix(1);
+    if (!raw_path.empty()) {
+        for (std::size_t i = 0;;) {
+            std::size_t j = raw_path.find('/', i);
+            if (j == std::string_view::npos) j = raw_path.size();
+            if (w.segs.size() == limits_.max_segments) {
+                m.status = 414;
+                return m;
+            }
+            if (!w.segs.empty()) m.decoded_.push_back('/');
+            const std::size_t start = m.decoded_.size();
+            if (percent_decode(raw_path.substr(i, j - i), m.decoded_)) {
+                m.status = 400;
+                return m;
+            }
+            std::string_view seg(m.decoded_.data() + start, m.decoded_.size() - start);
+            if (seg == "." || seg == ".." || seg.find('\0') != std::string_view::npos) {
+                m.status = 400;
+                return m;
+            }
+            w.segs.push_back(seg);
+            if (j == raw_path.size()) break;
+            i = j + 1;
+        }
+    }
+    if (walk(w, 0, 0, 0)) {
+        m.status = 200;
+        return m;
+    }
+    m.status = w.allowed.empty() ? 404 : 405;
+    if (!w.allowed.empty()) {
+        // A GET route answers HEAD too.
+        if (std::find(w.allowed.begin(), w.allowed.end(), "GET") != w.allowed.end() &&
+            std::find(w.allowed.begin(), w.allowed.end(), "HEAD") == w.allowed.end())
+            w.allowed.insert(std::find(w.allowed.begin(), w.allowed.end(), "GET") + 1, "HEAD");
+        for (std::string_view a : w.allowed) {
+            if (!m.allow_.empty()) m.allow_ += ", ";
+            m.allow_.append(a.data(), a.size());
+        }
+    }
+    return m;
+}
+
+SLUICE_DECL std::error_code route_tree::descend(std::string_view pattern, bool params_allowed,
+                                                std::uint32_t& n, std::vector<std::string>& names) {
+    if (pattern.empty() || pattern[0] != '/') return make_error_code(route_error::bad_pattern);
+    pattern.remove_prefix(1);
+    n = 0;
+    if (pattern.empty()) return {};
+    std::size_t count = 0;
+    for (std::size_t i = 0;;) {
+        std::size_t j = pattern.find('/', i);
+        if (j == std::string_view::npos) j = pattern.size();
+        const bool last = j == pattern.size();
+        std::string_view seg = pattern.substr(i, j - i);
+        if (++count > limits_.max_segments) return make_error_code(route_error::too_many_segments);
+        if (!seg.empty() && seg.front() == '{') {
+            if (!params_allowed || seg.size() < 3 || seg.back() != '}')
+                return make_error_code(route_error::bad_pattern);
+            std::string_view name = seg.substr(1, seg.size() - 2);
+            const bool rest = name.size() > 3 && name.substr(name.size() - 3) == "...";
+            if (rest) name.remove_suffix(3);
+            if (!valid_name(name) || (rest && !last))
+                return make_error_code(route_error::bad_pattern);
+            for (const std::string& other : names)
+                if (other == name) return make_error_code(route_error::bad_pattern);
+            if (names.size() == limits_.max_params)
+                return make_error_code(route_error::too_many_params);
+            names.emplace_back(name);
+            std::uint32_t& child = rest ? nodes_[n].wildcard : nodes_[n].param;
+            if (!child) {
+                const auto created = static_cast<std::uint32_t>(nodes_.size());
+                nodes_.emplace_back(); // may move nodes_: `child` is not used after
+                (rest ? nodes_[n].wildcard : nodes_[n].param) = created;
+                n = created;
+            } else {
+                n = child;
+            }
+        } else {
+            if (seg.find_first_of("{}%") != std::string_view::npos)
+                return make_error_code(route_error::bad_pattern);
+            auto& lits = nodes_[n].literals;
+            auto it =
+                std::lower_bound(lits.begin(), lits.end(), seg,
+                                 [](const auto& a, std::string_view b) { return a.first < b; });
+            if (it != lits.end() && it->first == seg) {
+                n = it->second;
+            } else {
+                const auto created = static_cast<std::uint32_t>(nodes_.size());
+                lits.insert(it, {std::string(seg), created});
+                nodes_.emplace_back();
+                n = created;
+            }
+        }
+        if (last) return {};
+        i = j + 1;
+    }
+}
+
+SLUICE_DECL std::uint32_t route_tree::route_at(walk_state& w, const node& x) const {
+    const method_route* get = nullptr;
+    for (const method_route& r : x.methods) {
+        if (r.method == w.method) return r.route;
+        if (r.method == "GET") get = &r;
+    }
+    if (get && w.method == "HEAD") return get->route;
+    for (const method_route& r : x.methods)
+        if (std::find(w.allowed.begin(), w.allowed.end(), r.method) == w.allowed.end())
+            w.allowed.push_back(r.method);
+    return none;
+}
+
+SLUICE_DECL bool route_tree::take(walk_state& w, std::uint32_t route) const {
+    route_match& m = w.m;
+    m.route = route;
+    m.owner = owner_;
+    m.params_.clear();
+    const std::vector<std::string>& names = names_[route];
+    for (std::size_t k = 0; k < w.captured.size() && k < names.size(); ++k) {
+        const std::size_t seg = w.captured[k].first;
+        std::size_t offset = m.decoded_.size(), length = 0;
+        if (seg < w.segs.size()) {
+            offset = static_cast<std::size_t>(w.segs[seg].data() - m.decoded_.data());
+            length = w.captured[k].second ? m.decoded_.size() - offset : w.segs[seg].size();
+        }
+        m.params_.push_back({names[k], offset, length});
+    }
+    return true;
+}
+
+SLUICE_DECL bool route_tree::walk(walk_state& w, std::uint32_t n, std::size_t i,
+                                  std::size_t depth) const {
+    const node& x = nodes_[n];
+    if (i == w.segs.size() && !x.methods.empty()) {
+        std::uint32_t r = route_at(w, x);
+        if (r != none) return take(w, r);
+    }
+    if (i < w.segs.size()) {
+        const auto& lits = x.literals;
+        auto it = std::lower_bound(lits.begin(), lits.end(), w.segs[i],
+                                   [](const auto& a, std::string_view b) { return a.first < b; });
+        if (it != lits.end() && it->first == w.segs[i] && walk(w, it->second, i + 1, depth))
+            return true;
+        if (x.param && !w.segs[i].empty()) {
+            w.captured.emplace_back(i, false);
+            if (walk(w, x.param, i + 1, depth)) return true;
+            w.captured.pop_back();
+        }
+    }
+    if (x.wildcard && i < w.segs.size()) { // "/static/{p...}" needs the "/" after static
+        const node& rest = nodes_[x.wildcard];
+        w.captured.emplace_back(i, true);
+        std::uint32_t r = rest.methods.empty() ? none : route_at(w, rest);
+        if (r != none) return take(w, r);
+        w.captured.pop_back();
+    }
+    if (x.mount && depth < limits_.max_mount_depth) {
+        // The mounted router sees only its own parameters.
+        std::vector<std::pair<std::size_t, bool>> outer;
+        outer.swap(w.captured);
+        w.m.trail.push_back(owner_);
+        if (x.mount->walk(w, 0, i, depth + 1)) return true;
+        w.m.trail.pop_back();
+        outer.swap(w.captured);
+    }
+    return false;
+}
+
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/impl/route_tree.ipp ----
+#endif
+// ---- end sluice/http/impl/route_tree.hpp ----
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+namespace http {
+
+// First query parameter whose decoded key is `key`, decoded into `value` ('+' is a space).
+// False when absent or malformed.
+inline bool query_value(std::string_view query, std::string_view key, std::string& value) {
+    std::string k;
+    for (const query_param& p : query_params(query)) {
+        k.clear();
+        if (percent_decode(p.key, k, true) || k != key) continue;
+        value.clear();
+        return !percent_decode(p.value, value, true);
+    }
+    return false;
+}
+
+namespace detail {
+struct router_state_access; // grants route_request's internals to the router
+} // namespace detail
+
+// What middlewares and handlers see: the request (views valid during the call, as for
+// server handlers) and the routing outcome.
+class route_request {
+  public:
+    route_request(const request_view& v, const route_match& m, std::string_view pattern,
+                  const endpoint* client = nullptr) noexcept
+        : v_(&v), m_(&m), pattern_(pattern), client_(client) {}
+
+    const request_view& view() const noexcept { return *v_; }
+    std::string_view method() const noexcept { return v_->method(); }
+    http::verb verb() const noexcept { return v_->verb(); }
+    std::string_view target() const noexcept { return v_->target(); }
+    std::string_view path() const noexcept { return v_->path(); } // raw (still encoded)
+    std::string_view query() const noexcept { return v_->query(); }
+    std::string_view get(std::string_view name) const noexcept { return v_->get(name); }
+    const header* begin() const noexcept { return v_->begin(); }
+    const header* end() const noexcept { return v_->end(); }
+    std::string_view body() const noexcept { return v_->body(); }
+    endpoint client() const { return client_ ? *client_ : v_->client(); }
+
+    // Path parameters, decoded: param("id") for "/items/{id}"; empty when absent.
+    std::string_view param(std::string_view name) const noexcept { return m_->param(name); }
+    std::size_t param_count() const noexcept { return m_->param_count(); }
+    std::string_view param_name(std::size_t i) const noexcept { return m_->param_name(i); }
+    std::string_view param_value(std::size_t i) const noexcept { return m_->param_value(i); }
+    // A query parameter, decoded (see query_value).
+    bool query_param(std::string_view key, std::string& value) const {
+        return query_value(query(), key, value);
+    }
+
+    // 200 when a route matched, else what the router will answer (400/404/405/413/414).
+    unsigned status() const noexcept { return status_ ? status_ : m_->status; }
+    std::string_view allow() const noexcept { return m_->allow(); }
+    // The matched route's pattern as registered ("/items/{id}"): for logs and metrics.
+    std::string_view pattern() const noexcept { return pattern_; }
+
+  private:
+    friend struct detail::router_state_access;
+    const request_view* v_;
+    const route_match* m_;
+    std::string_view pattern_;
+    const endpoint* client_;
+    unsigned status_ = 0; // an error found after matching (the body over the limit)
+};
+
+class route_next;
+using route_handler = unique_function<void(route_request&, response&)>;
+using route_stream_handler = unique_function<void(route_request&, body_reader&, response&)>;
+using route_middleware = unique_function<void(route_request&, response&, route_next&)>;
+// Answers a request no route takes; `status` is also req.status().
+using route_error_handler = unique_function<void(route_request&, response&, unsigned status)>;
+
+namespace detail {
+
+struct router_state;
+
+// One request going through a chain of middlewares to its end.
+struct route_run {
+    route_request& req;
+    response& res;
+    body_reader* body;
+    std::vector<route_middleware*> chain;
+    router_state* owner; // the matched route's router, or null
+    router_state* root;
+};
+SLUICE_DECL void route_step(route_run& run, std::size_t i);
+
+} // namespace detail
+
+// The rest of a middleware chain: call it once to go on (see the top of this file).
+class route_next {
+  public:
+    // Not kept: it points into the running chain, which ends with the middleware's call.
+    route_next(const route_next&) = delete;
+    route_next& operator=(const route_next&) = delete;
+
+    void operator()() {
+        if (called_) return;
+        called_ = true;
+        detail::route_step(*run_, index_);
+    }
+    bool called() const noexcept { return called_; }
+
+  private:
+    friend void detail::route_step(detail::route_run&, std::size_t);
+    route_next(detail::route_run& run, std::size_t index) noexcept : run_(&run), index_(index) {}
+    detail::route_run* run_;
+    std::size_t index_;
+    bool called_ = false;
+};
+
+namespace detail {
+
+struct router_state_access {
+    static void set_status(route_request& r, unsigned s) noexcept { r.status_ = s; }
+    static std::uint32_t route(const route_request& r) noexcept { return r.m_->route; }
+};
+
+// A buffered route's request kept while its body arrives: the head copied (the server's
+// views die with its call) and the match.
+struct held_request final : ref_counted<held_request> {
+    held_request(const request_view& v, route_match m) : match(std::move(m)), client(v.client()) {
+        const message& src = v.msg();
+        msg = src;
+        method.assign(src.method.data(), src.method.size());
+        target.assign(src.target.data(), src.target.size());
+        fields.reserve(src.num_headers);
+        for (const header& h : src) fields.emplace_back(std::string(h.name), std::string(h.value));
+        // `fields` is complete and never changes again: views into it stay valid.
+        headers.reserve(fields.size() + 1);
+        for (const auto& f : fields) headers.push_back(header{f.first, f.second});
+        headers.push_back(header{}); // never empty: data() must not be null
+        msg.method = method;
+        msg.target = target;
+        msg.headers = headers.data();
+        msg.header_capacity = static_cast<std::uint32_t>(headers.size());
+        msg.num_headers = static_cast<std::uint32_t>(fields.size());
+        msg.num_trailers = 0;
+    }
+    route_match match;
+    endpoint client;
+    std::string method, target;
+    std::vector<std::pair<std::string, std::string>> fields;
+    std::vector<header> headers;
+    message msg;
+    body_reader body;
+    response res;
+};
+
+struct router_state final : ref_counted<router_state> {
+    struct route_entry {
+        std::string pattern;
+        route_handler buffered; // one of the two is set
+        route_stream_handler streamed;
+    };
+
+    explicit router_state(router_limits limits) : tree(this, limits) {}
+
+    route_tree tree;
+    std::vector<route_entry> routes; // by route id
+    std::vector<route_middleware> middlewares;
+    route_error_handler on_error;
+    std::vector<ref<router_state>> mounted;
+    std::error_code first_error;
+
+    std::error_code keep(std::error_code ec) {
+        if (ec && !first_error) first_error = ec;
+        return ec;
+    }
+
+    SLUICE_DECL std::error_code add(std::string_view method, std::string_view pattern,
+                                    route_entry e);
+
+    SLUICE_DECL route_match match(std::string_view method, std::string_view target) const;
+
+    // The server's stream handler: every request of the servers this router is attached to.
+    SLUICE_DECL void serve(const request_view& v, body_reader& body, response& res);
+
+    void run(const request_view& v, const route_match& m, response& res, body_reader* body,
+             unsigned late_status, const endpoint* client) {
+        router_state* owner = m.found() ? static_cast<router_state*>(m.owner) : nullptr;
+        route_request req(v, m, owner ? std::string_view(owner->routes[m.route].pattern) : "",
+                          client);
+        if (late_status) router_state_access::set_status(req, late_status);
+        route_run r{req, res, body, {}, owner, this};
+        auto add_chain = [&r](router_state* s) {
+            for (route_middleware& mw : s->middlewares) r.chain.push_back(&mw);
+        };
+        add_chain(this);
+        if (owner) {
+            // trail: the routers passed through (root first, it is `this`), then the owner.
+            for (std::size_t i = 1; i < m.trail.size(); ++i)
+                add_chain(static_cast<router_state*>(m.trail[i]));
+            if (owner != this) add_chain(owner);
+        }
+        route_step(r, 0);
+    }
+
+    // The end of the chain: the route, or the answer to a request none takes.
+    SLUICE_DECL static void finish(route_run& r);
+};
+
+} // namespace detail
+
+// A move-only handle on a router's routes, middlewares and mounted routers.
+class router {
+  public:
+    explicit router(router_limits limits = {})
+        : st_(detail::make_ref<detail::router_state>(limits)) {}
+    router(router&&) noexcept = default;
+    router& operator=(router&&) noexcept = default;
+    router(const router&) = delete;
+    router& operator=(const router&) = delete;
+
+    // A route whose body is read whole before its handler runs; see the top of the file.
+    std::error_code route(std::string_view method, std::string_view pattern, route_handler h) {
+        if (!st_) return make_error_code(route_error::empty_router);
+        return st_->add(method, pattern, {std::string(), std::move(h), nullptr});
+    }
+    std::error_code get(std::string_view pattern, route_handler h) {
+        return route("GET", pattern, std::move(h));
+    }
+    std::error_code post(std::string_view pattern, route_handler h) {
+        return route("POST", pattern, std::move(h));
+    }
+    std::error_code put(std::string_view pattern, route_handler h) {
+        return route("PUT", pattern, std::move(h));
+    }
+    std::error_code patch(std::string_view pattern, route_handler h) {
+        return route("PATCH", pattern, std::move(h));
+    }
+    std::error_code delete_(std::string_view pattern, route_handler h) {
+        return route("DELETE", pattern, std::move(h));
+    }
+    // A route that runs at the end of the head and reads its body from the body_reader.
+    std::error_code stream(std::string_view method, std::string_view pattern,
+                           route_stream_handler h) {
+        if (!st_) return make_error_code(route_error::empty_router);
+        return st_->add(method, pattern, {std::string(), nullptr, std::move(h)});
+    }
+
+    // Hands the requests under `prefix` ("/api": literal segments only) that this
+    // router's own routes do not take to `sub`, which then matches the rest of the path
+    // ("/api/items" is "/items" there; its "/" is "/api" itself).
+    std::error_code mount(std::string_view prefix, router&& sub) {
+        if (!st_ || !sub.st_) return make_error_code(route_error::empty_router);
+        if (auto ec = st_->tree.mount(prefix, &sub.st_->tree)) return st_->keep(ec);
+        st_->mounted.push_back(std::move(sub.st_));
+        return {};
+    }
+
+    void use(route_middleware mw) {
+        if (st_) st_->middlewares.push_back(std::move(mw));
+    }
+    void on_error(route_error_handler h) {
+        if (st_) st_->on_error = std::move(h);
+    }
+
+    // The first registration that failed (each also returns its own error).
+    std::error_code error() const noexcept {
+        return st_ ? st_->first_error : make_error_code(route_error::empty_router);
+    }
+
+    // Pure matching: what a request with this method and target (path and query, as
+    // sent) would be routed to.
+    route_match match(std::string_view method, std::string_view target) const {
+        return st_ ? st_->match(method, target) : route_match();
+    }
+
+    // Serves every request of `s` (server::on_request_stream); `s` keeps the routes.
+    void attach(server& s) const {
+        if (!st_) return;
+        s.on_request_stream([st = st_](const request_view& v, body_reader& b, response& r) {
+            st->serve(v, b, r);
+        });
+    }
+
+  private:
+    detail::ref<detail::router_state> st_;
+};
+
+} // namespace http
+} // namespace sluice
+
+#if SLUICE_HAS_COROUTINES
+
+namespace sluice::http {
+
+// A routed request the coroutine owns: the request, its path parameters and its pattern.
+struct routed_request : request {
+    std::vector<std::pair<std::string, std::string>> params;
+    std::string pattern;
+
+    static routed_request copy_of(const route_request& r) {
+        routed_request out;
+        static_cast<request&>(out) = request::copy_of(r.view());
+        for (std::size_t i = 0; i < r.param_count(); ++i)
+            out.params.emplace_back(std::string(r.param_name(i)), std::string(r.param_value(i)));
+        out.pattern = std::string(r.pattern());
+        return out;
+    }
+    std::string_view param(std::string_view name) const noexcept {
+        for (const auto& p : params)
+            if (p.first == name) return p.second;
+        return {};
+    }
+    bool query_param(std::string_view key, std::string& value) const {
+        return query_value(query(), key, value);
+    }
+};
+
+// co_route(loop, f): a route handler that runs f(routed_request, response) -> task<void>
+// as a task on `l` (the server's loop). The middlewares ran before it starts.
+template <class F>
+route_handler co_route(loop& l, F f) {
+    return [&l, f = std::move(f)](route_request& req, response& res) mutable {
+        spawn(l, f(routed_request::copy_of(req), std::move(res)));
+    };
+}
+
+// co_stream_route(loop, f): f(routed_request, body_reader, response) -> task<void>, for
+// router::stream(); `co_await body.read()` reads the body as it arrives.
+template <class F>
+route_stream_handler co_stream_route(loop& l, F f) {
+    return [&l, f = std::move(f)](route_request& req, body_reader& body, response& res) mutable {
+        spawn(l, f(routed_request::copy_of(req), std::move(body), std::move(res)));
+    };
+}
+
+} // namespace sluice::http
+#endif
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/router.ipp ----
+// sluice — out-of-line bodies of sluice/http/router.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace http {
+namespace detail {
+
+SLUICE_DECL void route_step(route_run& run, std::size_t i) {
+    if (i == run.chain.size()) return router_state::finish(run);
+    route_next next(run, i + 1);
+    (*run.chain[i])(run.req, run.res, next);
+}
+
+SLUICE_DECL std::error_code router_state::add(std::string_view method, std::string_view pattern,
+                                              route_entry e) {
+    const auto id = static_cast<std::uint32_t>(routes.size());
+    if (auto ec = tree.add(method, pattern, id)) return keep(ec);
+    e.pattern.assign(pattern.data(), pattern.size());
+    routes.push_back(std::move(e));
+    return {};
+}
+
+SLUICE_DECL route_match router_state::match(std::string_view method,
+                                            std::string_view target) const {
+    target_parts parts;
+    route_match m;
+    if (split_target(target, parts) ||
+        (parts.form != target_parts::origin_form && parts.form != target_parts::absolute_form)) {
+        m.status = 400;
+        return m;
+    }
+    return tree.match(method, parts.path.empty() ? std::string_view("/") : parts.path);
+}
+
+SLUICE_DECL void router_state::serve(const request_view& v, body_reader& body, response& res) {
+    route_match m = match(v.method(), v.target());
+    router_state* owner = m.found() ? static_cast<router_state*>(m.owner) : nullptr;
+    if (owner && owner->routes[m.route].buffered && !body.done()) {
+        ref<held_request> held = make_ref<held_request>(v, std::move(m));
+        held->body = std::move(body);
+        held->res = std::move(res);
+        const std::size_t limit = owner->tree.limits().max_body;
+        auto on_body = [self = ref<router_state>(this), held](std::error_code ec,
+                                                              std::string_view all) {
+            request_view owned(held->msg, all);
+            self->run(owned, held->match, held->res, nullptr,
+                      ec ? static_cast<unsigned>(suggested_status(ec)) : 0, &held->client);
+            held->body.reset(); // breaks the cycle held -> reader -> this handler
+        };
+        if (limit)
+            held->body.read_all(limit, std::move(on_body));
+        else
+            held->body.read_all(std::move(on_body));
+        return;
+    }
+    run(v, m, res, &body, 0, nullptr);
+}
+
+SLUICE_DECL void router_state::finish(route_run& r) {
+    const unsigned status = r.req.status();
+    if (status == 200) {
+        route_entry& e = r.owner->routes[router_state_access::route(r.req)];
+        if (e.streamed) {
+            body_reader none;
+            e.streamed(r.req, r.body ? *r.body : none, r.res);
+        } else {
+            e.buffered(r.req, r.res);
+        }
+        return;
+    }
+    if (status == 405) r.res.header("Allow", r.req.allow());
+    // The innermost router with an error handler answers.
+    router_state* who = r.owner && r.owner->on_error ? r.owner : r.root;
+    if (who->on_error) return who->on_error(r.req, r.res, status);
+    r.res.status(status).header("Content-Type", "text/plain");
+    std::string text(reason_phrase(status));
+    text += '\n';
+    r.res.end(text);
+}
+
+} // namespace detail
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/impl/router.ipp ----
+#endif
+// ---- end sluice/http/router.hpp ----
 // ---- end sluice/http.hpp ----
 #if !defined(SLUICE_NO_WEBSOCKET)
 // ---- begin sluice/ws.hpp ----
@@ -15437,6 +16793,8 @@ enum class error : std::uint8_t {
     payload_too_long,
     invalid_close_code,
     buffer_too_small,
+    too_many_topics,
+    topic_too_long,
     // Handshake failures (server side: the status in http_status_for; client side: fail).
     bad_method,
     bad_http_version,
@@ -15505,6 +16863,10 @@ class ws_category_impl final : public std::error_category {
             return "close code may not be sent";
         case error::buffer_too_small:
             return "output buffer too small";
+        case error::too_many_topics:
+            return "connection is subscribed to settings::max_topics topics already";
+        case error::topic_too_long:
+            return "topic name is empty or longer than settings::max_topic_size";
         case error::bad_method:
             return "handshake request method is not GET";
         case error::bad_http_version:
@@ -17284,8 +18646,132 @@ SLUICE_DECL std::error_code verify_response(const response_view& res, std::strin
 // error::closed once the connection ended (operation_aborted when its server was
 // destroyed); a read that cannot start is refused by read()'s return value.
 
+// ---- begin sluice/ws/topics.hpp ----
+// sluice — topics: which connections of a server listen to which names (rooms, channels).
+//
+// A topic exists while it has subscribers. Each (topic, connection) pair is one small
+// `subscription` record that sits in two places at once: in the topic's array of
+// subscribers (at `index`, so leaving is a swap with the last entry, O(1)) and in the
+// connection's own singly linked list (so a closing connection leaves all its topics
+// without searching for them). Publishing walks one topic's array: its cost is linear in
+// that topic's subscribers and independent of how many topics or connections exist.
+//
+// Topic names are looked up by string_view without building a std::string: the map's key
+// views the name stored in the entry itself, which never moves (entries are allocated
+// once, and freed when their last subscriber leaves).
+
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace sluice {
+namespace ws {
+namespace detail {
+
+class conn_impl;
+struct topic_entry;
+
+struct subscription {
+    topic_entry* topic;
+    conn_impl* conn;
+    std::size_t index;         // position in topic->subscribers
+    subscription* next_of_conn; // the connection's next subscription
+};
+
+struct topic_entry {
+    std::string name;
+    std::vector<subscription*> subscribers;
+};
+
+class topic_table {
+  public:
+    topic_table() = default;
+    topic_table(const topic_table&) = delete;
+    topic_table& operator=(const topic_table&) = delete;
+    // Connections leave their topics when they end, and hold the table's owner alive
+    // until then, so by now it is empty; whatever is left is freed anyway.
+    SLUICE_DECL ~topic_table();
+
+    SLUICE_DECL topic_entry* find(std::string_view name) const noexcept;
+    // Adds c to `name` (creating the topic); the caller checked that c is not in it yet.
+    SLUICE_DECL subscription* add(conn_impl* c, std::string_view name);
+    // Takes s out of its topic (freeing the topic when it empties) and frees s.
+    SLUICE_DECL void remove(subscription* s) noexcept;
+
+    std::size_t size() const noexcept { return map_.size(); }
+
+    // The connections a publish goes to, reused between publishes (a publish from inside
+    // another one's handler takes a vector of its own).
+    std::vector<sluice::detail::ref<conn_impl>> scratch;
+    bool scratch_busy = false;
+
+  private:
+    std::unordered_map<std::string_view, std::unique_ptr<topic_entry>> map_;
+};
+
+} // namespace detail
+} // namespace ws
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/ws/impl/topics.ipp ----
+// sluice — out-of-line bodies of sluice/ws/topics.hpp: compiled in every translation unit when
+// header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice {
+namespace ws {
+namespace detail {
+
+SLUICE_DECL topic_table::~topic_table() {
+    for (auto& kv : map_)
+        for (subscription* s : kv.second->subscribers) delete s;
+}
+
+SLUICE_DECL topic_entry* topic_table::find(std::string_view name) const noexcept {
+    auto it = map_.find(name);
+    return it == map_.end() ? nullptr : it->second.get();
+}
+
+SLUICE_DECL subscription* topic_table::add(conn_impl* c, std::string_view name) {
+    topic_entry* t = find(name);
+    if (!t) {
+        std::unique_ptr<topic_entry> e(new topic_entry());
+        e->name.assign(name.data(), name.size());
+        t = e.get();
+        map_.emplace(std::string_view(t->name), std::move(e)); // the key views t->name
+    }
+    auto* s = new subscription{t, c, t->subscribers.size(), nullptr};
+    t->subscribers.push_back(s);
+    return s;
+}
+
+SLUICE_DECL void topic_table::remove(subscription* s) noexcept {
+    topic_entry* t = s->topic;
+    subscription* last = t->subscribers.back();
+    t->subscribers[s->index] = last;
+    last->index = s->index;
+    t->subscribers.pop_back();
+    delete s;
+    if (t->subscribers.empty()) {
+        auto it = map_.find(std::string_view(t->name));
+        map_.erase(it); // frees t, whose name the key views: erased by position, not by key
+    }
+}
+
+} // namespace detail
+} // namespace ws
+} // namespace sluice
+// ---- end sluice/ws/impl/topics.ipp ----
+#endif
+// ---- end sluice/ws/topics.hpp ----
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17296,6 +18782,12 @@ SLUICE_DECL std::error_code verify_response(const response_view& res, std::strin
 
 namespace sluice {
 namespace ws {
+
+// What a send beyond settings::send_limit does.
+enum class send_limit_policy : std::uint8_t {
+    close, // the connection is closed with 1008 (policy violation); the send fails
+    drop,  // this message is dropped (the send fails with write_queue_full); the connection stays
+};
 
 struct settings {
     // Protocol limits and behaviour: max_message_size (16 MiB by default; larger -> 1009),
@@ -17315,6 +18807,19 @@ struct settings {
     // e.g. std::make_shared<ws::permessage_deflate>() from <sluice/ws/deflate.hpp>. Shared
     // by every connection; null: none.
     std::shared_ptr<extension_negotiator> extensions{};
+    // Backpressure that protects by default: the bytes queued for one peer (sent by us, not
+    // yet taken by its TCP window) may not pass this. A send that would is not queued, and
+    // `on_send_limit` says what then: close the connection with 1008 (the default: a peer
+    // that cannot keep up is told so rather than silently missing messages), or drop that
+    // message and keep going (the send returns write_queue_full; write_queue_high() stays
+    // true until the queue drains to the low watermark). 0: no limit but write.hard_cap.
+    // The effective limit is the smaller of the two; the watermarks are clamped under it,
+    // so every combination works (see connection::write_queue_high()).
+    std::size_t send_limit = 1024 * 1024;
+    send_limit_policy on_send_limit = send_limit_policy::close;
+    // Topics (rooms, channels): how many one connection may join, and the longest name.
+    std::size_t max_topics = 256;
+    std::size_t max_topic_size = 256;
 };
 
 struct message {
@@ -17391,6 +18896,51 @@ struct shared_state final : sluice::detail::loop_resident,
     // Frames that must be built before they are written (masked, fragmented, control).
     std::string scratch;
     std::size_t open = 0;
+    topic_table topics;
+};
+
+// A pending wait for the send queue to drain (ws::drained): told once, from the loop, that
+// the queue is back at the low watermark ({}), or that the connection ended (error::closed;
+// operation_aborted when its server was destroyed). on_dropped(): the loop is being
+// destroyed and the wait will never complete.
+class drain_waiter {
+  public:
+    virtual void on_drained(std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
+
+  protected:
+    ~drain_waiter() = default;
+};
+
+// Per-connection data of the application's (typed, no RTTI: a per-type tag address tells
+// the types apart), made at upgrade and destroyed when the connection ends.
+struct data_box {
+    const void* tag;
+    virtual ~data_box() = default; // defined in the class: no key function
+};
+template <class T>
+struct type_tag {
+    static constexpr char id = 0; // inline (C++17): one address per type in the program
+};
+template <class T>
+struct data_box_of final : data_box {
+    template <class U>
+    explicit data_box_of(U&& x) : value(std::forward<U>(x)) {
+        tag = &type_tag<T>::id;
+    }
+    T value;
+};
+
+// What a connection has only when the application uses it: its pointer, its typed data,
+// its topics. Allocated on first use, so a connection that uses none costs one pointer.
+struct conn_extras {
+    void* user = nullptr;
+    std::unique_ptr<data_box> data;
+    subscription* subs = nullptr; // this connection's topics (subscription::next_of_conn)
+    std::size_t sub_count = 0;
+    unique_function<void()> on_drain; // connection::on_drain's callback
+    drain_waiter* waiter = nullptr;    // ws::drained's awaiter (weak: it withdraws itself)
+    bool waiter_queued = false;        // its end-of-connection completion is queued
 };
 
 // A pending pull (read()): gets one message, or the error that ended the connection, once,
@@ -17433,14 +18983,15 @@ class conn_impl final : public sluice::detail::timer_node,
     bool draining_ : 1;
     bool reader_queued_ : 1; // a reader_completion is queued
     bool owner_gone_ : 1;    // ended by end_by_owner(): readers get operation_aborted
+    bool limit_hit_ : 1;     // a send was refused at the send limit; cleared on drain
 
   public:
     conn_impl(sluice::detail::ref<shared_state> sh, role r, tcp_stream st)
         : open_(false), reading_(false), paused_(false), in_feed_(false), feed_scheduled_(false),
           closing_(false), reported_(false), ping_out_(false), draining_(false),
-          reader_queued_(false), owner_gone_(false), codec_(r, sh->cfg.codec),
+          reader_queued_(false), owner_gone_(false), limit_hit_(false), codec_(r, sh->cfg.codec),
           stream_(std::move(st)), sh_(std::move(sh)) {
-        stream_.set_write_limits(sh_->cfg.write);
+        apply_limits();
     }
     SLUICE_DECL ~conn_impl();
     conn_impl(const conn_impl&) = delete;
@@ -17515,14 +19066,56 @@ class conn_impl final : public sluice::detail::timer_node,
     std::size_t receive_buffer_bytes() const noexcept {
         return codec_.footprint() + (stash_ ? stash_->capacity() : 0);
     }
-    void* user = nullptr;
+    // ---- the application's: pointer, typed data, topics ----
+
+    SLUICE_DECL conn_extras& extras();
+    conn_extras* extras_if_any() const noexcept { return extras_; }
+    // Takes ownership; the data lives until the connection ends (finish()).
+    void set_data(std::unique_ptr<data_box> d) { extras().data = std::move(d); }
+    template <class T>
+    T* data() const noexcept {
+        data_box* b = extras_ ? extras_->data.get() : nullptr;
+        return b && b->tag == &type_tag<T>::id ? &static_cast<data_box_of<T>*>(b)->value : nullptr;
+    }
+
+    SLUICE_DECL std::error_code subscribe(std::string_view topic);
+    SLUICE_DECL bool unsubscribe(std::string_view topic) noexcept;
+    SLUICE_DECL bool subscribed(std::string_view topic) const noexcept;
+    SLUICE_DECL void unsubscribe_all() noexcept;
+
+    // ---- backpressure ----
+
+    // Queued bytes at or above the high watermark, or a send refused at the limit since the
+    // queue last drained to the low one.
+    bool write_queue_high() const noexcept {
+        return (limit_hit_ && stream_.buffered_amount() > low_mark()) || stream_.write_queue_high();
+    }
+    SLUICE_DECL void on_drain(unique_function<void()> cb);
+    // w hears once, from the loop, when the queue drains or the connection ends; refused
+    // (w never called) with sluice::error::in_progress while another wait is pending, or
+    // loop_gone.
+    SLUICE_DECL std::error_code wait_drain(drain_waiter* w);
+    SLUICE_DECL void cancel_drain(drain_waiter* w) noexcept;
+    // The send limit in force (settings::send_limit and write.hard_cap, whichever is lower).
+    SLUICE_DECL std::size_t send_limit() const noexcept;
+    // The low watermark in force (settings::write's, clamped under the high one).
+    SLUICE_DECL std::size_t low_mark() const noexcept;
+
+    shared_state& shared() const noexcept { return *sh_; }
+
     conn_impl* next = nullptr; // the endpoint's list of open connections
     conn_impl* prev = nullptr;
 
   private:
     SLUICE_DECL std::string& scratch() noexcept;
 
-    SLUICE_DECL bool over_cap(std::size_t more) const noexcept;
+    // Applies the settings' limits to the stream: watermarks clamped under the send limit,
+    // the stream's own cap just above it so that a close or pong always fits.
+    SLUICE_DECL void apply_limits();
+    // Whether a send of `more` bytes is refused (see the definition); refuse_send()
+    // applies settings::on_send_limit and returns the send's error.
+    SLUICE_DECL bool over_limit(std::size_t more) noexcept;
+    SLUICE_DECL std::error_code refuse_send();
 
     bool pull_mode() const noexcept { return !sh_->h.on_message; }
 
@@ -17585,6 +19178,33 @@ class conn_impl final : public sluice::detail::timer_node,
     };
     SLUICE_DECL void complete_reader_later();
 
+    // Arms the stream's drain callback for whoever waits here (on_drain, wait_drain).
+    SLUICE_DECL void arm_drain();
+    SLUICE_DECL void drained();
+    // The connection ended with a drain wait pending: it completes from the loop, or hears
+    // on_dropped() if the loop is destroyed first.
+    struct waiter_completion {
+        conn_ref c;
+        bool armed = true;
+        explicit waiter_completion(conn_impl* x) : c(x) {}
+        waiter_completion(waiter_completion&& o) noexcept
+            : c(std::move(o.c)), armed(std::exchange(o.armed, false)) {}
+        waiter_completion& operator=(waiter_completion&&) = delete;
+        void operator()() {
+            armed = false;
+            conn_extras& x = *c->extras_;
+            x.waiter_queued = false;
+            if (drain_waiter* w = std::exchange(x.waiter, nullptr))
+                w->on_drained(c->owner_gone_ ? make_error_code(sluice::error::operation_aborted)
+                                             : make_error_code(error::closed));
+        }
+        ~waiter_completion() {
+            if (!c || !armed) return;
+            c->extras_->waiter_queued = false;
+            if (drain_waiter* w = std::exchange(c->extras_->waiter, nullptr)) w->on_dropped();
+        }
+    };
+
     // Closing the TCP connection on our side while the peer may still be sending (it has
     // not read our close yet, or is in the middle of a message we refused) would make the
     // kernel answer with a reset, and a reset can destroy our close frame before the peer
@@ -17612,10 +19232,15 @@ class conn_impl final : public sluice::detail::timer_node,
     message_reader* reader_ = nullptr; // weak: the reader withdraws itself (cancel_read)
     std::string* stash_ = nullptr; // input held back while paused (null otherwise)
     std::unique_ptr<held_token> held_; // see hold_until_end()
+    conn_extras* extras_ = nullptr;     // see extras()
     std::int64_t last_rx_ = 0;
 
     friend class sluice::ws::connection;
 };
+
+// Sends pm to every subscriber of `topic` but `except`; how many took it.
+SLUICE_DECL std::size_t publish_to(shared_state& sh, std::string_view topic,
+                                   const prepared_message& pm, const conn_impl* except);
 
 } // namespace detail
 
@@ -17680,11 +19305,39 @@ class connection {
         return c_ ? c_->receive_buffer_bytes() : 0;
     }
 
-    // Backpressure of outgoing messages (see stream).
+    // Backpressure of outgoing messages. buffered_amount(): bytes queued for the peer.
+    // write_queue_high(): time to stop producing — the queue is at the high watermark, or a
+    // send was refused at the send limit (settings::send_limit) since it last drained.
+    // on_drain(cb): cb once, when the queue is back at the low watermark (on the next loop
+    // turn if it already is); if the connection ends first, cb is destroyed uncalled. One
+    // callback at a time: a new one replaces the last. In a coroutine, co_await
+    // ws::drained(conn) (sluice/ws/coro.hpp), which also hears the end of the connection.
     std::size_t buffered_amount() const noexcept { return c_ ? c_->stream().buffered_amount() : 0; }
-    bool write_queue_high() const noexcept { return c_ && c_->stream().write_queue_high(); }
+    bool write_queue_high() const noexcept { return c_ && c_->write_queue_high(); }
     void on_drain(unique_function<void()> cb) {
-        if (c_ && c_->is_open()) c_->stream().on_drain(std::move(cb));
+        if (c_ && c_->is_open()) c_->on_drain(std::move(cb));
+    }
+    // The bytes that may be queued for this peer (see settings::send_limit).
+    std::size_t send_limit() const noexcept { return c_ ? c_->send_limit() : 0; }
+
+    // Topics of this connection's server (see ws::server::publish). subscribe() fails with
+    // error::closed on an ended connection, error::topic_too_long for an empty name or one
+    // longer than settings::max_topic_size, error::too_many_topics past settings::max_topics;
+    // subscribing twice is not an error. A connection leaves all its topics when it ends.
+    std::error_code subscribe(std::string_view topic) {
+        return c_ ? c_->subscribe(topic) : make_error_code(error::closed);
+    }
+    // False when it was not subscribed.
+    bool unsubscribe(std::string_view topic) noexcept { return c_ && c_->unsubscribe(topic); }
+    bool is_subscribed(std::string_view topic) const noexcept {
+        return c_ && c_->subscribed(topic);
+    }
+    // Sends to every other subscriber of `topic` (not to this connection); see
+    // ws::server::publish. Returns how many took it.
+    SLUICE_DECL std::size_t publish(std::string_view topic, opcode op, const void* data,
+                                    std::size_t n) const;
+    std::size_t publish(std::string_view topic, std::string_view text) const {
+        return publish(topic, opcode::text, text.data(), text.size());
     }
 
     bool is_open() const noexcept { return c_ && c_->is_open(); }
@@ -17693,10 +19346,19 @@ class connection {
     explicit operator bool() const noexcept { return c_ != nullptr; }
     role get_role() const noexcept { return c_ ? c_->get_role() : role::server; }
     SLUICE_DECL endpoint remote_endpoint(std::error_code& ec) const;
-    // One pointer of the application's own, per connection.
-    void* user_data() const noexcept { return c_ ? c_->user : nullptr; }
-    void set_user_data(void* p) noexcept {
-        if (c_) c_->user = p;
+    // The data given to ws::server::upgrade(req, res, data) for this connection, if it was
+    // a T (no RTTI involved); null otherwise, and once the connection has ended (its data is
+    // destroyed then, after on_close).
+    template <class T>
+    T* data() const noexcept {
+        return c_ ? c_->data<T>() : nullptr;
+    }
+    // One untyped pointer of the application's own, per connection.
+    void* user_data() const noexcept {
+        return c_ && c_->extras_if_any() ? c_->extras_if_any()->user : nullptr;
+    }
+    void set_user_data(void* p) {
+        if (c_) c_->extras().user = p;
     }
 
     friend bool operator==(const connection& a, const connection& b) noexcept {
@@ -17704,6 +19366,11 @@ class connection {
     }
     friend bool operator!=(const connection& a, const connection& b) noexcept {
         return a.c_ != b.c_;
+    }
+    // Ordered and hashed by identity (std::less on the pointer: a total order), so
+    // connections can key a std::map, std::set or std::unordered_map.
+    friend bool operator<(const connection& a, const connection& b) noexcept {
+        return std::less<const detail::conn_impl*>()(a.c_.get(), b.c_.get());
     }
     detail::conn_impl* impl() const noexcept { return c_.get(); }
 
@@ -17727,11 +19394,22 @@ void conn_impl::with_handle(F&& f) {
 } // namespace ws
 } // namespace sluice
 
+namespace std {
+template <>
+struct hash<sluice::ws::connection> {
+    std::size_t operator()(const sluice::ws::connection& c) const noexcept {
+        return std::hash<const void*>()(c.impl());
+    }
+};
+} // namespace std
+
 #if SLUICE_COMPILE_BODIES
 // ---- begin sluice/ws/impl/connection.ipp ----
 // sluice — out-of-line bodies of sluice/ws/connection.hpp: compiled in every translation unit when
 // header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
 
+
+#include <algorithm>
 
 namespace sluice {
 namespace ws {
@@ -17765,11 +19443,13 @@ SLUICE_DECL void shared_state::drop_handlers() {
 SLUICE_DECL conn_impl::~conn_impl() {
     if (queued() && sh_->lp) sh_->lp->unschedule(this);
     delete stash_;
+    if (extras_) unsubscribe_all(); // normally done by finish()
+    delete extras_;
 }
 
 SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_t n) {
-    if (!open_) return error::closed;
-    if (over_cap(codec_.encoded_size(n))) return make_error_code(sluice::error::write_queue_full);
+    if (!open_ || codec_.close_sent() || !stream_.is_open()) return error::closed;
+    if (over_limit(codec_.encoded_size(n))) return refuse_send();
     std::uint8_t head[max_header_size];
     std::size_t hl = 0;
     std::error_code ec = codec_.encode_header(op, p, n, head, hl);
@@ -17789,10 +19469,10 @@ SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_
 }
 
 SLUICE_DECL std::error_code conn_impl::send(const prepared_message& pm) {
-    if (!open_) return error::closed;
+    if (!open_ || codec_.close_sent() || !stream_.is_open()) return error::closed;
     if (codec_.get_role() != role::server) return error::masked_frame; // must be masked
     if (std::error_code ec = codec_.can_start_message(pm.op)) return ec;
-    if (over_cap(pm.frame.size())) return make_error_code(sluice::error::write_queue_full);
+    if (over_limit(pm.frame.size())) return refuse_send();
     stream_.write(pm.frame);
     return {};
 }
@@ -17857,6 +19537,8 @@ SLUICE_DECL void conn_impl::drop_silently() noexcept {
     // last (GCC 12 takes a nested counted reference for a use after free at -O3).
     reported_ = true;
     if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
+    if (extras_)
+        if (drain_waiter* w = std::exchange(extras_->waiter, nullptr)) w->on_dropped();
     stream_.close();
     finish();
 }
@@ -17906,9 +19588,136 @@ SLUICE_DECL std::string& conn_impl::scratch() noexcept {
     return sh_->scratch;
 }
 
-SLUICE_DECL bool conn_impl::over_cap(std::size_t more) const noexcept {
-    const std::size_t cap = sh_->cfg.write.hard_cap, have = stream_.buffered_amount();
-    return more > cap || have > cap - more;
+// Room above write.hard_cap on the stream itself, so that a close frame or a pong is never
+// refused by the stream (which would fail the connection) when data filled the cap.
+constexpr std::size_t control_room = 4096;
+
+SLUICE_DECL std::size_t conn_impl::send_limit() const noexcept {
+    const settings& c = sh_->cfg;
+    return c.send_limit && c.send_limit < c.write.hard_cap ? c.send_limit : c.write.hard_cap;
+}
+
+SLUICE_DECL std::size_t conn_impl::low_mark() const noexcept {
+    const write_limits& w = sh_->cfg.write;
+    return std::min(w.low_watermark, std::min(w.high_watermark, send_limit()));
+}
+
+SLUICE_DECL void conn_impl::apply_limits() {
+    const write_limits& w = sh_->cfg.write;
+    write_limits eff;
+    eff.high_watermark = std::min(w.high_watermark, send_limit());
+    eff.low_watermark = low_mark();
+    eff.hard_cap = w.hard_cap > SIZE_MAX - control_room ? SIZE_MAX : w.hard_cap + control_room;
+    stream_.set_write_limits(eff);
+}
+
+// Refused: the queue is at the send limit already (a message is never split, so one that
+// starts below the limit is queued whole: the queue stays under limit + one message), or
+// the message would take it past write.hard_cap.
+SLUICE_DECL bool conn_impl::over_limit(std::size_t more) noexcept {
+    const std::size_t have = stream_.buffered_amount(), cap = sh_->cfg.write.hard_cap;
+    if (limit_hit_ && have <= low_mark()) limit_hit_ = false; // drained since
+    return have >= send_limit() || more > cap || have > cap - more;
+}
+
+SLUICE_DECL std::error_code conn_impl::refuse_send() {
+    limit_hit_ = true;
+    if (sh_->cfg.on_send_limit == send_limit_policy::close)
+        (void)close(close_code::policy_violation, "send limit exceeded");
+    return make_error_code(sluice::error::write_queue_full);
+}
+
+SLUICE_DECL void conn_impl::on_drain(unique_function<void()> cb) {
+    if (!cb && !extras_) return;
+    conn_extras& x = extras();
+    if (x.on_drain && sh_->lp) sh_->lp->release_later(std::move(x.on_drain)); // replaced
+    x.on_drain = std::move(cb);
+    if (x.on_drain) arm_drain();
+}
+
+SLUICE_DECL std::error_code conn_impl::wait_drain(drain_waiter* w) {
+    if (!sh_->lp) return make_error_code(sluice::error::loop_gone);
+    conn_extras& x = extras();
+    if (x.waiter) return make_error_code(sluice::error::in_progress);
+    x.waiter = w;
+    if (!open_) {
+        if (!x.waiter_queued) {
+            x.waiter_queued = true;
+            sh_->lp->defer(waiter_completion(this));
+        }
+        return {};
+    }
+    arm_drain();
+    return {};
+}
+
+SLUICE_DECL void conn_impl::cancel_drain(drain_waiter* w) noexcept {
+    if (extras_ && extras_->waiter == w) extras_->waiter = nullptr;
+}
+
+SLUICE_DECL void conn_impl::arm_drain() {
+    // The stream's one-shot slot belongs to the connection: it tells both waiters. A
+    // re-arm replaces the previous lambda, which only held a reference.
+    stream_.on_drain([k = conn_ref(this)] { k->drained(); });
+}
+
+SLUICE_DECL void conn_impl::drained() {
+    // A failed stream runs its drain callback too (so that a producer paused for
+    // backpressure wakes up): that is the end of the connection, which finish() reports.
+    if (!open_ || !extras_ || !stream_.is_open()) return;
+    limit_hit_ = false;
+    conn_ref k(this);
+    unique_function<void()> cb = std::move(extras_->on_drain);
+    drain_waiter* w = std::exchange(extras_->waiter, nullptr);
+    if (cb) cb();
+    if (w) w->on_drained({});
+}
+
+SLUICE_DECL conn_extras& conn_impl::extras() {
+    if (!extras_) extras_ = new conn_extras();
+    return *extras_;
+}
+
+SLUICE_DECL std::error_code conn_impl::subscribe(std::string_view topic) {
+    if (!open_) return error::closed;
+    if (topic.empty() || topic.size() > sh_->cfg.max_topic_size) return error::topic_too_long;
+    if (subscribed(topic)) return {};
+    conn_extras& x = extras();
+    if (x.sub_count >= sh_->cfg.max_topics) return error::too_many_topics;
+    subscription* s = sh_->topics.add(this, topic);
+    s->next_of_conn = x.subs;
+    x.subs = s;
+    ++x.sub_count;
+    return {};
+}
+
+SLUICE_DECL bool conn_impl::unsubscribe(std::string_view topic) noexcept {
+    if (!extras_) return false;
+    for (subscription** at = &extras_->subs; *at; at = &(*at)->next_of_conn) {
+        subscription* s = *at;
+        if (s->topic->name != topic) continue;
+        *at = s->next_of_conn;
+        --extras_->sub_count;
+        sh_->topics.remove(s);
+        return true;
+    }
+    return false;
+}
+
+SLUICE_DECL bool conn_impl::subscribed(std::string_view topic) const noexcept {
+    if (!extras_) return false;
+    for (const subscription* s = extras_->subs; s; s = s->next_of_conn)
+        if (s->topic->name == topic) return true;
+    return false;
+}
+
+SLUICE_DECL void conn_impl::unsubscribe_all() noexcept {
+    if (!extras_) return;
+    while (subscription* s = extras_->subs) {
+        extras_->subs = s->next_of_conn;
+        sh_->topics.remove(s);
+    }
+    extras_->sub_count = 0;
 }
 
 SLUICE_DECL void conn_impl::pump() {
@@ -18064,6 +19873,18 @@ SLUICE_DECL void conn_impl::finish() {
     delete stash_;
     stash_ = nullptr;
     held_.reset(); // e.g. the HTTP server's connection slot
+    if (stream_.is_open()) stream_.on_error({}); // its reference to this
+    if (extras_) {
+        unsubscribe_all();
+        // The application's data ends with the connection, after on_close has seen it;
+        // moved out first, so its destructor finds the connection without it.
+        std::unique_ptr<data_box> gone = std::move(extras_->data);
+        if (extras_->on_drain && sh_->lp) sh_->lp->release_later(std::move(extras_->on_drain));
+        if (extras_->waiter && !extras_->waiter_queued && sh_->lp) {
+            extras_->waiter_queued = true;
+            sh_->lp->defer(waiter_completion(this));
+        }
+    }
     complete_reader_later();
     drop_ref(); // the open list's reference: last, may free this
 }
@@ -18182,6 +20003,12 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
     sh_->first = this;
     ++sh_->open;
     if (!rest.empty()) stash_ = new std::string(std::move(rest));
+    // A stream that fails (a send refused by the kernel, a reset) ends the connection now,
+    // even one in pull mode that is not reading and so would not hear of it otherwise.
+    // The handler's reference is dropped by finish() (or run, from the loop, before it).
+    stream_.on_error([k = conn_ref(this)](std::error_code ec) {
+        if (k->open_) k->abort(ec);
+    });
     conn_ref k(this);
     if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
     if (!open_) return;
@@ -18189,7 +20016,44 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
     if (pull_mode() && !reader_) codec_.pause();
     pump();
 }
+SLUICE_DECL std::size_t publish_to(shared_state& sh, std::string_view topic,
+                                   const prepared_message& pm, const conn_impl* except) {
+    topic_entry* t = sh.topics.find(topic);
+    if (!t) return 0;
+    // Sending can end a subscriber (the send limit's close policy; a close answered at
+    // once), which takes it out of this topic while we walk it: walk a counted copy. The
+    // copy's storage is reused by the next publish, unless this one runs inside another.
+    std::vector<conn_ref> own;
+    std::vector<conn_ref>& targets = sh.topics.scratch_busy ? own : sh.topics.scratch;
+    const bool owner = !sh.topics.scratch_busy;
+    sh.topics.scratch_busy = true;
+    targets.reserve(t->subscribers.size());
+    for (const subscription* s : t->subscribers)
+        if (s->conn != except) targets.emplace_back(s->conn);
+    std::size_t sent = 0;
+    for (conn_ref& c : targets) sent += c->send(pm) ? 0 : 1;
+    targets.clear();
+    if (owner) sh.topics.scratch_busy = false;
+    return sent;
+}
+
 } // namespace detail
+} // namespace ws
+} // namespace sluice
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL std::size_t connection::publish(std::string_view topic, opcode op, const void* data,
+                                            std::size_t n) const {
+    if (!c_ || !c_->is_open()) return 0;
+    detail::shared_state& sh = c_->shared();
+    if (!sh.topics.find(topic)) return 0;
+    prepared_message pm;
+    if (prepare(op, data, n, pm)) return 0;
+    return detail::publish_to(sh, topic, pm, c_.get());
+}
+
 } // namespace ws
 } // namespace sluice
 // ---- end sluice/ws/impl/connection.ipp ----
@@ -18221,7 +20085,9 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
 // the loop. Handles to those connections stay valid and report !is_open().
 
 
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -18255,8 +20121,26 @@ class server {
     // Answers the request: a WebSocket handshake becomes an open connection (on_open has run
     // when this returns); anything else is answered with the handshake's error status and
     // an empty connection is returned (*ec says why).
-    SLUICE_DECL connection upgrade(const http::request_view& req, http::response& res,
-                       std::error_code* ec = nullptr);
+    connection upgrade(const http::request_view& req, http::response& res,
+                       std::error_code* ec = nullptr) {
+        return upgrade_with(req, res, nullptr, ec);
+    }
+    // The same, giving the connection data of the application's own, made from the request
+    // (its path, headers, query): `data` is moved into the connection before on_open runs,
+    // conn.data<T>() returns it (null for any other T), and it is destroyed when the
+    // connection ends, after on_close. Nothing is kept when the handshake fails.
+    //     struct member { std::string room, name; };
+    //     ws.upgrade(req, res, member{std::string(req.path().substr(4)), "guest"});
+    //     ... conn.data<member>()->room
+    template <class T, class D = std::decay_t<T>,
+              class = std::enable_if_t<!std::is_pointer<D>::value && !std::is_null_pointer<D>::value>>
+    connection upgrade(const http::request_view& req, http::response& res, T&& data,
+                       std::error_code* ec = nullptr) {
+        return upgrade_with(req, res,
+                            std::unique_ptr<detail::data_box>(
+                                new detail::data_box_of<D>(std::forward<T>(data))),
+                            ec);
+    }
 
     // Sends one message to every open connection, encoded once and shared (no copy per
     // connection). Returns how many connections took it (those closing, or whose queue is
@@ -18266,6 +20150,22 @@ class server {
         return broadcast(opcode::text, s.data(), s.size());
     }
     SLUICE_DECL std::size_t broadcast(const prepared_message& pm);
+
+    // Topics (rooms, channels): connection::subscribe(topic) joins one, a connection leaves
+    // all of its topics when it ends. publish() sends one message to every subscriber of a
+    // topic, encoded once and shared (no copy per subscriber), in subscription order for
+    // none in particular; its cost is linear in that topic's subscribers. Returns how many
+    // took it: a subscriber at its send limit does not (settings::on_send_limit), and 0 when
+    // the topic has none or a text message is not UTF-8.
+    SLUICE_DECL std::size_t publish(std::string_view topic, opcode op, const void* data,
+                                    std::size_t n);
+    std::size_t publish(std::string_view topic, std::string_view text) {
+        return publish(topic, opcode::text, text.data(), text.size());
+    }
+    SLUICE_DECL std::size_t publish(std::string_view topic, const prepared_message& pm);
+    // Subscribers of one topic; topics that have any.
+    SLUICE_DECL std::size_t subscribers(std::string_view topic) const noexcept;
+    std::size_t topics() const noexcept { return sh_->topics.size(); }
 
     // f(connection&) for each open connection; f may close the one it is given.
     template <class F>
@@ -18289,6 +20189,10 @@ class server {
     SLUICE_DECL std::size_t receive_buffer_bytes() const noexcept;
 
   private:
+    SLUICE_DECL connection upgrade_with(const http::request_view& req, http::response& res,
+                                        std::unique_ptr<detail::data_box> data,
+                                        std::error_code* ec);
+
     sluice::detail::ref<detail::shared_state> sh_;
     std::vector<std::string> protocols_;
     unique_function<bool(std::string_view)> origin_;
@@ -18331,8 +20235,9 @@ SLUICE_DECL server& server::on_close(unique_function<void(connection&, const clo
     return *this;
 }
 
-SLUICE_DECL connection server::upgrade(const http::request_view& req, http::response& res,
-                                       std::error_code* ec) {
+SLUICE_DECL connection server::upgrade_with(const http::request_view& req, http::response& res,
+                                            std::unique_ptr<detail::data_box> data,
+                                            std::error_code* ec) {
     std::error_code dummy;
     std::error_code& err = ec ? *ec : dummy;
     std::vector<header_field> fields;
@@ -18380,6 +20285,7 @@ SLUICE_DECL connection server::upgrade(const http::request_view& req, http::resp
     // max_connections (and connections()) until it ends.
     c->hold_until_end(std::move(t.slot));
     c->set_extension(std::move(ext));
+    if (data) c->set_data(std::move(data));
     connection handle(c.get());
     c->open(std::move(t.rest));
     return handle;
@@ -18395,6 +20301,23 @@ SLUICE_DECL std::size_t server::broadcast(const prepared_message& pm) {
     std::size_t sent = 0;
     for_each([&](connection& c) { sent += c.send(pm) ? 0 : 1; });
     return sent;
+}
+
+SLUICE_DECL std::size_t server::publish(std::string_view topic, opcode op, const void* data,
+                                        std::size_t n) {
+    if (!sh_->topics.find(topic)) return 0; // nobody listens: nothing to encode
+    prepared_message pm;
+    if (prepare(op, data, n, pm)) return 0;
+    return detail::publish_to(*sh_, topic, pm, nullptr);
+}
+
+SLUICE_DECL std::size_t server::publish(std::string_view topic, const prepared_message& pm) {
+    return detail::publish_to(*sh_, topic, pm, nullptr);
+}
+
+SLUICE_DECL std::size_t server::subscribers(std::string_view topic) const noexcept {
+    const detail::topic_entry* t = sh_->topics.find(topic);
+    return t ? t->subscribers.size() : 0;
 }
 
 SLUICE_DECL std::size_t server::receive_buffer_bytes() const noexcept {
@@ -18696,6 +20619,58 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
     bool registered_ = false;
 };
 
+// ws::drained(c): the send queue is back at its low watermark.
+class [[nodiscard]] drained_op final : public sluice::detail::io_op<drained_op>,
+                                       public drain_waiter {
+  public:
+    explicit drained_op(connection c) noexcept : c_(std::move(c)) {}
+    drained_op(const drained_op& o) noexcept : io_op<drained_op>(o), drain_waiter(), c_(o.c_) {}
+    ~drained_op() {
+        if (registered_) c_.impl()->cancel_drain(this);
+    }
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
+        if (!c_) return make_error_code(error::closed);
+        if (!c_.impl()->get_loop()) return make_error_code(sluice::error::loop_gone);
+        return {};
+    }
+    void initiate(const sluice::detail::coro_context&) {
+        // Refused only by another pending wait on this connection.
+        if (std::error_code ec = c_.impl()->wait_drain(this)) {
+            c_.impl()->get_loop()->defer([r = sluice::detail::resumer<drained_op>(this), ec]() mutable {
+                r(ec);
+            });
+            return;
+        }
+        registered_ = true;
+    }
+    void on_drained(std::error_code ec) override {
+        registered_ = false;
+        ec_ = ec;
+        finish();
+    }
+    void on_complete(std::error_code ec) { // refused, or cancelled: from a deferred call
+        ec_ = ec;
+        finish();
+    }
+    void on_dropped() noexcept override {
+        registered_ = false;
+        abandon();
+    }
+    void on_cancel() override {
+        if (!registered_) return;
+        registered_ = false;
+        c_.impl()->cancel_drain(this);
+        c_.impl()->get_loop()->defer([r = sluice::detail::resumer<drained_op>(this)]() mutable {
+            r(make_error_code(sluice::error::operation_aborted));
+        });
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+
+  private:
+    connection c_;
+    bool registered_ = false;
+};
+
 class connect_op;
 
 // The dial's outcome reaches the awaiter through one resumer shared by the dial's two
@@ -18748,6 +20723,19 @@ inline connect_slot::connect_slot(connect_op* op) noexcept : resume(op) {}
 // The next message (pull mode: the server or client has no on_message handler).
 [[nodiscard]] inline detail::read_op read(const connection& c) noexcept {
     return detail::read_op(c);
+}
+
+// Waits until c's send queue is back at its low watermark (at once, from the loop, if it
+// already is): {} then; error::closed when the connection ended first (operation_aborted
+// when its server was destroyed), sluice::error::in_progress while another coroutine waits
+// on the same connection. Cancellable (with_timeout, a token). Shares nothing with
+// connection::on_drain(): both may wait at once.
+//     for (auto& m : backlog) {
+//         c.send_text(m);
+//         if (c.write_queue_high() && co_await ws::drained(c)) break;
+//     }
+[[nodiscard]] inline detail::drained_op drained(const connection& c) noexcept {
+    return detail::drained_op(c);
 }
 
 // Dials url; the connection is in pull mode (read it with ws::read).

@@ -19,6 +19,8 @@ have wrk || need+=(wrk)
 [ -f /usr/include/doctest/doctest.h ] || need+=(doctest-dev)
 # zlib: only for the opt-in permessage-deflate (ws_echo, test_ws_deflate), never the library
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+# JSON for examples/rest_api only (the library has no dependency)
+[ -f /usr/include/nlohmann/json.hpp ] || need+=(nlohmann-json3-dev)
 # clang's sanitizer and libFuzzer runtimes
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need+=(libclang-rt-dev)
 if [ ${#need[@]} -gt 0 ]; then

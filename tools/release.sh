@@ -26,7 +26,7 @@ name="sluice-$version"
 
 files=(CMakeLists.txt LICENSE README.md CHANGELOG.md
        cmake/sluiceConfig.cmake.in cmake/sluice.pc.in single_include/sluice.hpp)
-while IFS= read -r f; do files+=("$f"); done < <(cd "$root" && find include -type f -name '*.hpp' | LC_ALL=C sort)
+while IFS= read -r f; do files+=("$f"); done < <(cd "$root" && find include -type f \( -name '*.hpp' -o -name '*.ipp' \) | LC_ALL=C sort)
 for f in "${files[@]}"; do
   if [ ! -f "$root/$f" ]; then
     echo "release.sh: $f is missing" >&2

@@ -13,3 +13,4 @@
 #include <sluice/http/server.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/server_coro.hpp>
+#include <sluice/http/router.hpp>

@@ -192,8 +192,10 @@ elseif(MODE STREQUAL "release_tarball")
       message(FATAL_ERROR "the tarball lacks ${_need}")
     endif()
   endforeach()
-  # Every header of include/ is in it (the multi-header build of add_subdirectory users).
-  file(GLOB_RECURSE _headers RELATIVE "${SLUICE_SOURCE}" "${SLUICE_SOURCE}/include/*.hpp")
+  # Every header of include/ is in it (the multi-header build of add_subdirectory users),
+  # and every part with out-of-line bodies (impl/*.ipp) that those headers include.
+  file(GLOB_RECURSE _headers RELATIVE "${SLUICE_SOURCE}" "${SLUICE_SOURCE}/include/*.hpp"
+       "${SLUICE_SOURCE}/include/*.ipp")
   foreach(_h IN LISTS _headers)
     if(NOT "${_top}/${_h}" IN_LIST _names)
       message(FATAL_ERROR "the tarball lacks ${_h}")

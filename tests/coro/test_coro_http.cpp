@@ -91,3 +91,97 @@ TEST_CASE("http server with a streaming coroutine handler: co_await body.read() 
     CHECK(all != std::string::npos);
     CHECK(each < all);
 }
+
+TEST_CASE("http server with a coroutine handler: drained() paces a download to a slow client") {
+    // 32 MiB produced in 64 KiB pieces with Content-Length; the client reads nothing for a
+    // while. The producer awaits drained() whenever the queue is high, so the server never
+    // holds much more than the high watermark, and every byte arrives in order.
+    test::bounded_loop loop;
+    http::server_settings st;
+    st.write.low_watermark = 64 * 1024;
+    st.write.high_watermark = 256 * 1024;
+    http::server srv(loop, st);
+    constexpr std::size_t total = 32u << 20, piece = 64 * 1024;
+    std::size_t waits = 0;
+    bool producer_done = false;
+    http::on_request_coro(srv, loop, [&](http::request, http::response res) -> sluice::task<void> {
+        res.content_length(total);
+        std::string buf(piece, '\0');
+        for (std::size_t off = 0; off < total; off += piece) {
+            for (std::size_t i = 0; i < piece; ++i) buf[i] = static_cast<char>((off + i) % 251);
+            CHECK(res.write(buf));
+            if (res.write_queue_high()) {
+                ++waits;
+                std::error_code ec = co_await http::drained(res);
+                REQUIRE_FALSE(ec);
+                CHECK_FALSE(res.write_queue_high());
+            }
+        }
+        res.end();
+        producer_done = true;
+    });
+    REQUIRE_FALSE(srv.listen(sluice::endpoint::loopback_v4(0)));
+    std::error_code ec;
+    auto port = srv.local_endpoint(ec).port();
+    sluice::tcp_stream client(loop);
+    std::string head;
+    std::size_t body = 0, bad = 0;
+    bool in_body = false;
+    client.connect(sluice::endpoint::loopback_v4(port), [&](std::error_code e) {
+        REQUIRE_FALSE(e);
+        client.write("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    });
+    loop.run_for(100ms); // the client does not read yet: the producer must wait
+    CHECK_FALSE(producer_done);
+    CHECK(waits >= 1);
+    client.read_start([&](std::error_code e2, std::string_view d) {
+        if (e2) return;
+        if (!in_body) {
+            head.append(d);
+            std::size_t at = head.find("\r\n\r\n");
+            if (at == std::string::npos) return;
+            d = std::string_view(head).substr(at + 4);
+            in_body = true;
+        }
+        for (char c : d) {
+            if (static_cast<unsigned char>(c) != body % 251) ++bad;
+            ++body;
+        }
+    });
+    REQUIRE(loop.run_until([&] { return body == total && producer_done; }));
+    CHECK(head.find("Content-Length: 33554432\r\n") != std::string::npos);
+    CHECK(head.find("chunked") == std::string::npos);
+    CHECK(bad == 0);
+}
+
+TEST_CASE("http server with a coroutine handler: drained() hears the client go away") {
+    test::bounded_loop loop;
+    http::server_settings st;
+    st.write.low_watermark = 16 * 1024;
+    st.write.high_watermark = 64 * 1024;
+    http::server srv(loop, st);
+    std::error_code waited;
+    bool after = false;
+    http::on_request_coro(srv, loop, [&](http::request, http::response res) -> sluice::task<void> {
+        std::string buf(64 * 1024, 'x');
+        while (!res.write_queue_high()) CHECK(res.write(buf));
+        waited = co_await http::drained(res);
+        after = true; // runs: the wait ends with an error, the coroutine is not dropped
+    });
+    REQUIRE_FALSE(srv.listen(sluice::endpoint::loopback_v4(0)));
+    std::error_code ec;
+    auto port = srv.local_endpoint(ec).port();
+    auto client = std::make_unique<sluice::tcp_stream>(loop);
+    bool sent = false;
+    client->connect(sluice::endpoint::loopback_v4(port), [&](std::error_code e) {
+        REQUIRE_FALSE(e);
+        client->write("GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n");
+        sent = true;
+    });
+    REQUIRE(loop.run_until([&] { return sent; }));
+    loop.run_for(50ms);
+    CHECK_FALSE(after);
+    client.reset(); // gone without reading
+    REQUIRE(loop.run_until([&] { return after; }));
+    CHECK(waited == sluice::error::not_open);
+}

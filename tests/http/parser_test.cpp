@@ -670,6 +670,12 @@ TEST_CASE("http parser: invalid messages, each with its own error") {
          "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n",
          E::request_line_too_long,
          {}},
+        {"bad char past a small request-line limit", // the limit is met first
+         "GET /" + std::string(30, 'a') + "\" HTTP/1.1\r\nHost: a\r\n\r\n",
+         E::request_line_too_long, small_line},
+        {"bad char within a small request-line limit",
+         "GET /" + std::string(15, 'a') + "\" HTTP/1.1\r\nHost: a\r\n\r\n", E::bad_target,
+         small_line},
         {"request line over a small limit",
          "GET /" + std::string(30, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", E::request_line_too_long,
          small_line},
@@ -735,7 +741,7 @@ TEST_CASE("http parser: error codes map to statuses and messages") {
     CHECK(ec.message() == "CR not followed by LF");
     // every code has its own message
     std::vector<std::string> seen;
-    for (int i = 1; i <= static_cast<int>(E::buffer_too_small); ++i) {
+    for (int i = 1; i <= static_cast<int>(E::connect_with_body); ++i) {
         std::string m = http::http_category().message(i);
         CHECK(m != "unknown sluice.http error");
         for (auto& s : seen) CHECK(s != m);
@@ -1004,4 +1010,401 @@ TEST_CASE("wire: http chunk size at or past 2^64 is refused, not wrapped") {
         CHECK(r.last == http::event::error);
         CHECK(r.ec == http::error::chunk_size_overflow);
     }
+}
+
+// ---- RFC 9112 7.1.1: the chunk-size line, exactly ----
+//   chunk          = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+//   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//   chunk-ext-name = token
+//   chunk-ext-val  = token / quoted-string
+// Whitespace is allowed only where BWS is: before a ";" and around "=".
+
+namespace {
+const std::string chunked_head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+} // namespace
+
+TEST_CASE("http parser: chunk extensions that follow the grammar") {
+    const char* lines[] = {
+        "2;a",
+        "2;a=b",
+        "2;a=\"\"",
+        "2;a=\"x y\"",
+        "2;a=\"q\\\"x\"",
+        "2;a=\"\\\\\"",
+        "2 ;a",
+        "2\t;a",
+        "2; a",
+        "2;a =b",
+        "2;a= b",
+        "2 \t; \t a \t = \t \"v\"",
+        "2;a;b;c",
+        "2;a=b ;c",
+        "2;a=\"x\" ;c=\"y\"",
+        "2;a=\"caf\xc3\xa9\"",
+        "2;!#$%&'*+-.^_`|~=!#$%&'*+-.^_`|~",
+    };
+    for (const char* l : lines) {
+        INFO(std::string(l));
+        outcome r = run_all(chunked_head + l + "\r\nok\r\n0\r\n\r\n");
+        CHECK(!r.ec);
+        REQUIRE(r.msgs.size() == 1);
+        CHECK(r.msgs[0].body == "ok");
+    }
+    // the last chunk carries extensions the same way
+    outcome r = run_all(chunked_head + "2\r\nok\r\n0;a=\"b\" ;c\r\n\r\n");
+    CHECK(!r.ec);
+    CHECK(r.msgs.size() == 1);
+}
+
+TEST_CASE("http parser: chunk-size lines off the grammar are rejected") {
+    using E = http::error;
+    struct bad_line {
+        const char* line;
+        E err;
+    } cases[] = {
+        {"2 erfrferferf", E::bad_chunk_size}, // junk after the size
+        {"2 ", E::bad_chunk_size},            // BWS not followed by ";"
+        {"2\t", E::bad_chunk_size},
+        {"2 \t ", E::bad_chunk_size},
+        {"2 x;a", E::bad_chunk_size},
+        {"2;", E::bad_chunk_extension}, // empty extension name
+        {"2; ", E::bad_chunk_extension},
+        {"2;;a", E::bad_chunk_extension},
+        {"2;a;", E::bad_chunk_extension},
+        {"2;=b", E::bad_chunk_extension},
+        {"2;a ", E::bad_chunk_extension}, // BWS not followed by ";" or "="
+        {"2;a=b ", E::bad_chunk_extension},
+        {"2;a=\"b\" ", E::bad_chunk_extension},
+        {"2;a=", E::bad_chunk_extension}, // "=" without a value
+        {"2;a= ", E::bad_chunk_extension},
+        {"2;a==b", E::bad_chunk_extension},
+        {"2;a=b=c", E::bad_chunk_extension},
+        {"2;a b", E::bad_chunk_extension},
+        {"2;a=b c", E::bad_chunk_extension},
+        {"2;a@b", E::bad_chunk_extension}, // not a token
+        {"2;a=b@c", E::bad_chunk_extension},
+        {"2;a=(b)", E::bad_chunk_extension},
+        {"2;a=\"b", E::bad_chunk_extension}, // unbalanced quotes
+        {"2;a=\"b\\\"", E::bad_chunk_extension},
+        {"2;a=b\"", E::bad_chunk_extension},
+        {"2;a=\"b\"c", E::bad_chunk_extension},    // junk after a quoted-string
+        {"2;\"a\"", E::bad_chunk_extension},       // a name is a token, never quoted
+        {"2;a=\"b\x01\"", E::bad_chunk_extension}, // CTL in a quoted-string
+        {"2;a=\"b\x7f\"", E::bad_chunk_extension},
+        {"2;a=\"b\\\x01\"", E::bad_chunk_extension}, // CTL in a quoted-pair
+        {"2;a\x7f", E::bad_chunk_extension},
+    };
+    for (const bad_line& c : cases) {
+        INFO(std::string(c.line));
+        CHECK(run_all(chunked_head + c.line + "\r\nok\r\n0\r\n\r\n").ec ==
+              http::make_error_code(c.err));
+    }
+    // bare LF where CRLF is required, with and without extensions (lenient::bare_lf aside)
+    CHECK(run_all(chunked_head + "2;a\nok\r\n0\r\n\r\n").ec == E::bare_lf);
+    CHECK(run_all(chunked_head + "2;a=\"b\"\nok\r\n0\r\n\r\n").ec == E::bare_lf);
+    CHECK(run_all(chunked_head + "2\r\nok\r\n0;a\n\r\n").ec == E::bare_lf);
+    CHECK(run_all(chunked_head + "2;a\rok\r\n0\r\n\r\n").ec == E::bare_cr);
+    // a CR inside a quoted-string never ends the line
+    CHECK(run_all(chunked_head + "2;a=\"b\r\nok\r\n0\r\n\r\n").ec == E::bad_chunk_extension);
+    // lenient bare LF still ends a well-formed extension
+    CHECK(!run_all(chunked_head + "2;a=\"b\"\nok\r\n0\r\n\r\n", len(http::lenient::bare_lf)).ec);
+}
+
+TEST_CASE("http parser: chunk extension length limit") {
+    options o;
+    o.lim.max_chunk_extension = 8; // bytes after the size, BWS included
+    CHECK(!run_all(chunked_head + "2;abcdefg\r\nok\r\n0\r\n\r\n", o).ec);
+    CHECK(!run_all(chunked_head + "2 ;a=\"b\"\r\nok\r\n0\r\n\r\n", o).ec);
+    CHECK(run_all(chunked_head + "2 ;a=\"bcd\"\r\nok\r\n0\r\n\r\n", o).ec ==
+          http::error::chunk_extension_too_long);
+    CHECK(run_all(chunked_head + "2;abcdefgh\r\nok\r\n0\r\n\r\n", o).ec ==
+          http::error::chunk_extension_too_long);
+    o.lim.max_chunk_extension = 0; // no extensions at all
+    CHECK(!run_all(chunked_head + "2\r\nok\r\n0\r\n\r\n", o).ec);
+    CHECK(run_all(chunked_head + "2;a\r\nok\r\n0\r\n\r\n", o).ec ==
+          http::error::chunk_extension_too_long);
+    // the default stays bounded
+    CHECK(http::limits().max_chunk_extension == 1024);
+    CHECK(run_all(chunked_head + "2;a=\"" + std::string(1100, 'x') + "\"\r\nok\r\n0\r\n\r\n").ec ==
+          http::error::chunk_extension_too_long);
+    // The widest limit does not wrap around: 65535 bytes pass, the 65536th fails (a
+    // 16-bit count that wrapped to 0 would let any length through). Fed whole only: every
+    // split of 64 KiB would take seconds.
+    o.lim.max_chunk_extension = 65535;
+    const std::string ext = ";a=" + std::string(65532, 'x');
+    const std::string fits = chunked_head + "2" + ext + "\r\nok\r\n0\r\n\r\n";
+    const std::string over = chunked_head + "2" + ext + "x\r\nok\r\n0\r\n\r\n";
+    CHECK(!drive(fits.data(), fits.size(), {}, true, o).ec);
+    CHECK(drive(over.data(), over.size(), {}, true, o).ec == http::error::chunk_extension_too_long);
+}
+
+// ---- RFC 9110 9.3.6: a CONNECT request has no content ----
+
+TEST_CASE("http parser: CONNECT is never framed by Content-Length or Transfer-Encoding") {
+    using E = http::error;
+    const std::string C = "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n";
+    CHECK(run_all(C + "Content-Length: 5\r\n\r\nhello\x16\x03").ec == E::connect_with_body);
+    CHECK(run_all(C + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n").ec ==
+          E::connect_with_body);
+    CHECK(run_all(C + "Transfer-Encoding: gzip, chunked\r\n\r\n").ec == E::connect_with_body);
+    CHECK(http::suggested_status(E::connect_with_body) == 400);
+    // Content-Length: 0 announces no content: harmless, the tunnel starts after the head
+    outcome r = run_all(C + "Content-Length: 0\r\n\r\n\x16\x03");
+    CHECK(!r.ec);
+    CHECK(r.upgraded);
+    CHECK(r.rest == "\x16\x03");
+    // the client side is unchanged: a 2xx to CONNECT ignores both (RFC 9110 9.3.6)
+    outcome c =
+        run_all("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nraw", resp(http::verb::connect));
+    CHECK(!c.ec);
+    CHECK(c.upgraded);
+    CHECK(c.rest == "raw");
+}
+
+// ---- malformed heads are rejected as soon as the offending byte arrives ----
+
+namespace {
+struct early {
+    std::size_t at = 0; // bytes available when the error came (0: it never did)
+    std::error_code ec;
+};
+
+// Feeds in[0, k) for k = 1, 2, ... (exact-size heap copies, so ASan sees over-reads),
+// keeping the unconsumed bytes, as a server reading one byte per read() would.
+early bytewise(const std::string& in, const options& o) {
+    http::message_storage<128> m;
+    http::parser p(o.kind, m, o.lim);
+    p.response_to(o.response_to);
+    std::size_t off = 0;
+    for (std::size_t avail = 1; avail <= in.size(); ++avail) {
+        for (;;) {
+            std::size_t n = avail - off;
+            std::unique_ptr<char[]> tmp(new char[n ? n : 1]);
+            std::memcpy(tmp.get(), in.data() + off, n);
+            http::result r = p.feed(tmp.get(), n);
+            REQUIRE(r.consumed <= n);
+            off += r.consumed;
+            if (r.ev == http::event::error) return {avail, p.error()};
+            if (r.ev == http::event::need_more) break;
+            if (r.ev == http::event::upgrade) return {};
+            if (r.ev == http::event::done) p.response_to(o.response_to);
+        }
+    }
+    return {};
+}
+
+// The same bytes handed over at once (no finish(): the peer has not closed).
+early at_once(const std::string& in, const options& o) {
+    http::message_storage<128> m;
+    http::parser p(o.kind, m, o.lim);
+    p.response_to(o.response_to);
+    std::size_t off = 0;
+    for (;;) {
+        http::result r = p.feed(in.data() + off, in.size() - off);
+        off += r.consumed;
+        if (r.ev == http::event::error) return {in.size(), p.error()};
+        if (r.ev == http::event::need_more || r.ev == http::event::upgrade) return {};
+        if (r.ev == http::event::done) p.response_to(o.response_to);
+    }
+}
+
+struct early_case {
+    const char* name;
+    std::string good; // a prefix some valid message starts with
+    std::string rest; // rest[0] is the offending byte
+    http::error err;
+    options opt;
+    std::size_t slack; // 1 where the grammar decides only one byte later
+};
+} // namespace
+
+TEST_CASE("http parser: one byte at a time, a bad head fails at the offending byte") {
+    using E = http::error;
+    const std::string RL = "GET / HTTP/1.1\r\n";
+    const std::string R = RL + "Host: a\r\n";
+    const std::string T = R + "X-Pad: " + std::string(200, 'p') + "\r\n"; // a long head
+    const std::string V = "\r\nHost: a\r\nX-Pad: " + std::string(200, 'p') + "\r\n\r\n";
+    const std::string TAIL = "X-Pad: " + std::string(200, 'p') + "\r\n\r\n";
+    const std::string S = "HTTP/1.1 200 OK\r\n";
+    const std::string CH = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const early_case cases[] = {
+        // request line
+        {"bad method char", "GE", "(T / HTTP/1.1" + V, E::bad_method, {}, 0},
+        {"CTL in method", "GE", "\x01T / HTTP/1.1" + V, E::bad_method, {}, 0},
+        {"NUL in method", "G", std::string(1, '\0') + "ET / HTTP/1.1" + V, E::nul_byte, {}, 0},
+        {"leading space", "", " GET / HTTP/1.1" + V, E::bad_method, {}, 0},
+        {"CR in method", "GET", "\r\nHost: a\r\n" + TAIL, E::bad_method, {}, 0},
+        {"empty target", "GET ", " / HTTP/1.1" + V, E::bad_target, {}, 0},
+        {"bad target char", "GET /a", "\"b HTTP/1.1" + V, E::bad_target, {}, 0},
+        {"brace in target", "GET /a", "{b} HTTP/1.1" + V, E::bad_target, {}, 0},
+        {"target ends at CR", "GET /abc", "\r\nHost: a\r\n" + TAIL, E::bad_target, {}, 0},
+        {"NUL in target", "GET /a", std::string(1, '\0') + " HTTP/1.1" + V, E::nul_byte, {}, 0},
+        {"lowercase version", "GET / ", "http/1.1" + V, E::bad_version, {}, 0},
+        {"version slash", "GET / HTTP", "-1.1" + V, E::bad_version, {}, 0},
+        {"version letter major", "GET / HTTP/", "x.1" + V, E::bad_version, {}, 0},
+        {"version no dot", "GET / HTTP/1", ",1" + V, E::bad_version, {}, 0},
+        {"version letter minor", "GET / HTTP/1.", "x" + V, E::bad_version, {}, 0},
+        {"short version", "GET / HTTP/1", "\r\nHost: a\r\n" + TAIL, E::bad_version, {}, 0},
+        {"HTTP/2.0", "GET / HTTP/2.", "0" + V, E::version_not_supported, {}, 0},
+        {"version junk", "GET / HTTP/1.1", "x" + V, E::bad_version, {}, 0},
+        {"trailing space", "GET / HTTP/1.1", " " + V, E::bad_version, {}, 0},
+        {"request line bare CR", "GET / HTTP/1.1\r", "X" + V, E::bare_cr, {}, 0},
+        {"request line bare LF", "GET / HTTP/1.1", "\nHost: a\r\n" + TAIL, E::bare_lf, {}, 0},
+        // header fields
+        {"space before colon", R + "Host", " : a\r\n" + TAIL, E::whitespace_before_colon, {}, 0},
+        {"tab before colon", R + "X", "\t: a\r\n" + TAIL, E::whitespace_before_colon, {}, 0},
+        {"bad header name char", R + "X", "@Y: 1\r\n" + TAIL, E::bad_header_name, {}, 0},
+        {"non-ASCII name", R + "X", "\xc3\xa9: 1\r\n" + TAIL, E::bad_header_name, {}, 0},
+        {"empty name", R, ": x\r\n" + TAIL, E::bad_header_name, {}, 0},
+        {"line without colon", R + "Hello", "\r\n" + TAIL, E::bad_header_name, {}, 0},
+        {"NUL in name", R + "X", std::string(1, '\0') + ": 1\r\n" + TAIL, E::nul_byte, {}, 0},
+        {"CTL in value",
+         R + "X: a",
+         "\x01"
+         "b\r\n" +
+             TAIL,
+         E::bad_header_value,
+         {},
+         0},
+        {"DEL in value",
+         R + "X: a",
+         "\x7f"
+         "b\r\n" +
+             TAIL,
+         E::bad_header_value,
+         {},
+         0},
+        {"NUL in value", R + "X: a", std::string(1, '\0') + "b\r\n" + TAIL, E::nul_byte, {}, 0},
+        {"bare CR in value", R + "X: a\r", "b\r\n" + TAIL, E::bare_cr, {}, 0},
+        {"bare LF in value", R + "X: a", "\n" + TAIL, E::bare_lf, {}, 0},
+        {"obs-fold", R + "X: a\r\n", " b\r\n" + TAIL, E::obs_fold, {}, 0},
+        {"obs-fold tab", R + "X: a\r\n", "\tb\r\n" + TAIL, E::obs_fold, {}, 0},
+        {"obs-fold before any field", RL, " Host: a\r\n" + TAIL, E::obs_fold,
+         len(http::lenient::obs_fold), 0},
+        {"late bad name in a long head",
+         T + "X-Late",
+         " : 1\r\n" + TAIL,
+         E::whitespace_before_colon,
+         {},
+         0},
+        {"late CTL in a long head", T + "X-Late: 1", "\x02\r\n" + TAIL, E::bad_header_value, {}, 0},
+        {"bare CR as blank line", R + "\r", "X" + TAIL, E::bare_cr, {}, 0},
+        {"bare LF as blank line", R, "\n", E::bare_lf, {}, 0},
+        {"too many headers", "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r", "\n" + TAIL,
+         E::too_many_headers,
+         [] {
+             options o;
+             o.lim.max_headers = 3;
+             return o;
+         }(),
+         0},
+        // lenient modes still stop at the first byte they do not allow
+        {"lenient bare LF, bad name", "GET / HTTP/1.1\nHost: a\nX", "(: 1\n\n", E::bad_header_name,
+         len(http::lenient::bare_lf), 0},
+        {"lenient obs-fold, CTL in fold", R + "X: a\r\n b", "\x01\r\n" + TAIL, E::bad_header_value,
+         len(http::lenient::obs_fold), 0},
+        {"lenient target, CTL", "GET /a|", "\x01 HTTP/1.1" + V, E::bad_target,
+         len(http::lenient::target_chars), 0},
+        // status line (client side)
+        {"response version", "HTT", "X/1.1 200 OK\r\n\r\n", E::bad_status_line, resp(), 0},
+        {"response HTTP/2.0", "HTTP/2.", "0 200 OK\r\n\r\n", E::version_not_supported, resp(), 0},
+        {"response no SP", "HTTP/1.1", "\r\n\r\n", E::bad_status_line, resp(), 0},
+        {"status letter", "HTTP/1.1 2", "x0 OK\r\n\r\n", E::bad_status_line, resp(), 0},
+        {"status below 100", "HTTP/1.1 ", "099 OK\r\n\r\n", E::bad_status_line, resp(), 0},
+        {"status 4 digits", "HTTP/1.1 200", "0 OK\r\n\r\n", E::bad_status_line, resp(), 0},
+        {"CTL in reason", "HTTP/1.1 200 O", "\x01K\r\n\r\n", E::bad_reason, resp(), 0},
+        {"response bare LF", "HTTP/1.1 200 OK", "\nContent-Length: 0\r\n\r\n", E::bare_lf, resp(),
+         0},
+        {"response bad name", S + "Content", "(Length: 0\r\n\r\n", E::bad_header_name, resp(), 0},
+        {"response obs-fold", S + "X: 1\r\n", " 2\r\n\r\n", E::obs_fold, resp(), 0},
+        // trailer section
+        {"trailer bad name", CH + "0\r\nX", "@: 1\r\n\r\n", E::bad_header_name, {}, 0},
+        {"trailer obs-fold", CH + "0\r\nX: 1\r\n", " 2\r\n\r\n", E::obs_fold, {}, 0},
+        {"trailer CTL", CH + "0\r\nX: 1", "\x01\r\n\r\n", E::bad_header_value, {}, 0},
+        // chunk-size lines
+        {"chunk junk", CH + "2 ", "erfrferferf\r\nok\r\n0\r\n\r\n", E::bad_chunk_size, {}, 0},
+        {"chunk trailing BWS", CH + "2 ", "\r\nok\r\n0\r\n\r\n", E::bad_chunk_size, {}, 0},
+        {"chunk empty ext name", CH + "2;", "\r\nok\r\n0\r\n\r\n", E::bad_chunk_extension, {}, 0},
+        {"chunk unbalanced quote",
+         CH + "2;a=\"b",
+         "\r\nok\r\n0\r\n\r\n",
+         E::bad_chunk_extension,
+         {},
+         0},
+    };
+    for (const early_case& c : cases) {
+        INFO(std::string(c.name));
+        const std::string in = c.good + c.rest;
+        const std::size_t bad = c.good.size(); // index of the offending byte
+        early whole = at_once(in, c.opt);
+        CHECK(whole.ec == http::make_error_code(c.err));
+        early one = bytewise(in, c.opt);
+        CHECK(one.ec == whole.ec);
+        CHECK(one.at >= bad + 1); // never before the offending byte
+        CHECK(one.at <= bad + 1 + c.slack);
+        // handed over at once, the bytes up to the offending one fail the same way too
+        CHECK(at_once(in.substr(0, bad + 1), c.opt).ec == whole.ec);
+        CHECK(!at_once(in.substr(0, bad), c.opt).ec);
+    }
+}
+
+TEST_CASE("http parser: every one-byte corruption fails as early byte by byte as at once") {
+    // For each corruption of a valid request or response: the first prefix that fails when
+    // handed over at once is exactly where byte-at-a-time feeding fails, with the same code.
+    const std::string reqs[] = {
+        "GET /a?b=c HTTP/1.1\r\nHost: a\r\nX-Long: value, value\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2;e=\"v\"\r\nok\r\n0\r\nT: 1\r\n\r\n",
+    };
+    const std::string resps[] = {"HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 0\r\n\r\n"};
+    const char subs[] = {'\0', '\x01', ' ',    '\t', '\r', '\n', '"', ':', '(', ';',
+                         '=',  '\\',   '\x7f', 'x',  '0',  '2',  '/', '.', 'H', '\xc3'};
+    unsigned failed = 0, checked = 0;
+    auto sweep = [&](const std::string& base, const options& o) {
+        for (std::size_t i = 0; i < base.size(); ++i)
+            for (char s : subs) {
+                if (base[i] == s) continue;
+                std::string in = base;
+                in[i] = s;
+                early whole = at_once(in, o);
+                if (!whole.ec) continue;
+                std::size_t first = 0; // shortest failing prefix
+                for (std::size_t k = 1; k <= in.size() && !first; ++k)
+                    if (at_once(in.substr(0, k), o).ec) first = k;
+                early one = bytewise(in, o);
+                ++checked;
+                if (one.at != first || one.ec != whole.ec) {
+                    ++failed;
+                    INFO("corrupted at " << i << " to " << int(s) << ": " << in);
+                    CHECK(one.at == first);
+                    CHECK(one.ec == whole.ec);
+                }
+            }
+    };
+    for (const std::string& r : reqs) {
+        sweep(r, options());
+        sweep(r, len(http::lenient::bare_lf | http::lenient::obs_fold));
+    }
+    for (const std::string& r : resps) sweep(r, resp());
+    CHECK(checked > 500);
+    CHECK(failed == 0);
+}
+
+TEST_CASE("http parser: byte-at-a-time checking resumes, it does not rescan") {
+    // A long head whose last field is bad: the bytes examined stay within 2x the head.
+    std::string big = "GET /x HTTP/1.1\r\nHost: a\r\n";
+    for (int i = 0; i < 60; ++i)
+        big += "X-Header-" + std::to_string(i) + ": " + std::string(100, 'v') + "\r\n";
+    big += "Bad Name: 1\r\n\r\n";
+    http::message_storage<64> m;
+    http::parser p(http::parser::request, m);
+    std::size_t avail = 1;
+    for (; avail <= big.size(); ++avail) {
+        http::result r = p.feed(big.data(), avail);
+        if (r.ev == http::event::error) break;
+        REQUIRE(r.ev == http::event::need_more);
+    }
+    CHECK(p.error() == http::error::whitespace_before_colon);
+    CHECK(avail == big.find("Bad ") + 4);
+    CHECK(p.bytes_examined() <= 2 * avail);
 }

@@ -496,3 +496,24 @@ TEST_CASE("closing a listener from inside its own accept_each handler is safe") 
     CHECK(aborted == 0); // the handler was running when closed: nothing left to abort
     CHECK_FALSE(listener.is_open());
 }
+
+TEST_CASE("write_queue_high: an empty queue is never high, even with a high watermark of 0") {
+    test::bounded_loop loop;
+    echo_server server(loop);
+    sluice::tcp_stream client(loop);
+    bool connected = false;
+    client.connect(sluice::endpoint::loopback_v4(server.port),
+                   [&](std::error_code ec) { connected = !ec; });
+    REQUIRE(loop.run_until([&] { return connected; }));
+    client.set_write_limits({0, 0, 1u << 30}); // "any byte queued is high"
+    CHECK(client.buffered_amount() == 0);
+    CHECK_FALSE(client.write_queue_high());
+    client.write(std::string(8u << 20, 'x')); // more than the kernel takes at once
+    CHECK(client.buffered_amount() > 0);
+    CHECK(client.write_queue_high());
+    bool drained = false;
+    client.on_drain([&] { drained = true; });
+    REQUIRE(loop.run_until([&] { return drained; }));
+    CHECK(client.buffered_amount() == 0);
+    CHECK_FALSE(client.write_queue_high());
+}

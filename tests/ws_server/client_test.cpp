@@ -174,6 +174,8 @@ TEST_CASE("ws client: writes beyond the hard cap are refused, not queued") {
     raw_ws_server srv(loop, std::string(good_101), false); // answers, then never reads
     ws::client_options o;
     o.settings.write.hard_cap = 4 << 20;
+    o.settings.send_limit = 0; // only the hard cap
+    o.settings.on_send_limit = ws::send_limit_policy::drop;
     recording_client rc(loop, srv.url(), o);
     REQUIRE(loop.run_until([&] { return rc.opened; }));
     std::string chunk(256 * 1024, 'z');

@@ -106,8 +106,11 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         if (impl_) impl_->ext().limits = limits;
     }
     // True once the queue holds at least the high watermark: time to stop producing.
+    // An empty queue is never high, whatever the watermark (a high watermark of 0 means
+    // "any byte queued").
     bool write_queue_high() const noexcept {
-        return impl_ && impl_->ext_ && impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
+        return impl_ && impl_->ext_ && impl_->ext_->buffered != 0 &&
+               impl_->ext_->buffered >= impl_->ext_->limits.high_watermark;
     }
     // One-shot: cb() once the queue is at or below the low watermark — on the next
     // loop turn if it already is. Typical use: stop reading when write_queue_high(),

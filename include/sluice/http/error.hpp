@@ -61,6 +61,8 @@ enum class error {
     buffer_too_small,
     // server
     not_upgradable,
+    // parser (appended: the values above keep their numbers)
+    connect_with_body,
 };
 
 } // namespace http
@@ -168,6 +170,8 @@ class http_category_impl final : public std::error_category {
         case error::not_upgradable:
             return "the connection cannot be handed over (not an upgrade request, or an "
                    "earlier response is unfinished)";
+        case error::connect_with_body:
+            return "CONNECT request with Content-Length or Transfer-Encoding";
         }
         return "unknown sluice.http error";
     }

@@ -17,8 +17,10 @@
 // Why this shape: the head is parsed only once it is complete, so the head's
 // views are plain pointers into the caller's buffer. Until then feed() consumes
 // nothing and the caller presents the same bytes again plus new ones; the parser
-// remembers how far it looked for the blank line (a tiny DFA over new bytes only),
-// so byte-at-a-time input costs one scan plus one parse: at most 2x one-shot input.
+// checks the new bytes only, with a small state machine that resumes where the last
+// call stopped, so a malformed request line or field is refused as soon as its first
+// bad byte arrives (with the code a one-shot parse gives), and byte-at-a-time input
+// costs one scan plus one parse: at most 2x one-shot input.
 // Head views stay valid while the caller keeps those bytes (it may discard them
 // after it has used the head). Bodies, chunked or not, come out as views, with the
 // chunk framing consumed silently. After `done` the parser is ready for the next
@@ -57,7 +59,7 @@ struct limits {
     std::uint32_t max_head = 8192;            // request/status line + header fields
     std::uint32_t max_request_line = 8192;    // checked first: a long URL is 414, not 431
     std::uint16_t max_headers = 64;           // also bounded by the caller's array
-    std::uint16_t max_chunk_extension = 1024; // bytes of extensions on one chunk line
+    std::uint16_t max_chunk_extension = 1024; // bytes after the size on a chunk line (0: none)
     std::uint64_t max_body = std::uint64_t(64) << 20;
     unsigned lenient = 0;
 };
@@ -247,7 +249,17 @@ class parser {
         s_body_eof,
         s_chunk_size_first,
         s_chunk_size,
-        s_chunk_ext,
+        // chunk-ext (RFC 9112 7.1.1), one state per place in the grammar
+        s_chunk_size_ws,     // BWS after the size: only ";" may follow
+        s_chunk_ext_name0,   // after ";" and BWS: a token must start
+        s_chunk_ext_name,    // in the name
+        s_chunk_ext_name_ws, // BWS after the name: "=" or ";" must follow
+        s_chunk_ext_val0,    // after "=" and BWS: a token or quoted-string must start
+        s_chunk_ext_val,     // in a token value
+        s_chunk_ext_quoted,  // in a quoted-string
+        s_chunk_ext_escape,  // after a backslash in a quoted-string
+        s_chunk_ext_val_end, // right after the closing quote
+        s_chunk_ext_val_ws,  // BWS after a value: only ";" may follow
         s_chunk_size_lf,
         s_chunk_data,
         s_chunk_data_cr,
@@ -261,38 +273,64 @@ class parser {
         b_response = 1,
         b_resp_head = 2,
         b_resp_connect = 4,
-        b_line_seen = 8, // the first LF of the head has been found by the scan
-        b_dfa_shift = 4, // bits 4-5: blank-line DFA (0 none, 1 after LF, 2 after LF CR)
-        b_dfa_mask = 0x30,
+        b_line_seen = 8,    // the first LF of the head has been found by the scan
+        b_fold = 0x10,      // the field line being checked is an obs-fold continuation
         b_line_long = 0x40, // that first line is longer than max_request_line
     };
+    // Where scan_head stands in a head or trailer section (hstate_), one state per place in
+    // the grammar; parse_head leaves the same state when it runs out of bytes.
+    enum : std::uint8_t {
+        h_method0, // request line: nothing of the method yet
+        h_method,
+        h_target0, // after the SP that ends the method
+        h_target,
+        h_v0, // h_v0 + k: k bytes of "HTTP/d.d" seen (h_v0 ... h_v7)
+        h_v7 = h_v0 + 7,
+        h_rl_end,                // after a request's version: CR (or LF)
+        h_line_cr,               // after the CR that ends the request or status line
+        h_sp,                    // after a response's version: SP
+        h_d0,                    // h_d0 + k: k status digits seen
+        h_status_end = h_d0 + 3, // SP, CR (or LF)
+        h_reason,
+        f_line,     // start of a field line (count_ fields so far)
+        f_blank_cr, // after the CR of the blank line
+        f_name,
+        f_value, // from the colon (or the fold) to the line end
+        f_cr,    // after the CR that ends a field line
+    };
+    static constexpr std::size_t k_bad = ~std::size_t(0);
 
     bool is_response() const noexcept { return bits_ & b_response; }
     bool allow(unsigned f) const noexcept { return lenient_ & f; }
-    unsigned dfa() const noexcept { return (bits_ & b_dfa_mask) >> b_dfa_shift; }
-    void set_dfa(unsigned s) noexcept {
-        bits_ = static_cast<std::uint8_t>((bits_ & ~b_dfa_mask) | (s << b_dfa_shift));
-    }
 
     SLUICE_DECL result fail(http::error e) noexcept;
 
     SLUICE_DECL result done(std::size_t consumed) noexcept;
 
-    // Looks for the blank line that ends a head or trailer section, over the bytes
-    // not seen before. Returns the section length, or 0 if it is not there yet.
-    SLUICE_DECL std::size_t scan_blank_line(const char* data, std::size_t n, bool count) noexcept;
+    // Checks the head or trailer section bytes [scanned_, n) from state hstate_, so each byte
+    // is looked at once however the bytes arrive. Returns the section length once its blank
+    // line is in, 0 if more is needed, or k_bad with scanned_ just past the first byte no
+    // valid section can hold: parsing the bytes up to there then names the error.
+    SLUICE_DECL std::size_t scan_head(const char* data, std::size_t n, bool count) noexcept;
+
+    // Header fields the section may hold (the trailers share the caller's array).
+    SLUICE_DECL std::uint32_t field_cap() const noexcept;
 
     SLUICE_DECL result feed_head(const char* data, std::size_t len) noexcept;
 
     SLUICE_DECL result head_done(std::size_t consumed) noexcept;
 
-    // >0: head length; 0: incomplete; <0: error (err_ set, state_ = s_error).
+    // >0: head length; 0: incomplete (hstate_, count_ and b_fold then describe where it
+    // stopped, for scan_head to resume); <0: error (err_ set, state_ = s_error). Every
+    // error is reported as soon as the bytes up to it are there, so a prefix fails with
+    // the code the whole head fails with.
     SLUICE_DECL long parse_head(const char* buf, std::size_t len, bool at_limit) noexcept;
 
     SLUICE_DECL long bad(http::error e) noexcept;
 
-    // "HTTP/1.x" at p (8 bytes available). Sets the minor version.
-    SLUICE_DECL long version(const char* p) noexcept;
+    // "HTTP/1.x" at p, checked as far as the bytes before end go. 1 complete (sets the
+    // minor version), 0 a valid prefix, -1 error (bad_version or version_not_supported).
+    SLUICE_DECL long version(const char* p, const char* end) noexcept;
 
     // Field lines up to and including the blank line. 1 done, 0 more, -1 error.
     SLUICE_DECL long parse_fields(const char*& pr, const char* end, header* hs, std::uint32_t cap,
@@ -320,6 +358,7 @@ class parser {
     std::uint8_t state_ = s_head;
     std::uint8_t bits_;
     std::uint8_t err_ = 0;
+    std::uint8_t hstate_ = 0;
 };
 
 } // namespace http

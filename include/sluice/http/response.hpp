@@ -30,6 +30,18 @@ namespace detail {
 // holds one reference until the response is complete and retired in order, and each
 // http::response handle holds one. `s` is the weak link to the session: null once the
 // connection is gone or the response is retired.
+// A coroutine waiting for a response's output to drain (http::drained): told once that it
+// drained ({}), or that the connection went away (sluice::error::not_open); on_dropped()
+// when the server is destroyed and the wait will never complete.
+class response_drain_waiter {
+  public:
+    virtual void on_drained(std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
+
+  protected:
+    ~response_drain_waiter() = default;
+};
+
 struct response_slot final : ref_counted<response_slot> {
     server_session* s = nullptr;
     response_slot* next = nullptr; // the session's queue
@@ -44,11 +56,16 @@ struct response_slot final : ref_counted<response_slot> {
     bool has_date = false;
     bool has_type = false;
     bool bad_header = false;
+    // content_length(): the streamed body's announced size (-1: chunked), and how much
+    // of it write() sent so far.
+    std::int64_t declared_length = -1;
+    std::uint64_t streamed = 0;
     std::string reason;
     std::string headers; // serialized user headers
     std::string pending; // output produced while an earlier response is unfinished
     unique_function<void()> on_close;
     unique_function<void()> on_drain;
+    response_drain_waiter* waiter = nullptr; // weak: it withdraws itself
 };
 
 } // namespace detail
@@ -90,8 +107,11 @@ class response {
     ~response() { reset(); }
 
     // Before the head is sent (the first end/write/send_event): status and headers.
-    // Framing headers (Content-Length, Transfer-Encoding) are the server's and are
-    // ignored; `Connection: close` closes the connection after this response.
+    // Transfer-Encoding is the server's and is ignored. Content-Length is kept as the
+    // body's size (as content_length(n)): a streamed body keeps it instead of chunked
+    // framing, a HEAD answer announces it, and a value that is not a length, or an end()
+    // body of another size, makes the response a 500. `Connection: close` closes the
+    // connection after this response.
     // A name or value that is not allowed on the wire is dropped and the response
     // becomes a 500.
     SLUICE_DECL response& status(unsigned code, std::string_view reason = {});
@@ -103,6 +123,12 @@ class response {
     // Streaming: the first call sends the head with Transfer-Encoding: chunked.
     // Returns false when the response can no longer be written (connection gone).
     inline bool write(std::string_view chunk);
+    // Before streaming: the body write() sends will be exactly `n` bytes, announced with
+    // Content-Length instead of chunked framing (a download whose size is known, streamed
+    // as the client drains it). write() then refuses (returns false) bytes past `n`; an
+    // end() before `n` bytes were written closes the connection after the response, the
+    // only way left to tell the client the body is cut short.
+    inline response& content_length(std::uint64_t n);
     // Server-Sent Events (text/event-stream, no-cache). `data` may hold several
     // lines; each becomes a `data:` field. Empty event/id are omitted.
     inline bool send_event(std::string_view data, std::string_view event = {},
@@ -118,6 +144,13 @@ class response {
     // and past write_limits::hard_cap the connection is closed (no hole in the stream).
     SLUICE_DECL bool write_queue_high() const noexcept;
     SLUICE_DECL void on_drain(unique_function<void()> cb);
+    // The coroutine form of on_drain (co_await http::drained(res), server_coro.hpp): one
+    // waiter, besides any on_drain callback; refused with in_progress while another waits,
+    // or not_open when the connection is gone.
+    SLUICE_DECL std::error_code wait_drain(detail::response_drain_waiter* w);
+    void cancel_drain(detail::response_drain_waiter* w) noexcept {
+        if (sl_ && sl_->waiter == w) sl_->waiter = nullptr;
+    }
     // Called once if the connection goes away before the response is finished (not
     // when the server is destroyed: its callbacks are then destroyed uncalled).
     void on_close(unique_function<void()> cb) {
@@ -156,6 +189,15 @@ class response {
 
 
 inline bool response::write(std::string_view chunk) { return stream_bytes(chunk, false); }
+
+inline response& response::content_length(std::uint64_t n) {
+    if (!sl_ || sl_->head_sent || sl_->finished) return *this;
+    if (n > static_cast<std::uint64_t>(INT64_MAX))
+        sl_->bad_header = true;
+    else
+        sl_->declared_length = static_cast<std::int64_t>(n);
+    return *this;
+}
 
 namespace detail {
 

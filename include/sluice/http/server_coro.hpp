@@ -143,6 +143,73 @@ class body_read_all_op final : public sluice::detail::io_op<body_read_all_op> {
     std::string_view data_;
 };
 
+// co_await http::drained(res): the response's output is back at the low watermark.
+class [[nodiscard]] response_drained_op final : public sluice::detail::io_op<response_drained_op>,
+                                                public response_drain_waiter {
+  public:
+    explicit response_drained_op(response& r) noexcept : res_(&r) {}
+    response_drained_op(const response_drained_op& o) noexcept
+        : io_op<response_drained_op>(o), response_drain_waiter(), res_(o.res_) {}
+    ~response_drained_op() {
+        if (registered_) res_->cancel_drain(this);
+    }
+    std::error_code precheck(const sluice::detail::coro_context& ctx) const noexcept {
+        if (!ctx.lp()) return make_error_code(sluice::error::loop_gone); // nowhere to resume
+        return res_->is_open() ? std::error_code() : make_error_code(sluice::error::not_open);
+    }
+    void initiate(const sluice::detail::coro_context& ctx) {
+        lp_ = ctx.lp();
+        if (std::error_code ec = res_->wait_drain(this)) { // another coroutine waits already
+            lp_->defer([r = sluice::detail::resumer<response_drained_op>(this), ec]() mutable {
+                r(ec);
+            });
+            return;
+        }
+        registered_ = true;
+    }
+    void on_drained(std::error_code ec) override {
+        registered_ = false;
+        ec_ = ec;
+        finish();
+    }
+    void on_complete(std::error_code ec) { // refused, or cancelled: from a deferred call
+        ec_ = ec;
+        finish();
+    }
+    void on_dropped() noexcept override {
+        registered_ = false;
+        abandon();
+    }
+    void on_cancel() override {
+        if (!registered_) return;
+        registered_ = false;
+        res_->cancel_drain(this);
+        lp_->defer([r = sluice::detail::resumer<response_drained_op>(this)]() mutable {
+            r(make_error_code(sluice::error::operation_aborted));
+        });
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+
+  private:
+    response* res_;
+    sluice::loop* lp_ = nullptr;
+    bool registered_ = false;
+};
+
 } // namespace detail
+
+// Waits until the response's output is back at the low watermark (at once, from the loop,
+// when it already is): a producer that awaits this whenever res.write_queue_high() never
+// outruns a slow client. {} then; sluice::error::not_open when the connection went away
+// (the response's on_close has run), in_progress while another coroutine waits on it.
+// Cancellable (with_timeout, a token).
+//     while (more) {
+//         res.write(next_piece());
+//         if (res.write_queue_high() && co_await http::drained(res)) co_return;
+//     }
+[[nodiscard]] inline detail::response_drained_op drained(response& res) noexcept {
+    return detail::response_drained_op(res);
+}
+
 } // namespace sluice::http
 #endif

@@ -43,8 +43,10 @@
 #include <sluice/util/ref.hpp>
 #include <sluice/ws/codec.hpp>
 #include <sluice/ws/error.hpp>
+#include <sluice/ws/topics.hpp>
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -55,6 +57,12 @@
 
 namespace sluice {
 namespace ws {
+
+// What a send beyond settings::send_limit does.
+enum class send_limit_policy : std::uint8_t {
+    close, // the connection is closed with 1008 (policy violation); the send fails
+    drop,  // this message is dropped (the send fails with write_queue_full); the connection stays
+};
 
 struct settings {
     // Protocol limits and behaviour: max_message_size (16 MiB by default; larger -> 1009),
@@ -74,6 +82,19 @@ struct settings {
     // e.g. std::make_shared<ws::permessage_deflate>() from <sluice/ws/deflate.hpp>. Shared
     // by every connection; null: none.
     std::shared_ptr<extension_negotiator> extensions{};
+    // Backpressure that protects by default: the bytes queued for one peer (sent by us, not
+    // yet taken by its TCP window) may not pass this. A send that would is not queued, and
+    // `on_send_limit` says what then: close the connection with 1008 (the default: a peer
+    // that cannot keep up is told so rather than silently missing messages), or drop that
+    // message and keep going (the send returns write_queue_full; write_queue_high() stays
+    // true until the queue drains to the low watermark). 0: no limit but write.hard_cap.
+    // The effective limit is the smaller of the two; the watermarks are clamped under it,
+    // so every combination works (see connection::write_queue_high()).
+    std::size_t send_limit = 1024 * 1024;
+    send_limit_policy on_send_limit = send_limit_policy::close;
+    // Topics (rooms, channels): how many one connection may join, and the longest name.
+    std::size_t max_topics = 256;
+    std::size_t max_topic_size = 256;
 };
 
 struct message {
@@ -150,6 +171,51 @@ struct shared_state final : sluice::detail::loop_resident,
     // Frames that must be built before they are written (masked, fragmented, control).
     std::string scratch;
     std::size_t open = 0;
+    topic_table topics;
+};
+
+// A pending wait for the send queue to drain (ws::drained): told once, from the loop, that
+// the queue is back at the low watermark ({}), or that the connection ended (error::closed;
+// operation_aborted when its server was destroyed). on_dropped(): the loop is being
+// destroyed and the wait will never complete.
+class drain_waiter {
+  public:
+    virtual void on_drained(std::error_code ec) = 0;
+    virtual void on_dropped() noexcept {}
+
+  protected:
+    ~drain_waiter() = default;
+};
+
+// Per-connection data of the application's (typed, no RTTI: a per-type tag address tells
+// the types apart), made at upgrade and destroyed when the connection ends.
+struct data_box {
+    const void* tag;
+    virtual ~data_box() = default; // defined in the class: no key function
+};
+template <class T>
+struct type_tag {
+    static constexpr char id = 0; // inline (C++17): one address per type in the program
+};
+template <class T>
+struct data_box_of final : data_box {
+    template <class U>
+    explicit data_box_of(U&& x) : value(std::forward<U>(x)) {
+        tag = &type_tag<T>::id;
+    }
+    T value;
+};
+
+// What a connection has only when the application uses it: its pointer, its typed data,
+// its topics. Allocated on first use, so a connection that uses none costs one pointer.
+struct conn_extras {
+    void* user = nullptr;
+    std::unique_ptr<data_box> data;
+    subscription* subs = nullptr; // this connection's topics (subscription::next_of_conn)
+    std::size_t sub_count = 0;
+    unique_function<void()> on_drain; // connection::on_drain's callback
+    drain_waiter* waiter = nullptr;    // ws::drained's awaiter (weak: it withdraws itself)
+    bool waiter_queued = false;        // its end-of-connection completion is queued
 };
 
 // A pending pull (read()): gets one message, or the error that ended the connection, once,
@@ -192,14 +258,15 @@ class conn_impl final : public sluice::detail::timer_node,
     bool draining_ : 1;
     bool reader_queued_ : 1; // a reader_completion is queued
     bool owner_gone_ : 1;    // ended by end_by_owner(): readers get operation_aborted
+    bool limit_hit_ : 1;     // a send was refused at the send limit; cleared on drain
 
   public:
     conn_impl(sluice::detail::ref<shared_state> sh, role r, tcp_stream st)
         : open_(false), reading_(false), paused_(false), in_feed_(false), feed_scheduled_(false),
           closing_(false), reported_(false), ping_out_(false), draining_(false),
-          reader_queued_(false), owner_gone_(false), codec_(r, sh->cfg.codec),
+          reader_queued_(false), owner_gone_(false), limit_hit_(false), codec_(r, sh->cfg.codec),
           stream_(std::move(st)), sh_(std::move(sh)) {
-        stream_.set_write_limits(sh_->cfg.write);
+        apply_limits();
     }
     SLUICE_DECL ~conn_impl();
     conn_impl(const conn_impl&) = delete;
@@ -274,14 +341,56 @@ class conn_impl final : public sluice::detail::timer_node,
     std::size_t receive_buffer_bytes() const noexcept {
         return codec_.footprint() + (stash_ ? stash_->capacity() : 0);
     }
-    void* user = nullptr;
+    // ---- the application's: pointer, typed data, topics ----
+
+    SLUICE_DECL conn_extras& extras();
+    conn_extras* extras_if_any() const noexcept { return extras_; }
+    // Takes ownership; the data lives until the connection ends (finish()).
+    void set_data(std::unique_ptr<data_box> d) { extras().data = std::move(d); }
+    template <class T>
+    T* data() const noexcept {
+        data_box* b = extras_ ? extras_->data.get() : nullptr;
+        return b && b->tag == &type_tag<T>::id ? &static_cast<data_box_of<T>*>(b)->value : nullptr;
+    }
+
+    SLUICE_DECL std::error_code subscribe(std::string_view topic);
+    SLUICE_DECL bool unsubscribe(std::string_view topic) noexcept;
+    SLUICE_DECL bool subscribed(std::string_view topic) const noexcept;
+    SLUICE_DECL void unsubscribe_all() noexcept;
+
+    // ---- backpressure ----
+
+    // Queued bytes at or above the high watermark, or a send refused at the limit since the
+    // queue last drained to the low one.
+    bool write_queue_high() const noexcept {
+        return (limit_hit_ && stream_.buffered_amount() > low_mark()) || stream_.write_queue_high();
+    }
+    SLUICE_DECL void on_drain(unique_function<void()> cb);
+    // w hears once, from the loop, when the queue drains or the connection ends; refused
+    // (w never called) with sluice::error::in_progress while another wait is pending, or
+    // loop_gone.
+    SLUICE_DECL std::error_code wait_drain(drain_waiter* w);
+    SLUICE_DECL void cancel_drain(drain_waiter* w) noexcept;
+    // The send limit in force (settings::send_limit and write.hard_cap, whichever is lower).
+    SLUICE_DECL std::size_t send_limit() const noexcept;
+    // The low watermark in force (settings::write's, clamped under the high one).
+    SLUICE_DECL std::size_t low_mark() const noexcept;
+
+    shared_state& shared() const noexcept { return *sh_; }
+
     conn_impl* next = nullptr; // the endpoint's list of open connections
     conn_impl* prev = nullptr;
 
   private:
     SLUICE_DECL std::string& scratch() noexcept;
 
-    SLUICE_DECL bool over_cap(std::size_t more) const noexcept;
+    // Applies the settings' limits to the stream: watermarks clamped under the send limit,
+    // the stream's own cap just above it so that a close or pong always fits.
+    SLUICE_DECL void apply_limits();
+    // Whether a send of `more` bytes is refused (see the definition); refuse_send()
+    // applies settings::on_send_limit and returns the send's error.
+    SLUICE_DECL bool over_limit(std::size_t more) noexcept;
+    SLUICE_DECL std::error_code refuse_send();
 
     bool pull_mode() const noexcept { return !sh_->h.on_message; }
 
@@ -344,6 +453,33 @@ class conn_impl final : public sluice::detail::timer_node,
     };
     SLUICE_DECL void complete_reader_later();
 
+    // Arms the stream's drain callback for whoever waits here (on_drain, wait_drain).
+    SLUICE_DECL void arm_drain();
+    SLUICE_DECL void drained();
+    // The connection ended with a drain wait pending: it completes from the loop, or hears
+    // on_dropped() if the loop is destroyed first.
+    struct waiter_completion {
+        conn_ref c;
+        bool armed = true;
+        explicit waiter_completion(conn_impl* x) : c(x) {}
+        waiter_completion(waiter_completion&& o) noexcept
+            : c(std::move(o.c)), armed(std::exchange(o.armed, false)) {}
+        waiter_completion& operator=(waiter_completion&&) = delete;
+        void operator()() {
+            armed = false;
+            conn_extras& x = *c->extras_;
+            x.waiter_queued = false;
+            if (drain_waiter* w = std::exchange(x.waiter, nullptr))
+                w->on_drained(c->owner_gone_ ? make_error_code(sluice::error::operation_aborted)
+                                             : make_error_code(error::closed));
+        }
+        ~waiter_completion() {
+            if (!c || !armed) return;
+            c->extras_->waiter_queued = false;
+            if (drain_waiter* w = std::exchange(c->extras_->waiter, nullptr)) w->on_dropped();
+        }
+    };
+
     // Closing the TCP connection on our side while the peer may still be sending (it has
     // not read our close yet, or is in the middle of a message we refused) would make the
     // kernel answer with a reset, and a reset can destroy our close frame before the peer
@@ -371,10 +507,15 @@ class conn_impl final : public sluice::detail::timer_node,
     message_reader* reader_ = nullptr; // weak: the reader withdraws itself (cancel_read)
     std::string* stash_ = nullptr; // input held back while paused (null otherwise)
     std::unique_ptr<held_token> held_; // see hold_until_end()
+    conn_extras* extras_ = nullptr;     // see extras()
     std::int64_t last_rx_ = 0;
 
     friend class sluice::ws::connection;
 };
+
+// Sends pm to every subscriber of `topic` but `except`; how many took it.
+SLUICE_DECL std::size_t publish_to(shared_state& sh, std::string_view topic,
+                                   const prepared_message& pm, const conn_impl* except);
 
 } // namespace detail
 
@@ -439,11 +580,39 @@ class connection {
         return c_ ? c_->receive_buffer_bytes() : 0;
     }
 
-    // Backpressure of outgoing messages (see stream).
+    // Backpressure of outgoing messages. buffered_amount(): bytes queued for the peer.
+    // write_queue_high(): time to stop producing — the queue is at the high watermark, or a
+    // send was refused at the send limit (settings::send_limit) since it last drained.
+    // on_drain(cb): cb once, when the queue is back at the low watermark (on the next loop
+    // turn if it already is); if the connection ends first, cb is destroyed uncalled. One
+    // callback at a time: a new one replaces the last. In a coroutine, co_await
+    // ws::drained(conn) (sluice/ws/coro.hpp), which also hears the end of the connection.
     std::size_t buffered_amount() const noexcept { return c_ ? c_->stream().buffered_amount() : 0; }
-    bool write_queue_high() const noexcept { return c_ && c_->stream().write_queue_high(); }
+    bool write_queue_high() const noexcept { return c_ && c_->write_queue_high(); }
     void on_drain(unique_function<void()> cb) {
-        if (c_ && c_->is_open()) c_->stream().on_drain(std::move(cb));
+        if (c_ && c_->is_open()) c_->on_drain(std::move(cb));
+    }
+    // The bytes that may be queued for this peer (see settings::send_limit).
+    std::size_t send_limit() const noexcept { return c_ ? c_->send_limit() : 0; }
+
+    // Topics of this connection's server (see ws::server::publish). subscribe() fails with
+    // error::closed on an ended connection, error::topic_too_long for an empty name or one
+    // longer than settings::max_topic_size, error::too_many_topics past settings::max_topics;
+    // subscribing twice is not an error. A connection leaves all its topics when it ends.
+    std::error_code subscribe(std::string_view topic) {
+        return c_ ? c_->subscribe(topic) : make_error_code(error::closed);
+    }
+    // False when it was not subscribed.
+    bool unsubscribe(std::string_view topic) noexcept { return c_ && c_->unsubscribe(topic); }
+    bool is_subscribed(std::string_view topic) const noexcept {
+        return c_ && c_->subscribed(topic);
+    }
+    // Sends to every other subscriber of `topic` (not to this connection); see
+    // ws::server::publish. Returns how many took it.
+    SLUICE_DECL std::size_t publish(std::string_view topic, opcode op, const void* data,
+                                    std::size_t n) const;
+    std::size_t publish(std::string_view topic, std::string_view text) const {
+        return publish(topic, opcode::text, text.data(), text.size());
     }
 
     bool is_open() const noexcept { return c_ && c_->is_open(); }
@@ -452,10 +621,19 @@ class connection {
     explicit operator bool() const noexcept { return c_ != nullptr; }
     role get_role() const noexcept { return c_ ? c_->get_role() : role::server; }
     SLUICE_DECL endpoint remote_endpoint(std::error_code& ec) const;
-    // One pointer of the application's own, per connection.
-    void* user_data() const noexcept { return c_ ? c_->user : nullptr; }
-    void set_user_data(void* p) noexcept {
-        if (c_) c_->user = p;
+    // The data given to ws::server::upgrade(req, res, data) for this connection, if it was
+    // a T (no RTTI involved); null otherwise, and once the connection has ended (its data is
+    // destroyed then, after on_close).
+    template <class T>
+    T* data() const noexcept {
+        return c_ ? c_->data<T>() : nullptr;
+    }
+    // One untyped pointer of the application's own, per connection.
+    void* user_data() const noexcept {
+        return c_ && c_->extras_if_any() ? c_->extras_if_any()->user : nullptr;
+    }
+    void set_user_data(void* p) {
+        if (c_) c_->extras().user = p;
     }
 
     friend bool operator==(const connection& a, const connection& b) noexcept {
@@ -463,6 +641,11 @@ class connection {
     }
     friend bool operator!=(const connection& a, const connection& b) noexcept {
         return a.c_ != b.c_;
+    }
+    // Ordered and hashed by identity (std::less on the pointer: a total order), so
+    // connections can key a std::map, std::set or std::unordered_map.
+    friend bool operator<(const connection& a, const connection& b) noexcept {
+        return std::less<const detail::conn_impl*>()(a.c_.get(), b.c_.get());
     }
     detail::conn_impl* impl() const noexcept { return c_.get(); }
 
@@ -485,6 +668,15 @@ void conn_impl::with_handle(F&& f) {
 
 } // namespace ws
 } // namespace sluice
+
+namespace std {
+template <>
+struct hash<sluice::ws::connection> {
+    std::size_t operator()(const sluice::ws::connection& c) const noexcept {
+        return std::hash<const void*>()(c.impl());
+    }
+};
+} // namespace std
 
 #if SLUICE_COMPILE_BODIES
 #include <sluice/ws/impl/connection.ipp>

@@ -83,6 +83,58 @@ class [[nodiscard]] read_op final : public sluice::detail::io_op<read_op>, publi
     bool registered_ = false;
 };
 
+// ws::drained(c): the send queue is back at its low watermark.
+class [[nodiscard]] drained_op final : public sluice::detail::io_op<drained_op>,
+                                       public drain_waiter {
+  public:
+    explicit drained_op(connection c) noexcept : c_(std::move(c)) {}
+    drained_op(const drained_op& o) noexcept : io_op<drained_op>(o), drain_waiter(), c_(o.c_) {}
+    ~drained_op() {
+        if (registered_) c_.impl()->cancel_drain(this);
+    }
+    std::error_code precheck(const sluice::detail::coro_context&) const noexcept {
+        if (!c_) return make_error_code(error::closed);
+        if (!c_.impl()->get_loop()) return make_error_code(sluice::error::loop_gone);
+        return {};
+    }
+    void initiate(const sluice::detail::coro_context&) {
+        // Refused only by another pending wait on this connection.
+        if (std::error_code ec = c_.impl()->wait_drain(this)) {
+            c_.impl()->get_loop()->defer([r = sluice::detail::resumer<drained_op>(this), ec]() mutable {
+                r(ec);
+            });
+            return;
+        }
+        registered_ = true;
+    }
+    void on_drained(std::error_code ec) override {
+        registered_ = false;
+        ec_ = ec;
+        finish();
+    }
+    void on_complete(std::error_code ec) { // refused, or cancelled: from a deferred call
+        ec_ = ec;
+        finish();
+    }
+    void on_dropped() noexcept override {
+        registered_ = false;
+        abandon();
+    }
+    void on_cancel() override {
+        if (!registered_) return;
+        registered_ = false;
+        c_.impl()->cancel_drain(this);
+        c_.impl()->get_loop()->defer([r = sluice::detail::resumer<drained_op>(this)]() mutable {
+            r(make_error_code(sluice::error::operation_aborted));
+        });
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+
+  private:
+    connection c_;
+    bool registered_ = false;
+};
+
 class connect_op;
 
 // The dial's outcome reaches the awaiter through one resumer shared by the dial's two
@@ -135,6 +187,19 @@ inline connect_slot::connect_slot(connect_op* op) noexcept : resume(op) {}
 // The next message (pull mode: the server or client has no on_message handler).
 [[nodiscard]] inline detail::read_op read(const connection& c) noexcept {
     return detail::read_op(c);
+}
+
+// Waits until c's send queue is back at its low watermark (at once, from the loop, if it
+// already is): {} then; error::closed when the connection ended first (operation_aborted
+// when its server was destroyed), sluice::error::in_progress while another coroutine waits
+// on the same connection. Cancellable (with_timeout, a token). Shares nothing with
+// connection::on_drain(): both may wait at once.
+//     for (auto& m : backlog) {
+//         c.send_text(m);
+//         if (c.write_queue_high() && co_await ws::drained(c)) break;
+//     }
+[[nodiscard]] inline detail::drained_op drained(const connection& c) noexcept {
+    return detail::drained_op(c);
 }
 
 // Dials url; the connection is in pull mode (read it with ws::read).

@@ -61,6 +61,8 @@ enum class error : std::uint8_t {
     payload_too_long,
     invalid_close_code,
     buffer_too_small,
+    too_many_topics,
+    topic_too_long,
     // Handshake failures (server side: the status in http_status_for; client side: fail).
     bad_method,
     bad_http_version,
@@ -129,6 +131,10 @@ class ws_category_impl final : public std::error_category {
             return "close code may not be sent";
         case error::buffer_too_small:
             return "output buffer too small";
+        case error::too_many_topics:
+            return "connection is subscribed to settings::max_topics topics already";
+        case error::topic_too_long:
+            return "topic name is empty or longer than settings::max_topic_size";
         case error::bad_method:
             return "handshake request method is not GET";
         case error::bad_http_version:

@@ -27,7 +27,9 @@
 #include <sluice/ws/connection.hpp>
 #include <sluice/ws/handshake.hpp>
 
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -61,8 +63,26 @@ class server {
     // Answers the request: a WebSocket handshake becomes an open connection (on_open has run
     // when this returns); anything else is answered with the handshake's error status and
     // an empty connection is returned (*ec says why).
-    SLUICE_DECL connection upgrade(const http::request_view& req, http::response& res,
-                       std::error_code* ec = nullptr);
+    connection upgrade(const http::request_view& req, http::response& res,
+                       std::error_code* ec = nullptr) {
+        return upgrade_with(req, res, nullptr, ec);
+    }
+    // The same, giving the connection data of the application's own, made from the request
+    // (its path, headers, query): `data` is moved into the connection before on_open runs,
+    // conn.data<T>() returns it (null for any other T), and it is destroyed when the
+    // connection ends, after on_close. Nothing is kept when the handshake fails.
+    //     struct member { std::string room, name; };
+    //     ws.upgrade(req, res, member{std::string(req.path().substr(4)), "guest"});
+    //     ... conn.data<member>()->room
+    template <class T, class D = std::decay_t<T>,
+              class = std::enable_if_t<!std::is_pointer<D>::value && !std::is_null_pointer<D>::value>>
+    connection upgrade(const http::request_view& req, http::response& res, T&& data,
+                       std::error_code* ec = nullptr) {
+        return upgrade_with(req, res,
+                            std::unique_ptr<detail::data_box>(
+                                new detail::data_box_of<D>(std::forward<T>(data))),
+                            ec);
+    }
 
     // Sends one message to every open connection, encoded once and shared (no copy per
     // connection). Returns how many connections took it (those closing, or whose queue is
@@ -72,6 +92,22 @@ class server {
         return broadcast(opcode::text, s.data(), s.size());
     }
     SLUICE_DECL std::size_t broadcast(const prepared_message& pm);
+
+    // Topics (rooms, channels): connection::subscribe(topic) joins one, a connection leaves
+    // all of its topics when it ends. publish() sends one message to every subscriber of a
+    // topic, encoded once and shared (no copy per subscriber), in subscription order for
+    // none in particular; its cost is linear in that topic's subscribers. Returns how many
+    // took it: a subscriber at its send limit does not (settings::on_send_limit), and 0 when
+    // the topic has none or a text message is not UTF-8.
+    SLUICE_DECL std::size_t publish(std::string_view topic, opcode op, const void* data,
+                                    std::size_t n);
+    std::size_t publish(std::string_view topic, std::string_view text) {
+        return publish(topic, opcode::text, text.data(), text.size());
+    }
+    SLUICE_DECL std::size_t publish(std::string_view topic, const prepared_message& pm);
+    // Subscribers of one topic; topics that have any.
+    SLUICE_DECL std::size_t subscribers(std::string_view topic) const noexcept;
+    std::size_t topics() const noexcept { return sh_->topics.size(); }
 
     // f(connection&) for each open connection; f may close the one it is given.
     template <class F>
@@ -95,6 +131,10 @@ class server {
     SLUICE_DECL std::size_t receive_buffer_bytes() const noexcept;
 
   private:
+    SLUICE_DECL connection upgrade_with(const http::request_view& req, http::response& res,
+                                        std::unique_ptr<detail::data_box> data,
+                                        std::error_code* ec);
+
     sluice::detail::ref<detail::shared_state> sh_;
     std::vector<std::string> protocols_;
     unique_function<bool(std::string_view)> origin_;

@@ -87,35 +87,171 @@ SLUICE_DECL result parser::done(std::size_t consumed) noexcept {
     return {event::done, consumed, {}};
 }
 
-SLUICE_DECL std::size_t parser::scan_blank_line(const char* data, std::size_t n,
-                                                bool count) noexcept {
+SLUICE_DECL std::uint32_t parser::field_cap() const noexcept {
+    const message& m = *msg_;
+    std::uint32_t cap = m.header_capacity < max_headers_ ? m.header_capacity : max_headers_;
+    if (state_ == s_trailers) cap = cap > m.num_headers ? cap - m.num_headers : 0;
+    return cap;
+}
+
+// The same grammar as parse_head and parse_fields, byte by byte: every byte either moves
+// on or is the first one those would refuse. Long runs (target, names, values, reason)
+// go through the same bulk scanners they use.
+SLUICE_DECL std::size_t parser::scan_head(const char* data, std::size_t n, bool count) noexcept {
     const char* p = data + scanned_;
-    const char* e = data + n;
+    const char* const e = data + n;
     if (count) work_ += static_cast<std::uint64_t>(e - p);
-    unsigned st = dfa();
+    const bool lf_ok = allow(lenient::bare_lf);
+    const unsigned char tcls = allow(lenient::target_chars) ? detail::c_vtarget : detail::c_target;
+    unsigned st = hstate_;
+    auto bad_at = [&](const char* q) {
+        scanned_ = static_cast<std::uint32_t>(q - data + 1);
+        return k_bad;
+    };
+    // The LF that ends the request or status line: measure it as the old scan did.
+    auto line_seen = [&](const char* lf) {
+        bits_ |= b_line_seen;
+        if (!is_response() && static_cast<std::size_t>(lf - data) > max_line_ + 1u)
+            bits_ |= b_line_long;
+        count_ = 0;
+        bits_ &= static_cast<std::uint8_t>(~b_fold);
+    };
     while (p < e) {
-        if (st == 0) {
-            const void* lf = std::memchr(p, '\n', static_cast<std::size_t>(e - p));
-            if (!lf) {
-                p = e;
+        const unsigned char c = static_cast<unsigned char>(*p);
+        switch (st) {
+        case h_method0:
+            if (!detail::has(c, detail::c_token)) return bad_at(p);
+            st = h_method;
+            ++p;
+            break;
+        case h_method:
+            p = detail::scan_class(p, e, detail::c_token);
+            if (p == e) break;
+            if (*p != ' ') return bad_at(p);
+            st = h_target0;
+            ++p;
+            break;
+        case h_target0:
+            if (!detail::has(c, tcls)) return bad_at(p);
+            st = h_target;
+            ++p;
+            break;
+        case h_target:
+            p = detail::scan_class(p, e, tcls);
+            if (p == e) break;
+            if (*p != ' ') return bad_at(p);
+            st = h_v0;
+            ++p;
+            break;
+        case h_rl_end:
+        case h_status_end:
+            if (c == '\r') {
+                st = h_line_cr;
+            } else if (c == '\n' && lf_ok) {
+                line_seen(p);
+                st = f_line;
+            } else if (c == ' ' && st == h_status_end) {
+                st = h_reason;
+            } else {
+                return bad_at(p);
+            }
+            ++p;
+            break;
+        case h_reason:
+            p = detail::find_value_end(p, e);
+            if (p == e) break;
+            if (*p == '\r') {
+                st = h_line_cr;
+            } else if (*p == '\n' && lf_ok) {
+                line_seen(p);
+                st = f_line;
+            } else {
+                return bad_at(p);
+            }
+            ++p;
+            break;
+        case h_line_cr:
+            if (c != '\n') return bad_at(p);
+            line_seen(p);
+            st = f_line;
+            ++p;
+            break;
+        case h_sp:
+            if (c != ' ') return bad_at(p);
+            st = h_d0;
+            ++p;
+            break;
+        case h_d0:
+        case h_d0 + 1:
+        case h_d0 + 2:
+            // a status below 100 is refused at its first digit
+            if (static_cast<unsigned>(c - '0') > 9u || (st == h_d0 && c == '0')) return bad_at(p);
+            ++st;
+            ++p;
+            break;
+        case f_line:
+            if (c == '\r') {
+                st = f_blank_cr;
+            } else if (c == '\n') {
+                if (!lf_ok) return bad_at(p);
+                return static_cast<std::size_t>(p + 1 - data);
+            } else if (c == ' ' || c == '\t') {
+                if (!allow(lenient::obs_fold) || count_ == 0) return bad_at(p);
+                bits_ |= b_fold;
+                st = f_value;
+            } else if (detail::has(c, detail::c_token)) {
+                bits_ &= static_cast<std::uint8_t>(~b_fold);
+                st = f_name;
+            } else {
+                return bad_at(p);
+            }
+            ++p;
+            break;
+        case f_blank_cr:
+            if (c != '\n') return bad_at(p);
+            return static_cast<std::size_t>(p + 1 - data);
+        case f_name:
+            p = detail::scan_class(p, e, detail::c_token);
+            if (p == e) break;
+            if (*p != ':') return bad_at(p);
+            st = f_value;
+            ++p;
+            break;
+        case f_value:
+            p = detail::find_value_end(p, e);
+            if (p == e) break;
+            if (*p == '\r') {
+                st = f_cr;
+                ++p;
                 break;
             }
-            p = static_cast<const char*>(lf);
-            if (count && !(bits_ & b_line_seen)) {
-                bits_ |= b_line_seen;
-                if (!is_response() && static_cast<std::size_t>(p - data) > max_line_ + 1u)
-                    bits_ |= b_line_long;
+            if (*p != '\n' || !lf_ok) return bad_at(p);
+            goto field_end;
+        case f_cr:
+            if (c != '\n') return bad_at(p);
+        field_end:
+            // parse_fields counts a field once its line has ended
+            if (!(bits_ & b_fold)) {
+                if (count_ >= field_cap()) return bad_at(p);
+                ++count_;
             }
-            st = 1;
+            st = f_line;
             ++p;
-            continue;
+            break;
+        default: { // h_v0 ... h_v7: "HTTP/" DIGIT "." DIGIT, major version 1
+            const unsigned k = st - h_v0;
+            bool ok = k < 5    ? c == static_cast<unsigned char>("HTTP/"[k])
+                      : k == 6 ? c == '.'
+                               : static_cast<unsigned>(c - '0') <= 9u;
+            if (!ok || (k == 7 && p[-2] != '1')) return bad_at(p);
+            st = k < 7 ? st + 1 : is_response() ? unsigned(h_sp) : unsigned(h_rl_end);
+            ++p;
+            break;
         }
-        char c = *p++;
-        if (c == '\n') return static_cast<std::size_t>(p - data);
-        st = (st == 1 && c == '\r') ? 2 : 0;
+        }
     }
     scanned_ = static_cast<std::uint32_t>(n);
-    set_dfa(st);
+    hstate_ = static_cast<std::uint8_t>(st);
     return 0;
 }
 
@@ -143,22 +279,24 @@ SLUICE_DECL result parser::feed_head(const char* data, std::size_t len) noexcept
     const std::size_t cap = max_head_;
     const std::size_t n = len < cap ? len : cap;
     if (scanned_ == 0) {
-        // Optimistic: most heads arrive whole, so parse straight away.
+        // Optimistic: most heads arrive whole, so parse straight away. If they do not,
+        // parse_head has left hstate_ where it stopped, and scan_head goes on from there.
         work_ += n;
         long r = parse_head(data, n, len >= cap);
         if (r > 0) return head_done(static_cast<std::size_t>(r) + skipped);
         if (r < 0) return {event::error, 0, {}};
         scanned_ = static_cast<std::uint32_t>(n);
-        unsigned st = 0;
-        if (data[n - 1] == '\n')
-            st = 1;
-        else if (n >= 2 && data[n - 1] == '\r' && data[n - 2] == '\n')
-            st = 2;
-        set_dfa(st);
         return {event::need_more, skipped, {}};
     }
     if (n < scanned_) return {event::need_more, 0, {}}; // caller lost bytes: wait
-    std::size_t end = scan_blank_line(data, n, true);
+    std::size_t end = scan_head(data, n, true);
+    if (end == k_bad) {
+        // The first byte no head may hold: the bytes up to it fail as the whole head
+        // would, so a parse of just those names the error.
+        work_ += scanned_;
+        if (parse_head(data, scanned_, false) < 0) return {event::error, 0, {}};
+        return fail(is_response() ? error::bad_status_line : error::bad_request_line);
+    }
     // Over a limit: one last parse of what is there reports the first problem,
     // exactly as if it had all arrived at once.
     const bool over = (bits_ & b_line_long) ||
@@ -194,6 +332,11 @@ SLUICE_DECL long parser::parse_head(const char* buf, std::size_t len, bool at_li
     message& m = *msg_;
     const char* p = buf;
     const char* const end = buf + len;
+    // A request line is read no further than max_request_line + CRLF: an incremental
+    // caller sees no more of it before the limit fails it, and a one-shot parse must
+    // report the same first problem (a bad byte past the limit is not reached).
+    const char* lim = end;
+    if (!is_response() && len > max_line_ + 2u) lim = buf + max_line_ + 2;
     m.method = m.target = m.reason = std::string_view();
     m.content_length = 0;
     m.num_headers = m.num_trailers = 0;
@@ -202,22 +345,19 @@ SLUICE_DECL long parser::parse_head(const char* buf, std::size_t len, bool at_li
     m.version_minor = 1;
     m.flags = 0;
 
-    auto more_line = [&]() -> long {
+    // The request or status line is cut short at `end`, in state `at` of scan_head.
+    auto more_line = [&](unsigned at) -> long {
+        hstate_ = static_cast<std::uint8_t>(at);
         if (!is_response() && (len > max_line_ + 1u || at_limit))
             return bad(error::request_line_too_long);
         if (at_limit) return bad(error::head_too_large);
         return 0;
     };
-    // Too short for a version, yet the line ended: malformed, not incomplete.
-    auto short_line = [&](http::error e) -> long {
-        for (const char* q = p; q < end; ++q)
-            if (*q == '\r' || *q == '\n') return bad(e);
-        return more_line();
-    };
-    auto line_end = [&](http::error other) -> long { // 1 ok, 0 more, -1 error
-        if (p == end) return 0;
+    // After the version (request) or the status or reason (response): CRLF.
+    auto line_end = [&](http::error other, unsigned at) -> long { // 1 ok, 0 more, -1 error
+        if (p == lim) return more_line(at);
         if (*p == '\r') {
-            if (end - p < 2) return 0;
+            if (lim - p < 2) return more_line(h_line_cr);
             if (p[1] != '\n') return bad(error::bare_cr);
             p += 2;
             return 1;
@@ -232,54 +372,56 @@ SLUICE_DECL long parser::parse_head(const char* buf, std::size_t len, bool at_li
 
     if (!is_response()) {
         const char* m0 = p;
-        p = detail::scan_class(p, end, detail::c_token);
-        if (p == end) return more_line();
+        p = detail::scan_class(p, lim, detail::c_token);
+        if (p == lim) return more_line(p == m0 ? h_method0 : h_method);
         if (*p != ' ' || p == m0) return bad(*p == 0 ? error::nul_byte : error::bad_method);
         m.method = std::string_view(m0, static_cast<std::size_t>(p - m0));
         m.verb = to_verb(m.method);
         const char* t0 = ++p;
-        p = detail::scan_class(p, end,
+        p = detail::scan_class(p, lim,
                                allow(lenient::target_chars) ? detail::c_vtarget : detail::c_target);
-        if (p == end) return more_line();
+        if (p == lim) return more_line(p == t0 ? h_target0 : h_target);
         if (*p != ' ' || p == t0) return bad(*p == 0 ? error::nul_byte : error::bad_target);
         m.target = std::string_view(t0, static_cast<std::size_t>(p - t0));
         ++p;
-        if (end - p < 8) return short_line(error::bad_version);
-        long v = version(p);
+        long v = version(p, lim);
         if (v < 0) return v;
+        if (v == 0) return more_line(h_v0 + static_cast<unsigned>(lim - p));
         p += 8;
-        long r = line_end(error::bad_version);
-        if (r == 0) return more_line();
-        if (r < 0) return r;
+        long r = line_end(error::bad_version, h_rl_end);
+        if (r <= 0) return r;
         if (static_cast<std::size_t>(p - buf) > max_line_ + 2u)
             return bad(error::request_line_too_long);
     } else {
-        if (end - p < 9) return short_line(error::bad_status_line);
-        long v = version(p);
-        if (v < 0) return v == -2 ? v : bad(error::bad_status_line);
+        long v = version(p, end);
+        if (v < 0)
+            return err_ == static_cast<std::uint8_t>(error::version_not_supported)
+                       ? v
+                       : bad(error::bad_status_line);
+        if (v == 0) return more_line(h_v0 + static_cast<unsigned>(end - p));
         p += 8;
+        if (p == end) return more_line(h_sp);
         if (*p++ != ' ') return bad(error::bad_status_line);
-        if (end - p < 3) return short_line(error::bad_status_line);
         unsigned s = 0;
-        for (int i = 0; i < 3; ++i) {
-            unsigned d = static_cast<unsigned char>(p[i]) - '0';
-            if (d > 9) return bad(error::bad_status_line);
+        for (unsigned i = 0; i < 3; ++i, ++p) {
+            if (p == end) return more_line(h_d0 + i);
+            unsigned d = static_cast<unsigned char>(*p) - '0';
+            // below 100 exactly when the first digit is 0: refused right there
+            if (d > 9 || (i == 0 && d == 0)) return bad(error::bad_status_line);
             s = s * 10 + d;
         }
-        if (s < 100) return bad(error::bad_status_line);
         m.status = static_cast<std::uint16_t>(s);
-        p += 3;
-        if (p == end) return more_line();
         http::error after = error::bad_status_line;
-        if (*p == ' ') {
+        unsigned at = h_status_end;
+        if (p != end && *p == ' ') {
             const char* r0 = ++p;
             p = detail::find_value_end(p, end);
             m.reason = std::string_view(r0, static_cast<std::size_t>(p - r0));
             after = error::bad_reason;
+            at = h_reason;
         }
-        long r = line_end(after);
-        if (r == 0) return more_line();
-        if (r < 0) return r;
+        long r = line_end(after, at);
+        if (r <= 0) return r;
     }
 
     bits_ |= b_line_seen; // the scan that may follow need not measure this line
@@ -299,28 +441,38 @@ SLUICE_DECL long parser::bad(http::error e) noexcept {
     return -1;
 }
 
-SLUICE_DECL long parser::version(const char* p) noexcept {
-    if (std::memcmp(p, "HTTP/", 5) != 0) return bad(error::bad_version);
-    unsigned maj = static_cast<unsigned char>(p[5]) - '0';
-    unsigned min = static_cast<unsigned char>(p[7]) - '0';
-    if (maj > 9 || min > 9 || p[6] != '.') return bad(error::bad_version);
-    if (maj != 1) {
-        bad(error::version_not_supported);
-        return -2;
+SLUICE_DECL long parser::version(const char* p, const char* end) noexcept {
+    // Byte by byte, so that a prefix that cannot become "HTTP/1.x" fails at once.
+    const std::size_t k = end - p < 8 ? static_cast<std::size_t>(end - p) : 8;
+    for (std::size_t i = 0; i < k; ++i) {
+        unsigned char c = static_cast<unsigned char>(p[i]);
+        bool ok = i < 5    ? c == static_cast<unsigned char>("HTTP/"[i])
+                  : i == 6 ? c == '.'
+                           : static_cast<unsigned>(c - '0') <= 9u;
+        if (!ok) return bad(error::bad_version);
     }
+    if (k < 8) return 0;
+    if (p[5] != '1') return bad(error::version_not_supported);
     // RFC 9110 6.2: a higher minor version is handled as the highest we know.
-    msg_->version_minor = static_cast<std::uint8_t>(min == 0 ? 0 : 1);
-    return 0;
+    msg_->version_minor = static_cast<std::uint8_t>(p[7] == '0' ? 0 : 1);
+    return 1;
 }
 
 SLUICE_DECL long parser::parse_fields(const char*& pr, const char* end, header* hs,
                                       std::uint32_t cap, std::uint32_t& n) noexcept {
     const char* p = pr;
+    // Cut short at `end` in state `at` of scan_head (with the count and fold it needs).
+    auto more = [&](unsigned at, bool fold) -> long {
+        hstate_ = static_cast<std::uint8_t>(at);
+        count_ = static_cast<std::uint16_t>(n);
+        bits_ = static_cast<std::uint8_t>(fold ? bits_ | b_fold : bits_ & ~b_fold);
+        return 0;
+    };
     for (;;) {
-        if (p == end) return 0;
+        if (p == end) return more(f_line, false);
         unsigned char c = static_cast<unsigned char>(*p);
         if (c == '\r') {
-            if (end - p < 2) return 0;
+            if (end - p < 2) return more(f_blank_cr, false);
             if (p[1] != '\n') return bad(error::bare_cr);
             pr = p + 2;
             return 1;
@@ -336,7 +488,7 @@ SLUICE_DECL long parser::parse_fields(const char*& pr, const char* end, header* 
             if (!allow(lenient::obs_fold) || n == 0) return bad(error::obs_fold);
         } else {
             p = detail::scan_class(p, end, detail::c_token);
-            if (p == end) return 0;
+            if (p == end) return more(f_name, false);
             if (*p != ':') {
                 c = static_cast<unsigned char>(*p);
                 if (c == ' ' || c == '\t') return bad(error::whitespace_before_colon);
@@ -346,14 +498,15 @@ SLUICE_DECL long parser::parse_fields(const char*& pr, const char* end, header* 
             name = std::string_view(n0, static_cast<std::size_t>(p - n0));
             ++p;
         }
+        const bool fold = name.data() == nullptr;
         while (p < end && detail::is_ows(*p)) ++p;
         const char* v0 = p;
         p = detail::find_value_end(p, end);
-        if (p == end) return 0;
+        if (p == end) return more(f_value, fold);
         const char* ve = p;
         c = static_cast<unsigned char>(*p);
         if (c == '\r') {
-            if (end - p < 2) return 0;
+            if (end - p < 2) return more(f_cr, fold);
             if (p[1] != '\n') return bad(error::bare_cr);
             p += 2;
         } else if (c == '\n') {
@@ -363,7 +516,7 @@ SLUICE_DECL long parser::parse_fields(const char*& pr, const char* end, header* 
             return bad(c == 0 ? error::nul_byte : error::bad_header_value);
         }
         while (ve > v0 && detail::is_ows(ve[-1])) --ve;
-        if (name.data() == nullptr) { // obs-fold continuation (lenient)
+        if (fold) { // obs-fold continuation (lenient)
             std::string_view& pv = hs[n - 1].value;
             const char* s = pv.empty() ? v0 : pv.data();
             if (ve > v0) pv = std::string_view(s, static_cast<std::size_t>(ve - s));
@@ -472,6 +625,15 @@ SLUICE_DECL bool parser::apply_semantics(message& m) noexcept {
     }
     if (!ok) return bad(err), false;
     const bool req = !is_response();
+    // RFC 9110 9.3.6: "A CONNECT request message does not have content"; after its head
+    // the bytes belong to the tunnel. A Content-Length or Transfer-Encoding on it would
+    // make a peer that honours them read those bytes as a body while one that does not
+    // (llhttp, for one, starts the tunnel right after a CONNECT head) passes them into
+    // the tunnel: the two disagree on where the tunnel starts. Ignoring them is that
+    // second reading; refusing (400) is the only one no peer can contradict.
+    // Content-Length: 0 announces no content, so it is accepted.
+    if (req && m.verb == verb::connect && (te || (cl && clv != 0)))
+        return bad(error::connect_with_body), false;
     if (te) {
         if (m.version_minor == 0) return bad(error::transfer_encoding_http10), false;
         if (cl && !allow(lenient::content_length_with_te))
@@ -524,91 +686,164 @@ SLUICE_DECL bool parser::apply_semantics(message& m) noexcept {
     return true;
 }
 
+// The chunk-size line follows RFC 9112 7.1.1 exactly:
+//   chunk          = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+//   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//   chunk-ext-name = token
+//   chunk-ext-val  = token / quoted-string
+// BWS appears only before a ";" and around "=", so whitespace after the size or after an
+// extension is accepted only when a ";" (or, after a name, "=") follows: "2 \r\n",
+// "2;a \r\n" and "2 junk" are refused, as are an empty name ("2;"), "=" without a value,
+// an unbalanced quote and any byte a quoted-string may not hold. Lenient parsers that
+// skip to the CRLF let a proxy and a server disagree on where a chunk starts, the
+// smuggling that strict framing exists to prevent. Every byte after the size counts
+// against max_chunk_extension, checked before it can wrap.
 SLUICE_DECL result parser::feed_chunked(const char* data, std::size_t len) noexcept {
     std::size_t i = 0;
     while (i < len) {
         unsigned char c = static_cast<unsigned char>(data[i]);
         bool line_done = false;
-        switch (state_) {
-        case s_chunk_size_first: {
-            int h = detail::hexval(c);
-            if (h < 0) return fail(error::bad_chunk_size);
-            remaining_ = static_cast<std::uint64_t>(h);
-            count_ = 1;
-            state_ = s_chunk_size;
-            ++i;
-            break;
-        }
-        case s_chunk_size: {
-            int h = detail::hexval(c);
-            if (h >= 0) {
-                if (count_ >= 16) return fail(error::chunk_size_overflow);
-                remaining_ = (remaining_ << 4) | static_cast<std::uint64_t>(h);
+        if (state_ >= s_chunk_size_ws && state_ <= s_chunk_ext_val_ws) {
+            // [BWS] ";" BWS name [BWS "=" BWS value], over and over, up to the CRLF
+            const bool ws = c == ' ' || c == '\t';
+            const bool tok = detail::has(c, detail::c_token);
+            const bool eol = c == '\r' || c == '\n';
+            const http::error bad_ext = c == 0                      ? error::nul_byte
+                                        : state_ == s_chunk_size_ws ? error::bad_chunk_size
+                                                                    : error::bad_chunk_extension;
+            if (!eol) {
+                if (count_ >= max_ext_) return fail(error::chunk_extension_too_long);
                 ++count_;
-            } else if (c == '\r') {
-                state_ = s_chunk_size_lf;
-            } else if (c == '\n') {
-                if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
-                line_done = true;
-            } else if (c == ';' || c == ' ' || c == '\t') {
-                state_ = s_chunk_ext;
+            }
+            switch (state_) {
+            case s_chunk_size_ws:
+            case s_chunk_ext_val_ws:
+            case s_chunk_ext_name_ws:
+                if (ws) break;
+                if (c == ';') {
+                    state_ = s_chunk_ext_name0;
+                } else if (c == '=' && state_ == s_chunk_ext_name_ws) {
+                    state_ = s_chunk_ext_val0;
+                } else {
+                    return fail(bad_ext);
+                }
+                break;
+            case s_chunk_ext_name0:
+                if (ws) break;
+                if (!tok) return fail(bad_ext);
+                state_ = s_chunk_ext_name;
+                break;
+            case s_chunk_ext_val0:
+                if (ws) break;
+                if (c == '"')
+                    state_ = s_chunk_ext_quoted;
+                else if (tok)
+                    state_ = s_chunk_ext_val;
+                else
+                    return fail(bad_ext);
+                break;
+            case s_chunk_ext_quoted:
+                // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+                if (c == '"')
+                    state_ = s_chunk_ext_val_end;
+                else if (c == '\\')
+                    state_ = s_chunk_ext_escape;
+                else if (!detail::has(c, detail::c_text))
+                    return fail(bad_ext);
+                break;
+            case s_chunk_ext_escape:
+                // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+                if (!detail::has(c, detail::c_text)) return fail(bad_ext);
+                state_ = s_chunk_ext_quoted;
+                break;
+            default: // s_chunk_ext_name, s_chunk_ext_val, s_chunk_ext_val_end: the line may end
+                if (c == '\r') {
+                    state_ = s_chunk_size_lf;
+                } else if (c == '\n') {
+                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                    line_done = true;
+                } else if (ws) {
+                    state_ = state_ == s_chunk_ext_name ? s_chunk_ext_name_ws : s_chunk_ext_val_ws;
+                } else if (c == ';') {
+                    state_ = s_chunk_ext_name0;
+                } else if (c == '=' && state_ == s_chunk_ext_name) {
+                    state_ = s_chunk_ext_val0;
+                } else if (!tok || state_ == s_chunk_ext_val_end) {
+                    return fail(bad_ext);
+                }
+                break;
+            }
+            ++i;
+        } else {
+            switch (state_) {
+            case s_chunk_size_first: {
+                int h = detail::hexval(c);
+                if (h < 0) return fail(error::bad_chunk_size);
+                remaining_ = static_cast<std::uint64_t>(h);
                 count_ = 1;
-            } else {
-                return fail(error::bad_chunk_size);
+                state_ = s_chunk_size;
+                ++i;
+                break;
             }
-            ++i;
-            break;
-        }
-        case s_chunk_ext:
-            if (c == '\r') {
-                state_ = s_chunk_size_lf;
-            } else if (c == '\n') {
-                if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+            case s_chunk_size: {
+                int h = detail::hexval(c);
+                if (h >= 0) {
+                    if (count_ >= 16) return fail(error::chunk_size_overflow);
+                    remaining_ = (remaining_ << 4) | static_cast<std::uint64_t>(h);
+                    ++count_;
+                } else if (c == '\r') {
+                    state_ = s_chunk_size_lf;
+                } else if (c == '\n') {
+                    if (!allow(lenient::bare_lf)) return fail(error::bare_lf);
+                    line_done = true;
+                } else if (c == ';' || c == ' ' || c == '\t') {
+                    if (max_ext_ == 0) return fail(error::chunk_extension_too_long);
+                    count_ = 1;
+                    state_ = c == ';' ? s_chunk_ext_name0 : s_chunk_size_ws;
+                } else {
+                    return fail(error::bad_chunk_size);
+                }
+                ++i;
+                break;
+            }
+            case s_chunk_size_lf:
+                if (c != '\n') return fail(error::bare_cr);
                 line_done = true;
-            } else if (c == 0) {
-                return fail(error::nul_byte);
-            } else if (!detail::has(c, detail::c_text)) {
-                return fail(error::bad_chunk_extension);
-            } else if (++count_ > max_ext_) {
-                return fail(error::chunk_extension_too_long);
+                ++i;
+                break;
+            case s_chunk_data: {
+                std::size_t n = len - i;
+                if (n > remaining_) n = static_cast<std::size_t>(remaining_);
+                remaining_ -= n;
+                if (remaining_ == 0) state_ = s_chunk_data_cr;
+                return {event::body, i + n, std::string_view(data + i, n)};
             }
-            ++i;
-            break;
-        case s_chunk_size_lf:
-            if (c != '\n') return fail(error::bare_cr);
-            line_done = true;
-            ++i;
-            break;
-        case s_chunk_data: {
-            std::size_t n = len - i;
-            if (n > remaining_) n = static_cast<std::size_t>(remaining_);
-            remaining_ -= n;
-            if (remaining_ == 0) state_ = s_chunk_data_cr;
-            return {event::body, i + n, std::string_view(data + i, n)};
-        }
-        case s_chunk_data_cr:
-            if (c == '\r') {
-                state_ = s_chunk_data_lf;
-            } else if (c == '\n' && allow(lenient::bare_lf)) {
+            case s_chunk_data_cr:
+                if (c == '\r') {
+                    state_ = s_chunk_data_lf;
+                } else if (c == '\n' && allow(lenient::bare_lf)) {
+                    state_ = s_chunk_size_first;
+                } else {
+                    return fail(error::bad_chunk_end);
+                }
+                ++i;
+                break;
+            case s_chunk_data_lf:
+                if (c != '\n') return fail(error::bad_chunk_end);
                 state_ = s_chunk_size_first;
-            } else {
-                return fail(error::bad_chunk_end);
+                ++i;
+                break;
+            default:
+                return {event::error, 0, {}};
             }
-            ++i;
-            break;
-        case s_chunk_data_lf:
-            if (c != '\n') return fail(error::bad_chunk_end);
-            state_ = s_chunk_size_first;
-            ++i;
-            break;
-        default:
-            return {event::error, 0, {}};
         }
         if (line_done) {
             if (remaining_ == 0) {
                 state_ = s_trailers;
                 scanned_ = 0;
-                set_dfa(1); // a blank line right away means no trailers
+                hstate_ = f_line; // a blank line right away means no trailers
+                count_ = 0;
+                bits_ &= static_cast<std::uint8_t>(~b_fold);
                 result r = feed_trailers(data + i, len - i);
                 r.consumed += i;
                 return r;
@@ -624,16 +859,20 @@ SLUICE_DECL result parser::feed_chunked(const char* data, std::size_t len) noexc
 SLUICE_DECL result parser::feed_trailers(const char* data, std::size_t len) noexcept {
     std::size_t n = len < max_head_ ? len : max_head_;
     if (n < scanned_) return {event::need_more, 0, {}};
-    std::size_t end = scan_blank_line(data, n, false);
+    std::size_t end = scan_head(data, n, false);
+    message& m = *msg_;
+    const std::uint32_t cap = field_cap();
+    std::uint32_t cnt = 0;
+    const char* p = data;
+    if (end == k_bad) { // the fields up to the first bad byte name the error
+        if (parse_fields(p, data + scanned_, m.headers + m.num_headers, cap, cnt) < 0)
+            return {event::error, 0, {}};
+        return fail(error::bad_header_name);
+    }
     if (end == 0) {
         if (len >= max_head_) return fail(error::head_too_large);
         return {event::need_more, 0, {}};
     }
-    message& m = *msg_;
-    std::uint32_t cap = m.header_capacity < max_headers_ ? m.header_capacity : max_headers_;
-    cap = cap > m.num_headers ? cap - m.num_headers : 0;
-    std::uint32_t cnt = 0;
-    const char* p = data;
     long r = parse_fields(p, data + end, m.headers + m.num_headers, cap, cnt);
     if (r < 0) return {event::error, 0, {}};
     if (r == 0) return fail(error::bad_chunk_end);

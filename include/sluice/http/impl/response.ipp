@@ -31,9 +31,21 @@ SLUICE_DECL response& response::status(unsigned code, std::string_view reason) {
 
 SLUICE_DECL response& response::header(std::string_view name, std::string_view value) {
     if (!sl_ || sl_->head_sent || sl_->finished) return *this;
-    if (http::detail::iequals(name, "content-length") ||
-        http::detail::iequals(name, "transfer-encoding"))
-        return *this;
+    if (http::detail::iequals(name, "content-length")) {
+        // Kept as the body's size: 1*DIGIT (RFC 9110 §8.6), no sign, no overflow. Anything
+        // else would be a lie on the wire: the response becomes a 500.
+        std::uint64_t n = 0;
+        bool ok = !value.empty() && value.size() <= 19;
+        for (char ch : value) ok = ok && ch >= '0' && ch <= '9';
+        if (ok)
+            for (char ch : value) n = n * 10 + static_cast<std::uint64_t>(ch - '0');
+        if (!ok) {
+            sl_->bad_header = true;
+            return *this;
+        }
+        return content_length(n);
+    }
+    if (http::detail::iequals(name, "transfer-encoding")) return *this; // the server's
     if (http::detail::iequals(name, "connection")) {
         bool close = false;
         http::detail::for_each_list_item(value, [&](std::string_view t) {

@@ -44,6 +44,9 @@ SLUICE_DECL void response::end(std::string_view body) {
         if (!body.empty()) write(body);
         if (!sl->s) return;
         sl->finished = true;
+        if (sl->declared_length >= 0 && !sl->head_request &&
+            sl->streamed < static_cast<std::uint64_t>(sl->declared_length))
+            sl->close = true; // cut short: only the close can say so
         // HTTP/1.0 streams (and HEAD) have no terminator; the former end with a close.
         if (sl->streaming && sl->minor >= 1 && !sl->head_request) {
             const_buffer b(std::string_view("0\r\n\r\n"));
@@ -57,7 +60,16 @@ SLUICE_DECL void response::end(std::string_view body) {
     // because it is used for these lines only, which run no user code and never start
     // another connection's output (emit() only appends or writes the bytes).
     std::string& h = c.head_scratch_;
-    detail::build_head(c, *sl, h, sl->bad_header ? 0 : static_cast<std::int64_t>(body.size()));
+    // A length the handler set (header or content_length()) must be the body's; a HEAD
+    // answer announces it without sending the body.
+    std::int64_t length = static_cast<std::int64_t>(body.size());
+    if (sl->declared_length >= 0 && sl->declared_length != length) {
+        if (sl->head_request && body.empty())
+            length = sl->declared_length;
+        else
+            sl->bad_header = true;
+    }
+    detail::build_head(c, *sl, h, sl->bad_header ? 0 : length);
     const bool bodyless =
         sl->head_request || sl->status < 200 || sl->status == 204 || sl->status == 304;
     if (sl->bad_header) body = {};
@@ -80,9 +92,9 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
         }
         detail::server_core& c = *s->core_;
         std::string& h = c.head_scratch_; // as in end(): used only within these lines
-        detail::build_head(c, *sl, h, -1);
+        detail::build_head(c, *sl, h, sl->declared_length);
         sl->head_sent = true;
-        sl->streaming = true;
+        sl->streaming = sl->declared_length < 0;
         const_buffer b(h);
         s->emit(sl.get(), &b, 1);
         if (!sl->s) return false;
@@ -95,7 +107,13 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
         }
     }
     if (!data.empty() && !sl->head_request) {
-        if (sl->minor >= 1) {
+        if (sl->declared_length >= 0) { // announced with Content-Length: sent as it is
+            if (data.size() > static_cast<std::uint64_t>(sl->declared_length) - sl->streamed)
+                return false;
+            sl->streamed += data.size();
+            const_buffer b(data);
+            s->emit(sl.get(), &b, 1);
+        } else if (sl->minor >= 1) {
             char size[24];
             std::size_t n = http::detail::format_uint(data.size(), size, 16);
             size[n++] = '\r';
@@ -133,6 +151,14 @@ SLUICE_DECL void response::on_drain(unique_function<void()> cb) {
     if (!sl_ || !sl_->s) return;
     sl_->on_drain = std::move(cb);
     sl_->s->want_drain();
+}
+
+SLUICE_DECL std::error_code response::wait_drain(detail::response_drain_waiter* w) {
+    if (!sl_ || !sl_->s) return make_error_code(sluice::error::not_open);
+    if (sl_->waiter) return make_error_code(sluice::error::in_progress);
+    sl_->waiter = w;
+    sl_->s->want_drain();
+    return {};
 }
 
 // ---- connection_slot ----
@@ -262,10 +288,9 @@ SLUICE_DECL void server_core::accept(tcp_stream st) {
 }
 
 SLUICE_DECL void server_core::close_all(bool notify) {
-    while (sessions_) {
-        ref<server_session> s(sessions_);
-        s->close_now(make_error_code(sluice::error::operation_aborted), notify);
-    }
+    // close_now() keeps the session alive while it runs and unlinks it. No counted
+    // reference here as well: GCC 12 at -O3 takes the nested pair for a use after free.
+    while (sessions_) sessions_->close_now(make_error_code(sluice::error::operation_aborted), notify);
 }
 
 SLUICE_DECL void server_core::link(server_session* s) {

@@ -329,6 +329,7 @@ SLUICE_DECL void server_session::detach_all(bool notify) {
     queued_ = 0;
     for (response_slot* sl = first; sl; sl = sl->next) sl->s = nullptr;
     std::vector<unique_function<void()>> calls;
+    std::vector<response_drain_waiter*> waiters;
     while (first) {
         response_slot* sl = first;
         first = sl->next;
@@ -336,9 +337,18 @@ SLUICE_DECL void server_session::detach_all(bool notify) {
         unique_function<void()> gone_drain = std::move(sl->on_drain);
         unique_function<void()> cb = std::move(sl->on_close);
         if (cb && notify && !sl->finished) calls.push_back(std::move(cb));
+        if (response_drain_waiter* w = std::exchange(sl->waiter, nullptr)) waiters.push_back(w);
         ref<response_slot>::adopt(sl).reset();
     }
     for (auto& cb : calls) cb();
+    // A waiting coroutine hears that its connection is gone, as on_close callbacks do; when
+    // the server is being destroyed (no notify) it is dropped, as handlers are.
+    for (response_drain_waiter* w : waiters) {
+        if (notify)
+            w->on_drained(make_error_code(sluice::error::not_open));
+        else
+            w->on_dropped();
+    }
 }
 
 } // namespace detail

@@ -457,11 +457,18 @@ SLUICE_DECL void server_session::on_drained() {
     if (!open()) return;
     set(b_paused, false);
     std::vector<unique_function<void()>> cbs;
-    for (response_slot* sl = front_; sl; sl = sl->next)
+    std::vector<ref<response_slot>> waiting; // counted: a resumed waiter may end its response
+    for (response_slot* sl = front_; sl; sl = sl->next) {
         if (sl->on_drain) cbs.push_back(std::move(sl->on_drain));
+        if (sl->waiter) waiting.emplace_back(sl);
+    }
     for (auto& cb : cbs) {
         if (!open()) break;
         cb();
+    }
+    for (auto& sl : waiting) {
+        if (!open()) break; // detach_all() told them
+        if (response_drain_waiter* w = std::exchange(sl->waiter, nullptr)) w->on_drained({});
     }
     kick();
 }

@@ -4,6 +4,8 @@
 
 #include <sluice/ws/connection.hpp>
 
+#include <algorithm>
+
 namespace sluice {
 namespace ws {
 
@@ -36,11 +38,13 @@ SLUICE_DECL void shared_state::drop_handlers() {
 SLUICE_DECL conn_impl::~conn_impl() {
     if (queued() && sh_->lp) sh_->lp->unschedule(this);
     delete stash_;
+    if (extras_) unsubscribe_all(); // normally done by finish()
+    delete extras_;
 }
 
 SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_t n) {
-    if (!open_) return error::closed;
-    if (over_cap(codec_.encoded_size(n))) return make_error_code(sluice::error::write_queue_full);
+    if (!open_ || codec_.close_sent() || !stream_.is_open()) return error::closed;
+    if (over_limit(codec_.encoded_size(n))) return refuse_send();
     std::uint8_t head[max_header_size];
     std::size_t hl = 0;
     std::error_code ec = codec_.encode_header(op, p, n, head, hl);
@@ -60,10 +64,10 @@ SLUICE_DECL std::error_code conn_impl::send(opcode op, const void* p, std::size_
 }
 
 SLUICE_DECL std::error_code conn_impl::send(const prepared_message& pm) {
-    if (!open_) return error::closed;
+    if (!open_ || codec_.close_sent() || !stream_.is_open()) return error::closed;
     if (codec_.get_role() != role::server) return error::masked_frame; // must be masked
     if (std::error_code ec = codec_.can_start_message(pm.op)) return ec;
-    if (over_cap(pm.frame.size())) return make_error_code(sluice::error::write_queue_full);
+    if (over_limit(pm.frame.size())) return refuse_send();
     stream_.write(pm.frame);
     return {};
 }
@@ -128,6 +132,8 @@ SLUICE_DECL void conn_impl::drop_silently() noexcept {
     // last (GCC 12 takes a nested counted reference for a use after free at -O3).
     reported_ = true;
     if (message_reader* r = std::exchange(reader_, nullptr)) r->on_dropped();
+    if (extras_)
+        if (drain_waiter* w = std::exchange(extras_->waiter, nullptr)) w->on_dropped();
     stream_.close();
     finish();
 }
@@ -177,9 +183,136 @@ SLUICE_DECL std::string& conn_impl::scratch() noexcept {
     return sh_->scratch;
 }
 
-SLUICE_DECL bool conn_impl::over_cap(std::size_t more) const noexcept {
-    const std::size_t cap = sh_->cfg.write.hard_cap, have = stream_.buffered_amount();
-    return more > cap || have > cap - more;
+// Room above write.hard_cap on the stream itself, so that a close frame or a pong is never
+// refused by the stream (which would fail the connection) when data filled the cap.
+constexpr std::size_t control_room = 4096;
+
+SLUICE_DECL std::size_t conn_impl::send_limit() const noexcept {
+    const settings& c = sh_->cfg;
+    return c.send_limit && c.send_limit < c.write.hard_cap ? c.send_limit : c.write.hard_cap;
+}
+
+SLUICE_DECL std::size_t conn_impl::low_mark() const noexcept {
+    const write_limits& w = sh_->cfg.write;
+    return std::min(w.low_watermark, std::min(w.high_watermark, send_limit()));
+}
+
+SLUICE_DECL void conn_impl::apply_limits() {
+    const write_limits& w = sh_->cfg.write;
+    write_limits eff;
+    eff.high_watermark = std::min(w.high_watermark, send_limit());
+    eff.low_watermark = low_mark();
+    eff.hard_cap = w.hard_cap > SIZE_MAX - control_room ? SIZE_MAX : w.hard_cap + control_room;
+    stream_.set_write_limits(eff);
+}
+
+// Refused: the queue is at the send limit already (a message is never split, so one that
+// starts below the limit is queued whole: the queue stays under limit + one message), or
+// the message would take it past write.hard_cap.
+SLUICE_DECL bool conn_impl::over_limit(std::size_t more) noexcept {
+    const std::size_t have = stream_.buffered_amount(), cap = sh_->cfg.write.hard_cap;
+    if (limit_hit_ && have <= low_mark()) limit_hit_ = false; // drained since
+    return have >= send_limit() || more > cap || have > cap - more;
+}
+
+SLUICE_DECL std::error_code conn_impl::refuse_send() {
+    limit_hit_ = true;
+    if (sh_->cfg.on_send_limit == send_limit_policy::close)
+        (void)close(close_code::policy_violation, "send limit exceeded");
+    return make_error_code(sluice::error::write_queue_full);
+}
+
+SLUICE_DECL void conn_impl::on_drain(unique_function<void()> cb) {
+    if (!cb && !extras_) return;
+    conn_extras& x = extras();
+    if (x.on_drain && sh_->lp) sh_->lp->release_later(std::move(x.on_drain)); // replaced
+    x.on_drain = std::move(cb);
+    if (x.on_drain) arm_drain();
+}
+
+SLUICE_DECL std::error_code conn_impl::wait_drain(drain_waiter* w) {
+    if (!sh_->lp) return make_error_code(sluice::error::loop_gone);
+    conn_extras& x = extras();
+    if (x.waiter) return make_error_code(sluice::error::in_progress);
+    x.waiter = w;
+    if (!open_) {
+        if (!x.waiter_queued) {
+            x.waiter_queued = true;
+            sh_->lp->defer(waiter_completion(this));
+        }
+        return {};
+    }
+    arm_drain();
+    return {};
+}
+
+SLUICE_DECL void conn_impl::cancel_drain(drain_waiter* w) noexcept {
+    if (extras_ && extras_->waiter == w) extras_->waiter = nullptr;
+}
+
+SLUICE_DECL void conn_impl::arm_drain() {
+    // The stream's one-shot slot belongs to the connection: it tells both waiters. A
+    // re-arm replaces the previous lambda, which only held a reference.
+    stream_.on_drain([k = conn_ref(this)] { k->drained(); });
+}
+
+SLUICE_DECL void conn_impl::drained() {
+    // A failed stream runs its drain callback too (so that a producer paused for
+    // backpressure wakes up): that is the end of the connection, which finish() reports.
+    if (!open_ || !extras_ || !stream_.is_open()) return;
+    limit_hit_ = false;
+    conn_ref k(this);
+    unique_function<void()> cb = std::move(extras_->on_drain);
+    drain_waiter* w = std::exchange(extras_->waiter, nullptr);
+    if (cb) cb();
+    if (w) w->on_drained({});
+}
+
+SLUICE_DECL conn_extras& conn_impl::extras() {
+    if (!extras_) extras_ = new conn_extras();
+    return *extras_;
+}
+
+SLUICE_DECL std::error_code conn_impl::subscribe(std::string_view topic) {
+    if (!open_) return error::closed;
+    if (topic.empty() || topic.size() > sh_->cfg.max_topic_size) return error::topic_too_long;
+    if (subscribed(topic)) return {};
+    conn_extras& x = extras();
+    if (x.sub_count >= sh_->cfg.max_topics) return error::too_many_topics;
+    subscription* s = sh_->topics.add(this, topic);
+    s->next_of_conn = x.subs;
+    x.subs = s;
+    ++x.sub_count;
+    return {};
+}
+
+SLUICE_DECL bool conn_impl::unsubscribe(std::string_view topic) noexcept {
+    if (!extras_) return false;
+    for (subscription** at = &extras_->subs; *at; at = &(*at)->next_of_conn) {
+        subscription* s = *at;
+        if (s->topic->name != topic) continue;
+        *at = s->next_of_conn;
+        --extras_->sub_count;
+        sh_->topics.remove(s);
+        return true;
+    }
+    return false;
+}
+
+SLUICE_DECL bool conn_impl::subscribed(std::string_view topic) const noexcept {
+    if (!extras_) return false;
+    for (const subscription* s = extras_->subs; s; s = s->next_of_conn)
+        if (s->topic->name == topic) return true;
+    return false;
+}
+
+SLUICE_DECL void conn_impl::unsubscribe_all() noexcept {
+    if (!extras_) return;
+    while (subscription* s = extras_->subs) {
+        extras_->subs = s->next_of_conn;
+        sh_->topics.remove(s);
+    }
+    extras_->sub_count = 0;
 }
 
 SLUICE_DECL void conn_impl::pump() {
@@ -335,6 +468,18 @@ SLUICE_DECL void conn_impl::finish() {
     delete stash_;
     stash_ = nullptr;
     held_.reset(); // e.g. the HTTP server's connection slot
+    if (stream_.is_open()) stream_.on_error({}); // its reference to this
+    if (extras_) {
+        unsubscribe_all();
+        // The application's data ends with the connection, after on_close has seen it;
+        // moved out first, so its destructor finds the connection without it.
+        std::unique_ptr<data_box> gone = std::move(extras_->data);
+        if (extras_->on_drain && sh_->lp) sh_->lp->release_later(std::move(extras_->on_drain));
+        if (extras_->waiter && !extras_->waiter_queued && sh_->lp) {
+            extras_->waiter_queued = true;
+            sh_->lp->defer(waiter_completion(this));
+        }
+    }
     complete_reader_later();
     drop_ref(); // the open list's reference: last, may free this
 }
@@ -453,6 +598,12 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
     sh_->first = this;
     ++sh_->open;
     if (!rest.empty()) stash_ = new std::string(std::move(rest));
+    // A stream that fails (a send refused by the kernel, a reset) ends the connection now,
+    // even one in pull mode that is not reading and so would not hear of it otherwise.
+    // The handler's reference is dropped by finish() (or run, from the loop, before it).
+    stream_.on_error([k = conn_ref(this)](std::error_code ec) {
+        if (k->open_) k->abort(ec);
+    });
     conn_ref k(this);
     if (sh_->h.on_open) with_handle([&](connection& c) { sh_->h.on_open(c); });
     if (!open_) return;
@@ -460,6 +611,43 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
     if (pull_mode() && !reader_) codec_.pause();
     pump();
 }
+SLUICE_DECL std::size_t publish_to(shared_state& sh, std::string_view topic,
+                                   const prepared_message& pm, const conn_impl* except) {
+    topic_entry* t = sh.topics.find(topic);
+    if (!t) return 0;
+    // Sending can end a subscriber (the send limit's close policy; a close answered at
+    // once), which takes it out of this topic while we walk it: walk a counted copy. The
+    // copy's storage is reused by the next publish, unless this one runs inside another.
+    std::vector<conn_ref> own;
+    std::vector<conn_ref>& targets = sh.topics.scratch_busy ? own : sh.topics.scratch;
+    const bool owner = !sh.topics.scratch_busy;
+    sh.topics.scratch_busy = true;
+    targets.reserve(t->subscribers.size());
+    for (const subscription* s : t->subscribers)
+        if (s->conn != except) targets.emplace_back(s->conn);
+    std::size_t sent = 0;
+    for (conn_ref& c : targets) sent += c->send(pm) ? 0 : 1;
+    targets.clear();
+    if (owner) sh.topics.scratch_busy = false;
+    return sent;
+}
+
 } // namespace detail
+} // namespace ws
+} // namespace sluice
+
+namespace sluice {
+namespace ws {
+
+SLUICE_DECL std::size_t connection::publish(std::string_view topic, opcode op, const void* data,
+                                            std::size_t n) const {
+    if (!c_ || !c_->is_open()) return 0;
+    detail::shared_state& sh = c_->shared();
+    if (!sh.topics.find(topic)) return 0;
+    prepared_message pm;
+    if (prepare(op, data, n, pm)) return 0;
+    return detail::publish_to(sh, topic, pm, c_.get());
+}
+
 } // namespace ws
 } // namespace sluice

@@ -32,8 +32,9 @@ SLUICE_DECL server& server::on_close(unique_function<void(connection&, const clo
     return *this;
 }
 
-SLUICE_DECL connection server::upgrade(const http::request_view& req, http::response& res,
-                                       std::error_code* ec) {
+SLUICE_DECL connection server::upgrade_with(const http::request_view& req, http::response& res,
+                                            std::unique_ptr<detail::data_box> data,
+                                            std::error_code* ec) {
     std::error_code dummy;
     std::error_code& err = ec ? *ec : dummy;
     std::vector<header_field> fields;
@@ -81,6 +82,7 @@ SLUICE_DECL connection server::upgrade(const http::request_view& req, http::resp
     // max_connections (and connections()) until it ends.
     c->hold_until_end(std::move(t.slot));
     c->set_extension(std::move(ext));
+    if (data) c->set_data(std::move(data));
     connection handle(c.get());
     c->open(std::move(t.rest));
     return handle;
@@ -96,6 +98,23 @@ SLUICE_DECL std::size_t server::broadcast(const prepared_message& pm) {
     std::size_t sent = 0;
     for_each([&](connection& c) { sent += c.send(pm) ? 0 : 1; });
     return sent;
+}
+
+SLUICE_DECL std::size_t server::publish(std::string_view topic, opcode op, const void* data,
+                                        std::size_t n) {
+    if (!sh_->topics.find(topic)) return 0; // nobody listens: nothing to encode
+    prepared_message pm;
+    if (prepare(op, data, n, pm)) return 0;
+    return detail::publish_to(*sh_, topic, pm, nullptr);
+}
+
+SLUICE_DECL std::size_t server::publish(std::string_view topic, const prepared_message& pm) {
+    return detail::publish_to(*sh_, topic, pm, nullptr);
+}
+
+SLUICE_DECL std::size_t server::subscribers(std::string_view topic) const noexcept {
+    const detail::topic_entry* t = sh_->topics.find(topic);
+    return t ? t->subscribers.size() : 0;
 }
 
 SLUICE_DECL std::size_t server::receive_buffer_bytes() const noexcept {
