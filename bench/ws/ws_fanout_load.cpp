@@ -487,7 +487,7 @@ int main(int argc, char** argv) {
     const double pubs = secs > 0 ? static_cast<double>(done) / secs : 0;
     const double deliveries = static_cast<double>(done) * static_cast<double>(n_subs);
     const double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-    std::printf("publishes/s %.0f deliveries/s %.0f server_us/delivery %.3f errors %lld "
+    std::printf("publishes/s %.1f deliveries/s %.0f server_us/delivery %.3f errors %lld "
                 "subscribers %zu size %zu window %d messages %llu seconds %.3f server_cpu_s %.2f\n",
                 pubs, secs > 0 ? deliveries / secs : 0,
                 cpu >= 0 && deliveries > 0 ? cpu * 1e6 / deliveries : -1, errors, n_subs, size,
