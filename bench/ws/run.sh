@@ -5,9 +5,18 @@
 # to core 1; every connection does the Upgrade handshake, every client frame is masked, and
 # every echoed byte is verified.
 #
+#
+# Then fan-out: bench/ws/sluice_fanout.cpp (ws::server topics, server.publish) and
+# bench/ws/beast_fanout.cpp (Beast, hand-rolled broadcast over per-session write queues), the
+# same protocol, driven by bench/ws/ws_fanout_load: SUBSCRIBERS (10,000) connections to /sub,
+# one publisher to /pub, at most 4 messages in flight, each done when every subscriber has it;
+# every subscriber must get every message in order, byte for byte, or the run fails. The
+# server's CPU time (/proc/PID/stat utime + stime, read by the generator from the first
+# publish to the last delivery) is reported per delivered message, as bench/echo does.
+#
 #   bash bench/ws/run.sh            full run: ROUNDS=3 x 5 s per cell (median), writes docs/bench/ws.md
-#   bash bench/ws/run.sh --smoke    CI: 1 s per cell, 1 round; fails unless every server answers
-#                                   and every byte verifies; writes nothing to docs/
+#   bash bench/ws/run.sh --smoke    CI: 1 s per cell, 1 round, 200 subscribers; fails unless every
+#                                   server answers and every byte verifies; writes nothing to docs/
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 smoke=0; secs=${SECONDS_PER_CELL:-5}
@@ -29,6 +38,9 @@ $cxx -std=c++17 -pthread -Iinclude examples/ws_echo.cpp -o "$out/sluice_ws_echo"
 $cxx -std=c++17 -Iinclude bench/ws/ws_load.cpp -o "$out/ws_load"
 $cxx -std=c++17 -pthread bench/ws/beast_echo.cpp -o "$out/beast_echo"
 [ $smoke = 1 ] || $cxx -std=c++17 -Iinclude bench/ws_mask_bench.cpp -o "$out/ws_mask_bench"
+$cxx -std=c++17 -pthread -Iinclude bench/ws/sluice_fanout.cpp -o "$out/sluice_fanout"
+$cxx -std=c++17 -pthread bench/ws/beast_fanout.cpp -o "$out/beast_fanout"
+$cxx -std=c++17 -Iinclude bench/ws/ws_fanout_load.cpp -o "$out/ws_fanout_load"
 
 servers=(sluice_ws_echo beast_echo)
 workloads=("64 1" "64 100" "16384 1" "16384 100")
@@ -95,15 +107,55 @@ for key in "${!samples[@]}"; do
   rate[$key]=$(median "${samples[$key]}")
   mbps[$key]=$(median "${msamples[$key]}")
 done
-[ $smoke = 1 ] && { echo "ws smoke: every server answered the handshake, every byte checked"; exit 0; }
+
+# ---- fan-out: publish to N subscribers ----
+fan_servers=(sluice_fanout beast_fanout)
+fan_sizes=(64 1024)
+subs=${SUBSCRIBERS:-10000}
+[ $smoke = 1 ] && subs=200
+window=4
+# N subscribers plus the publisher, the listener and a few more, in the generator and in the
+# server (both raise their soft limit to the hard one themselves as well).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge $((subs + 100)) ] || {
+  echo "FAIL: $subs subscribers need $((subs + 100)) descriptors, the hard limit is $(ulimit -Hn)"; exit 1; }
+declare -A fpub fdel fcpu fpub_s fdel_s fcpu_s
+field() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}'; }
+for round in $(seq "$rounds"); do
+  for k in "${!fan_servers[@]}"; do
+    i=$(( (k + round - 1) % ${#fan_servers[@]} ))
+    s=${fan_servers[$i]}
+    start "$s"
+    for size in "${fan_sizes[@]}"; do
+      line=$($pin_load "$out/ws_fanout_load" --port $port --subscribers "$subs" --size "$size" \
+        --window $window --seconds "$secs" --server-pid $pid 2>&1) || {
+        echo "FAIL: $s fan-out, $size B to $subs subscribers: ${line:-no output}"; cat "$out/$s.log"; exit 1; }
+      fpub_s[$s,$size]="${fpub_s[$s,$size]:-} $(echo "$line" | field publishes/s)"
+      fdel_s[$s,$size]="${fdel_s[$s,$size]:-} $(echo "$line" | field deliveries/s)"
+      fcpu_s[$s,$size]="${fcpu_s[$s,$size]:-} $(echo "$line" | field server_us/delivery)"
+      printf 'round %d %-15s :%d %6s B to %s subscribers: %s\n' "$round" "$s" $port "$size" "$subs" "$line"
+    done
+    kill -0 $pid 2>/dev/null || { echo "FAIL: $s exited during the run"; cat "$out/$s.log"; exit 1; }
+    # Neither server writes anything while it works; sluice_fanout reports a publish that
+    # reached fewer subscribers than the topic has (someone cut at the send limit).
+    [ -s "$out/$s.log" ] && { echo "FAIL: $s complained:"; cat "$out/$s.log"; exit 1; }
+    stop
+  done
+done
+for key in "${!fpub_s[@]}"; do
+  fpub[$key]=$(median "${fpub_s[$key]}")
+  fdel[$key]=$(median "${fdel_s[$key]}")
+  fcpu[$key]=$(median "${fcpu_s[$key]}")
+done
+[ $smoke = 1 ] && { echo "ws smoke: every server answered the handshake, every byte checked (echo and fan-out to $subs)"; exit 0; }
 
 sluice_rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git status --porcelain -- include examples/ws_echo.cpp 2>/dev/null)" ] && sluice_rev="$sluice_rev + uncommitted changes"
+[ -n "$(git status --porcelain -- include examples/ws_echo.cpp bench/ws/sluice_fanout.cpp 2>/dev/null)" ] && sluice_rev="$sluice_rev + uncommitted changes"
 boost=$(awk '/define BOOST_LIB_VERSION/ {gsub(/"/, "", $3); gsub(/_/, ".", $3); print $3}' /usr/include/boost/version.hpp)
 mkdir -p docs/bench
 md=docs/bench/ws.md
 {
-  echo "# WebSocket echo: sluice against Boost.Beast"
+  echo "# WebSocket echo and fan-out: sluice against Boost.Beast"
   echo
   echo "Measured $(date -u +%Y-%m-%d) on $(uname -srm), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs));"
   echo "g++ $(g++ -dumpfullversion), Boost $boost (Debian), sluice $sluice_rev."
@@ -123,6 +175,35 @@ md=docs/bench/ws.md
   done
   echo
   echo "Above 1.0: sluice is faster. MB/s counts echoed payload, one direction."
+  echo
+  echo "## Publish to N subscribers"
+  echo
+  echo "Fan-out: $subs subscriber connections to one topic and one publisher, median of ${rounds} rounds"
+  echo "of ${secs} s per cell (same pinning and rotation). sluice is \`bench/ws/sluice_fanout.cpp\`:"
+  echo "each /sub connection subscribes to the topic, every message from /pub goes out through"
+  echo "\`server.publish(topic, opcode, data, n)\`, encoded once and queued by reference on every"
+  echo "subscriber; default send limit (1 MiB per connection, close on overflow). Beast is"
+  echo "\`bench/ws/beast_fanout.cpp\`: the hand-rolled broadcast of Beast's chat examples, one"
+  echo "\`std::shared_ptr<std::string const>\` per message queued on each session's own write queue,"
+  echo "one \`async_write\` at a time per session. The generator (\`bench/ws/ws_fanout_load\`, raw epoll)"
+  echo "keeps at most $window binary messages in flight, a message being done when all $subs subscribers"
+  echo "have it; every subscriber must receive every message in order and byte for byte (sequence"
+  echo "number in the payload), and nobody may be cut, or the run fails."
+  echo
+  echo "| message | sluice publishes/s | sluice deliveries/s | sluice server µs/delivery | Beast publishes/s | Beast deliveries/s | Beast server µs/delivery | deliveries sluice / Beast | CPU Beast / sluice |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for size in "${fan_sizes[@]}"; do
+    a=${fdel[sluice_fanout,$size]}; b=${fdel[beast_fanout,$size]}
+    ca=${fcpu[sluice_fanout,$size]}; cb=${fcpu[beast_fanout,$size]}
+    label="$size B"; [ "$size" -ge 1024 ] && label="$((size / 1024)) KiB"
+    echo "| $label | ${fpub[sluice_fanout,$size]} | $a | $ca | ${fpub[beast_fanout,$size]} | $b | $cb | $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.2f", a/b}') | $(awk -v a="$ca" -v b="$cb" 'BEGIN{printf "%.2f", b/a}') |"
+  done
+  echo
+  echo "A delivery is one message arriving at one subscriber (deliveries/s = publishes/s x $subs)."
+  echo "Server µs/delivery is the server process's CPU time (user + system, /proc/PID/stat) from the"
+  echo "first publish to the last delivery, divided by the deliveries: it includes the kernel's"
+  echo "loopback send path, and it stays comparable when the single-threaded generator on the other"
+  echo "core is what limits the rate. Above 1.0 in the last two columns: sluice is ahead."
   echo
   echo "## Unmasking"
   echo
