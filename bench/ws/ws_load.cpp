@@ -251,7 +251,8 @@ int main(int argc, char** argv) {
     } else {
         // Text-like and compressible, not trivially: 600 words of 2-10 letters from a fixed
         // seed, drawn with a skew towards the first ones (like word frequencies in prose),
-        // with sentence ends and line breaks. About 2:1 with zlib level 6.
+        // with sentence ends and line breaks. zlib level 6 takes 1 KiB of it to about 60%,
+        // 16 KiB to about 40%.
         std::uint64_t r = 0x9E3779B97F4A7C15ull;
         auto rnd = [&r]() {
             r ^= r << 13;
