@@ -13,7 +13,6 @@
 #pragma once
 
 #include <sluice/config.hpp>
-#include <sluice/util/ref.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -58,9 +57,9 @@ class topic_table {
 
     std::size_t size() const noexcept { return map_.size(); }
 
-    // The connections a publish goes to, reused between publishes (a publish from inside
-    // another one's handler takes a vector of its own).
-    std::vector<sluice::detail::ref<conn_impl>> scratch;
+    // The connections a publish goes to (each counted while it is walked: see publish_to),
+    // reused between publishes; a publish from inside another takes a vector of its own.
+    std::vector<conn_impl*> scratch;
     bool scratch_busy = false;
 
   private:

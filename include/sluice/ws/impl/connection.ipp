@@ -185,7 +185,8 @@ SLUICE_DECL std::string& conn_impl::scratch() noexcept {
 
 // Room above write.hard_cap on the stream itself, so that a close frame or a pong is never
 // refused by the stream (which would fail the connection) when data filled the cap.
-constexpr std::size_t control_room = 4096;
+// (An enumerator, not a variable: nothing is emitted for it in a unit that does not use it.)
+enum : std::size_t { control_room = 4096 };
 
 SLUICE_DECL std::size_t conn_impl::send_limit() const noexcept {
     const settings& c = sh_->cfg;
@@ -618,15 +619,19 @@ SLUICE_DECL std::size_t publish_to(shared_state& sh, std::string_view topic,
     // Sending can end a subscriber (the send limit's close policy; a close answered at
     // once), which takes it out of this topic while we walk it: walk a counted copy. The
     // copy's storage is reused by the next publish, unless this one runs inside another.
-    std::vector<conn_ref> own;
-    std::vector<conn_ref>& targets = sh.topics.scratch_busy ? own : sh.topics.scratch;
+    std::vector<conn_impl*> own;
+    std::vector<conn_impl*>& targets = sh.topics.scratch_busy ? own : sh.topics.scratch;
     const bool owner = !sh.topics.scratch_busy;
     sh.topics.scratch_busy = true;
     targets.reserve(t->subscribers.size());
     for (const subscription* s : t->subscribers)
-        if (s->conn != except) targets.emplace_back(s->conn);
+        if (s->conn != except) {
+            s->conn->add_ref(); // dropped below: the walk's counted copy
+            targets.push_back(s->conn);
+        }
     std::size_t sent = 0;
-    for (conn_ref& c : targets) sent += c->send(pm) ? 0 : 1;
+    for (conn_impl* c : targets) sent += c->send(pm) ? 0 : 1;
+    for (conn_impl* c : targets) c->drop_ref();
     targets.clear();
     if (owner) sh.topics.scratch_busy = false;
     return sent;
