@@ -19025,6 +19025,7 @@ class conn_impl final : public sluice::detail::timer_node,
     SLUICE_DECL void abort(std::error_code why);
 
     // A client whose handshake failed: on_close hears why (the connection never opened).
+    // The caller holds a counted reference to this connection.
     SLUICE_DECL void fail_handshake(std::error_code ec);
 
     // The owner (ws::server) is being destroyed. Its handlers must not run again, so the
@@ -19511,7 +19512,8 @@ SLUICE_DECL void conn_impl::abort(std::error_code why) {
 }
 
 SLUICE_DECL void conn_impl::fail_handshake(std::error_code ec) {
-    conn_ref k(this);
+    // Its one caller (dial::finish) holds a counted reference through this call; a second
+    // one here is what GCC 12 at -O3 takes for a use after free.
     report(close_code::abnormal, {}, ec);
     stream_.close();
 }

@@ -300,6 +300,7 @@ class conn_impl final : public sluice::detail::timer_node,
     SLUICE_DECL void abort(std::error_code why);
 
     // A client whose handshake failed: on_close hears why (the connection never opened).
+    // The caller holds a counted reference to this connection.
     SLUICE_DECL void fail_handshake(std::error_code ec);
 
     // The owner (ws::server) is being destroyed. Its handlers must not run again, so the
