@@ -159,8 +159,8 @@ struct member {
 } // namespace
 
 TEST_CASE("ws typed data: made from the request at upgrade, seen by on_open, gone at close") {
+    int alive = 0; // before the fixture: the server's destructor ends the last connection
     ws_fixture f;
-    int alive = 0;
     std::vector<std::string> seen_open, seen_close;
     f.web.on_request([&](const http::request_view& req, http::response& res) {
         std::string_view p = req.path(); // "/room/NAME"
@@ -198,8 +198,8 @@ TEST_CASE("ws typed data: made from the request at upgrade, seen by on_open, gon
 }
 
 TEST_CASE("ws typed data: a handle kept after the end sees no data") {
-    ws_fixture f;
     int alive = 0;
+    ws_fixture f;
     ws::connection kept;
     f.web.on_request([&](const http::request_view& req, http::response& res) {
         kept = f.wss.upgrade(req, res, member("r", &alive));
