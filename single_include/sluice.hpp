@@ -19239,9 +19239,10 @@ class conn_impl final : public sluice::detail::timer_node,
     friend class sluice::ws::connection;
 };
 
-// Sends pm to every subscriber of `topic` but `except`; how many took it.
-SLUICE_DECL std::size_t publish_to(shared_state& sh, std::string_view topic,
-                                   const prepared_message& pm, const conn_impl* except);
+// Sends pm to every subscriber of topic `t` (found by the caller; null: none) but `except`;
+// how many took it.
+SLUICE_DECL std::size_t publish_to(shared_state& sh, topic_entry* t, const prepared_message& pm,
+                                   const conn_impl* except);
 
 } // namespace detail
 
@@ -20019,9 +20020,8 @@ SLUICE_DECL void conn_impl::open(std::string rest) {
     if (pull_mode() && !reader_) codec_.pause();
     pump();
 }
-SLUICE_DECL std::size_t publish_to(shared_state& sh, std::string_view topic,
-                                   const prepared_message& pm, const conn_impl* except) {
-    topic_entry* t = sh.topics.find(topic);
+SLUICE_DECL std::size_t publish_to(shared_state& sh, topic_entry* t, const prepared_message& pm,
+                                   const conn_impl* except) {
     if (!t) return 0;
     // Sending can end a subscriber (the send limit's close policy; a close answered at
     // once), which takes it out of this topic while we walk it: walk a counted copy. The
@@ -20055,10 +20055,11 @@ SLUICE_DECL std::size_t connection::publish(std::string_view topic, opcode op, c
                                             std::size_t n) const {
     if (!c_ || !c_->is_open()) return 0;
     detail::shared_state& sh = c_->shared();
-    if (!sh.topics.find(topic)) return 0;
+    detail::topic_entry* t = sh.topics.find(topic);
+    if (!t) return 0; // nobody listens: nothing to encode
     prepared_message pm;
     if (prepare(op, data, n, pm)) return 0;
-    return detail::publish_to(sh, topic, pm, c_.get());
+    return detail::publish_to(sh, t, pm, c_.get());
 }
 
 } // namespace ws
@@ -20312,14 +20313,15 @@ SLUICE_DECL std::size_t server::broadcast(const prepared_message& pm) {
 
 SLUICE_DECL std::size_t server::publish(std::string_view topic, opcode op, const void* data,
                                         std::size_t n) {
-    if (!sh_->topics.find(topic)) return 0; // nobody listens: nothing to encode
+    detail::topic_entry* t = sh_->topics.find(topic);
+    if (!t) return 0; // nobody listens: nothing to encode
     prepared_message pm;
     if (prepare(op, data, n, pm)) return 0;
-    return detail::publish_to(*sh_, topic, pm, nullptr);
+    return detail::publish_to(*sh_, t, pm, nullptr);
 }
 
 SLUICE_DECL std::size_t server::publish(std::string_view topic, const prepared_message& pm) {
-    return detail::publish_to(*sh_, topic, pm, nullptr);
+    return detail::publish_to(*sh_, sh_->topics.find(topic), pm, nullptr);
 }
 
 SLUICE_DECL std::size_t server::subscribers(std::string_view topic) const noexcept {

@@ -514,9 +514,10 @@ class conn_impl final : public sluice::detail::timer_node,
     friend class sluice::ws::connection;
 };
 
-// Sends pm to every subscriber of `topic` but `except`; how many took it.
-SLUICE_DECL std::size_t publish_to(shared_state& sh, std::string_view topic,
-                                   const prepared_message& pm, const conn_impl* except);
+// Sends pm to every subscriber of topic `t` (found by the caller; null: none) but `except`;
+// how many took it.
+SLUICE_DECL std::size_t publish_to(shared_state& sh, topic_entry* t, const prepared_message& pm,
+                                   const conn_impl* except);
 
 } // namespace detail
 

@@ -102,14 +102,15 @@ SLUICE_DECL std::size_t server::broadcast(const prepared_message& pm) {
 
 SLUICE_DECL std::size_t server::publish(std::string_view topic, opcode op, const void* data,
                                         std::size_t n) {
-    if (!sh_->topics.find(topic)) return 0; // nobody listens: nothing to encode
+    detail::topic_entry* t = sh_->topics.find(topic);
+    if (!t) return 0; // nobody listens: nothing to encode
     prepared_message pm;
     if (prepare(op, data, n, pm)) return 0;
-    return detail::publish_to(*sh_, topic, pm, nullptr);
+    return detail::publish_to(*sh_, t, pm, nullptr);
 }
 
 SLUICE_DECL std::size_t server::publish(std::string_view topic, const prepared_message& pm) {
-    return detail::publish_to(*sh_, topic, pm, nullptr);
+    return detail::publish_to(*sh_, sh_->topics.find(topic), pm, nullptr);
 }
 
 SLUICE_DECL std::size_t server::subscribers(std::string_view topic) const noexcept {
