@@ -14,19 +14,31 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 
-echo "== 1. single header in sync"
+# Each step's wall time, printed as it ends and summed up at the end: CI has a 45-minute
+# budget, and this is where to look when a run creeps towards it.
+step_times="" step_name="0. dependencies" step_start=0
+record() { # ends the current step's clock
+  step_times="$step_times$(printf '  %-52s %4d s' "$step_name" $((SECONDS - step_start)))"$'\n'
+}
+step() { # "N. title": ends the previous step's clock, starts this one's
+  record
+  step_name=$1; step_start=$SECONDS
+  echo "== $1"
+}
+
+step "1. single header in sync"
 python3 tools/amalgamate.py --check
 
 warn="-Wall -Wextra -Wpedantic -Werror"
 jobs=$(nproc)
 
-echo "== 2. g++ -O2, multiple headers"
+step "2. g++ -O2, multiple headers"
 cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
   -DCMAKE_CXX_FLAGS="$warn" >/dev/null
 cmake --build build/gcc -j "$jobs"
 (cd build/gcc && ctest -j "$jobs" --output-on-failure)
 
-echo "== 3. clang++ ASan+UBSan, single header"
+step "3. clang++ ASan+UBSan, single header"
 # -fno-sanitize=function: clang 14 cannot emit that one check for coroutine
 # frames ("Cannot represent a difference across sections"); the rest of UBSan stays.
 san="-fsanitize=address,undefined -fno-sanitize=function -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
@@ -41,7 +53,7 @@ cmake --build build/clang-asan -j "$jobs"
 # test_loop), and docs.snippets_run would only rebuild the guides' 37 programs
 # without sanitizers.
 
-echo "== 3b. clang++ ThreadSanitizer, single header: the tests that touch threads"
+step "3b. clang++ ThreadSanitizer, single header: the tests that touch threads"
 # Two binaries only, filtered by doctest source files and test-case names: posting
 # across threads and keep_alive (test_post, test_loop_safety), loop_group (test_group),
 # shutdown with a peer thread and ~loop during offload (test_lifetime), the thread pool
@@ -71,10 +83,10 @@ for b in $tsan_backends; do
 done
 unset TSAN_OPTIONS
 
-echo "== 4. Windows: mingw-w64 cross build, the suite under wine"
+step "4. Windows: mingw-w64 cross build, the suite under wine"
 bash tools/test-windows.sh
 
-echo "== 5. fuzzers"
+step "5. fuzzers"
 secs=${FUZZ_SECONDS:-30}
 mkdir -p build/fuzz
 for target in http_parser ws_frame proxy_protocol ws_deflate; do
@@ -94,8 +106,10 @@ for target in http_parser ws_frame proxy_protocol ws_deflate; do
   runs=$(grep -o 'number_of_executed_units: [0-9]*' "build/fuzz/$target.log" | grep -o '[0-9]*$')
   echo "fuzz $target: ${secs}s, ${runs} inputs, no crash"
 done
-echo "== 6. benchmark smoke run (every suite; every server answers, every byte checks)"
+step "6. benchmark smoke run (every suite; every server answers, every byte checks)"
 bash bench/run.sh --smoke
-echo "== 7. cross-architecture: aarch64, armhf, s390x under qemu-user"
+step "7. cross-architecture: aarch64, armhf, s390x under qemu-user"
 bash tools/test-cross.sh
+record
+printf 'step times:\n%s  %-52s %4d s\n' "$step_times" total $SECONDS
 echo "all tests passed"
