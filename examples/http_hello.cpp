@@ -5,10 +5,14 @@
 // echo_server: --spread reuseport|acceptor, --policy rr|least. SIGINT and SIGTERM
 // stop it. With --proxy-protocol on, every connection must start with a PROXY v1/v2
 // header (from HAProxy or nginx in front of it), and GET /client answers the client
-// address that header named.
+// address that header named. With --routes N the same two answers come through an
+// http::router holding N routes (the other N - 2 are decoys shaped like a REST API's,
+// with parameters and a wildcard), so bench/http can price routing against the plain
+// handler on identical traffic.
 //
 //   http_hello [--port 8080] [--threads 1] [--backend epoll|io_uring|poll|select]
 //              [--spread reuseport|acceptor] [--policy rr|least] [--proxy-protocol on]
+//              [--routes N]
 #include <sluice.hpp>
 
 #include <csignal>
@@ -20,6 +24,10 @@
 
 namespace http = sluice::http;
 
+static void not_found(http::response& res) {
+    res.status(404).header("Content-Type", "text/plain").end("Not Found\n");
+}
+
 static void handle(const http::request_view& req, http::response& res) {
     if (req.path() == "/plaintext" &&
         (req.verb() == http::verb::get || req.verb() == http::verb::head)) {
@@ -30,7 +38,31 @@ static void handle(const http::request_view& req, http::response& res) {
         res.header("Content-Type", "text/plain").end(req.client().address());
         return;
     }
-    res.status(404).header("Content-Type", "text/plain").end("Not Found\n");
+    not_found(res);
+}
+
+// The router behind --routes: /plaintext and /client as in handle(), and decoys of the
+// shapes a REST API has (/api/v1/r7/{id}, /api/v1/r7/{id}/items/{item}, /static/r7/{path...})
+// until there are `count` routes. Errors answer as handle() does (plain 404 text).
+static http::router make_router(int count) {
+    http::router r;
+    r.get("/plaintext", [](http::route_request&, http::response& res) {
+        res.header("Content-Type", "text/plain").end("Hello, World!");
+    });
+    r.get("/client", [](http::route_request& req, http::response& res) {
+        res.header("Content-Type", "text/plain").end(req.client().address());
+    });
+    auto decoy = [](http::route_request&, http::response& res) { res.end("decoy"); };
+    for (int k = 0; 2 + k < count; ++k) {
+        const std::string base = "/api/v1/r" + std::to_string(k / 3);
+        switch (k % 3) {
+        case 0: r.get(base + "/{id}", decoy); break;
+        case 1: r.post(base + "/{id}/items/{item}", decoy); break;
+        default: r.get("/static/r" + std::to_string(k / 3) + "/{path...}", decoy); break;
+        }
+    }
+    r.on_error([](http::route_request&, http::response& res, unsigned) { not_found(res); });
+    return r;
 }
 
 int main(int argc, char** argv) {
@@ -38,6 +70,7 @@ int main(int argc, char** argv) {
     sluice::backend backend = sluice::backend::automatic;
     sluice::group_listen_options opt;
     int threads = 1;
+    int routes = 0; // 0: the plain handler
     http::server_settings settings;
     for (int i = 1; i < argc; i += 2) {
         const char* value = i + 1 < argc ? argv[i + 1] : "";
@@ -45,6 +78,8 @@ int main(int argc, char** argv) {
             port = static_cast<std::uint16_t>(std::atoi(value));
         else if (!std::strcmp(argv[i], "--threads") && *value)
             threads = std::atoi(value);
+        else if (!std::strcmp(argv[i], "--routes") && *value)
+            routes = std::atoi(value);
         else if (!std::strcmp(argv[i], "--proxy-protocol") && !std::strcmp(value, "on"))
             settings.proxy_protocol = true;
         else if (!(!std::strcmp(argv[i], "--backend") && sluice::parse_backend(value, backend)) &&
@@ -52,7 +87,7 @@ int main(int argc, char** argv) {
                  !(!std::strcmp(argv[i], "--policy") && sluice::parse_policy(value, opt.policy))) {
             std::fprintf(stderr, "usage: http_hello [--port P] [--threads N] "
                                  "[--backend epoll|io_uring|poll|select] [--spread reuseport|acceptor] "
-                                 "[--policy rr|least] [--proxy-protocol on]\n");
+                                 "[--policy rr|least] [--proxy-protocol on] [--routes N]\n");
             return 2;
         }
     }
@@ -68,7 +103,16 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<http::server>> servers;
     for (std::size_t i = 0; i < group.size(); ++i) {
         servers.push_back(std::make_unique<http::server>(group.at(i), settings));
-        servers.back()->on_request(handle);
+        if (routes < 2) {
+            servers.back()->on_request(handle);
+            continue;
+        }
+        http::router r = make_router(routes); // one per loop: a router's state is one loop's
+        if (auto ec = r.error()) {
+            std::fprintf(stderr, "http_hello: routes: %s\n", ec.message().c_str());
+            return 1;
+        }
+        r.attach(*servers.back());
     }
     auto on_connection = [&](sluice::tcp_stream s) {
         servers[group.index_of(s.get_loop())]->serve(std::move(s));

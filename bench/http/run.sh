@@ -51,10 +51,13 @@ for k in "${!bpids[@]}"; do wait "${bpids[$k]}" || { echo "FAIL: build: ${builds
 # A server is a key; its command line is bin[key] (binary, then arguments), its name in the
 # tables and in http.tsv is name[key] or the key. Both sluice servers name their backend:
 # "automatic" may change what it picks.
-servers=(sluice sluice_uring epoll libuv libevent asio nginx)
+# "sluice router50" is sluice on epoll with the answer coming through an http::router of
+# 50 routes (http_hello --routes 50): the price of routing, against "sluice" itself.
+servers=(sluice sluice_uring sluice_router epoll libuv libevent asio nginx)
 declare -A bin=([sluice]="sluice_http_hello --backend epoll" [sluice_uring]="sluice_http_hello --backend io_uring"
+  [sluice_router]="sluice_http_hello --backend epoll --routes 50"
   [epoll]=epoll_http [libuv]=uv_http [libevent]=event_http [asio]=asio_http)
-declare -A name=([sluice_uring]="sluice io_uring")
+declare -A name=([sluice_uring]="sluice io_uring" [sluice_router]="sluice router50")
 workloads=("http keep-alive" "http pipelined x16")
 conns=256
 pin_server=""; pin_wrk=""
@@ -101,7 +104,7 @@ start() {
 # measure epoll. The server's first line names the backend it runs on.
 backend_check() {
   local want
-  case $1 in sluice) want=epoll ;; sluice_uring) want=io_uring ;; *) return 0 ;; esac
+  case $1 in sluice|sluice_router) want=epoll ;; sluice_uring) want=io_uring ;; *) return 0 ;; esac
   grep -q "backend $want," "$log" || { echo "FAIL: $1 does not run on $want: $(cat "$log")"; stop; exit 1; }
 }
 
@@ -204,7 +207,9 @@ md=docs/bench/http.md
   echo
   echo "- **sluice**: \`examples/http_hello.cpp\` on sluice's \`http::server\` (full HTTP/1.1 parser),"
   echo "  \`--backend epoll\`; **sluice io_uring**: the same binary with \`--backend io_uring\` (the"
-  echo "  script checks each runs on the backend named)."
+  echo "  script checks each runs on the backend named); **sluice router50**: \`--backend epoll"
+  echo "  --routes 50\`, the same bytes answered through an \`http::router\` of 50 routes (parameters,"
+  echo "  wildcards) instead of one hand-written handler."
   echo "- **epoll**: the hand-written reference, \`bench/http/epoll_http.c\`: level-triggered, one"
   echo "  \`send\` per read; the least a server can do, not a real HTTP server."
   echo "- **libuv**, **libevent**, **asio**: \`bench/http/{uv,event,asio}_http.c*\`, the same"
@@ -254,6 +259,18 @@ md=docs/bench/http.md
     done
     echo "$row"
   done
+  echo
+  echo "The price of routing: sluice router50 over sluice (rate: above 0.97 is within 3%; CPU per"
+  echo "request: below 1.03 is within 3%):"
+  echo
+  echo "| | ${workloads[0]} | ${workloads[1]} |"
+  echo "|---|---:|---:|"
+  row="| requests/s |"; crow="| CPU per request |"
+  for w in "${workloads[@]}"; do
+    row="$row $(awk -v a="${rate[sluice_router,$w]}" -v b="${rate[sluice,$w]}" 'BEGIN{printf "%.3f", a/b}') |"
+    crow="$crow $(awk -v a="${cpu[sluice_router,$w]}" -v b="${cpu[sluice,$w]}" 'BEGIN{printf "%.3f", (b > 0 ? a/b : 0)}') |"
+  done
+  echo "$row"; echo "$crow"
   echo
   echo "![requests per second](http.png)"
 } >"$md"
