@@ -4,7 +4,10 @@
 Usage: run.py path/to/rest_api
 Items: POST/GET/DELETE, JSON 404/405/413/400, HEAD. Blobs: a 50 MB upload streamed in
 pieces (the count must match), downloads checked byte by byte (i % 251) with their
-Content-Length, and a 1 GiB download read slowly that must not grow the server's memory.
+Content-Length, a 1 GiB download read slowly that must not grow the server's memory, and
+1 GiB each way at full speed (curl chunked upload, a Content-Length upload from
+http.client, a curl download hashed end to end): the server's peak memory must grow by
+less than 16 MiB during each (issue 19).
 Exits non-zero on the first failure.
 """
 import http.client
@@ -41,6 +44,21 @@ def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak(pid):
+    """Restarts the kernel's peak-RSS count (VmHWM) of our own child: writing 5 to
+    clear_refs does that (Linux 4.0+), so each transfer's peak is its own."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
 
@@ -193,6 +211,73 @@ def run(port, pid):
     c.close()
     check(grown < 48 * 1024, f"the server grew by {grown} KiB during a slow 1 GiB download")
     print(f"blobs: 1 GiB download read slowly, server memory grew by {grown} KiB")
+    full_speed_gib(port, pid)
+
+
+GIB = 1 << 30
+LIMIT_KIB = 16 * 1024  # issue 19: less than 16 MiB of growth for 1 GiB either way
+
+
+def full_speed_gib(port, pid):
+    """1 GiB up (chunked from curl, then Content-Length from http.client) and 1 GiB down
+    (curl into sha256sum), each as fast as loopback goes; the server's peak RSS during
+    each, over its RSS before, must stay under LIMIT_KIB."""
+    import hashlib
+
+    def measured(what, run):
+        base = rss_kib(pid)
+        reset_peak(pid)
+        result = run()
+        grown = peak_kib(pid) - base
+        check(grown < LIMIT_KIB, f"{what}: the server's peak grew by {grown} KiB (limit {LIMIT_KIB})")
+        print(f"blobs: {what}: server peak memory grew by {grown} KiB")
+        return result
+
+    def curl_chunked_upload():
+        zeros = subprocess.Popen(["head", "-c", str(GIB), "/dev/zero"], stdout=subprocess.PIPE)
+        out = subprocess.run(["curl", "-sS", "--fail", "-T", "-", "-X", "POST",
+                              f"http://127.0.0.1:{port}/blobs"], stdin=zeros.stdout,
+                             capture_output=True, timeout=300)
+        zeros.stdout.close()
+        zeros.wait()
+        check(out.returncode == 0, f"curl 1 GiB upload: {out.stderr.decode()}")
+        check(json.loads(out.stdout) == {"bytes": GIB}, f"curl 1 GiB upload answered {out.stdout!r}")
+
+    def sized_upload():
+        piece = b"\xa5" * (1 << 20)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        c.request("POST", "/blobs", body=(piece for _ in range(GIB // len(piece))),
+                  headers={"Content-Length": str(GIB)})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        check(r.status == 200 and json.loads(data) == {"bytes": GIB},
+              f"Content-Length 1 GiB upload: {r.status} {data!r}")
+
+    def curl_download():
+        # The expected digest: byte i is i % 251, hashed in blocks of a whole number of periods.
+        block = bytes(range(251)) * 4177
+        want, left = hashlib.sha256(), GIB
+        while left:
+            n = min(left, len(block))
+            want.update(block[:n])
+            left -= n
+        curl = subprocess.Popen(["curl", "-sS", "--fail", f"http://127.0.0.1:{port}/blobs/{GIB}"],
+                                stdout=subprocess.PIPE)
+        got, size = hashlib.sha256(), 0
+        while True:
+            chunk = curl.stdout.read(1 << 20)
+            if not chunk:
+                break
+            got.update(chunk)
+            size += len(chunk)
+        check(curl.wait(timeout=300) == 0, "curl 1 GiB download failed")
+        check(size == GIB and got.digest() == want.digest(),
+              f"curl 1 GiB download: {size} bytes, digest {'equal' if got.digest() == want.digest() else 'differs'}")
+
+    measured("1 GiB chunked upload from curl, full speed", curl_chunked_upload)
+    measured("1 GiB Content-Length upload from http.client, full speed", sized_upload)
+    measured("1 GiB download into curl, full speed, SHA-256 equal", curl_download)
 
 
 if __name__ == "__main__":
