@@ -150,6 +150,11 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
         client_minor_ = m.version_minor;
         if (!client_keep_alive_ || lb_.draining) close_after_ = true;
         retryable_ = (m.verb == http::verb::get || m.verb == http::verb::head) && !m.has_body();
+        // Sent again when a reused connection turns out to have been closed under it.
+        replayable_ = !m.has_body() &&
+                      (m.verb == http::verb::get || m.verb == http::verb::head ||
+                       m.verb == http::verb::options || m.verb == http::verb::trace ||
+                       m.verb == http::verb::put || m.verb == http::verb::delete_);
         if (m.upgrade()) {
             respond_error(501, true);
             return false;
@@ -182,7 +187,7 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
                    m.verb == http::verb::patch) {
             s.content_length(0);
         }
-        s.header("Connection", "close").end_head();
+        s.end_head(); // HTTP/1.1 without Connection: close: the connection may be reused
         if (s.error()) {
             respond_error(400, true);
             return false;
@@ -291,15 +296,26 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
         tried_[backend_] = true;
         ++attempts_;
         ++lb_.backends[backend_].active;
+        open_upstream(true);
+    }
+
+    // A connection to backend_: a parked one when `may_reuse` and there is one, else new.
+    void open_upstream(bool may_reuse) {
         close_upstream();
         lb_.discard(std::move(upstream_));
-        upstream_ = sluice::tcp_stream(lb_.loop);
-        upstream_connected_ = false;
         upstream_buffer_.clear();
         response_parser_.reset();
         response_parser_.response_to(verb_);
         interim_ = false;
         reframe_ = false;
+        response_started_ = false;
+        reused_ = may_reuse && lb_.pool.take(backend_, upstream_);
+        if (reused_) {
+            ++lb_.backends[backend_].reuses;
+            return on_upstream_connected({});
+        }
+        ++lb_.backends[backend_].connects;
+        upstream_ = sluice::tcp_stream(lb_.loop);
         auto self = shared_from_this();
         unsigned gen = gen_;
         upstream_timer_.start(connect_timeout, [self, gen](std::error_code ec) {
@@ -319,8 +335,10 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
             return connect_upstream();
         }
         upstream_connected_ = true;
-        upstream_.set_nodelay(true);
-        upstream_.set_write_limits(relay_limits);
+        if (!reused_) { // a parked connection kept these
+            upstream_.set_nodelay(true);
+            upstream_.set_write_limits(relay_limits);
+        }
         upstream_.set_timeouts(stall_timeout, milliseconds(0), milliseconds(0));
         upstream_.write(std::string_view(upstream_head_), upstream_write_done());
         if (!pending_body_.empty()) {
@@ -352,6 +370,7 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
 
     void on_upstream_data(std::error_code ec, std::string_view data) {
         if (ec && ec != sluice::error::eof) return upstream_failed(ec);
+        if (!data.empty()) response_started_ = true;
         auto self = shared_from_this();
         const unsigned gen = gen_;
         // Parse straight from the read buffer; copy only an unfinished head's bytes.
@@ -386,7 +405,9 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
                     response_parser_.response_to(verb_);
                     continue;
                 }
-                return response_complete();
+                // Bytes after the response, or its end seen only with EOF, and the
+                // connection cannot carry another exchange.
+                return response_complete(ec || off != len);
             } else if (r.ev == http::event::upgrade) {
                 return upstream_failed(std::make_error_code(std::errc::protocol_not_supported));
             } else {
@@ -447,15 +468,37 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
         client_.write(parts, 3, client_write_done());
     }
 
-    void response_complete() {
+    void response_complete(bool spoiled) {
         if (reframe_) client_.write(std::string_view("0\r\n\r\n"), client_write_done());
         ++lb_.backends[backend_].served;
+        // The end of both messages was known from their framing, and neither side asked
+        // to close: the next request may use this connection. A request body still being
+        // read (an early answer) would have to be read on first: not worth it.
+        const http::message& m = response_;
+        const bool reusable = !spoiled && body_done_ && m.version_minor >= 1 && m.keep_alive() &&
+                              !m.close_delimited() && !m.upgrade() && !lb_.draining &&
+                              lb_.backends[backend_].up;
+        const std::size_t b = backend_;
         release_backend();
-        close_upstream();
+        if (reusable) {
+            ++gen_; // this exchange's callbacks are done with it
+            upstream_timer_.cancel();
+            upstream_.read_stop();
+            upstream_connected_ = false;
+            lb_.pool.put(b, std::move(upstream_));
+        } else {
+            close_upstream();
+        }
         response_finished();
     }
 
     void upstream_failed(std::error_code ec) {
+        if (reused_ && !response_started_ && replayable_ && backend_ != none) {
+            // A parked connection the backend closed as the request went out (its
+            // keep-alive timeout, a restart): the request never ran there. Once, on a
+            // new connection to the same backend, which also tells whether it is down.
+            return open_upstream(false);
+        }
         const bool retry = !head_relayed_ && retryable_ && !retried_;
         if (backend_ != none) {
             ++lb_.backends[backend_].failed;
@@ -507,7 +550,8 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
     bool reading_ = false, input_paused_ = false, closing_ = false;
     bool active_ = false, body_done_ = false, response_done_ = false, processing_ = false;
     bool close_after_ = false, client_keep_alive_ = true;
-    bool retryable_ = false, retried_ = false, head_relayed_ = false;
+    bool retryable_ = false, retried_ = false, head_relayed_ = false, replayable_ = false;
+    bool reused_ = false, response_started_ = false;
     bool upstream_connected_ = false, upstream_chunked_ = false, reframe_ = false, interim_ = false;
 };
 
