@@ -78,8 +78,14 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
   private:
     // ---- the client side ----
 
+    // The client is read on while its request is forwarded (one poller change fewer each
+    // way per request); what it sends meanwhile, pipelined requests, waits in input_, and
+    // past this much the client is not read until the exchange ends.
+    static constexpr std::size_t pipelined_cap = 64 * 1024;
+
     void update_reading() {
-        bool want = client_.is_open() && !closing_ && !input_paused_ && !(active_ && body_done_);
+        bool want = client_.is_open() && !closing_ && !input_paused_ &&
+                    !(active_ && body_done_ && input_.size() >= pipelined_cap);
         if (want == reading_) return;
         reading_ = want;
         if (!want) return client_.read_stop();
@@ -91,6 +97,10 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
     void on_client_data(std::error_code ec, std::string_view data) {
         if (ec) {
             reading_ = false;
+            if (ec == sluice::error::eof && active_ && body_done_) {
+                close_after_ = true; // done sending: the response still goes out
+                return;
+            }
             if (ec != sluice::error::operation_aborted) abort();
             return;
         }
@@ -414,6 +424,7 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
                 return upstream_failed(response_parser_.error());
             }
         }
+        flush_client();
         if (upstream_buffer_.empty())
             upstream_buffer_.assign(p + off, len - off);
         else
@@ -428,8 +439,8 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
 
     bool relay_head() {
         const http::message& m = response_;
-        std::string head;
-        http::serializer<std::string> s(head);
+        client_out_.clear();
+        http::serializer<std::string> s(client_out_);
         s.status_line(m.status, m.reason);
         for (const http::header& h : m)
             if (!hop_by_hop(h.name) && !listed_in_connection(m, h.name)) s.header(h.name, h.value);
@@ -449,27 +460,45 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
         }
         s.end_head();
         if (s.error()) {
+            client_out_.clear();
             upstream_failed(s.error());
             return false;
         }
-        head_relayed_ = true;
-        client_.write(std::string_view(head), client_write_done());
+        head_relayed_ = true; // written by flush_client(), with the body bytes read with it
         return true;
     }
 
+    // Small bodies join the head (or the previous chunk) in client_out_, for one send per
+    // upstream read; big ones go out as they are, without the copy.
+    static constexpr std::size_t coalesce_max = 16 * 1024;
+
     void relay_body(std::string_view data) {
         if (data.empty()) return;
-        if (!reframe_) return client_.write(data, client_write_done());
         char size[24];
-        int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+        int n = reframe_ ? std::snprintf(size, sizeof size, "%zx\r\n", data.size()) : 0;
+        if (data.size() <= coalesce_max) {
+            client_out_.append(size, static_cast<std::size_t>(n));
+            client_out_.append(data.data(), data.size());
+            if (reframe_) client_out_.append("\r\n");
+            return;
+        }
+        flush_client();
+        if (!reframe_) return client_.write(data, client_write_done());
         sluice::const_buffer parts[3] = {sluice::const_buffer(size, static_cast<std::size_t>(n)),
                                          sluice::const_buffer(data),
                                          sluice::const_buffer(std::string_view("\r\n"))};
         client_.write(parts, 3, client_write_done());
     }
 
+    void flush_client() {
+        if (client_out_.empty()) return;
+        client_.write(std::string_view(client_out_), client_write_done());
+        client_out_.clear();
+    }
+
     void response_complete(bool spoiled) {
-        if (reframe_) client_.write(std::string_view("0\r\n\r\n"), client_write_done());
+        if (reframe_) client_out_.append("0\r\n\r\n");
+        flush_client();
         ++lb_.backends[backend_].served;
         // The end of both messages was known from their framing, and neither side asked
         // to close: the next request may use this connection. A request body still being
@@ -542,6 +571,7 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
     std::string upstream_head_;   // the request head as the backend gets it
     std::string pending_body_;    // request body read before the upstream connected
     std::string upstream_buffer_; // an unfinished response head
+    std::string client_out_;      // relayed bytes not yet handed to client_.write
     std::size_t backend_ = none;
     unsigned gen_ = 0;
     int attempts_ = 0;

@@ -17,6 +17,8 @@
                                                       (a random pause up to MS between two);
                                                       any error or cut connection is a failure
     stats    --ports P1,P2,...                        each backend's /_stats, straight
+    edges    --port P                                 3 pipelined GETs in one send; a GET
+                                                      sent with a half-close: what came back
 """
 import argparse
 import http.client
@@ -284,6 +286,32 @@ def cmd_stats(a):
     print(json.dumps(out, sort_keys=True))
 
 
+def read_all(s):
+    out = b""
+    while True:
+        data = s.recv(65536)
+        if not data:
+            return out
+        out += data
+
+
+def cmd_edges(a):
+    s = socket.create_connection((HOST, a.port), timeout=10)
+    s.sendall(b"GET /slow?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    pipelined = read_all(s).decode(errors="replace")
+    s.close()
+    s = socket.create_connection((HOST, a.port), timeout=10)
+    s.sendall(b"GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    half = read_all(s).decode(errors="replace")
+    s.close()
+    print(json.dumps({"pipelined_200s": pipelined.count("HTTP/1.1 200 OK"),
+                      "half_close_200": half.startswith("HTTP/1.1 200 OK"),
+                      "half_close": half[:200]}, sort_keys=True))
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -411,7 +439,8 @@ def main():
     a = ap.parse_args()
     {"dist": cmd_dist, "spread": cmd_spread, "least": cmd_least, "steady": cmd_steady,
      "slowread": cmd_slowread, "drain": cmd_drain, "slow": cmd_slow,
-     "least-http": cmd_least_http, "burst": cmd_burst, "stats": cmd_stats}[a.command](a)
+     "least-http": cmd_least_http, "burst": cmd_burst, "stats": cmd_stats,
+     "edges": cmd_edges}[a.command](a)
 
 
 if __name__ == "__main__":

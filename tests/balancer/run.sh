@@ -231,6 +231,13 @@ for mode in ${BALANCER_MODES:-tcp http}; do
         [ "$(json "$work/burst.json" "sorted([d.get('b1'), d.get('b2'), d.get('b3')]) == [333, 333, 334] and d['_failures'] == 0")" = True ] &&
             pass "http pool: round robin still exact (333/333/334), no failure" ||
             fail "http pool: $(cat "$work/burst.json")"
+        # The client is read on during an exchange: pipelined requests still wait their
+        # turn, and a client that half-closes after its request still gets the response.
+        client edges --port "$lb_port" >"$work/edges.json"
+        echo "http edges: $(cat "$work/edges.json")"
+        [ "$(json "$work/edges.json" "d['pipelined_200s'] == 3 and d['half_close_200']")" = True ] &&
+            pass "http: 3 pipelined requests answered; a half-closed client gets its response" ||
+            fail "http edges: $(cat "$work/edges.json")"
         stop_balancer
         grep "stats backend" "$lb_log" | sed "s/^/http pool: /"
 
