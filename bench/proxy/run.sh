@@ -10,12 +10,12 @@
 # On this machine the proxy, the backends and wrk share the cores: req/s is what the
 # whole chain gets, CPU/request is the proxy's own cost.
 #
-#   bash bench/proxy/run.sh            full: ROUNDS=3 x SECONDS_PER_CELL=5, writes docs/bench/proxy.md
+#   bash bench/proxy/run.sh            full: ROUNDS=5 x SECONDS_PER_CELL=5, writes docs/bench/proxy.md
 #   bash bench/proxy/run.sh --smoke    CI: 1 s cells, one round
 # Both write build/bench/proxy.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-smoke=0; secs=${SECONDS_PER_CELL:-5}; rounds=${ROUNDS:-3}
+smoke=0; secs=${SECONDS_PER_CELL:-5}; rounds=${ROUNDS:-5}
 case "${1:-}" in
   --smoke) smoke=1; secs=1; rounds=1 ;;
   "") ;;
@@ -139,6 +139,7 @@ cell() { # URL -> "req/s us/req"
     -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f %.2f\n", r, t / hz * 1e6 / n }'
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine skews req/s
 proxies=(balancer nginx haproxy)
 declare -A rates cpus rate cpu
 for round in $(seq "$rounds"); do
@@ -185,6 +186,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
   echo "request. Everything shares $(nproc) cores (proxy, backends, wrk), so req/s is what the chain"
   echo "gets on one machine; CPU/request is the proxy's own cost. Ratios: balancer / peer for"
   echo "req/s (above 1 is faster), peer / balancer for CPU (above 1: the balancer is cheaper)."
+  echo "Load average when the run started: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "(other work on the machine moves single rounds a lot; the medians are steadier)."
   echo
   echo "| proxy | req/s | proxy CPU µs/req | balancer req/s ratio | balancer CPU advantage |"
   echo "|---|---:|---:|---:|---:|"
