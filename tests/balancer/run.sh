@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The balancer example against real backends on loopback, in tcp and http mode:
 #  (a) each policy's distribution (rr, wrr 1:2:3, least, iphash by source address),
-#  (b) a backend killed mid-run and restarted: failures counted, down/up logged,
+#  (b) a backend killed mid-run and restarted (http: also under 8 concurrent keep-alive
+#      clients, so several of its pooled connections go stale): failures counted, down/up logged,
 #      traffic back on it,
 #  (c) backpressure: 200 MiB through a client that reads at 50 MiB/s, balancer RSS bounded,
 #  (d) SIGTERM: the in-flight exchange completes, new connections are refused, exit 0,
@@ -157,6 +158,10 @@ for mode in ${BALANCER_MODES:-tcp http}; do
         client slow --port "$lb_port" --n 6 --ms 1500 --out "$work/slow.sent" >"$work/slow.json" &
         slow=$!
         started+=($slow)
+        # and 8 keep-alive clients at once, so that b2 has several pooled connections
+        client burst --port "$lb_port" --n 2000 --threads 8 --pause-ms 20 >"$work/kburst.json" &
+        kburst=$!
+        started+=($kburst)
         wait_for "$work/slow.sent" sent 10 || fail "http kill: slow GETs were not sent"
         sleep 0.3 # and forwarded
     fi
@@ -193,6 +198,11 @@ for mode in ${BALANCER_MODES:-tcp http}; do
         [ "$(json "$work/slow.json" "d['ok'] == d['n'] and 'b2' not in d['answers']")" = True ] && [ "$retries" -ge 1 ] &&
             pass "http kill: every GET in flight on the killed backend was retried and answered" ||
             fail "http kill: slow GETs $(cat "$work/slow.json"), $retries retries"
+        wait "$kburst"
+        echo "http kill: 8 concurrent keep-alive clients meanwhile: $(json "$work/kburst.json" "'b1=%s b2=%s b3=%s failures=%s %s' % (d.get('b1'), d.get('b2'), d.get('b3'), d['_failures'], d['_first_failures'])")"
+        [ "$(json "$work/kburst.json" "d['_failures'] == 0 and d.get('b1', 0) + d.get('b2', 0) + d.get('b3', 0) == 2000")" = True ] &&
+            pass "http kill: 2000 requests from 8 concurrent keep-alive clients across the kill, none failed" ||
+            fail "http kill: concurrent clients $(cat "$work/kburst.json")"
     fi
     stop_balancer
     grep "stats backend" "$lb_log" | sed "s/^/$mode kill: /"
