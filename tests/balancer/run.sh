@@ -8,7 +8,8 @@
 #  (d) SIGTERM: the in-flight exchange completes, new connections are refused, exit 0,
 #  (e) http: upstream keep-alive pooling: 1,000 keep-alive requests reach the backends on
 #      a few connections, round robin exact; backends that close idle connections after
-#      100 ms cost no request.
+#      100 ms, or close instead of answering a connection's 2nd request, cost no request;
+#      pipelined requests and a half-closed client are answered.
 #   tests/balancer/run.sh path/to/balancer
 # Prints PASS/FAIL lines; exits 1 on any failure.
 set -u
