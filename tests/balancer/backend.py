@@ -16,9 +16,16 @@ http mode (the response closes the connection when the request says so):
     GET /big?mb=N    -> 200 with N MiB of body (Content-Length)
     POST /upload     -> 200, body "NAME BYTES" (the request body, by length or chunked,
                         is read and counted)
+    GET /_stats      -> JSON {"conns": C, "requests": R}: C connections carried R requests
+                        with an X-Forwarded-For (from the balancer, not its health checks)
+--keepalive-timeout S (http): a connection idle for S seconds is closed, as servers do.
+--close-nth N (http): the Nth request on a connection is not answered, the connection
+                      closes instead: a keep-alive close that crossed the request.
 """
 import argparse
 import http.server
+import json
+import threading
 import socket
 import socketserver
 import sys
@@ -33,8 +40,11 @@ def main():
     ap.add_argument("--name", required=True)
     ap.add_argument("--mode", choices=["tcp", "http"], required=True)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--keepalive-timeout", type=float, default=0)
+    ap.add_argument("--close-nth", type=int, default=0)
     args = ap.parse_args()
     name = args.name
+    stats, stats_lock = {"conns": 0, "requests": 0}, threading.Lock()
 
     class TcpHandler(socketserver.BaseRequestHandler):
         def handle(self):
@@ -64,6 +74,24 @@ def main():
 
     class HttpHandler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = args.keepalive_timeout or None
+        counted = False
+        on_connection = 0
+
+        def count(self):
+            """False: close the connection instead of answering (--close-nth)."""
+            if "X-Forwarded-For" not in self.headers:
+                return True
+            self.on_connection += 1
+            if self.on_connection == args.close_nth:
+                self.close_connection = True
+                return False
+            with stats_lock:
+                stats["requests"] += 1
+                if not self.counted:
+                    stats["conns"] += 1
+            self.counted = True
+            return True
 
         def log_message(self, *a):
             pass
@@ -83,6 +111,11 @@ def main():
         def do_GET(self):
             url = urllib.parse.urlsplit(self.path)
             q = urllib.parse.parse_qs(url.query)
+            if url.path == "/_stats":
+                with stats_lock:
+                    return self.reply(json.dumps(stats).encode())
+            if not self.count():
+                return
             if url.path == "/slow":
                 time.sleep(int(q.get("ms", ["1000"])[0]) / 1000.0)
             if url.path == "/big":
@@ -99,6 +132,8 @@ def main():
         do_HEAD = do_GET
 
         def do_POST(self):
+            if not self.count():
+                return
             got = 0
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
                 while True:

@@ -12,11 +12,19 @@
     drain    --mode M --port P --pid PID              SIGTERM while a slow exchange runs
     slow     --port P --n N --ms M [--out F]          N concurrent slow GETs, all must be 200;
                                                       F is created once all are sent
+    burst    --port P --n N --threads T [--pause-ms MS]
+                                                      N keep-alive GETs over T connections
+                                                      (a random pause up to MS between two);
+                                                      any error or cut connection is a failure
+    stats    --ports P1,P2,...                        each backend's /_stats, straight
+    edges    --port P                                 3 pipelined GETs in one send; a GET
+                                                      sent with a half-close: what came back
 """
 import argparse
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import sys
@@ -234,6 +242,76 @@ def cmd_slow(a):
     print(json.dumps({"ok": ok, "n": a.n, "answers": sorted(b for _, b in results)}))
 
 
+def cmd_burst(a):
+    counts, failures, lock = {}, [], threading.Lock()
+
+    def worker(n):
+        c = http.client.HTTPConnection(HOST, a.port, timeout=20)
+        for _ in range(n):
+            try:
+                c.request("GET", "/")
+                r = c.getresponse()
+                body = r.read().decode().strip()
+                if r.status != 200:
+                    raise RuntimeError("status %d %s" % (r.status, body))
+                with lock:
+                    counts[body] = counts.get(body, 0) + 1
+            except Exception as e:  # no retry here: the balancer must not fail any
+                with lock:
+                    failures.append(repr(e))
+                c.close()
+                c = http.client.HTTPConnection(HOST, a.port, timeout=20)
+            if a.pause_ms:
+                time.sleep(random.uniform(0, a.pause_ms) / 1000.0)
+        c.close()
+
+    per = [a.n // a.threads + (1 if i < a.n % a.threads else 0) for i in range(a.threads)]
+    threads = [threading.Thread(target=worker, args=(k,)) for k in per]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    counts["_failures"] = len(failures)
+    counts["_first_failures"] = failures[:3]
+    print(json.dumps(counts, sort_keys=True))
+
+
+def cmd_stats(a):
+    out = {}
+    for p in a.ports.split(","):
+        c = http.client.HTTPConnection(HOST, int(p), timeout=10)
+        c.request("GET", "/_stats")
+        out[p] = json.loads(c.getresponse().read())
+        c.close()
+    print(json.dumps(out, sort_keys=True))
+
+
+def read_all(s):
+    out = b""
+    while True:
+        data = s.recv(65536)
+        if not data:
+            return out
+        out += data
+
+
+def cmd_edges(a):
+    s = socket.create_connection((HOST, a.port), timeout=10)
+    s.sendall(b"GET /slow?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    pipelined = read_all(s).decode(errors="replace")
+    s.close()
+    s = socket.create_connection((HOST, a.port), timeout=10)
+    s.sendall(b"GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    half = read_all(s).decode(errors="replace")
+    s.close()
+    print(json.dumps({"pipelined_200s": pipelined.count("HTTP/1.1 200 OK"),
+                      "half_close_200": half.startswith("HTTP/1.1 200 OK"),
+                      "half_close": half[:200]}, sort_keys=True))
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -344,7 +422,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("command")
     ap.add_argument("--mode", choices=["tcp", "http"], default="tcp")
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--source")
     ap.add_argument("--ips", default="2-21")
@@ -355,10 +433,14 @@ def main():
     ap.add_argument("--rate", type=float, default=50)
     ap.add_argument("--pid", type=int)
     ap.add_argument("--ms", type=int, default=1500)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--pause-ms", type=float, default=0)
+    ap.add_argument("--ports")
     a = ap.parse_args()
     {"dist": cmd_dist, "spread": cmd_spread, "least": cmd_least, "steady": cmd_steady,
      "slowread": cmd_slowread, "drain": cmd_drain, "slow": cmd_slow,
-     "least-http": cmd_least_http}[a.command](a)
+     "least-http": cmd_least_http, "burst": cmd_burst, "stats": cmd_stats,
+     "edges": cmd_edges}[a.command](a)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The balancer example against real backends on loopback, in tcp and http mode:
 #  (a) each policy's distribution (rr, wrr 1:2:3, least, iphash by source address),
-#  (b) a backend killed mid-run and restarted: failures counted, down/up logged,
+#  (b) a backend killed mid-run and restarted (http: also under 8 concurrent keep-alive
+#      clients, so several of its pooled connections go stale): failures counted, down/up logged,
 #      traffic back on it,
 #  (c) backpressure: 200 MiB through a client that reads at 50 MiB/s, balancer RSS bounded,
-#  (d) SIGTERM: the in-flight exchange completes, new connections are refused, exit 0.
+#  (d) SIGTERM: the in-flight exchange completes, new connections are refused, exit 0,
+#  (e) http: upstream keep-alive pooling: 1,000 keep-alive requests reach the backends on
+#      a few connections, round robin exact; backends that close idle connections after
+#      100 ms, or close instead of answering a connection's 2nd request, cost no request;
+#      pipelined requests and a half-closed client are answered.
 #   tests/balancer/run.sh path/to/balancer
 # Prints PASS/FAIL lines; exits 1 on any failure.
 set -u
@@ -39,9 +44,10 @@ wait_for() { # wait_for FILE PATTERN SECONDS
 }
 
 declare -A bpid bport
-start_backend() { # start_backend NAME MODE [PORT]
+start_backend() { # start_backend NAME MODE [PORT [KEEPALIVE_TIMEOUT_S [CLOSE_NTH]]]
     local log=$work/backend-$1.log
-    python3 "$here/backend.py" --name "$1" --mode "$2" --port "${3:-0}" >"$log" 2>&1 &
+    python3 "$here/backend.py" --name "$1" --mode "$2" --port "${3:-0}" \
+        --keepalive-timeout "${4:-0}" --close-nth "${5:-0}" >"$log" 2>&1 &
     bpid[$1]=$!
     started+=($!)
     wait_for "$log" listening 10 || { echo "FAIL: backend $1 did not start"; cat "$log"; exit 1; }
@@ -153,6 +159,10 @@ for mode in ${BALANCER_MODES:-tcp http}; do
         client slow --port "$lb_port" --n 6 --ms 1500 --out "$work/slow.sent" >"$work/slow.json" &
         slow=$!
         started+=($slow)
+        # and 8 keep-alive clients at once, so that b2 has several pooled connections
+        client burst --port "$lb_port" --n 2000 --threads 8 --pause-ms 20 >"$work/kburst.json" &
+        kburst=$!
+        started+=($kburst)
         wait_for "$work/slow.sent" sent 10 || fail "http kill: slow GETs were not sent"
         sleep 0.3 # and forwarded
     fi
@@ -189,6 +199,11 @@ for mode in ${BALANCER_MODES:-tcp http}; do
         [ "$(json "$work/slow.json" "d['ok'] == d['n'] and 'b2' not in d['answers']")" = True ] && [ "$retries" -ge 1 ] &&
             pass "http kill: every GET in flight on the killed backend was retried and answered" ||
             fail "http kill: slow GETs $(cat "$work/slow.json"), $retries retries"
+        wait "$kburst"
+        echo "http kill: 8 concurrent keep-alive clients meanwhile: $(json "$work/kburst.json" "'b1=%s b2=%s b3=%s failures=%s %s' % (d.get('b1'), d.get('b2'), d.get('b3'), d['_failures'], d['_first_failures'])")"
+        [ "$(json "$work/kburst.json" "d['_failures'] == 0 and d.get('b1', 0) + d.get('b2', 0) + d.get('b3', 0) == 2000")" = True ] &&
+            pass "http kill: 2000 requests from 8 concurrent keep-alive clients across the kill, none failed" ||
+            fail "http kill: concurrent clients $(cat "$work/kburst.json")"
     fi
     stop_balancer
     grep "stats backend" "$lb_log" | sed "s/^/$mode kill: /"
@@ -211,6 +226,70 @@ for mode in ${BALANCER_MODES:-tcp http}; do
         grep -q draining "$lb_log" &&
         pass "$mode drain: in-flight exchange completed, new connections refused, exit 0" ||
         fail "$mode drain: $(cat "$work/dr.json") rc=$rc"
+
+    if [ "$mode" = http ]; then
+        # ---- (e) upstream keep-alive pooling
+        ports="${bport[b1]},${bport[b2]},${bport[b3]}"
+        conns() { client stats --ports "$ports" | python3 -c "import json,sys; d=json.load(sys.stdin); print(sum(v['$1'] for v in d.values()))"; }
+        start_balancer http rr 1,1,1
+        c0=$(conns conns) r0=$(conns requests)
+        client burst --port "$lb_port" --n 1000 --threads 8 >"$work/burst.json"
+        c1=$(conns conns) r1=$(conns requests)
+        echo "http pool: 1000 keep-alive requests on 8 client connections: backends saw $((r1 - r0)) requests on $((c1 - c0)) connections; $(json "$work/burst.json" "'b1=%s b2=%s b3=%s failures=%s' % (d.get('b1'), d.get('b2'), d.get('b3'), d['_failures'])")"
+        [ "$((r1 - r0))" = 1000 ] && [ "$((c1 - c0))" -le 30 ] &&
+            pass "http pool: 1000 requests reached the backends on $((c1 - c0)) connections (at most 30)" ||
+            fail "http pool: $((r1 - r0)) requests on $((c1 - c0)) backend connections"
+        [ "$(json "$work/burst.json" "sorted([d.get('b1'), d.get('b2'), d.get('b3')]) == [333, 333, 334] and d['_failures'] == 0")" = True ] &&
+            pass "http pool: round robin still exact (333/333/334), no failure" ||
+            fail "http pool: $(cat "$work/burst.json")"
+        # The client is read on during an exchange: pipelined requests still wait their
+        # turn, and a client that half-closes after its request still gets the response.
+        client edges --port "$lb_port" >"$work/edges.json"
+        echo "http edges: $(cat "$work/edges.json")"
+        [ "$(json "$work/edges.json" "d['pipelined_200s'] == 3 and d['half_close_200']")" = True ] &&
+            pass "http: 3 pipelined requests answered; a half-closed client gets its response" ||
+            fail "http edges: $(cat "$work/edges.json")"
+        stop_balancer
+        grep "stats backend" "$lb_log" | sed "s/^/http pool: /"
+
+        # Backends that close a connection idle for 100 ms, requests 0-200 ms apart: the
+        # balancer drops what they closed while parked, and sends again what met a close
+        # on its way out.
+        for b in b1 b2 b3; do
+            kill -KILL "${bpid[$b]}"; wait "${bpid[$b]}" 2>/dev/null
+            start_backend "$b" http "${bport[$b]}" 0.1
+        done
+        start_balancer http rr 1,1,1 200
+        c0=$(conns conns)
+        client burst --port "$lb_port" --n 300 --threads 4 --pause-ms 200 >"$work/idle.json"
+        c1=$(conns conns)
+        stop_balancer
+        echo "http pool, backends closing idle connections after 100 ms: $(json "$work/idle.json" "'b1=%s b2=%s b3=%s failures=%s %s' % (d.get('b1'), d.get('b2'), d.get('b3'), d['_failures'], d['_first_failures'])"), $((c1 - c0)) backend connections"
+        # Exact round robin and failed=0: no request was moved to another backend.
+        [ "$(json "$work/idle.json" "(d.get('b1'), d.get('b2'), d.get('b3'), d['_failures'])")" = "(100, 100, 100, 0)" ] &&
+            [ "$(grep -c 'failed=0 connects=' "$lb_log")" = 3 ] &&
+            pass "http pool: backends closing idle connections cost no request, round robin exact" ||
+            fail "http pool idle close: $(cat "$work/idle.json"); $(grep stats "$lb_log")"
+        grep "stats backend" "$lb_log" | sed "s/^/http pool idle close: /"
+
+        # Backends that close a connection instead of answering its 2nd request (what a
+        # keep-alive close crossing the request looks like): every such GET is sent again
+        # on a new connection to the same backend, so round robin stays exact and no
+        # backend is counted as failed.
+        for b in b1 b2 b3; do
+            kill -KILL "${bpid[$b]}"; wait "${bpid[$b]}" 2>/dev/null
+            start_backend "$b" http "${bport[$b]}" 0 2
+        done
+        start_balancer http rr 1,1,1 200
+        client burst --port "$lb_port" --n 300 --threads 1 >"$work/race.json"
+        stop_balancer
+        echo "http pool, backends closing the 2nd request's connection: $(json "$work/race.json" "'b1=%s b2=%s b3=%s failures=%s %s' % (d.get('b1'), d.get('b2'), d.get('b3'), d['_failures'], d['_first_failures'])")"
+        grep "stats backend" "$lb_log" | sed "s/^/http pool close race: /"
+        [ "$(json "$work/race.json" "(d.get('b1'), d.get('b2'), d.get('b3'), d['_failures'])")" = "(100, 100, 100, 0)" ] &&
+            [ "$(grep -c 'failed=0 connects=' "$lb_log")" = 3 ] &&
+            pass "http pool: requests met by a closing pooled connection sent again on a new one, same backend" ||
+            fail "http pool close race: $(cat "$work/race.json"); $(grep stats "$lb_log")"
+    fi
 
     for b in b1 b2 b3; do kill -KILL "${bpid[$b]}" 2>/dev/null; wait "${bpid[$b]}" 2>/dev/null; done
 done
