@@ -270,10 +270,10 @@ class [[nodiscard]] request_awaiter final
 } // namespace detail
 using request_awaiter_t = detail::request_awaiter;
 
-// co_await http::request(c, req): result<client_response>; cancelling the awaiting chain
-// cancels the request.
-inline request_awaiter_t request(client& c, client_request req) { return {c, std::move(req)}; }
-inline request_awaiter_t get(client& c, std::string url) {
+// co_await http::co_request(c, req): result<client_response>; cancelling the awaiting chain
+// cancels the request. (http::request is the server's owned request.)
+inline request_awaiter_t co_request(client& c, client_request req) { return {c, std::move(req)}; }
+inline request_awaiter_t co_get(client& c, std::string url) {
     client_request r;
     r.url = std::move(url);
     return {c, std::move(r)};
