@@ -231,7 +231,7 @@ TEST_CASE("pool bodies: uploads pulled from a producer, with and without a known
     });
     f.listen();
     http::client c(f.loop);
-    const std::uint64_t total = 20 * 1024 * 1024 + 17;
+    std::uint64_t total = 20 * 1024 * 1024 + 17; // not const: captured by value below
     for (bool known : {true, false}) {
         auto sent = std::make_shared<std::uint64_t>(0);
         http::client_request r;

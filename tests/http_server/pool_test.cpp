@@ -291,3 +291,26 @@ TEST_CASE("pool: cancel() completes that request only") {
     CHECK(a.ec == sluice::error::operation_aborted);
     CHECK_FALSE(b.ec);
 }
+
+TEST_CASE("pool: a refused connect fails the requests waiting for it; a bad URL fails from the loop") {
+    test::bounded_loop loop;
+    std::uint16_t dead_port;
+    {
+        sluice::tcp_listener tmp(loop);
+        dead_port = test::listen_loopback(tmp);
+    }
+    http::client c(loop);
+    std::vector<outcome> out(3);
+    for (auto& o : out) c.get("http://127.0.0.1:" + std::to_string(dead_port) + "/", into(o));
+    REQUIRE(loop.run_until([&] { return out[0].calls && out[1].calls && out[2].calls; }));
+    for (auto& o : out) {
+        CHECK(o.calls == 1);
+        CHECK(o.ec == std::errc::connection_refused);
+    }
+    CHECK(c.open_connections() == 0);
+    outcome bad;
+    c.get("https://127.0.0.1/", into(bad));
+    CHECK(bad.calls == 0);
+    REQUIRE(loop.run_until([&] { return bad.calls == 1; }));
+    CHECK(bad.ec == http::error::bad_url);
+}
