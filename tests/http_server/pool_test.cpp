@@ -314,3 +314,22 @@ TEST_CASE("pool: a refused connect fails the requests waiting for it; a bad URL 
     REQUIRE(loop.run_until([&] { return bad.calls == 1; }));
     CHECK(bad.ec == http::error::bad_url);
 }
+
+TEST_CASE("pool: a connect that fails after its request was cancelled disturbs nothing") {
+    test::bounded_loop loop;
+    std::uint16_t dead_port;
+    {
+        sluice::tcp_listener tmp(loop);
+        dead_port = test::listen_loopback(tmp);
+    }
+    http::client c(loop);
+    outcome o;
+    auto id = c.get("http://127.0.0.1:" + std::to_string(dead_port) + "/", into(o));
+    CHECK(c.cancel(id)); // the connect goes on, and is refused with nobody waiting
+    REQUIRE(loop.run_until([&] { return o.calls == 1 && c.open_connections() == 0; }));
+    CHECK(o.ec == sluice::error::operation_aborted);
+    outcome again;
+    c.get("http://127.0.0.1:" + std::to_string(dead_port) + "/", into(again));
+    REQUIRE(loop.run_until([&] { return again.calls == 1; }));
+    CHECK(again.ec == std::errc::connection_refused);
+}

@@ -389,12 +389,13 @@ SLUICE_DECL void client_core::on_connected(const conn_ref& c, std::error_code ec
     op_ref mine = std::move(c->reserved_);
     if (mine && !mine->pending()) mine = nullptr;
     if (ec) {
-        close_conn(c);
-        // The error goes to the request this connect was for: its retry, or the first waiting.
+        // The error goes to the request this connect was for: its retry, or the first
+        // waiting. Taken before the close, which may let the origin's entry go.
         if (!mine && !o.waiting.empty()) {
             mine = std::move(o.waiting.front());
             o.waiting.pop_front();
         }
+        close_conn(c);
         if (mine) mine->finish(ec);
         return pump(c->origin_);
     }
