@@ -12,5 +12,6 @@
 // on the loop
 #include <sluice/http/server.hpp>
 #include <sluice/http/client.hpp>
+#include <sluice/http/pool.hpp>
 #include <sluice/http/server_coro.hpp>
 #include <sluice/http/router.hpp>

@@ -63,6 +63,9 @@ enum class error {
     not_upgradable,
     // parser (appended: the values above keep their numbers)
     connect_with_body,
+    // pooled client (http::client)
+    queue_full,
+    too_many_redirects,
 };
 
 } // namespace http
@@ -172,6 +175,10 @@ class http_category_impl final : public std::error_category {
                    "earlier response is unfinished)";
         case error::connect_with_body:
             return "CONNECT request with Content-Length or Transfer-Encoding";
+        case error::queue_full:
+            return "too many requests already wait for a connection to this origin";
+        case error::too_many_redirects:
+            return "too many redirects";
         }
         return "unknown sluice.http error";
     }
