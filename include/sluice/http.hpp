@@ -14,3 +14,4 @@
 #include <sluice/http/client.hpp>
 #include <sluice/http/server_coro.hpp>
 #include <sluice/http/router.hpp>
+#include <sluice/http/static_files.hpp>
