@@ -16419,6 +16419,10 @@ class read_file {
     int fd_ = -1;
 };
 
+// What `path` names (following links): a directory cannot be opened as a file on
+// Windows, so directories are told apart before open().
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out);
+
 // The absolute path with every symbolic link, "." and ".." resolved (see the top of the
 // file for Windows); '/' separators on every system. An error when it does not exist.
 SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out);
@@ -16493,6 +16497,16 @@ SLUICE_DECL void read_file::close() noexcept {
     fd_ = -1;
 }
 
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return {errno, std::system_category()};
+    out = file_status{};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.regular = S_ISREG(st.st_mode);
+    out.directory = S_ISDIR(st.st_mode);
+    return {};
+}
+
 SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out) {
     char* r = ::realpath(path.c_str(), nullptr);
     if (!r) return {errno, std::system_category()};
@@ -16560,6 +16574,18 @@ SLUICE_DECL long long read_file::read_at(void* buf, std::size_t n, std::uint64_t
 SLUICE_DECL void read_file::close() noexcept {
     if (fd_ >= 0) ::_close(fd_);
     fd_ = -1;
+}
+
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
+    std::wstring w;
+    if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
+    struct __stat64 st;
+    if (::_wstat64(w.c_str(), &st) != 0) return {errno, std::generic_category()};
+    out = file_status{};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.regular = (st.st_mode & _S_IFMT) == _S_IFREG;
+    out.directory = (st.st_mode & _S_IFMT) == _S_IFDIR;
+    return {};
 }
 
 SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out) {
@@ -17048,7 +17074,7 @@ SLUICE_DECL void serve_file(const static_root& root, const request_view& v, bool
         return answer(res, 404, "Not Found\n");
     platform::read_file file;
     platform::file_status st;
-    if (file.open(real) || file.status(st)) return answer(res, 404, "Not Found\n");
+    if (platform::path_status(real, st)) return answer(res, 404, "Not Found\n");
     if (st.directory) {
         if (!dir_request) { // "/sub" -> "/sub/", so the page's relative links resolve
             std::string location(v.path());
@@ -17062,10 +17088,11 @@ SLUICE_DECL void serve_file(const static_root& root, const request_view& v, bool
         }
         if (root.settings.index_file.empty()) return answer(res, 404, "Not Found\n");
         wanted = real + "/" + root.settings.index_file;
-        if (platform::real_path(wanted, real) || !inside(root, real) || file.open(real) ||
-            file.status(st))
+        if (platform::real_path(wanted, real) || !inside(root, real))
             return answer(res, 404, "Not Found\n");
     }
+    // The size and time served are those of the file opened, not of the path checked.
+    if (file.open(real) || file.status(st)) return answer(res, 404, "Not Found\n");
     if (!st.regular) return answer(res, 404, "Not Found\n");
     if (st.size > root.settings.max_file_size) return answer(res, 403, "Forbidden\n");
 

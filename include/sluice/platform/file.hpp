@@ -57,6 +57,10 @@ class read_file {
     int fd_ = -1;
 };
 
+// What `path` names (following links): a directory cannot be opened as a file on
+// Windows, so directories are told apart before open().
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out);
+
 // The absolute path with every symbolic link, "." and ".." resolved (see the top of the
 // file for Windows); '/' separators on every system. An error when it does not exist.
 SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out);

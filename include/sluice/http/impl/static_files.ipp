@@ -351,7 +351,7 @@ SLUICE_DECL void serve_file(const static_root& root, const request_view& v, bool
         return answer(res, 404, "Not Found\n");
     platform::read_file file;
     platform::file_status st;
-    if (file.open(real) || file.status(st)) return answer(res, 404, "Not Found\n");
+    if (platform::path_status(real, st)) return answer(res, 404, "Not Found\n");
     if (st.directory) {
         if (!dir_request) { // "/sub" -> "/sub/", so the page's relative links resolve
             std::string location(v.path());
@@ -365,10 +365,11 @@ SLUICE_DECL void serve_file(const static_root& root, const request_view& v, bool
         }
         if (root.settings.index_file.empty()) return answer(res, 404, "Not Found\n");
         wanted = real + "/" + root.settings.index_file;
-        if (platform::real_path(wanted, real) || !inside(root, real) || file.open(real) ||
-            file.status(st))
+        if (platform::real_path(wanted, real) || !inside(root, real))
             return answer(res, 404, "Not Found\n");
     }
+    // The size and time served are those of the file opened, not of the path checked.
+    if (file.open(real) || file.status(st)) return answer(res, 404, "Not Found\n");
     if (!st.regular) return answer(res, 404, "Not Found\n");
     if (st.size > root.settings.max_file_size) return answer(res, 403, "Forbidden\n");
 

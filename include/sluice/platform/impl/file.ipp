@@ -66,6 +66,16 @@ SLUICE_DECL void read_file::close() noexcept {
     fd_ = -1;
 }
 
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return {errno, std::system_category()};
+    out = file_status{};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.regular = S_ISREG(st.st_mode);
+    out.directory = S_ISDIR(st.st_mode);
+    return {};
+}
+
 SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out) {
     char* r = ::realpath(path.c_str(), nullptr);
     if (!r) return {errno, std::system_category()};
@@ -133,6 +143,18 @@ SLUICE_DECL long long read_file::read_at(void* buf, std::size_t n, std::uint64_t
 SLUICE_DECL void read_file::close() noexcept {
     if (fd_ >= 0) ::_close(fd_);
     fd_ = -1;
+}
+
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
+    std::wstring w;
+    if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
+    struct __stat64 st;
+    if (::_wstat64(w.c_str(), &st) != 0) return {errno, std::generic_category()};
+    out = file_status{};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.regular = (st.st_mode & _S_IFMT) == _S_IFREG;
+    out.directory = (st.st_mode & _S_IFMT) == _S_IFDIR;
+    return {};
 }
 
 SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out) {
