@@ -5048,6 +5048,281 @@ class timer : public detail::basic_handle<detail::timer_impl> {
 //
 // Connecting (name lookup, Happy Eyeballs, the connect timeout) is in connect.hpp.
 
+// ---- begin sluice/platform/file.hpp ----
+// sluice — read-only regular files for http::static_files: resolve a path to its real
+// form, open, stat, and read at an offset. The only place outside the socket layer that
+// includes OS file headers, so the HTTP layer above stays free of #ifdefs.
+//
+// POSIX: realpath(3), open(2) with O_CLOEXEC, fstat(2), pread(2).
+// Windows: UTF-8 paths converted to UTF-16 for the wide CRT calls (_wopen, _wfullpath,
+// _fstat64); reads by _lseeki64 + _read, as a handle is never shared between threads.
+// _wfullpath only normalises the text of a path: it does not follow symbolic links or
+// junctions, so on Windows a link inside the root that points outside is not detected.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <system_error>
+
+namespace sluice {
+namespace platform {
+
+struct file_status {
+    std::uint64_t size = 0;
+    std::int64_t mtime_sec = 0; // seconds since the Unix epoch
+    std::uint32_t mtime_nsec = 0;
+    bool regular = false;
+    bool directory = false;
+};
+
+// A file opened for reading. Move-only; closes on destruction.
+class read_file {
+  public:
+    read_file() noexcept = default;
+    read_file(read_file&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    read_file& operator=(read_file&& o) noexcept {
+        if (this != &o) {
+            close();
+            fd_ = o.fd_;
+            o.fd_ = -1;
+        }
+        return *this;
+    }
+    read_file(const read_file&) = delete;
+    read_file& operator=(const read_file&) = delete;
+    ~read_file() { close(); }
+
+    // Opens `path` (UTF-8) read-only.
+    SLUICE_DECL std::error_code open(const std::string& path) noexcept;
+    SLUICE_DECL std::error_code status(file_status& out) const noexcept;
+    // Up to `n` bytes at `offset`: the count read (0 at the end), or -1 on an error.
+    SLUICE_DECL long long read_at(void* buf, std::size_t n, std::uint64_t offset) noexcept;
+    SLUICE_DECL void close() noexcept;
+    bool is_open() const noexcept { return fd_ >= 0; }
+    int native() const noexcept { return fd_; }
+
+  private:
+    int fd_ = -1;
+};
+
+// sendfile(2): Linux only (elsewhere the callers read and write). Up to `n` bytes of the
+// file `file_fd` from `offset` to the non-blocking socket `s`: the count the kernel took,
+// or a negated errno (-EAGAIN when the socket is full).
+#if defined(__linux__)
+#define SLUICE_HAS_SENDFILE 1
+SLUICE_DECL long long send_file(int s, int file_fd, std::uint64_t offset, std::size_t n) noexcept;
+#else
+#define SLUICE_HAS_SENDFILE 0
+#endif
+
+// What `path` names (following links): a directory cannot be opened as a file on
+// Windows, so directories are told apart before open().
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out);
+
+// The absolute path with every symbolic link, "." and ".." resolved (see the top of the
+// file for Windows); '/' separators on every system. An error when it does not exist.
+SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out);
+
+} // namespace platform
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/platform/impl/file.ipp ----
+// sluice — bodies of platform/file.hpp.
+
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <string>
+
+#if defined(SLUICE_POSIX)
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/sendfile.h>
+#endif
+#elif defined(SLUICE_WINDOWS)
+#include <fcntl.h>
+#include <io.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#endif
+
+namespace sluice {
+namespace platform {
+
+#if defined(SLUICE_POSIX)
+
+SLUICE_DECL std::error_code read_file::open(const std::string& path) noexcept {
+    close();
+    int fd;
+    do {
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return {errno, std::system_category()};
+    fd_ = fd;
+    return {};
+}
+
+SLUICE_DECL std::error_code read_file::status(file_status& out) const noexcept {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return {errno, std::system_category()};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.mtime_sec = static_cast<std::int64_t>(st.st_mtime);
+#if defined(__APPLE__)
+    out.mtime_nsec = static_cast<std::uint32_t>(st.st_mtimespec.tv_nsec);
+#else
+    out.mtime_nsec = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
+#endif
+    out.regular = S_ISREG(st.st_mode);
+    out.directory = S_ISDIR(st.st_mode);
+    return {};
+}
+
+SLUICE_DECL long long read_file::read_at(void* buf, std::size_t n, std::uint64_t offset) noexcept {
+    if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return -1;
+    ssize_t r;
+    do {
+        r = ::pread(fd_, buf, n, static_cast<off_t>(offset));
+    } while (r < 0 && errno == EINTR);
+    return static_cast<long long>(r);
+}
+
+SLUICE_DECL void read_file::close() noexcept {
+    if (fd_ >= 0) ::close(fd_); // read-only: nothing to lose on a failed close
+    fd_ = -1;
+}
+
+#if SLUICE_HAS_SENDFILE
+SLUICE_DECL long long send_file(int s, int file_fd, std::uint64_t offset, std::size_t n) noexcept {
+    if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return -EINVAL;
+    off_t off = static_cast<off_t>(offset);
+    ssize_t r;
+    do {
+        r = ::sendfile(s, file_fd, &off, n);
+    } while (r < 0 && errno == EINTR);
+    return r < 0 ? -static_cast<long long>(errno) : static_cast<long long>(r);
+}
+#endif
+
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return {errno, std::system_category()};
+    out = file_status{};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.regular = S_ISREG(st.st_mode);
+    out.directory = S_ISDIR(st.st_mode);
+    return {};
+}
+
+SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out) {
+    char* r = ::realpath(path.c_str(), nullptr);
+    if (!r) return {errno, std::system_category()};
+    out.assign(r);
+    std::free(r);
+    return {};
+}
+
+#elif defined(SLUICE_WINDOWS)
+
+namespace detail_file {
+inline bool widen(const std::string& in, std::wstring& out) {
+    out.clear();
+    if (in.empty()) return true;
+    const int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in.data(),
+                                        static_cast<int>(in.size()), nullptr, 0);
+    if (n <= 0) return false;
+    out.resize(static_cast<std::size_t>(n));
+    return ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in.data(),
+                                 static_cast<int>(in.size()), &out[0], n) == n;
+}
+inline bool narrow(const wchar_t* in, std::string& out) {
+    out.clear();
+    const int n = ::WideCharToMultiByte(CP_UTF8, 0, in, -1, nullptr, 0, nullptr, nullptr);
+    if (n <= 0) return false;
+    out.resize(static_cast<std::size_t>(n));
+    if (::WideCharToMultiByte(CP_UTF8, 0, in, -1, &out[0], n, nullptr, nullptr) != n) return false;
+    out.resize(static_cast<std::size_t>(n - 1)); // the terminator
+    return true;
+}
+} // namespace detail_file
+
+SLUICE_DECL std::error_code read_file::open(const std::string& path) noexcept {
+    close();
+    std::wstring w;
+    try {
+        if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
+    } catch (...) {
+        return std::make_error_code(std::errc::not_enough_memory);
+    }
+    const int fd = ::_wopen(w.c_str(), _O_RDONLY | _O_BINARY | _O_NOINHERIT);
+    if (fd < 0) return {errno, std::generic_category()};
+    fd_ = fd;
+    return {};
+}
+
+SLUICE_DECL std::error_code read_file::status(file_status& out) const noexcept {
+    struct __stat64 st;
+    if (::_fstat64(fd_, &st) != 0) return {errno, std::generic_category()};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.mtime_sec = static_cast<std::int64_t>(st.st_mtime);
+    out.mtime_nsec = 0;
+    out.regular = (st.st_mode & _S_IFMT) == _S_IFREG;
+    out.directory = (st.st_mode & _S_IFMT) == _S_IFDIR;
+    return {};
+}
+
+SLUICE_DECL long long read_file::read_at(void* buf, std::size_t n, std::uint64_t offset) noexcept {
+    if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return -1;
+    if (::_lseeki64(fd_, static_cast<long long>(offset), SEEK_SET) < 0) return -1;
+    if (n > static_cast<std::size_t>(INT_MAX)) n = static_cast<std::size_t>(INT_MAX);
+    return ::_read(fd_, buf, static_cast<unsigned>(n));
+}
+
+SLUICE_DECL void read_file::close() noexcept {
+    if (fd_ >= 0) ::_close(fd_);
+    fd_ = -1;
+}
+
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
+    std::wstring w;
+    if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
+    struct __stat64 st;
+    if (::_wstat64(w.c_str(), &st) != 0) return {errno, std::generic_category()};
+    out = file_status{};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.regular = (st.st_mode & _S_IFMT) == _S_IFREG;
+    out.directory = (st.st_mode & _S_IFMT) == _S_IFDIR;
+    return {};
+}
+
+SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out) {
+    std::wstring w;
+    if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
+    wchar_t* full = ::_wfullpath(nullptr, w.c_str(), 0);
+    if (!full) return std::make_error_code(std::errc::filename_too_long);
+    struct __stat64 st;
+    const bool exists = ::_wstat64(full, &st) == 0;
+    const bool ok = exists && detail_file::narrow(full, out);
+    std::free(full);
+    if (!exists) return std::make_error_code(std::errc::no_such_file_or_directory);
+    if (!ok) return std::make_error_code(std::errc::invalid_argument);
+    for (char& c : out)
+        if (c == '\\') c = '/';
+    return {};
+}
+
+#endif
+
+} // namespace platform
+} // namespace sluice
+// ---- end sluice/platform/impl/file.ipp ----
+#endif
+// ---- end sluice/platform/file.hpp ----
 
 #include <chrono>
 #include <cstdint>
@@ -5114,6 +5389,7 @@ struct stream_ext final : timer_node {
     std::size_t buffered = 0;
     write_limits limits;
     unique_function<void()> on_drain;
+    unique_function<void()> on_flushed; // stream::on_flushed: the queue is empty
     io_handler on_error;       // called once if the stream fails
     connector* conn = nullptr; // owned, while a connect is in progress
     std::uint64_t last_write_id = 0;
@@ -5181,6 +5457,9 @@ class stream_impl final : public io_object {
                                     shared_bytes* shared);
 
     SLUICE_DECL void flush();
+
+    // stream::send_file_now.
+    SLUICE_DECL long long send_file_now(int file_fd, std::uint64_t offset, std::size_t n);
 
     // What a shutdown or close waited for, once the queue is empty.
     SLUICE_DECL void queue_drained();
@@ -5964,6 +6243,29 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
     return id;
 }
 
+SLUICE_DECL long long stream_impl::send_file_now(int file_fd, std::uint64_t offset,
+                                                 std::size_t n) {
+#if SLUICE_HAS_SENDFILE
+    if (n == 0 || !(flags_ & connected) || (flags_ & (shutdown_requested | write_shut)) ||
+        (ext_ && ext_->buffered != 0))
+        return 0;
+    const long long r = platform::send_file(fd_, file_fd, offset, n);
+    if (r < 0) {
+        const int err = static_cast<int>(-r);
+        if (platform::would_block_errno(err)) return 0;
+        fail({err, platform::system_errors()});
+        return -1;
+    }
+    if (r > 0 && ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
+    return r;
+#else
+    (void)file_fd;
+    (void)offset;
+    (void)n;
+    return 0;
+#endif
+}
+
 SLUICE_DECL void stream_impl::flush() {
     stream_ext& x = *ext_;
     while (!x.queue.empty()) {
@@ -6001,6 +6303,11 @@ SLUICE_DECL void stream_impl::flush() {
         cb();
     }
     if (closed()) return;
+    if (x.on_flushed && x.queue.empty()) {
+        unique_function<void()> cb = std::move(x.on_flushed); // one-shot
+        cb();
+        if (closed()) return;
+    }
     if (x.queue.empty()) queue_drained();
     if (!closed()) update_interest();
 }
@@ -6026,6 +6333,7 @@ SLUICE_DECL void stream_impl::fail(std::error_code ec) {
     // queue is gone), and the owner's next operation reports the failure. Without it a
     // stream that failed under backpressure kept its owner waiting for good.
     if (ext_ && ext_->on_drain) loop_->defer(std::move(ext_->on_drain));
+    if (ext_ && ext_->on_flushed) loop_->defer(std::move(ext_->on_flushed));
     if (fd_ != invalid_socket && (flags_ & connected)) platform::reset_on_close(fd_);
     close_with(ec);
 }
@@ -6171,6 +6479,7 @@ SLUICE_DECL void stream_impl::close_with(std::error_code reason) {
         // Closed by its owner, or after on_error was queued: released, not called.
         loop_->release_later(std::move(ext_->on_error));
         if (ext_->on_drain) loop_->release_later(std::move(ext_->on_drain));
+        if (ext_->on_flushed) loop_->release_later(std::move(ext_->on_flushed));
     }
     flags_ = 0;
     loop_->count_stream(false);
@@ -6282,6 +6591,17 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         if (cb) x.on_error = detail::ec_only(std::move(cb));
     }
 
+    // Zero-copy file bytes (Linux sendfile(2); see SLUICE_HAS_SENDFILE): up to `n` bytes of
+    // the open file `file_fd` from `offset`, handed straight to the socket, only when no
+    // write is queued, so they follow every byte written before and nothing can come
+    // between. Returns the count the kernel took; 0 when it takes nothing now (bytes are
+    // queued, the socket is full, the stream is not connected, or no sendfile here): write
+    // those bytes instead, or try later. A send error (or a file that cannot be sent
+    // from) fails the stream, as a failed write does, and returns -1.
+    long long send_file_now(int file_fd, std::uint64_t offset, std::size_t n) {
+        return unusable() ? 0 : impl_->send_file_now(file_fd, offset, n);
+    }
+
     // Bytes accepted by write() and not yet handed to the kernel.
     std::size_t buffered_amount() const noexcept {
         return impl_ && impl_->ext_ ? impl_->ext_->buffered : 0;
@@ -6318,6 +6638,22 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         }
     }
 
+    // One-shot: cb() once no byte is queued (all handed to the kernel) — on the next loop
+    // turn if none is. For send_file_now(), which waits for an empty queue. Replaces a
+    // previous callback; dropped on close; run on failure, as on_drain is.
+    void on_flushed(unique_function<void()> cb) {
+        if (unusable()) return;
+        detail::stream_ext& x = impl_->ext();
+        if (x.on_flushed) impl_->loop_->release_later(std::move(x.on_flushed));
+        if (!cb) return;
+        if (x.buffered == 0) {
+            impl_->loop_->defer([s = impl_, cb = std::move(cb)]() mutable {
+                if (!s->closed()) cb();
+            });
+        } else {
+            x.on_flushed = std::move(cb);
+        }
+    }
     // Half-close: sends FIN once queued writes are flushed; reading continues. A write
     // after it fails the stream.
     void shutdown_write() {
@@ -13133,6 +13469,23 @@ class response {
     // end() before `n` bytes were written closes the connection after the response, the
     // only way left to tell the client the body is cut short.
     inline response& content_length(std::uint64_t n);
+    // After content_length(n) and the head (a first write(), even empty): body bytes
+    // straight from an open file with stream::send_file_now (Linux sendfile(2)), counted
+    // against `n`. Only when nothing can come before them: this is the connection's
+    // first unfinished response and nothing is waiting to be written (not during the
+    // handler's own call, whose output is gathered for one write). Returns the count
+    // sent; 0 when it cannot now (write() those bytes instead, or wait for on_drain());
+    // -1 when the connection failed.
+    SLUICE_DECL long long send_file(int file_fd, std::uint64_t offset, std::size_t n);
+    // This response is the connection's first unfinished one and nothing of the
+    // connection's output waits to be written: when send_file() still takes nothing, the
+    // socket is full.
+    SLUICE_DECL bool output_idle() const noexcept;
+    // One-shot, for send_file()'s callers: cb() once nothing of the connection's output
+    // waits to be written (on the next loop turn if nothing does). False, and cb
+    // dropped, when this response is not the first unfinished one or the connection is
+    // gone: then use write() and on_drain(). Dropped if the connection closes.
+    SLUICE_DECL bool wait_flushed(unique_function<void()> cb);
     // Server-Sent Events (text/event-stream, no-cache). `data` may hold several
     // lines; each becomes a `data:` field. Empty event/id are omitted.
     inline bool send_event(std::string_view data, std::string_view event = {},
@@ -14603,6 +14956,40 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
     }
     // A stream that refused a write is closed: the response cannot go on.
     return sl->s != nullptr && s->open() && s->stream_.is_open();
+}
+
+SLUICE_DECL long long response::send_file(int file_fd, std::uint64_t offset, std::size_t n) {
+    if (!sl_ || !sl_->s || sl_->finished || !sl_->head_sent || sl_->head_request ||
+        sl_->declared_length < 0)
+        return sl_ && sl_->s ? 0 : -1;
+    detail::server_session* s = sl_->s;
+    if (s->front_ != sl_.get() || s->has(detail::server_session::b_in_pass) || !s->open())
+        return 0;
+    const std::uint64_t room = static_cast<std::uint64_t>(sl_->declared_length) - sl_->streamed;
+    if (n > room) n = static_cast<std::size_t>(room);
+    const long long r = s->stream_.send_file_now(file_fd, offset, n);
+    if (r < 0) {
+        s->fail_soon(make_error_code(sluice::error::operation_aborted));
+        return -1;
+    }
+    sl_->streamed += static_cast<std::uint64_t>(r);
+    return r;
+}
+
+SLUICE_DECL bool response::output_idle() const noexcept {
+    if (!sl_ || !sl_->s || sl_->finished) return false;
+    const detail::server_session* s = sl_->s;
+    return s->front_ == sl_.get() && !s->has(detail::server_session::b_in_pass) &&
+           s->batch_.empty() && s->stream_.buffered_amount() == 0;
+}
+
+SLUICE_DECL bool response::wait_flushed(unique_function<void()> cb) {
+    if (!sl_ || !sl_->s || sl_->finished || sl_->s->front_ != sl_.get() || !sl_->s->open())
+        return false;
+    // The pass's gathered output is written when the pass ends, before the loop's next
+    // turn: a callback deferred now finds it handed over (or queued, and waits again).
+    sl_->s->stream_.on_flushed(std::move(cb));
+    return true;
 }
 
 SLUICE_DECL response::takeover response::take_over(std::string_view head) {
@@ -16352,265 +16739,17 @@ SLUICE_DECL void router_state::finish(route_run& r) {
 // the root is assumed not writable by whoever sends requests. On Windows see
 // platform/file.hpp (links are not followed by the check).
 //
-// The body: read in static_settings::chunk_size pieces at increasing offsets and written
-// with response::write under the announced Content-Length, pausing while the
-// connection's write queue is high (response::on_drain): memory per transfer is one
-// chunk plus the server's write limits, whatever the file's size. The bytes go through
-// the response, after its head and in order with pipelined responses. A read that fails
-// or comes short (the file shrank) ends the response early, which closes the connection:
-// the client sees a cut body, never a hole. (No sendfile(2): the response layer has no
-// file-range write yet; see docs/bench/static.md for what that costs.)
+// The body, on Linux: sendfile(2) from the file to the socket (response::send_file), only
+// while this response is the connection's first unfinished one and nothing is queued
+// ahead, so the file's bytes follow the head and every earlier byte, in order. When the
+// socket is full one chunk is read and written instead (queued, it makes the wait for an
+// empty queue a wait for the socket: response::wait_flushed). Elsewhere, and behind
+// another pipelined response: read in static_settings::chunk_size pieces and written with
+// response::write, pausing while the write queue is high (response::on_drain). Memory per
+// transfer is one chunk plus the server's write limits, whatever the file's size. A read
+// or sendfile that fails, or a file that shrank, ends the response early, which closes
+// the connection: the client sees a cut body, never a hole.
 
-// ---- begin sluice/platform/file.hpp ----
-// sluice — read-only regular files for http::static_files: resolve a path to its real
-// form, open, stat, and read at an offset. The only place outside the socket layer that
-// includes OS file headers, so the HTTP layer above stays free of #ifdefs.
-//
-// POSIX: realpath(3), open(2) with O_CLOEXEC, fstat(2), pread(2).
-// Windows: UTF-8 paths converted to UTF-16 for the wide CRT calls (_wopen, _wfullpath,
-// _fstat64); reads by _lseeki64 + _read, as a handle is never shared between threads.
-// _wfullpath only normalises the text of a path: it does not follow symbolic links or
-// junctions, so on Windows a link inside the root that points outside is not detected.
-
-
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <system_error>
-
-namespace sluice {
-namespace platform {
-
-struct file_status {
-    std::uint64_t size = 0;
-    std::int64_t mtime_sec = 0; // seconds since the Unix epoch
-    std::uint32_t mtime_nsec = 0;
-    bool regular = false;
-    bool directory = false;
-};
-
-// A file opened for reading. Move-only; closes on destruction.
-class read_file {
-  public:
-    read_file() noexcept = default;
-    read_file(read_file&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-    read_file& operator=(read_file&& o) noexcept {
-        if (this != &o) {
-            close();
-            fd_ = o.fd_;
-            o.fd_ = -1;
-        }
-        return *this;
-    }
-    read_file(const read_file&) = delete;
-    read_file& operator=(const read_file&) = delete;
-    ~read_file() { close(); }
-
-    // Opens `path` (UTF-8) read-only.
-    SLUICE_DECL std::error_code open(const std::string& path) noexcept;
-    SLUICE_DECL std::error_code status(file_status& out) const noexcept;
-    // Up to `n` bytes at `offset`: the count read (0 at the end), or -1 on an error.
-    SLUICE_DECL long long read_at(void* buf, std::size_t n, std::uint64_t offset) noexcept;
-    SLUICE_DECL void close() noexcept;
-    bool is_open() const noexcept { return fd_ >= 0; }
-    int native() const noexcept { return fd_; }
-
-  private:
-    int fd_ = -1;
-};
-
-// What `path` names (following links): a directory cannot be opened as a file on
-// Windows, so directories are told apart before open().
-SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out);
-
-// The absolute path with every symbolic link, "." and ".." resolved (see the top of the
-// file for Windows); '/' separators on every system. An error when it does not exist.
-SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out);
-
-} // namespace platform
-} // namespace sluice
-
-#if SLUICE_COMPILE_BODIES
-// ---- begin sluice/platform/impl/file.ipp ----
-// sluice — bodies of platform/file.hpp.
-
-
-#include <cerrno>
-#include <climits>
-#include <cstdlib>
-#include <string>
-
-#if defined(SLUICE_POSIX)
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
-#elif defined(SLUICE_WINDOWS)
-#include <fcntl.h>
-#include <io.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#endif
-
-namespace sluice {
-namespace platform {
-
-#if defined(SLUICE_POSIX)
-
-SLUICE_DECL std::error_code read_file::open(const std::string& path) noexcept {
-    close();
-    int fd;
-    do {
-        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return {errno, std::system_category()};
-    fd_ = fd;
-    return {};
-}
-
-SLUICE_DECL std::error_code read_file::status(file_status& out) const noexcept {
-    struct stat st;
-    if (::fstat(fd_, &st) != 0) return {errno, std::system_category()};
-    out.size = static_cast<std::uint64_t>(st.st_size);
-    out.mtime_sec = static_cast<std::int64_t>(st.st_mtime);
-#if defined(__APPLE__)
-    out.mtime_nsec = static_cast<std::uint32_t>(st.st_mtimespec.tv_nsec);
-#else
-    out.mtime_nsec = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
-#endif
-    out.regular = S_ISREG(st.st_mode);
-    out.directory = S_ISDIR(st.st_mode);
-    return {};
-}
-
-SLUICE_DECL long long read_file::read_at(void* buf, std::size_t n, std::uint64_t offset) noexcept {
-    if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return -1;
-    ssize_t r;
-    do {
-        r = ::pread(fd_, buf, n, static_cast<off_t>(offset));
-    } while (r < 0 && errno == EINTR);
-    return static_cast<long long>(r);
-}
-
-SLUICE_DECL void read_file::close() noexcept {
-    if (fd_ >= 0) ::close(fd_); // read-only: nothing to lose on a failed close
-    fd_ = -1;
-}
-
-SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) return {errno, std::system_category()};
-    out = file_status{};
-    out.size = static_cast<std::uint64_t>(st.st_size);
-    out.regular = S_ISREG(st.st_mode);
-    out.directory = S_ISDIR(st.st_mode);
-    return {};
-}
-
-SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out) {
-    char* r = ::realpath(path.c_str(), nullptr);
-    if (!r) return {errno, std::system_category()};
-    out.assign(r);
-    std::free(r);
-    return {};
-}
-
-#elif defined(SLUICE_WINDOWS)
-
-namespace detail_file {
-inline bool widen(const std::string& in, std::wstring& out) {
-    out.clear();
-    if (in.empty()) return true;
-    const int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in.data(),
-                                        static_cast<int>(in.size()), nullptr, 0);
-    if (n <= 0) return false;
-    out.resize(static_cast<std::size_t>(n));
-    return ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in.data(),
-                                 static_cast<int>(in.size()), &out[0], n) == n;
-}
-inline bool narrow(const wchar_t* in, std::string& out) {
-    out.clear();
-    const int n = ::WideCharToMultiByte(CP_UTF8, 0, in, -1, nullptr, 0, nullptr, nullptr);
-    if (n <= 0) return false;
-    out.resize(static_cast<std::size_t>(n));
-    if (::WideCharToMultiByte(CP_UTF8, 0, in, -1, &out[0], n, nullptr, nullptr) != n) return false;
-    out.resize(static_cast<std::size_t>(n - 1)); // the terminator
-    return true;
-}
-} // namespace detail_file
-
-SLUICE_DECL std::error_code read_file::open(const std::string& path) noexcept {
-    close();
-    std::wstring w;
-    try {
-        if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
-    } catch (...) {
-        return std::make_error_code(std::errc::not_enough_memory);
-    }
-    const int fd = ::_wopen(w.c_str(), _O_RDONLY | _O_BINARY | _O_NOINHERIT);
-    if (fd < 0) return {errno, std::generic_category()};
-    fd_ = fd;
-    return {};
-}
-
-SLUICE_DECL std::error_code read_file::status(file_status& out) const noexcept {
-    struct __stat64 st;
-    if (::_fstat64(fd_, &st) != 0) return {errno, std::generic_category()};
-    out.size = static_cast<std::uint64_t>(st.st_size);
-    out.mtime_sec = static_cast<std::int64_t>(st.st_mtime);
-    out.mtime_nsec = 0;
-    out.regular = (st.st_mode & _S_IFMT) == _S_IFREG;
-    out.directory = (st.st_mode & _S_IFMT) == _S_IFDIR;
-    return {};
-}
-
-SLUICE_DECL long long read_file::read_at(void* buf, std::size_t n, std::uint64_t offset) noexcept {
-    if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return -1;
-    if (::_lseeki64(fd_, static_cast<long long>(offset), SEEK_SET) < 0) return -1;
-    if (n > static_cast<std::size_t>(INT_MAX)) n = static_cast<std::size_t>(INT_MAX);
-    return ::_read(fd_, buf, static_cast<unsigned>(n));
-}
-
-SLUICE_DECL void read_file::close() noexcept {
-    if (fd_ >= 0) ::_close(fd_);
-    fd_ = -1;
-}
-
-SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
-    std::wstring w;
-    if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
-    struct __stat64 st;
-    if (::_wstat64(w.c_str(), &st) != 0) return {errno, std::generic_category()};
-    out = file_status{};
-    out.size = static_cast<std::uint64_t>(st.st_size);
-    out.regular = (st.st_mode & _S_IFMT) == _S_IFREG;
-    out.directory = (st.st_mode & _S_IFMT) == _S_IFDIR;
-    return {};
-}
-
-SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out) {
-    std::wstring w;
-    if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
-    wchar_t* full = ::_wfullpath(nullptr, w.c_str(), 0);
-    if (!full) return std::make_error_code(std::errc::filename_too_long);
-    struct __stat64 st;
-    const bool exists = ::_wstat64(full, &st) == 0;
-    const bool ok = exists && detail_file::narrow(full, out);
-    std::free(full);
-    if (!exists) return std::make_error_code(std::errc::no_such_file_or_directory);
-    if (!ok) return std::make_error_code(std::errc::invalid_argument);
-    for (char& c : out)
-        if (c == '\\') c = '/';
-    return {};
-}
-
-#endif
-
-} // namespace platform
-} // namespace sluice
-// ---- end sluice/platform/impl/file.ipp ----
-#endif
-// ---- end sluice/platform/file.hpp ----
 
 #include <cstddef>
 #include <cstdint>
@@ -16836,23 +16975,55 @@ struct transfer {
     response res;
 };
 
+// One chunk read and written (copied into the connection's output). False when the
+// response is over: ended (a failed or short read cuts it, which closes the connection)
+// or no longer writable.
+bool copy_chunk(transfer& t) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(t.left, t.chunk.size()));
+    const long long got = t.file.read_at(t.chunk.data(), want, t.offset);
+    if (got <= 0) {
+        t.res.end(); // short of Content-Length: the response closes the connection
+        return false;
+    }
+    if (!t.res.write(std::string_view(t.chunk.data(), static_cast<std::size_t>(got)))) return false;
+    t.offset += static_cast<std::uint64_t>(got);
+    t.left -= static_cast<std::uint64_t>(got);
+    return true;
+}
+
 void pump(const std::shared_ptr<transfer>& t) {
+#if SLUICE_HAS_SENDFILE
+    // Zero-copy while this response is at the front of the connection and nothing is
+    // queued ahead: sendfile(2) from the file to the socket. The head goes first through
+    // the response (during the handler's call it waits in the pass's output: the first
+    // wait_flushed() lets it out). When the socket is full, one chunk is copied instead:
+    // queued, it turns the wait for an empty queue into a wait for the socket.
+    while (t->left > 0 && t->res.is_open()) {
+        if (!t->res.head_sent() && !t->res.write(std::string_view())) return;
+        const long long sent = t->res.send_file(t->file.native(), t->offset,
+                                                static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                    t->left, std::uint64_t(1) << 30)));
+        if (sent < 0) return; // the connection failed
+        if (sent > 0) {
+            t->offset += static_cast<std::uint64_t>(sent);
+            t->left -= static_cast<std::uint64_t>(sent);
+            continue;
+        }
+        if (t->res.output_idle() && !copy_chunk(*t)) return; // the socket is full
+        if (t->left == 0) break;
+        if (t->res.wait_flushed([t] { pump(t); })) return;
+        break; // behind another response (pipelined): copied, as below
+    }
+#endif
     while (t->left > 0) {
         if (!t->res.is_open()) return;
         if (t->res.write_queue_high()) {
             t->res.on_drain([t] { pump(t); });
             return;
         }
-        const std::size_t want =
-            static_cast<std::size_t>(std::min<std::uint64_t>(t->left, t->chunk.size()));
-        const long long got = t->file.read_at(t->chunk.data(), want, t->offset);
-        if (got <= 0) break; // an error, or the file shrank: cut short, the connection closes
-        if (!t->res.write(std::string_view(t->chunk.data(), static_cast<std::size_t>(got))))
-            return;
-        t->offset += static_cast<std::uint64_t>(got);
-        t->left -= static_cast<std::uint64_t>(got);
+        if (!copy_chunk(*t)) return;
     }
-    t->res.end(); // short of Content-Length: the response closes the connection
+    t->res.end();
 }
 
 } // namespace

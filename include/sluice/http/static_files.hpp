@@ -44,14 +44,16 @@
 // the root is assumed not writable by whoever sends requests. On Windows see
 // platform/file.hpp (links are not followed by the check).
 //
-// The body: read in static_settings::chunk_size pieces at increasing offsets and written
-// with response::write under the announced Content-Length, pausing while the
-// connection's write queue is high (response::on_drain): memory per transfer is one
-// chunk plus the server's write limits, whatever the file's size. The bytes go through
-// the response, after its head and in order with pipelined responses. A read that fails
-// or comes short (the file shrank) ends the response early, which closes the connection:
-// the client sees a cut body, never a hole. (No sendfile(2): the response layer has no
-// file-range write yet; see docs/bench/static.md for what that costs.)
+// The body, on Linux: sendfile(2) from the file to the socket (response::send_file), only
+// while this response is the connection's first unfinished one and nothing is queued
+// ahead, so the file's bytes follow the head and every earlier byte, in order. When the
+// socket is full one chunk is read and written instead (queued, it makes the wait for an
+// empty queue a wait for the socket: response::wait_flushed). Elsewhere, and behind
+// another pipelined response: read in static_settings::chunk_size pieces and written with
+// response::write, pausing while the write queue is high (response::on_drain). Memory per
+// transfer is one chunk plus the server's write limits, whatever the file's size. A read
+// or sendfile that fails, or a file that shrank, ends the response early, which closes
+// the connection: the client sees a cut body, never a hole.
 #pragma once
 
 #include <sluice/http/router.hpp>

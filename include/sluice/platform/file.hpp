@@ -57,6 +57,16 @@ class read_file {
     int fd_ = -1;
 };
 
+// sendfile(2): Linux only (elsewhere the callers read and write). Up to `n` bytes of the
+// file `file_fd` from `offset` to the non-blocking socket `s`: the count the kernel took,
+// or a negated errno (-EAGAIN when the socket is full).
+#if defined(__linux__)
+#define SLUICE_HAS_SENDFILE 1
+SLUICE_DECL long long send_file(int s, int file_fd, std::uint64_t offset, std::size_t n) noexcept;
+#else
+#define SLUICE_HAS_SENDFILE 0
+#endif
+
 // What `path` names (following links): a directory cannot be opened as a file on
 // Windows, so directories are told apart before open().
 SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out);

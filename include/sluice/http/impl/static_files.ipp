@@ -113,23 +113,55 @@ struct transfer {
     response res;
 };
 
+// One chunk read and written (copied into the connection's output). False when the
+// response is over: ended (a failed or short read cuts it, which closes the connection)
+// or no longer writable.
+bool copy_chunk(transfer& t) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(t.left, t.chunk.size()));
+    const long long got = t.file.read_at(t.chunk.data(), want, t.offset);
+    if (got <= 0) {
+        t.res.end(); // short of Content-Length: the response closes the connection
+        return false;
+    }
+    if (!t.res.write(std::string_view(t.chunk.data(), static_cast<std::size_t>(got)))) return false;
+    t.offset += static_cast<std::uint64_t>(got);
+    t.left -= static_cast<std::uint64_t>(got);
+    return true;
+}
+
 void pump(const std::shared_ptr<transfer>& t) {
+#if SLUICE_HAS_SENDFILE
+    // Zero-copy while this response is at the front of the connection and nothing is
+    // queued ahead: sendfile(2) from the file to the socket. The head goes first through
+    // the response (during the handler's call it waits in the pass's output: the first
+    // wait_flushed() lets it out). When the socket is full, one chunk is copied instead:
+    // queued, it turns the wait for an empty queue into a wait for the socket.
+    while (t->left > 0 && t->res.is_open()) {
+        if (!t->res.head_sent() && !t->res.write(std::string_view())) return;
+        const long long sent = t->res.send_file(t->file.native(), t->offset,
+                                                static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                    t->left, std::uint64_t(1) << 30)));
+        if (sent < 0) return; // the connection failed
+        if (sent > 0) {
+            t->offset += static_cast<std::uint64_t>(sent);
+            t->left -= static_cast<std::uint64_t>(sent);
+            continue;
+        }
+        if (t->res.output_idle() && !copy_chunk(*t)) return; // the socket is full
+        if (t->left == 0) break;
+        if (t->res.wait_flushed([t] { pump(t); })) return;
+        break; // behind another response (pipelined): copied, as below
+    }
+#endif
     while (t->left > 0) {
         if (!t->res.is_open()) return;
         if (t->res.write_queue_high()) {
             t->res.on_drain([t] { pump(t); });
             return;
         }
-        const std::size_t want =
-            static_cast<std::size_t>(std::min<std::uint64_t>(t->left, t->chunk.size()));
-        const long long got = t->file.read_at(t->chunk.data(), want, t->offset);
-        if (got <= 0) break; // an error, or the file shrank: cut short, the connection closes
-        if (!t->res.write(std::string_view(t->chunk.data(), static_cast<std::size_t>(got))))
-            return;
-        t->offset += static_cast<std::uint64_t>(got);
-        t->left -= static_cast<std::uint64_t>(got);
+        if (!copy_chunk(*t)) return;
     }
-    t->res.end(); // short of Content-Length: the response closes the connection
+    t->res.end();
 }
 
 } // namespace

@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/sendfile.h>
+#endif
 #elif defined(SLUICE_WINDOWS)
 #include <sluice/platform/windows.hpp>
 #include <fcntl.h>
@@ -65,6 +68,18 @@ SLUICE_DECL void read_file::close() noexcept {
     if (fd_ >= 0) ::close(fd_); // read-only: nothing to lose on a failed close
     fd_ = -1;
 }
+
+#if SLUICE_HAS_SENDFILE
+SLUICE_DECL long long send_file(int s, int file_fd, std::uint64_t offset, std::size_t n) noexcept {
+    if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return -EINVAL;
+    off_t off = static_cast<off_t>(offset);
+    ssize_t r;
+    do {
+        r = ::sendfile(s, file_fd, &off, n);
+    } while (r < 0 && errno == EINTR);
+    return r < 0 ? -static_cast<long long>(errno) : static_cast<long long>(r);
+}
+#endif
 
 SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
     struct stat st;
