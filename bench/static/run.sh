@@ -110,7 +110,8 @@ tck=$(getconf CLK_TCK)
 cpu_ticks() {
   local p t=0
   for p in "$1" $(pgrep -P "$1" || true); do
-    t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+    # A child may be gone between pgrep and the read: it counts nothing then.
+    t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13} END {if (!NR) print 0}')))
   done
   echo $t
 }
@@ -171,9 +172,13 @@ mkdir -p docs/bench
   echo "request a GET of the same 1 MiB file (random bytes). Regenerate: \`bash bench/static/run.sh\`."
   echo
   echo "- **sluice**: \`examples/static_server.cpp\` (\`http::static_files\` behind \`http::router\`),"
-  echo "  \`--backend epoll\`. The body is read with pread(2) in 64 KiB chunks and written through the"
-  echo "  response (copied into the connection's queue when the socket is full): no sendfile yet."
+  echo "  \`--backend epoll\`. The body goes with sendfile(2) while nothing is queued ahead of it; when"
+  echo "  the socket is full one 64 KiB chunk is read and queued, and sendfile resumes once it is out."
   echo "- **nginx**: Debian's, \`worker_processes 1\`, \`sendfile on\`, \`tcp_nopush on\`, access log off."
+  echo
+  echo "The machine is shared with other work: rates move by tens of percent between runs; the"
+  echo "CPU per request moves less. nginx has no open_file_cache here (it opens and stats the file"
+  echo "per request, as static_files does)."
   echo
   echo "Both were checked before and after their cells (curl: the whole file's and a range's sha256,"
   echo "HEAD's Content-Length), and no wrk run saw a socket error or a non-2xx response."
