@@ -130,3 +130,34 @@ TEST_CASE("send_file_now: with room in the socket but bytes still queued, the fi
     CHECK(served.send_file_now(file.native(), 0, 1000) == 0);
     test::portable::close_socket(client);
 }
+
+TEST_CASE("send_file_now to a peer that closed: the stream fails, no SIGPIPE kills the process") {
+    test::bounded_loop loop;
+    sluice::tcp_listener listener(loop);
+    const auto port = test::listen_loopback(listener);
+    sluice::tcp_stream served;
+    listener.accept([&](std::error_code ec, sluice::tcp_stream s) {
+        REQUIRE_FALSE(ec);
+        served = std::move(s);
+    });
+    auto client = test::portable::connect_loopback(port);
+    REQUIRE(client != test::portable::bad_socket);
+    REQUIRE(loop.run_until([&] { return served.is_open(); }));
+    temp_file f(64 * 1024);
+    sluice::platform::read_file file;
+    REQUIRE_FALSE(file.open(f.path.string()));
+    test::portable::close_socket(client); // a FIN; the first bytes sent get a reset back
+#if SLUICE_HAS_SENDFILE
+    bool failed = false;
+    served.on_error([&](std::error_code) { failed = true; });
+    long long last = 0;
+    REQUIRE(loop.run_until([&] {
+        if (served.is_open()) last = served.send_file_now(file.native(), 0, f.bytes.size());
+        return !served.is_open();
+    }));
+    CHECK(last == -1);
+    CHECK(loop.run_until([&] { return failed; })); // on_error hears it, from the loop
+#else
+    CHECK(served.send_file_now(file.native(), 0, f.bytes.size()) == 0);
+#endif
+}

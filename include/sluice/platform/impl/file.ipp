@@ -14,7 +14,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 #if defined(__linux__)
+#include <pthread.h>
+#include <signal.h>
 #include <sys/sendfile.h>
+#include <time.h>
 #endif
 #elif defined(SLUICE_WINDOWS)
 #include <sluice/platform/windows.hpp>
@@ -72,12 +75,34 @@ SLUICE_DECL void read_file::close() noexcept {
 #if SLUICE_HAS_SENDFILE
 SLUICE_DECL long long send_file(int s, int file_fd, std::uint64_t offset, std::size_t n) noexcept {
     if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return -EINVAL;
+    // sendfile has no MSG_NOSIGNAL: to a peer that is gone it raises SIGPIPE, which kills
+    // the process by default. SIGPIPE is blocked for the call, and the one it raised (not
+    // one that was already pending) is taken back before the mask is restored. Blocked
+    // signals are per thread, so other threads are unaffected.
+    sigset_t pipe_set, old_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigemptyset(&pending);
+    const bool masked = ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set) == 0;
+    const bool was_pending = masked && ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
     off_t off = static_cast<off_t>(offset);
     ssize_t r;
     do {
         r = ::sendfile(s, file_fd, &off, n);
     } while (r < 0 && errno == EINTR);
-    return r < 0 ? -static_cast<long long>(errno) : static_cast<long long>(r);
+    const int err = r < 0 ? errno : 0;
+    if (masked) {
+        // Raised with a partial count too (strace: 64 KiB sent, then SIGPIPE): looked for
+        // whatever sendfile returned.
+        sigemptyset(&pending);
+        if (!was_pending && ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+            const struct timespec zero = {0, 0};
+            while (::sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+            }
+        }
+        ::pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+    }
+    return r < 0 ? -static_cast<long long>(err) : static_cast<long long>(r);
 }
 #endif
 
