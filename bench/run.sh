@@ -31,7 +31,7 @@ flag=(); [ $mode = smoke ] && flag=(--smoke)
   export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq gnuplot-nox >/dev/null; }; }
 
 # A suite is bench/NAME/run.sh, or bench/NAME.sh for one without files of its own.
-suites=(echo http timers idle compile multicore scaleout proxy instructions ws syscalls)
+suites=(echo http static timers idle compile multicore scaleout proxy instructions ws syscalls)
 # shellcheck disable=SC2206 # split on purpose
 [ -n "$only" ] && suites=($only)
 [ "$only" = summary ] && suites=()
@@ -174,7 +174,9 @@ for w in rows:
 out.append("")
 out.append("Pages: [echo](echo.md), [http](http.md), [timers](timers.md), [idle memory](idle.md), "
            "[compile time and size](compile.md), [multi-core](multicore.md), [scale-out](scaleout.md), [L7 proxies](proxy.md), "
-           "[instructions](instructions.md), [WebSocket](ws.md), [system calls](syscalls.md).\n")
+           "[instructions](instructions.md), [WebSocket](ws.md), [system calls](syscalls.md), "
+           "[static files](static.md).
+")
 with open("docs/bench/README.md", "w") as f:
     f.write("\n".join(out))
 

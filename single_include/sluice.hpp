@@ -5048,6 +5048,306 @@ class timer : public detail::basic_handle<detail::timer_impl> {
 //
 // Connecting (name lookup, Happy Eyeballs, the connect timeout) is in connect.hpp.
 
+// ---- begin sluice/platform/file.hpp ----
+// sluice — read-only regular files for http::static_files: resolve a path to its real
+// form, open, stat, and read at an offset. The only place outside the socket layer that
+// includes OS file headers, so the HTTP layer above stays free of #ifdefs.
+//
+// POSIX: realpath(3), open(2) with O_CLOEXEC, fstat(2), pread(2).
+// Windows: UTF-8 paths converted to UTF-16 for the wide CRT calls (_wopen, _wfullpath,
+// _fstat64); reads by _lseeki64 + _read, as a handle is never shared between threads.
+// _wfullpath only normalises the text of a path: it does not follow symbolic links or
+// junctions, so on Windows a link inside the root that points outside is not detected.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <system_error>
+
+namespace sluice {
+namespace platform {
+
+struct file_status {
+    std::uint64_t size = 0;
+    std::int64_t mtime_sec = 0; // seconds since the Unix epoch
+    std::uint32_t mtime_nsec = 0;
+    bool regular = false;
+    bool directory = false;
+};
+
+// A file opened for reading. Move-only; closes on destruction.
+class read_file {
+  public:
+    read_file() noexcept = default;
+    read_file(read_file&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    read_file& operator=(read_file&& o) noexcept {
+        if (this != &o) {
+            close();
+            fd_ = o.fd_;
+            o.fd_ = -1;
+        }
+        return *this;
+    }
+    read_file(const read_file&) = delete;
+    read_file& operator=(const read_file&) = delete;
+    ~read_file() { close(); }
+
+    // Opens `path` (UTF-8) read-only.
+    SLUICE_DECL std::error_code open(const std::string& path) noexcept;
+    SLUICE_DECL std::error_code status(file_status& out) const noexcept;
+    // Up to `n` bytes at `offset`: the count read (0 at the end), or -1 on an error.
+    SLUICE_DECL long long read_at(void* buf, std::size_t n, std::uint64_t offset) noexcept;
+    SLUICE_DECL void close() noexcept;
+    bool is_open() const noexcept { return fd_ >= 0; }
+    int native() const noexcept { return fd_; }
+
+  private:
+    int fd_ = -1;
+};
+
+// sendfile(2): Linux only (elsewhere the callers read and write). Up to `n` bytes of the
+// file `file_fd` from `offset` to the non-blocking socket `s`: the count the kernel took,
+// or a negated errno (-EAGAIN when the socket is full).
+#if defined(__linux__)
+#define SLUICE_HAS_SENDFILE 1
+SLUICE_DECL long long send_file(int s, int file_fd, std::uint64_t offset, std::size_t n) noexcept;
+#else
+#define SLUICE_HAS_SENDFILE 0
+#endif
+
+// What `path` names (following links): a directory cannot be opened as a file on
+// Windows, so directories are told apart before open().
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out);
+
+// The absolute path with every symbolic link, "." and ".." resolved (see the top of the
+// file for Windows); '/' separators on every system. An error when it does not exist.
+SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out);
+
+} // namespace platform
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/platform/impl/file.ipp ----
+// sluice — bodies of platform/file.hpp.
+
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <string>
+
+#if defined(SLUICE_POSIX)
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <pthread.h>
+#include <signal.h>
+#include <sys/sendfile.h>
+#include <time.h>
+#endif
+#elif defined(SLUICE_WINDOWS)
+#include <fcntl.h>
+#include <io.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#endif
+
+namespace sluice {
+namespace platform {
+
+#if defined(SLUICE_POSIX)
+
+SLUICE_DECL std::error_code read_file::open(const std::string& path) noexcept {
+    close();
+    int fd;
+    do {
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return {errno, std::system_category()};
+    fd_ = fd;
+    return {};
+}
+
+SLUICE_DECL std::error_code read_file::status(file_status& out) const noexcept {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return {errno, std::system_category()};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.mtime_sec = static_cast<std::int64_t>(st.st_mtime);
+#if defined(__APPLE__)
+    out.mtime_nsec = static_cast<std::uint32_t>(st.st_mtimespec.tv_nsec);
+#else
+    out.mtime_nsec = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
+#endif
+    out.regular = S_ISREG(st.st_mode);
+    out.directory = S_ISDIR(st.st_mode);
+    return {};
+}
+
+SLUICE_DECL long long read_file::read_at(void* buf, std::size_t n, std::uint64_t offset) noexcept {
+    if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return -1;
+    ssize_t r;
+    do {
+        r = ::pread(fd_, buf, n, static_cast<off_t>(offset));
+    } while (r < 0 && errno == EINTR);
+    return static_cast<long long>(r);
+}
+
+SLUICE_DECL void read_file::close() noexcept {
+    if (fd_ >= 0) ::close(fd_); // read-only: nothing to lose on a failed close
+    fd_ = -1;
+}
+
+#if SLUICE_HAS_SENDFILE
+SLUICE_DECL long long send_file(int s, int file_fd, std::uint64_t offset, std::size_t n) noexcept {
+    if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return -EINVAL;
+    // sendfile has no MSG_NOSIGNAL: to a peer that is gone it raises SIGPIPE, which kills
+    // the process by default. SIGPIPE is blocked for the call, and the one it raised (not
+    // one that was already pending) is taken back before the mask is restored. Blocked
+    // signals are per thread, so other threads are unaffected.
+    sigset_t pipe_set, old_set, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigemptyset(&pending);
+    const bool masked = ::pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set) == 0;
+    const bool was_pending = masked && ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    off_t off = static_cast<off_t>(offset);
+    ssize_t r;
+    do {
+        r = ::sendfile(s, file_fd, &off, n);
+    } while (r < 0 && errno == EINTR);
+    const int err = r < 0 ? errno : 0;
+    if (masked) {
+        // Raised with a partial count too (strace: 64 KiB sent, then SIGPIPE): looked for
+        // whatever sendfile returned.
+        sigemptyset(&pending);
+        if (!was_pending && ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+            const struct timespec zero = {0, 0};
+            while (::sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+            }
+        }
+        ::pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+    }
+    return r < 0 ? -static_cast<long long>(err) : static_cast<long long>(r);
+}
+#endif
+
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return {errno, std::system_category()};
+    out = file_status{};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.regular = S_ISREG(st.st_mode);
+    out.directory = S_ISDIR(st.st_mode);
+    return {};
+}
+
+SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out) {
+    char* r = ::realpath(path.c_str(), nullptr);
+    if (!r) return {errno, std::system_category()};
+    out.assign(r);
+    std::free(r);
+    return {};
+}
+
+#elif defined(SLUICE_WINDOWS)
+
+namespace detail_file {
+inline bool widen(const std::string& in, std::wstring& out) {
+    out.clear();
+    if (in.empty()) return true;
+    const int n = ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in.data(),
+                                        static_cast<int>(in.size()), nullptr, 0);
+    if (n <= 0) return false;
+    out.resize(static_cast<std::size_t>(n));
+    return ::MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, in.data(),
+                                 static_cast<int>(in.size()), &out[0], n) == n;
+}
+inline bool narrow(const wchar_t* in, std::string& out) {
+    out.clear();
+    const int n = ::WideCharToMultiByte(CP_UTF8, 0, in, -1, nullptr, 0, nullptr, nullptr);
+    if (n <= 0) return false;
+    out.resize(static_cast<std::size_t>(n));
+    if (::WideCharToMultiByte(CP_UTF8, 0, in, -1, &out[0], n, nullptr, nullptr) != n) return false;
+    out.resize(static_cast<std::size_t>(n - 1)); // the terminator
+    return true;
+}
+} // namespace detail_file
+
+SLUICE_DECL std::error_code read_file::open(const std::string& path) noexcept {
+    close();
+    std::wstring w;
+    try {
+        if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
+    } catch (...) {
+        return std::make_error_code(std::errc::not_enough_memory);
+    }
+    const int fd = ::_wopen(w.c_str(), _O_RDONLY | _O_BINARY | _O_NOINHERIT);
+    if (fd < 0) return {errno, std::generic_category()};
+    fd_ = fd;
+    return {};
+}
+
+SLUICE_DECL std::error_code read_file::status(file_status& out) const noexcept {
+    struct __stat64 st;
+    if (::_fstat64(fd_, &st) != 0) return {errno, std::generic_category()};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.mtime_sec = static_cast<std::int64_t>(st.st_mtime);
+    out.mtime_nsec = 0;
+    out.regular = (st.st_mode & _S_IFMT) == _S_IFREG;
+    out.directory = (st.st_mode & _S_IFMT) == _S_IFDIR;
+    return {};
+}
+
+SLUICE_DECL long long read_file::read_at(void* buf, std::size_t n, std::uint64_t offset) noexcept {
+    if (offset > static_cast<std::uint64_t>(LLONG_MAX)) return -1;
+    if (::_lseeki64(fd_, static_cast<long long>(offset), SEEK_SET) < 0) return -1;
+    if (n > static_cast<std::size_t>(INT_MAX)) n = static_cast<std::size_t>(INT_MAX);
+    return ::_read(fd_, buf, static_cast<unsigned>(n));
+}
+
+SLUICE_DECL void read_file::close() noexcept {
+    if (fd_ >= 0) ::_close(fd_);
+    fd_ = -1;
+}
+
+SLUICE_DECL std::error_code path_status(const std::string& path, file_status& out) {
+    std::wstring w;
+    if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
+    struct __stat64 st;
+    if (::_wstat64(w.c_str(), &st) != 0) return {errno, std::generic_category()};
+    out = file_status{};
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.regular = (st.st_mode & _S_IFMT) == _S_IFREG;
+    out.directory = (st.st_mode & _S_IFMT) == _S_IFDIR;
+    return {};
+}
+
+SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out) {
+    std::wstring w;
+    if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
+    wchar_t* full = ::_wfullpath(nullptr, w.c_str(), 0);
+    if (!full) return std::make_error_code(std::errc::filename_too_long);
+    struct __stat64 st;
+    const bool exists = ::_wstat64(full, &st) == 0;
+    const bool ok = exists && detail_file::narrow(full, out);
+    std::free(full);
+    if (!exists) return std::make_error_code(std::errc::no_such_file_or_directory);
+    if (!ok) return std::make_error_code(std::errc::invalid_argument);
+    for (char& c : out)
+        if (c == '\\') c = '/';
+    return {};
+}
+
+#endif
+
+} // namespace platform
+} // namespace sluice
+// ---- end sluice/platform/impl/file.ipp ----
+#endif
+// ---- end sluice/platform/file.hpp ----
 
 #include <chrono>
 #include <cstdint>
@@ -5114,6 +5414,7 @@ struct stream_ext final : timer_node {
     std::size_t buffered = 0;
     write_limits limits;
     unique_function<void()> on_drain;
+    unique_function<void()> on_flushed; // stream::on_flushed: the queue is empty
     io_handler on_error;       // called once if the stream fails
     connector* conn = nullptr; // owned, while a connect is in progress
     std::uint64_t last_write_id = 0;
@@ -5181,6 +5482,9 @@ class stream_impl final : public io_object {
                                     shared_bytes* shared);
 
     SLUICE_DECL void flush();
+
+    // stream::send_file_now.
+    SLUICE_DECL long long send_file_now(int file_fd, std::uint64_t offset, std::size_t n);
 
     // What a shutdown or close waited for, once the queue is empty.
     SLUICE_DECL void queue_drained();
@@ -5964,6 +6268,29 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
     return id;
 }
 
+SLUICE_DECL long long stream_impl::send_file_now(int file_fd, std::uint64_t offset,
+                                                 std::size_t n) {
+#if SLUICE_HAS_SENDFILE
+    if (n == 0 || !(flags_ & connected) || (flags_ & (shutdown_requested | write_shut)) ||
+        (ext_ && ext_->buffered != 0))
+        return 0;
+    const long long r = platform::send_file(fd_, file_fd, offset, n);
+    if (r < 0) {
+        const int err = static_cast<int>(-r);
+        if (platform::would_block_errno(err)) return 0;
+        fail({err, platform::system_errors()});
+        return -1;
+    }
+    if (r > 0 && ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
+    return r;
+#else
+    (void)file_fd;
+    (void)offset;
+    (void)n;
+    return 0;
+#endif
+}
+
 SLUICE_DECL void stream_impl::flush() {
     stream_ext& x = *ext_;
     while (!x.queue.empty()) {
@@ -6001,6 +6328,11 @@ SLUICE_DECL void stream_impl::flush() {
         cb();
     }
     if (closed()) return;
+    if (x.on_flushed && x.queue.empty()) {
+        unique_function<void()> cb = std::move(x.on_flushed); // one-shot
+        cb();
+        if (closed()) return;
+    }
     if (x.queue.empty()) queue_drained();
     if (!closed()) update_interest();
 }
@@ -6026,6 +6358,7 @@ SLUICE_DECL void stream_impl::fail(std::error_code ec) {
     // queue is gone), and the owner's next operation reports the failure. Without it a
     // stream that failed under backpressure kept its owner waiting for good.
     if (ext_ && ext_->on_drain) loop_->defer(std::move(ext_->on_drain));
+    if (ext_ && ext_->on_flushed) loop_->defer(std::move(ext_->on_flushed));
     if (fd_ != invalid_socket && (flags_ & connected)) platform::reset_on_close(fd_);
     close_with(ec);
 }
@@ -6171,6 +6504,7 @@ SLUICE_DECL void stream_impl::close_with(std::error_code reason) {
         // Closed by its owner, or after on_error was queued: released, not called.
         loop_->release_later(std::move(ext_->on_error));
         if (ext_->on_drain) loop_->release_later(std::move(ext_->on_drain));
+        if (ext_->on_flushed) loop_->release_later(std::move(ext_->on_flushed));
     }
     flags_ = 0;
     loop_->count_stream(false);
@@ -6282,6 +6616,17 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         if (cb) x.on_error = detail::ec_only(std::move(cb));
     }
 
+    // Zero-copy file bytes (Linux sendfile(2); see SLUICE_HAS_SENDFILE): up to `n` bytes of
+    // the open file `file_fd` from `offset`, handed straight to the socket, only when no
+    // write is queued, so they follow every byte written before and nothing can come
+    // between. Returns the count the kernel took; 0 when it takes nothing now (bytes are
+    // queued, the socket is full, the stream is not connected, or no sendfile here): write
+    // those bytes instead, or try later. A send error (or a file that cannot be sent
+    // from) fails the stream, as a failed write does, and returns -1.
+    long long send_file_now(int file_fd, std::uint64_t offset, std::size_t n) {
+        return unusable() ? 0 : impl_->send_file_now(file_fd, offset, n);
+    }
+
     // Bytes accepted by write() and not yet handed to the kernel.
     std::size_t buffered_amount() const noexcept {
         return impl_ && impl_->ext_ ? impl_->ext_->buffered : 0;
@@ -6318,6 +6663,22 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         }
     }
 
+    // One-shot: cb() once no byte is queued (all handed to the kernel) — on the next loop
+    // turn if none is. For send_file_now(), which waits for an empty queue. Replaces a
+    // previous callback; dropped on close; run on failure, as on_drain is.
+    void on_flushed(unique_function<void()> cb) {
+        if (unusable()) return;
+        detail::stream_ext& x = impl_->ext();
+        if (x.on_flushed) impl_->loop_->release_later(std::move(x.on_flushed));
+        if (!cb) return;
+        if (x.buffered == 0) {
+            impl_->loop_->defer([s = impl_, cb = std::move(cb)]() mutable {
+                if (!s->closed()) cb();
+            });
+        } else {
+            x.on_flushed = std::move(cb);
+        }
+    }
     // Half-close: sends FIN once queued writes are flushed; reading continues. A write
     // after it fails the stream.
     void shutdown_write() {
@@ -13140,6 +13501,23 @@ class response {
     // end() before `n` bytes were written closes the connection after the response, the
     // only way left to tell the client the body is cut short.
     inline response& content_length(std::uint64_t n);
+    // After content_length(n) and the head (a first write(), even empty): body bytes
+    // straight from an open file with stream::send_file_now (Linux sendfile(2)), counted
+    // against `n`. Only when nothing can come before them: this is the connection's
+    // first unfinished response and nothing is waiting to be written (not during the
+    // handler's own call, whose output is gathered for one write). Returns the count
+    // sent; 0 when it cannot now (write() those bytes instead, or wait for on_drain());
+    // -1 when the connection failed.
+    SLUICE_DECL long long send_file(int file_fd, std::uint64_t offset, std::size_t n);
+    // This response is the connection's first unfinished one and nothing of the
+    // connection's output waits to be written: when send_file() still takes nothing, the
+    // socket is full.
+    SLUICE_DECL bool output_idle() const noexcept;
+    // One-shot, for send_file()'s callers: cb() once nothing of the connection's output
+    // waits to be written (on the next loop turn if nothing does). False, and cb
+    // dropped, when this response is not the first unfinished one or the connection is
+    // gone: then use write() and on_drain(). Dropped if the connection closes.
+    SLUICE_DECL bool wait_flushed(unique_function<void()> cb);
     // Server-Sent Events (text/event-stream, no-cache). `data` may hold several
     // lines; each becomes a `data:` field. Empty event/id are omitted.
     inline bool send_event(std::string_view data, std::string_view event = {},
@@ -14610,6 +14988,40 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
     }
     // A stream that refused a write is closed: the response cannot go on.
     return sl->s != nullptr && s->open() && s->stream_.is_open();
+}
+
+SLUICE_DECL long long response::send_file(int file_fd, std::uint64_t offset, std::size_t n) {
+    if (!sl_ || !sl_->s || sl_->finished || !sl_->head_sent || sl_->head_request ||
+        sl_->declared_length < 0)
+        return sl_ && sl_->s ? 0 : -1;
+    detail::server_session* s = sl_->s;
+    if (s->front_ != sl_.get() || s->has(detail::server_session::b_in_pass) || !s->open())
+        return 0;
+    const std::uint64_t room = static_cast<std::uint64_t>(sl_->declared_length) - sl_->streamed;
+    if (n > room) n = static_cast<std::size_t>(room);
+    const long long r = s->stream_.send_file_now(file_fd, offset, n);
+    if (r < 0) {
+        s->fail_soon(make_error_code(sluice::error::operation_aborted));
+        return -1;
+    }
+    sl_->streamed += static_cast<std::uint64_t>(r);
+    return r;
+}
+
+SLUICE_DECL bool response::output_idle() const noexcept {
+    if (!sl_ || !sl_->s || sl_->finished) return false;
+    const detail::server_session* s = sl_->s;
+    return s->front_ == sl_.get() && !s->has(detail::server_session::b_in_pass) &&
+           s->batch_.empty() && s->stream_.buffered_amount() == 0;
+}
+
+SLUICE_DECL bool response::wait_flushed(unique_function<void()> cb) {
+    if (!sl_ || !sl_->s || sl_->finished || sl_->s->front_ != sl_.get() || !sl_->s->open())
+        return false;
+    // The pass's gathered output is written when the pass ends, before the loop's next
+    // turn: a callback deferred now finds it handed over (or queued, and waits again).
+    sl_->s->stream_.on_flushed(std::move(cb));
+    return true;
 }
 
 SLUICE_DECL response::takeover response::take_over(std::string_view head) {
@@ -17114,6 +17526,661 @@ SLUICE_DECL void router_state::finish(route_run& r) {
 // ---- end sluice/http/impl/router.ipp ----
 #endif
 // ---- end sluice/http/router.hpp ----
+// ---- begin sluice/http/static_files.hpp ----
+// sluice — serving a directory over http::server (http::static_files).
+//
+//     http::router r;
+//     r.get("/{path...}", http::static_files("./public")); // or under a prefix:
+//     http::router assets;
+//     assets.get("/{path...}", http::static_files("./assets"));
+//     r.mount("/assets", std::move(assets));
+//     server.on_request(http::static_files("./public"));   // without a router
+//
+// Under a router the file is the route's last parameter when the pattern ends with a
+// wildcard ("{path...}"), else the whole path; as a server handler, the whole path.
+//
+// What it answers:
+//   - GET and HEAD (same headers, no body); anything else 405 with `Allow: GET, HEAD`.
+//   - 200 with Content-Length, Content-Type from the extension (a small table; others
+//     application/octet-stream), Last-Modified, ETag, Accept-Ranges: bytes.
+//   - ETag is weak, W/"<size>-<mtime in ns>": size and modification time do not prove
+//     two versions are byte-identical (a rewrite of the same size within the clock's
+//     resolution keeps both), and RFC 9110 §8.8.1 reserves strong tags for that proof.
+//     So If-Range with an ETag never matches (strong comparison) and answers the whole
+//     file; If-Range with the exact Last-Modified date does match.
+//   - If-None-Match (weak comparison, or "*") -> 304; only without it, If-Modified-Since
+//     (IMF-fixdate) -> 304 when the file is not newer (RFC 9110 §13.2.2).
+//   - One range `bytes=a-b`, `a-` or `-n` -> 206 with Content-Range; a range starting past
+//     the end (or `-0`, or any range of an empty file) -> 416 with `bytes */size`. Several
+//     ranges, or a malformed Range field, are ignored: 200 with the whole file (no
+//     multipart/byteranges).
+//   - A directory: its index file (index.html) when the path ends in '/'; the path without
+//     the '/' is redirected (301) to it, so relative links in the page resolve; no index:
+//     404. No listings.
+//   - 404 for what is missing AND for every path refused as unsafe: '..' or '.'
+//     segments (also when percent-encoded), an encoded '/' (%2F) or '\' (%5C), any '\',
+//     NUL, ':' (Windows drive letters and alternate streams), a segment made only of dots
+//     and spaces (Windows strips those), or a file whose real path (symbolic links
+//     resolved) is outside the root's real path. 404 rather than 403 so that a probe
+//     cannot tell "refused" from "absent". A router answers 400 first for some of these
+//     (a raw '..' segment, an invalid escape, %00): still never the file. Files over
+//     static_settings::max_file_size: 403.
+//
+// Containment: the candidate's real path (realpath(3)) must be the root's real path or
+// below it; that one check covers "..", absolute links and links to links, on every
+// POSIX system. openat2(RESOLVE_BENEATH) would also close the race with someone
+// swapping a directory for a link between the check and open(), but it is Linux-only;
+// the root is assumed not writable by whoever sends requests. On Windows see
+// platform/file.hpp (links are not followed by the check).
+//
+// The body, on Linux: sendfile(2) from the file to the socket (response::send_file), only
+// while this response is the connection's first unfinished one and nothing is queued
+// ahead, so the file's bytes follow the head and every earlier byte, in order. When the
+// socket is full one chunk is read and written instead (queued, it makes the wait for an
+// empty queue a wait for the socket: response::wait_flushed). Elsewhere, and behind
+// another pipelined response: read in static_settings::chunk_size pieces and written with
+// response::write, pausing while the write queue is high (response::on_drain). Memory per
+// transfer is one chunk plus the server's write limits, whatever the file's size. A read
+// or sendfile that fails, or a file that shrank, ends the response early, which closes
+// the connection: the client sees a cut body, never a hole.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+namespace http {
+
+struct static_settings {
+    std::size_t chunk_size = 64 * 1024; // the read buffer of one transfer
+    std::uint64_t max_file_size = std::uint64_t(1) << 40; // larger files: 403
+    std::string index_file = "index.html";                // empty: directories are 404
+    std::string cache_control;                            // sent when not empty
+};
+
+namespace static_detail {
+
+// A single byte range, resolved against the file's size: [first, first + length).
+struct byte_range {
+    std::uint64_t first = 0;
+    std::uint64_t length = 0;
+};
+enum class range_kind {
+    whole,         // no Range, several ranges, or one we ignore (malformed): 200
+    partial,       // 206 with `out`
+    unsatisfiable, // 416
+};
+SLUICE_DECL range_kind parse_range(std::string_view field, std::uint64_t size, byte_range& out);
+
+// The request's path, still percent-encoded, made into a path relative to the root
+// ("a/b.txt"; "" for the root itself; a trailing '/' kept: "sub/"). False for a path
+// refused as unsafe (see the top of the file).
+SLUICE_DECL bool relative_path(std::string_view raw, std::string& out);
+// The same for a path already decoded (a router's wildcard parameter) whose raw form
+// passed raw_path_clean().
+SLUICE_DECL bool decoded_relative_path(std::string_view decoded, std::string& out);
+// No encoded '/', '\' or NUL in the raw path, and every escape valid.
+SLUICE_DECL bool raw_path_clean(std::string_view raw) noexcept;
+
+// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"): 29 characters into `out`.
+SLUICE_DECL void format_http_date(std::int64_t unix_seconds, char out[29]) noexcept;
+// IMF-fixdate only (the obsolete forms are treated as absent, as an invalid date is).
+SLUICE_DECL bool parse_http_date(std::string_view text, std::int64_t& unix_seconds) noexcept;
+
+// W/"<size hex>-<mtime ns hex>".
+SLUICE_DECL std::string make_etag(std::uint64_t size, std::int64_t mtime_sec,
+                                  std::uint32_t mtime_nsec);
+// If-None-Match: "*" or a list of entity tags, compared weakly with `etag`.
+SLUICE_DECL bool none_match_hits(std::string_view field, std::string_view etag) noexcept;
+
+SLUICE_DECL std::string_view content_type(std::string_view path) noexcept;
+
+struct static_root {
+    std::string root_real; // the root's real path, without a trailing '/'
+    bool usable = false;
+    static_settings settings;
+};
+
+// Serves `rel` (from relative_path) for the request `v`; `safe` false: the path was
+// refused (404, after the method check).
+SLUICE_DECL void serve_file(const static_root& root, const request_view& v, bool safe,
+                            std::string_view rel, response& res);
+
+} // namespace static_detail
+
+// A handler serving a directory: copyable (copies share the root), usable as a router
+// route handler and as a server request handler. See the top of the file.
+class static_files {
+  public:
+    // The root is resolved once, here; a root that does not exist answers 404 to all.
+    explicit static_files(const std::string& root, static_settings settings = {})
+        : root_(std::make_shared<static_detail::static_root>()) {
+        root_->settings = std::move(settings);
+        std::string real;
+        if (!platform::real_path(root, real)) {
+            while (real.size() > 1 && real.back() == '/') real.pop_back();
+            root_->root_real = std::move(real);
+            root_->usable = true;
+        }
+    }
+
+    bool usable() const noexcept { return root_->usable; }
+
+    void operator()(route_request& req, response& res) const {
+        std::string rel;
+        const std::string_view pattern = req.pattern();
+        const bool wildcard = pattern.size() > 4 && pattern.substr(pattern.size() - 4) == "...}";
+        bool ok;
+        if (wildcard && req.param_count() > 0)
+            ok = static_detail::raw_path_clean(req.path()) &&
+                 static_detail::decoded_relative_path(req.param_value(req.param_count() - 1),
+                                                      rel);
+        else
+            ok = static_detail::relative_path(req.path(), rel);
+        static_detail::serve_file(*root_, req.view(), ok, rel, res);
+    }
+    void operator()(const request_view& req, response& res) const {
+        std::string rel;
+        const bool ok = static_detail::relative_path(req.path(), rel);
+        static_detail::serve_file(*root_, req, ok, rel, res);
+    }
+
+  private:
+    std::shared_ptr<static_detail::static_root> root_;
+};
+
+} // namespace http
+} // namespace sluice
+
+#if SLUICE_COMPILE_BODIES
+// ---- begin sluice/http/impl/static_files.ipp ----
+// sluice — bodies of http/static_files.hpp.
+
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+namespace http {
+namespace static_detail {
+
+namespace {
+
+constexpr std::uint64_t no_value = std::numeric_limits<std::uint64_t>::max();
+
+std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// Leading decimal digits of `s`, saturating (a length past 2^64 is unsatisfiable
+// anyway); `s` is advanced past them. False when there is none.
+bool take_digits(std::string_view& s, std::uint64_t& v) noexcept {
+    std::size_t i = 0;
+    v = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+        const unsigned d = static_cast<unsigned>(s[i] - '0');
+        v = v > (no_value - d) / 10 ? no_value : v * 10 + d;
+        ++i;
+    }
+    s.remove_prefix(i);
+    return i > 0;
+}
+
+bool iequal(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date, and back (the usual
+// era-of-400-years arithmetic).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
+    y -= m <= 2;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) noexcept {
+    z += 719468;
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
+}
+
+constexpr const char* week_days[7] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+constexpr const char* month_names[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+bool two_digits(std::string_view s, std::size_t at, unsigned& v) noexcept {
+    if (at + 2 > s.size() || s[at] < '0' || s[at] > '9' || s[at + 1] < '0' || s[at + 1] > '9')
+        return false;
+    v = static_cast<unsigned>((s[at] - '0') * 10 + (s[at + 1] - '0'));
+    return true;
+}
+
+// The file's real path is the root's, or below it.
+bool inside(const static_root& root, const std::string& real) noexcept {
+    const std::string& r = root.root_real;
+    if (real.size() < r.size() || real.compare(0, r.size(), r) != 0) return false;
+    if (real.size() == r.size()) return true;
+    return r == "/" || real[r.size()] == '/';
+}
+
+void answer(response& res, unsigned status, std::string_view text) {
+    res.status(status).header("Content-Type", "text/plain; charset=utf-8").end(text);
+}
+
+// A body larger than one chunk, read and written piece by piece as the connection drains.
+struct transfer {
+    platform::read_file file;
+    std::uint64_t offset = 0;
+    std::uint64_t left = 0;
+    std::vector<char> chunk;
+    response res;
+};
+
+// One chunk read and written (copied into the connection's output). False when the
+// response is over: ended (a failed or short read cuts it, which closes the connection)
+// or no longer writable.
+bool copy_chunk(transfer& t) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(t.left, t.chunk.size()));
+    const long long got = t.file.read_at(t.chunk.data(), want, t.offset);
+    if (got <= 0) {
+        t.res.end(); // short of Content-Length: the response closes the connection
+        return false;
+    }
+    if (!t.res.write(std::string_view(t.chunk.data(), static_cast<std::size_t>(got)))) return false;
+    t.offset += static_cast<std::uint64_t>(got);
+    t.left -= static_cast<std::uint64_t>(got);
+    return true;
+}
+
+void pump(const std::shared_ptr<transfer>& t) {
+#if SLUICE_HAS_SENDFILE
+    // Zero-copy while this response is at the front of the connection and nothing is
+    // queued ahead: sendfile(2) from the file to the socket. The head goes first through
+    // the response (during the handler's call it waits in the pass's output: the first
+    // wait_flushed() lets it out). When the socket is full, one chunk is copied instead:
+    // queued, it turns the wait for an empty queue into a wait for the socket.
+    while (t->left > 0 && t->res.is_open()) {
+        if (!t->res.head_sent() && !t->res.write(std::string_view())) return;
+        const long long sent = t->res.send_file(t->file.native(), t->offset,
+                                                static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                    t->left, std::uint64_t(1) << 30)));
+        if (sent < 0) return; // the connection failed
+        if (sent > 0) {
+            t->offset += static_cast<std::uint64_t>(sent);
+            t->left -= static_cast<std::uint64_t>(sent);
+            continue;
+        }
+        if (t->res.output_idle() && !copy_chunk(*t)) return; // the socket is full
+        if (t->left == 0) break;
+        if (t->res.wait_flushed([t] { pump(t); })) return;
+        break; // behind another response (pipelined): copied, as below
+    }
+#endif
+    while (t->left > 0) {
+        if (!t->res.is_open()) return;
+        if (t->res.write_queue_high()) {
+            t->res.on_drain([t] { pump(t); });
+            return;
+        }
+        if (!copy_chunk(*t)) return;
+    }
+    t->res.end();
+}
+
+} // namespace
+
+SLUICE_DECL range_kind parse_range(std::string_view field, std::uint64_t size, byte_range& out) {
+    field = trim_ows(field);
+    const std::size_t eq = field.find('=');
+    if (eq == std::string_view::npos || !iequal(trim_ows(field.substr(0, eq)), "bytes"))
+        return range_kind::whole;
+    std::string_view spec = trim_ows(field.substr(eq + 1));
+    if (spec.find(',') != std::string_view::npos) return range_kind::whole; // several
+    std::uint64_t first = 0, last = 0;
+    if (!spec.empty() && spec.front() == '-') { // the last n bytes
+        spec.remove_prefix(1);
+        std::uint64_t n;
+        if (!take_digits(spec, n) || !spec.empty()) return range_kind::whole;
+        if (n == 0 || size == 0) return range_kind::unsatisfiable;
+        out.length = std::min(n, size);
+        out.first = size - out.length;
+        return range_kind::partial;
+    }
+    if (!take_digits(spec, first) || spec.empty() || spec.front() != '-') return range_kind::whole;
+    spec.remove_prefix(1);
+    last = no_value;
+    if (!spec.empty() && (!take_digits(spec, last) || !spec.empty())) return range_kind::whole;
+    if (last < first) return range_kind::whole; // invalid: ignored (RFC 9110 §14.1.1)
+    if (first >= size) return range_kind::unsatisfiable;
+    last = std::min(last, size - 1);
+    out.first = first;
+    out.length = last - first + 1;
+    return range_kind::partial;
+}
+
+SLUICE_DECL bool raw_path_clean(std::string_view raw) noexcept {
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] == '\\' || raw[i] == '\0') return false;
+        if (raw[i] != '%') continue;
+        if (i + 2 >= raw.size()) return false;
+        const int hi = hex_value(raw[i + 1]), lo = hex_value(raw[i + 2]);
+        if (hi < 0 || lo < 0) return false;
+        const int c = hi * 16 + lo;
+        if (c == '/' || c == '\\' || c == 0) return false;
+        i += 2;
+    }
+    return true;
+}
+
+SLUICE_DECL bool decoded_relative_path(std::string_view decoded, std::string& out) {
+    out.clear();
+    std::size_t i = 0;
+    while (i <= decoded.size()) {
+        std::size_t j = decoded.find('/', i);
+        if (j == std::string_view::npos) j = decoded.size();
+        const std::string_view seg = decoded.substr(i, j - i);
+        if (!seg.empty()) {
+            if (seg.find_first_of(std::string_view("\\:\0", 3)) != std::string_view::npos)
+                return false;
+            // ".", "..", and what Windows strips down to them ("...", ". .").
+            if (seg.find_first_not_of(". ") == std::string_view::npos) return false;
+            if (!out.empty()) out += '/';
+            out.append(seg.data(), seg.size());
+        }
+        i = j + 1;
+    }
+    if (!out.empty() && !decoded.empty() && decoded.back() == '/') out += '/';
+    return true;
+}
+
+SLUICE_DECL bool relative_path(std::string_view raw, std::string& out) {
+    out.clear();
+    if (raw.empty() || raw.front() != '/' || !raw_path_clean(raw)) return false;
+    std::string decoded;
+    if (percent_decode(raw, decoded)) return false;
+    return decoded_relative_path(decoded, out);
+}
+
+SLUICE_DECL void format_http_date(std::int64_t t, char out[29]) noexcept {
+    std::int64_t days = t / 86400, secs = t % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        --days;
+    }
+    std::int64_t y;
+    unsigned m, d;
+    civil_from_days(days, y, m, d);
+    if (y < 0) y = 0;
+    if (y > 9999) y = 9999;
+    const char* wd = week_days[((days % 7) + 7) % 7];
+    auto put2 = [](char* p, unsigned v) {
+        p[0] = static_cast<char>('0' + v / 10);
+        p[1] = static_cast<char>('0' + v % 10);
+    };
+    std::memcpy(out, wd, 3);
+    out[3] = ',';
+    out[4] = ' ';
+    put2(out + 5, d);
+    out[7] = ' ';
+    std::memcpy(out + 8, month_names[m - 1], 3);
+    out[11] = ' ';
+    put2(out + 12, static_cast<unsigned>(y / 100));
+    put2(out + 14, static_cast<unsigned>(y % 100));
+    out[16] = ' ';
+    put2(out + 17, static_cast<unsigned>(secs / 3600));
+    out[19] = ':';
+    put2(out + 20, static_cast<unsigned>(secs / 60 % 60));
+    out[22] = ':';
+    put2(out + 23, static_cast<unsigned>(secs % 60));
+    std::memcpy(out + 25, " GMT", 4);
+}
+
+SLUICE_DECL bool parse_http_date(std::string_view s, std::int64_t& t) noexcept {
+    // "Sun, 06 Nov 1994 08:49:37 GMT"
+    if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
+        s[16] != ' ' || s[19] != ':' || s[22] != ':' || s.substr(25) != " GMT")
+        return false;
+    unsigned d, yh, yl, hh, mm, ss;
+    if (!two_digits(s, 5, d) || !two_digits(s, 12, yh) || !two_digits(s, 14, yl) ||
+        !two_digits(s, 17, hh) || !two_digits(s, 20, mm) || !two_digits(s, 23, ss))
+        return false;
+    unsigned m = 0;
+    while (m < 12 && s.substr(8, 3) != month_names[m]) ++m;
+    if (m == 12 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60) return false;
+    const std::int64_t y = yh * 100 + yl;
+    const std::int64_t days = days_from_civil(y, m + 1, d);
+    std::int64_t back_y;
+    unsigned back_m, back_d;
+    civil_from_days(days, back_y, back_m, back_d);
+    if (back_d != d || back_m != m + 1) return false; // 31 Feb
+    if (s.substr(0, 3) != week_days[((days % 7) + 7) % 7]) return false;
+    t = days * 86400 + hh * 3600 + mm * 60 + (ss == 60 ? 59 : ss);
+    return true;
+}
+
+SLUICE_DECL std::string make_etag(std::uint64_t size, std::int64_t mtime_sec,
+                                  std::uint32_t mtime_nsec) {
+    const auto ns = static_cast<std::uint64_t>(mtime_sec) * 1000000000u + mtime_nsec;
+    char buf[64];
+    std::size_t n = 0;
+    auto hex = [&](std::uint64_t v) {
+        char tmp[16];
+        std::size_t k = 0;
+        do {
+            tmp[k++] = "0123456789abcdef"[v & 15];
+            v >>= 4;
+        } while (v);
+        while (k) buf[n++] = tmp[--k];
+    };
+    buf[n++] = 'W';
+    buf[n++] = '/';
+    buf[n++] = '"';
+    hex(size);
+    buf[n++] = '-';
+    hex(ns);
+    buf[n++] = '"';
+    return std::string(buf, n);
+}
+
+SLUICE_DECL bool none_match_hits(std::string_view field, std::string_view etag) noexcept {
+    auto opaque = [](std::string_view tag) {
+        if (tag.size() >= 2 && tag[0] == 'W' && tag[1] == '/') tag.remove_prefix(2);
+        return tag;
+    };
+    const std::string_view mine = opaque(etag);
+    field = trim_ows(field);
+    if (field == "*") return true;
+    while (!field.empty()) {
+        const std::size_t comma = field.find(',');
+        const std::string_view tag = trim_ows(field.substr(0, comma));
+        if (!tag.empty() && opaque(tag) == mine) return true; // weak comparison
+        if (comma == std::string_view::npos) break;
+        field.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+SLUICE_DECL std::string_view content_type(std::string_view path) noexcept {
+    static constexpr struct {
+        const char* ext;
+        const char* type;
+    } table[] = {
+        {"html", "text/html; charset=utf-8"},  {"htm", "text/html; charset=utf-8"},
+        {"css", "text/css; charset=utf-8"},    {"js", "text/javascript; charset=utf-8"},
+        {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
+        {"txt", "text/plain; charset=utf-8"},  {"svg", "image/svg+xml"},
+        {"png", "image/png"},                  {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"},                {"gif", "image/gif"},
+        {"webp", "image/webp"},                {"ico", "image/x-icon"},
+        {"wasm", "application/wasm"},          {"pdf", "application/pdf"},
+        {"xml", "application/xml"},            {"mp4", "video/mp4"},
+        {"woff2", "font/woff2"},
+    };
+    const std::size_t slash = path.rfind('/');
+    const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+    const std::size_t dot = name.rfind('.');
+    if (dot != std::string_view::npos && dot > 0) {
+        const std::string_view ext = name.substr(dot + 1);
+        for (const auto& e : table)
+            if (iequal(ext, e.ext)) return e.type;
+    }
+    return "application/octet-stream";
+}
+
+SLUICE_DECL void serve_file(const static_root& root, const request_view& v, bool safe,
+                            std::string_view rel, response& res) {
+    const bool head = v.verb() == verb::head;
+    if (!head && v.verb() != verb::get) {
+        res.header("Allow", "GET, HEAD");
+        return answer(res, 405, "Method Not Allowed\n");
+    }
+    if (!root.usable || !safe) return answer(res, 404, "Not Found\n");
+    const bool dir_request = rel.empty() || rel.back() == '/';
+    std::string wanted = root.root_real;
+    if (!rel.empty()) {
+        wanted += '/';
+        wanted.append(rel.data(), dir_request ? rel.size() - 1 : rel.size());
+    }
+    std::string real;
+    if (platform::real_path(wanted, real) || !inside(root, real))
+        return answer(res, 404, "Not Found\n");
+    platform::read_file file;
+    platform::file_status st;
+    if (platform::path_status(real, st)) return answer(res, 404, "Not Found\n");
+    if (st.directory) {
+        if (!dir_request) { // "/sub" -> "/sub/", so the page's relative links resolve
+            std::string location(v.path());
+            location += '/';
+            if (!v.query().empty()) {
+                location += '?';
+                location.append(v.query().data(), v.query().size());
+            }
+            res.header("Location", location);
+            return answer(res, 301, "Moved Permanently\n");
+        }
+        if (root.settings.index_file.empty()) return answer(res, 404, "Not Found\n");
+        wanted = real + "/" + root.settings.index_file;
+        if (platform::real_path(wanted, real) || !inside(root, real))
+            return answer(res, 404, "Not Found\n");
+    }
+    // The size and time served are those of the file opened, not of the path checked.
+    if (file.open(real) || file.status(st)) return answer(res, 404, "Not Found\n");
+    if (!st.regular) return answer(res, 404, "Not Found\n");
+    if (st.size > root.settings.max_file_size) return answer(res, 403, "Forbidden\n");
+
+    const std::string etag = make_etag(st.size, st.mtime_sec, st.mtime_nsec);
+    char modified[29];
+    format_http_date(st.mtime_sec, modified);
+    const std::string_view last_modified(modified, sizeof modified);
+    res.header("ETag", etag).header("Last-Modified", last_modified);
+    if (!root.settings.cache_control.empty())
+        res.header("Cache-Control", root.settings.cache_control);
+
+    // Conditionals (RFC 9110 §13.2.2): If-None-Match decides alone when present.
+    const std::string_view inm = v.get("If-None-Match");
+    bool not_modified = false;
+    if (!inm.empty()) {
+        not_modified = none_match_hits(inm, etag);
+    } else {
+        std::int64_t since;
+        if (parse_http_date(trim_ows(v.get("If-Modified-Since")), since))
+            not_modified = st.mtime_sec <= since;
+    }
+    if (not_modified) return res.status(304).end();
+
+    res.header("Accept-Ranges", "bytes").header("Content-Type", content_type(real));
+    byte_range range{0, st.size};
+    range_kind kind = range_kind::whole;
+    const std::string_view range_field = v.get("Range");
+    if (!head && !range_field.empty()) { // a Range on HEAD is ignored (RFC 9110 §14.2)
+        kind = parse_range(range_field, st.size, range);
+        const std::string_view if_range = trim_ows(v.get("If-Range"));
+        if (kind != range_kind::whole && !if_range.empty()) {
+            // Our ETag is weak: an entity tag never matches strongly. A date matches
+            // only the exact Last-Modified.
+            std::int64_t when;
+            if (if_range.front() == '"' || if_range.substr(0, 2) == "W/" ||
+                !parse_http_date(if_range, when) || when != st.mtime_sec) {
+                kind = range_kind::whole;
+                range = byte_range{0, st.size};
+            }
+        }
+    }
+    if (kind == range_kind::unsatisfiable) {
+        res.header("Content-Range", "bytes */" + std::to_string(st.size));
+        return res.status(416).end();
+    }
+    if (kind == range_kind::partial) {
+        res.status(206).header("Content-Range",
+                               "bytes " + std::to_string(range.first) + "-" +
+                                   std::to_string(range.first + range.length - 1) + "/" +
+                                   std::to_string(st.size));
+    }
+    res.content_length(range.length);
+    if (head || range.length == 0) return res.end();
+
+    const std::size_t chunk = std::max<std::size_t>(root.settings.chunk_size, 1);
+    if (range.length <= chunk) { // one read, one write
+        std::string body(static_cast<std::size_t>(range.length), '\0');
+        std::size_t have = 0;
+        while (have < body.size()) {
+            const long long got = file.read_at(&body[have], body.size() - have, range.first + have);
+            if (got <= 0) break;
+            have += static_cast<std::size_t>(got);
+        }
+        // A short read leaves a body shorter than Content-Length: the response makes
+        // that a 500 (nothing was sent yet).
+        body.resize(have);
+        return res.end(body);
+    }
+    auto t = std::make_shared<transfer>();
+    t->file = std::move(file);
+    t->offset = range.first;
+    t->left = range.length;
+    t->chunk.resize(chunk);
+    t->res = std::move(res);
+    pump(t);
+}
+
+} // namespace static_detail
+} // namespace http
+} // namespace sluice
+// ---- end sluice/http/impl/static_files.ipp ----
+#endif
+// ---- end sluice/http/static_files.hpp ----
 // ---- end sluice/http.hpp ----
 #if !defined(SLUICE_NO_WEBSOCKET)
 // ---- begin sluice/ws.hpp ----

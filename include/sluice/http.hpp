@@ -15,3 +15,4 @@
 #include <sluice/http/pool.hpp>
 #include <sluice/http/server_coro.hpp>
 #include <sluice/http/router.hpp>
+#include <sluice/http/static_files.hpp>

@@ -98,6 +98,17 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         if (cb) x.on_error = detail::ec_only(std::move(cb));
     }
 
+    // Zero-copy file bytes (Linux sendfile(2); see SLUICE_HAS_SENDFILE): up to `n` bytes of
+    // the open file `file_fd` from `offset`, handed straight to the socket, only when no
+    // write is queued, so they follow every byte written before and nothing can come
+    // between. Returns the count the kernel took; 0 when it takes nothing now (bytes are
+    // queued, the socket is full, the stream is not connected, or no sendfile here): write
+    // those bytes instead, or try later. A send error (or a file that cannot be sent
+    // from) fails the stream, as a failed write does, and returns -1.
+    long long send_file_now(int file_fd, std::uint64_t offset, std::size_t n) {
+        return unusable() ? 0 : impl_->send_file_now(file_fd, offset, n);
+    }
+
     // Bytes accepted by write() and not yet handed to the kernel.
     std::size_t buffered_amount() const noexcept {
         return impl_ && impl_->ext_ ? impl_->ext_->buffered : 0;
@@ -134,6 +145,22 @@ class stream : public detail::basic_handle<detail::stream_impl> {
         }
     }
 
+    // One-shot: cb() once no byte is queued (all handed to the kernel) — on the next loop
+    // turn if none is. For send_file_now(), which waits for an empty queue. Replaces a
+    // previous callback; dropped on close; run on failure, as on_drain is.
+    void on_flushed(unique_function<void()> cb) {
+        if (unusable()) return;
+        detail::stream_ext& x = impl_->ext();
+        if (x.on_flushed) impl_->loop_->release_later(std::move(x.on_flushed));
+        if (!cb) return;
+        if (x.buffered == 0) {
+            impl_->loop_->defer([s = impl_, cb = std::move(cb)]() mutable {
+                if (!s->closed()) cb();
+            });
+        } else {
+            x.on_flushed = std::move(cb);
+        }
+    }
     // Half-close: sends FIN once queued writes are flushed; reading continues. A write
     // after it fails the stream.
     void shutdown_write() {

@@ -22,6 +22,7 @@
 
 #include <sluice/handles/handle.hpp>
 #include <sluice/platform/endpoint.hpp>
+#include <sluice/platform/file.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -88,6 +89,7 @@ struct stream_ext final : timer_node {
     std::size_t buffered = 0;
     write_limits limits;
     unique_function<void()> on_drain;
+    unique_function<void()> on_flushed; // stream::on_flushed: the queue is empty
     io_handler on_error;       // called once if the stream fails
     connector* conn = nullptr; // owned, while a connect is in progress
     std::uint64_t last_write_id = 0;
@@ -155,6 +157,9 @@ class stream_impl final : public io_object {
                                     shared_bytes* shared);
 
     SLUICE_DECL void flush();
+
+    // stream::send_file_now.
+    SLUICE_DECL long long send_file_now(int file_fd, std::uint64_t offset, std::size_t n);
 
     // What a shutdown or close waited for, once the queue is empty.
     SLUICE_DECL void queue_drained();

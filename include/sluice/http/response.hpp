@@ -129,6 +129,23 @@ class response {
     // end() before `n` bytes were written closes the connection after the response, the
     // only way left to tell the client the body is cut short.
     inline response& content_length(std::uint64_t n);
+    // After content_length(n) and the head (a first write(), even empty): body bytes
+    // straight from an open file with stream::send_file_now (Linux sendfile(2)), counted
+    // against `n`. Only when nothing can come before them: this is the connection's
+    // first unfinished response and nothing is waiting to be written (not during the
+    // handler's own call, whose output is gathered for one write). Returns the count
+    // sent; 0 when it cannot now (write() those bytes instead, or wait for on_drain());
+    // -1 when the connection failed.
+    SLUICE_DECL long long send_file(int file_fd, std::uint64_t offset, std::size_t n);
+    // This response is the connection's first unfinished one and nothing of the
+    // connection's output waits to be written: when send_file() still takes nothing, the
+    // socket is full.
+    SLUICE_DECL bool output_idle() const noexcept;
+    // One-shot, for send_file()'s callers: cb() once nothing of the connection's output
+    // waits to be written (on the next loop turn if nothing does). False, and cb
+    // dropped, when this response is not the first unfinished one or the connection is
+    // gone: then use write() and on_drain(). Dropped if the connection closes.
+    SLUICE_DECL bool wait_flushed(unique_function<void()> cb);
     // Server-Sent Events (text/event-stream, no-cache). `data` may hold several
     // lines; each becomes a `data:` field. Empty event/id are omitted.
     inline bool send_event(std::string_view data, std::string_view event = {},

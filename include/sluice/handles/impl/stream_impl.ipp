@@ -258,6 +258,29 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
     return id;
 }
 
+SLUICE_DECL long long stream_impl::send_file_now(int file_fd, std::uint64_t offset,
+                                                 std::size_t n) {
+#if SLUICE_HAS_SENDFILE
+    if (n == 0 || !(flags_ & connected) || (flags_ & (shutdown_requested | write_shut)) ||
+        (ext_ && ext_->buffered != 0))
+        return 0;
+    const long long r = platform::send_file(fd_, file_fd, offset, n);
+    if (r < 0) {
+        const int err = static_cast<int>(-r);
+        if (platform::would_block_errno(err)) return 0;
+        fail({err, platform::system_errors()});
+        return -1;
+    }
+    if (r > 0 && ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
+    return r;
+#else
+    (void)file_fd;
+    (void)offset;
+    (void)n;
+    return 0;
+#endif
+}
+
 SLUICE_DECL void stream_impl::flush() {
     stream_ext& x = *ext_;
     while (!x.queue.empty()) {
@@ -295,6 +318,11 @@ SLUICE_DECL void stream_impl::flush() {
         cb();
     }
     if (closed()) return;
+    if (x.on_flushed && x.queue.empty()) {
+        unique_function<void()> cb = std::move(x.on_flushed); // one-shot
+        cb();
+        if (closed()) return;
+    }
     if (x.queue.empty()) queue_drained();
     if (!closed()) update_interest();
 }
@@ -320,6 +348,7 @@ SLUICE_DECL void stream_impl::fail(std::error_code ec) {
     // queue is gone), and the owner's next operation reports the failure. Without it a
     // stream that failed under backpressure kept its owner waiting for good.
     if (ext_ && ext_->on_drain) loop_->defer(std::move(ext_->on_drain));
+    if (ext_ && ext_->on_flushed) loop_->defer(std::move(ext_->on_flushed));
     if (fd_ != invalid_socket && (flags_ & connected)) platform::reset_on_close(fd_);
     close_with(ec);
 }
@@ -465,6 +494,7 @@ SLUICE_DECL void stream_impl::close_with(std::error_code reason) {
         // Closed by its owner, or after on_error was queued: released, not called.
         loop_->release_later(std::move(ext_->on_error));
         if (ext_->on_drain) loop_->release_later(std::move(ext_->on_drain));
+        if (ext_->on_flushed) loop_->release_later(std::move(ext_->on_flushed));
     }
     flags_ = 0;
     loop_->count_stream(false);

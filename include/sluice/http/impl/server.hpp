@@ -130,6 +130,40 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
     return sl->s != nullptr && s->open() && s->stream_.is_open();
 }
 
+SLUICE_DECL long long response::send_file(int file_fd, std::uint64_t offset, std::size_t n) {
+    if (!sl_ || !sl_->s || sl_->finished || !sl_->head_sent || sl_->head_request ||
+        sl_->declared_length < 0)
+        return sl_ && sl_->s ? 0 : -1;
+    detail::server_session* s = sl_->s;
+    if (s->front_ != sl_.get() || s->has(detail::server_session::b_in_pass) || !s->open())
+        return 0;
+    const std::uint64_t room = static_cast<std::uint64_t>(sl_->declared_length) - sl_->streamed;
+    if (n > room) n = static_cast<std::size_t>(room);
+    const long long r = s->stream_.send_file_now(file_fd, offset, n);
+    if (r < 0) {
+        s->fail_soon(make_error_code(sluice::error::operation_aborted));
+        return -1;
+    }
+    sl_->streamed += static_cast<std::uint64_t>(r);
+    return r;
+}
+
+SLUICE_DECL bool response::output_idle() const noexcept {
+    if (!sl_ || !sl_->s || sl_->finished) return false;
+    const detail::server_session* s = sl_->s;
+    return s->front_ == sl_.get() && !s->has(detail::server_session::b_in_pass) &&
+           s->batch_.empty() && s->stream_.buffered_amount() == 0;
+}
+
+SLUICE_DECL bool response::wait_flushed(unique_function<void()> cb) {
+    if (!sl_ || !sl_->s || sl_->finished || sl_->s->front_ != sl_.get() || !sl_->s->open())
+        return false;
+    // The pass's gathered output is written when the pass ends, before the loop's next
+    // turn: a callback deferred now finds it handed over (or queued, and waits again).
+    sl_->s->stream_.on_flushed(std::move(cb));
+    return true;
+}
+
 SLUICE_DECL response::takeover response::take_over(std::string_view head) {
     takeover t;
     if (!sl_ || !sl_->s || !sl_->s->take_over(sl_.get(), head, t))
