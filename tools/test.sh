@@ -34,7 +34,7 @@ jobs=$(nproc)
 
 step "2. g++ -O2, multiple headers"
 cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
-  -DCMAKE_CXX_FLAGS="$warn" >/dev/null
+  -DCMAKE_CXX_FLAGS="$warn" -DSLUICE_WITH_OPENSSL=ON >/dev/null
 cmake --build build/gcc -j "$jobs"
 (cd build/gcc && ctest -j "$jobs" --output-on-failure)
 
@@ -43,7 +43,7 @@ step "3. clang++ ASan+UBSan, single header"
 # frames ("Cannot represent a difference across sections"); the rest of UBSan stays.
 san="-fsanitize=address,undefined -fno-sanitize=function -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake -S . -B build/clang-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
-  -DSLUICE_MULTIPLE_HEADERS=OFF -DCMAKE_CXX_FLAGS="$warn -O1 $san" \
+  -DSLUICE_MULTIPLE_HEADERS=OFF -DSLUICE_WITH_OPENSSL=ON -DCMAKE_CXX_FLAGS="$warn -O1 $san" \
   -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null
 cmake --build build/clang-asan -j "$jobs"
 (cd build/clang-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
