@@ -45,6 +45,7 @@
 // asked for (define SLUICE_WITH_OPENSSL and link -lssl -lcrypto, or include
 // <sluice/tls/openssl.hpp> yourself).
 #include <sluice/tls/engine.hpp>
+#include <sluice/handles/tls.hpp>
 #if defined(SLUICE_WITH_OPENSSL)
 #include <sluice/tls/openssl.hpp>
 #endif

@@ -5048,6 +5048,127 @@ class timer : public detail::basic_handle<detail::timer_impl> {
 //
 // Connecting (name lookup, Happy Eyeballs, the connect timeout) is in connect.hpp.
 
+// ---- begin sluice/tls/engine.hpp ----
+// sluice — TLS as a sans-I/O engine: ciphertext in and out, plaintext in and out, never a
+// socket. The loop and the streams talk to TLS only through this interface, so the library
+// has no TLS dependency: an adapter (<sluice/tls/openssl.hpp>, opt-in) implements it on a
+// TLS library, and a stream given an engine encrypts and decrypts through it
+// (docs/guide/tls.md).
+//
+// The cycle an owner runs, in any order that keeps bytes in order:
+//   feed(ciphertext from the peer)   -> the engine keeps what it cannot use yet
+//   handshake()                      -> done, or want_input (feed more), or an error
+//   read(plaintext buffer)           -> decrypted bytes; error::eof after close_notify
+//   write(plaintext)                 -> encrypted into the engine's output
+//   take_output()                    -> ciphertext to send to the peer (wants-write)
+//   close_notify()                   -> the closing alert, then take_output()
+// Every call may leave output (a handshake message, an alert, a key update answer): the
+// owner sends take_output() after each.
+
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace sluice {
+namespace tls {
+
+enum class error {
+    handshake_failed = 1, // the peers could not agree (versions, ciphers, a bad message)
+    verify_failed,        // the peer's certificate chain or host name did not check out
+    protocol_error,       // a malformed or unexpected record after the handshake
+    truncated,            // the transport ended without close_notify (a cut stream)
+    not_configured,       // the context lacks what the role needs (a server without a cert)
+};
+
+namespace detail {
+class error_category_impl final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "sluice.tls"; }
+    std::string message(int ev) const override {
+        switch (static_cast<error>(ev)) {
+        case error::handshake_failed:
+            return "TLS handshake failed";
+        case error::verify_failed:
+            return "TLS peer certificate verification failed";
+        case error::protocol_error:
+            return "TLS protocol error";
+        case error::truncated:
+            return "TLS stream ended without close_notify";
+        case error::not_configured:
+            return "TLS context is not configured for this role";
+        }
+        return "unknown TLS error";
+    }
+};
+} // namespace detail
+
+inline const std::error_category& error_category() noexcept {
+    static const detail::error_category_impl cat;
+    return cat;
+}
+inline std::error_code make_error_code(error e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+enum class handshake_status {
+    done,       // keys agreed: plaintext may flow
+    want_input, // needs more ciphertext from the peer (after sending take_output())
+    failed,     // see last_error(); send take_output() (an alert) and close
+};
+
+class engine {
+  public:
+    virtual ~engine() = default;
+
+    // Ciphertext received from the peer; the engine keeps all of it.
+    virtual void feed(const char* data, std::size_t n) = 0;
+    virtual handshake_status handshake() = 0;
+    virtual bool handshake_done() const noexcept = 0;
+    // After handshake_status::failed: error::verify_failed when the peer's certificate was
+    // the reason, else error::handshake_failed.
+    virtual std::error_code handshake_error() const noexcept = 0;
+    // Up to cap plaintext bytes. 0 with ec clear: nothing decryptable yet (feed more).
+    // ec == sluice::error::eof: the peer sent close_notify. Any other ec: the stream is bad.
+    virtual std::size_t read(char* buf, std::size_t cap, std::error_code& ec) = 0;
+    // Encrypts all n bytes into the output (after the handshake).
+    virtual std::error_code write(const char* data, std::size_t n) = 0;
+    // Ciphertext to send, appended to out; returns how many bytes were appended.
+    virtual std::size_t take_output(std::string& out) = 0;
+    virtual bool has_output() const noexcept = 0;
+    virtual void close_notify() = 0;
+    // The transport ended (TCP FIN): ok only after close_notify, else error::truncated.
+    virtual std::error_code transport_eof() = 0;
+
+    // After the handshake: the protocol ALPN chose ("" when none), the name the client
+    // sent (SNI), whether the session was resumed.
+    virtual std::string alpn() const = 0;
+    virtual std::string server_name() const = 0;
+    virtual bool session_reused() const noexcept = 0;
+    // A readable reason for the last failure (the library's own words).
+    virtual std::string last_error() const = 0;
+};
+
+// Makes engines: one per connection. Shared by the listener or the connecting streams
+// that use it (a server context holds its certificates, a client one its trust store).
+class context {
+  public:
+    virtual ~context() = default;
+    // A server-side engine.
+    virtual std::unique_ptr<engine> make_server() = 0;
+    // A client-side engine that sends SNI `host` and, when verifying, checks the
+    // certificate against it.
+    virtual std::unique_ptr<engine> make_client(std::string_view host) = 0;
+};
+
+} // namespace tls
+} // namespace sluice
+
+template <>
+struct std::is_error_code_enum<sluice::tls::error> : std::true_type {};
+// ---- end sluice/tls/engine.hpp ----
 
 #include <chrono>
 #include <cstdint>
@@ -5097,6 +5218,17 @@ struct write_entry {
     bool started;             // some of its bytes reached the kernel
 };
 
+// A stream's TLS (handles/tls.hpp): the engine every byte passes through, and the
+// handshake's completion while it runs. Only TLS streams have one.
+struct tls_filter {
+    std::unique_ptr<tls::engine> engine;
+    std::shared_ptr<tls::context> owner; // the engine's callbacks may point into it
+    io_handler handshake_done;           // pending until the handshake ends, once
+    std::string cipher;                  // scratch: ciphertext on its way to the socket
+    std::int64_t saved_idle_us = 0;      // the idle timeout the handshake timeout replaced
+    bool failed = false;                 // no close_notify after a failure
+};
+
 // State that only some streams need, allocated on first use so an idle connection
 // pays one pointer for it.
 struct stream_ext final : timer_node {
@@ -5122,6 +5254,7 @@ struct stream_ext final : timer_node {
     // the next reads get them first, in order.
     std::string stash;
     int stash_error = 0;
+    std::unique_ptr<tls_filter> tls; // TLS streams only
     // Timeouts in microseconds (0 = off) and the times they are measured from.
     std::int64_t idle_us = 0, read_us = 0, write_us = 0;
     std::int64_t last_activity = 0, read_started = 0, write_progress = 0;
@@ -5137,6 +5270,7 @@ class stream_impl final : public io_object {
         shutdown_requested = 16,
         write_shut = 32,
         close_after_flush = 64,
+        tls_on = 128, // bytes pass through ext_->tls (the one branch plain streams pay)
     };
 
     explicit stream_impl(loop& l) : io_object(l) { l.count_stream(true); }
@@ -5177,8 +5311,17 @@ class stream_impl final : public io_object {
 
     // `done` by reference: the public overloads hand it down without a move per layer.
     // Returns the queued write's id, or 0 when it completed (or failed) at once.
-    SLUICE_DECL std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
-                                    shared_bytes* shared);
+    std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
+                        shared_bytes* shared) {
+        if (flags_ & tls_on) return tls_write(bufs, count, std::move(done));
+        return write_raw(bufs, count, std::move(done), shared, report_total);
+    }
+    // The bytes as they go on the wire; `reported` is what `done` hears (a TLS write
+    // reports the plaintext it was given, not the ciphertext; report_total: the bytes).
+    static constexpr std::size_t report_total = ~std::size_t(0);
+    SLUICE_DECL std::uint64_t write_raw(const const_buffer* bufs, std::size_t count,
+                                        io_handler&& done, shared_bytes* shared,
+                                        std::size_t reported);
 
     SLUICE_DECL void flush();
 
@@ -5225,6 +5368,21 @@ class stream_impl final : public io_object {
     SLUICE_DECL void arm_timeouts();
 
     SLUICE_DECL void check_timeouts();
+
+    // ---- TLS (handles/impl/stream_tls.ipp) ----
+
+    // Starts TLS on a connected stream: the handshake runs now, `done` hears how it
+    // ended; from then on reads are decrypted and writes encrypted.
+    SLUICE_DECL void start_tls(std::unique_ptr<tls::engine> e, std::shared_ptr<tls::context> owner,
+                               io_handler done, std::int64_t timeout_us);
+    SLUICE_DECL void tls_ingest(const char* data, std::size_t n);
+    SLUICE_DECL void tls_transport_end(std::error_code ec);
+    SLUICE_DECL void tls_send_output();
+    SLUICE_DECL std::uint64_t tls_write(const const_buffer* bufs, std::size_t count, io_handler&& done);
+    SLUICE_DECL void tls_closing(std::error_code reason);
+    tls::engine* tls_engine() const noexcept {
+        return ext_ && ext_->tls ? ext_->tls->engine.get() : nullptr; // also once closed: why it failed
+    }
 
     // ---- closing ----
 
@@ -5736,6 +5894,12 @@ SLUICE_DECL void stream_impl::update_interest() {
 }
 
 SLUICE_DECL void stream_impl::on_data(int res, const char* data) {
+    if (flags_ & tls_on) { // ciphertext: through the engine first
+        if (res > 0 && ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
+        if (res > 0) return tls_ingest(data, static_cast<std::size_t>(res));
+        return tls_transport_end(res == 0 ? std::error_code()
+                                          : std::error_code(-res, platform::system_errors()));
+    }
     if (res > 0) {
         const auto n = static_cast<std::size_t>(res);
         if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
@@ -5849,6 +6013,14 @@ SLUICE_DECL void stream_impl::stop_read() {
 }
 
 SLUICE_DECL void stream_impl::do_read() {
+    if (flags_ & tls_on) { // ciphertext into the shared buffer, plaintext out of the engine
+        std::ptrdiff_t r = platform::recv_raw(fd_, loop_->shared_buffer(), loop::shared_buffer_size);
+        if (r < 0 && platform::would_block_errno(static_cast<int>(-r))) return;
+        if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
+        if (r > 0) return tls_ingest(loop_->shared_buffer(), static_cast<std::size_t>(r));
+        return tls_transport_end(r == 0 ? std::error_code()
+                                        : std::error_code(static_cast<int>(-r), platform::system_errors()));
+    }
     char* buf = read_buf_ ? read_buf_ : loop_->shared_buffer();
     std::size_t cap = read_buf_ ? read_len_ : loop::shared_buffer_size;
     std::ptrdiff_t r = platform::recv_raw(fd_, buf, cap);
@@ -5885,10 +6057,12 @@ SLUICE_DECL void stream_impl::deliver_read(std::error_code ec, std::size_t n) {
     if (!closed()) update_interest();
 }
 
-SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size_t count,
-                                             io_handler&& done, shared_bytes* shared) {
+SLUICE_DECL std::uint64_t stream_impl::write_raw(const const_buffer* bufs, std::size_t count,
+                                                 io_handler&& done, shared_bytes* shared,
+                                                 std::size_t reported) {
     std::size_t total = 0;
     for (std::size_t i = 0; i < count; ++i) total += bufs[i].size;
+    if (reported == report_total) reported = total;
     std::size_t buffered = ext_ ? ext_->buffered : 0;
     std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
     if (flags_ & (shutdown_requested | write_shut))
@@ -5907,7 +6081,7 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
             if (ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
         }
         if (sent == total) {
-            if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, total);
+            if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, reported);
             return 0;
         }
     } else if (buffered == 0 && (flags_ & connected)) {
@@ -5927,7 +6101,7 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
         if (ec && !platform::would_block(ec)) return refuse(std::move(done), ec);
         if (ext_ && sent) ext_->last_activity = ext_->write_progress = loop_->now_us();
         if (sent == total) {
-            loop_->complete(std::move(done), {}, total);
+            loop_->complete(std::move(done), {}, reported);
             return 0;
         }
     }
@@ -5938,7 +6112,7 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
     std::size_t left = total - sent;
     const std::uint64_t id = ++x.last_write_id;
     if (shared && count == 1) {
-        x.queue.push_back({*shared, sent, std::move(done), total, id, sent > 0});
+        x.queue.push_back({*shared, sent, std::move(done), reported, id, sent > 0});
     } else {
         std::string joined;
         joined.reserve(left);
@@ -5953,7 +6127,7 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
             pos += n;
         }
         x.queue.push_back(
-            {shared_bytes(joined.data(), joined.size()), 0, std::move(done), total, id, sent > 0});
+            {shared_bytes(joined.data(), joined.size()), 0, std::move(done), reported, id, sent > 0});
     }
     x.buffered += left;
     if (was_empty) {
@@ -6021,6 +6195,7 @@ SLUICE_DECL std::uint64_t stream_impl::refuse(io_handler&& done, std::error_code
 
 SLUICE_DECL void stream_impl::fail(std::error_code ec) {
     if (closed()) return;
+    if (ext_ && ext_->tls) ext_->tls->failed = true;
     if (ext_ && ext_->on_error) loop_->complete(std::move(ext_->on_error), ec, 0);
     // An owner paused for backpressure may wait for nothing but on_drain: it runs (the
     // queue is gone), and the owner's next operation reports the failure. Without it a
@@ -6041,7 +6216,8 @@ SLUICE_DECL bool stream_impl::cancel_read() {
 
 SLUICE_DECL bool stream_impl::cancel_writes() {
     if (!ext_ || ext_->queue.empty()) return false;
-    if (ext_->queue.front().started) {
+    // TLS records are numbered: withdrawing any queued one is a hole the peer rejects.
+    if (ext_->queue.front().started || (flags_ & tls_on)) {
         fail(make_error_code(error::operation_aborted));
         return true;
     }
@@ -6059,7 +6235,7 @@ SLUICE_DECL bool stream_impl::cancel_write(std::uint64_t id) {
     auto& q = ext_->queue;
     for (auto it = q.begin(); it != q.end(); ++it) {
         if (it->id != id) continue;
-        if (it->started || std::next(it) != q.end()) {
+        if (it->started || std::next(it) != q.end() || (flags_ & tls_on)) {
             fail(make_error_code(error::operation_aborted));
             return true;
         }
@@ -6074,6 +6250,11 @@ SLUICE_DECL bool stream_impl::cancel_write(std::uint64_t id) {
 }
 
 SLUICE_DECL void stream_impl::shutdown_write() {
+    if ((flags_ & tls_on) && !(flags_ & shutdown_requested) && ext_->tls->engine->handshake_done()) {
+        ext_->tls->engine->close_notify(); // the alert goes out before the FIN
+        tls_send_output();
+        if (closed()) return;
+    }
     flags_ |= shutdown_requested;
     if ((!ext_ || ext_->queue.empty()) && !(flags_ & write_shut) && (flags_ & connected)) {
         flags_ |= write_shut;
@@ -6158,6 +6339,7 @@ SLUICE_DECL void stream_impl::check_timeouts() {
 
 SLUICE_DECL void stream_impl::close_with(std::error_code reason) {
     if (closed()) return;
+    if (ext_ && ext_->tls) tls_closing(reason);
     if (read_cb_) {
         read_buf_ = nullptr;
         loop_->complete(std::move(read_cb_), reason, 0);
@@ -6186,6 +6368,148 @@ SLUICE_DECL connector* stream_impl::begin_connect(io_handler done, const connect
 
 } // namespace sluice::detail
 // ---- end sluice/handles/impl/stream_impl.ipp ----
+// ---- begin sluice/handles/impl/stream_tls.ipp ----
+// sluice — out-of-line bodies of the TLS filter of stream_impl (stream_impl.hpp): ciphertext
+// read from the socket goes into the engine, plaintext comes out into the stash that the
+// stream's reads already take bytes from; plaintext written is encrypted, and the
+// ciphertext takes the ordinary write path (queue, watermarks, cap, failure rules).
+// Compiled in every translation unit when header-only, only in the SLUICE_IMPLEMENTATION one
+// under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice::detail {
+
+SLUICE_DECL void stream_impl::start_tls(std::unique_ptr<tls::engine> e,
+                                        std::shared_ptr<tls::context> owner, io_handler done,
+                                        std::int64_t timeout_us) {
+    stream_ext& x = ext();
+    x.tls.reset(new tls_filter());
+    x.tls->engine = std::move(e);
+    x.tls->owner = std::move(owner);
+    x.tls->handshake_done = std::move(done);
+    flags_ |= tls_on;
+    // The handshake reads on its own: a placeholder read keeps the socket watched (and is
+    // never called; the handshake's completion is handshake_done).
+    read_cb_ = [](std::error_code, std::size_t) {};
+    read_buf_ = nullptr;
+    flags_ |= continuous;
+    // The handshake timeout is the idle timeout while it runs: a peer that stalls
+    // mid-handshake fails the stream with error::timed_out.
+    x.tls->saved_idle_us = x.idle_us;
+    if (timeout_us > 0) {
+        x.idle_us = timeout_us;
+        x.last_activity = loop_->now_us();
+        arm_timeouts();
+    }
+    tls_ingest(nullptr, 0); // a client speaks first
+}
+
+SLUICE_DECL void stream_impl::tls_send_output() {
+    tls_filter& t = *ext_->tls;
+    t.cipher.clear();
+    if (t.engine->take_output(t.cipher) == 0) return;
+    const_buffer b(t.cipher.data(), t.cipher.size());
+    write_raw(&b, 1, io_handler(), nullptr, t.cipher.size());
+}
+
+SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
+    tls_filter& t = *ext_->tls;
+    t.engine->feed(data, n);
+    if (t.handshake_done) { // still handshaking
+        const tls::handshake_status st = t.engine->handshake();
+        tls_send_output();
+        if (closed()) return;
+        if (st == tls::handshake_status::want_input) return update_interest();
+        // Refused: the alert went out above; a plain close (FIN, not a reset) lets the peer
+        // read it and say why. No byte of data was written, so there is no hole to signal.
+        if (st == tls::handshake_status::failed) {
+            t.failed = true;
+            return close_with(t.engine->handshake_error());
+        }
+        // Done: the placeholder read goes, the idle timeout is the owner's again.
+        read_cb_ = nullptr;
+        flags_ &= static_cast<std::uint8_t>(~continuous);
+        ext_->idle_us = t.saved_idle_us;
+        if (ext_->idle_us == 0 && ext_->read_us == 0 && ext_->write_us == 0)
+            loop_->unschedule(ext_.get());
+        loop_->complete(std::move(t.handshake_done), {}, 0);
+        // Application data may have come with the handshake's last flight: decrypted
+        // below, kept for the first read.
+    }
+    // Everything decryptable now goes to the stash, behind what is kept already; reading
+    // pauses while it is not empty, so this is bounded by what one receive brings.
+    std::string& st = ext_->stash;
+    std::error_code ec;
+    for (;;) {
+        const std::size_t old = st.size();
+        st.resize(old + 16384);
+        const std::size_t got = t.engine->read(&st[old], 16384, ec);
+        st.resize(old + got);
+        if (got == 0) break;
+    }
+    tls_send_output(); // a key update answer, say
+    if (closed()) return;
+    if (ec == error::eof) {
+        flags_ |= eof_seen; // close_notify: a clean end, after the bytes before it
+    } else if (ec) {
+        return fail(ec); // a record that does not authenticate: nothing after it is trusted
+    }
+    if (read_cb_ && (!st.empty() || (flags_ & eof_seen))) deliver_kept();
+    if (!closed()) update_interest();
+}
+
+SLUICE_DECL void stream_impl::tls_transport_end(std::error_code ec) {
+    tls_filter& t = *ext_->tls;
+    if (ec) return fail(ec);
+    // A FIN: clean only after the peer's close_notify; otherwise the stream was cut (an
+    // attacker can end a TCP stream, not forge the alert).
+    if (t.handshake_done) return fail(make_error_code(tls::error::handshake_failed));
+    if (auto cut = t.engine->transport_eof()) return fail(cut);
+    flags_ |= eof_seen;
+    if (read_cb_ && !stashed()) deliver_kept();
+    if (!closed()) update_interest();
+}
+
+SLUICE_DECL std::uint64_t stream_impl::tls_write(const const_buffer* bufs, std::size_t count,
+                                                 io_handler&& done) {
+    tls_filter& t = *ext_->tls;
+    // Before the handshake ends there are no keys: such a write is refused (it would
+    // otherwise have to wait, out of order with the handshake's own bytes).
+    if (t.handshake_done) return refuse(std::move(done), make_error_code(error::in_progress));
+    if (flags_ & (shutdown_requested | write_shut))
+        return refuse(std::move(done), std::make_error_code(std::errc::broken_pipe));
+    std::size_t plain = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (auto ec = t.engine->write(static_cast<const char*>(bufs[i].data), bufs[i].size))
+            return refuse(std::move(done), ec);
+        plain += bufs[i].size;
+    }
+    t.cipher.clear();
+    t.engine->take_output(t.cipher);
+    const_buffer b(t.cipher.data(), t.cipher.size());
+    return write_raw(&b, 1, std::move(done), nullptr, plain);
+}
+
+SLUICE_DECL void stream_impl::tls_closing(std::error_code reason) {
+    tls_filter& t = *ext_->tls;
+    if (t.handshake_done) {
+        loop_->complete(std::move(t.handshake_done), reason, 0);
+        return;
+    }
+    // A close by the owner says goodbye with close_notify, so the peer can tell it from a
+    // cut; best effort (the socket closes now), and only when nothing else is queued,
+    // which it would otherwise follow a partial record.
+    if (t.failed || reason != error::operation_aborted || !(flags_ & tls_on) ||
+        fd_ == invalid_socket || !(flags_ & connected) || (!ext_->queue.empty()))
+        return;
+    t.engine->close_notify();
+    t.cipher.clear();
+    if (t.engine->take_output(t.cipher))
+        (void)platform::send_raw(fd_, t.cipher.data(), t.cipher.size());
+}
+
+} // namespace sluice::detail
+// ---- end sluice/handles/impl/stream_tls.ipp ----
 #endif
 // ---- end sluice/handles/stream_impl.hpp ----
 
@@ -6966,124 +7290,182 @@ SLUICE_DECL void udp_impl::close_with(std::error_code reason) {
 // TLS: the engine interface is always here (no dependency); the OpenSSL adapter only when
 // asked for (define SLUICE_WITH_OPENSSL and link -lssl -lcrypto, or include
 // <sluice/tls/openssl.hpp> yourself).
-// ---- begin sluice/tls/engine.hpp ----
-// sluice — TLS as a sans-I/O engine: ciphertext in and out, plaintext in and out, never a
-// socket. The loop and the streams talk to TLS only through this interface, so the library
-// has no TLS dependency: an adapter (<sluice/tls/openssl.hpp>, opt-in) implements it on a
-// TLS library, and a stream given an engine encrypts and decrypts through it
-// (docs/guide/tls.md).
+// ---- begin sluice/handles/tls.hpp ----
+// sluice — TLS streams: a tls_stream IS a tcp_stream whose bytes pass through a TLS engine
+// (tls/engine.hpp) inside the stream, so every layer written over sluice::stream (the HTTP
+// server, WebSocket, fetch) runs over TLS unchanged. The engine comes from a tls::context
+// (an adapter such as <sluice/tls/openssl.hpp>); this file needs no TLS library.
 //
-// The cycle an owner runs, in any order that keeps bytes in order:
-//   feed(ciphertext from the peer)   -> the engine keeps what it cannot use yet
-//   handshake()                      -> done, or want_input (feed more), or an error
-//   read(plaintext buffer)           -> decrypted bytes; error::eof after close_notify
-//   write(plaintext)                 -> encrypted into the engine's output
-//   take_output()                    -> ciphertext to send to the peer (wants-write)
-//   close_notify()                   -> the closing alert, then take_output()
-// Every call may leave output (a handshake message, an alert, a key update answer): the
-// owner sends take_output() after each.
+// A stream is handed out only once its handshake is done: tls_listener gives the
+// accept handler handshaken streams, tls_stream::connect completes after the handshake.
+// Reads then return plaintext (error::eof after the peer's close_notify;
+// tls::error::truncated when the connection ends without one), writes take plaintext,
+// close() and shutdown_write() send close_notify. A TLS failure (a handshake refused, a
+// record that does not authenticate, the handshake timeout) fails the stream as in
+// stream_impl.hpp: closed with a reset, pending operations complete with the error.
+// Because TLS records are numbered, cancelling any queued write fails the stream.
+// See docs/guide/tls.md.
 
 
-#include <cstddef>
+#include <chrono>
 #include <memory>
 #include <string>
-#include <string_view>
-#include <system_error>
 
 namespace sluice {
-namespace tls {
 
-enum class error {
-    handshake_failed = 1, // the peers could not agree (versions, ciphers, a bad message)
-    verify_failed,        // the peer's certificate chain or host name did not check out
-    protocol_error,       // a malformed or unexpected record after the handshake
-    truncated,            // the transport ended without close_notify (a cut stream)
-    not_configured,       // the context lacks what the role needs (a server without a cert)
+struct tls_options {
+    // From the TCP connection to the end of the handshake; then error::timed_out.
+    std::chrono::milliseconds handshake_timeout{10000};
+    connect_options connect; // a client's TCP connect
 };
 
-namespace detail {
-class error_category_impl final : public std::error_category {
+class tls_stream : public tcp_stream {
   public:
-    const char* name() const noexcept override { return "sluice.tls"; }
-    std::string message(int ev) const override {
-        switch (static_cast<error>(ev)) {
-        case error::handshake_failed:
-            return "TLS handshake failed";
-        case error::verify_failed:
-            return "TLS peer certificate verification failed";
-        case error::protocol_error:
-            return "TLS protocol error";
-        case error::truncated:
-            return "TLS stream ended without close_notify";
-        case error::not_configured:
-            return "TLS context is not configured for this role";
-        }
-        return "unknown TLS error";
+    tls_stream() noexcept = default;
+    explicit tls_stream(loop& l) : tcp_stream(l) {}
+    // A stream whose TLS is running or done (what tls_listener hands out).
+    explicit tls_stream(tcp_stream&& s) noexcept : tcp_stream(std::move(s)) {}
+
+    // Connects to host:port, then handshakes as a client of ctx, which sends `host` as SNI
+    // and (when it verifies) checks the certificate against it. handler(ec) once, after
+    // the handshake: tls::error::verify_failed when the certificate does not check out.
+    template <class H>
+    void connect(std::string host, std::uint16_t port, std::shared_ptr<tls::context> ctx,
+                 H&& handler, const tls_options& opt = {}) {
+        io_handler h = detail::ec_only(std::forward<H>(handler));
+        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
+        std::string name = host;
+        impl_->start_connect(std::move(host), port,
+                             then_handshake(std::move(ctx), std::move(name), std::move(h), opt),
+                             opt.connect);
+    }
+    // To an address; the certificate is checked against `host` (a name, or the address).
+    template <class H>
+    void connect(const endpoint& ep, std::string host, std::shared_ptr<tls::context> ctx,
+                 H&& handler, const tls_options& opt = {}) {
+        io_handler h = detail::ec_only(std::forward<H>(handler));
+        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
+        impl_->start_connect(std::vector<endpoint>{ep},
+                             then_handshake(std::move(ctx), std::move(host), std::move(h), opt),
+                             opt.connect);
+    }
+
+    // What the handshake settled (empty before it ends).
+    std::string alpn() const { return engine() ? engine()->alpn() : std::string(); }
+    std::string server_name() const { return engine() ? engine()->server_name() : std::string(); }
+    bool session_reused() const { return engine() && engine()->session_reused(); }
+    // The TLS library's words for the last failure ("" when none).
+    std::string tls_error() const { return engine() ? engine()->last_error() : std::string(); }
+    tls::engine* engine() const noexcept { return impl_ ? impl_->tls_engine() : nullptr; }
+
+  private:
+    // The connect's completion: on success, the handshake starts and `h` waits for it.
+    io_handler then_handshake(std::shared_ptr<tls::context> ctx, std::string host, io_handler h,
+                              const tls_options& opt) const {
+        const std::int64_t us =
+            std::chrono::duration_cast<std::chrono::microseconds>(opt.handshake_timeout).count();
+        return [s = impl_ref(), ctx = std::move(ctx), host = std::move(host), h = std::move(h),
+                us](std::error_code ec, std::size_t) mutable {
+            if (!ec && s->closed()) ec = make_error_code(error::operation_aborted);
+            if (ec) return h(ec, 0);
+            std::unique_ptr<tls::engine> e = ctx->make_client(host);
+            s->start_tls(std::move(e), std::move(ctx), std::move(h), us);
+        };
     }
 };
-} // namespace detail
 
-inline const std::error_category& error_category() noexcept {
-    static const detail::error_category_impl cat;
-    return cat;
+// Starts the server side of TLS on an accepted connection (a tcp_listener's, a
+// loop_group's): handler(ec, stream) once, after the handshake. On failure the stream is
+// closed and handed over anyway, so stream.tls_error() can say why.
+template <class H>
+void tls_accept(tcp_stream s, std::shared_ptr<tls::context> ctx, H&& handler,
+                const tls_options& opt = {}) {
+    detail::stream_impl* impl = s.impl();
+    if (!impl || !impl->loop_ || impl->closed() || !ctx) {
+        if (impl && impl->loop_)
+            impl->loop_->defer([h = std::forward<H>(handler)]() mutable {
+                h(make_error_code(error::not_open), tls_stream());
+            });
+        return;
+    }
+    std::unique_ptr<tls::engine> e = ctx->make_server();
+    // The handler holds the stream until the handshake ends, one way or the other (a
+    // close completes it too).
+    io_handler done = [s = std::move(s), h = std::forward<H>(handler)](std::error_code ec,
+                                                                      std::size_t) mutable {
+        h(ec, tls_stream(std::move(s)));
+    };
+    impl->start_tls(std::move(e), std::move(ctx), std::move(done),
+                    std::chrono::duration_cast<std::chrono::microseconds>(opt.handshake_timeout).count());
 }
-inline std::error_code make_error_code(error e) noexcept {
-    return {static_cast<int>(e), error_category()};
-}
 
-enum class handshake_status {
-    done,       // keys agreed: plaintext may flow
-    want_input, // needs more ciphertext from the peer (after sending take_output())
-    failed,     // see last_error(); send take_output() (an alert) and close
-};
-
-class engine {
+// Accepts TCP connections and hands out TLS streams whose handshake is done. A failed
+// handshake (garbage, a refused version, the timeout) closes that connection alone and
+// is told to on_handshake_error(); the listener goes on.
+class tls_listener {
   public:
-    virtual ~engine() = default;
+    using accept_handler = unique_function<void(std::error_code, tls_stream)>;
+    using error_handler = unique_function<void(std::error_code, const std::string& why)>;
 
-    // Ciphertext received from the peer; the engine keeps all of it.
-    virtual void feed(const char* data, std::size_t n) = 0;
-    virtual handshake_status handshake() = 0;
-    virtual bool handshake_done() const noexcept = 0;
-    // Up to cap plaintext bytes. 0 with ec clear: nothing decryptable yet (feed more).
-    // ec == sluice::error::eof: the peer sent close_notify. Any other ec: the stream is bad.
-    virtual std::size_t read(char* buf, std::size_t cap, std::error_code& ec) = 0;
-    // Encrypts all n bytes into the output (after the handshake).
-    virtual std::error_code write(const char* data, std::size_t n) = 0;
-    // Ciphertext to send, appended to out; returns how many bytes were appended.
-    virtual std::size_t take_output(std::string& out) = 0;
-    virtual bool has_output() const noexcept = 0;
-    virtual void close_notify() = 0;
-    // The transport ended (TCP FIN): ok only after close_notify, else error::truncated.
-    virtual std::error_code transport_eof() = 0;
+    tls_listener() noexcept = default;
+    explicit tls_listener(loop& l) : tcp_(l), st_(detail::make_ref<state>()) {}
+    tls_listener(tls_listener&&) noexcept = default;
+    tls_listener& operator=(tls_listener&&) noexcept = default;
+    // Handshakes still running end with their connections, unreported.
+    ~tls_listener() { close(); }
 
-    // After the handshake: the protocol ALPN chose ("" when none), the name the client
-    // sent (SNI), whether the session was resumed.
-    virtual std::string alpn() const = 0;
-    virtual std::string server_name() const = 0;
-    virtual bool session_reused() const noexcept = 0;
-    // A readable reason for the last failure (the library's own words).
-    virtual std::string last_error() const = 0;
+    std::error_code listen(const endpoint& ep, std::shared_ptr<tls::context> ctx,
+                           const tls_options& opt = {}, const listen_options& lo = {}) {
+        if (!st_) return make_error_code(error::not_open);
+        st_->ctx = std::move(ctx);
+        st_->opt = opt;
+        return tcp_.listen(ep, lo);
+    }
+    // handler(ec, stream) per handshaken connection, until close(); an error of the
+    // listener itself ends it with one last call.
+    void accept_each(accept_handler handler) {
+        if (st_) st_->accepted = std::move(handler);
+        tcp_.accept_each([st = st_](std::error_code ec, tcp_stream s) mutable {
+            if (ec) {
+                if (st->accepted) st->accepted(ec, tls_stream());
+                return;
+            }
+            if (!st->ctx) return; // listen() was not given a context
+            tls_accept(std::move(s), st->ctx, [st](std::error_code hec, tls_stream t) {
+                if (st->closed) return; // the listener went: t closes here
+                if (hec) {
+                    if (st->on_error) st->on_error(hec, t.tls_error());
+                    return;
+                }
+                if (st->accepted) st->accepted({}, std::move(t));
+            }, st->opt);
+        });
+    }
+    void on_handshake_error(error_handler h) {
+        if (st_) st_->on_error = std::move(h);
+    }
+    // Stops accepting; handshakes in progress finish but are no longer handed out.
+    void close() {
+        if (st_) st_->closed = true;
+        tcp_.close();
+    }
+    endpoint local_endpoint(std::error_code& ec) const { return tcp_.local_endpoint(ec); }
+    tcp_listener& tcp() noexcept { return tcp_; }
+
+  private:
+    struct state : detail::ref_counted<state> {
+        std::shared_ptr<tls::context> ctx;
+        tls_options opt;
+        accept_handler accepted;
+        error_handler on_error;
+        bool closed = false;
+    };
+    tcp_listener tcp_;
+    detail::ref<state> st_;
 };
 
-// Makes engines: one per connection. Shared by the listener or the connecting streams
-// that use it (a server context holds its certificates, a client one its trust store).
-class context {
-  public:
-    virtual ~context() = default;
-    // A server-side engine.
-    virtual std::unique_ptr<engine> make_server() = 0;
-    // A client-side engine that sends SNI `host` and, when verifying, checks the
-    // certificate against it.
-    virtual std::unique_ptr<engine> make_client(std::string_view host) = 0;
-};
-
-} // namespace tls
 } // namespace sluice
-
-template <>
-struct std::is_error_code_enum<sluice::tls::error> : std::true_type {};
-// ---- end sluice/tls/engine.hpp ----
+// ---- end sluice/handles/tls.hpp ----
 #if defined(SLUICE_WITH_OPENSSL)
 // ---- begin sluice/tls/openssl.hpp ----
 // sluice — the TLS engine (engine.hpp) on OpenSSL 3: opt-in, link -lssl -lcrypto. Not included
@@ -7220,7 +7602,7 @@ class engine final : public tls::engine {
     }
     bool handshake_done() const noexcept override { return done_; }
     // Why the handshake failed: the certificate, or anything else.
-    std::error_code handshake_error() const noexcept {
+    std::error_code handshake_error() const noexcept override {
         return make_error_code(verify_failed_ ? error::verify_failed : error::handshake_failed);
     }
 

@@ -22,6 +22,7 @@
 
 #include <sluice/handles/handle.hpp>
 #include <sluice/platform/endpoint.hpp>
+#include <sluice/tls/engine.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -71,6 +72,17 @@ struct write_entry {
     bool started;             // some of its bytes reached the kernel
 };
 
+// A stream's TLS (handles/tls.hpp): the engine every byte passes through, and the
+// handshake's completion while it runs. Only TLS streams have one.
+struct tls_filter {
+    std::unique_ptr<tls::engine> engine;
+    std::shared_ptr<tls::context> owner; // the engine's callbacks may point into it
+    io_handler handshake_done;           // pending until the handshake ends, once
+    std::string cipher;                  // scratch: ciphertext on its way to the socket
+    std::int64_t saved_idle_us = 0;      // the idle timeout the handshake timeout replaced
+    bool failed = false;                 // no close_notify after a failure
+};
+
 // State that only some streams need, allocated on first use so an idle connection
 // pays one pointer for it.
 struct stream_ext final : timer_node {
@@ -96,6 +108,7 @@ struct stream_ext final : timer_node {
     // the next reads get them first, in order.
     std::string stash;
     int stash_error = 0;
+    std::unique_ptr<tls_filter> tls; // TLS streams only
     // Timeouts in microseconds (0 = off) and the times they are measured from.
     std::int64_t idle_us = 0, read_us = 0, write_us = 0;
     std::int64_t last_activity = 0, read_started = 0, write_progress = 0;
@@ -111,6 +124,7 @@ class stream_impl final : public io_object {
         shutdown_requested = 16,
         write_shut = 32,
         close_after_flush = 64,
+        tls_on = 128, // bytes pass through ext_->tls (the one branch plain streams pay)
     };
 
     explicit stream_impl(loop& l) : io_object(l) { l.count_stream(true); }
@@ -151,8 +165,17 @@ class stream_impl final : public io_object {
 
     // `done` by reference: the public overloads hand it down without a move per layer.
     // Returns the queued write's id, or 0 when it completed (or failed) at once.
-    SLUICE_DECL std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
-                                    shared_bytes* shared);
+    std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
+                        shared_bytes* shared) {
+        if (flags_ & tls_on) return tls_write(bufs, count, std::move(done));
+        return write_raw(bufs, count, std::move(done), shared, report_total);
+    }
+    // The bytes as they go on the wire; `reported` is what `done` hears (a TLS write
+    // reports the plaintext it was given, not the ciphertext; report_total: the bytes).
+    static constexpr std::size_t report_total = ~std::size_t(0);
+    SLUICE_DECL std::uint64_t write_raw(const const_buffer* bufs, std::size_t count,
+                                        io_handler&& done, shared_bytes* shared,
+                                        std::size_t reported);
 
     SLUICE_DECL void flush();
 
@@ -200,6 +223,21 @@ class stream_impl final : public io_object {
 
     SLUICE_DECL void check_timeouts();
 
+    // ---- TLS (handles/impl/stream_tls.ipp) ----
+
+    // Starts TLS on a connected stream: the handshake runs now, `done` hears how it
+    // ended; from then on reads are decrypted and writes encrypted.
+    SLUICE_DECL void start_tls(std::unique_ptr<tls::engine> e, std::shared_ptr<tls::context> owner,
+                               io_handler done, std::int64_t timeout_us);
+    SLUICE_DECL void tls_ingest(const char* data, std::size_t n);
+    SLUICE_DECL void tls_transport_end(std::error_code ec);
+    SLUICE_DECL void tls_send_output();
+    SLUICE_DECL std::uint64_t tls_write(const const_buffer* bufs, std::size_t count, io_handler&& done);
+    SLUICE_DECL void tls_closing(std::error_code reason);
+    tls::engine* tls_engine() const noexcept {
+        return ext_ && ext_->tls ? ext_->tls->engine.get() : nullptr; // also once closed: why it failed
+    }
+
     // ---- closing ----
 
     SLUICE_DECL void close_with(std::error_code reason) override;
@@ -220,4 +258,5 @@ class stream_impl final : public io_object {
 
 #if SLUICE_COMPILE_BODIES
 #include <sluice/handles/impl/stream_impl.ipp>
+#include <sluice/handles/impl/stream_tls.ipp>
 #endif

@@ -79,6 +79,9 @@ class engine {
     virtual void feed(const char* data, std::size_t n) = 0;
     virtual handshake_status handshake() = 0;
     virtual bool handshake_done() const noexcept = 0;
+    // After handshake_status::failed: error::verify_failed when the peer's certificate was
+    // the reason, else error::handshake_failed.
+    virtual std::error_code handshake_error() const noexcept = 0;
     // Up to cap plaintext bytes. 0 with ec clear: nothing decryptable yet (feed more).
     // ec == sluice::error::eof: the peer sent close_notify. Any other ec: the stream is bad.
     virtual std::size_t read(char* buf, std::size_t cap, std::error_code& ec) = 0;

@@ -134,7 +134,7 @@ class engine final : public tls::engine {
     }
     bool handshake_done() const noexcept override { return done_; }
     // Why the handshake failed: the certificate, or anything else.
-    std::error_code handshake_error() const noexcept {
+    std::error_code handshake_error() const noexcept override {
         return make_error_code(verify_failed_ ? error::verify_failed : error::handshake_failed);
     }
 

@@ -30,6 +30,12 @@ SLUICE_DECL void stream_impl::update_interest() {
 }
 
 SLUICE_DECL void stream_impl::on_data(int res, const char* data) {
+    if (flags_ & tls_on) { // ciphertext: through the engine first
+        if (res > 0 && ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
+        if (res > 0) return tls_ingest(data, static_cast<std::size_t>(res));
+        return tls_transport_end(res == 0 ? std::error_code()
+                                          : std::error_code(-res, platform::system_errors()));
+    }
     if (res > 0) {
         const auto n = static_cast<std::size_t>(res);
         if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
@@ -143,6 +149,14 @@ SLUICE_DECL void stream_impl::stop_read() {
 }
 
 SLUICE_DECL void stream_impl::do_read() {
+    if (flags_ & tls_on) { // ciphertext into the shared buffer, plaintext out of the engine
+        std::ptrdiff_t r = platform::recv_raw(fd_, loop_->shared_buffer(), loop::shared_buffer_size);
+        if (r < 0 && platform::would_block_errno(static_cast<int>(-r))) return;
+        if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
+        if (r > 0) return tls_ingest(loop_->shared_buffer(), static_cast<std::size_t>(r));
+        return tls_transport_end(r == 0 ? std::error_code()
+                                        : std::error_code(static_cast<int>(-r), platform::system_errors()));
+    }
     char* buf = read_buf_ ? read_buf_ : loop_->shared_buffer();
     std::size_t cap = read_buf_ ? read_len_ : loop::shared_buffer_size;
     std::ptrdiff_t r = platform::recv_raw(fd_, buf, cap);
@@ -179,10 +193,12 @@ SLUICE_DECL void stream_impl::deliver_read(std::error_code ec, std::size_t n) {
     if (!closed()) update_interest();
 }
 
-SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size_t count,
-                                             io_handler&& done, shared_bytes* shared) {
+SLUICE_DECL std::uint64_t stream_impl::write_raw(const const_buffer* bufs, std::size_t count,
+                                                 io_handler&& done, shared_bytes* shared,
+                                                 std::size_t reported) {
     std::size_t total = 0;
     for (std::size_t i = 0; i < count; ++i) total += bufs[i].size;
+    if (reported == report_total) reported = total;
     std::size_t buffered = ext_ ? ext_->buffered : 0;
     std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
     if (flags_ & (shutdown_requested | write_shut))
@@ -201,7 +217,7 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
             if (ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
         }
         if (sent == total) {
-            if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, total);
+            if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, reported);
             return 0;
         }
     } else if (buffered == 0 && (flags_ & connected)) {
@@ -221,7 +237,7 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
         if (ec && !platform::would_block(ec)) return refuse(std::move(done), ec);
         if (ext_ && sent) ext_->last_activity = ext_->write_progress = loop_->now_us();
         if (sent == total) {
-            loop_->complete(std::move(done), {}, total);
+            loop_->complete(std::move(done), {}, reported);
             return 0;
         }
     }
@@ -232,7 +248,7 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
     std::size_t left = total - sent;
     const std::uint64_t id = ++x.last_write_id;
     if (shared && count == 1) {
-        x.queue.push_back({*shared, sent, std::move(done), total, id, sent > 0});
+        x.queue.push_back({*shared, sent, std::move(done), reported, id, sent > 0});
     } else {
         std::string joined;
         joined.reserve(left);
@@ -247,7 +263,7 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
             pos += n;
         }
         x.queue.push_back(
-            {shared_bytes(joined.data(), joined.size()), 0, std::move(done), total, id, sent > 0});
+            {shared_bytes(joined.data(), joined.size()), 0, std::move(done), reported, id, sent > 0});
     }
     x.buffered += left;
     if (was_empty) {
@@ -315,6 +331,7 @@ SLUICE_DECL std::uint64_t stream_impl::refuse(io_handler&& done, std::error_code
 
 SLUICE_DECL void stream_impl::fail(std::error_code ec) {
     if (closed()) return;
+    if (ext_ && ext_->tls) ext_->tls->failed = true;
     if (ext_ && ext_->on_error) loop_->complete(std::move(ext_->on_error), ec, 0);
     // An owner paused for backpressure may wait for nothing but on_drain: it runs (the
     // queue is gone), and the owner's next operation reports the failure. Without it a
@@ -335,7 +352,8 @@ SLUICE_DECL bool stream_impl::cancel_read() {
 
 SLUICE_DECL bool stream_impl::cancel_writes() {
     if (!ext_ || ext_->queue.empty()) return false;
-    if (ext_->queue.front().started) {
+    // TLS records are numbered: withdrawing any queued one is a hole the peer rejects.
+    if (ext_->queue.front().started || (flags_ & tls_on)) {
         fail(make_error_code(error::operation_aborted));
         return true;
     }
@@ -353,7 +371,7 @@ SLUICE_DECL bool stream_impl::cancel_write(std::uint64_t id) {
     auto& q = ext_->queue;
     for (auto it = q.begin(); it != q.end(); ++it) {
         if (it->id != id) continue;
-        if (it->started || std::next(it) != q.end()) {
+        if (it->started || std::next(it) != q.end() || (flags_ & tls_on)) {
             fail(make_error_code(error::operation_aborted));
             return true;
         }
@@ -368,6 +386,11 @@ SLUICE_DECL bool stream_impl::cancel_write(std::uint64_t id) {
 }
 
 SLUICE_DECL void stream_impl::shutdown_write() {
+    if ((flags_ & tls_on) && !(flags_ & shutdown_requested) && ext_->tls->engine->handshake_done()) {
+        ext_->tls->engine->close_notify(); // the alert goes out before the FIN
+        tls_send_output();
+        if (closed()) return;
+    }
     flags_ |= shutdown_requested;
     if ((!ext_ || ext_->queue.empty()) && !(flags_ & write_shut) && (flags_ & connected)) {
         flags_ |= write_shut;
@@ -452,6 +475,7 @@ SLUICE_DECL void stream_impl::check_timeouts() {
 
 SLUICE_DECL void stream_impl::close_with(std::error_code reason) {
     if (closed()) return;
+    if (ext_ && ext_->tls) tls_closing(reason);
     if (read_cb_) {
         read_buf_ = nullptr;
         loop_->complete(std::move(read_cb_), reason, 0);
