@@ -7319,6 +7319,14 @@ struct tls_options {
     connect_options connect; // a client's TCP connect
 };
 
+// Connects `s` (fresh) to host:port, then handshakes as a client of ctx, which sends `host`
+// as SNI and (when it verifies) checks the certificate against it: handler(ec) once, after
+// the handshake; tls::error::verify_failed when the certificate does not check out. The
+// layers that own a tcp_stream (the WebSocket client) use this; tls_stream::connect is it.
+template <class H>
+void tls_connect(tcp_stream& s, std::string host, std::uint16_t port,
+                 std::shared_ptr<tls::context> ctx, H&& handler, const tls_options& opt = {});
+
 class tls_stream : public tcp_stream {
   public:
     tls_stream() noexcept = default;
@@ -7332,12 +7340,7 @@ class tls_stream : public tcp_stream {
     template <class H>
     void connect(std::string host, std::uint16_t port, std::shared_ptr<tls::context> ctx,
                  H&& handler, const tls_options& opt = {}) {
-        io_handler h = detail::ec_only(std::forward<H>(handler));
-        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
-        std::string name = host;
-        impl_->start_connect(std::move(host), port,
-                             then_handshake(std::move(ctx), std::move(name), std::move(h), opt),
-                             opt.connect);
+        tls_connect(*this, std::move(host), port, std::move(ctx), std::forward<H>(handler), opt);
     }
     // To an address; the certificate is checked against `host` (a name, or the address).
     template <class H>
@@ -7346,7 +7349,8 @@ class tls_stream : public tcp_stream {
         io_handler h = detail::ec_only(std::forward<H>(handler));
         if (auto ec = cannot_connect()) return fail(std::move(h), ec);
         impl_->start_connect(std::vector<endpoint>{ep},
-                             then_handshake(std::move(ctx), std::move(host), std::move(h), opt),
+                             then_handshake(impl_ref(), std::move(ctx), std::move(host),
+                                            std::move(h), opt),
                              opt.connect);
     }
 
@@ -7359,12 +7363,16 @@ class tls_stream : public tcp_stream {
     tls::engine* engine() const noexcept { return impl_ ? impl_->tls_engine() : nullptr; }
 
   private:
+    template <class H>
+    friend void tls_connect(tcp_stream&, std::string, std::uint16_t, std::shared_ptr<tls::context>,
+                            H&&, const tls_options&);
     // The connect's completion: on success, the handshake starts and `h` waits for it.
-    io_handler then_handshake(std::shared_ptr<tls::context> ctx, std::string host, io_handler h,
-                              const tls_options& opt) const {
+    static io_handler then_handshake(detail::ref<detail::stream_impl> s,
+                                     std::shared_ptr<tls::context> ctx, std::string host,
+                                     io_handler h, const tls_options& opt) {
         const std::int64_t us =
             std::chrono::duration_cast<std::chrono::microseconds>(opt.handshake_timeout).count();
-        return [s = impl_ref(), ctx = std::move(ctx), host = std::move(host), h = std::move(h),
+        return [s = std::move(s), ctx = std::move(ctx), host = std::move(host), h = std::move(h),
                 us](std::error_code ec, std::size_t) mutable {
             if (!ec && s->closed()) ec = make_error_code(error::operation_aborted);
             if (ec) return h(ec, 0);
@@ -7373,6 +7381,27 @@ class tls_stream : public tcp_stream {
         };
     }
 };
+
+template <class H>
+void tls_connect(tcp_stream& s, std::string host, std::uint16_t port,
+                 std::shared_ptr<tls::context> ctx, H&& handler, const tls_options& opt) {
+    io_handler h = detail::ec_only(std::forward<H>(handler));
+    detail::stream_impl* impl = s.impl();
+    if (!impl || !impl->loop_ || impl->closed() || impl->fd_ != invalid_socket ||
+        (impl->flags_ & (detail::stream_impl::connecting | detail::stream_impl::connected)) || !ctx) {
+        std::error_code ec = make_error_code(!ctx || !impl || impl->closed() ? error::not_open
+                                             : impl->flags_ & detail::stream_impl::connecting
+                                                 ? error::in_progress
+                                                 : error::already_open);
+        if (impl && impl->loop_) impl->loop_->complete(std::move(h), ec, 0);
+        return;
+    }
+    std::string name = host;
+    impl->start_connect(std::move(host), port,
+                        tls_stream::then_handshake(s.impl_ref(), std::move(ctx), std::move(name),
+                                                   std::move(h), opt),
+                        opt.connect);
+}
 
 // Starts the server side of TLS on an accepted connection (a tcp_listener's, a
 // loop_group's): handler(ec, stream) once, after the handshake. On failure the stream is
@@ -21287,10 +21316,13 @@ SLUICE_DECL std::size_t server::receive_buffer_bytes() const noexcept {
 // A dial that fails (name, connect, handshake, timeout) reports through on_close with 1006
 // and the error, so every connect() ends in exactly one of on_open or on_close... and an
 // opened one in on_close later. Frames are masked with a fresh key each (RFC 6455 §5.3).
-// No TLS: wss:// is refused with std::errc::protocol_not_supported.
+// wss:// runs over TLS made by client_options::tls (e.g. a tls::openssl::client_context,
+// which verifies the server for the URL's host); without one, wss:// is refused with
+// std::errc::protocol_not_supported.
 
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21305,6 +21337,7 @@ struct client_options {
     std::vector<std::string> subprotocols;                    // offered, in preference order
     std::vector<std::pair<std::string, std::string>> headers; // extra request headers
     std::chrono::milliseconds handshake_timeout{10000};       // resolve + connect + handshake
+    std::shared_ptr<tls::context> tls;                        // for wss:// URLs
 };
 
 namespace detail {
@@ -21372,18 +21405,29 @@ SLUICE_DECL dial::dial(loop& l, handlers h, client_options o)
 
 SLUICE_DECL void dial::start(std::string_view url) {
     std::string_view rest;
-    if (url.size() > 5 && http::detail::iequals(url.substr(0, 5), "ws://"))
+    bool secure = false;
+    if (url.size() > 5 && http::detail::iequals(url.substr(0, 5), "ws://")) {
         rest = url.substr(5);
-    else if (url.size() > 6 && http::detail::iequals(url.substr(0, 6), "wss://"))
-        return later(std::make_error_code(std::errc::protocol_not_supported));
-    else
+    } else if (url.size() > 6 && http::detail::iequals(url.substr(0, 6), "wss://")) {
+        if (!opt_.tls) return later(std::make_error_code(std::errc::protocol_not_supported));
+        rest = url.substr(6);
+        secure = true;
+    } else {
         return later(make_error_code(http::error::bad_url));
+    }
     http::detail::url_parts u;
     if (!http::detail::split_url("http://" + std::string(rest), u))
         return later(make_error_code(http::error::bad_url));
+    // split_url defaults to http's 80; wss:// without a port means 443.
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    const std::size_t colon = authority.rfind(':');
+    const bool port_given = colon != std::string_view::npos &&
+                            (authority.find(']') == std::string_view::npos || colon > authority.find(']'));
+    if (secure && !port_given) u.port = 443;
+    const std::uint16_t default_port = secure ? 443 : 80;
 
     std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    if (u.port != 80) host += ":" + std::to_string(u.port);
+    if (u.port != default_port) host += ":" + std::to_string(u.port);
     std::string extra;
     for (auto& h : opt_.headers) {
         if (h.first.find_first_of("\r\n:") != std::string::npos ||
@@ -21412,14 +21456,23 @@ SLUICE_DECL void dial::start(std::string_view url) {
         if (!ec) d->finish(make_error_code(sluice::error::timed_out));
     });
     parser_.response_to(http::verb::get);
-    conn_->stream().connect(u.host, u.port, [d = dial_ref(this)](std::error_code ec) {
+    auto connected = [d = dial_ref(this)](std::error_code ec) {
         if (d->done_) return;
         if (ec) return d->finish(ec);
         tcp_stream& st = d->conn_->stream();
         st.set_nodelay(true);
         st.write(std::string_view(d->request_));
         st.read_start([d2 = d](std::error_code e, std::string_view data) { d2->on_data(e, data); });
-    });
+    };
+    if (secure) {
+        // The handshake timeout above covers the TLS handshake too.
+        tls_options to;
+        to.handshake_timeout = std::chrono::milliseconds(0);
+        to.connect.timeout = std::chrono::milliseconds(0);
+        tls_connect(conn_->stream(), u.host, u.port, opt_.tls, std::move(connected), to);
+    } else {
+        conn_->stream().connect(u.host, u.port, std::move(connected));
+    }
 }
 
 SLUICE_DECL void dial::on_data(std::error_code ec, std::string_view d) {

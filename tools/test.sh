@@ -89,10 +89,11 @@ bash tools/test-windows.sh
 step "5. fuzzers"
 secs=${FUZZ_SECONDS:-30}
 mkdir -p build/fuzz
-for target in http_parser ws_frame proxy_protocol ws_deflate; do
+for target in http_parser ws_frame proxy_protocol ws_deflate tls_engine; do
   corpus=${target%%_*}
   libs=""
   [ "$target" = ws_deflate ] && libs="-lz" # permessage-deflate is the one part on zlib
+  [ "$target" = tls_engine ] && libs="-lssl -lcrypto" # the opt-in OpenSSL adapter
   # shellcheck disable=SC2086 # $libs is empty or one flag
   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude "fuzz/$target.cpp" -o "build/fuzz/$target" $libs
   rm -rf "build/fuzz/$target.corpus" && cp -r "fuzz/corpus/$corpus" "build/fuzz/$target.corpus"

@@ -29,6 +29,14 @@ struct tls_options {
     connect_options connect; // a client's TCP connect
 };
 
+// Connects `s` (fresh) to host:port, then handshakes as a client of ctx, which sends `host`
+// as SNI and (when it verifies) checks the certificate against it: handler(ec) once, after
+// the handshake; tls::error::verify_failed when the certificate does not check out. The
+// layers that own a tcp_stream (the WebSocket client) use this; tls_stream::connect is it.
+template <class H>
+void tls_connect(tcp_stream& s, std::string host, std::uint16_t port,
+                 std::shared_ptr<tls::context> ctx, H&& handler, const tls_options& opt = {});
+
 class tls_stream : public tcp_stream {
   public:
     tls_stream() noexcept = default;
@@ -42,12 +50,7 @@ class tls_stream : public tcp_stream {
     template <class H>
     void connect(std::string host, std::uint16_t port, std::shared_ptr<tls::context> ctx,
                  H&& handler, const tls_options& opt = {}) {
-        io_handler h = detail::ec_only(std::forward<H>(handler));
-        if (auto ec = cannot_connect()) return fail(std::move(h), ec);
-        std::string name = host;
-        impl_->start_connect(std::move(host), port,
-                             then_handshake(std::move(ctx), std::move(name), std::move(h), opt),
-                             opt.connect);
+        tls_connect(*this, std::move(host), port, std::move(ctx), std::forward<H>(handler), opt);
     }
     // To an address; the certificate is checked against `host` (a name, or the address).
     template <class H>
@@ -56,7 +59,8 @@ class tls_stream : public tcp_stream {
         io_handler h = detail::ec_only(std::forward<H>(handler));
         if (auto ec = cannot_connect()) return fail(std::move(h), ec);
         impl_->start_connect(std::vector<endpoint>{ep},
-                             then_handshake(std::move(ctx), std::move(host), std::move(h), opt),
+                             then_handshake(impl_ref(), std::move(ctx), std::move(host),
+                                            std::move(h), opt),
                              opt.connect);
     }
 
@@ -69,12 +73,16 @@ class tls_stream : public tcp_stream {
     tls::engine* engine() const noexcept { return impl_ ? impl_->tls_engine() : nullptr; }
 
   private:
+    template <class H>
+    friend void tls_connect(tcp_stream&, std::string, std::uint16_t, std::shared_ptr<tls::context>,
+                            H&&, const tls_options&);
     // The connect's completion: on success, the handshake starts and `h` waits for it.
-    io_handler then_handshake(std::shared_ptr<tls::context> ctx, std::string host, io_handler h,
-                              const tls_options& opt) const {
+    static io_handler then_handshake(detail::ref<detail::stream_impl> s,
+                                     std::shared_ptr<tls::context> ctx, std::string host,
+                                     io_handler h, const tls_options& opt) {
         const std::int64_t us =
             std::chrono::duration_cast<std::chrono::microseconds>(opt.handshake_timeout).count();
-        return [s = impl_ref(), ctx = std::move(ctx), host = std::move(host), h = std::move(h),
+        return [s = std::move(s), ctx = std::move(ctx), host = std::move(host), h = std::move(h),
                 us](std::error_code ec, std::size_t) mutable {
             if (!ec && s->closed()) ec = make_error_code(error::operation_aborted);
             if (ec) return h(ec, 0);
@@ -83,6 +91,27 @@ class tls_stream : public tcp_stream {
         };
     }
 };
+
+template <class H>
+void tls_connect(tcp_stream& s, std::string host, std::uint16_t port,
+                 std::shared_ptr<tls::context> ctx, H&& handler, const tls_options& opt) {
+    io_handler h = detail::ec_only(std::forward<H>(handler));
+    detail::stream_impl* impl = s.impl();
+    if (!impl || !impl->loop_ || impl->closed() || impl->fd_ != invalid_socket ||
+        (impl->flags_ & (detail::stream_impl::connecting | detail::stream_impl::connected)) || !ctx) {
+        std::error_code ec = make_error_code(!ctx || !impl || impl->closed() ? error::not_open
+                                             : impl->flags_ & detail::stream_impl::connecting
+                                                 ? error::in_progress
+                                                 : error::already_open);
+        if (impl && impl->loop_) impl->loop_->complete(std::move(h), ec, 0);
+        return;
+    }
+    std::string name = host;
+    impl->start_connect(std::move(host), port,
+                        tls_stream::then_handshake(s.impl_ref(), std::move(ctx), std::move(name),
+                                                   std::move(h), opt),
+                        opt.connect);
+}
 
 // Starts the server side of TLS on an accepted connection (a tcp_listener's, a
 // loop_group's): handler(ec, stream) once, after the handshake. On failure the stream is
