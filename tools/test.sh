@@ -5,7 +5,7 @@
 #   3. clang++, the single header only, ASan+UBSan, -Werror: the whole suite again
 #   3b. clang++, the single header only, ThreadSanitizer: every test that touches threads
 #   4. Windows: mingw-w64 cross build, -Werror, the whole suite under wine (WSAPoll, select)
-#   5. the parser fuzzers (HTTP, WebSocket) for a bounded time each
+#   5. the parser fuzzers (HTTP, WebSocket, PROXY, deflate, the TLS adapter) for a bounded time each
 #   6. every benchmark suite in smoke mode: every peer server answers, every byte checks
 #   7. aarch64, armhf and s390x: cross-built -O3 -Werror, the suites under qemu-user
 #      (tools/test-cross.sh says which run where), and a checksummed echo run

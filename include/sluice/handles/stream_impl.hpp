@@ -165,17 +165,10 @@ class stream_impl final : public io_object {
 
     // `done` by reference: the public overloads hand it down without a move per layer.
     // Returns the queued write's id, or 0 when it completed (or failed) at once.
-    std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
-                        shared_bytes* shared) {
-        if (flags_ & tls_on) return tls_write(bufs, count, std::move(done));
-        return write_raw(bufs, count, std::move(done), shared, report_total);
-    }
-    // The bytes as they go on the wire; `reported` is what `done` hears (a TLS write
-    // reports the plaintext it was given, not the ciphertext; report_total: the bytes).
-    static constexpr std::size_t report_total = ~std::size_t(0);
-    SLUICE_DECL std::uint64_t write_raw(const const_buffer* bufs, std::size_t count,
-                                        io_handler&& done, shared_bytes* shared,
-                                        std::size_t reported);
+    // A TLS stream's writes are encrypted first (tls_write), then come back here as
+    // ciphertext.
+    SLUICE_DECL std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
+                                    shared_bytes* shared);
 
     SLUICE_DECL void flush();
 
@@ -229,10 +222,14 @@ class stream_impl final : public io_object {
     // ended; from then on reads are decrypted and writes encrypted.
     SLUICE_DECL void start_tls(std::unique_ptr<tls::engine> e, std::shared_ptr<tls::context> owner,
                                io_handler done, std::int64_t timeout_us);
+    SLUICE_DECL void tls_read_socket();
+    SLUICE_DECL void tls_on_data(int res, const char* data);
     SLUICE_DECL void tls_ingest(const char* data, std::size_t n);
-    SLUICE_DECL void tls_transport_end(std::error_code ec);
+    // The transport ended: err 0 is a FIN, else the socket error (a reset).
+    SLUICE_DECL void tls_transport_end(int err);
     SLUICE_DECL void tls_send_output();
     SLUICE_DECL std::uint64_t tls_write(const const_buffer* bufs, std::size_t count, io_handler&& done);
+    SLUICE_DECL std::uint64_t write_cipher(const std::string& cipher, io_handler&& done);
     SLUICE_DECL void tls_closing(std::error_code reason);
     tls::engine* tls_engine() const noexcept {
         return ext_ && ext_->tls ? ext_->tls->engine.get() : nullptr; // also once closed: why it failed

@@ -30,12 +30,7 @@ SLUICE_DECL void stream_impl::update_interest() {
 }
 
 SLUICE_DECL void stream_impl::on_data(int res, const char* data) {
-    if (flags_ & tls_on) { // ciphertext: through the engine first
-        if (res > 0 && ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
-        if (res > 0) return tls_ingest(data, static_cast<std::size_t>(res));
-        return tls_transport_end(res == 0 ? std::error_code()
-                                          : std::error_code(-res, platform::system_errors()));
-    }
+    if (flags_ & tls_on) return tls_on_data(res, data); // ciphertext: the engine first
     if (res > 0) {
         const auto n = static_cast<std::size_t>(res);
         if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
@@ -100,7 +95,14 @@ SLUICE_DECL void stream_impl::on_ready(unsigned events) {
         return;
     }
     if ((events & ev_write) && ext_ && !ext_->queue.empty()) flush();
-    if (!closed() && (events & ev_read) && read_cb_) do_read();
+    // TLS is tested here rather than in do_read(), which then stays as small as it was and
+    // is still inlined (callgrind counted the difference on the echo benchmark).
+    if (!closed() && (events & ev_read) && read_cb_) {
+        if (flags_ & tls_on)
+            tls_read_socket();
+        else
+            do_read();
+    }
 }
 
 SLUICE_DECL void stream_impl::start_read(char* buf, std::size_t len, io_handler h,
@@ -149,14 +151,6 @@ SLUICE_DECL void stream_impl::stop_read() {
 }
 
 SLUICE_DECL void stream_impl::do_read() {
-    if (flags_ & tls_on) { // ciphertext into the shared buffer, plaintext out of the engine
-        std::ptrdiff_t r = platform::recv_raw(fd_, loop_->shared_buffer(), loop::shared_buffer_size);
-        if (r < 0 && platform::would_block_errno(static_cast<int>(-r))) return;
-        if (ext_) ext_->last_activity = ext_->read_started = loop_->now_us();
-        if (r > 0) return tls_ingest(loop_->shared_buffer(), static_cast<std::size_t>(r));
-        return tls_transport_end(r == 0 ? std::error_code()
-                                        : std::error_code(static_cast<int>(-r), platform::system_errors()));
-    }
     char* buf = read_buf_ ? read_buf_ : loop_->shared_buffer();
     std::size_t cap = read_buf_ ? read_len_ : loop::shared_buffer_size;
     std::ptrdiff_t r = platform::recv_raw(fd_, buf, cap);
@@ -193,12 +187,11 @@ SLUICE_DECL void stream_impl::deliver_read(std::error_code ec, std::size_t n) {
     if (!closed()) update_interest();
 }
 
-SLUICE_DECL std::uint64_t stream_impl::write_raw(const const_buffer* bufs, std::size_t count,
-                                                 io_handler&& done, shared_bytes* shared,
-                                                 std::size_t reported) {
+SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size_t count,
+                                             io_handler&& done, shared_bytes* shared) {
+    if (flags_ & tls_on) return tls_write(bufs, count, std::move(done));
     std::size_t total = 0;
     for (std::size_t i = 0; i < count; ++i) total += bufs[i].size;
-    if (reported == report_total) reported = total;
     std::size_t buffered = ext_ ? ext_->buffered : 0;
     std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
     if (flags_ & (shutdown_requested | write_shut))
@@ -217,7 +210,7 @@ SLUICE_DECL std::uint64_t stream_impl::write_raw(const const_buffer* bufs, std::
             if (ext_) ext_->last_activity = ext_->write_progress = loop_->now_us();
         }
         if (sent == total) {
-            if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, reported);
+            if (done) loop_->complete(std::move(done), {0, platform::system_errors()}, total);
             return 0;
         }
     } else if (buffered == 0 && (flags_ & connected)) {
@@ -237,7 +230,7 @@ SLUICE_DECL std::uint64_t stream_impl::write_raw(const const_buffer* bufs, std::
         if (ec && !platform::would_block(ec)) return refuse(std::move(done), ec);
         if (ext_ && sent) ext_->last_activity = ext_->write_progress = loop_->now_us();
         if (sent == total) {
-            loop_->complete(std::move(done), {}, reported);
+            loop_->complete(std::move(done), {}, total);
             return 0;
         }
     }
@@ -248,7 +241,7 @@ SLUICE_DECL std::uint64_t stream_impl::write_raw(const const_buffer* bufs, std::
     std::size_t left = total - sent;
     const std::uint64_t id = ++x.last_write_id;
     if (shared && count == 1) {
-        x.queue.push_back({*shared, sent, std::move(done), reported, id, sent > 0});
+        x.queue.push_back({*shared, sent, std::move(done), total, id, sent > 0});
     } else {
         std::string joined;
         joined.reserve(left);
@@ -263,7 +256,7 @@ SLUICE_DECL std::uint64_t stream_impl::write_raw(const const_buffer* bufs, std::
             pos += n;
         }
         x.queue.push_back(
-            {shared_bytes(joined.data(), joined.size()), 0, std::move(done), reported, id, sent > 0});
+            {shared_bytes(joined.data(), joined.size()), 0, std::move(done), total, id, sent > 0});
     }
     x.buffered += left;
     if (was_empty) {
