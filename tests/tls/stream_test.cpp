@@ -211,3 +211,38 @@ TEST_CASE("tls stream: read_some into a small buffer gets every byte in order; a
     CHECK(got == "abcdefghijklmnopqrstuvwxyz");
     CHECK(end == tls::error::truncated);
 }
+
+TEST_CASE("tls stream: cancelling a queued write fails the stream (records are numbered)") {
+    loop lp;
+    auto sctx = server_ctx();
+    tls_listener listener(lp);
+    REQUIRE_FALSE(listener.listen(endpoint::loopback_v4(0), sctx));
+    tls_stream served; // accepted, never read: the client's writes queue up
+    listener.accept_each([&](std::error_code ec, tls_stream s) {
+        if (!ec) served = std::move(s);
+    });
+    std::error_code lec;
+    const endpoint where = listener.local_endpoint(lec);
+    tls_stream c(lp);
+    std::error_code big_ec, small_ec, on_error_ec;
+    bool cancelled = false, open_after = true;
+    c.connect(where, "localhost", client_ctx(), [&](std::error_code ec) {
+        REQUIRE_FALSE(ec);
+        c.on_error([&](std::error_code e) { on_error_ec = e; });
+        c.write(std::string(16 << 20, 'z'), [&](std::error_code e, std::size_t) { big_ec = e; });
+        // Last in the queue and not started: a plain stream would withdraw it and stay open.
+        const std::uint64_t id = c.write_with_id(const_buffer("tail", 4), [&](std::error_code e, std::size_t) {
+            small_ec = e;
+            lp.stop();
+        });
+        REQUIRE(id != 0);
+        cancelled = c.cancel_write(id);
+        open_after = c.is_open();
+    });
+    lp.run();
+    CHECK(cancelled);
+    CHECK_FALSE(open_after);
+    CHECK(small_ec == error::operation_aborted);
+    CHECK(big_ec == error::operation_aborted);
+    CHECK(on_error_ec == error::operation_aborted);
+}
