@@ -5,6 +5,8 @@
 # nothing), sslscan (no SSLv3/TLS 1.0/1.1, no weak cipher). Certificates: make_certs.sh.
 #   tests/tls/run.sh path/to/http_hello
 set -euo pipefail
+# Checks use grep -q on here-strings, never `echo | grep -q`: under pipefail, grep -q may
+# exit before echo has written all, and the SIGPIPE would fail a check that matched.
 bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
@@ -40,30 +42,34 @@ out=$(curl -sS --cacert "$c/ca.pem" --resolve "other.test:$port:127.0.0.1" "http
 [ "$out" = "Hello, World!" ] || fail "SNI other.test: $out"
 s_client() { openssl s_client -connect "127.0.0.1:$port" -CAfile "$c/ca.pem" "$@" 2>&1; }
 out=$(s_client -servername other.test -verify_hostname other.test -alpn http/1.1 </dev/null)
-echo "$out" | grep -q 'subject=CN = other.test' || fail "s_client SNI: $out"
-echo "$out" | grep -q 'ALPN protocol: http/1.1' || fail "s_client ALPN: $out"
-echo "$out" | grep -q 'Verify return code: 0 (ok)' || fail "s_client verify: $out"
+grep -q 'subject=CN = other.test' <<<"$out" || fail "s_client SNI: $out"
+grep -q 'ALPN protocol: http/1.1' <<<"$out" || fail "s_client ALPN: $out"
+grep -q 'Verify return code: 0 (ok)' <<<"$out" || fail "s_client verify: $out"
 out=$(s_client -servername localhost -verify_hostname localhost </dev/null)
-echo "$out" | grep -q 'subject=CN = localhost' || fail "s_client default cert: $out"
+grep -q 'subject=CN = localhost' <<<"$out" || fail "s_client default cert: $out"
 
 echo "== s_client: data through it"
 out=$(printf 'GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
       s_client -servername localhost -quiet -ign_eof)
-echo "$out" | grep -q 'Hello, World!' || fail "s_client data: $out"
+grep -q 'Hello, World!' <<<"$out" || fail "s_client data: $out"
 
 echo "== resumption (TLS 1.2 session id, TLS 1.3 ticket)"
 for v in -tls1_2 -tls1_3; do
-  printf 'GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
-    s_client $v -servername localhost -sess_out "$work/sess$v" -ign_eof >/dev/null
+  first=$(printf 'GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+    s_client $v -servername localhost -sess_out "$work/sess$v" -ign_eof)
   out=$(printf 'GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
         s_client $v -servername localhost -sess_in "$work/sess$v" -ign_eof)
-  echo "$out" | grep -q '^Reused, TLSv1\.[23]' || fail "no resumption with $v: $out"
+  grep -q '^Reused, TLSv1\.[23]' <<<"$out" ||
+    fail "no resumption with $v: --- first connection:
+$first
+--- second connection:
+$out"
 done
 
 echo "== TLS 1.0 and 1.1 are refused"
 for v in -tls1 -tls1_1; do
   out=$(s_client $v -cipher 'ALL:@SECLEVEL=0' -servername localhost </dev/null || true)
-  echo "$out" | grep -q 'Cipher is (NONE)\|no protocols available\|alert protocol version' ||
+  grep -q 'Cipher is (NONE)\|no protocols available\|alert protocol version' <<<"$out" ||
     fail "$v was not refused: $out"
 done
 
