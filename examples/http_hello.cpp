@@ -8,11 +8,13 @@
 // address that header named. With --routes N the same two answers come through an
 // http::router holding N routes (the other N - 2 are decoys shaped like a REST API's,
 // with parameters and a wildcard), so bench/http can price routing against the plain
-// handler on identical traffic.
+// handler on identical traffic. With --tls-cert FILE --tls-key FILE (PEM) it serves HTTPS
+// on --port instead (ALPN http/1.1); that needs a build with SLUICE_WITH_OPENSSL (CMake
+// -DSLUICE_WITH_OPENSSL=ON), without which it refuses to start.
 //
 //   http_hello [--port 8080] [--threads 1] [--backend epoll|io_uring|poll|select]
 //              [--spread reuseport|acceptor] [--policy rr|least] [--proxy-protocol on]
-//              [--routes N]
+//              [--routes N] [--tls-cert FILE --tls-key FILE]
 #include <sluice.hpp>
 
 #include <csignal>
@@ -20,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace http = sluice::http;
@@ -72,6 +75,9 @@ int main(int argc, char** argv) {
     int threads = 1;
     int routes = 0; // 0: the plain handler
     http::server_settings settings;
+    // --tls-cert/--tls-key pairs: the first is the default certificate, the others are
+    // chosen by the name the client asks for (SNI).
+    std::vector<std::string> tls_cert, tls_key;
     for (int i = 1; i < argc; i += 2) {
         const char* value = i + 1 < argc ? argv[i + 1] : "";
         if (!std::strcmp(argv[i], "--port") && *value)
@@ -80,6 +86,10 @@ int main(int argc, char** argv) {
             threads = std::atoi(value);
         else if (!std::strcmp(argv[i], "--routes") && *value)
             routes = std::atoi(value);
+        else if (!std::strcmp(argv[i], "--tls-cert") && *value)
+            tls_cert.push_back(value);
+        else if (!std::strcmp(argv[i], "--tls-key") && *value)
+            tls_key.push_back(value);
         else if (!std::strcmp(argv[i], "--proxy-protocol") && !std::strcmp(value, "on"))
             settings.proxy_protocol = true;
         else if (!(!std::strcmp(argv[i], "--backend") && sluice::parse_backend(value, backend)) &&
@@ -87,11 +97,34 @@ int main(int argc, char** argv) {
                  !(!std::strcmp(argv[i], "--policy") && sluice::parse_policy(value, opt.policy))) {
             std::fprintf(stderr, "usage: http_hello [--port P] [--threads N] "
                                  "[--backend epoll|io_uring|poll|select] [--spread reuseport|acceptor] "
-                                 "[--policy rr|least] [--proxy-protocol on] [--routes N]\n");
+                                 "[--policy rr|least] [--proxy-protocol on] [--routes N] "
+                                 "[--tls-cert FILE --tls-key FILE]\n");
             return 2;
         }
     }
     if (threads < 1) threads = 1;
+    if (tls_cert.size() != tls_key.size()) {
+        std::fprintf(stderr, "http_hello: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    // The TLS context, shared by every loop (OpenSSL's is thread-safe).
+    std::shared_ptr<sluice::tls::context> tls;
+    if (!tls_cert.empty()) {
+#if defined(SLUICE_WITH_OPENSSL)
+        auto ctx = sluice::tls::openssl::server_context::create();
+        for (std::size_t i = 0; i < tls_cert.size(); ++i) {
+            if (ctx->add_certificate_files(tls_cert[i], tls_key[i])) {
+                std::fprintf(stderr, "http_hello: %s\n", ctx->last_error().c_str());
+                return 1;
+            }
+        }
+        ctx->set_alpn({"http/1.1"});
+        tls = ctx;
+#else
+        std::fprintf(stderr, "http_hello: built without TLS (configure with -DSLUICE_WITH_OPENSSL=ON)\n");
+        return 2;
+#endif
+    }
 
     sluice::loop_group group(static_cast<std::size_t>(threads), backend);
     if (auto ec = group.status()) {
@@ -115,7 +148,13 @@ int main(int argc, char** argv) {
         r.attach(*servers.back());
     }
     auto on_connection = [&](sluice::tcp_stream s) {
-        servers[group.index_of(s.get_loop())]->serve(std::move(s));
+        http::server* srv = servers[group.index_of(s.get_loop())].get();
+        if (!tls) return srv->serve(std::move(s));
+        // HTTPS: the server gets the stream once its handshake is done; a failed one
+        // (a plain-HTTP client, garbage, a stall past the timeout) just closes.
+        sluice::tls_accept(std::move(s), tls, [srv](std::error_code ec, sluice::tls_stream t) {
+            if (!ec) srv->serve(std::move(t));
+        });
     };
     if (auto ec = group.listen(sluice::endpoint::any_v4(port), on_connection, opt)) {
         std::fprintf(stderr, "http_hello: listen on port %u: %s\n", port, ec.message().c_str());
@@ -123,8 +162,8 @@ int main(int argc, char** argv) {
     }
     group.at(0).on_signal(SIGINT, [&](int) { group.stop(); });
     group.at(0).on_signal(SIGTERM, [&](int) { group.stop(); });
-    std::printf("http_hello: listening on port %u, backend %s, %d thread(s)\n", port,
-                group.at(0).backend_name(), threads);
+    std::printf("http_hello: listening on port %u%s, backend %s, %d thread(s)\n", port,
+                tls ? " (HTTPS)" : "", group.at(0).backend_name(), threads);
     // Asked for io_uring where the kernel refuses it: say so, and why.
     if (!group.at(0).backend_note().empty())
         std::printf("http_hello: %s\n", group.at(0).backend_note().c_str());

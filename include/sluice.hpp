@@ -41,6 +41,14 @@
 #include <sluice/handles/tcp.hpp>
 #include <sluice/handles/unix.hpp>
 #include <sluice/handles/udp.hpp>
+// TLS: the engine interface is always here (no dependency); the OpenSSL adapter only when
+// asked for (define SLUICE_WITH_OPENSSL and link -lssl -lcrypto, or include
+// <sluice/tls/openssl.hpp> yourself).
+#include <sluice/tls/engine.hpp>
+#include <sluice/handles/tls.hpp>
+#if defined(SLUICE_WITH_OPENSSL)
+#include <sluice/tls/openssl.hpp>
+#endif
 #if !defined(SLUICE_NO_GROUP)
 #include <sluice/group/loop_group.hpp>
 #endif

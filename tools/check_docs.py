@@ -52,6 +52,8 @@ def check(cxx, include, path, number, line, code, run, workdir):
         cmd += ["-o", str(exe)] if run else ["-fsyntax-only"]
         if run and "SLUICE_WITH_ZLIB" in code:
             cmd.append("-lz")
+        if run and "SLUICE_WITH_OPENSSL" in code:
+            cmd += ["-lssl", "-lcrypto"]
         built = subprocess.run(cmd, capture_output=True, text=True)
         if built.returncode != 0:
             return f"{where}: does not compile with {cxx} {std}:\n{built.stderr[-4000:]}"

@@ -19,6 +19,11 @@ have wrk || need+=(wrk)
 [ -f /usr/include/doctest/doctest.h ] || need+=(doctest-dev)
 # zlib: only for the opt-in permessage-deflate (ws_echo, test_ws_deflate), never the library
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)
+# OpenSSL 3: only for the opt-in TLS adapter (SLUICE_WITH_OPENSSL: test_tls, the examples'
+# --tls-cert), never the library; openssl makes the test certificates; sslscan checks them
+[ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
+have openssl || need+=(openssl)
+have sslscan || need+=(sslscan)
 # JSON for examples/rest_api only (the library has no dependency)
 [ -f /usr/include/nlohmann/json.hpp ] || need+=(nlohmann-json3-dev)
 # clang's sanitizer and libFuzzer runtimes

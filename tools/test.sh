@@ -5,7 +5,7 @@
 #   3. clang++, the single header only, ASan+UBSan, -Werror: the whole suite again
 #   3b. clang++, the single header only, ThreadSanitizer: every test that touches threads
 #   4. Windows: mingw-w64 cross build, -Werror, the whole suite under wine (WSAPoll, select)
-#   5. the parser fuzzers (HTTP, WebSocket) for a bounded time each
+#   5. the parser fuzzers (HTTP, WebSocket, PROXY, deflate, the TLS adapter) for a bounded time each
 #   6. every benchmark suite in smoke mode: every peer server answers, every byte checks
 #   7. aarch64, armhf and s390x: cross-built -O3 -Werror, the suites under qemu-user
 #      (tools/test-cross.sh says which run where), and a checksummed echo run
@@ -34,7 +34,7 @@ jobs=$(nproc)
 
 step "2. g++ -O2, multiple headers"
 cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
-  -DCMAKE_CXX_FLAGS="$warn" >/dev/null
+  -DCMAKE_CXX_FLAGS="$warn" -DSLUICE_WITH_OPENSSL=ON >/dev/null
 cmake --build build/gcc -j "$jobs"
 (cd build/gcc && ctest -j "$jobs" --output-on-failure)
 
@@ -43,7 +43,7 @@ step "3. clang++ ASan+UBSan, single header"
 # frames ("Cannot represent a difference across sections"); the rest of UBSan stays.
 san="-fsanitize=address,undefined -fno-sanitize=function -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake -S . -B build/clang-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
-  -DSLUICE_MULTIPLE_HEADERS=OFF -DCMAKE_CXX_FLAGS="$warn -O1 $san" \
+  -DSLUICE_MULTIPLE_HEADERS=OFF -DSLUICE_WITH_OPENSSL=ON -DCMAKE_CXX_FLAGS="$warn -O1 $san" \
   -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null
 cmake --build build/clang-asan -j "$jobs"
 (cd build/clang-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -89,10 +89,11 @@ bash tools/test-windows.sh
 step "5. fuzzers"
 secs=${FUZZ_SECONDS:-30}
 mkdir -p build/fuzz
-for target in http_parser ws_frame proxy_protocol ws_deflate; do
+for target in http_parser ws_frame proxy_protocol ws_deflate tls_engine; do
   corpus=${target%%_*}
   libs=""
   [ "$target" = ws_deflate ] && libs="-lz" # permessage-deflate is the one part on zlib
+  [ "$target" = tls_engine ] && libs="-lssl -lcrypto" # the opt-in OpenSSL adapter
   # shellcheck disable=SC2086 # $libs is empty or one flag
   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude "fuzz/$target.cpp" -o "build/fuzz/$target" $libs
   rm -rf "build/fuzz/$target.corpus" && cp -r "fuzz/corpus/$corpus" "build/fuzz/$target.corpus"

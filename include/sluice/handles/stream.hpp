@@ -102,7 +102,7 @@ class stream : public detail::basic_handle<detail::stream_impl> {
     // the open file `file_fd` from `offset`, handed straight to the socket, only when no
     // write is queued, so they follow every byte written before and nothing can come
     // between. Returns the count the kernel took; 0 when it takes nothing now (bytes are
-    // queued, the socket is full, the stream is not connected, or no sendfile here): write
+    // queued, the socket is full, the stream is not connected or is TLS, or no sendfile here): write
     // those bytes instead, or try later. A send error (or a file that cannot be sent
     // from) fails the stream, as a failed write does, and returns -1.
     long long send_file_now(int file_fd, std::uint64_t offset, std::size_t n) {

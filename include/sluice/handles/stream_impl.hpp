@@ -23,6 +23,7 @@
 #include <sluice/handles/handle.hpp>
 #include <sluice/platform/endpoint.hpp>
 #include <sluice/platform/file.hpp>
+#include <sluice/tls/engine.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -72,6 +73,17 @@ struct write_entry {
     bool started;             // some of its bytes reached the kernel
 };
 
+// A stream's TLS (handles/tls.hpp): the engine every byte passes through, and the
+// handshake's completion while it runs. Only TLS streams have one.
+struct tls_filter {
+    std::unique_ptr<tls::engine> engine;
+    std::shared_ptr<tls::context> owner; // the engine's callbacks may point into it
+    io_handler handshake_done;           // pending until the handshake ends, once
+    std::string cipher;                  // scratch: ciphertext on its way to the socket
+    std::int64_t saved_idle_us = 0;      // the idle timeout the handshake timeout replaced
+    bool failed = false;                 // no close_notify after a failure
+};
+
 // State that only some streams need, allocated on first use so an idle connection
 // pays one pointer for it.
 struct stream_ext final : timer_node {
@@ -98,6 +110,7 @@ struct stream_ext final : timer_node {
     // the next reads get them first, in order.
     std::string stash;
     int stash_error = 0;
+    std::unique_ptr<tls_filter> tls; // TLS streams only
     // Timeouts in microseconds (0 = off) and the times they are measured from.
     std::int64_t idle_us = 0, read_us = 0, write_us = 0;
     std::int64_t last_activity = 0, read_started = 0, write_progress = 0;
@@ -113,6 +126,7 @@ class stream_impl final : public io_object {
         shutdown_requested = 16,
         write_shut = 32,
         close_after_flush = 64,
+        tls_on = 128, // bytes pass through ext_->tls (the one branch plain streams pay)
     };
 
     explicit stream_impl(loop& l) : io_object(l) { l.count_stream(true); }
@@ -153,6 +167,8 @@ class stream_impl final : public io_object {
 
     // `done` by reference: the public overloads hand it down without a move per layer.
     // Returns the queued write's id, or 0 when it completed (or failed) at once.
+    // A TLS stream's writes are encrypted first (tls_write), then come back here as
+    // ciphertext.
     SLUICE_DECL std::uint64_t write(const const_buffer* bufs, std::size_t count, io_handler&& done,
                                     shared_bytes* shared);
 
@@ -205,6 +221,25 @@ class stream_impl final : public io_object {
 
     SLUICE_DECL void check_timeouts();
 
+    // ---- TLS (handles/impl/stream_tls.ipp) ----
+
+    // Starts TLS on a connected stream: the handshake runs now, `done` hears how it
+    // ended; from then on reads are decrypted and writes encrypted.
+    SLUICE_DECL void start_tls(std::unique_ptr<tls::engine> e, std::shared_ptr<tls::context> owner,
+                               io_handler done, std::int64_t timeout_us);
+    SLUICE_DECL void tls_read_socket();
+    SLUICE_DECL void tls_on_data(int res, const char* data);
+    SLUICE_DECL void tls_ingest(const char* data, std::size_t n);
+    // The transport ended: err 0 is a FIN, else the socket error (a reset).
+    SLUICE_DECL void tls_transport_end(int err);
+    SLUICE_DECL void tls_send_output();
+    SLUICE_DECL std::uint64_t tls_write(const const_buffer* bufs, std::size_t count, io_handler&& done);
+    SLUICE_DECL std::uint64_t write_cipher(const std::string& cipher, io_handler&& done);
+    SLUICE_DECL void tls_closing(std::error_code reason);
+    tls::engine* tls_engine() const noexcept {
+        return ext_ && ext_->tls ? ext_->tls->engine.get() : nullptr; // also once closed: why it failed
+    }
+
     // ---- closing ----
 
     SLUICE_DECL void close_with(std::error_code reason) override;
@@ -225,4 +260,5 @@ class stream_impl final : public io_object {
 
 #if SLUICE_COMPILE_BODIES
 #include <sluice/handles/impl/stream_impl.ipp>
+#include <sluice/handles/impl/stream_tls.ipp>
 #endif

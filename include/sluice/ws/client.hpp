@@ -9,10 +9,13 @@
 // A dial that fails (name, connect, handshake, timeout) reports through on_close with 1006
 // and the error, so every connect() ends in exactly one of on_open or on_close... and an
 // opened one in on_close later. Frames are masked with a fresh key each (RFC 6455 §5.3).
-// No TLS: wss:// is refused with std::errc::protocol_not_supported.
+// wss:// runs over TLS made by client_options::tls (e.g. a tls::openssl::client_context,
+// which verifies the server for the URL's host); without one, wss:// is refused with
+// std::errc::protocol_not_supported.
 #pragma once
 
 #include <sluice/handles/tcp.hpp>
+#include <sluice/handles/tls.hpp>
 #include <sluice/handles/timer.hpp>
 #include <sluice/http/client.hpp>
 #include <sluice/http/parser.hpp>
@@ -20,6 +23,7 @@
 #include <sluice/ws/handshake.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +38,7 @@ struct client_options {
     std::vector<std::string> subprotocols;                    // offered, in preference order
     std::vector<std::pair<std::string, std::string>> headers; // extra request headers
     std::chrono::milliseconds handshake_timeout{10000};       // resolve + connect + handshake
+    std::shared_ptr<tls::context> tls;                        // for wss:// URLs
 };
 
 namespace detail {

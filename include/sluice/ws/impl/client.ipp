@@ -17,18 +17,29 @@ SLUICE_DECL dial::dial(loop& l, handlers h, client_options o)
 
 SLUICE_DECL void dial::start(std::string_view url) {
     std::string_view rest;
-    if (url.size() > 5 && http::detail::iequals(url.substr(0, 5), "ws://"))
+    bool secure = false;
+    if (url.size() > 5 && http::detail::iequals(url.substr(0, 5), "ws://")) {
         rest = url.substr(5);
-    else if (url.size() > 6 && http::detail::iequals(url.substr(0, 6), "wss://"))
-        return later(std::make_error_code(std::errc::protocol_not_supported));
-    else
+    } else if (url.size() > 6 && http::detail::iequals(url.substr(0, 6), "wss://")) {
+        if (!opt_.tls) return later(std::make_error_code(std::errc::protocol_not_supported));
+        rest = url.substr(6);
+        secure = true;
+    } else {
         return later(make_error_code(http::error::bad_url));
+    }
     http::detail::url_parts u;
     if (!http::detail::split_url("http://" + std::string(rest), u))
         return later(make_error_code(http::error::bad_url));
+    // split_url defaults to http's 80; wss:// without a port means 443.
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    const std::size_t colon = authority.rfind(':');
+    const bool port_given = colon != std::string_view::npos &&
+                            (authority.find(']') == std::string_view::npos || colon > authority.find(']'));
+    if (secure && !port_given) u.port = 443;
+    const std::uint16_t default_port = secure ? 443 : 80;
 
     std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    if (u.port != 80) host += ":" + std::to_string(u.port);
+    if (u.port != default_port) host += ":" + std::to_string(u.port);
     std::string extra;
     for (auto& h : opt_.headers) {
         if (h.first.find_first_of("\r\n:") != std::string::npos ||
@@ -57,14 +68,23 @@ SLUICE_DECL void dial::start(std::string_view url) {
         if (!ec) d->finish(make_error_code(sluice::error::timed_out));
     });
     parser_.response_to(http::verb::get);
-    conn_->stream().connect(u.host, u.port, [d = dial_ref(this)](std::error_code ec) {
+    auto connected = [d = dial_ref(this)](std::error_code ec) {
         if (d->done_) return;
         if (ec) return d->finish(ec);
         tcp_stream& st = d->conn_->stream();
         st.set_nodelay(true);
         st.write(std::string_view(d->request_));
         st.read_start([d2 = d](std::error_code e, std::string_view data) { d2->on_data(e, data); });
-    });
+    };
+    if (secure) {
+        // The handshake timeout above covers the TLS handshake too.
+        tls_options to;
+        to.handshake_timeout = std::chrono::milliseconds(0);
+        to.connect.timeout = std::chrono::milliseconds(0);
+        tls_connect(conn_->stream(), u.host, u.port, opt_.tls, std::move(connected), to);
+    } else {
+        conn_->stream().connect(u.host, u.port, std::move(connected));
+    }
 }
 
 SLUICE_DECL void dial::on_data(std::error_code ec, std::string_view d) {
