@@ -16,11 +16,14 @@ namespace sluice {
 namespace http {
 namespace static_detail {
 
-namespace {
+// Helpers of this file only: named and inline, not an unnamed namespace, which in a
+// header gives every unit its own copy and made an empty unit emit them
+// (headers.emit_nothing_unused).
+namespace files_impl {
 
-constexpr std::uint64_t no_value = std::numeric_limits<std::uint64_t>::max();
+inline constexpr std::uint64_t no_value = std::numeric_limits<std::uint64_t>::max();
 
-std::string_view trim_ows(std::string_view s) noexcept {
+inline std::string_view trim_ows(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
@@ -28,7 +31,7 @@ std::string_view trim_ows(std::string_view s) noexcept {
 
 // Leading decimal digits of `s`, saturating (a length past 2^64 is unsatisfiable
 // anyway); `s` is advanced past them. False when there is none.
-bool take_digits(std::string_view& s, std::uint64_t& v) noexcept {
+inline bool take_digits(std::string_view& s, std::uint64_t& v) noexcept {
     std::size_t i = 0;
     v = 0;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
@@ -40,7 +43,7 @@ bool take_digits(std::string_view& s, std::uint64_t& v) noexcept {
     return i > 0;
 }
 
-bool iequal(std::string_view a, std::string_view b) noexcept {
+inline bool iequal(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
         char x = a[i], y = b[i];
@@ -51,7 +54,7 @@ bool iequal(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
-int hex_value(char c) noexcept {
+inline int hex_value(char c) noexcept {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -60,7 +63,7 @@ int hex_value(char c) noexcept {
 
 // Days since 1970-01-01 of a proleptic Gregorian date, and back (the usual
 // era-of-400-years arithmetic).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
+inline std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
     y -= m <= 2;
     const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
     const unsigned yoe = static_cast<unsigned>(y - era * 400);
@@ -69,7 +72,7 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
     return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) noexcept {
+inline void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) noexcept {
     z += 719468;
     const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
     const unsigned doe = static_cast<unsigned>(z - era * 146097);
@@ -81,11 +84,11 @@ void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) 
     y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
 }
 
-constexpr const char* week_days[7] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
-constexpr const char* month_names[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+inline constexpr const char* week_days[7] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+inline constexpr const char* month_names[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-bool two_digits(std::string_view s, std::size_t at, unsigned& v) noexcept {
+inline bool two_digits(std::string_view s, std::size_t at, unsigned& v) noexcept {
     if (at + 2 > s.size() || s[at] < '0' || s[at] > '9' || s[at + 1] < '0' || s[at + 1] > '9')
         return false;
     v = static_cast<unsigned>((s[at] - '0') * 10 + (s[at + 1] - '0'));
@@ -93,14 +96,14 @@ bool two_digits(std::string_view s, std::size_t at, unsigned& v) noexcept {
 }
 
 // The file's real path is the root's, or below it.
-bool inside(const static_root& root, const std::string& real) noexcept {
+inline bool inside(const static_root& root, const std::string& real) noexcept {
     const std::string& r = root.root_real;
     if (real.size() < r.size() || real.compare(0, r.size(), r) != 0) return false;
     if (real.size() == r.size()) return true;
     return r == "/" || real[r.size()] == '/';
 }
 
-void answer(response& res, unsigned status, std::string_view text) {
+inline void answer(response& res, unsigned status, std::string_view text) {
     res.status(status).header("Content-Type", "text/plain; charset=utf-8").end(text);
 }
 
@@ -116,7 +119,7 @@ struct transfer {
 // One chunk read and written (copied into the connection's output). False when the
 // response is over: ended (a failed or short read cuts it, which closes the connection)
 // or no longer writable.
-bool copy_chunk(transfer& t) {
+inline bool copy_chunk(transfer& t) {
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(t.left, t.chunk.size()));
     const long long got = t.file.read_at(t.chunk.data(), want, t.offset);
     if (got <= 0) {
@@ -129,7 +132,7 @@ bool copy_chunk(transfer& t) {
     return true;
 }
 
-void pump(const std::shared_ptr<transfer>& t) {
+inline void pump(const std::shared_ptr<transfer>& t) {
 #if SLUICE_HAS_SENDFILE
     // Zero-copy while this response is at the front of the connection and nothing is
     // queued ahead: sendfile(2) from the file to the socket. The head goes first through
@@ -164,7 +167,8 @@ void pump(const std::shared_ptr<transfer>& t) {
     t->res.end();
 }
 
-} // namespace
+} // namespace files_impl
+using namespace files_impl;
 
 SLUICE_DECL range_kind parse_range(std::string_view field, std::uint64_t size, byte_range& out) {
     field = trim_ows(field);
