@@ -6,6 +6,14 @@
 #include <map>
 #include <memory>
 
+#ifdef __linux__
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
 using namespace std::chrono_literals;
 namespace http = sluice::http;
 
@@ -238,6 +246,44 @@ TEST_CASE("pool: request timeout against a server that never answers; idle timeo
     REQUIRE(loop.run_until([&] { return c2.open_connections() == 0; }));
     CHECK(srv.server.requests() == 1);
 }
+
+#ifdef __linux__
+// A connect that never completes: Linux drops the SYNs for a listener whose accept queue
+// is full (backlog 0 holds one connection; two are queued here and never accepted), so
+// the client's connect hangs on loopback until its own timeout.
+TEST_CASE("pool: connect timeout against a listener whose accept queue is full") {
+    const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(lfd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(lfd, 0) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    int fillers[2];
+    for (int& f : fillers) {
+        f = ::socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(f >= 0);
+        ::fcntl(f, F_SETFL, O_NONBLOCK);
+        ::connect(f, reinterpret_cast<sockaddr*>(&a), sizeof a); // completes or hangs: either fills
+    }
+    ::usleep(100 * 1000); // let the handshakes that can complete do so (no assertion on time)
+
+    test::bounded_loop loop;
+    http::client_settings s;
+    s.connect_timeout = 200ms;
+    s.request_timeout = 0ms; // only the connect timeout can end it
+    http::client c(loop, s);
+    outcome o;
+    c.get("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/", into(o));
+    REQUIRE(loop.run_until([&] { return o.calls == 1; }));
+    CHECK(o.ec == sluice::error::timed_out);
+    CHECK(c.open_connections() == 0);
+    for (int f : fillers) ::close(f);
+    ::close(lfd);
+}
+#endif
 
 TEST_CASE("pool: the client's destruction completes each pending request once with operation_aborted") {
     test::bounded_loop loop;
