@@ -159,12 +159,15 @@ for mode in ${BALANCER_MODES:-tcp http}; do
         client slow --port "$lb_port" --n 6 --ms 1500 --out "$work/slow.sent" >"$work/slow.json" &
         slow=$!
         started+=($slow)
-        # and 8 keep-alive clients at once, so that b2 has several pooled connections
+        wait_for "$work/slow.sent" sent 10 || fail "http kill: slow GETs were not sent"
+        sleep 0.3 # and forwarded, two to each backend by the round robin
+        # Then 8 keep-alive clients at once, so that b2 has several pooled connections when
+        # it dies. Started only now: sharing the round robin with the slow GETs, they could
+        # leave none of those on b2 (seen: all six on b1 and b3, so nothing to retry).
         client burst --port "$lb_port" --n 2000 --threads 8 --pause-ms 20 >"$work/kburst.json" &
         kburst=$!
         started+=($kburst)
-        wait_for "$work/slow.sent" sent 10 || fail "http kill: slow GETs were not sent"
-        sleep 0.3 # and forwarded
+        sleep 0.3
     fi
     kill -KILL "${bpid[b2]}"
     wait "${bpid[b2]}" 2>/dev/null
