@@ -150,12 +150,9 @@ inline bool narrow(const wchar_t* in, std::string& out) {
 
 SLUICE_DECL std::error_code read_file::open(const std::string& path) noexcept {
     close();
-    std::wstring w;
-    try {
-        if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
-    } catch (...) {
-        return std::make_error_code(std::errc::not_enough_memory);
-    }
+    std::wstring w; // no try/catch: the library also builds without exceptions (and an
+                    // allocation failure ends the program there, as everywhere else)
+    if (!detail_file::widen(path, w)) return std::make_error_code(std::errc::invalid_argument);
     const int fd = ::_wopen(w.c_str(), _O_RDONLY | _O_BINARY | _O_NOINHERIT);
     if (fd < 0) return {errno, std::generic_category()};
     fd_ = fd;
