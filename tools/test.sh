@@ -7,7 +7,7 @@
 #   4. Windows: mingw-w64 cross build, -Werror, the whole suite under wine (WSAPoll, select)
 #   5. the parser fuzzers (HTTP, WebSocket, PROXY, deflate, the TLS adapter) for a bounded time each
 #   6. every benchmark suite in smoke mode: every peer server answers, every byte checks
-#   7. aarch64, armhf and s390x: cross-built -O3 -Werror, the suites under qemu-user
+#   7. aarch64, armhf and s390x: cross-built -O3 -Werror, the core suites under qemu-user
 #      (tools/test-cross.sh says which run where), and a checksummed echo run
 # Usage: bash tools/test.sh            (FUZZ_SECONDS=N to change step 5's budget)
 set -euo pipefail
@@ -113,7 +113,11 @@ done
 step "6. benchmark smoke run (every suite; every server answers, every byte checks)"
 bash bench/run.sh --smoke
 step "7. cross-architecture: aarch64, armhf, s390x under qemu-user"
-bash tools/test-cross.sh
+# FULL_ARCHES empty: every arch runs the loop, parser, WebSocket and PROXY suites and the
+# echo check; the server suites on aarch64 as well (about 170 s more: the little-endian
+# 64-bit arch the x86-64 runs already resemble most) are `FULL_ARCHES=aarch64 bash
+# tools/test-cross.sh`, left out of CI for its 45 minutes.
+FULL_ARCHES="" bash tools/test-cross.sh
 record
 printf 'step times:\n%s  %-52s %4d s\n' "$step_times" total $SECONDS
 echo "all tests passed"

@@ -61,6 +61,7 @@ fi
 
 servers=(sluice_ws_echo beast_echo)
 workloads=("64 1" "64 100" "16384 1" "16384 100")
+[ $smoke = 1 ] && workloads=("64 1" "16384 100") # CI: one small, one large cell
 deflate_workloads=("1024 1" "1024 100" "16384 1" "16384 100")
 [ $smoke = 1 ] && deflate_workloads=("16384 100")
 pin_server=""; pin_load=""
