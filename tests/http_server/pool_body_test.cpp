@@ -1,24 +1,14 @@
 // The pooled client (http::client): redirects, response framings (chunked, close-delimited,
 // HEAD, 204), and bodies streamed both ways.
-#include "common.hpp"
+#include "pool_common.hpp"
 
 using namespace std::chrono_literals;
 namespace http = sluice::http;
 
 namespace {
 
-struct outcome {
-    int calls = 0;
-    std::error_code ec;
-    http::client_response res;
-};
-http::fetch_handler into(outcome& o) {
-    return [&o](std::error_code ec, http::client_response r) {
-        ++o.calls;
-        o.ec = ec;
-        o.res = std::move(r);
-    };
-}
+using pool_test::into;
+using pool_test::outcome;
 
 std::string base(const test::http_fixture& f) { return "http://127.0.0.1:" + std::to_string(f.port); }
 

@@ -1,7 +1,7 @@
 // The pooled client (http::client) against sluice servers and raw peers on loopback:
 // reuse, limits, the queue cap, idle detection, retry, timeouts, redirects, streamed
 // bodies both ways, and cancellation.
-#include "common.hpp"
+#include "pool_common.hpp"
 
 #include <map>
 #include <memory>
@@ -19,18 +19,8 @@ namespace http = sluice::http;
 
 namespace {
 
-struct outcome {
-    int calls = 0;
-    std::error_code ec;
-    http::client_response res;
-};
-http::fetch_handler into(outcome& o) {
-    return [&o](std::error_code ec, http::client_response r) {
-        ++o.calls;
-        o.ec = ec;
-        o.res = std::move(r);
-    };
-}
+using pool_test::into;
+using pool_test::outcome;
 
 // A sluice server behind a listener of our own, so that accepted connections are counted.
 struct counted_server {
