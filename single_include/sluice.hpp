@@ -14153,6 +14153,8 @@ class spare {
 // accept handler and the grace timer's handler while they can run, and the
 // connection_slot of each handed-over connection. A loop resident: if the loop is
 // destroyed first, its connections are closed silently and loop_ becomes null.
+struct body_state; // body.hpp
+
 class server_core final : public ref_counted<server_core>, public sluice::detail::loop_resident {
   public:
     using handler_type = unique_function<void(const request_view&, response&)>;
@@ -14165,6 +14167,7 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     }
     ~server_core() {
         if (loop_) loop_->remove_resident(this);
+        free_body_state(spare_body_);
     }
 
     void on_loop_exit() noexcept override { core_loop_exit(*this); }
@@ -14182,6 +14185,10 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     // build_head() and emit(), which run no user code, so one buffer serves everyone.
     std::string head_scratch_;
     spare<std::vector<header>> headers_spare_;
+    // A streamed handler's bodiless request left its body state unshared: the next one
+    // takes it instead of allocating (a router serves every request through that path).
+    // Parked without its core reference, so nothing cycles.
+    body_state* spare_body_ = nullptr;
     date_cache dates_;
     // "HTTP/1.1 200 OK", Server and Date, the start of most responses: serialized and
     // checked when the date changes (at most once a second) instead of per response.
@@ -14200,6 +14207,11 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     SLUICE_DECL const std::string* ok_head();
 
     SLUICE_DECL std::vector<header> take_headers();
+    // A fresh body state for a request of this core: the parked one, or a new one.
+    SLUICE_DECL ref<body_state> take_body_state();
+    // Parks `b` for the next request when nobody else holds it (else just drops it).
+    SLUICE_DECL void give_body_state(ref<body_state> b) noexcept;
+    SLUICE_DECL static void free_body_state(body_state* b) noexcept;
 
     SLUICE_DECL void accept(tcp_stream st);
     // Closes every session now; notify: call the on_close callbacks of unfinished
@@ -14991,6 +15003,7 @@ class server_session final : public ref_counted<server_session>, public sluice::
 
 
 #include <cstdint>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15005,7 +15018,7 @@ namespace detail {
 SLUICE_DECL void server_session::dispatch_stream(response_slot* sl, const char* cur,
                                                  const char* end) {
     phase_ = phase::body_stream;
-    ref<body_state> b = make_ref<body_state>(core_);
+    ref<body_state> b = core_->take_body_state();
     b->default_limit = core_->settings_.max_buffered_body;
     if (msg_.has_content_length()) b->length = msg_.content_length;
     if (msg_.has_body()) {
@@ -15021,6 +15034,7 @@ SLUICE_DECL void server_session::dispatch_stream(response_slot* sl, const char* 
         }
     }
     ++core_->requests_;
+    ref<body_state> bodiless = body_ ? nullptr : b; // to park for the next request
     {
         request_view req(msg_, std::string_view(), this);
         response res{ref<response_slot>(sl)};
@@ -15030,6 +15044,35 @@ SLUICE_DECL void server_session::dispatch_stream(response_slot* sl, const char* 
         if (!core_->stream_handler_ && !core_->gone_) core_->stream_handler_ = std::move(h);
     } // the reader left here gives up the body; the response unanswered: 500
     rest_begin_ = rest_end_ = nullptr;
+    if (bodiless) core_->give_body_state(std::move(bodiless));
+}
+
+SLUICE_DECL ref<body_state> server_core::take_body_state() {
+    body_state* b = std::exchange(spare_body_, nullptr);
+    if (!b) return make_ref<body_state>(ref<server_core>(this));
+    b->core = ref<server_core>(this);
+    return ref<body_state>::adopt(b);
+}
+
+SLUICE_DECL void server_core::give_body_state(ref<body_state> b) noexcept {
+    // Still held (a reader kept, a read's eof on its way): it is that request's alone.
+    if (b->use_count() != 1 || spare_body_) return;
+    // Back to a fresh state (every member, as constructed), its core reference dropped.
+    body_state& s = *b;
+    s.core.reset();
+    s.s = nullptr;
+    s.handler = nullptr;
+    s.result = std::error_code();
+    s.length = body_state::unknown_length;
+    s.received = s.default_limit = s.limit = 0;
+    s.all.clear();
+    s.all_view = std::string_view();
+    s.all_mode = s.dropped = false;
+    spare_body_ = b.release(); // with the count spare_body_ owns
+}
+
+SLUICE_DECL void server_core::free_body_state(body_state* b) noexcept {
+    if (b) b->drop_ref();
 }
 
 // A piece of a streamed body, inside a pass.
@@ -17670,6 +17713,9 @@ class [[nodiscard]] response_drained_op final : public sluice::detail::io_op<res
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <new>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -17814,20 +17860,81 @@ class route_tree {
         std::uint32_t route;
     };
     struct node {
-        std::vector<std::pair<std::string, std::uint32_t>> literals; // sorted by text
+        std::vector<std::pair<std::string, std::uint32_t>> literals; // by literal_less
         std::uint32_t param = 0;    // the {name} child (0: none; node 0 is the root)
         std::uint32_t wildcard = 0; // the {name...} child
         const route_tree* mount = nullptr;
         std::vector<method_route> methods;
     };
+    // A stack that lives in place up to N elements and spills to the heap beyond: a
+    // typical path matches without allocating.
+    template <class T, std::size_t N>
+    class small_stack {
+      public:
+        small_stack() noexcept {} // not `= default`: value-initialising would zero raw_
+        std::size_t size() const noexcept { return n_; }
+        bool empty() const noexcept { return n_ == 0; }
+        T& operator[](std::size_t i) noexcept { return n_ <= N ? in()[i] : out_[i]; }
+        const T& operator[](std::size_t i) const noexcept {
+            return n_ <= N ? const_cast<small_stack*>(this)->in()[i] : out_[i];
+        }
+        void push_back(const T& v) {
+            if (n_ < N) {
+                new (raw_ + n_++ * sizeof(T)) T(v);
+                return;
+            }
+            if (n_ == N) out_.assign(in(), in() + N); // the in-place ones move out once
+            out_.push_back(v);
+            ++n_;
+        }
+        void pop_back() noexcept {
+            if (n_ > N) out_.pop_back();
+            if (--n_ == N) out_.clear();
+        }
+        void clear() noexcept {
+            out_.clear();
+            n_ = 0;
+        }
+      private:
+        static_assert(std::is_trivially_copyable<T>::value &&
+                          std::is_trivially_destructible<T>::value,
+                      "kept as raw bytes");
+        T* in() noexcept { return std::launder(reinterpret_cast<T*>(raw_)); }
+        // Left uninitialised: zeroing a dozen slots would cost more than a short path's match.
+        alignas(T) unsigned char raw_[N * sizeof(T)];
+        std::vector<T> out_;
+        std::size_t n_ = 0;
+    };
+    struct capture {
+        std::size_t seg; // the segment's index
+        bool rest;       // the wildcard: that segment and all after it
+    };
     struct walk_state {
+        // Not an aggregate: brace-initialising one zeroes the whole in-place storage.
+        walk_state(std::string_view meth, route_match& match) noexcept : method(meth), m(match) {}
         std::string_view method;
         route_match& m;
-        std::vector<std::string_view> segs;
-        // Parameters captured on the current path: {segment index, whole rest?}.
-        std::vector<std::pair<std::size_t, bool>> captured;
+        small_stack<std::string_view, 12> segs;
+        small_stack<capture, 8> captured; // parameters taken on the current path
         std::vector<std::string_view> allowed; // methods of the path's nodes (for 405)
+        // The segments joined by '/': the request's path, or the match's decoded copy.
+        std::string_view joined;
+        std::size_t own_from = 0; // captured[own_from..] are the current router's
     };
+
+    // The order of a node's literal children: by length, then bytes, so that most
+    // comparisons of a lookup end at the length.
+    static bool literal_less(std::string_view a, std::string_view b) noexcept {
+        return a.size() != b.size() ? a.size() < b.size() : a.compare(b) < 0;
+    }
+    // Equality of methods and path segments: the short ones (methods) without a call.
+    static bool same(std::string_view a, std::string_view b) noexcept {
+        if (a.size() != b.size()) return false;
+        if (a.size() > 4) return std::memcmp(a.data(), b.data(), a.size()) == 0;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (a[i] != b[i]) return false;
+        return true;
+    }
 
     static bool token_char(char c) noexcept {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -17857,6 +17964,35 @@ class route_tree {
 
     SLUICE_DECL bool take(walk_state& w, std::uint32_t route) const;
 
+    // Paths made only of literal segments, hashed to their nodes: a request for one is
+    // matched with one lookup instead of a walk (the walk would end at the same node,
+    // since it tries literals first). Open addressing; `none` marks a free slot.
+    struct static_entry {
+        std::string path; // without the leading '/'
+        std::uint32_t node = none;
+    };
+    static std::size_t hash_path(std::string_view p) noexcept {
+        std::uint64_t h = 14695981039346656037ull; // FNV-1a
+        for (char c : p) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+        return static_cast<std::size_t>(h ^ (h >> 29));
+    }
+    // A request path with a "." or ".." segment is refused (400), so a pattern with one
+    // stays out of the table.
+    static bool has_dot_segment(std::string_view pattern) noexcept {
+        for (std::size_t i = 0; i < pattern.size();) {
+            std::size_t j = pattern.find('/', i + 1);
+            if (j == std::string_view::npos) j = pattern.size();
+            const std::string_view seg = pattern.substr(i + 1, j - i - 1);
+            if (seg == "." || seg == "..") return true;
+            i = j;
+        }
+        return false;
+    }
+    SLUICE_DECL void add_static(std::string_view path, std::uint32_t node);
+    SLUICE_DECL std::uint32_t static_route_node(std::string_view path) const noexcept;
+    // The route of a static path for `method` (HEAD falls back to GET), or none.
+    SLUICE_DECL std::uint32_t static_route(std::string_view method, std::string_view path) const;
+
     // Matches segs[i..] from node `n`; true once a route for the method is found.
     SLUICE_DECL bool walk(walk_state& w, std::uint32_t n, std::size_t i, std::size_t depth) const;
 
@@ -17864,6 +18000,8 @@ class route_tree {
     router_limits limits_;
     std::vector<node> nodes_;                     // [0] is "/"
     std::vector<std::vector<std::string>> names_; // parameter names, by route id
+    std::vector<static_entry> static_;            // size 0 or a power of two
+    std::size_t static_count_ = 0;
 };
 
 } // namespace http
@@ -17887,8 +18025,53 @@ SLUICE_DECL std::error_code route_tree::add(std::string_view method, std::string
         if (m.method == method) return make_error_code(route_error::duplicate_route);
     nodes_[n].methods.push_back(method_route{std::string(method), id});
     if (names_.size() <= id) names_.resize(id + 1);
+    const bool literal = names.empty();
     names_[id] = std::move(names);
+    if (literal && !has_dot_segment(pattern)) add_static(pattern.substr(1), n);
     return {};
+}
+
+SLUICE_DECL void route_tree::add_static(std::string_view path, std::uint32_t node) {
+    if (static_route_node(path) != none) return; // another method of the same path
+    if ((static_count_ + 1) * 2 > static_.size()) { // keep it at most half full
+        std::vector<static_entry> old;
+        old.swap(static_);
+        static_.resize(old.empty() ? 16 : old.size() * 2);
+        static_count_ = 0;
+        for (static_entry& e : old)
+            if (e.node != none) add_static(e.path, e.node);
+    }
+    const std::size_t mask = static_.size() - 1;
+    for (std::size_t i = hash_path(path) & mask;; i = (i + 1) & mask) {
+        if (static_[i].node == none) {
+            static_[i].path.assign(path.data(), path.size());
+            static_[i].node = node;
+            ++static_count_;
+            return;
+        }
+    }
+}
+
+SLUICE_DECL std::uint32_t route_tree::static_route_node(std::string_view path) const noexcept {
+    if (static_.empty()) return none;
+    const std::size_t mask = static_.size() - 1;
+    for (std::size_t i = hash_path(path) & mask;; i = (i + 1) & mask) {
+        const static_entry& e = static_[i];
+        if (e.node == none) return none;
+        if (same(e.path, path)) return e.node;
+    }
+}
+
+SLUICE_DECL std::uint32_t route_tree::static_route(std::string_view method,
+                                                   std::string_view path) const {
+    const std::uint32_t n = static_route_node(path);
+    if (n == none) return none;
+    const method_route* get = nullptr;
+    for (const method_route& r : nodes_[n].methods) {
+        if (same(r.method, method)) return r.route;
+        if (same(r.method, "GET")) get = &r;
+    }
+    return get && same(method, "HEAD") ? get->route : none;
 }
 
 SLUICE_DECL std::error_code route_tree::mount(std::string_view prefix, const route_tree* sub) {
@@ -17907,11 +18090,45 @@ SLUICE_DECL route_match route_tree::match(std::string_view method,
         m.status = 400;
         return m;
     }
-    walk_state w{method, m, {}, {}, {}};
-    // Decoded segments never grow, so the views into decoded_ stay valid while it fills.
-    m.decoded_.reserve(raw_path.size());
     raw_path.remove_prefix(1);
-    if (!raw_path.empty()) {
+    const std::uint32_t fixed = static_route(method, raw_path);
+    if (fixed != none) {
+        m.status = 200;
+        m.route = fixed;
+        m.owner = owner_;
+        return m;
+    }
+    walk_state w(method, m);
+    // Split as is while nothing needs decoding (the common case): the segments are then
+    // views of the path, copied into the match only when a parameter takes one.
+    bool encoded = false;
+    for (std::size_t i = 0, start = 0; !raw_path.empty(); ++i) {
+        if (i == raw_path.size() || raw_path[i] == '/') {
+            if (w.segs.size() == limits_.max_segments) {
+                m.status = 414;
+                return m;
+            }
+            std::string_view seg = raw_path.substr(start, i - start);
+            if (!seg.empty() && seg[0] == '.' && (seg.size() == 1 || seg == "..")) {
+                m.status = 400;
+                return m;
+            }
+            w.segs.push_back(seg);
+            if (i == raw_path.size()) break;
+            start = i + 1;
+        } else if (raw_path[i] == '%') {
+            encoded = true;
+            break;
+        } else if (raw_path[i] == '\0') {
+            m.status = 400;
+            return m;
+        }
+    }
+    w.joined = raw_path;
+    if (encoded) {
+        w.segs.clear();
+        // Decoded segments never grow, so the views into decoded_ stay valid while it fills.
+        m.decoded_.reserve(raw_path.size());
         for (std::size_t i = 0;;) {
             std::size_t j = raw_path.find('/', i);
             if (j == std::string_view::npos) j = raw_path.size();
@@ -17934,6 +18151,7 @@ SLUICE_DECL route_match route_tree::match(std::string_view method,
             if (j == raw_path.size()) break;
             i = j + 1;
         }
+        w.joined = m.decoded_;
     }
     if (walk(w, 0, 0, 0)) {
         m.status = 200;
@@ -17992,9 +18210,10 @@ SLUICE_DECL std::error_code route_tree::descend(std::string_view pattern, bool p
             if (seg.find_first_of("{}%") != std::string_view::npos)
                 return make_error_code(route_error::bad_pattern);
             auto& lits = nodes_[n].literals;
-            auto it =
-                std::lower_bound(lits.begin(), lits.end(), seg,
-                                 [](const auto& a, std::string_view b) { return a.first < b; });
+            auto it = std::lower_bound(lits.begin(), lits.end(), seg,
+                                       [](const auto& a, std::string_view b) {
+                                           return literal_less(a.first, b);
+                                       });
             if (it != lits.end() && it->first == seg) {
                 n = it->second;
             } else {
@@ -18012,8 +18231,8 @@ SLUICE_DECL std::error_code route_tree::descend(std::string_view pattern, bool p
 SLUICE_DECL std::uint32_t route_tree::route_at(walk_state& w, const node& x) const {
     const method_route* get = nullptr;
     for (const method_route& r : x.methods) {
-        if (r.method == w.method) return r.route;
-        if (r.method == "GET") get = &r;
+        if (same(r.method, w.method)) return r.route;
+        if (same(r.method, "GET")) get = &r;
     }
     if (get && w.method == "HEAD") return get->route;
     for (const method_route& r : x.methods)
@@ -18028,15 +18247,19 @@ SLUICE_DECL bool route_tree::take(walk_state& w, std::uint32_t route) const {
     m.owner = owner_;
     m.params_.clear();
     const std::vector<std::string>& names = names_[route];
-    for (std::size_t k = 0; k < w.captured.size() && k < names.size(); ++k) {
-        const std::size_t seg = w.captured[k].first;
-        std::size_t offset = m.decoded_.size(), length = 0;
+    const std::size_t total = w.joined.size();
+    for (std::size_t k = 0; w.own_from + k < w.captured.size() && k < names.size(); ++k) {
+        const std::size_t seg = w.captured[w.own_from + k].seg;
+        std::size_t offset = total, length = 0;
         if (seg < w.segs.size()) {
-            offset = static_cast<std::size_t>(w.segs[seg].data() - m.decoded_.data());
-            length = w.captured[k].second ? m.decoded_.size() - offset : w.segs[seg].size();
+            offset = static_cast<std::size_t>(w.segs[seg].data() - w.joined.data());
+            length = w.captured[w.own_from + k].rest ? total - offset : w.segs[seg].size();
         }
         m.params_.push_back({names[k], offset, length});
     }
+    // Segments still viewing the request's path: the values are kept with the match.
+    if (!m.params_.empty() && m.decoded_.data() != w.joined.data())
+        m.decoded_.assign(w.joined.data(), w.joined.size());
     return true;
 }
 
@@ -18050,30 +18273,32 @@ SLUICE_DECL bool route_tree::walk(walk_state& w, std::uint32_t n, std::size_t i,
     if (i < w.segs.size()) {
         const auto& lits = x.literals;
         auto it = std::lower_bound(lits.begin(), lits.end(), w.segs[i],
-                                   [](const auto& a, std::string_view b) { return a.first < b; });
-        if (it != lits.end() && it->first == w.segs[i] && walk(w, it->second, i + 1, depth))
+                                   [](const auto& a, std::string_view b) {
+                                       return literal_less(a.first, b);
+                                   });
+        if (it != lits.end() && same(it->first, w.segs[i]) && walk(w, it->second, i + 1, depth))
             return true;
         if (x.param && !w.segs[i].empty()) {
-            w.captured.emplace_back(i, false);
+            w.captured.push_back(capture{i, false});
             if (walk(w, x.param, i + 1, depth)) return true;
             w.captured.pop_back();
         }
     }
     if (x.wildcard && i < w.segs.size()) { // "/static/{p...}" needs the "/" after static
         const node& rest = nodes_[x.wildcard];
-        w.captured.emplace_back(i, true);
+        w.captured.push_back(capture{i, true});
         std::uint32_t r = rest.methods.empty() ? none : route_at(w, rest);
         if (r != none) return take(w, r);
         w.captured.pop_back();
     }
     if (x.mount && depth < limits_.max_mount_depth) {
-        // The mounted router sees only its own parameters.
-        std::vector<std::pair<std::size_t, bool>> outer;
-        outer.swap(w.captured);
+        // The mounted router sees only its own parameters: those taken from here on.
+        const std::size_t outer = w.own_from;
+        w.own_from = w.captured.size();
         w.m.trail.push_back(owner_);
         if (x.mount->walk(w, 0, i, depth + 1)) return true;
         w.m.trail.pop_back();
-        outer.swap(w.captured);
+        w.own_from = outer;
     }
     return false;
 }
@@ -18428,6 +18653,8 @@ route_stream_handler co_stream_route(loop& l, F f) {
 // header-only, only in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
 
 
+#include <cstring>
+
 namespace sluice {
 namespace http {
 namespace detail {
@@ -18449,6 +18676,11 @@ SLUICE_DECL std::error_code router_state::add(std::string_view method, std::stri
 
 SLUICE_DECL route_match router_state::match(std::string_view method,
                                             std::string_view target) const {
+    if (!target.empty() && target[0] == '/') { // origin-form, nearly every request
+        const void* q = std::memchr(target.data(), '?', target.size());
+        return tree.match(method, q ? target.substr(0, static_cast<const char*>(q) - target.data())
+                                    : target);
+    }
     target_parts parts;
     route_match m;
     if (split_target(target, parts) ||
@@ -18462,7 +18694,8 @@ SLUICE_DECL route_match router_state::match(std::string_view method,
 SLUICE_DECL void router_state::serve(const request_view& v, body_reader& body, response& res) {
     route_match m = match(v.method(), v.target());
     router_state* owner = m.found() ? static_cast<router_state*>(m.owner) : nullptr;
-    if (owner && owner->routes[m.route].buffered && !body.done()) {
+    // A bodiless request's body is done: ask the reader only when there is one.
+    if (owner && owner->routes[m.route].buffered && v.msg().has_body() && !body.done()) {
         ref<held_request> held = make_ref<held_request>(v, std::move(m));
         held->body = std::move(body);
         held->res = std::move(res);

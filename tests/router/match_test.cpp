@@ -212,3 +212,47 @@ TEST_CASE("router: query parameters, decoded") {
     CHECK_FALSE(http::query_value("a=1", "z", v));
     CHECK_FALSE(http::query_value("a=%zz", "a", v));
 }
+
+TEST_CASE("router: literal-only paths are looked up whole, with the walk's answers") {
+    // Enough literal routes to grow the lookup table several times, beside parameter and
+    // wildcard routes on the same segments, so that the priorities are crossed.
+    http::router r;
+    for (int i = 0; i < 300; ++i)
+        REQUIRE_FALSE(r.get("/s/" + std::to_string(i) + "/x", nothing));
+    REQUIRE_FALSE(r.get("/items/{id}", nothing));
+    REQUIRE_FALSE(r.get("/items/new", nothing));
+    REQUIRE_FALSE(r.post("/items/new", nothing));
+    REQUIRE_FALSE(r.put("/only-put", nothing));
+    REQUIRE_FALSE(r.get("/a/./b", nothing)); // a dot segment never matches
+    REQUIRE_FALSE(r.get("/", nothing));
+    REQUIRE_FALSE(r.get("/trailing/", nothing));
+
+    for (int i = 0; i < 300; i += 7) {
+        http::route_match m = r.match("GET", "/s/" + std::to_string(i) + "/x");
+        REQUIRE(m.found());
+        CHECK(m.param_count() == 0);
+    }
+    CHECK(r.match("GET", "/s/300/x").status == 404);
+    CHECK(r.match("GET", "/s/1/x/").status == 404);
+
+    http::route_match lit = r.match("GET", "/items/new");
+    http::route_match param = r.match("GET", "/items/5");
+    REQUIRE(lit.found());
+    REQUIRE(param.found());
+    CHECK(lit.route != param.route);
+    CHECK(lit.param_count() == 0);
+    CHECK(param.param("id") == "5");
+    CHECK(r.match("POST", "/items/new").route != lit.route);
+    CHECK(r.match("GET", "/items/ne%77").route == lit.route); // decoded, then the walk
+
+    CHECK(r.match("HEAD", "/items/new").route == lit.route); // HEAD by the GET route
+    http::route_match wrong = r.match("DELETE", "/only-put");
+    CHECK(wrong.status == 405);
+    CHECK(wrong.allow() == "PUT");
+    CHECK(r.match("HEAD", "/only-put").status == 405);
+
+    CHECK(r.match("GET", "/a/./b").status == 400);
+    CHECK(r.match("GET", "/").found());
+    CHECK(r.match("GET", "/trailing/").found());
+    CHECK(r.match("GET", "/trailing").status == 404);
+}

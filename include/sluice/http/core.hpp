@@ -133,6 +133,8 @@ class spare {
 // accept handler and the grace timer's handler while they can run, and the
 // connection_slot of each handed-over connection. A loop resident: if the loop is
 // destroyed first, its connections are closed silently and loop_ becomes null.
+struct body_state; // body.hpp
+
 class server_core final : public ref_counted<server_core>, public sluice::detail::loop_resident {
   public:
     using handler_type = unique_function<void(const request_view&, response&)>;
@@ -145,6 +147,7 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     }
     ~server_core() {
         if (loop_) loop_->remove_resident(this);
+        free_body_state(spare_body_);
     }
 
     void on_loop_exit() noexcept override { core_loop_exit(*this); }
@@ -162,6 +165,10 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     // build_head() and emit(), which run no user code, so one buffer serves everyone.
     std::string head_scratch_;
     spare<std::vector<header>> headers_spare_;
+    // A streamed handler's bodiless request left its body state unshared: the next one
+    // takes it instead of allocating (a router serves every request through that path).
+    // Parked without its core reference, so nothing cycles.
+    body_state* spare_body_ = nullptr;
     date_cache dates_;
     // "HTTP/1.1 200 OK", Server and Date, the start of most responses: serialized and
     // checked when the date changes (at most once a second) instead of per response.
@@ -180,6 +187,11 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     SLUICE_DECL const std::string* ok_head();
 
     SLUICE_DECL std::vector<header> take_headers();
+    // A fresh body state for a request of this core: the parked one, or a new one.
+    SLUICE_DECL ref<body_state> take_body_state();
+    // Parks `b` for the next request when nobody else holds it (else just drops it).
+    SLUICE_DECL void give_body_state(ref<body_state> b) noexcept;
+    SLUICE_DECL static void free_body_state(body_state* b) noexcept;
 
     SLUICE_DECL void accept(tcp_stream st);
     // Closes every session now; notify: call the on_close callbacks of unfinished

@@ -26,6 +26,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <new>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -170,20 +173,81 @@ class route_tree {
         std::uint32_t route;
     };
     struct node {
-        std::vector<std::pair<std::string, std::uint32_t>> literals; // sorted by text
+        std::vector<std::pair<std::string, std::uint32_t>> literals; // by literal_less
         std::uint32_t param = 0;    // the {name} child (0: none; node 0 is the root)
         std::uint32_t wildcard = 0; // the {name...} child
         const route_tree* mount = nullptr;
         std::vector<method_route> methods;
     };
+    // A stack that lives in place up to N elements and spills to the heap beyond: a
+    // typical path matches without allocating.
+    template <class T, std::size_t N>
+    class small_stack {
+      public:
+        small_stack() noexcept {} // not `= default`: value-initialising would zero raw_
+        std::size_t size() const noexcept { return n_; }
+        bool empty() const noexcept { return n_ == 0; }
+        T& operator[](std::size_t i) noexcept { return n_ <= N ? in()[i] : out_[i]; }
+        const T& operator[](std::size_t i) const noexcept {
+            return n_ <= N ? const_cast<small_stack*>(this)->in()[i] : out_[i];
+        }
+        void push_back(const T& v) {
+            if (n_ < N) {
+                new (raw_ + n_++ * sizeof(T)) T(v);
+                return;
+            }
+            if (n_ == N) out_.assign(in(), in() + N); // the in-place ones move out once
+            out_.push_back(v);
+            ++n_;
+        }
+        void pop_back() noexcept {
+            if (n_ > N) out_.pop_back();
+            if (--n_ == N) out_.clear();
+        }
+        void clear() noexcept {
+            out_.clear();
+            n_ = 0;
+        }
+      private:
+        static_assert(std::is_trivially_copyable<T>::value &&
+                          std::is_trivially_destructible<T>::value,
+                      "kept as raw bytes");
+        T* in() noexcept { return std::launder(reinterpret_cast<T*>(raw_)); }
+        // Left uninitialised: zeroing a dozen slots would cost more than a short path's match.
+        alignas(T) unsigned char raw_[N * sizeof(T)];
+        std::vector<T> out_;
+        std::size_t n_ = 0;
+    };
+    struct capture {
+        std::size_t seg; // the segment's index
+        bool rest;       // the wildcard: that segment and all after it
+    };
     struct walk_state {
+        // Not an aggregate: brace-initialising one zeroes the whole in-place storage.
+        walk_state(std::string_view meth, route_match& match) noexcept : method(meth), m(match) {}
         std::string_view method;
         route_match& m;
-        std::vector<std::string_view> segs;
-        // Parameters captured on the current path: {segment index, whole rest?}.
-        std::vector<std::pair<std::size_t, bool>> captured;
+        small_stack<std::string_view, 12> segs;
+        small_stack<capture, 8> captured; // parameters taken on the current path
         std::vector<std::string_view> allowed; // methods of the path's nodes (for 405)
+        // The segments joined by '/': the request's path, or the match's decoded copy.
+        std::string_view joined;
+        std::size_t own_from = 0; // captured[own_from..] are the current router's
     };
+
+    // The order of a node's literal children: by length, then bytes, so that most
+    // comparisons of a lookup end at the length.
+    static bool literal_less(std::string_view a, std::string_view b) noexcept {
+        return a.size() != b.size() ? a.size() < b.size() : a.compare(b) < 0;
+    }
+    // Equality of methods and path segments: the short ones (methods) without a call.
+    static bool same(std::string_view a, std::string_view b) noexcept {
+        if (a.size() != b.size()) return false;
+        if (a.size() > 4) return std::memcmp(a.data(), b.data(), a.size()) == 0;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (a[i] != b[i]) return false;
+        return true;
+    }
 
     static bool token_char(char c) noexcept {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -213,6 +277,35 @@ class route_tree {
 
     SLUICE_DECL bool take(walk_state& w, std::uint32_t route) const;
 
+    // Paths made only of literal segments, hashed to their nodes: a request for one is
+    // matched with one lookup instead of a walk (the walk would end at the same node,
+    // since it tries literals first). Open addressing; `none` marks a free slot.
+    struct static_entry {
+        std::string path; // without the leading '/'
+        std::uint32_t node = none;
+    };
+    static std::size_t hash_path(std::string_view p) noexcept {
+        std::uint64_t h = 14695981039346656037ull; // FNV-1a
+        for (char c : p) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+        return static_cast<std::size_t>(h ^ (h >> 29));
+    }
+    // A request path with a "." or ".." segment is refused (400), so a pattern with one
+    // stays out of the table.
+    static bool has_dot_segment(std::string_view pattern) noexcept {
+        for (std::size_t i = 0; i < pattern.size();) {
+            std::size_t j = pattern.find('/', i + 1);
+            if (j == std::string_view::npos) j = pattern.size();
+            const std::string_view seg = pattern.substr(i + 1, j - i - 1);
+            if (seg == "." || seg == "..") return true;
+            i = j;
+        }
+        return false;
+    }
+    SLUICE_DECL void add_static(std::string_view path, std::uint32_t node);
+    SLUICE_DECL std::uint32_t static_route_node(std::string_view path) const noexcept;
+    // The route of a static path for `method` (HEAD falls back to GET), or none.
+    SLUICE_DECL std::uint32_t static_route(std::string_view method, std::string_view path) const;
+
     // Matches segs[i..] from node `n`; true once a route for the method is found.
     SLUICE_DECL bool walk(walk_state& w, std::uint32_t n, std::size_t i, std::size_t depth) const;
 
@@ -220,6 +313,8 @@ class route_tree {
     router_limits limits_;
     std::vector<node> nodes_;                     // [0] is "/"
     std::vector<std::vector<std::string>> names_; // parameter names, by route id
+    std::vector<static_entry> static_;            // size 0 or a power of two
+    std::size_t static_count_ = 0;
 };
 
 } // namespace http

@@ -16,8 +16,53 @@ SLUICE_DECL std::error_code route_tree::add(std::string_view method, std::string
         if (m.method == method) return make_error_code(route_error::duplicate_route);
     nodes_[n].methods.push_back(method_route{std::string(method), id});
     if (names_.size() <= id) names_.resize(id + 1);
+    const bool literal = names.empty();
     names_[id] = std::move(names);
+    if (literal && !has_dot_segment(pattern)) add_static(pattern.substr(1), n);
     return {};
+}
+
+SLUICE_DECL void route_tree::add_static(std::string_view path, std::uint32_t node) {
+    if (static_route_node(path) != none) return; // another method of the same path
+    if ((static_count_ + 1) * 2 > static_.size()) { // keep it at most half full
+        std::vector<static_entry> old;
+        old.swap(static_);
+        static_.resize(old.empty() ? 16 : old.size() * 2);
+        static_count_ = 0;
+        for (static_entry& e : old)
+            if (e.node != none) add_static(e.path, e.node);
+    }
+    const std::size_t mask = static_.size() - 1;
+    for (std::size_t i = hash_path(path) & mask;; i = (i + 1) & mask) {
+        if (static_[i].node == none) {
+            static_[i].path.assign(path.data(), path.size());
+            static_[i].node = node;
+            ++static_count_;
+            return;
+        }
+    }
+}
+
+SLUICE_DECL std::uint32_t route_tree::static_route_node(std::string_view path) const noexcept {
+    if (static_.empty()) return none;
+    const std::size_t mask = static_.size() - 1;
+    for (std::size_t i = hash_path(path) & mask;; i = (i + 1) & mask) {
+        const static_entry& e = static_[i];
+        if (e.node == none) return none;
+        if (same(e.path, path)) return e.node;
+    }
+}
+
+SLUICE_DECL std::uint32_t route_tree::static_route(std::string_view method,
+                                                   std::string_view path) const {
+    const std::uint32_t n = static_route_node(path);
+    if (n == none) return none;
+    const method_route* get = nullptr;
+    for (const method_route& r : nodes_[n].methods) {
+        if (same(r.method, method)) return r.route;
+        if (same(r.method, "GET")) get = &r;
+    }
+    return get && same(method, "HEAD") ? get->route : none;
 }
 
 SLUICE_DECL std::error_code route_tree::mount(std::string_view prefix, const route_tree* sub) {
@@ -36,11 +81,45 @@ SLUICE_DECL route_match route_tree::match(std::string_view method,
         m.status = 400;
         return m;
     }
-    walk_state w{method, m, {}, {}, {}};
-    // Decoded segments never grow, so the views into decoded_ stay valid while it fills.
-    m.decoded_.reserve(raw_path.size());
     raw_path.remove_prefix(1);
-    if (!raw_path.empty()) {
+    const std::uint32_t fixed = static_route(method, raw_path);
+    if (fixed != none) {
+        m.status = 200;
+        m.route = fixed;
+        m.owner = owner_;
+        return m;
+    }
+    walk_state w(method, m);
+    // Split as is while nothing needs decoding (the common case): the segments are then
+    // views of the path, copied into the match only when a parameter takes one.
+    bool encoded = false;
+    for (std::size_t i = 0, start = 0; !raw_path.empty(); ++i) {
+        if (i == raw_path.size() || raw_path[i] == '/') {
+            if (w.segs.size() == limits_.max_segments) {
+                m.status = 414;
+                return m;
+            }
+            std::string_view seg = raw_path.substr(start, i - start);
+            if (!seg.empty() && seg[0] == '.' && (seg.size() == 1 || seg == "..")) {
+                m.status = 400;
+                return m;
+            }
+            w.segs.push_back(seg);
+            if (i == raw_path.size()) break;
+            start = i + 1;
+        } else if (raw_path[i] == '%') {
+            encoded = true;
+            break;
+        } else if (raw_path[i] == '\0') {
+            m.status = 400;
+            return m;
+        }
+    }
+    w.joined = raw_path;
+    if (encoded) {
+        w.segs.clear();
+        // Decoded segments never grow, so the views into decoded_ stay valid while it fills.
+        m.decoded_.reserve(raw_path.size());
         for (std::size_t i = 0;;) {
             std::size_t j = raw_path.find('/', i);
             if (j == std::string_view::npos) j = raw_path.size();
@@ -63,6 +142,7 @@ SLUICE_DECL route_match route_tree::match(std::string_view method,
             if (j == raw_path.size()) break;
             i = j + 1;
         }
+        w.joined = m.decoded_;
     }
     if (walk(w, 0, 0, 0)) {
         m.status = 200;
@@ -121,9 +201,10 @@ SLUICE_DECL std::error_code route_tree::descend(std::string_view pattern, bool p
             if (seg.find_first_of("{}%") != std::string_view::npos)
                 return make_error_code(route_error::bad_pattern);
             auto& lits = nodes_[n].literals;
-            auto it =
-                std::lower_bound(lits.begin(), lits.end(), seg,
-                                 [](const auto& a, std::string_view b) { return a.first < b; });
+            auto it = std::lower_bound(lits.begin(), lits.end(), seg,
+                                       [](const auto& a, std::string_view b) {
+                                           return literal_less(a.first, b);
+                                       });
             if (it != lits.end() && it->first == seg) {
                 n = it->second;
             } else {
@@ -141,8 +222,8 @@ SLUICE_DECL std::error_code route_tree::descend(std::string_view pattern, bool p
 SLUICE_DECL std::uint32_t route_tree::route_at(walk_state& w, const node& x) const {
     const method_route* get = nullptr;
     for (const method_route& r : x.methods) {
-        if (r.method == w.method) return r.route;
-        if (r.method == "GET") get = &r;
+        if (same(r.method, w.method)) return r.route;
+        if (same(r.method, "GET")) get = &r;
     }
     if (get && w.method == "HEAD") return get->route;
     for (const method_route& r : x.methods)
@@ -157,15 +238,19 @@ SLUICE_DECL bool route_tree::take(walk_state& w, std::uint32_t route) const {
     m.owner = owner_;
     m.params_.clear();
     const std::vector<std::string>& names = names_[route];
-    for (std::size_t k = 0; k < w.captured.size() && k < names.size(); ++k) {
-        const std::size_t seg = w.captured[k].first;
-        std::size_t offset = m.decoded_.size(), length = 0;
+    const std::size_t total = w.joined.size();
+    for (std::size_t k = 0; w.own_from + k < w.captured.size() && k < names.size(); ++k) {
+        const std::size_t seg = w.captured[w.own_from + k].seg;
+        std::size_t offset = total, length = 0;
         if (seg < w.segs.size()) {
-            offset = static_cast<std::size_t>(w.segs[seg].data() - m.decoded_.data());
-            length = w.captured[k].second ? m.decoded_.size() - offset : w.segs[seg].size();
+            offset = static_cast<std::size_t>(w.segs[seg].data() - w.joined.data());
+            length = w.captured[w.own_from + k].rest ? total - offset : w.segs[seg].size();
         }
         m.params_.push_back({names[k], offset, length});
     }
+    // Segments still viewing the request's path: the values are kept with the match.
+    if (!m.params_.empty() && m.decoded_.data() != w.joined.data())
+        m.decoded_.assign(w.joined.data(), w.joined.size());
     return true;
 }
 
@@ -179,30 +264,32 @@ SLUICE_DECL bool route_tree::walk(walk_state& w, std::uint32_t n, std::size_t i,
     if (i < w.segs.size()) {
         const auto& lits = x.literals;
         auto it = std::lower_bound(lits.begin(), lits.end(), w.segs[i],
-                                   [](const auto& a, std::string_view b) { return a.first < b; });
-        if (it != lits.end() && it->first == w.segs[i] && walk(w, it->second, i + 1, depth))
+                                   [](const auto& a, std::string_view b) {
+                                       return literal_less(a.first, b);
+                                   });
+        if (it != lits.end() && same(it->first, w.segs[i]) && walk(w, it->second, i + 1, depth))
             return true;
         if (x.param && !w.segs[i].empty()) {
-            w.captured.emplace_back(i, false);
+            w.captured.push_back(capture{i, false});
             if (walk(w, x.param, i + 1, depth)) return true;
             w.captured.pop_back();
         }
     }
     if (x.wildcard && i < w.segs.size()) { // "/static/{p...}" needs the "/" after static
         const node& rest = nodes_[x.wildcard];
-        w.captured.emplace_back(i, true);
+        w.captured.push_back(capture{i, true});
         std::uint32_t r = rest.methods.empty() ? none : route_at(w, rest);
         if (r != none) return take(w, r);
         w.captured.pop_back();
     }
     if (x.mount && depth < limits_.max_mount_depth) {
-        // The mounted router sees only its own parameters.
-        std::vector<std::pair<std::size_t, bool>> outer;
-        outer.swap(w.captured);
+        // The mounted router sees only its own parameters: those taken from here on.
+        const std::size_t outer = w.own_from;
+        w.own_from = w.captured.size();
         w.m.trail.push_back(owner_);
         if (x.mount->walk(w, 0, i, depth + 1)) return true;
         w.m.trail.pop_back();
-        outer.swap(w.captured);
+        w.own_from = outer;
     }
     return false;
 }

@@ -4,6 +4,8 @@
 
 #include <sluice/http/router.hpp>
 
+#include <cstring>
+
 namespace sluice {
 namespace http {
 namespace detail {
@@ -25,6 +27,11 @@ SLUICE_DECL std::error_code router_state::add(std::string_view method, std::stri
 
 SLUICE_DECL route_match router_state::match(std::string_view method,
                                             std::string_view target) const {
+    if (!target.empty() && target[0] == '/') { // origin-form, nearly every request
+        const void* q = std::memchr(target.data(), '?', target.size());
+        return tree.match(method, q ? target.substr(0, static_cast<const char*>(q) - target.data())
+                                    : target);
+    }
     target_parts parts;
     route_match m;
     if (split_target(target, parts) ||
@@ -38,7 +45,8 @@ SLUICE_DECL route_match router_state::match(std::string_view method,
 SLUICE_DECL void router_state::serve(const request_view& v, body_reader& body, response& res) {
     route_match m = match(v.method(), v.target());
     router_state* owner = m.found() ? static_cast<router_state*>(m.owner) : nullptr;
-    if (owner && owner->routes[m.route].buffered && !body.done()) {
+    // A bodiless request's body is done: ask the reader only when there is one.
+    if (owner && owner->routes[m.route].buffered && v.msg().has_body() && !body.done()) {
         ref<held_request> held = make_ref<held_request>(v, std::move(m));
         held->body = std::move(body);
         held->res = std::move(res);

@@ -6,6 +6,7 @@
 #include <sluice/http/session.hpp>
 
 #include <cstdint>
+#include <new>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,7 +21,7 @@ namespace detail {
 SLUICE_DECL void server_session::dispatch_stream(response_slot* sl, const char* cur,
                                                  const char* end) {
     phase_ = phase::body_stream;
-    ref<body_state> b = make_ref<body_state>(core_);
+    ref<body_state> b = core_->take_body_state();
     b->default_limit = core_->settings_.max_buffered_body;
     if (msg_.has_content_length()) b->length = msg_.content_length;
     if (msg_.has_body()) {
@@ -36,6 +37,7 @@ SLUICE_DECL void server_session::dispatch_stream(response_slot* sl, const char* 
         }
     }
     ++core_->requests_;
+    ref<body_state> bodiless = body_ ? nullptr : b; // to park for the next request
     {
         request_view req(msg_, std::string_view(), this);
         response res{ref<response_slot>(sl)};
@@ -45,6 +47,35 @@ SLUICE_DECL void server_session::dispatch_stream(response_slot* sl, const char* 
         if (!core_->stream_handler_ && !core_->gone_) core_->stream_handler_ = std::move(h);
     } // the reader left here gives up the body; the response unanswered: 500
     rest_begin_ = rest_end_ = nullptr;
+    if (bodiless) core_->give_body_state(std::move(bodiless));
+}
+
+SLUICE_DECL ref<body_state> server_core::take_body_state() {
+    body_state* b = std::exchange(spare_body_, nullptr);
+    if (!b) return make_ref<body_state>(ref<server_core>(this));
+    b->core = ref<server_core>(this);
+    return ref<body_state>::adopt(b);
+}
+
+SLUICE_DECL void server_core::give_body_state(ref<body_state> b) noexcept {
+    // Still held (a reader kept, a read's eof on its way): it is that request's alone.
+    if (b->use_count() != 1 || spare_body_) return;
+    // Back to a fresh state (every member, as constructed), its core reference dropped.
+    body_state& s = *b;
+    s.core.reset();
+    s.s = nullptr;
+    s.handler = nullptr;
+    s.result = std::error_code();
+    s.length = body_state::unknown_length;
+    s.received = s.default_limit = s.limit = 0;
+    s.all.clear();
+    s.all_view = std::string_view();
+    s.all_mode = s.dropped = false;
+    spare_body_ = b.release(); // with the count spare_body_ owns
+}
+
+SLUICE_DECL void server_core::free_body_state(body_state* b) noexcept {
+    if (b) b->drop_ref();
 }
 
 // A piece of a streamed body, inside a pass.
