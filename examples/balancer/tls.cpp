@@ -90,26 +90,62 @@ bool https_location(std::string_view host, std::string_view target, std::uint16_
     return true;
 }
 
+namespace {
+
+// A request body the redirect does not need: read and dropped up to this much, so the
+// connection can carry the next request; past it the answer says Connection: close.
+constexpr std::uint64_t redirect_body_cap = 1 << 20;
+
+struct redirect_answer {
+    http::response res;
+    http::body_reader body;
+    unsigned status;
+    std::string location;
+    std::uint64_t skipped = 0;
+};
+
+void send_answer(redirect_answer& a, bool close) {
+    a.res.status(a.status).header("Content-Type", "text/plain");
+    if (!a.location.empty()) a.res.header("Location", a.location);
+    if (close) a.res.header("Connection", "close");
+    a.res.end(a.status == 301 ? "Moved Permanently\n" : "Bad Request\n");
+}
+
+// Answers once the body is over (read to its end, failed, or past the cap). Answering
+// first and leaving the rest unread would make the server close after the answer with
+// nothing in it to say so, and a keep-alive client's next request would meet the close.
+void skip_body_then_answer(std::shared_ptr<redirect_answer> a) {
+    a->body.read([a](std::error_code ec, std::string_view chunk) {
+        if (!ec) {
+            a->skipped += chunk.size();
+            if (a->skipped <= redirect_body_cap) return skip_body_then_answer(a);
+        }
+        send_answer(*a, ec != sluice::error::eof);
+    });
+}
+
+} // namespace
+
 std::error_code start_redirect(balancer& lb) {
     lb.redirect = std::make_unique<http::server>(lb.loop);
     const std::uint16_t tls_port = lb.opt.listen.port();
-    // The stream form: the handler runs at the head, and a body left unread is skipped
-    // when it is already in, else the connection closes after the 301 (http::body_reader).
+    // The stream form, so that a body is skipped as it comes instead of buffered whole.
     lb.redirect->on_request_stream(
-        [tls_port](const http::request_view& req, http::body_reader&, http::response& res) {
+        [tls_port](const http::request_view& req, http::body_reader& body, http::response& res) {
+            auto a = std::make_shared<redirect_answer>();
             std::size_t hosts = 0;
             for (const http::header& h : req)
                 if (http::detail::iequals(h.name, "host")) ++hosts;
-            std::string location;
-            if (hosts != 1 || !https_location(req.get("host"), req.target(), tls_port, location)) {
-                // RFC 9112 3.2: no Host, or more than one, or one that is not a host.
-                res.status(400).header("Content-Type", "text/plain").end("Bad Request\n");
-                return;
-            }
-            res.status(301)
-                .header("Location", location)
-                .header("Content-Type", "text/plain")
-                .end("Moved Permanently\n");
+            // RFC 9112 3.2: no Host, or more than one, or one that is not a host: 400.
+            a->status = hosts == 1 && https_location(req.get("host"), req.target(), tls_port,
+                                                     a->location)
+                            ? 301
+                            : 400;
+            if (a->status != 301) a->location.clear();
+            a->res = std::move(res);
+            if (!req.msg().has_body()) return send_answer(*a, false);
+            a->body = std::move(body);
+            skip_body_then_answer(std::move(a));
         });
     sluice::endpoint ep = lb.opt.listen;
     ep.set_port(static_cast<std::uint16_t>(lb.opt.redirect_http_port));
