@@ -8,8 +8,9 @@
 #      http/1.1, the backends see X-Forwarded-Proto: https and X-Forwarded-For; the
 #      second certificate served for its SNI name; an untrusted CA and plain HTTP fail;
 #  (d) --redirect-http: 301 to https://HOST:TLSPORT/path?query (Host port stripped),
-#      keep-alive across requests and a body, 400 without Host;
-#  (e) a backend killed by PID mid-run: no failed request, nothing more from it;
+#      keep-alive across requests and a body, 400 without Host, a body over 1 MiB closes;
+#  (e) a backend killed by PID mid-run: no failed request (those in flight on it are
+#      retried), nothing more from it;
 #  (f) SIGTERM: exit 0.
 #   tests/balancer/tls.sh path/to/balancer             (a build with SLUICE_WITH_OPENSSL)
 #   tests/balancer/tls.sh path/to/balancer --refused   (a build without: the flags refused)
@@ -31,8 +32,14 @@ finish() {
     echo "balancer tls: $failures check(s) failed (${SECONDS}s)"
     exit 1
 }
-work=$(mktemp -d)
-started=() # every process this script started, killed by PID on exit
+work=$(mktemp -d -t sluice-balancer-tls.XXXXXX)
+started=() # every process this script started and has not waited for: killed by PID on exit
+# A process waited for leaves the list: its PID may belong to someone else by the end.
+forget() { # forget PID
+    local keep=() p
+    for p in "${started[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    started=("${keep[@]}")
+}
 cleanup() {
     for p in "${started[@]}"; do kill -KILL "$p" 2>/dev/null; done
     if [ -n "${BALANCER_KEEP_LOGS:-}" ]; then echo "logs kept in $work"; else rm -rf "$work"; fi
@@ -41,7 +48,7 @@ trap cleanup EXIT
 
 if [ "${2:-}" = --refused ]; then
     # Without OpenSSL the flags are refused with a reason, never ignored.
-    "$bin" --listen 127.0.0.1:1 --mode http --policy rr --backend 127.0.0.1:1 \
+    timeout 5 "$bin" --listen 127.0.0.1:1 --mode http --policy rr --backend 127.0.0.1:1 \
         --health-interval 100 --tls-cert c.pem --tls-key k.pem 2>"$work/err"
     rc=$?
     [ "$rc" = 2 ] && grep -q "built without TLS" "$work/err" &&
@@ -73,15 +80,10 @@ wait_for() { # wait_for FILE PATTERN SECONDS
 flags_rc() { # flags_rc EXPECTED_RC GREP LABEL ARGS...
     local want=$1 pattern=$2 label=$3
     shift 3
-    "$bin" --listen 127.0.0.1:1 --policy rr --backend 127.0.0.1:1 --health-interval 100 "$@" \
-        2>"$work/err" &
-    local pid=$!
-    started+=($pid)
-    ( sleep 5; kill -KILL "$pid" 2>/dev/null ) & # one that starts instead is ended
-    local guard=$!
-    wait "$pid"
+    # timeout: one that starts instead of refusing is ended (and fails: exit 124)
+    timeout 5 "$bin" --listen 127.0.0.1:1 --policy rr --backend 127.0.0.1:1 \
+        --health-interval 100 "$@" 2>"$work/err"
     local rc=$?
-    kill "$guard" 2>/dev/null
     [ "$rc" = "$want" ] && grep -q -- "$pattern" "$work/err" &&
         pass "flags: $label: exit $rc ($(head -1 "$work/err"))" ||
         fail "flags: $label: exit $rc, want $want: $(cat "$work/err")"
@@ -121,6 +123,7 @@ start_balancer() { # start_balancer [EXTRA FLAGS...]: plain, or HTTPS with the f
         started+=($lb_pid)
         wait_for "$lb_log" listening 5 && kill -0 "$lb_pid" 2>/dev/null && return 0
         wait "$lb_pid" 2>/dev/null # a port taken meanwhile: again, on others
+        forget "$lb_pid"
     done
     echo "FAIL: balancer did not start"
     cat "$lb_log"
@@ -131,6 +134,7 @@ stop_balancer() { # SIGTERM: exit 0, and the stats lines
     local rc
     wait "$lb_pid"
     rc=$?
+    forget "$lb_pid"
     [ "$rc" = 0 ] && [ "$(grep -c 'stats backend' "$lb_log")" = 3 ] &&
         pass "$1: SIGTERM, exit 0 with stats" || fail "$1: exit $rc after SIGTERM (log $lb_log)"
 }
@@ -179,8 +183,8 @@ code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$l
 tls_client redirect --port "$redirect_port" --tls-port "$lb_port" >"$work/redir.json"
 rc=$?
 echo "redirect: $(cat "$work/redir.json")"
-[ "$rc" = 0 ] && [ "$(json "$work/redir.json" "len(d)")" = 5 ] &&
-    pass "redirect (python http.client): 301s with path+query, Host port stripped, v6 host; keep-alive across 4 requests and a body; 400 without Host" ||
+[ "$rc" = 0 ] && [ "$(json "$work/redir.json" "len(d)")" = 6 ] &&
+    pass "redirect (python http.client): 301s with path+query, Host port stripped, v6 host; keep-alive across 4 requests and a body; 400 without Host; a 2 MiB body: 301, Connection: close" ||
     fail "redirect: $(cat "$work/redir.json")"
 curl -sI --max-time 10 "http://localhost:$redirect_port/x/y.html?a=1&b=%2F" | tr -d '\r' >"$work/head"
 [ "$(head -1 "$work/head")" = "HTTP/1.1 301 Moved Permanently" ] &&
@@ -189,17 +193,25 @@ curl -sI --max-time 10 "http://localhost:$redirect_port/x/y.html?a=1&b=%2F" | tr
 code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' -H 'Host:' "http://127.0.0.1:$redirect_port/")
 [ "$code" = 400 ] && pass "redirect (curl): no Host header, 400" || fail "redirect curl without Host: $code"
 
-# ---- (e) b2 killed by PID while one HTTPS client sends a request every 5 ms
+# ---- (e) b2 killed by PID while 6 slow GETs are in flight (two on each backend: nothing
+# else is running when they are sent) and one HTTPS client sends a request every 5 ms
+tls_client slow --port "$lb_port" --ca "$ca" --n 6 --ms 2500 --out "$work/slow.sent" >"$work/slow.json" &
+slow=$!
+started+=($slow)
+wait_for "$work/slow.sent" sent 10 || fail "kill: the slow GETs were not sent"
+sleep 0.3 # and forwarded
 tls_client steady --port "$lb_port" --ca "$ca" --seconds 3 --out "$work/steady" &
 steady=$!
 started+=($steady)
 sleep 1
 kill -KILL "${bpid[b2]}"
 wait "${bpid[b2]}" 2>/dev/null
+forget "${bpid[b2]}"
 killed_at=$(wc -l <"$work/steady")
 wait_for "$lb_log" "backend 127.0.0.1:${bport[b2]} down" 5 &&
     pass "kill: balancer logged b2 down" || fail "kill: no down line for b2"
 wait "$steady"
+forget "$steady"
 total=$(wc -l <"$work/steady")
 failed=$(grep -c FAIL "$work/steady")
 before_b2=$(awk -v a="$killed_at" 'NR <= a && $2 == "b2"' "$work/steady" | wc -l)
@@ -212,8 +224,19 @@ grep FAIL "$work/steady" | head -3
 [ "$before_b2" -gt 10 ] && [ "$after_b2" = 0 ] && [ "$((total - killed_at))" -gt 50 ] &&
     pass "kill: b2 in the rotation before ($before_b2), out of it after" ||
     fail "kill: b2 answered $before_b2 before, $after_b2 after ($((total - killed_at)) requests after)"
+wait "$slow"
+forget "$slow"
+echo "kill: slow GETs in flight: $(cat "$work/slow.json")"
+[ "$(json "$work/slow.json" "d['ok'] == 6 and 'b2' not in d['answers']")" = True ] &&
+    pass "kill: the GETs in flight on the killed backend were answered by others; all 6 answered" ||
+    fail "kill: slow GETs $(cat "$work/slow.json")"
 
 # ---- (f)
 stop_balancer "https"
 grep "stats backend" "$lb_log" | sed "s/^/https: /"
+# Each GET in flight on b2 failed there once (then was sent on, again to b2 on a new
+# connection when the broken one was pooled, or to another backend): so they were on b2.
+b2_failed=$(grep "stats backend 127.0.0.1:${bport[b2]} " "$lb_log" | sed -n 's/.* failed=\([0-9]*\).*/\1/p')
+[ "${b2_failed:-0}" -ge 2 ] && pass "kill: b2 counted $b2_failed failures (the 2 GETs in flight on it)" ||
+    fail "kill: b2 counted '${b2_failed}' failures, want at least 2"
 finish

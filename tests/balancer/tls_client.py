@@ -9,15 +9,20 @@
     steady   --port P --ca F --seconds S --out F
              one keep-alive connection, a GET every 5 ms for S seconds; a line per result
              in F ("ok NAME" or "FAIL why"), flushed as it goes. Nothing is retried.
+    slow     --port P --ca F --n N --ms M --out F
+             N concurrent GET /slow?ms=M, each on its own TLS connection; F is written
+             once all are sent; all must be answered 200.
     redirect --port RP --tls-port TP
              plain HTTP to --redirect-http: 301s and their Location, keep-alive across
-             them (a body too), 400 without Host.
+             them (a body too), 400 without Host; a body over 1 MiB: 301 and close.
 """
 import argparse
 import http.client
 import json
+import socket
 import ssl
 import sys
+import threading
 import time
 
 HOST = "127.0.0.1"
@@ -37,10 +42,13 @@ class Https(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(self.sock, server_hostname=self.sni)
 
 
-def checked_get(conn, send_xfp=None):
-    """The name of the backend that answered; raises on anything unexpected."""
+def checked_get(conn, send_xfp=None, path="/", sent=None):
+    """The name of the backend that answered; raises on anything unexpected. sent():
+    called once the request went out."""
     headers = {"X-Forwarded-Proto": send_xfp} if send_xfp else {}
-    conn.request("GET", "/", headers=headers)
+    conn.request("GET", path, headers=headers)
+    if sent:
+        sent()
     r = conn.getresponse()
     body = r.read().decode(errors="replace").strip()
     if r.status != 200:
@@ -97,6 +105,30 @@ def cmd_steady(a):
     conn.close()
 
 
+def cmd_slow(a):
+    answers, lock, sent = [], threading.Lock(), threading.Barrier(a.n + 1)
+
+    def one():
+        conn = Https(a.port, a.ca, a.sni, timeout=20)
+        try:
+            name = checked_get(conn, path="/slow?ms=%d" % a.ms, sent=sent.wait)
+        except Exception as e:
+            name = "FAIL %r" % e
+        conn.close()
+        with lock:
+            answers.append(name)
+
+    threads = [threading.Thread(target=one) for _ in range(a.n)]
+    for t in threads:
+        t.start()
+    sent.wait(timeout=10)
+    open(a.out, "w").write("sent\n")
+    for t in threads:
+        t.join()
+    ok = sum(1 for x in answers if not x.startswith("FAIL"))
+    print(json.dumps({"n": a.n, "ok": ok, "answers": sorted(answers)}))
+
+
 def cmd_redirect(a):
     tp, checks = a.tls_port, {}
 
@@ -141,13 +173,27 @@ def cmd_redirect(a):
     s, loc, _ = ask("GET", "/no-host", None)
     check("no_host_400", s == 400 and loc is None, [s, loc])
     c.close()
+    # A body past what the redirect reads (1 MiB): the 301 says it closes, and does.
+    s = socket.create_connection((HOST, a.port), timeout=10)
+    s.sendall(b"POST /big HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % (2 << 20)
+              + b"x" * (2 << 20))
+    got = b""
+    while True:
+        data = s.recv(65536)
+        if not data:
+            break
+        got += data
+    s.close()
+    head = got.split(b"\r\n\r\n")[0].decode(errors="replace").lower()
+    check("big_body_closes", head.startswith("http/1.1 301") and "connection: close" in head
+          and "location: https://localhost:%d/big" % tp in head, head)
     print(json.dumps(checks, sort_keys=True))
     return 0 if all(v[0] for v in checks.values()) else 1
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["dist", "steady", "redirect"])
+    ap.add_argument("command", choices=["dist", "steady", "slow", "redirect"])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--tls-port", type=int)
     ap.add_argument("--ca")
@@ -157,8 +203,10 @@ def main():
     ap.add_argument("--send-xfp")
     ap.add_argument("--seconds", type=float, default=3)
     ap.add_argument("--out")
+    ap.add_argument("--ms", type=int, default=2500)
     a = ap.parse_args()
-    return {"dist": cmd_dist, "steady": cmd_steady, "redirect": cmd_redirect}[a.command](a) or 0
+    commands = {"dist": cmd_dist, "steady": cmd_steady, "slow": cmd_slow, "redirect": cmd_redirect}
+    return commands[a.command](a) or 0
 
 
 if __name__ == "__main__":
