@@ -3,6 +3,8 @@
 //   balancer --listen [HOST:]PORT --mode tcp|http --policy rr|wrr|least|iphash
 //            --backend HOST:PORT[=WEIGHT] [--backend ...] --health-interval MS
 //            [--drain-timeout MS] [--upstream-idle N] [--upstream-idle-timeout MS]
+//            [--tls-cert FILE --tls-key FILE [--tls-cert ... --tls-key ...]]
+//            [--redirect-http PORT]
 //
 // Policies: rr = round robin; wrr = smooth weighted round robin (nginx's: every pick
 // adds each weight to its backend's current value, takes the largest, subtracts the
@@ -39,6 +41,17 @@
 // was relayed gets a GET/HEAD without body retried once on another backend, anything
 // else is answered 502; no healthy backend is 503. A backend going down loses its pool.
 //
+// HTTPS (http mode only): with --tls-cert/--tls-key (PEM files) the balancer terminates
+// TLS on --listen (ALPN http/1.1) and forwards plain HTTP to the backends, pooled as
+// above. The first pair is the default certificate; more pairs are picked by the name
+// the client asks for (SNI). Forwarded requests carry X-Forwarded-Proto: https (http on
+// a plain listener); one sent by the client is replaced, as it is this hop's scheme.
+// --redirect-http PORT also listens on PORT (same address as --listen) for plain HTTP
+// and answers every request 301 to https://HOST[:TLSPORT]/same/path?query: HOST from the
+// Host header without its port (400 without one), TLSPORT the --listen port, left out
+// when it is 443. That side is an http::server: keep-alive, bodies skipped. TLS needs a
+// build with SLUICE_WITH_OPENSSL; without it these flags are refused (exit 2).
+//
 // Backpressure: whenever the side being written to holds more than 256 KiB queued, the
 // other side is not read until that queue drains to 64 KiB, in both directions, so a
 // slow reader never makes the balancer buffer more than about that per connection.
@@ -50,7 +63,8 @@
 // statistics are printed on stderr at exit.
 //
 // Files: balancer.hpp (this: shared declarations), core.cpp (picking, health, drain),
-// pool.cpp (the idle upstream pools), tcp_mode.cpp, http_mode.cpp, main.cpp (flags).
+// pool.cpp (the idle upstream pools), tcp_mode.cpp, http_mode.cpp, tls.cpp (the TLS
+// context and the HTTP-to-HTTPS redirect), main.cpp (flags).
 #pragma once
 
 #include <sluice.hpp>
@@ -58,6 +72,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -98,7 +113,18 @@ struct options {
     long long drain_timeout_ms = 10000;
     long long upstream_idle = 32;              // parked connections per backend
     long long upstream_idle_timeout_ms = 10000; // how long one stays parked unused
+    std::vector<std::string> tls_cert, tls_key; // pairs; empty: plain HTTP on --listen
+    long long redirect_http_port = 0;           // 0: no redirect listener
 };
+
+// The server context for --tls-cert/--tls-key (null and `error` set when a file does not
+// load, or in a build without OpenSSL).
+std::shared_ptr<sluice::tls::context> make_tls_context(const options& o, std::string& error);
+
+// Location for the redirect of a request with this Host header value and target to
+// https on tls_port; false when there is no usable host (answered 400).
+bool https_location(std::string_view host, std::string_view target, std::uint16_t tls_port,
+                    std::string& out);
 
 // FNV-1a over the address bytes (not the port): one client address, one backend.
 std::uint32_t address_hash(const sluice::endpoint& ep);
@@ -141,6 +167,7 @@ class balancer {
                milliseconds(opt.upstream_idle_timeout_ms)),
           listener(l), health_timer(l), drain_timer(l) {}
 
+    // Listens on --listen (and --redirect-http); `tls` set before, for HTTPS.
     std::error_code start();
     void begin_drain();
     void finish();
@@ -172,6 +199,8 @@ class balancer {
     options opt;
     std::vector<backend> backends;
     upstream_pool pool;              // http mode
+    std::shared_ptr<sluice::tls::context> tls; // HTTPS on --listen when set
+    std::unique_ptr<http::server> redirect;    // --redirect-http
     std::set<http_conn*> http_conns; // to tell them about a drain
     bool draining = false, stopped = false;
 
@@ -194,6 +223,8 @@ class balancer {
 // Each mode's per-connection object, made for an accepted client.
 void start_tcp_session(balancer& lb, sluice::tcp_stream client);
 void start_http_conn(balancer& lb, sluice::tcp_stream client);
+// The --redirect-http server: made, listening, answering.
+std::error_code start_redirect(balancer& lb);
 // SIGTERM in http mode: idle client connections close, busy ones after their response.
 void drain_http_conns(balancer& lb);
 

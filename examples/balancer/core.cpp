@@ -79,6 +79,14 @@ std::error_code balancer::start() {
     if (auto ec = listener.listen(opt.listen)) return ec;
     listener.accept_each([this](std::error_code ec, sluice::tcp_stream s) {
         if (ec || draining) return;
+        if (tls) {
+            // The connection counts (for the drain) once its handshake is done; a failed
+            // one (plain HTTP, a scanner, a stall past the timeout) just closes.
+            sluice::tls_accept(std::move(s), tls, [this](std::error_code hec, sluice::tls_stream t) {
+                if (!hec && !draining) start_http_conn(*this, std::move(t));
+            });
+            return;
+        }
         if (opt.run_mode == mode::tcp)
             start_tcp_session(*this, std::move(s));
         else
@@ -133,6 +141,7 @@ void balancer::check_all() {
 void balancer::begin_drain() {
     draining = true;
     listener.close();
+    if (redirect) redirect->stop(milliseconds(opt.drain_timeout_ms));
     health_timer.cancel();
     std::fprintf(stderr, "balancer: draining %zu connection(s)\n", open_);
     if (open_ == 0) return finish();

@@ -179,6 +179,8 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
             if (hop_by_hop(h.name) || http::detail::iequals(h.name, "content-length") ||
                 listed_in_connection(m, h.name))
                 continue;
+            // The scheme of this hop is ours to tell; a client's own claim goes.
+            if (http::detail::iequals(h.name, "x-forwarded-proto")) continue;
             if (http::detail::iequals(h.name, "x-forwarded-for")) {
                 forwarded_for.append(h.value.data(), h.value.size());
                 forwarded_for += ", ";
@@ -188,6 +190,7 @@ class http_conn : public std::enable_shared_from_this<http_conn> {
         }
         forwarded_for += client_ip_;
         s.header("X-Forwarded-For", forwarded_for);
+        s.header("X-Forwarded-Proto", lb_.tls ? "https" : "http");
         if (m.has_body() && m.has_content_length()) {
             s.content_length(m.content_length);
         } else if (m.has_body()) {

@@ -100,6 +100,12 @@ bool parse_args(int argc, char** argv, options& o) {
             if (!parse_number(value, 0, 3600 * 1000, o.drain_timeout_ms)) return false;
         } else if (flag == "--upstream-idle") { // 0: every upstream connection closes
             if (!parse_number(value, 0, 100000, o.upstream_idle)) return false;
+        } else if (flag == "--tls-cert") {
+            o.tls_cert.push_back(value);
+        } else if (flag == "--tls-key") {
+            o.tls_key.push_back(value);
+        } else if (flag == "--redirect-http") {
+            if (!parse_number(value, 1, 65535, o.redirect_http_port)) return false;
         } else if (flag == "--upstream-idle-timeout") {
             if (!parse_number(value, 1, 3600 * 1000, o.upstream_idle_timeout_ms)) return false;
         } else {
@@ -107,6 +113,24 @@ bool parse_args(int argc, char** argv, options& o) {
         }
     }
     return have_listen && have_mode && have_policy && have_interval && !o.backends.empty();
+}
+
+// The TLS flags that cannot work together (exit 2, like a usage error), or null.
+const char* tls_flags_problem(const options& o) {
+    if (o.tls_cert.size() != o.tls_key.size())
+        return "--tls-cert and --tls-key go together, one of each per certificate";
+    if (!o.tls_cert.empty()) {
+#if !defined(SLUICE_WITH_OPENSSL)
+        return "--tls-cert/--tls-key: built without TLS (configure with -DSLUICE_WITH_OPENSSL=ON)";
+#endif
+        if (o.run_mode != mode::http) return "--tls-cert/--tls-key need --mode http";
+    }
+    if (o.redirect_http_port) {
+        if (o.tls_cert.empty()) return "--redirect-http needs --tls-cert/--tls-key";
+        if (o.redirect_http_port == o.listen.port())
+            return "--redirect-http needs a port other than --listen's";
+    }
+    return nullptr;
 }
 
 } // namespace
@@ -118,8 +142,23 @@ int main(int argc, char** argv) {
                              "--policy rr|wrr|least|iphash\n"
                              "                --backend HOST:PORT[=WEIGHT] [--backend ...] "
                              "--health-interval MS [--drain-timeout MS]\n"
-                             "                [--upstream-idle N] [--upstream-idle-timeout MS]\n");
+                             "                [--upstream-idle N] [--upstream-idle-timeout MS]\n"
+                             "                [--tls-cert FILE --tls-key FILE [...]] "
+                             "[--redirect-http PORT]   (TLS: http mode only)\n");
         return 2;
+    }
+    if (const char* why = tls_flags_problem(opt)) {
+        std::fprintf(stderr, "balancer: %s\n", why);
+        return 2;
+    }
+    std::shared_ptr<sluice::tls::context> tls;
+    if (!opt.tls_cert.empty()) {
+        std::string error;
+        tls = make_tls_context(opt, error);
+        if (!tls) {
+            std::fprintf(stderr, "balancer: TLS: %s\n", error.c_str());
+            return 1;
+        }
     }
     sluice::loop loop;
     if (auto ec = loop.status()) {
@@ -127,10 +166,20 @@ int main(int argc, char** argv) {
         return 1;
     }
     balancer lb(loop, std::move(opt));
+    lb.tls = std::move(tls);
     if (auto ec = lb.start()) {
         std::fprintf(stderr, "balancer: listen on %s: %s\n", lb.opt.listen.to_string().c_str(),
                      ec.message().c_str());
         return 1;
+    }
+    if (lb.opt.redirect_http_port) {
+        if (auto ec = start_redirect(lb)) {
+            std::fprintf(stderr, "balancer: --redirect-http: listen on port %lld: %s\n",
+                         lb.opt.redirect_http_port, ec.message().c_str());
+            return 1;
+        }
+        std::fprintf(stderr, "balancer: port %lld redirects to https on port %u\n",
+                     lb.opt.redirect_http_port, lb.opt.listen.port());
     }
     auto on_stop_signal = [&lb](int) {
         if (lb.draining)
@@ -141,7 +190,8 @@ int main(int argc, char** argv) {
     loop.on_signal(SIGINT, on_stop_signal);
     loop.on_signal(SIGTERM, on_stop_signal); // not supported on Windows: Ctrl-C only
     std::fprintf(stderr, "balancer: listening on %s, mode %s, %zu backend(s)\n",
-                 lb.opt.listen.to_string().c_str(), lb.opt.run_mode == mode::tcp ? "tcp" : "http",
+                 lb.opt.listen.to_string().c_str(),
+                 lb.opt.run_mode == mode::tcp ? "tcp" : lb.tls ? "http (HTTPS)" : "http",
                  lb.backends.size());
     loop.run();
     lb.stopped = true;

@@ -11,7 +11,8 @@ tcp mode: the first line is a command.
     ECHO        -> echo every byte until the client half-closes, then half-close
     (no line)   -> a health probe: just close
 http mode (the response closes the connection when the request says so):
-    GET /            -> 200, body NAME, header X-Seen-XFF: the X-Forwarded-For received
+    GET /            -> 200, body NAME, headers X-Seen-XFF and X-Seen-XFP: the
+                        X-Forwarded-For and X-Forwarded-Proto received
     GET /slow?ms=N   -> the same after N ms
     GET /big?mb=N    -> 200 with N MiB of body (Content-Length)
     POST /upload     -> 200, body "NAME BYTES" (the request body, by length or chunked,
@@ -103,7 +104,8 @@ def main():
             # requests the backend never answered.
             lines = ["HTTP/1.1 200 OK", "Content-Type: text/plain",
                      "Content-Length: %d" % len(body),
-                     "X-Seen-XFF: " + self.headers.get("X-Forwarded-For", "")]
+                     "X-Seen-XFF: " + self.headers.get("X-Forwarded-For", ""),
+                     "X-Seen-XFP: " + self.headers.get("X-Forwarded-Proto", "")]
             lines += ["%s: %s" % (k, v) for k, v in extra]
             head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
             self.wfile.write(head + (body if self.command != "HEAD" else b""))
