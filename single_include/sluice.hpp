@@ -8344,37 +8344,29 @@ class client_context final : public tls::context {
 #error "sluice/tls/mbedtls.hpp is written for mbedTLS 2.28 (LTS)"
 #endif
 
+// ---- begin sluice/tls/impl/mbedtls_x509.hpp ----
+// sluice — the mbedTLS adapter's X.509 and error helpers (<sluice/tls/mbedtls.hpp> uses
+// them): certificates and keys from PEM, the host and address checks mbedTLS 2.28 lacks or
+// keeps to itself, and readable words for its error codes.
+
+
 #include <mbedtls/asn1.h>
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/ssl_cache.h>
-#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crt.h>
 
-#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <initializer_list>
-#include <memory>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace sluice {
 namespace tls {
 namespace mbedtls {
-
-class engine;
-class server_context;
-
 namespace detail {
 
 // mbedTLS's words for an error code, with the code (its tables are searchable by it).
@@ -8404,27 +8396,6 @@ inline std::string verify_words(std::uint32_t flags) {
     }
     return s;
 }
-
-// One entropy pool and one CTR-DRBG seeded from it; thread safe when mbedTLS is built with
-// MBEDTLS_THREADING_C (Debian's is), which a context shared by a loop group needs.
-struct rng {
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    int status;
-    rng() {
-        mbedtls_entropy_init(&entropy);
-        mbedtls_ctr_drbg_init(&drbg);
-        static const char personal[] = "sluice-tls";
-        status = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
-                                       reinterpret_cast<const unsigned char*>(personal), sizeof personal - 1);
-    }
-    ~rng() {
-        mbedtls_ctr_drbg_free(&drbg);
-        mbedtls_entropy_free(&entropy);
-    }
-    rng(const rng&) = delete;
-    rng& operator=(const rng&) = delete;
-};
 
 // A parsed certificate chain (leaf first) and, for a server, its private key.
 struct cert_key {
@@ -8549,6 +8520,58 @@ inline std::string ip_bytes(std::string_view host) {
     }
     return {};
 }
+
+} // namespace detail
+} // namespace mbedtls
+} // namespace tls
+} // namespace sluice
+// ---- end sluice/tls/impl/mbedtls_x509.hpp ----
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
+#include <mbedtls/ssl_ticket.h>
+
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+namespace tls {
+namespace mbedtls {
+
+class engine;
+class server_context;
+
+namespace detail {
+
+// One entropy pool and one CTR-DRBG seeded from it; thread safe when mbedTLS is built with
+// MBEDTLS_THREADING_C (Debian's is), which a context shared by a loop group needs.
+struct rng {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    int status;
+    rng() {
+        mbedtls_entropy_init(&entropy);
+        mbedtls_ctr_drbg_init(&drbg);
+        static const char personal[] = "sluice-tls";
+        status = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
+                                       reinterpret_cast<const unsigned char*>(personal), sizeof personal - 1);
+    }
+    ~rng() {
+        mbedtls_ctr_drbg_free(&drbg);
+        mbedtls_entropy_free(&entropy);
+    }
+    rng(const rng&) = delete;
+    rng& operator=(const rng&) = delete;
+};
 
 // Forward secrecy and AEAD only (the file comment says why); suites this mbedTLS build
 // lacks are skipped by it.
@@ -8705,6 +8728,10 @@ class engine final : public tls::engine {
             ec = sluice::make_error_code(sluice::error::eof);
             return 0;
         }
+        if (broken_) { // nothing after a record that failed is trusted
+            ec = make_error_code(error::protocol_error);
+            return 0;
+        }
         const int r = mbedtls_ssl_read(&c_.ssl, reinterpret_cast<unsigned char*>(buf), cap);
         if (r > 0) return static_cast<std::size_t>(r);
         if (r == 0 || r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) return 0;
@@ -8713,18 +8740,20 @@ class engine final : public tls::engine {
             ec = sluice::make_error_code(sluice::error::eof);
             return 0;
         }
+        broken_ = true;
         error_ = detail::describe(r);
         ec = make_error_code(error::protocol_error);
         return 0;
     }
 
     std::error_code write(const char* data, std::size_t n) override {
-        if (!ok_ || !done_ || failed_) return make_error_code(error::protocol_error);
+        if (!ok_ || !done_ || failed_ || broken_) return make_error_code(error::protocol_error);
         // mbedTLS takes up to one record per call; the output string never refuses bytes,
         // so a call that takes nothing is an error, not a retry.
         while (n) {
             const int r = mbedtls_ssl_write(&c_.ssl, reinterpret_cast<const unsigned char*>(data), n);
             if (r <= 0) {
+                broken_ = true;
                 error_ = detail::describe(r);
                 return make_error_code(error::protocol_error);
             }
@@ -8756,7 +8785,7 @@ class engine final : public tls::engine {
         const char* p = ok_ ? mbedtls_ssl_get_alpn_protocol(&c_.ssl) : nullptr;
         return p ? p : "";
     }
-    // A server: the name the client sent; a client: the name it sent.
+    // A server: the name the client sent; a client: the name it sent (none for an address).
     std::string server_name() const override { return name_; }
     bool session_reused() const noexcept override { return done_ && !full_handshake_; }
     std::string last_error() const override { return error_; }
@@ -8798,7 +8827,7 @@ class engine final : public tls::engine {
     std::size_t in_pos_ = 0;
     std::string name_, ip_, error_;
     bool ok_ = false, done_ = false, failed_ = false, verify_failed_ = false;
-    bool got_close_ = false, sent_close_ = false, full_handshake_ = false;
+    bool got_close_ = false, sent_close_ = false, full_handshake_ = false, broken_ = false;
 };
 
 namespace detail {
@@ -9029,10 +9058,10 @@ class client_context final : public tls::context {
         auto e = std::make_unique<engine>(current());
         if (!e->ok_) return e;
         const std::string h(host);
-        e->name_ = h;
         // SNI carries host names only (RFC 6066 §3); mbedTLS checks the certificate against
         // the name it sends, and an address is checked by verify_ip instead.
         if (!h.empty() && !detail::looks_like_ip(h)) {
+            e->name_ = h;
             if (int r = mbedtls_ssl_set_hostname(&e->c_.ssl, h.c_str())) {
                 e->ok_ = false;
                 e->error_ = "mbedtls_ssl_set_hostname: " + detail::describe(r);

@@ -167,4 +167,12 @@ TEST_CASE("tls engine: a record cut or altered on the wire is an error, not data
     p.server->feed(rest.data(), rest.size());
     CHECK(p.server->read(buf, sizeof buf, ec) == 0);
     CHECK(ec == tls::error::protocol_error);
+    // A genuine record after it is not delivered: the stream stays failed.
+    REQUIRE_FALSE(p.client->write(text.data(), text.size()));
+    wire.clear();
+    p.client->take_output(wire);
+    p.server->feed(wire.data(), wire.size());
+    CHECK(p.server->read(buf, sizeof buf, ec) == 0);
+    CHECK(ec == tls::error::protocol_error);
+    CHECK(p.server->write("x", 1) == tls::error::protocol_error);
 }

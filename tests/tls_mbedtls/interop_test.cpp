@@ -116,6 +116,7 @@ TEST_CASE("mbedtls: an address literal is checked against the certificate's IP n
     ok.pump();
     CHECK(ok.cs == tls::handshake_status::done);
     CHECK(ok.server->server_name().empty()); // no SNI for an address (RFC 6066 §3)
+    CHECK(ok.client->server_name().empty());
 
     for (const char* wrong : {"127.0.0.2", "::1"}) {
         CAPTURE(wrong);
