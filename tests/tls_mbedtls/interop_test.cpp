@@ -149,3 +149,16 @@ TEST_CASE("mbedtls: a context for one role makes failing engines for the other")
     CHECK(sctx->make_client("localhost")->handshake() == tls::handshake_status::failed);
     CHECK(tls::mbedtls::client_context::create()->make_server()->handshake() == tls::handshake_status::failed);
 }
+
+TEST_CASE("mbedtls: a reload leaves the engines made before it on their configuration") {
+    auto sctx = server_for<tls::mbedtls::server_context>("localhost");
+    auto cctx = trusting<tls::mbedtls::client_context>();
+    pair_run before{cctx->make_client("localhost"), sctx->make_server()};
+    REQUIRE_FALSE(sctx->replace_certificates({{cert_file("other.pem"), cert_file("other.key")}}));
+    pair_run after{cctx->make_client("localhost"), sctx->make_server()};
+    before.pump();
+    after.pump();
+    CHECK(before.cs == tls::handshake_status::done); // still localhost's certificate
+    CHECK(after.cs == tls::handshake_status::failed); // other.test's now
+    CHECK(after.client->handshake_error() == tls::error::verify_failed);
+}
