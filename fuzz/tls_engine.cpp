@@ -10,7 +10,15 @@
 // more than asked; a failed handshake stays failed and never reports done; after a read
 // error the engine gives no more plaintext; write() before the handshake is refused;
 // transport_eof() is clean only after close_notify; every output can be taken.
+// fuzz/tls_engine_mbedtls.cpp is this file on the mbedTLS adapter (OpenSSL then only makes
+// the certificate).
 #include <sluice/tls/openssl.hpp>
+#if SLUICE_FUZZ_TLS_MBEDTLS
+#include <sluice/tls/mbedtls.hpp>
+namespace fuzz_adapter = sluice::tls::mbedtls;
+#else
+namespace fuzz_adapter = sluice::tls::openssl;
+#endif
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -29,7 +37,7 @@ void check(bool ok) {
 }
 
 // A throwaway self-signed P-256 certificate, made once in memory.
-std::shared_ptr<tls::openssl::server_context> make_server() {
+std::shared_ptr<fuzz_adapter::server_context> make_server() {
     EVP_PKEY* key = EVP_EC_gen("P-256");
     X509* cert = X509_new();
     ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
@@ -49,7 +57,7 @@ std::shared_ptr<tls::openssl::server_context> make_server() {
     char* kp = nullptr;
     long cn = BIO_get_mem_data(cb, &cp);
     long kn = BIO_get_mem_data(kb, &kp);
-    auto ctx = tls::openssl::server_context::create();
+    auto ctx = fuzz_adapter::server_context::create();
     check(!ctx->add_certificate_pem(std::string_view(cp, static_cast<std::size_t>(cn)),
                                     std::string_view(kp, static_cast<std::size_t>(kn))));
     ctx->set_alpn({"http/1.1"});
@@ -60,13 +68,13 @@ std::shared_ptr<tls::openssl::server_context> make_server() {
     return ctx;
 }
 
-std::shared_ptr<tls::openssl::server_context>& server() {
+std::shared_ptr<fuzz_adapter::server_context>& server() {
     static auto s = make_server();
     return s;
 }
-std::shared_ptr<tls::openssl::client_context>& client() {
+std::shared_ptr<fuzz_adapter::client_context>& client() {
     static auto c = [] {
-        auto c = tls::openssl::client_context::create();
+        auto c = fuzz_adapter::client_context::create();
         c->set_verify(false); // the throwaway certificate is trusted by nobody
         return c;
     }();

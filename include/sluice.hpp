@@ -41,13 +41,17 @@
 #include <sluice/handles/tcp.hpp>
 #include <sluice/handles/unix.hpp>
 #include <sluice/handles/udp.hpp>
-// TLS: the engine interface is always here (no dependency); the OpenSSL adapter only when
-// asked for (define SLUICE_WITH_OPENSSL and link -lssl -lcrypto, or include
-// <sluice/tls/openssl.hpp> yourself).
+// TLS: the engine interface is always here (no dependency); an adapter only when asked for:
+// OpenSSL (define SLUICE_WITH_OPENSSL and link -lssl -lcrypto, or include
+// <sluice/tls/openssl.hpp> yourself), mbedTLS 2.28 (SLUICE_WITH_MBEDTLS, link -lmbedtls
+// -lmbedx509 -lmbedcrypto, or <sluice/tls/mbedtls.hpp>).
 #include <sluice/tls/engine.hpp>
 #include <sluice/handles/tls.hpp>
 #if defined(SLUICE_WITH_OPENSSL)
 #include <sluice/tls/openssl.hpp>
+#endif
+#if defined(SLUICE_WITH_MBEDTLS)
+#include <sluice/tls/mbedtls.hpp>
 #endif
 #if !defined(SLUICE_NO_GROUP)
 #include <sluice/group/loop_group.hpp>

@@ -22,6 +22,8 @@ have wrk || need+=(wrk)
 # OpenSSL 3: only for the opt-in TLS adapter (SLUICE_WITH_OPENSSL: test_tls, the examples'
 # --tls-cert), never the library; openssl makes the test certificates; sslscan checks them
 [ -f /usr/include/openssl/ssl.h ] || need+=(libssl-dev)
+# mbedTLS 2.28: only for the second opt-in TLS adapter (SLUICE_WITH_MBEDTLS: test_tls_mbedtls)
+[ -f /usr/include/mbedtls/ssl.h ] || need+=(libmbedtls-dev)
 have openssl || need+=(openssl)
 have sslscan || need+=(sslscan)
 # JSON for examples/rest_api only (the library has no dependency)

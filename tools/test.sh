@@ -34,7 +34,7 @@ jobs=$(nproc)
 
 step "2. g++ -O2, multiple headers"
 cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
-  -DCMAKE_CXX_FLAGS="$warn" -DSLUICE_WITH_OPENSSL=ON >/dev/null
+  -DCMAKE_CXX_FLAGS="$warn" -DSLUICE_WITH_OPENSSL=ON -DSLUICE_WITH_MBEDTLS=ON >/dev/null
 cmake --build build/gcc -j "$jobs"
 (cd build/gcc && ctest -j "$jobs" --output-on-failure)
 

@@ -1,67 +1,27 @@
-// The OpenSSL engine driven in memory: a client engine and a server engine pass their
-// output to each other, with no socket, so every case is exact and repeatable.
-#include <sluice/tls/openssl.hpp>
+// The adapter's engine (adapter.hpp: OpenSSL or mbedTLS) driven in memory: a client engine
+// and a server engine pass their output to each other, with no socket, so every case is
+// exact and repeatable.
+#include "adapter.hpp"
 
 #include "certs.hpp"
+#include "pair.hpp"
 
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <sstream>
-
 using namespace sluice;
 using tls_test::cert_file;
+using tls_test::pair_run;
+using tls_test::slurp;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-// Moves each engine's output to the other and steps the handshakes until neither moves.
-struct pair_run {
-    std::unique_ptr<tls::engine> client, server;
-    tls::handshake_status cs = tls::handshake_status::want_input;
-    tls::handshake_status ss = tls::handshake_status::want_input;
-
-    void pump() {
-        for (int round = 0; round < 20; ++round) {
-            if (cs != tls::handshake_status::failed) cs = client->handshake();
-            std::string c2s, s2c;
-            client->take_output(c2s);
-            server->feed(c2s.data(), c2s.size());
-            if (ss != tls::handshake_status::failed) ss = server->handshake();
-            server->take_output(s2c);
-            client->feed(s2c.data(), s2c.size());
-            if (c2s.empty() && s2c.empty()) return;
-        }
-    }
-    // Plaintext from one engine to the other through ciphertext.
-    static std::string send(tls::engine& from, tls::engine& to, const std::string& text) {
-        REQUIRE_FALSE(from.write(text.data(), text.size()));
-        std::string wire;
-        from.take_output(wire);
-        CHECK(wire.find(text) == std::string::npos); // not in clear
-        to.feed(wire.data(), wire.size());
-        std::string got;
-        char buf[4096];
-        std::error_code ec;
-        while (std::size_t n = to.read(buf, sizeof buf, ec)) got.append(buf, n);
-        CHECK_FALSE(ec);
-        return got;
-    }
-};
-
-std::shared_ptr<tls::openssl::server_context> localhost_server() {
-    auto s = tls::openssl::server_context::create();
+std::shared_ptr<test_tls_adapter::server_context> localhost_server() {
+    auto s = test_tls_adapter::server_context::create();
     REQUIRE_FALSE(s->add_certificate_files(cert_file("localhost.pem"), cert_file("localhost.key")));
     return s;
 }
-std::shared_ptr<tls::openssl::client_context> trusting_client() {
-    auto c = tls::openssl::client_context::create();
+std::shared_ptr<test_tls_adapter::client_context> trusting_client() {
+    auto c = test_tls_adapter::client_context::create();
     REQUIRE_FALSE(c->add_ca_file(cert_file("ca.pem")));
     return c;
 }
@@ -105,13 +65,13 @@ TEST_CASE("tls engine: TLS 1.2 and 1.3 only, ALPN http/1.1") {
     REQUIRE(p.cs == tls::handshake_status::done);
     CHECK(p.client->alpn() == "http/1.1");
     CHECK(p.server->alpn() == "http/1.1");
-    auto* e = static_cast<tls::openssl::engine*>(p.client.get());
-    CHECK(SSL_version(e->native_handle()) >= TLS1_2_VERSION);
+    const std::string v = tls_test::negotiated_version(*p.client);
+    CHECK((v == "TLSv1.2" || v == "TLSv1.3"));
+    CHECK(tls_test::negotiated_version(*p.server) == v);
 
     // A client limited to TLS 1.1 is refused.
-    auto old = trusting_client();
-    SSL_CTX_set_min_proto_version(old->native_handle(), TLS1_VERSION);
-    SSL_CTX_set_max_proto_version(old->native_handle(), TLS1_1_VERSION);
+    auto old = tls_test::tls11_client(cert_file("ca.pem"));
+    REQUIRE(old);
     pair_run q{old->make_client("localhost"), sctx->make_server()};
     q.pump();
     CHECK(q.ss == tls::handshake_status::failed);
@@ -119,29 +79,29 @@ TEST_CASE("tls engine: TLS 1.2 and 1.3 only, ALPN http/1.1") {
 }
 
 TEST_CASE("tls engine: a certificate for another name is refused by the client") {
-    auto sctx = tls::openssl::server_context::create();
+    auto sctx = test_tls_adapter::server_context::create();
     REQUIRE_FALSE(sctx->add_certificate_files(cert_file("other.pem"), cert_file("other.key")));
     auto cctx = trusting_client();
     pair_run p{cctx->make_client("localhost"), sctx->make_server()};
     p.pump();
     CHECK(p.cs == tls::handshake_status::failed);
-    auto* e = static_cast<tls::openssl::engine*>(p.client.get());
+    auto* e = static_cast<test_tls_adapter::engine*>(p.client.get());
     CHECK(e->handshake_error() == tls::error::verify_failed);
     CHECK(p.client->last_error().find("hostname mismatch") != std::string::npos);
     CHECK(p.ss != tls::handshake_status::done);
 }
 
 TEST_CASE("tls engine: an untrusted (self-signed) certificate is refused by default") {
-    auto sctx = tls::openssl::server_context::create();
+    auto sctx = test_tls_adapter::server_context::create();
     REQUIRE_FALSE(sctx->add_certificate_files(cert_file("self.pem"), cert_file("self.key")));
-    auto cctx = tls::openssl::client_context::create(); // system CAs only
+    auto cctx = test_tls_adapter::client_context::create(); // system CAs only
     pair_run p{cctx->make_client("localhost"), sctx->make_server()};
     p.pump();
     CHECK(p.cs == tls::handshake_status::failed);
-    CHECK(static_cast<tls::openssl::engine*>(p.client.get())->handshake_error() == tls::error::verify_failed);
+    CHECK(static_cast<test_tls_adapter::engine*>(p.client.get())->handshake_error() == tls::error::verify_failed);
 
     // Verification off (explicitly): the same server is accepted.
-    auto lax = tls::openssl::client_context::create();
+    auto lax = test_tls_adapter::client_context::create();
     lax->set_verify(false);
     pair_run q{lax->make_client("localhost"), sctx->make_server()};
     q.pump();
@@ -207,4 +167,12 @@ TEST_CASE("tls engine: a record cut or altered on the wire is an error, not data
     p.server->feed(rest.data(), rest.size());
     CHECK(p.server->read(buf, sizeof buf, ec) == 0);
     CHECK(ec == tls::error::protocol_error);
+    // A genuine record after it is not delivered: the stream stays failed.
+    REQUIRE_FALSE(p.client->write(text.data(), text.size()));
+    wire.clear();
+    p.client->take_output(wire);
+    p.server->feed(wire.data(), wire.size());
+    CHECK(p.server->read(buf, sizeof buf, ec) == 0);
+    CHECK(ec == tls::error::protocol_error);
+    CHECK(p.server->write("x", 1) == tls::error::protocol_error);
 }

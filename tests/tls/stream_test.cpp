@@ -1,7 +1,7 @@
 // TLS streams on the loop: tls_listener and tls_stream against each other over loopback,
 // and plain TCP peers that misbehave (garbage, a stall) against the listener.
 #include <sluice.hpp>
-#include <sluice/tls/openssl.hpp>
+#include "adapter.hpp"
 
 #include "certs.hpp"
 
@@ -20,14 +20,14 @@ using tls_test::cert_file;
 
 namespace {
 
-std::shared_ptr<tls::openssl::server_context> server_ctx(const char* name = "localhost") {
-    auto s = tls::openssl::server_context::create();
+std::shared_ptr<test_tls_adapter::server_context> server_ctx(const char* name = "localhost") {
+    auto s = test_tls_adapter::server_context::create();
     REQUIRE_FALSE(s->add_certificate_files(cert_file((std::string(name) + ".pem").c_str()),
                                            cert_file((std::string(name) + ".key").c_str())));
     return s;
 }
-std::shared_ptr<tls::openssl::client_context> client_ctx() {
-    auto c = tls::openssl::client_context::create();
+std::shared_ptr<test_tls_adapter::client_context> client_ctx() {
+    auto c = test_tls_adapter::client_context::create();
     REQUIRE_FALSE(c->add_ca_file(cert_file("ca.pem")));
     return c;
 }

@@ -1,7 +1,7 @@
 // wss:// with sluice on both sides: ws::server behind http::server behind a tls_listener, and
 // ws::connect with client_options::tls; the client verifies the server's name.
 #include <sluice.hpp>
-#include <sluice/tls/openssl.hpp>
+#include "adapter.hpp"
 
 #include "certs.hpp"
 
@@ -26,7 +26,7 @@ struct wss_echo {
     std::uint16_t port = 0;
 
     wss_echo(loop& lp, const char* cert) : web(lp), echo(lp), listener(lp) {
-        auto ctx = tls::openssl::server_context::create();
+        auto ctx = test_tls_adapter::server_context::create();
         REQUIRE_FALSE(ctx->add_certificate_files(cert_file((std::string(cert) + ".pem").c_str()),
                                                  cert_file((std::string(cert) + ".key").c_str())));
         echo.on_message([](ws::connection& c, const ws::message& m) { c.send(m.op, m.data.data(), m.data.size()); });
@@ -41,7 +41,7 @@ struct wss_echo {
 };
 
 ws::client_options verifying() {
-    auto c = tls::openssl::client_context::create();
+    auto c = test_tls_adapter::client_context::create();
     REQUIRE_FALSE(c->add_ca_file(cert_file("ca.pem")));
     ws::client_options o;
     o.tls = c;
