@@ -14828,8 +14828,10 @@ SLUICE_DECL std::error_code append_forwarded(std::string& value, const endpoint&
 // server_settings::max_buffered_body.
 //
 // Destroying the reader before the end of the body (or leaving it in the handler
-// unread) skips the part already received; if the body does not end there, the
-// connection closes after the response instead of reading and discarding the rest.
+// unread) skips the part already received, and the rest is read and dropped as it comes
+// while it stays within server_settings::max_discarded_body (256 KiB), so the connection
+// can take the next request. Past that the connection closes after the response, which
+// says Connection: close when it is given while more than that is known to be unread.
 // A read pending at that moment completes with operation_aborted. A request without a
 // body gives a reader whose first read says eof.
 //
@@ -14873,6 +14875,12 @@ struct server_settings {
     // chunked body is answered 413 as soon as it passes the limit. Bodies streamed with
     // on_request_stream() are bounded by limits.max_body only.
     std::size_t max_buffered_body = std::size_t(1) << 20;
+    // A streamed body the handler leaves unread (its body_reader destroyed before the end)
+    // is read and dropped up to this many more bytes, so that the connection can take the
+    // next request; past it the connection closes after the response instead. A response
+    // given while more than this is known to be unread says Connection: close. 0: always
+    // close.
+    std::size_t max_discarded_body = 256 * 1024;
     http::limits limits{}; // head, request line, header count, every body's size
     std::string server_name = "sluice";
     sluice::write_limits write{};
@@ -15099,6 +15107,7 @@ struct body_state final : ref_counted<body_state> {
     std::error_code result;                // once detached: eof, or why the body cannot be read
     std::uint64_t length = unknown_length; // Content-Length
     std::uint64_t received = 0;            // body bytes handed to the reader (or collected)
+    std::uint64_t discarded = 0;           // body bytes dropped after the reader went
     std::uint64_t default_limit = 0;       // read_all without a limit
     std::uint64_t limit = 0;               // the pending read_all's
     std::string all;                       // what read_all collected (when it spans pieces)
@@ -15729,6 +15738,13 @@ class server_session final : public ref_counted<server_session>, public sluice::
     SLUICE_DECL void body_read_started();
     SLUICE_DECL void body_dropped();
     SLUICE_DECL void abandon_body();
+    // The unread rest of the body being received may be read and dropped (within
+    // settings_.max_discarded_body), so that the connection can go on.
+    SLUICE_DECL bool may_discard_body() const noexcept;
+    // Before `sl`'s head is built: when it answers the request whose body is still coming,
+    // unread, and more of it than may be discarded, the connection will close after it,
+    // so the head says so.
+    SLUICE_DECL void note_unread_body(response_slot* sl) noexcept;
 
     // No further request on this connection: close once the responses are out.
     SLUICE_DECL void close_after_responses();
@@ -15876,7 +15892,7 @@ SLUICE_DECL void server_core::give_body_state(ref<body_state> b) noexcept {
     s.handler = nullptr;
     s.result = std::error_code();
     s.length = body_state::unknown_length;
-    s.received = s.default_limit = s.limit = 0;
+    s.received = s.discarded = s.default_limit = s.limit = 0;
     s.all.clear();
     s.all_view = std::string_view();
     s.all_mode = s.dropped = false;
@@ -15890,7 +15906,11 @@ SLUICE_DECL void server_core::free_body_state(body_state* b) noexcept {
 // A piece of a streamed body, inside a pass.
 SLUICE_DECL void server_session::deliver(std::string_view d) {
     body_state& b = *body_;
-    if (b.dropped) return; // skipped
+    if (b.dropped) { // read and dropped, within the limit
+        b.discarded += d.size();
+        if (!may_discard_body()) abandon_body();
+        return;
+    }
     if (b.all_mode) {
         if (b.received + d.size() > b.limit) {
             phase_ = phase::answering;
@@ -15988,9 +16008,24 @@ SLUICE_DECL void server_session::body_dropped() {
     if (has(b_in_pass)) return;
     if (part_ && !part_->raw.empty() && !has(b_need_bytes))
         schedule_pass();
-    else
+    else if (!may_discard_body())
         abandon_body();
-    kick();
+    kick(); // reads on to drop the rest, if it may
+}
+
+SLUICE_DECL bool server_session::may_discard_body() const noexcept {
+    const body_state& b = *body_;
+    const std::uint64_t limit = core_->settings_.max_discarded_body;
+    if (b.length == body_state::unknown_length) return b.discarded <= limit; // chunked
+    const std::uint64_t seen = b.received + b.discarded;
+    return seen >= b.length || b.length - seen <= limit;
+}
+
+SLUICE_DECL void server_session::note_unread_body(response_slot* sl) noexcept {
+    if (sl->close || phase_ != phase::body_stream || !body_ || sl != back_) return;
+    const body_state& b = *body_;
+    if (b.handler || b.length == body_state::unknown_length) return; // being read; unknown
+    if (!may_discard_body()) sl->close = true;
 }
 
 SLUICE_DECL void server_session::abandon_body() {
@@ -16061,8 +16096,8 @@ SLUICE_DECL std::int64_t server_session::deadline() const noexcept {
     default:
         break;
     }
-    // The client owes the body a reader asked for.
-    if (phase_ == phase::body_stream && body_ && body_->handler)
+    // The client owes the body a reader asked for (or that is being dropped).
+    if (phase_ == phase::body_stream && body_ && (body_->handler || body_->dropped))
         return after(last_activity_, st.idle_timeout);
     if (dispatched() > 0) return no_deadline; // the handler's turn
     if (phase_ == phase::head) return after(request_start_, st.header_timeout);
@@ -16305,8 +16340,8 @@ SLUICE_DECL bool server_session::want_read() const noexcept {
     case phase::head:
     case phase::body:
         return can_take_requests() && !held;
-    case phase::body_stream: // only for a reader that asked, and has nothing held
-        return body_ && body_->handler && !held;
+    case phase::body_stream: // for a reader that asked (or a dropped body), nothing held
+        return body_ && (body_->handler || body_->dropped) && !held;
     default:
         return false;
     }
@@ -16437,7 +16472,8 @@ SLUICE_DECL void server_session::process(const char* p, std::size_t len, bool fr
         cur += r.consumed;
         if (r.ev == event::need_more) {
             if (phase_ == phase::head && cur == end) phase_ = phase::idle; // blank lines
-            if (phase_ == phase::body_stream && body_ && body_->dropped) abandon_body();
+            if (phase_ == phase::body_stream && body_ && body_->dropped && !may_discard_body())
+                abandon_body();
             set(b_need_bytes, cur != end);
             break;
         }
@@ -16769,6 +16805,7 @@ SLUICE_DECL void response::end(std::string_view body) {
         else
             sl->bad_header = true;
     }
+    s->note_unread_body(sl.get());
     detail::build_head(c, *sl, h, sl->bad_header ? 0 : length);
     const bool bodyless =
         sl->head_request || sl->status < 200 || sl->status == 204 || sl->status == 304;
@@ -16792,6 +16829,7 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
         }
         detail::server_core& c = *s->core_;
         std::string& h = c.head_scratch_; // as in end(): used only within these lines
+        s->note_unread_body(sl.get());
         detail::build_head(c, *sl, h, sl->declared_length);
         sl->head_sent = true;
         sl->streaming = sl->declared_length < 0;

@@ -4,6 +4,7 @@
 #include "common.hpp"
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -279,9 +280,11 @@ TEST_CASE("streamed body: read_all buffers per request within its limit") {
     CHECK(got.size() == 2);
 }
 
-TEST_CASE(
-    "streamed body: a reader dropped early skips what arrived, else closes after the answer") {
-    test::http_fixture f;
+TEST_CASE("streamed body: an unread body up to max_discarded_body is read and dropped, "
+          "a larger one closes with Connection: close") {
+    http::server_settings st;
+    st.max_discarded_body = 64 * 1024;
+    test::http_fixture f(st);
     int handled = 0;
     f.server.on_request_stream(
         [&](const http::request_view& req, http::body_reader&, http::response& res) {
@@ -301,33 +304,80 @@ TEST_CASE(
         CHECK_FALSE(c.closed);
     }
     {
-        // Most of the body has not come: the server closes after its answer instead of
-        // reading the rest.
+        // Most of the body is still to come, but within the limit: answered at once, the
+        // rest read and dropped as it comes, and the connection goes on.
         raw_client c(f.loop, f.port);
-        c.send(post_head("/c", 100000) + "only a little");
+        c.send(post_head("/c", 60000) + "only a little");
+        REQUIRE(f.loop.run_until([&] { return parse_responses(c.in).size() == 1; }));
+        CHECK(parse_responses(c.in)[0].get("Connection").empty());
+        c.send(std::string(60000 - 13, 'x') + test::get_request("/d"));
+        REQUIRE(f.loop.run_until([&] { return parse_responses(c.in).size() == 2 || c.closed; }));
+        auto r = parse_responses(c.in);
+        REQUIRE(r.size() == 2);
+        CHECK(r[1].body == "ignored /d");
+        CHECK_FALSE(c.closed);
+    }
+    {
+        // Past the limit: the answer says Connection: close, and the connection closes
+        // instead of reading the rest.
+        raw_client c(f.loop, f.port);
+        c.send(post_head("/e", 100000) + "only a little");
         REQUIRE(f.loop.run_until([&] { return c.closed; }));
         auto r = parse_responses(c.in);
         REQUIRE(r.size() == 1);
-        CHECK(r[0].body == "ignored /c");
+        CHECK(r[0].body == "ignored /e");
+        CHECK(r[0].get("Connection") == "close");
     }
     {
-        // Dropped later, while the handler still holds the response: Connection: close.
-        http::response later;
+        // Chunked, so of unknown size: dropped while within the limit, then closed.
+        raw_client c(f.loop, f.port);
+        c.send(chunked_head("/f") + chunk(std::string(1000, 'y')));
+        REQUIRE(f.loop.run_until([&] { return parse_responses(c.in).size() == 1; }));
+        c.send(chunk(std::string(1000, 'y')) + "0\r\n\r\n" + test::get_request("/g"));
+        REQUIRE(f.loop.run_until([&] { return parse_responses(c.in).size() == 2 || c.closed; }));
+        REQUIRE(parse_responses(c.in).size() == 2);
+        CHECK_FALSE(c.closed);
+        // Another one that goes on past the limit (its answer cannot know the size).
+        c.send(chunked_head("/h") + chunk("a"));
+        std::string big;
+        for (int i = 0; i < 80; ++i) big += chunk(std::string(1024, 'z'));
+        c.send(big);
+        REQUIRE(f.loop.run_until([&] { return c.closed; }));
+        CHECK(parse_responses(c.in).size() == 3);
+    }
+    {
+        // Dropped later, while the handler still holds the response: within the limit the
+        // rest is dropped as it comes; past it, Connection: close.
+        std::map<std::string, http::response> later; // by path
         f.server.on_request_stream(
-            [&](const http::request_view&, http::body_reader& body, http::response& res) {
-                later = std::move(res);
+            [&](const http::request_view& req, http::body_reader& body, http::response& res) {
+                later[std::string(req.path())] = std::move(res);
                 http::body_reader gone = std::move(body);
             });
-        raw_client c(f.loop, f.port);
-        c.send(post_head("/d", 100000) + "a little");
-        REQUIRE(f.loop.run_until([&] { return static_cast<bool>(later); }));
-        later.end("done");
-        REQUIRE(f.loop.run_until([&] { return c.closed; }));
-        auto r = parse_responses(c.in);
+        auto answer = [&](const std::string& path, std::string_view text) {
+            REQUIRE(f.loop.run_until([&] { return later.count(path) == 1; }));
+            later[path].end(text);
+        };
+        raw_client small(f.loop, f.port);
+        small.send(post_head("/i", 1000) + "a little");
+        answer("/i", "done");
+        small.send(std::string(1000 - 8, 'x') + test::get_request("/k"));
+        answer("/k", "k");
+        REQUIRE(f.loop.run_until([&] { return parse_responses(small.in).size() == 2; }));
+        auto r = parse_responses(small.in);
+        CHECK(r[0].get("Connection").empty());
+        CHECK(r[1].body == "k");
+        CHECK_FALSE(small.closed);
+
+        raw_client big(f.loop, f.port);
+        big.send(post_head("/j", 100000) + "a little");
+        answer("/j", "done");
+        REQUIRE(f.loop.run_until([&] { return big.closed; }));
+        r = parse_responses(big.in);
         REQUIRE(r.size() == 1);
         CHECK(r[0].get("Connection") == "close");
     }
-    CHECK(handled == 3);
+    CHECK(handled == 8);
 }
 
 TEST_CASE("streamed body: 100 Continue goes out at the first read, not before") {

@@ -24,8 +24,10 @@
 // server_settings::max_buffered_body.
 //
 // Destroying the reader before the end of the body (or leaving it in the handler
-// unread) skips the part already received; if the body does not end there, the
-// connection closes after the response instead of reading and discarding the rest.
+// unread) skips the part already received, and the rest is read and dropped as it comes
+// while it stays within server_settings::max_discarded_body (256 KiB), so the connection
+// can take the next request. Past that the connection closes after the response, which
+// says Connection: close when it is given while more than that is known to be unread.
 // A read pending at that moment completes with operation_aborted. A request without a
 // body gives a reader whose first read says eof.
 //
@@ -62,6 +64,7 @@ struct body_state final : ref_counted<body_state> {
     std::error_code result;                // once detached: eof, or why the body cannot be read
     std::uint64_t length = unknown_length; // Content-Length
     std::uint64_t received = 0;            // body bytes handed to the reader (or collected)
+    std::uint64_t discarded = 0;           // body bytes dropped after the reader went
     std::uint64_t default_limit = 0;       // read_all without a limit
     std::uint64_t limit = 0;               // the pending read_all's
     std::string all;                       // what read_all collected (when it spans pieces)

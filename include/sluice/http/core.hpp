@@ -41,6 +41,12 @@ struct server_settings {
     // chunked body is answered 413 as soon as it passes the limit. Bodies streamed with
     // on_request_stream() are bounded by limits.max_body only.
     std::size_t max_buffered_body = std::size_t(1) << 20;
+    // A streamed body the handler leaves unread (its body_reader destroyed before the end)
+    // is read and dropped up to this many more bytes, so that the connection can take the
+    // next request; past it the connection closes after the response instead. A response
+    // given while more than this is known to be unread says Connection: close. 0: always
+    // close.
+    std::size_t max_discarded_body = 256 * 1024;
     http::limits limits{}; // head, request line, header count, every body's size
     std::string server_name = "sluice";
     sluice::write_limits write{};

@@ -173,6 +173,13 @@ class server_session final : public ref_counted<server_session>, public sluice::
     SLUICE_DECL void body_read_started();
     SLUICE_DECL void body_dropped();
     SLUICE_DECL void abandon_body();
+    // The unread rest of the body being received may be read and dropped (within
+    // settings_.max_discarded_body), so that the connection can go on.
+    SLUICE_DECL bool may_discard_body() const noexcept;
+    // Before `sl`'s head is built: when it answers the request whose body is still coming,
+    // unread, and more of it than may be discarded, the connection will close after it,
+    // so the head says so.
+    SLUICE_DECL void note_unread_body(response_slot* sl) noexcept;
 
     // No further request on this connection: close once the responses are out.
     SLUICE_DECL void close_after_responses();

@@ -69,6 +69,7 @@ SLUICE_DECL void response::end(std::string_view body) {
         else
             sl->bad_header = true;
     }
+    s->note_unread_body(sl.get());
     detail::build_head(c, *sl, h, sl->bad_header ? 0 : length);
     const bool bodyless =
         sl->head_request || sl->status < 200 || sl->status == 204 || sl->status == 304;
@@ -92,6 +93,7 @@ SLUICE_DECL bool response::stream_bytes(std::string_view data, bool sse_head) {
         }
         detail::server_core& c = *s->core_;
         std::string& h = c.head_scratch_; // as in end(): used only within these lines
+        s->note_unread_body(sl.get());
         detail::build_head(c, *sl, h, sl->declared_length);
         sl->head_sent = true;
         sl->streaming = sl->declared_length < 0;

@@ -67,7 +67,7 @@ SLUICE_DECL void server_core::give_body_state(ref<body_state> b) noexcept {
     s.handler = nullptr;
     s.result = std::error_code();
     s.length = body_state::unknown_length;
-    s.received = s.default_limit = s.limit = 0;
+    s.received = s.discarded = s.default_limit = s.limit = 0;
     s.all.clear();
     s.all_view = std::string_view();
     s.all_mode = s.dropped = false;
@@ -81,7 +81,11 @@ SLUICE_DECL void server_core::free_body_state(body_state* b) noexcept {
 // A piece of a streamed body, inside a pass.
 SLUICE_DECL void server_session::deliver(std::string_view d) {
     body_state& b = *body_;
-    if (b.dropped) return; // skipped
+    if (b.dropped) { // read and dropped, within the limit
+        b.discarded += d.size();
+        if (!may_discard_body()) abandon_body();
+        return;
+    }
     if (b.all_mode) {
         if (b.received + d.size() > b.limit) {
             phase_ = phase::answering;
@@ -179,9 +183,24 @@ SLUICE_DECL void server_session::body_dropped() {
     if (has(b_in_pass)) return;
     if (part_ && !part_->raw.empty() && !has(b_need_bytes))
         schedule_pass();
-    else
+    else if (!may_discard_body())
         abandon_body();
-    kick();
+    kick(); // reads on to drop the rest, if it may
+}
+
+SLUICE_DECL bool server_session::may_discard_body() const noexcept {
+    const body_state& b = *body_;
+    const std::uint64_t limit = core_->settings_.max_discarded_body;
+    if (b.length == body_state::unknown_length) return b.discarded <= limit; // chunked
+    const std::uint64_t seen = b.received + b.discarded;
+    return seen >= b.length || b.length - seen <= limit;
+}
+
+SLUICE_DECL void server_session::note_unread_body(response_slot* sl) noexcept {
+    if (sl->close || phase_ != phase::body_stream || !body_ || sl != back_) return;
+    const body_state& b = *body_;
+    if (b.handler || b.length == body_state::unknown_length) return; // being read; unknown
+    if (!may_discard_body()) sl->close = true;
 }
 
 SLUICE_DECL void server_session::abandon_body() {
@@ -252,8 +271,8 @@ SLUICE_DECL std::int64_t server_session::deadline() const noexcept {
     default:
         break;
     }
-    // The client owes the body a reader asked for.
-    if (phase_ == phase::body_stream && body_ && body_->handler)
+    // The client owes the body a reader asked for (or that is being dropped).
+    if (phase_ == phase::body_stream && body_ && (body_->handler || body_->dropped))
         return after(last_activity_, st.idle_timeout);
     if (dispatched() > 0) return no_deadline; // the handler's turn
     if (phase_ == phase::head) return after(request_start_, st.header_timeout);

@@ -106,8 +106,8 @@ SLUICE_DECL bool server_session::want_read() const noexcept {
     case phase::head:
     case phase::body:
         return can_take_requests() && !held;
-    case phase::body_stream: // only for a reader that asked, and has nothing held
-        return body_ && body_->handler && !held;
+    case phase::body_stream: // for a reader that asked (or a dropped body), nothing held
+        return body_ && (body_->handler || body_->dropped) && !held;
     default:
         return false;
     }
@@ -238,7 +238,8 @@ SLUICE_DECL void server_session::process(const char* p, std::size_t len, bool fr
         cur += r.consumed;
         if (r.ev == event::need_more) {
             if (phase_ == phase::head && cur == end) phase_ = phase::idle; // blank lines
-            if (phase_ == phase::body_stream && body_ && body_->dropped) abandon_body();
+            if (phase_ == phase::body_stream && body_ && body_->dropped && !may_discard_body())
+                abandon_body();
             set(b_need_bytes, cur != end);
             break;
         }
