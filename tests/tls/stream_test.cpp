@@ -232,6 +232,45 @@ TEST_CASE("tls stream: read_stop during the client's handshake does not stall it
     CHECK(got == "kept for the reader");
 }
 
+// A read started before the handshake ends is the owner's: kept through the handshake (it
+// used to be replaced by the handshake's own reading, and never called), and given
+// plaintext only after the connect's handler has run.
+TEST_CASE("tls stream: a read started during the handshake gets plaintext after the connect") {
+    loop lp;
+    tls_listener listener(lp);
+    REQUIRE_FALSE(listener.listen(endpoint::loopback_v4(0), server_ctx()));
+    std::error_code lec;
+    const endpoint where = listener.local_endpoint(lec);
+    tls_stream served;
+    listener.accept_each([&](std::error_code ec, tls_stream s) {
+        if (ec) return;
+        served = std::move(s);
+        served.write("first words");
+    });
+    tls_stream c(lp);
+    std::vector<std::string> order;
+    std::string got;
+    c.connect(where, "localhost", client_ctx(), [&](std::error_code ec) {
+        order.push_back(ec ? "connect failed" : "connect");
+    });
+    c.read_start([&](std::error_code re, std::string_view d) {
+        if (re) {
+            order.push_back("read error");
+            return lp.stop();
+        }
+        if (got.empty()) order.push_back("data");
+        got.append(d);
+        if (got == "first words") lp.stop();
+    });
+    timer guard(lp); // a lost read would otherwise wait for ever: fail instead
+    guard.start(std::chrono::seconds(10), [&](std::error_code ec) {
+        if (!ec) lp.stop();
+    });
+    lp.run();
+    CHECK(order == std::vector<std::string>{"connect", "data"});
+    CHECK(got == "first words");
+}
+
 TEST_CASE("tls stream: read_some into a small buffer gets every byte in order; a cut is an error") {
     loop lp;
     echo_server srv(lp, server_ctx());
