@@ -9981,11 +9981,13 @@ struct [[nodiscard]] current_loop_awaiter {
 //     tls_stream s(loop);
 //     if (auto ec = co_await connect(s, "example.com", 443, ctx)) ...  // after the handshake
 //     auto r = co_await accept(listener);                               // r.value: handshaken
+//     auto t = co_await tls_handshake(std::move(tcp), server_ctx);      // accepted elsewhere
 //
 // Cancelling (with_timeout, a token, when_any) a connect ends the TCP connect, or, once
 // connected, the handshake, which cannot be resumed: the stream then fails (closed with a
-// reset) and the await returns operation_aborted. Cancelling an accept leaves the handshakes
-// in progress running: their streams are kept for the next accept.
+// reset) and the await returns operation_aborted; so does cancelling tls_handshake. Cancelling
+// an accept leaves the handshakes in progress running: their streams are kept for the next
+// accept.
 
 
 #if SLUICE_HAS_COROUTINES
@@ -10060,6 +10062,43 @@ class [[nodiscard]] tls_accept_op final : public io_op<tls_accept_op> {
     ref<tls_listener_state> st_;
 };
 
+// The server side on a stream accepted elsewhere (tls_accept()): the awaiter holds the stream
+// until it hands it to tls_accept, then only a counted reference for cancelling.
+class [[nodiscard]] tls_handshake_op final : public io_op<tls_handshake_op> {
+  public:
+    tls_handshake_op(tcp_stream&& s, std::shared_ptr<tls::context> ctx, const tls_options& opt)
+        : s_(std::move(s)), ctx_(std::move(ctx)), opt_(opt) {}
+    std::error_code precheck(const coro_context&) const noexcept {
+        if (std::error_code ec = check_handle(s_)) return ec;
+        if (!ctx_ || !s_.is_open()) return make_error_code(error::not_open);
+        return {};
+    }
+    void initiate(const coro_context&) {
+        impl_ = s_.impl_ref();
+        tls_accept(std::move(s_), std::move(ctx_), resumer<tls_handshake_op>(this), opt_);
+    }
+    void on_complete(std::error_code ec, tls_stream t) {
+        ec_ = ec;
+        out_ = std::move(t);
+        finish();
+    }
+    // A handshake cannot be resumed: the stream fails, and its handler hears why.
+    void on_cancel() override {
+        stream_impl* i = live(impl_);
+        if (i && i->handshaking()) i->fail(make_error_code(error::operation_aborted));
+    }
+    // On failure the stream comes back closed: value.tls_error() says why.
+    result<tls_stream> await_resume() noexcept { return {ec_, std::move(out_)}; }
+    sluice::loop* hint_loop() const noexcept { return impl_ ? impl_->loop_ : s_.get_loop(); }
+
+  private:
+    tcp_stream s_;
+    std::shared_ptr<tls::context> ctx_;
+    tls_options opt_;
+    tls_stream out_;
+    ref<stream_impl> impl_;
+};
+
 } // namespace detail
 
 // Connects to host:port, then handshakes as a client of ctx (SNI and, when ctx verifies,
@@ -10078,6 +10117,14 @@ template <class Unused = void>
                                             std::shared_ptr<tls::context> ctx,
                                             tls_options opt = {}) {
     co_return co_await detail::tls_connect_op(s, &ep, host, 0, std::move(ctx), opt);
+}
+
+// The server side of TLS on a connection accepted elsewhere (a tcp_listener's, a
+// loop_group's): {ec, stream} once the handshake is done; on failure the stream is closed.
+[[nodiscard]] inline detail::tls_handshake_op tls_handshake(tcp_stream s,
+                                                            std::shared_ptr<tls::context> ctx,
+                                                            const tls_options& opt = {}) {
+    return detail::tls_handshake_op(std::move(s), std::move(ctx), opt);
 }
 
 // One connection whose handshake is done: {ec, stream}.

@@ -256,3 +256,51 @@ TEST_CASE("coro tls: streams handshaken while no accept waits are kept, then acc
     CHECK(*r == cap + 2);
     CHECK(connected == cap + 3);
 }
+
+TEST_CASE("coro tls: tls_handshake on a stream accepted elsewhere; cancelled, it fails once") {
+    test::bounded_loop l;
+    sluice::tcp_listener plain(l);
+    const auto port = test::listen_loopback(plain);
+    auto sctx = server_ctx();
+    int completions = 0;
+    std::error_code good_ec = make_error_code(sluice::error::in_progress), stalled_ec;
+    bool stalled_open = true;
+    auto server = [&]() -> task<void> {
+        // The first client speaks TLS: handshaken, then it echoes one message.
+        auto a = co_await sluice::accept(plain);
+        auto t = co_await sluice::tls_handshake(std::move(a.value), sctx);
+        good_ec = t.ec;
+        ++completions;
+        if (!t) co_return;
+        char buf[32];
+        auto [ec, n] = co_await sluice::read_some(t.value, buf, sizeof buf);
+        if (!ec) co_await sluice::write(t.value, std::string_view(buf, n));
+        // The second says nothing: the timeout cancels its handshake.
+        auto b = co_await sluice::accept(plain);
+        auto u = co_await sluice::with_timeout(sluice::tls_handshake(std::move(b.value), sctx), 30ms);
+        stalled_ec = u.ec;
+        stalled_open = u.value.is_open();
+        ++completions;
+    };
+    sluice::spawn(l, server());
+    auto client = [&]() -> task<int> {
+        sluice::tls_stream c(l);
+        if (co_await sluice::connect(c, sluice::endpoint::loopback_v4(port), "localhost", client_ctx()))
+            co_return 1;
+        co_await sluice::write(c, "over tls_handshake");
+        std::string back(18, '\0');
+        auto r = co_await sluice::read_exact(c, back.data(), back.size());
+        co_return r && back == "over tls_handshake" ? 0 : 2;
+    };
+    auto r = sluice::run_until_complete(l, client());
+    REQUIRE(r.has_value());
+    CHECK(*r == 0);
+    sluice::tcp_stream mute(l);
+    mute.connect(sluice::endpoint::loopback_v4(port), [](std::error_code) {});
+    REQUIRE(l.run_until([&] { return completions == 2; }));
+    l.run_for(20ms);
+    CHECK(completions == 2);
+    CHECK_FALSE(good_ec);
+    CHECK(stalled_ec == timed_out);
+    CHECK_FALSE(stalled_open);
+}

@@ -58,6 +58,7 @@ auto value_of(F f) -> decltype(f()) {
     KEEP sluice::connect(ts, "localhost", 1, ctx);
     KEEP sluice::connect(ts, ep, "localhost", ctx);
     KEEP sluice::accept(tl);
+    KEEP sluice::tls_handshake(sluice::tcp_stream(), ctx);
     KEEP sluice::sleep_for(t, 1ms);
     KEEP sluice::sleep_for(l, 1ms);
     KEEP sluice::sleep_for(1ms);
