@@ -12,7 +12,11 @@
 // WebSocket server's default send limit), so one stalled client never makes the server
 // buffer a flood for it; the others get every message, in order.
 //
-//   chat [--port 8080] [--host 127.0.0.1]
+// --tls-cert FILE --tls-key FILE (PEM): the page over https:// and the rooms over wss://
+// (the page's socket follows its own scheme); needs a build with SLUICE_WITH_OPENSSL (CMake
+// -DSLUICE_WITH_OPENSSL=ON), without which it refuses to start.
+//
+//   chat [--port 8080] [--host 127.0.0.1] [--tls-cert FILE --tls-key FILE]
 #include <sluice.hpp>
 
 #include <cctype>
@@ -92,20 +96,45 @@ static bool valid_room(std::string_view name) {
 int main(int argc, char** argv) {
     std::uint16_t port = 8080;
     std::string host = "127.0.0.1";
+    std::string tls_cert, tls_key;
     for (int i = 1; i < argc; i += 2) {
         const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
         if (v && !std::strcmp(argv[i], "--port"))
             port = static_cast<std::uint16_t>(std::atoi(v));
         else if (v && !std::strcmp(argv[i], "--host"))
             host = v;
+        else if (v && !std::strcmp(argv[i], "--tls-cert"))
+            tls_cert = v;
+        else if (v && !std::strcmp(argv[i], "--tls-key"))
+            tls_key = v;
         else {
-            std::fprintf(stderr, "usage: chat [--port P] [--host ADDR]\n");
+            std::fprintf(stderr, "usage: chat [--port P] [--host ADDR] [--tls-cert FILE --tls-key FILE]\n");
             return 2;
         }
+    }
+    if (tls_cert.empty() != tls_key.empty()) {
+        std::fprintf(stderr, "chat: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    std::shared_ptr<sluice::tls::context> tls;
+    if (!tls_cert.empty()) {
+#if defined(SLUICE_WITH_OPENSSL)
+        auto ctx = sluice::tls::openssl::server_context::create();
+        if (ctx->add_certificate_files(tls_cert, tls_key)) {
+            std::fprintf(stderr, "chat: %s\n", ctx->last_error().c_str());
+            return 1;
+        }
+        ctx->set_alpn({"http/1.1"});
+        tls = ctx;
+#else
+        std::fprintf(stderr, "chat: built without TLS (configure with -DSLUICE_WITH_OPENSSL=ON)\n");
+        return 2;
+#endif
     }
 
     sluice::loop loop;
     http::server web(loop);
+    sluice::tls_listener secure(loop); // https:// and wss://: handshaken streams, served by `web`
     ws::server rooms(loop);
     rooms.config().codec.max_message_size = 64 * 1024; // chat lines, not files
 #if defined(SLUICE_WITH_ZLIB)
@@ -146,20 +175,29 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "chat: bad address %s\n", host.c_str());
         return 2;
     }
-    if ((ec = web.listen(ep))) {
+    if (tls) {
+        ec = secure.listen(ep, tls);
+        secure.accept_each([&](std::error_code aec, sluice::tls_stream s) {
+            if (!aec) web.serve(std::move(s));
+        });
+    } else {
+        ec = web.listen(ep);
+    }
+    if (ec) {
         std::fprintf(stderr, "chat: listen on %s:%u: %s\n", host.c_str(), port,
                      ec.message().c_str());
         return 1;
     }
     auto stop = [&](int) {
         web.close();
+        secure.close();
         rooms.close_all(ws::close_code::going_away, "server stopping");
         loop.stop();
     };
     loop.on_signal(SIGINT, stop);
     loop.on_signal(SIGTERM, stop);
-    std::printf("chat: open http://%s:%u/ in two browser tabs (Ctrl-C stops)%s\n", host.c_str(),
-                port, compression);
+    std::printf("chat: open %s://%s:%u/ in two browser tabs (Ctrl-C stops)%s\n",
+                tls ? "https" : "http", host.c_str(), port, compression);
     std::fflush(stdout);
     loop.run();
     loop.shutdown(std::chrono::seconds(1)); // lets the close frames go out

@@ -5584,6 +5584,12 @@ class stream_impl final : public io_object {
         return ext_ && (!ext_->stash.empty() || ext_->stash_error);
     }
 
+    // A TLS handshake is running: it reads the socket on its own, whatever the owner's
+    // read interest (read_cb_), which governs only the plaintext delivered after it.
+    bool handshaking() const noexcept {
+        return ext_ && ext_->tls && ext_->tls->handshake_done;
+    }
+
     // Bytes from a completion backend (loop::receive).
     SLUICE_DECL void on_data(int res, const char* data) override;
 
@@ -6176,7 +6182,8 @@ SLUICE_DECL void stream_impl::update_interest() {
     if (flags_ & connecting) {
         if (fd_ != invalid_socket) mask = ev_write; // the stream's own attempt
     } else {
-        const bool wants_bytes = read_cb_ && !(flags_ & eof_seen) && !(ext_ && ext_->stash_error);
+        const bool wants_bytes =
+            (read_cb_ || handshaking()) && !(flags_ & eof_seen) && !(ext_ && ext_->stash_error);
         // With a completion backend every read of a connected stream goes through its
         // receive, never a recv() beside it: bytes cannot overtake each other.
         // While bytes are kept, the receive pauses: the reader takes those first, and
@@ -6259,7 +6266,7 @@ SLUICE_DECL void stream_impl::on_ready(unsigned events) {
     if ((events & ev_write) && ext_ && !ext_->queue.empty()) flush();
     // TLS is tested here rather than in do_read(), which then stays as small as it was and
     // is still inlined (callgrind counted the difference on the echo benchmark).
-    if (!closed() && (events & ev_read) && read_cb_) {
+    if (!closed() && (events & ev_read) && (read_cb_ || handshaking())) {
         if (flags_ & tls_on)
             tls_read_socket();
         else
@@ -6711,11 +6718,8 @@ SLUICE_DECL void stream_impl::start_tls(std::unique_ptr<tls::engine> e,
     x.tls->owner = std::move(owner);
     x.tls->handshake_done = std::move(done);
     flags_ |= tls_on;
-    // The handshake reads on its own: a placeholder read keeps the socket watched (and is
-    // never called; the handshake's completion is handshake_done).
-    read_cb_ = [](std::error_code, std::size_t) {};
-    read_buf_ = nullptr;
-    flags_ |= continuous;
+    // The handshake reads on its own while handshake_done is pending (handshaking()): a
+    // read the owner started, stopped or cancelled meanwhile is about plaintext only.
     // The handshake timeout is the idle timeout while it runs: a peer that stalls
     // mid-handshake fails the stream with error::timed_out.
     x.tls->saved_idle_us = x.idle_us;
@@ -6765,6 +6769,7 @@ SLUICE_DECL std::uint64_t stream_impl::write_cipher(const std::string& cipher, i
 SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
     tls_filter& t = *ext_->tls;
     t.engine->feed(data, n);
+    bool just_done = false;
     if (t.handshake_done) { // still handshaking
         const tls::handshake_status st = t.engine->handshake();
         tls_send_output();
@@ -6776,15 +6781,15 @@ SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
             t.failed = true;
             return close_with(t.engine->handshake_error());
         }
-        // Done: the placeholder read goes, the idle timeout is the owner's again.
-        read_cb_ = nullptr;
-        flags_ &= static_cast<std::uint8_t>(~continuous);
+        // Done: the idle timeout is the owner's again.
         ext_->idle_us = t.saved_idle_us;
         if (ext_->idle_us == 0 && ext_->read_us == 0 && ext_->write_us == 0)
             loop_->unschedule(ext_.get());
         loop_->complete(std::move(t.handshake_done), {}, 0);
         // Application data may have come with the handshake's last flight: decrypted
-        // below, kept for the first read.
+        // below and kept; a read already started gets it after the handshake's handler
+        // (deferred calls run after queued completions), never before.
+        just_done = true;
     }
     // Everything decryptable now goes to the stash, behind what is kept already; reading
     // pauses while it is not empty, so this is bounded by what one receive brings.
@@ -6804,7 +6809,15 @@ SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
     } else if (ec) {
         return fail(ec); // a record that does not authenticate: nothing after it is trusted
     }
-    if (read_cb_ && (!st.empty() || (flags_ & eof_seen))) deliver_kept();
+    if (read_cb_ && (!st.empty() || (flags_ & eof_seen))) {
+        if (!just_done)
+            deliver_kept();
+        else
+            loop_->defer([s = ref<stream_impl>(this)] {
+                if (!s->closed() && s->read_cb_ && (s->stashed() || (s->flags_ & eof_seen)))
+                    s->deliver_kept();
+            });
+    }
     if (!closed()) update_interest();
 }
 
@@ -7691,6 +7704,7 @@ SLUICE_DECL void udp_impl::close_with(std::error_code reason) {
 
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -7709,6 +7723,24 @@ struct tls_options {
 template <class H>
 void tls_connect(tcp_stream& s, std::string host, std::uint16_t port,
                  std::shared_ptr<tls::context> ctx, H&& handler, const tls_options& opt = {});
+
+namespace detail {
+// Cancels a TLS connect in progress: the TCP connect (operation_aborted; the stream may
+// connect again), or, once connected, the handshake, which cannot be resumed: the stream
+// fails with operation_aborted. False when neither runs (a completion already queued
+// still runs).
+inline bool cancel_tls_connect(stream_impl& i) {
+    const std::error_code aborted = make_error_code(error::operation_aborted);
+    if (i.cancel_connect(aborted)) return true;
+    // Connected, the handshake not started yet (the connect's completion is queued) or
+    // running: failing the stream makes its handler hear operation_aborted.
+    const bool tls_started = i.ext_ && i.ext_->tls;
+    if (i.closed() || !(i.flags_ & stream_impl::connected) || (tls_started && !i.handshaking()))
+        return false;
+    i.fail(aborted);
+    return true;
+}
+} // namespace detail
 
 class tls_stream : public tcp_stream {
   public:
@@ -7736,6 +7768,11 @@ class tls_stream : public tcp_stream {
                                             std::move(h), opt),
                              opt.connect);
     }
+
+    // Cancels connect(): the TCP connect (the stream may connect again), or the handshake
+    // (the stream fails). The handler hears operation_aborted, once. False when neither
+    // runs.
+    bool cancel_connect() { return !unusable() && detail::cancel_tls_connect(*impl_); }
 
     // What the handshake settled (empty before it ends).
     std::string alpn() const { return engine() ? engine()->alpn() : std::string(); }
@@ -7811,16 +7848,60 @@ void tls_accept(tcp_stream s, std::shared_ptr<tls::context> ctx, H&& handler,
                     std::chrono::duration_cast<std::chrono::microseconds>(opt.handshake_timeout).count());
 }
 
+namespace detail {
+// A tls_listener's state, shared with its handshakes (which may outlive the handle).
+struct tls_listener_state : ref_counted<tls_listener_state> {
+    std::shared_ptr<tls::context> ctx;
+    tls_options opt;
+    unique_function<void(std::error_code, tls_stream)> each; // accept_each's handler
+    unique_function<void(std::error_code, const std::string&)> on_error;
+    unique_function<void(std::error_code, tls_stream)> one; // a waiting accept()
+    std::deque<tls_stream> ready; // handshaken while no accept() waited
+    loop* lp = nullptr;
+    // The TCP listener, valid while !closed (the tls_listener's tcp_listener holds it).
+    listener_impl* tcp = nullptr;
+    unsigned run = 0; // numbers accept()'s TCP accepting, so a paused run's abort is ignored
+    bool accepting = false; // for accept(): TCP connections are being accepted
+    bool closed = false;
+
+    // Beyond this many handshaken streams nobody took, accept() pauses the TCP accepting
+    // and the kernel's backlog holds the next clients.
+    static constexpr std::size_t max_ready = 64;
+
+    bool cancel_one() {
+        if (!one) return false;
+        lp->defer([h = std::exchange(one, nullptr)]() mutable {
+            h(make_error_code(error::operation_aborted), tls_stream());
+        });
+        return true;
+    }
+    void handshaken(tls_stream t) {
+        if (each) return each({}, std::move(t));
+        if (one) {
+            auto h = std::exchange(one, nullptr);
+            return h({}, std::move(t));
+        }
+        ready.push_back(std::move(t));
+        if (ready.size() >= max_ready && accepting && tcp && !tcp->closed()) {
+            accepting = false;
+            ++run;
+            tcp->cancel_accept();
+        }
+    }
+};
+} // namespace detail
+
 // Accepts TCP connections and hands out TLS streams whose handshake is done. A failed
 // handshake (garbage, a refused version, the timeout) closes that connection alone and
-// is told to on_handshake_error(); the listener goes on.
+// is told to on_handshake_error(); the listener goes on. Handshakes run concurrently, so
+// a client that stalls its handshake delays nobody else.
 class tls_listener {
   public:
     using accept_handler = unique_function<void(std::error_code, tls_stream)>;
     using error_handler = unique_function<void(std::error_code, const std::string& why)>;
 
     tls_listener() noexcept = default;
-    explicit tls_listener(loop& l) : tcp_(l), st_(detail::make_ref<state>()) {}
+    explicit tls_listener(loop& l) : tcp_(l), st_(detail::make_ref<state>()) { st_->lp = &l; }
     tls_listener(tls_listener&&) noexcept = default;
     tls_listener& operator=(tls_listener&&) noexcept = default;
     // Handshakes still running end with their connections, unreported.
@@ -7831,47 +7912,93 @@ class tls_listener {
         if (!st_) return make_error_code(error::not_open);
         st_->ctx = std::move(ctx);
         st_->opt = opt;
-        return tcp_.listen(ep, lo);
+        std::error_code ec = tcp_.listen(ep, lo);
+        if (!ec) st_->tcp = tcp_.impl();
+        return ec;
     }
     // handler(ec, stream) per handshaken connection, until close(); an error of the
-    // listener itself ends it with one last call.
+    // listener itself ends it with one last call. Not together with accept().
     void accept_each(accept_handler handler) {
-        if (st_) st_->accepted = std::move(handler);
+        if (st_ && (st_->one || st_->accepting || !st_->ready.empty()))
+            return refuse(std::move(handler), error::in_progress);
+        if (st_) st_->each = std::move(handler);
         tcp_.accept_each([st = st_](std::error_code ec, tcp_stream s) mutable {
             if (ec) {
-                if (st->accepted) st->accepted(ec, tls_stream());
+                if (st->each) st->each(ec, tls_stream());
                 return;
             }
-            if (!st->ctx) return; // listen() was not given a context
-            tls_accept(std::move(s), st->ctx, [st](std::error_code hec, tls_stream t) {
-                if (st->closed) return; // the listener went: t closes here
-                if (hec) {
-                    if (st->on_error) st->on_error(hec, t.tls_error());
-                    return;
-                }
-                if (st->accepted) st->accepted({}, std::move(t));
-            }, st->opt);
+            handshake(st, std::move(s));
         });
     }
+    // One handshaken connection: handler(ec, stream) once, from the loop. Between calls
+    // the listener goes on accepting and handshaking (up to state::max_ready streams are
+    // kept for the next calls). close() or cancel_accept() completes a waiting accept
+    // with operation_aborted. Not together with accept_each().
+    void accept(accept_handler handler) {
+        if (!st_ || st_->closed || !st_->tcp || st_->tcp->closed())
+            return refuse(std::move(handler), error::not_open);
+        if (st_->one || st_->each) return refuse(std::move(handler), error::in_progress);
+        if (!st_->ready.empty()) {
+            tls_stream t = std::move(st_->ready.front());
+            st_->ready.pop_front();
+            st_->lp->defer([h = std::move(handler), t = std::move(t)]() mutable {
+                h({}, std::move(t));
+            });
+        } else {
+            st_->one = std::move(handler);
+        }
+        if (st_->accepting) return;
+        st_->accepting = true;
+        tcp_.accept_each([st = st_, run = ++st_->run](std::error_code ec, tcp_stream s) mutable {
+            if (ec) {
+                if (run != st->run || st->closed) return; // paused, or closed
+                st->accepting = false;
+                // The listener itself failed: a waiting accept hears it.
+                if (st->one) std::exchange(st->one, nullptr)(ec, tls_stream());
+                return;
+            }
+            handshake(st, std::move(s));
+        });
+    }
+    // Completes a waiting accept() with operation_aborted (from the loop, once); the
+    // handshakes in progress go on, kept for the next accept(). False when none waited.
+    bool cancel_accept() { return st_ && st_->cancel_one(); }
     void on_handshake_error(error_handler h) {
         if (st_) st_->on_error = std::move(h);
     }
-    // Stops accepting; handshakes in progress finish but are no longer handed out.
+    // Stops accepting; handshakes in progress finish but are no longer handed out, and
+    // streams kept for accept() are closed.
     void close() {
-        if (st_) st_->closed = true;
+        if (st_ && !st_->closed) {
+            st_->closed = true;
+            st_->ready.clear();
+            st_->cancel_one();
+        }
         tcp_.close();
     }
     endpoint local_endpoint(std::error_code& ec) const { return tcp_.local_endpoint(ec); }
     tcp_listener& tcp() noexcept { return tcp_; }
+    loop* get_loop() const noexcept { return st_ ? st_->lp : nullptr; }
+    // The coroutine layer's hold on the state (cancelling after the handle moved or went).
+    const detail::ref<detail::tls_listener_state>& state_ref() const noexcept { return st_; }
 
   private:
-    struct state : detail::ref_counted<state> {
-        std::shared_ptr<tls::context> ctx;
-        tls_options opt;
-        accept_handler accepted;
-        error_handler on_error;
-        bool closed = false;
-    };
+    using state = detail::tls_listener_state;
+    static void handshake(const detail::ref<state>& st, tcp_stream s) {
+        if (!st->ctx) return; // listen() was not given a context
+        tls_accept(std::move(s), st->ctx, [st](std::error_code hec, tls_stream t) {
+            if (st->closed) return; // the listener went: t closes here
+            if (hec) {
+                if (st->on_error) st->on_error(hec, t.tls_error());
+                return;
+            }
+            st->handshaken(std::move(t));
+        }, st->opt);
+    }
+    void refuse(accept_handler&& h, error e) {
+        if (st_ && st_->lp)
+            st_->lp->defer([h = std::move(h), e]() mutable { h(make_error_code(e), tls_stream()); });
+    }
     tcp_listener tcp_;
     detail::ref<state> st_;
 };
@@ -10658,6 +10785,169 @@ struct [[nodiscard]] current_loop_awaiter {
 
 #endif // SLUICE_HAS_COROUTINES
 // ---- end sluice/coro/io.hpp ----
+// ---- begin sluice/coro/tls.hpp ----
+// sluice — awaitable TLS: connect-and-handshake as a client, and accept a handshaken
+// connection from a tls_listener, in the style of coro/io.hpp (the awaiter drives the
+// handle's own operation; cancellation goes through the handle's own cancel).
+//
+//     tls_stream s(loop);
+//     if (auto ec = co_await connect(s, "example.com", 443, ctx)) ...  // after the handshake
+//     auto r = co_await accept(listener);                               // r.value: handshaken
+//     auto t = co_await tls_handshake(std::move(tcp), server_ctx);      // accepted elsewhere
+//
+// Cancelling (with_timeout, a token, when_any) a connect ends the TCP connect, or, once
+// connected, the handshake, which cannot be resumed: the stream then fails (closed with a
+// reset) and the await returns operation_aborted; so does cancelling tls_handshake. Cancelling
+// an accept leaves the handshakes in progress running: their streams are kept for the next
+// accept.
+
+
+#if SLUICE_HAS_COROUTINES
+
+
+#include <memory>
+#include <string>
+
+namespace sluice {
+namespace detail {
+
+// Holds a pointer to the host, which lives in the calling coroutine's frame (see
+// connect_host_op); `ep` is null to connect by name.
+class [[nodiscard]] tls_connect_op final : public io_op<tls_connect_op> {
+  public:
+    tls_connect_op(tls_stream& s, const endpoint* ep, const std::string& host, std::uint16_t port,
+                   std::shared_ptr<tls::context> ctx, const tls_options& opt) noexcept
+        : s_(&s), ep_(ep), host_(&host), port_(port), ctx_(std::move(ctx)), opt_(opt) {}
+    std::error_code precheck(const coro_context&) const noexcept { return check_handle(*s_); }
+    void initiate(const coro_context&) {
+        impl_ = s_->impl_ref();
+        if (ep_)
+            s_->connect(*ep_, *host_, std::move(ctx_), resumer<tls_connect_op>(this), opt_);
+        else
+            s_->connect(*host_, port_, std::move(ctx_), resumer<tls_connect_op>(this), opt_);
+    }
+    void on_complete(std::error_code ec) {
+        ec_ = ec;
+        finish();
+    }
+    void on_cancel() override {
+        if (stream_impl* i = live(impl_)) cancel_tls_connect(*i);
+    }
+    std::error_code await_resume() const noexcept { return ec_; }
+    sluice::loop* hint_loop() const noexcept { return s_->get_loop(); }
+
+  private:
+    tls_stream* s_;
+    const endpoint* ep_;
+    const std::string* host_;
+    std::uint16_t port_;
+    std::shared_ptr<tls::context> ctx_;
+    tls_options opt_;
+    ref<stream_impl> impl_;
+};
+
+class [[nodiscard]] tls_accept_op final : public io_op<tls_accept_op> {
+  public:
+    explicit tls_accept_op(tls_listener& l) noexcept : l_(&l) {}
+    std::error_code precheck(const coro_context&) const noexcept {
+        if (!l_->state_ref()) return make_error_code(error::not_open);
+        return check_handle(l_->tcp());
+    }
+    void initiate(const coro_context&) {
+        st_ = l_->state_ref();
+        l_->accept(resumer<tls_accept_op>(this));
+    }
+    void on_complete(std::error_code ec, tls_stream s) {
+        ec_ = ec;
+        out_ = std::move(s);
+        finish();
+    }
+    void on_cancel() override {
+        if (st_) st_->cancel_one();
+    }
+    result<tls_stream> await_resume() noexcept { return {ec_, std::move(out_)}; }
+    sluice::loop* hint_loop() const noexcept { return l_->get_loop(); }
+
+  private:
+    tls_listener* l_;
+    tls_stream out_;
+    ref<tls_listener_state> st_;
+};
+
+// The server side on a stream accepted elsewhere (tls_accept()): the awaiter holds the stream
+// until it hands it to tls_accept, then only a counted reference for cancelling.
+class [[nodiscard]] tls_handshake_op final : public io_op<tls_handshake_op> {
+  public:
+    tls_handshake_op(tcp_stream&& s, std::shared_ptr<tls::context> ctx, const tls_options& opt)
+        : s_(std::move(s)), ctx_(std::move(ctx)), opt_(opt) {}
+    std::error_code precheck(const coro_context&) const noexcept {
+        if (std::error_code ec = check_handle(s_)) return ec;
+        if (!ctx_ || !s_.is_open()) return make_error_code(error::not_open);
+        return {};
+    }
+    void initiate(const coro_context&) {
+        impl_ = s_.impl_ref();
+        tls_accept(std::move(s_), std::move(ctx_), resumer<tls_handshake_op>(this), opt_);
+    }
+    void on_complete(std::error_code ec, tls_stream t) {
+        ec_ = ec;
+        out_ = std::move(t);
+        finish();
+    }
+    // A handshake cannot be resumed: the stream fails, and its handler hears why.
+    void on_cancel() override {
+        stream_impl* i = live(impl_);
+        if (i && i->handshaking()) i->fail(make_error_code(error::operation_aborted));
+    }
+    // On failure the stream comes back closed: value.tls_error() says why.
+    result<tls_stream> await_resume() noexcept { return {ec_, std::move(out_)}; }
+    sluice::loop* hint_loop() const noexcept { return impl_ ? impl_->loop_ : s_.get_loop(); }
+
+  private:
+    tcp_stream s_;
+    std::shared_ptr<tls::context> ctx_;
+    tls_options opt_;
+    tls_stream out_;
+    ref<stream_impl> impl_;
+};
+
+} // namespace detail
+
+// Connects to host:port, then handshakes as a client of ctx (SNI and, when ctx verifies,
+// the certificate checked against `host`): an empty error_code once the handshake is done;
+// tls::error::verify_failed when the certificate does not check out. A template only so
+// that it is compiled where used (see the note in coro/io.hpp).
+template <class Unused = void>
+[[nodiscard]] task<std::error_code> connect(tls_stream& s, std::string host, std::uint16_t port,
+                                            std::shared_ptr<tls::context> ctx,
+                                            tls_options opt = {}) {
+    co_return co_await detail::tls_connect_op(s, nullptr, host, port, std::move(ctx), opt);
+}
+// To an address; the certificate is checked against `host` (a name, or the address).
+template <class Unused = void>
+[[nodiscard]] task<std::error_code> connect(tls_stream& s, endpoint ep, std::string host,
+                                            std::shared_ptr<tls::context> ctx,
+                                            tls_options opt = {}) {
+    co_return co_await detail::tls_connect_op(s, &ep, host, 0, std::move(ctx), opt);
+}
+
+// The server side of TLS on a connection accepted elsewhere (a tcp_listener's, a
+// loop_group's): {ec, stream} once the handshake is done; on failure the stream is closed.
+[[nodiscard]] inline detail::tls_handshake_op tls_handshake(tcp_stream s,
+                                                            std::shared_ptr<tls::context> ctx,
+                                                            const tls_options& opt = {}) {
+    return detail::tls_handshake_op(std::move(s), std::move(ctx), opt);
+}
+
+// One connection whose handshake is done: {ec, stream}.
+[[nodiscard]] inline detail::tls_accept_op accept(tls_listener& l) noexcept {
+    return detail::tls_accept_op(l);
+}
+
+} // namespace sluice
+
+#endif // SLUICE_HAS_COROUTINES
+// ---- end sluice/coro/tls.hpp ----
 // ---- begin sluice/coro/cancel.hpp ----
 // sluice — cancellation scopes for awaits: with_cancellation(), with_timeout(),
 // when_all(), when_any().

@@ -11,5 +11,6 @@
 #include <sluice/coro/task.hpp>
 #include <sluice/coro/spawn.hpp>
 #include <sluice/coro/io.hpp>
+#include <sluice/coro/tls.hpp>
 #include <sluice/coro/cancel.hpp>
 #endif

@@ -185,6 +185,92 @@ TEST_CASE("tls stream: a stalled handshake ends with the handshake timeout") {
     CHECK(static_cast<bool>(raw_end));
 }
 
+// The handshake reads on its own; the user's read interest governs plaintext only. A
+// read_stop() while the client handshakes (the server answers only afterwards) used to drop
+// the handshake's reading with it, and the handshake then ended with its timeout.
+TEST_CASE("tls stream: read_stop during the client's handshake does not stall it") {
+    loop lp;
+    tcp_listener plain(lp);
+    REQUIRE_FALSE(plain.listen(endpoint::loopback_v4(0)));
+    std::error_code lec;
+    const endpoint where = plain.local_endpoint(lec);
+    tcp_stream accepted;
+    plain.accept([&](std::error_code ec, tcp_stream s) {
+        REQUIRE_FALSE(ec);
+        accepted = std::move(s);
+    });
+    tls_options opt;
+    opt.handshake_timeout = std::chrono::milliseconds(500);
+    tls_stream c(lp);
+    std::error_code connect_ec = make_error_code(error::in_progress);
+    std::string got;
+    c.connect(where, "localhost", client_ctx(), [&](std::error_code ec) {
+        connect_ec = ec;
+        if (ec) return lp.stop();
+        c.read_start([&](std::error_code re, std::string_view d) {
+            if (re) return lp.stop();
+            got.append(d);
+            if (got == "kept for the reader") lp.stop();
+        });
+    }, opt);
+    tls_stream served;
+    // Once the client's handshake runs (its engine exists) and the server holds the
+    // connection: the client stops reading, then the server starts its side.
+    timer poll(lp);
+    poll.start(std::chrono::milliseconds(1), std::chrono::milliseconds(1), [&](std::error_code pe) {
+        if (pe || !c.engine() || !accepted.is_open()) return;
+        poll.cancel();
+        c.read_stop();
+        tls_accept(std::move(accepted), server_ctx(), [&](std::error_code ec, tls_stream s) {
+            REQUIRE_FALSE(ec);
+            served = std::move(s);
+            served.write("kept for the reader"); // may arrive with the handshake's end
+        });
+    });
+    lp.run();
+    CHECK_FALSE(connect_ec); // not error::timed_out
+    CHECK(got == "kept for the reader");
+}
+
+// A read started before the handshake ends is the owner's: kept through the handshake (it
+// used to be replaced by the handshake's own reading, and never called), and given
+// plaintext only after the connect's handler has run.
+TEST_CASE("tls stream: a read started during the handshake gets plaintext after the connect") {
+    loop lp;
+    tls_listener listener(lp);
+    REQUIRE_FALSE(listener.listen(endpoint::loopback_v4(0), server_ctx()));
+    std::error_code lec;
+    const endpoint where = listener.local_endpoint(lec);
+    tls_stream served;
+    listener.accept_each([&](std::error_code ec, tls_stream s) {
+        if (ec) return;
+        served = std::move(s);
+        served.write("first words");
+    });
+    tls_stream c(lp);
+    std::vector<std::string> order;
+    std::string got;
+    c.connect(where, "localhost", client_ctx(), [&](std::error_code ec) {
+        order.push_back(ec ? "connect failed" : "connect");
+    });
+    c.read_start([&](std::error_code re, std::string_view d) {
+        if (re) {
+            order.push_back("read error");
+            return lp.stop();
+        }
+        if (got.empty()) order.push_back("data");
+        got.append(d);
+        if (got == "first words") lp.stop();
+    });
+    timer guard(lp); // a lost read would otherwise wait for ever: fail instead
+    guard.start(std::chrono::seconds(10), [&](std::error_code ec) {
+        if (!ec) lp.stop();
+    });
+    lp.run();
+    CHECK(order == std::vector<std::string>{"connect", "data"});
+    CHECK(got == "first words");
+}
+
 TEST_CASE("tls stream: read_some into a small buffer gets every byte in order; a cut is an error") {
     loop lp;
     echo_server srv(lp, server_ctx());

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The chat example in a real browser: Debian's Chromium driven by playwright-core.
 //
-// Usage: node chromium_chat.js PORT
+// Usage: node chromium_chat.js PORT [--tls-cert FILE]
 //
 // Opens http://127.0.0.1:PORT/ in two pages (separate browser contexts, so two
 // independent clients), waits until both show #status "connected", sends from
@@ -11,8 +11,15 @@
 // page A must still get its own messages. Every wait is bounded. Prints one line
 // per check and a closing "chromium: N passed, N failed" line; exits 1 on any
 // failure; always closes the browser.
+//
+// --tls-cert FILE: the chat runs with --tls-cert FILE (https:// and wss://). Chromium then
+// trusts exactly that certificate's key: the SHA-256 of its SubjectPublicKeyInfo, computed
+// here with openssl, goes to --ignore-certificate-errors-spki-list (certificate errors are
+// ignored for that key alone, not blanket). A first check loads the page in a browser
+// without the pin and expects a certificate error; the pages' sockets must be wss://.
 'use strict';
 
+const { execFileSync } = require('child_process');
 const { chromium } = require('playwright-core');
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -71,13 +78,31 @@ async function expectInputCleared(page, name, how) {
   if (value !== '') throw new CheckFailed(`page ${name}: #text still holds ${JSON.stringify(value)} after sending with ${how}`);
 }
 
+// base64(SHA-256(SubjectPublicKeyInfo)) of a PEM certificate, as Chromium's pin list wants it.
+function spkiHash(certFile) {
+  return execFileSync('bash', ['-c',
+    'openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64',
+    'spki', certFile]).toString().trim();
+}
+
 async function main() {
   const port = process.argv[2];
-  if (!/^\d+$/.test(port || '')) {
-    console.error('usage: node chromium_chat.js PORT');
+  const tlsCert = process.argv[3] === '--tls-cert' ? process.argv[4] : null;
+  if (!/^\d+$/.test(port || '') || process.argv.length !== (tlsCert ? 5 : 3)) {
+    console.error('usage: node chromium_chat.js PORT [--tls-cert FILE]');
     return 2;
   }
-  const url = `http://127.0.0.1:${port}/`;
+  const url = `${tlsCert ? 'https' : 'http'}://127.0.0.1:${port}/`;
+  const args = [...ARGS];
+  const sockets = [];
+  if (tlsCert) {
+    const pin = spkiHash(tlsCert);
+    if (!/^[A-Za-z0-9+/]{43}=$/.test(pin)) {
+      console.error(`chromium_chat.js: openssl gave no SPKI hash for ${tlsCert}: ${JSON.stringify(pin)}`);
+      return 2;
+    }
+    args.push(`--ignore-certificate-errors-spki-list=${pin}`);
+  }
   let browser = null;
   let passed = 0;
   let failed = 0;
@@ -105,8 +130,24 @@ async function main() {
   }, HARD_LIMIT);
 
   try {
+    if (tlsCert) {
+      await step('without the pin, the test certificate is refused', async () => {
+        const plain = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 30000 });
+        try {
+          const page = await (await plain.newContext()).newPage();
+          let error = null;
+          await page.goto(url, { timeout: STEP_TIMEOUT }).catch((e) => { error = e; });
+          if (!error) throw new CheckFailed(`${url} loaded without the pin`);
+          if (!/ERR_CERT/.test(error.message)) {
+            throw new CheckFailed(`${url} failed, but not for the certificate: ${error.message.split('\n')[0]}`);
+          }
+        } finally {
+          await plain.close().catch(() => {});
+        }
+      });
+    }
     const launched = await step('launch Chromium', async () => {
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 30000 });
+      browser = await chromium.launch({ executablePath: CHROMIUM, args, headless: true, timeout: 30000 });
       console.log(`      ${CHROMIUM}: Chromium ${browser.version()}`);
     });
     if (!launched) return 1;
@@ -122,6 +163,7 @@ async function main() {
         page.on('pageerror', (e) => diagnostics.push(`page ${name} error: ${e.message}`));
         page.on('websocket', (ws) => {
           diagnostics.push(`page ${name} websocket opened: ${ws.url()}`);
+          sockets.push(ws.url());
           ws.on('close', () => diagnostics.push(`page ${name} websocket closed: ${ws.url()}`));
           ws.on('socketerror', (err) => diagnostics.push(`page ${name} websocket error: ${err}`));
         });
@@ -150,6 +192,14 @@ async function main() {
       }
     });
     if (!opened) return 1;
+
+    if (tlsCert) {
+      await step('both pages\' sockets are wss://', async () => {
+        if (sockets.length !== 2 || !sockets.every((u) => u.startsWith(`wss://127.0.0.1:${port}/`))) {
+          throw new CheckFailed(`the pages opened ${JSON.stringify(sockets)}`);
+        }
+      });
+    }
 
     const a = pages.A;
     const b = pages.B;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Conformance checks of a sluice WebSocket echo server with a real client.
 //
-// Usage: node node_client.js PORT [--deflate off|takeover|server-nct|client-nct]
+// Usage: node node_client.js PORT [--deflate off|takeover|server-nct|client-nct] [--tls-ca FILE]
 //
 // Drives examples/ws_echo (ws://127.0.0.1:PORT/) with the `ws` package and
 // checks that every message comes back as sent (text as text, binary as
@@ -16,6 +16,10 @@
 // threshold 0) with context takeover, or asking for server_no_context_takeover,
 // or announcing client_no_context_takeover, and a first check asserts from the
 // 101 response that the server accepted exactly that.
+//
+// --tls-ca FILE: wss://127.0.0.1:PORT/ (ws_echo --tls-cert/--tls-key), trusting exactly the
+// CA in FILE (the `ca` option replaces node's own store), with a first check that the same
+// server is refused when that CA is not given.
 'use strict';
 
 const crypto = require('crypto');
@@ -57,10 +61,16 @@ const DEFLATE_MODES = {
   'client-nct': { threshold: 0, clientNoContextTakeover: true },
 };
 let deflateMode = 'off';
+let tlsCa = null; // the CA's PEM: wss:// instead of ws://
+
+function serverUrl(port) {
+  return `${tlsCa ? 'wss' : 'ws'}://127.0.0.1:${port}/`;
+}
 
 class Conn {
   constructor(port, options = {}) {
-    this.ws = new WebSocket(`ws://127.0.0.1:${port}/`, {
+    this.ws = new WebSocket(serverUrl(port), {
+      ...(tlsCa ? { ca: tlsCa } : {}),
       maxPayload: SERVER_LIMIT + MiB,
       handshakeTimeout: 5000,
       perMessageDeflate: DEFLATE_MODES[deflateMode],
@@ -349,6 +359,19 @@ async function checkNegotiated(c) {
   for (let i = 0; i < 20; i++) await roundtrip(c, text(`${part} #${i}`), `similar compressed message ${i}`);
 }
 
+// Without the test CA, node's own store does not know the server's certificate.
+async function checkUntrusted(port) {
+  const ws = new WebSocket(serverUrl(port), { handshakeTimeout: 5000 });
+  const outcome = await new Promise((resolve) => {
+    ws.once('open', () => resolve(null));
+    ws.once('error', (e) => resolve(e));
+  });
+  ws.terminate();
+  check(outcome !== null, 'the connection opened without the test CA');
+  check(/CERT|VERIFY|SIGNATURE|ISSUER/.test(outcome.code || ''),
+    `refused, but not for the certificate: ${outcome.code}: ${outcome.message}`);
+}
+
 const CHECKS = [
   ['negotiated extensions', checkNegotiated, 30],
   ['text round-trip (ASCII and non-ASCII UTF-8)', checkText, 30],
@@ -382,15 +405,30 @@ async function runCheck(port, fn, closes) {
 async function main() {
   const port = process.argv[2];
   const args = process.argv.slice(3);
-  if (args.length === 2 && args[0] === '--deflate' && args[1] in DEFLATE_MODES) deflateMode = args[1];
-  if (!/^\d+$/.test(port || '') || (args.length !== 0 && deflateMode !== args[1])) {
-    console.error('usage: node node_client.js PORT [--deflate off|takeover|server-nct|client-nct]');
+  let usable = /^\d+$/.test(port || '');
+  for (let i = 0; usable && i < args.length; i += 2) {
+    if (args[i] === '--deflate' && args[i + 1] in DEFLATE_MODES) deflateMode = args[i + 1];
+    else if (args[i] === '--tls-ca' && args[i + 1]) tlsCa = require('fs').readFileSync(args[i + 1]);
+    else usable = false;
+  }
+  if (!usable) {
+    console.error('usage: node node_client.js PORT [--deflate off|takeover|server-nct|client-nct] [--tls-ca FILE]');
     return 2;
   }
-  console.log(`node ${process.version}, ws ${require('ws/package.json').version} against ws://127.0.0.1:${port}/` +
+  console.log(`node ${process.version}, ws ${require('ws/package.json').version} against ${serverUrl(port)}` +
     `, permessage-deflate: ${deflateMode}`);
   let passed = 0;
   let failed = 0;
+  if (tlsCa) {
+    try {
+      await withTimeout(checkUntrusted(port), 30000, 'whole check');
+      passed++;
+      console.log('ok    refused without the test CA');
+    } catch (e) {
+      failed++;
+      console.log(`FAIL  refused without the test CA: ${e.message}`);
+    }
+  }
   for (const [name, fn, limit, closes] of CHECKS) {
     const t = Date.now();
     try {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real-client conformance tests of sluice's WebSocket server.
 #
-#   bash tests/ws_clients/run.sh BUILD_DIR
+#   bash tests/ws_clients/run.sh BUILD_DIR [--wss]
 #
 # Starts BUILD_DIR/examples/ws_echo and BUILD_DIR/examples/chat on free
 # loopback ports, runs python_client.py and node_client.js against ws_echo and
@@ -15,10 +15,19 @@
 # closing "ws_clients: N passed, N failed" line (counting the clients' checks),
 # and exits non-zero if any client failed or a server died. Only the servers it
 # started are stopped. Set WS_CLIENTS_NO_INSTALL=1 to skip install.sh.
+#
+# --wss (a build with SLUICE_WITH_OPENSSL, as CMake passes it): the wss pass too, with the
+# test CA and certificates of tests/tls/make_certs.sh: node_client.js against
+# ws_echo --tls-cert/--tls-key trusting that CA, and chromium_chat.js against
+# chat --tls-cert/--tls-key (the page over https, the rooms over wss) trusting that
+# certificate's key.
 set -uo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: run.sh BUILD_DIR" >&2
+wss=0
+if [ $# -eq 2 ] && [ "$2" = --wss ]; then
+    wss=1
+elif [ $# -ne 1 ]; then
+    echo "usage: run.sh BUILD_DIR [--wss]" >&2
     exit 2
 fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -61,14 +70,14 @@ trap 'stop_servers; exit 143' TERM
 # Two distinct free loopback ports: bound together, then released *before* they are
 # printed (read returns as soon as the line arrives; a server started then must not find
 # them still held by this probe).
-read -r echo_port chat_port deflate_port bomb_port < <(/usr/bin/python3 -c '
+read -r echo_port chat_port deflate_port bomb_port wss_echo_port wss_chat_port < <(/usr/bin/python3 -c '
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks: s.bind(("127.0.0.1", 0))
 ports = [s.getsockname()[1] for s in socks]
 for s in socks: s.close()
 print(*ports, flush=True)')
-[ -n "${bomb_port:-}" ] || { echo "run.sh: could not find free ports" >&2; exit 1; }
+[ -n "${wss_chat_port:-}" ] || { echo "run.sh: could not find free ports" >&2; exit 1; }
 
 start_server() { # NAME BIN PORT [ARGS...] -> sets server_pid
     local name=$1 bin=$2 port=$3
@@ -114,6 +123,17 @@ wait_listening ws_echo "$echo_pid" "$echo_port" || exit 1
 wait_listening chat "$chat_pid" "$chat_port" || exit 1
 wait_listening ws_echo_deflate "$deflate_pid" "$deflate_port" || exit 1
 wait_listening ws_echo_bomb "$bomb_pid" "$bomb_port" || exit 1
+if [ "$wss" = 1 ]; then
+    certs="$logs/certs"
+    bash "$here/../tls/make_certs.sh" "$certs" || { echo "run.sh: make_certs.sh failed" >&2; exit 1; }
+    tls_args=(--tls-cert "$certs/localhost.pem" --tls-key "$certs/localhost.key")
+    start_server ws_echo_wss "$ws_echo" "$wss_echo_port" "${tls_args[@]}"; wss_echo_pid=$server_pid
+    start_server chat_wss "$chat" "$wss_chat_port" "${tls_args[@]}"; wss_chat_pid=$server_pid
+    echo "run.sh: ws_echo --tls-cert pid $wss_echo_pid on port $wss_echo_port," \
+         "chat --tls-cert pid $wss_chat_pid on port $wss_chat_port"
+    wait_listening ws_echo_wss "$wss_echo_pid" "$wss_echo_port" || exit 1
+    wait_listening chat_wss "$wss_chat_pid" "$wss_chat_port" || exit 1
+fi
 
 summary=()
 total_passed=0
@@ -172,6 +192,14 @@ for mode in takeover server-nct client-nct; do
     run_client "node-$mode" ws_echo_deflate "$deflate_pid" 900 node "$here/node_client.js" "$deflate_port" --deflate "$mode"
 done
 run_client chromium-deflate ws_echo_deflate "$deflate_pid" 300 node "$here/chromium_deflate.js" "$deflate_port"
+# The wss pass.
+if [ "$wss" = 1 ]; then
+    run_client node-wss ws_echo_wss "$wss_echo_pid" 900 node "$here/node_client.js" "$wss_echo_port" --tls-ca "$certs/ca.pem"
+    run_client chromium-wss chat_wss "$wss_chat_pid" 240 node "$here/chromium_chat.js" "$wss_chat_port" --tls-cert "$certs/localhost.pem"
+else
+    echo
+    echo "run.sh: no wss pass (no --wss: the build has no TLS)"
+fi
 
 stop_servers
 echo

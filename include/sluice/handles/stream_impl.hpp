@@ -142,6 +142,12 @@ class stream_impl final : public io_object {
         return ext_ && (!ext_->stash.empty() || ext_->stash_error);
     }
 
+    // A TLS handshake is running: it reads the socket on its own, whatever the owner's
+    // read interest (read_cb_), which governs only the plaintext delivered after it.
+    bool handshaking() const noexcept {
+        return ext_ && ext_->tls && ext_->tls->handshake_done;
+    }
+
     // Bytes from a completion backend (loop::receive).
     SLUICE_DECL void on_data(int res, const char* data) override;
 

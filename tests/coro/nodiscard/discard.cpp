@@ -9,6 +9,7 @@
 #include <sluice.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,9 @@ auto value_of(F f) -> decltype(f()) {
 [[maybe_unused]] void discard_each(sluice::loop& l, sluice::tcp_stream& s,
                                    sluice::tcp_listener& lis, sluice::timer& t,
                                    sluice::udp_socket& u, const sluice::ws::connection& c,
-                                   sluice::cancellation_token tok) {
+                                   sluice::cancellation_token tok, sluice::tls_stream& ts,
+                                   sluice::tls_listener& tl,
+                                   std::shared_ptr<sluice::tls::context> ctx) {
     char buf[8];
     const sluice::endpoint ep = sluice::endpoint::loopback_v4(1);
     const auto tp = sluice::loop::clock::now();
@@ -52,6 +55,10 @@ auto value_of(F f) -> decltype(f()) {
     KEEP sluice::connect(s, "localhost", 1);
     KEEP sluice::resolve("localhost", 1);
     KEEP sluice::accept(lis);
+    KEEP sluice::connect(ts, "localhost", 1, ctx);
+    KEEP sluice::connect(ts, ep, "localhost", ctx);
+    KEEP sluice::accept(tl);
+    KEEP sluice::tls_handshake(sluice::tcp_stream(), ctx);
     KEEP sluice::sleep_for(t, 1ms);
     KEEP sluice::sleep_for(l, 1ms);
     KEEP sluice::sleep_for(1ms);
@@ -78,6 +85,7 @@ auto value_of(F f) -> decltype(f()) {
     KEEP value_of([&] { return sluice::read_exact(s, buf, 8); });
     KEEP value_of([&] { return sluice::write(s, std::string_view("x")); });
     KEEP value_of([&] { return sluice::connect(s, ep); });
+    KEEP value_of([&] { return sluice::accept(tl); });
     KEEP value_of([&] { return sluice::accept(lis); });
     KEEP value_of([&] { return sluice::sleep_for(1ms); });
     KEEP value_of([&] { return sluice::offload(f); });

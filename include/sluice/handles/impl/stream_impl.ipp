@@ -14,7 +14,8 @@ SLUICE_DECL void stream_impl::update_interest() {
     if (flags_ & connecting) {
         if (fd_ != invalid_socket) mask = ev_write; // the stream's own attempt
     } else {
-        const bool wants_bytes = read_cb_ && !(flags_ & eof_seen) && !(ext_ && ext_->stash_error);
+        const bool wants_bytes =
+            (read_cb_ || handshaking()) && !(flags_ & eof_seen) && !(ext_ && ext_->stash_error);
         // With a completion backend every read of a connected stream goes through its
         // receive, never a recv() beside it: bytes cannot overtake each other.
         // While bytes are kept, the receive pauses: the reader takes those first, and
@@ -97,7 +98,7 @@ SLUICE_DECL void stream_impl::on_ready(unsigned events) {
     if ((events & ev_write) && ext_ && !ext_->queue.empty()) flush();
     // TLS is tested here rather than in do_read(), which then stays as small as it was and
     // is still inlined (callgrind counted the difference on the echo benchmark).
-    if (!closed() && (events & ev_read) && read_cb_) {
+    if (!closed() && (events & ev_read) && (read_cb_ || handshaking())) {
         if (flags_ & tls_on)
             tls_read_socket();
         else

@@ -19,11 +19,8 @@ SLUICE_DECL void stream_impl::start_tls(std::unique_ptr<tls::engine> e,
     x.tls->owner = std::move(owner);
     x.tls->handshake_done = std::move(done);
     flags_ |= tls_on;
-    // The handshake reads on its own: a placeholder read keeps the socket watched (and is
-    // never called; the handshake's completion is handshake_done).
-    read_cb_ = [](std::error_code, std::size_t) {};
-    read_buf_ = nullptr;
-    flags_ |= continuous;
+    // The handshake reads on its own while handshake_done is pending (handshaking()): a
+    // read the owner started, stopped or cancelled meanwhile is about plaintext only.
     // The handshake timeout is the idle timeout while it runs: a peer that stalls
     // mid-handshake fails the stream with error::timed_out.
     x.tls->saved_idle_us = x.idle_us;
@@ -73,6 +70,7 @@ SLUICE_DECL std::uint64_t stream_impl::write_cipher(const std::string& cipher, i
 SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
     tls_filter& t = *ext_->tls;
     t.engine->feed(data, n);
+    bool just_done = false;
     if (t.handshake_done) { // still handshaking
         const tls::handshake_status st = t.engine->handshake();
         tls_send_output();
@@ -84,15 +82,15 @@ SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
             t.failed = true;
             return close_with(t.engine->handshake_error());
         }
-        // Done: the placeholder read goes, the idle timeout is the owner's again.
-        read_cb_ = nullptr;
-        flags_ &= static_cast<std::uint8_t>(~continuous);
+        // Done: the idle timeout is the owner's again.
         ext_->idle_us = t.saved_idle_us;
         if (ext_->idle_us == 0 && ext_->read_us == 0 && ext_->write_us == 0)
             loop_->unschedule(ext_.get());
         loop_->complete(std::move(t.handshake_done), {}, 0);
         // Application data may have come with the handshake's last flight: decrypted
-        // below, kept for the first read.
+        // below and kept; a read already started gets it after the handshake's handler
+        // (deferred calls run after queued completions), never before.
+        just_done = true;
     }
     // Everything decryptable now goes to the stash, behind what is kept already; reading
     // pauses while it is not empty, so this is bounded by what one receive brings.
@@ -112,7 +110,15 @@ SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
     } else if (ec) {
         return fail(ec); // a record that does not authenticate: nothing after it is trusted
     }
-    if (read_cb_ && (!st.empty() || (flags_ & eof_seen))) deliver_kept();
+    if (read_cb_ && (!st.empty() || (flags_ & eof_seen))) {
+        if (!just_done)
+            deliver_kept();
+        else
+            loop_->defer([s = ref<stream_impl>(this)] {
+                if (!s->closed() && s->read_cb_ && (s->stashed() || (s->flags_ & eof_seen)))
+                    s->deliver_kept();
+            });
+    }
     if (!closed()) update_interest();
 }
 
