@@ -128,22 +128,25 @@ TEST_CASE("wss: sluice's client against python3-websockets' wss:// server") {
     const int port = std::atoi(line);
     REQUIRE(port > 0);
 
-    loop lp;
     std::string got;
     std::uint16_t code = 0;
-    ws::handlers h;
-    h.on_open = [&](ws::connection& c) { c.send_text("to python over wss"); };
-    h.on_message = [&](ws::connection& c, const ws::message& m) {
-        got = std::string(m.data);
-        c.close(ws::close_code::normal);
-    };
-    h.on_close = [&](ws::connection&, const ws::close_status& st) {
-        code = st.code;
-        lp.stop();
-    };
-    ws::connection c = ws::connect(lp, "wss://localhost:" + std::to_string(port) + "/", std::move(h),
-                                   verifying());
-    lp.run();
+    {
+        loop lp;
+        ws::handlers h;
+        h.on_open = [&](ws::connection& c) { c.send_text("to python over wss"); };
+        h.on_message = [&](ws::connection& c, const ws::message& m) {
+            got = std::string(m.data);
+            c.close(ws::close_code::normal);
+        };
+        h.on_close = [&](ws::connection&, const ws::close_status& st) {
+            code = st.code;
+            lp.stop();
+        };
+        ws::connection c = ws::connect(lp, "wss://localhost:" + std::to_string(port) + "/",
+                                       std::move(h), verifying());
+        lp.run();
+    } // the loop (and with it the connection) is gone before python is asked to stop: its
+      // server waits for our close_notify, up to 10 s
     close(to_server[1]);
     pclose(out);
     CHECK(got == "to python over wss");
