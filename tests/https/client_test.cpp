@@ -150,6 +150,15 @@ TEST_CASE("fetch: https:// with a verifying context; the URL's host is the SNI a
     CHECK(srv.accepted == 1);
     REQUIRE(srv.sni.size() == 1);
     CHECK(srv.sni[0] == "localhost");
+
+    // An address: checked against the certificate's IP names, and no SNI (RFC 6066 §3).
+    outcome by_ip;
+    http::fetch(lp, "https://127.0.0.1:" + std::to_string(srv.port) + "/ip", opt, into(by_ip));
+    run_until(lp, {&by_ip});
+    CHECK_FALSE(by_ip.ec);
+    CHECK(by_ip.res.body == "https /ip host=127.0.0.1:" + std::to_string(srv.port) + " auth=");
+    REQUIRE(srv.sni.size() == 2);
+    CHECK(srv.sni[1] == "");
     srv.close();
 }
 
