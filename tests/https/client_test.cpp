@@ -321,7 +321,9 @@ TEST_CASE("client and fetch: a server that never finishes the handshake hits the
     http::client_settings s;
     s.tls = trusting_test_ca();
     s.connect_timeout = std::chrono::milliseconds(200);
-    s.request_timeout = std::chrono::milliseconds(0); // so only the connect timeout can end it
+    // Longer, so that a request timeout (which leaves the connection connecting) cannot
+    // pass for the connect timeout (which closes it).
+    s.request_timeout = std::chrono::seconds(10);
     http::client c(lp, s);
     http::request_options opt;
     opt.tls = s.tls;
@@ -331,6 +333,7 @@ TEST_CASE("client and fetch: a server that never finishes the handshake hits the
     http::fetch(lp, url, opt, into(fetched));
     run_until(lp, {&pooled, &fetched});
     CHECK(pooled.ec == sluice::error::timed_out);
+    CHECK(c.open_connections() == 0);
     CHECK(fetched.ec == sluice::error::timed_out);
     c.close();
     mute.close();
