@@ -5364,6 +5364,7 @@ SLUICE_DECL std::error_code real_path(const std::string& path, std::string& out)
 
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -5458,6 +5459,14 @@ class context {
     // A client-side engine that sends SNI `host` and, when verifying, checks the
     // certificate against it.
     virtual std::unique_ptr<engine> make_client(std::string_view host) = 0;
+    // The same for a connection to host:port (what the streams call): a context that resumes
+    // sessions keeps them per host and port, since another port may be another server. By
+    // default the port plays no part. (Another name, not an overload: an adapter overriding
+    // one would hide the other.)
+    virtual std::unique_ptr<engine> make_client_for(std::string_view host, std::uint16_t port) {
+        (void)port;
+        return make_client(host);
+    }
 };
 
 } // namespace tls
@@ -7763,8 +7772,9 @@ class tls_stream : public tcp_stream {
                  H&& handler, const tls_options& opt = {}) {
         io_handler h = detail::ec_only(std::forward<H>(handler));
         if (auto ec = cannot_connect()) return fail(std::move(h), ec);
+        const std::uint16_t port = ep.port();
         impl_->start_connect(std::vector<endpoint>{ep},
-                             then_handshake(impl_ref(), std::move(ctx), std::move(host),
+                             then_handshake(impl_ref(), std::move(ctx), std::move(host), port,
                                             std::move(h), opt),
                              opt.connect);
     }
@@ -7789,14 +7799,14 @@ class tls_stream : public tcp_stream {
     // The connect's completion: on success, the handshake starts and `h` waits for it.
     static io_handler then_handshake(detail::ref<detail::stream_impl> s,
                                      std::shared_ptr<tls::context> ctx, std::string host,
-                                     io_handler h, const tls_options& opt) {
+                                     std::uint16_t port, io_handler h, const tls_options& opt) {
         const std::int64_t us =
             std::chrono::duration_cast<std::chrono::microseconds>(opt.handshake_timeout).count();
         return [s = std::move(s), ctx = std::move(ctx), host = std::move(host), h = std::move(h),
-                us](std::error_code ec, std::size_t) mutable {
+                us, port](std::error_code ec, std::size_t) mutable {
             if (!ec && s->closed()) ec = make_error_code(error::operation_aborted);
             if (ec) return h(ec, 0);
-            std::unique_ptr<tls::engine> e = ctx->make_client(host);
+            std::unique_ptr<tls::engine> e = ctx->make_client_for(host, port);
             s->start_tls(std::move(e), std::move(ctx), std::move(h), us);
         };
     }
@@ -7819,7 +7829,7 @@ void tls_connect(tcp_stream& s, std::string host, std::uint16_t port,
     std::string name = host;
     impl->start_connect(std::move(host), port,
                         tls_stream::then_handshake(s.impl_ref(), std::move(ctx), std::move(name),
-                                                   std::move(h), opt),
+                                                   port, std::move(h), opt),
                         opt.connect);
 }
 
@@ -8022,8 +8032,10 @@ class tls_listener {
 // Defaults (docs/guide/tls.md): TLS 1.2 and 1.3 only; for 1.2 only ECDHE key exchange with
 // AEAD ciphers (forward secrecy, no CBC, no RC4, no export or anonymous suites); no
 // renegotiation, no compression. A server keeps a session cache and issues TLS 1.3 tickets,
-// so clients resume. Certificates can be replaced while serving (replace_certificates):
-// handshakes after the call use the new set, running connections keep theirs.
+// so clients resume; a client context keeps the last session of each host:port it
+// connected to and offers it on the next connection there. Certificates can be replaced
+// while serving (replace_certificates): handshakes after the call use the new set, running
+// connections keep theirs.
 
 
 #include <openssl/err.h>
@@ -8033,6 +8045,7 @@ class tls_listener {
 
 #include <cstring>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -8087,6 +8100,54 @@ inline std::string alpn_wire(std::initializer_list<std::string_view> protos) {
     return w;
 }
 
+// A client context's sessions: the last one each host:port gave, to resume the next
+// connection there. Shared by the context and its engines (a session can arrive after the
+// handshake, in TLS 1.3's NewSessionTicket), and by threads when the context is.
+class session_store {
+  public:
+    session_store() = default;
+    session_store(const session_store&) = delete;
+    session_store& operator=(const session_store&) = delete;
+    ~session_store() {
+        for (auto& kv : sessions_) SSL_SESSION_free(kv.second);
+    }
+
+    // Takes the reference `s` carries.
+    void put(const std::string& key, SSL_SESSION* s) {
+        std::lock_guard<std::mutex> g(mutex_);
+        auto it = sessions_.find(key);
+        if (it != sessions_.end()) {
+            SSL_SESSION_free(it->second);
+            it->second = s;
+            return;
+        }
+        if (sessions_.size() >= max_hosts) { // bounded: some other host's turn to go
+            SSL_SESSION_free(sessions_.begin()->second);
+            sessions_.erase(sessions_.begin());
+        }
+        sessions_.emplace(key, s);
+    }
+    // A session for key (the caller owns a reference), or nullptr. A TLS 1.3 ticket is used
+    // once (RFC 8446 C.4: reuse would let an observer link the connections); the
+    // connection that uses it gets fresh ones.
+    SSL_SESSION* take(const std::string& key) {
+        std::lock_guard<std::mutex> g(mutex_);
+        auto it = sessions_.find(key);
+        if (it == sessions_.end()) return nullptr;
+        SSL_SESSION* s = it->second;
+        if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION)
+            sessions_.erase(it);
+        else
+            SSL_SESSION_up_ref(s);
+        return s;
+    }
+
+  private:
+    static constexpr std::size_t max_hosts = 256;
+    std::mutex mutex_;
+    std::map<std::string, SSL_SESSION*> sessions_;
+};
+
 } // namespace detail
 
 // One connection's TLS state over two memory BIOs.
@@ -8108,6 +8169,21 @@ class engine final : public tls::engine {
     engine& operator=(const engine&) = delete;
 
     SSL* native_handle() const noexcept { return ssl_; }
+
+    // A client's: sessions this connection is given go to `store` under `key` (host:port).
+    void keep_sessions(std::shared_ptr<detail::session_store> store, std::string key) {
+        if (!ssl_) return;
+        sessions_ = std::move(store);
+        session_key_ = std::move(key);
+        SSL_set_app_data(ssl_, this);
+    }
+    // OpenSSL's new-session callback (client_context installs it).
+    static int on_new_session(SSL* ssl, SSL_SESSION* s) {
+        auto* self = static_cast<engine*>(SSL_get_app_data(ssl));
+        if (!self || !self->sessions_ || !SSL_SESSION_is_resumable(s)) return 0;
+        self->sessions_->put(self->session_key_, s);
+        return 1; // the store keeps the reference
+    }
 
     void feed(const char* data, std::size_t n) override {
         if (ssl_ && n) BIO_write(in_, data, static_cast<int>(n));
@@ -8214,6 +8290,8 @@ class engine final : public tls::engine {
     bool done_ = false;
     bool verify_failed_ = false;
     std::string error_;
+    std::shared_ptr<detail::session_store> sessions_;
+    std::string session_key_;
 };
 
 // A server's certificates: the first is the default, the others are chosen by the name
@@ -8384,6 +8462,9 @@ class client_context final : public tls::context {
     // Turns certificate verification off: the connection is then encrypted but talks to
     // whoever answers. For tests against self-signed peers only.
     void set_verify(bool on) { verify_ = on; }
+    // Session resumption (on by default): the last session of each host:port is offered
+    // on the next connection there, which then skips the certificate exchange.
+    void set_resumption(bool on) { resume_ = on; }
     void set_alpn(std::initializer_list<std::string_view> protos) { alpn_ = detail::alpn_wire(protos); }
 
     std::unique_ptr<tls::engine> make_server() override {
@@ -8413,13 +8494,35 @@ class client_context final : public tls::context {
         }
         return e;
     }
+    // As make_client, and resumes the last session of host:port when there is one.
+    std::unique_ptr<tls::engine> make_client_for(std::string_view host, std::uint16_t port) override {
+        std::unique_ptr<tls::engine> e = make_client(host);
+        auto* oe = static_cast<engine*>(e.get());
+        SSL* s = oe->native_handle();
+        if (!s || !resume_) return e;
+        std::string key = std::string(host) + ":" + std::to_string(port);
+        if (SSL_SESSION* old = sessions_->take(key)) {
+            SSL_set_session(s, old); // takes its own reference
+            SSL_SESSION_free(old);
+        }
+        oe->keep_sessions(sessions_, std::move(key));
+        return e;
+    }
 
     SSL_CTX* native_handle() const noexcept { return ctx_.get(); }
     std::string last_error() const { return error_; }
 
   private:
-    client_context() : ctx_(detail::new_context(TLS_client_method())) {
-        if (ctx_) SSL_CTX_set_default_verify_paths(ctx_.get());
+    client_context()
+        : ctx_(detail::new_context(TLS_client_method())),
+          sessions_(std::make_shared<detail::session_store>()) {
+        if (!ctx_) return;
+        SSL_CTX_set_default_verify_paths(ctx_.get());
+        // Sessions live in our store, keyed by host:port, not in OpenSSL's cache (keyed by
+        // session id, which a client cannot look up by server).
+        SSL_CTX_set_session_cache_mode(ctx_.get(),
+                                       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx_.get(), &engine::on_new_session);
     }
     static bool looks_like_ip(const std::string& h) {
         if (h.find(':') != std::string::npos) return true; // IPv6
@@ -8427,7 +8530,8 @@ class client_context final : public tls::context {
     }
 
     detail::ctx_ptr ctx_;
-    bool verify_ = true;
+    std::shared_ptr<detail::session_store> sessions_;
+    bool verify_ = true, resume_ = true;
     std::string alpn_;
     std::string error_;
 };
@@ -17531,10 +17635,13 @@ SLUICE_DECL void server::destroy() noexcept {
 // ---- begin sluice/http/client.hpp ----
 // sluice — a minimal HTTP/1.1 client for simple requests: one request per
 // connection (Connection: close), the whole response collected in memory up to a
-// limit, a timeout for the whole exchange. For health checks, tests and tools;
-// plain http:// only (no TLS).
+// limit, a timeout for the whole exchange. For health checks, tests and tools.
+// https:// runs over TLS made by request_options::tls (e.g. a tls::openssl::client_context,
+// which verifies the server for the URL's host and sends it as SNI); without one, https://
+// fails with std::errc::protocol_not_supported.
 
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17562,7 +17669,9 @@ struct request_options {
     // The whole response held in memory (head, body as collected, bytes not yet parsed);
     // fetch fails with body_too_large as soon as it would go past.
     std::size_t max_response = 16 * 1024 * 1024;
-    std::chrono::milliseconds timeout{30000};    // resolve + connect + request + response
+    // resolve + connect + TLS handshake + request + response
+    std::chrono::milliseconds timeout{30000};
+    std::shared_ptr<tls::context> tls;           // for https:// URLs
 };
 
 using fetch_handler = unique_function<void(std::error_code, client_response)>;
@@ -17571,11 +17680,14 @@ namespace detail {
 
 struct url_parts {
     std::string host;
-    std::uint16_t port = 80;
+    std::uint16_t port = 80; // 443 for https:// without a port
     std::string target = "/";
+    bool secure = false; // https://
 };
 
-// "http://host[:port][/path[?query]]", host may be [IPv6].
+// "http[s]://host[:port][/path[?query]]", host may be [IPv6].
+// The Host header's value: the port only when it is not the scheme's own.
+SLUICE_DECL std::string authority_of(const url_parts& u);
 SLUICE_DECL bool split_url(std::string_view url, url_parts& out);
 
 // One fetch. Counted (detail::ref_counted): every handler it gives the timer, the stream
@@ -17630,9 +17742,16 @@ namespace sluice::http {
 namespace detail {
 
 SLUICE_DECL bool split_url(std::string_view url, url_parts& out) {
-    constexpr std::string_view scheme = "http://";
-    if (url.size() <= scheme.size() || !iequals(url.substr(0, scheme.size()), scheme)) return false;
-    url.remove_prefix(scheme.size());
+    constexpr std::string_view plain = "http://", secure = "https://";
+    if (url.size() > plain.size() && iequals(url.substr(0, plain.size()), plain)) {
+        url.remove_prefix(plain.size());
+    } else if (url.size() > secure.size() && iequals(url.substr(0, secure.size()), secure)) {
+        url.remove_prefix(secure.size());
+        out.secure = true;
+        out.port = 443;
+    } else {
+        return false;
+    }
     std::size_t slash = url.find_first_of("/?");
     std::string_view authority = url.substr(0, slash);
     if (slash != std::string_view::npos) {
@@ -17667,28 +17786,39 @@ SLUICE_DECL bool split_url(std::string_view url, url_parts& out) {
     return true;
 }
 
+SLUICE_DECL std::string authority_of(const url_parts& u) {
+    std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+    if (u.port != (u.secure ? 443 : 80)) host += ":" + std::to_string(u.port);
+    return host;
+}
+
 SLUICE_DECL void fetch_op::start(const url_parts& u) {
     parser_.response_to(to_verb(opt_.method));
     timer_.start(opt_.timeout, [self = op_ref(this)](std::error_code ec) {
         if (!ec) self->finish(make_error_code(sluice::error::timed_out));
     });
+    if (u.secure && !opt_.tls) return finish(std::make_error_code(std::errc::protocol_not_supported));
     serializer<std::string> s(request_);
     s.request_line(opt_.method, u.target);
-    std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    if (u.port != 80) host += ":" + std::to_string(u.port);
-    s.header("Host", host).header("Connection", "close");
+    s.header("Host", authority_of(u)).header("Connection", "close");
     for (auto& h : opt_.headers) s.header(h.first, h.second);
     if (!opt_.body.empty()) s.content_length(opt_.body.size());
     s.end_head();
     if (auto ec = s.error()) return finish(ec);
     request_ += opt_.body;
-    stream_.connect(u.host, u.port, [self = op_ref(this)](std::error_code ec) {
+    auto connected = [self = op_ref(this)](std::error_code ec) {
         if (!self->handler_) return; // finished meanwhile (timed out)
         if (ec) return self->finish(ec);
         self->stream_.write(self->request_);
         self->stream_.read_start(
             [self](std::error_code e, std::string_view data) { self->on_data(e, data); });
-    });
+    };
+    if (!u.secure) return stream_.connect(u.host, u.port, std::move(connected));
+    // opt_.timeout covers the handshake as it covers the rest; the certificate is checked
+    // against the URL's host, which also goes out as SNI.
+    tls_options to;
+    to.handshake_timeout = std::chrono::milliseconds(0);
+    tls_connect(stream_, u.host, u.port, opt_.tls, std::move(connected), to);
 }
 
 SLUICE_DECL void fetch_op::on_data(std::error_code ec, std::string_view data) {
@@ -17774,12 +17904,13 @@ SLUICE_DECL void fetch(loop& l, std::string_view url, fetch_handler handler) {
 #endif
 // ---- end sluice/http/client.hpp ----
 // ---- begin sluice/http/pool.hpp ----
-// sluice — a pooled keep-alive HTTP/1.1 client (plain http:// only, no TLS).
+// sluice — a pooled keep-alive HTTP/1.1 client, http:// and https://.
 //
 //     sluice::http::client c(loop);
 //     c.get("http://127.0.0.1:8080/items", [](std::error_code ec, http::client_response r) {...});
 //
-// Connections are kept per origin (host and port) and reused: at most
+// Connections are kept per origin (scheme, host and port: http and https never share one)
+// and reused: at most
 // max_connections_per_origin are open to one origin; requests beyond that wait in a queue of
 // at most max_queued_per_origin, and one more fails at once with error::queue_full. A
 // connection back in the pool is watched: bytes or end of stream from the server while it
@@ -17797,7 +17928,12 @@ SLUICE_DECL void fetch(loop& l, std::string_view url, fetch_handler handler) {
 // Redirects (301, 302, 303, 307, 308) are followed up to max_redirects. 303, and 301/302 of
 // a POST, become a GET without body; 307/308 keep the method and the body, which a producer
 // cannot give twice: such a redirect is then returned as the response. Authorization and
-// Cookie are not sent to another origin.
+// Cookie are not sent to another origin (http:// and https:// of one host are two).
+//
+// https:// runs over TLS made by client_settings::tls (e.g. a tls::openssl::client_context:
+// it verifies the server for the URL's host, sends that as SNI, and resumes sessions per
+// host and port); without one, an https:// request fails with
+// std::errc::protocol_not_supported. connect_timeout covers the handshake too.
 //
 // Exactly once (docs/guide/lifetimes.md): every request's handler runs once, from the loop,
 // never inside request(): with the response, an error, or operation_aborted when cancelled,
@@ -17808,6 +17944,7 @@ SLUICE_DECL void fetch(loop& l, std::string_view url, fetch_handler handler) {
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17824,7 +17961,7 @@ struct client_settings {
     std::size_t max_queued_per_origin = 256;
     // Idle connections kept, all origins together; the oldest is closed beyond it.
     std::size_t max_idle = 32;
-    std::chrono::milliseconds connect_timeout{10000}; // name lookup + TCP connect
+    std::chrono::milliseconds connect_timeout{10000}; // name lookup + TCP connect + TLS
     // From request() to the handler, redirects and retries included (0: none).
     std::chrono::milliseconds request_timeout{60000};
     std::chrono::milliseconds idle_timeout{30000}; // an unused pooled connection is closed
@@ -17834,6 +17971,7 @@ struct client_settings {
     std::uint32_t max_response_head = 64 * 1024;
     // The producer is asked for more only while the write queue is below high_watermark.
     sluice::write_limits write{};
+    std::shared_ptr<tls::context> tls; // for https:// URLs
 };
 
 // Fills `piece` (given empty) with the next bytes of the request body; returns false with
@@ -17844,7 +17982,7 @@ using body_consumer = unique_function<void(std::string_view piece)>;
 
 struct client_request {
     std::string method = "GET";
-    std::string url; // http://host[:port]/path?query
+    std::string url; // http[s]://host[:port]/path?query
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;                 // in memory (sent with Content-Length)
     body_producer producer;           // or pulled piece by piece (body stays empty)
@@ -17866,7 +18004,7 @@ class pooled_conn final : public sluice::detail::ref_counted<pooled_conn> {
     SLUICE_DECL void on_read(std::error_code ec, std::string_view data);
 
     tcp_stream stream_;
-    timer idle_timer_;
+    timer idle_timer_; // while a TLS connection connects: its connect_timeout
     sluice::detail::ref<client_core> core_;
     std::string origin_;
     sluice::detail::ref<client_op> op_;       // the exchange running on it
@@ -17937,6 +18075,7 @@ class client_core final : public sluice::detail::ref_counted<client_core> {
     struct origin_state {
         std::string host;
         std::uint16_t port = 80;
+        bool secure = false;
         std::size_t open = 0, connecting = 0;
         std::deque<op_ref> waiting;
     };
@@ -18081,12 +18220,11 @@ inline std::string lower(std::string s) {
     return s;
 }
 
-inline std::string origin_of(const url_parts& u) { return lower(u.host) + ":" + std::to_string(u.port); }
+inline const char* scheme_of(const url_parts& u) noexcept { return u.secure ? "https:" : "http:"; }
 
-inline std::string authority(const url_parts& u) {
-    std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    if (u.port != 80) host += ":" + std::to_string(u.port);
-    return host;
+// The pool's key: the scheme too, so that http:// and https:// of one host never share.
+inline std::string origin_of(const url_parts& u) {
+    return std::string(scheme_of(u)) + "//" + lower(u.host) + ":" + std::to_string(u.port);
 }
 
 inline void erase_header(std::vector<std::pair<std::string, std::string>>& hs, std::string_view name) {
@@ -18101,8 +18239,8 @@ inline std::string resolve_location(const url_parts& base, std::string_view loc)
     std::size_t colon = loc.find(':'), slash = loc.find('/');
     if (colon != std::string_view::npos && (slash == std::string_view::npos || colon < slash))
         return std::string(loc); // has a scheme
-    std::string origin = "http://" + authority(base);
-    if (loc.substr(0, 2) == "//") return "http:" + std::string(loc);
+    std::string origin = std::string(scheme_of(base)) + "//" + authority_of(base);
+    if (loc.substr(0, 2) == "//") return scheme_of(base) + std::string(loc);
     if (!loc.empty() && loc[0] == '/') return origin + std::string(loc);
     std::string_view path = base.target;
     path = path.substr(0, path.find_first_of("?#"));
@@ -18138,10 +18276,11 @@ SLUICE_DECL client_op::client_op(loop& l, ref<client_core> core, std::uint64_t i
 SLUICE_DECL std::error_code client_op::prepare(std::string_view url) {
     url_ = url_parts{};
     if (!split_url(url, url_)) return make_error_code(error::bad_url);
+    if (url_.secure && !core_->s_.tls) return std::make_error_code(std::errc::protocol_not_supported);
     origin_ = pool_detail::origin_of(url_);
     head_.clear();
     serializer<std::string> s(head_);
-    s.request_line(req_.method, url_.target).header("Host", pool_detail::authority(url_));
+    s.request_line(req_.method, url_.target).header("Host", authority_of(url_));
     for (auto& h : req_.headers) s.header(h.first, h.second);
     chunked_ = false;
     if (req_.producer) {
@@ -18357,6 +18496,7 @@ SLUICE_DECL void client_core::submit(op_ref op) {
     if (o.open == 0 && o.waiting.empty()) {
         o.host = op->url_.host;
         o.port = op->url_.port;
+        o.secure = op->url_.secure;
     }
     std::size_t backlog = o.waiting.size() > o.connecting ? o.waiting.size() - o.connecting : 0;
     if (backlog >= s_.max_queued_per_origin) {
@@ -18373,6 +18513,7 @@ SLUICE_DECL void client_core::retry_fresh(op_ref op) {
     origin_state& o = origins_[op->origin_];
     o.host = op->url_.host; // the entry may have gone with the failed connection
     o.port = op->url_.port;
+    o.secure = op->url_.secure;
     // The failed connection was just closed, so this stays within the limit.
     conn_ref c = open_conn(o, op->origin_);
     c->reserved_ = std::move(op);
@@ -18424,11 +18565,29 @@ SLUICE_DECL client_core::conn_ref client_core::open_conn(origin_state& o, const 
     ++opened_;
     conns_.push_back(c);
     c->stream_.set_write_limits(s_.write);
-    connect_options co;
-    co.timeout = s_.connect_timeout;
-    c->stream_.connect(o.host, o.port, [c](std::error_code ec) {
-        if (!c->closed_) c->core_->on_connected(c, ec);
-    }, co);
+    if (!o.secure) {
+        connect_options co;
+        co.timeout = s_.connect_timeout;
+        c->stream_.connect(o.host, o.port, [c](std::error_code ec) {
+            if (!c->closed_) c->core_->on_connected(c, ec);
+        }, co);
+        return c;
+    }
+    // One deadline for the name lookup, the connect and the handshake together: the
+    // connection's idle timer, unused until it is pooled.
+    tls_options to;
+    to.connect.timeout = std::chrono::milliseconds(0);
+    to.handshake_timeout = std::chrono::milliseconds(0);
+    if (s_.connect_timeout.count() > 0)
+        c->idle_timer_.start(s_.connect_timeout, [c](std::error_code ec) {
+            if (!ec && !c->closed_ && !c->connected_)
+                c->core_->on_connected(c, make_error_code(sluice::error::timed_out));
+        });
+    tls_connect(c->stream_, o.host, o.port, s_.tls, [c](std::error_code ec) {
+        if (c->closed_) return;
+        c->idle_timer_.cancel();
+        c->core_->on_connected(c, ec);
+    }, to);
     return c;
 }
 

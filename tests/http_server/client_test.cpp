@@ -61,11 +61,15 @@ TEST_CASE("fetch: GET and POST against the server, headers and body collected") 
 
 TEST_CASE("fetch: errors — bad URL, refused, timeout, response too large") {
     test::bounded_loop loop;
-    fetched bad;
-    http::fetch(loop, "https://127.0.0.1/", into(bad));
+    fetched bad, no_tls;
+    http::fetch(loop, "ftp://127.0.0.1/", into(bad));
+    // https:// is a URL, but without request_options::tls there is no way to speak it.
+    http::fetch(loop, "https://127.0.0.1/", into(no_tls));
     CHECK_FALSE(bad.done); // never inline
-    REQUIRE(loop.run_until([&] { return bad.done; }));
+    CHECK_FALSE(no_tls.done);
+    REQUIRE(loop.run_until([&] { return bad.done && no_tls.done; }));
     CHECK(bad.ec == std::errc::invalid_argument);
+    CHECK(no_tls.ec == std::errc::protocol_not_supported);
 
     std::uint16_t dead_port;
     {

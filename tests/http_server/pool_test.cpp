@@ -344,11 +344,14 @@ TEST_CASE("pool: a refused connect fails the requests waiting for it; a bad URL 
         CHECK(o.ec == std::errc::connection_refused);
     }
     CHECK(c.open_connections() == 0);
-    outcome bad;
-    c.get("https://127.0.0.1/", into(bad));
+    outcome bad, no_tls;
+    c.get("ftp://127.0.0.1/", into(bad));
+    c.get("https://127.0.0.1/", into(no_tls)); // no client_settings::tls
     CHECK(bad.calls == 0);
-    REQUIRE(loop.run_until([&] { return bad.calls == 1; }));
+    CHECK(no_tls.calls == 0);
+    REQUIRE(loop.run_until([&] { return bad.calls == 1 && no_tls.calls == 1; }));
     CHECK(bad.ec == http::error::bad_url);
+    CHECK(no_tls.ec == std::errc::protocol_not_supported);
 }
 
 TEST_CASE("pool: a connect that fails after its request was cancelled disturbs nothing") {

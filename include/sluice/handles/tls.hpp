@@ -77,8 +77,9 @@ class tls_stream : public tcp_stream {
                  H&& handler, const tls_options& opt = {}) {
         io_handler h = detail::ec_only(std::forward<H>(handler));
         if (auto ec = cannot_connect()) return fail(std::move(h), ec);
+        const std::uint16_t port = ep.port();
         impl_->start_connect(std::vector<endpoint>{ep},
-                             then_handshake(impl_ref(), std::move(ctx), std::move(host),
+                             then_handshake(impl_ref(), std::move(ctx), std::move(host), port,
                                             std::move(h), opt),
                              opt.connect);
     }
@@ -103,14 +104,14 @@ class tls_stream : public tcp_stream {
     // The connect's completion: on success, the handshake starts and `h` waits for it.
     static io_handler then_handshake(detail::ref<detail::stream_impl> s,
                                      std::shared_ptr<tls::context> ctx, std::string host,
-                                     io_handler h, const tls_options& opt) {
+                                     std::uint16_t port, io_handler h, const tls_options& opt) {
         const std::int64_t us =
             std::chrono::duration_cast<std::chrono::microseconds>(opt.handshake_timeout).count();
         return [s = std::move(s), ctx = std::move(ctx), host = std::move(host), h = std::move(h),
-                us](std::error_code ec, std::size_t) mutable {
+                us, port](std::error_code ec, std::size_t) mutable {
             if (!ec && s->closed()) ec = make_error_code(error::operation_aborted);
             if (ec) return h(ec, 0);
-            std::unique_ptr<tls::engine> e = ctx->make_client(host);
+            std::unique_ptr<tls::engine> e = ctx->make_client_for(host, port);
             s->start_tls(std::move(e), std::move(ctx), std::move(h), us);
         };
     }
@@ -133,7 +134,7 @@ void tls_connect(tcp_stream& s, std::string host, std::uint16_t port,
     std::string name = host;
     impl->start_connect(std::move(host), port,
                         tls_stream::then_handshake(s.impl_ref(), std::move(ctx), std::move(name),
-                                                   std::move(h), opt),
+                                                   port, std::move(h), opt),
                         opt.connect);
 }
 

@@ -1,15 +1,19 @@
 // sluice — a minimal HTTP/1.1 client for simple requests: one request per
 // connection (Connection: close), the whole response collected in memory up to a
-// limit, a timeout for the whole exchange. For health checks, tests and tools;
-// plain http:// only (no TLS).
+// limit, a timeout for the whole exchange. For health checks, tests and tools.
+// https:// runs over TLS made by request_options::tls (e.g. a tls::openssl::client_context,
+// which verifies the server for the URL's host and sends it as SNI); without one, https://
+// fails with std::errc::protocol_not_supported.
 #pragma once
 
 #include <sluice/handles/tcp.hpp>
+#include <sluice/handles/tls.hpp>
 #include <sluice/handles/timer.hpp>
 #include <sluice/http/parser.hpp>
 #include <sluice/http/serializer.hpp>
 #include <sluice/util/ref.hpp>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,7 +41,9 @@ struct request_options {
     // The whole response held in memory (head, body as collected, bytes not yet parsed);
     // fetch fails with body_too_large as soon as it would go past.
     std::size_t max_response = 16 * 1024 * 1024;
-    std::chrono::milliseconds timeout{30000};    // resolve + connect + request + response
+    // resolve + connect + TLS handshake + request + response
+    std::chrono::milliseconds timeout{30000};
+    std::shared_ptr<tls::context> tls;           // for https:// URLs
 };
 
 using fetch_handler = unique_function<void(std::error_code, client_response)>;
@@ -46,11 +52,14 @@ namespace detail {
 
 struct url_parts {
     std::string host;
-    std::uint16_t port = 80;
+    std::uint16_t port = 80; // 443 for https:// without a port
     std::string target = "/";
+    bool secure = false; // https://
 };
 
-// "http://host[:port][/path[?query]]", host may be [IPv6].
+// "http[s]://host[:port][/path[?query]]", host may be [IPv6].
+// The Host header's value: the port only when it is not the scheme's own.
+SLUICE_DECL std::string authority_of(const url_parts& u);
 SLUICE_DECL bool split_url(std::string_view url, url_parts& out);
 
 // One fetch. Counted (detail::ref_counted): every handler it gives the timer, the stream

@@ -1,9 +1,10 @@
-// sluice — a pooled keep-alive HTTP/1.1 client (plain http:// only, no TLS).
+// sluice — a pooled keep-alive HTTP/1.1 client, http:// and https://.
 //
 //     sluice::http::client c(loop);
 //     c.get("http://127.0.0.1:8080/items", [](std::error_code ec, http::client_response r) {...});
 //
-// Connections are kept per origin (host and port) and reused: at most
+// Connections are kept per origin (scheme, host and port: http and https never share one)
+// and reused: at most
 // max_connections_per_origin are open to one origin; requests beyond that wait in a queue of
 // at most max_queued_per_origin, and one more fails at once with error::queue_full. A
 // connection back in the pool is watched: bytes or end of stream from the server while it
@@ -21,7 +22,12 @@
 // Redirects (301, 302, 303, 307, 308) are followed up to max_redirects. 303, and 301/302 of
 // a POST, become a GET without body; 307/308 keep the method and the body, which a producer
 // cannot give twice: such a redirect is then returned as the response. Authorization and
-// Cookie are not sent to another origin.
+// Cookie are not sent to another origin (http:// and https:// of one host are two).
+//
+// https:// runs over TLS made by client_settings::tls (e.g. a tls::openssl::client_context:
+// it verifies the server for the URL's host, sends that as SNI, and resumes sessions per
+// host and port); without one, an https:// request fails with
+// std::errc::protocol_not_supported. connect_timeout covers the handshake too.
 //
 // Exactly once (docs/guide/lifetimes.md): every request's handler runs once, from the loop,
 // never inside request(): with the response, an error, or operation_aborted when cancelled,
@@ -38,6 +44,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,7 +63,7 @@ struct client_settings {
     std::size_t max_queued_per_origin = 256;
     // Idle connections kept, all origins together; the oldest is closed beyond it.
     std::size_t max_idle = 32;
-    std::chrono::milliseconds connect_timeout{10000}; // name lookup + TCP connect
+    std::chrono::milliseconds connect_timeout{10000}; // name lookup + TCP connect + TLS
     // From request() to the handler, redirects and retries included (0: none).
     std::chrono::milliseconds request_timeout{60000};
     std::chrono::milliseconds idle_timeout{30000}; // an unused pooled connection is closed
@@ -66,6 +73,7 @@ struct client_settings {
     std::uint32_t max_response_head = 64 * 1024;
     // The producer is asked for more only while the write queue is below high_watermark.
     sluice::write_limits write{};
+    std::shared_ptr<tls::context> tls; // for https:// URLs
 };
 
 // Fills `piece` (given empty) with the next bytes of the request body; returns false with
@@ -76,7 +84,7 @@ using body_consumer = unique_function<void(std::string_view piece)>;
 
 struct client_request {
     std::string method = "GET";
-    std::string url; // http://host[:port]/path?query
+    std::string url; // http[s]://host[:port]/path?query
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;                 // in memory (sent with Content-Length)
     body_producer producer;           // or pulled piece by piece (body stays empty)
@@ -98,7 +106,7 @@ class pooled_conn final : public sluice::detail::ref_counted<pooled_conn> {
     SLUICE_DECL void on_read(std::error_code ec, std::string_view data);
 
     tcp_stream stream_;
-    timer idle_timer_;
+    timer idle_timer_; // while a TLS connection connects: its connect_timeout
     sluice::detail::ref<client_core> core_;
     std::string origin_;
     sluice::detail::ref<client_op> op_;       // the exchange running on it
@@ -169,6 +177,7 @@ class client_core final : public sluice::detail::ref_counted<client_core> {
     struct origin_state {
         std::string host;
         std::uint16_t port = 80;
+        bool secure = false;
         std::size_t open = 0, connecting = 0;
         std::deque<op_ref> waiting;
     };

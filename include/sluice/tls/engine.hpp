@@ -19,6 +19,7 @@
 #include <sluice/platform/error.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -113,6 +114,14 @@ class context {
     // A client-side engine that sends SNI `host` and, when verifying, checks the
     // certificate against it.
     virtual std::unique_ptr<engine> make_client(std::string_view host) = 0;
+    // The same for a connection to host:port (what the streams call): a context that resumes
+    // sessions keeps them per host and port, since another port may be another server. By
+    // default the port plays no part. (Another name, not an overload: an adapter overriding
+    // one would hide the other.)
+    virtual std::unique_ptr<engine> make_client_for(std::string_view host, std::uint16_t port) {
+        (void)port;
+        return make_client(host);
+    }
 };
 
 } // namespace tls

@@ -13,8 +13,10 @@
 // Defaults (docs/guide/tls.md): TLS 1.2 and 1.3 only; for 1.2 only ECDHE key exchange with
 // AEAD ciphers (forward secrecy, no CBC, no RC4, no export or anonymous suites); no
 // renegotiation, no compression. A server keeps a session cache and issues TLS 1.3 tickets,
-// so clients resume. Certificates can be replaced while serving (replace_certificates):
-// handshakes after the call use the new set, running connections keep theirs.
+// so clients resume; a client context keeps the last session of each host:port it
+// connected to and offers it on the next connection there. Certificates can be replaced
+// while serving (replace_certificates): handshakes after the call use the new set, running
+// connections keep theirs.
 #pragma once
 
 #include <sluice/tls/engine.hpp>
@@ -26,6 +28,7 @@
 
 #include <cstring>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -80,6 +83,54 @@ inline std::string alpn_wire(std::initializer_list<std::string_view> protos) {
     return w;
 }
 
+// A client context's sessions: the last one each host:port gave, to resume the next
+// connection there. Shared by the context and its engines (a session can arrive after the
+// handshake, in TLS 1.3's NewSessionTicket), and by threads when the context is.
+class session_store {
+  public:
+    session_store() = default;
+    session_store(const session_store&) = delete;
+    session_store& operator=(const session_store&) = delete;
+    ~session_store() {
+        for (auto& kv : sessions_) SSL_SESSION_free(kv.second);
+    }
+
+    // Takes the reference `s` carries.
+    void put(const std::string& key, SSL_SESSION* s) {
+        std::lock_guard<std::mutex> g(mutex_);
+        auto it = sessions_.find(key);
+        if (it != sessions_.end()) {
+            SSL_SESSION_free(it->second);
+            it->second = s;
+            return;
+        }
+        if (sessions_.size() >= max_hosts) { // bounded: some other host's turn to go
+            SSL_SESSION_free(sessions_.begin()->second);
+            sessions_.erase(sessions_.begin());
+        }
+        sessions_.emplace(key, s);
+    }
+    // A session for key (the caller owns a reference), or nullptr. A TLS 1.3 ticket is used
+    // once (RFC 8446 C.4: reuse would let an observer link the connections); the
+    // connection that uses it gets fresh ones.
+    SSL_SESSION* take(const std::string& key) {
+        std::lock_guard<std::mutex> g(mutex_);
+        auto it = sessions_.find(key);
+        if (it == sessions_.end()) return nullptr;
+        SSL_SESSION* s = it->second;
+        if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION)
+            sessions_.erase(it);
+        else
+            SSL_SESSION_up_ref(s);
+        return s;
+    }
+
+  private:
+    static constexpr std::size_t max_hosts = 256;
+    std::mutex mutex_;
+    std::map<std::string, SSL_SESSION*> sessions_;
+};
+
 } // namespace detail
 
 // One connection's TLS state over two memory BIOs.
@@ -101,6 +152,21 @@ class engine final : public tls::engine {
     engine& operator=(const engine&) = delete;
 
     SSL* native_handle() const noexcept { return ssl_; }
+
+    // A client's: sessions this connection is given go to `store` under `key` (host:port).
+    void keep_sessions(std::shared_ptr<detail::session_store> store, std::string key) {
+        if (!ssl_) return;
+        sessions_ = std::move(store);
+        session_key_ = std::move(key);
+        SSL_set_app_data(ssl_, this);
+    }
+    // OpenSSL's new-session callback (client_context installs it).
+    static int on_new_session(SSL* ssl, SSL_SESSION* s) {
+        auto* self = static_cast<engine*>(SSL_get_app_data(ssl));
+        if (!self || !self->sessions_ || !SSL_SESSION_is_resumable(s)) return 0;
+        self->sessions_->put(self->session_key_, s);
+        return 1; // the store keeps the reference
+    }
 
     void feed(const char* data, std::size_t n) override {
         if (ssl_ && n) BIO_write(in_, data, static_cast<int>(n));
@@ -207,6 +273,8 @@ class engine final : public tls::engine {
     bool done_ = false;
     bool verify_failed_ = false;
     std::string error_;
+    std::shared_ptr<detail::session_store> sessions_;
+    std::string session_key_;
 };
 
 // A server's certificates: the first is the default, the others are chosen by the name
@@ -377,6 +445,9 @@ class client_context final : public tls::context {
     // Turns certificate verification off: the connection is then encrypted but talks to
     // whoever answers. For tests against self-signed peers only.
     void set_verify(bool on) { verify_ = on; }
+    // Session resumption (on by default): the last session of each host:port is offered
+    // on the next connection there, which then skips the certificate exchange.
+    void set_resumption(bool on) { resume_ = on; }
     void set_alpn(std::initializer_list<std::string_view> protos) { alpn_ = detail::alpn_wire(protos); }
 
     std::unique_ptr<tls::engine> make_server() override {
@@ -406,13 +477,35 @@ class client_context final : public tls::context {
         }
         return e;
     }
+    // As make_client, and resumes the last session of host:port when there is one.
+    std::unique_ptr<tls::engine> make_client_for(std::string_view host, std::uint16_t port) override {
+        std::unique_ptr<tls::engine> e = make_client(host);
+        auto* oe = static_cast<engine*>(e.get());
+        SSL* s = oe->native_handle();
+        if (!s || !resume_) return e;
+        std::string key = std::string(host) + ":" + std::to_string(port);
+        if (SSL_SESSION* old = sessions_->take(key)) {
+            SSL_set_session(s, old); // takes its own reference
+            SSL_SESSION_free(old);
+        }
+        oe->keep_sessions(sessions_, std::move(key));
+        return e;
+    }
 
     SSL_CTX* native_handle() const noexcept { return ctx_.get(); }
     std::string last_error() const { return error_; }
 
   private:
-    client_context() : ctx_(detail::new_context(TLS_client_method())) {
-        if (ctx_) SSL_CTX_set_default_verify_paths(ctx_.get());
+    client_context()
+        : ctx_(detail::new_context(TLS_client_method())),
+          sessions_(std::make_shared<detail::session_store>()) {
+        if (!ctx_) return;
+        SSL_CTX_set_default_verify_paths(ctx_.get());
+        // Sessions live in our store, keyed by host:port, not in OpenSSL's cache (keyed by
+        // session id, which a client cannot look up by server).
+        SSL_CTX_set_session_cache_mode(ctx_.get(),
+                                       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx_.get(), &engine::on_new_session);
     }
     static bool looks_like_ip(const std::string& h) {
         if (h.find(':') != std::string::npos) return true; // IPv6
@@ -420,7 +513,8 @@ class client_context final : public tls::context {
     }
 
     detail::ctx_ptr ctx_;
-    bool verify_ = true;
+    std::shared_ptr<detail::session_store> sessions_;
+    bool verify_ = true, resume_ = true;
     std::string alpn_;
     std::string error_;
 };

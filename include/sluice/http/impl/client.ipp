@@ -8,9 +8,16 @@ namespace sluice::http {
 namespace detail {
 
 SLUICE_DECL bool split_url(std::string_view url, url_parts& out) {
-    constexpr std::string_view scheme = "http://";
-    if (url.size() <= scheme.size() || !iequals(url.substr(0, scheme.size()), scheme)) return false;
-    url.remove_prefix(scheme.size());
+    constexpr std::string_view plain = "http://", secure = "https://";
+    if (url.size() > plain.size() && iequals(url.substr(0, plain.size()), plain)) {
+        url.remove_prefix(plain.size());
+    } else if (url.size() > secure.size() && iequals(url.substr(0, secure.size()), secure)) {
+        url.remove_prefix(secure.size());
+        out.secure = true;
+        out.port = 443;
+    } else {
+        return false;
+    }
     std::size_t slash = url.find_first_of("/?");
     std::string_view authority = url.substr(0, slash);
     if (slash != std::string_view::npos) {
@@ -45,28 +52,39 @@ SLUICE_DECL bool split_url(std::string_view url, url_parts& out) {
     return true;
 }
 
+SLUICE_DECL std::string authority_of(const url_parts& u) {
+    std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+    if (u.port != (u.secure ? 443 : 80)) host += ":" + std::to_string(u.port);
+    return host;
+}
+
 SLUICE_DECL void fetch_op::start(const url_parts& u) {
     parser_.response_to(to_verb(opt_.method));
     timer_.start(opt_.timeout, [self = op_ref(this)](std::error_code ec) {
         if (!ec) self->finish(make_error_code(sluice::error::timed_out));
     });
+    if (u.secure && !opt_.tls) return finish(std::make_error_code(std::errc::protocol_not_supported));
     serializer<std::string> s(request_);
     s.request_line(opt_.method, u.target);
-    std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    if (u.port != 80) host += ":" + std::to_string(u.port);
-    s.header("Host", host).header("Connection", "close");
+    s.header("Host", authority_of(u)).header("Connection", "close");
     for (auto& h : opt_.headers) s.header(h.first, h.second);
     if (!opt_.body.empty()) s.content_length(opt_.body.size());
     s.end_head();
     if (auto ec = s.error()) return finish(ec);
     request_ += opt_.body;
-    stream_.connect(u.host, u.port, [self = op_ref(this)](std::error_code ec) {
+    auto connected = [self = op_ref(this)](std::error_code ec) {
         if (!self->handler_) return; // finished meanwhile (timed out)
         if (ec) return self->finish(ec);
         self->stream_.write(self->request_);
         self->stream_.read_start(
             [self](std::error_code e, std::string_view data) { self->on_data(e, data); });
-    });
+    };
+    if (!u.secure) return stream_.connect(u.host, u.port, std::move(connected));
+    // opt_.timeout covers the handshake as it covers the rest; the certificate is checked
+    // against the URL's host, which also goes out as SNI.
+    tls_options to;
+    to.handshake_timeout = std::chrono::milliseconds(0);
+    tls_connect(stream_, u.host, u.port, opt_.tls, std::move(connected), to);
 }
 
 SLUICE_DECL void fetch_op::on_data(std::error_code ec, std::string_view data) {

@@ -29,12 +29,11 @@ inline std::string lower(std::string s) {
     return s;
 }
 
-inline std::string origin_of(const url_parts& u) { return lower(u.host) + ":" + std::to_string(u.port); }
+inline const char* scheme_of(const url_parts& u) noexcept { return u.secure ? "https:" : "http:"; }
 
-inline std::string authority(const url_parts& u) {
-    std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    if (u.port != 80) host += ":" + std::to_string(u.port);
-    return host;
+// The pool's key: the scheme too, so that http:// and https:// of one host never share.
+inline std::string origin_of(const url_parts& u) {
+    return std::string(scheme_of(u)) + "//" + lower(u.host) + ":" + std::to_string(u.port);
 }
 
 inline void erase_header(std::vector<std::pair<std::string, std::string>>& hs, std::string_view name) {
@@ -49,8 +48,8 @@ inline std::string resolve_location(const url_parts& base, std::string_view loc)
     std::size_t colon = loc.find(':'), slash = loc.find('/');
     if (colon != std::string_view::npos && (slash == std::string_view::npos || colon < slash))
         return std::string(loc); // has a scheme
-    std::string origin = "http://" + authority(base);
-    if (loc.substr(0, 2) == "//") return "http:" + std::string(loc);
+    std::string origin = std::string(scheme_of(base)) + "//" + authority_of(base);
+    if (loc.substr(0, 2) == "//") return scheme_of(base) + std::string(loc);
     if (!loc.empty() && loc[0] == '/') return origin + std::string(loc);
     std::string_view path = base.target;
     path = path.substr(0, path.find_first_of("?#"));
@@ -86,10 +85,11 @@ SLUICE_DECL client_op::client_op(loop& l, ref<client_core> core, std::uint64_t i
 SLUICE_DECL std::error_code client_op::prepare(std::string_view url) {
     url_ = url_parts{};
     if (!split_url(url, url_)) return make_error_code(error::bad_url);
+    if (url_.secure && !core_->s_.tls) return std::make_error_code(std::errc::protocol_not_supported);
     origin_ = pool_detail::origin_of(url_);
     head_.clear();
     serializer<std::string> s(head_);
-    s.request_line(req_.method, url_.target).header("Host", pool_detail::authority(url_));
+    s.request_line(req_.method, url_.target).header("Host", authority_of(url_));
     for (auto& h : req_.headers) s.header(h.first, h.second);
     chunked_ = false;
     if (req_.producer) {
@@ -305,6 +305,7 @@ SLUICE_DECL void client_core::submit(op_ref op) {
     if (o.open == 0 && o.waiting.empty()) {
         o.host = op->url_.host;
         o.port = op->url_.port;
+        o.secure = op->url_.secure;
     }
     std::size_t backlog = o.waiting.size() > o.connecting ? o.waiting.size() - o.connecting : 0;
     if (backlog >= s_.max_queued_per_origin) {
@@ -321,6 +322,7 @@ SLUICE_DECL void client_core::retry_fresh(op_ref op) {
     origin_state& o = origins_[op->origin_];
     o.host = op->url_.host; // the entry may have gone with the failed connection
     o.port = op->url_.port;
+    o.secure = op->url_.secure;
     // The failed connection was just closed, so this stays within the limit.
     conn_ref c = open_conn(o, op->origin_);
     c->reserved_ = std::move(op);
@@ -372,11 +374,29 @@ SLUICE_DECL client_core::conn_ref client_core::open_conn(origin_state& o, const 
     ++opened_;
     conns_.push_back(c);
     c->stream_.set_write_limits(s_.write);
-    connect_options co;
-    co.timeout = s_.connect_timeout;
-    c->stream_.connect(o.host, o.port, [c](std::error_code ec) {
-        if (!c->closed_) c->core_->on_connected(c, ec);
-    }, co);
+    if (!o.secure) {
+        connect_options co;
+        co.timeout = s_.connect_timeout;
+        c->stream_.connect(o.host, o.port, [c](std::error_code ec) {
+            if (!c->closed_) c->core_->on_connected(c, ec);
+        }, co);
+        return c;
+    }
+    // One deadline for the name lookup, the connect and the handshake together: the
+    // connection's idle timer, unused until it is pooled.
+    tls_options to;
+    to.connect.timeout = std::chrono::milliseconds(0);
+    to.handshake_timeout = std::chrono::milliseconds(0);
+    if (s_.connect_timeout.count() > 0)
+        c->idle_timer_.start(s_.connect_timeout, [c](std::error_code ec) {
+            if (!ec && !c->closed_ && !c->connected_)
+                c->core_->on_connected(c, make_error_code(sluice::error::timed_out));
+        });
+    tls_connect(c->stream_, o.host, o.port, s_.tls, [c](std::error_code ec) {
+        if (c->closed_) return;
+        c->idle_timer_.cancel();
+        c->core_->on_connected(c, ec);
+    }, to);
     return c;
 }
 
