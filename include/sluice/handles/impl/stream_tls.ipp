@@ -96,15 +96,13 @@ SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
     }
     // Everything decryptable now goes to the stash, behind what is kept already; reading
     // pauses while it is not empty, so this is bounded by what one receive brings.
+    // Decrypted on the stack, appended only as long as it is: a stash grown by a whole
+    // record's size and shrunk again would be zero-filled and reallocated on every
+    // receive, and an empty one would keep its capacity while the connection idles.
     std::string& st = ext_->stash;
     std::error_code ec;
-    for (;;) {
-        const std::size_t old = st.size();
-        st.resize(old + 16384);
-        const std::size_t got = t.engine->read(&st[old], 16384, ec);
-        st.resize(old + got);
-        if (got == 0) break;
-    }
+    char plain[16384];
+    while (const std::size_t got = t.engine->read(plain, sizeof plain, ec)) st.append(plain, got);
     tls_send_output(); // a key update answer, say
     if (closed()) return;
     if (ec == error::eof) {
