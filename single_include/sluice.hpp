@@ -6782,6 +6782,9 @@ SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
         ext_->idle_us = t.saved_idle_us;
         if (ext_->idle_us == 0 && ext_->read_us == 0 && ext_->write_us == 0)
             loop_->unschedule(ext_.get());
+        // The scratch kept the capacity of the handshake's largest flight (certificate,
+        // signature); responses are far smaller, and an idle connection should not keep it.
+        std::string().swap(t.cipher);
         loop_->complete(std::move(t.handshake_done), {}, 0);
         // Application data may have come with the handshake's last flight: decrypted
         // below, kept for the first read.
