@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole benchmark suite, in one run: sluice (on epoll, and on io_uring) side by side
-# with libuv, libevent, standalone asio (callbacks and coroutines), nginx (one worker), a
+# with libuv, libevent, standalone asio (callbacks and coroutines), nginx (one worker; also
+# over HTTPS, bench/tls), a
 # hand-written epoll reference and a liburing reference, all from Debian packages; and
 # the system calls each makes per message (bench/syscalls.sh). Each suite checks every server's answers
 # before it measures; see the script of each for its rules.
@@ -31,7 +32,7 @@ flag=(); [ $mode = smoke ] && flag=(--smoke)
   export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq gnuplot-nox >/dev/null; }; }
 
 # A suite is bench/NAME/run.sh, or bench/NAME.sh for one without files of its own.
-suites=(echo http static timers idle compile multicore scaleout proxy instructions ws syscalls)
+suites=(echo http static tls timers idle compile multicore scaleout proxy instructions ws syscalls)
 # shellcheck disable=SC2206 # split on purpose
 [ -n "$only" ] && suites=($only)
 [ "$only" = summary ] && suites=()
@@ -53,7 +54,7 @@ python3 - <<'PY'
 import collections, datetime, os, platform, subprocess
 
 rows = collections.OrderedDict()  # workload -> {server: (value, unit, better)}
-for suite in ["echo", "http", "timers", "idle", "compile", "instructions"]:
+for suite in ["echo", "http", "tls", "timers", "idle", "compile", "instructions"]:
     with open(f"build/bench/{suite}.tsv") as f:
         for line in f:
             w, server, value, unit, better = line.rstrip("\n").split("\t")
@@ -175,8 +176,7 @@ out.append("")
 out.append("Pages: [echo](echo.md), [http](http.md), [timers](timers.md), [idle memory](idle.md), "
            "[compile time and size](compile.md), [multi-core](multicore.md), [scale-out](scaleout.md), [L7 proxies](proxy.md), "
            "[instructions](instructions.md), [WebSocket](ws.md), [system calls](syscalls.md), "
-           "[static files](static.md).
-")
+           "[static files](static.md), [HTTPS](tls.md).\n")
 with open("docs/bench/README.md", "w") as f:
     f.write("\n".join(out))
 

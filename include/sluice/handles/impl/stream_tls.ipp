@@ -86,6 +86,9 @@ SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
         ext_->idle_us = t.saved_idle_us;
         if (ext_->idle_us == 0 && ext_->read_us == 0 && ext_->write_us == 0)
             loop_->unschedule(ext_.get());
+        // The scratch kept the capacity of the handshake's largest flight (certificate,
+        // signature); responses are far smaller, and an idle connection should not keep it.
+        std::string().swap(t.cipher);
         loop_->complete(std::move(t.handshake_done), {}, 0);
         // Application data may have come with the handshake's last flight: decrypted
         // below and kept; a read already started gets it after the handshake's handler
@@ -94,15 +97,13 @@ SLUICE_DECL void stream_impl::tls_ingest(const char* data, std::size_t n) {
     }
     // Everything decryptable now goes to the stash, behind what is kept already; reading
     // pauses while it is not empty, so this is bounded by what one receive brings.
+    // Decrypted on the stack, appended only as long as it is: a stash grown by a whole
+    // record's size and shrunk again would be zero-filled and reallocated on every
+    // receive, and an empty one would keep its capacity while the connection idles.
     std::string& st = ext_->stash;
     std::error_code ec;
-    for (;;) {
-        const std::size_t old = st.size();
-        st.resize(old + 16384);
-        const std::size_t got = t.engine->read(&st[old], 16384, ec);
-        st.resize(old + got);
-        if (got == 0) break;
-    }
+    char plain[16384];
+    while (const std::size_t got = t.engine->read(plain, sizeof plain, ec)) st.append(plain, got);
     tls_send_output(); // a key update answer, say
     if (closed()) return;
     if (ec == error::eof) {
