@@ -4049,7 +4049,8 @@ class loop {
     // Runs until stop() or until nothing is left that could produce an event.
     // Returns the number of callbacks run.
     std::size_t run() { return drive(mode::until_idle, -1); }
-    // Waits for one batch of events (blocking) and handles it.
+    // Runs what is ready; if nothing was, waits for one batch of events (blocking) and
+    // handles it.
     std::size_t run_once() { return drive(mode::once, -1); }
     // Handles whatever is ready now, never blocks: call once per frame from a game loop.
     std::size_t poll() { return drive(mode::nowait, 0); }
@@ -4316,7 +4317,8 @@ class loop {
 
     // One turn: due timers, queued completions, interest changes, wait, dispatch,
     // posted work, signals, timers again, completions again, frees.
-    SLUICE_DECL void iterate(std::int64_t max_wait_us);
+    // One turn; `once` (run_once()): no blocking wait once a callback has run.
+    SLUICE_DECL void iterate(std::int64_t max_wait_us, bool once = false);
 
     SLUICE_DECL void apply_interest();
 
@@ -4662,7 +4664,7 @@ SLUICE_DECL std::size_t loop::drive(mode m, std::int64_t budget_us) {
             timeout = 0;
         else if (deadline >= 0)
             timeout = deadline - clock_us() > 0 ? deadline - clock_us() : 0;
-        iterate(timeout);
+        iterate(timeout, m == mode::once);
         if (status_) break;            // the poller failed: the loop is dead
         if (shutdown_deferred_) break; // a handler asked for shutdown()
         if (stop_requested_.exchange(false, std::memory_order_acq_rel)) break;
@@ -4677,13 +4679,17 @@ SLUICE_DECL std::size_t loop::drive(mode m, std::int64_t budget_us) {
     return handlers_run_;
 }
 
-SLUICE_DECL void loop::iterate(std::int64_t max_wait_us) {
+SLUICE_DECL void loop::iterate(std::int64_t max_wait_us, bool once) {
     now_us_ = clock_us();
+    const std::size_t ran_before = handlers_run_;
     run_timers();
     run_local();
     apply_interest();
     std::int64_t timeout = max_wait_us;
-    if (has_local_work() || remote_->nonempty.load(std::memory_order_acquire) ||
+    // run_once(): callbacks that just ran may have been what the caller waits for (in a
+    // `while (!done)` loop): look for events, but do not block this turn.
+    if ((once && handlers_run_ != ran_before) || has_local_work() ||
+        remote_->nonempty.load(std::memory_order_acquire) ||
         stop_requested_.load(std::memory_order_acquire))
         timeout = 0;
     else if (!timers_.empty()) {

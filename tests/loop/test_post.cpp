@@ -96,6 +96,30 @@ TEST_CASE("poll() never blocks; defer() runs after the current callbacks") {
     CHECK(order == std::vector<int>{1, 2, 3});
 }
 
+TEST_CASE("run_once() that ran a deferred callback returns instead of waiting for more") {
+    // A caller looping `while (!done) loop.run_once()` hung when `done` was set by a
+    // callback run at the start of the turn: the turn then waited for an event that
+    // never came. The open listener keeps the loop alive; the far timer only bounds a
+    // regression (it firing is the failure).
+    test::bounded_loop loop;
+    sluice::tcp_listener idle(loop);
+    test::listen_loopback(idle);
+    bool far_fired = false;
+    sluice::timer far(loop);
+    far.start(30s, [&](std::error_code ec) { far_fired = !ec; });
+    bool done = false;
+    loop.defer([&] { done = true; });
+    std::size_t ran = loop.run_once();
+    CHECK(done);
+    CHECK(ran >= 1);
+    CHECK_FALSE(far_fired);
+    // The same for a completion posted from another thread before the turn.
+    done = false;
+    std::thread([&] { loop.post([&] { done = true; }); }).join();
+    while (!done) loop.run_once();
+    CHECK_FALSE(far_fired);
+}
+
 TEST_CASE("offload runs work off the loop thread and completes on it") {
     test::bounded_loop loop;
     auto loop_thread = std::this_thread::get_id();

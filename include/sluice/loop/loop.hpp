@@ -92,7 +92,8 @@ class loop {
     // Runs until stop() or until nothing is left that could produce an event.
     // Returns the number of callbacks run.
     std::size_t run() { return drive(mode::until_idle, -1); }
-    // Waits for one batch of events (blocking) and handles it.
+    // Runs what is ready; if nothing was, waits for one batch of events (blocking) and
+    // handles it.
     std::size_t run_once() { return drive(mode::once, -1); }
     // Handles whatever is ready now, never blocks: call once per frame from a game loop.
     std::size_t poll() { return drive(mode::nowait, 0); }
@@ -359,7 +360,8 @@ class loop {
 
     // One turn: due timers, queued completions, interest changes, wait, dispatch,
     // posted work, signals, timers again, completions again, frees.
-    SLUICE_DECL void iterate(std::int64_t max_wait_us);
+    // One turn; `once` (run_once()): no blocking wait once a callback has run.
+    SLUICE_DECL void iterate(std::int64_t max_wait_us, bool once = false);
 
     SLUICE_DECL void apply_interest();
 

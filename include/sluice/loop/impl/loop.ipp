@@ -156,7 +156,7 @@ SLUICE_DECL std::size_t loop::drive(mode m, std::int64_t budget_us) {
             timeout = 0;
         else if (deadline >= 0)
             timeout = deadline - clock_us() > 0 ? deadline - clock_us() : 0;
-        iterate(timeout);
+        iterate(timeout, m == mode::once);
         if (status_) break;            // the poller failed: the loop is dead
         if (shutdown_deferred_) break; // a handler asked for shutdown()
         if (stop_requested_.exchange(false, std::memory_order_acq_rel)) break;
@@ -171,13 +171,17 @@ SLUICE_DECL std::size_t loop::drive(mode m, std::int64_t budget_us) {
     return handlers_run_;
 }
 
-SLUICE_DECL void loop::iterate(std::int64_t max_wait_us) {
+SLUICE_DECL void loop::iterate(std::int64_t max_wait_us, bool once) {
     now_us_ = clock_us();
+    const std::size_t ran_before = handlers_run_;
     run_timers();
     run_local();
     apply_interest();
     std::int64_t timeout = max_wait_us;
-    if (has_local_work() || remote_->nonempty.load(std::memory_order_acquire) ||
+    // run_once(): callbacks that just ran may have been what the caller waits for (in a
+    // `while (!done)` loop): look for events, but do not block this turn.
+    if ((once && handlers_run_ != ran_before) || has_local_work() ||
+        remote_->nonempty.load(std::memory_order_acquire) ||
         stop_requested_.load(std::memory_order_acquire))
         timeout = 0;
     else if (!timers_.empty()) {
