@@ -15388,7 +15388,7 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     }
     ~server_core() {
         if (loop_) loop_->remove_resident(this);
-        free_body_state(spare_body_);
+        if (spare_body_) free_spare_body_(spare_body_);
     }
 
     void on_loop_exit() noexcept override { core_loop_exit(*this); }
@@ -15410,6 +15410,8 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     // takes it instead of allocating (a router serves every request through that path).
     // Parked without its core reference, so nothing cycles.
     body_state* spare_body_ = nullptr;
+    // Frees spare_body_; set where body_state is complete (this header only declares it).
+    void (*free_spare_body_)(body_state*) noexcept = nullptr;
     date_cache dates_;
     // "HTTP/1.1 200 OK", Server and Date, the start of most responses: serialized and
     // checked when the date changes (at most once a second) instead of per response.
@@ -15432,7 +15434,6 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     SLUICE_DECL ref<body_state> take_body_state();
     // Parks `b` for the next request when nobody else holds it (else just drops it).
     SLUICE_DECL void give_body_state(ref<body_state> b) noexcept;
-    SLUICE_DECL static void free_body_state(body_state* b) noexcept;
 
     SLUICE_DECL void accept(tcp_stream st);
     // Closes every session now; notify: call the on_close callbacks of unfinished
@@ -16298,10 +16299,7 @@ SLUICE_DECL void server_core::give_body_state(ref<body_state> b) noexcept {
     s.all_view = std::string_view();
     s.all_mode = s.dropped = false;
     spare_body_ = b.release(); // with the count spare_body_ owns
-}
-
-SLUICE_DECL void server_core::free_body_state(body_state* b) noexcept {
-    if (b) b->drop_ref();
+    free_spare_body_ = [](body_state* p) noexcept { p->drop_ref(); };
 }
 
 // A piece of a streamed body, inside a pass.

@@ -72,10 +72,7 @@ SLUICE_DECL void server_core::give_body_state(ref<body_state> b) noexcept {
     s.all_view = std::string_view();
     s.all_mode = s.dropped = false;
     spare_body_ = b.release(); // with the count spare_body_ owns
-}
-
-SLUICE_DECL void server_core::free_body_state(body_state* b) noexcept {
-    if (b) b->drop_ref();
+    free_spare_body_ = [](body_state* p) noexcept { p->drop_ref(); };
 }
 
 // A piece of a streamed body, inside a pass.
