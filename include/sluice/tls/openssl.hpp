@@ -348,6 +348,15 @@ class server_context final : public tls::context {
     void install(std::vector<loaded> next) {
         auto p = std::make_shared<const std::vector<loaded>>(std::move(next));
         std::lock_guard<std::mutex> g(mutex_);
+        // The very first certificate (the default) also goes into the context, before any
+        // handshake can run, so each new connection starts with it and pick_certificate
+        // has nothing to do for it: SSL_use_cert_and_key per handshake cost about 1% of a
+        // handshake's instructions. A reload never touches the context (connections are
+        // being made from it); its certificates are set per handshake instead.
+        if (!certs_ && p->size() == 1) {
+            const loaded& d = p->front();
+            SSL_CTX_use_cert_and_key(ctx_.get(), d.cert.get(), d.key.get(), d.chain.get(), 1);
+        }
         certs_ = std::move(p);
     }
 
@@ -405,6 +414,7 @@ class server_context final : public tls::context {
                 }
             }
         }
+        if (SSL_get_certificate(ssl) == pick->cert.get()) return 1; // the context's default
         return SSL_use_cert_and_key(ssl, pick->cert.get(), pick->key.get(), pick->chain.get(), 1) == 1;
     }
 
