@@ -358,22 +358,22 @@ TEST_CASE("streamed body: an unread body up to max_discarded_body is read and dr
             REQUIRE(f.loop.run_until([&] { return later.count(path) == 1; }));
             later[path].end(text);
         };
-        raw_client small(f.loop, f.port);
-        small.send(post_head("/i", 1000) + "a little");
+        raw_client short_body(f.loop, f.port); // (not "small": a macro in windows.h)
+        short_body.send(post_head("/i", 1000) + "a little");
         answer("/i", "done");
-        small.send(std::string(1000 - 8, 'x') + test::get_request("/k"));
+        short_body.send(std::string(1000 - 8, 'x') + test::get_request("/k"));
         answer("/k", "k");
-        REQUIRE(f.loop.run_until([&] { return parse_responses(small.in).size() == 2; }));
-        auto r = parse_responses(small.in);
+        REQUIRE(f.loop.run_until([&] { return parse_responses(short_body.in).size() == 2; }));
+        auto r = parse_responses(short_body.in);
         CHECK(r[0].get("Connection").empty());
         CHECK(r[1].body == "k");
-        CHECK_FALSE(small.closed);
+        CHECK_FALSE(short_body.closed);
 
-        raw_client big(f.loop, f.port);
-        big.send(post_head("/j", 100000) + "a little");
+        raw_client long_body(f.loop, f.port);
+        long_body.send(post_head("/j", 100000) + "a little");
         answer("/j", "done");
-        REQUIRE(f.loop.run_until([&] { return big.closed; }));
-        r = parse_responses(big.in);
+        REQUIRE(f.loop.run_until([&] { return long_body.closed; }));
+        r = parse_responses(long_body.in);
         REQUIRE(r.size() == 1);
         CHECK(r[0].get("Connection") == "close");
     }

@@ -105,8 +105,8 @@ TEST_CASE("run_once() that ran a deferred callback returns instead of waiting fo
     sluice::tcp_listener idle(loop);
     test::listen_loopback(idle);
     bool far_fired = false;
-    sluice::timer far(loop);
-    far.start(30s, [&](std::error_code ec) { far_fired = !ec; });
+    sluice::timer guard(loop); // (not "far": a macro in windows.h)
+    guard.start(30s, [&](std::error_code ec) { far_fired = !ec; });
     bool done = false;
     loop.defer([&] { done = true; });
     std::size_t ran = loop.run_once();
