@@ -41,11 +41,11 @@ wait
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
 port=23300
-# measure BINARY KIND -> prints "instructions units"; KIND echo|http|idle
+# measure BINARY KIND [ARGS...] -> prints "instructions units"; KIND echo|http|idle
 measure() {
   port=$((port + 1))
-  local cg="$out/$(basename "$1").$2.cg" units=0
-  valgrind --tool=callgrind --callgrind-out-file="$cg" "$1" --port $port >/dev/null 2>&1 &
+  local cg="$out/$(basename "$1").$2.$port.cg" units=0
+  valgrind --tool=callgrind --callgrind-out-file="$cg" "$1" --port $port "${@:3}" >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
   case $2 in
@@ -66,10 +66,10 @@ measure() {
   [ -n "$ir" ] || { echo "FAIL: no callgrind total for $1" >&2; exit 1; }
   echo "$ir ${units:-0}"
 }
-per_unit() { # binary kind -> instructions per unit, minus the idle run's
+per_unit() { # binary kind [args...] -> instructions per unit, minus the idle run's
   local base units ir
-  read -r base _ < <(measure "$1" idle)
-  read -r ir units < <(measure "$1" "$2")
+  read -r base _ < <(measure "$1" idle "${@:3}")
+  read -r ir units < <(measure "$1" "$2" "${@:3}")
   [ "${units:-0}" -gt 0 ] || { echo "FAIL: $1 served nothing under callgrind" >&2; exit 1; }
   echo $(((ir - base) / units))
 }
@@ -81,13 +81,15 @@ else
   pairs=("sluice|echo|sluice_echo" "epoll|echo|epoll_echo" "libuv|echo|uv_echo"
          "libevent|echo|event_echo" "asio|echo|asio_echo" "asio-coro|echo|asio_coro_echo"
          "sluice|http|sluice_http" "epoll|http|epoll_http" "libuv|http|uv_http"
-         "libevent|http|event_http" "asio|http|asio_http")
+         "libevent|http|event_http" "asio|http|asio_http"
+         "sluice-router50|http|sluice_http|--routes 50")
 fi
 tsv=build/bench/instructions.tsv
 : >"$tsv"
 for p in "${pairs[@]}"; do
-  IFS='|' read -r name kind bin <<<"$p"
-  v=$(per_unit "$out/$bin" "$kind")
+  IFS='|' read -r name kind bin args <<<"$p"
+  # shellcheck disable=SC2086 # $args: the server's extra flags, split on purpose
+  v=$(per_unit "$out/$bin" "$kind" $args)
   ir[$name,$kind]=$v
   label="echo 64 B x 100, instructions/message"
   [ "$kind" = http ] && label="http keep-alive, instructions/request"
@@ -117,6 +119,11 @@ md=docs/bench/instructions.md
     rh=$(awk -v a="${ir[sluice,http]}" -v b="$h" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "" }')
     echo "| $name | ${e:--} | ${re:--} | ${h:--} | ${rh:--} |"
   done
+  echo
+  r=${ir[sluice-router50,http]}
+  echo "Through an \`http::router\` of 50 routes (\`http_hello --routes 50\`: /plaintext among"
+  echo "REST-shaped decoys), sluice takes $r instructions per request, $((r - ${ir[sluice,http]})) more"
+  echo "than its plain handler ($(awk -v a="$r" -v b="${ir[sluice,http]}" 'BEGIN { printf "%.2f", a / b }')x)."
   echo
   echo "The HTTP peers other than sluice frame requests by \"\\r\\n\\r\\n\" only; sluice parses"
   echo "and validates every request line and header (bench/http/run.sh describes each)."
