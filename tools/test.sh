@@ -88,9 +88,9 @@ step "4. Windows: mingw-w64 cross build, the suite under wine"
 bash tools/test-windows.sh
 
 step "5. fuzzers"
-# 20 s each: five targets now (TLS joined), and CI's 45 minutes are nearly spent; longer
+# 15 s each: five targets now (TLS joined), and CI's 45 minutes are nearly spent; longer
 # runs are FUZZ_SECONDS=N away, and every run starts from the committed corpus.
-secs=${FUZZ_SECONDS:-20}
+secs=${FUZZ_SECONDS:-15}
 mkdir -p build/fuzz
 for target in http_parser ws_frame proxy_protocol ws_deflate tls_engine; do
   corpus=${target%%_*}
