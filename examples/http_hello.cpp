@@ -14,7 +14,7 @@
 //
 //   http_hello [--port 8080] [--threads 1] [--backend epoll|io_uring|poll|select]
 //              [--spread reuseport|acceptor] [--policy rr|least] [--proxy-protocol on]
-//              [--routes N] [--tls-cert FILE --tls-key FILE]
+//              [--routes N] [--tls-cert FILE --tls-key FILE] [--tls-adapter openssl|mbedtls]
 #include <sluice.hpp>
 
 #include <csignal>
@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
     // --tls-cert/--tls-key pairs: the first is the default certificate, the others are
     // chosen by the name the client asks for (SNI).
     std::vector<std::string> tls_cert, tls_key;
+    std::string tls_adapter = "openssl"; // or "mbedtls", when built with it
     for (int i = 1; i < argc; i += 2) {
         const char* value = i + 1 < argc ? argv[i + 1] : "";
         if (!std::strcmp(argv[i], "--port") && *value)
@@ -90,6 +91,8 @@ int main(int argc, char** argv) {
             tls_cert.push_back(value);
         else if (!std::strcmp(argv[i], "--tls-key") && *value)
             tls_key.push_back(value);
+        else if (!std::strcmp(argv[i], "--tls-adapter") && *value)
+            tls_adapter = value;
         else if (!std::strcmp(argv[i], "--proxy-protocol") && !std::strcmp(value, "on"))
             settings.proxy_protocol = true;
         else if (!(!std::strcmp(argv[i], "--backend") && sluice::parse_backend(value, backend)) &&
@@ -98,7 +101,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "usage: http_hello [--port P] [--threads N] "
                                  "[--backend epoll|io_uring|poll|select] [--spread reuseport|acceptor] "
                                  "[--policy rr|least] [--proxy-protocol on] [--routes N] "
-                                 "[--tls-cert FILE --tls-key FILE]\n");
+                                 "[--tls-cert FILE --tls-key FILE] [--tls-adapter openssl|mbedtls]\n");
             return 2;
         }
     }
@@ -109,7 +112,24 @@ int main(int argc, char** argv) {
     }
     // The TLS context, shared by every loop (OpenSSL's is thread-safe).
     std::shared_ptr<sluice::tls::context> tls;
-    if (!tls_cert.empty()) {
+#if defined(SLUICE_WITH_MBEDTLS)
+    if (!tls_cert.empty() && tls_adapter == "mbedtls") {
+        auto ctx = sluice::tls::mbedtls::server_context::create();
+        for (std::size_t i = 0; i < tls_cert.size(); ++i) {
+            if (ctx->add_certificate_files(tls_cert[i], tls_key[i])) {
+                std::fprintf(stderr, "http_hello: %s\n", ctx->last_error().c_str());
+                return 1;
+            }
+        }
+        ctx->set_alpn({"http/1.1"});
+        tls = ctx;
+    }
+#endif
+    if (!tls_cert.empty() && tls_adapter != "openssl" && !tls) {
+        std::fprintf(stderr, "http_hello: TLS adapter %s is not built in\n", tls_adapter.c_str());
+        return 2;
+    }
+    if (!tls_cert.empty() && !tls) {
 #if defined(SLUICE_WITH_OPENSSL)
         auto ctx = sluice::tls::openssl::server_context::create();
         for (std::size_t i = 0; i < tls_cert.size(); ++i) {
