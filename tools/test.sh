@@ -47,12 +47,15 @@ cmake -S . -B build/clang-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COM
   -DCMAKE_EXE_LINKER_FLAGS="$san" >/dev/null
 cmake --build build/clang-asan -j "$jobs"
 (cd build/clang-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest -j "$jobs" --output-on-failure -E '^consumer\.|^balancer\.|^chat\.|^docs\.|^rest_api\.')
+  ctest -j "$jobs" --output-on-failure \
+    -E '^consumer\.|^balancer\.|^chat\.|^docs\.|^rest_api\.|^separate_compilation\.')
 # Left to the g++ step: balancer.real_backends, chat.rooms_backpressure and rest_api.real_clients
 # (1 GiB each way: ASan's quarantine alone grew the server by 300 MB) assert RSS bounds that ASan's
 # quarantine and shadow memory break by design (its library paths run here in
 # test_loop), and docs.snippets_run would only rebuild the guides' 37 programs
 # without sanitizers.
+# separate_compilation builds with g++ and clang++ of its own (no sanitizer): the same run
+# as the g++ step's, so once is enough (about 100 s).
 
 step "3b. clang++ ThreadSanitizer, single header: the tests that touch threads"
 # Two binaries only, filtered by doctest source files and test-case names: posting
