@@ -272,7 +272,9 @@ class route_tree {
     SLUICE_DECL std::error_code descend(std::string_view pattern, bool params_allowed,
                                         std::uint32_t& n, std::vector<std::string>& names);
 
-    // A route of node `x` for the request's method, or none (noting the path's methods).
+    // The route of node `x` for `method` (HEAD falls back to GET), or none.
+    SLUICE_DECL std::uint32_t route_for(std::string_view method, const node& x) const noexcept;
+    // The same for the request's method; none notes the path's methods (for 405).
     SLUICE_DECL std::uint32_t route_at(walk_state& w, const node& x) const;
 
     SLUICE_DECL bool take(walk_state& w, std::uint32_t route) const;

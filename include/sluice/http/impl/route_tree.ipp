@@ -56,13 +56,7 @@ SLUICE_DECL std::uint32_t route_tree::static_route_node(std::string_view path) c
 SLUICE_DECL std::uint32_t route_tree::static_route(std::string_view method,
                                                    std::string_view path) const {
     const std::uint32_t n = static_route_node(path);
-    if (n == none) return none;
-    const method_route* get = nullptr;
-    for (const method_route& r : nodes_[n].methods) {
-        if (same(r.method, method)) return r.route;
-        if (same(r.method, "GET")) get = &r;
-    }
-    return get && same(method, "HEAD") ? get->route : none;
+    return n == none ? none : route_for(method, nodes_[n]);
 }
 
 SLUICE_DECL std::error_code route_tree::mount(std::string_view prefix, const route_tree* sub) {
@@ -219,13 +213,19 @@ SLUICE_DECL std::error_code route_tree::descend(std::string_view pattern, bool p
     }
 }
 
-SLUICE_DECL std::uint32_t route_tree::route_at(walk_state& w, const node& x) const {
+SLUICE_DECL std::uint32_t route_tree::route_for(std::string_view method,
+                                                const node& x) const noexcept {
     const method_route* get = nullptr;
     for (const method_route& r : x.methods) {
-        if (same(r.method, w.method)) return r.route;
+        if (same(r.method, method)) return r.route;
         if (same(r.method, "GET")) get = &r;
     }
-    if (get && w.method == "HEAD") return get->route;
+    return get && same(method, "HEAD") ? get->route : none;
+}
+
+SLUICE_DECL std::uint32_t route_tree::route_at(walk_state& w, const node& x) const {
+    const std::uint32_t found = route_for(w.method, x);
+    if (found != none) return found;
     for (const method_route& r : x.methods)
         if (std::find(w.allowed.begin(), w.allowed.end(), r.method) == w.allowed.end())
             w.allowed.push_back(r.method);
