@@ -32,8 +32,11 @@ per_test=${TEST_TIMEOUT:-300}
 warn="-Wall -Wextra -Wpedantic -Werror"
 
 echo "-- mingw-w64: $(x86_64-w64-mingw32-g++-posix --version | head -1)"
+# -O1: this build checks that the code compiles for Windows and that the suite passes
+# under wine; -O2/-O3 code generation is the Linux builds' (a third more build time here).
 cmake -S . -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-mingw-w64.cmake \
-  -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$warn" -DSLUICE_TEST_TIMEOUT="$per_test" >/dev/null
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="$warn" -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
+  -DSLUICE_TEST_TIMEOUT="$per_test" >/dev/null
 cmake --build "$build" -j "$jobs"
 built=$(date +%s)
 
