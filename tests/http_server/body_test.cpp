@@ -471,6 +471,61 @@ TEST_CASE("streamed body: both handlers set, the head-first one wins") {
     CHECK(streamed == 1);
 }
 
+TEST_CASE("streamed body: the two-handler form sends requests without a body to the other") {
+    test::http_fixture f;
+    std::vector<std::string> seen; // "stream POST /b" or "bodiless GET /a"
+    auto stream_handler = [&](const http::request_view& req, http::body_reader& body,
+                              http::response& res) {
+        seen.push_back("stream " + std::string(req.method()) + " " + std::string(req.target()));
+        auto r = std::make_shared<http::response>(std::move(res));
+        auto b = std::make_shared<http::body_reader>(std::move(body));
+        b->read_all([r, b](std::error_code ec, std::string_view all) {
+            r->end(ec ? "error " + ec.message() : "streamed " + std::string(all));
+        });
+    };
+    int reads_inline = 0;
+    bool in_handler = false;
+    f.server.on_request_stream(stream_handler, [&](const http::request_view& req,
+                                                   http::response& res) {
+        in_handler = true;
+        seen.push_back("bodiless " + std::string(req.method()) + " " + std::string(req.target()));
+        // A reader at the end of the empty body: done, and its read says eof from the loop.
+        auto b = std::make_shared<http::body_reader>(http::bodiless_body(req));
+        CHECK(b->done());
+        auto r = std::make_shared<http::response>(std::move(res));
+        b->read([r, b, &in_handler, &reads_inline](std::error_code ec, std::string_view d) {
+            if (in_handler) ++reads_inline;
+            r->end("bodiless " + ec.message() + " [" + std::string(d) + "]");
+        });
+        in_handler = false;
+    });
+    f.listen();
+    raw_client c(f.loop, f.port);
+    c.send("GET /a HTTP/1.1\r\nHost: t\r\n\r\n" + post_head("/b", 3) + "abc" +
+           post_head("/c", 0) + chunked_head("/d") + "0\r\n\r\n");
+    REQUIRE(f.loop.run_until([&] { return parse_responses(c.in).size() == 4; }));
+    auto got = parse_responses(c.in);
+    const std::string eof = make_error_code(sluice::error::eof).message();
+    CHECK(got[0].body == "bodiless " + eof + " []");
+    CHECK(got[1].body == "streamed abc");
+    CHECK(got[2].body == "bodiless " + eof + " []"); // Content-Length: 0 is no body
+    CHECK(got[3].body == "streamed ");               // a chunked body, even an empty one
+    CHECK(seen == std::vector<std::string>{"bodiless GET /a", "stream POST /b",
+                                           "bodiless POST /c", "stream POST /d"});
+    CHECK(reads_inline == 0);
+
+    // The one-handler form again: every request is the stream handler's.
+    f.server.on_request_stream(stream_handler);
+    c.in.clear();
+    c.send("GET /e HTTP/1.1\r\nHost: t\r\n\r\n");
+    REQUIRE(f.loop.run_until([&] { return parse_responses(c.in).size() == 1; }));
+    CHECK(parse_responses(c.in)[0].body == "streamed ");
+    CHECK(seen.back() == "stream GET /e");
+    // A request_view no server made gives an empty reader.
+    http::message m;
+    CHECK_FALSE(http::bodiless_body(http::request_view(m, {})));
+}
+
 TEST_CASE("streamed body: a pending read completes once, from the loop, when the server goes") {
     test::bounded_loop loop;
     auto srv = std::make_unique<http::server>(loop);

@@ -133,6 +133,20 @@ TEST_CASE("router: 405 lists the path's methods in Allow; HEAD is answered by GE
     // An explicit HEAD route wins over GET.
     REQUIRE_FALSE(r.route("HEAD", "/items", nothing));
     CHECK(r.match("HEAD", "/items").route != r.match("GET", "/items").route);
+
+    // Methods without a verb of their own compare by name, on literal paths (the whole-path
+    // table) and parameter paths (the walk) alike.
+    for (std::string_view path : {"/items", "/items/3"}) {
+        const std::string pattern = path == "/items" ? "/items" : "/items/{id}";
+        REQUIRE_FALSE(r.route("PURGE", pattern, nothing));
+        REQUIRE_FALSE(r.route("BREW", pattern, nothing));
+        const http::route_match purge = r.match("PURGE", path), brew = r.match("BREW", path);
+        REQUIRE(purge.found());
+        REQUIRE(brew.found());
+        CHECK(purge.route != brew.route);
+        CHECK(r.match("purge", path).status == 405);
+        CHECK(r.match("PURGED", path).status == 405);
+    }
 }
 
 TEST_CASE("router: mounted routers match the rest of the path") {

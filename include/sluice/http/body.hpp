@@ -142,6 +142,12 @@ class body_reader {
     detail::ref<detail::body_state> st_;
 };
 
+// A reader at the end of an empty body, for a request that reached a handler without one
+// (on_request, or the bodiless handler of on_request_stream's two-handler form): read()
+// completes with eof and read_all() with "" from the loop, as for a streamed request
+// without a body. Empty (it reads nothing) for a request_view no server made.
+SLUICE_DECL body_reader bodiless_body(const request_view& req);
+
 } // namespace http
 } // namespace sluice
 

@@ -102,6 +102,7 @@ class request_view {
     SLUICE_DECL endpoint client() const;
 
   private:
+    friend body_reader bodiless_body(const request_view& req);
     std::size_t query_pos() const noexcept {
         std::size_t q = m_->target.find('?');
         return q == std::string_view::npos ? m_->target.size() : q;
@@ -165,6 +166,9 @@ class server_core final : public ref_counted<server_core>, public sluice::detail
     // from inside never destroys the running one.
     handler_type handler_;
     stream_handler_type stream_handler_;
+    // With stream_handler_: takes the requests without a body instead, on the buffered
+    // path (server::on_request_stream's two-handler form).
+    handler_type bodiless_handler_;
     std::size_t max_headers_;
     spare<std::string> batch_spare_; // a pass's gathered output
     // A response head being built: used only inside response::end()/write() between

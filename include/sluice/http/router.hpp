@@ -221,10 +221,11 @@ struct router_state final : ref_counted<router_state> {
     SLUICE_DECL std::error_code add(std::string_view method, std::string_view pattern,
                                     route_entry e);
 
-    SLUICE_DECL route_match match(std::string_view method, std::string_view target) const;
+    SLUICE_DECL route_match match(std::string_view method, verb v, std::string_view target) const;
 
-    // The server's stream handler: every request of the servers this router is attached to.
+    // The server's handlers (attach()): requests with a body, and those without one.
     SLUICE_DECL void serve(const request_view& v, body_reader& body, response& res);
+    SLUICE_DECL void serve_bodiless(const request_view& v, response& res);
 
     void run(const request_view& v, const route_match& m, response& res, body_reader* body,
              unsigned late_status, const endpoint* client) {
@@ -233,6 +234,8 @@ struct router_state final : ref_counted<router_state> {
                           client);
         if (late_status) router_state_access::set_status(req, late_status);
         route_run r{req, res, body, {}, owner, this};
+        if (middlewares.empty() && (!owner || (owner == this && m.trail.size() <= 1)))
+            return finish(r); // no chain to build: nearly every router without middleware
         auto add_chain = [&r](router_state* s) {
             for (route_middleware& mw : s->middlewares) r.chain.push_back(&mw);
         };
@@ -314,15 +317,16 @@ class router {
     // Pure matching: what a request with this method and target (path and query, as
     // sent) would be routed to.
     route_match match(std::string_view method, std::string_view target) const {
-        return st_ ? st_->match(method, target) : route_match();
+        return st_ ? st_->match(method, to_verb(method), target) : route_match();
     }
 
-    // Serves every request of `s` (server::on_request_stream); `s` keeps the routes.
+    // Serves every request of `s` (server::on_request_stream, both handlers: a request
+    // without a body skips the body reader unless its route streams); `s` keeps the routes.
     void attach(server& s) const {
         if (!st_) return;
-        s.on_request_stream([st = st_](const request_view& v, body_reader& b, response& r) {
-            st->serve(v, b, r);
-        });
+        s.on_request_stream(
+            [st = st_](const request_view& v, body_reader& b, response& r) { st->serve(v, b, r); },
+            [st = st_](const request_view& v, response& r) { st->serve_bodiless(v, r); });
     }
 
   private:

@@ -14,7 +14,7 @@ SLUICE_DECL std::error_code route_tree::add(std::string_view method, std::string
     if (auto ec = descend(pattern, true, n, names)) return ec;
     for (const method_route& m : nodes_[n].methods)
         if (m.method == method) return make_error_code(route_error::duplicate_route);
-    nodes_[n].methods.push_back(method_route{std::string(method), id});
+    nodes_[n].methods.push_back(method_route{std::string(method), id, to_verb(method)});
     if (names_.size() <= id) names_.resize(id + 1);
     const bool literal = names.empty();
     names_[id] = std::move(names);
@@ -53,10 +53,10 @@ SLUICE_DECL std::uint32_t route_tree::static_route_node(std::string_view path) c
     }
 }
 
-SLUICE_DECL std::uint32_t route_tree::static_route(std::string_view method,
+SLUICE_DECL std::uint32_t route_tree::static_route(std::string_view method, verb v,
                                                    std::string_view path) const {
     const std::uint32_t n = static_route_node(path);
-    return n == none ? none : route_for(method, nodes_[n]);
+    return n == none ? none : route_for(method, v, nodes_[n]);
 }
 
 SLUICE_DECL std::error_code route_tree::mount(std::string_view prefix, const route_tree* sub) {
@@ -68,7 +68,7 @@ SLUICE_DECL std::error_code route_tree::mount(std::string_view prefix, const rou
     return {};
 }
 
-SLUICE_DECL route_match route_tree::match(std::string_view method,
+SLUICE_DECL route_match route_tree::match(std::string_view method, verb v,
                                           std::string_view raw_path) const {
     route_match m;
     if (raw_path.empty() || raw_path[0] != '/') {
@@ -76,14 +76,14 @@ SLUICE_DECL route_match route_tree::match(std::string_view method,
         return m;
     }
     raw_path.remove_prefix(1);
-    const std::uint32_t fixed = static_route(method, raw_path);
+    const std::uint32_t fixed = static_route(method, v, raw_path);
     if (fixed != none) {
         m.status = 200;
         m.route = fixed;
         m.owner = owner_;
         return m;
     }
-    walk_state w(method, m);
+    walk_state w(method, v, m);
     // Split as is while nothing needs decoding (the common case): the segments are then
     // views of the path, copied into the match only when a parameter takes one.
     bool encoded = false;
@@ -213,18 +213,19 @@ SLUICE_DECL std::error_code route_tree::descend(std::string_view pattern, bool p
     }
 }
 
-SLUICE_DECL std::uint32_t route_tree::route_for(std::string_view method,
+SLUICE_DECL std::uint32_t route_tree::route_for(std::string_view method, verb v,
                                                 const node& x) const noexcept {
+    // Verbs compare as numbers; methods without one of their own (verb::other) by name.
     const method_route* get = nullptr;
     for (const method_route& r : x.methods) {
-        if (same(r.method, method)) return r.route;
-        if (same(r.method, "GET")) get = &r;
+        if (r.v == v && (v != verb::other || same(r.method, method))) return r.route;
+        if (r.v == verb::get) get = &r;
     }
-    return get && same(method, "HEAD") ? get->route : none;
+    return get && v == verb::head ? get->route : none;
 }
 
 SLUICE_DECL std::uint32_t route_tree::route_at(walk_state& w, const node& x) const {
-    const std::uint32_t found = route_for(w.method, x);
+    const std::uint32_t found = route_for(w.method, w.v, x);
     if (found != none) return found;
     for (const method_route& r : x.methods)
         if (std::find(w.allowed.begin(), w.allowed.end(), r.method) == w.allowed.end())

@@ -25,11 +25,11 @@ SLUICE_DECL std::error_code router_state::add(std::string_view method, std::stri
     return {};
 }
 
-SLUICE_DECL route_match router_state::match(std::string_view method,
+SLUICE_DECL route_match router_state::match(std::string_view method, verb v,
                                             std::string_view target) const {
     if (!target.empty() && target[0] == '/') { // origin-form, nearly every request
         const void* q = std::memchr(target.data(), '?', target.size());
-        return tree.match(method, q ? target.substr(0, static_cast<const char*>(q) - target.data())
+        return tree.match(method, v, q ? target.substr(0, static_cast<const char*>(q) - target.data())
                                     : target);
     }
     target_parts parts;
@@ -39,11 +39,11 @@ SLUICE_DECL route_match router_state::match(std::string_view method,
         m.status = 400;
         return m;
     }
-    return tree.match(method, parts.path.empty() ? std::string_view("/") : parts.path);
+    return tree.match(method, v, parts.path.empty() ? std::string_view("/") : parts.path);
 }
 
 SLUICE_DECL void router_state::serve(const request_view& v, body_reader& body, response& res) {
-    route_match m = match(v.method(), v.target());
+    route_match m = match(v.method(), v.verb(), v.target());
     router_state* owner = m.found() ? static_cast<router_state*>(m.owner) : nullptr;
     // A bodiless request's body is done: ask the reader only when there is one.
     if (owner && owner->routes[m.route].buffered && v.msg().has_body() && !body.done()) {
@@ -65,6 +65,15 @@ SLUICE_DECL void router_state::serve(const request_view& v, body_reader& body, r
         return;
     }
     run(v, m, res, &body, 0, nullptr);
+}
+
+SLUICE_DECL void router_state::serve_bodiless(const request_view& v, response& res) {
+    route_match m = match(v.method(), v.verb(), v.target());
+    if (m.found() && static_cast<router_state*>(m.owner)->routes[m.route].streamed) {
+        body_reader ended = bodiless_body(v); // its reads say eof, as they would streamed
+        return run(v, m, res, &ended, 0, nullptr);
+    }
+    run(v, m, res, nullptr, 0, nullptr);
 }
 
 SLUICE_DECL void router_state::finish(route_run& r) {

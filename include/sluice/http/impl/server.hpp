@@ -22,6 +22,15 @@ SLUICE_DECL endpoint request_view::client() const {
     return session_->stream_.remote_endpoint(ec);
 }
 
+SLUICE_DECL body_reader bodiless_body(const request_view& req) {
+    if (!req.session_) return body_reader();
+    detail::ref<detail::body_state> b = req.session_->core_->take_body_state();
+    b->default_limit = req.session_->core_->settings_.max_buffered_body;
+    b->result = make_error_code(sluice::error::eof);
+    b->length = 0;
+    return body_reader(std::move(b));
+}
+
 // ---- response ----
 
 SLUICE_DECL void response::reset() noexcept {
@@ -307,6 +316,7 @@ void core_loop_exit(Core& c) noexcept {
     c.grace_timer_.close();
     c.handler_ = nullptr;
     c.stream_handler_ = nullptr;
+    c.bodiless_handler_ = nullptr;
     c.loop_ = nullptr;
 }
 

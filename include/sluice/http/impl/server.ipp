@@ -69,6 +69,7 @@ SLUICE_DECL void server::destroy() noexcept {
     // Not running now: a running handler is held outside the core for its call.
     c->handler_ = nullptr;
     c->stream_handler_ = nullptr;
+    c->bodiless_handler_ = nullptr;
 }
 } // namespace http
 } // namespace sluice

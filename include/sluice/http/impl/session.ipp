@@ -286,7 +286,8 @@ SLUICE_DECL void server_session::on_head(const char* begin, std::size_t n, const
     sl->head_request = msg_.verb == verb::head;
     sl->close = !msg_.keep_alive() || msg_.upgrade() || core_->stopping_;
     push(sl.get());
-    if (core_->stream_handler_) return dispatch_stream(sl.get(), cur, end);
+    if (core_->stream_handler_ && (msg_.has_body() || !core_->bodiless_handler_))
+        return dispatch_stream(sl.get(), cur, end);
     cur_ = sl.get();
     phase_ = phase::body;
     head_begin_ = begin;
@@ -330,10 +331,13 @@ SLUICE_DECL void server_session::on_done(const char* cur, const char* end) {
     {
         request_view req(msg_, body_view_, this);
         response res{ref<response_slot>(sl)};
-        if (core_->handler_) {
-            server_core::handler_type h = std::move(core_->handler_);
+        // Buffered: on_request's, or a bodiless request of a two-handler on_request_stream.
+        server_core::handler_type& slot =
+            core_->stream_handler_ ? core_->bodiless_handler_ : core_->handler_;
+        if (slot) {
+            server_core::handler_type h = std::move(slot);
             h(req, res);
-            if (!core_->handler_ && !core_->gone_) core_->handler_ = std::move(h);
+            if (!slot && !core_->gone_) slot = std::move(h);
         } else {
             res.status(404).end();
         }
