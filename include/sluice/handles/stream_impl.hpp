@@ -91,6 +91,7 @@ struct stream_ext final : timer_node {
     write_queue queue;
     std::size_t buffered = 0;
     std::size_t sending = 0; // bytes of the completion backend's send in flight (the last one)
+    bool send_stuck = false; // ... which had not completed when push_out() last asked
     write_limits limits;
     unique_function<void()> on_drain;
     unique_function<void()> on_flushed; // stream::on_flushed: the queue is empty

@@ -94,6 +94,7 @@ SLUICE_DECL bool stream_impl::start_send() {
     }
     if (!loop_->send(this, pieces, n)) return false;
     ext_->sending = total;
+    ext_->send_stuck = false;
     // From here their bytes may reach the peer: cancelling one of them fails the stream.
     std::size_t k = 0;
     for (auto it = q.begin(); it != q.end() && k < covered; ++it, ++k) it->started = true;
@@ -101,6 +102,7 @@ SLUICE_DECL bool stream_impl::start_send() {
 }
 
 SLUICE_DECL void stream_impl::on_sent(int res) {
+    ext_->send_stuck = false;
     if (res < 0 && !platform::would_block_errno(-res) && res != -EINTR)
         return fail({-res, platform::system_errors()});
     take_sent(res > 0 ? static_cast<std::size_t>(res) : 0);
@@ -139,10 +141,20 @@ SLUICE_DECL void stream_impl::settle_send() {
 
 SLUICE_DECL void stream_impl::push_out() {
     bool progressed = false;
-    while (!closed() && !ext_->queue.empty() && !(state_ & sending_bit)) {
-        if (!start_send() || !(state_ & sending_bit)) break;
+    while (!closed() && !ext_->queue.empty()) {
+        // A send submitted earlier may have completed without being reaped yet (outside
+        // run() every write is submitted at once): its completion is taken here. One that
+        // had not completed when last asked waits for the loop, as epoll waits for room.
+        if (!(state_ & sending_bit)) {
+            if (!start_send() || !(state_ & sending_bit)) break;
+        } else if (ext_->send_stuck) {
+            break;
+        }
         int res = 0;
-        if (!loop_->send_now(this, res)) break; // in flight: the socket is full
+        if (!loop_->send_now(this, res)) { // in flight: the socket is full
+            ext_->send_stuck = true;
+            break;
+        }
         if (res < 0 && !platform::would_block_errno(-res) && res != -EINTR) {
             fail({-res, platform::system_errors()});
             return;
