@@ -77,6 +77,9 @@ class send_pool {
     // Room for n bytes (n <= block_bytes): where to copy them, and the reference that
     // keeps them. In the current block when they fit, else in a recycled or new one.
     unsigned char* take(std::size_t n, send_ref& ref) {
+        // Every slice of the current block came back (an echo: one write sent before the
+        // next): it starts over, and the same bytes stay in cache.
+        if (current_ && current_->refs == 1) current_->used = 0;
         if (!current_ || block_bytes - current_->used < n) {
             if (current_) drop_current();
             current_ = fresh();

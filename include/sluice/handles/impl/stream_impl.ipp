@@ -394,10 +394,11 @@ SLUICE_DECL bool stream_impl::cancel_read() {
 
 SLUICE_DECL bool stream_impl::cancel_writes() {
     if (!ext_ || ext_->queue.empty()) return false;
+    // A send in flight may have sent nothing (a full socket): then it may still go.
     if (ext_->queue.front().started && !(flags_ & tls_on)) settle_send();
     if (closed()) return true;
+    if (ext_->queue.empty()) return false; // they completed meanwhile
     // TLS records are numbered: withdrawing any queued one is a hole the peer rejects.
-    if (ext_->queue.empty()) return false;
     if (ext_->queue.front().started || (flags_ & tls_on)) {
         fail(make_error_code(error::operation_aborted));
         return true;
@@ -414,7 +415,7 @@ SLUICE_DECL bool stream_impl::cancel_writes() {
 SLUICE_DECL bool stream_impl::cancel_write(std::uint64_t id) {
     if (!ext_ || id == 0) return false;
     auto& q = ext_->queue;
-    if (!(flags_ & tls_on)) {
+    if (!(flags_ & tls_on)) { // a send in flight that carries it may have sent none of it
         for (auto it = q.begin(); it != q.end(); ++it)
             if (it->id == id && it->started) {
                 settle_send();

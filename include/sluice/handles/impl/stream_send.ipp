@@ -22,7 +22,8 @@ SLUICE_DECL std::uint64_t stream_impl::ring_write(const const_buffer* bufs, std:
         return refuse(std::move(done), make_error_code(error::write_queue_full));
 
     // One copy into the loop's send pool (no allocation in steady state), or a reference
-    // to shared bytes; a write larger than a pool block gets a block of its own.
+    // to shared bytes; a write larger than a pool block is copied into an allocation of
+    // its own, as epoll's queue copies what the socket did not take.
     write_entry e{};
     if (shared && count == 1) {
         e.bytes = *shared;
