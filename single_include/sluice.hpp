@@ -1775,6 +1775,139 @@ SLUICE_DECL endpoint remote_endpoint(native_socket s, std::error_code& ec) {
 // Errors and hang-ups are reported as readable|writable: the handle's next syscall
 // tells it what happened, exactly as with a level-triggered poll(2).
 
+// ---- begin sluice/util/send_pool.hpp ----
+// sluice — a loop's pool of send blocks, for a completion backend (io_uring) whose writes
+// wait in the stream's queue until the kernel has sent them.
+//
+// Why a pool: on io_uring every write is handed to the kernel with the next enter, so its
+// bytes must be copied out of the caller's buffer first. A fresh allocation per write
+// would be an allocation per operation; instead, writes are copied into slices of 16 KiB
+// blocks that the loop recycles. Slices of many streams share a block (an echo of 64
+// bytes over 10,000 connections needs 40 blocks, not 10,000), and a stream's consecutive
+// writes usually land side by side, so one send covers them. A block goes back to the
+// free list when its last slice is released, by the stream once the bytes are sent or
+// by the backend's own hold when a stream closed with a send in flight. An idle
+// connection owns no block; the loop keeps a few free ones (keep_free) and frees the rest.
+//
+// Loop thread only: the counts are plain integers.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace sluice::detail {
+
+class send_pool;
+
+struct send_block {
+    send_pool* pool;
+    std::size_t refs;    // slices handed out, plus one while it is the pool's current block
+    std::size_t used;    // bytes handed out from the start
+    send_block* next;    // the free list
+    unsigned char* bytes() noexcept { return reinterpret_cast<unsigned char*>(this + 1); }
+};
+
+inline void release_block(send_block* b) noexcept;
+
+// A counted reference to a block: what a queued write, or a send in flight, holds.
+class send_ref {
+  public:
+    send_ref() = default;
+    explicit send_ref(send_block* b) noexcept : b_(b) { ++b_->refs; }
+    send_ref(const send_ref& o) noexcept : b_(o.b_) {
+        if (b_) ++b_->refs;
+    }
+    send_ref(send_ref&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+    send_ref& operator=(send_ref o) noexcept {
+        std::swap(b_, o.b_);
+        return *this;
+    }
+    ~send_ref() { reset(); }
+    void reset() noexcept {
+        if (b_) release_block(std::exchange(b_, nullptr));
+    }
+    send_block* get() const noexcept { return b_; }
+    explicit operator bool() const noexcept { return b_ != nullptr; }
+
+  private:
+    send_block* b_ = nullptr;
+};
+
+class send_pool {
+  public:
+    static constexpr std::size_t block_bytes = 16 * 1024; // a slice is at most this
+    static constexpr std::size_t keep_free = 64;          // free blocks kept for reuse
+
+    send_pool() = default;
+    send_pool(const send_pool&) = delete;
+    send_pool& operator=(const send_pool&) = delete;
+    // Every slice is released before (streams close first, the backend's holds go with
+    // the poller, which the loop destroys before its pool).
+    ~send_pool() {
+        if (current_) drop_current();
+        while (free_) std::free(std::exchange(free_, free_->next));
+    }
+
+    // Room for n bytes (n <= block_bytes): where to copy them, and the reference that
+    // keeps them. In the current block when they fit, else in a recycled or new one.
+    unsigned char* take(std::size_t n, send_ref& ref) {
+        // Every slice of the current block came back (an echo: one write sent before the
+        // next): it starts over, and the same bytes stay in cache.
+        if (current_ && current_->refs == 1) current_->used = 0;
+        if (!current_ || block_bytes - current_->used < n) {
+            if (current_) drop_current();
+            current_ = fresh();
+        }
+        unsigned char* p = current_->bytes() + current_->used;
+        current_->used += n;
+        ref = send_ref(current_);
+        return p;
+    }
+
+    // Blocks allocated from the heap since the pool was made (tests: steady state reuses).
+    std::size_t allocations() const noexcept { return allocations_; }
+
+    // The last reference to a block went: back to the free list, or to the heap.
+    void recycle(send_block* b) noexcept {
+        if (free_count_ >= keep_free) return std::free(b);
+        b->next = free_;
+        free_ = b;
+        ++free_count_;
+    }
+
+  private:
+    send_block* fresh() {
+        send_block* b = free_;
+        if (b) {
+            free_ = b->next;
+            --free_count_;
+        } else {
+            void* mem = std::malloc(sizeof(send_block) + block_bytes);
+            if (!mem) std::abort(); // out of memory: the library has no exception to throw
+            b = ::new (mem) send_block{this, 0, 0, nullptr};
+            ++allocations_;
+        }
+        b->refs = 1; // the pool's, while it is current
+        b->used = 0;
+        return b;
+    }
+    void drop_current() noexcept { release_block(std::exchange(current_, nullptr)); }
+
+    send_block* current_ = nullptr;
+    send_block* free_ = nullptr;
+    std::size_t free_count_ = 0;
+    std::size_t allocations_ = 0;
+};
+
+inline void release_block(send_block* b) noexcept {
+    if (--b->refs == 0) b->pool->recycle(b);
+}
+
+} // namespace sluice::detail
+// ---- end sluice/util/send_pool.hpp ----
 
 #include <climits>
 #include <cstdint>
@@ -1812,7 +1945,18 @@ namespace detail {
 
 // ev_data: a completion backend received bytes for the handle (receive()): `res` bytes at
 // `data`, valid until the next wait, or 0 (end of stream) or -errno (either ends it).
-enum : unsigned { ev_read = 1u, ev_write = 2u, ev_data = 4u };
+// ev_sent: a completion backend finished a send for the handle (send()): `res` bytes went
+// out, or -errno.
+enum : unsigned { ev_read = 1u, ev_write = 2u, ev_data = 4u, ev_sent = 8u };
+
+// One region of a send and what keeps its bytes alive: a slice of a pool block, or
+// shared bytes (a write of shared_bytes, or one too large for a block).
+struct send_piece {
+    const unsigned char* data;
+    std::size_t size;
+    const send_ref* block;      // either this
+    const shared_bytes* shared; // or this
+};
 
 struct ready_event {
     void* user;
@@ -1884,6 +2028,28 @@ class poller {
     // stops still arrive as ev_data events; one with res <= 0 ends the receive.
     virtual bool receives() const noexcept { return false; }
     virtual void receive(native_socket, void*, bool) noexcept {}
+    // Completion writes: true when the backend sends for streams (io_uring's
+    // IORING_OP_SEND / SENDMSG). send() queues one send of the pieces, in order, to go
+    // with the next submission, and reports it once as an ev_sent event: the bytes the
+    // kernel took (maybe fewer: the caller sends the rest), or -errno. The backend holds
+    // its own references to the pieces until the kernel is done with them, also when the
+    // descriptor closes first (closing() cancels the send; no event comes then). One send
+    // per descriptor at a time. False when the submission queue cannot take it now.
+    static constexpr std::size_t max_send_pieces = 8;
+    virtual bool sends() const noexcept { return false; }
+    virtual bool send(native_socket, void*, const send_piece*, std::size_t) noexcept {
+        return false;
+    }
+    // Hands what is queued to the kernel now, without waiting: for a send made while no
+    // wait follows soon (outside run(), from a loop embedded in another one).
+    virtual void submit() noexcept {}
+    // Submits now, and takes the completion of fd's send if it has come (a socket send
+    // runs inline at submission): true with `res` set, and no ev_sent follows. Other
+    // completions wait for the next wait(). For a burst of writes that would pass a write
+    // limit: the kernel takes what it can before the limit is judged. With `cancel`, the
+    // send is cancelled first: a send still waiting for room in the socket then ends with
+    // -ECANCELED, having sent nothing (for cancelling a write that it carries).
+    virtual bool send_now(native_socket, int&, bool /*cancel*/) noexcept { return false; }
     // The descriptor is about to be closed (after set(fd, mask, 0) if it was watched). A
     // completion backend must let go of it now: a request still in flight would hold the
     // socket open, and the peer would not see the close until the loop waits again.
@@ -2030,6 +2196,11 @@ class epoll_poller final : public poller {
 //   level-triggered exactly like the other backends (a multishot poll would report only
 //   new wake-ups, and a handle that read part of what was there would wait forever).
 //
+// - Writes go out as IORING_OP_SEND (one region) or SENDMSG (several), submitted with
+//   the turn's enter: a socket send runs inline at submission, so the write costs no
+//   system call of its own. Each send holds its own references to the bytes (pool blocks,
+//   shared bytes) until its completion, even when the stream closes first.
+//
 // A completion that arrives for a registration that was changed or removed in between
 // (it may already sit in the completion ring) carries an older generation in its
 // user_data and is dropped: the loop never hears of a handle it stopped watching.
@@ -2131,6 +2302,8 @@ class uring {
     }
 
     int fd() const noexcept { return fd_; }
+    // Whether a thread has entered the ring yet (the first enter makes it the issuer).
+    bool enabled() const noexcept { return enabled_; }
     // Whether the calling thread is the one that runs the ring (or none does yet).
     bool on_owner_thread() const noexcept { return !enabled_ || owner_ == static_cast<pid_t>(::syscall(SYS_gettid)); }
     void forget_fd() noexcept { fd_ = -1; }
@@ -2177,6 +2350,22 @@ class uring {
         long r = ::syscall(__NR_io_uring_enter, fd_, to_submit, min_complete,
                            IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
         return r < 0 ? -errno : 0;
+    }
+
+    // Turns a request that is still queued, not yet handed to the kernel, into a no-op
+    // (its completion still comes, with the same user_data). False when none was queued.
+    bool neutralise(std::uint64_t user_data) noexcept {
+        bool found = false;
+        for (unsigned i = *sq_ktail_; i != sq_tail_; ++i) {
+            io_uring_sqe* e = &sqes_[i & sq_mask_];
+            if (e->user_data != user_data) continue;
+            std::memset(e, 0, sizeof *e);
+            e->opcode = IORING_OP_NOP;
+            e->fd = -1;
+            e->user_data = user_data;
+            found = true;
+        }
+        return found;
     }
 
     bool cq_empty() const noexcept {
@@ -2329,7 +2518,10 @@ class provided_buffers {
 // ---- end sluice/backend/uring_ring.hpp ----
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
+#include <deque>
 #include <vector>
 
 namespace sluice::detail {
@@ -2358,7 +2550,99 @@ class uring_poller final : public poller {
         return {};
     }
 
+    // The kernel reads the bytes of a send until its completion: sends still in flight
+    // are cancelled and waited for (bounded) before their references go. From another
+    // thread (or with the ring gone) the ring's own teardown ends them.
+    ~uring_poller() override {
+        if (in_flight_ == 0 || ring_.fd() < 0 || !ring_.enabled() || !ring_.on_owner_thread())
+            return;
+        for (std::uint32_t id = 0; id < sends_.size(); ++id) {
+            if (!sends_[id].busy) continue;
+            if (!ring_.has_room(1)) ring_.enter(0, 0);
+            if (io_uring_sqe* e = ring_.next_sqe()) cancel(e, send_bit | id);
+        }
+        for (int round = 0; round < 100 && in_flight_ > 0; ++round) {
+            if (ring_.enter(1, 10000) == -EBADF) break;
+            ring_.reap([&](const io_uring_cqe& c) {
+                if (c.user_data != ignore && is_send(c.user_data)) release_send(op_id(c.user_data));
+                return true;
+            });
+        }
+    }
+
     bool receives() const noexcept override { return receives_; }
+    bool sends() const noexcept override { return true; }
+
+    bool send(native_socket fd, void* user, const send_piece* pieces,
+              std::size_t n) noexcept override {
+        if (fd < 0 || n == 0 || n > max_send_pieces) return true;
+        if (!ring_.has_room(1) && !flush(1)) return false;
+        const std::uint32_t id = acquire_send();
+        send_op& op = sends_[id];
+        op.user = user;
+        op.fd = fd;
+        op.orphaned = false;
+        std::size_t total = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            op.iov[i].iov_base = const_cast<unsigned char*>(pieces[i].data);
+            op.iov[i].iov_len = pieces[i].size;
+            if (pieces[i].block) op.blocks[i] = *pieces[i].block;
+            if (pieces[i].shared) op.shared[i] = *pieces[i].shared;
+            total += pieces[i].size;
+        }
+        op.pieces = n;
+        io_uring_sqe* e = ring_.next_sqe();
+        e->fd = fd;
+        e->msg_flags = MSG_NOSIGNAL;
+        e->user_data = send_bit | id;
+        if (n == 1) {
+            e->opcode = IORING_OP_SEND;
+            e->addr = reinterpret_cast<std::uint64_t>(pieces[0].data);
+            e->len = static_cast<std::uint32_t>(total);
+        } else {
+            // The header stays with the op until the completion, whenever the kernel reads it.
+            std::memset(&op.msg, 0, sizeof op.msg);
+            op.msg.msg_iov = op.iov;
+            op.msg.msg_iovlen = n;
+            e->opcode = IORING_OP_SENDMSG;
+            e->addr = reinterpret_cast<std::uint64_t>(&op.msg);
+            e->len = 1;
+        }
+        at(fd).send_id = id;
+        return true;
+    }
+
+    void submit() noexcept override {
+        // Before the first wait the ring has no issuer yet: entering here would make this
+        // thread its owner. What is queued goes with that first wait instead.
+        if (ring_.enabled() && ring_.on_owner_thread()) ring_.enter(0, 0);
+    }
+
+    bool send_now(native_socket fd, int& res, bool cancel_it) noexcept override {
+        const auto i = static_cast<std::size_t>(fd);
+        if (fd < 0 || i >= slots_.size() || slots_[i].send_id == none) return false;
+        if (!ring_.enabled() || !ring_.on_owner_thread()) return false;
+        const std::uint32_t want = slots_[i].send_id;
+        if (cancel_it) {
+            if (!ring_.has_room(1) && !flush(1)) return false;
+            cancel(ring_.next_sqe(), send_bit | want);
+        }
+        if (ring_.enter(0, 0) < 0) return false;
+        bool found = false;
+        ring_.reap([&](const io_uring_cqe& c) {
+            if (c.user_data == ignore) return true;
+            if (is_send(c.user_data) && op_id(c.user_data) == want) {
+                res = c.res;
+                found = true;
+                slots_[i].send_id = none;
+                release_send(want);
+            } else {
+                later_.push_back(c); // for the next wait, in order
+            }
+            return true;
+        });
+        return found;
+    }
 
     void receive(native_socket fd, void* user, bool on) noexcept override {
         if (fd < 0) return;
@@ -2376,7 +2660,7 @@ class uring_poller final : public poller {
             buffers_.publish();
             lent_.clear();
         }
-        if (!ring_.cq_empty()) timeout_us = 0; // a batch left over from the last call
+        if (!ring_.cq_empty() || !later_.empty()) timeout_us = 0; // a batch left over
         if (!arm_changes()) timeout_us = 0;    // the rest goes in with the next turn
         int r = ring_.enter(timeout_us == 0 ? 0 : 1, timeout_us);
         if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
@@ -2387,15 +2671,22 @@ class uring_poller final : public poller {
             return 0;
         }
         int filled = 0;
-        ring_.reap([&](const io_uring_cqe& c) {
+        auto take = [&](const io_uring_cqe& c) {
             if (c.user_data == ignore) return true; // a removal's own completion
             if (filled == capacity) return false;
-            if (c.user_data & recv_bit)
+            if (is_send(c.user_data))
+                take_sent(c, out, filled);
+            else if (c.user_data & recv_bit)
                 take_received(c, out, filled);
             else
                 take_ready(c, out, filled);
             return true;
-        });
+        };
+        // What send_now() reaped for others first: it came before the ring's.
+        std::size_t k = 0;
+        while (k < later_.size() && take(later_[k])) ++k;
+        later_.erase(later_.begin(), later_.begin() + static_cast<std::ptrdiff_t>(k));
+        if (later_.empty()) ring_.reap(take);
         return filled;
     }
 
@@ -2409,16 +2700,29 @@ class uring_poller final : public poller {
         s.wanted = 0;
         s.recv_wanted = false;
         const bool polled = s.armed, receiving = s.recv_armed && !s.recv_cancelled;
+        // A send in flight keeps its bytes (the op holds them) but tells nobody: its
+        // completion, or its cancellation's, only releases them.
+        const std::uint32_t sending = s.send_id;
+        if (sending != none) sends_[sending].orphaned = true;
+        s.send_id = none;
         // From here the slot forgets both requests: their completions no longer match it
         // (what the receive took is dropped with the socket; its buffers still go back).
         s.armed = 0;
         s.recv_armed = s.recv_cancelled = false;
         const std::uint32_t recv_gen = s.recv_gen++;
-        if (!polled && !receiving) return;
+        if (!polled && !receiving && sending == none) return;
+        // Before the first wait nothing was handed to the kernel (polls and receives are
+        // armed by the wait), and a send made meanwhile must not go out with it: after the
+        // close, the number may name another socket.
+        if (!ring_.enabled()) {
+            if (sending != none) ring_.neutralise(send_bit | sending);
+            return;
+        }
         // Only the thread that runs the loop enters the ring (a loop destroyed from
         // another thread: the ring's own teardown ends the requests).
         if (!ring_.on_owner_thread()) return;
-        if (!ring_.has_room(2) && !flush()) return;
+        if (!ring_.has_room(3) && !flush(3)) return;
+        if (sending != none) cancel(ring_.next_sqe(), send_bit | sending);
         if (polled) {
             io_uring_sqe* e = ring_.next_sqe();
             e->opcode = IORING_OP_POLL_REMOVE;
@@ -2440,6 +2744,7 @@ class uring_poller final : public poller {
     std::intptr_t native_handle() const noexcept override { return ring_.fd(); }
 
   private:
+    static constexpr std::uint32_t none = ~std::uint32_t(0);
     struct slot {
         void* user = nullptr;
         std::uint32_t gen = 0;       // bumped for every new poll request
@@ -2452,13 +2757,78 @@ class uring_poller final : public poller {
         bool recv_wanted = false;    // the handle wants bytes received for it
         bool recv_armed = false;     // a multishot receive is in flight
         bool recv_cancelled = false; // ... and asked to stop
+        std::uint32_t send_id = none; // the send in flight for this descriptor
     };
-    // user_data: the descriptor in the low 32 bits, a generation above, and the top bit
-    // telling a receive from a poll; `ignore` marks requests whose completions mean nothing.
+    // A send in flight: its bytes are held here until its completion, whatever happens
+    // to the stream or the socket meanwhile. In a deque: the header the kernel may read
+    // does not move while others are added.
+    struct send_op {
+        void* user = nullptr;
+        int fd = -1;
+        bool busy = false;
+        bool orphaned = false; // its socket closed: the completion only frees the bytes
+        std::size_t pieces = 0;
+        std::uint32_t next_free = none;
+        msghdr msg;
+        iovec iov[max_send_pieces];
+        send_ref blocks[max_send_pieces];
+        shared_bytes shared[max_send_pieces];
+    };
+    // user_data: the descriptor in the low 32 bits, a generation above, and the top two
+    // bits telling a receive or a send (the op's number below) from a poll; `ignore`
+    // marks requests whose completions mean nothing.
     static constexpr std::uint64_t recv_bit = std::uint64_t(1) << 63;
+    static constexpr std::uint64_t send_bit = std::uint64_t(1) << 62;
     static constexpr std::uint64_t ignore = ~std::uint64_t(0);
     static std::uint64_t tag(std::uint32_t gen, int fd) noexcept {
-        return (std::uint64_t(gen & 0x7fffffffu) << 32) | std::uint32_t(fd);
+        return (std::uint64_t(gen & 0x3fffffffu) << 32) | std::uint32_t(fd);
+    }
+    static bool is_send(std::uint64_t u) noexcept { return (u & (recv_bit | send_bit)) == send_bit; }
+    static std::uint32_t op_id(std::uint64_t u) noexcept { return static_cast<std::uint32_t>(u); }
+
+    static void cancel(io_uring_sqe* e, std::uint64_t target) noexcept {
+        e->opcode = IORING_OP_ASYNC_CANCEL;
+        e->fd = -1;
+        e->addr = target;
+        e->user_data = ignore;
+    }
+
+    std::uint32_t acquire_send() {
+        std::uint32_t id = free_send_;
+        if (id != none) {
+            free_send_ = sends_[id].next_free;
+        } else {
+            id = static_cast<std::uint32_t>(sends_.size());
+            sends_.emplace_back();
+        }
+        sends_[id].busy = true;
+        ++in_flight_;
+        return id;
+    }
+
+    void release_send(std::uint32_t id) noexcept {
+        send_op& op = sends_[id];
+        for (std::size_t i = 0; i < op.pieces; ++i) {
+            op.blocks[i].reset();
+            op.shared[i] = shared_bytes();
+        }
+        op.pieces = 0;
+        op.user = nullptr;
+        op.busy = false;
+        op.next_free = free_send_;
+        free_send_ = id;
+        --in_flight_;
+    }
+
+    void take_sent(const io_uring_cqe& c, ready_event* out, int& filled) noexcept {
+        const std::uint32_t id = op_id(c.user_data);
+        if (id >= sends_.size() || !sends_[id].busy) return;
+        send_op& op = sends_[id];
+        if (!op.orphaned) {
+            slots_[static_cast<std::size_t>(op.fd)].send_id = none;
+            out[filled++] = {op.user, ev_sent, c.res, nullptr};
+        }
+        release_send(id);
     }
 
     slot& at(int fd) {
@@ -2526,7 +2896,7 @@ class uring_poller final : public poller {
         for (; done < changes_.size(); ++done) {
             const int fd = changes_[done];
             slot& s = slots_[static_cast<std::size_t>(fd)];
-            if (!ring_.has_room(2) && !flush()) break;
+            if (!ring_.has_room(2) && !flush(2)) break;
             s.marked = false;
             if (s.armed && (s.armed != s.wanted || s.renew)) remove(s, fd);
             s.renew = false;
@@ -2594,9 +2964,9 @@ class uring_poller final : public poller {
     }
 
     // The submission queue is full: hand it to the kernel without waiting.
-    bool flush() noexcept {
+    bool flush(unsigned room) noexcept {
         ring_.enter(0, 0);
-        return ring_.has_room(2);
+        return ring_.has_room(room);
     }
 
     uring ring_;
@@ -2605,6 +2975,10 @@ class uring_poller final : public poller {
     std::vector<slot> slots_;
     std::vector<int> changes_;
     std::vector<unsigned short> lent_; // buffers handed out by the last wait
+    std::deque<send_op> sends_;
+    std::uint32_t free_send_ = none;
+    std::size_t in_flight_ = 0;
+    std::vector<io_uring_cqe> later_; // reaped by send_now(), for the next wait
 };
 
 } // namespace sluice::detail
@@ -3428,6 +3802,11 @@ class io_object : public ref_counted<io_object> {
     // Bytes a completion backend received for fd_ (loop::receive): `res` bytes at `data`,
     // valid during the call; 0 at end of stream, -errno on an error (the receive is over).
     virtual void on_data(int, const char*) {}
+    // Completion writes (loop::send_due): hand the next send to the loop (loop::send);
+    // false when the backend cannot take it now (tried again before the next wait).
+    virtual bool start_send() { return true; }
+    // That send ended: `res` bytes went out, or -errno.
+    virtual void on_sent(int) {}
     // Close the descriptor and complete every pending operation with `reason`.
     virtual void close_with(std::error_code reason) = 0;
     // Loop shutdown: close now, or once queued writes are flushed.
@@ -3450,6 +3829,8 @@ class io_object : public ref_counted<io_object> {
     static constexpr std::uint8_t linked_bit = 4;
     static constexpr std::uint8_t zombie_bit = 8; // closed, loop done with it, still referenced
     static constexpr std::uint8_t receiving_bit = 16; // the backend receives for it
+    static constexpr std::uint8_t sending_bit = 32;   // a backend send is in flight
+    static constexpr std::uint8_t send_due_bit = 64;  // listed to start one before the wait
 };
 
 } // namespace detail
@@ -4220,6 +4601,40 @@ class loop {
         count_receiving(o, on);
         poller_->receive(o->fd_, o, on);
     }
+    // Completion writes (io_uring): whether the backend sends for streams (a stream's
+    // bytes then wait in its queue until the kernel has taken them), and the calls a
+    // stream makes. See backend.hpp, poller::sends().
+    bool sends() const noexcept { return sends_; }
+    detail::send_pool& send_pool() noexcept { return send_pool_; }
+    // o has bytes for the backend and no send in flight: o->start_send() runs before the
+    // next wait (outside run(), at once, and the submission with it: no wait may follow).
+    void send_due(detail::io_object* o) {
+        if (o->closed() || (o->state_ & (detail::io_object::send_due_bit |
+                                         detail::io_object::sending_bit)))
+            return;
+        o->state_ |= detail::io_object::send_due_bit;
+        sends_due_.push_back(o);
+        if (running_ == 0) {
+            start_sends();
+            poller_->submit();
+        }
+    }
+    // From o->start_send(): one send of the pieces; false when the backend cannot take it.
+    bool send(detail::io_object* o, const detail::send_piece* pieces, std::size_t n) {
+        if (!poller_->send(o->fd_, o, pieces, n)) return false;
+        o->state_ |= detail::io_object::sending_bit;
+        ++sending_count_;
+        return true;
+    }
+    // Submits o's send now and takes its completion if it came at once (see
+    // poller::send_now): true with `res` set.
+    bool send_now(detail::io_object* o, int& res, bool cancel = false) {
+        if (!(o->state_ & detail::io_object::sending_bit) ||
+            !poller_->send_now(o->fd_, res, cancel))
+            return false;
+        sent_done(o);
+        return true;
+    }
     // Where the bytes of the read being delivered are: the shared buffer, or a backend's.
     const char* read_data() const noexcept { return read_data_; }
     void set_read_data(const char* p) noexcept { read_data_ = p; }
@@ -4288,6 +4703,15 @@ class loop {
 
     void* wake_marker() noexcept { return &wake_; }
 
+    void sent_done(detail::io_object* o) noexcept {
+        o->state_ &= static_cast<std::uint8_t>(~detail::io_object::sending_bit);
+        --sending_count_;
+    }
+
+    // Before each wait: the sends that became due. Stops where the backend is full; the
+    // rest go next turn (the wait does not block while some are left).
+    SLUICE_DECL void start_sends();
+
     void count_receiving(detail::io_object* o, bool on) noexcept {
         if (on) {
             o->state_ |= detail::io_object::receiving_bit;
@@ -4299,7 +4723,8 @@ class loop {
     }
 
     bool alive() const noexcept {
-        return registered_count_ > 0 || receiving_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
+        return registered_count_ > 0 || receiving_count_ > 0 || sending_count_ > 0 ||
+               !sends_due_.empty() || !dirty_.empty() || !timers_.empty() ||
                pending_offloads_ > 0 || outstanding_work_ > 0 || has_local_work() ||
                remote_->nonempty.load(std::memory_order_acquire) ||
                remote_->external_refs.load(std::memory_order_acquire) > 0;
@@ -4356,10 +4781,15 @@ class loop {
 
     static constexpr int max_events = 256;
 
+    // Before the poller: a send in flight holds blocks until the poller lets it go.
+    detail::send_pool send_pool_;
     std::unique_ptr<detail::poller> poller_;
     std::string backend_note_;
     bool receives_ = false;
+    bool sends_ = false;
     std::size_t receiving_count_ = 0;
+    std::size_t sending_count_ = 0;
+    std::vector<detail::io_object*> sends_due_;
     const char* read_data_ = nullptr;
     std::error_code status_;
     platform::wakeup_fd wake_;
@@ -4521,6 +4951,7 @@ namespace sluice {
 SLUICE_DECL loop::loop(backend b) : remote_(std::make_shared<detail::remote_queue>()) {
     poller_ = detail::make_poller(b, status_, backend_note_);
     receives_ = poller_ && poller_->receives();
+    sends_ = poller_ && poller_->sends();
     if (!status_) status_ = wake_.open();
     if (!status_) status_ = poller_->set(wake_.read_end(), 0, detail::ev_read, wake_marker());
     if (!status_) remote_->wake = &wake_;
@@ -4621,6 +5052,7 @@ SLUICE_DECL void loop::shutdown_now(std::int64_t grace_us) {
 
 SLUICE_DECL void loop::retire(detail::io_object* o) {
     if (o->state_ & detail::io_object::receiving_bit) count_receiving(o, false);
+    if (o->state_ & detail::io_object::sending_bit) sent_done(o);
     o->state_ |= detail::io_object::closed_bit;
     unwatch_now(o);
     if (o->fd_ != invalid_socket) {
@@ -4672,6 +5104,12 @@ SLUICE_DECL std::size_t loop::drive(mode m, std::int64_t budget_us) {
         if (deadline >= 0 && clock_us() >= deadline) break;
     }
     --running_;
+    // Sends that became due in the last turn's callbacks: a loop driven from another
+    // one (poll() when native_handle() is readable) may not turn again until they are out.
+    if (running_ == 0 && !sends_due_.empty() && !status_) {
+        start_sends();
+        poller_->submit();
+    }
     if (shutdown_deferred_ && running_ == 0) {
         shutdown_deferred_ = false;
         shutdown_now(deferred_grace_us_);
@@ -4685,10 +5123,11 @@ SLUICE_DECL void loop::iterate(std::int64_t max_wait_us, bool once) {
     run_timers();
     run_local();
     apply_interest();
+    if (!sends_due_.empty()) start_sends();
     std::int64_t timeout = max_wait_us;
     // run_once(): callbacks that just ran may have been what the caller waits for (in a
     // `while (!done)` loop): look for events, but do not block this turn.
-    if ((once && handlers_run_ != ran_before) || has_local_work() ||
+    if ((once && handlers_run_ != ran_before) || has_local_work() || !sends_due_.empty() ||
         remote_->nonempty.load(std::memory_order_acquire) ||
         stop_requested_.load(std::memory_order_acquire))
         timeout = 0;
@@ -4724,6 +5163,11 @@ SLUICE_DECL void loop::iterate(std::int64_t max_wait_us, bool once) {
         auto* o = static_cast<detail::io_object*>(events_[i].user);
         if (o->closed()) continue;
         ++handlers_run_;
+        if (events_[i].events & detail::ev_sent) {
+            sent_done(o);
+            o->on_sent(events_[i].res);
+            continue;
+        }
         if (events_[i].events & detail::ev_data) {
             // The end of stream or an error ends the backend's receive on its own.
             if (events_[i].res <= 0 && (o->state_ & detail::io_object::receiving_bit))
@@ -4745,6 +5189,20 @@ SLUICE_DECL void loop::iterate(std::int64_t max_wait_us, bool once) {
     run_timers();
     run_local();
     release_closed();
+}
+
+SLUICE_DECL void loop::start_sends() {
+    std::size_t done = 0;
+    for (; done < sends_due_.size(); ++done) {
+        detail::io_object* o = sends_due_[done];
+        if (o->closed()) continue; // retire() cleared its bit
+        o->state_ &= static_cast<std::uint8_t>(~detail::io_object::send_due_bit);
+        if (!o->start_send()) {
+            o->state_ |= detail::io_object::send_due_bit;
+            break;
+        }
+    }
+    sends_due_.erase(sends_due_.begin(), sends_due_.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 SLUICE_DECL void loop::apply_interest() {
@@ -4827,6 +5285,11 @@ SLUICE_DECL void loop::release_closed() {
             dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(),
                                         [](detail::io_object* o) { return o->closed(); }),
                          dirty_.end());
+        }
+        if (!sends_due_.empty()) {
+            sends_due_.erase(std::remove_if(sends_due_.begin(), sends_due_.end(),
+                                            [](detail::io_object* o) { return o->closed(); }),
+                             sends_due_.end());
         }
         std::vector<detail::io_object*> batch;
         batch.swap(closing_);
@@ -5054,6 +5517,104 @@ class timer : public detail::basic_handle<detail::timer_impl> {
 //
 // Connecting (name lookup, Happy Eyeballs, the connect timeout) is in connect.hpp.
 
+// ---- begin sluice/handles/write_queue.hpp ----
+// sluice — a stream's queue of writes: a ring of entries over one array that grows by
+// doubling and is reused from its start whenever it empties.
+//
+// Why not std::deque: on a completion backend (io_uring) every write passes through the
+// queue, and a deque that is pushed at the back and popped at the front walks through
+// its blocks, freeing one and allocating the next every few writes: an allocation per
+// few operations in steady state. This ring allocates only when more writes are queued
+// at once than ever before on the stream.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+namespace sluice::detail {
+
+struct write_entry {
+    shared_bytes bytes;        // the bytes, when not in a pool block: shared or too large
+    send_ref block;            // or the pool block holding them
+    const unsigned char* base; // the write's first byte (in `bytes` or `block`)
+    std::size_t length;        // its size
+    std::size_t offset;        // bytes of it already handed to the kernel
+    io_handler done;
+    std::size_t request_size;  // reported to `done`: the size of the whole write() call
+    std::uint64_t id;          // for cancelling this write alone (the coroutine layer)
+    bool started;              // some of its bytes reached the kernel (or may have)
+
+    const unsigned char* data() const noexcept { return base + offset; }
+    std::size_t left() const noexcept { return length - offset; }
+};
+
+class write_queue {
+  public:
+    class iterator {
+      public:
+        iterator(write_queue* q, std::size_t i) noexcept : q_(q), i_(i) {}
+        write_entry& operator*() const noexcept { return q_->at(i_); }
+        write_entry* operator->() const noexcept { return &q_->at(i_); }
+        iterator& operator++() noexcept {
+            ++i_;
+            return *this;
+        }
+        bool operator==(const iterator& o) const noexcept { return i_ == o.i_; }
+        bool operator!=(const iterator& o) const noexcept { return i_ != o.i_; }
+        bool last() const noexcept { return i_ + 1 == q_->count_; }
+
+      private:
+        write_queue* q_;
+        std::size_t i_; // from the front
+    };
+
+    bool empty() const noexcept { return count_ == 0; }
+    std::size_t size() const noexcept { return count_; }
+    write_entry& front() noexcept { return at(0); }
+    write_entry& back() noexcept { return at(count_ - 1); }
+    iterator begin() noexcept { return {this, 0}; }
+    iterator end() noexcept { return {this, count_}; }
+
+    void push_back(write_entry&& e) {
+        if (count_ == cap_) grow();
+        at(count_) = std::move(e);
+        ++count_;
+    }
+    void pop_front() noexcept {
+        at(0) = write_entry{}; // its bytes and handler go now
+        head_ = (head_ + 1) & (cap_ - 1);
+        if (--count_ == 0) head_ = 0;
+    }
+    void pop_back() noexcept {
+        at(count_ - 1) = write_entry{};
+        if (--count_ == 0) head_ = 0;
+    }
+    void clear() noexcept {
+        while (count_) pop_back();
+    }
+
+  private:
+    write_entry& at(std::size_t i) noexcept { return slots_[(head_ + i) & (cap_ - 1)]; }
+
+    void grow() {
+        const std::size_t cap = cap_ ? 2 * cap_ : 4;
+        std::unique_ptr<write_entry[]> slots(new write_entry[cap]());
+        for (std::size_t i = 0; i < count_; ++i) slots[i] = std::move(at(i));
+        slots_ = std::move(slots);
+        cap_ = cap;
+        head_ = 0;
+    }
+
+    std::unique_ptr<write_entry[]> slots_;
+    std::size_t cap_ = 0; // a power of two
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
+};
+
+} // namespace sluice::detail
+// ---- end sluice/handles/write_queue.hpp ----
 // ---- begin sluice/platform/file.hpp ----
 // sluice — read-only regular files for http::static_files: resolve a path to its real
 // form, open, stat, and read at an offset. The only place outside the socket layer that
@@ -5485,7 +6046,6 @@ struct std::is_error_code_enum<sluice::tls::error> : std::true_type {};
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -5521,15 +6081,6 @@ SLUICE_DECL connector* make_connector(stream_impl& s, io_handler done, const con
 SLUICE_DECL void connector_start(connector* c, std::vector<endpoint> targets);
 SLUICE_DECL void connector_lookup(connector* c, std::string host, std::uint16_t port);
 
-struct write_entry {
-    shared_bytes bytes;
-    std::size_t offset;
-    io_handler done;
-    std::size_t request_size; // reported to `done`: the size of the whole write() call
-    std::uint64_t id;         // for cancelling this write alone (the coroutine layer)
-    bool started;             // some of its bytes reached the kernel
-};
-
 // A stream's TLS (handles/tls.hpp): the engine every byte passes through, and the
 // handshake's completion while it runs. Only TLS streams have one.
 struct tls_filter {
@@ -5554,8 +6105,10 @@ struct stream_ext final : timer_node {
     SLUICE_DECL void on_timer() override;
 
     stream_impl* owner;
-    std::deque<write_entry> queue;
+    write_queue queue;
     std::size_t buffered = 0;
+    std::size_t sending = 0; // bytes of the completion backend's send in flight (the last one)
+    bool send_stuck = false; // ... which had not completed when push_out() last asked
     write_limits limits;
     unique_function<void()> on_drain;
     unique_function<void()> on_flushed; // stream::on_flushed: the queue is empty
@@ -5636,6 +6189,33 @@ class stream_impl final : public io_object {
                                     shared_bytes* shared);
 
     SLUICE_DECL void flush();
+
+    // ---- writing through a completion backend (io_uring; handles/impl/stream_send.ipp) ----
+    //
+    // Nothing is sent from write() itself: the bytes are queued (copied into a slice of the
+    // loop's send pool, or a reference to shared bytes) and the front of the queue goes to
+    // the backend before the next wait, which submits it with that wait's enter. One send
+    // in flight at a time keeps the bytes in order; its completion sends what is left. The
+    // backend holds its own references to the bytes until the kernel is done with them.
+    bool ring_sends() const noexcept { return loop_->sends() && (flags_ & connected); }
+    SLUICE_DECL std::uint64_t ring_write(const const_buffer* bufs, std::size_t count,
+                                         io_handler&& done, shared_bytes* shared,
+                                         std::size_t total);
+    SLUICE_DECL bool start_send() override;
+    SLUICE_DECL void on_sent(int res) override;
+    // Counts `sent` bytes off the front of the queue: whole writes complete (from the loop).
+    SLUICE_DECL void take_sent(std::size_t sent);
+    // A burst that would pass a write limit: submits now and takes what the kernel took
+    // (a socket send runs inline at submission) before the limit is judged, as a send()
+    // per write would on epoll. Only when no send is in flight (then the socket was full).
+    SLUICE_DECL void push_out();
+    // A write carried by the send in flight is to be cancelled: the send is cancelled and
+    // its completion taken now, so the rule (withdrawn only when none of its bytes went
+    // out) is judged on what the kernel really sent. A send waiting for room in the socket
+    // sent nothing. Nothing happens when no send is in flight.
+    SLUICE_DECL void settle_send();
+    // What progress may end: a drain wait, on_flushed, a pending shutdown or close.
+    SLUICE_DECL void after_progress();
 
     // stream::send_file_now.
     SLUICE_DECL long long send_file_now(int file_fd, std::uint64_t offset, std::size_t n);
@@ -6207,7 +6787,12 @@ SLUICE_DECL void stream_impl::update_interest() {
             receive = wants_bytes && !stashed();
         else if (wants_bytes && !stashed())
             mask |= ev_read;
-        if (ext_ && !ext_->queue.empty()) mask |= ev_write;
+        if (ext_ && !ext_->queue.empty()) {
+            if (ring_sends())
+                loop_->send_due(this); // written before the connect completed, say
+            else
+                mask |= ev_write;
+        }
     }
     loop_->watch(this, mask);
     loop_->receive(this, receive);
@@ -6278,7 +6863,8 @@ SLUICE_DECL void stream_impl::on_ready(unsigned events) {
         if (events && ext_ && ext_->conn) connector_own_ready(ext_->conn);
         return;
     }
-    if ((events & ev_write) && ext_ && !ext_->queue.empty()) flush();
+    // A completion backend's send may be in flight: a send() from here could overtake it.
+    if ((events & ev_write) && ext_ && !ext_->queue.empty() && !ring_sends()) flush();
     // TLS is tested here rather than in do_read(), which then stays as small as it was and
     // is still inlined (callgrind counted the difference on the echo benchmark).
     if (!closed() && (events & ev_read) && (read_cb_ || handshaking())) {
@@ -6380,7 +6966,9 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
     std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
     if (flags_ & (shutdown_requested | write_shut))
         return refuse(std::move(done), std::make_error_code(std::errc::broken_pipe));
-    if (total > cap || buffered > cap - total)
+    if (total > cap) return refuse(std::move(done), make_error_code(error::write_queue_full));
+    if (ring_sends()) return ring_write(bufs, count, std::move(done), shared, total);
+    if (buffered > cap - total)
         return refuse(std::move(done), make_error_code(error::write_queue_full));
 
     std::size_t sent = 0;
@@ -6425,7 +7013,9 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
     std::size_t left = total - sent;
     const std::uint64_t id = ++x.last_write_id;
     if (shared && count == 1) {
-        x.queue.push_back({*shared, sent, std::move(done), total, id, sent > 0});
+        const unsigned char* base = shared->data();
+        x.queue.push_back({*shared, send_ref(), base, shared->size(), sent, std::move(done), total,
+                           id, sent > 0});
     } else {
         std::string joined;
         joined.reserve(left);
@@ -6439,8 +7029,10 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
             }
             pos += n;
         }
-        x.queue.push_back(
-            {shared_bytes(joined.data(), joined.size()), 0, std::move(done), total, id, sent > 0});
+        shared_bytes copy(joined.data(), joined.size());
+        const unsigned char* base = copy.data();
+        x.queue.push_back({std::move(copy), send_ref(), base, left, 0, std::move(done), total, id,
+                           sent > 0});
     }
     x.buffered += left;
     if (was_empty) {
@@ -6483,7 +7075,7 @@ SLUICE_DECL void stream_impl::flush() {
         const_buffer bufs[max_bufs];
         std::size_t n = 0;
         for (auto it = x.queue.begin(); it != x.queue.end() && n < max_bufs; ++it, ++n)
-            bufs[n] = const_buffer(it->bytes.data() + it->offset, it->bytes.size() - it->offset);
+            bufs[n] = const_buffer(it->data(), it->left());
         std::error_code ec;
         std::size_t sent = platform::send_gather(fd_, bufs, n, ec);
         if (ec) {
@@ -6496,7 +7088,7 @@ SLUICE_DECL void stream_impl::flush() {
         while (sent > 0) {
             write_entry& e = x.queue.front();
             e.started = true;
-            std::size_t left = e.bytes.size() - e.offset;
+            std::size_t left = e.left();
             if (sent < left) {
                 e.offset += sent;
                 socket_full = true; // the kernel took less than offered
@@ -6508,6 +7100,11 @@ SLUICE_DECL void stream_impl::flush() {
         }
         if (socket_full) break;
     }
+    after_progress();
+}
+
+SLUICE_DECL void stream_impl::after_progress() {
+    stream_ext& x = *ext_;
     if (x.on_drain && x.buffered <= x.limits.low_watermark) {
         unique_function<void()> cb = std::move(x.on_drain); // one-shot
         cb();
@@ -6560,6 +7157,10 @@ SLUICE_DECL bool stream_impl::cancel_read() {
 
 SLUICE_DECL bool stream_impl::cancel_writes() {
     if (!ext_ || ext_->queue.empty()) return false;
+    // A send in flight may have sent nothing (a full socket): then it may still go.
+    if (ext_->queue.front().started && !(flags_ & tls_on)) settle_send();
+    if (closed()) return true;
+    if (ext_->queue.empty()) return false; // they completed meanwhile
     // TLS records are numbered: withdrawing any queued one is a hole the peer rejects.
     if (ext_->queue.front().started || (flags_ & tls_on)) {
         fail(make_error_code(error::operation_aborted));
@@ -6577,15 +7178,23 @@ SLUICE_DECL bool stream_impl::cancel_writes() {
 SLUICE_DECL bool stream_impl::cancel_write(std::uint64_t id) {
     if (!ext_ || id == 0) return false;
     auto& q = ext_->queue;
+    if (!(flags_ & tls_on)) { // a send in flight that carries it may have sent none of it
+        for (auto it = q.begin(); it != q.end(); ++it)
+            if (it->id == id && it->started) {
+                settle_send();
+                break;
+            }
+        if (closed()) return true;
+    }
     for (auto it = q.begin(); it != q.end(); ++it) {
         if (it->id != id) continue;
-        if (it->started || std::next(it) != q.end() || (flags_ & tls_on)) {
+        if (it->started || !it.last() || (flags_ & tls_on)) {
             fail(make_error_code(error::operation_aborted));
             return true;
         }
         loop_->complete(std::move(it->done), make_error_code(error::operation_aborted), 0);
-        ext_->buffered -= it->bytes.size() - it->offset;
-        q.erase(it);
+        ext_->buffered -= it->left();
+        q.pop_back(); // it is the last one
         if (q.empty()) queue_drained();
         if (!closed()) update_interest();
         return true;
@@ -6894,6 +7503,181 @@ SLUICE_DECL void stream_impl::tls_closing(std::error_code reason) {
 
 } // namespace sluice::detail
 // ---- end sluice/handles/impl/stream_tls.ipp ----
+// ---- begin sluice/handles/impl/stream_send.ipp ----
+// sluice — out-of-line bodies of stream_impl's writes through a completion backend
+// (io_uring): the write is queued and handed to the kernel with the loop's next enter; its
+// handler runs from the loop after the completion, never inside write(). The write
+// limits still behave as a send() per write does on epoll: a burst that would pass the
+// hard cap or the high watermark is submitted early, and the kernel takes what it can
+// before the limit is judged. Compiled in every translation unit when header-only, only
+// in the SLUICE_IMPLEMENTATION one under SLUICE_SEPARATE_COMPILATION.
+
+
+namespace sluice::detail {
+
+SLUICE_DECL std::uint64_t stream_impl::ring_write(const const_buffer* bufs, std::size_t count,
+                                                  io_handler&& done, shared_bytes* shared,
+                                                  std::size_t total) {
+    stream_ext& x = ext();
+    // Judged as epoll judges it: after the kernel took what it could of what is queued.
+    if (x.buffered > x.limits.hard_cap - total) push_out();
+    if (closed()) return refuse(std::move(done), make_error_code(error::not_open));
+    if (x.buffered > x.limits.hard_cap - total)
+        return refuse(std::move(done), make_error_code(error::write_queue_full));
+
+    // One copy into the loop's send pool (no allocation in steady state), or a reference
+    // to shared bytes; a write larger than a pool block is copied into an allocation of
+    // its own, as epoll's queue copies what the socket did not take.
+    write_entry e{};
+    if (shared && count == 1) {
+        e.bytes = *shared;
+        e.base = e.bytes.data();
+    } else if (total <= send_pool::block_bytes) {
+        unsigned char* to = loop_->send_pool().take(total, e.block);
+        e.base = to;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (bufs[i].size) std::memcpy(to, bufs[i].data, bufs[i].size);
+            to += bufs[i].size;
+        }
+    } else if (count == 1) {
+        e.bytes = shared_bytes(bufs[0].data, total);
+        e.base = e.bytes.data();
+    } else {
+        std::string joined;
+        joined.reserve(total);
+        for (std::size_t i = 0; i < count; ++i)
+            joined.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
+        e.bytes = shared_bytes(joined.data(), joined.size());
+        e.base = e.bytes.data();
+    }
+    e.length = total;
+    e.done = std::move(done);
+    e.request_size = total;
+    const std::uint64_t id = e.id = ++x.last_write_id;
+    const bool was_empty = x.queue.empty();
+    x.queue.push_back(std::move(e));
+    x.buffered += total;
+    if (was_empty) {
+        x.write_progress = loop_->now_us();
+        if (x.write_us) arm_timeouts();
+    }
+    if (x.buffered >= x.limits.high_watermark) {
+        push_out();
+        if (closed()) return 0; // the send failed: this write's handler has the error
+    }
+    loop_->send_due(this);
+    return id;
+}
+
+SLUICE_DECL bool stream_impl::start_send() {
+    if (closed() || !ext_ || (state_ & sending_bit) || !ring_sends()) return true;
+    write_queue& q = ext_->queue;
+    // Up to max_send_pieces regions, slices side by side in one block joined into one:
+    // consecutive small writes usually are, so one SEND carries them all.
+    constexpr std::size_t most = std::size_t(1) << 30; // the completion's count is an int
+    send_piece pieces[poller::max_send_pieces];
+    std::size_t n = 0, total = 0, covered = 0;
+    for (auto it = q.begin(); it != q.end() && total < most; ++it, ++covered) {
+        write_entry& e = *it;
+        std::size_t size = e.left();
+        if (size > most - total) size = most - total;
+        if (size == 0) continue;
+        send_piece* prev = n ? &pieces[n - 1] : nullptr;
+        if (prev && prev->block && e.block && prev->block->get() == e.block.get() &&
+            prev->data + prev->size == e.data()) {
+            prev->size += size;
+        } else {
+            if (n == poller::max_send_pieces) break;
+            pieces[n++] = {e.data(), size, e.block ? &e.block : nullptr, e.block ? nullptr : &e.bytes};
+        }
+        total += size;
+    }
+    if (n == 0) { // only empty writes: they are done
+        take_sent(0);
+        after_progress();
+        return true;
+    }
+    if (!loop_->send(this, pieces, n)) return false;
+    ext_->sending = total;
+    ext_->send_stuck = false;
+    // From here their bytes may reach the peer: cancelling one of them fails the stream.
+    std::size_t k = 0;
+    for (auto it = q.begin(); it != q.end() && k < covered; ++it, ++k) it->started = true;
+    return true;
+}
+
+SLUICE_DECL void stream_impl::on_sent(int res) {
+    ext_->send_stuck = false;
+    if (res < 0 && !platform::would_block_errno(-res) && res != -EINTR)
+        return fail({-res, platform::system_errors()});
+    take_sent(res > 0 ? static_cast<std::size_t>(res) : 0);
+    after_progress(); // sends the rest (update_interest), or ends a pending shutdown or close
+}
+
+SLUICE_DECL void stream_impl::take_sent(std::size_t sent) {
+    stream_ext& x = *ext_;
+    x.buffered -= sent;
+    if (sent) x.last_activity = x.write_progress = loop_->now_us();
+    write_queue& q = x.queue;
+    while (!q.empty() && q.front().left() <= sent) {
+        sent -= q.front().left();
+        loop_->complete(std::move(q.front().done), {}, q.front().request_size);
+        q.pop_front();
+    }
+    if (!q.empty()) q.front().offset += sent;
+    // A short send: what it did not take never reached the kernel, and may still be
+    // withdrawn.
+    for (write_entry& e : q) e.started = e.offset > 0;
+}
+
+SLUICE_DECL void stream_impl::settle_send() {
+    if (!ring_sends() || !(state_ & sending_bit)) return;
+    int res = 0;
+    if (!loop_->send_now(this, res, true)) return; // still going: its writes count as started
+    if (res < 0 && res != -ECANCELED && !platform::would_block_errno(-res) && res != -EINTR)
+        return fail({-res, platform::system_errors()});
+    take_sent(res > 0 ? static_cast<std::size_t>(res) : 0);
+    if (res > 0)
+        loop_->defer([s = ref<stream_impl>(this)] {
+            if (!s->closed() && s->ext_) s->after_progress();
+        });
+    if (!ext_->queue.empty()) loop_->send_due(this); // the rest goes with the next wait
+}
+
+SLUICE_DECL void stream_impl::push_out() {
+    bool progressed = false;
+    while (!closed() && !ext_->queue.empty()) {
+        // A send submitted earlier may have completed without being reaped yet (outside
+        // run() every write is submitted at once): its completion is taken here. One that
+        // had not completed when last asked waits for the loop, as epoll waits for room.
+        if (!(state_ & sending_bit)) {
+            if (!start_send() || !(state_ & sending_bit)) break;
+        } else if (ext_->send_stuck) {
+            break;
+        }
+        int res = 0;
+        if (!loop_->send_now(this, res)) { // in flight: the socket is full
+            ext_->send_stuck = true;
+            break;
+        }
+        if (res < 0 && !platform::would_block_errno(-res) && res != -EINTR) {
+            fail({-res, platform::system_errors()});
+            return;
+        }
+        const std::size_t took = res > 0 ? static_cast<std::size_t>(res) : 0;
+        take_sent(took);
+        if (took) progressed = true;
+        if (took < ext_->sending) break; // the socket is full: judged as it is now
+    }
+    // What the progress ends (a drain wait, say) runs from the loop, never inside write().
+    if (progressed && !closed())
+        loop_->defer([s = ref<stream_impl>(this)] {
+            if (!s->closed() && s->ext_) s->after_progress();
+        });
+}
+
+} // namespace sluice::detail
+// ---- end sluice/handles/impl/stream_send.ipp ----
 #endif
 // ---- end sluice/handles/stream_impl.hpp ----
 

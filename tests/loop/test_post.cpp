@@ -208,6 +208,33 @@ TEST_CASE("native_handle is pollable for embedding (epoll/kqueue/io_uring)") {
 #endif
 }
 
+TEST_CASE("embedded: a write made in a callback of poll() reaches the kernel before poll() returns") {
+#if !defined(_WIN32)
+    test::bounded_loop loop;
+    if (loop.native_handle() < 0) return; // poll/select: nothing to embed
+    // Driven only by poll() when the handle is readable, as a foreign loop would. On
+    // io_uring a write waits for the next enter; a turn that ends with one due must
+    // submit it, or the foreign loop would never see the answer and never turn again.
+    test::stream_pair p(loop);
+    p.served.read_start([&](std::error_code ec, std::string_view d) {
+        if (!ec) p.served.write(d); // the echo: made inside poll()
+    });
+    std::string back;
+    p.client.read_start([&](std::error_code ec, std::string_view d) {
+        if (!ec) back.append(d);
+    });
+    loop.poll(); // both reads reach the kernel
+    p.client.write(std::string_view("ping"));
+    pollfd outer{static_cast<int>(loop.native_handle()), POLLIN, 0};
+    for (int round = 0; round < 50 && back != "ping"; ++round) {
+        outer.revents = 0;
+        REQUIRE(::poll(&outer, 1, 5000) == 1); // unfixed: nothing more to wake the handle
+        loop.poll();
+    }
+    CHECK(back == "ping");
+#endif
+}
+
 TEST_CASE("an unavailable backend is an error, not a silent fallback") {
 #if !SLUICE_HAS_KQUEUE
     sluice::loop l(sluice::backend::kqueue);

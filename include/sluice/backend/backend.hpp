@@ -10,6 +10,8 @@
 #pragma once
 
 #include <sluice/platform/socket.hpp>
+#include <sluice/util/buffer.hpp>
+#include <sluice/util/send_pool.hpp>
 
 #include <climits>
 #include <cstdint>
@@ -47,7 +49,18 @@ namespace detail {
 
 // ev_data: a completion backend received bytes for the handle (receive()): `res` bytes at
 // `data`, valid until the next wait, or 0 (end of stream) or -errno (either ends it).
-enum : unsigned { ev_read = 1u, ev_write = 2u, ev_data = 4u };
+// ev_sent: a completion backend finished a send for the handle (send()): `res` bytes went
+// out, or -errno.
+enum : unsigned { ev_read = 1u, ev_write = 2u, ev_data = 4u, ev_sent = 8u };
+
+// One region of a send and what keeps its bytes alive: a slice of a pool block, or
+// shared bytes (a write of shared_bytes, or one too large for a block).
+struct send_piece {
+    const unsigned char* data;
+    std::size_t size;
+    const send_ref* block;      // either this
+    const shared_bytes* shared; // or this
+};
 
 struct ready_event {
     void* user;
@@ -119,6 +132,28 @@ class poller {
     // stops still arrive as ev_data events; one with res <= 0 ends the receive.
     virtual bool receives() const noexcept { return false; }
     virtual void receive(native_socket, void*, bool) noexcept {}
+    // Completion writes: true when the backend sends for streams (io_uring's
+    // IORING_OP_SEND / SENDMSG). send() queues one send of the pieces, in order, to go
+    // with the next submission, and reports it once as an ev_sent event: the bytes the
+    // kernel took (maybe fewer: the caller sends the rest), or -errno. The backend holds
+    // its own references to the pieces until the kernel is done with them, also when the
+    // descriptor closes first (closing() cancels the send; no event comes then). One send
+    // per descriptor at a time. False when the submission queue cannot take it now.
+    static constexpr std::size_t max_send_pieces = 8;
+    virtual bool sends() const noexcept { return false; }
+    virtual bool send(native_socket, void*, const send_piece*, std::size_t) noexcept {
+        return false;
+    }
+    // Hands what is queued to the kernel now, without waiting: for a send made while no
+    // wait follows soon (outside run(), from a loop embedded in another one).
+    virtual void submit() noexcept {}
+    // Submits now, and takes the completion of fd's send if it has come (a socket send
+    // runs inline at submission): true with `res` set, and no ev_sent follows. Other
+    // completions wait for the next wait(). For a burst of writes that would pass a write
+    // limit: the kernel takes what it can before the limit is judged. With `cancel`, the
+    // send is cancelled first: a send still waiting for room in the socket then ends with
+    // -ECANCELED, having sent nothing (for cancelling a write that it carries).
+    virtual bool send_now(native_socket, int&, bool /*cancel*/) noexcept { return false; }
     // The descriptor is about to be closed (after set(fd, mask, 0) if it was watched). A
     // completion backend must let go of it now: a request still in flight would hold the
     // socket open, and the peer would not see the close until the loop waits again.

@@ -94,6 +94,8 @@ class uring {
     }
 
     int fd() const noexcept { return fd_; }
+    // Whether a thread has entered the ring yet (the first enter makes it the issuer).
+    bool enabled() const noexcept { return enabled_; }
     // Whether the calling thread is the one that runs the ring (or none does yet).
     bool on_owner_thread() const noexcept { return !enabled_ || owner_ == static_cast<pid_t>(::syscall(SYS_gettid)); }
     void forget_fd() noexcept { fd_ = -1; }
@@ -140,6 +142,22 @@ class uring {
         long r = ::syscall(__NR_io_uring_enter, fd_, to_submit, min_complete,
                            IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
         return r < 0 ? -errno : 0;
+    }
+
+    // Turns a request that is still queued, not yet handed to the kernel, into a no-op
+    // (its completion still comes, with the same user_data). False when none was queued.
+    bool neutralise(std::uint64_t user_data) noexcept {
+        bool found = false;
+        for (unsigned i = *sq_ktail_; i != sq_tail_; ++i) {
+            io_uring_sqe* e = &sqes_[i & sq_mask_];
+            if (e->user_data != user_data) continue;
+            std::memset(e, 0, sizeof *e);
+            e->opcode = IORING_OP_NOP;
+            e->fd = -1;
+            e->user_data = user_data;
+            found = true;
+        }
+        return found;
     }
 
     bool cq_empty() const noexcept {

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <sluice/handles/handle.hpp>
+#include <sluice/handles/write_queue.hpp>
 #include <sluice/platform/endpoint.hpp>
 #include <sluice/platform/file.hpp>
 #include <sluice/tls/engine.hpp>
@@ -28,7 +29,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -64,15 +64,6 @@ SLUICE_DECL connector* make_connector(stream_impl& s, io_handler done, const con
 SLUICE_DECL void connector_start(connector* c, std::vector<endpoint> targets);
 SLUICE_DECL void connector_lookup(connector* c, std::string host, std::uint16_t port);
 
-struct write_entry {
-    shared_bytes bytes;
-    std::size_t offset;
-    io_handler done;
-    std::size_t request_size; // reported to `done`: the size of the whole write() call
-    std::uint64_t id;         // for cancelling this write alone (the coroutine layer)
-    bool started;             // some of its bytes reached the kernel
-};
-
 // A stream's TLS (handles/tls.hpp): the engine every byte passes through, and the
 // handshake's completion while it runs. Only TLS streams have one.
 struct tls_filter {
@@ -97,8 +88,10 @@ struct stream_ext final : timer_node {
     SLUICE_DECL void on_timer() override;
 
     stream_impl* owner;
-    std::deque<write_entry> queue;
+    write_queue queue;
     std::size_t buffered = 0;
+    std::size_t sending = 0; // bytes of the completion backend's send in flight (the last one)
+    bool send_stuck = false; // ... which had not completed when push_out() last asked
     write_limits limits;
     unique_function<void()> on_drain;
     unique_function<void()> on_flushed; // stream::on_flushed: the queue is empty
@@ -179,6 +172,33 @@ class stream_impl final : public io_object {
                                     shared_bytes* shared);
 
     SLUICE_DECL void flush();
+
+    // ---- writing through a completion backend (io_uring; handles/impl/stream_send.ipp) ----
+    //
+    // Nothing is sent from write() itself: the bytes are queued (copied into a slice of the
+    // loop's send pool, or a reference to shared bytes) and the front of the queue goes to
+    // the backend before the next wait, which submits it with that wait's enter. One send
+    // in flight at a time keeps the bytes in order; its completion sends what is left. The
+    // backend holds its own references to the bytes until the kernel is done with them.
+    bool ring_sends() const noexcept { return loop_->sends() && (flags_ & connected); }
+    SLUICE_DECL std::uint64_t ring_write(const const_buffer* bufs, std::size_t count,
+                                         io_handler&& done, shared_bytes* shared,
+                                         std::size_t total);
+    SLUICE_DECL bool start_send() override;
+    SLUICE_DECL void on_sent(int res) override;
+    // Counts `sent` bytes off the front of the queue: whole writes complete (from the loop).
+    SLUICE_DECL void take_sent(std::size_t sent);
+    // A burst that would pass a write limit: submits now and takes what the kernel took
+    // (a socket send runs inline at submission) before the limit is judged, as a send()
+    // per write would on epoll. Only when no send is in flight (then the socket was full).
+    SLUICE_DECL void push_out();
+    // A write carried by the send in flight is to be cancelled: the send is cancelled and
+    // its completion taken now, so the rule (withdrawn only when none of its bytes went
+    // out) is judged on what the kernel really sent. A send waiting for room in the socket
+    // sent nothing. Nothing happens when no send is in flight.
+    SLUICE_DECL void settle_send();
+    // What progress may end: a drain wait, on_flushed, a pending shutdown or close.
+    SLUICE_DECL void after_progress();
 
     // stream::send_file_now.
     SLUICE_DECL long long send_file_now(int file_fd, std::uint64_t offset, std::size_t n);
@@ -267,4 +287,5 @@ class stream_impl final : public io_object {
 #if SLUICE_COMPILE_BODIES
 #include <sluice/handles/impl/stream_impl.ipp>
 #include <sluice/handles/impl/stream_tls.ipp>
+#include <sluice/handles/impl/stream_send.ipp>
 #endif

@@ -30,6 +30,11 @@ class io_object : public ref_counted<io_object> {
     // Bytes a completion backend received for fd_ (loop::receive): `res` bytes at `data`,
     // valid during the call; 0 at end of stream, -errno on an error (the receive is over).
     virtual void on_data(int, const char*) {}
+    // Completion writes (loop::send_due): hand the next send to the loop (loop::send);
+    // false when the backend cannot take it now (tried again before the next wait).
+    virtual bool start_send() { return true; }
+    // That send ended: `res` bytes went out, or -errno.
+    virtual void on_sent(int) {}
     // Close the descriptor and complete every pending operation with `reason`.
     virtual void close_with(std::error_code reason) = 0;
     // Loop shutdown: close now, or once queued writes are flushed.
@@ -52,6 +57,8 @@ class io_object : public ref_counted<io_object> {
     static constexpr std::uint8_t linked_bit = 4;
     static constexpr std::uint8_t zombie_bit = 8; // closed, loop done with it, still referenced
     static constexpr std::uint8_t receiving_bit = 16; // the backend receives for it
+    static constexpr std::uint8_t sending_bit = 32;   // a backend send is in flight
+    static constexpr std::uint8_t send_due_bit = 64;  // listed to start one before the wait
 };
 
 } // namespace detail

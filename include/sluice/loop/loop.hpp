@@ -263,6 +263,40 @@ class loop {
         count_receiving(o, on);
         poller_->receive(o->fd_, o, on);
     }
+    // Completion writes (io_uring): whether the backend sends for streams (a stream's
+    // bytes then wait in its queue until the kernel has taken them), and the calls a
+    // stream makes. See backend.hpp, poller::sends().
+    bool sends() const noexcept { return sends_; }
+    detail::send_pool& send_pool() noexcept { return send_pool_; }
+    // o has bytes for the backend and no send in flight: o->start_send() runs before the
+    // next wait (outside run(), at once, and the submission with it: no wait may follow).
+    void send_due(detail::io_object* o) {
+        if (o->closed() || (o->state_ & (detail::io_object::send_due_bit |
+                                         detail::io_object::sending_bit)))
+            return;
+        o->state_ |= detail::io_object::send_due_bit;
+        sends_due_.push_back(o);
+        if (running_ == 0) {
+            start_sends();
+            poller_->submit();
+        }
+    }
+    // From o->start_send(): one send of the pieces; false when the backend cannot take it.
+    bool send(detail::io_object* o, const detail::send_piece* pieces, std::size_t n) {
+        if (!poller_->send(o->fd_, o, pieces, n)) return false;
+        o->state_ |= detail::io_object::sending_bit;
+        ++sending_count_;
+        return true;
+    }
+    // Submits o's send now and takes its completion if it came at once (see
+    // poller::send_now): true with `res` set.
+    bool send_now(detail::io_object* o, int& res, bool cancel = false) {
+        if (!(o->state_ & detail::io_object::sending_bit) ||
+            !poller_->send_now(o->fd_, res, cancel))
+            return false;
+        sent_done(o);
+        return true;
+    }
     // Where the bytes of the read being delivered are: the shared buffer, or a backend's.
     const char* read_data() const noexcept { return read_data_; }
     void set_read_data(const char* p) noexcept { read_data_ = p; }
@@ -331,6 +365,15 @@ class loop {
 
     void* wake_marker() noexcept { return &wake_; }
 
+    void sent_done(detail::io_object* o) noexcept {
+        o->state_ &= static_cast<std::uint8_t>(~detail::io_object::sending_bit);
+        --sending_count_;
+    }
+
+    // Before each wait: the sends that became due. Stops where the backend is full; the
+    // rest go next turn (the wait does not block while some are left).
+    SLUICE_DECL void start_sends();
+
     void count_receiving(detail::io_object* o, bool on) noexcept {
         if (on) {
             o->state_ |= detail::io_object::receiving_bit;
@@ -342,7 +385,8 @@ class loop {
     }
 
     bool alive() const noexcept {
-        return registered_count_ > 0 || receiving_count_ > 0 || !dirty_.empty() || !timers_.empty() ||
+        return registered_count_ > 0 || receiving_count_ > 0 || sending_count_ > 0 ||
+               !sends_due_.empty() || !dirty_.empty() || !timers_.empty() ||
                pending_offloads_ > 0 || outstanding_work_ > 0 || has_local_work() ||
                remote_->nonempty.load(std::memory_order_acquire) ||
                remote_->external_refs.load(std::memory_order_acquire) > 0;
@@ -399,10 +443,15 @@ class loop {
 
     static constexpr int max_events = 256;
 
+    // Before the poller: a send in flight holds blocks until the poller lets it go.
+    detail::send_pool send_pool_;
     std::unique_ptr<detail::poller> poller_;
     std::string backend_note_;
     bool receives_ = false;
+    bool sends_ = false;
     std::size_t receiving_count_ = 0;
+    std::size_t sending_count_ = 0;
+    std::vector<detail::io_object*> sends_due_;
     const char* read_data_ = nullptr;
     std::error_code status_;
     platform::wakeup_fd wake_;

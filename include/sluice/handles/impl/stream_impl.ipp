@@ -24,7 +24,12 @@ SLUICE_DECL void stream_impl::update_interest() {
             receive = wants_bytes && !stashed();
         else if (wants_bytes && !stashed())
             mask |= ev_read;
-        if (ext_ && !ext_->queue.empty()) mask |= ev_write;
+        if (ext_ && !ext_->queue.empty()) {
+            if (ring_sends())
+                loop_->send_due(this); // written before the connect completed, say
+            else
+                mask |= ev_write;
+        }
     }
     loop_->watch(this, mask);
     loop_->receive(this, receive);
@@ -95,7 +100,8 @@ SLUICE_DECL void stream_impl::on_ready(unsigned events) {
         if (events && ext_ && ext_->conn) connector_own_ready(ext_->conn);
         return;
     }
-    if ((events & ev_write) && ext_ && !ext_->queue.empty()) flush();
+    // A completion backend's send may be in flight: a send() from here could overtake it.
+    if ((events & ev_write) && ext_ && !ext_->queue.empty() && !ring_sends()) flush();
     // TLS is tested here rather than in do_read(), which then stays as small as it was and
     // is still inlined (callgrind counted the difference on the echo benchmark).
     if (!closed() && (events & ev_read) && (read_cb_ || handshaking())) {
@@ -197,7 +203,9 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
     std::size_t cap = ext_ ? ext_->limits.hard_cap : write_limits{}.hard_cap;
     if (flags_ & (shutdown_requested | write_shut))
         return refuse(std::move(done), std::make_error_code(std::errc::broken_pipe));
-    if (total > cap || buffered > cap - total)
+    if (total > cap) return refuse(std::move(done), make_error_code(error::write_queue_full));
+    if (ring_sends()) return ring_write(bufs, count, std::move(done), shared, total);
+    if (buffered > cap - total)
         return refuse(std::move(done), make_error_code(error::write_queue_full));
 
     std::size_t sent = 0;
@@ -242,7 +250,9 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
     std::size_t left = total - sent;
     const std::uint64_t id = ++x.last_write_id;
     if (shared && count == 1) {
-        x.queue.push_back({*shared, sent, std::move(done), total, id, sent > 0});
+        const unsigned char* base = shared->data();
+        x.queue.push_back({*shared, send_ref(), base, shared->size(), sent, std::move(done), total,
+                           id, sent > 0});
     } else {
         std::string joined;
         joined.reserve(left);
@@ -256,8 +266,10 @@ SLUICE_DECL std::uint64_t stream_impl::write(const const_buffer* bufs, std::size
             }
             pos += n;
         }
-        x.queue.push_back(
-            {shared_bytes(joined.data(), joined.size()), 0, std::move(done), total, id, sent > 0});
+        shared_bytes copy(joined.data(), joined.size());
+        const unsigned char* base = copy.data();
+        x.queue.push_back({std::move(copy), send_ref(), base, left, 0, std::move(done), total, id,
+                           sent > 0});
     }
     x.buffered += left;
     if (was_empty) {
@@ -300,7 +312,7 @@ SLUICE_DECL void stream_impl::flush() {
         const_buffer bufs[max_bufs];
         std::size_t n = 0;
         for (auto it = x.queue.begin(); it != x.queue.end() && n < max_bufs; ++it, ++n)
-            bufs[n] = const_buffer(it->bytes.data() + it->offset, it->bytes.size() - it->offset);
+            bufs[n] = const_buffer(it->data(), it->left());
         std::error_code ec;
         std::size_t sent = platform::send_gather(fd_, bufs, n, ec);
         if (ec) {
@@ -313,7 +325,7 @@ SLUICE_DECL void stream_impl::flush() {
         while (sent > 0) {
             write_entry& e = x.queue.front();
             e.started = true;
-            std::size_t left = e.bytes.size() - e.offset;
+            std::size_t left = e.left();
             if (sent < left) {
                 e.offset += sent;
                 socket_full = true; // the kernel took less than offered
@@ -325,6 +337,11 @@ SLUICE_DECL void stream_impl::flush() {
         }
         if (socket_full) break;
     }
+    after_progress();
+}
+
+SLUICE_DECL void stream_impl::after_progress() {
+    stream_ext& x = *ext_;
     if (x.on_drain && x.buffered <= x.limits.low_watermark) {
         unique_function<void()> cb = std::move(x.on_drain); // one-shot
         cb();
@@ -377,6 +394,10 @@ SLUICE_DECL bool stream_impl::cancel_read() {
 
 SLUICE_DECL bool stream_impl::cancel_writes() {
     if (!ext_ || ext_->queue.empty()) return false;
+    // A send in flight may have sent nothing (a full socket): then it may still go.
+    if (ext_->queue.front().started && !(flags_ & tls_on)) settle_send();
+    if (closed()) return true;
+    if (ext_->queue.empty()) return false; // they completed meanwhile
     // TLS records are numbered: withdrawing any queued one is a hole the peer rejects.
     if (ext_->queue.front().started || (flags_ & tls_on)) {
         fail(make_error_code(error::operation_aborted));
@@ -394,15 +415,23 @@ SLUICE_DECL bool stream_impl::cancel_writes() {
 SLUICE_DECL bool stream_impl::cancel_write(std::uint64_t id) {
     if (!ext_ || id == 0) return false;
     auto& q = ext_->queue;
+    if (!(flags_ & tls_on)) { // a send in flight that carries it may have sent none of it
+        for (auto it = q.begin(); it != q.end(); ++it)
+            if (it->id == id && it->started) {
+                settle_send();
+                break;
+            }
+        if (closed()) return true;
+    }
     for (auto it = q.begin(); it != q.end(); ++it) {
         if (it->id != id) continue;
-        if (it->started || std::next(it) != q.end() || (flags_ & tls_on)) {
+        if (it->started || !it.last() || (flags_ & tls_on)) {
             fail(make_error_code(error::operation_aborted));
             return true;
         }
         loop_->complete(std::move(it->done), make_error_code(error::operation_aborted), 0);
-        ext_->buffered -= it->bytes.size() - it->offset;
-        q.erase(it);
+        ext_->buffered -= it->left();
+        q.pop_back(); // it is the last one
         if (q.empty()) queue_drained();
         if (!closed()) update_interest();
         return true;

@@ -13,6 +13,7 @@ namespace sluice {
 SLUICE_DECL loop::loop(backend b) : remote_(std::make_shared<detail::remote_queue>()) {
     poller_ = detail::make_poller(b, status_, backend_note_);
     receives_ = poller_ && poller_->receives();
+    sends_ = poller_ && poller_->sends();
     if (!status_) status_ = wake_.open();
     if (!status_) status_ = poller_->set(wake_.read_end(), 0, detail::ev_read, wake_marker());
     if (!status_) remote_->wake = &wake_;
@@ -113,6 +114,7 @@ SLUICE_DECL void loop::shutdown_now(std::int64_t grace_us) {
 
 SLUICE_DECL void loop::retire(detail::io_object* o) {
     if (o->state_ & detail::io_object::receiving_bit) count_receiving(o, false);
+    if (o->state_ & detail::io_object::sending_bit) sent_done(o);
     o->state_ |= detail::io_object::closed_bit;
     unwatch_now(o);
     if (o->fd_ != invalid_socket) {
@@ -164,6 +166,12 @@ SLUICE_DECL std::size_t loop::drive(mode m, std::int64_t budget_us) {
         if (deadline >= 0 && clock_us() >= deadline) break;
     }
     --running_;
+    // Sends that became due in the last turn's callbacks: a loop driven from another
+    // one (poll() when native_handle() is readable) may not turn again until they are out.
+    if (running_ == 0 && !sends_due_.empty() && !status_) {
+        start_sends();
+        poller_->submit();
+    }
     if (shutdown_deferred_ && running_ == 0) {
         shutdown_deferred_ = false;
         shutdown_now(deferred_grace_us_);
@@ -177,10 +185,11 @@ SLUICE_DECL void loop::iterate(std::int64_t max_wait_us, bool once) {
     run_timers();
     run_local();
     apply_interest();
+    if (!sends_due_.empty()) start_sends();
     std::int64_t timeout = max_wait_us;
     // run_once(): callbacks that just ran may have been what the caller waits for (in a
     // `while (!done)` loop): look for events, but do not block this turn.
-    if ((once && handlers_run_ != ran_before) || has_local_work() ||
+    if ((once && handlers_run_ != ran_before) || has_local_work() || !sends_due_.empty() ||
         remote_->nonempty.load(std::memory_order_acquire) ||
         stop_requested_.load(std::memory_order_acquire))
         timeout = 0;
@@ -216,6 +225,11 @@ SLUICE_DECL void loop::iterate(std::int64_t max_wait_us, bool once) {
         auto* o = static_cast<detail::io_object*>(events_[i].user);
         if (o->closed()) continue;
         ++handlers_run_;
+        if (events_[i].events & detail::ev_sent) {
+            sent_done(o);
+            o->on_sent(events_[i].res);
+            continue;
+        }
         if (events_[i].events & detail::ev_data) {
             // The end of stream or an error ends the backend's receive on its own.
             if (events_[i].res <= 0 && (o->state_ & detail::io_object::receiving_bit))
@@ -237,6 +251,20 @@ SLUICE_DECL void loop::iterate(std::int64_t max_wait_us, bool once) {
     run_timers();
     run_local();
     release_closed();
+}
+
+SLUICE_DECL void loop::start_sends() {
+    std::size_t done = 0;
+    for (; done < sends_due_.size(); ++done) {
+        detail::io_object* o = sends_due_[done];
+        if (o->closed()) continue; // retire() cleared its bit
+        o->state_ &= static_cast<std::uint8_t>(~detail::io_object::send_due_bit);
+        if (!o->start_send()) {
+            o->state_ |= detail::io_object::send_due_bit;
+            break;
+        }
+    }
+    sends_due_.erase(sends_due_.begin(), sends_due_.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 SLUICE_DECL void loop::apply_interest() {
@@ -319,6 +347,11 @@ SLUICE_DECL void loop::release_closed() {
             dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(),
                                         [](detail::io_object* o) { return o->closed(); }),
                          dirty_.end());
+        }
+        if (!sends_due_.empty()) {
+            sends_due_.erase(std::remove_if(sends_due_.begin(), sends_due_.end(),
+                                            [](detail::io_object* o) { return o->closed(); }),
+                             sends_due_.end());
         }
         std::vector<detail::io_object*> batch;
         batch.swap(closing_);
