@@ -1791,6 +1791,105 @@ SLUICE_DECL endpoint remote_endpoint(native_socket s, std::error_code& ec) {
 //
 // Loop thread only: the counts are plain integers.
 
+// ---- begin sluice/util/ref.hpp ----
+// sluice — the one counted reference type for objects that the loop and the user share
+// (handle implementations, HTTP sessions and their responses, WebSocket connections,
+// dials, fetches). See docs/guide/lifetimes.md for the rules it serves.
+//
+// Counting is not atomic: these objects live on one loop thread, and a reference is
+// taken or dropped only there. Objects shared across threads use std::shared_ptr.
+//
+// A handler that refers to such an object holds a ref<T>, never a raw pointer, so the
+// object outlives every handler that can still run. The only raw pointers allowed are
+// links that the pointee clears when it goes (and the pointer a ref<T> wraps).
+
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+namespace sluice::detail {
+
+// Base of every counted object. T is the most derived type deleted at zero (CRTP, so no
+// virtual destructor is needed unless T has one of its own).
+template <class T>
+class ref_counted {
+  public:
+    ref_counted(const ref_counted&) = delete;
+    ref_counted& operator=(const ref_counted&) = delete;
+
+    void add_ref() noexcept { ++refs_; }
+    void drop_ref() noexcept {
+        if (--refs_ == 0) delete static_cast<T*>(this);
+    }
+    std::uint32_t use_count() const noexcept { return refs_; }
+
+  protected:
+    ref_counted() noexcept = default;
+    ~ref_counted() = default;
+
+  private:
+    std::uint32_t refs_ = 0;
+};
+
+// A counted reference: copies add one, moves transfer it, destruction drops it.
+template <class T>
+class ref {
+  public:
+    ref() noexcept = default;
+    ref(std::nullptr_t) noexcept {}
+    explicit ref(T* p) noexcept : p_(p) {
+        if (p_) p_->add_ref();
+    }
+    template <class U, class = std::enable_if_t<std::is_convertible<U*, T*>::value>>
+    ref(const ref<U>& o) noexcept : ref(static_cast<T*>(o.get())) {}
+    template <class U, class = std::enable_if_t<std::is_convertible<U*, T*>::value>>
+    ref(ref<U>&& o) noexcept : p_(o.release()) {}
+    ref(const ref& o) noexcept : ref(o.p_) {}
+    ref(ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    ref& operator=(ref o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~ref() { reset(); }
+
+    // Drops the reference now. The object may be deleted inside this call.
+    void reset() noexcept {
+        if (T* p = std::exchange(p_, nullptr)) p->drop_ref();
+    }
+    // Gives up the pointer without dropping the count (the caller now owes one drop_ref).
+    T* release() noexcept { return std::exchange(p_, nullptr); }
+    // Takes over a count the caller already owns (the inverse of release()).
+    static ref adopt(T* p) noexcept {
+        ref r;
+        r.p_ = p;
+        return r;
+    }
+
+    T* get() const noexcept { return p_; }
+    T* operator->() const noexcept { return p_; }
+    T& operator*() const noexcept { return *p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+    friend bool operator==(const ref& a, const ref& b) noexcept { return a.p_ == b.p_; }
+    friend bool operator!=(const ref& a, const ref& b) noexcept { return a.p_ != b.p_; }
+    friend bool operator==(const ref& a, const T* b) noexcept { return a.p_ == b; }
+    friend bool operator!=(const ref& a, const T* b) noexcept { return a.p_ != b; }
+
+  private:
+    T* p_ = nullptr;
+};
+
+// make_ref<T>(args...): a new object with one reference, held by the result.
+template <class T, class... Args>
+ref<T> make_ref(Args&&... args) {
+    return ref<T>(new T(std::forward<Args>(args)...));
+}
+
+} // namespace sluice::detail
+// ---- end sluice/util/ref.hpp ----
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -1808,33 +1907,14 @@ struct send_block {
     std::size_t used;    // bytes handed out from the start
     send_block* next;    // the free list
     unsigned char* bytes() noexcept { return reinterpret_cast<unsigned char*>(this + 1); }
+    // What ref<> counts with (util/ref.hpp): the last reference gives the block back to
+    // its pool instead of deleting it.
+    void add_ref() noexcept { ++refs; }
+    inline void drop_ref() noexcept;
 };
-
-inline void release_block(send_block* b) noexcept;
 
 // A counted reference to a block: what a queued write, or a send in flight, holds.
-class send_ref {
-  public:
-    send_ref() = default;
-    explicit send_ref(send_block* b) noexcept : b_(b) { ++b_->refs; }
-    send_ref(const send_ref& o) noexcept : b_(o.b_) {
-        if (b_) ++b_->refs;
-    }
-    send_ref(send_ref&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
-    send_ref& operator=(send_ref o) noexcept {
-        std::swap(b_, o.b_);
-        return *this;
-    }
-    ~send_ref() { reset(); }
-    void reset() noexcept {
-        if (b_) release_block(std::exchange(b_, nullptr));
-    }
-    send_block* get() const noexcept { return b_; }
-    explicit operator bool() const noexcept { return b_ != nullptr; }
-
-  private:
-    send_block* b_ = nullptr;
-};
+using send_ref = ref<send_block>;
 
 class send_pool {
   public:
@@ -1894,7 +1974,7 @@ class send_pool {
         b->used = 0;
         return b;
     }
-    void drop_current() noexcept { release_block(std::exchange(current_, nullptr)); }
+    void drop_current() noexcept { std::exchange(current_, nullptr)->drop_ref(); }
 
     send_block* current_ = nullptr;
     send_block* free_ = nullptr;
@@ -1902,8 +1982,8 @@ class send_pool {
     std::size_t allocations_ = 0;
 };
 
-inline void release_block(send_block* b) noexcept {
-    if (--b->refs == 0) b->pool->recycle(b);
+inline void send_block::drop_ref() noexcept {
+    if (--refs == 0) pool->recycle(this);
 }
 
 } // namespace sluice::detail
@@ -3687,104 +3767,6 @@ SLUICE_DECL bool parse_backend(const char* name, backend& out) noexcept {
 // the object's destructor takes itself off that list, and a loop destroyed first sets
 // the object's loop_ to null. So nobody ever sees a dangling loop pointer.
 
-// ---- begin sluice/util/ref.hpp ----
-// sluice — the one counted reference type for objects that the loop and the user share
-// (handle implementations, HTTP sessions and their responses, WebSocket connections,
-// dials, fetches). See docs/guide/lifetimes.md for the rules it serves.
-//
-// Counting is not atomic: these objects live on one loop thread, and a reference is
-// taken or dropped only there. Objects shared across threads use std::shared_ptr.
-//
-// A handler that refers to such an object holds a ref<T>, never a raw pointer, so the
-// object outlives every handler that can still run. The only raw pointers allowed are
-// links that the pointee clears when it goes (and the pointer a ref<T> wraps).
-
-
-#include <cstddef>
-#include <cstdint>
-#include <type_traits>
-#include <utility>
-
-namespace sluice::detail {
-
-// Base of every counted object. T is the most derived type deleted at zero (CRTP, so no
-// virtual destructor is needed unless T has one of its own).
-template <class T>
-class ref_counted {
-  public:
-    ref_counted(const ref_counted&) = delete;
-    ref_counted& operator=(const ref_counted&) = delete;
-
-    void add_ref() noexcept { ++refs_; }
-    void drop_ref() noexcept {
-        if (--refs_ == 0) delete static_cast<T*>(this);
-    }
-    std::uint32_t use_count() const noexcept { return refs_; }
-
-  protected:
-    ref_counted() noexcept = default;
-    ~ref_counted() = default;
-
-  private:
-    std::uint32_t refs_ = 0;
-};
-
-// A counted reference: copies add one, moves transfer it, destruction drops it.
-template <class T>
-class ref {
-  public:
-    ref() noexcept = default;
-    ref(std::nullptr_t) noexcept {}
-    explicit ref(T* p) noexcept : p_(p) {
-        if (p_) p_->add_ref();
-    }
-    template <class U, class = std::enable_if_t<std::is_convertible<U*, T*>::value>>
-    ref(const ref<U>& o) noexcept : ref(static_cast<T*>(o.get())) {}
-    template <class U, class = std::enable_if_t<std::is_convertible<U*, T*>::value>>
-    ref(ref<U>&& o) noexcept : p_(o.release()) {}
-    ref(const ref& o) noexcept : ref(o.p_) {}
-    ref(ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
-    ref& operator=(ref o) noexcept {
-        std::swap(p_, o.p_);
-        return *this;
-    }
-    ~ref() { reset(); }
-
-    // Drops the reference now. The object may be deleted inside this call.
-    void reset() noexcept {
-        if (T* p = std::exchange(p_, nullptr)) p->drop_ref();
-    }
-    // Gives up the pointer without dropping the count (the caller now owes one drop_ref).
-    T* release() noexcept { return std::exchange(p_, nullptr); }
-    // Takes over a count the caller already owns (the inverse of release()).
-    static ref adopt(T* p) noexcept {
-        ref r;
-        r.p_ = p;
-        return r;
-    }
-
-    T* get() const noexcept { return p_; }
-    T* operator->() const noexcept { return p_; }
-    T& operator*() const noexcept { return *p_; }
-    explicit operator bool() const noexcept { return p_ != nullptr; }
-
-    friend bool operator==(const ref& a, const ref& b) noexcept { return a.p_ == b.p_; }
-    friend bool operator!=(const ref& a, const ref& b) noexcept { return a.p_ != b.p_; }
-    friend bool operator==(const ref& a, const T* b) noexcept { return a.p_ == b; }
-    friend bool operator!=(const ref& a, const T* b) noexcept { return a.p_ != b; }
-
-  private:
-    T* p_ = nullptr;
-};
-
-// make_ref<T>(args...): a new object with one reference, held by the result.
-template <class T, class... Args>
-ref<T> make_ref(Args&&... args) {
-    return ref<T>(new T(std::forward<Args>(args)...));
-}
-
-} // namespace sluice::detail
-// ---- end sluice/util/ref.hpp ----
 
 #include <cstdint>
 

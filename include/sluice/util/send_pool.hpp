@@ -14,6 +14,8 @@
 // Loop thread only: the counts are plain integers.
 #pragma once
 
+#include <sluice/util/ref.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -31,33 +33,14 @@ struct send_block {
     std::size_t used;    // bytes handed out from the start
     send_block* next;    // the free list
     unsigned char* bytes() noexcept { return reinterpret_cast<unsigned char*>(this + 1); }
+    // What ref<> counts with (util/ref.hpp): the last reference gives the block back to
+    // its pool instead of deleting it.
+    void add_ref() noexcept { ++refs; }
+    inline void drop_ref() noexcept;
 };
-
-inline void release_block(send_block* b) noexcept;
 
 // A counted reference to a block: what a queued write, or a send in flight, holds.
-class send_ref {
-  public:
-    send_ref() = default;
-    explicit send_ref(send_block* b) noexcept : b_(b) { ++b_->refs; }
-    send_ref(const send_ref& o) noexcept : b_(o.b_) {
-        if (b_) ++b_->refs;
-    }
-    send_ref(send_ref&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
-    send_ref& operator=(send_ref o) noexcept {
-        std::swap(b_, o.b_);
-        return *this;
-    }
-    ~send_ref() { reset(); }
-    void reset() noexcept {
-        if (b_) release_block(std::exchange(b_, nullptr));
-    }
-    send_block* get() const noexcept { return b_; }
-    explicit operator bool() const noexcept { return b_ != nullptr; }
-
-  private:
-    send_block* b_ = nullptr;
-};
+using send_ref = ref<send_block>;
 
 class send_pool {
   public:
@@ -117,7 +100,7 @@ class send_pool {
         b->used = 0;
         return b;
     }
-    void drop_current() noexcept { release_block(std::exchange(current_, nullptr)); }
+    void drop_current() noexcept { std::exchange(current_, nullptr)->drop_ref(); }
 
     send_block* current_ = nullptr;
     send_block* free_ = nullptr;
@@ -125,8 +108,8 @@ class send_pool {
     std::size_t allocations_ = 0;
 };
 
-inline void release_block(send_block* b) noexcept {
-    if (--b->refs == 0) b->pool->recycle(b);
+inline void send_block::drop_ref() noexcept {
+    if (--refs == 0) pool->recycle(this);
 }
 
 } // namespace sluice::detail
